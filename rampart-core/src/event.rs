@@ -1,0 +1,349 @@
+//! Events: what an interceptor saw a process do, before any policy looked at it.
+//!
+//! An [`Event`] is the common currency of both interceptors (the preload
+//! library, through [`crate::wire`], and the ptrace tracer, in process). It
+//! knows how to present itself as a Rampart tool (`exec`, `read`, `write`,
+//! `net`) and request (the keys of the audit record). It never decides
+//! anything and never touches the disk.
+
+use std::net::IpAddr;
+
+use serde_json::{Map, Value};
+
+/// Which interceptor saw the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Preload,
+    Trace,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Preload => "preload",
+            Source::Trace => "trace",
+        }
+    }
+}
+
+/// What became of the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The call succeeded (for an exec: the new image was loaded).
+    Ok,
+    /// A non-blocking connect that returned `EINPROGRESS`: under way, not failed.
+    InProgress,
+    /// The call failed with this errno.
+    Errno(i32),
+    /// Not known: the interceptor asked before the call (enforce) and the
+    /// outcome never came back, e.g. an exec that replaced the process.
+    Unknown,
+}
+
+impl Outcome {
+    /// The outcome as written in the audit record: `ok`, `in_progress`,
+    /// `unknown`, or the errno's symbolic name (`ENOENT`).
+    pub fn label(self) -> String {
+        match self {
+            Outcome::Ok => "ok".into(),
+            Outcome::InProgress => "in_progress".into(),
+            Outcome::Unknown => "unknown".into(),
+            Outcome::Errno(e) => errno_name(e),
+        }
+    }
+
+    pub fn succeeded(self) -> bool {
+        matches!(self, Outcome::Ok | Outcome::InProgress)
+    }
+}
+
+/// Transport protocol of an inet connect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+/// The call itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// An exec of `path` (the resolved executable) with `argv`.
+    Exec { path: String, argv: Vec<String> },
+    /// An open of `path` (absolute, cleaned) with the `open(2)` flags.
+    Open { path: String, flags: i32 },
+    /// A connect to an inet address; `domain` is the name the process resolved
+    /// to that address, when one was seen.
+    ConnectInet {
+        addr: IpAddr,
+        port: u16,
+        proto: Proto,
+        domain: Option<String>,
+    },
+    /// A connect to a unix socket at `path` (abstract sockets start with `@`).
+    ConnectUnix { path: String },
+}
+
+/// One intercepted call of one process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub pid: i32,
+    pub ppid: i32,
+    /// The executable of the calling process.
+    pub exe: String,
+    /// The calling process's working directory at the time of the call.
+    pub cwd: String,
+    pub source: Source,
+    pub call: Call,
+    pub outcome: Outcome,
+    /// Some string (argv, a path) was cut to fit a wire frame.
+    pub truncated: bool,
+}
+
+/// `open(2)` flags that make an open a write.
+pub const WRITE_FLAGS: i32 =
+    libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC | libc::O_APPEND;
+
+impl Event {
+    /// The Rampart tool this call is evaluated and recorded as.
+    pub fn tool(&self) -> &'static str {
+        match &self.call {
+            Call::Exec { .. } => "exec",
+            Call::Open { flags, .. } if flags & WRITE_FLAGS != 0 => "write",
+            Call::Open { .. } => "read",
+            Call::ConnectInet { .. } | Call::ConnectUnix { .. } => "net",
+        }
+    }
+
+    /// The command as Rampart's preload writes it: argv as POSIX shell words,
+    /// the first word `argv[0]` when it names the executable, else its path.
+    pub fn command(&self) -> Option<String> {
+        match &self.call {
+            Call::Exec { path, argv } => Some(command_line(path, argv)),
+            _ => None,
+        }
+    }
+
+    /// The URL of an inet connect: `tcp://host:port` (IPv6 in brackets).
+    pub fn url(&self) -> Option<String> {
+        match &self.call {
+            Call::ConnectInet {
+                addr,
+                port,
+                proto,
+                domain,
+            } => {
+                let scheme = match proto {
+                    Proto::Tcp => "tcp",
+                    Proto::Udp => "udp",
+                };
+                let host = match (domain, addr) {
+                    (Some(d), _) => d.clone(),
+                    (None, IpAddr::V6(a)) => format!("[{a}]"),
+                    (None, IpAddr::V4(a)) => a.to_string(),
+                };
+                Some(format!("{scheme}://{host}:{port}"))
+            }
+            _ => None,
+        }
+    }
+
+    /// The domain a policy's `domain_matches` sees: the resolved name, else
+    /// the address.
+    pub fn domain(&self) -> Option<String> {
+        match &self.call {
+            Call::ConnectInet { addr, domain, .. } => {
+                Some(domain.clone().unwrap_or_else(|| addr.to_string()))
+            }
+            _ => None,
+        }
+    }
+
+    /// The path a policy's `path_matches` sees.
+    pub fn path(&self) -> Option<&str> {
+        match &self.call {
+            Call::Open { path, .. } | Call::ConnectUnix { path } => Some(path),
+            Call::Exec { .. } | Call::ConnectInet { .. } => None,
+        }
+    }
+
+    /// The request object of the audit record, keys as in the design.
+    pub fn request(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("pid".into(), self.pid.into());
+        m.insert("ppid".into(), self.ppid.into());
+        m.insert("exe".into(), self.exe.clone().into());
+        m.insert("cwd".into(), self.cwd.clone().into());
+        m.insert("source".into(), self.source.as_str().into());
+        m.insert("outcome".into(), self.outcome.label().into());
+        if self.truncated {
+            m.insert("truncated".into(), true.into());
+        }
+        match &self.call {
+            Call::Exec { path, argv } => {
+                m.insert("command".into(), command_line(path, argv).into());
+                m.insert(
+                    "argv".into(),
+                    Value::Array(argv.iter().cloned().map(Value::from).collect()),
+                );
+                m.insert("path".into(), path.clone().into());
+            }
+            Call::Open { path, flags } => {
+                m.insert("path".into(), path.clone().into());
+                m.insert("flags".into(), (*flags).into());
+            }
+            Call::ConnectInet {
+                addr, port, proto, ..
+            } => {
+                m.insert("url".into(), self.url().into());
+                m.insert("domain".into(), self.domain().into());
+                m.insert("address".into(), addr.to_string().into());
+                m.insert("port".into(), (*port).into());
+                let _ = proto;
+            }
+            Call::ConnectUnix { path } => {
+                m.insert("path".into(), path.clone().into());
+            }
+        }
+        m
+    }
+}
+
+/// Quote one word as a POSIX shell word: bare when made only of
+/// `[A-Za-z0-9_@%+=:,./-]`, else single-quoted with `'` written `'\''`.
+pub fn shell_quote(word: &str) -> String {
+    if word.is_empty() {
+        return "''".into();
+    }
+    let bare = word
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&b));
+    if bare {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// argv as one command line: the first word is `argv[0]` when it equals the
+/// executable path or its basename, else the executable path.
+pub fn command_line(path: &str, argv: &[String]) -> String {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    let first = match argv.first() {
+        Some(a0) if a0 == path || a0 == base => a0.as_str(),
+        _ => path,
+    };
+    let mut out = shell_quote(first);
+    for w in argv.iter().skip(1) {
+        out.push(' ');
+        out.push_str(&shell_quote(w));
+    }
+    out
+}
+
+/// The symbolic name of an errno (`ENOENT`), or `E<number>` when unknown.
+pub fn errno_name(e: i32) -> String {
+    let name = match e {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::ESRCH => "ESRCH",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::ENXIO => "ENXIO",
+        libc::E2BIG => "E2BIG",
+        libc::ENOEXEC => "ENOEXEC",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::EEXIST => "EEXIST",
+        libc::EXDEV => "EXDEV",
+        libc::ENODEV => "ENODEV",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EISDIR => "EISDIR",
+        libc::EINVAL => "EINVAL",
+        libc::ENFILE => "ENFILE",
+        libc::EMFILE => "EMFILE",
+        libc::ETXTBSY => "ETXTBSY",
+        libc::EFBIG => "EFBIG",
+        libc::ENOSPC => "ENOSPC",
+        libc::EROFS => "EROFS",
+        libc::EMLINK => "EMLINK",
+        libc::ENAMETOOLONG => "ENAMETOOLONG",
+        libc::ENOSYS => "ENOSYS",
+        libc::ELOOP => "ELOOP",
+        libc::ENOTSOCK => "ENOTSOCK",
+        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
+        libc::EADDRINUSE => "EADDRINUSE",
+        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        libc::ENETDOWN => "ENETDOWN",
+        libc::ENETUNREACH => "ENETUNREACH",
+        libc::ECONNABORTED => "ECONNABORTED",
+        libc::ECONNRESET => "ECONNRESET",
+        libc::EISCONN => "EISCONN",
+        libc::ETIMEDOUT => "ETIMEDOUT",
+        libc::ECONNREFUSED => "ECONNREFUSED",
+        libc::EHOSTUNREACH => "EHOSTUNREACH",
+        libc::EALREADY => "EALREADY",
+        libc::EINPROGRESS => "EINPROGRESS",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::EPROTOTYPE => "EPROTOTYPE",
+        libc::ENOTEMPTY => "ENOTEMPTY",
+        libc::EOVERFLOW => "EOVERFLOW",
+        _ => return format!("E{e}"),
+    };
+    name.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_follows_rampart_preload() {
+        assert_eq!(shell_quote("ls"), "ls");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("--x=y,z:1@h%+/."), "--x=y,z:1@h%+/.");
+        assert_eq!(shell_quote("$HOME"), "'$HOME'");
+    }
+
+    #[test]
+    fn first_word_is_argv0_only_when_it_names_the_executable() {
+        let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(command_line("/usr/bin/git", &argv(&["git", "status"])), "git status");
+        assert_eq!(
+            command_line("/usr/bin/git", &argv(&["/usr/bin/git", "log"])),
+            "/usr/bin/git log"
+        );
+        assert_eq!(
+            command_line("/usr/bin/python3.11", &argv(&["python3", "-c", "print(1)"])),
+            "/usr/bin/python3.11 -c 'print(1)'"
+        );
+        assert_eq!(command_line("/bin/true", &[]), "/bin/true");
+    }
+
+    #[test]
+    fn tool_follows_open_flags() {
+        let ev = |flags| Event {
+            pid: 1,
+            ppid: 0,
+            exe: "/bin/x".into(),
+            cwd: "/".into(),
+            source: Source::Preload,
+            call: Call::Open {
+                path: "/tmp/f".into(),
+                flags,
+            },
+            outcome: Outcome::Ok,
+            truncated: false,
+        };
+        assert_eq!(ev(libc::O_RDONLY | libc::O_CLOEXEC).tool(), "read");
+        assert_eq!(ev(libc::O_WRONLY).tool(), "write");
+        assert_eq!(ev(libc::O_RDONLY | libc::O_CREAT).tool(), "write");
+        assert_eq!(ev(libc::O_RDWR).tool(), "write");
+        assert_eq!(ev(libc::O_APPEND).tool(), "write");
+    }
+}

@@ -1,0 +1,3 @@
+//! Policy generation from an audit trail (`rampart init --from-audit`).
+//!
+//! Placeholder: defined by the generator issue.
