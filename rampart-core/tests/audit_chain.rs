@@ -121,13 +121,13 @@ fn records_across_forced_rotations_verify_and_read_back_in_order() {
     }
     assert_eq!(chain.path(), dir.join(files.last().unwrap()));
 
-    let report = verify(&[dir.clone()]).unwrap();
+    let report = verify(std::slice::from_ref(&dir)).unwrap();
     assert_eq!(report.records, 200);
     assert_eq!(report.files, files.len());
     assert_eq!(report.last_hash, written.last().unwrap().hash);
     assert!(report.torn.is_empty());
 
-    let read: Vec<Record> = Reader::open(&[dir.clone()])
+    let read: Vec<Record> = Reader::open(std::slice::from_ref(&dir))
         .unwrap()
         .map(|item| item.unwrap().1)
         .collect();
@@ -203,7 +203,7 @@ fn a_torn_tail_is_left_alone_and_the_chain_continues_in_the_next_file() {
     );
     assert_eq!(after[0].prev_hash, before[3].hash);
 
-    let report = verify(&[dir.clone()]).unwrap();
+    let report = verify(std::slice::from_ref(&dir)).unwrap();
     assert_eq!(report.records, 6);
     assert_eq!(report.torn.len(), 1);
     assert_eq!(
@@ -252,6 +252,38 @@ fn two_writers_in_one_process_keep_one_chain() {
     let report = verify(&[dir]).unwrap();
     assert_eq!(report.records, all.len() as u64);
     assert_eq!(report.last_hash, all.last().unwrap().hash);
+}
+
+#[test]
+fn fsync_is_grouped_and_sync_waits_for_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let hourly = ChainOptions {
+        sync_interval: Duration::from_secs(3600),
+        ..ChainOptions::default()
+    };
+    let mut chain = Chain::open_with(&dir, hourly).unwrap();
+    for i in 0..50 {
+        chain.append(&mut [exec_record("a", i)]).unwrap();
+    }
+    // Written (readable by anyone) but not yet handed to fsync: one per
+    // interval, never one per record.
+    assert_eq!(verify(std::slice::from_ref(&dir)).unwrap().records, 50);
+    assert!(chain.has_unsynced());
+    assert!(!chain.sync_if_due().unwrap(), "not due within the interval");
+    chain.sync().unwrap();
+    assert!(!chain.has_unsynced());
+
+    let eager = ChainOptions {
+        sync_interval: Duration::ZERO,
+        ..ChainOptions::default()
+    };
+    let mut chain = Chain::open_with(&dir, eager).unwrap();
+    chain.append(&mut [exec_record("a", 50)]).unwrap();
+    // append handed the write to the fsync thread itself.
+    assert!(!chain.sync_if_due().unwrap());
+    chain.sync().unwrap();
+    assert!(!chain.has_unsynced());
 }
 
 const CHILD_DIR: &str = "RAMPART_AUDIT_TEST_CHILD_DIR";
@@ -316,7 +348,7 @@ fn several_processes_append_to_one_valid_chain() {
         );
     }
 
-    let report = verify(&[dir.clone()]).unwrap();
+    let report = verify(std::slice::from_ref(&dir)).unwrap();
     assert_eq!(report.records, (CHILD_RECORDS * agents.len()) as u64);
     assert!(report.files > 1, "rotated under contention");
 

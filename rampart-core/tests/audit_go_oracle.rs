@@ -163,7 +163,10 @@ fn go_computes_the_same_hashes_and_bytes() {
         written.extend(batch);
     }
     drop(chain);
-    let files = Reader::open(&[dir.clone()]).unwrap().files().to_vec();
+    let files = Reader::open(std::slice::from_ref(&dir))
+        .unwrap()
+        .files()
+        .to_vec();
     assert!(files.len() >= 3, "the trail rotates: {files:?}");
 
     let binary = tmp.path().join("go-oracle");

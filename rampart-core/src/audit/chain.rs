@@ -3,7 +3,8 @@
 //! Owns appending: sealing records (prev_hash, hash), choosing the file (one
 //! a UTC day, size rotation with a continuation header), the directory lock
 //! that lets several writers (several processes) share one chain, and
-//! grouped fsync. Under the lock a writer checks whether anyone else appended
+//! grouped fsync (done by a background thread, see [`super::fsync`]: at most
+//! one fsync per sync interval, and `append` never waits for the disk). Under the lock a writer checks whether anyone else appended
 //! since its last batch and, if so, re-reads the chain's tail, so the chain
 //! stays one valid sequence. It never rewrites, truncates or deletes
 //! anything already in a file; a file that ends in a torn line is left as it
@@ -13,6 +14,7 @@ use std::fs::{self, File};
 use std::io::{self, ErrorKind, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, Utc};
@@ -21,6 +23,7 @@ use super::files::{
     annotate, chain_file_name, create_new_chain_file, create_private_dir, line_number_at,
     managed_files, open_chain_file_for_append, parse_chain_file_name, read_tail, DirLock, Header,
 };
+use super::fsync::Fsyncer;
 use super::record::{append_sealed_line, Record};
 
 /// Size at which a file is rotated: 100 MiB, as Go Rampart.
@@ -35,8 +38,10 @@ pub struct ChainOptions {
     /// A file that already holds a record is rotated before a record would
     /// take it past this many bytes.
     pub rotate_bytes: u64,
-    /// `append` fsyncs when the last fsync is at least this old; the owner
-    /// calls [`Chain::sync_if_due`] on a timer so idle periods are bounded too.
+    /// Written records are handed to the background fsync when the last
+    /// hand-over is at least this old: by `append`, and by
+    /// [`Chain::sync_if_due`], which the owner calls on a timer so a record
+    /// written just before a quiet period is synced too.
     pub sync_interval: Duration,
 }
 
@@ -58,7 +63,7 @@ struct Current {
     /// The name the next size rotation would create; if it exists, another
     /// writer rotated.
     next_path: PathBuf,
-    file: File,
+    file: Arc<File>,
     dev: u64,
     ino: u64,
     /// Size after this writer's last write: if the file is bigger, another
@@ -91,9 +96,13 @@ pub struct Chain {
     planned_path: PathBuf,
     last_hash: String,
     buf: Vec<u8>,
+    /// The current file has writes not yet handed to the fsync thread.
     unsynced: bool,
+    /// A file was created and the directory not yet handed to the fsync thread.
     dir_unsynced: bool,
+    /// When writes were last handed to the fsync thread.
     last_sync: Instant,
+    fsyncer: Fsyncer,
 }
 
 impl Chain {
@@ -127,14 +136,17 @@ impl Chain {
             unsynced: false,
             dir_unsynced: false,
             last_sync: Instant::now(),
+            fsyncer: Fsyncer::start()?,
         })
     }
 
     /// Appends `batch` to the chain in order, under one acquisition of the
     /// directory lock. Fills each record's defaults (schema version, id,
     /// timestamp, host) and sets its `prev_hash` and `hash`. Every record is
-    /// written to its file before this returns; fsync follows within
-    /// [`ChainOptions::sync_interval`] (see [`Chain::sync_if_due`]).
+    /// written to its file before this returns; fsync follows in the
+    /// background within [`ChainOptions::sync_interval`] plus the time the
+    /// disk takes (see [`Chain::sync_if_due`], [`Chain::sync`]). A failed
+    /// background fsync is reported by the next `append` or `sync`.
     ///
     /// On error some of the batch may already be written (the trail stays a
     /// valid chain: the next append re-reads its tail).
@@ -153,6 +165,9 @@ impl Chain {
         };
         if let Err(e) = result {
             self.forget_current();
+            return Err(e);
+        }
+        if let Some(e) = self.fsyncer.take_error() {
             return Err(e);
         }
         self.sync_if_due()?;
@@ -226,11 +241,12 @@ impl Chain {
         self.switch_to(plan)
     }
 
-    /// Makes `plan`'s file the current one (fsyncing the one it replaces).
+    /// Makes `plan`'s file the current one (the one it replaces goes to the
+    /// fsync thread).
     fn switch_to(&mut self, plan: Plan) -> io::Result<()> {
-        self.retire_current()?;
+        self.retire_current();
         let path = self.dir.join(&plan.name);
-        let mut file = if plan.create {
+        let file = if plan.create {
             let file = create_new_chain_file(&path)?;
             self.dir_unsynced = true;
             file
@@ -241,7 +257,8 @@ impl Chain {
         let mut size = meta.len();
         if let Some(header) = &plan.header {
             let line = header.to_line();
-            file.write_all(&line)
+            (&file)
+                .write_all(&line)
                 .map_err(|e| annotate(e, "write header to", &path))?;
             size += line.len() as u64;
             self.unsynced = true;
@@ -254,7 +271,7 @@ impl Chain {
             date,
             seq,
             path: path.clone(),
-            file,
+            file: Arc::new(file),
             dev: meta.dev(),
             ino: meta.ino(),
             size,
@@ -265,58 +282,59 @@ impl Chain {
         Ok(())
     }
 
-    fn retire_current(&mut self) -> io::Result<()> {
+    /// Hands the current file's unsynced writes to the fsync thread and
+    /// closes it (the fsync thread keeps it open until synced).
+    fn retire_current(&mut self) {
         if let Some(current) = self.current.take() {
             if self.unsynced {
-                current
-                    .file
-                    .sync_data()
-                    .map_err(|e| annotate(e, "fsync", &current.path))?;
+                self.fsyncer.file(current.file, current.path);
                 self.unsynced = false;
             }
         }
-        Ok(())
     }
 
-    /// After an error: sync what was written (best effort) and forget the
-    /// file, so the next append re-reads the chain's tail from disk.
+    /// After an error: have what was written synced and forget the file, so
+    /// the next append re-reads the chain's tail from disk.
     fn forget_current(&mut self) {
-        if let Some(current) = self.current.take() {
-            if self.unsynced {
-                let _ = current.file.sync_data();
-            }
-        }
-        self.unsynced = false;
+        self.retire_current();
     }
 
-    /// fsyncs everything this writer has written (and new directory entries).
-    pub fn sync(&mut self) -> io::Result<()> {
+    /// Hands everything written so far to the fsync thread.
+    fn hand_over(&mut self) {
         if self.unsynced {
             if let Some(current) = &self.current {
-                current
-                    .file
-                    .sync_data()
-                    .map_err(|e| annotate(e, "fsync", &current.path))?;
+                self.fsyncer
+                    .file(Arc::clone(&current.file), current.path.clone());
             }
             self.unsynced = false;
         }
         if self.dir_unsynced {
-            File::open(&self.dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| annotate(e, "fsync directory", &self.dir))?;
+            self.fsyncer.dir(self.dir.clone());
             self.dir_unsynced = false;
         }
         self.last_sync = Instant::now();
-        Ok(())
     }
 
-    /// fsyncs when something is unsynced and the last fsync is at least
-    /// [`ChainOptions::sync_interval`] old. Returns whether it synced.
+    /// fsyncs everything this writer has written (and new directory
+    /// entries) and returns when it is on disk.
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.hand_over();
+        self.fsyncer.wait()
+    }
+
+    /// Starts a background fsync of what was written when something is
+    /// unsynced, the last one was handed over at least
+    /// [`ChainOptions::sync_interval`] ago and none is still under way.
+    /// Returns whether it started one. Never waits for the disk.
     pub fn sync_if_due(&mut self) -> io::Result<bool> {
+        if let Some(e) = self.fsyncer.take_error() {
+            return Err(e);
+        }
         if (self.unsynced || self.dir_unsynced)
             && self.last_sync.elapsed() >= self.options.sync_interval
+            && !self.fsyncer.busy()
         {
-            self.sync()?;
+            self.hand_over();
             return Ok(true);
         }
         Ok(false)
@@ -324,7 +342,7 @@ impl Chain {
 
     /// Whether records are written but not yet fsynced.
     pub fn has_unsynced(&self) -> bool {
-        self.unsynced || self.dir_unsynced
+        self.unsynced || self.dir_unsynced || self.fsyncer.busy()
     }
 
     /// The file the chain is written to (the one the next append targets
@@ -364,8 +382,7 @@ fn write_to(current: &mut Current, bytes: &[u8]) -> io::Result<()> {
     if bytes.is_empty() {
         return Ok(());
     }
-    current
-        .file
+    (&*current.file)
         .write_all(bytes)
         .map_err(|e| annotate(e, "write", &current.path))?;
     current.size += bytes.len() as u64;

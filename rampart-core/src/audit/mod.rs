@@ -15,6 +15,7 @@
 
 pub mod chain;
 pub mod files;
+mod fsync;
 pub mod reader;
 pub mod record;
 pub mod verify;

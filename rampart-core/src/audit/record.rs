@@ -167,7 +167,7 @@ impl Record {
     /// instant); one that is not RFC 3339 is an error naming the record and
     /// the value.
     pub fn apply_defaults(&mut self) -> Result<(), String> {
-        if self.schema_version.trim().is_empty() {
+        if is_blank(&self.schema_version) {
             self.schema_version = SCHEMA_VERSION.to_string();
         }
         if self.id.is_empty() {
@@ -183,18 +183,15 @@ impl Record {
         match &mut self.host {
             None => self.host = Some(Host::local()),
             Some(host) => {
-                if host.hostname.trim().is_empty()
-                    || host.os.trim().is_empty()
-                    || host.arch.trim().is_empty()
-                {
+                if is_blank(&host.hostname) || is_blank(&host.os) || is_blank(&host.arch) {
                     let local = Host::local();
-                    if host.hostname.trim().is_empty() {
+                    if is_blank(&host.hostname) {
                         host.hostname = local.hostname;
                     }
-                    if host.os.trim().is_empty() {
+                    if is_blank(&host.os) {
                         host.os = local.os;
                     }
-                    if host.arch.trim().is_empty() {
+                    if is_blank(&host.arch) {
                         host.arch = local.arch;
                     }
                 }
@@ -275,6 +272,11 @@ impl Record {
         write_json_string(out, hash);
         out.push(b'}');
     }
+}
+
+/// Empty or only whitespace (Go's `strings.TrimSpace(s) == ""`).
+fn is_blank(s: &str) -> bool {
+    s.chars().all(char::is_whitespace)
 }
 
 /// A fresh ULID, as Go Rampart's `NewEventID`.
@@ -500,11 +502,69 @@ static ESCAPES: [u8; 256] = {
     table
 };
 
+/// Whether any byte of the 8 in `word` may need escaping: a control
+/// character, `"`, `\\`, `<`, `>`, `&`, or 0xE2 (U+2028/U+2029 start with it).
+#[inline(always)]
+fn word_may_need_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    #[inline(always)]
+    fn has_zero_byte(v: u64) -> u64 {
+        v.wrapping_sub(ONES) & !v & HIGH
+    }
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    (below_space
+        | has_zero_byte(word ^ (ONES * u64::from(b'"')))
+        | has_zero_byte(word ^ (ONES * u64::from(b'\\')))
+        | has_zero_byte(word ^ (ONES * u64::from(b'<')))
+        | has_zero_byte(word ^ (ONES * u64::from(b'>')))
+        | has_zero_byte(word ^ (ONES * u64::from(b'&')))
+        | has_zero_byte(word ^ (ONES * 0xe2)))
+        != 0
+}
+
+/// Length of the longest prefix of `bytes` that is certainly copied as it
+/// is (checked a word at a time; a word that may hold a byte to escape ends
+/// the prefix at its start).
+#[inline(always)]
+fn plain_prefix_len(bytes: &[u8]) -> usize {
+    let mut i = 0;
+    while i + 8 <= bytes.len() {
+        let word = u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+        if word_may_need_escape(word) {
+            return i;
+        }
+        i += 8;
+    }
+    if i < bytes.len() {
+        // The last few bytes, padded with a letter that needs no escape.
+        let mut padded = [b'a'; 8];
+        padded[..bytes.len() - i].copy_from_slice(&bytes[i..]);
+        if word_may_need_escape(u64::from_le_bytes(padded)) {
+            return i;
+        }
+    }
+    bytes.len()
+}
+
 /// Writes `s` as Go's `encoding/json` does (HTML-safe escaping on).
 pub fn write_json_string(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
+    let plain = plain_prefix_len(bytes);
+    out.reserve(bytes.len() + 2);
     out.push(b'"');
+    if plain == bytes.len() {
+        out.extend_from_slice(bytes);
+    } else {
+        out.extend_from_slice(&bytes[..plain]);
+        write_escaped(out, &bytes[plain..]);
+    }
+    out.push(b'"');
+}
+
+#[cold]
+fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
@@ -542,7 +602,6 @@ pub fn write_json_string(out: &mut Vec<u8>, s: &str) {
         start = i;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 /// Writes a JSON value as Go writes the `any` it decodes to: objects with
@@ -568,34 +627,46 @@ pub fn write_json_value(out: &mut Vec<u8>, value: &Value) {
     }
 }
 
+/// Whether serde_json's `Map` iterates in key order (it does unless some
+/// crate in the build turns on serde_json's `preserve_order` feature).
+fn maps_iterate_sorted() -> bool {
+    static SORTED: OnceLock<bool> = OnceLock::new();
+    *SORTED.get_or_init(|| {
+        let mut probe = Map::new();
+        probe.insert("b".into(), Value::Null);
+        probe.insert("a".into(), Value::Null);
+        probe.keys().next().map(String::as_str) == Some("a")
+    })
+}
+
 fn write_json_object(out: &mut Vec<u8>, map: &Map<String, Value>) {
+    if !maps_iterate_sorted() {
+        return write_json_object_sorted(out, map);
+    }
     out.push(b'{');
-    // serde_json's Map is sorted unless some crate turns on its
-    // `preserve_order` feature; sort then, Go always does.
-    let sorted = map
-        .keys()
-        .zip(map.keys().skip(1))
-        .all(|(a, b)| a.as_bytes() < b.as_bytes());
-    if sorted {
-        for (i, (key, value)) in map.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_json_string(out, key);
-            out.push(b':');
-            write_json_value(out, value);
+    for (i, (key, value)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
         }
-    } else {
-        let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-        entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        for (i, (key, value)) in entries.into_iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_json_string(out, key);
-            out.push(b':');
-            write_json_value(out, value);
+        write_json_string(out, key);
+        out.push(b':');
+        write_json_value(out, value);
+    }
+    out.push(b'}');
+}
+
+#[cold]
+fn write_json_object_sorted(out: &mut Vec<u8>, map: &Map<String, Value>) {
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    out.push(b'{');
+    for (i, (key, value)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
         }
+        write_json_string(out, key);
+        out.push(b':');
+        write_json_value(out, value);
     }
     out.push(b'}');
 }
@@ -694,6 +765,45 @@ mod tests {
             "\"\\u0000\\u001f\u{7f}\""
         );
         assert_eq!(string_bytes("héllo ✓ 😀"), "\"héllo ✓ 😀\"");
+    }
+
+    /// Go's rules, one character at a time.
+    fn reference_escape(s: &str) -> String {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                    out.push_str(&format!("\\u{:04x}", c as u32))
+                }
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    #[test]
+    fn word_at_a_time_scan_escapes_every_position() {
+        let specials = [
+            "\"", "\\", "<", ">", "&", "\u{2028}", "\u{2029}", "\u{2027}", "\u{0}", "\u{1f}", "\n",
+            "\u{8}", "\u{7f}", "é", "\u{e2}", " ",
+        ];
+        for special in specials {
+            for len in 0..20 {
+                for at in 0..=len {
+                    let s = format!("{}{special}{}", "a".repeat(at), "b".repeat(len - at));
+                    assert_eq!(string_bytes(&s), reference_escape(&s), "{s:?}");
+                }
+            }
+        }
     }
 
     #[test]
