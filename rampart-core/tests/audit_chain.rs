@@ -221,6 +221,26 @@ fn a_torn_tail_is_left_alone_and_the_chain_continues_in_the_next_file() {
 }
 
 #[test]
+fn the_writer_refuses_to_continue_from_a_corrupt_last_line_and_names_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let mut records = (0..3).map(|i| exec_record("a", i)).collect::<Vec<_>>();
+    Chain::open(&dir).unwrap().append(&mut records).unwrap();
+    let base = dir.join(format!("{}.jsonl", today()));
+    let mut content = fs::read_to_string(&base).unwrap();
+    content.push_str("{\"not\": \"a record\"}\n");
+    fs::write(&base, content).unwrap();
+
+    let err = Chain::open(&dir).err().expect("open must fail");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("{}:4:", base.display())),
+        "{message}"
+    );
+}
+
+#[test]
 fn two_writers_in_one_process_keep_one_chain() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
