@@ -44,17 +44,19 @@ impl Fsyncer {
             .name("rampart-audit-fsync".into())
             .spawn(move || {
                 for job in rx {
-                    let result = match &job {
-                        Job::File(file, path) => file
-                            .sync_data()
-                            .map_err(|e| (e, format!("fsync {}", path.display()))),
-                        Job::Dir(path) => File::open(path)
-                            .and_then(|d| d.sync_all())
-                            .map_err(|e| (e, format!("fsync directory {}", path.display()))),
-                        Job::Barrier(done) => {
-                            let _ = done.send(());
-                            Ok(())
-                        }
+                    let (result, reply) = match job {
+                        Job::File(file, path) => (
+                            file.sync_data()
+                                .map_err(|e| (e, format!("fsync {}", path.display()))),
+                            None,
+                        ),
+                        Job::Dir(path) => (
+                            File::open(&path)
+                                .and_then(|d| d.sync_all())
+                                .map_err(|e| (e, format!("fsync directory {}", path.display()))),
+                            None,
+                        ),
+                        Job::Barrier(done) => (Ok(()), Some(done)),
                     };
                     if let Err((e, what)) = result {
                         let mut slot = worker.error.lock().unwrap_or_else(|p| p.into_inner());
@@ -62,7 +64,12 @@ impl Fsyncer {
                             io::Error::new(e.kind(), format!("{what}: {e}"))
                         });
                     }
-                    worker.pending.fetch_sub(1, Ordering::Release);
+                    // Done before answering a barrier, so the waiter sees
+                    // nothing pending.
+                    worker.pending.fetch_sub(1, Ordering::AcqRel);
+                    if let Some(done) = reply {
+                        let _ = done.send(());
+                    }
                 }
             })?;
         Ok(Fsyncer {
@@ -73,10 +80,10 @@ impl Fsyncer {
     }
 
     fn send(&self, job: Job) {
-        self.shared.pending.fetch_add(1, Ordering::Acquire);
+        self.shared.pending.fetch_add(1, Ordering::AcqRel);
         let sent = self.jobs.as_ref().map(|jobs| jobs.send(job));
         if !matches!(sent, Some(Ok(()))) {
-            self.shared.pending.fetch_sub(1, Ordering::Release);
+            self.shared.pending.fetch_sub(1, Ordering::AcqRel);
             let mut slot = self.shared.error.lock().unwrap_or_else(|p| p.into_inner());
             slot.get_or_insert_with(|| io::Error::other("the audit fsync thread is gone"));
         }

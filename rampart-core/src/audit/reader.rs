@@ -138,9 +138,19 @@ pub(crate) fn classify(line: &[u8]) -> LineContent {
     if line.is_empty() {
         return LineContent::Blank;
     }
-    match serde_json::from_slice::<Record>(line) {
+    // One UTF-8 check of the whole line is cheaper than one per string.
+    let line = match std::str::from_utf8(line) {
+        Ok(text) => text,
+        Err(e) => {
+            return LineContent::Corrupt(format!(
+                "not a valid audit record: invalid UTF-8 at column {}",
+                e.valid_up_to() + 1
+            ))
+        }
+    };
+    match serde_json::from_str::<Record>(line) {
         Ok(record) if !record.id.is_empty() => LineContent::Record(Box::new(record)),
-        Ok(_) => match Header::parse(line) {
+        Ok(_) => match Header::parse(line.as_bytes()) {
             Some(header) => LineContent::Header(header),
             None => LineContent::Corrupt(
                 "an object that is neither an audit record (no id) nor a chain header".into(),
