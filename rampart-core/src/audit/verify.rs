@@ -7,6 +7,12 @@
 //! previous file and continues from the last hash before it. A torn last
 //! line is tolerated and reported. The first failure stops verification and
 //! names its file and line. It never modifies a file.
+//!
+//! Hashing the stored bytes (rather than re-encoding the parsed record, as
+//! Go does) checks exactly what is on disk, keeps numbers and fields this
+//! crate does not model (newer Go fields, exact big integers) as written, and
+//! means a line rewritten in another JSON form fails even if it means the
+//! same: Rampart's writers never reformat a line.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
