@@ -106,6 +106,10 @@ pub struct RecordDecision {
 ///
 /// Fields are in the order Go Rampart writes them. `schema_version`, `host`,
 /// `matched_policies` and `message` are omitted when empty, as Go does.
+///
+/// The serde `Serialize` impl is for convenience (it does not escape `<>&`
+/// as Go does); the trail's bytes come from [`Record::to_canonical_json`] /
+/// [`Record::write_unhashed`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     #[serde(default, skip_serializing_if = "String::is_empty")]
