@@ -3,7 +3,7 @@
 //! Owns appending: sealing records (prev_hash, hash), choosing the file (one
 //! a UTC day, size rotation with a continuation header), the directory lock
 //! that lets several writers (several processes) share one chain, and
-//! grouped fsync (done by a background thread, see [`super::fsync`]: at most
+//! grouped fsync (done by a background thread, see `fsync.rs`: at most
 //! one fsync per sync interval, and `append` never waits for the disk). Under the lock a writer checks whether anyone else appended
 //! since its last batch and, if so, re-reads the chain's tail, so the chain
 //! stays one valid sequence. It never rewrites, truncates or deletes

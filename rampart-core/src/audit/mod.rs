@@ -4,7 +4,7 @@
 //! and its canonical bytes ([`record`]), the writer that appends records to
 //! the chain under a directory lock ([`chain`]), file naming, rotation and
 //! continuation headers ([`files`]), reading records back ([`reader`]) and
-//! checking the chain ([`verify`]). It never decides anything about a call
+//! checking the chain ([`verify`](mod@verify)). It never decides anything about a call
 //! and never drops or rewrites a record that is already on disk.
 //!
 //! The chain: each record's `hash` is `"sha256:" + hex(SHA-256(prev_hash ‖ J))`

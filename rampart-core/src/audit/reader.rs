@@ -5,7 +5,7 @@
 //! line. A torn last line (a write that never finished) is tolerated and
 //! reported; a corrupt line is reported with its file and line and reading
 //! goes on. It never silently drops a line and never checks hashes (that is
-//! [`crate::audit::verify`]).
+//! [`crate::audit::verify()`]).
 
 use std::fmt;
 use std::fs::File;
