@@ -45,8 +45,15 @@ pub struct Engine {
     commands: GlobSet,
     contains: LiteralSet,
     paths: GlobSet,
+    /// For each command glob, the rule slot it lets through (`NO_SLOT` for
+    /// `command_not_matches` globs); the same for each `command_contains`.
+    glob_slot: Vec<u32>,
+    contains_slot: Vec<u32>,
+    command_slots: usize,
     tests: Vec<(PathBuf, TestCase)>,
 }
+
+const NO_SLOT: u32 = u32::MAX;
 
 #[derive(Debug)]
 struct CompiledPolicy {
@@ -75,8 +82,9 @@ enum When {
 /// The fields of one `when`; ranges index the engine's shared sets.
 #[derive(Debug, Default)]
 struct Fields {
-    /// `command_matches` and `command_contains` (alternatives), when any.
-    command: Option<(Range<usize>, Range<usize>)>,
+    /// `command_matches` and `command_contains` (alternatives), when any:
+    /// the slot that their matches set.
+    command: Option<u32>,
     command_not: Range<usize>,
     env: Option<Vec<Glob>>,
     path: Option<Range<usize>>,
@@ -91,10 +99,20 @@ struct Fields {
 /// The tools `rampart run` produces; their policy lists are precomputed.
 const KNOWN_TOOLS: [&str; 4] = ["exec", "read", "write", "net"];
 
+/// `command_contains` entries and their rule slots, while rules are compiled.
+#[derive(Default)]
+struct Contains {
+    entries: Vec<String>,
+    slots: Vec<u32>,
+    next_slot: u32,
+}
+
 /// Collects globs of one set while rules are compiled.
 struct SetBuilder {
     kind: GlobKind,
     globs: Vec<Glob>,
+    /// The rule slot of each glob (command globs only).
+    slots: Vec<u32>,
 }
 
 impl SetBuilder {
@@ -109,7 +127,10 @@ impl SetBuilder {
         for item in items {
             let text = rewrite(&item.value);
             match Glob::new(&text, self.kind) {
-                Ok(g) => self.globs.push(g),
+                Ok(g) => {
+                    self.globs.push(g);
+                    self.slots.push(NO_SLOT);
+                }
                 Err(e) => errors.push(LoadError {
                     file: file.to_path_buf(),
                     line: item.line,
@@ -198,12 +219,14 @@ impl Engine {
         let mut commands = SetBuilder {
             kind: GlobKind::Text,
             globs: Vec::new(),
+            slots: Vec::new(),
         };
         let mut paths = SetBuilder {
             kind: GlobKind::Path,
             globs: Vec::new(),
+            slots: Vec::new(),
         };
-        let mut contains: Vec<String> = Vec::new();
+        let mut contains = Contains::default();
         let home = options.home.as_deref();
         let same = |s: &str| s.to_string();
         let expand = |s: &str| expand_home(s, home);
@@ -301,8 +324,11 @@ impl Engine {
             policies,
             by_tool,
             commands: GlobSet::new(commands.globs),
-            contains: LiteralSet::new(&contains),
+            contains: LiteralSet::new(&contains.entries),
             paths: GlobSet::new(paths.globs),
+            glob_slot: commands.slots,
+            contains_slot: contains.slots,
+            command_slots: contains.next_slot as usize,
             tests,
         })
     }
@@ -339,7 +365,7 @@ impl Engine {
             engine: self,
             req,
             command: None,
-            contains: None,
+            command_hits: None,
             paths: None,
             env_names: None,
         };
@@ -410,7 +436,7 @@ fn compile_condition(
     c: &ConditionDef,
     commands: &mut SetBuilder,
     paths: &mut SetBuilder,
-    contains: &mut Vec<String>,
+    contains: &mut Contains,
     same: &dyn Fn(&str) -> String,
     expand: &dyn Fn(&str) -> String,
     errors: &mut Vec<LoadError>,
@@ -425,10 +451,17 @@ fn compile_condition(
     }
     let mut fields = Fields::default();
     if !c.command_matches.is_empty() || !c.command_contains.is_empty() {
+        let slot = contains.next_slot;
+        contains.next_slot += 1;
         let globs = commands.add(f, &c.command_matches, same, errors);
-        let start = contains.len();
-        contains.extend(c.command_contains.iter().map(|l| l.value.clone()));
-        fields.command = Some((globs, start..contains.len()));
+        for i in globs {
+            commands.slots[i] = slot;
+        }
+        for item in &c.command_contains {
+            contains.entries.push(item.value.clone());
+            contains.slots.push(slot);
+        }
+        fields.command = Some(slot);
     }
     fields.command_not = commands.add(f, &c.command_not_matches, same, errors);
     if !c.command_env_assignments.is_empty() {
@@ -511,7 +544,8 @@ struct Scratch<'e, 'r> {
     /// Bits of the command globs that match (None: not computed; inner
     /// None: the request has no command).
     command: Option<Option<Bits>>,
-    contains: Option<Bits>,
+    /// The command slots whose globs or substrings matched.
+    command_hits: Option<Bits>,
     paths: Option<Option<Bits>>,
     env_names: Option<Vec<String>>,
 }
@@ -535,15 +569,28 @@ impl Scratch<'_, '_> {
         self.command.as_ref().and_then(|b| b.as_ref())
     }
 
-    fn contains_bits(&mut self) -> &Bits {
-        if self.contains.is_none() {
-            let mut bits = Bits::new(self.engine.contains.len());
-            if let Some(cmd) = self.command_text() {
-                self.engine.contains.matches_into(cmd, &mut bits);
+    fn command_hits(&mut self) -> &Bits {
+        if self.command_hits.is_none() {
+            let engine = self.engine;
+            let mut hits = Bits::new(engine.command_slots);
+            if let Some(globs) = self.command_bits() {
+                for i in globs.ones() {
+                    let slot = engine.glob_slot[i];
+                    if slot != NO_SLOT {
+                        hits.set(slot as usize);
+                    }
+                }
             }
-            self.contains = Some(bits);
+            if let Some(cmd) = self.command_text() {
+                let mut found = Bits::new(engine.contains.len());
+                engine.contains.matches_into(cmd, &mut found);
+                for i in found.ones() {
+                    hits.set(engine.contains_slot[i] as usize);
+                }
+            }
+            self.command_hits = Some(hits);
         }
-        self.contains.as_ref().expect("computed above")
+        self.command_hits.as_ref().expect("computed above")
     }
 
     fn path_bits(&mut self) -> Option<&Bits> {
@@ -572,9 +619,8 @@ impl Scratch<'_, '_> {
             if self.command_text().is_none() {
                 return false;
             }
-            if let Some((globs, contains)) = &f.command {
-                let by_glob = self.command_bits().is_some_and(|b| b.any_in(globs.clone()));
-                if !by_glob && !self.contains_bits().any_in(contains.clone()) {
+            if let Some(slot) = f.command {
+                if !self.command_hits().get(slot as usize) {
                     return false;
                 }
             }

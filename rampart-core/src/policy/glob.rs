@@ -31,7 +31,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 /// Longest input a glob is matched against (Go's `maxGlobInputLen`).
 pub const MAX_INPUT_LEN: usize = 8192;
@@ -114,6 +114,101 @@ struct Nfa {
     tail: String,
     /// Only literals and `**`: matched by finding the literals in order.
     literal_pieces: Option<Vec<String>>,
+    /// The same automaton as bit masks, when it has fewer than 64 tokens.
+    bits: Option<Box<BitNfa>>,
+}
+
+/// Go's automaton run bit-parallel (shift-and): bit `i` is "token `i` is
+/// next"; a character moves every state at once.
+#[derive(Clone, Debug)]
+struct BitNfa {
+    /// For each ASCII character, the tokens that are that literal.
+    ascii: [u64; 128],
+    /// The same for other characters.
+    other: Vec<(char, u64)>,
+    /// `?` tokens.
+    question: u64,
+    /// Class tokens, with their masks.
+    classes: Vec<(Class, u64)>,
+    /// `*` tokens (loop on anything but `/`).
+    star: u64,
+    /// `**` tokens (loop on anything).
+    double_star: u64,
+    /// The bit of the state after the last token.
+    accept: u64,
+}
+
+impl BitNfa {
+    fn new(tokens: &[NfaToken]) -> Option<BitNfa> {
+        if tokens.len() >= 64 {
+            return None;
+        }
+        let mut b = BitNfa {
+            ascii: [0; 128],
+            other: Vec::new(),
+            question: 0,
+            classes: Vec::new(),
+            star: 0,
+            double_star: 0,
+            accept: 1 << tokens.len(),
+        };
+        for (i, t) in tokens.iter().enumerate() {
+            let bit = 1u64 << i;
+            match t {
+                NfaToken::Lit(c) if c.is_ascii() => b.ascii[*c as usize] |= bit,
+                NfaToken::Lit(c) => match b.other.iter_mut().find(|(o, _)| o == c) {
+                    Some((_, m)) => *m |= bit,
+                    None => b.other.push((*c, bit)),
+                },
+                NfaToken::Question => b.question |= bit,
+                NfaToken::Class(class) => b.classes.push((class.clone(), bit)),
+                NfaToken::Star => b.star |= bit,
+                NfaToken::DoubleStar => b.double_star |= bit,
+            }
+        }
+        Some(b)
+    }
+
+    /// Adds the states reachable through `*`/`**` matching nothing.
+    fn close(&self, mut s: u64) -> u64 {
+        loop {
+            let next = s | ((s & (self.star | self.double_star)) << 1);
+            if next == s {
+                return s;
+            }
+            s = next;
+        }
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        let mut s = self.close(1);
+        for c in name.chars() {
+            let mut advance = if c.is_ascii() {
+                self.ascii[c as usize]
+            } else {
+                self.other
+                    .iter()
+                    .filter(|(o, _)| *o == c)
+                    .fold(0, |m, (_, b)| m | b)
+            };
+            let stay = if c == '/' {
+                self.double_star
+            } else {
+                advance |= self.question;
+                for (class, bit) in &self.classes {
+                    if s & bit != 0 && class.matches(c) {
+                        advance |= bit;
+                    }
+                }
+                self.star | self.double_star
+            };
+            s = self.close(((s & advance) << 1) | (s & stay));
+            if s == 0 {
+                return false;
+            }
+        }
+        s & self.accept != 0
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -570,31 +665,32 @@ impl Nfa {
         } else {
             None
         };
+        let bits = BitNfa::new(&tokens).map(Box::new);
         Nfa {
             tokens,
             head,
             tail,
             literal_pieces,
+            bits,
         }
     }
 
     fn matches(&self, name: &str) -> bool {
+        if let Some(pieces) = &self.literal_pieces {
+            return match_pieces_anchored(pieces, name);
+        }
+        // The pattern has a wildcard, so its literal head and tail are
+        // distinct tokens that every match starts and ends with.
         if self.head.len() + self.tail.len() > name.len()
             || !name.starts_with(&self.head)
             || !name.ends_with(&self.tail)
         {
-            // Every token before the first wildcard and after the last one is
-            // a literal: they must be there. (When the pattern is all literal
-            // head == tail == pattern and the length test is loose; the
-            // automaton below settles it.)
-            if !(self.tokens.len() == self.head.chars().count() && name == self.head) {
-                return false;
-            }
+            return false;
         }
-        if let Some(pieces) = &self.literal_pieces {
-            return match_pieces_anchored(pieces, name);
+        match &self.bits {
+            Some(bits) => bits.matches(name),
+            None => run_nfa(&self.tokens, name),
         }
-        run_nfa(&self.tokens, name)
     }
 }
 
@@ -807,9 +903,35 @@ impl Bits {
         self.0[i / 64] & (1 << (i % 64)) != 0
     }
 
+    /// The indices of the set bits, ascending.
+    pub fn ones(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(wi, &w)| {
+            let mut w = w;
+            std::iter::from_fn(move || {
+                if w == 0 {
+                    return None;
+                }
+                let bit = w.trailing_zeros() as usize;
+                w &= w - 1;
+                Some(wi * 64 + bit)
+            })
+        })
+    }
+
     /// Whether any bit in `range` is set.
     pub fn any_in(&self, range: std::ops::Range<usize>) -> bool {
-        range.into_iter().any(|i| self.get(i))
+        if range.is_empty() {
+            return false;
+        }
+        let (first, last) = (range.start / 64, (range.end - 1) / 64);
+        let low = !0u64 << (range.start % 64);
+        let high = !0u64 >> (63 - (range.end - 1) % 64);
+        if first == last {
+            return self.0[first] & low & high != 0;
+        }
+        self.0[first] & low != 0
+            || self.0[first + 1..last].iter().any(|&w| w != 0)
+            || self.0[last] & high != 0
     }
 }
 
@@ -855,6 +977,7 @@ impl GlobSet {
             Some(
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::DFA))
                     .build(&literals)
                     .expect("literal automaton within default limits"),
             )
@@ -892,8 +1015,20 @@ impl GlobSet {
             }
         }
         if let Some(ac) = &self.literals {
+            // Each literal is looked at once, however often it occurs; only
+            // an anchored one cares where.
+            let mut seen = Bits::new(self.owners.len());
             for m in ac.find_overlapping_iter(input) {
-                for &(gi, at_start) in &self.owners[m.pattern().as_usize()] {
+                let lit = m.pattern().as_usize();
+                if seen.get(lit) {
+                    continue;
+                }
+                let owners = &self.owners[lit];
+                if m.start() != 0 && owners.iter().all(|&(_, at_start)| at_start) {
+                    continue;
+                }
+                seen.set(lit);
+                for &(gi, at_start) in owners {
                     if (at_start && m.start() != 0) || out.get(gi) {
                         continue;
                     }
@@ -936,6 +1071,7 @@ impl LiteralSet {
             Some(
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::DFA))
                     .build(&lowered)
                     .expect("literal automaton within default limits"),
             )
@@ -1116,5 +1252,73 @@ mod tests {
             );
         }
         assert!(Glob::new("*", GlobKind::Text).unwrap().matches_everything());
+    }
+}
+
+#[cfg(test)]
+mod bits_tests {
+    use super::Bits;
+
+    #[test]
+    fn any_in_checks_exactly_the_range() {
+        for set in [0usize, 5, 63, 64, 65, 127, 128, 190] {
+            let mut bits = Bits::new(200);
+            bits.set(set);
+            for start in (0..200).step_by(7) {
+                for end in (start..=200).step_by(5) {
+                    assert_eq!(
+                        bits.any_in(start..end),
+                        (start..end).contains(&set),
+                        "bit {set}, range {start}..{end}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod nfa_tests {
+    use super::*;
+
+    #[test]
+    fn bit_parallel_and_plain_automata_agree() {
+        let patterns = [
+            "**/.ssh/id_*",
+            "/home/*/.config/**",
+            "**/*.pem",
+            "a?c/**/[x-z]*",
+            "**/é*/[^a]b",
+            "/proc/[0-9]*/**",
+            "*/**/*",
+            "**",
+            "?*?",
+        ];
+        let inputs = [
+            "",
+            "/",
+            "/home/u/.ssh/id_rsa",
+            "/home/u/.config/a/b",
+            "/a/b/c.pem",
+            "abc/d/e/xq",
+            "abc/yq",
+            "/é1/cb",
+            "/é1/ab",
+            "/proc/12/mem",
+            "a/b",
+            "ab",
+            "é",
+        ];
+        for p in patterns {
+            let tokens = tokenize_nfa(p).unwrap();
+            let bits = BitNfa::new(&tokens).unwrap();
+            for input in inputs {
+                assert_eq!(
+                    bits.matches(input),
+                    run_nfa(&tokens, input),
+                    "{p:?} vs {input:?}"
+                );
+            }
+        }
     }
 }
