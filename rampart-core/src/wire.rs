@@ -806,7 +806,10 @@ mod tests {
     fn open_round_trips_each_outcome() {
         for (wire, want) in [
             (WireOutcome::Ok, Outcome::Ok),
-            (WireOutcome::Errno(libc::ENOENT), Outcome::Errno(libc::ENOENT)),
+            (
+                WireOutcome::Errno(libc::ENOENT),
+                Outcome::Errno(libc::ENOENT),
+            ),
             (WireOutcome::InProgress, Outcome::InProgress),
         ] {
             let mut buf = [0u8; 512];
@@ -891,7 +894,10 @@ mod tests {
         assert_eq!(decode_verdict(&buf[..n]), Some((78, true)));
         let n = encode_verdict(79, false, &mut buf);
         assert_eq!(decode_verdict(&buf[..n]), Some((79, false)));
-        assert!(decode(&buf[..n]).is_err(), "a verdict is not a collector frame");
+        assert!(
+            decode(&buf[..n]).is_err(),
+            "a verdict is not a collector frame"
+        );
         assert_eq!(decode_verdict(&buf[..n - 1]), None);
     }
 
@@ -934,7 +940,14 @@ mod tests {
     #[test]
     fn short_frames_are_fine_untruncated() {
         let mut buf = [0u8; 256];
-        let n = encode_open(&mut buf, &head(6, WireOutcome::Ok), b"/x", b"/", b"/etc/hosts", 0);
+        let n = encode_open(
+            &mut buf,
+            &head(6, WireOutcome::Ok),
+            b"/x",
+            b"/",
+            b"/etc/hosts",
+            0,
+        );
         let (_, _, ev) = event_of(decode(&buf[..n]).unwrap());
         assert!(!ev.truncated);
     }
@@ -962,7 +975,10 @@ mod tests {
         assert_eq!(err(good.clone(), &|f| f[0] = b'X').what, "bad magic");
         assert_eq!(err(good.clone(), &|f| f[2] = 9).what, "unsupported version");
         assert_eq!(err(good.clone(), &|f| f[3] = 99).what, "unknown frame kind");
-        assert_eq!(err(good.clone(), &|f| f[8] = 0x80).what, "unknown event flags");
+        assert_eq!(
+            err(good.clone(), &|f| f[8] = 0x80).what,
+            "unknown event flags"
+        );
         assert_eq!(err(good.clone(), &|f| f[9] = 7).what, "unknown call kind");
         assert_eq!(err(good.clone(), &|f| f[10] = 2).what, "bad outcome");
         assert_eq!(
@@ -970,7 +986,10 @@ mod tests {
             "trailing bytes after frame"
         );
         for cut in 0..good.len() {
-            assert!(decode(&good[..cut]).is_err(), "prefix of {cut} bytes accepted");
+            assert!(
+                decode(&good[..cut]).is_err(),
+                "prefix of {cut} bytes accepted"
+            );
         }
         assert!(decode(&vec![0u8; MAX_FRAME + 1]).is_err());
         let e = decode(b"RW").unwrap_err();
