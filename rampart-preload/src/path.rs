@@ -134,6 +134,8 @@ pub enum Base {
     Cwd,
     /// A directory descriptor (`*at` calls).
     Dir(c_int),
+    /// Not a path to resolve: a command name no PATH search found.
+    AsIs,
 }
 
 impl Base {
@@ -155,6 +157,7 @@ pub fn resolve_into(
     out: &mut [MaybeUninit<u8>],
 ) -> (usize, bool) {
     match base {
+        Base::AsIs => copy_as_is(rel, out),
         _ if rel.first() == Some(&b'/') => clean_join(b"/", rel, out),
         Base::Cwd => clean_join(cwd, rel, out),
         Base::Dir(fd) => {
@@ -163,16 +166,18 @@ pub fn resolve_into(
                 Some(n) => clean_join(&dir[..n], rel, out),
                 // Not a directory we can name (bad fd): keep the call's own
                 // words, relative, so nothing is invented.
-                None => {
-                    let n = rel.len().min(out.len());
-                    for (d, b) in out.iter_mut().zip(&rel[..n]) {
-                        d.write(*b);
-                    }
-                    (n, n < rel.len())
-                }
+                None => copy_as_is(rel, out),
             }
         }
     }
+}
+
+fn copy_as_is(rel: &[u8], out: &mut [MaybeUninit<u8>]) -> (usize, bool) {
+    let n = rel.len().min(out.len());
+    for (d, b) in out.iter_mut().zip(&rel[..n]) {
+        d.write(*b);
+    }
+    (n, n < rel.len())
 }
 
 #[cfg(test)]

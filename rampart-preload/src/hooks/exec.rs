@@ -329,7 +329,13 @@ unsafe fn search_exec(
         let (Some(cx), Some(conn)) = (cx, p.conn.as_mut()) else {
             return None;
         };
-        Some(report::exec(cx, conn, Base::Cwd, shown, argv, oc))
+        // A bare name no search resolved stays a name.
+        let base = if shown.contains(&b'/') {
+            Base::Cwd
+        } else {
+            Base::AsIs
+        };
+        Some(report::exec(cx, conn, base, shown, argv, oc))
     };
     let fail = |p: &mut Pending, err: c_int| {
         if let (Some(cx), Some(conn), Some(seq)) = (cx, p.conn.as_mut(), p.seq.take()) {
