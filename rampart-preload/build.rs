@@ -15,4 +15,23 @@ fn main() {
         .link_lib_modifier("+whole-archive")
         .compile("rampart_preload_shim");
     println!("cargo:rustc-cdylib-link-arg=-Wl,--version-script={dir}/src/exports.map");
+    link_unwinder_statically();
+}
+
+/// std's panic runtime needs an unwinder; taking it from libgcc_eh.a
+/// (hidden symbols, linked in) spares every watched process from loading
+/// libgcc_s.so.1 at each exec (the linker's --as-needed then drops it).
+fn link_unwinder_statically() {
+    let compiler = cc::Build::new().get_compiler();
+    let Ok(out) = std::process::Command::new(compiler.path())
+        .arg("-print-file-name=libgcc_eh.a")
+        .output()
+    else {
+        return;
+    };
+    let path = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if let (true, Some(dir)) = (path.is_absolute() && path.exists(), path.parent()) {
+        println!("cargo:rustc-link-search=native={}", dir.display());
+        println!("cargo:rustc-link-lib=static:+whole-archive=gcc_eh");
+    }
 }
