@@ -37,6 +37,23 @@ static DEV: AtomicU64 = AtomicU64::new(0);
 static CONNECTING: AtomicBool = AtomicBool::new(false);
 /// Earliest time (coarse monotonic ms) of the next connect attempt.
 static NEXT_TRY_MS: AtomicU64 = AtomicU64::new(0);
+/// Bumped whenever a close/dup hook touched our descriptor's number; the
+/// socket is re-checked with fstat when this differs from `VERIFIED`.
+static FD_GEN: AtomicU64 = AtomicU64::new(1);
+static VERIFIED: AtomicU64 = AtomicU64::new(0);
+
+/// A close/dup hook closed or replaced descriptors `lo..=hi`.
+#[inline]
+pub fn fds_touched(lo: c_int, hi: c_int) {
+    let cur = STATE.load(Ordering::Relaxed);
+    if cur == 0 {
+        return;
+    }
+    let (_, fd) = unpack(cur);
+    if lo <= fd && fd <= hi {
+        FD_GEN.fetch_add(1, Ordering::AcqRel);
+    }
+}
 
 fn pack(pid: i32, fd: c_int) -> u64 {
     ((pid as u32 as u64) << 32) | fd as u32 as u64
@@ -81,7 +98,12 @@ pub fn acquire(s: &Saved, pid: i32, ppid: i32) -> Option<Conn> {
         let cur = STATE.load(Ordering::Acquire);
         let (owner, fd) = unpack(cur);
         if owner == pid && cur != 0 {
+            let gen = FD_GEN.load(Ordering::Acquire);
+            if gen == VERIFIED.load(Ordering::Acquire) {
+                return Some(Conn { fd, own: false });
+            }
             if is_our_socket(fd) {
+                VERIFIED.store(gen, Ordering::Release);
                 return Some(Conn { fd, own: false });
             }
             // Closed or replaced by the program: not ours to close.
@@ -101,8 +123,10 @@ pub fn acquire(s: &Saved, pid: i32, ppid: i32) -> Option<Conn> {
             // Another thread is connecting: use our own connection once.
             return open_new(s, pid, ppid).map(|fd| Conn { fd, own: true });
         }
+        let gen = FD_GEN.load(Ordering::Acquire);
         let got = open_new(s, pid, ppid);
         if let Some(fd) = got {
+            VERIFIED.store(gen, Ordering::Release);
             if let Some(st) = sys::fstat(fd) {
                 INO.store(st.st_ino, Ordering::Relaxed);
                 DEV.store(st.st_dev, Ordering::Relaxed);
@@ -129,7 +153,7 @@ fn open_new(s: &Saved, pid: i32, ppid: i32) -> Option<c_int> {
     let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 2 * 4096 + 512];
     let mut e = wire::Encoder::hello(&mut buf, pid, ppid);
     e.str(state::exe());
-    e.str_with(|_, out| crate::path::getcwd_into(out));
+    e.str_with(|_, out| crate::cache::cwd_into(out));
     e.str(s.var(b"RAMPART_AGENT"));
     e.str(s.var(b"RAMPART_SESSION"));
     let n = e.finish();
@@ -284,6 +308,11 @@ pub extern "C" fn after_fork_in_child() {
             sys::close(fd);
         }
     }
-    STATE.store(0, Ordering::Release);
-    CONNECTING.store(false, Ordering::Release);
+    // Write only what changes: untouched pages stay shared with the parent.
+    if cur != 0 {
+        STATE.store(0, Ordering::Release);
+    }
+    if CONNECTING.load(Ordering::Relaxed) {
+        CONNECTING.store(false, Ordering::Release);
+    }
 }

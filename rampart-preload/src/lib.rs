@@ -14,13 +14,14 @@
 //!
 //! Modules: [`sys`] raw system calls; [`real`] the real libc functions;
 //! [`state`] what is saved at load time; [`conn`] the collector connection;
-//! [`path`] path resolution; [`dns`] address → name table; [`envp`] the
+//! [`path`] path resolution; [`cache`] cwd and directory paths; [`dns`] address → name table; [`envp`] the
 //! children's environment; [`report`] building frames; [`hooks`] the
 //! exported entry points (plus `shim.c` for the variadic ones).
 
 // The hooks take raw pointers from C callers by design.
 #![allow(clippy::missing_safety_doc)]
 
+mod cache;
 mod conn;
 mod dns;
 mod envp;

@@ -162,7 +162,7 @@ pub fn resolve_into(
         Base::Cwd => clean_join(cwd, rel, out),
         Base::Dir(fd) => {
             let mut dir = [0u8; PATH_MAX];
-            match fd_path(fd, &mut dir) {
+            match crate::cache::dir_path(fd, &mut dir) {
                 Some(n) => clean_join(&dir[..n], rel, out),
                 // Not a directory we can name (bad fd): keep the call's own
                 // words, relative, so nothing is invented.

@@ -109,6 +109,13 @@ reals! {
     freopen64: fn(*const c_char, *const c_char, *mut FILE) -> *mut FILE;
     syscall: fn(c_long, c_long, c_long, c_long, c_long, c_long, c_long) -> c_long;
     connect: fn(c_int, *const sockaddr, socklen_t) -> c_int;
+    close: fn(c_int) -> c_int;
+    close_range: fn(c_uint, c_uint, c_int) -> c_int;
+    closefrom: fn(c_int) -> ();
+    dup2: fn(c_int, c_int) -> c_int;
+    dup3: fn(c_int, c_int, c_int) -> c_int;
+    chdir: fn(*const c_char) -> c_int;
+    fchdir: fn(c_int) -> c_int;
     getaddrinfo: fn(*const c_char, *const c_char, *const addrinfo, *mut *mut addrinfo) -> c_int;
     gethostbyname: fn(*const c_char) -> *mut hostent;
     gethostbyname2: fn(*const c_char, c_int) -> *mut hostent;

@@ -278,6 +278,54 @@ fn closing_every_descriptor_does_not_lose_the_next_open() {
 }
 
 #[test]
+fn closing_descriptors_one_by_one_does_not_lose_the_next_open() {
+    let col = Collector::start();
+    let run = col.run(&mut probe_cmd(&["close-loop", "/etc/passwd"]));
+    assert_eq!(run.stdout(), "close-loop done\n");
+    assert_eq!(run.opens_of("/etc/hostname").len(), 1);
+    assert_eq!(run.opens_of("/etc/passwd").len(), 1);
+}
+
+#[test]
+fn relative_opens_follow_every_kind_of_chdir() {
+    let col = Collector::start();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (canonical(a.path()), canonical(b.path()));
+    let run = col.run(&mut probe_cmd(&["cwd-moves", &a, &b]));
+    assert_eq!(run.stdout(), "cwd-moves done\n");
+    // x1 in a (chdir), x2 in b (chdir), x3 in a (fchdir), x4 in b (SYS_chdir)
+    for (name, dir) in [("x1", &a), ("x2", &b), ("x3", &a), ("x4", &b)] {
+        let path = format!("{dir}/{name}");
+        let seen = run.opens_of(&path);
+        assert_eq!(seen.len(), 1, "{path}: {:?}", run.open_paths());
+        assert_eq!(
+            &seen[0].cwd, dir,
+            "the record's cwd is the cwd at call time"
+        );
+        assert!(std::path::Path::new(&path).exists());
+    }
+}
+
+#[test]
+fn a_directory_descriptor_reused_for_another_directory_resolves_to_the_new_one() {
+    let col = Collector::start();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (canonical(a.path()), canonical(b.path()));
+    let run = col.run(&mut probe_cmd(&["dirfd-reuse", &a, &b]));
+    assert_eq!(run.stdout(), "dirfd-reuse done\n", "{:?}", run.out);
+    for (name, dir) in [("y1", &a), ("y2", &b), ("y3", &a), ("y4", &b)] {
+        let path = format!("{dir}/{name}");
+        assert_eq!(
+            run.opens_of(&path).len(),
+            1,
+            "{path}: {:?}",
+            run.open_paths()
+        );
+        assert!(std::path::Path::new(&path).exists());
+    }
+}
+
+#[test]
 fn dup2_over_every_descriptor_neither_loses_events_nor_writes_into_the_program() {
     let col = Collector::start();
     let run = col.run(&mut probe_cmd(&["dup2-all", "/etc/passwd"]));

@@ -10,6 +10,10 @@
  *   probe vfork                vfork+execve, then an open in the parent
  *   probe threads N            N threads, each forks and execs, concurrently
  *   probe close-range FILE     open, close every descriptor, open FILE
+ *   probe close-loop FILE      open, close() fds 3..1023 one by one, open FILE
+ *   probe cwd-moves A B        relative opens across chdir, fchdir, SYS_chdir
+ *   probe dirfd-reuse A B      openat on a descriptor number reused for
+ *                              another directory (close, closedir)
  *   probe dup2-all FILE        open, dup2 a pipe over fds 3..950, open FILE;
  *                              prints how many bytes reached the pipe
  *   probe unsetenv-exec CMD    unsetenv LD_PRELOAD and RAMPART_*, then sh -c CMD
@@ -23,6 +27,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -230,6 +235,56 @@ static int close_range_open(const char *file)
 	return 0;
 }
 
+static int close_loop(const char *file)
+{
+	closefd(open("/etc/hostname", O_RDONLY), "first open");
+	for (int fd = 3; fd < 1024; fd++)
+		close(fd);
+	closefd(open(file, O_RDONLY), "open after closing all");
+	puts("close-loop done");
+	return 0;
+}
+
+static int cwd_moves(const char *a, const char *b)
+{
+	int fa = open(a, O_RDONLY | O_DIRECTORY);
+	check(fa >= 0, "open a");
+	check(chdir(a) == 0, "chdir a");
+	closefd(open("x1", O_WRONLY | O_CREAT, 0644), "x1");
+	check(chdir(b) == 0, "chdir b");
+	closefd(open("x2", O_WRONLY | O_CREAT, 0644), "x2");
+	check(fchdir(fa) == 0, "fchdir a");
+	closefd(open("x3", O_WRONLY | O_CREAT, 0644), "x3");
+	check(syscall(SYS_chdir, b) == 0, "SYS_chdir b");
+	closefd(open("x4", O_WRONLY | O_CREAT, 0644), "x4");
+	puts("cwd-moves done");
+	return 0;
+}
+
+static int dirfd_reuse(const char *a, const char *b)
+{
+	int d = open(a, O_RDONLY | O_DIRECTORY);
+	check(d >= 0, "open a");
+	closefd(openat(d, "y1", O_WRONLY | O_CREAT, 0644), "y1");
+	close(d);
+	int d2 = open(b, O_RDONLY | O_DIRECTORY);
+	check(d2 == d, "same descriptor number");
+	closefd(openat(d2, "y2", O_WRONLY | O_CREAT, 0644), "y2");
+	close(d2);
+	/* closedir closes inside glibc, where no hook sees it */
+	DIR *da = opendir(a);
+	check(da != NULL, "opendir a");
+	int n = dirfd(da);
+	closefd(openat(n, "y3", O_WRONLY | O_CREAT, 0644), "y3");
+	closedir(da);
+	DIR *db = opendir(b);
+	check(db != NULL && dirfd(db) == n, "opendir b on the same number");
+	closefd(openat(dirfd(db), "y4", O_WRONLY | O_CREAT, 0644), "y4");
+	closedir(db);
+	puts("dirfd-reuse done");
+	return 0;
+}
+
 static int dup2_all(const char *file)
 {
 	closefd(open("/etc/hostname", O_RDONLY), "first open");
@@ -331,6 +386,12 @@ int main(int argc, char **argv)
 		return threads(atoi(a));
 	if (!strcmp(c, "close-range"))
 		return close_range_open(a);
+	if (!strcmp(c, "close-loop"))
+		return close_loop(a);
+	if (!strcmp(c, "cwd-moves"))
+		return cwd_moves(a, argv[3]);
+	if (!strcmp(c, "dirfd-reuse"))
+		return dirfd_reuse(a, argv[3]);
 	if (!strcmp(c, "dup2-all"))
 		return dup2_all(a);
 	if (!strcmp(c, "unsetenv-exec"))

@@ -1,6 +1,8 @@
 //! `syscall()`: the numbers that open files, exec or connect are reported
 //! like their libc wrappers (`SYS_open`, `SYS_openat`, `SYS_openat2`,
-//! `SYS_execve`, `SYS_execveat`, `SYS_connect`); every other number goes
+//! `SYS_execve`, `SYS_execveat`, `SYS_connect`), the descriptor and cwd
+//! changes the library tracks (`SYS_close`, `SYS_close_range`, `SYS_dup2`,
+//! `SYS_dup3`, `SYS_chdir`, `SYS_fchdir`); every other number goes
 //! straight to the real `syscall`. Entered from the C shim, which reads the
 //! variadic arguments.
 
@@ -104,6 +106,30 @@ pub unsafe extern "C" fn rampart_syscall(
                 err,
             );
             sys::set_errno(err);
+            r
+        }
+        libc::SYS_close | libc::SYS_dup3 => {
+            let r = real_syscall(n, a);
+            let fd = if n == libc::SYS_close { a1 } else { a2 } as c_int;
+            crate::conn::fds_touched(fd, fd);
+            r
+        }
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_dup2 => {
+            let r = real_syscall(n, a);
+            crate::conn::fds_touched(a2 as c_int, a2 as c_int);
+            r
+        }
+        libc::SYS_close_range => {
+            let r = real_syscall(n, a);
+            let lo = (a1 as u32).min(i32::MAX as u32) as c_int;
+            let hi = (a2 as u32).min(i32::MAX as u32) as c_int;
+            crate::conn::fds_touched(lo, hi);
+            r
+        }
+        libc::SYS_chdir | libc::SYS_fchdir => {
+            let r = real_syscall(n, a);
+            crate::cache::cwd_changed();
             r
         }
         _ => real_syscall(n, a),
