@@ -27,6 +27,8 @@ const HIGH_FD: c_int = 900;
 const SEND_TIMEOUT_S: i64 = 3;
 /// Least time between two failed connect attempts.
 const RETRY_MS: u64 = 1000;
+/// After a send timed out (a wedged collector), how long to leave it alone.
+const WEDGED_BACKOFF_MS: u64 = 5000;
 
 /// `pid << 32 | fd`; 0 = no connection.
 static STATE: AtomicU64 = AtomicU64::new(0);
@@ -265,8 +267,10 @@ impl Conn {
             Ok(()) => true,
             Err(libc::EAGAIN) => {
                 // SO_SNDTIMEO expired: the collector is wedged. Drop this
-                // connection so the next event starts afresh.
+                // connection and leave the collector alone for a while, so
+                // the program is slowed by seconds, not hung.
                 self.forget(pid);
+                NEXT_TRY_MS.store(sys::now_ms() + WEDGED_BACKOFF_MS, Ordering::Relaxed);
                 false
             }
             Err(_) => {

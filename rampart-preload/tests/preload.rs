@@ -383,6 +383,51 @@ fn children_stay_watched_after_env_i_unsetenv_and_a_bare_envp() {
 }
 
 #[test]
+fn popen_system_and_posix_spawn_children_stay_watched_after_unsetenv() {
+    let col = Collector::start();
+    let run = col.run(&mut probe_cmd(&[
+        "unsetenv-spawn",
+        "cat /etc/hostname >/dev/null; echo ran",
+    ]));
+    assert_eq!(
+        run.stdout(),
+        "ran\nran\nran\nstill unset: 1\n",
+        "{:?}",
+        run.out
+    );
+    let cats = run
+        .opens_of("/etc/hostname")
+        .into_iter()
+        .filter(|e| e.exe == "/usr/bin/cat")
+        .count();
+    assert_eq!(
+        cats, 3,
+        "one cat per popen, system, posix_spawn: {:?}",
+        run.events
+    );
+}
+
+#[test]
+fn a_collector_that_dies_mid_run_neither_hangs_nor_kills_the_program() {
+    let col = Collector::start();
+    let mut child = Command::new("/bin/sh")
+        .args([
+            "-c",
+            "for i in $(seq 300); do cat /etc/hostname >/dev/null; done; echo finished",
+        ])
+        .env("LD_PRELOAD", common::library())
+        .env("RAMPART_SOCKET", &col.socket)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    drop(col); // closes the listener and every connection
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "finished\n");
+}
+
+#[test]
 fn hello_names_the_process_agent_and_session() {
     let col = Collector::start();
     let run = col.run(

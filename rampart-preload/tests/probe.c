@@ -18,6 +18,8 @@
  *                              prints how many bytes reached the pipe
  *   probe unsetenv-exec CMD    unsetenv LD_PRELOAD and RAMPART_*, then sh -c CMD
  *   probe execle-bare CMD      execle sh -c CMD with an envp of one variable
+ *   probe unsetenv-spawn CMD   unsetenv LD_PRELOAD and RAMPART_*, then
+ *                              popen(CMD), system(CMD), posix_spawn sh -c CMD
  *   probe connect-ip PORT      tcp connect to 127.0.0.1:PORT
  *   probe connect-gai PORT     getaddrinfo("localhost") then connect
  *   probe connect-ghbn PORT    gethostbyname("localhost") then connect
@@ -309,6 +311,27 @@ static int unsetenv_exec(const char *cmd)
 	return 98;
 }
 
+static int unsetenv_spawn(const char *cmd)
+{
+	unsetenv("LD_PRELOAD");
+	unsetenv("RAMPART_SOCKET");
+	FILE *p = popen(cmd, "r");
+	check(p != NULL, "popen");
+	char line[256];
+	while (fgets(line, sizeof line, p))
+		fputs(line, stdout);
+	pclose(p);
+	fflush(stdout);
+	system(cmd);
+	pid_t pid;
+	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
+	check(posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ) == 0, "posix_spawn");
+	int st;
+	waitpid(pid, &st, 0);
+	printf("still unset: %d\n", getenv("LD_PRELOAD") == NULL);
+	return 0;
+}
+
 static int execle_bare(const char *cmd)
 {
 	char *envp[] = { "ONLY=1", NULL };
@@ -396,6 +419,8 @@ int main(int argc, char **argv)
 		return dup2_all(a);
 	if (!strcmp(c, "unsetenv-exec"))
 		return unsetenv_exec(a);
+	if (!strcmp(c, "unsetenv-spawn"))
+		return unsetenv_spawn(a);
 	if (!strcmp(c, "execle-bare"))
 		return execle_bare(a);
 	if (!strncmp(c, "connect-", 8))
