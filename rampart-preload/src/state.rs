@@ -234,8 +234,12 @@ pub fn exe() -> &'static [u8] {
     {
         // SAFETY: only the winner writes.
         let e = unsafe { &mut *EXE.0.get() };
-        let n =
-            sys::readlink(b"/proc/self/exe\0".as_ptr(), e.0.as_mut_ptr(), PATH_CAP).unwrap_or(0);
+        let n = sys::readlink(
+            c"/proc/self/exe".as_ptr().cast(),
+            e.0.as_mut_ptr(),
+            PATH_CAP,
+        )
+        .unwrap_or(0);
         e.1 = n.min(PATH_CAP);
         EXE_STATE.store(INIT_DONE, Ordering::Release);
         return &e.0[..e.1];

@@ -410,7 +410,7 @@ fn popen_system_and_posix_spawn_children_stay_watched_after_unsetenv() {
 #[test]
 fn a_collector_that_dies_mid_run_neither_hangs_nor_kills_the_program() {
     let col = Collector::start();
-    let mut child = Command::new("/bin/sh")
+    let child = Command::new("/bin/sh")
         .args([
             "-c",
             "for i in $(seq 300); do cat /etc/hostname >/dev/null; done; echo finished",

@@ -82,7 +82,7 @@ unsafe fn call_real(how: Real, path: *const c_char, argv: Argv, envp: Argv) -> c
                 libc::SYS_execveat,
                 [
                     fd as usize,
-                    b"\0".as_ptr() as usize,
+                    c"".as_ptr() as usize,
                     argv as usize,
                     envp as usize,
                     libc::AT_EMPTY_PATH as usize,
@@ -176,7 +176,7 @@ pub unsafe extern "C" fn execveat(
 
 #[no_mangle]
 pub unsafe extern "C" fn fexecve(fd: c_int, argv: Argv, envp: Argv) -> c_int {
-    fd_exec(Real::Fexecve { fd }, fd, b"\0".as_ptr().cast(), argv, envp)
+    fd_exec(Real::Fexecve { fd }, fd, c"".as_ptr().cast(), argv, envp)
 }
 
 /// An exec of an open descriptor: the record names the file it points to.
@@ -204,7 +204,7 @@ fn looks_executable(cand: &[u8]) -> bool {
 /// The PATH directories, glibc's way (`getenv("PATH")`, else the default).
 fn search_path() -> &'static [u8] {
     // SAFETY: getenv returns NULL or a NUL-terminated string from environ.
-    let p = unsafe { libc::getenv(b"PATH\0".as_ptr().cast()) };
+    let p = unsafe { libc::getenv(c"PATH".as_ptr().cast()) };
     if p.is_null() {
         DEFAULT_PATH
     } else {
@@ -267,13 +267,13 @@ unsafe fn exec_script(file: *const c_char, argv: Argv, envp: Argv) {
             }
         }
     };
-    *out = b"/bin/sh\0".as_ptr().cast();
+    *out = c"/bin/sh".as_ptr().cast();
     *out.add(1) = file;
     for i in 1..argc {
         *out.add(i + 1) = *argv.add(i);
     }
     *out.add(total - 1) = core::ptr::null();
-    call_real(Real::Execve, b"/bin/sh\0".as_ptr().cast(), out, envp);
+    call_real(Real::Execve, c"/bin/sh".as_ptr().cast(), out, envp);
     if let Some((p, len)) = mapped {
         let err = sys::errno();
         let _ = sys::raw(libc::SYS_munmap, p, len, 0, 0);

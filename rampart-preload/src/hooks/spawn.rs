@@ -142,8 +142,8 @@ unsafe fn do_system(line: *const c_char) -> c_int {
     );
 
     let argv: [*const c_char; 4] = [
-        b"sh\0".as_ptr().cast(),
-        b"-c\0".as_ptr().cast(),
+        c"sh".as_ptr().cast(),
+        c"-c".as_ptr().cast(),
         line,
         core::ptr::null(),
     ];
@@ -153,7 +153,7 @@ unsafe fn do_system(line: *const c_char) -> c_int {
         None => libc_environ(),
     };
     let mut pid: pid_t = 0;
-    let sh: *const c_char = b"/bin/sh\0".as_ptr().cast();
+    let sh: *const c_char = c"/bin/sh".as_ptr().cast();
     let ret = spawn(
         &mut pid,
         sh,
@@ -196,7 +196,7 @@ unsafe fn do_system(line: *const c_char) -> c_int {
 pub unsafe extern "C" fn system(line: *const c_char) -> c_int {
     if line.is_null() {
         // Is a shell available?
-        return (do_system(b"exit 0\0".as_ptr().cast()) == 0) as c_int;
+        return (do_system(c"exit 0".as_ptr().cast()) == 0) as c_int;
     }
     do_system(line)
 }
@@ -224,8 +224,8 @@ pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> *
         set_libc_environ(own);
     }
     let argv: [*const c_char; 4] = [
-        b"sh\0".as_ptr().cast(),
-        b"-c\0".as_ptr().cast(),
+        c"sh".as_ptr().cast(),
+        c"-c".as_ptr().cast(),
         command,
         core::ptr::null(),
     ];
