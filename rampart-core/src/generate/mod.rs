@@ -708,7 +708,8 @@ pub(crate) struct Built {
 
 impl Built {
     fn into_generated(mut self) -> Result<Generated, GenerateError> {
-        let doc = build_doc(&self.learned, &self.opts, &self.places, &self.summary);
+        let (doc, warnings) = build_doc(&self.learned, &self.opts, &self.places, &self.summary);
+        self.summary.warnings.extend(warnings);
         let yaml = render::render(&doc);
         self.summary.tools = tool_summaries(&doc, &self.opts.name_prefix);
         self.summary.baselines = baseline_summaries(&self.learned);
@@ -967,7 +968,13 @@ fn write_tools(learned: &Learned) -> Vec<String> {
     t.into_iter().collect()
 }
 
-pub(crate) fn build_doc(learned: &Learned, opts: &Options, places: &Places, summary: &Summary) -> Doc {
+pub(crate) fn build_doc(
+    learned: &Learned,
+    opts: &Options,
+    places: &Places,
+    summary: &Summary,
+) -> (Doc, Vec<Warning>) {
+    let mut warnings: BTreeMap<String, Stat> = BTreeMap::new();
     let prefix = &opts.name_prefix;
     let mut policies = deny_policies(prefix, learned, places);
 
@@ -992,6 +999,14 @@ pub(crate) fn build_doc(learned: &Learned, opts: &Options, places: &Places, summ
 
     // exec
     let exec_rules = exec::generalise(&learned.exec, opts.exec_threshold);
+    for r in &exec_rules {
+        if let Some(why) = r.exact_because {
+            warnings
+                .entry(format!("commands kept exact, not generalised ({why})"))
+                .or_default()
+                .absorb(&r.stat);
+        }
+    }
     if !exec_rules.is_empty() {
         let rules = exec_rules
             .iter()
@@ -1097,12 +1112,17 @@ pub(crate) fn build_doc(learned: &Learned, opts: &Options, places: &Places, summ
         ));
     }
 
-    Doc {
+    let doc = Doc {
         header: header(summary),
         version: "1".into(),
         default_action: "deny".into(),
         policies,
-    }
+    };
+    let warnings = warnings
+        .into_iter()
+        .map(|(message, stat)| Warning { message, stat })
+        .collect();
+    (doc, warnings)
 }
 
 fn header(s: &Summary) -> Vec<String> {
