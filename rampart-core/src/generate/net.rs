@@ -107,6 +107,29 @@ fn wildcard_base(host: &str) -> Option<String> {
     Some(labels[labels.len() - keep..].join("."))
 }
 
+/// The longest label suffix shared by `hosts` (a `*.` prefix ignored), at
+/// least `base`.
+fn common_parent(hosts: &BTreeSet<String>, base: &str) -> String {
+    let mut common: Option<Vec<&str>> = None;
+    for h in hosts {
+        let labels: Vec<&str> = h.trim_start_matches("*.").rsplit('.').collect();
+        // A name's own label is not a parent: drop it unless it is a wildcard.
+        let parents = if h.starts_with("*.") { &labels[..] } else { &labels[..labels.len() - 1] };
+        common = Some(match common {
+            None => parents.to_vec(),
+            Some(c) => c.iter().zip(parents).take_while(|(a, b)| a == b).map(|(a, _)| *a).collect(),
+        });
+    }
+    let mut labels = common.unwrap_or_default();
+    labels.reverse();
+    let parent = labels.join(".");
+    if parent.len() > base.len() && parent.ends_with(&format!(".{base}")) {
+        parent
+    } else {
+        base.to_string()
+    }
+}
+
 /// Rules for inet connects: entries map a URL (`tcp://host:port`) to its
 /// support. A URL already holding `*` (an earlier rule) is kept as it is.
 pub fn connect_rules(entries: &BTreeMap<String, Stat>, threshold: usize) -> Vec<NetRule> {
@@ -147,18 +170,23 @@ pub fn connect_rules(entries: &BTreeMap<String, Stat>, threshold: usize) -> Vec<
             }
         }
     }
-    let wide: BTreeSet<(String, String, String)> = families
+    // Wide families, each with the closest parent all its names share.
+    let wide: BTreeMap<(String, String, String), String> = families
         .into_iter()
         .filter(|(_, hosts)| hosts.len() >= threshold.max(2) || hosts.iter().any(|h| h.starts_with("*.")))
-        .map(|(k, _)| k)
+        .map(|(k, hosts)| {
+            let parent = common_parent(&hosts, &k.2);
+            (k, parent)
+        })
         .collect();
     let mut widened: BTreeMap<String, NetRule> = BTreeMap::new();
     for (url, ep, stat) in parsed {
         let family = wildcard_base(&ep.host)
             .map(|b| (ep.scheme.clone(), ep.port.clone(), b))
-            .filter(|k| wide.contains(k) && !ep.is_address() && !ep.is_loopback());
+            .filter(|_| !ep.is_address() && !ep.is_loopback())
+            .and_then(|k| wide.get(&k).cloned());
         match family {
-            Some((_, _, base)) => {
+            Some(base) => {
                 let pattern = ep.authority(&format!("*.{base}"));
                 let r = widened.entry(pattern.clone()).or_insert_with(|| NetRule {
                     patterns: vec![pattern],
