@@ -399,9 +399,7 @@ impl Engine {
                 }
                 Action::Allow => match best {
                     None => best = Some((Action::Allow, message)),
-                    Some((Action::Allow, m)) if m.is_empty() => {
-                        best = Some((Action::Allow, message))
-                    }
+                    Some((Action::Allow, "")) => best = Some((Action::Allow, message)),
                     _ => {}
                 },
             }
@@ -801,12 +799,9 @@ fn path_forms<'p>(path: &'p str, cwd: Option<&str>) -> (Cow<'p, str>, Option<Cow
         _ => clean_path(path),
     };
     let relative = if relative_input {
-        match cwd {
-            // Without a working directory the path can only be matched as
-            // written; it is then the absolute form's only spelling.
-            None => None,
-            Some(_) => Some(clean_path(path)),
-        }
+        // Without a working directory the path can only be matched as
+        // written; it is then the absolute form's only spelling.
+        cwd.map(|_| clean_path(path))
     } else {
         cwd.and_then(|cwd| {
             let cwd = clean_path(cwd);

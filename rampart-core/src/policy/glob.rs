@@ -316,7 +316,7 @@ impl Glob {
                     Some(NfaToken::Lit('/')) => &nfa.tokens[1..],
                     _ => &nfa.tokens,
                 };
-                body.iter().any(|t| *t == NfaToken::DoubleStar)
+                body.contains(&NfaToken::DoubleStar)
                     && body.iter().all(|t| {
                         matches!(
                             t,
@@ -844,7 +844,7 @@ fn file_match(chunks: &[Chunk], name: &str) -> bool {
             let mut i = 0;
             while i < name.len() && name[i] != b'/' {
                 if let Some(rest) = match_chunk(&chunk.tokens, &name[i + 1..]) {
-                    if !(last && !rest.is_empty()) {
+                    if !last || rest.is_empty() {
                         name = rest;
                         continue 'chunks;
                     }
