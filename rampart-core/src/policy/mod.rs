@@ -3,7 +3,7 @@
 //! This module owns the policy language: reading Rampart's schema v1 from
 //! files, directories or embedded texts ([`schema`]), Go Rampart's glob
 //! semantics ([`glob`]), the compiled [`Engine`] that decides each call
-//! ([`engine`]) and the warnings of `rampart policy lint` ([`lint`]). It never
+//! ([`engine`]) and the warnings of `rampart policy lint` ([`mod@lint`]). It never
 //! touches a process, a socket or the audit trail, and evaluation never reads
 //! the file system: a decision is pure computation over a [`Request`].
 //!
