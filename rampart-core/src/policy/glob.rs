@@ -886,26 +886,59 @@ impl Matcher {
     }
 }
 
-/// A fixed set of bits, one per pattern of a set.
-#[derive(Clone, Debug, Default)]
-pub struct Bits(Vec<u64>);
+/// Words kept inline before a [`Bits`] goes to the heap (1024 bits).
+const INLINE_WORDS: usize = 16;
+
+/// A fixed set of bits, one per pattern of a set; small sets live on the
+/// stack.
+#[derive(Clone, Debug)]
+pub struct Bits {
+    words: usize,
+    inline: [u64; INLINE_WORDS],
+    heap: Vec<u64>,
+}
 
 impl Bits {
     pub fn new(len: usize) -> Bits {
-        Bits(vec![0; len.div_ceil(64)])
+        let words = len.div_ceil(64);
+        Bits {
+            words,
+            inline: [0; INLINE_WORDS],
+            heap: if words > INLINE_WORDS {
+                vec![0; words]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    fn slice(&self) -> &[u64] {
+        if self.words > INLINE_WORDS {
+            &self.heap
+        } else {
+            &self.inline[..self.words]
+        }
+    }
+
+    fn slice_mut(&mut self) -> &mut [u64] {
+        if self.words > INLINE_WORDS {
+            &mut self.heap
+        } else {
+            &mut self.inline[..self.words]
+        }
     }
 
     pub fn set(&mut self, i: usize) {
-        self.0[i / 64] |= 1 << (i % 64);
+        self.slice_mut()[i / 64] |= 1 << (i % 64);
     }
 
     pub fn get(&self, i: usize) -> bool {
-        self.0[i / 64] & (1 << (i % 64)) != 0
+        self.slice()[i / 64] & (1 << (i % 64)) != 0
     }
 
     /// The indices of the set bits, ascending.
     pub fn ones(&self) -> impl Iterator<Item = usize> + '_ {
-        self.0.iter().enumerate().flat_map(|(wi, &w)| {
+        self.slice().iter().enumerate().flat_map(|(wi, &w)| {
             let mut w = w;
             std::iter::from_fn(move || {
                 if w == 0 {
@@ -923,15 +956,16 @@ impl Bits {
         if range.is_empty() {
             return false;
         }
+        let words = self.slice();
         let (first, last) = (range.start / 64, (range.end - 1) / 64);
         let low = !0u64 << (range.start % 64);
         let high = !0u64 >> (63 - (range.end - 1) % 64);
         if first == last {
-            return self.0[first] & low & high != 0;
+            return words[first] & low & high != 0;
         }
-        self.0[first] & low != 0
-            || self.0[first + 1..last].iter().any(|&w| w != 0)
-            || self.0[last] & high != 0
+        words[first] & low != 0
+            || words[first + 1..last].iter().any(|&w| w != 0)
+            || words[last] & high != 0
     }
 }
 
@@ -1261,11 +1295,14 @@ mod bits_tests {
 
     #[test]
     fn any_in_checks_exactly_the_range() {
-        for set in [0usize, 5, 63, 64, 65, 127, 128, 190] {
-            let mut bits = Bits::new(200);
+        for (set, len) in [0usize, 5, 63, 64, 65, 127, 128, 190, 1500]
+            .into_iter()
+            .flat_map(|b| [(b, 200.max(b + 1)), (b, 2000)])
+        {
+            let mut bits = Bits::new(len);
             bits.set(set);
-            for start in (0..200).step_by(7) {
-                for end in (start..=200).step_by(5) {
+            for start in (0..len).step_by(7) {
+                for end in (start..=len).step_by(5) {
                     assert_eq!(
                         bits.any_in(start..end),
                         (start..end).contains(&set),
