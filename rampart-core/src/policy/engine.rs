@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::path::PathBuf;
 
-use super::glob::{Bits, Glob, GlobKind, GlobSet, LiteralSet};
+use super::glob::{normalize_domain, Bits, Glob, GlobKind, GlobSet, LiteralSet};
 use super::schema::{self, ConditionDef, PolicySet, RuleAction, TestCase};
 use super::{Action, Decision, LoadError, Request};
 
@@ -660,8 +660,9 @@ impl Scratch<'_, '_> {
                 .domain
                 .filter(|d| !d.trim().is_empty())
                 .or_else(|| self.req.url.and_then(url_host));
+            let d = d.map(normalize_domain).filter(|d| !d.is_empty());
             match d {
-                Some(d) if domain.iter().any(|g| g.is_match(d)) => {}
+                Some(d) if domain.iter().any(|g| g.is_match_domain(&d)) => {}
                 _ => return false,
             }
         }

@@ -301,6 +301,15 @@ impl Glob {
         }
     }
 
+    /// Matches a domain already passed through [`normalize_domain`] (and not
+    /// empty); any other glob matches as [`Glob::is_match`].
+    pub fn is_match_domain(&self, normalized: &str) -> bool {
+        match self.kind {
+            GlobKind::Domain => self.matcher.matches(normalized),
+            _ => self.is_match(normalized),
+        }
+    }
+
     /// Matches an input already checked for length and with `/` for `\`.
     fn is_match_normalized(&self, input: &str) -> bool {
         self.matcher.matches(input)
@@ -878,7 +887,26 @@ impl Matcher {
                 name.starts_with(p.as_str()) || file_match(chunks, name)
             }
             Matcher::Pieces(pieces) => match_pieces(pieces, name),
-            Matcher::File(chunks) => file_match(chunks, name),
+            Matcher::File(chunks) => {
+                // The literal that starts the first chunk (when it follows no
+                // `*`) and the literal that ends the last one bound every
+                // match; most inputs fail these before the chunk walk.
+                if let Some(FileToken::Lit(head)) = chunks
+                    .first()
+                    .filter(|c| !c.star)
+                    .and_then(|c| c.tokens.first())
+                {
+                    if !name.starts_with(head.as_str()) {
+                        return false;
+                    }
+                }
+                if let Some(FileToken::Lit(tail)) = chunks.last().and_then(|c| c.tokens.last()) {
+                    if !name.ends_with(tail.as_str()) {
+                        return false;
+                    }
+                }
+                file_match(chunks, name)
+            }
             Matcher::Nfa(full, zero) => {
                 full.matches(name) || zero.as_ref().is_some_and(|z| z.matches(name))
             }
