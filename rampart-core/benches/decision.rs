@@ -18,12 +18,15 @@ fn shared_dir() -> PathBuf {
     }
 }
 
-fn load(path: PathBuf) -> Engine {
+/// The engine, and how long loading and compiling it took.
+fn load(path: PathBuf) -> (Engine, std::time::Duration) {
     let options = LoadOptions {
         home: Some("/home/u".to_string()),
     };
-    Engine::load_with(&[path.clone()], &options)
-        .unwrap_or_else(|e| panic!("{} does not load: {e:?}", path.display()))
+    let start = Instant::now();
+    let engine = Engine::load_with(std::slice::from_ref(&path), &options)
+        .unwrap_or_else(|e| panic!("{} does not load: {e:?}", path.display()));
+    (engine, start.elapsed())
 }
 
 fn requests() -> Vec<(&'static str, Request<'static>)> {
@@ -94,7 +97,7 @@ fn main() {
         ),
     ];
     let mut criterion = Criterion::default().configure_from_args();
-    for (policy, engine) in &engines {
+    for (policy, (engine, _)) in &engines {
         let mut group = criterion.benchmark_group(format!("decision/{policy}"));
         for (name, req) in requests() {
             group.bench_function(name, |b| b.iter(|| engine.evaluate(black_box(&req))));
@@ -103,8 +106,15 @@ fn main() {
     }
     criterion.final_summary();
 
+    for (policy, (engine, took)) in &engines {
+        println!(
+            "\n{policy}: {} policies loaded and compiled in {:.1} ms",
+            engine.policy_count(),
+            took.as_secs_f64() * 1e3
+        );
+    }
     println!("\nmedian time of one decision (101 batches of 2000):");
-    for (policy, engine) in &engines {
+    for (policy, (engine, _)) in &engines {
         for (name, req) in requests() {
             let d = engine.evaluate(&req);
             println!(

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::path::PathBuf;
 
-use super::glob::{Bits, Glob, GlobKind, GlobSet, LiteralSet};
+use super::glob::{normalize_domain, Bits, Glob, GlobKind, GlobSet, LiteralSet};
 use super::schema::{self, ConditionDef, PolicySet, RuleAction, TestCase};
 use super::{Action, Decision, LoadError, Request};
 
@@ -399,9 +399,7 @@ impl Engine {
                 }
                 Action::Allow => match best {
                     None => best = Some((Action::Allow, message)),
-                    Some((Action::Allow, m)) if m.is_empty() => {
-                        best = Some((Action::Allow, message))
-                    }
+                    Some((Action::Allow, "")) => best = Some((Action::Allow, message)),
                     _ => {}
                 },
             }
@@ -662,8 +660,9 @@ impl Scratch<'_, '_> {
                 .domain
                 .filter(|d| !d.trim().is_empty())
                 .or_else(|| self.req.url.and_then(url_host));
+            let d = d.map(normalize_domain).filter(|d| !d.is_empty());
             match d {
-                Some(d) if domain.iter().any(|g| g.is_match(d)) => {}
+                Some(d) if domain.iter().any(|g| g.is_match_domain(&d)) => {}
                 _ => return false,
             }
         }
@@ -801,12 +800,9 @@ fn path_forms<'p>(path: &'p str, cwd: Option<&str>) -> (Cow<'p, str>, Option<Cow
         _ => clean_path(path),
     };
     let relative = if relative_input {
-        match cwd {
-            // Without a working directory the path can only be matched as
-            // written; it is then the absolute form's only spelling.
-            None => None,
-            Some(_) => Some(clean_path(path)),
-        }
+        // Without a working directory the path can only be matched as
+        // written; it is then the absolute form's only spelling.
+        cwd.map(|_| clean_path(path))
     } else {
         cwd.and_then(|cwd| {
             let cwd = clean_path(cwd);

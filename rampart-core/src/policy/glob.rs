@@ -301,6 +301,15 @@ impl Glob {
         }
     }
 
+    /// Matches a domain already passed through [`normalize_domain`] (and not
+    /// empty); any other glob matches as [`Glob::is_match`].
+    pub fn is_match_domain(&self, normalized: &str) -> bool {
+        match self.kind {
+            GlobKind::Domain => self.matcher.matches(normalized),
+            _ => self.is_match(normalized),
+        }
+    }
+
     /// Matches an input already checked for length and with `/` for `\`.
     fn is_match_normalized(&self, input: &str) -> bool {
         self.matcher.matches(input)
@@ -316,7 +325,7 @@ impl Glob {
                     Some(NfaToken::Lit('/')) => &nfa.tokens[1..],
                     _ => &nfa.tokens,
                 };
-                body.iter().any(|t| *t == NfaToken::DoubleStar)
+                body.contains(&NfaToken::DoubleStar)
                     && body.iter().all(|t| {
                         matches!(
                             t,
@@ -844,7 +853,7 @@ fn file_match(chunks: &[Chunk], name: &str) -> bool {
             let mut i = 0;
             while i < name.len() && name[i] != b'/' {
                 if let Some(rest) = match_chunk(&chunk.tokens, &name[i + 1..]) {
-                    if !(last && !rest.is_empty()) {
+                    if !last || rest.is_empty() {
                         name = rest;
                         continue 'chunks;
                     }
@@ -878,7 +887,26 @@ impl Matcher {
                 name.starts_with(p.as_str()) || file_match(chunks, name)
             }
             Matcher::Pieces(pieces) => match_pieces(pieces, name),
-            Matcher::File(chunks) => file_match(chunks, name),
+            Matcher::File(chunks) => {
+                // The literal that starts the first chunk (when it follows no
+                // `*`) and the literal that ends the last one bound every
+                // match; most inputs fail these before the chunk walk.
+                if let Some(FileToken::Lit(head)) = chunks
+                    .first()
+                    .filter(|c| !c.star)
+                    .and_then(|c| c.tokens.first())
+                {
+                    if !name.starts_with(head.as_str()) {
+                        return false;
+                    }
+                }
+                if let Some(FileToken::Lit(tail)) = chunks.last().and_then(|c| c.tokens.last()) {
+                    if !name.ends_with(tail.as_str()) {
+                        return false;
+                    }
+                }
+                file_match(chunks, name)
+            }
             Matcher::Nfa(full, zero) => {
                 full.matches(name) || zero.as_ref().is_some_and(|z| z.matches(name))
             }
@@ -886,26 +914,59 @@ impl Matcher {
     }
 }
 
-/// A fixed set of bits, one per pattern of a set.
-#[derive(Clone, Debug, Default)]
-pub struct Bits(Vec<u64>);
+/// Words kept inline before a [`Bits`] goes to the heap (1024 bits).
+const INLINE_WORDS: usize = 16;
+
+/// A fixed set of bits, one per pattern of a set; small sets live on the
+/// stack.
+#[derive(Clone, Debug)]
+pub struct Bits {
+    words: usize,
+    inline: [u64; INLINE_WORDS],
+    heap: Vec<u64>,
+}
 
 impl Bits {
     pub fn new(len: usize) -> Bits {
-        Bits(vec![0; len.div_ceil(64)])
+        let words = len.div_ceil(64);
+        Bits {
+            words,
+            inline: [0; INLINE_WORDS],
+            heap: if words > INLINE_WORDS {
+                vec![0; words]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    fn slice(&self) -> &[u64] {
+        if self.words > INLINE_WORDS {
+            &self.heap
+        } else {
+            &self.inline[..self.words]
+        }
+    }
+
+    fn slice_mut(&mut self) -> &mut [u64] {
+        if self.words > INLINE_WORDS {
+            &mut self.heap
+        } else {
+            &mut self.inline[..self.words]
+        }
     }
 
     pub fn set(&mut self, i: usize) {
-        self.0[i / 64] |= 1 << (i % 64);
+        self.slice_mut()[i / 64] |= 1 << (i % 64);
     }
 
     pub fn get(&self, i: usize) -> bool {
-        self.0[i / 64] & (1 << (i % 64)) != 0
+        self.slice()[i / 64] & (1 << (i % 64)) != 0
     }
 
     /// The indices of the set bits, ascending.
     pub fn ones(&self) -> impl Iterator<Item = usize> + '_ {
-        self.0.iter().enumerate().flat_map(|(wi, &w)| {
+        self.slice().iter().enumerate().flat_map(|(wi, &w)| {
             let mut w = w;
             std::iter::from_fn(move || {
                 if w == 0 {
@@ -923,15 +984,16 @@ impl Bits {
         if range.is_empty() {
             return false;
         }
+        let words = self.slice();
         let (first, last) = (range.start / 64, (range.end - 1) / 64);
         let low = !0u64 << (range.start % 64);
         let high = !0u64 >> (63 - (range.end - 1) % 64);
         if first == last {
-            return self.0[first] & low & high != 0;
+            return words[first] & low & high != 0;
         }
-        self.0[first] & low != 0
-            || self.0[first + 1..last].iter().any(|&w| w != 0)
-            || self.0[last] & high != 0
+        words[first] & low != 0
+            || words[first + 1..last].iter().any(|&w| w != 0)
+            || words[last] & high != 0
     }
 }
 
@@ -1261,11 +1323,14 @@ mod bits_tests {
 
     #[test]
     fn any_in_checks_exactly_the_range() {
-        for set in [0usize, 5, 63, 64, 65, 127, 128, 190] {
-            let mut bits = Bits::new(200);
+        for (set, len) in [0usize, 5, 63, 64, 65, 127, 128, 190, 1500]
+            .into_iter()
+            .flat_map(|b| [(b, 200.max(b + 1)), (b, 2000)])
+        {
+            let mut bits = Bits::new(len);
             bits.set(set);
-            for start in (0..200).step_by(7) {
-                for end in (start..=200).step_by(5) {
+            for start in (0..len).step_by(7) {
+                for end in (start..=len).step_by(5) {
                     assert_eq!(
                         bits.any_in(start..end),
                         (start..end).contains(&set),

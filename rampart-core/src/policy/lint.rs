@@ -201,7 +201,9 @@ fn lint_condition(
             );
         }
     }
-    let field_tools: [(&[Located<String>], &str, &[&str]); 6] = [
+    /// A condition field, its name, and the tools that carry its value.
+    type FieldTools<'c> = (&'c [Located<String>], &'static str, &'static [&'static str]);
+    let field_tools: [FieldTools; 6] = [
         (&c.command_matches, "command_matches", &["exec"]),
         (&c.command_contains, "command_contains", &["exec"]),
         (

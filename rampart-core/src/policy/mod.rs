@@ -3,7 +3,7 @@
 //! This module owns the policy language: reading Rampart's schema v1 from
 //! files, directories or embedded texts ([`schema`]), Go Rampart's glob
 //! semantics ([`glob`]), the compiled [`Engine`] that decides each call
-//! ([`engine`]) and the warnings of `rampart policy lint` ([`lint`]). It never
+//! ([`engine`]) and the warnings of `rampart policy lint` ([`mod@lint`]). It never
 //! touches a process, a socket or the audit trail, and evaluation never reads
 //! the file system: a decision is pure computation over a [`Request`].
 //!
@@ -20,7 +20,8 @@
 //! 4. Across policies a `deny` wins at once; otherwise `ask` beats `watch`
 //!    beats `allow`. The message is the one of the first rule that set the
 //!    winning level ([`Decision::matched_policies`] lists the policies whose
-//!    rules fired, in evaluation order).
+//!    rules fired, in evaluation order; Go Rampart also appends, on a deny,
+//!    the in-scope policies it did not get to, which this engine does not).
 //! 5. Nothing in scope, or nothing fired: `default_action` (absent = `deny`).
 //!
 //! # Conditions
@@ -40,6 +41,10 @@
 //! | `url_matches` | `tcp://host:port` / `udp://host:port` of an inet connect |
 //! | `domain_matches` | the connect's domain (else the URL's host), case-insensitive, trailing dot ignored |
 //! | `session_matches`, `session_not_matches` | [`Request::session`] |
+//!
+//! Glob conditions never match an input longer than 8 KiB (Go Rampart's
+//! bound, [`glob::MAX_INPUT_LEN`]); `command_contains` still sees the whole
+//! command.
 //!
 //! Paths: a relative path is joined to the call's `cwd` and every path is
 //! cleaned lexically (`.`, `..`, repeated `/`), never resolved through
