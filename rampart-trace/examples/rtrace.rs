@@ -1,7 +1,7 @@
 //! `rtrace [--enforce-deny-substring S] -- CMD ARGS...`: run a command under the
 //! trace backend and print each event's tool and request as one JSON line on
 //! stderr, then a summary; exits with the command's status.
-//! Denies (EPERM) every call whose path or command contains S, when given.
+//! Denies (EPERM) every open, unix connect or exec whose path contains S, when given.
 
 use std::ffi::OsString;
 
@@ -16,7 +16,11 @@ struct Printer {
 impl Sink for Printer {
     fn decide(&mut self, event: &Event) -> Verdict {
         let hit = |s: &str| self.deny.as_deref().is_some_and(|d| s.contains(d));
-        if event.path().is_some_and(hit) || event.command().as_deref().is_some_and(hit) {
+        let exec_path = match &event.call {
+            rampart_core::event::Call::Exec { path, .. } => Some(path.as_str()),
+            _ => None,
+        };
+        if event.path().is_some_and(hit) || exec_path.is_some_and(hit) {
             Verdict::Deny { errno: libc::EPERM }
         } else {
             Verdict::Allow
