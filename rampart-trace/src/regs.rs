@@ -39,6 +39,7 @@ pub const X32_SYSCALL_BIT: Option<u32> = None;
 
 /// Native syscall numbers the supervisor cares about. `None`: the
 /// architecture has no such syscall (aarch64 has no `open` or `creat`).
+#[allow(clippy::unnecessary_cast)] // c_long is i64 on the supported arches, by accident
 pub mod nr {
     pub const EXECVE: i64 = libc::SYS_execve as i64;
     pub const EXECVEAT: i64 = libc::SYS_execveat as i64;

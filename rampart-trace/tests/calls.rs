@@ -136,7 +136,6 @@ fn connects_are_recorded_with_address_protocol_and_outcome() {
         .local_addr()
         .unwrap()
         .port();
-    let udp_peer = UdpSocket::bind("127.0.0.1:5353").ok(); // not needed for connect()
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("agent.sock");
     let _unix = UnixListener::bind(&sock).unwrap();
@@ -148,7 +147,6 @@ fn connects_are_recorded_with_address_protocol_and_outcome() {
         closed_port.to_string().as_ref(),
         sock.as_os_str(),
     ]);
-    drop(udp_peer);
     assert_eq!(report.status, 0);
     let saw = probe_results(&out);
     assert_eq!(saw["tcp"], 0);
@@ -478,4 +476,35 @@ fn a_dead_supervisor_leaves_no_tracee_running() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     panic!("tracee {pid} still runs after its supervisor was killed");
+}
+
+#[test]
+fn a_connect_carries_the_name_its_process_resolved() {
+    let Ok(server) = UdpSocket::bind("127.0.0.1:53") else {
+        eprintln!("SKIPPED: cannot bind 127.0.0.1:53 for a test DNS server");
+        return;
+    };
+    let probe = probe("dns", true);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let answering = std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        let (n, from) = server.recv_from(&mut buf).unwrap();
+        let mut answer = buf[..n].to_vec();
+        answer[2] = 0x81; // response, recursion desired
+        answer[3] = 0x80; // recursion available
+        answer[7] = 1; // one answer
+        answer.extend([0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1]);
+        server.send_to(&answer, from).unwrap();
+    });
+    let (report, events) = trace(&[probe.as_os_str(), port.to_string().as_ref()]);
+    answering.join().unwrap();
+    assert_eq!(report.status, 0);
+    let net: Vec<_> = events.iter().filter(|e| e.tool() == "net").collect();
+    assert_eq!(net.len(), 1, "{net:?}");
+    assert_eq!(net[0].domain().as_deref(), Some("rampart.test"));
+    assert_eq!(net[0].url().unwrap(), format!("tcp://rampart.test:{port}"));
+    assert!(
+        matches!(&net[0].call, Call::ConnectInet { addr, .. } if addr.to_string() == "127.0.0.1")
+    );
 }
