@@ -49,8 +49,9 @@ enum Pending {
 struct Thread {
     tgid: Option<i32>,
     pending: Option<Pending>,
-    /// A call whose exit said "to be restarted": recorded as `EINTR` unless
-    /// the same call comes back.
+    /// A call whose exit said "to be restarted": dropped when the same call
+    /// comes back (its restart is recorded), else recorded as `EINTR` when
+    /// the thread exits or is interrupted again.
     interrupted: Option<Pending>,
 }
 
@@ -310,13 +311,17 @@ impl<'a> Supervisor<'a> {
             return Resume::Cont; // the filter refuses compat calls itself
         }
         let mut thread = self.threads.remove(&tid).unwrap_or_default();
-        // A call that said "restart" and now comes back is the same call.
+        // A call that said "restart" and now comes back is the same call;
+        // calls in between are a signal handler's and leave it waiting.
         if let Some(Pending::Call { nr: n, args: a, .. }) = &thread.interrupted {
             if *n == nr && *a == args {
                 thread.interrupted = None;
             }
         }
-        self.flush(&mut thread);
+        if let Some(Pending::Call { event, denied, .. }) = thread.pending.take() {
+            // The exit of the previous call never came.
+            self.record(event, denied.map_or(Outcome::Unknown, Outcome::Errno));
+        }
         self.threads.insert(tid, thread);
 
         let tgid = self.tgid_of(tid);
@@ -572,13 +577,21 @@ impl<'a> Supervisor<'a> {
                 let outcome = if !is_error {
                     Outcome::Ok
                 } else if (ERESTARTSYS..=ERESTART_RESTARTBLOCK).contains(&-rval) {
-                    if let Some(t) = self.threads.get_mut(&tid) {
-                        t.interrupted = Some(Pending::Call {
-                            nr,
-                            args,
-                            event,
-                            denied: None,
-                        });
+                    // Interrupted by a signal: restarted after the handler
+                    // (recorded then) or returned as EINTR (recorded when the
+                    // thread exits or is interrupted again).
+                    let interrupted = Pending::Call {
+                        nr,
+                        args,
+                        event,
+                        denied: None,
+                    };
+                    let earlier = self
+                        .threads
+                        .get_mut(&tid)
+                        .and_then(|t| t.interrupted.replace(interrupted));
+                    if let Some(Pending::Call { event, .. }) = earlier {
+                        self.record(event, Outcome::Errno(libc::EINTR));
                     }
                     return;
                 } else if -rval == libc::EINPROGRESS as i64

@@ -508,3 +508,34 @@ fn a_connect_carries_the_name_its_process_resolved() {
         matches!(&net[0].call, Call::ConnectInet { addr, .. } if addr.to_string() == "127.0.0.1")
     );
 }
+
+#[test]
+fn a_call_restarted_after_a_signal_handler_is_recorded_once() {
+    let probe = probe("restart", true);
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let (report, events) = trace(&[probe.as_os_str(), fifo.as_os_str()]);
+    assert_eq!(report.status, 0, "the restarted open succeeded");
+    let root = root_exec(&events);
+    let opens = opens_of(&events, &canonical(&fifo));
+    let seen: Vec<(i32, &str, Outcome)> =
+        opens.iter().map(|e| (e.pid, e.tool(), e.outcome)).collect();
+    let reads: Vec<_> = seen.iter().filter(|s| s.1 == "read").collect();
+    assert_eq!(
+        reads,
+        vec![&(root.pid, "read", Outcome::Ok)],
+        "the restarted open, once: {seen:?}"
+    );
+    assert_eq!(
+        seen.iter()
+            .filter(|s| s.1 == "write" && s.2 == Outcome::Ok)
+            .count(),
+        1,
+        "the handler child's open"
+    );
+    assert_eq!(
+        opens_of(&events, "/dev/null").len(),
+        1,
+        "the handler's own open, between the two halves"
+    );
+}
