@@ -12,6 +12,20 @@
 //!
 //! This crate decides nothing itself: verdicts come from the sink. It never
 //! writes the audit trail and never changes what an allowed call does.
+//!
+//! Known limits:
+//! - 32-bit (i386 `int 0x80`) and x32 entries of the watched calls are
+//!   refused with `ENOSYS` by the filter, not decoded; an unknown ABI kills
+//!   the process.
+//! - Enforcement reads a path from tracee memory before the kernel does:
+//!   another thread of the same process could change it in between. Execs are
+//!   checked again against the file actually loaded; opens and connects are not.
+//! - DNS names come from answers read with `recvfrom` and a sender address
+//!   (glibc, musl); a resolver that uses `read` on a connected socket (Go's
+//!   pure-Go resolver) leaves `domain` empty.
+//! - A call interrupted by a signal and not restarted is recorded (`EINTR`)
+//!   when its thread exits or is interrupted again, not at once.
+//! - In monitor mode `io_uring` is allowed and its opens are not seen.
 
 mod dns;
 mod filter;

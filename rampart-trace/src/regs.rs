@@ -96,7 +96,14 @@ pub fn skip_syscall(tid: i32) -> io::Result<()> {
         iov_len: std::mem::size_of::<libc::c_int>(),
     };
     // SAFETY: the iovec points at a live c_int of the size it announces.
-    let r = unsafe { libc::ptrace(libc::PTRACE_SETREGSET, tid, NT_ARM_SYSTEM_CALL, &mut iov) };
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETREGSET,
+            tid,
+            NT_ARM_SYSTEM_CALL,
+            &mut iov as *mut libc::iovec,
+        )
+    };
     if r == -1 {
         return Err(io::Error::last_os_error());
     }
@@ -111,12 +118,26 @@ pub fn set_return(tid: i32, value: i64) -> io::Result<()> {
         iov_base: (&mut regs as *mut libc::user_regs_struct).cast(),
         iov_len: std::mem::size_of::<libc::user_regs_struct>(),
     };
-    let r = unsafe { libc::ptrace(libc::PTRACE_GETREGSET, tid, libc::NT_PRSTATUS, &mut iov) };
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETREGSET,
+            tid,
+            libc::NT_PRSTATUS,
+            &mut iov as *mut libc::iovec,
+        )
+    };
     if r == -1 {
         return Err(io::Error::last_os_error());
     }
     regs.regs[0] = value as u64;
-    let r = unsafe { libc::ptrace(libc::PTRACE_SETREGSET, tid, libc::NT_PRSTATUS, &mut iov) };
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETREGSET,
+            tid,
+            libc::NT_PRSTATUS,
+            &mut iov as *mut libc::iovec,
+        )
+    };
     if r == -1 {
         return Err(io::Error::last_os_error());
     }

@@ -243,15 +243,16 @@ impl<'a> Supervisor<'a> {
             Some(p) => (p.exe.clone(), p.cwd.clone()),
             None => (None, None),
         };
-        self.report.processes += 1;
-        self.procs.insert(
-            child,
-            Process {
+        // The child may have stopped (even exec'd) before this event was
+        // seen: what it already told us is newer than its parent's state.
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.procs.entry(child) {
+            self.report.processes += 1;
+            slot.insert(Process {
                 exe,
                 cwd,
                 ..Default::default()
-            },
-        );
+            });
+        }
     }
 
     fn tgid_of(&mut self, tid: i32) -> i32 {
