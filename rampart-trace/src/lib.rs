@@ -27,6 +27,7 @@
 //!   when its thread exits or is interrupted again, not at once.
 //! - In monitor mode `io_uring` is allowed and its opens are not seen.
 
+mod dirfds;
 mod dns;
 mod filter;
 mod memory;

@@ -74,18 +74,25 @@ pub fn pidfd_open(pid: i32) -> Option<OwnedFd> {
     Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
+/// A duplicate of the tracee's descriptor `fd` (`pidfd_getfd`).
+pub fn dup_from(pidfd: &OwnedFd, fd: i32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_getfd returns a new descriptor we own, or -1.
+    let dup = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
+    if dup < 0 {
+        return None;
+    }
+    Some(unsafe { OwnedFd::from_raw_fd(dup as i32) })
+}
+
 /// The transport of the tracee's socket `fd`: UDP when it is a datagram
 /// socket, else TCP (also when the type cannot be learned).
 pub fn socket_proto(pidfd: Option<&OwnedFd>, fd: i32) -> Proto {
     let Some(pidfd) = pidfd else {
         return Proto::Tcp;
     };
-    // SAFETY: pidfd_getfd returns a new descriptor we own, or -1.
-    let dup = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
-    if dup < 0 {
+    let Some(dup) = dup_from(pidfd, fd) else {
         return Proto::Tcp;
-    }
-    let dup = unsafe { OwnedFd::from_raw_fd(dup as i32) };
+    };
     let mut ty: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: ty/len are live and sized as announced.

@@ -17,6 +17,7 @@ use std::os::fd::OwnedFd;
 
 use rampart_core::event::{Call, Event, Outcome, Source};
 
+use crate::dirfds::DirFds;
 use crate::memory::{self, PATH_MAX};
 use crate::net::{self, Target};
 use crate::regs::{self, nr, SyscallStop};
@@ -62,6 +63,7 @@ struct Process {
     ppid: Option<i32>,
     pidfd: Option<Option<OwnedFd>>,
     dns: HashMap<IpAddr, String>,
+    dirfds: DirFds,
 }
 
 pub struct Supervisor<'a> {
@@ -435,7 +437,9 @@ impl<'a> Supervisor<'a> {
             }
             return procfs::cwd(tid).unwrap_or_default();
         }
-        procfs::fd_target(tid, dirfd).unwrap_or_default()
+        let p = self.procs.entry(tgid).or_default();
+        let pidfd = p.pidfd.get_or_insert_with(|| net::pidfd_open(tgid));
+        p.dirfds.path(tid, pidfd.as_ref(), dirfd)
     }
 
     /// Read a path argument and make it absolute; `(path, truncated)`.

@@ -539,3 +539,60 @@ fn a_call_restarted_after_a_signal_handler_is_recorded_once() {
         "the handler's own open, between the two halves"
     );
 }
+
+#[test]
+fn a_reused_directory_descriptor_resolves_to_its_new_directory() {
+    let probe = probe("dirfd_reuse", true);
+    let one = tempfile::tempdir().unwrap();
+    let two = tempfile::tempdir().unwrap();
+    for d in [&one, &two] {
+        std::fs::write(d.path().join("f"), "x").unwrap();
+    }
+    let (report, events) = trace(&[
+        probe.as_os_str(),
+        one.path().as_os_str(),
+        two.path().as_os_str(),
+    ]);
+    assert_eq!(report.status, 0);
+    let files: Vec<String> = events
+        .iter()
+        .filter_map(|e| e.path().filter(|p| p.ends_with("/f")).map(str::to_string))
+        .collect();
+    let (a, b) = (canonical(one.path()) + "/f", canonical(two.path()) + "/f");
+    assert_eq!(files, vec![a.clone(), b, a]);
+}
+
+#[test]
+fn without_cwd_tracking_the_same_calls_are_recorded() {
+    let probe = probe("open_variants", true);
+    let runs: Vec<Vec<(String, String, Outcome)>> = [true, false]
+        .into_iter()
+        .map(|track_cwd| {
+            let dir = tempfile::tempdir().unwrap();
+            let d = canonical(dir.path());
+            let mut sink = Recorder::monitor();
+            let opts = Options {
+                track_cwd,
+                ..Options::default()
+            };
+            trace_with(
+                &[probe.as_os_str(), dir.path().as_os_str()],
+                &opts,
+                &mut sink,
+            );
+            sink.events
+                .iter()
+                .skip(1)
+                .map(|e| {
+                    (
+                        e.path().unwrap().replace(&d, "DIR"),
+                        e.cwd.replace(&d, "DIR"),
+                        e.outcome,
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(runs[0].len(), 10);
+    assert_eq!(runs[0], runs[1]);
+}
