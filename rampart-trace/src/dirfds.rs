@@ -58,7 +58,9 @@ impl DirFds {
 
 /// Whether the tracee's `fd` is the open file `ours` duplicates.
 fn same_open_file(tid: i32, fd: i32, ours: &OwnedFd) -> bool {
-    let me = std::process::id() as libc::pid_t;
+    // Our own pid, cached: no syscall per lookup.
+    static ME: std::sync::OnceLock<libc::pid_t> = std::sync::OnceLock::new();
+    let me = *ME.get_or_init(|| std::process::id() as libc::pid_t);
     // SAFETY: kcmp only compares kernel objects.
     let r = unsafe { libc::syscall(libc::SYS_kcmp, me, tid, KCMP_FILE, ours.as_raw_fd(), fd) };
     r == 0
