@@ -9,6 +9,7 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
@@ -28,7 +29,7 @@ pub const SEIZE_OPTIONS: libc::c_int = libc::PTRACE_O_TRACESYSGOOD
 /// The seized child and the pipe on which it reports a failed setup.
 pub struct Child {
     pub pid: i32,
-    setup_errors: i32,
+    setup_errors: OwnedFd,
 }
 
 fn cstring(bytes: &[u8], what: &str) -> io::Result<CString> {
@@ -187,10 +188,9 @@ pub fn spawn_seized(
     // SAFETY: writing one byte from a live buffer.
     unsafe { libc::write(sync_w, go.as_ptr().cast(), 1) };
     close(sync_w);
-    Ok(Child {
-        pid,
-        setup_errors: err_r,
-    })
+    // SAFETY: err_r is our pipe's read end, owned from here on.
+    let setup_errors = unsafe { OwnedFd::from_raw_fd(err_r) };
+    Ok(Child { pid, setup_errors })
 }
 
 fn close(fd: i32) {
@@ -258,8 +258,7 @@ impl Child {
     pub fn finish(self, report: io::Result<RunReport>) -> io::Result<RunReport> {
         let mut msg = [0u8; 3];
         // SAFETY: reading into a live buffer from our pipe, whose writer is gone.
-        let n = unsafe { libc::read(self.setup_errors, msg.as_mut_ptr().cast(), 3) };
-        close(self.setup_errors);
+        let n = unsafe { libc::read(self.setup_errors.as_raw_fd(), msg.as_mut_ptr().cast(), 3) };
         if n == 3 {
             let errno = msg[1] as i32 | (msg[2] as i32) << 8;
             let step = STEPS.get(msg[0] as usize).copied().unwrap_or("setup");

@@ -596,3 +596,38 @@ fn without_cwd_tracking_the_same_calls_are_recorded() {
     assert_eq!(runs[0].len(), 10);
     assert_eq!(runs[0], runs[1]);
 }
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn a_watched_call_through_the_32_bit_abi_is_refused_not_passed_through() {
+    let probe = probe("compat_int80", true);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("result");
+    let read_result = || {
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .trim()
+            .parse::<i64>()
+            .unwrap()
+    };
+    let bare = std::process::Command::new(&probe)
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(bare.success());
+    if read_result() < 0 {
+        eprintln!(
+            "SKIPPED: this kernel has no i386 syscall emulation ({})",
+            read_result()
+        );
+        return;
+    }
+    let (report, events) = trace(&[probe.as_os_str(), out.as_os_str()]);
+    assert_eq!(report.status, 0);
+    assert_eq!(
+        read_result(),
+        -(libc::ENOSYS as i64),
+        "the i386 open is refused"
+    );
+    assert!(opens_of(&events, "/etc/hostname").is_empty());
+}
