@@ -1017,14 +1017,16 @@ pub struct GlobSet {
 /// as far as it goes (Aho-Corasick has no anchored overlapping search).
 #[derive(Clone, Debug, Default)]
 struct PrefixTrie {
-    /// Node 0 is the root; each node: children sorted by byte, and the globs
-    /// whose literal ends there.
-    nodes: Vec<(Vec<(u8, u32)>, Vec<usize>)>,
+    /// Node 0 is the root.
+    nodes: Vec<TrieNode>,
 }
+
+/// Children sorted by byte, and the globs whose literal ends here.
+type TrieNode = (Vec<(u8, u32)>, Vec<usize>);
 
 impl PrefixTrie {
     fn build(entries: Vec<(String, usize)>) -> PrefixTrie {
-        let mut nodes: Vec<(Vec<(u8, u32)>, Vec<usize>)> = vec![(Vec::new(), Vec::new())];
+        let mut nodes: Vec<TrieNode> = vec![(Vec::new(), Vec::new())];
         for (lit, gi) in entries {
             let mut at = 0usize;
             for &b in lit.as_bytes() {
