@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::path::PathBuf;
 
-use super::glob::{normalize_domain, Bits, Glob, GlobKind, GlobSet, LiteralSet};
+use super::glob::{file_match_str, normalize_domain, Bits, Glob, GlobKind, GlobSet, LiteralSet};
 use super::schema::{self, ConditionDef, PolicySet, RuleAction, TestCase};
 use super::{Action, Decision, LoadError, Request};
 
@@ -348,6 +348,48 @@ impl Engine {
         &self.tests
     }
 
+    /// Runs every inline test (`tests:`) against this engine, as `rampart
+    /// test` does in Go Rampart: the agent defaults to `test`, the
+    /// parameters `command`, `path`, `url`, `domain` and `cwd` fill the
+    /// request, and `expect_message` is a `filepath.Match` glob over the
+    /// decision's message.
+    pub fn run_inline_tests(&self) -> Vec<TestOutcome> {
+        self.tests
+            .iter()
+            .map(|(file, case)| {
+                let param = |name: &str| {
+                    case.params
+                        .iter()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| v.as_str())
+                };
+                let req = Request {
+                    tool: &case.tool,
+                    agent: case.agent.as_deref().unwrap_or("test"),
+                    session: case.session.as_deref().unwrap_or(""),
+                    command: param("command"),
+                    path: param("path").or_else(|| param("file_path")),
+                    url: param("url"),
+                    domain: param("domain"),
+                    cwd: param("cwd").or_else(|| param("workdir")),
+                };
+                let decision = self.evaluate(&req);
+                let message_ok = case
+                    .expect_message
+                    .as_ref()
+                    .is_none_or(|pattern| file_match_str(pattern, &decision.message));
+                TestOutcome {
+                    file: file.clone(),
+                    line: case.line,
+                    name: case.name.clone(),
+                    passed: decision.action == case.expect && message_ok,
+                    expected: case.expect,
+                    decision,
+                }
+            })
+            .collect()
+    }
+
     /// Decides one call.
     pub fn evaluate(&self, req: &Request) -> Decision {
         let candidates: Cow<'_, [usize]> = match self.by_tool.iter().find(|(t, _)| *t == req.tool) {
@@ -418,6 +460,17 @@ impl Engine {
             },
         }
     }
+}
+
+/// The result of one inline test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestOutcome {
+    pub file: PathBuf,
+    pub line: usize,
+    pub name: String,
+    pub expected: Action,
+    pub decision: Decision,
+    pub passed: bool,
 }
 
 fn decision(action: Action, fired: &[&str], message: &str) -> Decision {

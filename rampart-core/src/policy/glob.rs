@@ -867,6 +867,12 @@ fn file_match(chunks: &[Chunk], name: &str) -> bool {
     name.is_empty()
 }
 
+/// Go's `filepath.Match(pattern, name)` on its own (a malformed pattern
+/// matches nothing).
+pub fn file_match_str(pattern: &str, name: &str) -> bool {
+    parse_file(pattern).is_ok_and(|chunks| file_match(&chunks, name))
+}
+
 fn match_pieces(pieces: &[String], name: &str) -> bool {
     let mut rest = name;
     for piece in pieces {

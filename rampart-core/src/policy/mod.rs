@@ -84,7 +84,8 @@
 //! - `notify:`: loaded and validated; sending notifications is not the
 //!   engine's job.
 //! - `tests:`: inline test cases, loaded and validated (the expected action
-//!   must be a known one) and kept in [`schema::PolicyFile::tests`].
+//!   must be a known one), kept in [`schema::PolicyFile::tests`] and run by
+//!   [`Engine::run_inline_tests`].
 
 pub mod engine;
 pub mod glob;
@@ -96,7 +97,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-pub use engine::{Engine, LoadOptions};
+pub use engine::{Engine, LoadOptions, TestOutcome};
 pub use lint::{lint, LintWarning};
 
 /// A verdict.
