@@ -30,8 +30,11 @@ pub(crate) enum Value {
     },
     Seq(Vec<Node>),
     /// Entries in document order: key, the key's line, value.
-    Map(Vec<(String, usize, Node)>),
+    Map(Vec<Entry>),
 }
+
+/// A mapping entry: key, the key's line, value.
+pub(crate) type Entry = (String, usize, Node);
 
 impl Node {
     /// What the node is, for "expected X, found Y" messages.
@@ -180,14 +183,12 @@ fn check_tag(tag: &Option<Tag>) -> Result<Option<bool>, String> {
 /// Expands YAML merge keys (`<<: *defaults`, `<<: [*a, *b]`) as Go's
 /// yaml.v3 does: keys written in the mapping win over merged ones, earlier
 /// merged mappings over later ones.
-fn merge_keys(
-    entries: Vec<(String, usize, Node)>,
-) -> Result<Vec<(String, usize, Node)>, (usize, String)> {
+fn merge_keys(entries: Vec<Entry>) -> Result<Vec<Entry>, (usize, String)> {
     if !entries.iter().any(|(k, _, _)| k == "<<") {
         return Ok(entries);
     }
     let mut own = Vec::new();
-    let mut merged: Vec<(String, usize, Node)> = Vec::new();
+    let mut merged: Vec<Entry> = Vec::new();
     for (key, line, node) in entries {
         if key != "<<" {
             own.push((key, line, node));
