@@ -846,6 +846,10 @@ fn is_clean(path: &str) -> bool {
 /// The absolute spelling of a path (joined to `cwd` when relative, cleaned)
 /// and, when there is one, its spelling relative to `cwd`.
 fn path_forms<'p>(path: &'p str, cwd: Option<&str>) -> (Cow<'p, str>, Option<Cow<'p, str>>) {
+    if path.starts_with('@') {
+        // An abstract unix socket: a name, not a file system path.
+        return (Cow::Borrowed(path), None);
+    }
     let relative_input = !path.starts_with('/') && !path.starts_with('\\');
     let cwd = cwd.filter(|c| c.starts_with('/'));
     let absolute: Cow<'p, str> = match (relative_input, cwd) {
@@ -905,6 +909,9 @@ mod tests {
         assert_eq!(rel.as_deref(), Some("a/b"));
         let (abs, rel) = path_forms("/etc/passwd", Some("/home/u/p"));
         assert_eq!(abs, "/etc/passwd");
+        assert_eq!(rel, None);
+        let (abs, rel) = path_forms("@/tmp/.X11-unix/X0", Some("/home/u/p"));
+        assert_eq!(abs, "@/tmp/.X11-unix/X0");
         assert_eq!(rel, None);
     }
 

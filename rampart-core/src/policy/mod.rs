@@ -47,7 +47,8 @@
 //! command.
 //!
 //! Paths: a relative path is joined to the call's `cwd` and every path is
-//! cleaned lexically (`.`, `..`, repeated `/`), never resolved through
+//! cleaned lexically (`.`, `..`, repeated `/`; an abstract socket name
+//! starting with `@` is taken as it is), never resolved through
 //! symbolic links (the interceptors report the path the program named). A
 //! relative pattern (`*.env`, `secrets/**`) also matches the path spelled
 //! relative to `cwd`, as Go Rampart joins such patterns to the working
