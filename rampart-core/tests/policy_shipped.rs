@@ -325,6 +325,7 @@ fn paranoid_allows_only_what_starts_a_process() {
             (read("/etc/localtime"), Allow),
             (read("/etc/passwd"), Allow),
             (read("/proc/self/maps"), Allow),
+            (read("/proc/filesystems"), Allow),
             (read("/sys/devices/system/cpu/online"), Allow),
             (read("/dev/urandom"), Allow),
             (write("/dev/null"), Allow),
