@@ -90,10 +90,18 @@ struct Fields {
     path: Option<Range<usize>>,
     path_not: Range<usize>,
     url: Option<Vec<Glob>>,
-    domain: Option<Vec<Glob>>,
+    domain: Option<DomainSet>,
     depth: Option<(Option<i64>, Option<i64>, Option<i64>)>,
     session: Option<Vec<Glob>>,
     session_not: Vec<Glob>,
+}
+
+/// `domain_matches` of one rule: names without wildcards (normalized) looked
+/// up at once, the others matched one by one.
+#[derive(Debug, Default)]
+struct DomainSet {
+    exact: std::collections::HashSet<String>,
+    wild: Vec<Glob>,
 }
 
 /// The tools `rampart run` produces; their policy lists are precomputed.
@@ -538,13 +546,16 @@ fn compile_condition(
         ));
     }
     if !c.domain_matches.is_empty() {
-        fields.domain = Some(compile_list(
-            f,
-            &c.domain_matches,
-            GlobKind::Domain,
-            false,
-            errors,
-        ));
+        let globs = compile_list(f, &c.domain_matches, GlobKind::Domain, false, errors);
+        let (exact, wild): (Vec<Glob>, Vec<Glob>) =
+            globs.into_iter().partition(|g| g.literal().is_some());
+        fields.domain = Some(DomainSet {
+            exact: exact
+                .iter()
+                .filter_map(|g| g.literal().map(str::to_string))
+                .collect(),
+            wild,
+        });
     }
     if let Some(d) = &c.agent_depth {
         fields.depth = Some((d.gte, d.lte, d.eq));
@@ -715,7 +726,9 @@ impl Scratch<'_, '_> {
                 .or_else(|| self.req.url.and_then(url_host));
             let d = d.map(normalize_domain).filter(|d| !d.is_empty());
             match d {
-                Some(d) if domain.iter().any(|g| g.is_match_domain(&d)) => {}
+                Some(d)
+                    if domain.exact.contains(d.as_ref())
+                        || domain.wild.iter().any(|g| g.is_match_domain(&d)) => {}
                 _ => return false,
             }
         }

@@ -286,6 +286,15 @@ impl Glob {
         self.kind
     }
 
+    /// The text the pattern matches exactly, when it has no wildcard (for a
+    /// domain: normalized).
+    pub fn literal(&self) -> Option<&str> {
+        match &self.matcher {
+            Matcher::Exact(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// Whether the pattern matches `input`.
     pub fn is_match(&self, input: &str) -> bool {
         match self.kind {
