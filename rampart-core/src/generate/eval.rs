@@ -8,7 +8,11 @@
 //! enforcing engine (`crate::policy` is) and must never be used as one;
 //! conditions it does not know make a rule not match.
 
-use super::glob::{command_glob, PathGlob};
+use std::collections::HashSet;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+use super::glob::command_glob;
 use super::model::{Doc, When};
 use super::paths::Places;
 
@@ -22,12 +26,37 @@ pub struct Query<'a> {
     pub domain: Option<&'a str>,
 }
 
+/// Patterns without glob characters compare by equality (a set); the
+/// rest one by one.
+struct Patterns {
+    exact: HashSet<String>,
+    globs: Vec<String>,
+}
+
+impl Patterns {
+    fn new(ps: &[String]) -> Patterns {
+        let (globs, exact): (Vec<String>, Vec<String>) = ps
+            .iter()
+            .cloned()
+            .partition(|p| p.contains(['*', '?', '[', '\\']) || p.is_empty());
+        Patterns {
+            exact: exact.into_iter().collect(),
+            globs,
+        }
+    }
+
+    fn matches(&self, input: &str) -> bool {
+        self.exact.contains(input) || self.globs.iter().any(|p| command_glob(p, input))
+    }
+}
+
 enum Cond {
-    Command(Vec<String>),
+    Command(Patterns),
     NotCommand(Vec<String>),
     Contains(Vec<String>),
-    Path(Vec<PathGlob>),
-    NotPath(Vec<PathGlob>),
+    /// The rule's `path_matches`; its patterns are in the policy's set.
+    Path,
+    NotPath(GlobSet),
     Url(Vec<String>),
     Domain(Vec<String>),
     Always,
@@ -43,6 +72,10 @@ struct CPolicy {
     name: String,
     tools: Vec<String>,
     rules: Vec<CRule>,
+    /// Every rule's `path_matches` patterns in one set, and the rule each
+    /// pattern belongs to.
+    paths: GlobSet,
+    path_owner: Vec<usize>,
 }
 
 /// A compiled policy.
@@ -67,46 +100,58 @@ impl Verdict {
 impl Evaluator {
     pub fn new(doc: &Doc, places: &Places) -> Evaluator {
         let paths = |ps: &[String]| {
-            ps.iter()
-                .filter_map(|p| PathGlob::new(&places.expand(p)))
-                .collect::<Vec<_>>()
+            let mut b = GlobSetBuilder::new();
+            for g in ps.iter().filter_map(|p| path_glob(&places.expand(p))) {
+                b.add(g);
+            }
+            b.build().unwrap_or_else(|_| GlobSet::empty())
         };
-        let policies = doc
-            .policies
-            .iter()
-            .filter(|p| p.enabled != Some(false))
-            .map(|p| CPolicy {
+        let mut policies = Vec::new();
+        for p in doc.policies.iter().filter(|p| p.enabled != Some(false)) {
+            let mut set = GlobSetBuilder::new();
+            let mut path_owner = Vec::new();
+            let mut rules = Vec::new();
+            for (ri, r) in p.rules.iter().enumerate() {
+                let mut conds = Vec::new();
+                if r.when.is_empty() {
+                    conds.push(Cond::Always);
+                }
+                for (f, w) in &r.when {
+                    conds.push(match (f.as_str(), w) {
+                        ("default", When::Flag(true)) => Cond::Always,
+                        ("command_matches", When::Patterns(p)) => Cond::Command(Patterns::new(p)),
+                        ("command_not_matches", When::Patterns(p)) => Cond::NotCommand(p.clone()),
+                        ("command_contains", When::Patterns(p)) => {
+                            Cond::Contains(p.iter().map(|s| s.to_lowercase()).collect())
+                        }
+                        ("path_matches", When::Patterns(ps)) => {
+                            for pat in ps {
+                                if let Some(g) = path_glob(&places.expand(pat)) {
+                                    set.add(g);
+                                    path_owner.push(ri);
+                                }
+                            }
+                            Cond::Path
+                        }
+                        ("path_not_matches", When::Patterns(p)) => Cond::NotPath(paths(p)),
+                        ("url_matches", When::Patterns(p)) => Cond::Url(p.clone()),
+                        ("domain_matches", When::Patterns(p)) => Cond::Domain(p.clone()),
+                        _ => Cond::Never,
+                    });
+                }
+                rules.push(CRule {
+                    action: r.action.clone(),
+                    conds,
+                });
+            }
+            policies.push(CPolicy {
                 name: p.name.clone(),
                 tools: p.tools.clone(),
-                rules: p
-                    .rules
-                    .iter()
-                    .map(|r| CRule {
-                        action: r.action.clone(),
-                        conds: if r.when.is_empty() {
-                            vec![Cond::Always]
-                        } else {
-                            r.when
-                                .iter()
-                                .map(|(f, w)| match (f.as_str(), w) {
-                                    ("default", When::Flag(true)) => Cond::Always,
-                                    ("command_matches", When::Patterns(p)) => Cond::Command(p.clone()),
-                                    ("command_not_matches", When::Patterns(p)) => Cond::NotCommand(p.clone()),
-                                    ("command_contains", When::Patterns(p)) => {
-                                        Cond::Contains(p.iter().map(|s| s.to_lowercase()).collect())
-                                    }
-                                    ("path_matches", When::Patterns(p)) => Cond::Path(paths(p)),
-                                    ("path_not_matches", When::Patterns(p)) => Cond::NotPath(paths(p)),
-                                    ("url_matches", When::Patterns(p)) => Cond::Url(p.clone()),
-                                    ("domain_matches", When::Patterns(p)) => Cond::Domain(p.clone()),
-                                    _ => Cond::Never,
-                                })
-                                .collect()
-                        },
-                    })
-                    .collect(),
-            })
-            .collect();
+                rules,
+                paths: set.build().unwrap_or_else(|_| GlobSet::empty()),
+                path_owner,
+            });
+        }
         Evaluator {
             default_action: doc.default_action.clone(),
             policies,
@@ -115,11 +160,25 @@ impl Evaluator {
 
     pub fn decide(&self, q: &Query<'_>) -> Verdict {
         let mut best: Option<(u8, &str, &str)> = None;
+        let mut hits = Vec::new();
         for p in &self.policies {
             if !p.tools.iter().any(|t| t == q.tool || t == "*") {
                 continue;
             }
-            let Some(rule) = p.rules.iter().find(|r| matches_all(&r.conds, q)) else {
+            let mut path_hit = vec![false; p.rules.len()];
+            if let Some(path) = q.path {
+                p.paths.matches_into(path, &mut hits);
+                for &i in &hits {
+                    path_hit[p.path_owner[i]] = true;
+                }
+            }
+            let Some(rule) = p
+                .rules
+                .iter()
+                .enumerate()
+                .find(|(i, r)| matches_all(&r.conds, q, path_hit[*i]))
+                .map(|(_, r)| r)
+            else {
                 continue;
             };
             let rank = match rule.action.as_str() {
@@ -146,7 +205,7 @@ impl Evaluator {
     }
 }
 
-fn matches_all(conds: &[Cond], q: &Query<'_>) -> bool {
+fn matches_all(conds: &[Cond], q: &Query<'_>, path_hit: bool) -> bool {
     let mut positive = false;
     for c in conds {
         let ok = match c {
@@ -157,30 +216,35 @@ fn matches_all(conds: &[Cond], q: &Query<'_>) -> bool {
             Cond::Never => false,
             Cond::Command(ps) => {
                 positive = true;
-                q.command.is_some_and(|cmd| ps.iter().any(|p| command_glob(p, cmd)))
-                    || conds.iter().any(|c| matches!(c, Cond::Contains(_)) && contains(c, q))
+                q.command.is_some_and(|cmd| ps.matches(cmd))
+                    || conds
+                        .iter()
+                        .any(|c| matches!(c, Cond::Contains(_)) && contains(c, q))
             }
             Cond::Contains(_) => {
                 positive = true;
                 contains(c, q)
                     || conds.iter().any(|c| match c {
-                        Cond::Command(ps) => q.command.is_some_and(|cmd| ps.iter().any(|p| command_glob(p, cmd))),
+                        Cond::Command(ps) => q.command.is_some_and(|cmd| ps.matches(cmd)),
                         _ => false,
                     })
             }
-            Cond::NotCommand(ps) => !q.command.is_some_and(|cmd| ps.iter().any(|p| command_glob(p, cmd))),
-            Cond::Path(gs) => {
+            Cond::NotCommand(ps) => !q
+                .command
+                .is_some_and(|cmd| ps.iter().any(|p| command_glob(p, cmd))),
+            Cond::Path => {
                 positive = true;
-                q.path.is_some_and(|p| gs.iter().any(|g| g.is_match(p)))
+                path_hit
             }
-            Cond::NotPath(gs) => !q.path.is_some_and(|p| gs.iter().any(|g| g.is_match(p))),
+            Cond::NotPath(gs) => !q.path.is_some_and(|p| gs.is_match(p)),
             Cond::Url(ps) => {
                 positive = true;
                 q.url.is_some_and(|u| ps.iter().any(|p| command_glob(p, u)))
             }
             Cond::Domain(ps) => {
                 positive = true;
-                q.domain.is_some_and(|d| ps.iter().any(|p| command_glob(p, d)))
+                q.domain
+                    .is_some_and(|d| ps.iter().any(|p| command_glob(p, d)))
             }
         };
         if !ok {
@@ -198,4 +262,17 @@ fn contains(c: &Cond, q: &Query<'_>) -> bool {
         }
         _ => false,
     }
+}
+
+/// A path pattern as Rampart reads it; `None` for an invalid one (or one
+/// with more than two `**`), which matches nothing, as in Rampart.
+fn path_glob(pattern: &str) -> Option<globset::Glob> {
+    if pattern.is_empty() || pattern.matches("**").count() > 2 {
+        return None;
+    }
+    GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .backslash_escape(false)
+        .build()
+        .ok()
 }

@@ -28,13 +28,14 @@ pub fn command_glob(pattern: &str, input: &str) -> bool {
         return true;
     }
     let input = cut(input, MAX_INPUT_LEN);
-    let pattern = pattern.replace('\\', "/");
-    let input = input.replace('\\', "/");
+    let pattern = slashes(pattern);
+    let input = slashes(input);
+    let (pattern, input) = (pattern.as_ref(), input.as_ref());
     if pattern.contains("**") {
         if pattern.matches("**").count() > 2 || pattern.len() > MAX_DOUBLE_STAR_PATTERN_LEN {
             return false;
         }
-        return double_star(&pattern, &input);
+        return double_star(pattern, input);
     }
     if let Some(prefix) = pattern.strip_suffix('*') {
         if input.starts_with(prefix) {
@@ -42,9 +43,21 @@ pub fn command_glob(pattern: &str, input: &str) -> bool {
         }
     }
     if pattern.starts_with('*') {
-        return substrings_in_order(&pattern, &input);
+        return substrings_in_order(pattern, input);
     }
-    segment_match(&pattern, &input)
+    if !pattern.contains(['*', '?', '[']) {
+        return pattern == input;
+    }
+    segment_match(pattern, input)
+}
+
+/// Rampart compares with `\` read as `/`.
+fn slashes(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\\') {
+        std::borrow::Cow::Owned(s.replace('\\', "/"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
 }
 
 /// Path-pattern semantics: `*`, `?` and classes stay within one segment,
@@ -136,50 +149,69 @@ fn substrings_in_order(pattern: &str, name: &str) -> bool {
 /// Go's `filepath.Match`: `*` and `?` never match `/`; `[...]` classes with
 /// `^` negation and ranges; a malformed pattern matches nothing.
 pub(crate) fn segment_match(pattern: &str, name: &str) -> bool {
+    if pattern.is_ascii() && name.is_ascii() {
+        return match_from(pattern.as_bytes(), name.as_bytes()).unwrap_or(false);
+    }
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
     match_from(&p, &n).unwrap_or(false)
 }
 
-fn match_from(p: &[char], n: &[char]) -> Option<bool> {
+/// A pattern or input unit: a byte of ASCII text, or a char.
+trait Unit: Copy + PartialEq + PartialOrd {
+    fn of(c: char) -> Self;
+}
+
+impl Unit for u8 {
+    fn of(c: char) -> Self {
+        c as u8
+    }
+}
+
+impl Unit for char {
+    fn of(c: char) -> Self {
+        c
+    }
+}
+
+fn match_from<U: Unit>(p: &[U], n: &[U]) -> Option<bool> {
+    let (star_c, q, open, slash) = (U::of('*'), U::of('?'), U::of('['), U::of('/'));
     let (mut pi, mut ni) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     loop {
         if pi < p.len() {
-            match p[pi] {
-                '*' => {
-                    star = Some((pi, ni));
-                    pi += 1;
-                    continue;
-                }
-                '?' if ni < n.len() && n[ni] != '/' => {
+            let c = p[pi];
+            if c == star_c {
+                star = Some((pi, ni));
+                pi += 1;
+                continue;
+            } else if c == q {
+                if ni < n.len() && n[ni] != slash {
                     pi += 1;
                     ni += 1;
                     continue;
                 }
-                '[' if ni < n.len() => {
+            } else if c == open {
+                if ni < n.len() {
                     let (matched, next) = class(p, pi, n[ni])?;
-                    if matched && n[ni] != '/' {
+                    if matched && n[ni] != slash {
                         pi = next;
                         ni += 1;
                         continue;
                     }
+                } else {
+                    class(p, pi, U::of('a'))?;
                 }
-                '[' => {
-                    class(p, pi, 'a')?;
-                }
-                c if c != '?' && ni < n.len() && c == n[ni] => {
-                    pi += 1;
-                    ni += 1;
-                    continue;
-                }
-                _ => {}
+            } else if ni < n.len() && c == n[ni] {
+                pi += 1;
+                ni += 1;
+                continue;
             }
         } else if ni == n.len() {
             return Some(true);
         }
         match star {
-            Some((sp, sn)) if sn < n.len() && n[sn] != '/' => {
+            Some((sp, sn)) if sn < n.len() && n[sn] != slash => {
                 star = Some((sp, sn + 1));
                 pi = sp + 1;
                 ni = sn + 1;
@@ -189,8 +221,8 @@ fn match_from(p: &[char], n: &[char]) -> Option<bool> {
                 // class even after a mismatch.
                 let mut i = pi;
                 while i < p.len() {
-                    if p[i] == '[' {
-                        i = class(p, i, 'a')?.1;
+                    if p[i] == open {
+                        i = class(p, i, U::of('a'))?.1;
                     } else {
                         i += 1;
                     }
@@ -203,9 +235,9 @@ fn match_from(p: &[char], n: &[char]) -> Option<bool> {
 
 /// Parses the class starting at `p[start] == '['`; returns whether `c` is
 /// in it and the index after the class. `None` when malformed.
-fn class(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
+fn class<U: Unit>(p: &[U], start: usize, c: U) -> Option<(bool, usize)> {
     let mut i = start + 1;
-    let negated = p.get(i) == Some(&'^');
+    let negated = p.get(i) == Some(&U::of('^'));
     if negated {
         i += 1;
     }
@@ -213,14 +245,14 @@ fn class(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
     let mut first = true;
     loop {
         let lo = *p.get(i)?;
-        if lo == ']' && !first {
+        if lo == U::of(']') && !first {
             i += 1;
             break;
         }
         first = false;
         i += 1;
         let mut hi = lo;
-        if p.get(i) == Some(&'-') && p.get(i + 1).is_some_and(|&h| h != ']') {
+        if p.get(i) == Some(&U::of('-')) && p.get(i + 1).is_some_and(|&h| h != U::of(']')) {
             hi = p[i + 1];
             i += 2;
         }
