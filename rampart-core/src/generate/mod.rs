@@ -379,8 +379,8 @@ impl std::hash::Hasher for FxHasher {
     }
 }
 
-type Fx = std::hash::BuildHasherDefault<FxHasher>;
-type Counts = HashMap<Box<str>, u64, Fx>;
+pub(crate) type Fx = std::hash::BuildHasherDefault<FxHasher>;
+pub(crate) type Counts = HashMap<Box<str>, u64, Fx>;
 
 fn bump(map: &mut Counts, key: &str, n: u64) {
     if let Some(c) = map.get_mut(key) {
@@ -392,7 +392,6 @@ fn bump(map: &mut Counts, key: &str, n: u64) {
 
 /// Streaming generator: feed observations, then [`Generator::finish`].
 pub struct Generator {
-    opts: Options,
     agent_glob: Option<globset::GlobMatcher>,
     session_glob: Option<globset::GlobMatcher>,
     records: u64,
@@ -405,13 +404,14 @@ pub struct Generator {
     until: Option<observe::Stamp>,
     first: Option<observe::Stamp>,
     last: Option<observe::Stamp>,
-    exec: Counts,
-    files: [Counts; 2],
+    pub(crate) exec: Counts,
+    pub(crate) files: [Counts; 2],
     write_tools: BTreeSet<String>,
-    connects: Counts,
-    sockets: Counts,
-    fetches: BTreeMap<String, Counts>,
-    others: BTreeMap<String, Stat>,
+    pub(crate) connects: Counts,
+    pub(crate) sockets: Counts,
+    pub(crate) fetches: BTreeMap<String, Counts>,
+    pub(crate) others: BTreeMap<String, Stat>,
+    pub(crate) opts: Options,
 }
 
 fn glob_matcher(
@@ -769,9 +769,21 @@ impl Generator {
         })
     }
 
-    fn places(&self, existing: Option<&Doc>) -> Places {
-        let _ = existing;
-        let home = self.opts.home.clone().or_else(|| self.infer_home());
+    pub(crate) fn places(&self, existing: Option<&Doc>) -> Places {
+        // A policy generated earlier says which home its `~` stood for.
+        let recorded = existing.and_then(|d| {
+            d.header.iter().find_map(|h| {
+                h.strip_prefix("# ~ is ")
+                    .and_then(|r| r.strip_suffix('.'))
+                    .map(str::to_string)
+            })
+        });
+        let home = self
+            .opts
+            .home
+            .clone()
+            .or(recorded)
+            .or_else(|| self.infer_home());
         let mut git_roots = BTreeSet::new();
         for counts in &self.files {
             for p in counts.keys() {
@@ -935,6 +947,7 @@ pub(crate) struct Learned {
 }
 
 /// Every distinct learned call, for the replay.
+#[derive(Clone)]
 pub(crate) struct Keys {
     pub exec: Counts,
     pub files: [Counts; 2],
@@ -1139,7 +1152,7 @@ const TOOL_POLICIES: &[(&str, &str)] = &[
     ("tools", "other tools"),
 ];
 
-fn tool_summaries(doc: &Doc, prefix: &str) -> Vec<ToolSummary> {
+pub(crate) fn tool_summaries(doc: &Doc, prefix: &str) -> Vec<ToolSummary> {
     let mut out = Vec::new();
     for (suffix, label) in TOOL_POLICIES {
         let Some(p) = doc.policy(&format!("{prefix}-{suffix}")) else {
@@ -1163,7 +1176,7 @@ fn tool_summaries(doc: &Doc, prefix: &str) -> Vec<ToolSummary> {
     out
 }
 
-fn baseline_summaries(learned: &Learned) -> Vec<(String, u64)> {
+pub(crate) fn baseline_summaries(learned: &Learned) -> Vec<(String, u64)> {
     let mut m: BTreeMap<String, u64> = BTreeMap::new();
     for uses in &learned.bundles {
         for (b, u) in uses {
@@ -1173,7 +1186,7 @@ fn baseline_summaries(learned: &Learned) -> Vec<(String, u64)> {
     m.into_iter().collect()
 }
 
-fn allow(stat: &Stat, field: &str, patterns: Vec<String>, extra: Vec<String>) -> Rule {
+pub(crate) fn allow(stat: &Stat, field: &str, patterns: Vec<String>, extra: Vec<String>) -> Rule {
     let mut comments = vec![stat_comment(stat)];
     comments.extend(extra);
     Rule {
@@ -1184,7 +1197,7 @@ fn allow(stat: &Stat, field: &str, patterns: Vec<String>, extra: Vec<String>) ->
     }
 }
 
-fn policy(
+pub(crate) fn policy(
     name: String,
     description: &str,
     priority: Option<i64>,
@@ -1203,6 +1216,29 @@ fn policy(
 
 fn strs(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
+}
+
+/// The order in which a generated file lists its policies, by name suffix.
+pub(crate) fn policy_rank(prefix: &str, name: &str) -> usize {
+    let Some(suffix) = name.strip_prefix(prefix).and_then(|s| s.strip_prefix('-')) else {
+        return usize::MAX;
+    };
+    if suffix.starts_with("deny-") {
+        return 0;
+    }
+    if suffix.starts_with("baseline-") {
+        return 1;
+    }
+    match suffix {
+        "exec" => 2,
+        "read" => 3,
+        "write" => 4,
+        "net" => 5,
+        "net-local" => 6,
+        "fetch" => 7,
+        "tools" => 8,
+        _ => usize::MAX,
+    }
 }
 
 /// The deny policies every generated file starts with.
@@ -1302,7 +1338,7 @@ pub(crate) fn deny_policies(prefix: &str, learned: &Learned, places: &Places) ->
     out
 }
 
-fn write_tools(learned: &Learned) -> Vec<String> {
+pub(crate) fn write_tools(learned: &Learned) -> Vec<String> {
     let mut t: BTreeSet<String> = learned.write_tools.clone();
     t.insert("write".into());
     t.into_iter().collect()
