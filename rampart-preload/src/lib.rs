@@ -1,5 +1,42 @@
 //! `librampart_preload.so`: interposes libc's exec, open, connect and DNS
 //! entry points in any dynamically linked process and reports each call to
-//! the collector named by `RAMPART_SOCKET`.
+//! the collector named by `RAMPART_SOCKET`, one wire frame per call (see
+//! `rampart_core::wire`).
 //!
-//! Placeholder: defined by the preload issue.
+//! Monitor mode only for now: a hook calls the real function and reports
+//! what happened (an exec is reported just before the call, its failure
+//! after). The library must never change what the program sees: results,
+//! errno and output are those of the real call, and without a collector the
+//! hooks do nothing extra. Hooks run anywhere (signal handlers, vfork
+//! children, the child of a fork of a multithreaded parent), so nothing in a
+//! hook allocates, locks, uses std's I/O or panics: raw system calls, atomics
+//! and bounded stack buffers only.
+//!
+//! Modules: [`sys`] raw system calls; [`real`] the real libc functions;
+//! [`state`] what is saved at load time; [`conn`] the collector connection;
+//! [`path`] path resolution; [`cache`] cwd and directory paths; [`dns`] address → name table; [`envp`] the
+//! children's environment; [`report`] building frames; [`hooks`] the
+//! exported entry points (plus `shim.c` for the variadic ones).
+
+// The hooks take raw pointers from C callers by design.
+#![allow(clippy::missing_safety_doc)]
+
+mod cache;
+mod conn;
+mod dns;
+mod envp;
+mod hooks;
+mod path;
+mod real;
+mod report;
+mod state;
+mod sys;
+
+/// Read the environment at load time, before the program can change it.
+extern "C" fn load() {
+    state::init();
+}
+
+#[used]
+#[link_section = ".init_array"]
+static LOAD: extern "C" fn() = load;

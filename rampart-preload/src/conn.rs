@@ -1,0 +1,322 @@
+//! The connection to the collector: one `SOCK_SEQPACKET` socket per process,
+//! on a high close-on-exec descriptor, opened by the first event and
+//! announced with a Hello frame.
+//!
+//! The state is one atomic word, `pid << 32 | fd`: the connection belongs to
+//! the pid that opened it. A forked child drops its inherited copy in an
+//! atfork handler and connects anew; a vfork child (which shares our memory
+//! but not our descriptor table) must not overwrite its parent's state, so a
+//! process that finds its *parent's* pid in the state uses a throw-away
+//! connection for its events. Before each send the descriptor is checked to
+//! still be our socket (programs close or dup2 over descriptors they do not
+//! know). A missing collector costs one connect attempt a second; sends block
+//! at most `SEND_TIMEOUT` (back-pressure, never a hang). Never allocates,
+//! locks or panics.
+
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use libc::c_int;
+use rampart_core::wire;
+
+use crate::state::{self, Saved};
+use crate::sys;
+
+/// Our descriptor goes at or above this number, out of programs' way.
+const HIGH_FD: c_int = 900;
+/// SO_SNDTIMEO: how long a send (or connect) may block on a full collector.
+const SEND_TIMEOUT_S: i64 = 3;
+/// Least time between two failed connect attempts.
+const RETRY_MS: u64 = 1000;
+/// After a send timed out (a wedged collector), how long to leave it alone.
+const WEDGED_BACKOFF_MS: u64 = 5000;
+
+/// `pid << 32 | fd`; 0 = no connection.
+static STATE: AtomicU64 = AtomicU64::new(0);
+/// Identity of the socket behind the descriptor: st_ino, st_dev.
+static INO: AtomicU64 = AtomicU64::new(0);
+static DEV: AtomicU64 = AtomicU64::new(0);
+/// A thread of this process is connecting right now.
+static CONNECTING: AtomicBool = AtomicBool::new(false);
+/// Earliest time (coarse monotonic ms) of the next connect attempt.
+static NEXT_TRY_MS: AtomicU64 = AtomicU64::new(0);
+/// Bumped whenever a close/dup hook touched our descriptor's number; the
+/// socket is re-checked with fstat when this differs from `VERIFIED`.
+static FD_GEN: AtomicU64 = AtomicU64::new(1);
+static VERIFIED: AtomicU64 = AtomicU64::new(0);
+
+/// A close/dup hook closed or replaced descriptors `lo..=hi`.
+#[inline]
+pub fn fds_touched(lo: c_int, hi: c_int) {
+    let cur = STATE.load(Ordering::Relaxed);
+    if cur == 0 {
+        return;
+    }
+    let (_, fd) = unpack(cur);
+    if lo <= fd && fd <= hi {
+        FD_GEN.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+fn pack(pid: i32, fd: c_int) -> u64 {
+    ((pid as u32 as u64) << 32) | fd as u32 as u64
+}
+
+fn unpack(v: u64) -> (i32, c_int) {
+    ((v >> 32) as i32, v as u32 as c_int)
+}
+
+/// A connection usable for one event (and its exec-failed follow-up).
+pub struct Conn {
+    fd: c_int,
+    /// Opened for this event only (vfork child, or a race): closed on drop.
+    own: bool,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if self.own {
+            sys::close(self.fd);
+        }
+    }
+}
+
+fn is_our_socket(fd: c_int) -> bool {
+    match sys::fstat(fd) {
+        Some(st) => {
+            st.st_mode & libc::S_IFMT == libc::S_IFSOCK
+                && st.st_ino == INO.load(Ordering::Relaxed)
+                && st.st_dev == DEV.load(Ordering::Relaxed)
+        }
+        None => false,
+    }
+}
+
+/// The connection for an event of `pid` (the caller's pid).
+pub fn acquire(s: &Saved, pid: i32, ppid: i32) -> Option<Conn> {
+    if !s.active {
+        return None;
+    }
+    for _ in 0..3 {
+        let cur = STATE.load(Ordering::Acquire);
+        let (owner, fd) = unpack(cur);
+        if owner == pid && cur != 0 {
+            let gen = FD_GEN.load(Ordering::Acquire);
+            if gen == VERIFIED.load(Ordering::Acquire) {
+                return Some(Conn { fd, own: false });
+            }
+            if is_our_socket(fd) {
+                VERIFIED.store(gen, Ordering::Release);
+                return Some(Conn { fd, own: false });
+            }
+            // Closed or replaced by the program: not ours to close.
+            let _ = STATE.compare_exchange(cur, 0, Ordering::AcqRel, Ordering::Relaxed);
+            continue;
+        }
+        if cur != 0 && owner == ppid {
+            // Our parent's state in our memory: a vfork child (or a child
+            // cloned without atfork handlers). Leave it alone.
+            return open_new(s, pid, ppid).map(|fd| Conn { fd, own: true });
+        }
+        // No connection, or a stale one left by a vfork child: ours to set.
+        if CONNECTING
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            // Another thread is connecting: use our own connection once.
+            return open_new(s, pid, ppid).map(|fd| Conn { fd, own: true });
+        }
+        let gen = FD_GEN.load(Ordering::Acquire);
+        let got = open_new(s, pid, ppid);
+        if let Some(fd) = got {
+            VERIFIED.store(gen, Ordering::Release);
+            if let Some(st) = sys::fstat(fd) {
+                INO.store(st.st_ino, Ordering::Relaxed);
+                DEV.store(st.st_dev, Ordering::Relaxed);
+            }
+            STATE.store(pack(pid, fd), Ordering::Release);
+        }
+        CONNECTING.store(false, Ordering::Release);
+        return got.map(|fd| Conn { fd, own: false });
+    }
+    None
+}
+
+/// Connect, move to a high descriptor, send Hello. Rate-limited.
+fn open_new(s: &Saved, pid: i32, ppid: i32) -> Option<c_int> {
+    let now = sys::now_ms();
+    if now < NEXT_TRY_MS.load(Ordering::Relaxed) {
+        return None;
+    }
+    let fd = connect_socket(s);
+    let Some(fd) = fd else {
+        NEXT_TRY_MS.store(now + RETRY_MS, Ordering::Relaxed);
+        return None;
+    };
+    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 2 * 4096 + 512];
+    let mut e = wire::Encoder::hello(&mut buf, pid, ppid);
+    e.str(state::exe());
+    e.str_with(|_, out| crate::cache::cwd_into(out));
+    e.str(s.var(b"RAMPART_AGENT"));
+    e.str(s.var(b"RAMPART_SESSION"));
+    let n = e.finish();
+    // SAFETY: the first n bytes were written by the encoder.
+    let frame = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
+    if n == 0 || send_raw(fd, frame).is_err() {
+        sys::close(fd);
+        NEXT_TRY_MS.store(now + RETRY_MS, Ordering::Relaxed);
+        return None;
+    }
+    Some(fd)
+}
+
+fn connect_socket(s: &Saved) -> Option<c_int> {
+    // SAFETY: plain system calls on our own descriptor and stack values.
+    unsafe {
+        let fd = sys::raw(
+            libc::SYS_socket,
+            libc::AF_UNIX as usize,
+            (libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC) as usize,
+            0,
+            0,
+        )
+        .ok()? as c_int;
+        let tv = libc::timeval {
+            tv_sec: SEND_TIMEOUT_S,
+            tv_usec: 0,
+        };
+        let _ = sys::raw6(
+            libc::SYS_setsockopt,
+            [
+                fd as usize,
+                libc::SOL_SOCKET as usize,
+                libc::SO_SNDTIMEO as usize,
+                &tv as *const libc::timeval as usize,
+                core::mem::size_of::<libc::timeval>(),
+                0,
+            ],
+        );
+        let mut r = Err(0);
+        for _ in 0..3 {
+            r = sys::raw(
+                libc::SYS_connect,
+                fd as usize,
+                &s.addr as *const libc::sockaddr_un as usize,
+                s.addr_len as usize,
+                0,
+            );
+            if r != Err(libc::EINTR) {
+                break;
+            }
+        }
+        if r.is_err() {
+            sys::close(fd);
+            return None;
+        }
+        match sys::raw(
+            libc::SYS_fcntl,
+            fd as usize,
+            libc::F_DUPFD_CLOEXEC as usize,
+            HIGH_FD as usize,
+            0,
+        ) {
+            Ok(high) => {
+                sys::close(fd);
+                Some(high as c_int)
+            }
+            // Descriptor limit below HIGH_FD: stay where we are.
+            Err(_) => Some(fd),
+        }
+    }
+}
+
+fn send_raw(fd: c_int, frame: &[u8]) -> Result<(), c_int> {
+    let mut nobufs_waits = 0;
+    loop {
+        // SAFETY: `frame` is a valid buffer of its length.
+        let r = unsafe {
+            sys::raw6(
+                libc::SYS_sendto,
+                [
+                    fd as usize,
+                    frame.as_ptr() as usize,
+                    frame.len(),
+                    libc::MSG_NOSIGNAL as usize,
+                    0,
+                    0,
+                ],
+            )
+        };
+        match r {
+            Ok(_) => return Ok(()),
+            Err(libc::EINTR) => continue,
+            // Out of kernel buffers: wait a little rather than drop.
+            Err(libc::ENOBUFS) if nobufs_waits < 1000 => {
+                nobufs_waits += 1;
+                sys::sleep_ms(1);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+impl Conn {
+    /// Send one frame. If the collector went away or our descriptor was
+    /// taken from us, reconnect (rate-limited) and send there once.
+    pub fn send(&mut self, s: &Saved, pid: i32, ppid: i32, frame: &[u8]) -> bool {
+        match send_raw(self.fd, frame) {
+            Ok(()) => true,
+            Err(libc::EAGAIN) => {
+                // SO_SNDTIMEO expired: the collector is wedged. Drop this
+                // connection and leave the collector alone for a while, so
+                // the program is slowed by seconds, not hung.
+                self.forget(pid);
+                NEXT_TRY_MS.store(sys::now_ms() + WEDGED_BACKOFF_MS, Ordering::Relaxed);
+                false
+            }
+            Err(_) => {
+                self.forget(pid);
+                match acquire(s, pid, ppid) {
+                    Some(mut c) => {
+                        let ok = send_raw(c.fd, frame).is_ok();
+                        core::mem::swap(self, &mut c);
+                        ok
+                    }
+                    None => false,
+                }
+            }
+        }
+    }
+
+    fn forget(&mut self, pid: i32) {
+        if self.own {
+            return;
+        }
+        let cur = pack(pid, self.fd);
+        if STATE
+            .compare_exchange(cur, 0, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+            && is_our_socket(self.fd)
+        {
+            sys::close(self.fd);
+        }
+    }
+}
+
+/// atfork child handler: the inherited descriptor is the parent's
+/// connection; close it here so the parent's exec is seen (EOF) at once.
+pub extern "C" fn after_fork_in_child() {
+    let cur = STATE.load(Ordering::Acquire);
+    if cur != 0 {
+        let (_, fd) = unpack(cur);
+        if is_our_socket(fd) {
+            sys::close(fd);
+        }
+    }
+    // Write only what changes: untouched pages stay shared with the parent.
+    if cur != 0 {
+        STATE.store(0, Ordering::Release);
+    }
+    if CONNECTING.load(Ordering::Relaxed) {
+        CONNECTING.store(false, Ordering::Release);
+    }
+}

@@ -1,0 +1,156 @@
+//! The environment every child gets: the program's own, with `LD_PRELOAD`
+//! (naming this library) and the `RAMPART_*` variables put back when the
+//! program dropped them (`env -i`, `unsetenv`, an explicit envp).
+//!
+//! When nothing is missing the program's array is passed on untouched. Else
+//! a new array is built on the stack (bounded); only a very large
+//! environment falls back to an anonymous mapping. The program's own
+//! variables are never changed or reordered, and a `RAMPART_*` it set itself
+//! is kept. No allocation, no locks.
+
+use libc::c_char;
+
+use crate::state::Saved;
+use crate::sys;
+
+const SLOTS: usize = 256;
+const LD_CAP: usize = 1024;
+
+pub struct ChildEnv {
+    ptrs: [*const c_char; SLOTS],
+    ld: [u8; LD_CAP],
+    map: *mut libc::c_void,
+    map_len: usize,
+}
+
+impl Drop for ChildEnv {
+    fn drop(&mut self) {
+        if !self.map.is_null() {
+            // SAFETY: we mapped exactly this range.
+            let _ = unsafe { sys::raw(libc::SYS_munmap, self.map as usize, self.map_len, 0, 0) };
+        }
+    }
+}
+
+fn starts_with(entry: &[u8], name: &[u8]) -> bool {
+    entry.len() > name.len() && entry.starts_with(name) && entry[name.len()] == b'='
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+impl ChildEnv {
+    pub fn new() -> Self {
+        ChildEnv {
+            ptrs: [core::ptr::null(); SLOTS],
+            ld: [0; LD_CAP],
+            map: core::ptr::null_mut(),
+            map_len: 0,
+        }
+    }
+
+    /// The environment to pass to the real exec/spawn instead of `envp`.
+    ///
+    /// # Safety
+    /// `envp` is NULL or a NULL-terminated array of C strings.
+    pub unsafe fn fix(&mut self, s: &Saved, envp: *const *const c_char) -> *const *const c_char {
+        if !s.active {
+            return envp;
+        }
+        let mut n = 0usize;
+        let mut ld_at: Option<usize> = None;
+        let mut present: u32 = 0;
+        let lib = s.lib_basename();
+        let mut ld_has_us = false;
+        if !envp.is_null() {
+            while !(*envp.add(n)).is_null() {
+                let e = sys::cstr_bytes(*envp.add(n));
+                if starts_with(e, b"LD_PRELOAD") {
+                    ld_at = Some(n);
+                    ld_has_us = contains(&e[11..], lib);
+                } else if e.starts_with(b"RAMPART_") {
+                    for (i, (name, _)) in s.vars().enumerate() {
+                        if starts_with(e, name) {
+                            present |= 1 << i;
+                        }
+                    }
+                }
+                n += 1;
+            }
+        }
+        let nvars = s.vars().count();
+        let all_vars = if nvars >= 32 {
+            u32::MAX
+        } else {
+            (1u32 << nvars) - 1
+        };
+        let saved_ld = s.ld_entry();
+        let need_ld = !saved_ld.is_empty() && !ld_has_us;
+        if !need_ld && present == all_vars {
+            return envp;
+        }
+
+        // Where the new LD_PRELOAD entry comes from: ours in front of the
+        // program's own list, or the saved one.
+        let mut ld_entry: *const c_char = saved_ld.as_ptr().cast();
+        if need_ld {
+            if let Some(i) = ld_at {
+                let theirs = &sys::cstr_bytes(*envp.add(i))[11..];
+                let ours = s.lib_path();
+                let total = 11 + ours.len() + 1 + theirs.len() + 1;
+                if !theirs.is_empty() && !ours.is_empty() && total <= LD_CAP {
+                    let mut at = 0;
+                    for part in [b"LD_PRELOAD=".as_slice(), ours, b":", theirs, b"\0"] {
+                        self.ld[at..at + part.len()].copy_from_slice(part);
+                        at += part.len();
+                    }
+                    ld_entry = self.ld.as_ptr().cast();
+                }
+            }
+        }
+
+        let total = n + 1 + nvars + 1;
+        let out: *mut *const c_char = if total <= SLOTS {
+            self.ptrs.as_mut_ptr()
+        } else {
+            let len = total * core::mem::size_of::<*const c_char>();
+            let Ok(p) = sys::raw6(
+                libc::SYS_mmap,
+                [
+                    0,
+                    len,
+                    (libc::PROT_READ | libc::PROT_WRITE) as usize,
+                    (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as usize,
+                    usize::MAX, // fd -1
+                    0,
+                ],
+            ) else {
+                return envp;
+            };
+            self.map = p as *mut libc::c_void;
+            self.map_len = len;
+            p as *mut *const c_char
+        };
+        let mut k = 0;
+        for i in 0..n {
+            if need_ld && ld_at == Some(i) {
+                continue;
+            }
+            *out.add(k) = *envp.add(i);
+            k += 1;
+        }
+        if need_ld {
+            *out.add(k) = ld_entry;
+            k += 1;
+        }
+        for (i, (_, entry)) in s.vars().enumerate() {
+            if present & (1 << i) == 0 {
+                *out.add(k) = entry.as_ptr().cast();
+                k += 1;
+            }
+        }
+        *out.add(k) = core::ptr::null();
+        out
+    }
+}

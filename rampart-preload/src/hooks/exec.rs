@@ -1,0 +1,449 @@
+//! The exec family: `execve`, `execv`, `execvp`, `execvpe`, `execveat`,
+//! `fexecve` (and `execl`, `execlp`, `execle` through the C shim).
+//!
+//! glibc's `execv`, `execvp*` reach exec through internal symbols no hook
+//! sees, so they are implemented here on top of the real `execve`, with the
+//! PATH search done by hand (glibc's rules: ENOEXEC runs the file with
+//! `/bin/sh`, EACCES is remembered, ENOENT/ENOTDIR/ESTALE/ENODEV/ETIMEDOUT
+//! go on to the next directory, anything else stops), so that a search is
+//! one record with its final outcome, not one per directory tried.
+//!
+//! An exec is reported before the real call (it does not return on
+//! success); a failure follows as an ExecFailed frame. Every child gets
+//! `LD_PRELOAD` and `RAMPART_*` back (see [`crate::envp`]).
+
+use libc::{c_char, c_int, c_long};
+use rampart_core::wire::WireOutcome;
+
+use crate::conn::Conn;
+use crate::envp::ChildEnv;
+use crate::path::{Base, PATH_MAX};
+use crate::real::get;
+use crate::report::{self, Ctx};
+use crate::state::libc_environ;
+use crate::sys;
+
+type Argv = *const *const c_char;
+
+/// How the real exec is made once the frame is out.
+#[derive(Clone, Copy)]
+pub enum Real {
+    Execve,
+    Execveat {
+        dirfd: c_int,
+        flags: c_int,
+    },
+    Fexecve {
+        fd: c_int,
+    },
+    /// `syscall(SYS_execve, ...)`.
+    Syscall,
+}
+
+unsafe fn call_real(how: Real, path: *const c_char, argv: Argv, envp: Argv) -> c_int {
+    let fallback = |n: c_long, a: [usize; 6]| -> c_int {
+        match sys::raw6(n, a) {
+            Ok(_) => 0,
+            Err(e) => {
+                sys::set_errno(e);
+                -1
+            }
+        }
+    };
+    match how {
+        Real::Execve => match get::execve() {
+            Some(f) => f(path, argv, envp),
+            None => fallback(
+                libc::SYS_execve,
+                [path as usize, argv as usize, envp as usize, 0, 0, 0],
+            ),
+        },
+        Real::Syscall => fallback(
+            libc::SYS_execve,
+            [path as usize, argv as usize, envp as usize, 0, 0, 0],
+        ),
+        Real::Execveat { dirfd, flags } => match get::execveat() {
+            Some(f) => f(dirfd, path, argv, envp, flags),
+            None => fallback(
+                libc::SYS_execveat,
+                [
+                    dirfd as usize,
+                    path as usize,
+                    argv as usize,
+                    envp as usize,
+                    flags as usize,
+                    0,
+                ],
+            ),
+        },
+        Real::Fexecve { fd } => match get::fexecve() {
+            Some(f) => f(fd, argv, envp),
+            None => fallback(
+                libc::SYS_execveat,
+                [
+                    fd as usize,
+                    c"".as_ptr() as usize,
+                    argv as usize,
+                    envp as usize,
+                    libc::AT_EMPTY_PATH as usize,
+                    0,
+                ],
+            ),
+        },
+    }
+}
+
+/// Report, exec, and on return report the failure. `shown` is the path the
+/// record names (relative to `base`).
+pub unsafe fn exec_reported(
+    how: Real,
+    base: Base,
+    shown: &[u8],
+    path: *const c_char,
+    argv: Argv,
+    envp: Argv,
+) -> c_int {
+    let cx = report::ctx();
+    let Some(cx) = cx else {
+        return call_real(how, path, argv, envp);
+    };
+    let mut conn = cx.conn();
+    let seq = conn
+        .as_mut()
+        .map(|c| report::exec(&cx, c, base, shown, argv, WireOutcome::Unknown));
+    let mut env = ChildEnv::new();
+    let envp = env.fix(cx.s, envp);
+    let r = call_real(how, path, argv, envp);
+    let err = sys::errno();
+    if let (Some(c), Some(seq)) = (conn.as_mut(), seq) {
+        report::exec_failed(&cx, c, seq, err);
+    }
+    drop(conn);
+    sys::set_errno(err);
+    r
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn execve(path: *const c_char, argv: Argv, envp: Argv) -> c_int {
+    exec_reported(
+        Real::Execve,
+        Base::Cwd,
+        sys::cstr_bytes(path),
+        path,
+        argv,
+        envp,
+    )
+}
+
+/// Hidden entry for the C shim's `execle`.
+#[no_mangle]
+pub unsafe extern "C" fn rampart_execve(path: *const c_char, argv: Argv, envp: Argv) -> c_int {
+    execve(path, argv, envp)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn execv(path: *const c_char, argv: Argv) -> c_int {
+    execve(path, argv, libc_environ())
+}
+
+/// Hidden entry for the C shim's `execl`.
+#[no_mangle]
+pub unsafe extern "C" fn rampart_execv(path: *const c_char, argv: Argv) -> c_int {
+    execve(path, argv, libc_environ())
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn execveat(
+    dirfd: c_int,
+    path: *const c_char,
+    argv: Argv,
+    envp: Argv,
+    flags: c_int,
+) -> c_int {
+    let rel = sys::cstr_bytes(path);
+    if rel.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
+        return fd_exec(Real::Execveat { dirfd, flags }, dirfd, path, argv, envp);
+    }
+    exec_reported(
+        Real::Execveat { dirfd, flags },
+        Base::of(dirfd),
+        rel,
+        path,
+        argv,
+        envp,
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn fexecve(fd: c_int, argv: Argv, envp: Argv) -> c_int {
+    fd_exec(Real::Fexecve { fd }, fd, c"".as_ptr().cast(), argv, envp)
+}
+
+/// An exec of an open descriptor: the record names the file it points to.
+unsafe fn fd_exec(how: Real, fd: c_int, path: *const c_char, argv: Argv, envp: Argv) -> c_int {
+    let mut name = [0u8; PATH_MAX];
+    let shown = match crate::path::fd_path(fd, &mut name) {
+        Some(n) => &name[..n],
+        None => b"".as_slice(),
+    };
+    exec_reported(how, Base::Cwd, shown, path, argv, envp)
+}
+
+// ---- PATH search -------------------------------------------------------------
+
+const DEFAULT_PATH: &[u8] = b"/bin:/usr/bin";
+const NAME_MAX: usize = 255;
+
+/// Would `execve` of this NUL-terminated candidate most likely succeed?
+fn looks_executable(cand: &[u8]) -> bool {
+    let p = cand.as_ptr();
+    sys::access(p, libc::X_OK)
+        && sys::stat(p).is_some_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG)
+}
+
+/// The PATH directories, glibc's way (`getenv("PATH")`, else the default).
+fn search_path() -> &'static [u8] {
+    // SAFETY: getenv returns NULL or a NUL-terminated string from environ.
+    let p = unsafe { libc::getenv(c"PATH".as_ptr().cast()) };
+    if p.is_null() {
+        DEFAULT_PATH
+    } else {
+        unsafe { sys::cstr_bytes(p) }
+    }
+}
+
+/// Writes `dir/file\0` into `buf` (just `file` for an empty dir); `None`
+/// if it does not fit.
+fn candidate<'b>(buf: &'b mut [u8; PATH_MAX + 1], dir: &[u8], file: &[u8]) -> Option<&'b [u8]> {
+    let slash = usize::from(!dir.is_empty());
+    let len = dir.len() + slash + file.len();
+    if len + 1 > buf.len() {
+        return None;
+    }
+    buf[..dir.len()].copy_from_slice(dir);
+    if slash == 1 {
+        buf[dir.len()] = b'/';
+    }
+    buf[dir.len() + slash..len].copy_from_slice(file);
+    buf[len] = 0;
+    Some(&buf[..len + 1])
+}
+
+/// glibc's fallback for a file without a known format: `/bin/sh file args`.
+#[inline(never)]
+unsafe fn exec_script(file: *const c_char, argv: Argv, envp: Argv) {
+    const SLOTS: usize = 256;
+    let mut argc = 0usize;
+    if !argv.is_null() {
+        while !(*argv.add(argc)).is_null() {
+            argc += 1;
+        }
+    }
+    let total = 2 + argc.saturating_sub(1) + 1;
+    let mut local = [core::ptr::null::<c_char>(); SLOTS];
+    let mut mapped: Option<(usize, usize)> = None;
+    let out: *mut *const c_char = if total <= SLOTS {
+        local.as_mut_ptr()
+    } else {
+        let len = total * core::mem::size_of::<*const c_char>();
+        match sys::raw6(
+            libc::SYS_mmap,
+            [
+                0,
+                len,
+                (libc::PROT_READ | libc::PROT_WRITE) as usize,
+                (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as usize,
+                usize::MAX,
+                0,
+            ],
+        ) {
+            Ok(p) => {
+                mapped = Some((p, len));
+                p as *mut *const c_char
+            }
+            Err(e) => {
+                sys::set_errno(e);
+                return;
+            }
+        }
+    };
+    *out = c"/bin/sh".as_ptr().cast();
+    *out.add(1) = file;
+    for i in 1..argc {
+        *out.add(i + 1) = *argv.add(i);
+    }
+    *out.add(total - 1) = core::ptr::null();
+    call_real(Real::Execve, c"/bin/sh".as_ptr().cast(), out, envp);
+    if let Some((p, len)) = mapped {
+        let err = sys::errno();
+        let _ = sys::raw(libc::SYS_munmap, p, len, 0, 0);
+        sys::set_errno(err);
+    }
+}
+
+fn continues_search(err: c_int) -> bool {
+    matches!(
+        err,
+        libc::EACCES | libc::ENOENT | libc::ESTALE | libc::ENOTDIR | libc::ENODEV | libc::ETIMEDOUT
+    )
+}
+
+/// `execvpe`, reported as one exec.
+pub unsafe fn execvpe_impl(file: *const c_char, argv: Argv, envp: Argv) -> c_int {
+    let name = sys::cstr_bytes(file);
+    let Some(cx) = report::ctx() else {
+        return match get::execve() {
+            // Not watched: still glibc's search, without reports.
+            Some(_) => search_exec(None, name, file, argv, envp),
+            None => {
+                sys::set_errno(libc::ENOSYS);
+                -1
+            }
+        };
+    };
+    search_exec(Some(&cx), name, file, argv, envp)
+}
+
+struct Pending {
+    conn: Option<Conn>,
+    seq: Option<u32>,
+}
+
+unsafe fn search_exec(
+    cx: Option<&Ctx>,
+    name: &[u8],
+    file: *const c_char,
+    argv: Argv,
+    envp: Argv,
+) -> c_int {
+    let mut pending = Pending {
+        conn: cx.and_then(|c| c.conn()),
+        seq: None,
+    };
+    let mut env = ChildEnv::new();
+    let envp = match cx {
+        Some(c) => env.fix(c.s, envp),
+        None => envp,
+    };
+    let report = |p: &mut Pending, shown: &[u8], oc: WireOutcome| -> Option<u32> {
+        let (Some(cx), Some(conn)) = (cx, p.conn.as_mut()) else {
+            return None;
+        };
+        // A bare name no search resolved stays a name.
+        let base = if shown.contains(&b'/') {
+            Base::Cwd
+        } else {
+            Base::AsIs
+        };
+        Some(report::exec(cx, conn, base, shown, argv, oc))
+    };
+    let fail = |p: &mut Pending, err: c_int| {
+        if let (Some(cx), Some(conn), Some(seq)) = (cx, p.conn.as_mut(), p.seq.take()) {
+            report::exec_failed(cx, conn, seq, err);
+        }
+    };
+
+    if name.is_empty() {
+        report(&mut pending, name, WireOutcome::Errno(libc::ENOENT));
+        sys::set_errno(libc::ENOENT);
+        return -1;
+    }
+    if name.contains(&b'/') {
+        pending.seq = report(&mut pending, name, WireOutcome::Unknown);
+        call_real(Real::Execve, file, argv, envp);
+        if sys::errno() == libc::ENOEXEC {
+            exec_script(file, argv, envp);
+        }
+        let err = sys::errno();
+        fail(&mut pending, err);
+        sys::set_errno(err);
+        return -1;
+    }
+    if name.len() > NAME_MAX {
+        report(&mut pending, name, WireOutcome::Errno(libc::ENAMETOOLONG));
+        sys::set_errno(libc::ENAMETOOLONG);
+        return -1;
+    }
+
+    let path = search_path();
+    let mut buf = [0u8; PATH_MAX + 1];
+    let mut got_eacces = false;
+    let mut reported = false;
+    let mut last_err = libc::ENOENT;
+    let mut final_err = None;
+    for dir in path.split(|&b| b == b':') {
+        let Some(cand) = candidate(&mut buf, dir, name) else {
+            continue;
+        };
+        let shown = &cand[..cand.len() - 1];
+        let predicted = pending.seq.is_none() && looks_executable(cand);
+        if predicted {
+            pending.seq = report(&mut pending, shown, WireOutcome::Unknown);
+            reported = true;
+        }
+        let cptr: *const c_char = cand.as_ptr().cast();
+        call_real(Real::Execve, cptr, argv, envp);
+        if sys::errno() == libc::ENOEXEC {
+            exec_script(cptr, argv, envp);
+        }
+        let err = sys::errno();
+        last_err = err;
+        if !continues_search(err) {
+            final_err = Some(err);
+            break;
+        }
+        if err == libc::EACCES {
+            got_eacces = true;
+        }
+        if predicted {
+            // The file we named failed in a way that lets the search go
+            // on: close its record before naming another.
+            fail(&mut pending, err);
+        }
+    }
+    let err = final_err.unwrap_or(if got_eacces { libc::EACCES } else { last_err });
+    if pending.seq.is_some() {
+        fail(&mut pending, err);
+    } else if !reported {
+        // Nothing looked executable: one record for the name as given.
+        report(&mut pending, name, WireOutcome::Errno(err));
+    }
+    sys::set_errno(err);
+    -1
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn execvpe(file: *const c_char, argv: Argv, envp: Argv) -> c_int {
+    execvpe_impl(file, argv, envp)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn execvp(file: *const c_char, argv: Argv) -> c_int {
+    execvpe_impl(file, argv, libc_environ())
+}
+
+/// Hidden entry for the C shim's `execlp`.
+#[no_mangle]
+pub unsafe extern "C" fn rampart_execvp(file: *const c_char, argv: Argv) -> c_int {
+    execvpe_impl(file, argv, libc_environ())
+}
+
+/// The path a `posix_spawnp`/`execvp` of `name` would run, written
+/// NUL-terminated into `buf`: the first PATH candidate that looks
+/// executable, else `None`.
+pub fn predict_search<'b>(name: &[u8], buf: &'b mut [u8; PATH_MAX + 1]) -> Option<&'b [u8]> {
+    if name.is_empty() || name.contains(&b'/') {
+        return None;
+    }
+    let mut hit = None;
+    for dir in search_path().split(|&b| b == b':') {
+        let Some(cand) = candidate(buf, dir, name) else {
+            continue;
+        };
+        if looks_executable(cand) {
+            hit = Some(cand.len() - 1);
+            break;
+        }
+    }
+    hit.map(move |n| &buf[..n])
+}

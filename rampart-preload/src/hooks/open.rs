@@ -1,0 +1,251 @@
+//! The open family: `open`, `open64`, `openat`, `openat64`, the fortified
+//! `__open*_2`, `creat`, `creat64`, `fopen`, `fopen64`, `freopen`,
+//! `freopen64`. Each calls the real function first, then reports the path
+//! (resolved, cleaned), the open flags and the outcome, and returns exactly
+//! what the real call returned with its errno. The variadic ones get here
+//! through the C shim.
+
+use libc::{c_char, c_int, c_uint, mode_t, FILE};
+
+use crate::path::{Base, PATH_MAX};
+use crate::real::get;
+use crate::report::{self, outcome};
+use crate::sys;
+
+/// Report an open of `path` relative to `base` that returned `ok`/`err`.
+pub fn after_open(base: Base, path: *const c_char, flags: c_int, ok: bool, err: c_int) {
+    if path.is_null() || (!ok && err == libc::EFAULT) {
+        return; // nothing was opened, and the path may not be readable
+    }
+    let Some(cx) = report::ctx() else { return };
+    let Some(mut conn) = cx.conn() else { return };
+    // SAFETY: the real call read this string successfully.
+    let rel = unsafe { sys::cstr_bytes(path) };
+    report::open(&cx, &mut conn, base, rel, flags, outcome(ok, err));
+}
+
+/// Run `real` (or the system call when the real one is not available yet),
+/// report, and hand back its result and errno untouched.
+#[inline(always)]
+fn wrap(base: Base, path: *const c_char, flags: c_int, call: impl FnOnce() -> c_int) -> c_int {
+    let fd = call();
+    let err = sys::errno();
+    after_open(base, path, flags, fd >= 0, err);
+    sys::set_errno(err);
+    fd
+}
+
+fn sys_openat(dirfd: c_int, path: *const c_char, flags: c_int, mode: c_uint) -> c_int {
+    // SAFETY: the kernel validates all arguments.
+    match unsafe {
+        sys::raw(
+            libc::SYS_openat,
+            dirfd as usize,
+            path as usize,
+            flags as usize,
+            mode as usize,
+        )
+    } {
+        Ok(fd) => fd as c_int,
+        Err(e) => {
+            sys::set_errno(e);
+            -1
+        }
+    }
+}
+
+/// Entry from the C shim's `open`/`open64`.
+#[no_mangle]
+pub unsafe extern "C" fn rampart_open(
+    path: *const c_char,
+    flags: c_int,
+    mode: c_uint,
+    large: c_int,
+) -> c_int {
+    wrap(Base::Cwd, path, flags, || {
+        let real = if large != 0 {
+            get::open64()
+        } else {
+            get::open()
+        };
+        match real {
+            Some(f) => f(path, flags, mode),
+            None => sys_openat(libc::AT_FDCWD, path, flags, mode),
+        }
+    })
+}
+
+/// Entry from the C shim's `openat`/`openat64`.
+#[no_mangle]
+pub unsafe extern "C" fn rampart_openat(
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mode: c_uint,
+    large: c_int,
+) -> c_int {
+    wrap(Base::of(dirfd), path, flags, || {
+        let real = if large != 0 {
+            get::openat64()
+        } else {
+            get::openat()
+        };
+        match real {
+            Some(f) => f(dirfd, path, flags, mode),
+            None => sys_openat(dirfd, path, flags, mode),
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __open_2(path: *const c_char, flags: c_int) -> c_int {
+    wrap(Base::Cwd, path, flags, || match get::__open_2() {
+        Some(f) => f(path, flags),
+        None => sys_openat(libc::AT_FDCWD, path, flags, 0),
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __open64_2(path: *const c_char, flags: c_int) -> c_int {
+    wrap(Base::Cwd, path, flags, || match get::__open64_2() {
+        Some(f) => f(path, flags),
+        None => sys_openat(libc::AT_FDCWD, path, flags, 0),
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __openat_2(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
+    wrap(Base::of(dirfd), path, flags, || match get::__openat_2() {
+        Some(f) => f(dirfd, path, flags),
+        None => sys_openat(dirfd, path, flags, 0),
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __openat64_2(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
+    wrap(Base::of(dirfd), path, flags, || match get::__openat64_2() {
+        Some(f) => f(dirfd, path, flags),
+        None => sys_openat(dirfd, path, flags, 0),
+    })
+}
+
+const CREAT_FLAGS: c_int = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
+
+#[no_mangle]
+pub unsafe extern "C" fn creat(path: *const c_char, mode: mode_t) -> c_int {
+    wrap(Base::Cwd, path, CREAT_FLAGS, || match get::creat() {
+        Some(f) => f(path, mode),
+        None => sys_openat(libc::AT_FDCWD, path, CREAT_FLAGS, mode),
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn creat64(path: *const c_char, mode: mode_t) -> c_int {
+    wrap(Base::Cwd, path, CREAT_FLAGS, || match get::creat64() {
+        Some(f) => f(path, mode),
+        None => sys_openat(libc::AT_FDCWD, path, CREAT_FLAGS | libc::O_LARGEFILE, mode),
+    })
+}
+
+/// The `open(2)` flags an `fopen` mode string stands for.
+pub fn fopen_flags(mode: &[u8]) -> c_int {
+    let mut f = match mode.first() {
+        Some(b'w') => libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+        Some(b'a') => libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND,
+        _ => libc::O_RDONLY,
+    };
+    for &c in mode.iter().skip(1).take_while(|&&c| c != b',') {
+        match c {
+            b'+' => f = (f & !libc::O_ACCMODE) | libc::O_RDWR,
+            b'x' => f |= libc::O_EXCL,
+            b'e' => f |= libc::O_CLOEXEC,
+            _ => {}
+        }
+    }
+    f
+}
+
+fn wrap_file(
+    path: *const c_char,
+    mode: *const c_char,
+    call: impl FnOnce() -> *mut FILE,
+) -> *mut FILE {
+    let fp = call();
+    let err = sys::errno();
+    // SAFETY: fopen read the mode string.
+    let flags = if mode.is_null() {
+        0
+    } else {
+        fopen_flags(unsafe { sys::cstr_bytes(mode) })
+    };
+    after_open(Base::Cwd, path, flags, !fp.is_null(), err);
+    sys::set_errno(err);
+    fp
+}
+
+fn missing<T>() -> *mut T {
+    sys::set_errno(libc::ENOSYS);
+    core::ptr::null_mut()
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn fopen(path: *const c_char, mode: *const c_char) -> *mut FILE {
+    wrap_file(path, mode, || match get::fopen() {
+        Some(f) => f(path, mode),
+        None => missing(),
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn fopen64(path: *const c_char, mode: *const c_char) -> *mut FILE {
+    wrap_file(path, mode, || match get::fopen64() {
+        Some(f) => f(path, mode),
+        None => missing(),
+    })
+}
+
+/// `freopen(NULL, mode, stream)` reopens the stream's own file: name it
+/// from its descriptor before the call.
+unsafe fn freopen_common(
+    path: *const c_char,
+    mode: *const c_char,
+    stream: *mut FILE,
+    large: bool,
+) -> *mut FILE {
+    let mut own = [0u8; PATH_MAX + 1];
+    let mut shown = path;
+    if path.is_null() && !stream.is_null() {
+        let fd = libc::fileno(stream);
+        if let Some(n) = crate::path::fd_path(fd, &mut own[..PATH_MAX]) {
+            own[n] = 0;
+            shown = own.as_ptr().cast();
+        }
+    }
+    let real = if large {
+        get::freopen64()
+    } else {
+        get::freopen()
+    };
+    wrap_file(shown, mode, || match real {
+        Some(f) => f(path, mode, stream),
+        None => missing(),
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn freopen(
+    path: *const c_char,
+    mode: *const c_char,
+    stream: *mut FILE,
+) -> *mut FILE {
+    freopen_common(path, mode, stream, false)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn freopen64(
+    path: *const c_char,
+    mode: *const c_char,
+    stream: *mut FILE,
+) -> *mut FILE {
+    freopen_common(path, mode, stream, true)
+}

@@ -1,0 +1,137 @@
+//! `syscall()`: the numbers that open files, exec or connect are reported
+//! like their libc wrappers (`SYS_open`, `SYS_openat`, `SYS_openat2`,
+//! `SYS_execve`, `SYS_execveat`, `SYS_connect`), the descriptor and cwd
+//! changes the library tracks (`SYS_close`, `SYS_close_range`, `SYS_dup2`,
+//! `SYS_dup3`, `SYS_chdir`, `SYS_fchdir`); every other number goes
+//! straight to the real `syscall`. Entered from the C shim, which reads the
+//! variadic arguments.
+
+use libc::{c_char, c_int, c_long};
+
+use crate::hooks::{exec, net, open};
+use crate::path::Base;
+use crate::real::get;
+use crate::sys;
+
+unsafe fn real_syscall(n: c_long, a: [c_long; 6]) -> c_long {
+    match get::syscall() {
+        Some(f) => f(n, a[0], a[1], a[2], a[3], a[4], a[5]),
+        None => match sys::raw6(n, a.map(|v| v as usize)) {
+            Ok(v) => v as c_long,
+            Err(e) => {
+                sys::set_errno(e);
+                -1
+            }
+        },
+    }
+}
+
+/// Entry from the C shim's `syscall`.
+#[no_mangle]
+pub unsafe extern "C" fn rampart_syscall(
+    n: c_long,
+    a1: c_long,
+    a2: c_long,
+    a3: c_long,
+    a4: c_long,
+    a5: c_long,
+    a6: c_long,
+) -> c_long {
+    let a = [a1, a2, a3, a4, a5, a6];
+    match n {
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_open => {
+            let r = real_syscall(n, a);
+            let err = sys::errno();
+            open::after_open(Base::Cwd, a1 as *const c_char, a2 as c_int, r >= 0, err);
+            sys::set_errno(err);
+            r
+        }
+        libc::SYS_openat => {
+            let r = real_syscall(n, a);
+            let err = sys::errno();
+            open::after_open(
+                Base::of(a1 as c_int),
+                a2 as *const c_char,
+                a3 as c_int,
+                r >= 0,
+                err,
+            );
+            sys::set_errno(err);
+            r
+        }
+        libc::SYS_openat2 => {
+            let r = real_syscall(n, a);
+            let err = sys::errno();
+            // struct open_how { u64 flags; u64 mode; u64 resolve; }
+            let how = a3 as *const u64;
+            let flags = if how.is_null() || (r < 0 && err == libc::EFAULT) {
+                0
+            } else {
+                *how as c_int
+            };
+            open::after_open(
+                Base::of(a1 as c_int),
+                a2 as *const c_char,
+                flags,
+                r >= 0,
+                err,
+            );
+            sys::set_errno(err);
+            r
+        }
+        libc::SYS_execve => exec::exec_reported(
+            exec::Real::Syscall,
+            Base::Cwd,
+            sys::cstr_bytes(a1 as *const c_char),
+            a1 as *const c_char,
+            a2 as *const *const c_char,
+            a3 as *const *const c_char,
+        ) as c_long,
+        libc::SYS_execveat => exec::execveat(
+            a1 as c_int,
+            a2 as *const c_char,
+            a3 as *const *const c_char,
+            a4 as *const *const c_char,
+            a5 as c_int,
+        ) as c_long,
+        libc::SYS_connect => {
+            let r = real_syscall(n, a);
+            let err = sys::errno();
+            net::after_connect(
+                a1 as c_int,
+                a2 as *const libc::sockaddr,
+                a3 as libc::socklen_t,
+                r == 0,
+                err,
+            );
+            sys::set_errno(err);
+            r
+        }
+        libc::SYS_close | libc::SYS_dup3 => {
+            let r = real_syscall(n, a);
+            let fd = if n == libc::SYS_close { a1 } else { a2 } as c_int;
+            crate::conn::fds_touched(fd, fd);
+            r
+        }
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_dup2 => {
+            let r = real_syscall(n, a);
+            crate::conn::fds_touched(a2 as c_int, a2 as c_int);
+            r
+        }
+        libc::SYS_close_range => {
+            let r = real_syscall(n, a);
+            let lo = (a1 as u32).min(i32::MAX as u32) as c_int;
+            let hi = (a2 as u32).min(i32::MAX as u32) as c_int;
+            crate::conn::fds_touched(lo, hi);
+            r
+        }
+        libc::SYS_chdir | libc::SYS_fchdir => {
+            let r = real_syscall(n, a);
+            crate::cache::cwd_changed();
+            r
+        }
+        _ => real_syscall(n, a),
+    }
+}

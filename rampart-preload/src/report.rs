@@ -1,0 +1,208 @@
+//! Building one wire frame per intercepted call and sending it.
+//!
+//! Each function writes straight into one stack frame buffer (`FRAME`
+//! bytes): the header, the executable, the cwd read by `getcwd` into the
+//! frame, then the call's body (paths resolved and cleaned in place). The
+//! functions are not inlined so their buffers do not add up on the hook's
+//! stack. Nothing here allocates, locks, panics or changes errno's meaning
+//! for the program (hooks save and restore errno around it).
+
+use core::mem::MaybeUninit;
+use core::ops::Range;
+
+use libc::{c_char, c_int};
+use rampart_core::wire::{self, CallKind, Encoder, EventHead, InetAddr, WireOutcome, WireProto};
+
+use crate::conn::{self, Conn};
+use crate::path::{self, Base};
+use crate::state::{self, Saved};
+use crate::sys;
+
+/// Bytes of the frame buffer on a hook's stack (the wire allows up to
+/// [`wire::MAX_FRAME`]; this keeps a hook's stack use under 16 KiB).
+pub const FRAME: usize = 8 * 1024;
+
+/// Who is calling, resolved once per hook.
+pub struct Ctx {
+    pub s: &'static Saved,
+    pub pid: i32,
+    pub ppid: i32,
+}
+
+/// The caller, when the library is initialised and a collector is named.
+#[inline]
+pub fn ctx() -> Option<Ctx> {
+    let s = state::saved()?;
+    if !s.active {
+        return None;
+    }
+    let pid = sys::getpid();
+    Some(Ctx {
+        s,
+        pid,
+        ppid: state::ppid(pid),
+    })
+}
+
+impl Ctx {
+    pub fn conn(&self) -> Option<Conn> {
+        conn::acquire(self.s, self.pid, self.ppid)
+    }
+}
+
+/// The outcome of a call returning -1 (with `err`) on failure.
+pub fn outcome(ok: bool, err: c_int) -> WireOutcome {
+    if ok {
+        WireOutcome::Ok
+    } else if err > 0 {
+        WireOutcome::Errno(err)
+    } else {
+        WireOutcome::Unknown
+    }
+}
+
+fn send_event(
+    cx: &Ctx,
+    conn: &mut Conn,
+    call: CallKind,
+    outcome: WireOutcome,
+    body: impl FnOnce(&mut Encoder<'_>, Range<usize>),
+) -> u32 {
+    let seq = state::next_seq();
+    let mut buf = [MaybeUninit::<u8>::uninit(); FRAME];
+    let head = EventHead {
+        seq,
+        wants_verdict: false,
+        outcome,
+        pid: cx.pid,
+        ppid: cx.ppid,
+    };
+    let mut e = Encoder::event(&mut buf, call, &head);
+    e.str(state::exe());
+    let cwd = e.str_with(|_, out| {
+        let cap = out.len().min(path::PATH_MAX);
+        crate::cache::cwd_into(&mut out[..cap])
+    });
+    body(&mut e, cwd);
+    let n = e.finish();
+    if n > 0 {
+        // SAFETY: the encoder initialised the first n bytes.
+        let frame = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
+        conn.send(cx.s, cx.pid, cx.ppid, frame);
+    }
+    seq
+}
+
+fn put_path(e: &mut Encoder<'_>, cwd: Range<usize>, base: Base, rel: &[u8]) {
+    e.str_with(|written, out| {
+        let cwd = written.get(cwd).unwrap_or(&[]);
+        let cap = out.len().min(path::PATH_MAX);
+        path::resolve_into(base, cwd, rel, &mut out[..cap])
+    });
+}
+
+#[inline(never)]
+pub fn open(cx: &Ctx, conn: &mut Conn, base: Base, rel: &[u8], flags: c_int, oc: WireOutcome) {
+    send_event(cx, conn, CallKind::Open, oc, |e, cwd| {
+        e.i32(flags);
+        put_path(e, cwd, base, rel);
+    });
+}
+
+/// An exec of `rel` (resolved against `base`) with `argv`; returns its seq.
+///
+/// # Safety
+/// `argv` is NULL or a NULL-terminated array of C strings.
+#[inline(never)]
+pub unsafe fn exec(
+    cx: &Ctx,
+    conn: &mut Conn,
+    base: Base,
+    rel: &[u8],
+    argv: *const *const c_char,
+    oc: WireOutcome,
+) -> u32 {
+    send_event(cx, conn, CallKind::Exec, oc, |e, cwd| {
+        put_path(e, cwd, base, rel);
+        e.argv(ArgIter { argv, i: 0 });
+    })
+}
+
+/// Iterates a C argv without counting it first.
+struct ArgIter {
+    argv: *const *const c_char,
+    i: usize,
+}
+
+impl Iterator for ArgIter {
+    type Item = &'static [u8];
+    fn next(&mut self) -> Option<&'static [u8]> {
+        if self.argv.is_null() {
+            return None;
+        }
+        // SAFETY: the caller guarantees a NULL-terminated array.
+        unsafe {
+            let p = *self.argv.add(self.i);
+            if p.is_null() {
+                return None;
+            }
+            self.i += 1;
+            Some(sys::cstr_bytes(p))
+        }
+    }
+}
+
+#[inline(never)]
+pub fn exec_failed(cx: &Ctx, conn: &mut Conn, seq: u32, err: c_int) {
+    let mut buf = [0u8; 32];
+    let n = wire::encode_exec_failed(&mut buf, seq, err.max(1));
+    conn.send(cx.s, cx.pid, cx.ppid, &buf[..n]);
+}
+
+#[inline(never)]
+pub fn connect_inet(
+    cx: &Ctx,
+    conn: &mut Conn,
+    addr: InetAddr,
+    port: u16,
+    proto: WireProto,
+    oc: WireOutcome,
+) {
+    let addr = crate::dns::unmap(addr);
+    send_event(cx, conn, CallKind::ConnectInet, oc, |e, _| {
+        match addr {
+            InetAddr::V4(a) => {
+                e.u8(4);
+                e.bytes(&a);
+            }
+            InetAddr::V6(a) => {
+                e.u8(6);
+                e.bytes(&a);
+            }
+        }
+        e.u16(port);
+        e.u8(proto as u8);
+        e.str_with(|_, out| (crate::dns::lookup_into(&addr, out).unwrap_or(0), false));
+    });
+}
+
+/// A connect to a unix socket: `name` is the sun_path bytes (abstract
+/// names start with NUL and are written `@name`).
+#[inline(never)]
+pub fn connect_unix(cx: &Ctx, conn: &mut Conn, name: &[u8], oc: WireOutcome) {
+    send_event(cx, conn, CallKind::ConnectUnix, oc, |e, cwd| {
+        if let Some(abs) = name.strip_prefix(&[0u8]) {
+            e.str_with(|_, out| {
+                let mut n = 0;
+                for (d, b) in out.iter_mut().zip(b"@".iter().chain(abs)) {
+                    d.write(*b);
+                    n += 1;
+                }
+                (n, n < abs.len() + 1)
+            });
+        } else {
+            let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+            put_path(e, cwd, Base::Cwd, &name[..end]);
+        }
+    });
+}

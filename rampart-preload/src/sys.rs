@@ -1,0 +1,199 @@
+//! Raw system calls and errno, for the library's own work.
+//!
+//! The library exports `syscall`, `connect`, `open`... itself, so calling
+//! those through libc from inside a hook would land back in the hook. Every
+//! system call the library makes for its own purposes goes through the
+//! inline `syscall` instruction here instead. Nothing here allocates, locks
+//! or touches errno (results are `Err(errno)`); [`errno`]/[`set_errno`] are
+//! the only errno accessors.
+
+use core::arch::asm;
+use libc::{c_int, c_long};
+
+/// A raw system call: `Ok(return value)` or `Err(errno)`.
+#[inline]
+pub unsafe fn raw6(n: c_long, a: [usize; 6]) -> Result<usize, c_int> {
+    let ret: isize;
+    #[cfg(target_arch = "x86_64")]
+    asm!(
+        "syscall",
+        inlateout("rax") n as isize => ret,
+        in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
+        in("r10") a[3], in("r8") a[4], in("r9") a[5],
+        lateout("rcx") _, lateout("r11") _,
+        options(nostack),
+    );
+    #[cfg(target_arch = "aarch64")]
+    asm!(
+        "svc 0",
+        in("x8") n,
+        inlateout("x0") a[0] as isize => ret,
+        in("x1") a[1], in("x2") a[2], in("x3") a[3], in("x4") a[4], in("x5") a[5],
+        options(nostack),
+    );
+    if (-4095..0).contains(&ret) {
+        Err((-ret) as c_int)
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+#[inline]
+pub unsafe fn raw(n: c_long, a0: usize, a1: usize, a2: usize, a3: usize) -> Result<usize, c_int> {
+    raw6(n, [a0, a1, a2, a3, 0, 0])
+}
+
+pub fn errno() -> c_int {
+    // SAFETY: __errno_location always returns the calling thread's errno.
+    unsafe { *libc::__errno_location() }
+}
+
+pub fn set_errno(e: c_int) {
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = e }
+}
+
+pub fn getpid() -> i32 {
+    // SAFETY: getpid has no arguments and cannot fail.
+    unsafe { raw(libc::SYS_getpid, 0, 0, 0, 0).unwrap_or(0) as i32 }
+}
+
+pub fn getppid() -> i32 {
+    // SAFETY: as above.
+    unsafe { raw(libc::SYS_getppid, 0, 0, 0, 0).unwrap_or(0) as i32 }
+}
+
+pub fn close(fd: c_int) {
+    // SAFETY: closing a descriptor number touches no memory.
+    let _ = unsafe { raw(libc::SYS_close, fd as usize, 0, 0, 0) };
+}
+
+pub fn fstat(fd: c_int) -> Option<libc::stat> {
+    let mut st = core::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: the kernel writes a whole `struct stat` on success.
+    unsafe {
+        raw(libc::SYS_fstat, fd as usize, st.as_mut_ptr() as usize, 0, 0).ok()?;
+        Some(st.assume_init())
+    }
+}
+
+/// `stat` of a NUL-terminated path, following symlinks.
+pub fn stat(path: *const u8) -> Option<libc::stat> {
+    let mut st = core::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `path` is NUL-terminated; the kernel writes a whole stat.
+    unsafe {
+        raw(
+            libc::SYS_newfstatat,
+            libc::AT_FDCWD as usize,
+            path as usize,
+            st.as_mut_ptr() as usize,
+            0,
+        )
+        .ok()?;
+        Some(st.assume_init())
+    }
+}
+
+/// `faccessat(AT_FDCWD, path, mode)` on a NUL-terminated path.
+pub fn access(path: *const u8, mode: c_int) -> bool {
+    // SAFETY: `path` is NUL-terminated.
+    unsafe {
+        raw(
+            libc::SYS_faccessat,
+            libc::AT_FDCWD as usize,
+            path as usize,
+            mode as usize,
+            0,
+        )
+        .is_ok()
+    }
+}
+
+/// `readlink` of a NUL-terminated path into `out`; returns the length.
+pub fn readlink(path: *const u8, out: *mut u8, cap: usize) -> Option<usize> {
+    // SAFETY: `out` has room for `cap` bytes; `path` is NUL-terminated.
+    unsafe {
+        raw(
+            libc::SYS_readlinkat,
+            libc::AT_FDCWD as usize,
+            path as usize,
+            out as usize,
+            cap,
+        )
+        .ok()
+    }
+}
+
+/// The kernel's `getcwd` into `out`: returns the length without the NUL, or
+/// `None` (cwd removed, or longer than `cap`).
+pub fn getcwd(out: *mut u8, cap: usize) -> Option<usize> {
+    // SAFETY: `out` has room for `cap` bytes.
+    let n = unsafe { raw(libc::SYS_getcwd, out as usize, cap, 0, 0).ok()? };
+    // The kernel returns the length including the NUL; a path that does not
+    // start with '/' is "(unreachable)...", not a usable directory.
+    // SAFETY: n >= 1 bytes were written.
+    if n == 0 || unsafe { *out } != b'/' {
+        return None;
+    }
+    Some(n - 1)
+}
+
+pub fn socket_type(fd: c_int) -> Option<c_int> {
+    let mut ty: c_int = 0;
+    let mut len: libc::socklen_t = core::mem::size_of::<c_int>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `ty`.
+    unsafe {
+        raw6(
+            libc::SYS_getsockopt,
+            [
+                fd as usize,
+                libc::SOL_SOCKET as usize,
+                libc::SO_TYPE as usize,
+                &mut ty as *mut c_int as usize,
+                &mut len as *mut libc::socklen_t as usize,
+                0,
+            ],
+        )
+        .ok()?;
+    }
+    Some(ty)
+}
+
+/// Coarse monotonic clock in milliseconds (vDSO, no system call).
+pub fn now_ms() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec; libc's version is not hooked.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    (ts.tv_sec as u64).wrapping_mul(1000) + (ts.tv_nsec as u64) / 1_000_000
+}
+
+pub fn sleep_ms(ms: u64) {
+    let ts = libc::timespec {
+        tv_sec: (ms / 1000) as libc::time_t,
+        tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long,
+    };
+    // SAFETY: reads one timespec.
+    let _ = unsafe {
+        raw(
+            libc::SYS_nanosleep,
+            &ts as *const libc::timespec as usize,
+            0,
+            0,
+            0,
+        )
+    };
+}
+
+/// Length of a NUL-terminated string.
+///
+/// # Safety
+/// `s` must be a valid NUL-terminated string.
+pub unsafe fn cstr_bytes<'a>(s: *const libc::c_char) -> &'a [u8] {
+    if s.is_null() {
+        return &[];
+    }
+    core::slice::from_raw_parts(s.cast::<u8>(), libc::strlen(s))
+}
