@@ -162,3 +162,32 @@ fn a_file_not_generated_by_the_generator_is_refused_with_its_name() {
         .to_string();
     assert!(e.starts_with("broken.yaml:"), "{e}");
 }
+
+#[test]
+fn a_merge_the_existing_policy_still_denies_fails_the_replay() {
+    let first = generate(&workload(1));
+    // The reviewer added a deny rule of their own.
+    let edited = first.yaml.replace(
+        "policies:\n",
+        "policies:\n  - name: \"mine-no-make\"\n    match:\n      tool: [\"exec\"]\n    rules:\n      - action: deny\n        when:\n          command_matches:\n            - \"make *\"\n\n",
+    );
+    let err = merge(
+        &edited,
+        "agent.yaml",
+        generator(&[exec(&["make", "all"], &ts(1), "s2")]),
+    )
+    .unwrap_err();
+    match err {
+        rampart_core::generate::GenerateError::Replay(g) => {
+            let r = g.summary.replay.as_ref().unwrap();
+            assert_eq!((r.allowed, r.total), (0, 1));
+            assert_eq!(r.denied, ["exec make all"]);
+            assert!(err_text(&g).contains("replay: 0/1"));
+        }
+        other => panic!("expected a replay failure, got {other}"),
+    }
+}
+
+fn err_text(g: &Generated) -> String {
+    rampart_core::generate::GenerateError::Replay(Box::new(g.clone())).to_string()
+}

@@ -5,10 +5,9 @@ mod generate_common;
 
 use chrono::{TimeZone, Utc};
 use generate_common::*;
-use rampart_core::generate::eval::{Evaluator, Query};
-use rampart_core::generate::paths::Places;
 use rampart_core::generate::render::parse;
 use rampart_core::generate::{parse_when, Generated, Generator, Observation, Options};
+use rampart_core::policy::Action;
 use serde_json::json;
 
 fn options() -> Options {
@@ -265,32 +264,19 @@ fn sensitive_paths_are_allowed_exactly_never_globbed() {
         .find(|w| w.message.starts_with("sensitive path read"))
         .unwrap();
     assert_eq!(w.stat.count, ssh.len() as u64 + 2);
-    // Unseen secrets next to seen ones stay denied.
-    let places = Places {
-        home: Some(HOME.into()),
-        tilde: true,
-        ..Places::default()
-    };
-    let ev = Evaluator::new(&doc, &places);
-    let unseen = format!("{HOME}/.ssh/id_rsa");
+    // Unseen secrets next to seen ones stay denied; seen ones are allowed.
+    let ev = engine(&out.yaml);
     assert_eq!(
-        ev.decide(&Query {
-            tool: "read",
-            path: Some(&unseen),
-            ..Query::default()
-        })
-        .action,
-        "deny"
+        verdict(&ev, "read", &format!("{HOME}/.ssh/id_rsa")),
+        Action::Deny
     );
-    let env = format!("{PROJECT}/sub/.env");
     assert_eq!(
-        ev.decide(&Query {
-            tool: "read",
-            path: Some(&env),
-            ..Query::default()
-        })
-        .action,
-        "deny"
+        verdict(&ev, "read", &format!("{PROJECT}/sub/.env")),
+        Action::Deny
+    );
+    assert_eq!(
+        verdict(&ev, "read", &format!("{HOME}/.ssh/known_hosts")),
+        Action::Allow
     );
 }
 
@@ -412,16 +398,8 @@ fn network_rules_by_domain_and_port() {
         ["tcp://localhost:8080", "/run/user/1000/bus"]
     );
     assert!(!out.yaml.contains("down.example.org"));
-    let doc = parse(&out.yaml, "out").unwrap();
-    let ev = Evaluator::new(&doc, &Places::default());
-    let url_ok = |u: &str| {
-        ev.decide(&Query {
-            tool: "net",
-            url: Some(u),
-            ..Query::default()
-        })
-        .admits()
-    };
+    let ev = engine(&out.yaml);
+    let url_ok = |u: &str| admits(&ev, "net", u);
     assert!(url_ok("tcp://d.cdn.example.net:443"));
     assert!(!url_ok("tcp://d.cdn.example.net.evil.io:443"));
     assert!(!url_ok("tcp://cdn.example.net.evil.io:443"));

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::eval::{Evaluator, Query};
+use super::eval::{Checker, Query};
 use super::model::{stat_comment, Doc, Policy, Rule, Stat, When};
 use super::observe::Access;
 use super::paths::PathSets;
@@ -44,7 +44,8 @@ pub fn merge(
         })?;
     generator.opts.name_prefix = prefix.clone();
     let places = generator.places(Some(&doc));
-    let ev = Evaluator::new(&doc, &places);
+    let ev =
+        Checker::new(existing, origin, places.home.as_deref()).map_err(GenerateError::Input)?;
 
     // Every new call, for the replay; only the uncovered ones are learned.
     let all = Keys {
@@ -55,7 +56,7 @@ pub fn merge(
         fetches: generator.fetches.clone(),
         others: generator.others.clone(),
     };
-    let admits = |q: Query<'_>| ev.decide(&q).admits();
+    let admits = |q: Query<'_>| ev.admits(&q);
     generator.exec.retain(|c, _| {
         !admits(Query {
             tool: "exec",
@@ -453,7 +454,7 @@ pub fn merge(
     built.summary.widened = widened;
     built.summary.tools = tool_summaries(&doc, &prefix);
     built.summary.baselines = baseline_summaries(&built.learned);
-    built.check(&doc, yaml)
+    built.check(yaml)
 }
 
 fn is_sensitive_rule(r: &Rule) -> bool {

@@ -19,7 +19,6 @@ pub mod baseline;
 pub mod diff;
 pub mod eval;
 pub mod exec;
-pub mod glob;
 pub mod merge;
 pub mod model;
 pub mod net;
@@ -40,7 +39,7 @@ pub use model::Stat;
 pub use observe::{Observation, SkipReason};
 pub use when::{parse_when, WHEN_FORMS};
 
-use eval::{Evaluator, Query};
+use eval::{Checker, Query};
 use model::{stat_comment, Doc, Policy, Rule, When};
 use observe::{Access, Call};
 use paths::{PathSets, Places};
@@ -330,20 +329,30 @@ pub const DESTRUCTIVE_COMMANDS: &[&str] = &[
 ];
 
 fn is_destructive(command: &str) -> bool {
-    // "rm -rf /*" would, as a Rampart glob, cover every absolute rm -rf;
-    // the literal pattern is denied by equality only.
-    DESTRUCTIVE_COMMANDS.iter().any(|p| {
-        // Every pattern starts with a literal word; a cheap first check.
-        let literal = p.split(['*', '?', '[']).next().unwrap_or("");
-        if !command.starts_with(literal) {
-            return false;
-        }
+    static GLOBS: std::sync::OnceLock<Vec<crate::policy::glob::Glob>> = std::sync::OnceLock::new();
+    let globs = GLOBS.get_or_init(|| {
+        DESTRUCTIVE_COMMANDS
+            .iter()
+            .map(|p| {
+                crate::policy::glob::Glob::new(p, crate::policy::glob::GlobKind::Text)
+                    .expect("built-in pattern is valid")
+            })
+            .collect()
+    });
+    globs.iter().zip(DESTRUCTIVE_COMMANDS).any(|(g, p)| {
+        // "rm -rf /*" would, as a Rampart glob, cover every absolute rm -rf;
+        // it is there for the literal command only.
         if *p == "rm -rf /*" {
             command == *p
         } else {
-            glob::command_glob(p, command)
+            g.is_match(command)
         }
     })
+}
+
+/// Whether `s` holds a character that is special in a Rampart glob.
+pub(crate) fn has_glob_chars(s: &str) -> bool {
+    s.contains(['*', '?', '[', ']', '\\', '{', '}'])
 }
 
 #[derive(Default)]
@@ -865,7 +874,7 @@ fn classify(access: Access, path: &str, sets: &PathSets, places: &Places) -> Cla
     if let Some(b) = baseline::bundle_for(access, path) {
         return Class::Bundle(b);
     }
-    Class::Entry(if !path.starts_with('/') || glob::has_glob_chars(path) {
+    Class::Entry(if !path.starts_with('/') || has_glob_chars(path) {
         exact_path_pattern(path)
     } else {
         paths::normalise(path, places)
@@ -972,17 +981,20 @@ impl Built {
         let yaml = render::render(&doc);
         self.summary.tools = tool_summaries(&doc, &self.opts.name_prefix);
         self.summary.baselines = baseline_summaries(&self.learned);
-        self.check(&doc, yaml)
+        self.check(yaml)
     }
 
     /// Replays the learned calls and probes the policy; an error when a
     /// learned call would be denied.
-    pub(crate) fn check(mut self, doc: &Doc, yaml: String) -> Result<Generated, GenerateError> {
-        let ev = Evaluator::new(doc, &self.places);
-        let replay = replay(&ev, &self.keys, &self.learned);
+    pub(crate) fn check(mut self, yaml: String) -> Result<Generated, GenerateError> {
+        let checker = Checker::new(&yaml, "generated policy", self.places.home.as_deref())
+            .map_err(|e| {
+                GenerateError::Input(format!("the generated policy does not load: {e}"))
+            })?;
+        let replay = replay(&checker, &self.keys, &self.learned);
         let ok = replay.allowed == replay.total;
         self.summary.replay = Some(replay);
-        for admitted in probe::probe(&ev, &self.places) {
+        for admitted in probe::probe(&checker, &self.places) {
             self.summary.warnings.push(Warning {
                 message: format!("probe: the policy admits {admitted}"),
                 stat: Stat::default(),
@@ -1002,7 +1014,7 @@ impl Built {
     }
 }
 
-fn replay(ev: &Evaluator, keys: &Keys, learned: &Learned) -> Replay {
+fn replay(ev: &Checker, keys: &Keys, learned: &Learned) -> Replay {
     // (query, calls, what to show when denied)
     let mut calls: Vec<(Query<'_>, u64, &str)> = Vec::new();
     for (cmd, &n) in &keys.exec {
@@ -1116,7 +1128,7 @@ fn replay(ev: &Evaluator, keys: &Keys, learned: &Learned) -> Replay {
                     let mut r = Replay::default();
                     for (q, n, what) in part {
                         r.total += n;
-                        if ev.decide(q).admits() {
+                        if ev.admits(q) {
                             r.allowed += n;
                         } else {
                             r.denied.push(format!("{} {what}", q.tool));

@@ -127,7 +127,7 @@ impl std::fmt::Display for SkipReason {
             SkipReason::TooLong => write!(
                 f,
                 "longer than a policy pattern may be ({} bytes)",
-                crate::generate::glob::MAX_INPUT_LEN
+                crate::policy::glob::MAX_INPUT_LEN
             ),
             SkipReason::Corrupt => write!(f, "corrupt or unreadable record"),
         }
@@ -412,7 +412,7 @@ pub(crate) fn call<'a>(rec: &Rec<'a>) -> Result<Call<'a>, SkipReason> {
     match rec.tool {
         "exec" => {
             let command = rec.command.ok_or(SkipReason::MissingKey("command"))?;
-            if command.len() > crate::generate::glob::MAX_INPUT_LEN {
+            if command.len() > crate::policy::glob::MAX_INPUT_LEN {
                 return Err(SkipReason::TooLong);
             }
             Ok(Call::Exec { command })
@@ -425,7 +425,7 @@ pub(crate) fn call<'a>(rec: &Rec<'a>) -> Result<Call<'a>, SkipReason> {
                 Access::Write
             };
             let path = absolute(raw, rec.cwd);
-            if path.len() > crate::generate::glob::MAX_INPUT_LEN {
+            if path.len() > crate::policy::glob::MAX_INPUT_LEN {
                 return Err(SkipReason::TooLong);
             }
             Ok(Call::File { access, path })

@@ -13,9 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use super::glob::MAX_DOUBLE_STAR_PATTERN_LEN;
 use super::model::Stat;
 use super::observe::Access;
+use crate::policy::glob::MAX_DOUBLE_STAR_PATTERN_LEN;
 
 /// Sensitive for reads and writes alike: credentials, keys, secrets.
 pub const SENSITIVE: &[&str] = &[
