@@ -703,6 +703,18 @@ pub fn git_root_of(path: &str) -> Option<&str> {
     path.strip_suffix("/.git").filter(|r| !r.is_empty())
 }
 
+/// A command word with its volatile parts replaced, segment by segment.
+pub fn normalise_word(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    for (i, seg) in word.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        normalise_segment(seg, false, &mut out);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -764,16 +776,4 @@ mod tests {
         assert!(!p.owned_for_write("/home/u/.cache"));
         assert!(!p.owned_for_write("/home/u/docs"));
     }
-}
-
-/// A command word with its volatile parts replaced, segment by segment.
-pub fn normalise_word(word: &str) -> String {
-    let mut out = String::with_capacity(word.len());
-    for (i, seg) in word.split('/').enumerate() {
-        if i > 0 {
-            out.push('/');
-        }
-        normalise_segment(seg, false, &mut out);
-    }
-    out
 }
