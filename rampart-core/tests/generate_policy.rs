@@ -138,6 +138,10 @@ fn output_is_a_strict_rampart_policy() {
             }
         }
     }
+    // The project's linter has nothing to say about it.
+    let lint =
+        rampart_core::policy::lint::lint(&[("generated.yaml".into(), out.yaml.clone())]).unwrap();
+    assert!(lint.is_empty(), "{lint:?}");
     // Deny policies come before any allow.
     let first_allow = policies
         .iter()

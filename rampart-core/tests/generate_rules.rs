@@ -147,6 +147,14 @@ fn go_rampart_trail_gives_a_sensible_policy_without_the_denied_calls() {
             "allow",
             15,
         ),
+        // Glob characters in what was observed become `?`: one character.
+        go_record("exec", json!({"command": "ls src/*.ts"}), "allow", 16),
+        go_record(
+            "read",
+            json!({"file_path": "/home/alice/src/shop/docs/[draft].md"}),
+            "allow",
+            17,
+        ),
     ];
     let out = generate(&trail);
     for denied in ["evil.example", "node_modules", ".aws", "pastebin"] {
@@ -166,12 +174,17 @@ fn go_rampart_trail_gives_a_sensible_policy_without_the_denied_calls() {
             "cd /home/alice/src/shop && npm run lint 2>&1 | tail -5",
             "git diff --stat",
             "git status",
+            "ls src/?.ts",
             "npm run test"
         ]
     );
     assert_eq!(
         allows(&out, "read"),
-        ["~/src/shop/package.json", "~/src/shop/src/index.ts"]
+        [
+            "~/src/shop/docs/?draft?.md",
+            "~/src/shop/package.json",
+            "~/src/shop/src/index.ts"
+        ]
     );
     assert_eq!(
         allows(&out, "write"),
@@ -205,7 +218,14 @@ fn go_rampart_trail_gives_a_sensible_policy_without_the_denied_calls() {
         .warnings
         .iter()
         .any(|w| w.message.contains("compound") && w.stat.examples[0].contains("npm run lint")));
-    assert_eq!(out.summary.replay.as_ref().unwrap().total, 12);
+    let r = out.summary.replay.as_ref().unwrap();
+    assert_eq!((r.allowed, r.total), (14, 14));
+    let ev = engine(&out.yaml);
+    assert!(admits(&ev, "exec", "ls src/*.ts"));
+    assert!(!admits(&ev, "exec", "ls src/ab.ts"));
+    assert!(!admits(&ev, "exec", "ls src/*.tsx"));
+    assert!(admits(&ev, "read", "/home/alice/src/shop/docs/[draft].md"));
+    assert!(!admits(&ev, "read", "/home/alice/src/shop/docs/draft.md"));
 }
 
 #[test]

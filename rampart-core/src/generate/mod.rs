@@ -275,6 +275,18 @@ impl fmt::Display for Summary {
     }
 }
 
+/// Generates a policy from `observations` in one call.
+pub fn generate(
+    observations: impl IntoIterator<Item = Observation>,
+    opts: Options,
+) -> Result<Generated, GenerateError> {
+    let mut g = Generator::new(opts)?;
+    for o in observations {
+        g.observe(&o);
+    }
+    g.finish()
+}
+
 /// Destructive commands the policy always denies (Rampart command globs).
 pub const DESTRUCTIVE_COMMANDS: &[&str] = &[
     "rm -rf /",
