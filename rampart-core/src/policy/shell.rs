@@ -618,17 +618,20 @@ fn unwrap<'s>(mut w: Vec<Cow<'s, str>>, names: &mut Vec<String>) -> Unwrapped<'s
     }
     dropped |= w.len() != before;
     for _round in 0..64 {
-        let start = w.len();
+        let mut changed = false;
         let assigned = w.iter().take_while(|t| assignment_name(t).is_some()).count();
         for t in &w[..assigned] {
             names.push(assignment_name(t).unwrap_or_default().to_string());
         }
         w.drain(..assigned);
+        changed |= assigned > 0;
         match executor(&w, names) {
             Some(Executor::Drop(n)) => {
                 w.drain(..n);
+                changed = true;
             }
             Some(Executor::Split { drop, words }) => {
+                changed = true;
                 let rest: Vec<Cow<'s, str>> = w.drain(drop..).collect();
                 w.truncate(1);
                 w.extend(words.into_iter().map(Cow::Owned));
@@ -645,6 +648,7 @@ fn unwrap<'s>(mut w: Vec<Cow<'s, str>>, names: &mut Vec<String>) -> Unwrapped<'s
                 if script.is_none() && leaf.is_none() {
                     script = Some(w[i + 1].to_string());
                 }
+                changed = true;
                 let inner: Vec<Cow<'s, str>> = w.drain(i + 1..).collect();
                 w = if inner.len() == 1 {
                     let retokenized: Vec<Cow<'s, str>> = words(&inner[0])
@@ -661,7 +665,7 @@ fn unwrap<'s>(mut w: Vec<Cow<'s, str>>, names: &mut Vec<String>) -> Unwrapped<'s
                 };
             }
         }
-        if w.len() == start && assigned == 0 {
+        if !changed {
             break;
         }
         dropped = true;
@@ -826,11 +830,13 @@ pub fn aliases(w: &[Cow<'_, str>]) -> Vec<String> {
     };
     let mut w = w;
     let mut base = basename(first).to_lowercase();
+    let mut applet = false;
     if matches!(base.as_str(), "busybox" | "toybox") && w.len() > 1 && !w[1].starts_with('-') {
         w = &w[1..];
         base = basename(&w[0]).to_lowercase();
+        applet = true;
     }
-    if base != *w[0] {
+    if applet || base != *w[0] {
         let mut s = base.clone();
         for t in &w[1..] {
             s.push(' ');
