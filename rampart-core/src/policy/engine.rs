@@ -3,18 +3,22 @@
 //! Owns turning a [`PolicySet`] into matchers built once (every command glob
 //! of every rule in one [`GlobSet`], every `command_contains` entry in one
 //! [`LiteralSet`], every path glob in one more set) and deciding a
-//! [`Request`] against them in Go Rampart's order (see [`super`]). An
-//! [`Engine`] is immutable, `Send + Sync`, and evaluation allocates only its
-//! scratch bits and the [`Decision`]. It must never block, touch the file
-//! system or keep state between calls.
+//! [`Request`] against them in Go Rampart's order (see [`super`]). Command
+//! conditions go through the shell reading of [`shell::analyze`]: deny and
+//! ask rules match when any spelling or component of the command matches,
+//! allow and watch rules only when every component the command runs is
+//! covered (or a pattern spells the whole command). An [`Engine`] is
+//! immutable and `Send + Sync`; evaluation allocates its scratch bits, the
+//! [`Decision`] and, for commands that need parsing, their analysis. It must
+//! never block, touch the file system or keep state between calls.
 
 use std::borrow::Cow;
 use std::ops::Range;
 use std::path::PathBuf;
 
 use super::glob::{file_match_str, normalize_domain, Bits, Glob, GlobKind, GlobSet, LiteralSet};
-use super::shell::{self, Analysis};
 use super::schema::{self, ConditionDef, PolicySet, RuleAction, TestCase};
+use super::shell::{self, Analysis};
 use super::{Action, Decision, LoadError, Request};
 
 /// How sources are read into an engine.
@@ -53,6 +57,8 @@ pub struct Engine {
     command_slots: usize,
     /// Per command slot: how its rule matches commands (see [`shell`]).
     slots: Vec<SlotInfo>,
+    /// The granting slots with `command_contains` entries.
+    grant_contains_slots: Vec<usize>,
     /// Per command glob: it may grant a whole command as written (a
     /// composite pattern, or one without `*`).
     glob_whole: Vec<bool>,
@@ -298,8 +304,7 @@ impl Engine {
                             }
                         }
                     };
-                    let restrictive =
-                        matches!(r.action.value, RuleAction::Deny | RuleAction::Ask);
+                    let restrictive = matches!(r.action.value, RuleAction::Deny | RuleAction::Ask);
                     let when = match &r.when {
                         None => When::Always,
                         Some(c) => compile_condition(
@@ -370,6 +375,13 @@ impl Engine {
             glob_slot: commands.slots,
             contains_slot: contains.slots,
             command_slots: contains.next_slot as usize,
+            grant_contains_slots: contains
+                .info
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| !i.contains.is_empty())
+                .map(|(s, _)| s)
+                .collect(),
             slots: contains.info,
             glob_whole,
             tests,
@@ -782,28 +794,33 @@ impl<'r> Scratch<'_, 'r> {
             self.raw_bits();
             let a = self.analysis.as_ref().expect("computed above");
             let simple = a.is_simple();
+            let raw_bits = self.raw_bits.as_ref().expect("computed above");
             let list = a
                 .components(cmd)
                 .map(|c| {
-                    let spell = if simple {
-                        self.raw_bits.clone().expect("computed above")
-                    } else if c.same_words && c.text != c.normalized {
-                        self.glob_bits(&[c.normalized, c.text])
-                    } else {
-                        self.glob_bits(&[c.normalized])
-                    };
+                    let spell =
+                        if simple || (c.normalized == cmd && (!c.same_words || c.text == cmd)) {
+                            raw_bits.clone()
+                        } else if c.same_words && c.text != c.normalized {
+                            self.glob_bits(&[c.normalized, c.text])
+                        } else {
+                            self.glob_bits(&[c.normalized])
+                        };
                     let aliases: Vec<&str> = c.aliases.iter().map(String::as_str).collect();
                     let alias = self.glob_bits(&aliases);
                     let mut found = Bits::new(engine.contains.len());
                     engine.contains.matches_into(c.normalized, &mut found);
-                    engine.contains.matches_into(c.text, &mut found);
+                    if c.text != c.normalized {
+                        engine.contains.matches_into(c.text, &mut found);
+                    }
                     let mut contains = Bits::new(engine.command_slots);
                     for i in found.ones() {
                         contains.set(engine.contains_slot[i] as usize);
                     }
                     let mut grant_contains = Bits::new(engine.command_slots);
-                    for (slot, info) in engine.slots.iter().enumerate() {
-                        if info.contains.iter().any(|e| c.normalized.contains(e.as_str())) {
+                    for &slot in &engine.grant_contains_slots {
+                        let entries = &engine.slots[slot].contains;
+                        if entries.iter().any(|e| c.normalized.contains(e.as_str())) {
                             grant_contains.set(slot);
                         }
                     }
@@ -832,7 +849,21 @@ impl<'r> Scratch<'_, 'r> {
                     hits.set(slot as usize);
                 }
             }
-            if self.analysis().complete {
+            let simple = self.analysis().is_simple();
+            if simple {
+                // The command is its only component, spelled as written.
+                let cmd = self.command();
+                Self::mark_slots(engine, self.raw_bits(), &mut hits);
+                for &slot in &engine.grant_contains_slots {
+                    if engine.slots[slot]
+                        .contains
+                        .iter()
+                        .any(|e| cmd.contains(e.as_str()))
+                    {
+                        hits.set(slot);
+                    }
+                }
+            } else if self.analysis().complete {
                 // Otherwise every component must be covered by the slot.
                 let comps = self.components();
                 let mut covered = vec![0usize; engine.command_slots];
@@ -870,6 +901,12 @@ impl<'r> Scratch<'_, 'r> {
         if !self.analysis().complete {
             return true;
         }
+        let a = self.analysis();
+        if !a.composite && a.forms.is_empty() {
+            // One component, spelled only as written: it matched, so only
+            // an exclusion of that spelling lifts the rule.
+            return !self.raw_bits().any_in(not.clone());
+        }
         let globs = self.engine.slots[slot as usize].globs.clone();
         let single = !self.analysis().composite;
         let whole = single.then(|| self.whole_bits().clone());
@@ -898,7 +935,9 @@ impl<'r> Scratch<'_, 'r> {
         if self.whole_bits().any_in(not.clone()) {
             return true;
         }
-        self.components().iter().any(|c| c.spell.any_in(not.clone()))
+        self.components()
+            .iter()
+            .any(|c| c.spell.any_in(not.clone()))
     }
 
     fn path_bits(&mut self) -> Option<&Bits> {

@@ -34,9 +34,9 @@
 //!
 //! | field | matched against |
 //! |---|---|
-//! | `command_matches`, `command_not_matches` | the exec's command line (argv as POSIX shell words), [`glob::GlobKind::Text`] |
-//! | `command_contains` | the command, as a case-insensitive substring (an empty entry is a load error) |
-//! | `command_env_assignments` | names of `NAME=value` words that start the command or follow `env` (globs) |
+//! | `command_matches`, `command_not_matches` | the exec's command line (argv as POSIX shell words, or a hook's raw shell string) read as a shell would ([`shell`]): deny/ask rules match any spelling or component, allow/watch rules must cover every component; exclusions apply per component; [`glob::GlobKind::Text`] |
+//! | `command_contains` | deny/ask: the command, as a case-insensitive substring; allow/watch: every component, case-sensitively (an empty entry is a load error) |
+//! | `command_env_assignments` | names of `NAME=value` words in front of any command the line runs, after `env`, or after `export`/`declare`/`typeset` (globs) |
 //! | `path_matches`, `path_not_matches` | the path of an open or of a unix-socket connect, [`glob::GlobKind::Path`] |
 //! | `url_matches` | `tcp://host:port` / `udp://host:port` of an inet connect |
 //! | `domain_matches` | the connect's domain (else the URL's host), case-insensitive, trailing dot ignored |

@@ -54,8 +54,8 @@ const SHELLS: [&str; 6] = ["sh", "bash", "zsh", "dash", "ash", "ksh"];
 
 /// First words that the fast path must not take as they are.
 const SPECIAL_HEADS: [&str; 29] = [
-    "command", "exec", "env", "nohup", "nice", "timeout", "setsid", "stdbuf", "sh", "bash",
-    "zsh", "dash", "ash", "ksh", "busybox", "toybox", "rm", "find", "eval", "export", "declare",
+    "command", "exec", "env", "nohup", "nice", "timeout", "setsid", "stdbuf", "sh", "bash", "zsh",
+    "dash", "ash", "ksh", "busybox", "toybox", "rm", "find", "eval", "export", "declare",
     "typeset", "if", "then", "else", "elif", "do", "while", "until",
 ];
 
@@ -280,7 +280,9 @@ fn is_duration(v: &str) -> bool {
         None => (v, None),
     };
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    digits(int) && frac.is_none_or(digits) && (!int.is_empty() || frac.is_some_and(|f| !f.is_empty()))
+    digits(int)
+        && frac.is_none_or(digits)
+        && (!int.is_empty() || frac.is_some_and(|f| !f.is_empty()))
 }
 
 fn is_signal(v: &str) -> bool {
@@ -581,10 +583,9 @@ fn redirection(word: &str) -> Option<usize> {
 /// What one segment runs, after its wrappers are removed.
 struct Unwrapped<'s> {
     /// Go Rampart's normalised words: unwrapping continues into a shell's
-    /// script (re-split into words when it is one word).
+    /// script (re-split into words when it is one word). Without a script,
+    /// these are the words of the simple command the segment runs.
     go_words: Vec<Cow<'s, str>>,
-    /// The simple command it runs, when no script was found.
-    leaf: Option<Vec<Cow<'s, str>>>,
     /// The script a shell (`-c`), `eval` or a here-string runs.
     script: Option<String>,
     /// Words were removed besides quoting (assignments, wrappers, grouping).
@@ -596,7 +597,6 @@ struct Unwrapped<'s> {
 /// collecting assigned names.
 fn unwrap<'s>(mut w: Vec<Cow<'s, str>>, names: &mut Vec<String>) -> Unwrapped<'s> {
     let mut dropped = false;
-    let mut leaf = None;
     let mut script: Option<String> = None;
     // Grouping words and a closing `)`/`}` around the command.
     let before = w.len();
@@ -606,20 +606,28 @@ fn unwrap<'s>(mut w: Vec<Cow<'s, str>>, names: &mut Vec<String>) -> Unwrapped<'s
     if let Some(first) = w.first_mut() {
         if first.len() > 1 && (first.starts_with('(') || first.starts_with('{')) {
             *first = Cow::Owned(first[1..].to_string());
+            dropped = true;
         }
     }
-    while w.last().is_some_and(|l| matches!(&**l, ")" | "}" | "fi" | "done" | "esac")) {
+    while w
+        .last()
+        .is_some_and(|l| matches!(&**l, ")" | "}" | "fi" | "done" | "esac"))
+    {
         w.pop();
     }
     if let Some(last) = w.last_mut() {
         if last.len() > 1 && last.ends_with(')') && !last.contains('(') {
             *last = Cow::Owned(last[..last.len() - 1].to_string());
+            dropped = true;
         }
     }
     dropped |= w.len() != before;
     for _round in 0..64 {
         let mut changed = false;
-        let assigned = w.iter().take_while(|t| assignment_name(t).is_some()).count();
+        let assigned = w
+            .iter()
+            .take_while(|t| assignment_name(t).is_some())
+            .count();
         for t in &w[..assigned] {
             names.push(assignment_name(t).unwrap_or_default().to_string());
         }
@@ -645,7 +653,7 @@ fn unwrap<'s>(mut w: Vec<Cow<'s, str>>, names: &mut Vec<String>) -> Unwrapped<'s
                 i += 1;
             }
             if i + 1 < w.len() && has_c_flag(&w[i]) {
-                if script.is_none() && leaf.is_none() {
+                if script.is_none() {
                     script = Some(w[i + 1].to_string());
                 }
                 changed = true;
@@ -690,8 +698,10 @@ fn unwrap<'s>(mut w: Vec<Cow<'s, str>>, names: &mut Vec<String>) -> Unwrapped<'s
                         script = Some(join(&w[at + 1..]));
                     }
                 }
-            } else if matches!(&**first, "export" | "declare" | "typeset" | "local" | "readonly")
-            {
+            } else if matches!(
+                &**first,
+                "export" | "declare" | "typeset" | "local" | "readonly"
+            ) {
                 for t in &w[1..] {
                     if let Some(n) = assignment_name(t) {
                         names.push(n.to_string());
@@ -699,13 +709,9 @@ fn unwrap<'s>(mut w: Vec<Cow<'s, str>>, names: &mut Vec<String>) -> Unwrapped<'s
                 }
             }
         }
-        if script.is_none() {
-            leaf = Some(w.clone());
-        }
     }
     Unwrapped {
         go_words: w,
-        leaf,
         script,
         dropped,
     }
@@ -828,23 +834,36 @@ pub fn aliases(w: &[Cow<'_, str>]) -> Vec<String> {
     let Some(first) = w.first() else {
         return out;
     };
+    let lower = |word: &str| -> String {
+        let b = basename(word);
+        if b.bytes().any(|c| c.is_ascii_uppercase()) || !b.is_ascii() {
+            b.to_lowercase()
+        } else {
+            b.to_string()
+        }
+    };
     let mut w = w;
-    let mut base = basename(first).to_lowercase();
     let mut applet = false;
-    if matches!(base.as_str(), "busybox" | "toybox") && w.len() > 1 && !w[1].starts_with('-') {
+    if matches!(basename(first), "busybox" | "toybox") && w.len() > 1 && !w[1].starts_with('-') {
         w = &w[1..];
-        base = basename(&w[0]).to_lowercase();
         applet = true;
     }
-    if applet || base != *w[0] {
-        let mut s = base.clone();
+    let head = basename(&w[0]);
+    let plain_head = head == &*w[0] && !head.bytes().any(|c| c.is_ascii_uppercase());
+    let base: Cow<'_, str> = if plain_head {
+        Cow::Borrowed(head)
+    } else {
+        Cow::Owned(lower(&w[0]))
+    };
+    if applet || !plain_head {
+        let mut s = base.to_string();
         for t in &w[1..] {
             s.push(' ');
             s.push_str(t);
         }
         out.push(s);
     }
-    match base.as_str() {
+    match &*base {
         "rm" => {
             if let Some(c) = canonical_rm(&w[1..]) {
                 out.push(c);
@@ -863,6 +882,10 @@ pub fn aliases(w: &[Cow<'_, str>]) -> Vec<String> {
 /// `rm` arguments with a recursive (`-r`, `-R`, `--recursive`) and a force
 /// (`-f`, `--force`) flag, in any order or combination: `rm -rf OPERANDS`.
 fn canonical_rm(args: &[Cow<'_, str>]) -> Option<String> {
+    if args.first().is_some_and(|a| a == "-rf") && !args[1..].iter().any(|a| a.starts_with('-')) {
+        // Already spelled `rm -rf OPERANDS`.
+        return None;
+    }
     let (mut recursive, mut force, mut ended) = (false, false, false);
     let mut operands: Vec<&str> = Vec::new();
     for a in args {
@@ -950,12 +973,14 @@ impl Analysis {
             same_words: true,
             aliases: &[],
         });
-        simple.into_iter().chain(self.components.iter().map(|c| ComponentRef {
-            text: &c.text,
-            normalized: &c.normalized,
-            same_words: c.same_words,
-            aliases: &c.aliases,
-        }))
+        simple
+            .into_iter()
+            .chain(self.components.iter().map(|c| ComponentRef {
+                text: &c.text,
+                normalized: &c.normalized,
+                same_words: c.same_words,
+                aliases: &c.aliases,
+            }))
     }
 
     /// Number of components.
@@ -977,26 +1002,28 @@ pub struct ComponentRef<'s> {
     pub aliases: &'s [String],
 }
 
-/// Whether `cmd` can be taken as it is: bare words (the design's quoting
-/// set) separated by single spaces, the first naming no wrapper, shell,
-/// path, assignment or alias.
-fn needs_no_parsing(cmd: &str) -> bool {
+/// Bare words (the design's quoting set) separated by single spaces.
+fn is_plain_line(cmd: &str) -> bool {
     let b = cmd.as_bytes();
     if b.is_empty() || b[0] == b' ' || b[b.len() - 1] == b' ' {
         return false;
     }
-    let mut prev_space = false;
+    let mut prev = 0u8;
     for &c in b {
-        if c == b' ' {
-            if prev_space {
-                return false;
-            }
-            prev_space = true;
-        } else if is_plain_byte(c) {
-            prev_space = false;
-        } else {
+        if (c == b' ' && prev == b' ') || (c != b' ' && !is_plain_byte(c)) {
             return false;
         }
+        prev = c;
+    }
+    true
+}
+
+/// Whether `cmd` can be taken as it is: bare words (the design's quoting
+/// set) separated by single spaces, the first naming no wrapper, shell,
+/// path, assignment or alias.
+fn needs_no_parsing(cmd: &str) -> bool {
+    if !is_plain_line(cmd) {
+        return false;
     }
     let first = cmd.split(' ').next().unwrap_or(cmd);
     !first.contains(['/', '=']) && !SPECIAL_HEADS.contains(&first)
@@ -1021,6 +1048,18 @@ pub fn analyze(cmd: &str) -> Analysis {
         complete: true,
     };
     let normalized = b.command(cmd, 0);
+    if b.components.is_empty() && b.complete {
+        // Nothing but assignments or grouping: the line is its own component.
+        let text = cmd.trim();
+        if !text.is_empty() {
+            b.components.push(Component {
+                text: text.to_string(),
+                normalized: text.to_string(),
+                same_words: true,
+                aliases: Vec::new(),
+            });
+        }
+    }
     b.names.dedup();
     let mut names: Vec<String> = Vec::with_capacity(b.names.len());
     for n in b.names {
@@ -1066,17 +1105,26 @@ impl Builder<'_> {
             self.complete = false;
             return text.to_string();
         }
-        let clean = sanitize(text);
+        // Bare words need no sanitising, splitting or substitution search.
+        let plain = is_plain_line(text);
+        let clean = if plain {
+            Cow::Borrowed(text)
+        } else {
+            sanitize(text)
+        };
+        let segments = if plain {
+            vec![text]
+        } else {
+            split_compound(&clean)
+        };
         let mut normalized: Vec<String> = Vec::new();
-        for seg in split_compound(&clean) {
+        for seg in segments {
             self.segments += 1;
             if self.segments > MAX_SEGMENTS {
                 self.complete = false;
                 break;
             }
-            if depth > 0 {
-                self.form(seg);
-            }
+            self.form(seg);
             let u = unwrap(words(seg), &mut self.names);
             let go = join(&u.go_words);
             if let Some(script) = &u.script {
@@ -1084,11 +1132,11 @@ impl Builder<'_> {
                 let inner = self.command(script, depth + 1);
                 self.form(&inner);
             }
-            if let Some(leaf) = &u.leaf {
+            if u.script.is_none() && !u.go_words.is_empty() {
                 let c = Component {
                     text: seg.to_string(),
                     same_words: !u.dropped,
-                    aliases: aliases(leaf),
+                    aliases: aliases(&u.go_words),
                     normalized: go.clone(),
                 };
                 for a in &c.aliases {
@@ -1098,28 +1146,28 @@ impl Builder<'_> {
                     self.components.push(c);
                 }
             }
-            if split_compound_count_is_many(&clean) || depth > 0 {
-                self.form(seg);
-            }
             self.form(&go);
             if !go.is_empty() {
                 normalized.push(go);
             }
         }
-        for sub in subcommands(&clean) {
+        let subs = if plain {
+            Vec::new()
+        } else {
+            subcommands(&clean)
+        };
+        for sub in subs {
             self.substitutions += 1;
             self.form(sub);
             let inner = self.command(sub, depth + 1);
             self.form(&inner);
         }
-        normalized.join(" && ")
+        if normalized.len() == 1 {
+            normalized.pop().unwrap_or_default()
+        } else {
+            normalized.join(" && ")
+        }
     }
-}
-
-/// Whether the sanitised text has more than one segment (then each raw
-/// segment is a spelling of its own).
-fn split_compound_count_is_many(clean: &str) -> bool {
-    clean.bytes().any(|b| matches!(b, b'&' | b'|' | b';' | b'\n'))
 }
 
 #[cfg(test)]
