@@ -9,3 +9,4 @@ pub mod run;
 pub mod serve;
 pub mod status;
 pub mod test;
+pub mod trace_exec;
