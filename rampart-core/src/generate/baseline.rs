@@ -17,16 +17,46 @@ use super::model::Stat;
 use super::observe::Access;
 
 const SOURCES: &[(&str, &str)] = &[
-    ("loader.yaml", include_str!("../../../policies/baseline/loader.yaml")),
-    ("devices.yaml", include_str!("../../../policies/baseline/devices.yaml")),
-    ("locale.yaml", include_str!("../../../policies/baseline/locale.yaml")),
-    ("zoneinfo.yaml", include_str!("../../../policies/baseline/zoneinfo.yaml")),
-    ("terminal.yaml", include_str!("../../../policies/baseline/terminal.yaml")),
-    ("certificates.yaml", include_str!("../../../policies/baseline/certificates.yaml")),
-    ("name-resolution.yaml", include_str!("../../../policies/baseline/name-resolution.yaml")),
-    ("process-info.yaml", include_str!("../../../policies/baseline/process-info.yaml")),
-    ("python.yaml", include_str!("../../../policies/baseline/python.yaml")),
-    ("node.yaml", include_str!("../../../policies/baseline/node.yaml")),
+    (
+        "loader.yaml",
+        include_str!("../../../policies/baseline/loader.yaml"),
+    ),
+    (
+        "devices.yaml",
+        include_str!("../../../policies/baseline/devices.yaml"),
+    ),
+    (
+        "locale.yaml",
+        include_str!("../../../policies/baseline/locale.yaml"),
+    ),
+    (
+        "zoneinfo.yaml",
+        include_str!("../../../policies/baseline/zoneinfo.yaml"),
+    ),
+    (
+        "terminal.yaml",
+        include_str!("../../../policies/baseline/terminal.yaml"),
+    ),
+    (
+        "certificates.yaml",
+        include_str!("../../../policies/baseline/certificates.yaml"),
+    ),
+    (
+        "name-resolution.yaml",
+        include_str!("../../../policies/baseline/name-resolution.yaml"),
+    ),
+    (
+        "process-info.yaml",
+        include_str!("../../../policies/baseline/process-info.yaml"),
+    ),
+    (
+        "python.yaml",
+        include_str!("../../../policies/baseline/python.yaml"),
+    ),
+    (
+        "node.yaml",
+        include_str!("../../../policies/baseline/node.yaml"),
+    ),
 ];
 
 /// The placeholder for a version number in a bundle pattern.
@@ -170,7 +200,10 @@ mod tests {
         assert_eq!(name("/lib/x86_64-linux-gnu/libc.so.6"), Some("loader"));
         assert_eq!(name("/lib64/ld-linux-x86-64.so.2"), Some("loader"));
         assert_eq!(name("/usr/share/zoneinfo/Europe/Paris"), Some("zoneinfo"));
-        assert_eq!(name("/etc/ssl/certs/ca-certificates.crt"), Some("certificates"));
+        assert_eq!(
+            name("/etc/ssl/certs/ca-certificates.crt"),
+            Some("certificates")
+        );
         assert_eq!(name("/usr/lib/python3.12/os.py"), Some("python"));
         assert_eq!(name("/etc/ssl/private/key.pem"), None);
         assert_eq!(name("/proc/1/environ"), None);
@@ -186,6 +219,9 @@ mod tests {
             instantiate("/usr/lib/python3.{N}/**", "/usr/lib/python3.12/os.py").as_deref(),
             Some("/usr/lib/python3.12/**")
         );
-        assert_eq!(instantiate("/usr/lib/python3.{N}/**", "/usr/lib/python3/x"), None);
+        assert_eq!(
+            instantiate("/usr/lib/python3.{N}/**", "/usr/lib/python3/x"),
+            None
+        );
     }
 }

@@ -90,15 +90,23 @@ impl Evaluator {
                                 .iter()
                                 .map(|(f, w)| match (f.as_str(), w) {
                                     ("default", When::Flag(true)) => Cond::Always,
-                                    ("command_matches", When::Patterns(p)) => Cond::Command(p.clone()),
-                                    ("command_not_matches", When::Patterns(p)) => Cond::NotCommand(p.clone()),
+                                    ("command_matches", When::Patterns(p)) => {
+                                        Cond::Command(p.clone())
+                                    }
+                                    ("command_not_matches", When::Patterns(p)) => {
+                                        Cond::NotCommand(p.clone())
+                                    }
                                     ("command_contains", When::Patterns(p)) => {
                                         Cond::Contains(p.iter().map(|s| s.to_lowercase()).collect())
                                     }
                                     ("path_matches", When::Patterns(p)) => Cond::Path(paths(p)),
-                                    ("path_not_matches", When::Patterns(p)) => Cond::NotPath(paths(p)),
+                                    ("path_not_matches", When::Patterns(p)) => {
+                                        Cond::NotPath(paths(p))
+                                    }
                                     ("url_matches", When::Patterns(p)) => Cond::Url(p.clone()),
-                                    ("domain_matches", When::Patterns(p)) => Cond::Domain(p.clone()),
+                                    ("domain_matches", When::Patterns(p)) => {
+                                        Cond::Domain(p.clone())
+                                    }
                                     _ => Cond::Never,
                                 })
                                 .collect()
@@ -157,18 +165,25 @@ fn matches_all(conds: &[Cond], q: &Query<'_>) -> bool {
             Cond::Never => false,
             Cond::Command(ps) => {
                 positive = true;
-                q.command.is_some_and(|cmd| ps.iter().any(|p| command_glob(p, cmd)))
-                    || conds.iter().any(|c| matches!(c, Cond::Contains(_)) && contains(c, q))
+                q.command
+                    .is_some_and(|cmd| ps.iter().any(|p| command_glob(p, cmd)))
+                    || conds
+                        .iter()
+                        .any(|c| matches!(c, Cond::Contains(_)) && contains(c, q))
             }
             Cond::Contains(_) => {
                 positive = true;
                 contains(c, q)
                     || conds.iter().any(|c| match c {
-                        Cond::Command(ps) => q.command.is_some_and(|cmd| ps.iter().any(|p| command_glob(p, cmd))),
+                        Cond::Command(ps) => q
+                            .command
+                            .is_some_and(|cmd| ps.iter().any(|p| command_glob(p, cmd))),
                         _ => false,
                     })
             }
-            Cond::NotCommand(ps) => !q.command.is_some_and(|cmd| ps.iter().any(|p| command_glob(p, cmd))),
+            Cond::NotCommand(ps) => !q
+                .command
+                .is_some_and(|cmd| ps.iter().any(|p| command_glob(p, cmd))),
             Cond::Path(gs) => {
                 positive = true;
                 q.path.is_some_and(|p| gs.iter().any(|g| g.is_match(p)))
@@ -180,7 +195,8 @@ fn matches_all(conds: &[Cond], q: &Query<'_>) -> bool {
             }
             Cond::Domain(ps) => {
                 positive = true;
-                q.domain.is_some_and(|d| ps.iter().any(|p| command_glob(p, d)))
+                q.domain
+                    .is_some_and(|d| ps.iter().any(|p| command_glob(p, d)))
             }
         };
         if !ok {

@@ -203,7 +203,12 @@ impl fmt::Display for Summary {
         if !self.warnings.is_empty() {
             writeln!(f, "warnings:")?;
             for w in &self.warnings {
-                writeln!(f, "  ! {} ({})", w.message, stat_comment(&w.stat).trim_start_matches("# "))?;
+                writeln!(
+                    f,
+                    "  ! {} ({})",
+                    w.message,
+                    stat_comment(&w.stat).trim_start_matches("# ")
+                )?;
             }
         }
         writeln!(
@@ -214,9 +219,18 @@ impl fmt::Display for Summary {
         if let (Some(a), Some(b)) = (&self.first, &self.last) {
             writeln!(f, "observed from {a} to {b}")?;
         }
-        writeln!(f, "calls learned: {}; skipped: {}", self.learned, self.skipped_total())?;
+        writeln!(
+            f,
+            "calls learned: {}; skipped: {}",
+            self.learned,
+            self.skipped_total()
+        )?;
         for (reason, s) in &self.skipped {
-            writeln!(f, "  skipped, {reason}: {}", stat_comment(s).trim_start_matches("# "))?;
+            writeln!(
+                f,
+                "  skipped, {reason}: {}",
+                stat_comment(s).trim_start_matches("# ")
+            )?;
         }
         if let Some(h) = &self.home {
             writeln!(f, "home: {h}")?;
@@ -243,10 +257,20 @@ impl fmt::Display for Summary {
             writeln!(f, "added to {}: {}", c.policy, c.pattern)?;
         }
         for c in &self.widened {
-            writeln!(f, "widened in {}: {} -> {}", c.policy, c.replaced.join(", "), c.pattern)?;
+            writeln!(
+                f,
+                "widened in {}: {} -> {}",
+                c.policy,
+                c.replaced.join(", "),
+                c.pattern
+            )?;
         }
         if let Some(r) = &self.replay {
-            writeln!(f, "replay: {}/{} observed calls allowed", r.allowed, r.total)?;
+            writeln!(
+                f,
+                "replay: {}/{} observed calls allowed",
+                r.allowed, r.total
+            )?;
         }
         Ok(())
     }
@@ -254,15 +278,55 @@ impl fmt::Display for Summary {
 
 /// Destructive commands the policy always denies (Rampart command globs).
 pub const DESTRUCTIVE_COMMANDS: &[&str] = &[
-    "rm -rf /", "rm -fr /", "rm -r -f /", "rm -f -r /", "rm -rf / *", "rm -rf /*",
-    "rm -rf --no-preserve-root *", "rm --no-preserve-root *", "rm -rf ~", "rm -rf ~/",
-    "rm -rf $HOME", "rm -rf /home", "rm -rf /root", "rm -rf /etc", "rm -rf /usr", "rm -rf /var",
-    "rm -rf /boot", "rm -rf /lib", "rm -rf /bin", "/bin/rm -rf /", "/usr/bin/rm -rf /",
-    "sudo rm -rf /", "mkfs*", "/sbin/mkfs*", "/usr/sbin/mkfs*", "sudo mkfs*", "mke2fs *",
-    "mkswap *", "wipefs *", "fdisk *", "sfdisk *", "gdisk *", "parted *", "dd **of=/dev/sd**",
-    "dd **of=/dev/nvme**", "dd **of=/dev/vd**", "dd **of=/dev/hd**", "dd **of=/dev/mmcblk**",
-    ":(){ :|:& };:", "chmod -R 777 /", "chown -R * /", "shutdown", "shutdown *", "reboot",
-    "reboot *", "halt", "halt *", "poweroff", "poweroff *",
+    "rm -rf /",
+    "rm -fr /",
+    "rm -r -f /",
+    "rm -f -r /",
+    "rm -rf / *",
+    "rm -rf /*",
+    "rm -rf --no-preserve-root *",
+    "rm --no-preserve-root *",
+    "rm -rf ~",
+    "rm -rf ~/",
+    "rm -rf $HOME",
+    "rm -rf /home",
+    "rm -rf /root",
+    "rm -rf /etc",
+    "rm -rf /usr",
+    "rm -rf /var",
+    "rm -rf /boot",
+    "rm -rf /lib",
+    "rm -rf /bin",
+    "/bin/rm -rf /",
+    "/usr/bin/rm -rf /",
+    "sudo rm -rf /",
+    "mkfs*",
+    "/sbin/mkfs*",
+    "/usr/sbin/mkfs*",
+    "sudo mkfs*",
+    "mke2fs *",
+    "mkswap *",
+    "wipefs *",
+    "fdisk *",
+    "sfdisk *",
+    "gdisk *",
+    "parted *",
+    "dd **of=/dev/sd**",
+    "dd **of=/dev/nvme**",
+    "dd **of=/dev/vd**",
+    "dd **of=/dev/hd**",
+    "dd **of=/dev/mmcblk**",
+    ":(){ :|:& };:",
+    "chmod -R 777 /",
+    "chown -R * /",
+    "shutdown",
+    "shutdown *",
+    "reboot",
+    "reboot *",
+    "halt",
+    "halt *",
+    "poweroff",
+    "poweroff *",
 ];
 
 fn is_destructive(command: &str) -> bool {
@@ -314,7 +378,10 @@ pub struct Generator {
     others: BTreeMap<String, Stat>,
 }
 
-fn glob_matcher(what: &str, pattern: &Option<String>) -> Result<Option<globset::GlobMatcher>, GenerateError> {
+fn glob_matcher(
+    what: &str,
+    pattern: &Option<String>,
+) -> Result<Option<globset::GlobMatcher>, GenerateError> {
     pattern
         .as_ref()
         .map(|p| {
@@ -386,10 +453,18 @@ impl Generator {
                 return self.skip(SkipReason::AfterUntil, obs);
             }
         }
-        if self.agent_glob.as_ref().is_some_and(|g| !g.is_match(&obs.agent)) {
+        if self
+            .agent_glob
+            .as_ref()
+            .is_some_and(|g| !g.is_match(&obs.agent))
+        {
             return self.skip(SkipReason::AgentFilter, obs);
         }
-        if self.session_glob.as_ref().is_some_and(|g| !g.is_match(&obs.session)) {
+        if self
+            .session_glob
+            .as_ref()
+            .is_some_and(|g| !g.is_match(&obs.session))
+        {
             return self.skip(SkipReason::SessionFilter, obs);
         }
         if let Err(r) = observe::verdict(&obs.action).and_then(|_| observe::outcome(obs)) {
@@ -409,7 +484,10 @@ impl Generator {
         }
         let info = match self.sessions.get_mut(obs.session.as_str()) {
             Some(i) => i,
-            None => self.sessions.entry(obs.session.as_str().into()).or_default(),
+            None => self
+                .sessions
+                .entry(obs.session.as_str().into())
+                .or_default(),
         };
         if let (Some(t), Some(cwd)) = (ts, observe::cwd(&obs.request)) {
             let earlier = info
@@ -439,7 +517,10 @@ impl Generator {
             }
             Call::Other => {
                 let example = describe(obs);
-                self.others.entry(obs.tool.clone()).or_default().add(&example, 1);
+                self.others
+                    .entry(obs.tool.clone())
+                    .or_default()
+                    .add(&example, 1);
             }
         }
     }
@@ -458,8 +539,12 @@ impl Generator {
             learned: self.learned,
             sessions: self.sessions.len(),
             agents: self.agents.len(),
-            first: self.first.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
-            last: self.last.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+            first: self
+                .first
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+            last: self
+                .last
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
             home: places.home.clone(),
             projects: places.projects.clone(),
             ..Summary::default()
@@ -499,9 +584,15 @@ impl Generator {
                     continue;
                 }
                 if sets.is_sensitive(access, path) {
-                    let verb = if access == Access::Read { "read" } else { "written" };
+                    let verb = if access == Access::Read {
+                        "read"
+                    } else {
+                        "written"
+                    };
                     warnings
-                        .entry(format!("sensitive path {verb}; allowed exactly, never by a glob: review"))
+                        .entry(format!(
+                            "sensitive path {verb}; allowed exactly, never by a glob: review"
+                        ))
                         .or_default()
                         .add(path, n);
                     learned.sensitive[access as usize].insert(path.to_string(), Stat::one(path, n));
@@ -534,7 +625,9 @@ impl Generator {
                     .or_default()
                     .add(path, n);
             }
-            learned.sockets.insert(exact_path_pattern(path), Stat::one(path, n));
+            learned
+                .sockets
+                .insert(exact_path_pattern(path), Stat::one(path, n));
         }
         for (url, &n) in &self.connects {
             learned.connects.insert(url.to_string(), Stat::one(url, n));
@@ -546,7 +639,8 @@ impl Generator {
             }
         }
         if !self.corrupt.examples.is_empty() || self.corrupt.count > 0 {
-            self.skipped.insert(SkipReason::Corrupt, self.corrupt.clone());
+            self.skipped
+                .insert(SkipReason::Corrupt, self.corrupt.clone());
         }
         summary.skipped = self
             .skipped
@@ -598,7 +692,9 @@ impl Generator {
             .iter()
             .filter_map(|(s, i)| i.first.as_ref().map(|(_, c)| (s.to_string(), c.clone())))
             .collect();
-        let mut projects: BTreeSet<String> = paths::project_roots(&session_cwds, &git_roots).into_iter().collect();
+        let mut projects: BTreeSet<String> = paths::project_roots(&session_cwds, &git_roots)
+            .into_iter()
+            .collect();
         projects.extend(self.opts.projects.iter().cloned());
         let probe = Places {
             home: home.clone(),
@@ -648,14 +744,28 @@ impl Generator {
 /// The pattern that admits exactly `path` as a path glob.
 pub(crate) fn exact_path_pattern(path: &str) -> String {
     path.chars()
-        .map(|c| if matches!(c, '*' | '?' | '[' | ']' | '{' | '}') { '?' } else { c })
+        .map(|c| {
+            if matches!(c, '*' | '?' | '[' | ']' | '{' | '}') {
+                '?'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
 fn describe(obs: &Observation) -> String {
     let key = observe::str_key(
         &obs.request,
-        &["command", "path", "file_path", "url", "uri", "href", "domain"],
+        &[
+            "command",
+            "path",
+            "file_path",
+            "url",
+            "uri",
+            "href",
+            "domain",
+        ],
     )
     .unwrap_or("");
     let mut s = if key.is_empty() {
@@ -759,7 +869,16 @@ fn replay(ev: &Evaluator, keys: &Keys, learned: &Learned) -> Replay {
         if is_destructive(cmd) {
             continue;
         }
-        check(Query { tool: "exec", command: Some(cmd), ..Query::default() }, n, cmd, &mut r);
+        check(
+            Query {
+                tool: "exec",
+                command: Some(cmd),
+                ..Query::default()
+            },
+            n,
+            cmd,
+            &mut r,
+        );
     }
     let sets = PathSets::default();
     for (access, tool) in [(Access::Read, "read"), (Access::Write, "write")] {
@@ -770,30 +889,62 @@ fn replay(ev: &Evaluator, keys: &Keys, learned: &Learned) -> Replay {
                 continue;
             }
             let tool = if access == Access::Write && !learned.write_tools.contains("write") {
-                learned.write_tools.iter().next().map_or(tool, |s| s.as_str())
+                learned
+                    .write_tools
+                    .iter()
+                    .next()
+                    .map_or(tool, |s| s.as_str())
             } else {
                 tool
             };
-            check(Query { tool, path: Some(p), ..Query::default() }, n, p, &mut r);
+            check(
+                Query {
+                    tool,
+                    path: Some(p),
+                    ..Query::default()
+                },
+                n,
+                p,
+                &mut r,
+            );
         }
     }
     for (url, &n) in &keys.connects {
         let domain = net::Endpoint::parse(url).map(|e| e.host);
         check(
-            Query { tool: "net", url: Some(url), domain: domain.as_deref(), ..Query::default() },
+            Query {
+                tool: "net",
+                url: Some(url),
+                domain: domain.as_deref(),
+                ..Query::default()
+            },
             n,
             url,
             &mut r,
         );
     }
     for (p, &n) in &keys.sockets {
-        check(Query { tool: "net", path: Some(p), ..Query::default() }, n, p, &mut r);
+        check(
+            Query {
+                tool: "net",
+                path: Some(p),
+                ..Query::default()
+            },
+            n,
+            p,
+            &mut r,
+        );
     }
     for (tool, m) in &keys.fetches {
         for (url, &n) in m {
             let domain = net::Endpoint::parse(url).map(|e| e.host);
             check(
-                Query { tool, url: Some(url), domain: domain.as_deref(), ..Query::default() },
+                Query {
+                    tool,
+                    url: Some(url),
+                    domain: domain.as_deref(),
+                    ..Query::default()
+                },
                 n,
                 url,
                 &mut r,
@@ -801,7 +952,15 @@ fn replay(ev: &Evaluator, keys: &Keys, learned: &Learned) -> Replay {
         }
     }
     for (tool, s) in &keys.others {
-        check(Query { tool, ..Query::default() }, s.count, tool, &mut r);
+        check(
+            Query {
+                tool,
+                ..Query::default()
+            },
+            s.count,
+            tool,
+            &mut r,
+        );
     }
     r.denied.sort();
     r
@@ -862,7 +1021,13 @@ fn allow(stat: &Stat, field: &str, patterns: Vec<String>, extra: Vec<String>) ->
     }
 }
 
-fn policy(name: String, description: &str, priority: Option<i64>, tools: Vec<String>, rules: Vec<Rule>) -> Policy {
+fn policy(
+    name: String,
+    description: &str,
+    priority: Option<i64>,
+    tools: Vec<String>,
+    rules: Vec<Rule>,
+) -> Policy {
     Policy {
         name,
         description: Some(description.to_string()),
@@ -892,9 +1057,16 @@ pub(crate) fn deny_policies(prefix: &str, learned: &Learned, places: &Places) ->
         }
     };
     let seen = |maps: &[&BTreeMap<String, Stat>]| {
-        model::sorted(maps.iter().flat_map(|m| m.keys().map(|p| places.display(p))))
+        model::sorted(
+            maps.iter()
+                .flat_map(|m| m.keys().map(|p| places.display(p))),
+        )
     };
-    let seen_any = seen(&[&learned.sensitive[0], &learned.sensitive[1], &learned.sockets]);
+    let seen_any = seen(&[
+        &learned.sensitive[0],
+        &learned.sensitive[1],
+        &learned.sockets,
+    ]);
     let seen_sockets: Vec<String> = learned
         .sockets
         .keys()
@@ -941,7 +1113,12 @@ pub(crate) fn deny_policies(prefix: &str, learned: &Learned, places: &Places) ->
             "Credentials, keys and secrets: denied unless seen and allowed exactly below",
             Some(1),
             strs(&["read", "write", "edit", "net"]),
-            vec![deny("path_matches", strs(paths::SENSITIVE), not, "sensitive path denied")],
+            vec![deny(
+                "path_matches",
+                strs(paths::SENSITIVE),
+                not,
+                "sensitive path denied",
+            )],
         ),
     ];
     out.push(policy(
@@ -986,7 +1163,11 @@ pub(crate) fn build_doc(
                 Access::Read => (String::new(), strs(&["read"])),
                 Access::Write => ("-write".to_string(), write_tools(learned)),
             };
-            let patterns: Vec<String> = u.patterns(bundle, access).iter().map(|p| places.display(p)).collect();
+            let patterns: Vec<String> = u
+                .patterns(bundle, access)
+                .iter()
+                .map(|p| places.display(p))
+                .collect();
             policies.push(policy(
                 format!("{prefix}-baseline-{}{suffix}", bundle.name),
                 &format!("Baseline: {}", bundle.description),
@@ -1010,31 +1191,73 @@ pub(crate) fn build_doc(
     if !exec_rules.is_empty() {
         let rules = exec_rules
             .iter()
-            .map(|r| allow(&r.stat, "command_matches", vec![r.pattern.clone()], Vec::new()))
+            .map(|r| {
+                allow(
+                    &r.stat,
+                    "command_matches",
+                    vec![r.pattern.clone()],
+                    Vec::new(),
+                )
+            })
             .collect();
-        policies.push(policy(format!("{prefix}-exec"), "Programs the agent ran", None, strs(&["exec"]), rules));
+        policies.push(policy(
+            format!("{prefix}-exec"),
+            "Programs the agent ran",
+            None,
+            strs(&["exec"]),
+            rules,
+        ));
     }
 
     // files
     for (access, suffix, tools, what) in [
-        (Access::Read, "read", strs(&["read"]), "Files the agent read"),
-        (Access::Write, "write", write_tools(learned), "Files the agent wrote"),
+        (
+            Access::Read,
+            "read",
+            strs(&["read"]),
+            "Files the agent read",
+        ),
+        (
+            Access::Write,
+            "write",
+            write_tools(learned),
+            "Files the agent wrote",
+        ),
     ] {
         let mut rules: Vec<(String, Rule)> = Vec::new();
-        for r in paths::collapse(&learned.files[access as usize], access, places, opts.collapse_threshold) {
+        for r in paths::collapse(
+            &learned.files[access as usize],
+            access,
+            places,
+            opts.collapse_threshold,
+        ) {
             let shown = places.display(&r.pattern);
-            rules.push((shown.clone(), allow(&r.stat, "path_matches", vec![shown], Vec::new())));
+            rules.push((
+                shown.clone(),
+                allow(&r.stat, "path_matches", vec![shown], Vec::new()),
+            ));
         }
         for (p, s) in &learned.sensitive[access as usize] {
             let shown = places.display(&exact_path_pattern(p));
             rules.push((
                 shown.clone(),
-                allow(s, "path_matches", vec![shown], vec!["# SENSITIVE: seen during learning; allowed exactly, review".into()]),
+                allow(
+                    s,
+                    "path_matches",
+                    vec![shown],
+                    vec!["# SENSITIVE: seen during learning; allowed exactly, review".into()],
+                ),
             ));
         }
         rules.sort_by(|a, b| a.0.cmp(&b.0));
         if !rules.is_empty() {
-            policies.push(policy(format!("{prefix}-{suffix}"), what, None, tools, rules.into_iter().map(|(_, r)| r).collect()));
+            policies.push(policy(
+                format!("{prefix}-{suffix}"),
+                what,
+                None,
+                tools,
+                rules.into_iter().map(|(_, r)| r).collect(),
+            ));
         }
     }
 
@@ -1046,7 +1269,13 @@ pub(crate) fn build_doc(
         .map(|r| allow(&r.stat, "url_matches", r.patterns.clone(), Vec::new()))
         .collect();
     if !remote.is_empty() {
-        policies.push(policy(format!("{prefix}-net"), "Network connections by domain and port", None, strs(&["net"]), remote));
+        policies.push(policy(
+            format!("{prefix}-net"),
+            "Network connections by domain and port",
+            None,
+            strs(&["net"]),
+            remote,
+        ));
     }
     let mut local: Vec<Rule> = connect
         .iter()
@@ -1054,7 +1283,12 @@ pub(crate) fn build_doc(
         .map(|r| allow(&r.stat, "url_matches", r.patterns.clone(), Vec::new()))
         .collect();
     for (p, s) in &learned.sockets {
-        local.push(allow(s, "path_matches", vec![places.display(p)], Vec::new()));
+        local.push(allow(
+            s,
+            "path_matches",
+            vec![places.display(p)],
+            Vec::new(),
+        ));
     }
     if !local.is_empty() {
         policies.push(policy(

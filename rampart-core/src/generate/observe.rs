@@ -144,14 +144,25 @@ pub enum Access {
 /// The part of a learned call a rule is built from.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Call<'a> {
-    Exec { command: &'a str },
-    File { access: Access, path: Cow<'a, str> },
+    Exec {
+        command: &'a str,
+    },
+    File {
+        access: Access,
+        path: Cow<'a, str>,
+    },
     /// An inet connect (`net` with a `url`).
-    Connect { url: &'a str },
+    Connect {
+        url: &'a str,
+    },
     /// A unix-socket connect (`net` with a `path`).
-    Socket { path: &'a str },
+    Socket {
+        path: &'a str,
+    },
     /// A Go Rampart `fetch` (or any tool carrying a `url`).
-    Fetch { url: &'a str },
+    Fetch {
+        url: &'a str,
+    },
     /// Any other tool: learned by name only.
     Other,
 }

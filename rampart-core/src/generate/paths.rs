@@ -129,15 +129,52 @@ const SENSITIVE_ABSOLUTE: &[&str] = &[
 
 /// Directories no glob may be rooted at.
 const SHARED_ROOTS: &[&str] = &[
-    "/", "/home", "/root", "/etc", "/usr", "/usr/lib", "/usr/lib64", "/usr/local",
-    "/usr/local/lib", "/usr/local/bin", "/usr/share", "/usr/bin", "/usr/sbin", "/usr/include",
-    "/var", "/var/lib", "/var/cache", "/var/log", "/var/run", "/opt", "/proc", "/sys", "/dev",
-    "/run", "/run/user", "/bin", "/sbin", "/lib", "/lib64", "/mnt", "/media", "/srv", "/boot",
-    "/snap", "/nix", "/nix/store",
+    "/",
+    "/home",
+    "/root",
+    "/etc",
+    "/usr",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/local",
+    "/usr/local/lib",
+    "/usr/local/bin",
+    "/usr/share",
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/include",
+    "/var",
+    "/var/lib",
+    "/var/cache",
+    "/var/log",
+    "/var/run",
+    "/opt",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/run",
+    "/run/user",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib64",
+    "/mnt",
+    "/media",
+    "/srv",
+    "/boot",
+    "/snap",
+    "/nix",
+    "/nix/store",
 ];
 
 /// Directories below a home that many applications share.
-const SHARED_IN_HOME: &[&str] = &[".config", ".local", ".local/share", ".local/state", ".cache"];
+const SHARED_IN_HOME: &[&str] = &[
+    ".config",
+    ".local",
+    ".local/share",
+    ".local/state",
+    ".cache",
+];
 
 /// Where the observed paths live.
 #[derive(Clone, Debug, Default)]
@@ -199,7 +236,11 @@ impl Places {
     /// Whether writes may collapse in `dir`.
     pub fn owned_for_write(&self, dir: &str) -> bool {
         let inside = |root: &str| dir == root || is_under(dir, root);
-        if self.projects.iter().any(|p| inside(p) && !self.is_shared(p)) {
+        if self
+            .projects
+            .iter()
+            .any(|p| inside(p) && !self.is_shared(p))
+        {
             return true;
         }
         if self.temps.iter().any(|t| inside(t)) {
@@ -207,8 +248,7 @@ impl Places {
         }
         self.homes_for(dir).iter().any(|h| {
             let cache = format!("{h}/.cache/");
-            dir.strip_prefix(&cache)
-                .is_some_and(|app| !app.is_empty())
+            dir.strip_prefix(&cache).is_some_and(|app| !app.is_empty())
         })
     }
 
@@ -217,11 +257,9 @@ impl Places {
         if SHARED_ROOTS.contains(&dir) || self.is_home(dir) {
             return true;
         }
-        self.homes_for(dir).iter().any(|h| {
-            SHARED_IN_HOME
-                .iter()
-                .any(|s| dir == format!("{h}/{s}"))
-        })
+        self.homes_for(dir)
+            .iter()
+            .any(|h| SHARED_IN_HOME.iter().any(|s| dir == format!("{h}/{s}")))
     }
 
     /// Whether `dir/*` (flat) or `dir/**` (recursive) could reach a
@@ -371,7 +409,11 @@ fn normalise_segment(seg: &str, in_proc: bool, out: &mut String) {
     // Versioned shared objects: libfoo.so.1.2.3 -> libfoo.so.*
     if let Some(i) = seg.find(".so.") {
         let version = &seg[i + 4..];
-        if !version.is_empty() && version.split('.').all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit())) {
+        if !version.is_empty()
+            && version
+                .split('.')
+                .all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()))
+        {
             out.push_str(&seg[..i + 4]);
             out.push('*');
             return;
@@ -683,7 +725,10 @@ mod tests {
         assert_eq!(n("/tmp/tmpab3xk9q_/x.py"), "/tmp/tmp*/x.py");
         assert_eq!(n("/tmp/tmp.AbCdEfGhIj"), "/tmp/tmp.*");
         assert_eq!(n("/home/u/proj/log-12345.txt"), "/home/u/proj/log-*.txt");
-        assert_eq!(n("/home/u/proj/run-2026-03-01.log"), "/home/u/proj/run-*.log");
+        assert_eq!(
+            n("/home/u/proj/run-2026-03-01.log"),
+            "/home/u/proj/run-*.log"
+        );
         assert_eq!(
             n("/home/u/.cache/x/0f1e2d3c4b5a69788796a5b4c3d2e1f0.bin"),
             "/home/u/.cache/x/*.bin"
@@ -694,8 +739,14 @@ mod tests {
         );
         assert_eq!(n("/opt/lib/libfoo.so.1.2.3"), "/opt/lib/libfoo.so.*");
         assert_eq!(n("/usr/lib/python3.12/os.py"), "/usr/lib/python3.12/os.py");
-        assert_eq!(n("/home/u/proj/lib-1.2.3/x86_64/a"), "/home/u/proj/lib-1.2.3/x86_64/a");
-        assert_eq!(n("/home/u/proj/MainActivity.java"), "/home/u/proj/MainActivity.java");
+        assert_eq!(
+            n("/home/u/proj/lib-1.2.3/x86_64/a"),
+            "/home/u/proj/lib-1.2.3/x86_64/a"
+        );
+        assert_eq!(
+            n("/home/u/proj/MainActivity.java"),
+            "/home/u/proj/MainActivity.java"
+        );
     }
 
     #[test]

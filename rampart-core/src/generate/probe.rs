@@ -77,24 +77,61 @@ pub fn probe(ev: &Evaluator, places: &Places) -> Vec<String> {
     };
     for p in READS {
         let path = expand(p);
-        try_call(Query { tool: "read", path: Some(&path), ..Query::default() }, &path);
+        try_call(
+            Query {
+                tool: "read",
+                path: Some(&path),
+                ..Query::default()
+            },
+            &path,
+        );
     }
     for p in WRITES {
         let path = expand(p);
         for tool in ["write", "edit"] {
-            try_call(Query { tool, path: Some(&path), ..Query::default() }, &path);
+            try_call(
+                Query {
+                    tool,
+                    path: Some(&path),
+                    ..Query::default()
+                },
+                &path,
+            );
         }
     }
     for c in COMMANDS {
-        try_call(Query { tool: "exec", command: Some(c), ..Query::default() }, c);
+        try_call(
+            Query {
+                tool: "exec",
+                command: Some(c),
+                ..Query::default()
+            },
+            c,
+        );
     }
     for u in CONNECTS {
         let domain = super::net::Endpoint::parse(u).map(|e| e.host);
-        try_call(Query { tool: "net", url: Some(u), domain: domain.as_deref(), ..Query::default() }, u);
+        try_call(
+            Query {
+                tool: "net",
+                url: Some(u),
+                domain: domain.as_deref(),
+                ..Query::default()
+            },
+            u,
+        );
     }
     for u in FETCHES {
         let domain = super::net::Endpoint::parse(u).map(|e| e.host);
-        try_call(Query { tool: "fetch", url: Some(u), domain: domain.as_deref(), ..Query::default() }, u);
+        try_call(
+            Query {
+                tool: "fetch",
+                url: Some(u),
+                domain: domain.as_deref(),
+                ..Query::default()
+            },
+            u,
+        );
     }
     out.sort();
     out.dedup();
