@@ -193,7 +193,7 @@ fn go_sections(file: &File, hdr: &Header, ctx: Ctx) -> io::Result<bool> {
     }
     let mut strings = vec![0u8; names.sh_size as usize];
     file.read_exact_at(&mut strings, names.sh_offset)?;
-    let strtab = Strtab::new(&strings, 0);
+    let strtab = Strtab::parse(&strings, 0, strings.len(), 0).map_err(invalid)?;
     Ok(shdrs.iter().any(|s| {
         matches!(
             strtab.get_at(s.sh_name),
