@@ -375,6 +375,15 @@ fn volatile_names_are_normalised() {
     );
     // /proc/<pid>/status belongs to the process-info baseline bundle.
     assert!(out.yaml.contains("generated-baseline-process-info"));
+    // In a command, a temp path cannot be widened safely (a `*` inside a
+    // Rampart command glob also matches spaces): kept exact, with a warning.
+    let out = generate(&[exec(&["python3", "/tmp/tmpab3xk9q_/run.py"], &ts(0), "s")]);
+    assert_eq!(allows(&out, "exec"), ["python3 /tmp/tmpab3xk9q_/run.py"]);
+    assert!(out
+        .summary
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("will differ next run")));
 }
 
 #[test]
