@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Overhead of watching, measured side by side with the bare run in one invocation.
 #
-#   scripts/bench-overhead.sh [--runs N] [--json FILE]
+#   scripts/bench-overhead.sh [--runs N] [--json FILE] [--trace]
 #
 # For each workload of ../shared/bench/workloads/ (python imports, a gcc build, 500 execs) and
 # `grep -r zzqqxx /usr/include`, hyperfine times the bare command and the same command under
 # `rampart run --mode monitor --quiet`, in one hyperfine run, and this script prints
-# the ratio of medians. Needs hyperfine (Debian package) and a release build
+# the ratio of medians. --trace times, in the same run: bare, the preload backend, the trace
+# backend, and `strace -f --seccomp-bpf` tracing the same calls (the reference the trace backend
+# must stay below). Needs hyperfine (Debian package) and a release build
 # (cargo build --release --workspace). Absolute times vary with the machine; ratios are what
 # to compare.
 set -euo pipefail
@@ -14,11 +16,13 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 workloads="${RAMPART_WORKLOADS:-$root/../shared/bench/workloads}"
 runs=15
 json_out=""
+trace=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;
     --json) json_out="$2"; shift 2 ;;
-    *) echo "usage: $0 [--runs N] [--json FILE]" >&2; exit 2 ;;
+    --trace) trace=1; shift ;;
+    *) echo "usage: $0 [--runs N] [--json FILE] [--trace]" >&2; exit 2 ;;
   esac
 done
 command -v hyperfine >/dev/null || { echo "hyperfine is needed: apt-get install hyperfine" >&2; exit 2; }
@@ -30,6 +34,13 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 export RAMPART_AUDIT_DIR="$tmp/audit"
 modes=("bare:" "monitor:$rampart run --mode monitor --quiet --")
+if [ -n "$trace" ]; then
+  command -v strace >/dev/null || { echo "strace is needed for --trace: apt-get install strace" >&2; exit 2; }
+  modes=("bare:"
+    "preload:$rampart run --backend preload --mode monitor --quiet --"
+    "trace:$rampart run --backend trace --mode monitor --quiet --"
+    "strace:strace -f --seccomp-bpf -e trace=execve,execveat,open,openat,openat2,creat,connect -o /dev/null")
+fi
 if [ -n "${RAMPART_BENCH_MODES:-}" ]; then IFS=';' read -r -a modes <<<"$RAMPART_BENCH_MODES"; fi
 
 declare -A cmds=(
