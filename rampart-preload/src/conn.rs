@@ -155,7 +155,7 @@ fn open_new(s: &Saved, pid: i32, ppid: i32) -> Option<c_int> {
     let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 2 * 4096 + 512];
     let mut e = wire::Encoder::hello(&mut buf, pid, ppid);
     e.str(state::exe());
-    e.str_with(|_, out| crate::cache::cwd_into(out));
+    e.str_with(|_, out| crate::cache::cwd_into(pid, out));
     e.str(s.var(b"RAMPART_AGENT"));
     e.str(s.var(b"RAMPART_SESSION"));
     let n = e.finish();

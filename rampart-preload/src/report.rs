@@ -81,7 +81,7 @@ fn send_event(
     e.str(state::exe());
     let cwd = e.str_with(|_, out| {
         let cap = out.len().min(path::PATH_MAX);
-        crate::cache::cwd_into(&mut out[..cap])
+        crate::cache::cwd_into(cx.pid, &mut out[..cap])
     });
     body(&mut e, cwd);
     let n = e.finish();

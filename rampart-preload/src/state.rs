@@ -145,6 +145,9 @@ pub fn init() {
     }
     s.enforce = s.var(b"RAMPART_MODE") == b"enforce";
     find_own_path(s);
+    // Resolve the real execve now: its first use may be in a vfork child,
+    // where dlsym (which takes the loader's lock) is best avoided.
+    let _ = crate::real::execve.addr();
     // SAFETY: registering a plain function; glibc copies the record.
     unsafe { libc::pthread_atfork(None, None, Some(crate::conn::after_fork_in_child)) };
     INIT.store(INIT_DONE, Ordering::Release);

@@ -8,6 +8,8 @@
  *   probe exec VARIANT ...     exec /usr/bin/echo through VARIANT
  *   probe execvp-missing NAME  execvp a name not on PATH; prints errno
  *   probe vfork                vfork+execve, then an open in the parent
+ *   probe vfork-chdir DIR      vfork, child chdir DIR + execve; parent then
+ *                              opens a relative file
  *   probe threads N            N threads, each forks and execs, concurrently
  *   probe close-range FILE     open, close every descriptor, open FILE
  *   probe close-loop FILE      open, close() fds 3..1023 one by one, open FILE
@@ -195,6 +197,24 @@ static int vfork_exec(const char *file)
 	waitpid(pid, &st, 0);
 	closefd(open(file, O_RDONLY), "open after second vfork");
 	printf("parent %d\n", getpid());
+	return 0;
+}
+
+static int vfork_chdir(const char *dir)
+{
+	closefd(open("before", O_WRONLY | O_CREAT, 0644), "open before");
+	pid_t pid = vfork();
+	if (pid == 0) {
+		if (chdir(dir) != 0)
+			_exit(126);
+		char *argv[] = { "true", NULL };
+		execve("/usr/bin/true", argv, environ);
+		_exit(127);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	closefd(open("after", O_WRONLY | O_CREAT, 0644), "open after");
+	puts("vfork-chdir done");
 	return 0;
 }
 
@@ -405,6 +425,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(c, "vfork"))
 		return vfork_exec(a);
+	if (!strcmp(c, "vfork-chdir"))
+		return vfork_chdir(a);
 	if (!strcmp(c, "threads"))
 		return threads(atoi(a));
 	if (!strcmp(c, "close-range"))
