@@ -152,7 +152,8 @@ fn open_new(s: &Saved, pid: i32, ppid: i32) -> Option<c_int> {
         NEXT_TRY_MS.store(now + RETRY_MS, Ordering::Relaxed);
         return None;
     };
-    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 2 * 4096 + 512];
+    // Hello: exe and cwd share 4.5 KiB (longer ones are cut).
+    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 4096 + 512];
     let mut e = wire::Encoder::hello(&mut buf, pid, ppid);
     e.str(state::exe());
     e.str_with(|_, out| crate::cache::cwd_into(pid, out));

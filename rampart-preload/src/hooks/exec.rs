@@ -180,6 +180,8 @@ pub unsafe extern "C" fn fexecve(fd: c_int, argv: Argv, envp: Argv) -> c_int {
 }
 
 /// An exec of an open descriptor: the record names the file it points to.
+/// Out of line: its name buffer is on the stack only for these calls.
+#[inline(never)]
 unsafe fn fd_exec(how: Real, fd: c_int, path: *const c_char, argv: Argv, envp: Argv) -> c_int {
     let mut name = [0u8; PATH_MAX];
     let shown = match crate::path::fd_path(fd, &mut name) {
