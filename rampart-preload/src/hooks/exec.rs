@@ -197,10 +197,15 @@ const DEFAULT_PATH: &[u8] = b"/bin:/usr/bin";
 const NAME_MAX: usize = 255;
 
 /// Would `execve` of this NUL-terminated candidate most likely succeed?
-fn looks_executable(cand: &[u8]) -> bool {
+/// `Err` carries the errno when the file is certainly not there (ENOENT,
+/// ENOTDIR: `stat` walks the path with the same ids as `execve`).
+fn looks_executable(cand: &[u8]) -> Result<bool, c_int> {
     let p = cand.as_ptr();
-    sys::access(p, libc::X_OK)
-        && sys::stat(p).is_some_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG)
+    match sys::stat(p) {
+        Ok(st) => Ok(st.st_mode & libc::S_IFMT == libc::S_IFREG && sys::access(p, libc::X_OK)),
+        Err(e @ (libc::ENOENT | libc::ENOTDIR)) => Err(e),
+        Err(_) => Ok(false),
+    }
 }
 
 /// The PATH directories, glibc's way (`getenv("PATH")`, else the default).
@@ -378,7 +383,14 @@ unsafe fn search_exec(
             continue;
         };
         let shown = &cand[..cand.len() - 1];
-        let predicted = pending.seq.is_none() && looks_executable(cand);
+        let predicted = match looks_executable(cand) {
+            // Not there: execve could only fail the same way; go on.
+            Err(e) => {
+                last_err = e;
+                continue;
+            }
+            Ok(runnable) => runnable && pending.seq.is_none(),
+        };
         if predicted {
             pending.seq = report(&mut pending, shown, WireOutcome::Unknown);
             reported = true;
@@ -442,7 +454,7 @@ pub fn predict_search<'b>(name: &[u8], buf: &'b mut [u8; PATH_MAX + 1]) -> Optio
         let Some(cand) = candidate(buf, dir, name) else {
             continue;
         };
-        if looks_executable(cand) {
+        if looks_executable(cand) == Ok(true) {
             hit = Some(cand.len() - 1);
             break;
         }

@@ -69,16 +69,19 @@ pub fn probe() -> &'static Path {
     static PROBE: OnceLock<PathBuf> = OnceLock::new();
     PROBE.get_or_init(|| {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probe.c");
-        let out =
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("probe-{}", std::process::id()));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let tmp = dir.join(format!("probe.{}", std::process::id()));
         let st = Command::new("gcc")
             .args(["-O1", "-Wall", "-o"])
-            .arg(&out)
+            .arg(&tmp)
             .arg(&src)
             .arg("-lpthread")
             .status()
             .expect("run gcc");
         assert!(st.success(), "compiling {} failed", src.display());
+        // One stable name; rename is atomic for anyone still running the old one.
+        let out = dir.join("probe");
+        std::fs::rename(&tmp, &out).unwrap();
         out
     })
 }
