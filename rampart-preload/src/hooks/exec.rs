@@ -298,17 +298,9 @@ fn continues_search(err: c_int) -> bool {
 /// `execvpe`, reported as one exec.
 pub unsafe fn execvpe_impl(file: *const c_char, argv: Argv, envp: Argv) -> c_int {
     let name = sys::cstr_bytes(file);
-    let Some(cx) = report::ctx() else {
-        return match get::execve() {
-            // Not watched: still glibc's search, without reports.
-            Some(_) => search_exec(None, name, file, argv, envp),
-            None => {
-                sys::set_errno(libc::ENOSYS);
-                -1
-            }
-        };
-    };
-    search_exec(Some(&cx), name, file, argv, envp)
+    // Not watched: still our search (glibc's rules), without reports.
+    let cx = report::ctx();
+    search_exec(cx.as_ref(), name, file, argv, envp)
 }
 
 struct Pending {

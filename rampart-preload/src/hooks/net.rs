@@ -11,7 +11,7 @@
 use libc::{c_char, c_int, sockaddr, socklen_t};
 use rampart_core::wire::{InetAddr, WireOutcome, WireProto};
 
-use crate::real::get;
+use crate::real::{get, must};
 use crate::report;
 use crate::sys;
 
@@ -184,7 +184,7 @@ pub unsafe extern "C" fn getaddrinfo(
     hints: *const libc::addrinfo,
     res: *mut *mut libc::addrinfo,
 ) -> c_int {
-    let Some(real) = get::getaddrinfo() else {
+    let Some(real) = must::getaddrinfo() else {
         return libc::EAI_SYSTEM;
     };
     let r = real(node, service, hints, res);
@@ -205,7 +205,7 @@ pub unsafe extern "C" fn getaddrinfo(
 
 #[no_mangle]
 pub unsafe extern "C" fn gethostbyname(name: *const c_char) -> *mut libc::hostent {
-    let Some(real) = get::gethostbyname() else {
+    let Some(real) = must::gethostbyname() else {
         return core::ptr::null_mut();
     };
     let h = real(name);
@@ -217,7 +217,7 @@ pub unsafe extern "C" fn gethostbyname(name: *const c_char) -> *mut libc::hosten
 
 #[no_mangle]
 pub unsafe extern "C" fn gethostbyname2(name: *const c_char, af: c_int) -> *mut libc::hostent {
-    let Some(real) = get::gethostbyname2() else {
+    let Some(real) = must::gethostbyname2() else {
         return core::ptr::null_mut();
     };
     let h = real(name, af);
@@ -236,7 +236,7 @@ pub unsafe extern "C" fn gethostbyname_r(
     result: *mut *mut libc::hostent,
     h_errnop: *mut c_int,
 ) -> c_int {
-    let Some(real) = get::gethostbyname_r() else {
+    let Some(real) = must::gethostbyname_r() else {
         return libc::ENOSYS;
     };
     let r = real(name, ret, buf, buflen, result, h_errnop);
@@ -258,7 +258,7 @@ pub unsafe extern "C" fn gethostbyname2_r(
     result: *mut *mut libc::hostent,
     h_errnop: *mut c_int,
 ) -> c_int {
-    let Some(real) = get::gethostbyname2_r() else {
+    let Some(real) = must::gethostbyname2_r() else {
         return libc::ENOSYS;
     };
     let r = real(name, af, ret, buf, buflen, result, h_errnop);

@@ -8,7 +8,7 @@
 use libc::{c_char, c_int, c_uint, mode_t, FILE};
 
 use crate::path::{Base, PATH_MAX};
-use crate::real::get;
+use crate::real::{get, must};
 use crate::report::{self, outcome};
 use crate::sys;
 
@@ -190,7 +190,7 @@ fn missing<T>() -> *mut T {
 
 #[no_mangle]
 pub unsafe extern "C" fn fopen(path: *const c_char, mode: *const c_char) -> *mut FILE {
-    wrap_file(path, mode, || match get::fopen() {
+    wrap_file(path, mode, || match must::fopen() {
         Some(f) => f(path, mode),
         None => missing(),
     })
@@ -198,7 +198,7 @@ pub unsafe extern "C" fn fopen(path: *const c_char, mode: *const c_char) -> *mut
 
 #[no_mangle]
 pub unsafe extern "C" fn fopen64(path: *const c_char, mode: *const c_char) -> *mut FILE {
-    wrap_file(path, mode, || match get::fopen64() {
+    wrap_file(path, mode, || match must::fopen64() {
         Some(f) => f(path, mode),
         None => missing(),
     })
@@ -222,9 +222,9 @@ unsafe fn freopen_common(
         }
     }
     let real = if large {
-        get::freopen64()
+        must::freopen64()
     } else {
-        get::freopen()
+        must::freopen()
     };
     wrap_file(shown, mode, || match real {
         Some(f) => f(path, mode, stream),

@@ -18,7 +18,7 @@ use libc::{c_char, c_int, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t, 
 use crate::envp::ChildEnv;
 use crate::hooks::exec::predict_search;
 use crate::path::{Base, PATH_MAX};
-use crate::real::get;
+use crate::real::must;
 use crate::report::{self, outcome};
 use crate::state::{libc_environ, set_libc_environ};
 use crate::sys;
@@ -40,7 +40,7 @@ pub unsafe extern "C" fn posix_spawn(
     argv: Argv,
     envp: Argv,
 ) -> c_int {
-    let Some(real) = get::posix_spawn() else {
+    let Some(real) = must::posix_spawn() else {
         return libc::ENOSYS;
     };
     let mut env = ChildEnv::new();
@@ -64,7 +64,7 @@ pub unsafe extern "C" fn posix_spawnp(
     argv: Argv,
     envp: Argv,
 ) -> c_int {
-    let Some(real) = get::posix_spawnp() else {
+    let Some(real) = must::posix_spawnp() else {
         return libc::ENOSYS;
     };
     let mut env = ChildEnv::new();
@@ -94,7 +94,7 @@ unsafe impl Sync for Saved {}
 static SAVED_SIGS: Saved = Saved(core::cell::UnsafeCell::new(unsafe { core::mem::zeroed() }));
 
 unsafe fn do_system(line: *const c_char) -> c_int {
-    let Some(spawn) = get::posix_spawn() else {
+    let Some(spawn) = must::posix_spawn() else {
         sys::set_errno(libc::ENOSYS);
         return -1;
     };
@@ -205,7 +205,7 @@ pub unsafe extern "C" fn system(line: *const c_char) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> *mut FILE {
-    let Some(real) = get::popen() else {
+    let Some(real) = must::popen() else {
         sys::set_errno(libc::ENOSYS);
         return core::ptr::null_mut();
     };
