@@ -7,9 +7,12 @@
 //! atfork handler and connects anew; a vfork child (which shares our memory
 //! but not our descriptor table) must not overwrite its parent's state, so a
 //! process that finds its *parent's* pid in the state uses a throw-away
-//! connection for its events. Before each send the descriptor is checked to
-//! still be our socket (programs close or dup2 over descriptors they do not
-//! know). A missing collector costs one connect attempt a second; sends block
+//! connection for its events. Programs close or dup2 over descriptors they
+//! do not know: the close/dup hooks note when our number was touched, and
+//! the next send first checks with fstat (socket, inode, device) that the
+//! descriptor is still ours, reconnecting otherwise; the send itself names
+//! the collector's address, which other sockets refuse. A missing collector
+//! costs one connect attempt a second; sends block
 //! at most `SEND_TIMEOUT` (back-pressure, never a hang). Never allocates,
 //! locks or panics.
 
@@ -162,7 +165,7 @@ fn open_new(s: &Saved, pid: i32, ppid: i32) -> Option<c_int> {
     let n = e.finish();
     // SAFETY: the first n bytes were written by the encoder.
     let frame = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
-    if n == 0 || send_raw(fd, frame).is_err() {
+    if n == 0 || send_raw(s, fd, frame).is_err() {
         sys::close(fd);
         NEXT_TRY_MS.store(now + RETRY_MS, Ordering::Relaxed);
         return None;
@@ -230,7 +233,13 @@ fn connect_socket(s: &Saved) -> Option<c_int> {
     }
 }
 
-fn send_raw(fd: c_int, frame: &[u8]) -> Result<(), c_int> {
+/// One frame, one `sendto`. The collector's address goes along although the
+/// socket is connected: a SEQPACKET socket ignores it, while most sockets a
+/// program could have put in our descriptor's place refuse it (unix stream:
+/// EISCONN; UDP, IPv6: EAFNOSUPPORT), as anything not a socket refuses
+/// sendto (ENOTSOCK): a frame does not leak into the program's own socket
+/// even if a close escaped the hooks.
+fn send_raw(s: &Saved, fd: c_int, frame: &[u8]) -> Result<(), c_int> {
     let mut nobufs_waits = 0;
     loop {
         // SAFETY: `frame` is a valid buffer of its length.
@@ -242,8 +251,8 @@ fn send_raw(fd: c_int, frame: &[u8]) -> Result<(), c_int> {
                     frame.as_ptr() as usize,
                     frame.len(),
                     libc::MSG_NOSIGNAL as usize,
-                    0,
-                    0,
+                    &s.addr as *const libc::sockaddr_un as usize,
+                    s.addr_len as usize,
                 ],
             )
         };
@@ -264,7 +273,7 @@ impl Conn {
     /// Send one frame. If the collector went away or our descriptor was
     /// taken from us, reconnect (rate-limited) and send there once.
     pub fn send(&mut self, s: &Saved, pid: i32, ppid: i32, frame: &[u8]) -> bool {
-        match send_raw(self.fd, frame) {
+        match send_raw(s, self.fd, frame) {
             Ok(()) => true,
             Err(libc::EAGAIN) => {
                 // SO_SNDTIMEO expired: the collector is wedged. Drop this
@@ -278,7 +287,7 @@ impl Conn {
                 self.forget(pid);
                 match acquire(s, pid, ppid) {
                     Some(mut c) => {
-                        let ok = send_raw(c.fd, frame).is_ok();
+                        let ok = send_raw(s, c.fd, frame).is_ok();
                         core::mem::swap(self, &mut c);
                         ok
                     }

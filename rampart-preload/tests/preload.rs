@@ -308,7 +308,12 @@ fn closing_every_descriptor_does_not_lose_the_next_open() {
     let run = col.run(&mut probe_cmd(&["close-range", "/etc/passwd"]));
     assert_eq!(run.stdout(), "close-range done\n");
     assert_eq!(run.opens_of("/etc/hostname").len(), 1);
-    assert_eq!(run.opens_of("/etc/passwd").len(), 1);
+    assert_eq!(
+        run.opens_of("/etc/passwd").len(),
+        3,
+        "{:?}",
+        run.open_paths()
+    );
 }
 
 #[test]
@@ -363,7 +368,7 @@ fn a_directory_descriptor_reused_for_another_directory_resolves_to_the_new_one()
 fn dup2_over_every_descriptor_neither_loses_events_nor_writes_into_the_program() {
     let col = Collector::start();
     let run = col.run(&mut probe_cmd(&["dup2-all", "/etc/passwd"]));
-    assert_eq!(run.stdout(), "bytes in pipe: 0\n");
+    assert_eq!(run.stdout(), "bytes in socket: 0\n");
     assert_eq!(run.opens_of("/etc/hostname").len(), 1);
     assert_eq!(run.opens_of("/etc/passwd").len(), 1);
 }
