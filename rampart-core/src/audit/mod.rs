@@ -1,3 +1,27 @@
-//! The `rampart.audit.v1` hash-chained JSONL trail.
+//! The `rampart.audit.v1` hash-chained JSONL trail, compatible with Go Rampart.
 //!
-//! Placeholder: the trail is defined by the foundation issue.
+//! This module owns everything about the trail on disk: the [`Record`] shape
+//! and its canonical bytes ([`record`]), the writer that appends records to
+//! the chain under a directory lock ([`chain`]), file naming, rotation and
+//! continuation headers ([`files`]), reading records back ([`reader`]) and
+//! checking the chain ([`verify`](mod@verify)). It never decides anything about a call
+//! and never drops or rewrites a record that is already on disk.
+//!
+//! The chain: each record's `hash` is `"sha256:" + hex(SHA-256(prev_hash ‖ J))`
+//! where `J` is the record serialised with `"hash":""` exactly as Go's
+//! `encoding/json` writes it. The first record of a trail has `prev_hash: ""`;
+//! every file after the first starts with an unhashed header
+//! `{"chain_continue":"<last hash>","prev_file":"<previous file>"}`.
+
+pub mod chain;
+pub mod files;
+mod fsync;
+pub mod reader;
+pub mod record;
+pub mod verify;
+
+pub use chain::{Chain, ChainOptions, DEFAULT_ROTATE_BYTES, DEFAULT_SYNC_INTERVAL};
+pub use files::{default_audit_dir, Header, LOCK_FILE_NAME};
+pub use reader::{IssueKind, Location, ReadIssue, Reader};
+pub use record::{Host, Record, RecordDecision, HASH_PREFIX, SCHEMA_VERSION};
+pub use verify::{verify, VerifyFailure, VerifyReport};

@@ -1,0 +1,191 @@
+//! Baseline bundles: named sets of paths that every process of a kind needs
+//! (the dynamic loader and libraries, locale, zoneinfo, standard devices,
+//! terminfo, certificates, name resolution, process information, the Python
+//! and Node standard libraries). A generated policy includes a bundle, as
+//! one named policy, when an observed call needed it, instead of hundreds
+//! of single rules. The bundles live in `policies/baseline/*.yaml` and are
+//! embedded in the binary. This module never learns new paths into a
+//! bundle; a bundle is a fixed list.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+
+use super::model::Stat;
+use super::observe::Access;
+
+const SOURCES: &[(&str, &str)] = &[
+    ("loader.yaml", include_str!("../../../policies/baseline/loader.yaml")),
+    ("devices.yaml", include_str!("../../../policies/baseline/devices.yaml")),
+    ("locale.yaml", include_str!("../../../policies/baseline/locale.yaml")),
+    ("zoneinfo.yaml", include_str!("../../../policies/baseline/zoneinfo.yaml")),
+    ("terminal.yaml", include_str!("../../../policies/baseline/terminal.yaml")),
+    ("certificates.yaml", include_str!("../../../policies/baseline/certificates.yaml")),
+    ("name-resolution.yaml", include_str!("../../../policies/baseline/name-resolution.yaml")),
+    ("process-info.yaml", include_str!("../../../policies/baseline/process-info.yaml")),
+    ("python.yaml", include_str!("../../../policies/baseline/python.yaml")),
+    ("node.yaml", include_str!("../../../policies/baseline/node.yaml")),
+];
+
+/// The placeholder for a version number in a bundle pattern.
+const VERSION: &str = "{N}";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BundleFile {
+    name: String,
+    description: String,
+    #[serde(default)]
+    read: Vec<String>,
+    #[serde(default)]
+    write: Vec<String>,
+}
+
+/// One bundle.
+pub struct Bundle {
+    pub name: String,
+    pub description: String,
+    read: Vec<String>,
+    write: Vec<String>,
+    read_set: GlobSet,
+    write_set: GlobSet,
+}
+
+impl Bundle {
+    pub fn patterns(&self, access: Access) -> &[String] {
+        match access {
+            Access::Read => &self.read,
+            Access::Write => &self.write,
+        }
+    }
+
+    fn set(&self, access: Access) -> &GlobSet {
+        match access {
+            Access::Read => &self.read_set,
+            Access::Write => &self.write_set,
+        }
+    }
+}
+
+fn compile(name: &str, patterns: &[String]) -> GlobSet {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        let g = GlobBuilder::new(&p.replace(VERSION, "[0-9]*"))
+            .literal_separator(true)
+            .backslash_escape(false)
+            .build()
+            .unwrap_or_else(|e| panic!("baseline bundle {name}: pattern {p:?}: {e}"));
+        b.add(g);
+    }
+    b.build()
+        .unwrap_or_else(|e| panic!("baseline bundle {name}: {e}"))
+}
+
+/// Every shipped bundle, in the order a path is attributed to them.
+pub fn bundles() -> &'static [Bundle] {
+    static BUNDLES: OnceLock<Vec<Bundle>> = OnceLock::new();
+    BUNDLES.get_or_init(|| {
+        SOURCES
+            .iter()
+            .map(|(file, text)| {
+                let f: BundleFile = serde_yaml_ng::from_str(text)
+                    .unwrap_or_else(|e| panic!("policies/baseline/{file}: {e}"));
+                Bundle {
+                    read_set: compile(&f.name, &f.read),
+                    write_set: compile(&f.name, &f.write),
+                    name: f.name,
+                    description: f.description,
+                    read: f.read,
+                    write: f.write,
+                }
+            })
+            .collect()
+    })
+}
+
+/// Which bundle (index) covers `path` for this access, if any.
+pub fn bundle_for(access: Access, path: &str) -> Option<usize> {
+    bundles().iter().position(|b| b.set(access).is_match(path))
+}
+
+/// What the observed calls needed of one bundle.
+#[derive(Clone, Debug, Default)]
+pub struct Use {
+    pub stat: Stat,
+    /// Versions seen for `{N}` patterns: pattern index -> instantiated patterns.
+    pub versions: BTreeMap<usize, BTreeSet<String>>,
+}
+
+impl Use {
+    pub fn record(&mut self, bundle: &Bundle, access: Access, path: &str, count: u64) {
+        self.stat.add(path, count);
+        for (i, pattern) in bundle.patterns(access).iter().enumerate() {
+            if let Some(inst) = instantiate(pattern, path) {
+                self.versions.entry(i).or_default().insert(inst);
+            }
+        }
+    }
+
+    /// The patterns to write: every pattern of the bundle, a versioned one
+    /// once for each version observed (and left out when none was).
+    pub fn patterns(&self, bundle: &Bundle, access: Access) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, p) in bundle.patterns(access).iter().enumerate() {
+            if p.contains(VERSION) {
+                out.extend(self.versions.get(&i).into_iter().flatten().cloned());
+            } else {
+                out.push(p.clone());
+            }
+        }
+        out
+    }
+}
+
+/// `pattern` with `{N}` replaced by the version `path` shows there, when
+/// the segment holding `{N}` matches.
+fn instantiate(pattern: &str, path: &str) -> Option<String> {
+    let (before, after) = pattern.split_once(VERSION)?;
+    let seg_start = before.rfind('/')? + 1;
+    let seg_prefix = &before[seg_start..];
+    let seg_suffix = after.split('/').next().unwrap_or("");
+    let dir = &before[..seg_start];
+    let rest = path.strip_prefix(dir)?;
+    let seg = rest.split('/').next()?;
+    let digits = seg.strip_prefix(seg_prefix)?.strip_suffix(seg_suffix)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(pattern.replacen(VERSION, digits, 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundles_load_and_attribute_paths() {
+        let name = |p| bundle_for(Access::Read, p).map(|i| bundles()[i].name.as_str());
+        assert_eq!(name("/lib/x86_64-linux-gnu/libc.so.6"), Some("loader"));
+        assert_eq!(name("/lib64/ld-linux-x86-64.so.2"), Some("loader"));
+        assert_eq!(name("/usr/share/zoneinfo/Europe/Paris"), Some("zoneinfo"));
+        assert_eq!(name("/etc/ssl/certs/ca-certificates.crt"), Some("certificates"));
+        assert_eq!(name("/usr/lib/python3.12/os.py"), Some("python"));
+        assert_eq!(name("/etc/ssl/private/key.pem"), None);
+        assert_eq!(name("/proc/1/environ"), None);
+        assert_eq!(
+            bundle_for(Access::Write, "/dev/null").map(|i| bundles()[i].name.as_str()),
+            Some("devices")
+        );
+    }
+
+    #[test]
+    fn versions_are_instantiated_from_what_was_seen() {
+        assert_eq!(
+            instantiate("/usr/lib/python3.{N}/**", "/usr/lib/python3.12/os.py").as_deref(),
+            Some("/usr/lib/python3.12/**")
+        );
+        assert_eq!(instantiate("/usr/lib/python3.{N}/**", "/usr/lib/python3/x"), None);
+    }
+}

@@ -1,0 +1,5 @@
+//! placeholder
+pub struct PolicyDiff;
+pub enum DiffKind {}
+pub struct DiffEntry;
+pub fn diff() {}

@@ -1,0 +1,295 @@
+//! Network rules: connects by domain (the DNS name the program resolved)
+//! and port, raw addresses exact, loopback apart; Go Rampart `fetch` calls
+//! by scheme, host and port.
+//!
+//! Subdomains of one registrable domain may widen to `*.example.com` past a
+//! threshold, written so the pattern stays anchored (`tcp://*.example.com:443`:
+//! `*` never crosses `:` or `/` there); never over a public suffix or a
+//! shared-tenancy suffix (`github.io`, `amazonaws.com`, ...), never for
+//! addresses, never for loopback, never for `fetch` URLs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use super::model::Stat;
+
+/// Suffixes under which different names belong to different owners.
+const SHARED_TENANCY: &[&str] = &[
+    "github.io", "githubusercontent.com", "gitlab.io", "amazonaws.com", "cloudfront.net",
+    "herokuapp.com", "azurewebsites.net", "cloudapp.net", "azureedge.net", "windows.net",
+    "appspot.com", "googleusercontent.com", "googleapis.com", "firebaseapp.com", "web.app",
+    "vercel.app", "netlify.app", "pages.dev", "workers.dev", "fly.dev", "onrender.com",
+    "ngrok.io", "ngrok-free.app", "ngrok.app", "trycloudflare.com", "repl.co", "glitch.me",
+    "blogspot.com", "wordpress.com", "surge.sh", "readthedocs.io", "now.sh", "deno.dev",
+    "r2.dev", "supabase.co", "webhook.site", "pipedream.net", "requestbin.com", "duckdns.org",
+    "no-ip.org", "ddns.net", "sslip.io", "nip.io", "localtest.me",
+];
+
+/// Second-level public suffixes (a short list of the common ones).
+const TWO_LEVEL_SUFFIXES: &[&str] = &[
+    "co.uk", "org.uk", "ac.uk", "gov.uk", "com.au", "net.au", "org.au", "co.nz", "co.jp",
+    "ne.jp", "or.jp", "com.br", "com.cn", "com.tw", "com.hk", "co.in", "co.kr", "co.za",
+    "com.mx", "com.ar", "com.tr", "com.sg",
+];
+
+/// A parsed connect URL: `scheme://host:port`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Endpoint {
+    pub scheme: String,
+    pub host: String,
+    pub port: String,
+}
+
+impl Endpoint {
+    pub fn parse(url: &str) -> Option<Endpoint> {
+        let (scheme, rest) = url.split_once("://")?;
+        let rest = rest.split(['/', '?', '#']).next()?;
+        let (host, port) = if let Some(r) = rest.strip_prefix('[') {
+            let (h, p) = r.split_once(']')?;
+            (format!("[{h}]"), p.strip_prefix(':').unwrap_or("").to_string())
+        } else {
+            match rest.rsplit_once(':') {
+                Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => (h.to_string(), p.to_string()),
+                _ => (rest.to_string(), String::new()),
+            }
+        };
+        if host.is_empty() {
+            return None;
+        }
+        Some(Endpoint {
+            scheme: scheme.to_ascii_lowercase(),
+            host,
+            port,
+        })
+    }
+
+    fn authority(&self, host: &str) -> String {
+        if self.port.is_empty() {
+            format!("{}://{}", self.scheme, host)
+        } else {
+            format!("{}://{}:{}", self.scheme, host, self.port)
+        }
+    }
+
+    pub fn is_address(&self) -> bool {
+        self.host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok()
+    }
+
+    pub fn is_loopback(&self) -> bool {
+        let h = self.host.trim_start_matches('[').trim_end_matches(']');
+        h == "localhost"
+            || h.ends_with(".localhost")
+            || h.parse::<IpAddr>().is_ok_and(|a| a.is_loopback())
+    }
+}
+
+/// One network rule before rendering.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetRule {
+    pub patterns: Vec<String>,
+    pub stat: Stat,
+    pub loopback: bool,
+    pub absorbed: Vec<String>,
+}
+
+/// The registrable base of a name, when it has one that may carry a
+/// wildcard: two labels, three under a two-level public suffix.
+fn wildcard_base(host: &str) -> Option<String> {
+    if SHARED_TENANCY.iter().any(|s| host == *s || host.ends_with(&format!(".{s}"))) {
+        return None;
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    let two = labels.len().checked_sub(2).map(|i| labels[i..].join("."))?;
+    let keep = if TWO_LEVEL_SUFFIXES.contains(&two.as_str()) { 3 } else { 2 };
+    if labels.len() <= keep {
+        return None;
+    }
+    Some(labels[labels.len() - keep..].join("."))
+}
+
+/// The longest label suffix shared by `hosts` (a `*.` prefix ignored), at
+/// least `base`.
+fn common_parent(hosts: &BTreeSet<String>, base: &str) -> String {
+    let mut common: Option<Vec<&str>> = None;
+    for h in hosts {
+        let labels: Vec<&str> = h.trim_start_matches("*.").rsplit('.').collect();
+        // A name's own label is not a parent: drop it unless it is a wildcard.
+        let parents = if h.starts_with("*.") { &labels[..] } else { &labels[..labels.len() - 1] };
+        common = Some(match common {
+            None => parents.to_vec(),
+            Some(c) => c.iter().zip(parents).take_while(|(a, b)| a == b).map(|(a, _)| *a).collect(),
+        });
+    }
+    let mut labels = common.unwrap_or_default();
+    labels.reverse();
+    let parent = labels.join(".");
+    if parent.len() > base.len() && parent.ends_with(&format!(".{base}")) {
+        parent
+    } else {
+        base.to_string()
+    }
+}
+
+/// Rules for inet connects: entries map a URL (`tcp://host:port`) to its
+/// support. A URL already holding `*` (an earlier rule) is kept as it is.
+pub fn connect_rules(entries: &BTreeMap<String, Stat>, threshold: usize) -> Vec<NetRule> {
+    let mut rules = Vec::new();
+    // (scheme, port, base) -> hosts
+    let mut families: BTreeMap<(String, String, String), BTreeSet<String>> = BTreeMap::new();
+    let mut parsed = Vec::new();
+    for (url, stat) in entries {
+        match Endpoint::parse(url) {
+            Some(ep) if !url.contains('*') => parsed.push((url, ep, stat)),
+            _ => rules.push(NetRule {
+                patterns: vec![url.clone()],
+                stat: stat.clone(),
+                loopback: false,
+                absorbed: vec![url.clone()],
+            }),
+        }
+    }
+    for (_, ep, _) in &parsed {
+        if ep.is_address() || ep.is_loopback() {
+            continue;
+        }
+        if let Some(base) = wildcard_base(&ep.host) {
+            families
+                .entry((ep.scheme.clone(), ep.port.clone(), base))
+                .or_default()
+                .insert(ep.host.clone());
+        }
+    }
+    // Earlier wildcard rules count as members of their family.
+    for r in &rules {
+        if let Some(ep) = Endpoint::parse(&r.patterns[0]) {
+            if let Some(base) = ep.host.strip_prefix("*.") {
+                families
+                    .entry((ep.scheme.clone(), ep.port.clone(), base.to_string()))
+                    .or_default()
+                    .insert(ep.host.clone());
+            }
+        }
+    }
+    // Wide families, each with the closest parent all its names share.
+    let wide: BTreeMap<(String, String, String), String> = families
+        .into_iter()
+        .filter(|(_, hosts)| hosts.len() >= threshold.max(2) || hosts.iter().any(|h| h.starts_with("*.")))
+        .map(|(k, hosts)| {
+            let parent = common_parent(&hosts, &k.2);
+            (k, parent)
+        })
+        .collect();
+    let mut widened: BTreeMap<String, NetRule> = BTreeMap::new();
+    for (url, ep, stat) in parsed {
+        let family = wildcard_base(&ep.host)
+            .map(|b| (ep.scheme.clone(), ep.port.clone(), b))
+            .filter(|_| !ep.is_address() && !ep.is_loopback())
+            .and_then(|k| wide.get(&k).cloned());
+        match family {
+            Some(base) => {
+                let pattern = ep.authority(&format!("*.{base}"));
+                let r = widened.entry(pattern.clone()).or_insert_with(|| NetRule {
+                    patterns: vec![pattern],
+                    stat: Stat::default(),
+                    loopback: false,
+                    absorbed: Vec::new(),
+                });
+                r.stat.absorb(stat);
+                r.absorbed.push(url.clone());
+            }
+            None => rules.push(NetRule {
+                patterns: vec![url.clone()],
+                stat: stat.clone(),
+                loopback: ep.is_loopback(),
+                absorbed: vec![url.clone()],
+            }),
+        }
+    }
+    // An earlier wildcard rule absorbs its new members.
+    rules.retain(|r| {
+        if let Some(w) = widened.get_mut(&r.patterns[0]) {
+            w.stat.absorb(&r.stat);
+            w.absorbed.extend(r.absorbed.iter().cloned());
+            false
+        } else {
+            true
+        }
+    });
+    rules.extend(widened.into_values());
+    rules.sort_by(|a, b| a.patterns.cmp(&b.patterns));
+    rules
+}
+
+/// Rules for `fetch` URLs: one per scheme, host and port, admitting any path
+/// (`https://host/*`) and the bare origin when it was fetched.
+pub fn fetch_rules(entries: &BTreeMap<String, Stat>) -> Vec<NetRule> {
+    let mut by_origin: BTreeMap<String, NetRule> = BTreeMap::new();
+    for (url, stat) in entries {
+        let origin = match Endpoint::parse(url) {
+            Some(ep) if !ep.host.contains(['*', '?', '[']) => ep.authority(&ep.host),
+            _ => {
+                by_origin.insert(
+                    url.clone(),
+                    NetRule {
+                        patterns: vec![super::exec::exact_pattern(url)],
+                        stat: stat.clone(),
+                        loopback: false,
+                        absorbed: vec![url.clone()],
+                    },
+                );
+                continue;
+            }
+        };
+        let r = by_origin.entry(origin.clone()).or_insert_with(|| NetRule {
+            patterns: Vec::new(),
+            stat: Stat::default(),
+            loopback: Endpoint::parse(&origin).is_some_and(|e| e.is_loopback()),
+            absorbed: Vec::new(),
+        });
+        let pattern = if url == &origin {
+            origin.clone()
+        } else {
+            format!("{origin}/*")
+        };
+        if !r.patterns.contains(&pattern) {
+            r.patterns.push(pattern);
+            r.patterns.sort();
+        }
+        r.stat.absorb(stat);
+        r.absorbed.push(url.clone());
+    }
+    by_origin.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(urls: &[&str]) -> BTreeMap<String, Stat> {
+        urls.iter().map(|u| (u.to_string(), Stat::one(u, 1))).collect()
+    }
+
+    #[test]
+    fn subdomains_widen_only_under_an_owned_base() {
+        let r = connect_rules(
+            &entries(&["tcp://a.example.com:443", "tcp://b.example.com:443", "tcp://c.example.com:443"]),
+            3,
+        );
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].patterns, ["tcp://*.example.com:443"]);
+        let r = connect_rules(
+            &entries(&["tcp://a.github.io:443", "tcp://b.github.io:443", "tcp://c.github.io:443"]),
+            3,
+        );
+        assert_eq!(r.len(), 3);
+        let r = connect_rules(&entries(&["tcp://a.co.uk:443", "tcp://b.co.uk:443", "tcp://c.co.uk:443"]), 3);
+        assert_eq!(r.len(), 3);
+    }
+
+    #[test]
+    fn addresses_and_loopback_stay_exact() {
+        let r = connect_rules(&entries(&["tcp://10.0.0.1:5432", "tcp://127.0.0.1:8080", "tcp://[::1]:80"]), 2);
+        assert_eq!(r.len(), 3);
+        assert!(r.iter().filter(|r| r.loopback).count() == 2);
+    }
+}

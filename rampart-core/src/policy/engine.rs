@@ -1,0 +1,888 @@
+//! The compiled policy engine: loaded once, asked for every call.
+//!
+//! Owns turning a [`PolicySet`] into matchers built once (every command glob
+//! of every rule in one [`GlobSet`], every `command_contains` entry in one
+//! [`LiteralSet`], every path glob in one more set) and deciding a
+//! [`Request`] against them in Go Rampart's order (see [`super`]). An
+//! [`Engine`] is immutable, `Send + Sync`, and evaluation allocates only its
+//! scratch bits and the [`Decision`]. It must never block, touch the file
+//! system or keep state between calls.
+
+use std::borrow::Cow;
+use std::ops::Range;
+use std::path::PathBuf;
+
+use super::glob::{normalize_domain, Bits, Glob, GlobKind, GlobSet, LiteralSet};
+use super::schema::{self, ConditionDef, PolicySet, RuleAction, TestCase};
+use super::{Action, Decision, LoadError, Request};
+
+/// How sources are read into an engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The home directory that `~` and `$HOME` at the start of a path pattern
+    /// stand for; `None` leaves them literal.
+    pub home: Option<String>,
+}
+
+impl Default for LoadOptions {
+    /// The home directory from `$HOME`.
+    fn default() -> Self {
+        LoadOptions {
+            home: std::env::var("HOME").ok().filter(|h| !h.is_empty()),
+        }
+    }
+}
+
+/// Loaded, compiled policies.
+#[derive(Debug)]
+pub struct Engine {
+    default_action: Action,
+    /// In evaluation order: priority, then load order.
+    policies: Vec<CompiledPolicy>,
+    /// For the tools the interceptors produce, the policies whose
+    /// `match.tool` admits them, in evaluation order.
+    by_tool: Vec<(&'static str, Vec<usize>)>,
+    commands: GlobSet,
+    contains: LiteralSet,
+    paths: GlobSet,
+    /// For each command glob, the rule slot it lets through (`NO_SLOT` for
+    /// `command_not_matches` globs); the same for each `command_contains`.
+    glob_slot: Vec<u32>,
+    contains_slot: Vec<u32>,
+    command_slots: usize,
+    tests: Vec<(PathBuf, TestCase)>,
+}
+
+const NO_SLOT: u32 = u32::MAX;
+
+#[derive(Debug)]
+struct CompiledPolicy {
+    name: String,
+    agent: Option<Glob>,
+    session: Option<Glob>,
+    /// Empty: every tool.
+    tools: Vec<Glob>,
+    rules: Vec<CompiledRule>,
+}
+
+#[derive(Debug)]
+struct CompiledRule {
+    action: Action,
+    message: String,
+    when: When,
+}
+
+#[derive(Debug)]
+enum When {
+    Always,
+    Never,
+    Fields(Box<Fields>),
+}
+
+/// The fields of one `when`; ranges index the engine's shared sets.
+#[derive(Debug, Default)]
+struct Fields {
+    /// `command_matches` and `command_contains` (alternatives), when any:
+    /// the slot that their matches set.
+    command: Option<u32>,
+    command_not: Range<usize>,
+    env: Option<Vec<Glob>>,
+    path: Option<Range<usize>>,
+    path_not: Range<usize>,
+    url: Option<Vec<Glob>>,
+    domain: Option<Vec<Glob>>,
+    depth: Option<(Option<i64>, Option<i64>, Option<i64>)>,
+    session: Option<Vec<Glob>>,
+    session_not: Vec<Glob>,
+}
+
+/// The tools `rampart run` produces; their policy lists are precomputed.
+const KNOWN_TOOLS: [&str; 4] = ["exec", "read", "write", "net"];
+
+/// `command_contains` entries and their rule slots, while rules are compiled.
+#[derive(Default)]
+struct Contains {
+    entries: Vec<String>,
+    slots: Vec<u32>,
+    next_slot: u32,
+}
+
+/// Collects globs of one set while rules are compiled.
+struct SetBuilder {
+    kind: GlobKind,
+    globs: Vec<Glob>,
+    /// The rule slot of each glob (command globs only).
+    slots: Vec<u32>,
+}
+
+impl SetBuilder {
+    fn add(
+        &mut self,
+        file: &std::path::Path,
+        items: &[schema::Located<String>],
+        rewrite: impl Fn(&str) -> String,
+        errors: &mut Vec<LoadError>,
+    ) -> Range<usize> {
+        let start = self.globs.len();
+        for item in items {
+            let text = rewrite(&item.value);
+            match Glob::new(&text, self.kind) {
+                Ok(g) => {
+                    self.globs.push(g);
+                    self.slots.push(NO_SLOT);
+                }
+                Err(e) => errors.push(LoadError {
+                    file: file.to_path_buf(),
+                    line: item.line,
+                    message: format!("malformed glob {text:?}: {e}"),
+                }),
+            }
+        }
+        start..self.globs.len()
+    }
+}
+
+fn compile_list(
+    file: &std::path::Path,
+    items: &[schema::Located<String>],
+    kind: GlobKind,
+    lowercase: bool,
+    errors: &mut Vec<LoadError>,
+) -> Vec<Glob> {
+    items
+        .iter()
+        .filter_map(|item| {
+            let text = if lowercase {
+                item.value.to_lowercase()
+            } else {
+                item.value.clone()
+            };
+            Glob::new(&text, kind)
+                .map_err(|e| {
+                    errors.push(LoadError {
+                        file: file.to_path_buf(),
+                        line: item.line,
+                        message: format!("malformed glob {text:?}: {e}"),
+                    })
+                })
+                .ok()
+        })
+        .collect()
+}
+
+/// `~`, `~/x`, `$HOME`, `$HOME/x`, `${HOME}/x` at the start of a path
+/// pattern become the home directory.
+pub fn expand_home(pattern: &str, home: Option<&str>) -> String {
+    let Some(home) = home else {
+        return pattern.to_string();
+    };
+    let home = home.trim_end_matches('/');
+    for prefix in ["~", "$HOME", "${HOME}"] {
+        if let Some(rest) = pattern.strip_prefix(prefix) {
+            if rest.is_empty() || rest.starts_with('/') {
+                return format!("{home}{rest}");
+            }
+        }
+    }
+    pattern.to_string()
+}
+
+impl Engine {
+    /// Loads policy files and directories (the `*.yaml`/`*.yml` directly
+    /// inside, sorted by path), in the order given, with `~` meaning `$HOME`.
+    pub fn load(sources: &[PathBuf]) -> Result<Engine, Vec<LoadError>> {
+        Engine::load_with(sources, &LoadOptions::default())
+    }
+
+    pub fn load_with(sources: &[PathBuf], options: &LoadOptions) -> Result<Engine, Vec<LoadError>> {
+        let texts = schema::read_sources(sources)?;
+        Engine::from_texts_with(&texts, options)
+    }
+
+    /// Builds an engine from policy texts (e.g. embedded policies); each
+    /// `PathBuf` names its text in errors.
+    pub fn from_texts(sources: &[(PathBuf, String)]) -> Result<Engine, Vec<LoadError>> {
+        Engine::from_texts_with(sources, &LoadOptions::default())
+    }
+
+    pub fn from_texts_with(
+        sources: &[(PathBuf, String)],
+        options: &LoadOptions,
+    ) -> Result<Engine, Vec<LoadError>> {
+        let set = schema::parse_sources(sources)?;
+        Engine::compile(&set, options)
+    }
+
+    /// Compiles a parsed set.
+    pub fn compile(set: &PolicySet, options: &LoadOptions) -> Result<Engine, Vec<LoadError>> {
+        let mut errors = Vec::new();
+        let mut commands = SetBuilder {
+            kind: GlobKind::Text,
+            globs: Vec::new(),
+            slots: Vec::new(),
+        };
+        let mut paths = SetBuilder {
+            kind: GlobKind::Path,
+            globs: Vec::new(),
+            slots: Vec::new(),
+        };
+        let mut contains = Contains::default();
+        let home = options.home.as_deref();
+        let same = |s: &str| s.to_string();
+        let expand = |s: &str| expand_home(s, home);
+
+        let mut ordered: Vec<(i64, usize, CompiledPolicy)> = Vec::new();
+        let mut tests = Vec::new();
+        for file in &set.files {
+            let f = file.file.as_path();
+            for t in &file.tests {
+                tests.push((file.file.clone(), t.clone()));
+            }
+            for p in &file.policies {
+                if !p.enabled {
+                    continue;
+                }
+                let scope_glob = |l: &Option<schema::Located<String>>,
+                                  errors: &mut Vec<LoadError>| {
+                    l.as_ref().and_then(|l| {
+                        compile_list(f, std::slice::from_ref(l), GlobKind::Text, false, errors)
+                            .pop()
+                    })
+                };
+                let agent = scope_glob(&p.agent, &mut errors);
+                let session = scope_glob(&p.session, &mut errors);
+                let tools = compile_list(f, &p.tools, GlobKind::Text, false, &mut errors);
+                let mut rules = Vec::new();
+                for r in &p.rules {
+                    let action = match r.action.value {
+                        RuleAction::Allow => Action::Allow,
+                        RuleAction::Deny => Action::Deny,
+                        RuleAction::Watch => Action::Watch,
+                        RuleAction::Ask => Action::Ask,
+                        // No HTTP call from a syscall: the rule decides as an
+                        // unreachable webhook does.
+                        RuleAction::Webhook => {
+                            if r.webhook.as_ref().and_then(|w| w.fail_open) == Some(true) {
+                                Action::Allow
+                            } else {
+                                Action::Deny
+                            }
+                        }
+                    };
+                    let when = match &r.when {
+                        None => When::Always,
+                        Some(c) => compile_condition(
+                            f,
+                            c,
+                            &mut commands,
+                            &mut paths,
+                            &mut contains,
+                            &same,
+                            &expand,
+                            &mut errors,
+                        ),
+                    };
+                    rules.push(CompiledRule {
+                        action,
+                        message: r.message.clone(),
+                        when,
+                    });
+                }
+                let order = ordered.len();
+                ordered.push((
+                    p.effective_priority(),
+                    order,
+                    CompiledPolicy {
+                        name: p.name.clone(),
+                        agent,
+                        session,
+                        tools,
+                        rules,
+                    },
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        ordered.sort_by_key(|(priority, order, _)| (*priority, *order));
+        let policies: Vec<CompiledPolicy> = ordered.into_iter().map(|(_, _, p)| p).collect();
+        let by_tool = KNOWN_TOOLS
+            .iter()
+            .map(|&tool| {
+                let list = policies
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.admits_tool(tool))
+                    .map(|(i, _)| i)
+                    .collect();
+                (tool, list)
+            })
+            .collect();
+        Ok(Engine {
+            default_action: set.default_action,
+            policies,
+            by_tool,
+            commands: GlobSet::new(commands.globs),
+            contains: LiteralSet::new(&contains.entries),
+            paths: GlobSet::new(paths.globs),
+            glob_slot: commands.slots,
+            contains_slot: contains.slots,
+            command_slots: contains.next_slot as usize,
+            tests,
+        })
+    }
+
+    /// The action when no policy is in scope or no rule fired.
+    pub fn default_action(&self) -> Action {
+        self.default_action
+    }
+
+    /// Number of enabled policies.
+    pub fn policy_count(&self) -> usize {
+        self.policies.len()
+    }
+
+    /// The inline `tests:` of every source, with the source that holds them.
+    pub fn inline_tests(&self) -> &[(PathBuf, TestCase)] {
+        &self.tests
+    }
+
+    /// Decides one call.
+    pub fn evaluate(&self, req: &Request) -> Decision {
+        let candidates: Cow<'_, [usize]> = match self.by_tool.iter().find(|(t, _)| *t == req.tool) {
+            Some((_, list)) => Cow::Borrowed(list),
+            None => Cow::Owned(
+                self.policies
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.admits_tool(req.tool))
+                    .map(|(i, _)| i)
+                    .collect(),
+            ),
+        };
+        let mut scratch = Scratch {
+            engine: self,
+            req,
+            command: None,
+            command_hits: None,
+            paths: None,
+            env_names: None,
+        };
+        let mut in_scope = false;
+        let mut fired: Vec<&str> = Vec::new();
+        let mut best: Option<(Action, &str)> = None;
+        for &pi in candidates.iter() {
+            let policy = &self.policies[pi];
+            if !policy.admits_caller(req) {
+                continue;
+            }
+            in_scope = true;
+            let Some(rule) = policy.rules.iter().find(|r| scratch.matches(&r.when)) else {
+                continue;
+            };
+            fired.push(&policy.name);
+            let message = rule.message.as_str();
+            match rule.action {
+                Action::Deny => {
+                    return decision(Action::Deny, &fired, message);
+                }
+                Action::Ask => {
+                    if !matches!(best, Some((Action::Ask, _))) {
+                        best = Some((Action::Ask, message));
+                    }
+                }
+                Action::Watch => {
+                    if matches!(best, None | Some((Action::Allow, _))) {
+                        best = Some((Action::Watch, message));
+                    }
+                }
+                Action::Allow => match best {
+                    None => best = Some((Action::Allow, message)),
+                    Some((Action::Allow, "")) => best = Some((Action::Allow, message)),
+                    _ => {}
+                },
+            }
+        }
+        match best {
+            Some((action, message)) => decision(action, &fired, message),
+            None if in_scope => Decision {
+                action: self.default_action,
+                matched_policies: Vec::new(),
+                message: "no matching rule; using default action".to_string(),
+            },
+            None => Decision {
+                action: self.default_action,
+                matched_policies: Vec::new(),
+                message: "no matching policy; using default action".to_string(),
+            },
+        }
+    }
+}
+
+fn decision(action: Action, fired: &[&str], message: &str) -> Decision {
+    Decision {
+        action,
+        matched_policies: fired.iter().map(|s| s.to_string()).collect(),
+        message: message.to_string(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn compile_condition(
+    f: &std::path::Path,
+    c: &ConditionDef,
+    commands: &mut SetBuilder,
+    paths: &mut SetBuilder,
+    contains: &mut Contains,
+    same: &dyn Fn(&str) -> String,
+    expand: &dyn Fn(&str) -> String,
+    errors: &mut Vec<LoadError>,
+) -> When {
+    if c.default.as_ref().is_some_and(|d| d.value) || c.is_empty() {
+        return When::Always;
+    }
+    // Neither a tool's parameters nor a call counter exist for a syscall:
+    // these conditions fail, and with them the whole `when`.
+    if !c.tool_param_matches.is_empty() || c.call_count.is_some() {
+        return When::Never;
+    }
+    let mut fields = Fields::default();
+    if !c.command_matches.is_empty() || !c.command_contains.is_empty() {
+        let slot = contains.next_slot;
+        contains.next_slot += 1;
+        let globs = commands.add(f, &c.command_matches, same, errors);
+        for i in globs {
+            commands.slots[i] = slot;
+        }
+        for item in &c.command_contains {
+            contains.entries.push(item.value.clone());
+            contains.slots.push(slot);
+        }
+        fields.command = Some(slot);
+    }
+    fields.command_not = commands.add(f, &c.command_not_matches, same, errors);
+    if !c.command_env_assignments.is_empty() {
+        fields.env = Some(compile_list(
+            f,
+            &c.command_env_assignments,
+            GlobKind::Text,
+            false,
+            errors,
+        ));
+    }
+    if !c.path_matches.is_empty() {
+        fields.path = Some(paths.add(f, &c.path_matches, expand, errors));
+    }
+    fields.path_not = paths.add(f, &c.path_not_matches, expand, errors);
+    if !c.url_matches.is_empty() {
+        fields.url = Some(compile_list(
+            f,
+            &c.url_matches,
+            GlobKind::Text,
+            false,
+            errors,
+        ));
+    }
+    if !c.domain_matches.is_empty() {
+        fields.domain = Some(compile_list(
+            f,
+            &c.domain_matches,
+            GlobKind::Domain,
+            false,
+            errors,
+        ));
+    }
+    if let Some(d) = &c.agent_depth {
+        fields.depth = Some((d.gte, d.lte, d.eq));
+    }
+    if !c.session_matches.is_empty() {
+        fields.session = Some(compile_list(
+            f,
+            &c.session_matches,
+            GlobKind::Text,
+            false,
+            errors,
+        ));
+    }
+    fields.session_not = compile_list(f, &c.session_not_matches, GlobKind::Text, false, errors);
+    let positive = fields.command.is_some()
+        || fields.env.is_some()
+        || fields.path.is_some()
+        || fields.url.is_some()
+        || fields.domain.is_some()
+        || fields.depth.is_some()
+        || fields.session.is_some();
+    if !positive {
+        // Only exclusions (or response conditions): Go Rampart's matcher
+        // never reports such a condition as matched.
+        return When::Never;
+    }
+    When::Fields(Box::new(fields))
+}
+
+impl CompiledPolicy {
+    fn admits_tool(&self, tool: &str) -> bool {
+        self.tools.is_empty() || self.tools.iter().any(|g| g.is_match(tool))
+    }
+
+    fn admits_caller(&self, req: &Request) -> bool {
+        self.agent.as_ref().is_none_or(|g| g.is_match(req.agent))
+            && self
+                .session
+                .as_ref()
+                .is_none_or(|g| g.is_match(req.session))
+    }
+}
+
+/// What one evaluation has already worked out about its request.
+struct Scratch<'e, 'r> {
+    engine: &'e Engine,
+    req: &'r Request<'r>,
+    /// Bits of the command globs that match (None: not computed; inner
+    /// None: the request has no command).
+    command: Option<Option<Bits>>,
+    /// The command slots whose globs or substrings matched.
+    command_hits: Option<Bits>,
+    paths: Option<Option<Bits>>,
+    env_names: Option<Vec<String>>,
+}
+
+impl Scratch<'_, '_> {
+    fn command_text(&self) -> Option<&str> {
+        self.req.command.filter(|c| !c.is_empty())
+    }
+
+    fn command_bits(&mut self) -> Option<&Bits> {
+        if self.command.is_none() {
+            let bits = self.command_text().map(|cmd| {
+                let mut bits = Bits::new(self.engine.commands.len());
+                for form in command_forms(cmd) {
+                    self.engine.commands.matches_into(&form, &mut bits);
+                }
+                bits
+            });
+            self.command = Some(bits);
+        }
+        self.command.as_ref().and_then(|b| b.as_ref())
+    }
+
+    fn command_hits(&mut self) -> &Bits {
+        if self.command_hits.is_none() {
+            let engine = self.engine;
+            let mut hits = Bits::new(engine.command_slots);
+            if let Some(globs) = self.command_bits() {
+                for i in globs.ones() {
+                    let slot = engine.glob_slot[i];
+                    if slot != NO_SLOT {
+                        hits.set(slot as usize);
+                    }
+                }
+            }
+            if let Some(cmd) = self.command_text() {
+                let mut found = Bits::new(engine.contains.len());
+                engine.contains.matches_into(cmd, &mut found);
+                for i in found.ones() {
+                    hits.set(engine.contains_slot[i] as usize);
+                }
+            }
+            self.command_hits = Some(hits);
+        }
+        self.command_hits.as_ref().expect("computed above")
+    }
+
+    fn path_bits(&mut self) -> Option<&Bits> {
+        if self.paths.is_none() {
+            let bits = self.req.path.filter(|p| !p.is_empty()).map(|path| {
+                let mut bits = Bits::new(self.engine.paths.len());
+                let (absolute, relative) = path_forms(path, self.req.cwd);
+                self.engine.paths.matches_into(&absolute, &mut bits);
+                if let Some(rel) = relative {
+                    self.engine.paths.matches_into(&rel, &mut bits);
+                }
+                bits
+            });
+            self.paths = Some(bits);
+        }
+        self.paths.as_ref().and_then(|b| b.as_ref())
+    }
+
+    fn matches(&mut self, when: &When) -> bool {
+        let f = match when {
+            When::Always => return true,
+            When::Never => return false,
+            When::Fields(f) => f,
+        };
+        if f.command.is_some() || f.env.is_some() {
+            if self.command_text().is_none() {
+                return false;
+            }
+            if let Some(slot) = f.command {
+                if !self.command_hits().get(slot as usize) {
+                    return false;
+                }
+            }
+            if let Some(env) = &f.env {
+                let req = self.req;
+                let cmd = req.command.unwrap_or_default();
+                let names = self
+                    .env_names
+                    .get_or_insert_with(|| env_assignment_names(cmd));
+                if !names.iter().any(|n| env.iter().any(|g| g.is_match(n))) {
+                    return false;
+                }
+            }
+            if !f.command_not.is_empty()
+                && self
+                    .command_bits()
+                    .is_some_and(|b| b.any_in(f.command_not.clone()))
+            {
+                return false;
+            }
+        }
+        if let Some(range) = &f.path {
+            let Some(bits) = self.path_bits() else {
+                return false;
+            };
+            if !bits.any_in(range.clone()) || bits.any_in(f.path_not.clone()) {
+                return false;
+            }
+        }
+        if let Some(url) = &f.url {
+            match self.req.url.filter(|u| !u.is_empty()) {
+                Some(u) if url.iter().any(|g| g.is_match(u)) => {}
+                _ => return false,
+            }
+        }
+        if let Some(domain) = &f.domain {
+            let d = self
+                .req
+                .domain
+                .filter(|d| !d.trim().is_empty())
+                .or_else(|| self.req.url.and_then(url_host));
+            let d = d.map(normalize_domain).filter(|d| !d.is_empty());
+            match d {
+                Some(d) if domain.iter().any(|g| g.is_match_domain(&d)) => {}
+                _ => return false,
+            }
+        }
+        if let Some((gte, lte, eq)) = f.depth {
+            // Everything `rampart run` watches is the top-level agent.
+            let depth = 0;
+            if gte.is_some_and(|g| depth < g)
+                || lte.is_some_and(|l| depth > l)
+                || eq.is_some_and(|e| depth != e)
+            {
+                return false;
+            }
+        }
+        if let Some(session) = &f.session {
+            if !session.iter().any(|g| g.is_match(self.req.session)) {
+                return false;
+            }
+        }
+        if f.session_not.iter().any(|g| g.is_match(self.req.session)) {
+            return false;
+        }
+        true
+    }
+}
+
+/// The spellings of a command that command conditions are matched against:
+/// today the command line itself. Shell-aware splitting (`sh -c 'a && b'`)
+/// belongs here.
+fn command_forms(command: &str) -> impl Iterator<Item = Cow<'_, str>> {
+    std::iter::once(Cow::Borrowed(command))
+}
+
+/// Names assigned by `NAME=value` words at the start of a command, or after
+/// an `env` word (its options skipped), as `command_env_assignments` sees
+/// them.
+pub fn env_assignment_names(command: &str) -> Vec<String> {
+    fn name(word: &str) -> Option<&str> {
+        let word = word.trim_start_matches('\'');
+        let (n, _) = word.split_once('=')?;
+        let mut chars = n.chars();
+        let first = chars.next()?;
+        ((first == '_' || first.is_ascii_alphabetic())
+            && chars.all(|c| c == '_' || c.is_ascii_alphanumeric()))
+        .then_some(n)
+    }
+    let mut names: Vec<String> = Vec::new();
+    let mut words = command.split_ascii_whitespace().peekable();
+    while let Some(w) = words.peek() {
+        match name(w) {
+            Some(n) => {
+                names.push(n.to_string());
+                words.next();
+            }
+            None => break,
+        }
+    }
+    if let Some(first) = words.next() {
+        if first.rsplit('/').next() == Some("env") {
+            while let Some(w) = words.next() {
+                if w == "-u" || w == "--unset" || w == "-C" || w == "--chdir" {
+                    words.next();
+                } else if w.starts_with('-') {
+                    continue;
+                } else if let Some(n) = name(w) {
+                    names.push(n.to_string());
+                } else {
+                    break;
+                }
+            }
+        }
+    }
+    names.dedup();
+    names
+}
+
+/// The host of a `scheme://host:port/...` URL (brackets of IPv6 removed).
+fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit('@').next()?;
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next()?
+    } else {
+        authority.split(':').next()?
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+/// Go's `filepath.Clean` (after reading `\` as `/`).
+pub fn clean_path(path: &str) -> Cow<'_, str> {
+    if is_clean(path) {
+        return Cow::Borrowed(path);
+    }
+    let path = path.replace('\\', "/");
+    let rooted = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => match parts.last() {
+                Some(&last) if last != ".." => {
+                    parts.pop();
+                }
+                _ if rooted => {}
+                _ => parts.push(".."),
+            },
+            s => parts.push(s),
+        }
+    }
+    let joined = parts.join("/");
+    Cow::Owned(match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_string(),
+        (false, false) => joined,
+    })
+}
+
+fn is_clean(path: &str) -> bool {
+    if path.is_empty() || path.contains('\\') || (path.len() > 1 && path.ends_with('/')) {
+        return false;
+    }
+    !path
+        .split('/')
+        .enumerate()
+        .any(|(i, seg)| seg == "." || seg == ".." || (seg.is_empty() && i > 0 && path != "/"))
+}
+
+/// The absolute spelling of a path (joined to `cwd` when relative, cleaned)
+/// and, when there is one, its spelling relative to `cwd`.
+fn path_forms<'p>(path: &'p str, cwd: Option<&str>) -> (Cow<'p, str>, Option<Cow<'p, str>>) {
+    let relative_input = !path.starts_with('/') && !path.starts_with('\\');
+    let cwd = cwd.filter(|c| c.starts_with('/'));
+    let absolute: Cow<'p, str> = match (relative_input, cwd) {
+        (true, Some(cwd)) => Cow::Owned(clean_path(&format!("{cwd}/{path}")).into_owned()),
+        _ => clean_path(path),
+    };
+    let relative = if relative_input {
+        // Without a working directory the path can only be matched as
+        // written; it is then the absolute form's only spelling.
+        cwd.map(|_| clean_path(path))
+    } else {
+        cwd.and_then(|cwd| {
+            let cwd = clean_path(cwd);
+            let rest = if cwd == "/" {
+                absolute.strip_prefix('/')
+            } else {
+                absolute
+                    .strip_prefix(cwd.as_ref())
+                    .and_then(|r| r.strip_prefix('/'))
+            };
+            rest.filter(|r| !r.is_empty())
+                .map(|r| Cow::Owned(r.to_string()))
+        })
+    };
+    (absolute, relative)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_clean_like_go() {
+        for (input, want) in [
+            ("/etc/../etc/shadow", "/etc/shadow"),
+            ("/home/user/./file", "/home/user/file"),
+            ("/a/b/../c/d", "/a/c/d"),
+            ("/../x", "/x"),
+            ("a//b/", "a/b"),
+            ("../x/../../y", "../../y"),
+            ("", "."),
+            ("/", "/"),
+            ("/clean/path", "/clean/path"),
+            ("/home/user\\..\\etc/shadow", "/home/etc/shadow"),
+        ] {
+            assert_eq!(clean_path(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn path_forms_join_cwd_and_spell_relative() {
+        let (abs, rel) = path_forms("src/../.env", Some("/home/u/p"));
+        assert_eq!(abs, "/home/u/p/.env");
+        assert_eq!(rel.as_deref(), Some(".env"));
+        let (abs, rel) = path_forms("/home/u/p/a/b", Some("/home/u/p/"));
+        assert_eq!(abs, "/home/u/p/a/b");
+        assert_eq!(rel.as_deref(), Some("a/b"));
+        let (abs, rel) = path_forms("/etc/passwd", Some("/home/u/p"));
+        assert_eq!(abs, "/etc/passwd");
+        assert_eq!(rel, None);
+    }
+
+    #[test]
+    fn env_names_come_from_leading_assignments_and_env() {
+        assert_eq!(
+            env_assignment_names("LD_PRELOAD=/x.so FOO=1 ls -l"),
+            vec!["LD_PRELOAD", "FOO"]
+        );
+        assert_eq!(
+            env_assignment_names("/usr/bin/env -i PYTHONSTARTUP=x python3"),
+            vec!["PYTHONSTARTUP"]
+        );
+        assert!(env_assignment_names("echo A=B").is_empty());
+    }
+
+    #[test]
+    fn url_hosts() {
+        assert_eq!(url_host("tcp://example.com:443"), Some("example.com"));
+        assert_eq!(url_host("udp://[::1]:53"), Some("::1"));
+        assert_eq!(url_host("https://u@h.io/x"), Some("h.io"));
+    }
+
+    #[test]
+    fn home_expands_only_at_the_start() {
+        let h = Some("/home/u");
+        assert_eq!(expand_home("~/.ssh/**", h), "/home/u/.ssh/**");
+        assert_eq!(expand_home("$HOME/.aws/*", h), "/home/u/.aws/*");
+        assert_eq!(expand_home("~", h), "/home/u");
+        assert_eq!(expand_home("~bob/x", h), "~bob/x");
+        assert_eq!(expand_home("**/~/x", h), "**/~/x");
+        assert_eq!(expand_home("~/x", None), "~/x");
+    }
+}

@@ -1,0 +1,3 @@
+module rampart/tests/go-oracle
+
+go 1.19
