@@ -1,2 +1,111 @@
-//! `rampart`: watch a program, decide its calls against a policy, keep the trail.
-fn main() {}
+//! `rampart`: watch what a program really does, decide each call against a
+//! Rampart policy, keep a tamper-evident trail, and learn policies from it.
+//!
+//! Each subcommand lives in its own module under [`cmd`]; the collector that
+//! both interceptors feed is [`collector`].
+
+mod child;
+mod cmd;
+mod collector;
+mod policies;
+mod runtime;
+mod session;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rampart",
+    version,
+    about = "Watch what a program really does, decide each call against a policy, keep the trail",
+    long_about = "Watch what a program (an AI coding agent, a build, any automation) really does: \
+every program it executes, file it opens and connection it makes, across its whole process tree. \
+Each call is decided against a Rampart YAML policy and written to a hash-chained audit trail.\n\n\
+The journey: `rampart run -- AGENT` (monitor), `rampart init --from-audit` (generate), review, \
+`rampart run --mode enforce -- AGENT`."
+)]
+struct Cli {
+    /// Policy file or directory (repeatable) [default: ~/.rampart/policies/
+    /// when it holds policies, else the built-in standard policy].
+    #[arg(long, global = true, value_name = "PATH")]
+    policy: Vec<PathBuf>,
+    /// Audit trail directory.
+    #[arg(long, global = true, env = "RAMPART_AUDIT_DIR", value_name = "DIR")]
+    audit_dir: Option<PathBuf>,
+    /// More diagnostics on stderr (repeat for more; RUST_LOG works too).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a command and watch its whole process tree.
+    Run(cmd::run::Args),
+    /// Decide one call against the policy, as if a program had made it.
+    Test(cmd::test::Args),
+    /// Check, lint, list and show policies.
+    #[command(subcommand)]
+    Policy(cmd::policy::Command),
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(cmd::audit::Command),
+    /// Show the audit trail as a table.
+    Log(cmd::log::Args),
+    /// Run the collector as a daemon that `rampart run` and preloaded
+    /// processes report to (`rampart serve stop` stops it).
+    Serve(cmd::serve::Args),
+    /// Say whether a `rampart serve` is running, and how.
+    Status(cmd::status::Args),
+    /// Print the variables that put a shell's children under the running
+    /// serve's watch: `eval "$(rampart env)"`.
+    Env(cmd::status::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let audit_dir = cli.audit_dir.clone().unwrap_or_else(default_audit_dir);
+    let result = match cli.command {
+        Command::Run(args) => cmd::run::run(args, &cli.policy, &audit_dir),
+        Command::Test(args) => cmd::test::run(args, &cli.policy),
+        Command::Policy(c) => cmd::policy::run(c, &cli.policy),
+        Command::Audit(c) => cmd::audit::run(c, &audit_dir),
+        Command::Log(args) => cmd::log::run(args, &audit_dir),
+        Command::Serve(args) => cmd::serve::run(args, &cli.policy, &audit_dir),
+        Command::Status(args) => cmd::status::status(args),
+        Command::Env(args) => cmd::status::env(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("rampart: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn default_audit_dir() -> PathBuf {
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/".into());
+    PathBuf::from(home).join(".rampart/audit")
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

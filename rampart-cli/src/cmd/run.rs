@@ -1,0 +1,258 @@
+//! `rampart run`: watch one command's whole process tree.
+//!
+//! Starts the collector in process (no daemon, no configuration), runs the
+//! command with the preload library, waits for it, makes sure every event is
+//! in the trail, prints a summary on stderr, and exits with the command's
+//! status.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use arc_swap::ArcSwap;
+
+use crate::child;
+use crate::collector::{Collector, Config, Mode, Origin, Stats};
+use crate::policies;
+use crate::runtime::{self, State};
+use crate::session;
+
+/// How long `rampart run` keeps listening, after the command exits, for
+/// processes it left behind to finish sending.
+const GRACE: Duration = Duration::from_secs(1);
+
+/// The preload library's file name.
+pub const PRELOAD_LIB: &str = "librampart_preload.so";
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// monitor records every call with the policy's verdict and blocks
+    /// nothing; enforce blocks what the policy denies.
+    /// [default: monitor, or the mode of the running `rampart serve`]
+    #[arg(long, value_enum)]
+    pub mode: Option<Mode>,
+    /// Which interceptor watches the command.
+    #[arg(long, value_enum, default_value = "preload")]
+    pub backend: Backend,
+    /// Agent name in the trail [default: the command's basename].
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Session name in the trail [default: $RAMPART_SESSION, else
+    /// <repository>/<branch> of the working directory, else run-<id>].
+    #[arg(long)]
+    pub session: Option<String>,
+    /// When the collector cannot be reached or does not answer in time,
+    /// allow the call (the default in enforce mode is to deny it).
+    #[arg(long, conflicts_with = "fail_closed")]
+    pub fail_open: bool,
+    /// When the collector cannot be reached or does not answer in time, deny
+    /// the call (the default in enforce mode).
+    #[arg(long)]
+    pub fail_closed: bool,
+    /// How long a call waits for its verdict in enforce mode, in
+    /// milliseconds, before --fail-open/--fail-closed decides.
+    #[arg(long, default_value_t = 5000, value_name = "MS")]
+    pub decision_timeout: u64,
+    /// Print nothing of rampart's own (no summary, no denial lines).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// The command to run, and its arguments.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// LD_PRELOAD library: dynamically linked programs.
+    Preload,
+}
+
+pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
+    let lib = find_preload_library()?;
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    let origin = Origin {
+        agent: args
+            .agent
+            .clone()
+            .unwrap_or_else(|| session::default_agent(&args.command[0])),
+        session: args
+            .session
+            .clone()
+            .unwrap_or_else(|| session::default_session(&cwd)),
+    };
+    if let Some(serve) = usable_serve(&args, policy, audit_dir) {
+        return run_with_serve(&args, &lib, &origin, &serve);
+    }
+    let mode = args.mode.unwrap_or(Mode::Monitor);
+    let (engine, _source) = policies::load(policy)?;
+
+    // Before any thread exists, so that every thread inherits the mask.
+    child::block_forwarded_signals()?;
+
+    let socket_dir = tempfile::Builder::new()
+        .prefix("rampart-")
+        .tempdir()
+        .context("cannot create the collector's socket directory")?;
+    let socket = socket_dir.path().join("collector.sock");
+    let mut collector = Collector::start(Config {
+        origin: origin.clone(),
+        engine: Arc::new(ArcSwap::new(engine)),
+        audit_dir: audit_dir.to_path_buf(),
+        print_denials: mode == Mode::Enforce && !args.quiet,
+    })?;
+    collector.listen(socket.clone())?;
+
+    let mut env = child_env_for(&lib, &socket, mode.as_str(), Some(&origin));
+    env.extend(enforce_env(&args));
+    let mut program = child::spawn(&args.command, &env)?;
+    child::forward_signals(program.id() as i32);
+    let status = child::wait(&mut program)?;
+
+    let stats = collector.finish(GRACE)?;
+    if !args.quiet {
+        print_summary(mode, &origin, &stats);
+    }
+    Ok(status)
+}
+
+/// The running serve, when this run should report to it: it listens, and
+/// the run asks for nothing it does not provide (another policy, mode or
+/// audit directory).
+fn usable_serve(args: &Args, policy: &[PathBuf], audit_dir: &Path) -> Option<State> {
+    let serve = runtime::running_serve()?;
+    let same_mode = args.mode.is_none_or(|m| m.as_str() == serve.mode);
+    (policy.is_empty() && same_mode && serve.audit_dir == audit_dir).then_some(serve)
+}
+
+fn run_with_serve(args: &Args, lib: &Path, origin: &Origin, serve: &State) -> Result<i32> {
+    child::block_forwarded_signals()?;
+    let mut env = child_env_for(lib, &serve.socket, &serve.mode, Some(origin));
+    env.extend(enforce_env(args));
+    let mut program = child::spawn(&args.command, &env)?;
+    child::forward_signals(program.id() as i32);
+    let status = child::wait(&mut program)?;
+    if !args.quiet {
+        eprintln!(
+            "rampart: reported to rampart serve (pid {}, {} mode) at {}; agent {}, session {}\n  trail in {} (rampart log)",
+            serve.pid,
+            serve.mode,
+            serve.socket.display(),
+            origin.agent,
+            origin.session,
+            serve.audit_dir.display()
+        );
+    }
+    Ok(status)
+}
+
+/// The environment that puts a command under watch: the library preloaded
+/// (ahead of any LD_PRELOAD already set), the collector's socket, the mode,
+/// and the agent and session when they are known.
+pub fn child_env_for(
+    lib: &Path,
+    socket: &Path,
+    mode: &str,
+    origin: Option<&Origin>,
+) -> Vec<(String, OsString)> {
+    let mut preload = OsString::from(lib);
+    if let Some(existing) = std::env::var_os("LD_PRELOAD") {
+        if !existing.is_empty() {
+            preload.push(":");
+            preload.push(existing);
+        }
+    }
+    let mut env = vec![
+        ("LD_PRELOAD".into(), preload),
+        ("RAMPART_SOCKET".into(), socket.into()),
+        ("RAMPART_MODE".into(), mode.into()),
+    ];
+    if let Some(o) = origin {
+        env.push(("RAMPART_AGENT".into(), o.agent.clone().into()));
+        env.push(("RAMPART_SESSION".into(), o.session.clone().into()));
+    }
+    env
+}
+
+/// How an enforcing hook behaves when no verdict comes.
+fn enforce_env(args: &Args) -> Vec<(String, OsString)> {
+    vec![
+        (
+            "RAMPART_FAIL_OPEN".into(),
+            if args.fail_open { "1" } else { "0" }.into(),
+        ),
+        (
+            "RAMPART_DECISION_TIMEOUT_MS".into(),
+            args.decision_timeout.to_string().into(),
+        ),
+    ]
+}
+
+/// `RAMPART_PRELOAD_LIB`, else next to the rampart binary, else `../lib/`.
+pub fn find_preload_library() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("RAMPART_PRELOAD_LIB") {
+        let p = PathBuf::from(p);
+        if p.is_file() {
+            return Ok(std::fs::canonicalize(&p).unwrap_or(p));
+        }
+        bail!(
+            "RAMPART_PRELOAD_LIB names {}, which does not exist",
+            p.display()
+        );
+    }
+    let exe = std::env::current_exe().context("cannot find the rampart binary's own path")?;
+    let dir = exe
+        .parent()
+        .context("the rampart binary has no directory")?;
+    let candidates = [dir.join(PRELOAD_LIB), dir.join("../lib").join(PRELOAD_LIB)];
+    for c in &candidates {
+        if c.is_file() {
+            return Ok(std::fs::canonicalize(c).unwrap_or_else(|_| c.clone()));
+        }
+    }
+    bail!(
+        "cannot find {PRELOAD_LIB} (looked in {} and {}); without it nothing would be watched. \
+         Install it next to the rampart binary or set RAMPART_PRELOAD_LIB",
+        candidates[0].display(),
+        candidates[1].display()
+    )
+}
+
+fn print_summary(mode: Mode, origin: &Origin, stats: &Stats) {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "rampart: {} mode, agent {}, session {}\n",
+        mode.as_str(),
+        origin.agent,
+        origin.session
+    ));
+    let mut tools: Vec<&str> = stats.by_tool.keys().map(|(t, _)| t.as_str()).collect();
+    tools.dedup();
+    for tool in tools {
+        let parts: Vec<String> = stats
+            .by_tool
+            .iter()
+            .filter(|((t, _), _)| t == tool)
+            .map(|((_, d), n)| format!("{n} {d}"))
+            .collect();
+        out.push_str(&format!("  {tool:<6} {}\n", parts.join(", ")));
+    }
+    if stats.malformed > 0 {
+        out.push_str(&format!(
+            "  {} malformed frames were not recorded (see -v)\n",
+            stats.malformed
+        ));
+    }
+    match &stats.audit_file {
+        Some(f) => out.push_str(&format!("  {} records in {}\n", stats.records, f.display())),
+        None => out.push_str("  nothing was recorded\n"),
+    }
+    eprint!("{out}");
+}

@@ -1,0 +1,385 @@
+//! The collector: the one place where intercepted calls become decisions and
+//! audit records.
+//!
+//! Both interceptors feed it: the preload library through the SEQPACKET
+//! [`server`], the ptrace tracer in process through [`Intake`]. Calls flow
+//! through a crossbeam-channel pipeline of three stages, each on its own thread:
+//!
+//! ```text
+//! server (epoll, decode) ──► decide (policy::Engine) ──► audit (audit::Chain, grouped fsync)
+//! ```
+//!
+//! Channels are bounded: a slow disk slows the readers, which slows the
+//! senders (back-pressure), and nothing is dropped. The collector never runs
+//! a watched program and never prints on its streams.
+
+pub mod server;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use crossbeam_channel::{bounded, Receiver, Sender};
+use rampart_core::audit::{Chain, Record, RecordDecision};
+use rampart_core::event::{Event, Outcome};
+use rampart_core::policy::{Action, Engine, Request};
+
+/// How long the audit stage may hold written records before an fsync.
+const SYNC_INTERVAL: Duration = Duration::from_millis(100);
+/// Records written under one lock acquisition at most.
+const BATCH: usize = 1024;
+/// Capacity of each channel between stages.
+const QUEUE: usize = 16 * 1024;
+
+/// Whether denied calls are blocked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Record every call with the policy's verdict; block nothing.
+    Monitor,
+    /// Block what the policy denies.
+    Enforce,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Monitor => "monitor",
+            Mode::Enforce => "enforce",
+        }
+    }
+}
+
+/// Who made a call: the agent and session it is recorded under.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    pub agent: String,
+    pub session: String,
+}
+
+/// One call on its way through the pipeline.
+struct Call {
+    origin: Arc<Origin>,
+    event: Event,
+    /// Where the verdict goes when the caller waits for one (enforce).
+    reply: Option<Reply>,
+}
+
+/// A caller waiting for a verdict: its connection and the frame's sequence
+/// number.
+pub struct Reply {
+    pub conn: Arc<std::os::fd::OwnedFd>,
+    pub seq: u32,
+}
+
+impl Reply {
+    /// Send the verdict. The caller is blocked in recv waiting for it; a
+    /// caller that is gone (timed out, killed) is not an error.
+    fn send(&self, allow: bool) {
+        use std::os::fd::AsRawFd;
+        let mut buf = [0u8; 64];
+        let n = rampart_core::wire::encode_verdict(self.seq, allow, &mut buf);
+        // SAFETY: buf holds n initialised bytes.
+        unsafe {
+            libc::send(
+                self.conn.as_raw_fd(),
+                buf.as_ptr().cast(),
+                n,
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+    }
+}
+
+/// One decided call on its way to the trail.
+struct Decided {
+    record: Record,
+    reply: Option<Reply>,
+}
+
+/// Counts of what was recorded, for the summary.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Records per (tool, decision).
+    pub by_tool: BTreeMap<(String, String), u64>,
+    pub records: u64,
+    /// Frames that could not be decoded (counted, logged, never silent).
+    pub malformed: u64,
+    pub audit_file: Option<PathBuf>,
+}
+
+/// Where intercepted calls enter the pipeline (cheap to clone, one per
+/// interceptor thread).
+#[derive(Clone)]
+pub struct Intake {
+    tx: Sender<Call>,
+    default_origin: Arc<Origin>,
+}
+
+impl Intake {
+    fn submit_as(&self, origin: Arc<Origin>, event: Event, reply: Option<Reply>) {
+        // The decide stage only stops after every Intake is dropped, so this
+        // cannot fail while the pipeline runs.
+        let _ = self.tx.send(Call {
+            origin,
+            event,
+            reply,
+        });
+    }
+}
+
+/// The policy in force, replaced whole when policy files change.
+pub type LiveEngine = Arc<arc_swap::ArcSwap<Engine>>;
+
+pub struct Config {
+    pub origin: Origin,
+    pub engine: LiveEngine,
+    pub audit_dir: PathBuf,
+    /// Print a line per denied call on rampart's stderr (`rampart run` in
+    /// enforce mode without --quiet).
+    pub print_denials: bool,
+}
+
+/// A running collector pipeline.
+pub struct Collector {
+    intake: Option<Intake>,
+    server: Option<server::Server>,
+    decide: Option<JoinHandle<()>>,
+    audit: Option<JoinHandle<Result<()>>>,
+    stats: Arc<Mutex<Stats>>,
+}
+
+impl Collector {
+    /// Start the decide and audit stages. The audit trail is opened here, so
+    /// an unwritable audit directory fails before anything runs.
+    pub fn start(cfg: Config) -> Result<Collector> {
+        let chain = Chain::open(&cfg.audit_dir).with_context(|| {
+            format!("cannot open the audit trail in {}", cfg.audit_dir.display())
+        })?;
+        let stats = Arc::new(Mutex::new(Stats::default()));
+        let (call_tx, call_rx) = bounded::<Call>(QUEUE);
+        let (rec_tx, rec_rx) = bounded::<Decided>(QUEUE);
+
+        let engine = cfg.engine.clone();
+        let decide = std::thread::Builder::new()
+            .name("rampart-decide".into())
+            .spawn(move || decide_stage(&engine, call_rx, rec_tx))?;
+        let audit_stats = stats.clone();
+        let print_denials = cfg.print_denials;
+        let audit = std::thread::Builder::new()
+            .name("rampart-audit".into())
+            .spawn(move || audit_stage(chain, rec_rx, &audit_stats, print_denials))?;
+
+        Ok(Collector {
+            intake: Some(Intake {
+                tx: call_tx,
+                default_origin: Arc::new(cfg.origin),
+            }),
+            server: None,
+            decide: Some(decide),
+            audit: Some(audit),
+            stats,
+        })
+    }
+
+    /// Listen for the preload library at `socket_path`.
+    pub fn listen(&mut self, socket_path: PathBuf) -> Result<()> {
+        let intake = self.intake()?;
+        let stats = self.stats.clone();
+        self.server = Some(server::Server::start(socket_path, intake, stats)?);
+        Ok(())
+    }
+
+    pub fn intake(&self) -> Result<Intake> {
+        self.intake
+            .clone()
+            .context("the collector has already been stopped")
+    }
+
+    /// Stop: let connected processes finish sending (at most `grace` after
+    /// the last one is expected to close), write every record, fsync, and
+    /// return what was recorded.
+    pub fn finish(mut self, grace: Duration) -> Result<Stats> {
+        if let Some(server) = self.server.take() {
+            server.stop(Instant::now() + grace);
+        }
+        self.intake.take();
+        if let Some(d) = self.decide.take() {
+            let _ = d.join();
+        }
+        if let Some(a) = self.audit.take() {
+            match a.join() {
+                Ok(r) => r?,
+                Err(_) => anyhow::bail!("the audit writer panicked"),
+            }
+        }
+        let stats = self.stats.lock().map(|s| s.clone()).unwrap_or_default();
+        Ok(stats)
+    }
+}
+
+fn decide_stage(engine: &LiveEngine, rx: Receiver<Call>, tx: Sender<Decided>) {
+    for Call {
+        origin,
+        mut event,
+        reply,
+    } in rx
+    {
+        let record = decide(&engine.load(), &origin, &mut event, reply.is_some());
+        if tx.send(Decided { record, reply }).is_err() {
+            break;
+        }
+    }
+}
+
+/// Evaluate one call and turn it into its audit record. A call that waits
+/// for the verdict and is denied is recorded with the errno it will fail
+/// with.
+fn decide(engine: &Engine, origin: &Origin, event: &mut Event, enforced: bool) -> Record {
+    let tool = event.tool();
+    let command = event.command();
+    let url = event.url();
+    let domain = event.domain();
+    let req = Request {
+        tool,
+        agent: &origin.agent,
+        session: &origin.session,
+        command: command.as_deref(),
+        path: event.path(),
+        url: url.as_deref(),
+        domain: domain.as_deref(),
+        cwd: Some(&event.cwd),
+    };
+    let started = Instant::now();
+    let decision = engine.evaluate(&req);
+    let micros = started.elapsed().as_micros() as u64;
+    if enforced && !allows(decision.action) {
+        event.outcome = Outcome::Errno(denied_errno(tool));
+    }
+    Record::new(
+        &origin.agent,
+        &origin.session,
+        tool,
+        event.request(),
+        RecordDecision {
+            action: decision.action.to_string(),
+            matched_policies: decision.matched_policies,
+            evaluation_time_us: micros,
+            message: decision.message,
+        },
+    )
+}
+
+/// Whether a verdict lets the call proceed: allow and watch do; deny and
+/// ask do not (nobody can be asked inside a system call).
+pub fn allows(action: Action) -> bool {
+    matches!(action, Action::Allow | Action::Watch)
+}
+
+/// The errno a denied call fails with: EPERM for an exec (Go Rampart's
+/// preload contract), EACCES for opens and connects.
+pub fn denied_errno(tool: &str) -> i32 {
+    if tool == "exec" {
+        libc::EPERM
+    } else {
+        libc::EACCES
+    }
+}
+
+fn audit_stage(
+    mut chain: Chain,
+    rx: Receiver<Decided>,
+    stats: &Mutex<Stats>,
+    print_denials: bool,
+) -> Result<()> {
+    let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
+    let mut replies: Vec<(usize, Reply)> = Vec::new();
+    let mut last_sync = Instant::now();
+    let mut dirty = false;
+    loop {
+        let first = if dirty {
+            match rx.recv_timeout(SYNC_INTERVAL) {
+                Ok(r) => Some(r),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(r) => Some(r),
+                Err(_) => break,
+            }
+        };
+        if let Some(d) = first {
+            let mut next = Some(d);
+            while let Some(Decided { record, reply }) = next.take() {
+                if let Some(r) = reply {
+                    replies.push((batch.len(), r));
+                }
+                batch.push(record);
+                if batch.len() < BATCH {
+                    next = rx.try_recv().ok();
+                }
+            }
+            // The records are in the file before any verdict leaves.
+            chain.append(&mut batch)?;
+            dirty = true;
+            for (i, reply) in replies.drain(..) {
+                let action = batch[i]
+                    .decision
+                    .action
+                    .parse::<Action>()
+                    .unwrap_or(Action::Deny);
+                reply.send(allows(action));
+            }
+            if print_denials {
+                for r in batch
+                    .iter()
+                    .filter(|r| r.decision.action == "deny" || r.decision.action == "ask")
+                {
+                    eprintln!("{}", denial_line(r));
+                }
+            }
+            count(stats, &batch, &chain);
+            batch.clear();
+        }
+        if dirty && last_sync.elapsed() >= SYNC_INTERVAL {
+            chain.sync()?;
+            last_sync = Instant::now();
+            dirty = false;
+        }
+    }
+    if dirty {
+        chain.sync()?;
+    }
+    Ok(())
+}
+
+/// `rampart: denied exec "rm -rf /" [policy] message`
+fn denial_line(r: &Record) -> String {
+    let what = ["command", "path", "url"]
+        .iter()
+        .find_map(|k| r.request.get(*k).and_then(|v| v.as_str()))
+        .unwrap_or("");
+    let mut line = format!("rampart: denied {} {:?}", r.tool, what);
+    if !r.decision.matched_policies.is_empty() {
+        line.push_str(&format!(" [{}]", r.decision.matched_policies.join(", ")));
+    }
+    if !r.decision.message.is_empty() {
+        line.push(' ');
+        line.push_str(&r.decision.message);
+    }
+    line
+}
+
+fn count(stats: &Mutex<Stats>, batch: &[Record], chain: &Chain) {
+    let Ok(mut s) = stats.lock() else { return };
+    for r in batch {
+        *s.by_tool
+            .entry((r.tool.clone(), r.decision.action.clone()))
+            .or_default() += 1;
+    }
+    s.records += batch.len() as u64;
+    s.audit_file = Some(chain.path());
+}

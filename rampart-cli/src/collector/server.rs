@@ -1,0 +1,447 @@
+//! The SEQPACKET server that the preload library reports to.
+//!
+//! One thread owns the listening socket and every connection, multiplexed
+//! with epoll: thousands of short-lived processes cost a file descriptor
+//! each, not a thread. It checks each peer's uid (SO_PEERCRED), decodes
+//! frames and hands calls to the pipeline. It owns the per-connection state:
+//! the process's Hello and its exec frames, which stay pending until either
+//! an exec-failed frame (the exec failed with that errno) or the end of the
+//! connection (the CLOEXEC socket closed: the exec succeeded).
+//!
+//! It never decides and never writes the trail.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use rampart_core::event::{Event, Outcome};
+use rampart_core::wire::{self, Frame};
+
+use super::{Intake, Origin, Reply, Stats};
+
+const LISTENER: u64 = u64::MAX;
+/// Frames read from one connection before the others get their turn: a
+/// process that sends as fast as the collector reads must not starve the
+/// rest (whose sends would time out).
+const FAIR_SHARE: usize = 64;
+const WAKE: u64 = u64::MAX - 1;
+
+/// The listening side, running on its own thread.
+pub struct Server {
+    wake: OwnedFd,
+    stop_at: Arc<Mutex<Option<Instant>>>,
+    thread: Option<JoinHandle<()>>,
+    path: PathBuf,
+}
+
+impl Server {
+    pub fn start(path: PathBuf, intake: Intake, stats: Arc<Mutex<Stats>>) -> Result<Server> {
+        let listener = bind_seqpacket(&path)?;
+        let wake = eventfd()?;
+        let wake_thread = dup(&wake)?;
+        let stop_at = Arc::new(Mutex::new(None));
+        let stop_thread = stop_at.clone();
+        let thread = std::thread::Builder::new()
+            .name("rampart-server".into())
+            .spawn(move || {
+                let mut state = State {
+                    intake,
+                    stats,
+                    conns: HashMap::new(),
+                    next_id: 0,
+                };
+                if let Err(e) = state.serve(listener, wake_thread, &stop_thread) {
+                    tracing::error!("collector server stopped: {e:#}");
+                }
+            })?;
+        Ok(Server {
+            wake,
+            stop_at,
+            thread: Some(thread),
+            path,
+        })
+    }
+
+    /// Stop accepting; keep reading the open connections until they close or
+    /// `deadline` passes, then read what they have already sent and return.
+    pub fn stop(mut self, deadline: Instant) {
+        if let Ok(mut s) = self.stop_at.lock() {
+            *s = Some(deadline);
+        }
+        let one: u64 = 1;
+        // SAFETY: writing 8 bytes from a valid u64 to our eventfd.
+        unsafe { libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// One connected process.
+struct Conn {
+    fd: Arc<OwnedFd>,
+    origin: Arc<Origin>,
+    /// Exec frames waiting for their outcome, by sequence number.
+    pending_execs: Vec<(u32, Event)>,
+}
+
+struct State {
+    intake: Intake,
+    stats: Arc<Mutex<Stats>>,
+    conns: HashMap<u64, Conn>,
+    next_id: u64,
+}
+
+impl State {
+    fn serve(
+        &mut self,
+        listener: OwnedFd,
+        wake: OwnedFd,
+        stop_at: &Mutex<Option<Instant>>,
+    ) -> Result<()> {
+        let ep = epoll_create()?;
+        epoll_add(&ep, listener.as_raw_fd(), LISTENER)?;
+        epoll_add(&ep, wake.as_raw_fd(), WAKE)?;
+        let mut listener = Some(listener);
+        let mut buf = vec![0u8; wire::MAX_FRAME];
+        let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+        loop {
+            let deadline = stop_at.lock().map(|s| *s).unwrap_or(None);
+            if let Some(d) = deadline {
+                // Stopping: no new connections; done when all have closed.
+                if let Some(l) = listener.take() {
+                    self.accept_all(&ep, &l);
+                }
+                if self.conns.is_empty() || Instant::now() >= d {
+                    break;
+                }
+            }
+            let timeout = match deadline {
+                Some(d) => {
+                    d.saturating_duration_since(Instant::now())
+                        .as_millis()
+                        .min(1000) as i32
+                        + 1
+                }
+                None => -1,
+            };
+            // SAFETY: `events` is a valid buffer of that many epoll_event.
+            let n = unsafe {
+                libc::epoll_wait(
+                    ep.as_raw_fd(),
+                    events.as_mut_ptr(),
+                    events.len() as i32,
+                    timeout,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e).context("epoll_wait");
+            }
+            for ev in &events[..n as usize] {
+                match ev.u64 {
+                    LISTENER => {
+                        if let Some(l) = &listener {
+                            self.accept_all(&ep, l);
+                        }
+                    }
+                    WAKE => {
+                        let mut v = 0u64;
+                        // SAFETY: reading 8 bytes into a valid u64 from our eventfd.
+                        unsafe { libc::read(wake.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
+                    }
+                    id => {
+                        self.read_conn(id, &mut buf);
+                    }
+                }
+            }
+        }
+        // Whatever the remaining connections have sent already is read;
+        // their pending execs are recorded with an unknown outcome.
+        let ids: Vec<u64> = self.conns.keys().copied().collect();
+        for id in ids {
+            while self.read_conn(id, &mut buf) {}
+            if let Some(conn) = self.conns.remove(&id) {
+                self.flush_pending(conn, Outcome::Unknown);
+            }
+        }
+        Ok(())
+    }
+
+    fn accept_all(&mut self, ep: &OwnedFd, listener: &OwnedFd) {
+        loop {
+            // SAFETY: accept4 with null address arguments.
+            let fd = unsafe {
+                libc::accept4(
+                    listener.as_raw_fd(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                )
+            };
+            if fd < 0 {
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EAGAIN) => return,
+                    Some(libc::EINTR) | Some(libc::ECONNABORTED) => continue,
+                    _ => {
+                        tracing::warn!("accept: {e}");
+                        return;
+                    }
+                }
+            }
+            // SAFETY: accept4 returned a new descriptor that we now own.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            match peer_uid(fd.as_raw_fd()) {
+                // SAFETY: geteuid cannot fail.
+                Ok(uid) if uid == unsafe { libc::geteuid() } => {}
+                Ok(uid) => {
+                    tracing::warn!("refused a connection from uid {uid}");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!("SO_PEERCRED: {e}");
+                    continue;
+                }
+            }
+            let id = self.next_id;
+            self.next_id += 1;
+            if let Err(e) = epoll_add(ep, fd.as_raw_fd(), id) {
+                tracing::warn!("epoll_ctl: {e}");
+                continue;
+            }
+            self.conns.insert(
+                id,
+                Conn {
+                    fd: Arc::new(fd),
+                    origin: self.intake.default_origin.clone(),
+                    pending_execs: Vec::new(),
+                },
+            );
+        }
+    }
+
+    /// Read up to [`FAIR_SHARE`] frames the connection has queued (epoll is
+    /// level-triggered: the rest is read in the next round, after the other
+    /// connections had their turn); on end of file, close it. True when the
+    /// share ran out with frames perhaps still queued.
+    fn read_conn(&mut self, id: u64, buf: &mut [u8]) -> bool {
+        for _ in 0..FAIR_SHARE {
+            let Some(conn) = self.conns.get_mut(&id) else {
+                return false;
+            };
+            // SAFETY: `buf` is valid for `buf.len()` bytes.
+            let n = unsafe {
+                libc::recv(
+                    conn.fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n > 0 {
+                self.frame(id, &buf[..n as usize]);
+                continue;
+            }
+            if n < 0 {
+                match io::Error::last_os_error().raw_os_error() {
+                    Some(libc::EAGAIN) => return false,
+                    Some(libc::EINTR) => continue,
+                    _ => {}
+                }
+            }
+            // End of file or a broken connection: every exec still pending
+            // replaced the process image (the socket is close-on-exec).
+            if let Some(conn) = self.conns.remove(&id) {
+                self.flush_pending(conn, Outcome::Ok);
+            }
+            return false;
+        }
+        true
+    }
+
+    fn frame(&mut self, id: u64, bytes: &[u8]) {
+        let frame = match wire::decode(bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!("malformed frame ({} bytes): {e}", bytes.len());
+                if let Ok(mut s) = self.stats.lock() {
+                    s.malformed += 1;
+                }
+                return;
+            }
+        };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        match frame {
+            Frame::Hello { agent, session, .. } => {
+                if !agent.is_empty() || !session.is_empty() {
+                    let d = &self.intake.default_origin;
+                    conn.origin = Arc::new(Origin {
+                        agent: if agent.is_empty() {
+                            d.agent.clone()
+                        } else {
+                            agent
+                        },
+                        session: if session.is_empty() {
+                            d.session.clone()
+                        } else {
+                            session
+                        },
+                    });
+                }
+            }
+            Frame::Event {
+                seq,
+                wants_verdict,
+                event,
+            } => {
+                let reply = wants_verdict.then(|| Reply {
+                    conn: conn.fd.clone(),
+                    seq,
+                });
+                // A monitored exec waits for its outcome; an enforced one is
+                // decided now (its outcome stays unknown in the trail).
+                if reply.is_none() && event.tool() == "exec" && event.outcome == Outcome::Unknown {
+                    conn.pending_execs.push((seq, event));
+                } else {
+                    self.intake.submit_as(conn.origin.clone(), event, reply);
+                }
+            }
+            Frame::ExecFailed { seq, errno } => {
+                if let Some(i) = conn.pending_execs.iter().position(|(s, _)| *s == seq) {
+                    let (_, mut event) = conn.pending_execs.remove(i);
+                    event.outcome = Outcome::Errno(errno);
+                    self.intake.submit_as(conn.origin.clone(), event, None);
+                }
+            }
+        }
+    }
+
+    fn flush_pending(&self, conn: Conn, outcome: Outcome) {
+        for (_, mut event) in conn.pending_execs {
+            event.outcome = outcome;
+            self.intake.submit_as(conn.origin.clone(), event, None);
+        }
+    }
+}
+
+fn bind_seqpacket(path: &PathBuf) -> Result<OwnedFd> {
+    let bytes = path.as_os_str().as_bytes();
+    // SAFETY: sockaddr_un is plain old data.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    if bytes.len() >= addr.sun_path.len() {
+        bail!(
+            "socket path too long ({} bytes): {}",
+            bytes.len(),
+            path.display()
+        );
+    }
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (d, s) in addr.sun_path.iter_mut().zip(bytes) {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: plain socket(2) call.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error()).context("socket(AF_UNIX, SOCK_SEQPACKET)");
+    }
+    // SAFETY: fd is a new descriptor we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let len = std::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1;
+    // SAFETY: addr is a valid sockaddr_un of at least `len` bytes.
+    if unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&addr as *const libc::sockaddr_un).cast(),
+            len as u32,
+        )
+    } < 0
+    {
+        return Err(io::Error::last_os_error()).with_context(|| format!("bind {}", path.display()));
+    }
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .with_context(|| format!("chmod {}", path.display()))?;
+    // SAFETY: listen on our bound socket.
+    if unsafe { libc::listen(fd.as_raw_fd(), 4096) } < 0 {
+        return Err(io::Error::last_os_error()).context("listen");
+    }
+    Ok(fd)
+}
+
+fn peer_uid(fd: RawFd) -> io::Result<u32> {
+    // SAFETY: ucred is plain old data; getsockopt writes at most `len` bytes.
+    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(cred.uid)
+}
+
+fn epoll_create() -> io::Result<OwnedFd> {
+    // SAFETY: plain epoll_create1 call.
+    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: new descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn epoll_add(ep: &OwnedFd, fd: RawFd, token: u64) -> io::Result<()> {
+    let mut ev = libc::epoll_event {
+        events: (libc::EPOLLIN | libc::EPOLLRDHUP) as u32,
+        u64: token,
+    };
+    // SAFETY: ev is a valid epoll_event.
+    if unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: plain eventfd call.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: new descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn dup(fd: &OwnedFd) -> io::Result<OwnedFd> {
+    fd.try_clone()
+}

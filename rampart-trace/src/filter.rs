@@ -1,0 +1,203 @@
+//! The seccomp-bpf prefilter each traced process carries: it checks the
+//! architecture first, hands the watched syscalls to the supervisor
+//! (`SECCOMP_RET_TRACE`) and lets every other syscall run at full speed.
+//!
+//! The program is built in the supervisor before `fork`; [`install`] is the
+//! only part that runs in the child between `fork` and `exec`, so it
+//! allocates nothing and calls only async-signal-safe syscalls. This module
+//! never decides a call itself, except the fixed refusals (32-bit and x32
+//! entries of watched calls, `io_uring_setup` under enforcement).
+
+use libc::{sock_filter, sock_fprog};
+
+use crate::regs::{self, nr};
+
+const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+const JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+
+/// Offsets in `struct seccomp_data`.
+const OFF_NR: u32 = 0;
+const OFF_ARCH: u32 = 4;
+fn off_arg_lo(i: u32) -> u32 {
+    16 + 8 * i
+}
+fn off_arg_hi(i: u32) -> u32 {
+    16 + 8 * i + 4
+}
+
+const RET_ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
+const RET_TRACE: u32 = libc::SECCOMP_RET_TRACE;
+const RET_KILL: u32 = libc::SECCOMP_RET_KILL_PROCESS;
+const RET_ENOSYS: u32 = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+
+/// What the filter hands to the supervisor.
+#[derive(Clone, Copy, Debug)]
+pub struct FilterSpec {
+    /// Refuse `io_uring_setup` with `ENOSYS` (enforce mode: io_uring would
+    /// open files and sockets behind the supervisor's back).
+    pub refuse_io_uring: bool,
+    /// Trace `chdir`/`fchdir` so the cached working directory stays right.
+    pub track_cwd: bool,
+    /// Trace `recvfrom` calls that ask for the sender's address (DNS answers).
+    pub dns: bool,
+}
+
+/// The syscalls stopped for the supervisor on the native ABI.
+pub fn traced_syscalls(spec: &FilterSpec) -> Vec<i64> {
+    let mut v = vec![
+        nr::EXECVE,
+        nr::EXECVEAT,
+        nr::OPENAT,
+        nr::OPENAT2,
+        nr::CONNECT,
+    ];
+    v.extend(nr::OPEN);
+    v.extend(nr::CREAT);
+    if spec.track_cwd {
+        v.extend([nr::CHDIR, nr::FCHDIR]);
+    }
+    v
+}
+
+/// A BPF program under construction, with forward jumps patched by label.
+struct Program {
+    ins: Vec<sock_filter>,
+}
+
+impl Program {
+    fn stmt(&mut self, code: u16, k: u32) {
+        self.ins.push(sock_filter {
+            code,
+            jt: 0,
+            jf: 0,
+            k,
+        });
+    }
+    fn jump(&mut self, code: u16, k: u32, jt: u8, jf: u8) {
+        self.ins.push(sock_filter { code, jt, jf, k });
+    }
+}
+
+/// Build the filter program.
+pub fn build(spec: &FilterSpec) -> Vec<sock_filter> {
+    let mut p = Program { ins: Vec::new() };
+    let traced = traced_syscalls(spec);
+
+    // arch check: native continues, anything else jumps to the compat block.
+    p.stmt(LD_W_ABS, OFF_ARCH);
+    // The jump offset to the compat block is patched once the native block is known.
+    let arch_jump = p.ins.len();
+    p.jump(JEQ_K, regs::NATIVE_ARCH, 0, 0);
+
+    // Native block.
+    p.stmt(LD_W_ABS, OFF_NR);
+    if let Some(bit) = regs::X32_SYSCALL_BIT {
+        // x32 entries: refused outright (the supervisor does not decode them).
+        p.jump(JGE_K, bit, 0, 1);
+        p.stmt(RET_K, RET_ENOSYS);
+    }
+    for n in &traced {
+        p.jump(JEQ_K, *n as u32, 0, 1);
+        p.stmt(RET_K, RET_TRACE);
+    }
+    if spec.refuse_io_uring {
+        p.jump(JEQ_K, nr::IO_URING_SETUP as u32, 0, 1);
+        p.stmt(RET_K, RET_ENOSYS);
+    }
+    if spec.dns {
+        // recvfrom(fd, buf, len, flags, src_addr, addrlen): trace only when
+        // src_addr is given (resolvers ask for it; a plain recv() does not).
+        p.jump(JEQ_K, nr::RECVFROM as u32, 0, 5);
+        p.stmt(LD_W_ABS, off_arg_lo(4));
+        p.jump(JEQ_K, 0, 0, 2);
+        p.stmt(LD_W_ABS, off_arg_hi(4));
+        p.jump(JEQ_K, 0, 1, 0);
+        p.stmt(RET_K, RET_TRACE);
+    }
+    p.stmt(RET_K, RET_ALLOW);
+
+    // Compat block.
+    let compat_start = p.ins.len();
+    let off = compat_start - arch_jump - 1;
+    assert!(off < 256, "seccomp filter native block too long");
+    p.ins[arch_jump].jf = off as u8;
+    match regs::COMPAT {
+        Some((arch, watched)) => {
+            p.jump(JEQ_K, arch, 1, 0);
+            p.stmt(RET_K, RET_KILL); // an ABI this filter does not know
+            p.stmt(LD_W_ABS, OFF_NR);
+            for n in watched {
+                p.jump(JEQ_K, *n, 0, 1);
+                p.stmt(RET_K, RET_ENOSYS);
+            }
+            p.stmt(RET_K, RET_ALLOW);
+        }
+        None => p.stmt(RET_K, RET_KILL),
+    }
+    p.ins
+}
+
+/// Why [`install`] failed: the step and its errno.
+#[derive(Clone, Copy, Debug)]
+pub struct InstallError {
+    pub step: &'static str,
+    pub errno: i32,
+}
+
+/// Install `prog` on the calling thread. Runs between `fork` and `exec`:
+/// no allocation, raw syscalls only. Without `CAP_SYS_ADMIN` the kernel
+/// demands `no_new_privs`, which is then set (setuid programs in the tree
+/// then run without their privileges, as under any unprivileged tracer).
+pub fn install(prog: &[sock_filter]) -> Result<(), InstallError> {
+    let fprog = sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_ptr() as *mut sock_filter,
+    };
+    // SAFETY: errno is thread-local; reading it allocates nothing.
+    let errno = || unsafe { *libc::__errno_location() };
+    let try_install = |flags: libc::c_ulong| -> Result<(), i32> {
+        // SAFETY: fprog points at a live program for the duration of the call.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                flags,
+                &fprog as *const sock_fprog,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(errno())
+        }
+    };
+    // SPEC_ALLOW: do not switch on the speculative-store-bypass mitigation a
+    // seccomp filter otherwise implies; this filter is a tap, not a sandbox
+    // against side channels, and the mitigation slows every program down.
+    let attempt = || match try_install(libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW) {
+        Err(libc::EINVAL) => try_install(0),
+        other => other,
+    };
+    match attempt() {
+        Ok(()) => Ok(()),
+        Err(libc::EACCES) => {
+            // SAFETY: plain prctl.
+            if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+                return Err(InstallError {
+                    step: "prctl(PR_SET_NO_NEW_PRIVS)",
+                    errno: errno(),
+                });
+            }
+            attempt().map_err(|errno| InstallError {
+                step: "seccomp(SECCOMP_SET_MODE_FILTER)",
+                errno,
+            })
+        }
+        Err(errno) => Err(InstallError {
+            step: "seccomp(SECCOMP_SET_MODE_FILTER)",
+            errno,
+        }),
+    }
+}

@@ -1,0 +1,105 @@
+//! What the supervisor learns about a tracee from `/proc`: its executable,
+//! working directory, parent, thread group and open descriptors.
+//!
+//! Each function is one small read; callers cache. Nothing here writes to
+//! `/proc` or to the tracee.
+
+use std::fs;
+use std::io;
+use std::os::unix::ffi::OsStringExt;
+use std::path::Path;
+
+fn link(path: &str) -> io::Result<String> {
+    let target = fs::read_link(Path::new(path))?;
+    Ok(String::from_utf8_lossy(&target.into_os_string().into_vec()).into_owned())
+}
+
+/// `/proc/TID/exe`: the file the process executes.
+pub fn exe(tid: i32) -> io::Result<String> {
+    link(&format!("/proc/{tid}/exe"))
+}
+
+/// `/proc/TID/cwd`: the working directory.
+pub fn cwd(tid: i32) -> io::Result<String> {
+    link(&format!("/proc/{tid}/cwd"))
+}
+
+/// `/proc/TID/fd/N`: what descriptor `fd` refers to (a path, `socket:[ino]`, ...).
+pub fn fd_target(tid: i32, fd: i32) -> io::Result<String> {
+    link(&format!("/proc/{tid}/fd/{fd}"))
+}
+
+/// The parent pid, field 4 of `/proc/PID/stat` (after the parenthesised name,
+/// which may itself hold spaces and parentheses).
+pub fn ppid(pid: i32) -> io::Result<i32> {
+    let stat = fs::read(format!("/proc/{pid}/stat"))?;
+    parse_stat_ppid(&stat).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("/proc/{pid}/stat: no ppid field"),
+        )
+    })
+}
+
+fn parse_stat_ppid(stat: &[u8]) -> Option<i32> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
+    let mut fields = rest.split_ascii_whitespace();
+    fields.next()?; // state
+    fields.next()?.parse().ok()
+}
+
+/// The thread group (process) id of thread `tid`, from `/proc/TID/status`.
+pub fn tgid(tid: i32) -> io::Result<i32> {
+    let status = fs::read_to_string(format!("/proc/{tid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("/proc/{tid}/status: no Tgid line"),
+            )
+        })
+}
+
+/// The NUL-separated argument vector of a process, `/proc/PID/cmdline`.
+pub fn cmdline(pid: i32) -> io::Result<Vec<String>> {
+    let raw = fs::read(format!("/proc/{pid}/cmdline"))?;
+    let body = raw.strip_suffix(&[0]).unwrap_or(&raw);
+    if body.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(body
+        .split(|&b| b == 0)
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ppid_is_read_past_a_name_with_parentheses() {
+        assert_eq!(parse_stat_ppid(b"42 (a) b) S 7 42 42 0 -1"), Some(7));
+        assert_eq!(parse_stat_ppid(b"1 (init) S 0 1 1"), Some(0));
+        assert_eq!(parse_stat_ppid(b"garbage"), None);
+    }
+
+    #[test]
+    fn own_process_is_described() {
+        let me = std::process::id() as i32;
+        assert_eq!(tgid(me).unwrap(), me);
+        assert_eq!(ppid(me).unwrap(), unsafe { libc::getppid() });
+        assert_eq!(
+            exe(me).unwrap(),
+            std::env::current_exe().unwrap().to_string_lossy()
+        );
+        assert_eq!(
+            cwd(me).unwrap(),
+            std::env::current_dir().unwrap().to_string_lossy()
+        );
+    }
+}

@@ -1,0 +1,210 @@
+//! Everything that depends on the CPU architecture: the audit arch of the
+//! seccomp filter, the syscall numbers the supervisor watches, and the two
+//! register writes enforcement needs (skip a syscall, set its return value).
+//!
+//! It owns no policy and no tracee state; it never reads tracee memory.
+//! x86_64 is the reference machine; aarch64 is cfg'd where cheap; any other
+//! architecture fails to compile here, in one place.
+
+use std::io;
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+compile_error!("rampart-trace supports x86_64 and aarch64 only: add this architecture's syscall numbers and registers to regs.rs");
+
+/// `AUDIT_ARCH_*` of the native syscall ABI, as `seccomp_data.arch` and
+/// `ptrace_syscall_info.arch` report it.
+#[cfg(target_arch = "x86_64")]
+pub const NATIVE_ARCH: u32 = 0xC000_003E; // AUDIT_ARCH_X86_64
+#[cfg(target_arch = "aarch64")]
+pub const NATIVE_ARCH: u32 = 0xC000_00B7; // AUDIT_ARCH_AARCH64
+
+/// The 32-bit compat ABI the kernel also accepts from a native process, with
+/// the syscall numbers of the calls the supervisor watches there. The filter
+/// refuses those (they are never passed through untraced).
+#[cfg(target_arch = "x86_64")]
+pub const COMPAT: Option<(u32, &[u32])> = Some((
+    0x4000_0003, // AUDIT_ARCH_I386
+    // execve, open, creat, socketcall, chdir, fchdir, openat, execveat,
+    // connect, io_uring_setup, openat2, open_by_handle_at
+    &[11, 5, 8, 102, 12, 133, 295, 358, 362, 425, 437, 342],
+));
+#[cfg(target_arch = "aarch64")]
+pub const COMPAT: Option<(u32, &[u32])> = None;
+
+/// x32 syscalls carry this bit in `nr` under the native arch (x86_64 only).
+#[cfg(target_arch = "x86_64")]
+pub const X32_SYSCALL_BIT: Option<u32> = Some(0x4000_0000);
+#[cfg(target_arch = "aarch64")]
+pub const X32_SYSCALL_BIT: Option<u32> = None;
+
+/// Native syscall numbers the supervisor cares about. `None`: the
+/// architecture has no such syscall (aarch64 has no `open` or `creat`).
+#[allow(clippy::unnecessary_cast)] // c_long is i64 on the supported arches, by accident
+pub mod nr {
+    pub const EXECVE: i64 = libc::SYS_execve as i64;
+    pub const EXECVEAT: i64 = libc::SYS_execveat as i64;
+    pub const OPENAT: i64 = libc::SYS_openat as i64;
+    pub const OPENAT2: i64 = libc::SYS_openat2 as i64;
+    pub const CONNECT: i64 = libc::SYS_connect as i64;
+    pub const CHDIR: i64 = libc::SYS_chdir as i64;
+    pub const FCHDIR: i64 = libc::SYS_fchdir as i64;
+    pub const RECVFROM: i64 = libc::SYS_recvfrom as i64;
+    pub const IO_URING_SETUP: i64 = libc::SYS_io_uring_setup as i64;
+    #[cfg(target_arch = "x86_64")]
+    pub const OPEN: Option<i64> = Some(libc::SYS_open as i64);
+    #[cfg(target_arch = "x86_64")]
+    pub const CREAT: Option<i64> = Some(libc::SYS_creat as i64);
+    #[cfg(target_arch = "aarch64")]
+    pub const OPEN: Option<i64> = None;
+    #[cfg(target_arch = "aarch64")]
+    pub const CREAT: Option<i64> = None;
+}
+
+/// Skip the syscall the tracee is stopped at (a seccomp stop at entry): the
+/// kernel sees syscall number -1 and runs nothing.
+#[cfg(target_arch = "x86_64")]
+pub fn skip_syscall(tid: i32) -> io::Result<()> {
+    // offsetof(struct user_regs_struct, orig_rax)
+    poke_user(tid, 15 * 8, u64::MAX)
+}
+
+/// Set the return value of the syscall the tracee is stopped at (exit stop).
+#[cfg(target_arch = "x86_64")]
+pub fn set_return(tid: i32, value: i64) -> io::Result<()> {
+    // offsetof(struct user_regs_struct, rax)
+    poke_user(tid, 10 * 8, value as u64)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn poke_user(tid: i32, offset: usize, value: u64) -> io::Result<()> {
+    // SAFETY: PTRACE_POKEUSER writes one word of the stopped tracee's user area.
+    let r = unsafe { libc::ptrace(libc::PTRACE_POKEUSER, tid, offset, value) };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(target_arch = "aarch64")]
+const NT_ARM_SYSTEM_CALL: libc::c_int = 0x404;
+
+#[cfg(target_arch = "aarch64")]
+pub fn skip_syscall(tid: i32) -> io::Result<()> {
+    let mut nr: libc::c_int = -1;
+    let mut iov = libc::iovec {
+        iov_base: (&mut nr as *mut libc::c_int).cast(),
+        iov_len: std::mem::size_of::<libc::c_int>(),
+    };
+    // SAFETY: the iovec points at a live c_int of the size it announces.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETREGSET,
+            tid,
+            NT_ARM_SYSTEM_CALL,
+            &mut iov as *mut libc::iovec,
+        )
+    };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(target_arch = "aarch64")]
+pub fn set_return(tid: i32, value: i64) -> io::Result<()> {
+    // SAFETY: user_regs_struct is plain data; the iovec announces its size.
+    let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+    let mut iov = libc::iovec {
+        iov_base: (&mut regs as *mut libc::user_regs_struct).cast(),
+        iov_len: std::mem::size_of::<libc::user_regs_struct>(),
+    };
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETREGSET,
+            tid,
+            libc::NT_PRSTATUS,
+            &mut iov as *mut libc::iovec,
+        )
+    };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    regs.regs[0] = value as u64;
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETREGSET,
+            tid,
+            libc::NT_PRSTATUS,
+            &mut iov as *mut libc::iovec,
+        )
+    };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `struct ptrace_syscall_info` (linux/ptrace.h), with the union as words.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct RawSyscallInfo {
+    op: u8,
+    pad: [u8; 3],
+    arch: u32,
+    instruction_pointer: u64,
+    stack_pointer: u64,
+    data: [u64; 8],
+}
+
+const OP_ENTRY: u8 = 1;
+const OP_EXIT: u8 = 2;
+const OP_SECCOMP: u8 = 3;
+
+/// What `PTRACE_GET_SYSCALL_INFO` says about a syscall stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyscallStop {
+    /// Entry (seccomp or plain entry stop): arch, number and arguments.
+    Entry { arch: u32, nr: i64, args: [u64; 6] },
+    /// Exit: the return value (negative errno when `is_error`).
+    Exit { rval: i64, is_error: bool },
+    /// Not a syscall stop.
+    None,
+}
+
+/// Read the syscall the tracee is stopped at (arch-independent: the kernel
+/// decodes the registers).
+pub fn syscall_info(tid: i32) -> io::Result<SyscallStop> {
+    let mut raw = RawSyscallInfo {
+        op: 0,
+        pad: [0; 3],
+        arch: 0,
+        instruction_pointer: 0,
+        stack_pointer: 0,
+        data: [0; 8],
+    };
+    // SAFETY: the kernel writes at most `size` bytes into `raw`.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GET_SYSCALL_INFO,
+            tid,
+            std::mem::size_of::<RawSyscallInfo>(),
+            &mut raw as *mut RawSyscallInfo,
+        )
+    };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    let d = raw.data;
+    Ok(match raw.op {
+        OP_ENTRY | OP_SECCOMP => SyscallStop::Entry {
+            arch: raw.arch,
+            nr: d[0] as i64,
+            args: [d[1], d[2], d[3], d[4], d[5], d[6]],
+        },
+        OP_EXIT => SyscallStop::Exit {
+            rval: d[0] as i64,
+            is_error: d[1] & 0xff != 0,
+        },
+        _ => SyscallStop::None,
+    })
+}

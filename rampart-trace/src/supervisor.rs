@@ -1,0 +1,734 @@
+//! The supervisor loop: waits for every stop of every thread of the tree
+//! (`waitpid(-1, __WALL)`), turns seccomp stops of watched syscalls into
+//! events, takes their outcome at syscall exit, follows forks, clones and
+//! execs (including an exec from a non-leader thread), passes signals on and
+//! keeps group-stops stopped (`PTRACE_LISTEN`), and returns the exit status
+//! of the first process.
+//!
+//! It keeps per-process caches (exe, cwd, ppid) so `/proc` is read only when
+//! something changed. It never lets a call run before the sink decided it
+//! (enforce), never changes an allowed call, and never leaves the tree
+//! stopped: on any early exit (a panic in the sink) it kills the tree.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::IpAddr;
+use std::os::fd::OwnedFd;
+
+use rampart_core::event::{Call, Event, Outcome, Source};
+
+use crate::dirfds::DirFds;
+use crate::memory::{self, PATH_MAX};
+use crate::net::{self, Target};
+use crate::regs::{self, nr, SyscallStop};
+use crate::{dns, paths, procfs, Options, RunReport, Sink, Verdict};
+
+const AT_FDCWD: i32 = libc::AT_FDCWD;
+const AT_EMPTY_PATH: u64 = libc::AT_EMPTY_PATH as u64;
+/// Kernel-internal "restart me" errnos seen at a syscall-exit stop.
+const ERESTARTSYS: i64 = 512;
+const ERESTART_RESTARTBLOCK: i64 = 516;
+/// DNS names remembered per process.
+const DNS_CACHE_MAX: usize = 4096;
+
+/// What a thread is in the middle of, between a seccomp stop and its exit stop.
+enum Pending {
+    /// A recorded call waiting for its outcome; `denied` when the sink said no.
+    Call {
+        nr: i64,
+        args: [u64; 6],
+        event: Event,
+        denied: Option<i32>,
+    },
+    /// `chdir`/`fchdir`: the cached cwd is dropped again at exit.
+    Chdir,
+    /// `recvfrom(fd, buf, len, flags, src, srclen)` that may carry a DNS answer.
+    Recv { buf: u64, src: u64 },
+}
+
+#[derive(Default)]
+struct Thread {
+    tgid: Option<i32>,
+    pending: Option<Pending>,
+    /// A call whose exit said "to be restarted": dropped when the same call
+    /// comes back (its restart is recorded), else recorded as `EINTR` when
+    /// the thread exits or is interrupted again.
+    interrupted: Option<Pending>,
+}
+
+#[derive(Default)]
+struct Process {
+    exe: Option<String>,
+    cwd: Option<String>,
+    ppid: Option<i32>,
+    pidfd: Option<Option<OwnedFd>>,
+    dns: HashMap<IpAddr, String>,
+    dirfds: DirFds,
+}
+
+pub struct Supervisor<'a> {
+    opts: &'a Options,
+    sink: &'a mut dyn Sink,
+    root: i32,
+    root_status: Option<i32>,
+    threads: HashMap<i32, Thread>,
+    procs: HashMap<i32, Process>,
+    report: RunReport,
+    finished: bool,
+}
+
+/// How to resume a stopped tracee.
+#[derive(Clone, Copy)]
+enum Resume {
+    /// Run to the exit stop of the current syscall.
+    ToExit,
+    /// Run freely (only seccomp and events stop it).
+    Cont,
+    /// Stay in group-stop but report its end.
+    Listen,
+}
+
+fn ptrace(req: libc::c_uint, tid: i32, addr: usize, data: usize) -> io::Result<libc::c_long> {
+    // SAFETY: the requests used here take integers or pointers to live memory.
+    let r = unsafe { libc::ptrace(req, tid, addr, data) };
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+fn event_msg(tid: i32) -> Option<u64> {
+    let mut msg: libc::c_ulong = 0;
+    ptrace(
+        libc::PTRACE_GETEVENTMSG,
+        tid,
+        0,
+        &mut msg as *mut libc::c_ulong as usize,
+    )
+    .ok()?;
+    Some(msg as u64)
+}
+
+fn shell_status(status: i32) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    }
+}
+
+impl<'a> Supervisor<'a> {
+    pub fn new(opts: &'a Options, sink: &'a mut dyn Sink, root: i32) -> Self {
+        let mut threads = HashMap::new();
+        threads.insert(
+            root,
+            Thread {
+                tgid: Some(root),
+                ..Default::default()
+            },
+        );
+        let mut procs = HashMap::new();
+        procs.insert(root, Process::default());
+        Supervisor {
+            opts,
+            sink,
+            root,
+            root_status: None,
+            threads,
+            procs,
+            report: RunReport {
+                processes: 1,
+                ..Default::default()
+            },
+            finished: false,
+        }
+    }
+
+    /// Supervise until no tracee is left.
+    pub fn run(&mut self) -> io::Result<RunReport> {
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid writes the status word.
+            let tid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::__WNOTHREAD) };
+            if tid < 0 {
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::ECHILD) => break,
+                    _ => return Err(e),
+                }
+            }
+            if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+                self.on_exit(tid, status);
+                continue;
+            }
+            if !libc::WIFSTOPPED(status) {
+                continue;
+            }
+            self.report.stops += 1;
+            let sig = libc::WSTOPSIG(status);
+            let event = (status >> 16) & 0xff;
+            let resume = if event == libc::PTRACE_EVENT_STOP {
+                match sig {
+                    libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => {
+                        Some((Resume::Listen, 0))
+                    }
+                    _ => Some((self.free_run(tid), 0)),
+                }
+            } else if sig == libc::SIGTRAP | 0x80 {
+                self.on_syscall_exit(tid);
+                Some((Resume::Cont, 0))
+            } else if sig == libc::SIGTRAP && event != 0 {
+                Some((self.on_event(tid, event), 0))
+            } else {
+                // Signal-delivery stop: pass the signal on.
+                Some((self.free_run(tid), sig))
+            };
+            if let Some((how, sig)) = resume {
+                self.resume(tid, how, sig);
+            }
+        }
+        self.finished = true;
+        let status = self.root_status.ok_or_else(|| {
+            io::Error::other("the traced command's exit status was never reported")
+        })?;
+        self.report.status = shell_status(status);
+        Ok(self.report)
+    }
+
+    fn free_run(&self, tid: i32) -> Resume {
+        match self.threads.get(&tid) {
+            Some(Thread {
+                pending: Some(_), ..
+            }) => Resume::ToExit,
+            _ => Resume::Cont,
+        }
+    }
+
+    fn resume(&self, tid: i32, how: Resume, sig: i32) {
+        let req = match how {
+            Resume::ToExit => libc::PTRACE_SYSCALL,
+            Resume::Cont => libc::PTRACE_CONT,
+            Resume::Listen => libc::PTRACE_LISTEN,
+        };
+        // ESRCH: the tracee died meanwhile (SIGKILL); its exit is reported next.
+        let _ = ptrace(req, tid, 0, sig as usize);
+    }
+
+    fn on_event(&mut self, tid: i32, event: i32) -> Resume {
+        match event {
+            libc::PTRACE_EVENT_SECCOMP => self.on_seccomp(tid),
+            libc::PTRACE_EVENT_EXEC => {
+                self.on_exec(tid);
+                Resume::Cont
+            }
+            libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE => {
+                if let Some(child) = event_msg(tid) {
+                    self.on_new_task(tid, child as i32, event != libc::PTRACE_EVENT_CLONE);
+                }
+                Resume::Cont
+            }
+            _ => self.free_run(tid), // PTRACE_EVENT_EXIT and anything newer
+        }
+    }
+
+    fn on_new_task(&mut self, parent: i32, child: i32, is_process: bool) {
+        let entry = self.threads.entry(child).or_default();
+        if !is_process {
+            return; // a thread, or a clone() process: its tgid is read when needed
+        }
+        entry.tgid = Some(child);
+        // A forked process has its parent's image and directory.
+        let parent_tgid = self.tgid_of(parent);
+        let (exe, cwd) = match self.procs.get(&parent_tgid) {
+            Some(p) => (p.exe.clone(), p.cwd.clone()),
+            None => (None, None),
+        };
+        // The child may have stopped (even exec'd) before this event was
+        // seen: what it already told us is newer than its parent's state.
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.procs.entry(child) {
+            self.report.processes += 1;
+            slot.insert(Process {
+                exe,
+                cwd,
+                ..Default::default()
+            });
+        }
+    }
+
+    fn tgid_of(&mut self, tid: i32) -> i32 {
+        let t = self.threads.entry(tid).or_default();
+        if let Some(g) = t.tgid {
+            return g;
+        }
+        let g = procfs::tgid(tid).unwrap_or(tid);
+        t.tgid = Some(g);
+        if !self.procs.contains_key(&g) {
+            self.report.processes += 1;
+            self.procs.insert(g, Process::default());
+        }
+        g
+    }
+
+    fn on_exit(&mut self, tid: i32, status: i32) {
+        if let Some(mut t) = self.threads.remove(&tid) {
+            self.flush(&mut t);
+        }
+        if self.procs.remove(&tid).is_some() {
+            for p in self.procs.values_mut() {
+                if p.ppid == Some(tid) {
+                    p.ppid = None; // reparented: read again when needed
+                }
+            }
+        }
+        if tid == self.root {
+            self.root_status = Some(status);
+        }
+    }
+
+    /// Record what a thread left unfinished (it died, or its call vanished).
+    fn flush(&mut self, t: &mut Thread) {
+        if let Some(Pending::Call { event, .. }) = t.interrupted.take() {
+            self.record(event, Outcome::Errno(libc::EINTR));
+        }
+        if let Some(Pending::Call { event, denied, .. }) = t.pending.take() {
+            let outcome = denied.map_or(Outcome::Unknown, Outcome::Errno);
+            self.record(event, outcome);
+        }
+    }
+
+    fn record(&mut self, mut event: Event, outcome: Outcome) {
+        event.outcome = outcome;
+        self.report.events += 1;
+        self.sink.record(event);
+    }
+
+    // ---- entry -------------------------------------------------------------
+
+    fn on_seccomp(&mut self, tid: i32) -> Resume {
+        let Ok(SyscallStop::Entry { arch, nr, args }) = regs::syscall_info(tid) else {
+            return Resume::Cont;
+        };
+        if arch != regs::NATIVE_ARCH {
+            return Resume::Cont; // the filter refuses compat calls itself
+        }
+        let mut thread = self.threads.remove(&tid).unwrap_or_default();
+        // A call that said "restart" and now comes back is the same call;
+        // calls in between are a signal handler's and leave it waiting.
+        if let Some(Pending::Call { nr: n, args: a, .. }) = &thread.interrupted {
+            if *n == nr && *a == args {
+                thread.interrupted = None;
+            }
+        }
+        if let Some(Pending::Call { event, denied, .. }) = thread.pending.take() {
+            // The exit of the previous call never came.
+            self.record(event, denied.map_or(Outcome::Unknown, Outcome::Errno));
+        }
+        self.threads.insert(tid, thread);
+
+        let tgid = self.tgid_of(tid);
+        let pending = match nr {
+            n if n == nr::EXECVE => self.exec_call(tid, tgid, AT_FDCWD, args[0], args[1], false),
+            n if n == nr::EXECVEAT => {
+                let empty = args[4] & AT_EMPTY_PATH != 0;
+                self.exec_call(tid, tgid, args[0] as i32, args[1], args[2], empty)
+            }
+            n if Some(n) == nr::OPEN => {
+                self.open_call(tid, tgid, AT_FDCWD, args[0], args[1] as i32)
+            }
+            n if Some(n) == nr::CREAT => {
+                let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
+                self.open_call(tid, tgid, AT_FDCWD, args[0], flags)
+            }
+            n if n == nr::OPENAT => {
+                self.open_call(tid, tgid, args[0] as i32, args[1], args[2] as i32)
+            }
+            n if n == nr::OPENAT2 => {
+                let flags = memory::read_struct::<libc::open_how>(tid, args[2], args[3] as usize)
+                    .map(|(how, _)| how.flags as i32)
+                    .unwrap_or(0);
+                self.open_call(tid, tgid, args[0] as i32, args[1], flags)
+            }
+            n if n == nr::CONNECT => {
+                self.connect_call(tid, tgid, args[0] as i32, args[1], args[2] as usize)
+            }
+            n if n == nr::CHDIR || n == nr::FCHDIR => {
+                if let Some(p) = self.procs.get_mut(&tgid) {
+                    p.cwd = None;
+                }
+                Some(Pending::Chdir)
+            }
+            n if n == nr::RECVFROM => Some(Pending::Recv {
+                buf: args[1],
+                src: args[4],
+            }),
+            _ => None,
+        };
+        let Some(mut pending) = pending else {
+            return Resume::Cont;
+        };
+        if let Pending::Call {
+            nr: n,
+            args: a,
+            event,
+            denied,
+        } = &mut pending
+        {
+            *n = nr;
+            *a = args;
+            if self.opts.enforce {
+                if let Verdict::Deny { errno } = self.sink.decide(event) {
+                    if regs::skip_syscall(tid).is_ok() {
+                        *denied = Some(errno);
+                    } else {
+                        // Cannot skip it: the thread must not run the call.
+                        // SAFETY: plain kill of a tracee.
+                        unsafe { libc::kill(tid, libc::SIGKILL) };
+                        *denied = Some(errno);
+                    }
+                }
+            }
+        }
+        if let Some(t) = self.threads.get_mut(&tid) {
+            t.pending = Some(pending);
+        }
+        Resume::ToExit
+    }
+
+    fn new_event(&mut self, tid: i32, tgid: i32, call: Call, truncated: bool) -> Event {
+        let track_cwd = self.opts.track_cwd;
+        let p = self.procs.entry(tgid).or_default();
+        let exe = p
+            .exe
+            .get_or_insert_with(|| procfs::exe(tid).unwrap_or_default())
+            .clone();
+        let cwd = if track_cwd {
+            p.cwd
+                .get_or_insert_with(|| procfs::cwd(tid).unwrap_or_default())
+                .clone()
+        } else {
+            procfs::cwd(tid).unwrap_or_default()
+        };
+        let ppid = *p
+            .ppid
+            .get_or_insert_with(|| procfs::ppid(tgid).unwrap_or(0));
+        Event {
+            pid: tgid,
+            ppid,
+            exe,
+            cwd,
+            source: Source::Trace,
+            call,
+            outcome: Outcome::Unknown,
+            truncated,
+        }
+    }
+
+    /// The directory a `*at` path is relative to: the cwd or the dirfd's target.
+    fn base_dir(&mut self, tid: i32, tgid: i32, dirfd: i32) -> String {
+        if dirfd == AT_FDCWD {
+            if self.opts.track_cwd {
+                let p = self.procs.entry(tgid).or_default();
+                return p
+                    .cwd
+                    .get_or_insert_with(|| procfs::cwd(tid).unwrap_or_default())
+                    .clone();
+            }
+            return procfs::cwd(tid).unwrap_or_default();
+        }
+        let p = self.procs.entry(tgid).or_default();
+        let pidfd = p.pidfd.get_or_insert_with(|| net::pidfd_open(tgid));
+        p.dirfds.path(tid, pidfd.as_ref(), dirfd)
+    }
+
+    /// Read a path argument and make it absolute; `(path, truncated)`.
+    fn path_arg(&mut self, tid: i32, tgid: i32, dirfd: i32, addr: u64) -> (String, bool) {
+        let (raw, cut) = memory::read_cstring(tid, addr, PATH_MAX).unwrap_or_default();
+        let raw = String::from_utf8_lossy(&raw).into_owned();
+        if raw.starts_with('/') {
+            return (paths::clean(&raw), cut);
+        }
+        if raw.is_empty() {
+            return (raw, cut);
+        }
+        let base = self.base_dir(tid, tgid, dirfd);
+        (paths::resolve(&base, &raw), cut)
+    }
+
+    fn exec_call(
+        &mut self,
+        tid: i32,
+        tgid: i32,
+        dirfd: i32,
+        path: u64,
+        argv: u64,
+        empty_path: bool,
+    ) -> Option<Pending> {
+        let (mut path, mut truncated) = self.path_arg(tid, tgid, dirfd, path);
+        if path.is_empty() && empty_path {
+            path = procfs::fd_target(tid, dirfd).unwrap_or_default();
+        }
+        let (words, cut) =
+            memory::read_string_array(tid, argv, self.opts.max_argv_bytes).unwrap_or_default();
+        truncated |= cut;
+        let argv = words
+            .iter()
+            .map(|w| String::from_utf8_lossy(w).into_owned())
+            .collect();
+        let event = self.new_event(tid, tgid, Call::Exec { path, argv }, truncated);
+        Some(Pending::Call {
+            nr: 0,
+            args: [0; 6],
+            event,
+            denied: None,
+        })
+    }
+
+    fn open_call(
+        &mut self,
+        tid: i32,
+        tgid: i32,
+        dirfd: i32,
+        path: u64,
+        flags: i32,
+    ) -> Option<Pending> {
+        let (path, truncated) = self.path_arg(tid, tgid, dirfd, path);
+        let event = self.new_event(tid, tgid, Call::Open { path, flags }, truncated);
+        Some(Pending::Call {
+            nr: 0,
+            args: [0; 6],
+            event,
+            denied: None,
+        })
+    }
+
+    fn connect_call(
+        &mut self,
+        tid: i32,
+        tgid: i32,
+        fd: i32,
+        addr: u64,
+        len: usize,
+    ) -> Option<Pending> {
+        let (raw, got) = memory::read_struct::<libc::sockaddr_storage>(tid, addr, len).ok()?;
+        // SAFETY: sockaddr_storage is plain data; `got` bytes of it were filled.
+        let bytes = unsafe {
+            std::slice::from_raw_parts((&raw as *const libc::sockaddr_storage).cast::<u8>(), got)
+        };
+        let call = match net::parse_sockaddr(bytes) {
+            Target::Inet { addr, port } => {
+                let p = self.procs.entry(tgid).or_default();
+                let pidfd = p.pidfd.get_or_insert_with(|| net::pidfd_open(tgid));
+                let proto = net::socket_proto(pidfd.as_ref(), fd);
+                let domain = p.dns.get(&addr).cloned();
+                Call::ConnectInet {
+                    addr,
+                    port,
+                    proto,
+                    domain,
+                }
+            }
+            Target::Unix { path } => {
+                let path = if path.is_empty() || path.starts_with('/') || path.starts_with('@') {
+                    paths::clean_unless_empty(&path)
+                } else {
+                    let base = self.base_dir(tid, tgid, AT_FDCWD);
+                    paths::resolve(&base, &path)
+                };
+                Call::ConnectUnix { path }
+            }
+            Target::Other => return None,
+        };
+        let event = self.new_event(tid, tgid, call, false);
+        Some(Pending::Call {
+            nr: 0,
+            args: [0; 6],
+            event,
+            denied: None,
+        })
+    }
+
+    // ---- exit --------------------------------------------------------------
+
+    fn on_syscall_exit(&mut self, tid: i32) {
+        let Some(pending) = self.threads.get_mut(&tid).and_then(|t| t.pending.take()) else {
+            return;
+        };
+        let Ok(SyscallStop::Exit { rval, is_error }) = regs::syscall_info(tid) else {
+            // Not the exit we waited for: keep waiting.
+            if let Some(t) = self.threads.get_mut(&tid) {
+                t.pending = Some(pending);
+            }
+            return;
+        };
+        match pending {
+            Pending::Call {
+                nr,
+                args,
+                event,
+                denied: Some(errno),
+            } => {
+                let _ = regs::set_return(tid, -(errno as i64));
+                let _ = (nr, args);
+                self.record(event, Outcome::Errno(errno));
+            }
+            Pending::Call {
+                nr,
+                args,
+                event,
+                denied: None,
+            } => {
+                let outcome = if !is_error {
+                    Outcome::Ok
+                } else if (ERESTARTSYS..=ERESTART_RESTARTBLOCK).contains(&-rval) {
+                    // Interrupted by a signal: restarted after the handler
+                    // (recorded then) or returned as EINTR (recorded when the
+                    // thread exits or is interrupted again).
+                    let interrupted = Pending::Call {
+                        nr,
+                        args,
+                        event,
+                        denied: None,
+                    };
+                    let earlier = self
+                        .threads
+                        .get_mut(&tid)
+                        .and_then(|t| t.interrupted.replace(interrupted));
+                    if let Some(Pending::Call { event, .. }) = earlier {
+                        self.record(event, Outcome::Errno(libc::EINTR));
+                    }
+                    return;
+                } else if -rval == libc::EINPROGRESS as i64
+                    && matches!(
+                        event.call,
+                        Call::ConnectInet { .. } | Call::ConnectUnix { .. }
+                    )
+                {
+                    Outcome::InProgress
+                } else {
+                    Outcome::Errno(-rval as i32)
+                };
+                self.record(event, outcome);
+            }
+            Pending::Chdir => {
+                let tgid = self.tgid_of(tid);
+                if let Some(p) = self.procs.get_mut(&tgid) {
+                    p.cwd = None;
+                }
+            }
+            Pending::Recv { buf, src } => {
+                if !is_error && rval > 0 {
+                    self.read_dns_answer(tid, buf, src, rval as usize);
+                }
+            }
+        }
+    }
+
+    fn read_dns_answer(&mut self, tid: i32, buf: u64, src: u64, len: usize) {
+        let Ok((from, got)) = memory::read_struct::<libc::sockaddr_storage>(tid, src, 28) else {
+            return;
+        };
+        // SAFETY: plain data, `got` bytes filled.
+        let bytes = unsafe {
+            std::slice::from_raw_parts((&from as *const libc::sockaddr_storage).cast::<u8>(), got)
+        };
+        if !matches!(net::parse_sockaddr(bytes), Target::Inet { port: 53, .. }) {
+            return;
+        }
+        let mut msg = vec![0u8; len.min(65536)];
+        let Ok(n) = memory::read_bytes(tid, buf, &mut msg) else {
+            return;
+        };
+        let found = dns::answers(&msg[..n]);
+        if found.is_empty() {
+            return;
+        }
+        let tgid = self.tgid_of(tid);
+        let p = self.procs.entry(tgid).or_default();
+        if p.dns.len() + found.len() > DNS_CACHE_MAX {
+            p.dns.clear();
+        }
+        p.dns.extend(found);
+    }
+
+    // ---- exec --------------------------------------------------------------
+
+    fn on_exec(&mut self, tid: i32) {
+        // After an exec from a non-leader thread the thread has taken the
+        // leader's id; the event message names its former id.
+        let former = event_msg(tid).map_or(tid, |m| m as i32);
+        if former != tid {
+            let mut old_leader = self.threads.remove(&tid).unwrap_or_default();
+            self.flush(&mut old_leader);
+            let execing = self.threads.remove(&former).unwrap_or_default();
+            self.threads.insert(tid, execing);
+        }
+        let tgid = tid;
+        if let Some(t) = self.threads.get_mut(&tid) {
+            t.tgid = Some(tgid);
+        }
+        let loaded = procfs::exe(tid).unwrap_or_default();
+        let pending = self.threads.get_mut(&tid).and_then(|t| t.pending.take());
+        {
+            let p = self.procs.entry(tgid).or_default();
+            p.exe = Some(loaded.clone());
+            p.dns.clear();
+        }
+        let Some(Pending::Call { event, denied, .. }) = pending else {
+            return;
+        };
+        if let Some(errno) = denied {
+            // Denied yet loaded: skipping failed. Kill it.
+            unsafe { libc::kill(tid, libc::SIGKILL) };
+            self.record(event, Outcome::Errno(errno));
+            return;
+        }
+        if self.opts.enforce {
+            if let Call::Exec { path, .. } = &event.call {
+                if *path != loaded {
+                    // Check again against the file actually loaded and the
+                    // argv the new image really got (an interpreter for a script).
+                    let argv = procfs::cmdline(tid).unwrap_or_default();
+                    let mut check = event.clone();
+                    check.call = Call::Exec {
+                        path: loaded.clone(),
+                        argv,
+                    };
+                    if let Verdict::Deny { errno } = self.sink.decide(&check) {
+                        // SAFETY: plain kill of a tracee that has not run its new image yet.
+                        unsafe { libc::kill(tid, libc::SIGKILL) };
+                        self.record(check, Outcome::Errno(errno));
+                        return;
+                    }
+                }
+            }
+        }
+        self.record(event, Outcome::Ok);
+    }
+}
+
+impl Drop for Supervisor<'_> {
+    /// If the loop did not finish (a panic in the sink), no tracee may stay
+    /// stopped forever: kill the tree and reap it.
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        for tid in self.threads.keys() {
+            // SAFETY: plain kill of our tracees.
+            unsafe { libc::kill(*tid, libc::SIGKILL) };
+        }
+        loop {
+            let mut status = 0;
+            let r = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::__WNOTHREAD) };
+            if r < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                break;
+            }
+            if r > 0 && libc::WIFSTOPPED(status) {
+                unsafe { libc::kill(r, libc::SIGKILL) };
+                let _ = ptrace(libc::PTRACE_CONT, r, 0, 0);
+            }
+        }
+    }
+}

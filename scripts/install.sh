@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Build rampart and its preload library in release mode and install both:
+#   PREFIX/bin/rampart and PREFIX/lib/librampart_preload.so
+# PREFIX defaults to /usr/local as root, else ~/.local.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" = 0 ]; then default_prefix=/usr/local; else default_prefix="$HOME/.local"; fi
+prefix="${PREFIX:-$default_prefix}"
+cargo build --release --workspace --locked
+install -d "$prefix/bin" "$prefix/lib"
+install -m 0755 target/release/rampart "$prefix/bin/rampart"
+install -m 0644 target/release/librampart_preload.so "$prefix/lib/librampart_preload.so"
+echo "installed $prefix/bin/rampart and $prefix/lib/librampart_preload.so"
+case ":$PATH:" in
+  *":$prefix/bin:"*) ;;
+  *) echo "note: $prefix/bin is not on your PATH" ;;
+esac

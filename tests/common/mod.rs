@@ -1,0 +1,191 @@
+//! Shared harness of the end-to-end tests: builds the `rampart` binary and
+//! the preload library once, runs commands under `rampart run` with a
+//! private audit directory and home, compiles C probes with gcc, and reads
+//! the resulting trail as plain JSON lines (as a user or a log shipper
+//! would).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+/// The target directory of the profile these tests were built with.
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test>-<hash>
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test binary lives in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// `target/<profile>/rampart`, with `librampart_preload.so` next to it,
+/// built once per test process (cargo test builds neither the other
+/// package's binary nor a cdylib).
+pub fn rampart() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = target_dir();
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "-p", "rampart-cli", "-p", "rampart-preload"])
+            .current_dir(workspace());
+        if dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let out = cmd.output().expect("run cargo build");
+        assert!(
+            out.status.success(),
+            "cargo build failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bin = dir.join("rampart");
+        assert!(dir.join("librampart_preload.so").is_file());
+        bin
+    })
+}
+
+/// A sandbox for one test: a temp dir with `home/`, `audit/` and `work/`.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for d in ["home", "audit", "work"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        Sandbox { dir }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.path("home")
+    }
+
+    pub fn audit(&self) -> PathBuf {
+        self.path("audit")
+    }
+
+    pub fn work(&self) -> PathBuf {
+        self.path("work")
+    }
+
+    /// A `rampart` command with this sandbox's home and audit directory,
+    /// run in `work/`; a serve's runtime directory is under that home.
+    pub fn rampart(&self) -> Command {
+        let mut cmd = Command::new(rampart());
+        cmd.env("HOME", self.home())
+            .env("RAMPART_AUDIT_DIR", self.audit())
+            .env_remove("RAMPART_SESSION")
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("LD_PRELOAD")
+            .current_dir(self.work());
+        cmd
+    }
+
+    /// `rampart run --quiet -- argv...`, its output.
+    pub fn run(&self, argv: &[&str]) -> Output {
+        self.rampart()
+            .args(["run", "--quiet", "--"])
+            .args(argv)
+            .output()
+            .expect("spawn rampart")
+    }
+
+    /// Every record of the trail, in file order.
+    pub fn records(&self) -> Vec<Value> {
+        records_in(&self.audit())
+    }
+
+    /// Compile a C probe from `tests/probes/NAME.c` into this sandbox.
+    pub fn probe(&self, name: &str, extra: &[&str]) -> PathBuf {
+        let src = workspace().join("tests/probes").join(format!("{name}.c"));
+        let out = self.path(name);
+        let st = Command::new("gcc")
+            .args(["-O1", "-Wall", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .args(extra)
+            .arg("-lpthread")
+            .status()
+            .expect("gcc");
+        assert!(st.success(), "gcc failed on {}", src.display());
+        out
+    }
+}
+
+/// Records of every `*.jsonl` in `dir`, sorted by file name; header lines
+/// (`chain_continue`) are skipped.
+pub fn records_in(dir: &Path) -> Vec<Value> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "jsonl"));
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let v: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{}:{}: not JSON: {e}", f.display(), i + 1));
+            if v.get("chain_continue").is_none() {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
+/// Records of one tool.
+pub fn of_tool<'a>(records: &'a [Value], tool: &str) -> Vec<&'a Value> {
+    records.iter().filter(|r| r["tool"] == tool).collect()
+}
+
+/// The request field `key` of each record of `tool`, as strings.
+pub fn field(records: &[Value], tool: &str, key: &str) -> Vec<String> {
+    of_tool(records, tool)
+        .iter()
+        .filter_map(|r| r["request"][key].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Assert that some record of `tool` has request `key` equal to `value`,
+/// and return it.
+pub fn expect_record<'a>(records: &'a [Value], tool: &str, key: &str, value: &str) -> &'a Value {
+    of_tool(records, tool)
+        .into_iter()
+        .find(|r| r["request"][key] == value)
+        .unwrap_or_else(|| {
+            panic!(
+                "no {tool} record with {key} = {value:?}; {key}s seen: {:#?}",
+                field(records, tool, key)
+            )
+        })
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}

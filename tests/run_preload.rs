@@ -1,0 +1,246 @@
+//! `rampart run` with the preload backend, end to end: real interpreters and
+//! shells do real work under watch, and the trail must show every call with
+//! the right tool, command, absolute path or address.
+
+use std::net::TcpListener;
+use std::process::Command;
+
+use rampart_e2e::*;
+
+/// A local TCP server that accepts and drops connections, for connect tests.
+fn server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            drop(c);
+        }
+    });
+    port
+}
+
+fn assert_ok(o: &std::process::Output) {
+    assert!(
+        o.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
+}
+
+#[test]
+fn python_exec_open_and_connect_are_recorded() {
+    let sb = Sandbox::new();
+    let port = server();
+    let w = sb.work();
+    std::fs::write(w.join("input.txt"), "hello\n").unwrap();
+    let script = format!(
+        r#"
+import os, socket, subprocess
+subprocess.run(["/bin/echo", "plain"], check=True)
+subprocess.run(["/bin/echo", "with env"], env={{"PATH": "/usr/bin:/bin"}}, check=True)
+subprocess.run(["/bin/sh", "-c", "/bin/cat input.txt > /dev/null"], env={{}}, check=True)
+subprocess.run("echo shell=True > from_shell.txt", shell=True, check=True)
+os.system("/bin/true os.system")
+pid = os.posix_spawn("/bin/echo", ["echo", "spawned"], os.environ)
+os.waitpid(pid, 0)
+open("input.txt").read()
+with open("output.txt", "w") as f: f.write("x")
+socket.create_connection(("127.0.0.1", {port})).close()
+socket.create_connection(("localhost", {port})).close()
+"#
+    );
+    let o = sb.run(&["python3", "-c", &script]);
+    assert_ok(&o);
+    let r = sb.records();
+    let wd = w.to_str().unwrap();
+
+    expect_record(&r, "exec", "command", "/bin/echo plain");
+    expect_record(&r, "exec", "command", "/bin/echo 'with env'");
+    let cmds = field(&r, "exec", "command");
+    assert!(
+        cmds.iter()
+            .any(|c| c.contains("echo shell=True > from_shell.txt")),
+        "shell=True runs /bin/sh -c: {cmds:#?}"
+    );
+    assert!(cmds.iter().any(|c| c == "/bin/true os.system"), "{cmds:#?}");
+    assert!(cmds.iter().any(|c| c == "echo spawned"), "{cmds:#?}");
+
+    expect_record(&r, "read", "path", &format!("{wd}/input.txt"));
+    // An explicit, empty env= does not take cat out of watch.
+    assert!(
+        of_tool(&r, "read")
+            .iter()
+            .any(|x| x["request"]["path"] == format!("{wd}/input.txt")
+                && x["request"]["exe"]
+                    .as_str()
+                    .is_some_and(|e| e.ends_with("/cat"))),
+        "cat's open under env={{}} is missing"
+    );
+    expect_record(&r, "write", "path", &format!("{wd}/output.txt"));
+    // The shell's redirection is the shell's own open, also seen.
+    expect_record(&r, "write", "path", &format!("{wd}/from_shell.txt"));
+
+    let by_ip = of_tool(&r, "net")
+        .into_iter()
+        .find(|n| {
+            n["request"]["address"] == "127.0.0.1"
+                && n["request"]["port"] == port
+                && n["request"]["domain"] == "127.0.0.1"
+        })
+        .unwrap_or_else(|| panic!("no connect to 127.0.0.1:{port}: {:#?}", of_tool(&r, "net")));
+    assert_eq!(by_ip["request"]["url"], format!("tcp://127.0.0.1:{port}"));
+    assert_eq!(by_ip["request"]["outcome"], "ok");
+    let by_name = of_tool(&r, "net")
+        .into_iter()
+        .find(|n| n["request"]["domain"] == "localhost" && n["request"]["outcome"] == "ok")
+        .unwrap_or_else(|| {
+            panic!(
+                "no successful connect to localhost: {:#?}",
+                of_tool(&r, "net")
+            )
+        });
+    assert_eq!(by_name["request"]["url"], format!("tcp://localhost:{port}"));
+    assert_eq!(by_name["request"]["port"], port);
+}
+
+#[test]
+fn bash_commands_and_redirections_are_recorded() {
+    let sb = Sandbox::new();
+    let w = sb.work();
+    std::fs::write(w.join("in.txt"), "a\nb\n").unwrap();
+    let o = sb.run(&[
+        "bash",
+        "-c",
+        "wc -l < in.txt > out.txt; cat out.txt; ls /nonexistent-dir 2>/dev/null; exit 0",
+    ]);
+    assert_ok(&o);
+    assert_eq!(stdout(&o).trim(), "2");
+    let r = sb.records();
+    let wd = w.to_str().unwrap();
+    expect_record(&r, "read", "path", &format!("{wd}/in.txt"));
+    expect_record(&r, "write", "path", &format!("{wd}/out.txt"));
+    expect_record(&r, "exec", "command", "wc -l");
+    expect_record(&r, "exec", "command", "cat out.txt");
+    let ls = expect_record(&r, "exec", "command", "ls /nonexistent-dir");
+    assert_eq!(
+        ls["request"]["outcome"], "ok",
+        "ls ran (and failed on its own)"
+    );
+    // bash itself was started by rampart, not by a watched process.
+    assert!(field(&r, "read", "path").contains(&format!("{wd}/out.txt")));
+}
+
+#[test]
+fn node_child_process_fs_and_net_are_recorded() {
+    if Command::new("node").arg("--version").output().is_err() {
+        eprintln!("skipped: node is not installed");
+        return;
+    }
+    let sb = Sandbox::new();
+    let port = server();
+    let w = sb.work();
+    std::fs::write(w.join("data.json"), "{}").unwrap();
+    let script = format!(
+        r#"
+const cp = require('child_process'), fs = require('fs'), net = require('net');
+cp.execFileSync('/bin/echo', ['from', 'execFileSync']);
+cp.execSync('echo from execSync');
+fs.readFileSync('data.json');
+fs.writeFileSync('written.txt', 'x');
+const s = net.connect({port}, '127.0.0.1', () => {{ s.end(); }});
+s.on('close', () => process.exit(0));
+"#
+    );
+    let o = sb.run(&["node", "-e", &script]);
+    assert_ok(&o);
+    let r = sb.records();
+    let wd = w.to_str().unwrap();
+    expect_record(&r, "exec", "command", "/bin/echo from execFileSync");
+    let cmds = field(&r, "exec", "command");
+    assert!(
+        cmds.iter().any(|c| c.contains("echo from execSync")),
+        "{cmds:#?}"
+    );
+    expect_record(&r, "read", "path", &format!("{wd}/data.json"));
+    expect_record(&r, "write", "path", &format!("{wd}/written.txt"));
+    let net = of_tool(&r, "net");
+    assert!(
+        net.iter()
+            .any(|n| n["request"]["address"] == "127.0.0.1" && n["request"]["port"] == port),
+        "{net:#?}"
+    );
+}
+
+#[test]
+fn exit_status_output_and_signals_are_the_programs() {
+    let sb = Sandbox::new();
+    let o = sb.run(&["sh", "-c", "echo out; echo err >&2; exit 7"]);
+    assert_eq!(o.status.code(), Some(7));
+    assert_eq!(stdout(&o), "out\n");
+    assert_eq!(
+        stderr(&o),
+        "err\n",
+        "rampart --quiet adds nothing to stderr"
+    );
+    let o = sb.run(&["sh", "-c", "kill -KILL $$"]);
+    assert_eq!(o.status.code(), Some(128 + 9));
+    let o = sb.run(&["sh", "-c", "kill -TERM $$"]);
+    assert_eq!(o.status.code(), Some(128 + 15));
+}
+
+#[test]
+fn summary_names_the_trail_and_counts() {
+    let sb = Sandbox::new();
+    let o = sb
+        .rampart()
+        .args(["run", "--", "cat", "/etc/hostname"])
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let err = stderr(&o);
+    assert!(err.contains("read"), "{err}");
+    assert!(err.contains(sb.audit().to_str().unwrap()), "{err}");
+}
+
+#[test]
+fn a_missing_library_is_an_error_not_an_unwatched_run() {
+    let sb = Sandbox::new();
+    let o = sb
+        .rampart()
+        .env("RAMPART_PRELOAD_LIB", "/nonexistent/librampart_preload.so")
+        .args(["run", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("/nonexistent/librampart_preload.so"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn many_processes_opening_many_files_lose_nothing() {
+    let sb = Sandbox::new();
+    let probe = sb.probe("open_many", &[]);
+    let target = sb.work().join("target.txt");
+    std::fs::write(&target, "x").unwrap();
+    // 32 concurrent processes x 5,000 opens each.
+    let o = sb.run(&[
+        probe.to_str().unwrap(),
+        "32",
+        "5000",
+        target.to_str().unwrap(),
+    ]);
+    assert_ok(&o);
+    let r = sb.records();
+    let n = of_tool(&r, "read")
+        .iter()
+        .filter(|x| x["request"]["path"] == target.to_str().unwrap())
+        .count();
+    assert_eq!(n, 160_000);
+    let v = sb.rampart().args(["audit", "verify"]).output().unwrap();
+    assert_ok(&v);
+}
