@@ -173,6 +173,10 @@ pub fn child_env_for(
         ("LD_PRELOAD".into(), preload),
         ("RAMPART_SOCKET".into(), socket.into()),
         ("RAMPART_MODE".into(), mode.into()),
+        (
+            "RAMPART_POLICY_GEN".into(),
+            crate::collector::policy_gen::path_for(socket).into(),
+        ),
     ];
     if let Some(o) = origin {
         env.push(("RAMPART_AGENT".into(), o.agent.clone().into()));
