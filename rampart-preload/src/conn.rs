@@ -13,7 +13,10 @@
 //! descriptor is still ours, reconnecting otherwise; the send itself names
 //! the collector's address, which other sockets refuse. A missing collector
 //! costs one connect attempt a second; sends block
-//! at most `SEND_TIMEOUT` (back-pressure, never a hang). Never allocates,
+//! at most `SEND_TIMEOUT` (back-pressure, never a hang). In enforce mode
+//! [`Conn::ask`] sends a frame and waits for its verdict on the same socket,
+//! bounded by the decision timeout; one thread at a time reads the shared
+//! connection, others ask on a connection of their own. Never allocates,
 //! locks or panics.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -46,6 +49,11 @@ static NEXT_TRY_MS: AtomicU64 = AtomicU64::new(0);
 /// socket is re-checked with fstat when this differs from `VERIFIED`.
 static FD_GEN: AtomicU64 = AtomicU64::new(1);
 static VERIFIED: AtomicU64 = AtomicU64::new(0);
+
+/// A thread of this process is waiting for a verdict on the shared
+/// connection: verdicts arrive in order on one socket, so only one thread
+/// at a time may read it; the others wait on a connection of their own.
+static WAITING: AtomicBool = AtomicBool::new(false);
 
 /// A close/dup hook closed or replaced descriptors `lo..=hi`.
 #[inline]
@@ -297,6 +305,77 @@ impl Conn {
         }
     }
 
+    /// Send an Event frame that wants a verdict and wait for the verdict on
+    /// the same connection, at most `timeout_ms`: `Some(allow)`, or `None`
+    /// when no verdict came (collector gone, unreachable or too slow).
+    /// Verdicts for other sequence numbers (left over from earlier waits
+    /// that timed out) are discarded.
+    pub fn ask(
+        &mut self,
+        s: &Saved,
+        pid: i32,
+        ppid: i32,
+        frame: &[u8],
+        seq: u32,
+        timeout_ms: u64,
+    ) -> Option<bool> {
+        let deadline = sys::now_ms().saturating_add(timeout_ms);
+        if !self.own
+            && WAITING
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+        {
+            // Another thread reads the shared connection: ask on our own.
+            let fd = open_new(s, pid, ppid)?;
+            let mut own = Conn { fd, own: true };
+            return own.ask(s, pid, ppid, frame, seq, timeout_ms);
+        }
+        let holds_waiting = !self.own;
+        let got = if self.send(s, pid, ppid, frame) {
+            wait_verdict(self.fd, seq, deadline)
+        } else {
+            Err(false)
+        };
+        if holds_waiting {
+            WAITING.store(false, Ordering::Release);
+        }
+        match got {
+            Ok(allow) => Some(allow),
+            Err(timed_out) => {
+                // Gone or wedged: drop the connection; a collector that
+                // missed a deadline is left alone for a while, so that the
+                // calls that follow are decided at once, not each after a
+                // full timeout.
+                self.forget(pid);
+                if timed_out {
+                    NEXT_TRY_MS.store(sys::now_ms() + WEDGED_BACKOFF_MS, Ordering::Relaxed);
+                }
+                None
+            }
+        }
+    }
+
+    /// Is the collector still at the other end? A peek that finds the end
+    /// of the connection says it is gone.
+    pub fn alive(&self) -> bool {
+        let mut b = [0u8; 1];
+        // SAFETY: one byte of our stack; no address wanted.
+        let r = unsafe {
+            sys::raw6(
+                libc::SYS_recvfrom,
+                [
+                    self.fd as usize,
+                    b.as_mut_ptr() as usize,
+                    1,
+                    (libc::MSG_PEEK | libc::MSG_DONTWAIT) as usize,
+                    0,
+                    0,
+                ],
+            )
+        };
+        matches!(r, Ok(1..) | Err(libc::EAGAIN | libc::EINTR))
+    }
+
     fn forget(&mut self, pid: i32) {
         if self.own {
             return;
@@ -308,6 +387,76 @@ impl Conn {
             && is_our_socket(self.fd)
         {
             sys::close(self.fd);
+        }
+    }
+}
+
+/// Wait until `deadline` (coarse monotonic ms) for the Verdict of `seq` on
+/// `fd`: `Ok(allow)`, `Err(true)` on timeout, `Err(false)` when the
+/// connection broke.
+fn wait_verdict(fd: c_int, seq: u32, deadline: u64) -> Result<bool, bool> {
+    let mut buf = [0u8; 64];
+    loop {
+        let now = sys::now_ms();
+        if now >= deadline {
+            return Err(true);
+        }
+        let left = deadline - now;
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ts = libc::timespec {
+            tv_sec: (left / 1000) as libc::time_t,
+            tv_nsec: ((left % 1000) * 1_000_000) as libc::c_long,
+        };
+        // SAFETY: one pollfd and one timespec on our stack; no signal mask.
+        let r = unsafe {
+            sys::raw6(
+                libc::SYS_ppoll,
+                [
+                    &mut pfd as *mut libc::pollfd as usize,
+                    1,
+                    &ts as *const libc::timespec as usize,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        };
+        match r {
+            Ok(0) => continue, // the clock decides at the top of the loop
+            Ok(_) => {}
+            Err(libc::EINTR) => continue,
+            Err(_) => return Err(false),
+        }
+        // SAFETY: `buf` is valid for its length; no address wanted.
+        let n = unsafe {
+            sys::raw6(
+                libc::SYS_recvfrom,
+                [
+                    fd as usize,
+                    buf.as_mut_ptr() as usize,
+                    buf.len(),
+                    libc::MSG_DONTWAIT as usize,
+                    0,
+                    0,
+                ],
+            )
+        };
+        match n {
+            Ok(0) => return Err(false), // the collector closed the connection
+            Ok(n) => {
+                if let Some((got, allow)) = wire::decode_verdict(&buf[..n.min(buf.len())]) {
+                    if got == seq {
+                        return Ok(allow);
+                    }
+                }
+                // A stale verdict (or garbage): keep waiting for ours.
+            }
+            Err(libc::EAGAIN | libc::EINTR) => {}
+            Err(_) => return Err(false),
         }
     }
 }
@@ -328,5 +477,9 @@ pub extern "C" fn after_fork_in_child() {
     }
     if CONNECTING.load(Ordering::Relaxed) {
         CONNECTING.store(false, Ordering::Release);
+    }
+    // Another thread of the parent may have been waiting: not in this child.
+    if WAITING.load(Ordering::Relaxed) {
+        WAITING.store(false, Ordering::Release);
     }
 }
