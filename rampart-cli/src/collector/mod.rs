@@ -252,16 +252,8 @@ impl Collector {
     /// Tell every enforcing process that the policy changed: their cached
     /// verdicts are dropped before their next call. Call it after the new
     /// engine is in place (`rampart serve` on reload).
-    #[allow(dead_code)] // until `rampart serve` calls it on reload
-    pub fn bump_policy_generation(&self) {
-        if let Some(g) = &self.policy_gen {
-            g.bump(&self.engine.load());
-        }
-    }
-
     /// The published policy generation, for a thread that reloads the
     /// policy without holding the collector (`PolicyGeneration::bump`).
-    #[allow(dead_code)] // until `rampart serve` calls it on reload
     pub fn policy_generation(&self) -> Option<Arc<policy_gen::PolicyGeneration>> {
         self.policy_gen.clone()
     }
