@@ -4,6 +4,7 @@
 //! Each subcommand lives in its own module under [`cmd`]; the collector that
 //! both interceptors feed is [`collector`].
 
+mod backend;
 mod child;
 mod cmd;
 mod collector;
@@ -56,6 +57,9 @@ enum Command {
     Audit(cmd::audit::Command),
     /// Show the audit trail as a table.
     Log(cmd::log::Args),
+    /// Start a policy: learn it from an audit trail (--from-audit), or copy
+    /// a shipped one (--registry).
+    Init(cmd::init::Args),
     /// Run the collector as a daemon that `rampart run` and preloaded
     /// processes report to (`rampart serve stop` stops it).
     Serve(cmd::serve::Args),
@@ -64,6 +68,10 @@ enum Command {
     /// Print the variables that put a shell's children under the running
     /// serve's watch: `eval "$(rampart env)"`.
     Env(cmd::status::Args),
+    /// Run a static or Go program under the trace backend for the preload
+    /// library (internal).
+    #[command(name = "__trace-exec", hide = true)]
+    TraceExec(cmd::trace_exec::Args),
 }
 
 fn main() -> ExitCode {
@@ -76,9 +84,11 @@ fn main() -> ExitCode {
         Command::Policy(c) => cmd::policy::run(c, &cli.policy),
         Command::Audit(c) => cmd::audit::run(c, &audit_dir),
         Command::Log(args) => cmd::log::run(args, &audit_dir),
+        Command::Init(args) => cmd::init::run(args),
         Command::Serve(args) => cmd::serve::run(args, &cli.policy, &audit_dir),
         Command::Status(args) => cmd::status::status(args),
         Command::Env(args) => cmd::status::env(args),
+        Command::TraceExec(args) => cmd::trace_exec::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

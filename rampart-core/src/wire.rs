@@ -19,7 +19,9 @@
 //! Hello    pid:i32 ppid:i32 exe:str cwd:str agent:str session:str
 //! Event    seq:u32 flags:u8 call:u8 outcome:u8 errno:i32 pid:i32 ppid:i32
 //!          exe:str cwd:str body
-//!            flags   bit 0 wants_verdict, bit 1 truncated
+//!            flags   bit 0 wants_verdict, bit 1 truncated, bit 2 source trace
+//!                    (the call was seen by the ptrace backend, e.g. in
+//!                    `rampart __trace-exec`; else by the preload library)
 //!            outcome 0 ok, 1 in progress, 2 errno (errno > 0), 3 unknown
 //!            call 1 exec     path:str argc:u16 argc × arg:str
 //!            call 2 open     flags:i32 path:str
@@ -59,8 +61,9 @@ pub const KIND_VERDICT: u8 = 4;
 
 const FLAG_WANTS_VERDICT: u8 = 1;
 const FLAG_TRUNCATED: u8 = 2;
+const FLAG_SOURCE_TRACE: u8 = 4;
 #[cfg(feature = "full")]
-const KNOWN_FLAGS: u8 = FLAG_WANTS_VERDICT | FLAG_TRUNCATED;
+const KNOWN_FLAGS: u8 = FLAG_WANTS_VERDICT | FLAG_TRUNCATED | FLAG_SOURCE_TRACE;
 
 /// Offset of the flags byte in an Event frame (after prefix and seq).
 const EVENT_FLAGS_AT: usize = 8;
@@ -186,6 +189,19 @@ impl<'a> Encoder<'a> {
     /// when it cuts; callers use it when they cut before encoding).
     pub fn mark_truncated(&mut self) {
         self.truncated = true;
+    }
+
+    /// Mark an Event frame as seen by the trace backend (decoded with
+    /// `source: trace`).
+    pub fn mark_source_trace(&mut self) {
+        if !self.event || self.len <= EVENT_FLAGS_AT {
+            return;
+        }
+        if let Some(f) = self.buf.get_mut(EVENT_FLAGS_AT) {
+            // SAFETY: the flags byte was written by `event()` (len is past it).
+            let v = unsafe { f.assume_init() };
+            f.write(v | FLAG_SOURCE_TRACE);
+        }
     }
 
     /// Raw bytes of a fixed-size field.
@@ -649,7 +665,8 @@ mod decode_full {
             agent: String,
             session: String,
         },
-        /// One intercepted call; `event.source` is [`Source::Preload`]. An
+        /// One intercepted call; `event.source` is [`Source::Preload`] unless
+        /// the frame is marked as the trace backend's. An
         /// exec with outcome [`Outcome::Unknown`] is pending: it failed if an
         /// ExecFailed with the same `seq` follows, else it succeeded when the
         /// connection reaches EOF.
@@ -790,7 +807,11 @@ mod decode_full {
                 ppid,
                 exe,
                 cwd,
-                source: Source::Preload,
+                source: if flags & FLAG_SOURCE_TRACE != 0 {
+                    Source::Trace
+                } else {
+                    Source::Preload
+                },
                 call,
                 outcome,
                 truncated: flags & FLAG_TRUNCATED != 0,
@@ -1068,6 +1089,29 @@ mod tests {
         );
         let (_, _, ev) = event_of(decode(&buf[..n]).unwrap());
         assert!(!ev.truncated);
+        assert_eq!(ev.source, Source::Preload);
+    }
+
+    #[test]
+    fn trace_frames_decode_as_trace_events() {
+        let mut buf = [0u8; 256];
+        let mut e = Encoder::event(
+            as_uninit(&mut buf),
+            CallKind::Open,
+            &head(7, WireOutcome::Ok),
+        );
+        e.str(b"/static/prog");
+        e.str(b"/");
+        e.i32(libc::O_RDONLY);
+        e.str(b"/etc/hosts");
+        e.mark_source_trace();
+        e.mark_truncated();
+        let n = e.finish();
+        let (seq, wants, ev) = event_of(decode(&buf[..n]).unwrap());
+        assert_eq!((seq, wants), (7, false));
+        assert_eq!(ev.source, Source::Trace);
+        assert!(ev.truncated);
+        assert_eq!(ev.path(), Some("/etc/hosts"));
     }
 
     #[test]

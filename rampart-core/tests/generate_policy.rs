@@ -4,9 +4,6 @@
 mod generate_common;
 
 use generate_common::*;
-use rampart_core::generate::eval::{Evaluator, Query};
-use rampart_core::generate::paths::Places;
-use rampart_core::generate::render::parse;
 use rampart_core::generate::{Generated, Generator, Observation, Options};
 use serde_json::json;
 
@@ -26,32 +23,16 @@ fn generate(records: &[Observation], opts: Options) -> Generated {
     g.finish().unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn evaluator(yaml: &str) -> Evaluator {
-    let doc = parse(yaml, "generated.yaml").unwrap();
-    let places = Places {
-        home: Some(HOME.into()),
-        tilde: true,
-        ..Places::default()
-    };
-    Evaluator::new(&doc, &places)
-}
-
-fn admits(ev: &Evaluator, tool: &str, value: &str) -> bool {
-    let q = match tool {
-        "exec" => Query { tool, command: Some(value), ..Query::default() },
-        "net" if value.contains("://") => Query { tool, url: Some(value), ..Query::default() },
-        "fetch" => Query { tool, url: Some(value), ..Query::default() },
-        _ => Query { tool, path: Some(value), ..Query::default() },
-    };
-    ev.decide(&q).admits()
-}
-
 /// A fixed pseudo-random permutation.
 fn shuffled<T: Clone>(v: &[T], seed: u64) -> Vec<T> {
     let mut out = v.to_vec();
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     for i in (1..out.len()).rev() {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         out.swap(i, (x >> 33) as usize % (i + 1));
     }
     out
@@ -64,10 +45,13 @@ fn learned_workload_runs_again_and_variants_are_refused() {
     let out = generate(&records, options());
     let r = out.summary.replay.clone().unwrap();
     assert_eq!((r.allowed, r.total), (56, 56), "{}", out.summary);
-    assert!(out.summary.to_string().contains("replay: 56/56 observed calls allowed"));
+    assert!(out
+        .summary
+        .to_string()
+        .contains("replay: 56/56 observed calls allowed"));
 
     // A third run, with its own random names, is admitted in full.
-    let ev = evaluator(&out.yaml);
+    let ev = engine(&out.yaml);
     for o in workload(3) {
         if o.request["outcome"] == "ENOENT" {
             continue;
@@ -76,7 +60,12 @@ fn learned_workload_runs_again_and_variants_are_refused() {
             .iter()
             .find_map(|k| o.request.get(*k).and_then(|v| v.as_str()))
             .unwrap();
-        assert!(admits(&ev, &o.tool, value), "third run refused: {} {value}\n{}", o.tool, out.yaml);
+        assert!(
+            admits(&ev, &o.tool, value),
+            "third run refused: {} {value}\n{}",
+            o.tool,
+            out.yaml
+        );
     }
     // What was never seen is refused.
     assert!(!admits(&ev, "read", &format!("{HOME}/.ssh/id_rsa")));
@@ -86,7 +75,11 @@ fn learned_workload_runs_again_and_variants_are_refused() {
     assert!(!admits(&ev, "net", "tcp://localhost:8766"));
     assert!(!admits(&ev, "net", "tcp://api.github.com:22"));
     assert!(!admits(&ev, "write", &format!("{HOME}/notes.txt")));
-    assert!(out.summary.probe_admitted.is_empty(), "{:?}", out.summary.probe_admitted);
+    assert!(
+        out.summary.probe_admitted.is_empty(),
+        "{:?}",
+        out.summary.probe_admitted
+    );
 }
 
 #[test]
@@ -106,9 +99,13 @@ fn output_is_a_strict_rampart_policy() {
     for p in policies {
         let name = p["name"].as_str().unwrap();
         assert!(name.starts_with("shop-"), "{name}");
-        assert!(names.insert(name.to_string()), "duplicate policy name {name}");
+        assert!(
+            names.insert(name.to_string()),
+            "duplicate policy name {name}"
+        );
         for k in p.as_mapping().unwrap().keys() {
-            assert!(["name", "description", "priority", "match", "rules"].contains(&k.as_str().unwrap()));
+            assert!(["name", "description", "priority", "match", "rules"]
+                .contains(&k.as_str().unwrap()));
         }
         assert!(!p["match"]["tool"].as_sequence().unwrap().is_empty());
         for r in p["rules"].as_sequence().unwrap() {
@@ -117,7 +114,14 @@ fn output_is_a_strict_rampart_policy() {
             for (field, pats) in r["when"].as_mapping().unwrap() {
                 let field = field.as_str().unwrap();
                 assert!(
-                    ["command_matches", "path_matches", "path_not_matches", "url_matches", "default"].contains(&field),
+                    [
+                        "command_matches",
+                        "path_matches",
+                        "path_not_matches",
+                        "url_matches",
+                        "default"
+                    ]
+                    .contains(&field),
                     "{field}"
                 );
                 for pat in pats.as_sequence().into_iter().flatten() {
@@ -125,25 +129,38 @@ fn output_is_a_strict_rampart_policy() {
                     assert!(pat.matches("**").count() <= 2, "{pat}");
                     if pat.contains("**") {
                         let before = pat.split("**").next().unwrap();
-                        assert!(!before.contains(['*', '?', '[']), "a glob before ** is inert in Rampart: {pat}");
+                        assert!(
+                            !before.contains(['*', '?', '[']),
+                            "a glob before ** is inert in Rampart: {pat}"
+                        );
                     }
                 }
             }
         }
     }
+    // The project's linter has nothing to say about it.
+    let lint =
+        rampart_core::policy::lint::lint(&[("generated.yaml".into(), out.yaml.clone())]).unwrap();
+    assert!(lint.is_empty(), "{lint:?}");
     // Deny policies come before any allow.
     let first_allow = policies
         .iter()
         .position(|p| p["rules"][0]["action"] == "allow")
         .unwrap();
     assert!(policies[..first_allow].len() >= 3);
-    assert!(policies[first_allow..].iter().all(|p| p["rules"][0]["action"] == "allow"));
+    assert!(policies[first_allow..]
+        .iter()
+        .all(|p| p["rules"][0]["action"] == "allow"));
     // Every allow rule carries its support.
     let allow_rules = out.yaml.matches("- action: allow").count();
     let supported = out
         .yaml
         .lines()
-        .filter(|l| l.trim_start().starts_with('#') && l.contains(" call") && l.trim_start()[2..].starts_with(|c: char| c.is_ascii_digit()))
+        .filter(|l| {
+            l.trim_start().starts_with('#')
+                && l.contains(" call")
+                && l.trim_start()[2..].starts_with(|c: char| c.is_ascii_digit())
+        })
         .count();
     assert_eq!(allow_rules, supported, "{}", out.yaml);
 }
@@ -165,15 +182,33 @@ fn denied_ask_and_failed_calls_are_never_learned() {
     let s = "s1";
     let mut records = vec![
         exec(&["make", "test"], "2026-03-01T10:00:00Z", s),
-        open("read", &format!("{PROJECT}/a.txt"), "ok", "2026-03-01T10:00:01Z", s),
+        open(
+            "read",
+            &format!("{PROJECT}/a.txt"),
+            "ok",
+            "2026-03-01T10:00:01Z",
+            s,
+        ),
     ];
-    let mut denied = exec(&["curl", "https://evil.example/x"], "2026-03-01T10:00:02Z", s);
+    let mut denied = exec(
+        &["curl", "https://evil.example/x"],
+        "2026-03-01T10:00:02Z",
+        s,
+    );
     denied.action = "deny".into();
     let mut asked = exec(&["make", "deploy"], "2026-03-01T10:00:03Z", s);
     asked.action = "ask".into();
-    let failed_open = open("read", &format!("{PROJECT}/nope.txt"), "ENOENT", "2026-03-01T10:00:04Z", s);
+    let failed_open = open(
+        "read",
+        &format!("{PROJECT}/nope.txt"),
+        "ENOENT",
+        "2026-03-01T10:00:04Z",
+        s,
+    );
     let mut failed_exec = exec(&["frobnicate"], "2026-03-01T10:00:05Z", s);
-    failed_exec.request.insert("outcome".into(), json!("ENOENT"));
+    failed_exec
+        .request
+        .insert("outcome".into(), json!("ENOENT"));
     let mut watched = exec(&["make", "lint"], "2026-03-01T10:00:06Z", s);
     watched.action = "watch".into();
     records.extend([denied, asked, failed_open, failed_exec, watched]);
@@ -206,5 +241,8 @@ fn time_agent_and_session_filters_count_what_they_leave_out() {
         ..options()
     };
     let out = generate(&records, opts);
-    assert_eq!(out.summary.skipped["session not selected by --session"].count, 29);
+    assert_eq!(
+        out.summary.skipped["session not selected by --session"].count,
+        29
+    );
 }

@@ -3,9 +3,11 @@
 //! `rampart-core` or the collector.
 
 pub mod audit;
+pub mod init;
 pub mod log;
 pub mod policy;
 pub mod run;
 pub mod serve;
 pub mod status;
 pub mod test;
+pub mod trace_exec;

@@ -17,16 +17,46 @@ use super::model::Stat;
 use super::observe::Access;
 
 const SOURCES: &[(&str, &str)] = &[
-    ("loader.yaml", include_str!("../../../policies/baseline/loader.yaml")),
-    ("devices.yaml", include_str!("../../../policies/baseline/devices.yaml")),
-    ("locale.yaml", include_str!("../../../policies/baseline/locale.yaml")),
-    ("zoneinfo.yaml", include_str!("../../../policies/baseline/zoneinfo.yaml")),
-    ("terminal.yaml", include_str!("../../../policies/baseline/terminal.yaml")),
-    ("certificates.yaml", include_str!("../../../policies/baseline/certificates.yaml")),
-    ("name-resolution.yaml", include_str!("../../../policies/baseline/name-resolution.yaml")),
-    ("process-info.yaml", include_str!("../../../policies/baseline/process-info.yaml")),
-    ("python.yaml", include_str!("../../../policies/baseline/python.yaml")),
-    ("node.yaml", include_str!("../../../policies/baseline/node.yaml")),
+    (
+        "loader.yaml",
+        include_str!("../../../policies/baseline/loader.yaml"),
+    ),
+    (
+        "devices.yaml",
+        include_str!("../../../policies/baseline/devices.yaml"),
+    ),
+    (
+        "locale.yaml",
+        include_str!("../../../policies/baseline/locale.yaml"),
+    ),
+    (
+        "zoneinfo.yaml",
+        include_str!("../../../policies/baseline/zoneinfo.yaml"),
+    ),
+    (
+        "terminal.yaml",
+        include_str!("../../../policies/baseline/terminal.yaml"),
+    ),
+    (
+        "certificates.yaml",
+        include_str!("../../../policies/baseline/certificates.yaml"),
+    ),
+    (
+        "name-resolution.yaml",
+        include_str!("../../../policies/baseline/name-resolution.yaml"),
+    ),
+    (
+        "process-info.yaml",
+        include_str!("../../../policies/baseline/process-info.yaml"),
+    ),
+    (
+        "python.yaml",
+        include_str!("../../../policies/baseline/python.yaml"),
+    ),
+    (
+        "node.yaml",
+        include_str!("../../../policies/baseline/node.yaml"),
+    ),
 ];
 
 /// The placeholder for a version number in a bundle pattern.
@@ -49,8 +79,6 @@ pub struct Bundle {
     pub description: String,
     read: Vec<String>,
     write: Vec<String>,
-    read_set: GlobSet,
-    write_set: GlobSet,
 }
 
 impl Bundle {
@@ -58,13 +86,6 @@ impl Bundle {
         match access {
             Access::Read => &self.read,
             Access::Write => &self.write,
-        }
-    }
-
-    fn set(&self, access: Access) -> &GlobSet {
-        match access {
-            Access::Read => &self.read_set,
-            Access::Write => &self.write_set,
         }
     }
 }
@@ -92,9 +113,9 @@ pub fn bundles() -> &'static [Bundle] {
             .map(|(file, text)| {
                 let f: BundleFile = serde_yaml_ng::from_str(text)
                     .unwrap_or_else(|e| panic!("policies/baseline/{file}: {e}"));
+                compile(&f.name, &f.read);
+                compile(&f.name, &f.write);
                 Bundle {
-                    read_set: compile(&f.name, &f.read),
-                    write_set: compile(&f.name, &f.write),
                     name: f.name,
                     description: f.description,
                     read: f.read,
@@ -105,9 +126,37 @@ pub fn bundles() -> &'static [Bundle] {
     })
 }
 
-/// Which bundle (index) covers `path` for this access, if any.
+/// Which bundle (index) covers `path` for this access, if any: the first
+/// in order.
 pub fn bundle_for(access: Access, path: &str) -> Option<usize> {
-    bundles().iter().position(|b| b.set(access).is_match(path))
+    struct All {
+        set: GlobSet,
+        owner: Vec<usize>,
+    }
+    static ALL: OnceLock<[All; 2]> = OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        [Access::Read, Access::Write].map(|access| {
+            let mut patterns = Vec::new();
+            let mut owner = Vec::new();
+            for (i, b) in bundles().iter().enumerate() {
+                patterns.extend(b.patterns(access).iter().cloned());
+                owner.extend(std::iter::repeat_n(i, b.patterns(access).len()));
+            }
+            All {
+                set: compile("all", &patterns),
+                owner,
+            }
+        })
+    });
+    let all = &all[access as usize];
+    if !all.set.is_match(path) {
+        return None;
+    }
+    all.set
+        .matches(path)
+        .into_iter()
+        .map(|i| all.owner[i])
+        .min()
 }
 
 /// What the observed calls needed of one bundle.
@@ -170,7 +219,10 @@ mod tests {
         assert_eq!(name("/lib/x86_64-linux-gnu/libc.so.6"), Some("loader"));
         assert_eq!(name("/lib64/ld-linux-x86-64.so.2"), Some("loader"));
         assert_eq!(name("/usr/share/zoneinfo/Europe/Paris"), Some("zoneinfo"));
-        assert_eq!(name("/etc/ssl/certs/ca-certificates.crt"), Some("certificates"));
+        assert_eq!(
+            name("/etc/ssl/certs/ca-certificates.crt"),
+            Some("certificates")
+        );
         assert_eq!(name("/usr/lib/python3.12/os.py"), Some("python"));
         assert_eq!(name("/etc/ssl/private/key.pem"), None);
         assert_eq!(name("/proc/1/environ"), None);
@@ -186,6 +238,9 @@ mod tests {
             instantiate("/usr/lib/python3.{N}/**", "/usr/lib/python3.12/os.py").as_deref(),
             Some("/usr/lib/python3.12/**")
         );
-        assert_eq!(instantiate("/usr/lib/python3.{N}/**", "/usr/lib/python3/x"), None);
+        assert_eq!(
+            instantiate("/usr/lib/python3.{N}/**", "/usr/lib/python3/x"),
+            None
+        );
     }
 }

@@ -17,57 +17,276 @@ use super::paths;
 
 /// Executables whose commands are never widened.
 const NEVER_WIDEN: &[&str] = &[
-    "sudo", "doas", "su", "pkexec", "runuser", "env", "xargs", "nohup", "nice", "ionice",
-    "timeout", "stdbuf", "setsid", "chroot", "unshare", "nsenter", "flock", "time", "watch",
-    "strace", "ltrace", "gdb", "exec", "command", "builtin", "eval", "parallel", "script",
-    "expect", "firejail", "bwrap", "systemd-run", "at", "batch", "crontab", "rm", "rmdir",
-    "shred", "unlink", "truncate", "chmod", "chown", "chgrp", "chattr", "setfacl", "dd", "kill",
-    "pkill", "killall", "skill", "mkfs", "mke2fs", "mkswap", "fdisk", "sfdisk", "gdisk", "parted",
-    "wipefs", "wipe", "mount", "umount", "losetup", "cryptsetup", "swapon", "swapoff", "reboot",
-    "shutdown", "halt", "poweroff", "init", "telinit", "iptables", "ip6tables", "nft", "ufw",
-    "useradd", "userdel", "usermod", "groupadd", "passwd", "chpasswd", "visudo", "insmod",
-    "rmmod", "modprobe", "sysctl", "curl", "wget", "ssh", "scp", "sftp", "rsync", "nc", "ncat",
-    "netcat", "socat", "telnet", "ftp", "tftp", "nmap", "openssl", "aria2c", "http", "https",
-    "xh", "npx", "awk", "gawk", "mawk", "nawk", "sed", "gpg", "ssh-keygen", "ssh-add",
+    "sudo",
+    "doas",
+    "su",
+    "pkexec",
+    "runuser",
+    "env",
+    "xargs",
+    "nohup",
+    "nice",
+    "ionice",
+    "timeout",
+    "stdbuf",
+    "setsid",
+    "chroot",
+    "unshare",
+    "nsenter",
+    "flock",
+    "time",
+    "watch",
+    "strace",
+    "ltrace",
+    "gdb",
+    "exec",
+    "command",
+    "builtin",
+    "eval",
+    "parallel",
+    "script",
+    "expect",
+    "firejail",
+    "bwrap",
+    "systemd-run",
+    "at",
+    "batch",
+    "crontab",
+    "rm",
+    "rmdir",
+    "shred",
+    "unlink",
+    "truncate",
+    "chmod",
+    "chown",
+    "chgrp",
+    "chattr",
+    "setfacl",
+    "dd",
+    "kill",
+    "pkill",
+    "killall",
+    "skill",
+    "mkfs",
+    "mke2fs",
+    "mkswap",
+    "fdisk",
+    "sfdisk",
+    "gdisk",
+    "parted",
+    "wipefs",
+    "wipe",
+    "mount",
+    "umount",
+    "losetup",
+    "cryptsetup",
+    "swapon",
+    "swapoff",
+    "reboot",
+    "shutdown",
+    "halt",
+    "poweroff",
+    "init",
+    "telinit",
+    "iptables",
+    "ip6tables",
+    "nft",
+    "ufw",
+    "useradd",
+    "userdel",
+    "usermod",
+    "groupadd",
+    "passwd",
+    "chpasswd",
+    "visudo",
+    "insmod",
+    "rmmod",
+    "modprobe",
+    "sysctl",
+    "curl",
+    "wget",
+    "ssh",
+    "scp",
+    "sftp",
+    "rsync",
+    "nc",
+    "ncat",
+    "netcat",
+    "socat",
+    "telnet",
+    "ftp",
+    "tftp",
+    "nmap",
+    "openssl",
+    "aria2c",
+    "http",
+    "https",
+    "xh",
+    "npx",
+    "awk",
+    "gawk",
+    "mawk",
+    "nawk",
+    "sed",
+    "gpg",
+    "ssh-keygen",
+    "ssh-add",
 ];
 
 /// Shells: inline code with `-c` (also combined: `-lc`, `-ec`).
-const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "mksh", "fish", "csh", "tcsh", "busybox"];
+const SHELLS: &[&str] = &[
+    "sh", "bash", "dash", "zsh", "ksh", "mksh", "fish", "csh", "tcsh", "busybox",
+];
 
 /// Tools whose first word is a subcommand.
 const SUBCOMMAND_TOOLS: &[&str] = &[
-    "git", "cargo", "npm", "pnpm", "yarn", "bun", "go", "docker", "podman", "kubectl", "helm",
-    "pip", "pip3", "uv", "poetry", "rustup", "gh", "apt", "apt-get", "brew", "systemctl", "conda",
-    "dotnet", "terraform", "make", "just", "bundle", "rake", "gem", "mvn", "gradle", "gradlew",
-    "composer", "dnf", "yum", "pacman", "snap", "flatpak", "az", "aws", "gcloud", "nix", "bazel",
-    "meson", "ninja", "mix", "stack", "cabal", "dune", "zig", "swift", "flutter", "dart", "deno",
-    "rails", "tox", "nox", "hatch", "pdm", "pipx", "jj", "hg", "svn",
+    "git",
+    "cargo",
+    "npm",
+    "pnpm",
+    "yarn",
+    "bun",
+    "go",
+    "docker",
+    "podman",
+    "kubectl",
+    "helm",
+    "pip",
+    "pip3",
+    "uv",
+    "poetry",
+    "rustup",
+    "gh",
+    "apt",
+    "apt-get",
+    "brew",
+    "systemctl",
+    "conda",
+    "dotnet",
+    "terraform",
+    "make",
+    "just",
+    "bundle",
+    "rake",
+    "gem",
+    "mvn",
+    "gradle",
+    "gradlew",
+    "composer",
+    "dnf",
+    "yum",
+    "pacman",
+    "snap",
+    "flatpak",
+    "az",
+    "aws",
+    "gcloud",
+    "nix",
+    "bazel",
+    "meson",
+    "ninja",
+    "mix",
+    "stack",
+    "cabal",
+    "dune",
+    "zig",
+    "swift",
+    "flutter",
+    "dart",
+    "deno",
+    "rails",
+    "tox",
+    "nox",
+    "hatch",
+    "pdm",
+    "pipx",
+    "jj",
+    "hg",
+    "svn",
 ];
 
 /// (tool, subcommand) pairs whose next word is part of the subcommand.
 const THIRD_LEVEL: &[(&str, &str)] = &[
-    ("git", "stash"), ("git", "remote"), ("git", "submodule"), ("git", "worktree"),
-    ("git", "notes"), ("git", "lfs"), ("git", "bisect"), ("npm", "run"), ("npm", "run-script"),
-    ("pnpm", "run"), ("yarn", "run"), ("bun", "run"), ("docker", "compose"),
-    ("docker", "container"), ("docker", "image"), ("docker", "network"), ("docker", "volume"),
-    ("docker", "system"), ("docker", "buildx"), ("podman", "compose"), ("podman", "container"),
-    ("podman", "image"), ("go", "mod"), ("go", "tool"), ("kubectl", "config"), ("uv", "pip"),
-    ("aws", "*"), ("gcloud", "*"), ("az", "*"),
+    ("git", "stash"),
+    ("git", "remote"),
+    ("git", "submodule"),
+    ("git", "worktree"),
+    ("git", "notes"),
+    ("git", "lfs"),
+    ("git", "bisect"),
+    ("npm", "run"),
+    ("npm", "run-script"),
+    ("pnpm", "run"),
+    ("yarn", "run"),
+    ("bun", "run"),
+    ("docker", "compose"),
+    ("docker", "container"),
+    ("docker", "image"),
+    ("docker", "network"),
+    ("docker", "volume"),
+    ("docker", "system"),
+    ("docker", "buildx"),
+    ("podman", "compose"),
+    ("podman", "container"),
+    ("podman", "image"),
+    ("go", "mod"),
+    ("go", "tool"),
+    ("kubectl", "config"),
+    ("uv", "pip"),
+    ("aws", "*"),
+    ("gcloud", "*"),
+    ("az", "*"),
 ];
 
 /// (tool, subcommand) pairs that install or run arbitrary code: never widened.
 const NEVER_WIDEN_SUB: &[(&str, &str)] = &[
-    ("pip", "install"), ("pip3", "install"), ("uv", "pip"), ("uv", "run"), ("uv", "tool"),
-    ("pipx", "run"), ("pipx", "install"), ("npm", "install"), ("npm", "i"), ("npm", "add"),
-    ("npm", "exec"), ("npm", "x"), ("pnpm", "add"), ("pnpm", "install"), ("pnpm", "dlx"),
-    ("pnpm", "exec"), ("yarn", "add"), ("yarn", "dlx"), ("bun", "add"), ("bun", "x"),
-    ("bun", "install"), ("cargo", "install"), ("go", "install"), ("go", "run"), ("go", "get"),
-    ("gem", "install"), ("apt", "install"), ("apt", "remove"), ("apt", "purge"),
-    ("apt-get", "install"), ("apt-get", "remove"), ("apt-get", "purge"), ("brew", "install"),
-    ("dnf", "install"), ("yum", "install"), ("pacman", "-S"), ("docker", "run"),
-    ("docker", "exec"), ("podman", "run"), ("podman", "exec"), ("kubectl", "exec"),
-    ("kubectl", "apply"), ("kubectl", "delete"), ("systemctl", "stop"),
-    ("systemctl", "disable"), ("systemctl", "mask"), ("git", "config"),
+    ("pip", "install"),
+    ("pip3", "install"),
+    ("uv", "pip"),
+    ("uv", "run"),
+    ("uv", "tool"),
+    ("pipx", "run"),
+    ("pipx", "install"),
+    ("npm", "install"),
+    ("npm", "i"),
+    ("npm", "add"),
+    ("npm", "exec"),
+    ("npm", "x"),
+    ("pnpm", "add"),
+    ("pnpm", "install"),
+    ("pnpm", "dlx"),
+    ("pnpm", "exec"),
+    ("yarn", "add"),
+    ("yarn", "dlx"),
+    ("bun", "add"),
+    ("bun", "x"),
+    ("bun", "install"),
+    ("cargo", "install"),
+    ("go", "install"),
+    ("go", "run"),
+    ("go", "get"),
+    ("gem", "install"),
+    ("apt", "install"),
+    ("apt", "remove"),
+    ("apt", "purge"),
+    ("apt-get", "install"),
+    ("apt-get", "remove"),
+    ("apt-get", "purge"),
+    ("brew", "install"),
+    ("dnf", "install"),
+    ("yum", "install"),
+    ("pacman", "-S"),
+    ("docker", "run"),
+    ("docker", "exec"),
+    ("podman", "run"),
+    ("podman", "exec"),
+    ("kubectl", "exec"),
+    ("kubectl", "apply"),
+    ("kubectl", "delete"),
+    ("systemctl", "stop"),
+    ("systemctl", "disable"),
+    ("systemctl", "mask"),
+    ("git", "config"),
 ];
 
 /// One word of a command: its text as written and its value.
@@ -127,9 +346,13 @@ fn basename(s: &str) -> &str {
 /// `mkfs`.
 fn family(exe: &str) -> &str {
     let b = basename(exe);
-    for fam in ["python", "pypy", "mkfs", "node", "perl", "ruby", "php", "lua"] {
+    for fam in [
+        "python", "pypy", "mkfs", "node", "perl", "ruby", "php", "lua",
+    ] {
         if let Some(rest) = b.strip_prefix(fam) {
-            if rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '-') {
+            if rest.is_empty()
+                || rest.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '-')
+            {
                 return fam;
             }
         }
@@ -147,14 +370,21 @@ fn head_len(words: &[Word]) -> Option<usize> {
     }
     let is_opt = |w: &Word| w.value.starts_with('-') && w.value.len() > 1;
     if SHELLS.contains(&exe) {
-        if args.iter().any(|w| is_opt(w) && !w.value.starts_with("--") && w.value.contains('c')) {
+        if args
+            .iter()
+            .any(|w| is_opt(w) && !w.value.starts_with("--") && w.value.contains('c'))
+        {
             return None;
         }
         return script_head(words);
     }
     match exe {
         "python" | "pypy" => {
-            if args.iter().any(|w| w.value == "-c" || w.value == "-" || (is_opt(w) && !w.value.starts_with("--") && w.value.contains('c'))) {
+            if args.iter().any(|w| {
+                w.value == "-c"
+                    || w.value == "-"
+                    || (is_opt(w) && !w.value.starts_with("--") && w.value.contains('c'))
+            }) {
                 return None;
             }
             if let Some(i) = args.iter().position(|w| w.value == "-m") {
@@ -164,10 +394,13 @@ fn head_len(words: &[Word]) -> Option<usize> {
         }
         "node" | "nodejs" | "deno" | "perl" | "ruby" | "php" | "lua" | "luajit" | "Rscript"
         | "osascript" | "tclsh" => {
-            let inline = ["-e", "-E", "--eval", "-p", "--print", "-r", "-pe", "-ne", "-le", "-"];
-            if args.iter().any(|w| inline.contains(&w.value.as_str())
-                || (exe == "perl" && is_opt(w) && w.value.contains(['e', 'E'])))
-            {
+            let inline = [
+                "-e", "-E", "--eval", "-p", "--print", "-r", "-pe", "-ne", "-le", "-",
+            ];
+            if args.iter().any(|w| {
+                inline.contains(&w.value.as_str())
+                    || (exe == "perl" && is_opt(w) && w.value.contains(['e', 'E']))
+            }) {
                 return None;
             }
             if exe == "deno" {
@@ -176,7 +409,9 @@ fn head_len(words: &[Word]) -> Option<usize> {
             return script_head(words);
         }
         "find" => {
-            let acts = ["-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprintf", "-fls"];
+            let acts = [
+                "-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprintf", "-fls",
+            ];
             if args.iter().any(|w| acts.contains(&w.value.as_str())) {
                 return None;
             }
@@ -191,14 +426,16 @@ fn head_len(words: &[Word]) -> Option<usize> {
 
 /// `interpreter [options] script`: the head runs up to the script.
 fn script_head(words: &[Word]) -> Option<usize> {
-    let i = words[1..]
-        .iter()
-        .position(|w| !w.value.starts_with('-'))?;
+    let i = words[1..].iter().position(|w| !w.value.starts_with('-'))?;
     Some(i + 2)
 }
 
 fn sub_head(words: &[Word], tool: &str) -> Option<usize> {
-    if tool == "git" && words.iter().any(|w| w.value == "-c" || w.value.starts_with("--config")) {
+    if tool == "git"
+        && words
+            .iter()
+            .any(|w| w.value == "-c" || w.value.starts_with("--config"))
+    {
         return None;
     }
     let Some(i) = words[1..].iter().position(|w| !w.value.starts_with('-')) else {
@@ -228,6 +465,20 @@ fn volatile(word: &Word) -> bool {
     paths::normalise_word(v) != *v
 }
 
+/// Whether some word of the command (split on spaces and quotes) is
+/// volatile.
+fn names_volatile(command: &str) -> bool {
+    command
+        .split([' ', '\'', '"', '='])
+        .filter(|w| !w.is_empty())
+        .any(|w| {
+            volatile(&Word {
+                raw: w.to_string(),
+                value: w.to_string(),
+            })
+        })
+}
+
 /// The pattern that admits exactly `command` under Rampart's command-glob
 /// semantics: glob characters become `?` (which matches them, and only one
 /// character).
@@ -245,6 +496,9 @@ pub struct ExecRule {
     pub stat: Stat,
     /// Why the command was kept exact, when it could have been widened.
     pub exact_because: Option<&'static str>,
+    /// An exact rule whose command names something that differs from run to
+    /// run (a temp path, a pid): the next run will not match it.
+    pub volatile: bool,
     pub absorbed: Vec<String>,
 }
 
@@ -274,9 +528,14 @@ pub fn generalise(entries: &BTreeMap<String, Stat>, threshold: usize) -> Vec<Exe
                 "runs code, changes privileges, destroys data or reaches the network"
             };
             rules.push(ExecRule {
-                pattern: if star { command.clone() } else { exact_pattern(command) },
+                pattern: if star {
+                    command.clone()
+                } else {
+                    exact_pattern(command)
+                },
                 stat: stat.clone(),
                 exact_because: Some(exact_because),
+                volatile: names_volatile(text),
                 absorbed: vec![command.clone()],
             });
             continue;
@@ -310,6 +569,7 @@ fn emit(node: &Node, prefix: &str, threshold: usize, out: &mut Vec<ExecRule>) {
             pattern: exact_pattern(cmd),
             stat: stat.clone(),
             exact_because: None,
+            volatile: names_volatile(cmd),
             absorbed: vec![cmd.clone()],
         });
     }
@@ -330,6 +590,7 @@ fn emit(node: &Node, prefix: &str, threshold: usize, out: &mut Vec<ExecRule>) {
             pattern: format!("{prefix} *"),
             stat,
             exact_because: None,
+            volatile: false,
             absorbed,
         });
         return;
@@ -356,7 +617,9 @@ mod tests {
     fn gen(cmds: &[&str], t: usize) -> Vec<String> {
         let mut m = BTreeMap::new();
         for c in cmds {
-            m.entry(c.to_string()).or_insert_with(Stat::default).add(c, 1);
+            m.entry(c.to_string())
+                .or_insert_with(Stat::default)
+                .add(c, 1);
         }
         generalise(&m, t).into_iter().map(|r| r.pattern).collect()
     }
@@ -364,10 +627,22 @@ mod tests {
     #[test]
     fn keeps_subcommands_and_widens_varying_arguments() {
         assert_eq!(
-            gen(&["git status", "git log -3", "git log --oneline", "git log -n 5", "git diff"], 3),
+            gen(
+                &[
+                    "git status",
+                    "git log -3",
+                    "git log --oneline",
+                    "git log -n 5",
+                    "git diff"
+                ],
+                3
+            ),
             ["git diff", "git log *", "git status"]
         );
-        assert_eq!(gen(&["npm run test", "npm run build"], 3), ["npm run build", "npm run test"]);
+        assert_eq!(
+            gen(&["npm run test", "npm run build"], 3),
+            ["npm run build", "npm run test"]
+        );
         assert_eq!(gen(&["cat a", "cat b", "cat c"], 3), ["cat *"]);
         assert_eq!(gen(&["cat a", "cat b"], 3), ["cat a", "cat b"]);
     }
@@ -376,11 +651,22 @@ mod tests {
     fn dangerous_commands_stay_exact() {
         assert_eq!(gen(&["rm a", "rm b", "rm c"], 3), ["rm a", "rm b", "rm c"]);
         assert_eq!(
-            gen(&["bash -c 'echo 1'", "bash -c 'echo 2'", "bash -c 'echo 3'"], 3),
+            gen(
+                &["bash -c 'echo 1'", "bash -c 'echo 2'", "bash -c 'echo 3'"],
+                3
+            ),
             ["bash -c 'echo 1'", "bash -c 'echo 2'", "bash -c 'echo 3'"]
         );
         assert_eq!(
-            gen(&["python3 -c 'print(1)'", "python3 -c 'print(2)'", "python3 -c 'x'"], 3).len(),
+            gen(
+                &[
+                    "python3 -c 'print(1)'",
+                    "python3 -c 'print(2)'",
+                    "python3 -c 'x'"
+                ],
+                3
+            )
+            .len(),
             3
         );
         assert_eq!(gen(&["ls | wc", "ls | wc -l", "ls | wc -c"], 3).len(), 3);
@@ -389,7 +675,10 @@ mod tests {
     #[test]
     fn volatile_arguments_widen_at_once() {
         assert_eq!(gen(&["cat /tmp/tmpab3xk9q_/out"], 3), ["cat *"]);
-        assert_eq!(gen(&["python3 tool.py --pid 48213"], 3), ["python3 tool.py --pid *"]);
+        assert_eq!(
+            gen(&["python3 tool.py --pid 48213"], 3),
+            ["python3 tool.py --pid *"]
+        );
     }
 
     #[test]

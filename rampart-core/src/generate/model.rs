@@ -42,7 +42,10 @@ impl Stat {
             return;
         }
         if self.examples.len() == MAX_EXAMPLES
-            && self.examples.last().is_some_and(|last| last.as_str() <= example)
+            && self
+                .examples
+                .last()
+                .is_some_and(|last| last.as_str() <= example)
         {
             return;
         }
@@ -227,7 +230,9 @@ pub fn unquote_prefix(s: &str) -> Option<(String, usize)> {
                 't' => out.push('\t'),
                 'r' => out.push('\r'),
                 'u' => {
-                    let hex: String = (0..4).filter_map(|_| chars.next().map(|(_, h)| h)).collect();
+                    let hex: String = (0..4)
+                        .filter_map(|_| chars.next().map(|(_, h)| h))
+                        .collect();
                     out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
                 }
                 _ => return None,
@@ -240,7 +245,11 @@ pub fn unquote_prefix(s: &str) -> Option<(String, usize)> {
 
 /// Sorted, deduplicated.
 pub fn sorted<I: IntoIterator<Item = String>>(items: I) -> Vec<String> {
-    items.into_iter().collect::<BTreeSet<_>>().into_iter().collect()
+    items
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 #[cfg(test)]

@@ -15,21 +15,57 @@ use super::model::Stat;
 
 /// Suffixes under which different names belong to different owners.
 const SHARED_TENANCY: &[&str] = &[
-    "github.io", "githubusercontent.com", "gitlab.io", "amazonaws.com", "cloudfront.net",
-    "herokuapp.com", "azurewebsites.net", "cloudapp.net", "azureedge.net", "windows.net",
-    "appspot.com", "googleusercontent.com", "googleapis.com", "firebaseapp.com", "web.app",
-    "vercel.app", "netlify.app", "pages.dev", "workers.dev", "fly.dev", "onrender.com",
-    "ngrok.io", "ngrok-free.app", "ngrok.app", "trycloudflare.com", "repl.co", "glitch.me",
-    "blogspot.com", "wordpress.com", "surge.sh", "readthedocs.io", "now.sh", "deno.dev",
-    "r2.dev", "supabase.co", "webhook.site", "pipedream.net", "requestbin.com", "duckdns.org",
-    "no-ip.org", "ddns.net", "sslip.io", "nip.io", "localtest.me",
+    "github.io",
+    "githubusercontent.com",
+    "gitlab.io",
+    "amazonaws.com",
+    "cloudfront.net",
+    "herokuapp.com",
+    "azurewebsites.net",
+    "cloudapp.net",
+    "azureedge.net",
+    "windows.net",
+    "appspot.com",
+    "googleusercontent.com",
+    "googleapis.com",
+    "firebaseapp.com",
+    "web.app",
+    "vercel.app",
+    "netlify.app",
+    "pages.dev",
+    "workers.dev",
+    "fly.dev",
+    "onrender.com",
+    "ngrok.io",
+    "ngrok-free.app",
+    "ngrok.app",
+    "trycloudflare.com",
+    "repl.co",
+    "glitch.me",
+    "blogspot.com",
+    "wordpress.com",
+    "surge.sh",
+    "readthedocs.io",
+    "now.sh",
+    "deno.dev",
+    "r2.dev",
+    "supabase.co",
+    "webhook.site",
+    "pipedream.net",
+    "requestbin.com",
+    "duckdns.org",
+    "no-ip.org",
+    "ddns.net",
+    "sslip.io",
+    "nip.io",
+    "localtest.me",
 ];
 
 /// Second-level public suffixes (a short list of the common ones).
 const TWO_LEVEL_SUFFIXES: &[&str] = &[
-    "co.uk", "org.uk", "ac.uk", "gov.uk", "com.au", "net.au", "org.au", "co.nz", "co.jp",
-    "ne.jp", "or.jp", "com.br", "com.cn", "com.tw", "com.hk", "co.in", "co.kr", "co.za",
-    "com.mx", "com.ar", "com.tr", "com.sg",
+    "co.uk", "org.uk", "ac.uk", "gov.uk", "com.au", "net.au", "org.au", "co.nz", "co.jp", "ne.jp",
+    "or.jp", "com.br", "com.cn", "com.tw", "com.hk", "co.in", "co.kr", "co.za", "com.mx", "com.ar",
+    "com.tr", "com.sg",
 ];
 
 /// A parsed connect URL: `scheme://host:port`.
@@ -46,10 +82,15 @@ impl Endpoint {
         let rest = rest.split(['/', '?', '#']).next()?;
         let (host, port) = if let Some(r) = rest.strip_prefix('[') {
             let (h, p) = r.split_once(']')?;
-            (format!("[{h}]"), p.strip_prefix(':').unwrap_or("").to_string())
+            (
+                format!("[{h}]"),
+                p.strip_prefix(':').unwrap_or("").to_string(),
+            )
         } else {
             match rest.rsplit_once(':') {
-                Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => (h.to_string(), p.to_string()),
+                Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => {
+                    (h.to_string(), p.to_string())
+                }
                 _ => (rest.to_string(), String::new()),
             }
         };
@@ -72,7 +113,11 @@ impl Endpoint {
     }
 
     pub fn is_address(&self) -> bool {
-        self.host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok()
+        self.host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok()
     }
 
     pub fn is_loopback(&self) -> bool {
@@ -95,12 +140,19 @@ pub struct NetRule {
 /// The registrable base of a name, when it has one that may carry a
 /// wildcard: two labels, three under a two-level public suffix.
 fn wildcard_base(host: &str) -> Option<String> {
-    if SHARED_TENANCY.iter().any(|s| host == *s || host.ends_with(&format!(".{s}"))) {
+    if SHARED_TENANCY
+        .iter()
+        .any(|s| host == *s || host.ends_with(&format!(".{s}")))
+    {
         return None;
     }
     let labels: Vec<&str> = host.split('.').collect();
     let two = labels.len().checked_sub(2).map(|i| labels[i..].join("."))?;
-    let keep = if TWO_LEVEL_SUFFIXES.contains(&two.as_str()) { 3 } else { 2 };
+    let keep = if TWO_LEVEL_SUFFIXES.contains(&two.as_str()) {
+        3
+    } else {
+        2
+    };
     if labels.len() <= keep {
         return None;
     }
@@ -114,10 +166,19 @@ fn common_parent(hosts: &BTreeSet<String>, base: &str) -> String {
     for h in hosts {
         let labels: Vec<&str> = h.trim_start_matches("*.").rsplit('.').collect();
         // A name's own label is not a parent: drop it unless it is a wildcard.
-        let parents = if h.starts_with("*.") { &labels[..] } else { &labels[..labels.len() - 1] };
+        let parents = if h.starts_with("*.") {
+            &labels[..]
+        } else {
+            &labels[..labels.len() - 1]
+        };
         common = Some(match common {
             None => parents.to_vec(),
-            Some(c) => c.iter().zip(parents).take_while(|(a, b)| a == b).map(|(a, _)| *a).collect(),
+            Some(c) => c
+                .iter()
+                .zip(parents)
+                .take_while(|(a, b)| a == b)
+                .map(|(a, _)| *a)
+                .collect(),
         });
     }
     let mut labels = common.unwrap_or_default();
@@ -173,7 +234,9 @@ pub fn connect_rules(entries: &BTreeMap<String, Stat>, threshold: usize) -> Vec<
     // Wide families, each with the closest parent all its names share.
     let wide: BTreeMap<(String, String, String), String> = families
         .into_iter()
-        .filter(|(_, hosts)| hosts.len() >= threshold.max(2) || hosts.iter().any(|h| h.starts_with("*.")))
+        .filter(|(_, hosts)| {
+            hosts.len() >= threshold.max(2) || hosts.iter().any(|h| h.starts_with("*."))
+        })
         .map(|(k, hosts)| {
             let parent = common_parent(&hosts, &k.2);
             (k, parent)
@@ -266,29 +329,53 @@ mod tests {
     use super::*;
 
     fn entries(urls: &[&str]) -> BTreeMap<String, Stat> {
-        urls.iter().map(|u| (u.to_string(), Stat::one(u, 1))).collect()
+        urls.iter()
+            .map(|u| (u.to_string(), Stat::one(u, 1)))
+            .collect()
     }
 
     #[test]
     fn subdomains_widen_only_under_an_owned_base() {
         let r = connect_rules(
-            &entries(&["tcp://a.example.com:443", "tcp://b.example.com:443", "tcp://c.example.com:443"]),
+            &entries(&[
+                "tcp://a.example.com:443",
+                "tcp://b.example.com:443",
+                "tcp://c.example.com:443",
+            ]),
             3,
         );
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].patterns, ["tcp://*.example.com:443"]);
         let r = connect_rules(
-            &entries(&["tcp://a.github.io:443", "tcp://b.github.io:443", "tcp://c.github.io:443"]),
+            &entries(&[
+                "tcp://a.github.io:443",
+                "tcp://b.github.io:443",
+                "tcp://c.github.io:443",
+            ]),
             3,
         );
         assert_eq!(r.len(), 3);
-        let r = connect_rules(&entries(&["tcp://a.co.uk:443", "tcp://b.co.uk:443", "tcp://c.co.uk:443"]), 3);
+        let r = connect_rules(
+            &entries(&[
+                "tcp://a.co.uk:443",
+                "tcp://b.co.uk:443",
+                "tcp://c.co.uk:443",
+            ]),
+            3,
+        );
         assert_eq!(r.len(), 3);
     }
 
     #[test]
     fn addresses_and_loopback_stay_exact() {
-        let r = connect_rules(&entries(&["tcp://10.0.0.1:5432", "tcp://127.0.0.1:8080", "tcp://[::1]:80"]), 2);
+        let r = connect_rules(
+            &entries(&[
+                "tcp://10.0.0.1:5432",
+                "tcp://127.0.0.1:8080",
+                "tcp://[::1]:80",
+            ]),
+            2,
+        );
         assert_eq!(r.len(), 3);
         assert!(r.iter().filter(|r| r.loopback).count() == 2);
     }

@@ -13,9 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use super::glob::MAX_DOUBLE_STAR_PATTERN_LEN;
 use super::model::Stat;
 use super::observe::Access;
+use crate::policy::glob::MAX_DOUBLE_STAR_PATTERN_LEN;
 
 /// Sensitive for reads and writes alike: credentials, keys, secrets.
 pub const SENSITIVE: &[&str] = &[
@@ -129,15 +129,52 @@ const SENSITIVE_ABSOLUTE: &[&str] = &[
 
 /// Directories no glob may be rooted at.
 const SHARED_ROOTS: &[&str] = &[
-    "/", "/home", "/root", "/etc", "/usr", "/usr/lib", "/usr/lib64", "/usr/local",
-    "/usr/local/lib", "/usr/local/bin", "/usr/share", "/usr/bin", "/usr/sbin", "/usr/include",
-    "/var", "/var/lib", "/var/cache", "/var/log", "/var/run", "/opt", "/proc", "/sys", "/dev",
-    "/run", "/run/user", "/bin", "/sbin", "/lib", "/lib64", "/mnt", "/media", "/srv", "/boot",
-    "/snap", "/nix", "/nix/store",
+    "/",
+    "/home",
+    "/root",
+    "/etc",
+    "/usr",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/local",
+    "/usr/local/lib",
+    "/usr/local/bin",
+    "/usr/share",
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/include",
+    "/var",
+    "/var/lib",
+    "/var/cache",
+    "/var/log",
+    "/var/run",
+    "/opt",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/run",
+    "/run/user",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib64",
+    "/mnt",
+    "/media",
+    "/srv",
+    "/boot",
+    "/snap",
+    "/nix",
+    "/nix/store",
 ];
 
 /// Directories below a home that many applications share.
-const SHARED_IN_HOME: &[&str] = &[".config", ".local", ".local/share", ".local/state", ".cache"];
+const SHARED_IN_HOME: &[&str] = &[
+    ".config",
+    ".local",
+    ".local/share",
+    ".local/state",
+    ".cache",
+];
 
 /// Where the observed paths live.
 #[derive(Clone, Debug, Default)]
@@ -199,7 +236,11 @@ impl Places {
     /// Whether writes may collapse in `dir`.
     pub fn owned_for_write(&self, dir: &str) -> bool {
         let inside = |root: &str| dir == root || is_under(dir, root);
-        if self.projects.iter().any(|p| inside(p) && !self.is_shared(p)) {
+        if self
+            .projects
+            .iter()
+            .any(|p| inside(p) && !self.is_shared(p))
+        {
             return true;
         }
         if self.temps.iter().any(|t| inside(t)) {
@@ -207,8 +248,7 @@ impl Places {
         }
         self.homes_for(dir).iter().any(|h| {
             let cache = format!("{h}/.cache/");
-            dir.strip_prefix(&cache)
-                .is_some_and(|app| !app.is_empty())
+            dir.strip_prefix(&cache).is_some_and(|app| !app.is_empty())
         })
     }
 
@@ -217,11 +257,9 @@ impl Places {
         if SHARED_ROOTS.contains(&dir) || self.is_home(dir) {
             return true;
         }
-        self.homes_for(dir).iter().any(|h| {
-            SHARED_IN_HOME
-                .iter()
-                .any(|s| dir == format!("{h}/{s}"))
-        })
+        self.homes_for(dir)
+            .iter()
+            .any(|h| SHARED_IN_HOME.iter().any(|s| dir == format!("{h}/{s}")))
     }
 
     /// Whether `dir/*` (flat) or `dir/**` (recursive) could reach a
@@ -328,15 +366,33 @@ pub fn normalise(path: &str, places: &Places) -> String {
         return path.to_string();
     }
     let in_proc = path.starts_with("/proc/");
+    let in_temp = places
+        .temps
+        .iter()
+        .any(|t| t.len() == keep && path.starts_with(t.as_str()));
     let mut out = String::with_capacity(path.len());
     out.push_str(head);
     for (i, seg) in tail.split('/').enumerate() {
         if i > 0 {
             out.push('/');
         }
+        // Directly in a temp directory, a short name mixing letters and
+        // digits is a generated one (mkstemp, tempfile: `9609glsc`).
+        let start = out.len();
         normalise_segment(seg, in_proc, &mut out);
+        if i == 1 && in_temp && &out[start..] == seg && looks_generated(seg) {
+            out.truncate(start);
+            out.push('*');
+        }
     }
     out
+}
+
+fn looks_generated(seg: &str) -> bool {
+    (6..=16).contains(&seg.len())
+        && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && seg.bytes().any(|b| b.is_ascii_digit())
+        && seg.bytes().any(|b| b.is_ascii_alphabetic())
 }
 
 fn normalise_segment(seg: &str, in_proc: bool, out: &mut String) {
@@ -371,7 +427,11 @@ fn normalise_segment(seg: &str, in_proc: bool, out: &mut String) {
     // Versioned shared objects: libfoo.so.1.2.3 -> libfoo.so.*
     if let Some(i) = seg.find(".so.") {
         let version = &seg[i + 4..];
-        if !version.is_empty() && version.split('.').all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit())) {
+        if !version.is_empty()
+            && version
+                .split('.')
+                .all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()))
+        {
             out.push_str(&seg[..i + 4]);
             out.push('*');
             return;
@@ -604,7 +664,11 @@ fn collapse_node(
         && !places.is_shared(dir_display)
         && (access == Access::Read || places.owned_for_write(dir_display));
     if eligible {
-        let recursive = has_subdirs && literal && dir.len() + 3 <= MAX_DOUBLE_STAR_PATTERN_LEN;
+        // A temp root is shared by every program: `tmp/*` at most there.
+        let recursive = has_subdirs
+            && literal
+            && dir.len() + 3 <= MAX_DOUBLE_STAR_PATTERN_LEN
+            && !places.temps.iter().any(|t| t == dir_display);
         if recursive && !places.reaches_sensitive(dir_display, true) {
             let mut all = own_rules;
             all.extend(deeper);
@@ -661,6 +725,18 @@ pub fn git_root_of(path: &str) -> Option<&str> {
     path.strip_suffix("/.git").filter(|r| !r.is_empty())
 }
 
+/// A command word with its volatile parts replaced, segment by segment.
+pub fn normalise_word(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    for (i, seg) in word.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        normalise_segment(seg, false, &mut out);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -683,7 +759,10 @@ mod tests {
         assert_eq!(n("/tmp/tmpab3xk9q_/x.py"), "/tmp/tmp*/x.py");
         assert_eq!(n("/tmp/tmp.AbCdEfGhIj"), "/tmp/tmp.*");
         assert_eq!(n("/home/u/proj/log-12345.txt"), "/home/u/proj/log-*.txt");
-        assert_eq!(n("/home/u/proj/run-2026-03-01.log"), "/home/u/proj/run-*.log");
+        assert_eq!(
+            n("/home/u/proj/run-2026-03-01.log"),
+            "/home/u/proj/run-*.log"
+        );
         assert_eq!(
             n("/home/u/.cache/x/0f1e2d3c4b5a69788796a5b4c3d2e1f0.bin"),
             "/home/u/.cache/x/*.bin"
@@ -693,9 +772,18 @@ mod tests {
             "/var/lib/x/*.json"
         );
         assert_eq!(n("/opt/lib/libfoo.so.1.2.3"), "/opt/lib/libfoo.so.*");
+        assert_eq!(n("/tmp/9609glsc"), "/tmp/*");
+        assert_eq!(n("/tmp/build/9609glsc"), "/tmp/build/9609glsc");
+        assert_eq!(n("/usr/bin/sha256sum"), "/usr/bin/sha256sum");
         assert_eq!(n("/usr/lib/python3.12/os.py"), "/usr/lib/python3.12/os.py");
-        assert_eq!(n("/home/u/proj/lib-1.2.3/x86_64/a"), "/home/u/proj/lib-1.2.3/x86_64/a");
-        assert_eq!(n("/home/u/proj/MainActivity.java"), "/home/u/proj/MainActivity.java");
+        assert_eq!(
+            n("/home/u/proj/lib-1.2.3/x86_64/a"),
+            "/home/u/proj/lib-1.2.3/x86_64/a"
+        );
+        assert_eq!(
+            n("/home/u/proj/MainActivity.java"),
+            "/home/u/proj/MainActivity.java"
+        );
     }
 
     #[test]
@@ -713,16 +801,4 @@ mod tests {
         assert!(!p.owned_for_write("/home/u/.cache"));
         assert!(!p.owned_for_write("/home/u/docs"));
     }
-}
-
-/// A command word with its volatile parts replaced, segment by segment.
-pub fn normalise_word(word: &str) -> String {
-    let mut out = String::with_capacity(word.len());
-    for (i, seg) in word.split('/').enumerate() {
-        if i > 0 {
-            out.push('/');
-        }
-        normalise_segment(seg, false, &mut out);
-    }
-    out
 }

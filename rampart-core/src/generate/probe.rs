@@ -4,7 +4,7 @@
 //! unknown hosts), evaluated against the policy. Each one admitted becomes
 //! a warning. The probe only reports; it never changes the policy.
 
-use super::eval::{Evaluator, Query};
+use super::eval::{Checker, Query};
 use super::paths::Places;
 
 /// Home-relative paths (`~/...`) no policy should let an agent read.
@@ -63,7 +63,7 @@ const FETCHES: &[&str] = &[
 ];
 
 /// The probe calls the policy admits, as `tool value`.
-pub fn probe(ev: &Evaluator, places: &Places) -> Vec<String> {
+pub fn probe(ev: &Checker, places: &Places) -> Vec<String> {
     let home = places.home.clone().unwrap_or_else(|| "/home/user".into());
     let expand = |p: &str| match p.strip_prefix('~') {
         Some(rest) => format!("{home}{rest}"),
@@ -71,30 +71,67 @@ pub fn probe(ev: &Evaluator, places: &Places) -> Vec<String> {
     };
     let mut out = Vec::new();
     let mut try_call = |q: Query<'_>, what: &str| {
-        if ev.decide(&q).admits() {
+        if ev.admits(&q) {
             out.push(format!("{} {what}", q.tool));
         }
     };
     for p in READS {
         let path = expand(p);
-        try_call(Query { tool: "read", path: Some(&path), ..Query::default() }, &path);
+        try_call(
+            Query {
+                tool: "read",
+                path: Some(&path),
+                ..Query::default()
+            },
+            &path,
+        );
     }
     for p in WRITES {
         let path = expand(p);
         for tool in ["write", "edit"] {
-            try_call(Query { tool, path: Some(&path), ..Query::default() }, &path);
+            try_call(
+                Query {
+                    tool,
+                    path: Some(&path),
+                    ..Query::default()
+                },
+                &path,
+            );
         }
     }
     for c in COMMANDS {
-        try_call(Query { tool: "exec", command: Some(c), ..Query::default() }, c);
+        try_call(
+            Query {
+                tool: "exec",
+                command: Some(c),
+                ..Query::default()
+            },
+            c,
+        );
     }
     for u in CONNECTS {
         let domain = super::net::Endpoint::parse(u).map(|e| e.host);
-        try_call(Query { tool: "net", url: Some(u), domain: domain.as_deref(), ..Query::default() }, u);
+        try_call(
+            Query {
+                tool: "net",
+                url: Some(u),
+                domain: domain.as_deref(),
+                ..Query::default()
+            },
+            u,
+        );
     }
     for u in FETCHES {
         let domain = super::net::Endpoint::parse(u).map(|e| e.host);
-        try_call(Query { tool: "fetch", url: Some(u), domain: domain.as_deref(), ..Query::default() }, u);
+        try_call(
+            Query {
+                tool: "fetch",
+                url: Some(u),
+                domain: domain.as_deref(),
+                ..Query::default()
+            },
+            u,
+        );
     }
     out.sort();
     out.dedup();

@@ -100,7 +100,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Doc, String> {
     let get = |k: &str| top.get(Value::from(k));
     let mut doc = Doc {
         version: scalar(get("version")).unwrap_or_default(),
-        default_action: scalar(get("default_action")).unwrap_or_else(|| "allow".into()),
+        default_action: scalar(get("default_action")).unwrap_or_else(|| "deny".into()),
         ..Doc::default()
     };
     let policies = get("policies")
@@ -111,7 +111,8 @@ pub fn parse(text: &str, origin: &str) -> Result<Doc, String> {
             .as_mapping()
             .ok_or_else(|| format!("{origin}: policy #{}: not a mapping", pi + 1))?;
         let pg = |k: &str| m.get(Value::from(k));
-        let name = scalar(pg("name")).ok_or_else(|| format!("{origin}: policy #{}: no name", pi + 1))?;
+        let name =
+            scalar(pg("name")).ok_or_else(|| format!("{origin}: policy #{}: no name", pi + 1))?;
         let matcher = pg("match").and_then(Value::as_mapping);
         let tools = match matcher.and_then(|mm| mm.get(Value::from("tool"))) {
             Some(Value::String(s)) => vec![s.clone()],
@@ -127,9 +128,18 @@ pub fn parse(text: &str, origin: &str) -> Result<Doc, String> {
             agent: matcher.and_then(|mm| scalar(mm.get(Value::from("agent")))),
             ..Policy::default()
         };
-        for (ri, r) in pg("rules").and_then(Value::as_sequence).into_iter().flatten().enumerate() {
+        for (ri, r) in pg("rules")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let rm = r.as_mapping().ok_or_else(|| {
-                format!("{origin}: policy {:?} rule #{}: not a mapping", policy.name, ri + 1)
+                format!(
+                    "{origin}: policy {:?} rule #{}: not a mapping",
+                    policy.name,
+                    ri + 1
+                )
             })?;
             let rg = |k: &str| rm.get(Value::from(k));
             let mut rule = Rule {
@@ -142,7 +152,9 @@ pub fn parse(text: &str, origin: &str) -> Result<Doc, String> {
                     let field = scalar(Some(k)).unwrap_or_default();
                     let w = match v {
                         Value::Bool(b) => When::Flag(*b),
-                        Value::String(s) if field.ends_with("matches") || field.ends_with("contains") => {
+                        Value::String(s)
+                            if field.ends_with("matches") || field.ends_with("contains") =>
+                        {
                             When::Patterns(vec![s.clone()])
                         }
                         Value::Sequence(s) if s.iter().all(|x| x.is_string()) => {
@@ -196,8 +208,12 @@ fn attach_comments(text: &str, doc: &mut Doc) {
         out.reverse();
         out
     };
-    let policy_lines: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].starts_with("  - name:")).collect();
-    let rule_lines: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].starts_with("      - action:")).collect();
+    let policy_lines: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].starts_with("  - name:"))
+        .collect();
+    let rule_lines: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].starts_with("      - action:"))
+        .collect();
     let rule_count: usize = doc.policies.iter().map(|p| p.rules.len()).sum();
     if policy_lines.len() != doc.policies.len() || rule_lines.len() != rule_count {
         return;

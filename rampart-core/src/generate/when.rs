@@ -50,5 +50,8 @@ fn parse_duration(v: &str) -> Option<Option<Duration>> {
         Ok(n) => n,
         Err(_) => return Some(None),
     };
-    Some(n.checked_mul(seconds_per_unit).and_then(Duration::try_seconds))
+    Some(
+        n.checked_mul(seconds_per_unit)
+            .and_then(Duration::try_seconds),
+    )
 }

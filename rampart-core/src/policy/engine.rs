@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::path::PathBuf;
 
-use super::glob::{normalize_domain, Bits, Glob, GlobKind, GlobSet, LiteralSet};
+use super::glob::{file_match_str, normalize_domain, Bits, Glob, GlobKind, GlobSet, LiteralSet};
 use super::schema::{self, ConditionDef, PolicySet, RuleAction, TestCase};
 use super::{Action, Decision, LoadError, Request};
 
@@ -90,10 +90,18 @@ struct Fields {
     path: Option<Range<usize>>,
     path_not: Range<usize>,
     url: Option<Vec<Glob>>,
-    domain: Option<Vec<Glob>>,
+    domain: Option<DomainSet>,
     depth: Option<(Option<i64>, Option<i64>, Option<i64>)>,
     session: Option<Vec<Glob>>,
     session_not: Vec<Glob>,
+}
+
+/// `domain_matches` of one rule: names without wildcards (normalized) looked
+/// up at once, the others matched one by one.
+#[derive(Debug, Default)]
+struct DomainSet {
+    exact: std::collections::HashSet<String>,
+    wild: Vec<Glob>,
 }
 
 /// The tools `rampart run` produces; their policy lists are precomputed.
@@ -348,6 +356,48 @@ impl Engine {
         &self.tests
     }
 
+    /// Runs every inline test (`tests:`) against this engine, as `rampart
+    /// test` does in Go Rampart: the agent defaults to `test`, the
+    /// parameters `command`, `path`, `url`, `domain` and `cwd` fill the
+    /// request, and `expect_message` is a `filepath.Match` glob over the
+    /// decision's message.
+    pub fn run_inline_tests(&self) -> Vec<TestOutcome> {
+        self.tests
+            .iter()
+            .map(|(file, case)| {
+                let param = |name: &str| {
+                    case.params
+                        .iter()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| v.as_str())
+                };
+                let req = Request {
+                    tool: &case.tool,
+                    agent: case.agent.as_deref().unwrap_or("test"),
+                    session: case.session.as_deref().unwrap_or(""),
+                    command: param("command"),
+                    path: param("path").or_else(|| param("file_path")),
+                    url: param("url"),
+                    domain: param("domain"),
+                    cwd: param("cwd").or_else(|| param("workdir")),
+                };
+                let decision = self.evaluate(&req);
+                let message_ok = case
+                    .expect_message
+                    .as_ref()
+                    .is_none_or(|pattern| file_match_str(pattern, &decision.message));
+                TestOutcome {
+                    file: file.clone(),
+                    line: case.line,
+                    name: case.name.clone(),
+                    passed: decision.action == case.expect && message_ok,
+                    expected: case.expect,
+                    decision,
+                }
+            })
+            .collect()
+    }
+
     /// Decides one call.
     pub fn evaluate(&self, req: &Request) -> Decision {
         let candidates: Cow<'_, [usize]> = match self.by_tool.iter().find(|(t, _)| *t == req.tool) {
@@ -420,6 +470,17 @@ impl Engine {
     }
 }
 
+/// The result of one inline test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestOutcome {
+    pub file: PathBuf,
+    pub line: usize,
+    pub name: String,
+    pub expected: Action,
+    pub decision: Decision,
+    pub passed: bool,
+}
+
 fn decision(action: Action, fired: &[&str], message: &str) -> Decision {
     Decision {
         action,
@@ -485,13 +546,16 @@ fn compile_condition(
         ));
     }
     if !c.domain_matches.is_empty() {
-        fields.domain = Some(compile_list(
-            f,
-            &c.domain_matches,
-            GlobKind::Domain,
-            false,
-            errors,
-        ));
+        let globs = compile_list(f, &c.domain_matches, GlobKind::Domain, false, errors);
+        let (exact, wild): (Vec<Glob>, Vec<Glob>) =
+            globs.into_iter().partition(|g| g.literal().is_some());
+        fields.domain = Some(DomainSet {
+            exact: exact
+                .iter()
+                .filter_map(|g| g.literal().map(str::to_string))
+                .collect(),
+            wild,
+        });
     }
     if let Some(d) = &c.agent_depth {
         fields.depth = Some((d.gte, d.lte, d.eq));
@@ -662,7 +726,9 @@ impl Scratch<'_, '_> {
                 .or_else(|| self.req.url.and_then(url_host));
             let d = d.map(normalize_domain).filter(|d| !d.is_empty());
             match d {
-                Some(d) if domain.iter().any(|g| g.is_match_domain(&d)) => {}
+                Some(d)
+                    if domain.exact.contains(d.as_ref())
+                        || domain.wild.iter().any(|g| g.is_match_domain(&d)) => {}
                 _ => return false,
             }
         }
@@ -793,6 +859,10 @@ fn is_clean(path: &str) -> bool {
 /// The absolute spelling of a path (joined to `cwd` when relative, cleaned)
 /// and, when there is one, its spelling relative to `cwd`.
 fn path_forms<'p>(path: &'p str, cwd: Option<&str>) -> (Cow<'p, str>, Option<Cow<'p, str>>) {
+    if path.starts_with('@') {
+        // An abstract unix socket: a name, not a file system path.
+        return (Cow::Borrowed(path), None);
+    }
     let relative_input = !path.starts_with('/') && !path.starts_with('\\');
     let cwd = cwd.filter(|c| c.starts_with('/'));
     let absolute: Cow<'p, str> = match (relative_input, cwd) {
@@ -852,6 +922,9 @@ mod tests {
         assert_eq!(rel.as_deref(), Some("a/b"));
         let (abs, rel) = path_forms("/etc/passwd", Some("/home/u/p"));
         assert_eq!(abs, "/etc/passwd");
+        assert_eq!(rel, None);
+        let (abs, rel) = path_forms("@/tmp/.X11-unix/X0", Some("/home/u/p"));
+        assert_eq!(abs, "@/tmp/.X11-unix/X0");
         assert_eq!(rel, None);
     }
 

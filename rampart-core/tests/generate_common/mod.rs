@@ -2,7 +2,10 @@
 //! this project's collector and Go Rampart's hooks write them.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
+
 use rampart_core::generate::Observation;
+use rampart_core::policy::{Action, Engine, LoadOptions, Request};
 use serde_json::{json, Map, Value};
 
 pub const HOME: &str = "/home/alice";
@@ -42,7 +45,10 @@ fn req(mut m: Map<String, Value>, cwd: &str) -> Value {
 pub fn command_line(argv: &[&str]) -> String {
     argv.iter()
         .map(|w| {
-            if !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&b)) {
+            if !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&b))
+            {
                 w.to_string()
             } else {
                 format!("'{}'", w.replace('\'', "'\\''"))
@@ -55,7 +61,13 @@ pub fn command_line(argv: &[&str]) -> String {
 pub fn exec(argv: &[&str], ts: &str, session: &str) -> Observation {
     let mut m = Map::new();
     m.insert("command".into(), command_line(argv).into());
-    m.insert("argv".into(), argv.iter().map(|s| Value::from(*s)).collect::<Vec<_>>().into());
+    m.insert(
+        "argv".into(),
+        argv.iter()
+            .map(|s| Value::from(*s))
+            .collect::<Vec<_>>()
+            .into(),
+    );
     obs("exec", req(m, PROJECT), "allow", ts, session)
 }
 
@@ -91,27 +103,105 @@ pub fn workload(run: u32) -> Vec<Observation> {
     v.push(exec(&["git", "status"], &tick(), &s));
     v.push(exec(&["git", "log", "-1", "--format=%H"], &tick(), &s));
     v.push(exec(&["python3", "build.py", "--out", "dist"], &tick(), &s));
-    v.push(exec(&["sh", "-c", "echo done > /tmp/log-$RANDOM"], &tick(), &s));
-    for lib in ["/lib/x86_64-linux-gnu/libc.so.6", "/etc/ld.so.cache", "/usr/lib/locale/locale-archive"] {
+    v.push(exec(
+        &["sh", "-c", "echo done > /tmp/log-$RANDOM"],
+        &tick(),
+        &s,
+    ));
+    for lib in [
+        "/lib/x86_64-linux-gnu/libc.so.6",
+        "/etc/ld.so.cache",
+        "/usr/lib/locale/locale-archive",
+    ] {
         v.push(open("read", lib, "ok", &tick(), &s));
     }
     v.push(open("read", "/usr/lib/python3.12/os.py", "ok", &tick(), &s));
-    v.push(open("read", "/usr/lib/python3.12/encodings/__init__.py", "ok", &tick(), &s));
-    for f in [".git/HEAD", ".git/index", ".git/config", ".git/refs/heads/main"] {
+    v.push(open(
+        "read",
+        "/usr/lib/python3.12/encodings/__init__.py",
+        "ok",
+        &tick(),
+        &s,
+    ));
+    for f in [
+        ".git/HEAD",
+        ".git/index",
+        ".git/config",
+        ".git/refs/heads/main",
+    ] {
         v.push(open("read", &format!("{PROJECT}/{f}"), "ok", &tick(), &s));
     }
-    for f in ["build.py", "src/app.py", "src/util.py", "src/models.py", "src/views.py", "README.md"] {
+    for f in [
+        "build.py",
+        "src/app.py",
+        "src/util.py",
+        "src/models.py",
+        "src/views.py",
+        "README.md",
+    ] {
         v.push(open("read", &format!("{PROJECT}/{f}"), "ok", &tick(), &s));
     }
-    v.push(open("read", &format!("{PROJECT}/missing.cfg"), "ENOENT", &tick(), &s));
-    for f in ["dist/app.js", "dist/app.css", "dist/index.html", "dist/img/logo.png"] {
+    v.push(open(
+        "read",
+        &format!("{PROJECT}/missing.cfg"),
+        "ENOENT",
+        &tick(),
+        &s,
+    ));
+    for f in [
+        "dist/app.js",
+        "dist/app.css",
+        "dist/index.html",
+        "dist/img/logo.png",
+    ] {
         v.push(open("write", &format!("{PROJECT}/{f}"), "ok", &tick(), &s));
     }
     let tmp = ["tmpab3k9x2q", "tmpcd7m1z0w", "tmpef5p8r4t"][run as usize % 3];
-    v.push(open("write", &format!("/tmp/{tmp}/stage.json"), "ok", &tick(), &s));
-    v.push(open("write", &format!("/tmp/log-{}", 10000 + run * 7919), "ok", &tick(), &s));
+    v.push(open(
+        "write",
+        &format!("/tmp/{tmp}/stage.json"),
+        "ok",
+        &tick(),
+        &s,
+    ));
+    v.push(open(
+        "write",
+        &format!("/tmp/log-{}", 10000 + run * 7919),
+        "ok",
+        &tick(),
+        &s,
+    ));
     v.push(open("write", "/dev/null", "ok", &tick(), &s));
     v.push(connect("localhost", 8765, "127.0.0.1", &tick(), &s));
     v.push(connect("api.github.com", 443, "140.82.112.6", &tick(), &s));
     v
+}
+
+/// Loads a generated policy with the policy engine, `~` being [`HOME`].
+pub fn engine(yaml: &str) -> Engine {
+    Engine::from_texts_with(
+        &[(PathBuf::from("generated.yaml"), yaml.to_string())],
+        &LoadOptions {
+            home: Some(HOME.into()),
+        },
+    )
+    .unwrap_or_else(|e| panic!("generated policy does not load: {e:?}\n{yaml}"))
+}
+
+/// The engine's verdict on a call: `value` is the command, path or URL.
+pub fn verdict(engine: &Engine, tool: &str, value: &str) -> Action {
+    let mut req = Request {
+        tool,
+        ..Request::default()
+    };
+    match tool {
+        "exec" => req.command = Some(value),
+        "net" | "fetch" if value.contains("://") => req.url = Some(value),
+        _ => req.path = Some(value),
+    }
+    engine.evaluate(&req).action
+}
+
+pub fn admits(engine: &Engine, tool: &str, value: &str) -> bool {
+    matches!(verdict(engine, tool, value), Action::Allow | Action::Watch)
 }
