@@ -191,7 +191,7 @@ impl ChildEnv {
             return envp; // a huge environment: leave it as it is
         }
         let out = self.ptrs.as_mut_ptr();
-        let src: *const *const c_char = if envp == out as *const *const c_char {
+        let src: *const *const c_char = if core::ptr::eq(envp, out) {
             out
         } else {
             envp
