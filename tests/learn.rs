@@ -108,6 +108,17 @@ fn observe_generate_and_refuse_the_unseen() {
         .unwrap();
     assert!(check.status.success(), "{}", stdout(&check));
 
+    // The same work runs again, unchanged, under enforce with that policy.
+    let o = sb
+        .rampart()
+        .args(["run", "--mode", "enforce", "--policy"])
+        .arg(&policy)
+        .args(["--", "bash", &script])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "enforced rerun failed: {}", stderr(&o));
+    assert!(!stderr(&o).contains("rampart: denied"), "{}", stderr(&o));
+
     // Observed calls are allowed ...
     let w = sb.work();
     let wd = w.to_str().unwrap();
