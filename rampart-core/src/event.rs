@@ -313,7 +313,10 @@ mod tests {
     #[test]
     fn first_word_is_argv0_only_when_it_names_the_executable() {
         let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(command_line("/usr/bin/git", &argv(&["git", "status"])), "git status");
+        assert_eq!(
+            command_line("/usr/bin/git", &argv(&["git", "status"])),
+            "git status"
+        );
         assert_eq!(
             command_line("/usr/bin/git", &argv(&["/usr/bin/git", "log"])),
             "/usr/bin/git log"

@@ -13,8 +13,8 @@ use std::ops::Range;
 use std::path::PathBuf;
 
 use super::glob::{file_match_str, normalize_domain, Bits, Glob, GlobKind, GlobSet, LiteralSet};
-use super::shell::{self, Analysis};
 use super::schema::{self, ConditionDef, PolicySet, RuleAction, TestCase};
+use super::shell::{self, Analysis};
 use super::{Action, Decision, LoadError, Request};
 
 /// How sources are read into an engine.
@@ -298,8 +298,7 @@ impl Engine {
                             }
                         }
                     };
-                    let restrictive =
-                        matches!(r.action.value, RuleAction::Deny | RuleAction::Ask);
+                    let restrictive = matches!(r.action.value, RuleAction::Deny | RuleAction::Ask);
                     let when = match &r.when {
                         None => When::Always,
                         Some(c) => compile_condition(
@@ -803,7 +802,11 @@ impl<'r> Scratch<'_, 'r> {
                     }
                     let mut grant_contains = Bits::new(engine.command_slots);
                     for (slot, info) in engine.slots.iter().enumerate() {
-                        if info.contains.iter().any(|e| c.normalized.contains(e.as_str())) {
+                        if info
+                            .contains
+                            .iter()
+                            .any(|e| c.normalized.contains(e.as_str()))
+                        {
                             grant_contains.set(slot);
                         }
                     }
@@ -898,7 +901,9 @@ impl<'r> Scratch<'_, 'r> {
         if self.whole_bits().any_in(not.clone()) {
             return true;
         }
-        self.components().iter().any(|c| c.spell.any_in(not.clone()))
+        self.components()
+            .iter()
+            .any(|c| c.spell.any_in(not.clone()))
     }
 
     fn path_bits(&mut self) -> Option<&Bits> {

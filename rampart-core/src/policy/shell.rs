@@ -54,8 +54,8 @@ const SHELLS: [&str; 6] = ["sh", "bash", "zsh", "dash", "ash", "ksh"];
 
 /// First words that the fast path must not take as they are.
 const SPECIAL_HEADS: [&str; 29] = [
-    "command", "exec", "env", "nohup", "nice", "timeout", "setsid", "stdbuf", "sh", "bash",
-    "zsh", "dash", "ash", "ksh", "busybox", "toybox", "rm", "find", "eval", "export", "declare",
+    "command", "exec", "env", "nohup", "nice", "timeout", "setsid", "stdbuf", "sh", "bash", "zsh",
+    "dash", "ash", "ksh", "busybox", "toybox", "rm", "find", "eval", "export", "declare",
     "typeset", "if", "then", "else", "elif", "do", "while", "until",
 ];
 
@@ -280,7 +280,9 @@ fn is_duration(v: &str) -> bool {
         None => (v, None),
     };
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    digits(int) && frac.is_none_or(digits) && (!int.is_empty() || frac.is_some_and(|f| !f.is_empty()))
+    digits(int)
+        && frac.is_none_or(digits)
+        && (!int.is_empty() || frac.is_some_and(|f| !f.is_empty()))
 }
 
 fn is_signal(v: &str) -> bool {
@@ -608,7 +610,10 @@ fn unwrap<'s>(mut w: Vec<Cow<'s, str>>, names: &mut Vec<String>) -> Unwrapped<'s
             *first = Cow::Owned(first[1..].to_string());
         }
     }
-    while w.last().is_some_and(|l| matches!(&**l, ")" | "}" | "fi" | "done" | "esac")) {
+    while w
+        .last()
+        .is_some_and(|l| matches!(&**l, ")" | "}" | "fi" | "done" | "esac"))
+    {
         w.pop();
     }
     if let Some(last) = w.last_mut() {
@@ -619,7 +624,10 @@ fn unwrap<'s>(mut w: Vec<Cow<'s, str>>, names: &mut Vec<String>) -> Unwrapped<'s
     dropped |= w.len() != before;
     for _round in 0..64 {
         let mut changed = false;
-        let assigned = w.iter().take_while(|t| assignment_name(t).is_some()).count();
+        let assigned = w
+            .iter()
+            .take_while(|t| assignment_name(t).is_some())
+            .count();
         for t in &w[..assigned] {
             names.push(assignment_name(t).unwrap_or_default().to_string());
         }
@@ -690,8 +698,10 @@ fn unwrap<'s>(mut w: Vec<Cow<'s, str>>, names: &mut Vec<String>) -> Unwrapped<'s
                         script = Some(join(&w[at + 1..]));
                     }
                 }
-            } else if matches!(&**first, "export" | "declare" | "typeset" | "local" | "readonly")
-            {
+            } else if matches!(
+                &**first,
+                "export" | "declare" | "typeset" | "local" | "readonly"
+            ) {
                 for t in &w[1..] {
                     if let Some(n) = assignment_name(t) {
                         names.push(n.to_string());
@@ -950,12 +960,14 @@ impl Analysis {
             same_words: true,
             aliases: &[],
         });
-        simple.into_iter().chain(self.components.iter().map(|c| ComponentRef {
-            text: &c.text,
-            normalized: &c.normalized,
-            same_words: c.same_words,
-            aliases: &c.aliases,
-        }))
+        simple
+            .into_iter()
+            .chain(self.components.iter().map(|c| ComponentRef {
+                text: &c.text,
+                normalized: &c.normalized,
+                same_words: c.same_words,
+                aliases: &c.aliases,
+            }))
     }
 
     /// Number of components.
@@ -1119,7 +1131,9 @@ impl Builder<'_> {
 /// Whether the sanitised text has more than one segment (then each raw
 /// segment is a spelling of its own).
 fn split_compound_count_is_many(clean: &str) -> bool {
-    clean.bytes().any(|b| matches!(b, b'&' | b'|' | b';' | b'\n'))
+    clean
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'|' | b';' | b'\n'))
 }
 
 #[cfg(test)]

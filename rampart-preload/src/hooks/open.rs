@@ -61,7 +61,15 @@ fn refused_errno(base: Base, path: *const c_char, flags: c_int) -> c_int {
         Base::Cwd | Base::AsIs => libc::AT_FDCWD,
     };
     // SAFETY: the kernel validates the arguments; F_OK reads nothing.
-    match unsafe { sys::raw(libc::SYS_faccessat, dirfd as usize, path as usize, libc::F_OK as usize, 0) } {
+    match unsafe {
+        sys::raw(
+            libc::SYS_faccessat,
+            dirfd as usize,
+            path as usize,
+            libc::F_OK as usize,
+            0,
+        )
+    } {
         Err(e @ (libc::ENOENT | libc::ENOTDIR)) => e,
         _ => libc::EACCES,
     }
