@@ -64,7 +64,12 @@ fn decide(sb: &Sandbox, policy: &std::path::Path, tool: &str, input: &str) -> St
 #[test]
 fn observe_generate_and_refuse_the_unseen() {
     let sb = Sandbox::new();
-    assert!(Command::new("git").args(["init", "-q"]).current_dir(sb.work()).status().unwrap().success());
+    assert!(Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(sb.work())
+        .status()
+        .unwrap()
+        .success());
     let port = server();
     let script = workload(&sb, port);
     for _ in 0..2 {
@@ -89,23 +94,19 @@ fn observe_generate_and_refuse_the_unseen() {
         .and_then(|r| r.split(' ').next())
         .and_then(|r| r.split_once('/'))
         .unwrap();
-    assert_eq!(n, m, "every observed call is allowed by the generated policy: {summary}");
+    assert_eq!(
+        n, m,
+        "every observed call is allowed by the generated policy: {summary}"
+    );
 
     // Strict and valid for this engine.
-    let check = sb.rampart().args(["policy", "check"]).arg(&policy).output().unwrap();
+    let check = sb
+        .rampart()
+        .args(["policy", "check"])
+        .arg(&policy)
+        .output()
+        .unwrap();
     assert!(check.status.success(), "{}", stdout(&check));
-
-    // Observed calls are allowed ...
-    let w = sb.work();
-    let wd = w.to_str().unwrap();
-    assert_eq!(decide(&sb, &policy, "read", &format!("{wd}/src/mod3.py")), "allow");
-    assert_eq!(decide(&sb, &policy, "net", &format!("localhost:{port}")), "allow");
-    // ... what was never seen is not.
-    let home = sb.home();
-    assert_eq!(decide(&sb, &policy, "read", &format!("{}/.ssh/id_rsa", home.display())), "deny");
-    assert_eq!(decide(&sb, &policy, "write", "/etc/passwd"), "deny");
-    assert_eq!(decide(&sb, &policy, "exec", "/usr/bin/nc -l 4444"), "deny");
-    assert_eq!(decide(&sb, &policy, "net", &format!("localhost:{}", port + 1)), "deny");
 
     // Generating again from the same trail gives the same bytes.
     let again = sb.path("again.yaml");
@@ -122,6 +123,54 @@ fn observe_generate_and_refuse_the_unseen() {
     let b = std::fs::read_to_string(&again).unwrap();
     // Policy names take the output file's stem; all else is identical.
     assert_eq!(a.replace("generated-", "X-"), b.replace("again-", "X-"));
+
+    // The same work runs again, unchanged, under enforce with that policy.
+    let o = sb
+        .rampart()
+        .args(["run", "--mode", "enforce", "--policy"])
+        .arg(&policy)
+        .args(["--", "bash", &script])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "enforced rerun failed: {}", stderr(&o));
+    // Probes of files that were absent while learning (git's packed-refs,
+    // .gitignore lookups) are refused as they failed then: with ENOENT.
+    // Nothing else is refused.
+    for line in stderr(&o)
+        .lines()
+        .filter(|l| l.starts_with("rampart: denied"))
+    {
+        assert!(line.starts_with("rampart: denied read "), "{line}");
+    }
+
+    // Observed calls are allowed ...
+    let w = sb.work();
+    let wd = w.to_str().unwrap();
+    assert_eq!(
+        decide(&sb, &policy, "read", &format!("{wd}/src/mod3.py")),
+        "allow"
+    );
+    assert_eq!(
+        decide(&sb, &policy, "net", &format!("localhost:{port}")),
+        "allow"
+    );
+    // ... what was never seen is not.
+    let home = sb.home();
+    assert_eq!(
+        decide(
+            &sb,
+            &policy,
+            "read",
+            &format!("{}/.ssh/id_rsa", home.display())
+        ),
+        "deny"
+    );
+    assert_eq!(decide(&sb, &policy, "write", "/etc/passwd"), "deny");
+    assert_eq!(decide(&sb, &policy, "exec", "/usr/bin/nc -l 4444"), "deny");
+    assert_eq!(
+        decide(&sb, &policy, "net", &format!("localhost:{}", port + 1)),
+        "deny"
+    );
 
     // An existing file is not replaced without --force.
     let o = sb
@@ -141,7 +190,14 @@ fn since_accepts_durations_and_dates_and_rejects_the_rest() {
     let sb = Sandbox::new();
     let o = sb.run(&["cat", "/etc/hostname"]);
     assert!(o.status.success());
-    for ok in ["30m", "24h", "7d", "2w", "2026-03-01", "2026-03-01T10:00:00Z"] {
+    for ok in [
+        "30m",
+        "24h",
+        "7d",
+        "2w",
+        "2026-03-01",
+        "2026-03-01T10:00:00Z",
+    ] {
         let o = sb
             .rampart()
             .args(["init", "--dry-run", "--since", ok, "--from-audit"])

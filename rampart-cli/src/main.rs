@@ -4,6 +4,7 @@
 //! Each subcommand lives in its own module under [`cmd`]; the collector that
 //! both interceptors feed is [`collector`].
 
+mod backend;
 mod child;
 mod cmd;
 mod collector;
@@ -67,6 +68,10 @@ enum Command {
     /// Print the variables that put a shell's children under the running
     /// serve's watch: `eval "$(rampart env)"`.
     Env(cmd::status::Args),
+    /// Run a static or Go program under the trace backend for the preload
+    /// library (internal).
+    #[command(name = "__trace-exec", hide = true)]
+    TraceExec(cmd::trace_exec::Args),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +88,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args, &cli.policy, &audit_dir),
         Command::Status(args) => cmd::status::status(args),
         Command::Env(args) => cmd::status::env(args),
+        Command::TraceExec(args) => cmd::trace_exec::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

@@ -336,6 +336,17 @@ fn directories_collapse_only_past_the_threshold_and_writes_only_where_owned() {
     assert!(wr.contains(&"/tmp/build/*".to_string()), "{wr:?}");
     assert!(wr.contains(&"~/.cache/pip/*".to_string()), "{wr:?}");
     assert!(wr.contains(&"~/src/shop/out/*".to_string()), "{wr:?}");
+    // In a temp root itself, flat only: `/tmp/**` would reach every other
+    // program's temp files.
+    let mut t: Vec<String> = (0..3).map(|i| format!("/tmp/d{i}/f")).collect();
+    t.push("/tmp/x.txt".into());
+    let out = generate(&writes(&t));
+    assert!(
+        allows(&out, "write").iter().all(|p| p != "/tmp/**"),
+        "{:?}",
+        allows(&out, "write")
+    );
+    assert!(allows(&out, "write").contains(&"/tmp/*".to_string()));
     assert_eq!(
         wr.iter().filter(|p| p.starts_with("~/Documents/")).count(),
         8,
@@ -375,6 +386,15 @@ fn volatile_names_are_normalised() {
     );
     // /proc/<pid>/status belongs to the process-info baseline bundle.
     assert!(out.yaml.contains("generated-baseline-process-info"));
+    // In a command, a temp path cannot be widened safely (a `*` inside a
+    // Rampart command glob also matches spaces): kept exact, with a warning.
+    let out = generate(&[exec(&["python3", "/tmp/tmpab3xk9q_/run.py"], &ts(0), "s")]);
+    assert_eq!(allows(&out, "exec"), ["python3 /tmp/tmpab3xk9q_/run.py"]);
+    assert!(out
+        .summary
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("will differ next run")));
 }
 
 #[test]

@@ -40,6 +40,7 @@ mod supervisor;
 
 use std::ffi::OsString;
 use std::io;
+use std::path::Path;
 
 use rampart_core::event::Event;
 
@@ -106,6 +107,9 @@ pub struct RunReport {
     pub events: u64,
     /// Processes (thread groups) seen in the tree, the first one included.
     pub processes: u64,
+    /// The signal that ended the command, when one did (`status` is then
+    /// 128 + it): a caller that stands in for the command can die the same way.
+    pub signal: Option<i32>,
 }
 
 /// Spawn `argv` (argv[0] resolved through `PATH`, the one in `env` if it has
@@ -132,13 +136,35 @@ pub fn run_report(
     opts: &Options,
     sink: &mut dyn Sink,
 ) -> io::Result<RunReport> {
+    traced(None, argv, env, opts, sink)
+}
+
+/// [`run_report`] executing the file `path` (not looked up in `PATH`) with
+/// `argv` as given: `argv[0]` need not name it, as with `exec -a NAME`.
+pub fn run_file_report(
+    path: &Path,
+    argv: &[OsString],
+    env: &[(OsString, OsString)],
+    opts: &Options,
+    sink: &mut dyn Sink,
+) -> io::Result<RunReport> {
+    traced(Some(path), argv, env, opts, sink)
+}
+
+fn traced(
+    path: Option<&Path>,
+    argv: &[OsString],
+    env: &[(OsString, OsString)],
+    opts: &Options,
+    sink: &mut dyn Sink,
+) -> io::Result<RunReport> {
     let spec = filter::FilterSpec {
         refuse_io_uring: opts.enforce,
         track_cwd: opts.track_cwd,
         dns: opts.dns,
     };
     let program = filter::build(&spec);
-    let child = spawn::spawn_seized(argv, env, &program)?;
+    let child = spawn::spawn_seized(path, argv, env, &program)?;
     let mut sup = supervisor::Supervisor::new(opts, sink, child.pid);
     let report = sup.run();
     child.finish(report)

@@ -110,8 +110,10 @@ const STEPS: [&str; 3] = [
     "seccomp(SECCOMP_SET_MODE_FILTER)",
 ];
 
-/// Fork, seize and release the child; it installs `program` and execs.
+/// Fork, seize and release the child; it installs `program` and execs
+/// `path`, else argv[0] resolved through `PATH`.
 pub fn spawn_seized(
+    path: Option<&Path>,
     argv: &[OsString],
     env: &[(OsString, OsString)],
     program: &[libc::sock_filter],
@@ -119,7 +121,10 @@ pub fn spawn_seized(
     let argv0 = argv
         .first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command line"))?;
-    let path = resolve_program(argv0, env)?;
+    let path = match path {
+        Some(p) => p.to_path_buf(),
+        None => resolve_program(argv0, env)?,
+    };
     let c_path = cstring(path.as_os_str().as_bytes(), "command path")?;
     let c_argv: Vec<CString> = argv
         .iter()

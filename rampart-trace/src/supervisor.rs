@@ -194,6 +194,7 @@ impl<'a> Supervisor<'a> {
             io::Error::other("the traced command's exit status was never reported")
         })?;
         self.report.status = shell_status(status);
+        self.report.signal = libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status));
         Ok(self.report)
     }
 

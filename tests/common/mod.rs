@@ -116,10 +116,56 @@ impl Sandbox {
         records_in(&self.audit())
     }
 
+    /// `rampart run --quiet --backend BACKEND -- argv...`, its output.
+    pub fn run_backend(&self, backend: &str, argv: &[&str]) -> Output {
+        self.rampart()
+            .args(["run", "--quiet", "--backend", backend, "--"])
+            .args(argv)
+            .output()
+            .expect("spawn rampart")
+    }
+
+    /// Compile the C file `src` into this sandbox as `name`, statically
+    /// linked or not.
+    pub fn compile(&self, src: &Path, name: &str, statically: bool) -> PathBuf {
+        let out = self.path(name);
+        let mut gcc = Command::new("gcc");
+        gcc.args(["-O1", "-Wall", "-pthread", "-o"])
+            .arg(&out)
+            .arg(src);
+        if statically {
+            gcc.arg("-static");
+        }
+        let res = gcc.output().expect("gcc");
+        assert!(
+            res.status.success(),
+            "gcc failed on {}: {}",
+            src.display(),
+            String::from_utf8_lossy(&res.stderr)
+        );
+        out
+    }
+
+    /// Compile the trace backend's probe `rampart-trace/tests/probes/NAME.c`
+    /// into this sandbox (`NAME-static` or `NAME-dynamic`).
+    pub fn trace_probe(&self, name: &str, statically: bool) -> PathBuf {
+        let src = workspace()
+            .join("rampart-trace/tests/probes")
+            .join(format!("{name}.c"));
+        let kind = if statically { "static" } else { "dynamic" };
+        self.compile(&src, &format!("{name}-{kind}"), statically)
+    }
+
     /// Compile a C probe from `tests/probes/NAME.c` into this sandbox.
     pub fn probe(&self, name: &str, extra: &[&str]) -> PathBuf {
+        self.probe_as(name, name, extra)
+    }
+
+    /// Compile `tests/probes/NAME.c` into this sandbox as `out_name` (e.g.
+    /// a static build next to the dynamic one).
+    pub fn probe_as(&self, name: &str, out_name: &str, extra: &[&str]) -> PathBuf {
         let src = workspace().join("tests/probes").join(format!("{name}.c"));
-        let out = self.path(name);
+        let out = self.path(out_name);
         let st = Command::new("gcc")
             .args(["-O1", "-Wall", "-o"])
             .arg(&out)

@@ -10,3 +10,4 @@ pub mod run;
 pub mod serve;
 pub mod status;
 pub mod test;
+pub mod trace_exec;

@@ -1,9 +1,10 @@
 //! `rampart run`: watch one command's whole process tree.
 //!
 //! Starts the collector in process (no daemon, no configuration), runs the
-//! command with the preload library, waits for it, makes sure every event is
-//! in the trail, prints a summary on stderr, and exits with the command's
-//! status.
+//! command under the backend chosen by [`crate::backend`] (the preload
+//! library, or the trace backend in this very process), waits for it, makes
+//! sure every event is in the trail, prints a summary on stderr, and exits
+//! with the command's status.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,8 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use arc_swap::ArcSwap;
 
+use crate::backend::sinks::{CollectorSink, Enforce, WireSink};
+use crate::backend::{self, Backend};
 use crate::child;
 use crate::collector::{Collector, Config, Mode, Origin, Stats};
 use crate::policies;
@@ -34,8 +37,10 @@ pub struct Args {
     /// [default: monitor, or the mode of the running `rampart serve`]
     #[arg(long, value_enum)]
     pub mode: Option<Mode>,
-    /// Which interceptor watches the command.
-    #[arg(long, value_enum, default_value = "preload")]
+    /// Which interceptor watches the command: auto picks trace for static,
+    /// Go and setuid/setgid programs (scripts: their interpreter), preload
+    /// otherwise.
+    #[arg(long, value_enum, default_value = "auto")]
     pub backend: Backend,
     /// Agent name in the trail [default: the command's basename].
     #[arg(long)]
@@ -69,14 +74,12 @@ pub struct Args {
     pub command: Vec<OsString>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Backend {
-    /// LD_PRELOAD library: dynamically linked programs.
-    Preload,
-}
-
 pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
-    let lib = find_preload_library()?;
+    let backend = backend::choose(args.backend, &args.command[0]);
+    let lib = match backend {
+        Backend::Trace => None,
+        _ => Some(find_preload_library()?),
+    };
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let origin = Origin {
         agent: args
@@ -89,7 +92,7 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
             .unwrap_or_else(|| session::default_session(&cwd)),
     };
     if let Some(serve) = usable_serve(&args, policy, audit_dir) {
-        return run_with_serve(&args, &lib, &origin, &serve);
+        return run_with_serve(&args, lib.as_deref(), &origin, &serve);
     }
     let mode = args.mode.unwrap_or(Mode::Monitor);
     let (engine, _source) = policies::load(policy)?;
@@ -108,13 +111,24 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
         audit_dir: audit_dir.to_path_buf(),
         print_denials: mode == Mode::Enforce && !args.quiet,
     })?;
+    // Static programs started by preloaded ones report from `rampart
+    // __trace-exec` through this socket, so it is open for both backends.
     collector.listen(socket.clone())?;
 
-    let mut env = child_env_for(&lib, &socket, mode.as_str(), Some(&origin));
-    env.extend(enforce_env(&args));
-    let mut program = child::spawn(&args.command, &env)?;
-    child::forward_signals(program.id() as i32);
-    let status = child::wait(&mut program)?;
+    let status = match &lib {
+        Some(lib) => {
+            let mut env = child_env_for(lib, &socket, mode.as_str(), Some(&origin));
+            env.extend(enforce_env(&args));
+            let mut program = child::spawn(&args.command, &env)?;
+            child::forward_signals(program.id() as i32);
+            child::wait(&mut program)?
+        }
+        None => {
+            let enforce = (mode == Mode::Enforce).then(|| enforce_settings(&args));
+            let mut sink = CollectorSink::new(collector.intake()?, enforce);
+            run_traced(&args, mode, &mut sink)?
+        }
+    };
 
     let stats = collector.finish(GRACE)?;
     if !args.quiet {
@@ -132,13 +146,34 @@ fn usable_serve(args: &Args, policy: &[PathBuf], audit_dir: &Path) -> Option<Sta
     (policy.is_empty() && same_mode && serve.audit_dir == audit_dir).then_some(serve)
 }
 
-fn run_with_serve(args: &Args, lib: &Path, origin: &Origin, serve: &State) -> Result<i32> {
+fn run_with_serve(args: &Args, lib: Option<&Path>, origin: &Origin, serve: &State) -> Result<i32> {
     child::block_forwarded_signals()?;
-    let mut env = child_env_for(lib, &serve.socket, &serve.mode, Some(origin));
-    env.extend(enforce_env(args));
-    let mut program = child::spawn(&args.command, &env)?;
-    child::forward_signals(program.id() as i32);
-    let status = child::wait(&mut program)?;
+    let status = match lib {
+        Some(lib) => {
+            let mut env = child_env_for(lib, &serve.socket, &serve.mode, Some(origin));
+            env.extend(enforce_env(args));
+            let mut program = child::spawn(&args.command, &env)?;
+            child::forward_signals(program.id() as i32);
+            child::wait(&mut program)?
+        }
+        None => {
+            let mode = if serve.mode == Mode::Enforce.as_str() {
+                Mode::Enforce
+            } else {
+                Mode::Monitor
+            };
+            let enforce = (mode == Mode::Enforce).then(|| enforce_settings(args));
+            let (mut sink, connected) =
+                WireSink::connect(&serve.socket, &origin.agent, &origin.session, enforce);
+            if let Err(e) = connected {
+                tracing::warn!(
+                    "cannot reach rampart serve at {}: {e}",
+                    serve.socket.display()
+                );
+            }
+            run_traced(args, mode, &mut sink)?
+        }
+    };
     if !args.quiet {
         eprintln!(
             "rampart: reported to rampart serve (pid {}, {} mode) at {}; agent {}, session {}\n  trail in {} (rampart log)",
@@ -153,9 +188,38 @@ fn run_with_serve(args: &Args, lib: &Path, origin: &Origin, serve: &State) -> Re
     Ok(status)
 }
 
+/// Run the command under the trace backend on this thread, reporting to
+/// `sink`; its status as a shell shows it.
+fn run_traced(args: &Args, mode: Mode, sink: &mut dyn rampart_trace::Sink) -> Result<i32> {
+    let opts = rampart_trace::Options {
+        enforce: mode == Mode::Enforce,
+        ..Default::default()
+    };
+    let env = backend::traced_env();
+    let argv0 = &args.command[0];
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_os_str());
+    if backend::inspect::resolve(argv0, path).is_none_or(|p| !p.exists()) {
+        bail!("{}: command not found", argv0.to_string_lossy());
+    }
+    let report = backend::run_traced(None, &args.command, &env, &opts, sink)?;
+    Ok(report.status)
+}
+
+/// How the trace backend waits for verdicts in enforce mode.
+fn enforce_settings(args: &Args) -> Enforce {
+    Enforce {
+        timeout: Duration::from_millis(args.decision_timeout),
+        fail_open: args.fail_open,
+    }
+}
+
 /// The environment that puts a command under watch: the library preloaded
 /// (ahead of any LD_PRELOAD already set), the collector's socket, the mode,
-/// and the agent and session when they are known.
+/// the rampart binary (`RAMPART_BIN`: the library hands static programs to
+/// its `__trace-exec`), and the agent and session when they are known.
 pub fn child_env_for(
     lib: &Path,
     socket: &Path,
@@ -173,7 +237,14 @@ pub fn child_env_for(
         ("LD_PRELOAD".into(), preload),
         ("RAMPART_SOCKET".into(), socket.into()),
         ("RAMPART_MODE".into(), mode.into()),
+        (
+            "RAMPART_POLICY_GEN".into(),
+            crate::collector::policy_gen::path_for(socket).into(),
+        ),
     ];
+    if let Ok(bin) = std::env::current_exe() {
+        env.push(("RAMPART_BIN".into(), bin.into()));
+    }
     if let Some(o) = origin {
         env.push(("RAMPART_AGENT".into(), o.agent.clone().into()));
         env.push(("RAMPART_SESSION".into(), o.session.clone().into()));

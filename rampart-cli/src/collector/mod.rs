@@ -2,7 +2,8 @@
 //! audit records.
 //!
 //! Both interceptors feed it: the preload library through the SEQPACKET
-//! [`server`], the ptrace tracer in process through [`Intake`]. Calls flow
+//! [`server`], the ptrace tracer in process through [`Intake::submit`]
+//! (monitor) and [`Intake::decide_and_record`] (enforce). Calls flow
 //! through a crossbeam-channel pipeline of three stages, each on its own thread:
 //!
 //! ```text
@@ -13,6 +14,7 @@
 //! senders (back-pressure), and nothing is dropped. The collector never runs
 //! a watched program and never prints on its streams.
 
+pub mod policy_gen;
 pub mod server;
 
 use std::collections::BTreeMap;
@@ -65,6 +67,17 @@ struct Call {
     event: Event,
     /// Where the verdict goes when the caller waits for one (enforce).
     reply: Option<Reply>,
+    /// An in-process caller waiting for the verdict (the trace backend,
+    /// enforce).
+    waiter: Option<Waiter>,
+}
+
+/// An in-process caller blocked until its call is decided and recorded.
+struct Waiter {
+    answer: Sender<Action>,
+    /// Record the call even when it is allowed; false for a second check of
+    /// a call whose record is already written (only a denial is news).
+    record_allowed: bool,
 }
 
 /// A caller waiting for a verdict: its connection and the frame's sequence
@@ -97,6 +110,7 @@ impl Reply {
 struct Decided {
     record: Record,
     reply: Option<Reply>,
+    answer: Option<Sender<Action>>,
 }
 
 /// Counts of what was recorded, for the summary.
@@ -126,7 +140,41 @@ impl Intake {
             origin,
             event,
             reply,
+            waiter: None,
         });
+    }
+
+    /// Hand over a call whose outcome is known (the trace backend in
+    /// monitor mode). Returns at once, or waits while the pipeline is full.
+    pub fn submit(&self, event: Event) {
+        self.submit_as(self.default_origin.clone(), event, None);
+    }
+
+    /// Decide a call before it runs (the trace backend in enforce mode):
+    /// the policy's verdict, returned only once the call's record is in the
+    /// trail — a denied call is recorded with the errno it will fail with
+    /// ([`denied_errno`]). With `record_allowed` false an allowed call is not
+    /// recorded (a second check of a call already in the trail). `None` when
+    /// the pipeline has stopped or gave no answer within `timeout`.
+    pub fn decide_and_record(
+        &self,
+        event: Event,
+        record_allowed: bool,
+        timeout: Duration,
+    ) -> Option<Action> {
+        let (answer, verdict) = bounded(1);
+        self.tx
+            .send(Call {
+                origin: self.default_origin.clone(),
+                event,
+                reply: None,
+                waiter: Some(Waiter {
+                    answer,
+                    record_allowed,
+                }),
+            })
+            .ok()?;
+        verdict.recv_timeout(timeout).ok()
     }
 }
 
@@ -144,6 +192,8 @@ pub struct Config {
 
 /// A running collector pipeline.
 pub struct Collector {
+    engine: LiveEngine,
+    policy_gen: Option<Arc<policy_gen::PolicyGeneration>>,
     intake: Option<Intake>,
     server: Option<server::Server>,
     decide: Option<JoinHandle<()>>,
@@ -173,6 +223,8 @@ impl Collector {
             .spawn(move || audit_stage(chain, rec_rx, &audit_stats, print_denials))?;
 
         Ok(Collector {
+            engine: cfg.engine.clone(),
+            policy_gen: None,
             intake: Some(Intake {
                 tx: call_tx,
                 default_origin: Arc::new(cfg.origin),
@@ -184,12 +236,26 @@ impl Collector {
         })
     }
 
-    /// Listen for the preload library at `socket_path`.
+    /// Listen for the preload library at `socket_path`, and publish the
+    /// policy generation next to it (see [`policy_gen`]).
     pub fn listen(&mut self, socket_path: PathBuf) -> Result<()> {
+        self.policy_gen = Some(Arc::new(policy_gen::PolicyGeneration::create(
+            &policy_gen::path_for(&socket_path),
+            &self.engine.load(),
+        )?));
         let intake = self.intake()?;
         let stats = self.stats.clone();
         self.server = Some(server::Server::start(socket_path, intake, stats)?);
         Ok(())
+    }
+
+    /// Tell every enforcing process that the policy changed: their cached
+    /// verdicts are dropped before their next call. Call it after the new
+    /// engine is in place (`rampart serve` on reload).
+    /// The published policy generation, for a thread that reloads the
+    /// policy without holding the collector (`PolicyGeneration::bump`).
+    pub fn policy_generation(&self) -> Option<Arc<policy_gen::PolicyGeneration>> {
+        self.policy_gen.clone()
     }
 
     pub fn intake(&self) -> Result<Intake> {
@@ -225,10 +291,28 @@ fn decide_stage(engine: &LiveEngine, rx: Receiver<Call>, tx: Sender<Decided>) {
         origin,
         mut event,
         reply,
+        waiter,
     } in rx
     {
-        let record = decide(&engine.load(), &origin, &mut event, reply.is_some());
-        if tx.send(Decided { record, reply }).is_err() {
+        let enforced = reply.is_some() || waiter.is_some();
+        let record = decide(&engine.load(), &origin, &mut event, enforced);
+        let answer = match waiter {
+            Some(w) if !w.record_allowed => {
+                let action = action_of(&record);
+                if allows(action) {
+                    let _ = w.answer.send(action);
+                    continue;
+                }
+                Some(w.answer)
+            }
+            w => w.map(|w| w.answer),
+        };
+        let decided = Decided {
+            record,
+            reply,
+            answer,
+        };
+        if tx.send(decided).is_err() {
             break;
         }
     }
@@ -272,6 +356,15 @@ fn decide(engine: &Engine, origin: &Origin, event: &mut Event, enforced: bool) -
     )
 }
 
+/// The verdict a record carries (an unreadable one counts as a denial).
+fn action_of(record: &Record) -> Action {
+    record
+        .decision
+        .action
+        .parse::<Action>()
+        .unwrap_or(Action::Deny)
+}
+
 /// Whether a verdict lets the call proceed: allow and watch do; deny and
 /// ask do not (nobody can be asked inside a system call).
 pub fn allows(action: Action) -> bool {
@@ -296,6 +389,7 @@ fn audit_stage(
 ) -> Result<()> {
     let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
     let mut replies: Vec<(usize, Reply)> = Vec::new();
+    let mut answers: Vec<(usize, Sender<Action>)> = Vec::new();
     let mut last_sync = Instant::now();
     let mut dirty = false;
     loop {
@@ -313,9 +407,17 @@ fn audit_stage(
         };
         if let Some(d) = first {
             let mut next = Some(d);
-            while let Some(Decided { record, reply }) = next.take() {
+            while let Some(Decided {
+                record,
+                reply,
+                answer,
+            }) = next.take()
+            {
                 if let Some(r) = reply {
                     replies.push((batch.len(), r));
+                }
+                if let Some(a) = answer {
+                    answers.push((batch.len(), a));
                 }
                 batch.push(record);
                 if batch.len() < BATCH {
@@ -332,6 +434,9 @@ fn audit_stage(
                     .parse::<Action>()
                     .unwrap_or(Action::Deny);
                 reply.send(allows(action));
+            }
+            for (i, answer) in answers.drain(..) {
+                let _ = answer.send(action_of(&batch[i]));
             }
             if print_denials {
                 for r in batch

@@ -1404,6 +1404,14 @@ pub(crate) fn build_doc(
     // exec
     let exec_rules = exec::generalise(&learned.exec, opts.exec_threshold);
     for r in &exec_rules {
+        if r.volatile && !r.pattern.ends_with(" *") {
+            warnings
+                .entry(
+                    "commands kept exact although they name a temp path or number that will differ next run: add a rule by hand if they recur".into(),
+                )
+                .or_default()
+                .absorb(&r.stat);
+        }
         if let Some(why) = r.exact_because {
             warnings
                 .entry(format!("commands kept exact, not generalised ({why})"))

@@ -679,14 +679,9 @@ fn unwrap<'s>(mut w: Vec<Cow<'s, str>>, names: &mut Vec<String>) -> Unwrapped<'s
         dropped = true;
     }
     // Leading redirections (`>/dev/null cmd`).
-    loop {
-        match w.first().and_then(|f| redirection(f)) {
-            Some(n) => {
-                w.drain(..n.min(w.len()));
-                dropped = true;
-            }
-            None => break,
-        }
+    while let Some(n) = w.first().and_then(|f| redirection(f)) {
+        w.drain(..n.min(w.len()));
+        dropped = true;
     }
     if script.is_none() {
         if let Some(first) = w.first() {

@@ -1,0 +1,506 @@
+//! Where the trace backend's calls go: [`CollectorSink`] hands them to the
+//! collector running in this process (`rampart run --backend trace`),
+//! [`WireSink`] sends them over the wire to a collector elsewhere
+//! (`rampart __trace-exec`, or a run that reports to `rampart serve`), as
+//! frames marked `source: trace`.
+//!
+//! In enforce mode every call is decided and recorded before it runs: the
+//! verdict comes back only once the record is written, and the later
+//! outcome is not recorded again (the record keeps outcome `unknown`, as
+//! under the preload backend). An exec that the tracer checks a second time
+//! against the file actually loaded is recorded again only if that check
+//! denies it (in process; over the wire the collector records every check).
+//! These sinks never decide anything themselves, except what
+//! `--fail-open`/`--fail-closed` says when no verdict comes.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rampart_core::event::{Call, Event, Outcome, Proto};
+use rampart_core::wire::{self, CallKind, Encoder, EventHead, InetAddr, WireOutcome, WireProto};
+use rampart_trace::{Sink, Verdict};
+
+use crate::collector::{allows, denied_errno, Intake};
+
+/// How an enforcing sink waits for verdicts.
+#[derive(Clone, Copy, Debug)]
+pub struct Enforce {
+    /// How long a call waits for its verdict.
+    pub timeout: Duration,
+    /// Allow the call when no verdict comes (else deny it).
+    pub fail_open: bool,
+}
+
+impl Enforce {
+    fn on_failure(&self, event: &Event) -> Verdict {
+        if self.fail_open {
+            Verdict::Allow
+        } else {
+            Verdict::Deny {
+                errno: denied_errno(event.tool()),
+            }
+        }
+    }
+}
+
+fn verdict(allowed: bool, event: &Event) -> Verdict {
+    if allowed {
+        Verdict::Allow
+    } else {
+        Verdict::Deny {
+            errno: denied_errno(event.tool()),
+        }
+    }
+}
+
+/// Feeds the collector of this process.
+pub struct CollectorSink {
+    intake: Intake,
+    enforce: Option<Enforce>,
+    /// Processes whose exec was decided and whose outcome has not come yet:
+    /// another decision for one of them is the check against the loaded file.
+    execs_decided: HashSet<i32>,
+}
+
+impl CollectorSink {
+    /// `enforce`: `None` in monitor mode.
+    pub fn new(intake: Intake, enforce: Option<Enforce>) -> CollectorSink {
+        CollectorSink {
+            intake,
+            enforce,
+            execs_decided: HashSet::new(),
+        }
+    }
+}
+
+impl Sink for CollectorSink {
+    fn decide(&mut self, event: &Event) -> Verdict {
+        let enforce = self.enforce.unwrap_or(Enforce {
+            timeout: Duration::from_secs(5),
+            fail_open: false,
+        });
+        let second_check =
+            matches!(event.call, Call::Exec { .. }) && !self.execs_decided.insert(event.pid);
+        match self
+            .intake
+            .decide_and_record(event.clone(), !second_check, enforce.timeout)
+        {
+            Some(action) => verdict(allows(action), event),
+            None => enforce.on_failure(event),
+        }
+    }
+
+    fn record(&mut self, event: Event) {
+        if self.enforce.is_some() {
+            // Recorded when it was decided.
+            if matches!(event.call, Call::Exec { .. }) {
+                self.execs_decided.remove(&event.pid);
+            }
+            return;
+        }
+        self.intake.submit(event);
+    }
+}
+
+/// Where the first exec of a `__trace-exec` run stands: the preload hook
+/// that redirected it has already decided and reported it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FirstExec {
+    /// Not reported here at all.
+    Reported,
+    /// Still to come.
+    Expected,
+    /// Allowed without asking; its second check (against the loaded file)
+    /// and its outcome are still to come.
+    Decided,
+}
+
+/// Sends to a collector's socket (`RAMPART_SOCKET`).
+pub struct WireSink {
+    /// `None` once the collector is gone (or was never reached).
+    conn: Option<OwnedFd>,
+    enforce: Option<Enforce>,
+    seq: u32,
+    first_exec: FirstExec,
+    buf: Vec<u8>,
+    /// Calls that could not be sent.
+    pub lost: u64,
+}
+
+impl WireSink {
+    /// Connect to the collector at `socket` and introduce this process
+    /// (agent and session may be empty: the collector's own apply). A
+    /// collector that cannot be reached gives a sink that drops what it is
+    /// given and fails decisions as `enforce` says.
+    pub fn connect(
+        socket: &Path,
+        agent: &str,
+        session: &str,
+        enforce: Option<Enforce>,
+    ) -> (WireSink, io::Result<()>) {
+        let mut sink = WireSink {
+            conn: None,
+            enforce,
+            seq: 0,
+            first_exec: FirstExec::Reported,
+            buf: vec![0u8; wire::MAX_FRAME],
+            lost: 0,
+        };
+        let res = connect_seqpacket(socket).and_then(|fd| {
+            let exe = std::env::current_exe().unwrap_or_default();
+            let cwd = std::env::current_dir().unwrap_or_default();
+            // SAFETY: getpid/getppid cannot fail.
+            let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid()) };
+            let n = wire::encode_hello(
+                &mut sink.buf,
+                pid,
+                ppid,
+                exe.as_os_str().as_bytes(),
+                cwd.as_os_str().as_bytes(),
+                agent.as_bytes(),
+                session.as_bytes(),
+            );
+            send(&fd, &sink.buf[..n])?;
+            sink.conn = Some(fd);
+            Ok(())
+        });
+        (sink, res)
+    }
+
+    /// Do not report the first exec (the program's own): whoever started
+    /// this process already did.
+    pub fn skip_first_exec(&mut self) {
+        self.first_exec = FirstExec::Expected;
+    }
+
+    fn send_event(&mut self, event: &Event, wants_verdict: bool) -> Option<u32> {
+        let conn = self.conn.as_ref()?;
+        self.seq = self.seq.wrapping_add(1);
+        let n = encode_event(&mut self.buf, self.seq, wants_verdict, event);
+        if n == 0 || send(conn, &self.buf[..n]).is_err() {
+            self.lost += 1;
+            if n != 0 {
+                self.conn = None;
+            }
+            return None;
+        }
+        Some(self.seq)
+    }
+
+    /// Wait for the verdict on `seq` until `deadline`.
+    fn verdict_for(&mut self, seq: u32, deadline: Instant) -> Option<bool> {
+        let fd = self.conn.as_ref()?.as_raw_fd();
+        let mut buf = [0u8; 64];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let mut pfd = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            // SAFETY: one valid pollfd.
+            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if r < 0 {
+                if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return None;
+            }
+            if r == 0 {
+                continue;
+            }
+            // SAFETY: buf is valid for its length.
+            let n =
+                unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+            if n <= 0 {
+                if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN) {
+                    continue;
+                }
+                self.conn = None; // the collector is gone
+                return None;
+            }
+            match wire::decode_verdict(&buf[..n as usize]) {
+                Some((s, allow)) if s == seq => return Some(allow),
+                _ => continue, // a late answer to a call that timed out
+            }
+        }
+    }
+}
+
+impl Sink for WireSink {
+    fn decide(&mut self, event: &Event) -> Verdict {
+        let is_exec = matches!(event.call, Call::Exec { .. });
+        if is_exec && self.first_exec == FirstExec::Expected {
+            self.first_exec = FirstExec::Decided;
+            return Verdict::Allow;
+        }
+        let enforce = self.enforce.unwrap_or(Enforce {
+            timeout: Duration::from_secs(5),
+            fail_open: false,
+        });
+        let deadline = Instant::now() + enforce.timeout;
+        match self
+            .send_event(event, true)
+            .and_then(|seq| self.verdict_for(seq, deadline))
+        {
+            Some(allowed) => verdict(allowed, event),
+            None => enforce.on_failure(event),
+        }
+    }
+
+    fn record(&mut self, event: Event) {
+        if matches!(event.call, Call::Exec { .. }) && self.first_exec != FirstExec::Reported {
+            self.first_exec = FirstExec::Reported;
+            return;
+        }
+        if self.enforce.is_some() {
+            return; // recorded when it was decided
+        }
+        self.send_event(&event, false);
+    }
+}
+
+fn connect_seqpacket(path: &Path) -> io::Result<OwnedFd> {
+    let bytes = path.as_os_str().as_bytes();
+    // SAFETY: sockaddr_un is plain old data.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    if bytes.is_empty() || bytes.len() >= addr.sun_path.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("unusable socket path {:?}", path.display()),
+        ));
+    }
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (d, s) in addr.sun_path.iter_mut().zip(bytes) {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: plain socket(2).
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new descriptor we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let len = std::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1;
+    loop {
+        // SAFETY: addr is a valid sockaddr_un of at least `len` bytes.
+        let r = unsafe {
+            libc::connect(
+                fd.as_raw_fd(),
+                (&addr as *const libc::sockaddr_un).cast(),
+                len as u32,
+            )
+        };
+        if r == 0 {
+            return Ok(fd);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+fn send(fd: &OwnedFd, frame: &[u8]) -> io::Result<()> {
+    loop {
+        // SAFETY: frame is valid for its length.
+        let n = unsafe {
+            libc::send(
+                fd.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        if n >= 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Encode `event` as an Event frame marked `source: trace`; 0 if it cannot
+/// be (the buffer is too small for the fixed part).
+pub fn encode_event(buf: &mut [u8], seq: u32, wants_verdict: bool, event: &Event) -> usize {
+    let outcome = match event.outcome {
+        Outcome::Ok => WireOutcome::Ok,
+        Outcome::InProgress => WireOutcome::InProgress,
+        Outcome::Errno(e) if e > 0 => WireOutcome::Errno(e),
+        Outcome::Errno(_) | Outcome::Unknown => WireOutcome::Unknown,
+    };
+    let head = EventHead {
+        seq,
+        wants_verdict,
+        outcome,
+        pid: event.pid,
+        ppid: event.ppid,
+    };
+    let kind = match event.call {
+        Call::Exec { .. } => CallKind::Exec,
+        Call::Open { .. } => CallKind::Open,
+        Call::ConnectInet { .. } => CallKind::ConnectInet,
+        Call::ConnectUnix { .. } => CallKind::ConnectUnix,
+    };
+    let mut e = Encoder::event(wire::as_uninit(buf), kind, &head);
+    e.str(event.exe.as_bytes());
+    e.str(event.cwd.as_bytes());
+    match &event.call {
+        Call::Exec { path, argv } => {
+            e.str(path.as_bytes());
+            e.argv(argv.iter().map(|a| a.as_bytes()));
+        }
+        Call::Open { path, flags } => {
+            e.i32(*flags);
+            e.str(path.as_bytes());
+        }
+        Call::ConnectInet {
+            addr,
+            port,
+            proto,
+            domain,
+        } => {
+            let addr = match addr {
+                std::net::IpAddr::V4(a) => InetAddr::V4(a.octets()),
+                std::net::IpAddr::V6(a) => InetAddr::V6(a.octets()),
+            };
+            let proto = match proto {
+                Proto::Tcp => WireProto::Tcp,
+                Proto::Udp => WireProto::Udp,
+            };
+            let domain = domain.as_deref().unwrap_or("");
+            wire::put_inet_body(&mut e, &addr, *port, proto, domain.as_bytes());
+        }
+        Call::ConnectUnix { path } => {
+            e.str(path.as_bytes());
+        }
+    }
+    if event.truncated {
+        e.mark_truncated();
+    }
+    e.mark_source_trace();
+    e.finish()
+}
+
+/// `RAMPART_*` flags as the preload library reads them: `1`, `true`, `yes`.
+pub fn env_flag(v: Option<&OsStr>) -> bool {
+    matches!(
+        v.map(OsStr::as_bytes),
+        Some(b"1" | b"true" | b"yes" | b"on")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_core::event::Source;
+    use rampart_core::wire::Frame;
+
+    fn event(call: Call, outcome: Outcome) -> Event {
+        Event {
+            pid: 10,
+            ppid: 1,
+            exe: "/opt/static-tool".into(),
+            cwd: "/work".into(),
+            source: Source::Trace,
+            call,
+            outcome,
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn every_call_round_trips_through_the_wire_as_a_trace_event() {
+        let calls = [
+            (
+                Call::Exec {
+                    path: "/bin/true".into(),
+                    argv: vec!["true".into(), "a b".into()],
+                },
+                Outcome::Ok,
+            ),
+            (
+                Call::Open {
+                    path: "/etc/hostname".into(),
+                    flags: libc::O_RDONLY,
+                },
+                Outcome::Errno(libc::ENOENT),
+            ),
+            (
+                Call::ConnectInet {
+                    addr: "::1".parse().unwrap(),
+                    port: 443,
+                    proto: Proto::Tcp,
+                    domain: Some("example.org".into()),
+                },
+                Outcome::InProgress,
+            ),
+            (
+                Call::ConnectUnix {
+                    path: "/run/x.sock".into(),
+                },
+                Outcome::Unknown,
+            ),
+        ];
+        let mut buf = vec![0u8; wire::MAX_FRAME];
+        for (i, (call, outcome)) in calls.into_iter().enumerate() {
+            let ev = event(call, outcome);
+            let n = encode_event(&mut buf, i as u32, i % 2 == 0, &ev);
+            match wire::decode(&buf[..n]).unwrap() {
+                Frame::Event {
+                    seq,
+                    wants_verdict,
+                    event,
+                } => {
+                    assert_eq!(seq, i as u32);
+                    assert_eq!(wants_verdict, i % 2 == 0);
+                    assert_eq!(event, ev);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_unreachable_collector_fails_decisions_as_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let ev = event(
+            Call::Open {
+                path: "/etc/passwd".into(),
+                flags: 0,
+            },
+            Outcome::Unknown,
+        );
+        let closed = Enforce {
+            timeout: Duration::from_millis(50),
+            fail_open: false,
+        };
+        let (mut sink, res) = WireSink::connect(&dir.path().join("none"), "", "", Some(closed));
+        assert!(res.is_err());
+        assert_eq!(
+            sink.decide(&ev),
+            Verdict::Deny {
+                errno: libc::EACCES
+            }
+        );
+        let open = Enforce {
+            fail_open: true,
+            ..closed
+        };
+        let (mut sink, _) = WireSink::connect(&dir.path().join("none"), "", "", Some(open));
+        assert_eq!(sink.decide(&ev), Verdict::Allow);
+        sink.record(ev);
+        assert_eq!(sink.lost, 0, "enforce records at decision time");
+    }
+}
