@@ -250,6 +250,9 @@ const GLIBC_INTERNAL: &[&str] = &[
     "\"/etc/localtime\"",
     "\"/usr/lib/locale/locale-archive\"",
     "\"/etc/nsswitch.conf\"",
+    // NSS lookups (`getpwuid`: bash does one per start when $SHELL is unset).
+    "\"/etc/passwd\"",
+    "\"/etc/group\"",
     "/gconv/",
 ];
 
