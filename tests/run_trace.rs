@@ -781,3 +781,39 @@ fn enforce_over_the_wire_from_trace_exec() {
     });
     assert_enforced(&got, &o, &r, port);
 }
+
+#[test]
+fn a_traced_run_reports_to_a_running_serve() {
+    let sb = Sandbox::new();
+    let o = sb
+        .rampart()
+        .args(["serve", "--background"])
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let probe = sb.trace_probe("open_variants", true);
+    let d = sb.work();
+    let o = sb
+        .rampart()
+        .args(["run", "--"])
+        .arg(&probe)
+        .arg(&d)
+        .output()
+        .unwrap();
+    let stop = sb.rampart().args(["serve", "stop"]).output().unwrap();
+    assert_ok(&o);
+    assert_ok(&stop);
+    assert!(
+        stderr(&o).contains("reported to rampart serve"),
+        "{}",
+        stderr(&o)
+    );
+    let r = sb.records();
+    let opens: Vec<&Value> = r
+        .iter()
+        .filter(|x| x["request"]["exe"] == s(&probe))
+        .collect();
+    assert_eq!(opens.len(), 10, "{r:#?}");
+    assert_source(&opens, "trace");
+    expect_record(&r, "exec", "path", s(&probe));
+}
