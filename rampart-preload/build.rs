@@ -16,6 +16,10 @@ fn main() {
         .compile("rampart_preload_shim");
     println!("cargo:rustc-cdylib-link-arg=-Wl,--version-script={dir}/src/exports.map");
     link_unwinder_statically();
+    // Loaded into every process at every exec: bind our imports lazily
+    // (most are never called) and pack relative relocations (DT_RELR).
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-z,lazy");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-z,pack-relative-relocs");
 }
 
 /// std's panic runtime needs an unwinder; taking it from libgcc_eh.a

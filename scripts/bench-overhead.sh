@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Overhead of watching, measured side by side with the bare run in one invocation.
 #
-#   scripts/bench-overhead.sh [--runs N] [--json FILE] [--trace]
+#   scripts/bench-overhead.sh [--runs N] [--json FILE] [--trace] [--enforce [POLICY]]
 #
 # For each workload of ../shared/bench/workloads/ (python imports, a gcc build, 500 execs) and
 # `grep -r zzqqxx /usr/include`, hyperfine times the bare command and the same command under
@@ -9,7 +9,8 @@
 # the ratio of medians (and, on a second line, of the CPU time the whole tree used, rampart
 # included, which other load on the machine disturbs less). --trace times, in the same run: bare, the preload backend, the trace
 # backend, and `strace -f --seccomp-bpf` tracing the same calls (the reference the trace backend
-# must stay below). Needs hyperfine (Debian package) and a release build
+# must stay below). --enforce adds `rampart run --mode enforce` with POLICY (default
+# policies/permissive.yaml) and prints enforce/monitor too. Needs hyperfine (Debian package) and a release build
 # (cargo build --release --workspace). Absolute times vary with the machine; ratios are what
 # to compare.
 set -euo pipefail
@@ -18,12 +19,16 @@ workloads="${RAMPART_WORKLOADS:-$root/../shared/bench/workloads}"
 runs=15
 json_out=""
 trace=""
+enforce_policy=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;
     --json) json_out="$2"; shift 2 ;;
     --trace) trace=1; shift ;;
-    *) echo "usage: $0 [--runs N] [--json FILE] [--trace]" >&2; exit 2 ;;
+    --enforce)
+      if [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; then enforce_policy="$2"; shift 2
+      else enforce_policy="$root/policies/permissive.yaml"; shift; fi ;;
+    *) echo "usage: $0 [--runs N] [--json FILE] [--trace] [--enforce [POLICY]]" >&2; exit 2 ;;
   esac
 done
 command -v hyperfine >/dev/null || { echo "hyperfine is needed: apt-get install hyperfine" >&2; exit 2; }
@@ -41,6 +46,9 @@ if [ -n "$trace" ]; then
     "preload:$rampart run --backend preload --mode monitor --quiet --"
     "trace:$rampart run --backend trace --mode monitor --quiet --"
     "strace:strace -f --seccomp-bpf -e trace=execve,execveat,open,openat,openat2,creat,connect -o /dev/null")
+fi
+if [ -n "$enforce_policy" ]; then
+  modes+=("enforce:$rampart run --mode enforce --quiet --policy $enforce_policy --")
 fi
 if [ -n "${RAMPART_BENCH_MODES:-}" ]; then IFS=';' read -r -a modes <<<"$RAMPART_BENCH_MODES"; fi
 
@@ -70,6 +78,8 @@ bare = med.get("bare")
 line = f"{sys.argv[2]:<8}" + "".join(f" {med[r['command']]*1000:12.1f}ms" for r in res)
 if bare:
     line += "   " + "  ".join(f"{r['command']} {med[r['command']]/bare:.2f}x" for r in res if r["command"] != "bare")
+if med.get("monitor") and med.get("enforce"):
+    line += f"   enforce/monitor {med['enforce']/med['monitor']:.2f}x"
 print(line)
 # CPU time (user + system, means) of the whole tree, rampart included: steadier than wall
 # time when other work shares the machine.

@@ -57,6 +57,9 @@ enum Command {
     Audit(cmd::audit::Command),
     /// Show the audit trail as a table.
     Log(cmd::log::Args),
+    /// Start a policy: learn it from an audit trail (--from-audit), or copy
+    /// a shipped one (--registry).
+    Init(cmd::init::Args),
     /// Run the collector as a daemon that `rampart run` and preloaded
     /// processes report to (`rampart serve stop` stops it).
     Serve(cmd::serve::Args),
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Policy(c) => cmd::policy::run(c, &cli.policy),
         Command::Audit(c) => cmd::audit::run(c, &audit_dir),
         Command::Log(args) => cmd::log::run(args, &audit_dir),
+        Command::Init(args) => cmd::init::run(args),
         Command::Serve(args) => cmd::serve::run(args, &cli.policy, &audit_dir),
         Command::Status(args) => cmd::status::status(args),
         Command::Env(args) => cmd::status::env(args),

@@ -29,6 +29,18 @@ fn load(path: PathBuf) -> (Engine, std::time::Duration) {
     (engine, start.elapsed())
 }
 
+/// A 4 KiB compiler command line, as build systems produce.
+fn long_command() -> &'static str {
+    let mut cmd = String::from("/usr/bin/c++ -std=c++17 -O2 -DNDEBUG");
+    let mut i = 0;
+    while cmd.len() < 4096 {
+        cmd.push_str(&format!(" -I/home/u/project/third_party/lib{i}/include"));
+        i += 1;
+    }
+    cmd.push_str(" -c src/engine.cc -o build/engine.o");
+    Box::leak(cmd.into_boxed_str())
+}
+
 fn requests() -> Vec<(&'static str, Request<'static>)> {
     let exec = |command| Request {
         tool: "exec",
@@ -55,6 +67,7 @@ fn requests() -> Vec<(&'static str, Request<'static>)> {
             "exec long gcc line",
             exec("/usr/bin/gcc -O2 -Wall -I/usr/include -I/home/u/project/include -c src/main.c -o build/main.o"),
         ),
+        ("exec 4 KiB c++ line", exec(long_command())),
         (
             "net github.com:443",
             Request {
@@ -96,6 +109,18 @@ fn main() {
             load(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies/standard.yaml")),
         ),
     ];
+    // `DECISION_ONLY=policy/request` times that one decision and stops (for
+    // profilers and instruction counters).
+    if let Ok(only) = std::env::var("DECISION_ONLY") {
+        for (policy, (engine, _)) in &engines {
+            for (name, req) in requests() {
+                if only == format!("{policy}/{name}") {
+                    println!("{only}: {:.0} ns", median_ns(engine, &req));
+                }
+            }
+        }
+        return;
+    }
     let mut criterion = Criterion::default().configure_from_args();
     for (policy, (engine, _)) in &engines {
         let mut group = criterion.benchmark_group(format!("decision/{policy}"));

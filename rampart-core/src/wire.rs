@@ -67,6 +67,13 @@ const KNOWN_FLAGS: u8 = FLAG_WANTS_VERDICT | FLAG_TRUNCATED | FLAG_SOURCE_TRACE;
 
 /// Offset of the flags byte in an Event frame (after prefix and seq).
 const EVENT_FLAGS_AT: usize = 8;
+/// Offset of the call kind, the outcome code and the errno in an Event frame.
+const EVENT_CALL_AT: usize = 9;
+const EVENT_OUTCOME_AT: usize = 10;
+const EVENT_ERRNO_AT: usize = 11;
+/// Offset of the exe string in an Event frame: what follows (exe, cwd,
+/// body) is everything a policy decision can depend on.
+pub const EVENT_SUBJECT_AT: usize = 23;
 
 /// The kind of call an Event frame reports (its body layout).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -444,6 +451,78 @@ pub fn encode_exec_failed(buf: &mut [u8], seq: u32, errno: i32) -> usize {
     e.u32(seq);
     e.i32(errno);
     e.finish()
+}
+
+/// The policy-generation file (named by `RAMPART_POLICY_GEN`): the
+/// collector's word to every enforcing process that its cached verdicts are
+/// stale. Little-endian `u64`s, each written atomically by the collector
+/// through a shared mapping and read the same way by the preload library:
+///
+/// ```text
+/// offset 0  generation      bumped after every policy change (starts at 1)
+/// offset 8  verdict-free    TOOL_* bits: tools the policy in force can never
+///                           refuse (no call of theirs needs to wait)
+/// ```
+///
+/// A file shorter than 16 bytes reads as zeros past its end (no tool is
+/// verdict-free).
+pub const POLICY_GEN_LEN: usize = 16;
+/// Bits of the verdict-free word, one per tool.
+pub const TOOL_EXEC: u64 = 1;
+pub const TOOL_READ: u64 = 2;
+pub const TOOL_WRITE: u64 = 4;
+pub const TOOL_NET: u64 = 8;
+
+/// Whether `frame` is an encoded Event frame (prefix and fixed part present).
+fn is_event(frame: &[u8]) -> bool {
+    frame.len() >= EVENT_SUBJECT_AT
+        && frame[..2] == MAGIC
+        && frame[2] == VERSION
+        && frame[3] == KIND_EVENT
+}
+
+/// Rewrite the outcome of an encoded Event frame in place (a hook that built
+/// the frame before the call fills in what happened). Returns false, and
+/// changes nothing, when `frame` is not an Event frame.
+pub fn set_event_outcome(frame: &mut [u8], outcome: WireOutcome) -> bool {
+    if !is_event(frame) {
+        return false;
+    }
+    let (code, errno) = match outcome {
+        WireOutcome::Ok => (0u8, 0i32),
+        WireOutcome::InProgress => (1, 0),
+        WireOutcome::Errno(n) if n > 0 => (2, n),
+        WireOutcome::Errno(_) | WireOutcome::Unknown => (3, 0),
+    };
+    frame[EVENT_OUTCOME_AT] = code;
+    frame[EVENT_ERRNO_AT..EVENT_ERRNO_AT + 4].copy_from_slice(&errno.to_le_bytes());
+    true
+}
+
+/// Set or clear the wants-verdict flag of an encoded Event frame in place.
+/// Returns false, and changes nothing, when `frame` is not an Event frame.
+pub fn set_wants_verdict(frame: &mut [u8], wants: bool) -> bool {
+    if !is_event(frame) {
+        return false;
+    }
+    if wants {
+        frame[EVENT_FLAGS_AT] |= FLAG_WANTS_VERDICT;
+    } else {
+        frame[EVENT_FLAGS_AT] &= !FLAG_WANTS_VERDICT;
+    }
+    true
+}
+
+/// The sequence number and call kind of an encoded Event frame, and its
+/// subject: the bytes from the exe on (exe, cwd and the call's body), the
+/// part of the frame a policy decision depends on. `None` for anything but
+/// an Event frame.
+pub fn event_subject(frame: &[u8]) -> Option<(u32, u8, &[u8])> {
+    if !is_event(frame) {
+        return None;
+    }
+    let seq = u32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]);
+    Some((seq, frame[EVENT_CALL_AT], &frame[EVENT_SUBJECT_AT..]))
 }
 
 /// Encode a Verdict frame (collector → preload) for the Event `seq`.
@@ -920,6 +999,45 @@ mod tests {
             "a verdict is not a collector frame"
         );
         assert_eq!(decode_verdict(&buf[..n - 1]), None);
+    }
+
+    #[test]
+    fn outcome_and_verdict_flag_are_rewritten_in_place() {
+        let mut buf = [0u8; 256];
+        let n = encode_open(
+            &mut buf,
+            &head(41, WireOutcome::Unknown),
+            b"/usr/bin/cat",
+            b"/w",
+            b"/etc/hosts",
+            libc::O_RDONLY,
+        );
+        let frame = &mut buf[..n];
+        let (seq, call, subject) = event_subject(frame).unwrap();
+        assert_eq!((seq, call), (41, CallKind::Open as u8));
+        assert!(subject.windows(10).any(|w| w == b"/etc/hosts"));
+        assert!(subject.starts_with(&[12, 0]), "subject starts at the exe");
+
+        assert!(set_wants_verdict(frame, true));
+        assert!(set_event_outcome(frame, WireOutcome::Errno(libc::EACCES)));
+        let (_, wants, ev) = event_of(decode(frame).unwrap());
+        assert!(wants);
+        assert_eq!(ev.outcome, Outcome::Errno(libc::EACCES));
+
+        assert!(set_wants_verdict(frame, false));
+        assert!(set_event_outcome(frame, WireOutcome::Ok));
+        let (_, wants, ev) = event_of(decode(frame).unwrap());
+        assert!(!wants);
+        assert_eq!(ev.outcome, Outcome::Ok);
+        assert!(!ev.truncated);
+
+        let mut not_event = [0u8; 32];
+        let m = encode_exec_failed(&mut not_event, 1, libc::ENOENT);
+        let before = not_event;
+        assert!(!set_event_outcome(&mut not_event[..m], WireOutcome::Ok));
+        assert!(!set_wants_verdict(&mut not_event[..m], true));
+        assert_eq!(event_subject(&not_event[..m]), None);
+        assert_eq!(not_event, before);
     }
 
     #[test]

@@ -4,9 +4,6 @@
 mod generate_common;
 
 use generate_common::*;
-use rampart_core::generate::eval::{Evaluator, Query};
-use rampart_core::generate::paths::Places;
-use rampart_core::generate::render::parse;
 use rampart_core::generate::{Generated, Generator, Observation, Options};
 use serde_json::json;
 
@@ -24,42 +21,6 @@ fn generate(records: &[Observation], opts: Options) -> Generated {
         g.observe(r);
     }
     g.finish().unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn evaluator(yaml: &str) -> Evaluator {
-    let doc = parse(yaml, "generated.yaml").unwrap();
-    let places = Places {
-        home: Some(HOME.into()),
-        tilde: true,
-        ..Places::default()
-    };
-    Evaluator::new(&doc, &places)
-}
-
-fn admits(ev: &Evaluator, tool: &str, value: &str) -> bool {
-    let q = match tool {
-        "exec" => Query {
-            tool,
-            command: Some(value),
-            ..Query::default()
-        },
-        "net" if value.contains("://") => Query {
-            tool,
-            url: Some(value),
-            ..Query::default()
-        },
-        "fetch" => Query {
-            tool,
-            url: Some(value),
-            ..Query::default()
-        },
-        _ => Query {
-            tool,
-            path: Some(value),
-            ..Query::default()
-        },
-    };
-    ev.decide(&q).admits()
 }
 
 /// A fixed pseudo-random permutation.
@@ -90,7 +51,7 @@ fn learned_workload_runs_again_and_variants_are_refused() {
         .contains("replay: 56/56 observed calls allowed"));
 
     // A third run, with its own random names, is admitted in full.
-    let ev = evaluator(&out.yaml);
+    let ev = engine(&out.yaml);
     for o in workload(3) {
         if o.request["outcome"] == "ENOENT" {
             continue;
@@ -177,6 +138,10 @@ fn output_is_a_strict_rampart_policy() {
             }
         }
     }
+    // The project's linter has nothing to say about it.
+    let lint =
+        rampart_core::policy::lint::lint(&[("generated.yaml".into(), out.yaml.clone())]).unwrap();
+    assert!(lint.is_empty(), "{lint:?}");
     // Deny policies come before any allow.
     let first_allow = policies
         .iter()

@@ -5,10 +5,9 @@ mod generate_common;
 
 use chrono::{TimeZone, Utc};
 use generate_common::*;
-use rampart_core::generate::eval::{Evaluator, Query};
-use rampart_core::generate::paths::Places;
 use rampart_core::generate::render::parse;
 use rampart_core::generate::{parse_when, Generated, Generator, Observation, Options};
+use rampart_core::policy::Action;
 use serde_json::json;
 
 fn options() -> Options {
@@ -148,6 +147,14 @@ fn go_rampart_trail_gives_a_sensible_policy_without_the_denied_calls() {
             "allow",
             15,
         ),
+        // Glob characters in what was observed become `?`: one character.
+        go_record("exec", json!({"command": "ls src/*.ts"}), "allow", 16),
+        go_record(
+            "read",
+            json!({"file_path": "/home/alice/src/shop/docs/[draft].md"}),
+            "allow",
+            17,
+        ),
     ];
     let out = generate(&trail);
     for denied in ["evil.example", "node_modules", ".aws", "pastebin"] {
@@ -167,12 +174,17 @@ fn go_rampart_trail_gives_a_sensible_policy_without_the_denied_calls() {
             "cd /home/alice/src/shop && npm run lint 2>&1 | tail -5",
             "git diff --stat",
             "git status",
+            "ls src/?.ts",
             "npm run test"
         ]
     );
     assert_eq!(
         allows(&out, "read"),
-        ["~/src/shop/package.json", "~/src/shop/src/index.ts"]
+        [
+            "~/src/shop/docs/?draft?.md",
+            "~/src/shop/package.json",
+            "~/src/shop/src/index.ts"
+        ]
     );
     assert_eq!(
         allows(&out, "write"),
@@ -206,7 +218,14 @@ fn go_rampart_trail_gives_a_sensible_policy_without_the_denied_calls() {
         .warnings
         .iter()
         .any(|w| w.message.contains("compound") && w.stat.examples[0].contains("npm run lint")));
-    assert_eq!(out.summary.replay.as_ref().unwrap().total, 12);
+    let r = out.summary.replay.as_ref().unwrap();
+    assert_eq!((r.allowed, r.total), (14, 14));
+    let ev = engine(&out.yaml);
+    assert!(admits(&ev, "exec", "ls src/*.ts"));
+    assert!(!admits(&ev, "exec", "ls src/ab.ts"));
+    assert!(!admits(&ev, "exec", "ls src/*.tsx"));
+    assert!(admits(&ev, "read", "/home/alice/src/shop/docs/[draft].md"));
+    assert!(!admits(&ev, "read", "/home/alice/src/shop/docs/draft.md"));
 }
 
 #[test]
@@ -265,32 +284,19 @@ fn sensitive_paths_are_allowed_exactly_never_globbed() {
         .find(|w| w.message.starts_with("sensitive path read"))
         .unwrap();
     assert_eq!(w.stat.count, ssh.len() as u64 + 2);
-    // Unseen secrets next to seen ones stay denied.
-    let places = Places {
-        home: Some(HOME.into()),
-        tilde: true,
-        ..Places::default()
-    };
-    let ev = Evaluator::new(&doc, &places);
-    let unseen = format!("{HOME}/.ssh/id_rsa");
+    // Unseen secrets next to seen ones stay denied; seen ones are allowed.
+    let ev = engine(&out.yaml);
     assert_eq!(
-        ev.decide(&Query {
-            tool: "read",
-            path: Some(&unseen),
-            ..Query::default()
-        })
-        .action,
-        "deny"
+        verdict(&ev, "read", &format!("{HOME}/.ssh/id_rsa")),
+        Action::Deny
     );
-    let env = format!("{PROJECT}/sub/.env");
     assert_eq!(
-        ev.decide(&Query {
-            tool: "read",
-            path: Some(&env),
-            ..Query::default()
-        })
-        .action,
-        "deny"
+        verdict(&ev, "read", &format!("{PROJECT}/sub/.env")),
+        Action::Deny
+    );
+    assert_eq!(
+        verdict(&ev, "read", &format!("{HOME}/.ssh/known_hosts")),
+        Action::Allow
     );
 }
 
@@ -330,6 +336,17 @@ fn directories_collapse_only_past_the_threshold_and_writes_only_where_owned() {
     assert!(wr.contains(&"/tmp/build/*".to_string()), "{wr:?}");
     assert!(wr.contains(&"~/.cache/pip/*".to_string()), "{wr:?}");
     assert!(wr.contains(&"~/src/shop/out/*".to_string()), "{wr:?}");
+    // In a temp root itself, flat only: `/tmp/**` would reach every other
+    // program's temp files.
+    let mut t: Vec<String> = (0..3).map(|i| format!("/tmp/d{i}/f")).collect();
+    t.push("/tmp/x.txt".into());
+    let out = generate(&writes(&t));
+    assert!(
+        allows(&out, "write").iter().all(|p| p != "/tmp/**"),
+        "{:?}",
+        allows(&out, "write")
+    );
+    assert!(allows(&out, "write").contains(&"/tmp/*".to_string()));
     assert_eq!(
         wr.iter().filter(|p| p.starts_with("~/Documents/")).count(),
         8,
@@ -369,6 +386,15 @@ fn volatile_names_are_normalised() {
     );
     // /proc/<pid>/status belongs to the process-info baseline bundle.
     assert!(out.yaml.contains("generated-baseline-process-info"));
+    // In a command, a temp path cannot be widened safely (a `*` inside a
+    // Rampart command glob also matches spaces): kept exact, with a warning.
+    let out = generate(&[exec(&["python3", "/tmp/tmpab3xk9q_/run.py"], &ts(0), "s")]);
+    assert_eq!(allows(&out, "exec"), ["python3 /tmp/tmpab3xk9q_/run.py"]);
+    assert!(out
+        .summary
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("will differ next run")));
 }
 
 #[test]
@@ -412,16 +438,8 @@ fn network_rules_by_domain_and_port() {
         ["tcp://localhost:8080", "/run/user/1000/bus"]
     );
     assert!(!out.yaml.contains("down.example.org"));
-    let doc = parse(&out.yaml, "out").unwrap();
-    let ev = Evaluator::new(&doc, &Places::default());
-    let url_ok = |u: &str| {
-        ev.decide(&Query {
-            tool: "net",
-            url: Some(u),
-            ..Query::default()
-        })
-        .admits()
-    };
+    let ev = engine(&out.yaml);
+    let url_ok = |u: &str| admits(&ev, "net", u);
     assert!(url_ok("tcp://d.cdn.example.net:443"));
     assert!(!url_ok("tcp://d.cdn.example.net.evil.io:443"));
     assert!(!url_ok("tcp://cdn.example.net.evil.io:443"));

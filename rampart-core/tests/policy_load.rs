@@ -81,6 +81,31 @@ fn go_rampart_standard_policy_decides_like_go() {
 }
 
 #[test]
+fn go_fixture_inline_tests_pass() {
+    let mut ran = 0;
+    let mut failed = Vec::new();
+    for file in compat_policies() {
+        let engine = Engine::load(std::slice::from_ref(&file)).unwrap();
+        for outcome in engine.run_inline_tests() {
+            ran += 1;
+            if !outcome.passed {
+                failed.push(format!(
+                    "{}:{} {:?}: expected {}, got {} ({})",
+                    outcome.file.display(),
+                    outcome.line,
+                    outcome.name,
+                    outcome.expected,
+                    outcome.decision.action,
+                    outcome.decision.message
+                ));
+            }
+        }
+    }
+    assert!(ran >= 20, "only {ran} inline tests");
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+#[test]
 fn inline_tests_of_go_fixtures_load() {
     let file = shared_dir().join("compat/rampart/policies/demo.yaml");
     let engine = Engine::load(&[file]).unwrap();

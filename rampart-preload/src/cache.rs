@@ -105,9 +105,11 @@ pub fn cwd_changed() {
     CWD_GEN.fetch_add(1, Ordering::AcqRel);
 }
 
-/// The cwd into `out` (for `Encoder::str_with`): `(len, cut)`.
-pub fn cwd_into(out: &mut [MaybeUninit<u8>]) -> (usize, bool) {
-    let key = [CWD_GEN.load(Ordering::Acquire), 1, 0];
+/// The cwd of process `pid` (the caller) into `out` (for
+/// `Encoder::str_with`): `(len, cut)`. Keyed by pid as well: a vfork child
+/// shares this cache but may have changed directory before its exec.
+pub fn cwd_into(pid: i32, out: &mut [MaybeUninit<u8>]) -> (usize, bool) {
+    let key = [CWD_GEN.load(Ordering::Acquire), pid as u32 as u64, 1];
     if let Some(n) = CWD.read(key, out) {
         return (n, false);
     }

@@ -7,10 +7,16 @@
 //! atfork handler and connects anew; a vfork child (which shares our memory
 //! but not our descriptor table) must not overwrite its parent's state, so a
 //! process that finds its *parent's* pid in the state uses a throw-away
-//! connection for its events. Before each send the descriptor is checked to
-//! still be our socket (programs close or dup2 over descriptors they do not
-//! know). A missing collector costs one connect attempt a second; sends block
-//! at most `SEND_TIMEOUT` (back-pressure, never a hang). Never allocates,
+//! connection for its events. Programs close or dup2 over descriptors they
+//! do not know: the close/dup hooks note when our number was touched, and
+//! the next send first checks with fstat (socket, inode, device) that the
+//! descriptor is still ours, reconnecting otherwise; the send itself names
+//! the collector's address, which other sockets refuse. A missing collector
+//! costs one connect attempt a second; sends block
+//! at most `SEND_TIMEOUT` (back-pressure, never a hang). In enforce mode
+//! [`Conn::ask`] sends a frame and waits for its verdict on the same socket,
+//! bounded by the decision timeout; one thread at a time reads the shared
+//! connection, others ask on a connection of their own. Never allocates,
 //! locks or panics.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -43,6 +49,11 @@ static NEXT_TRY_MS: AtomicU64 = AtomicU64::new(0);
 /// socket is re-checked with fstat when this differs from `VERIFIED`.
 static FD_GEN: AtomicU64 = AtomicU64::new(1);
 static VERIFIED: AtomicU64 = AtomicU64::new(0);
+
+/// A thread of this process is waiting for a verdict on the shared
+/// connection: verdicts arrive in order on one socket, so only one thread
+/// at a time may read it; the others wait on a connection of their own.
+static WAITING: AtomicBool = AtomicBool::new(false);
 
 /// A close/dup hook closed or replaced descriptors `lo..=hi`.
 #[inline]
@@ -152,16 +163,17 @@ fn open_new(s: &Saved, pid: i32, ppid: i32) -> Option<c_int> {
         NEXT_TRY_MS.store(now + RETRY_MS, Ordering::Relaxed);
         return None;
     };
-    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 2 * 4096 + 512];
+    // Hello: exe and cwd share 4.5 KiB (longer ones are cut).
+    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 4096 + 512];
     let mut e = wire::Encoder::hello(&mut buf, pid, ppid);
     e.str(state::exe());
-    e.str_with(|_, out| crate::cache::cwd_into(out));
+    e.str_with(|_, out| crate::cache::cwd_into(pid, out));
     e.str(s.var(b"RAMPART_AGENT"));
     e.str(s.var(b"RAMPART_SESSION"));
     let n = e.finish();
     // SAFETY: the first n bytes were written by the encoder.
     let frame = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
-    if n == 0 || send_raw(fd, frame).is_err() {
+    if n == 0 || send_raw(s, fd, frame).is_err() {
         sys::close(fd);
         NEXT_TRY_MS.store(now + RETRY_MS, Ordering::Relaxed);
         return None;
@@ -229,7 +241,13 @@ fn connect_socket(s: &Saved) -> Option<c_int> {
     }
 }
 
-fn send_raw(fd: c_int, frame: &[u8]) -> Result<(), c_int> {
+/// One frame, one `sendto`. The collector's address goes along although the
+/// socket is connected: a SEQPACKET socket ignores it, while most sockets a
+/// program could have put in our descriptor's place refuse it (unix stream:
+/// EISCONN; UDP, IPv6: EAFNOSUPPORT), as anything not a socket refuses
+/// sendto (ENOTSOCK): a frame does not leak into the program's own socket
+/// even if a close escaped the hooks.
+fn send_raw(s: &Saved, fd: c_int, frame: &[u8]) -> Result<(), c_int> {
     let mut nobufs_waits = 0;
     loop {
         // SAFETY: `frame` is a valid buffer of its length.
@@ -241,8 +259,8 @@ fn send_raw(fd: c_int, frame: &[u8]) -> Result<(), c_int> {
                     frame.as_ptr() as usize,
                     frame.len(),
                     libc::MSG_NOSIGNAL as usize,
-                    0,
-                    0,
+                    &s.addr as *const libc::sockaddr_un as usize,
+                    s.addr_len as usize,
                 ],
             )
         };
@@ -263,7 +281,7 @@ impl Conn {
     /// Send one frame. If the collector went away or our descriptor was
     /// taken from us, reconnect (rate-limited) and send there once.
     pub fn send(&mut self, s: &Saved, pid: i32, ppid: i32, frame: &[u8]) -> bool {
-        match send_raw(self.fd, frame) {
+        match send_raw(s, self.fd, frame) {
             Ok(()) => true,
             Err(libc::EAGAIN) => {
                 // SO_SNDTIMEO expired: the collector is wedged. Drop this
@@ -277,7 +295,7 @@ impl Conn {
                 self.forget(pid);
                 match acquire(s, pid, ppid) {
                     Some(mut c) => {
-                        let ok = send_raw(c.fd, frame).is_ok();
+                        let ok = send_raw(s, c.fd, frame).is_ok();
                         core::mem::swap(self, &mut c);
                         ok
                     }
@@ -285,6 +303,77 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// Send an Event frame that wants a verdict and wait for the verdict on
+    /// the same connection, at most `timeout_ms`: `Some(allow)`, or `None`
+    /// when no verdict came (collector gone, unreachable or too slow).
+    /// Verdicts for other sequence numbers (left over from earlier waits
+    /// that timed out) are discarded.
+    pub fn ask(
+        &mut self,
+        s: &Saved,
+        pid: i32,
+        ppid: i32,
+        frame: &[u8],
+        seq: u32,
+        timeout_ms: u64,
+    ) -> Option<bool> {
+        let deadline = sys::now_ms().saturating_add(timeout_ms);
+        if !self.own
+            && WAITING
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+        {
+            // Another thread reads the shared connection: ask on our own.
+            let fd = open_new(s, pid, ppid)?;
+            let mut own = Conn { fd, own: true };
+            return own.ask(s, pid, ppid, frame, seq, timeout_ms);
+        }
+        let holds_waiting = !self.own;
+        let got = if self.send(s, pid, ppid, frame) {
+            wait_verdict(self.fd, seq, deadline)
+        } else {
+            Err(false)
+        };
+        if holds_waiting {
+            WAITING.store(false, Ordering::Release);
+        }
+        match got {
+            Ok(allow) => Some(allow),
+            Err(timed_out) => {
+                // Gone or wedged: drop the connection; a collector that
+                // missed a deadline is left alone for a while, so that the
+                // calls that follow are decided at once, not each after a
+                // full timeout.
+                self.forget(pid);
+                if timed_out {
+                    NEXT_TRY_MS.store(sys::now_ms() + WEDGED_BACKOFF_MS, Ordering::Relaxed);
+                }
+                None
+            }
+        }
+    }
+
+    /// Is the collector still at the other end? A peek that finds the end
+    /// of the connection says it is gone.
+    pub fn alive(&self) -> bool {
+        let mut b = [0u8; 1];
+        // SAFETY: one byte of our stack; no address wanted.
+        let r = unsafe {
+            sys::raw6(
+                libc::SYS_recvfrom,
+                [
+                    self.fd as usize,
+                    b.as_mut_ptr() as usize,
+                    1,
+                    (libc::MSG_PEEK | libc::MSG_DONTWAIT) as usize,
+                    0,
+                    0,
+                ],
+            )
+        };
+        matches!(r, Ok(1..) | Err(libc::EAGAIN | libc::EINTR))
     }
 
     fn forget(&mut self, pid: i32) {
@@ -298,6 +387,76 @@ impl Conn {
             && is_our_socket(self.fd)
         {
             sys::close(self.fd);
+        }
+    }
+}
+
+/// Wait until `deadline` (coarse monotonic ms) for the Verdict of `seq` on
+/// `fd`: `Ok(allow)`, `Err(true)` on timeout, `Err(false)` when the
+/// connection broke.
+fn wait_verdict(fd: c_int, seq: u32, deadline: u64) -> Result<bool, bool> {
+    let mut buf = [0u8; 64];
+    loop {
+        let now = sys::now_ms();
+        if now >= deadline {
+            return Err(true);
+        }
+        let left = deadline - now;
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ts = libc::timespec {
+            tv_sec: (left / 1000) as libc::time_t,
+            tv_nsec: ((left % 1000) * 1_000_000) as libc::c_long,
+        };
+        // SAFETY: one pollfd and one timespec on our stack; no signal mask.
+        let r = unsafe {
+            sys::raw6(
+                libc::SYS_ppoll,
+                [
+                    &mut pfd as *mut libc::pollfd as usize,
+                    1,
+                    &ts as *const libc::timespec as usize,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        };
+        match r {
+            Ok(0) => continue, // the clock decides at the top of the loop
+            Ok(_) => {}
+            Err(libc::EINTR) => continue,
+            Err(_) => return Err(false),
+        }
+        // SAFETY: `buf` is valid for its length; no address wanted.
+        let n = unsafe {
+            sys::raw6(
+                libc::SYS_recvfrom,
+                [
+                    fd as usize,
+                    buf.as_mut_ptr() as usize,
+                    buf.len(),
+                    libc::MSG_DONTWAIT as usize,
+                    0,
+                    0,
+                ],
+            )
+        };
+        match n {
+            Ok(0) => return Err(false), // the collector closed the connection
+            Ok(n) => {
+                if let Some((got, allow)) = wire::decode_verdict(&buf[..n.min(buf.len())]) {
+                    if got == seq {
+                        return Ok(allow);
+                    }
+                }
+                // A stale verdict (or garbage): keep waiting for ours.
+            }
+            Err(libc::EAGAIN | libc::EINTR) => {}
+            Err(_) => return Err(false),
         }
     }
 }
@@ -318,5 +477,9 @@ pub extern "C" fn after_fork_in_child() {
     }
     if CONNECTING.load(Ordering::Relaxed) {
         CONNECTING.store(false, Ordering::Release);
+    }
+    // Another thread of the parent may have been waiting: not in this child.
+    if WAITING.load(Ordering::Relaxed) {
+        WAITING.store(false, Ordering::Release);
     }
 }

@@ -153,4 +153,93 @@ impl ChildEnv {
         *out.add(k) = core::ptr::null();
         out
     }
+
+    /// The environment for the rampart binary's trace entry point: `envp`
+    /// with the `RAMPART_*` variables put back and this library taken out
+    /// of `LD_PRELOAD` (the entry dropped when nothing else is left), so
+    /// that neither the tracer nor the traced tree loads it: the tracer
+    /// watches that tree itself.
+    ///
+    /// # Safety
+    /// `envp` is NULL or a NULL-terminated array of C strings.
+    pub unsafe fn without_library(
+        &mut self,
+        s: &Saved,
+        envp: *const *const c_char,
+    ) -> *const *const c_char {
+        let envp = self.fix(s, envp);
+        if envp.is_null() {
+            return envp;
+        }
+        let mut n = 0usize;
+        while !(*envp.add(n)).is_null() {
+            n += 1;
+        }
+        let mut kept_ld: Option<*const c_char> = None;
+        let mut ld_index = None;
+        for i in 0..n {
+            let e = sys::cstr_bytes(*envp.add(i));
+            if starts_with(e, b"LD_PRELOAD") {
+                ld_index = Some(i);
+                kept_ld = self.ld_without_us(s, &e[11..]);
+            }
+        }
+        let Some(ld_index) = ld_index else {
+            return envp;
+        };
+        if n + 1 > SLOTS {
+            return envp; // a huge environment: leave it as it is
+        }
+        let out = self.ptrs.as_mut_ptr();
+        let src: *const *const c_char = if core::ptr::eq(envp, out) { out } else { envp };
+        let mut k = 0;
+        for i in 0..n {
+            let p = *src.add(i);
+            let p = if i == ld_index {
+                match kept_ld {
+                    Some(p) => p,
+                    None => continue,
+                }
+            } else {
+                p
+            };
+            // `fix` may have built `envp` in `ptrs`: index i is read
+            // before k <= i is written, so rewriting in place is safe.
+            *out.add(k) = p;
+            k += 1;
+        }
+        *out.add(k) = core::ptr::null();
+        out
+    }
+
+    /// `LD_PRELOAD=` with the entries naming this library removed, written
+    /// into `ld`; `None` when nothing else was preloaded.
+    fn ld_without_us(&mut self, s: &Saved, value: &[u8]) -> Option<*const c_char> {
+        let ours = s.lib_path();
+        let base = s.lib_basename();
+        let mut tmp = [0u8; LD_CAP];
+        let mut at = 0;
+        for item in value.split(|&b| b == b':' || b == b' ') {
+            let item_base = item.rsplit(|&b| b == b'/').next().unwrap_or(item);
+            if item.is_empty() || item == ours || (!base.is_empty() && item_base == base) {
+                continue;
+            }
+            let sep = usize::from(at > 0);
+            if at + sep + item.len() + 1 > LD_CAP - 11 {
+                break;
+            }
+            if sep == 1 {
+                tmp[at] = b':';
+            }
+            tmp[at + sep..at + sep + item.len()].copy_from_slice(item);
+            at += sep + item.len();
+        }
+        if at == 0 {
+            return None;
+        }
+        self.ld[..11].copy_from_slice(b"LD_PRELOAD=");
+        self.ld[11..11 + at].copy_from_slice(&tmp[..at]);
+        self.ld[11 + at] = 0;
+        Some(self.ld.as_ptr().cast())
+    }
 }

@@ -24,6 +24,8 @@
 mod cache;
 mod conn;
 mod dns;
+mod elf;
+mod enforce;
 mod envp;
 mod hooks;
 mod path;

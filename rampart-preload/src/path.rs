@@ -160,15 +160,20 @@ pub fn resolve_into(
         Base::AsIs => copy_as_is(rel, out),
         _ if rel.first() == Some(&b'/') => clean_join(b"/", rel, out),
         Base::Cwd => clean_join(cwd, rel, out),
-        Base::Dir(fd) => {
-            let mut dir = [0u8; PATH_MAX];
-            match crate::cache::dir_path(fd, &mut dir) {
-                Some(n) => clean_join(&dir[..n], rel, out),
-                // Not a directory we can name (bad fd): keep the call's own
-                // words, relative, so nothing is invented.
-                None => copy_as_is(rel, out),
-            }
-        }
+        Base::Dir(fd) => resolve_in_dir(fd, rel, out),
+    }
+}
+
+/// Kept out of line so its 4 KiB buffer is on the stack only for `*at`
+/// calls with a real directory descriptor.
+#[inline(never)]
+fn resolve_in_dir(fd: c_int, rel: &[u8], out: &mut [MaybeUninit<u8>]) -> (usize, bool) {
+    let mut dir = [0u8; PATH_MAX];
+    match crate::cache::dir_path(fd, &mut dir) {
+        Some(n) => clean_join(&dir[..n], rel, out),
+        // Not a directory we can name (bad fd): keep the call's own
+        // words, relative, so nothing is invented.
+        None => copy_as_is(rel, out),
     }
 }
 

@@ -53,6 +53,21 @@ impl Real {
         (p != 0).then_some(p)
     }
 
+    /// Like [`Real::addr`], but while another thread is resolving, look the
+    /// symbol up without caching instead of giving up. For functions with no
+    /// system-call fallback (a racing `fopen` must not fail).
+    pub fn addr_always(&self) -> Option<usize> {
+        match self.addr() {
+            Some(p) => Some(p),
+            None if self.ptr.load(Ordering::Acquire) == RESOLVING => {
+                // SAFETY: as in `resolve`.
+                let p = unsafe { libc::dlsym(libc::RTLD_NEXT, self.name.as_ptr().cast()) } as usize;
+                (p != 0).then_some(p)
+            }
+            None => None,
+        }
+    }
+
     fn addr_if_ready(&self) -> Option<usize> {
         match self.ptr.load(Ordering::Acquire) {
             0 | RESOLVING | MISSING => None,
@@ -70,15 +85,35 @@ macro_rules! reals {
             pub(crate) static $fn_name: Real =
                 Real::new(concat!(stringify!($fn_name), "\0").as_bytes());
         )*
+        /// The real function, or `None` while it is being resolved (callers
+        /// fall back to the system call).
         pub mod get {
             #[allow(unused_imports)]
             use libc::*;
             $(
                 #[inline]
+                #[allow(dead_code)]
                 pub fn $fn_name() -> Option<unsafe extern "C" fn($($arg),*) -> $ret> {
                     // SAFETY: the symbol has this C signature in glibc.
                     super::$fn_name
                         .addr()
+                        .map(|p| unsafe { core::mem::transmute::<usize, unsafe extern "C" fn($($arg),*) -> $ret>(p) })
+                }
+            )*
+        }
+
+        /// The real function, looked up again rather than missing while
+        /// another thread resolves it (for functions without a fallback).
+        pub mod must {
+            #[allow(unused_imports)]
+            use libc::*;
+            $(
+                #[inline]
+                #[allow(dead_code)]
+                pub fn $fn_name() -> Option<unsafe extern "C" fn($($arg),*) -> $ret> {
+                    // SAFETY: the symbol has this C signature in glibc.
+                    super::$fn_name
+                        .addr_always()
                         .map(|p| unsafe { core::mem::transmute::<usize, unsafe extern "C" fn($($arg),*) -> $ret>(p) })
                 }
             )*

@@ -1,4 +1,5 @@
-//! Building one wire frame per intercepted call and sending it.
+//! Building one wire frame per intercepted call and sending it, or, in
+//! enforce mode, handing it to [`enforce::gate`] before the call.
 //!
 //! Each function writes straight into one stack frame buffer (`FRAME`
 //! bytes): the header, the executable, the cwd read by `getcwd` into the
@@ -14,6 +15,7 @@ use libc::{c_char, c_int};
 use rampart_core::wire::{self, CallKind, Encoder, EventHead, InetAddr, WireOutcome, WireProto};
 
 use crate::conn::{self, Conn};
+use crate::enforce::{self, Gate};
 use crate::path::{self, Base};
 use crate::state::{self, Saved};
 use crate::sys;
@@ -61,15 +63,17 @@ pub fn outcome(ok: bool, err: c_int) -> WireOutcome {
     }
 }
 
-fn send_event(
+/// Write one Event frame into `buf`: returns its sequence number and the
+/// initialised frame (empty if it could not be encoded).
+#[inline(always)]
+fn build_event<'b>(
     cx: &Ctx,
-    conn: &mut Conn,
+    buf: &'b mut [MaybeUninit<u8>; FRAME],
     call: CallKind,
     outcome: WireOutcome,
     body: impl FnOnce(&mut Encoder<'_>, Range<usize>),
-) -> u32 {
+) -> (u32, &'b mut [u8]) {
     let seq = state::next_seq();
-    let mut buf = [MaybeUninit::<u8>::uninit(); FRAME];
     let head = EventHead {
         seq,
         wants_verdict: false,
@@ -77,20 +81,120 @@ fn send_event(
         pid: cx.pid,
         ppid: cx.ppid,
     };
-    let mut e = Encoder::event(&mut buf, call, &head);
+    let mut e = Encoder::event(buf, call, &head);
     e.str(state::exe());
     let cwd = e.str_with(|_, out| {
         let cap = out.len().min(path::PATH_MAX);
-        crate::cache::cwd_into(&mut out[..cap])
+        crate::cache::cwd_into(cx.pid, &mut out[..cap])
     });
     body(&mut e, cwd);
     let n = e.finish();
-    if n > 0 {
-        // SAFETY: the encoder initialised the first n bytes.
-        let frame = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
+    // SAFETY: the encoder initialised the first n bytes.
+    let frame = unsafe { core::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<u8>(), n) };
+    (seq, frame)
+}
+
+fn send_event(
+    cx: &Ctx,
+    conn: &mut Conn,
+    call: CallKind,
+    outcome: WireOutcome,
+    body: impl FnOnce(&mut Encoder<'_>, Range<usize>),
+) -> u32 {
+    let mut buf = [MaybeUninit::<u8>::uninit(); FRAME];
+    let (seq, frame) = build_event(cx, &mut buf, call, outcome, body);
+    if !frame.is_empty() {
         conn.send(cx.s, cx.pid, cx.ppid, frame);
     }
     seq
+}
+
+/// Enforce mode: build the call's frame (outcome unknown) and decide it
+/// (see [`enforce::gate`]); returns the gate and the frame's seq.
+fn gate_event(
+    cx: &Ctx,
+    conn: &mut Option<Conn>,
+    call: CallKind,
+    refused: c_int,
+    send_if_cached: bool,
+    body: impl FnOnce(&mut Encoder<'_>, Range<usize>),
+) -> (Gate, u32) {
+    let mut buf = [MaybeUninit::<u8>::uninit(); FRAME];
+    let (seq, frame) = build_event(cx, &mut buf, call, WireOutcome::Unknown, body);
+    (enforce::gate(cx, conn, frame, refused, send_if_cached), seq)
+}
+
+/// Enforce mode: decide an open before it is made.
+#[inline(never)]
+pub fn open_gate(cx: &Ctx, conn: &mut Option<Conn>, base: Base, rel: &[u8], flags: c_int) -> Gate {
+    gate_event(cx, conn, CallKind::Open, libc::EACCES, false, |e, cwd| {
+        e.i32(flags);
+        put_path(e, cwd, base, rel);
+    })
+    .0
+}
+
+/// Enforce mode: decide an exec (or spawn) of `rel` with `argv` before it
+/// is made. `send_if_cached`: see [`enforce::gate`]. Returns the frame's
+/// seq for a later ExecFailed.
+///
+/// # Safety
+/// `argv` is NULL or a NULL-terminated array of C strings.
+#[inline(never)]
+pub unsafe fn exec_gate(
+    cx: &Ctx,
+    conn: &mut Option<Conn>,
+    base: Base,
+    rel: &[u8],
+    argv: *const *const c_char,
+    send_if_cached: bool,
+) -> (Gate, u32) {
+    gate_event(
+        cx,
+        conn,
+        CallKind::Exec,
+        libc::EPERM,
+        send_if_cached,
+        |e, cwd| {
+            put_path(e, cwd, base, rel);
+            e.argv(ArgIter { argv, i: 0 });
+        },
+    )
+}
+
+/// Enforce mode: decide an inet connect before it is made.
+#[inline(never)]
+pub fn connect_inet_gate(
+    cx: &Ctx,
+    conn: &mut Option<Conn>,
+    addr: InetAddr,
+    port: u16,
+    proto: WireProto,
+) -> Gate {
+    let addr = crate::dns::unmap(addr);
+    gate_event(
+        cx,
+        conn,
+        CallKind::ConnectInet,
+        libc::EACCES,
+        false,
+        |e, _| inet_body(e, addr, port, proto),
+    )
+    .0
+}
+
+/// Enforce mode: decide a unix-socket connect before it is made.
+#[inline(never)]
+pub fn connect_unix_gate(cx: &Ctx, conn: &mut Option<Conn>, name: &[u8]) -> Gate {
+    gate_event(
+        cx,
+        conn,
+        CallKind::ConnectUnix,
+        libc::EACCES,
+        false,
+        |e, cwd| unix_body(e, cwd, name),
+    )
+    .0
 }
 
 fn put_path(e: &mut Encoder<'_>, cwd: Range<usize>, base: Base, rel: &[u8]) {
@@ -170,20 +274,24 @@ pub fn connect_inet(
 ) {
     let addr = crate::dns::unmap(addr);
     send_event(cx, conn, CallKind::ConnectInet, oc, |e, _| {
-        match addr {
-            InetAddr::V4(a) => {
-                e.u8(4);
-                e.bytes(&a);
-            }
-            InetAddr::V6(a) => {
-                e.u8(6);
-                e.bytes(&a);
-            }
-        }
-        e.u16(port);
-        e.u8(proto as u8);
-        e.str_with(|_, out| (crate::dns::lookup_into(&addr, out).unwrap_or(0), false));
+        inet_body(e, addr, port, proto)
     });
+}
+
+fn inet_body(e: &mut Encoder<'_>, addr: InetAddr, port: u16, proto: WireProto) {
+    match addr {
+        InetAddr::V4(a) => {
+            e.u8(4);
+            e.bytes(&a);
+        }
+        InetAddr::V6(a) => {
+            e.u8(6);
+            e.bytes(&a);
+        }
+    }
+    e.u16(port);
+    e.u8(proto as u8);
+    e.str_with(|_, out| (crate::dns::lookup_into(&addr, out).unwrap_or(0), false));
 }
 
 /// A connect to a unix socket: `name` is the sun_path bytes (abstract
@@ -191,18 +299,22 @@ pub fn connect_inet(
 #[inline(never)]
 pub fn connect_unix(cx: &Ctx, conn: &mut Conn, name: &[u8], oc: WireOutcome) {
     send_event(cx, conn, CallKind::ConnectUnix, oc, |e, cwd| {
-        if let Some(abs) = name.strip_prefix(&[0u8]) {
-            e.str_with(|_, out| {
-                let mut n = 0;
-                for (d, b) in out.iter_mut().zip(b"@".iter().chain(abs)) {
-                    d.write(*b);
-                    n += 1;
-                }
-                (n, n < abs.len() + 1)
-            });
-        } else {
-            let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
-            put_path(e, cwd, Base::Cwd, &name[..end]);
-        }
+        unix_body(e, cwd, name)
     });
+}
+
+fn unix_body(e: &mut Encoder<'_>, cwd: Range<usize>, name: &[u8]) {
+    if let Some(abs) = name.strip_prefix(&[0u8]) {
+        e.str_with(|_, out| {
+            let mut n = 0;
+            for (d, b) in out.iter_mut().zip(b"@".iter().chain(abs)) {
+                d.write(*b);
+                n += 1;
+            }
+            (n, n < abs.len() + 1)
+        });
+    } else {
+        let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        put_path(e, cwd, Base::Cwd, &name[..end]);
+    }
 }

@@ -24,8 +24,13 @@ pub struct Saved {
     pub active: bool,
     pub addr: libc::sockaddr_un,
     pub addr_len: libc::socklen_t,
-    /// `RAMPART_MODE=enforce` (waiting for verdicts is a later issue).
+    /// `RAMPART_MODE=enforce`: calls wait for the collector's verdict.
     pub enforce: bool,
+    /// `RAMPART_FAIL_OPEN=1`: without a verdict (collector unreachable or
+    /// too slow) an enforced call proceeds; otherwise it is denied.
+    pub fail_open: bool,
+    /// `RAMPART_DECISION_TIMEOUT_MS`: how long a call waits for its verdict.
+    pub timeout_ms: u64,
     /// The whole `LD_PRELOAD=...` entry, NUL-terminated, or empty.
     ld_entry: [u8; LD_CAP],
     ld_len: usize,
@@ -144,10 +149,30 @@ pub fn init() {
         s.active = true;
     }
     s.enforce = s.var(b"RAMPART_MODE") == b"enforce";
+    s.fail_open = s.var(b"RAMPART_FAIL_OPEN") == b"1";
+    s.timeout_ms = parse_ms(s.var(b"RAMPART_DECISION_TIMEOUT_MS")).unwrap_or(DEFAULT_TIMEOUT_MS);
     find_own_path(s);
+    // Resolve the real execve now: its first use may be in a vfork child,
+    // where dlsym (which takes the loader's lock) is best avoided.
+    let _ = crate::real::execve.addr();
     // SAFETY: registering a plain function; glibc copies the record.
     unsafe { libc::pthread_atfork(None, None, Some(crate::conn::after_fork_in_child)) };
     INIT.store(INIT_DONE, Ordering::Release);
+}
+
+/// How long an enforced call waits for its verdict when
+/// `RAMPART_DECISION_TIMEOUT_MS` is unset or not a number.
+pub const DEFAULT_TIMEOUT_MS: u64 = 5000;
+/// Longest wait accepted (one hour): a larger value is taken as this.
+const MAX_TIMEOUT_MS: u64 = 3_600_000;
+
+/// A decimal number of milliseconds.
+fn parse_ms(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    Some(n.min(MAX_TIMEOUT_MS))
 }
 
 fn take_env_entry(s: &mut Saved, e: &[u8]) {

@@ -78,7 +78,7 @@ pub fn fstat(fd: c_int) -> Option<libc::stat> {
 }
 
 /// `stat` of a NUL-terminated path, following symlinks.
-pub fn stat(path: *const u8) -> Option<libc::stat> {
+pub fn stat(path: *const u8) -> Result<libc::stat, c_int> {
     let mut st = core::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: `path` is NUL-terminated; the kernel writes a whole stat.
     unsafe {
@@ -88,9 +88,8 @@ pub fn stat(path: *const u8) -> Option<libc::stat> {
             path as usize,
             st.as_mut_ptr() as usize,
             0,
-        )
-        .ok()?;
-        Some(st.assume_init())
+        )?;
+        Ok(st.assume_init())
     }
 }
 

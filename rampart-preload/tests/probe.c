@@ -8,14 +8,17 @@
  *   probe exec VARIANT ...     exec /usr/bin/echo through VARIANT
  *   probe execvp-missing NAME  execvp a name not on PATH; prints errno
  *   probe vfork                vfork+execve, then an open in the parent
+ *   probe vfork-chdir DIR      vfork, child chdir DIR + execve; parent then
+ *                              opens a relative file
  *   probe threads N            N threads, each forks and execs, concurrently
- *   probe close-range FILE     open, close every descriptor, open FILE
+ *   probe close-range FILE     open, close every descriptor, open FILE; three
+ *                              times (SYS_close_range, close_range, closefrom)
  *   probe close-loop FILE      open, close() fds 3..1023 one by one, open FILE
  *   probe cwd-moves A B        relative opens across chdir, fchdir, SYS_chdir
  *   probe dirfd-reuse A B      openat on a descriptor number reused for
  *                              another directory (close, closedir)
- *   probe dup2-all FILE        open, dup2 a pipe over fds 3..950, open FILE;
- *                              prints how many bytes reached the pipe
+ *   probe dup2-all FILE        open, dup2 a socket over fds 3..950, open FILE;
+ *                              prints how many bytes reached the socket
  *   probe unsetenv-exec CMD    unsetenv LD_PRELOAD and RAMPART_*, then sh -c CMD
  *   probe execle-bare CMD      execle sh -c CMD with an envp of one variable
  *   probe unsetenv-spawn CMD   unsetenv LD_PRELOAD and RAMPART_*, then
@@ -198,6 +201,24 @@ static int vfork_exec(const char *file)
 	return 0;
 }
 
+static int vfork_chdir(const char *dir)
+{
+	closefd(open("before", O_WRONLY | O_CREAT, 0644), "open before");
+	pid_t pid = vfork();
+	if (pid == 0) {
+		if (chdir(dir) != 0)
+			_exit(126);
+		char *argv[] = { "true", NULL };
+		execve("/usr/bin/true", argv, environ);
+		_exit(127);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	closefd(open("after", O_WRONLY | O_CREAT, 0644), "open after");
+	puts("vfork-chdir done");
+	return 0;
+}
+
 static void *forker(void *arg)
 {
 	long n = (long)arg;
@@ -231,8 +252,12 @@ static int threads(int n)
 static int close_range_open(const char *file)
 {
 	closefd(open("/etc/hostname", O_RDONLY), "first open");
-	check(syscall(SYS_close_range, 3, ~0U, 0) == 0, "close_range");
+	check(syscall(SYS_close_range, 3, ~0U, 0) == 0, "SYS_close_range");
+	closefd(open(file, O_RDONLY), "open after SYS_close_range");
+	check(close_range(3, ~0U, 0) == 0, "close_range");
 	closefd(open(file, O_RDONLY), "open after close_range");
+	closefrom(3);
+	closefd(open(file, O_RDONLY), "open after closefrom");
 	puts("close-range done");
 	return 0;
 }
@@ -290,15 +315,17 @@ static int dirfd_reuse(const char *a, const char *b)
 static int dup2_all(const char *file)
 {
 	closefd(open("/etc/hostname", O_RDONLY), "first open");
+	/* A socket, not a pipe: a send on a pipe would fail by itself, a send
+	 * on a connected stream socket would go through into the program. */
 	int p[2];
-	check(pipe2(p, O_NONBLOCK) == 0, "pipe");
+	check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p) == 0, "socketpair");
 	for (int fd = 3; fd <= 950; fd++)
 		if (fd != p[0] && fd != p[1])
 			dup2(p[1], fd);
 	closefd(open(file, O_RDONLY), "open after dup2");
 	char buf[65536];
 	ssize_t n = read(p[0], buf, sizeof buf);
-	printf("bytes in pipe: %zd\n", n < 0 ? 0 : n);
+	printf("bytes in socket: %zd\n", n < 0 ? 0 : n);
 	return 0;
 }
 
@@ -405,6 +432,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(c, "vfork"))
 		return vfork_exec(a);
+	if (!strcmp(c, "vfork-chdir"))
+		return vfork_chdir(a);
 	if (!strcmp(c, "threads"))
 		return threads(atoi(a));
 	if (!strcmp(c, "close-range"))

@@ -158,8 +158,14 @@ impl Sandbox {
 
     /// Compile a C probe from `tests/probes/NAME.c` into this sandbox.
     pub fn probe(&self, name: &str, extra: &[&str]) -> PathBuf {
+        self.probe_as(name, name, extra)
+    }
+
+    /// Compile `tests/probes/NAME.c` into this sandbox as `out_name` (e.g.
+    /// a static build next to the dynamic one).
+    pub fn probe_as(&self, name: &str, out_name: &str, extra: &[&str]) -> PathBuf {
         let src = workspace().join("tests/probes").join(format!("{name}.c"));
-        let out = self.path(name);
+        let out = self.path(out_name);
         let st = Command::new("gcc")
             .args(["-O1", "-Wall", "-o"])
             .arg(&out)

@@ -22,6 +22,8 @@ pub enum Command {
         /// Policy files or directories [default: the policy sources in use].
         paths: Vec<PathBuf>,
     },
+    /// What NEW adds, removes and widens compared with OLD, rule by rule.
+    Diff { old: PathBuf, new: PathBuf },
     /// List the policies shipped inside rampart.
     List,
     /// Print a shipped policy's YAML.
@@ -35,6 +37,21 @@ pub fn run(cmd: Command, policy: &[PathBuf]) -> Result<i32> {
     match cmd {
         Command::Check { paths } => check(sources(paths, policy)),
         Command::Lint { paths } => lint(sources(paths, policy)),
+        Command::Diff { old, new } => {
+            let read = |p: &PathBuf| {
+                std::fs::read_to_string(p)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
+            };
+            let d = rampart_core::generate::diff(
+                &read(&old)?,
+                &old.display().to_string(),
+                &read(&new)?,
+                &new.display().to_string(),
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            print!("{d}");
+            Ok(0)
+        }
         Command::List => {
             for p in policies::SHIPPED {
                 println!("{:<11} {}", p.name, p.summary);

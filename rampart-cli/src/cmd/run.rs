@@ -236,6 +236,10 @@ pub fn child_env_for(
         ("LD_PRELOAD".into(), preload),
         ("RAMPART_SOCKET".into(), socket.into()),
         ("RAMPART_MODE".into(), mode.into()),
+        (
+            "RAMPART_POLICY_GEN".into(),
+            crate::collector::policy_gen::path_for(socket).into(),
+        ),
     ];
     if let Ok(bin) = std::env::current_exe() {
         env.push(("RAMPART_BIN".into(), bin.into()));

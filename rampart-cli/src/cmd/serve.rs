@@ -15,6 +15,7 @@ use anyhow::{bail, Context, Result};
 use arc_swap::ArcSwap;
 use nix::sys::signal::{SigSet, Signal};
 
+use crate::collector::policy_gen::PolicyGeneration;
 use crate::collector::{Collector, Config, Mode, Origin};
 use crate::policies;
 use crate::runtime::{self, State};
@@ -105,14 +106,19 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
     );
 
     let explicit = policy.to_vec();
+    let generation = collector.policy_generation();
     let _watcher = watch_policies(&source, {
         let live = live.clone();
         let explicit = explicit.clone();
-        move || reload(&live, &explicit)
+        let generation = generation.clone();
+        move || reload(&live, &explicit, generation.as_deref())
     });
     loop {
         match signals.wait() {
-            Ok(Signal::SIGHUP) => reload(&live, &explicit),
+            Ok(Signal::SIGHUP) => {
+                tracing::warn!("SIGHUP: reloading the policy");
+                reload(&live, &explicit, generation.as_deref())
+            }
             Ok(_) => break,
             Err(_) => continue,
         }
@@ -124,10 +130,19 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
 }
 
 /// Load the policy again; keep the one in force if the new one is broken.
-fn reload(live: &ArcSwap<rampart_core::policy::Engine>, explicit: &[PathBuf]) {
+/// Enforcing processes drop their cached verdicts once the new policy is in
+/// place.
+fn reload(
+    live: &ArcSwap<rampart_core::policy::Engine>,
+    explicit: &[PathBuf],
+    generation: Option<&PolicyGeneration>,
+) {
     match policies::load(explicit) {
         Ok((engine, source)) => {
-            live.store(engine);
+            live.store(engine.clone());
+            if let Some(g) = generation {
+                g.bump(&engine);
+            }
             tracing::warn!("policy reloaded from {source}");
         }
         Err(e) => tracing::error!("policy not reloaded, the previous one stays in force: {e:#}"),

@@ -14,6 +14,7 @@
 //! senders (back-pressure), and nothing is dropped. The collector never runs
 //! a watched program and never prints on its streams.
 
+pub mod policy_gen;
 pub mod server;
 
 use std::collections::BTreeMap;
@@ -191,6 +192,8 @@ pub struct Config {
 
 /// A running collector pipeline.
 pub struct Collector {
+    engine: LiveEngine,
+    policy_gen: Option<Arc<policy_gen::PolicyGeneration>>,
     intake: Option<Intake>,
     server: Option<server::Server>,
     decide: Option<JoinHandle<()>>,
@@ -220,6 +223,8 @@ impl Collector {
             .spawn(move || audit_stage(chain, rec_rx, &audit_stats, print_denials))?;
 
         Ok(Collector {
+            engine: cfg.engine.clone(),
+            policy_gen: None,
             intake: Some(Intake {
                 tx: call_tx,
                 default_origin: Arc::new(cfg.origin),
@@ -231,12 +236,26 @@ impl Collector {
         })
     }
 
-    /// Listen for the preload library at `socket_path`.
+    /// Listen for the preload library at `socket_path`, and publish the
+    /// policy generation next to it (see [`policy_gen`]).
     pub fn listen(&mut self, socket_path: PathBuf) -> Result<()> {
+        self.policy_gen = Some(Arc::new(policy_gen::PolicyGeneration::create(
+            &policy_gen::path_for(&socket_path),
+            &self.engine.load(),
+        )?));
         let intake = self.intake()?;
         let stats = self.stats.clone();
         self.server = Some(server::Server::start(socket_path, intake, stats)?);
         Ok(())
+    }
+
+    /// Tell every enforcing process that the policy changed: their cached
+    /// verdicts are dropped before their next call. Call it after the new
+    /// engine is in place (`rampart serve` on reload).
+    /// The published policy generation, for a thread that reloads the
+    /// policy without holding the collector (`PolicyGeneration::bump`).
+    pub fn policy_generation(&self) -> Option<Arc<policy_gen::PolicyGeneration>> {
+        self.policy_gen.clone()
     }
 
     pub fn intake(&self) -> Result<Intake> {

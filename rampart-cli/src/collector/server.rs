@@ -30,6 +30,11 @@ const LISTENER: u64 = u64::MAX;
 /// process that sends as fast as the collector reads must not starve the
 /// rest (whose sends would time out).
 const FAIR_SHARE: usize = 64;
+/// After a round that only carried monitor frames, wait this long before
+/// polling again, so that the next round drains a batch instead of waking
+/// (and making the pipeline wake) once per frame. Rounds with a caller
+/// waiting for a verdict never nap.
+const MONITOR_NAP: std::time::Duration = std::time::Duration::from_micros(200);
 const WAKE: u64 = u64::MAX - 1;
 
 /// The listening side, running on its own thread.
@@ -55,6 +60,8 @@ impl Server {
                     stats,
                     conns: HashMap::new(),
                     next_id: 0,
+                    round_frames: 0,
+                    round_waits: false,
                 };
                 if let Err(e) = state.serve(listener, wake_thread, &stop_thread) {
                     tracing::error!("collector server stopped: {e:#}");
@@ -102,6 +109,10 @@ struct State {
     stats: Arc<Mutex<Stats>>,
     conns: HashMap<u64, Conn>,
     next_id: u64,
+    /// Frames read in the current epoll round, and whether any of them
+    /// waits for a verdict.
+    round_frames: usize,
+    round_waits: bool,
 }
 
 impl State {
@@ -153,6 +164,8 @@ impl State {
                 }
                 return Err(e).context("epoll_wait");
             }
+            self.round_frames = 0;
+            self.round_waits = false;
             for ev in &events[..n as usize] {
                 match ev.u64 {
                     LISTENER => {
@@ -169,6 +182,9 @@ impl State {
                         self.read_conn(id, &mut buf);
                     }
                 }
+            }
+            if self.round_frames > 0 && !self.round_waits {
+                std::thread::sleep(MONITOR_NAP);
             }
         }
         // Whatever the remaining connections have sent already is read;
@@ -255,6 +271,7 @@ impl State {
                 )
             };
             if n > 0 {
+                self.round_frames += 1;
                 self.frame(id, &buf[..n as usize]);
                 continue;
             }
@@ -312,6 +329,7 @@ impl State {
                 wants_verdict,
                 event,
             } => {
+                self.round_waits |= wants_verdict;
                 let reply = wants_verdict.then(|| Reply {
                     conn: conn.fd.clone(),
                     seq,

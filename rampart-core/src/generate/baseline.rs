@@ -79,8 +79,6 @@ pub struct Bundle {
     pub description: String,
     read: Vec<String>,
     write: Vec<String>,
-    read_set: GlobSet,
-    write_set: GlobSet,
 }
 
 impl Bundle {
@@ -88,13 +86,6 @@ impl Bundle {
         match access {
             Access::Read => &self.read,
             Access::Write => &self.write,
-        }
-    }
-
-    fn set(&self, access: Access) -> &GlobSet {
-        match access {
-            Access::Read => &self.read_set,
-            Access::Write => &self.write_set,
         }
     }
 }
@@ -122,9 +113,9 @@ pub fn bundles() -> &'static [Bundle] {
             .map(|(file, text)| {
                 let f: BundleFile = serde_yaml_ng::from_str(text)
                     .unwrap_or_else(|e| panic!("policies/baseline/{file}: {e}"));
+                compile(&f.name, &f.read);
+                compile(&f.name, &f.write);
                 Bundle {
-                    read_set: compile(&f.name, &f.read),
-                    write_set: compile(&f.name, &f.write),
                     name: f.name,
                     description: f.description,
                     read: f.read,
@@ -135,9 +126,37 @@ pub fn bundles() -> &'static [Bundle] {
     })
 }
 
-/// Which bundle (index) covers `path` for this access, if any.
+/// Which bundle (index) covers `path` for this access, if any: the first
+/// in order.
 pub fn bundle_for(access: Access, path: &str) -> Option<usize> {
-    bundles().iter().position(|b| b.set(access).is_match(path))
+    struct All {
+        set: GlobSet,
+        owner: Vec<usize>,
+    }
+    static ALL: OnceLock<[All; 2]> = OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        [Access::Read, Access::Write].map(|access| {
+            let mut patterns = Vec::new();
+            let mut owner = Vec::new();
+            for (i, b) in bundles().iter().enumerate() {
+                patterns.extend(b.patterns(access).iter().cloned());
+                owner.extend(std::iter::repeat_n(i, b.patterns(access).len()));
+            }
+            All {
+                set: compile("all", &patterns),
+                owner,
+            }
+        })
+    });
+    let all = &all[access as usize];
+    if !all.set.is_match(path) {
+        return None;
+    }
+    all.set
+        .matches(path)
+        .into_iter()
+        .map(|i| all.owner[i])
+        .min()
 }
 
 /// What the observed calls needed of one bundle.

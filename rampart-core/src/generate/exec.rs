@@ -465,6 +465,20 @@ fn volatile(word: &Word) -> bool {
     paths::normalise_word(v) != *v
 }
 
+/// Whether some word of the command (split on spaces and quotes) is
+/// volatile.
+fn names_volatile(command: &str) -> bool {
+    command
+        .split([' ', '\'', '"', '='])
+        .filter(|w| !w.is_empty())
+        .any(|w| {
+            volatile(&Word {
+                raw: w.to_string(),
+                value: w.to_string(),
+            })
+        })
+}
+
 /// The pattern that admits exactly `command` under Rampart's command-glob
 /// semantics: glob characters become `?` (which matches them, and only one
 /// character).
@@ -482,6 +496,9 @@ pub struct ExecRule {
     pub stat: Stat,
     /// Why the command was kept exact, when it could have been widened.
     pub exact_because: Option<&'static str>,
+    /// An exact rule whose command names something that differs from run to
+    /// run (a temp path, a pid): the next run will not match it.
+    pub volatile: bool,
     pub absorbed: Vec<String>,
 }
 
@@ -518,6 +535,7 @@ pub fn generalise(entries: &BTreeMap<String, Stat>, threshold: usize) -> Vec<Exe
                 },
                 stat: stat.clone(),
                 exact_because: Some(exact_because),
+                volatile: names_volatile(text),
                 absorbed: vec![command.clone()],
             });
             continue;
@@ -551,6 +569,7 @@ fn emit(node: &Node, prefix: &str, threshold: usize, out: &mut Vec<ExecRule>) {
             pattern: exact_pattern(cmd),
             stat: stat.clone(),
             exact_because: None,
+            volatile: names_volatile(cmd),
             absorbed: vec![cmd.clone()],
         });
     }
@@ -571,6 +590,7 @@ fn emit(node: &Node, prefix: &str, threshold: usize, out: &mut Vec<ExecRule>) {
             pattern: format!("{prefix} *"),
             stat,
             exact_because: None,
+            volatile: false,
             absorbed,
         });
         return;

@@ -19,7 +19,6 @@ pub mod baseline;
 pub mod diff;
 pub mod eval;
 pub mod exec;
-pub mod glob;
 pub mod merge;
 pub mod model;
 pub mod net;
@@ -40,7 +39,7 @@ pub use model::Stat;
 pub use observe::{Observation, SkipReason};
 pub use when::{parse_when, WHEN_FORMS};
 
-use eval::{Evaluator, Query};
+use eval::{Checker, Query};
 use model::{stat_comment, Doc, Policy, Rule, When};
 use observe::{Access, Call};
 use paths::{PathSets, Places};
@@ -276,6 +275,18 @@ impl fmt::Display for Summary {
     }
 }
 
+/// Generates a policy from `observations` in one call.
+pub fn generate(
+    observations: impl IntoIterator<Item = Observation>,
+    opts: Options,
+) -> Result<Generated, GenerateError> {
+    let mut g = Generator::new(opts)?;
+    for o in observations {
+        g.observe(&o);
+    }
+    g.finish()
+}
+
 /// Destructive commands the policy always denies (Rampart command globs).
 pub const DESTRUCTIVE_COMMANDS: &[&str] = &[
     "rm -rf /",
@@ -330,23 +341,67 @@ pub const DESTRUCTIVE_COMMANDS: &[&str] = &[
 ];
 
 fn is_destructive(command: &str) -> bool {
-    // "rm -rf /*" would, as a Rampart glob, cover every absolute rm -rf;
-    // the literal pattern is denied by equality only.
-    DESTRUCTIVE_COMMANDS.iter().any(|p| {
+    static GLOBS: std::sync::OnceLock<Vec<crate::policy::glob::Glob>> = std::sync::OnceLock::new();
+    let globs = GLOBS.get_or_init(|| {
+        DESTRUCTIVE_COMMANDS
+            .iter()
+            .map(|p| {
+                crate::policy::glob::Glob::new(p, crate::policy::glob::GlobKind::Text)
+                    .expect("built-in pattern is valid")
+            })
+            .collect()
+    });
+    globs.iter().zip(DESTRUCTIVE_COMMANDS).any(|(g, p)| {
+        // "rm -rf /*" would, as a Rampart glob, cover every absolute rm -rf;
+        // it is there for the literal command only.
         if *p == "rm -rf /*" {
             command == *p
         } else {
-            glob::command_glob(p, command)
+            g.is_match(command)
         }
     })
 }
 
-#[derive(Default)]
-struct SessionInfo {
-    first: Option<(DateTime<Utc>, String)>,
+/// Whether `s` holds a character that is special in a Rampart glob.
+pub(crate) fn has_glob_chars(s: &str) -> bool {
+    s.contains(['*', '?', '[', ']', '\\', '{', '}'])
 }
 
-type Counts = HashMap<Box<str>, u64>;
+#[derive(Default)]
+struct SessionInfo {
+    first: Option<(observe::Stamp, String)>,
+}
+
+/// The Fx hash (as in rustc): fast for short keys such as paths; the maps
+/// it serves hold the learned calls, never adversarial input whose
+/// collisions matter to anyone but the person generating their own policy.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.write(&[i]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type Fx = std::hash::BuildHasherDefault<FxHasher>;
+pub(crate) type Counts = HashMap<Box<str>, u64, Fx>;
 
 fn bump(map: &mut Counts, key: &str, n: u64) {
     if let Some(c) = map.get_mut(key) {
@@ -358,24 +413,26 @@ fn bump(map: &mut Counts, key: &str, n: u64) {
 
 /// Streaming generator: feed observations, then [`Generator::finish`].
 pub struct Generator {
-    opts: Options,
     agent_glob: Option<globset::GlobMatcher>,
     session_glob: Option<globset::GlobMatcher>,
     records: u64,
     learned: u64,
     skipped: BTreeMap<SkipReason, Stat>,
     corrupt: Stat,
-    sessions: HashMap<Box<str>, SessionInfo>,
-    agents: HashSet<Box<str>>,
-    first: Option<DateTime<Utc>>,
-    last: Option<DateTime<Utc>>,
-    exec: Counts,
-    files: [Counts; 2],
+    sessions: HashMap<Box<str>, SessionInfo, Fx>,
+    agents: HashSet<Box<str>, Fx>,
+    since: Option<observe::Stamp>,
+    until: Option<observe::Stamp>,
+    first: Option<observe::Stamp>,
+    last: Option<observe::Stamp>,
+    pub(crate) exec: Counts,
+    pub(crate) files: [Counts; 2],
     write_tools: BTreeSet<String>,
-    connects: Counts,
-    sockets: Counts,
-    fetches: BTreeMap<String, Counts>,
-    others: BTreeMap<String, Stat>,
+    pub(crate) connects: Counts,
+    pub(crate) sockets: Counts,
+    pub(crate) fetches: BTreeMap<String, Counts>,
+    pub(crate) others: BTreeMap<String, Stat>,
+    pub(crate) opts: Options,
 }
 
 fn glob_matcher(
@@ -408,13 +465,14 @@ impl Generator {
         Ok(Generator {
             agent_glob: glob_matcher("agent", &opts.agent)?,
             session_glob: glob_matcher("session", &opts.session)?,
-            opts,
             records: 0,
             learned: 0,
             skipped: BTreeMap::new(),
             corrupt: Stat::default(),
-            sessions: HashMap::new(),
-            agents: HashSet::new(),
+            sessions: HashMap::default(),
+            agents: HashSet::default(),
+            since: opts.since.map(observe::stamp_of),
+            until: opts.until.map(observe::stamp_of),
             first: None,
             last: None,
             exec: Counts::default(),
@@ -424,6 +482,7 @@ impl Generator {
             sockets: Counts::default(),
             fetches: BTreeMap::new(),
             others: BTreeMap::new(),
+            opts,
         })
     }
 
@@ -434,21 +493,38 @@ impl Generator {
         self.corrupt.add(location, 1);
     }
 
-    fn skip(&mut self, reason: SkipReason, obs: &Observation) {
-        let example = describe(obs);
+    fn skip(&mut self, reason: SkipReason, rec: &observe::Rec<'_>) {
+        let example = describe(rec);
         self.skipped.entry(reason).or_default().add(&example, 1);
     }
 
     /// Reads one record.
     pub fn observe(&mut self, obs: &Observation) {
+        self.observe_rec(&observe::Rec::from_observation(obs));
+    }
+
+    /// Reads one JSONL line of an audit trail without building an
+    /// [`Observation`] (the fast path for large trails). A rotated file's
+    /// header line is not a record and is not counted. An unreadable line
+    /// is an error, and is not counted either: pass its `file:line` to
+    /// [`Generator::note_corrupt`].
+    pub fn observe_line(&mut self, line: &str) -> Result<(), String> {
+        let view = observe::LineRef::parse(line)?;
+        if let Some(rec) = view.rec() {
+            self.observe_rec(&rec);
+        }
+        Ok(())
+    }
+
+    fn observe_rec(&mut self, obs: &observe::Rec<'_>) {
         self.records += 1;
-        let ts = observe::timestamp(&obs.timestamp);
-        if let Some(since) = self.opts.since {
+        let ts = observe::timestamp(obs.timestamp);
+        if let Some(since) = self.since {
             if ts.is_none_or(|t| t < since) {
                 return self.skip(SkipReason::BeforeSince, obs);
             }
         }
-        if let Some(until) = self.opts.until {
+        if let Some(until) = self.until {
             if ts.is_none_or(|t| t > until) {
                 return self.skip(SkipReason::AfterUntil, obs);
             }
@@ -456,18 +532,18 @@ impl Generator {
         if self
             .agent_glob
             .as_ref()
-            .is_some_and(|g| !g.is_match(&obs.agent))
+            .is_some_and(|g| !g.is_match(obs.agent))
         {
             return self.skip(SkipReason::AgentFilter, obs);
         }
         if self
             .session_glob
             .as_ref()
-            .is_some_and(|g| !g.is_match(&obs.session))
+            .is_some_and(|g| !g.is_match(obs.session))
         {
             return self.skip(SkipReason::SessionFilter, obs);
         }
-        if let Err(r) = observe::verdict(&obs.action).and_then(|_| observe::outcome(obs)) {
+        if let Err(r) = observe::verdict(obs.action).and_then(|_| observe::outcome(obs)) {
             return self.skip(r, obs);
         }
         let call = match observe::call(obs) {
@@ -479,21 +555,18 @@ impl Generator {
             self.first = Some(self.first.map_or(t, |f| f.min(t)));
             self.last = Some(self.last.map_or(t, |l| l.max(t)));
         }
-        if !self.agents.contains(obs.agent.as_str()) {
-            self.agents.insert(obs.agent.as_str().into());
+        if !self.agents.contains(obs.agent) {
+            self.agents.insert(obs.agent.into());
         }
-        let info = match self.sessions.get_mut(obs.session.as_str()) {
+        let info = match self.sessions.get_mut(obs.session) {
             Some(i) => i,
-            None => self
-                .sessions
-                .entry(obs.session.as_str().into())
-                .or_default(),
+            None => self.sessions.entry(obs.session.into()).or_default(),
         };
-        if let (Some(t), Some(cwd)) = (ts, observe::cwd(&obs.request)) {
+        if let (Some(t), Some(cwd)) = (ts, obs.cwd) {
             let earlier = info
                 .first
                 .as_ref()
-                .is_none_or(|(ft, fc)| (t, cwd) < (*ft, fc.as_str()));
+                .is_none_or(|(ft, fc)| (&t, cwd) < (ft, fc.as_str()));
             if earlier && cwd.starts_with('/') {
                 info.first = Some((t, observe::absolute(cwd, None).into_owned()));
             }
@@ -502,26 +575,71 @@ impl Generator {
             Call::Exec { command } => bump(&mut self.exec, command, 1),
             Call::File { access, path } => {
                 bump(&mut self.files[access as usize], &path, 1);
-                if access == Access::Write && !self.write_tools.contains(obs.tool.as_str()) {
-                    self.write_tools.insert(obs.tool.clone());
+                if access == Access::Write && !self.write_tools.contains(obs.tool) {
+                    self.write_tools.insert(obs.tool.to_string());
                 }
             }
             Call::Connect { url } => bump(&mut self.connects, url, 1),
             Call::Socket { path } => bump(&mut self.sockets, path, 1),
             Call::Fetch { url } => {
-                let m = match self.fetches.get_mut(obs.tool.as_str()) {
+                let m = match self.fetches.get_mut(obs.tool) {
                     Some(m) => m,
-                    None => self.fetches.entry(obs.tool.clone()).or_default(),
+                    None => self.fetches.entry(obs.tool.to_string()).or_default(),
                 };
                 bump(m, url, 1);
             }
             Call::Other => {
                 let example = describe(obs);
                 self.others
-                    .entry(obs.tool.clone())
+                    .entry(obs.tool.to_string())
                     .or_default()
                     .add(&example, 1);
             }
+        }
+    }
+
+    /// Takes in what another generator (same options) read, so that a trail
+    /// can be read by several threads, one generator each. The result does
+    /// not depend on how the records were split.
+    pub fn absorb(&mut self, other: Generator) {
+        self.records += other.records;
+        self.learned += other.learned;
+        for (r, s) in other.skipped {
+            self.skipped.entry(r).or_default().absorb(&s);
+        }
+        self.corrupt.absorb(&other.corrupt);
+        for (name, info) in other.sessions {
+            let mine = self.sessions.entry(name).or_default();
+            if let Some(f) = info.first {
+                if mine
+                    .first
+                    .as_ref()
+                    .is_none_or(|m| (&f.0, f.1.as_str()) < (&m.0, m.1.as_str()))
+                {
+                    mine.first = Some(f);
+                }
+            }
+        }
+        self.agents.extend(other.agents);
+        self.first = [self.first, other.first].into_iter().flatten().min();
+        self.last = [self.last, other.last].into_iter().flatten().max();
+        let add = |mine: &mut Counts, theirs: Counts| {
+            for (k, n) in theirs {
+                *mine.entry(k).or_default() += n;
+            }
+        };
+        add(&mut self.exec, other.exec);
+        let [r, w] = other.files;
+        add(&mut self.files[0], r);
+        add(&mut self.files[1], w);
+        add(&mut self.connects, other.connects);
+        add(&mut self.sockets, other.sockets);
+        for (tool, m) in other.fetches {
+            add(self.fetches.entry(tool).or_default(), m);
+        }
+        self.write_tools.extend(other.write_tools);
+        for (tool, s) in other.others {
+            self.others.entry(tool).or_default().absorb(&s);
         }
     }
 
@@ -539,12 +657,8 @@ impl Generator {
             learned: self.learned,
             sessions: self.sessions.len(),
             agents: self.agents.len(),
-            first: self
-                .first
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
-            last: self
-                .last
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+            first: self.first.as_ref().map(observe::stamp_text),
+            last: self.last.as_ref().map(observe::stamp_text),
             home: places.home.clone(),
             projects: places.projects.clone(),
             ..Summary::default()
@@ -569,52 +683,52 @@ impl Generator {
         }
         // files
         for access in [Access::Read, Access::Write] {
-            let counts = &self.files[access as usize];
-            for (path, &n) in counts {
-                let path: &str = path;
-                if access == Access::Write && sets.always_denied_write(path) {
-                    self.skipped
-                        .entry(SkipReason::AlwaysDenied("write to a system directory"))
-                        .or_default()
-                        .add(path, n);
-                    warnings
-                        .entry("a system directory was written to; the policy denies it".into())
-                        .or_default()
-                        .add(path, n);
-                    continue;
+            let counts: Vec<(&str, u64)> = self.files[access as usize]
+                .iter()
+                .map(|(p, &n)| (p.as_ref(), n))
+                .collect();
+            let classes = par_map(&counts, |&(path, _)| classify(access, path, &sets, &places));
+            for (&(path, n), class) in counts.iter().zip(classes) {
+                match class {
+                    Class::AlwaysDenied => {
+                        self.skipped
+                            .entry(SkipReason::AlwaysDenied("write to a system directory"))
+                            .or_default()
+                            .add(path, n);
+                        warnings
+                            .entry("a system directory was written to; the policy denies it".into())
+                            .or_default()
+                            .add(path, n);
+                    }
+                    Class::Sensitive => {
+                        let verb = if access == Access::Read {
+                            "read"
+                        } else {
+                            "written"
+                        };
+                        warnings
+                            .entry(format!(
+                                "sensitive path {verb}; allowed exactly, never by a glob: review"
+                            ))
+                            .or_default()
+                            .add(path, n);
+                        learned.sensitive[access as usize]
+                            .insert(path.to_string(), Stat::one(path, n));
+                    }
+                    Class::Bundle(b) => {
+                        let bundle = &baseline::bundles()[b];
+                        learned.bundles[access as usize]
+                            .entry(b)
+                            .or_default()
+                            .record(bundle, access, path, n);
+                    }
+                    Class::Entry(key) => {
+                        learned.files[access as usize]
+                            .entry(key)
+                            .or_default()
+                            .add(path, n);
+                    }
                 }
-                if sets.is_sensitive(access, path) {
-                    let verb = if access == Access::Read {
-                        "read"
-                    } else {
-                        "written"
-                    };
-                    warnings
-                        .entry(format!(
-                            "sensitive path {verb}; allowed exactly, never by a glob: review"
-                        ))
-                        .or_default()
-                        .add(path, n);
-                    learned.sensitive[access as usize].insert(path.to_string(), Stat::one(path, n));
-                    continue;
-                }
-                if let Some(b) = baseline::bundle_for(access, path) {
-                    let bundle = &baseline::bundles()[b];
-                    learned.bundles[access as usize]
-                        .entry(b)
-                        .or_default()
-                        .record(bundle, access, path, n);
-                    continue;
-                }
-                let key = if !path.starts_with('/') || glob::has_glob_chars(path) {
-                    exact_path_pattern(path)
-                } else {
-                    paths::normalise(path, &places)
-                };
-                learned.files[access as usize]
-                    .entry(key)
-                    .or_default()
-                    .add(path, n);
             }
         }
         for (path, &n) in &self.sockets {
@@ -676,9 +790,21 @@ impl Generator {
         })
     }
 
-    fn places(&self, existing: Option<&Doc>) -> Places {
-        let _ = existing;
-        let home = self.opts.home.clone().or_else(|| self.infer_home());
+    pub(crate) fn places(&self, existing: Option<&Doc>) -> Places {
+        // A policy generated earlier says which home its `~` stood for.
+        let recorded = existing.and_then(|d| {
+            d.header.iter().find_map(|h| {
+                h.strip_prefix("# ~ is ")
+                    .and_then(|r| r.strip_suffix('.'))
+                    .map(str::to_string)
+            })
+        });
+        let home = self
+            .opts
+            .home
+            .clone()
+            .or(recorded)
+            .or_else(|| self.infer_home());
         let mut git_roots = BTreeSet::new();
         for counts in &self.files {
             for p in counts.keys() {
@@ -741,6 +867,56 @@ impl Generator {
     }
 }
 
+/// Where a learned path goes.
+enum Class {
+    AlwaysDenied,
+    Sensitive,
+    Bundle(usize),
+    /// A file entry under this (normalised) key.
+    Entry(String),
+}
+
+fn classify(access: Access, path: &str, sets: &PathSets, places: &Places) -> Class {
+    if access == Access::Write && sets.always_denied_write(path) {
+        return Class::AlwaysDenied;
+    }
+    if sets.is_sensitive(access, path) {
+        return Class::Sensitive;
+    }
+    if let Some(b) = baseline::bundle_for(access, path) {
+        return Class::Bundle(b);
+    }
+    Class::Entry(if !path.starts_with('/') || has_glob_chars(path) {
+        exact_path_pattern(path)
+    } else {
+        paths::normalise(path, places)
+    })
+}
+
+/// `f` over `items`, spread over the machine's threads, results in order.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads == 1 || items.len() < 1024 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| {
+                let f = &f;
+                s.spawn(move || part.iter().map(f).collect::<Vec<R>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker thread"))
+            .collect()
+    })
+}
+
 /// The pattern that admits exactly `path` as a path glob.
 pub(crate) fn exact_path_pattern(path: &str) -> String {
     path.chars()
@@ -754,24 +930,17 @@ pub(crate) fn exact_path_pattern(path: &str) -> String {
         .collect()
 }
 
-fn describe(obs: &Observation) -> String {
-    let key = observe::str_key(
-        &obs.request,
-        &[
-            "command",
-            "path",
-            "file_path",
-            "url",
-            "uri",
-            "href",
-            "domain",
-        ],
-    )
-    .unwrap_or("");
+fn describe(rec: &observe::Rec<'_>) -> String {
+    let key = rec
+        .command
+        .or(rec.path)
+        .or(rec.url)
+        .or(rec.domain)
+        .unwrap_or("");
     let mut s = if key.is_empty() {
-        obs.tool.clone()
+        rec.tool.to_string()
     } else {
-        format!("{} {}", obs.tool, key)
+        format!("{} {}", rec.tool, key)
     };
     if s.len() > 160 {
         let mut end = 157;
@@ -799,6 +968,7 @@ pub(crate) struct Learned {
 }
 
 /// Every distinct learned call, for the replay.
+#[derive(Clone)]
 pub(crate) struct Keys {
     pub exec: Counts,
     pub files: [Counts; 2],
@@ -823,17 +993,20 @@ impl Built {
         let yaml = render::render(&doc);
         self.summary.tools = tool_summaries(&doc, &self.opts.name_prefix);
         self.summary.baselines = baseline_summaries(&self.learned);
-        self.check(&doc, yaml)
+        self.check(yaml)
     }
 
     /// Replays the learned calls and probes the policy; an error when a
     /// learned call would be denied.
-    pub(crate) fn check(mut self, doc: &Doc, yaml: String) -> Result<Generated, GenerateError> {
-        let ev = Evaluator::new(doc, &self.places);
-        let replay = replay(&ev, &self.keys, &self.learned);
+    pub(crate) fn check(mut self, yaml: String) -> Result<Generated, GenerateError> {
+        let checker = Checker::new(&yaml, "generated policy", self.places.home.as_deref())
+            .map_err(|e| {
+                GenerateError::Input(format!("the generated policy does not load: {e}"))
+            })?;
+        let replay = replay(&checker, &self.keys, &self.learned);
         let ok = replay.allowed == replay.total;
         self.summary.replay = Some(replay);
-        for admitted in probe::probe(&ev, &self.places) {
+        for admitted in probe::probe(&checker, &self.places) {
             self.summary.warnings.push(Warning {
                 message: format!("probe: the policy admits {admitted}"),
                 stat: Stat::default(),
@@ -853,51 +1026,38 @@ impl Built {
     }
 }
 
-fn replay(ev: &Evaluator, keys: &Keys, learned: &Learned) -> Replay {
-    let mut r = Replay::default();
-    let check = |q: Query<'_>, n: u64, what: &str, r: &mut Replay| {
-        r.total += n;
-        if ev.decide(&q).admits() {
-            r.allowed += n;
-        } else if r.denied.len() < 20 {
-            r.denied.push(format!("{} {what}", q.tool));
+fn replay(ev: &Checker, keys: &Keys, learned: &Learned) -> Replay {
+    // (query, calls, what to show when denied)
+    let mut calls: Vec<(Query<'_>, u64, &str)> = Vec::new();
+    for (cmd, &n) in &keys.exec {
+        if !is_destructive(cmd) {
+            calls.push((
+                Query {
+                    tool: "exec",
+                    command: Some(cmd),
+                    ..Query::default()
+                },
+                n,
+                cmd,
+            ));
         }
-    };
-    let mut sorted: Vec<(&Box<str>, &u64)> = keys.exec.iter().collect();
-    sorted.sort();
-    for (cmd, &n) in sorted {
-        if is_destructive(cmd) {
-            continue;
-        }
-        check(
-            Query {
-                tool: "exec",
-                command: Some(cmd),
-                ..Query::default()
-            },
-            n,
-            cmd,
-            &mut r,
-        );
     }
     let sets = PathSets::default();
-    for (access, tool) in [(Access::Read, "read"), (Access::Write, "write")] {
-        let mut sorted: Vec<(&Box<str>, &u64)> = keys.files[access as usize].iter().collect();
-        sorted.sort();
-        for (p, &n) in sorted {
+    let write_tool = if learned.write_tools.contains("write") || learned.write_tools.is_empty() {
+        "write"
+    } else {
+        learned
+            .write_tools
+            .iter()
+            .next()
+            .map_or("write", |s| s.as_str())
+    };
+    for (access, tool) in [(Access::Read, "read"), (Access::Write, write_tool)] {
+        for (p, &n) in &keys.files[access as usize] {
             if access == Access::Write && sets.always_denied_write(p) {
                 continue;
             }
-            let tool = if access == Access::Write && !learned.write_tools.contains("write") {
-                learned
-                    .write_tools
-                    .iter()
-                    .next()
-                    .map_or(tool, |s| s.as_str())
-            } else {
-                tool
-            };
-            check(
+            calls.push((
                 Query {
                     tool,
                     path: Some(p),
@@ -905,26 +1065,27 @@ fn replay(ev: &Evaluator, keys: &Keys, learned: &Learned) -> Replay {
                 },
                 n,
                 p,
-                &mut r,
-            );
+            ));
         }
     }
-    for (url, &n) in &keys.connects {
-        let domain = net::Endpoint::parse(url).map(|e| e.host);
-        check(
+    let mut domains = Vec::new();
+    for url in keys.connects.keys() {
+        domains.push(net::Endpoint::parse(url).map(|e| e.host));
+    }
+    for ((url, &n), d) in keys.connects.iter().zip(&domains) {
+        calls.push((
             Query {
                 tool: "net",
                 url: Some(url),
-                domain: domain.as_deref(),
+                domain: d.as_deref(),
                 ..Query::default()
             },
             n,
             url,
-            &mut r,
-        );
+        ));
     }
     for (p, &n) in &keys.sockets {
-        check(
+        calls.push((
             Query {
                 tool: "net",
                 path: Some(p),
@@ -932,37 +1093,76 @@ fn replay(ev: &Evaluator, keys: &Keys, learned: &Learned) -> Replay {
             },
             n,
             p,
-            &mut r,
-        );
+        ));
     }
+    let mut fetch_domains = Vec::new();
+    for m in keys.fetches.values() {
+        for url in m.keys() {
+            fetch_domains.push(net::Endpoint::parse(url).map(|e| e.host));
+        }
+    }
+    let mut d = fetch_domains.iter();
     for (tool, m) in &keys.fetches {
         for (url, &n) in m {
-            let domain = net::Endpoint::parse(url).map(|e| e.host);
-            check(
+            let domain = d.next().and_then(|x| x.as_deref());
+            calls.push((
                 Query {
                     tool,
                     url: Some(url),
-                    domain: domain.as_deref(),
+                    domain,
                     ..Query::default()
                 },
                 n,
                 url,
-                &mut r,
-            );
+            ));
         }
     }
     for (tool, s) in &keys.others {
-        check(
+        calls.push((
             Query {
                 tool,
                 ..Query::default()
             },
             s.count,
             tool,
-            &mut r,
-        );
+        ));
+    }
+    // The calls are independent: spread them over the machine's threads.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = calls.len().div_ceil(threads).max(1);
+    let parts: Vec<Replay> = std::thread::scope(|s| {
+        let handles: Vec<_> = calls
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    let mut r = Replay::default();
+                    for (q, n, what) in part {
+                        r.total += n;
+                        if ev.admits(q) {
+                            r.allowed += n;
+                        } else {
+                            r.denied.push(format!("{} {what}", q.tool));
+                        }
+                    }
+                    r
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("replay thread"))
+            .collect()
+    });
+    let mut r = Replay::default();
+    for p in parts {
+        r.allowed += p.allowed;
+        r.total += p.total;
+        r.denied.extend(p.denied);
     }
     r.denied.sort();
+    r.denied.truncate(20);
     r
 }
 
@@ -976,7 +1176,7 @@ const TOOL_POLICIES: &[(&str, &str)] = &[
     ("tools", "other tools"),
 ];
 
-fn tool_summaries(doc: &Doc, prefix: &str) -> Vec<ToolSummary> {
+pub(crate) fn tool_summaries(doc: &Doc, prefix: &str) -> Vec<ToolSummary> {
     let mut out = Vec::new();
     for (suffix, label) in TOOL_POLICIES {
         let Some(p) = doc.policy(&format!("{prefix}-{suffix}")) else {
@@ -1000,7 +1200,7 @@ fn tool_summaries(doc: &Doc, prefix: &str) -> Vec<ToolSummary> {
     out
 }
 
-fn baseline_summaries(learned: &Learned) -> Vec<(String, u64)> {
+pub(crate) fn baseline_summaries(learned: &Learned) -> Vec<(String, u64)> {
     let mut m: BTreeMap<String, u64> = BTreeMap::new();
     for uses in &learned.bundles {
         for (b, u) in uses {
@@ -1010,7 +1210,7 @@ fn baseline_summaries(learned: &Learned) -> Vec<(String, u64)> {
     m.into_iter().collect()
 }
 
-fn allow(stat: &Stat, field: &str, patterns: Vec<String>, extra: Vec<String>) -> Rule {
+pub(crate) fn allow(stat: &Stat, field: &str, patterns: Vec<String>, extra: Vec<String>) -> Rule {
     let mut comments = vec![stat_comment(stat)];
     comments.extend(extra);
     Rule {
@@ -1021,7 +1221,7 @@ fn allow(stat: &Stat, field: &str, patterns: Vec<String>, extra: Vec<String>) ->
     }
 }
 
-fn policy(
+pub(crate) fn policy(
     name: String,
     description: &str,
     priority: Option<i64>,
@@ -1040,6 +1240,29 @@ fn policy(
 
 fn strs(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
+}
+
+/// The order in which a generated file lists its policies, by name suffix.
+pub(crate) fn policy_rank(prefix: &str, name: &str) -> usize {
+    let Some(suffix) = name.strip_prefix(prefix).and_then(|s| s.strip_prefix('-')) else {
+        return usize::MAX;
+    };
+    if suffix.starts_with("deny-") {
+        return 0;
+    }
+    if suffix.starts_with("baseline-") {
+        return 1;
+    }
+    match suffix {
+        "exec" => 2,
+        "read" => 3,
+        "write" => 4,
+        "net" => 5,
+        "net-local" => 6,
+        "fetch" => 7,
+        "tools" => 8,
+        _ => usize::MAX,
+    }
 }
 
 /// The deny policies every generated file starts with.
@@ -1139,7 +1362,7 @@ pub(crate) fn deny_policies(prefix: &str, learned: &Learned, places: &Places) ->
     out
 }
 
-fn write_tools(learned: &Learned) -> Vec<String> {
+pub(crate) fn write_tools(learned: &Learned) -> Vec<String> {
     let mut t: BTreeSet<String> = learned.write_tools.clone();
     t.insert("write".into());
     t.into_iter().collect()
@@ -1181,6 +1404,14 @@ pub(crate) fn build_doc(
     // exec
     let exec_rules = exec::generalise(&learned.exec, opts.exec_threshold);
     for r in &exec_rules {
+        if r.volatile && !r.pattern.ends_with(" *") {
+            warnings
+                .entry(
+                    "commands kept exact although they name a temp path or number that will differ next run: add a rule by hand if they recur".into(),
+                )
+                .or_default()
+                .absorb(&r.stat);
+        }
         if let Some(why) = r.exact_because {
             warnings
                 .entry(format!("commands kept exact, not generalised ({why})"))

@@ -127,7 +127,7 @@ impl std::fmt::Display for SkipReason {
             SkipReason::TooLong => write!(
                 f,
                 "longer than a policy pattern may be ({} bytes)",
-                crate::generate::glob::MAX_INPUT_LEN
+                crate::policy::glob::MAX_INPUT_LEN
             ),
             SkipReason::Corrupt => write!(f, "corrupt or unreadable record"),
         }
@@ -173,9 +173,211 @@ pub(crate) fn str_key<'a>(req: &'a Map<String, Value>, keys: &[&str]) -> Option<
         .filter(|s| !s.is_empty())
 }
 
-/// The working directory a record names, if any.
-pub(crate) fn cwd(req: &Map<String, Value>) -> Option<&str> {
-    str_key(req, &["cwd", "workdir"])
+/// The fields of one record the generator looks at, borrowed from an
+/// [`Observation`] or straight from a JSONL line.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Rec<'a> {
+    pub tool: &'a str,
+    pub action: &'a str,
+    pub timestamp: &'a str,
+    pub agent: &'a str,
+    pub session: &'a str,
+    pub exit_code: Option<i64>,
+    pub command: Option<&'a str>,
+    /// `path`, else Go Rampart's `file_path`, `file`, `filepath`, `target`.
+    pub path: Option<&'a str>,
+    /// `url`, else `uri`, `href`.
+    pub url: Option<&'a str>,
+    pub domain: Option<&'a str>,
+    /// `cwd`, else `workdir`.
+    pub cwd: Option<&'a str>,
+    pub outcome: Option<&'a str>,
+}
+
+pub(crate) const PATH_KEYS: &[&str] = &["path", "file_path", "file", "filepath", "target"];
+pub(crate) const URL_KEYS: &[&str] = &["url", "uri", "href"];
+
+impl<'a> Rec<'a> {
+    pub fn from_observation(o: &'a Observation) -> Rec<'a> {
+        let r = &o.request;
+        Rec {
+            tool: &o.tool,
+            action: &o.action,
+            timestamp: &o.timestamp,
+            agent: &o.agent,
+            session: &o.session,
+            exit_code: o.exit_code,
+            command: str_key(r, &["command"]),
+            path: str_key(r, PATH_KEYS),
+            url: str_key(r, URL_KEYS),
+            domain: str_key(r, &["domain"]),
+            cwd: str_key(r, &["cwd", "workdir"]),
+            outcome: r.get("outcome").and_then(Value::as_str),
+        }
+    }
+}
+
+/// A JSON string, or nothing for any other value.
+pub(crate) struct LenientStr<'a>(pub Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for LenientStr<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = LenientStr<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(LenientStr(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(LenientStr(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(LenientStr(Some(Cow::Owned(v))))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(LenientStr(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(LenientStr(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(LenientStr(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(LenientStr(None))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(LenientStr(None))
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(LenientStr(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Self::Value, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(LenientStr(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Self::Value, A::Error> {
+                while a
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(LenientStr(None))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+impl<'a> LenientStr<'a> {
+    fn get(&self) -> Option<&str> {
+        self.0.as_deref().filter(|s| !s.is_empty())
+    }
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct RequestRef<'a> {
+    #[serde(borrow)]
+    command: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    path: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    file_path: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    file: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    filepath: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    target: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    url: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    uri: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    href: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    domain: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    cwd: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    workdir: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    outcome: Option<LenientStr<'a>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct DecisionRef<'a> {
+    #[serde(borrow)]
+    action: Option<LenientStr<'a>>,
+}
+
+/// One JSONL line, borrowed: no map, no copies of what is not needed.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct LineRef<'a> {
+    #[serde(borrow)]
+    tool: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    request: Option<RequestRef<'a>>,
+    #[serde(borrow)]
+    decision: Option<DecisionRef<'a>>,
+    #[serde(borrow)]
+    timestamp: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    agent: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    session: Option<LenientStr<'a>>,
+    response: Option<ResponseView>,
+}
+
+fn ls<'b>(v: &'b Option<LenientStr<'_>>) -> Option<&'b str> {
+    v.as_ref().and_then(LenientStr::get)
+}
+
+impl<'a> LineRef<'a> {
+    pub fn parse(line: &'a str) -> Result<LineRef<'a>, String> {
+        serde_json::from_str(line).map_err(|e| e.to_string())
+    }
+
+    /// `None` for a rotated file's header line.
+    pub fn rec(&self) -> Option<Rec<'_>> {
+        if self.tool.is_none() && self.decision.is_none() {
+            return None;
+        }
+        let r = self.request.as_ref();
+        Some(Rec {
+            tool: ls(&self.tool).unwrap_or(""),
+            action: self
+                .decision
+                .as_ref()
+                .and_then(|d| ls(&d.action))
+                .unwrap_or(""),
+            timestamp: ls(&self.timestamp).unwrap_or(""),
+            agent: ls(&self.agent).unwrap_or(""),
+            session: ls(&self.session).unwrap_or(""),
+            exit_code: self.response.as_ref().and_then(|r| r.exit_code),
+            command: r.and_then(|r| ls(&r.command)),
+            path: r.and_then(|r| {
+                [&r.path, &r.file_path, &r.file, &r.filepath, &r.target]
+                    .into_iter()
+                    .find_map(ls)
+            }),
+            url: r.and_then(|r| [&r.url, &r.uri, &r.href].into_iter().find_map(ls)),
+            domain: r.and_then(|r| ls(&r.domain)),
+            cwd: r.and_then(|r| [&r.cwd, &r.workdir].into_iter().find_map(ls)),
+            outcome: r.and_then(|r| r.outcome.as_ref().and_then(|o| o.0.as_deref())),
+        })
+    }
 }
 
 /// Whether the verdict lets the call be learned.
@@ -190,15 +392,15 @@ pub(crate) fn verdict(action: &str) -> Result<(), SkipReason> {
 
 /// Whether the call succeeded, from `request.outcome` (this project) or
 /// `response.exit_code` (Go Rampart: 126/127 mean the exec never ran).
-pub(crate) fn outcome(obs: &Observation) -> Result<(), SkipReason> {
-    if let Some(o) = obs.request.get("outcome").and_then(Value::as_str) {
+pub(crate) fn outcome(rec: &Rec<'_>) -> Result<(), SkipReason> {
+    if let Some(o) = rec.outcome {
         return match o {
             "ok" | "in_progress" | "unknown" | "" => Ok(()),
             errno => Err(SkipReason::Failed(errno.to_string())),
         };
     }
-    if obs.tool == "exec" {
-        if let Some(code @ (126 | 127)) = obs.exit_code {
+    if rec.tool == "exec" {
+        if let Some(code @ (126 | 127)) = rec.exit_code {
             return Err(SkipReason::Failed(format!("exit code {code}")));
         }
     }
@@ -206,41 +408,39 @@ pub(crate) fn outcome(obs: &Observation) -> Result<(), SkipReason> {
 }
 
 /// Extracts the call a rule is built from.
-pub(crate) fn call(obs: &Observation) -> Result<Call<'_>, SkipReason> {
-    let req = &obs.request;
-    match obs.tool.as_str() {
+pub(crate) fn call<'a>(rec: &Rec<'a>) -> Result<Call<'a>, SkipReason> {
+    match rec.tool {
         "exec" => {
-            let command = str_key(req, &["command"]).ok_or(SkipReason::MissingKey("command"))?;
-            if command.len() > crate::generate::glob::MAX_INPUT_LEN {
+            let command = rec.command.ok_or(SkipReason::MissingKey("command"))?;
+            if command.len() > crate::policy::glob::MAX_INPUT_LEN {
                 return Err(SkipReason::TooLong);
             }
             Ok(Call::Exec { command })
         }
         "read" | "write" | "edit" => {
-            let raw = str_key(req, &["path", "file_path", "file", "filepath", "target"])
-                .ok_or(SkipReason::MissingKey("path"))?;
-            let access = if obs.tool == "read" {
+            let raw = rec.path.ok_or(SkipReason::MissingKey("path"))?;
+            let access = if rec.tool == "read" {
                 Access::Read
             } else {
                 Access::Write
             };
-            let path = absolute(raw, cwd(req));
-            if path.len() > crate::generate::glob::MAX_INPUT_LEN {
+            let path = absolute(raw, rec.cwd);
+            if path.len() > crate::policy::glob::MAX_INPUT_LEN {
                 return Err(SkipReason::TooLong);
             }
             Ok(Call::File { access, path })
         }
         "net" => {
-            if let Some(url) = str_key(req, &["url"]) {
+            if let Some(url) = rec.url {
                 Ok(Call::Connect { url })
-            } else if let Some(path) = str_key(req, &["path"]) {
+            } else if let Some(path) = rec.path {
                 Ok(Call::Socket { path })
             } else {
                 Err(SkipReason::MissingKey("url or path"))
             }
         }
-        _ => match str_key(req, &["url", "uri", "href"]) {
-            Some(url) if obs.tool == "fetch" || url.contains("://") => Ok(Call::Fetch { url }),
+        _ => match rec.url {
+            Some(url) if rec.tool == "fetch" || url.contains("://") => Ok(Call::Fetch { url }),
             _ => Ok(Call::Other),
         },
     }
@@ -292,11 +492,54 @@ fn needs_cleaning(p: &str) -> bool {
         || p.starts_with("../")
 }
 
-/// Parses an RFC 3339 timestamp.
-pub(crate) fn timestamp(s: &str) -> Option<DateTime<Utc>> {
+/// A point in time as the bytes of its canonical RFC 3339 UTC form with
+/// nanoseconds (`2026-03-01T10:00:00.000000000Z`): byte order is time order.
+pub(crate) type Stamp = [u8; 30];
+
+/// The canonical stamp of `t`.
+pub(crate) fn stamp_of(t: DateTime<Utc>) -> Stamp {
+    let s = t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    let mut out = [b'0'; 30];
+    if s.len() == 30 {
+        out.copy_from_slice(s.as_bytes());
+    }
+    out
+}
+
+/// Reads a timestamp: this project's writer already uses the canonical
+/// form (no parsing then); anything else RFC 3339 is parsed.
+pub(crate) fn timestamp(s: &str) -> Option<Stamp> {
+    let b = s.as_bytes();
+    let canonical = b.len() == 30
+        && b[29] == b'Z'
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'.'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| matches!(i, 4 | 7 | 10 | 13 | 16 | 19 | 29) || c.is_ascii_digit());
+    if canonical {
+        let mut out = [0u8; 30];
+        out.copy_from_slice(b);
+        return Some(out);
+    }
     DateTime::parse_from_rfc3339(s)
         .ok()
-        .map(|t| t.with_timezone(&Utc))
+        .map(|t| stamp_of(t.with_timezone(&Utc)))
+}
+
+/// The stamp as a readable RFC 3339 time (trailing zero digits dropped).
+pub(crate) fn stamp_text(s: &Stamp) -> String {
+    let text = std::str::from_utf8(s).unwrap_or("");
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| {
+            t.with_timezone(&Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        })
+        .unwrap_or_else(|_| text.to_string())
 }
 
 #[cfg(test)]

@@ -13,9 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use super::glob::MAX_DOUBLE_STAR_PATTERN_LEN;
 use super::model::Stat;
 use super::observe::Access;
+use crate::policy::glob::MAX_DOUBLE_STAR_PATTERN_LEN;
 
 /// Sensitive for reads and writes alike: credentials, keys, secrets.
 pub const SENSITIVE: &[&str] = &[
@@ -366,15 +366,33 @@ pub fn normalise(path: &str, places: &Places) -> String {
         return path.to_string();
     }
     let in_proc = path.starts_with("/proc/");
+    let in_temp = places
+        .temps
+        .iter()
+        .any(|t| t.len() == keep && path.starts_with(t.as_str()));
     let mut out = String::with_capacity(path.len());
     out.push_str(head);
     for (i, seg) in tail.split('/').enumerate() {
         if i > 0 {
             out.push('/');
         }
+        // Directly in a temp directory, a short name mixing letters and
+        // digits is a generated one (mkstemp, tempfile: `9609glsc`).
+        let start = out.len();
         normalise_segment(seg, in_proc, &mut out);
+        if i == 1 && in_temp && &out[start..] == seg && looks_generated(seg) {
+            out.truncate(start);
+            out.push('*');
+        }
     }
     out
+}
+
+fn looks_generated(seg: &str) -> bool {
+    (6..=16).contains(&seg.len())
+        && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && seg.bytes().any(|b| b.is_ascii_digit())
+        && seg.bytes().any(|b| b.is_ascii_alphabetic())
 }
 
 fn normalise_segment(seg: &str, in_proc: bool, out: &mut String) {
@@ -646,7 +664,11 @@ fn collapse_node(
         && !places.is_shared(dir_display)
         && (access == Access::Read || places.owned_for_write(dir_display));
     if eligible {
-        let recursive = has_subdirs && literal && dir.len() + 3 <= MAX_DOUBLE_STAR_PATTERN_LEN;
+        // A temp root is shared by every program: `tmp/*` at most there.
+        let recursive = has_subdirs
+            && literal
+            && dir.len() + 3 <= MAX_DOUBLE_STAR_PATTERN_LEN
+            && !places.temps.iter().any(|t| t == dir_display);
         if recursive && !places.reaches_sensitive(dir_display, true) {
             let mut all = own_rules;
             all.extend(deeper);
@@ -703,6 +725,18 @@ pub fn git_root_of(path: &str) -> Option<&str> {
     path.strip_suffix("/.git").filter(|r| !r.is_empty())
 }
 
+/// A command word with its volatile parts replaced, segment by segment.
+pub fn normalise_word(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    for (i, seg) in word.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        normalise_segment(seg, false, &mut out);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -738,6 +772,9 @@ mod tests {
             "/var/lib/x/*.json"
         );
         assert_eq!(n("/opt/lib/libfoo.so.1.2.3"), "/opt/lib/libfoo.so.*");
+        assert_eq!(n("/tmp/9609glsc"), "/tmp/*");
+        assert_eq!(n("/tmp/build/9609glsc"), "/tmp/build/9609glsc");
+        assert_eq!(n("/usr/bin/sha256sum"), "/usr/bin/sha256sum");
         assert_eq!(n("/usr/lib/python3.12/os.py"), "/usr/lib/python3.12/os.py");
         assert_eq!(
             n("/home/u/proj/lib-1.2.3/x86_64/a"),
@@ -764,16 +801,4 @@ mod tests {
         assert!(!p.owned_for_write("/home/u/.cache"));
         assert!(!p.owned_for_write("/home/u/docs"));
     }
-}
-
-/// A command word with its volatile parts replaced, segment by segment.
-pub fn normalise_word(word: &str) -> String {
-    let mut out = String::with_capacity(word.len());
-    for (i, seg) in word.split('/').enumerate() {
-        if i > 0 {
-            out.push('/');
-        }
-        normalise_segment(seg, false, &mut out);
-    }
-    out
 }

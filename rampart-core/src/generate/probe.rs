@@ -4,7 +4,7 @@
 //! unknown hosts), evaluated against the policy. Each one admitted becomes
 //! a warning. The probe only reports; it never changes the policy.
 
-use super::eval::{Evaluator, Query};
+use super::eval::{Checker, Query};
 use super::paths::Places;
 
 /// Home-relative paths (`~/...`) no policy should let an agent read.
@@ -63,7 +63,7 @@ const FETCHES: &[&str] = &[
 ];
 
 /// The probe calls the policy admits, as `tool value`.
-pub fn probe(ev: &Evaluator, places: &Places) -> Vec<String> {
+pub fn probe(ev: &Checker, places: &Places) -> Vec<String> {
     let home = places.home.clone().unwrap_or_else(|| "/home/user".into());
     let expand = |p: &str| match p.strip_prefix('~') {
         Some(rest) => format!("{home}{rest}"),
@@ -71,7 +71,7 @@ pub fn probe(ev: &Evaluator, places: &Places) -> Vec<String> {
     };
     let mut out = Vec::new();
     let mut try_call = |q: Query<'_>, what: &str| {
-        if ev.decide(&q).admits() {
+        if ev.admits(&q) {
             out.push(format!("{} {what}", q.tool));
         }
     };

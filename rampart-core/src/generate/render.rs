@@ -100,7 +100,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Doc, String> {
     let get = |k: &str| top.get(Value::from(k));
     let mut doc = Doc {
         version: scalar(get("version")).unwrap_or_default(),
-        default_action: scalar(get("default_action")).unwrap_or_else(|| "allow".into()),
+        default_action: scalar(get("default_action")).unwrap_or_else(|| "deny".into()),
         ..Doc::default()
     };
     let policies = get("policies")

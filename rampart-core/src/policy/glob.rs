@@ -31,7 +31,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{Anchored, MatchKind};
 
 /// Longest input a glob is matched against (Go's `maxGlobInputLen`).
 pub const MAX_INPUT_LEN: usize = 8192;
@@ -283,6 +284,15 @@ impl Glob {
 
     pub fn kind(&self) -> GlobKind {
         self.kind
+    }
+
+    /// The text the pattern matches exactly, when it has no wildcard (for a
+    /// domain: normalized).
+    pub fn literal(&self) -> Option<&str> {
+        match &self.matcher {
+            Matcher::Exact(s) => Some(s),
+            _ => None,
+        }
     }
 
     /// Whether the pattern matches `input`.
@@ -866,6 +876,12 @@ fn file_match(chunks: &[Chunk], name: &str) -> bool {
     name.is_empty()
 }
 
+/// Go's `filepath.Match(pattern, name)` on its own (a malformed pattern
+/// matches nothing).
+pub fn file_match_str(pattern: &str, name: &str) -> bool {
+    parse_file(pattern).is_ok_and(|chunks| file_match(&chunks, name))
+}
+
 fn match_pieces(pieces: &[String], name: &str) -> bool {
     let mut rest = name;
     for piece in pieces {
@@ -998,56 +1014,155 @@ impl Bits {
 }
 
 /// Many globs of one kind matched against one input in one pass: a literal
-/// every match must contain is found with Aho-Corasick, and only the globs
-/// whose literal occurs (at the start, where it must) are run.
+/// every match must contain is found with Aho-Corasick (literals that must
+/// start the input by an anchored search, the others anywhere), and only the
+/// globs whose literal occurs are run.
 #[derive(Clone, Debug)]
 pub struct GlobSet {
     globs: Vec<Glob>,
-    literals: Option<AhoCorasick>,
-    /// For each literal: the globs anchored on it, and whether it must start
-    /// the input.
-    owners: Vec<Vec<(usize, bool)>>,
+    /// Literals that must start the input, and their globs.
+    prefixes: PrefixTrie,
+    /// Literals that may occur anywhere, and their globs.
+    inner: Literals,
     /// Globs with no literal: always run.
     unanchored: Vec<usize>,
+}
+
+/// Literals that must start the input: a byte trie walked along the input
+/// as far as it goes (Aho-Corasick has no anchored overlapping search).
+#[derive(Clone, Debug, Default)]
+struct PrefixTrie {
+    /// Node 0 is the root.
+    nodes: Vec<TrieNode>,
+}
+
+/// Children sorted by byte, and the globs whose literal ends here.
+type TrieNode = (Vec<(u8, u32)>, Vec<usize>);
+
+impl PrefixTrie {
+    fn build(entries: Vec<(String, usize)>) -> PrefixTrie {
+        let mut nodes: Vec<TrieNode> = vec![(Vec::new(), Vec::new())];
+        for (lit, gi) in entries {
+            let mut at = 0usize;
+            for &b in lit.as_bytes() {
+                at = match nodes[at].0.binary_search_by_key(&b, |&(c, _)| c) {
+                    Ok(i) => nodes[at].0[i].1 as usize,
+                    Err(i) => {
+                        let next = nodes.len();
+                        nodes.push((Vec::new(), Vec::new()));
+                        nodes[at].0.insert(i, (b, next as u32));
+                        next
+                    }
+                };
+            }
+            nodes[at].1.push(gi);
+        }
+        PrefixTrie { nodes }
+    }
+
+    /// Calls `f` with the globs of every literal that starts `input`.
+    fn for_each_prefix(&self, input: &str, mut f: impl FnMut(&[usize])) {
+        let mut at = 0usize;
+        for &b in input.as_bytes() {
+            let children = &self.nodes[at].0;
+            match children.binary_search_by_key(&b, |&(c, _)| c) {
+                Ok(i) => at = children[i].1 as usize,
+                Err(_) => return,
+            }
+            let owners = &self.nodes[at].1;
+            if !owners.is_empty() {
+                f(owners);
+            }
+        }
+    }
+}
+
+/// Every occurrence of a set of literals, found in one pass of an
+/// Aho-Corasick DFA (overlapping occurrences included).
+#[derive(Clone, Debug)]
+struct Scanner(aho_corasick::dfa::DFA);
+
+impl Scanner {
+    fn new(literals: &[String]) -> Option<Scanner> {
+        if literals.is_empty() {
+            return None;
+        }
+        let dfa = aho_corasick::dfa::DFA::builder()
+            .match_kind(MatchKind::Standard)
+            // Start-byte prefilters stall on commands and paths full of
+            // `-`, `/` and spaces; the DFA alone scans steadily.
+            .prefilter(false)
+            .build(literals)
+            .expect("literal automaton within default limits");
+        Some(Scanner(dfa))
+    }
+
+    /// Calls `f` with the index of each literal at each place it ends.
+    fn for_each(&self, input: &str, mut f: impl FnMut(usize)) {
+        let dfa = &self.0;
+        let Ok(mut sid) = dfa.start_state(Anchored::No) else {
+            return;
+        };
+        for &b in input.as_bytes() {
+            sid = dfa.next_state(Anchored::No, sid, b);
+            if dfa.is_special(sid) {
+                if dfa.is_dead(sid) {
+                    return;
+                }
+                if dfa.is_match(sid) {
+                    for k in 0..dfa.match_len(sid) {
+                        f(dfa.match_pattern(sid, k).as_usize());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Literals and, for each, the globs anchored on it.
+#[derive(Clone, Debug, Default)]
+struct Literals {
+    automaton: Option<Scanner>,
+    owners: Vec<Vec<usize>>,
+}
+
+impl Literals {
+    fn build(entries: Vec<(String, usize)>) -> Literals {
+        let mut ids: std::collections::HashMap<String, usize> = Default::default();
+        let mut literals: Vec<String> = Vec::new();
+        let mut owners: Vec<Vec<usize>> = Vec::new();
+        for (lit, gi) in entries {
+            let id = *ids.entry(lit.clone()).or_insert_with(|| {
+                literals.push(lit);
+                owners.push(Vec::new());
+                literals.len() - 1
+            });
+            owners[id].push(gi);
+        }
+        let automaton = Scanner::new(&literals);
+        Literals { automaton, owners }
+    }
 }
 
 impl GlobSet {
     /// Builds the set; every glob must be `Text` or `Path` (domain globs are
     /// few and matched one by one).
     pub fn new(globs: Vec<Glob>) -> GlobSet {
-        let mut literal_ids: std::collections::HashMap<String, usize> = Default::default();
-        let mut literals: Vec<String> = Vec::new();
-        let mut owners: Vec<Vec<(usize, bool)>> = Vec::new();
+        let mut prefixes = Vec::new();
+        let mut inner = Vec::new();
         let mut unanchored = Vec::new();
         for (gi, glob) in globs.iter().enumerate() {
             debug_assert!(glob.kind != GlobKind::Domain);
             match glob.anchor() {
                 None => unanchored.push(gi),
-                Some((lit, at_start)) => {
-                    let id = *literal_ids.entry(lit.clone()).or_insert_with(|| {
-                        literals.push(lit);
-                        owners.push(Vec::new());
-                        literals.len() - 1
-                    });
-                    owners[id].push((gi, at_start));
-                }
+                Some((lit, true)) => prefixes.push((lit, gi)),
+                Some((lit, false)) => inner.push((lit, gi)),
             }
         }
-        let literals = if literals.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(&literals)
-                    .expect("literal automaton within default limits"),
-            )
-        };
         GlobSet {
             globs,
-            literals,
-            owners,
+            prefixes: PrefixTrie::build(prefixes),
+            inner: Literals::build(inner),
             unanchored,
         }
     }
@@ -1076,28 +1191,24 @@ impl GlobSet {
                 out.set(gi);
             }
         }
-        if let Some(ac) = &self.literals {
-            // Each literal is looked at once, however often it occurs; only
-            // an anchored one cares where.
-            let mut seen = Bits::new(self.owners.len());
-            for m in ac.find_overlapping_iter(input) {
-                let lit = m.pattern().as_usize();
-                if seen.get(lit) {
-                    continue;
+        self.prefixes
+            .for_each_prefix(input, |owners| self.verify(owners, input, out));
+        if let Some(scanner) = &self.inner.automaton {
+            // Each literal is looked at once, however often it occurs.
+            let mut seen = Bits::new(self.inner.owners.len());
+            scanner.for_each(input, |lit| {
+                if !seen.get(lit) {
+                    seen.set(lit);
+                    self.verify(&self.inner.owners[lit], input, out);
                 }
-                let owners = &self.owners[lit];
-                if m.start() != 0 && owners.iter().all(|&(_, at_start)| at_start) {
-                    continue;
-                }
-                seen.set(lit);
-                for &(gi, at_start) in owners {
-                    if (at_start && m.start() != 0) || out.get(gi) {
-                        continue;
-                    }
-                    if self.globs[gi].is_match_normalized(input) {
-                        out.set(gi);
-                    }
-                }
+            });
+        }
+    }
+
+    fn verify(&self, owners: &[usize], input: &str, out: &mut Bits) {
+        for &gi in owners {
+            if !out.get(gi) && self.globs[gi].is_match_normalized(input) {
+                out.set(gi);
             }
         }
     }
@@ -1108,7 +1219,7 @@ impl GlobSet {
 #[derive(Clone, Debug)]
 pub struct LiteralSet {
     len: usize,
-    automaton: Option<AhoCorasick>,
+    automaton: Option<Scanner>,
     owners: Vec<Vec<usize>>,
 }
 
@@ -1127,17 +1238,7 @@ impl LiteralSet {
             });
             owners[id].push(i);
         }
-        let automaton = if lowered.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(&lowered)
-                    .expect("literal automaton within default limits"),
-            )
-        };
+        let automaton = Scanner::new(&lowered);
         LiteralSet {
             len: entries.len(),
             automaton,
@@ -1162,11 +1263,11 @@ impl LiteralSet {
         } else {
             Cow::Borrowed(input)
         };
-        for m in ac.find_overlapping_iter(lowered.as_ref()) {
-            for &i in &self.owners[m.pattern().as_usize()] {
+        ac.for_each(&lowered, |lit| {
+            for &i in &self.owners[lit] {
                 out.set(i);
             }
-        }
+        });
     }
 }
 

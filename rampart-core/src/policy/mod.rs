@@ -47,7 +47,8 @@
 //! command.
 //!
 //! Paths: a relative path is joined to the call's `cwd` and every path is
-//! cleaned lexically (`.`, `..`, repeated `/`), never resolved through
+//! cleaned lexically (`.`, `..`, repeated `/`; an abstract socket name
+//! starting with `@` is taken as it is), never resolved through
 //! symbolic links (the interceptors report the path the program named). A
 //! relative pattern (`*.env`, `secrets/**`) also matches the path spelled
 //! relative to `cwd`, as Go Rampart joins such patterns to the working
@@ -84,19 +85,21 @@
 //! - `notify:`: loaded and validated; sending notifications is not the
 //!   engine's job.
 //! - `tests:`: inline test cases, loaded and validated (the expected action
-//!   must be a known one) and kept in [`schema::PolicyFile::tests`].
+//!   must be a known one), kept in [`schema::PolicyFile::tests`] and run by
+//!   [`Engine::run_inline_tests`].
 
 pub mod engine;
 pub mod glob;
 pub mod lint;
 pub mod schema;
+pub mod shell;
 mod yaml;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-pub use engine::{Engine, LoadOptions};
+pub use engine::{Engine, LoadOptions, TestOutcome};
 pub use lint::{lint, LintWarning};
 
 /// A verdict.

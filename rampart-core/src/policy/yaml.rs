@@ -30,8 +30,11 @@ pub(crate) enum Value {
     },
     Seq(Vec<Node>),
     /// Entries in document order: key, the key's line, value.
-    Map(Vec<(String, usize, Node)>),
+    Map(Vec<Entry>),
 }
+
+/// A mapping entry: key, the key's line, value.
+pub(crate) type Entry = (String, usize, Node);
 
 impl Node {
     /// What the node is, for "expected X, found Y" messages.
@@ -177,6 +180,55 @@ fn check_tag(tag: &Option<Tag>) -> Result<Option<bool>, String> {
     }
 }
 
+/// Expands YAML merge keys (`<<: *defaults`, `<<: [*a, *b]`) as Go's
+/// yaml.v3 does: keys written in the mapping win over merged ones, earlier
+/// merged mappings over later ones.
+fn merge_keys(entries: Vec<Entry>) -> Result<Vec<Entry>, (usize, String)> {
+    if !entries.iter().any(|(k, _, _)| k == "<<") {
+        return Ok(entries);
+    }
+    let mut own = Vec::new();
+    let mut merged: Vec<Entry> = Vec::new();
+    for (key, line, node) in entries {
+        if key != "<<" {
+            own.push((key, line, node));
+            continue;
+        }
+        let sources = match node.value {
+            Value::Map(m) => vec![m],
+            Value::Seq(items) => {
+                let mut maps = Vec::new();
+                for item in items {
+                    match item.value {
+                        Value::Map(m) => maps.push(m),
+                        _ => return Err((item.line, "a merge key takes mappings".to_string())),
+                    }
+                }
+                maps
+            }
+            _ => {
+                return Err((
+                    line,
+                    "a merge key takes a mapping or a list of them".to_string(),
+                ))
+            }
+        };
+        for source in sources {
+            for entry in source {
+                if !merged.iter().any(|(k, _, _)| *k == entry.0) {
+                    merged.push(entry);
+                }
+            }
+        }
+    }
+    for entry in merged {
+        if !own.iter().any(|(k, _, _)| *k == entry.0) {
+            own.push(entry);
+        }
+    }
+    Ok(own)
+}
+
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         if self.error.is_some() {
@@ -256,13 +308,16 @@ impl MarkedEventReceiver for Builder {
                     anchor,
                     entries,
                     ..
-                }) => self.finish(
-                    Node {
-                        line,
-                        value: Value::Map(entries),
-                    },
-                    anchor,
-                ),
+                }) => match merge_keys(entries) {
+                    Ok(entries) => self.finish(
+                        Node {
+                            line,
+                            value: Value::Map(entries),
+                        },
+                        anchor,
+                    ),
+                    Err((line, message)) => self.fail(line, message),
+                },
                 None => self.fail(line, "unbalanced YAML structure".to_string()),
             },
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
@@ -308,6 +363,24 @@ mod tests {
         let err = parse("a: 1\n---\nb: 2\n").unwrap_err();
         assert_eq!(err.line, 2);
         assert!(err.message.contains("second YAML document"));
+    }
+
+    #[test]
+    fn merge_keys_expand_and_own_keys_win() {
+        let text = "base: &b {action: deny, message: m}\nrule:\n  <<: *b\n  message: own\n";
+        let root = parse(text).unwrap().unwrap();
+        let Value::Map(entries) = root.value else {
+            panic!()
+        };
+        let Value::Map(rule) = &entries[1].2.value else {
+            panic!()
+        };
+        let keys: Vec<&str> = rule.iter().map(|(k, _, _)| k.as_str()).collect();
+        assert_eq!(keys, vec!["message", "action"]);
+        match &rule[0].2.value {
+            Value::Scalar { text, .. } => assert_eq!(text, "own"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! this project's collector and Go Rampart's hooks write them.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
+
 use rampart_core::generate::Observation;
+use rampart_core::policy::{Action, Engine, LoadOptions, Request};
 use serde_json::{json, Map, Value};
 
 pub const HOME: &str = "/home/alice";
@@ -172,4 +175,33 @@ pub fn workload(run: u32) -> Vec<Observation> {
     v.push(connect("localhost", 8765, "127.0.0.1", &tick(), &s));
     v.push(connect("api.github.com", 443, "140.82.112.6", &tick(), &s));
     v
+}
+
+/// Loads a generated policy with the policy engine, `~` being [`HOME`].
+pub fn engine(yaml: &str) -> Engine {
+    Engine::from_texts_with(
+        &[(PathBuf::from("generated.yaml"), yaml.to_string())],
+        &LoadOptions {
+            home: Some(HOME.into()),
+        },
+    )
+    .unwrap_or_else(|e| panic!("generated policy does not load: {e:?}\n{yaml}"))
+}
+
+/// The engine's verdict on a call: `value` is the command, path or URL.
+pub fn verdict(engine: &Engine, tool: &str, value: &str) -> Action {
+    let mut req = Request {
+        tool,
+        ..Request::default()
+    };
+    match tool {
+        "exec" => req.command = Some(value),
+        "net" | "fetch" if value.contains("://") => req.url = Some(value),
+        _ => req.path = Some(value),
+    }
+    engine.evaluate(&req).action
+}
+
+pub fn admits(engine: &Engine, tool: &str, value: &str) -> bool {
+    matches!(verdict(engine, tool, value), Action::Allow | Action::Watch)
 }

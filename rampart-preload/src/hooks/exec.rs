@@ -9,18 +9,33 @@
 //! one record with its final outcome, not one per directory tried.
 //!
 //! An exec is reported before the real call (it does not return on
-//! success); a failure follows as an ExecFailed frame. Every child gets
-//! `LD_PRELOAD` and `RAMPART_*` back (see [`crate::envp`]).
+//! success); a failure follows as an ExecFailed frame. In enforce mode the
+//! exec is decided first and a refused one fails with EPERM without being
+//! made. Every child gets `LD_PRELOAD` and `RAMPART_*` back (see
+//! [`crate::envp`]).
+//!
+//! A target the library could not watch (a static or Go binary, see
+//! [`crate::elf`]) is not exec'd directly when `RAMPART_BIN` names the
+//! rampart binary: the exec becomes `RAMPART_BIN __trace-exec --argv0
+//! ARGV0 -- PATH ARGS...`, which runs it under the trace backend. The pid
+//! caveat: the process that called exec keeps its pid but becomes the
+//! tracer; the program itself runs as the tracer's child, under a new pid
+//! (its `getppid()` is the tracer, and a signal sent to the old pid reaches
+//! the tracer, which is expected to pass it on and to exit with the
+//! program's status). Execs of a descriptor (`fexecve`, `execveat` with
+//! `AT_EMPTY_PATH` or a directory descriptor) are not redirected.
 
 use libc::{c_char, c_int, c_long};
-use rampart_core::wire::WireOutcome;
+use rampart_core::wire::{self, WireOutcome};
 
 use crate::conn::Conn;
+use crate::elf;
+use crate::enforce::{self, Gate};
 use crate::envp::ChildEnv;
 use crate::path::{Base, PATH_MAX};
 use crate::real::get;
 use crate::report::{self, Ctx};
-use crate::state::libc_environ;
+use crate::state::{libc_environ, Saved};
 use crate::sys;
 
 type Argv = *const *const c_char;
@@ -93,8 +108,91 @@ unsafe fn call_real(how: Real, path: *const c_char, argv: Argv, envp: Argv) -> c
     }
 }
 
+// ---- programs the library cannot watch -------------------------------------------
+
+/// Can this exec be redirected (it names its target by a path)?
+fn names_a_path(how: Real, path: *const c_char) -> bool {
+    match how {
+        Real::Execve | Real::Syscall => true,
+        Real::Execveat { dirfd, flags } => {
+            flags & libc::AT_EMPTY_PATH == 0
+                // SAFETY: the caller's NUL-terminated path.
+                && (dirfd == libc::AT_FDCWD || unsafe { *path } == b'/' as c_char)
+        }
+        Real::Fexecve { .. } => false,
+    }
+}
+
+/// Should the exec of `path` go through the trace backend instead: the
+/// target is static or Go and `RAMPART_BIN` names the rampart binary?
+#[inline(never)]
+fn unwatchable(s: &Saved, how: Real, path: *const c_char) -> bool {
+    !path.is_null()
+        && !s.var(b"RAMPART_BIN").is_empty()
+        && names_a_path(how, path)
+        && elf::classify_path(path.cast()).unwatchable()
+}
+
+/// Exec `RAMPART_BIN __trace-exec --argv0 ARGV0 -- PATH ARGS...`: the
+/// rampart binary runs the program under the trace backend, reporting to
+/// the same collector. Returns only on failure.
+#[inline(never)]
+unsafe fn exec_under_trace(s: &Saved, path: *const c_char, argv: Argv, envp: Argv) -> c_int {
+    const SLOTS: usize = 256;
+    const FIXED: usize = 6;
+    // The saved entry is NUL-terminated right after the value.
+    let bin: *const c_char = s.var(b"RAMPART_BIN").as_ptr().cast();
+    let mut argc = 0usize;
+    if !argv.is_null() {
+        while !(*argv.add(argc)).is_null() {
+            argc += 1;
+        }
+    }
+    let argv0: *const c_char = if argc > 0 { *argv } else { c"".as_ptr() };
+    let total = FIXED + argc.saturating_sub(1) + 1;
+    if total > SLOTS {
+        sys::set_errno(libc::E2BIG);
+        return -1;
+    }
+    let mut out = [core::ptr::null::<c_char>(); SLOTS];
+    out[..FIXED].copy_from_slice(&[
+        bin,
+        c"__trace-exec".as_ptr(),
+        c"--argv0".as_ptr(),
+        argv0,
+        c"--".as_ptr(),
+        path,
+    ]);
+    for i in 1..argc {
+        out[FIXED + i - 1] = *argv.add(i);
+    }
+    let mut env = ChildEnv::new();
+    let envp = env.without_library(s, envp);
+    call_real(Real::Execve, bin, out.as_ptr(), envp)
+}
+
+/// The real exec of `path`, through the trace backend when the library
+/// could not watch the program. If that fails, enforce mode fails the exec
+/// (the program must not run unwatched); monitor mode execs it directly.
+unsafe fn exec_target(
+    s: Option<&Saved>,
+    how: Real,
+    path: *const c_char,
+    argv: Argv,
+    envp: Argv,
+) -> c_int {
+    if let Some(s) = s.filter(|s| s.active && unwatchable(s, how, path)) {
+        let r = exec_under_trace(s, path, argv, envp);
+        if s.enforce {
+            return r;
+        }
+    }
+    call_real(how, path, argv, envp)
+}
+
 /// Report, exec, and on return report the failure. `shown` is the path the
-/// record names (relative to `base`).
+/// record names (relative to `base`). In enforce mode the exec is decided
+/// first; a refused one fails with EPERM without being made.
 pub unsafe fn exec_reported(
     how: Real,
     base: Base,
@@ -107,13 +205,25 @@ pub unsafe fn exec_reported(
     let Some(cx) = cx else {
         return call_real(how, path, argv, envp);
     };
+    let errno_before = sys::errno();
     let mut conn = cx.conn();
-    let seq = conn
-        .as_mut()
-        .map(|c| report::exec(&cx, c, base, shown, argv, WireOutcome::Unknown));
+    let seq = if enforce::needs_verdict(cx.s, wire::TOOL_EXEC) {
+        match report::exec_gate(&cx, &mut conn, base, shown, argv, true) {
+            (Gate::Refuse, _) => {
+                drop(conn);
+                sys::set_errno(libc::EPERM);
+                return -1;
+            }
+            (Gate::Run { .. }, seq) => Some(seq),
+        }
+    } else {
+        conn.as_mut()
+            .map(|c| report::exec(&cx, c, base, shown, argv, WireOutcome::Unknown))
+    };
     let mut env = ChildEnv::new();
     let envp = env.fix(cx.s, envp);
-    let r = call_real(how, path, argv, envp);
+    sys::set_errno(errno_before);
+    let r = exec_target(Some(cx.s), how, path, argv, envp);
     let err = sys::errno();
     if let (Some(c), Some(seq)) = (conn.as_mut(), seq) {
         report::exec_failed(&cx, c, seq, err);
@@ -180,6 +290,8 @@ pub unsafe extern "C" fn fexecve(fd: c_int, argv: Argv, envp: Argv) -> c_int {
 }
 
 /// An exec of an open descriptor: the record names the file it points to.
+/// Out of line: its name buffer is on the stack only for these calls.
+#[inline(never)]
 unsafe fn fd_exec(how: Real, fd: c_int, path: *const c_char, argv: Argv, envp: Argv) -> c_int {
     let mut name = [0u8; PATH_MAX];
     let shown = match crate::path::fd_path(fd, &mut name) {
@@ -195,10 +307,15 @@ const DEFAULT_PATH: &[u8] = b"/bin:/usr/bin";
 const NAME_MAX: usize = 255;
 
 /// Would `execve` of this NUL-terminated candidate most likely succeed?
-fn looks_executable(cand: &[u8]) -> bool {
+/// `Err` carries the errno when the file is certainly not there (ENOENT,
+/// ENOTDIR: `stat` walks the path with the same ids as `execve`).
+fn looks_executable(cand: &[u8]) -> Result<bool, c_int> {
     let p = cand.as_ptr();
-    sys::access(p, libc::X_OK)
-        && sys::stat(p).is_some_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG)
+    match sys::stat(p) {
+        Ok(st) => Ok(st.st_mode & libc::S_IFMT == libc::S_IFREG && sys::access(p, libc::X_OK)),
+        Err(e @ (libc::ENOENT | libc::ENOTDIR)) => Err(e),
+        Err(_) => Ok(false),
+    }
 }
 
 /// The PATH directories, glibc's way (`getenv("PATH")`, else the default).
@@ -291,17 +408,9 @@ fn continues_search(err: c_int) -> bool {
 /// `execvpe`, reported as one exec.
 pub unsafe fn execvpe_impl(file: *const c_char, argv: Argv, envp: Argv) -> c_int {
     let name = sys::cstr_bytes(file);
-    let Some(cx) = report::ctx() else {
-        return match get::execve() {
-            // Not watched: still glibc's search, without reports.
-            Some(_) => search_exec(None, name, file, argv, envp),
-            None => {
-                sys::set_errno(libc::ENOSYS);
-                -1
-            }
-        };
-    };
-    search_exec(Some(&cx), name, file, argv, envp)
+    // Not watched: still our search (glibc's rules), without reports.
+    let cx = report::ctx();
+    search_exec(cx.as_ref(), name, file, argv, envp)
 }
 
 struct Pending {
@@ -337,6 +446,25 @@ unsafe fn search_exec(
         };
         Some(report::exec(cx, conn, base, shown, argv, oc))
     };
+    // Enforce mode: the file about to be exec'd is decided first. `Err`:
+    // refused (the search stops with EPERM).
+    let enforcing = cx.is_some_and(|c| enforce::needs_verdict(c.s, wire::TOOL_EXEC));
+    let decide = |p: &mut Pending, shown: &[u8]| -> Result<Option<u32>, ()> {
+        let Some(cx) = cx else { return Ok(None) };
+        let errno_before = sys::errno();
+        let got = match report::exec_gate(cx, &mut p.conn, Base::Cwd, shown, argv, true) {
+            (Gate::Refuse, _) => Err(()),
+            (Gate::Run { .. }, seq) => Ok(Some(seq)),
+        };
+        sys::set_errno(errno_before);
+        got
+    };
+    let refused = |p: &mut Pending| -> c_int {
+        p.conn = None;
+        sys::set_errno(libc::EPERM);
+        -1
+    };
+    let saved = cx.map(|c| c.s);
     let fail = |p: &mut Pending, err: c_int| {
         if let (Some(cx), Some(conn), Some(seq)) = (cx, p.conn.as_mut(), p.seq.take()) {
             report::exec_failed(cx, conn, seq, err);
@@ -349,8 +477,15 @@ unsafe fn search_exec(
         return -1;
     }
     if name.contains(&b'/') {
-        pending.seq = report(&mut pending, name, WireOutcome::Unknown);
-        call_real(Real::Execve, file, argv, envp);
+        if enforcing {
+            match decide(&mut pending, name) {
+                Ok(seq) => pending.seq = seq,
+                Err(()) => return refused(&mut pending),
+            }
+        } else {
+            pending.seq = report(&mut pending, name, WireOutcome::Unknown);
+        }
+        exec_target(saved, Real::Execve, file, argv, envp);
         if sys::errno() == libc::ENOEXEC {
             exec_script(file, argv, envp);
         }
@@ -376,13 +511,27 @@ unsafe fn search_exec(
             continue;
         };
         let shown = &cand[..cand.len() - 1];
-        let predicted = pending.seq.is_none() && looks_executable(cand);
+        let predicted = match looks_executable(cand) {
+            // Not there: execve could only fail the same way; go on.
+            Err(e) => {
+                last_err = e;
+                continue;
+            }
+            Ok(runnable) => runnable && pending.seq.is_none(),
+        };
         if predicted {
-            pending.seq = report(&mut pending, shown, WireOutcome::Unknown);
+            if enforcing {
+                match decide(&mut pending, shown) {
+                    Ok(seq) => pending.seq = seq,
+                    Err(()) => return refused(&mut pending),
+                }
+            } else {
+                pending.seq = report(&mut pending, shown, WireOutcome::Unknown);
+            }
             reported = true;
         }
         let cptr: *const c_char = cand.as_ptr().cast();
-        call_real(Real::Execve, cptr, argv, envp);
+        exec_target(saved, Real::Execve, cptr, argv, envp);
         if sys::errno() == libc::ENOEXEC {
             exec_script(cptr, argv, envp);
         }
@@ -440,7 +589,7 @@ pub fn predict_search<'b>(name: &[u8], buf: &'b mut [u8; PATH_MAX + 1]) -> Optio
         let Some(cand) = candidate(buf, dir, name) else {
             continue;
         };
-        if looks_executable(cand) {
+        if looks_executable(cand) == Ok(true) {
             hit = Some(cand.len() - 1);
             break;
         }

@@ -6,12 +6,15 @@
 //! returned under the name asked for (see [`crate::dns`]); numeric names are
 //! not remembered. `connect` reports inet (tcp/udp by socket type) and
 //! unix-socket connects after the real call; a non-blocking connect that
-//! returns EINPROGRESS is reported as in progress.
+//! returns EINPROGRESS is reported as in progress. In enforce mode the
+//! connect is decided first; a refused one fails with EACCES.
 
 use libc::{c_char, c_int, sockaddr, socklen_t};
-use rampart_core::wire::{InetAddr, WireOutcome, WireProto};
+use rampart_core::wire::{self, InetAddr, WireOutcome, WireProto};
 
-use crate::real::get;
+use crate::enforce::{self, Gate};
+
+use crate::real::{get, must};
 use crate::report;
 use crate::sys;
 
@@ -81,6 +84,84 @@ pub unsafe fn after_connect(
     }
 }
 
+/// Enforce mode: decide a connect of `fd` to `addr` before it is made;
+/// `None` when it is not decided first (monitor mode, a family that is not
+/// recorded, a tool the policy cannot refuse): then it is reported after.
+pub unsafe fn before_connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> Option<Gate> {
+    if addr.is_null() || (len as usize) < core::mem::size_of::<libc::sa_family_t>() {
+        return None;
+    }
+    let family = (*addr).sa_family as c_int;
+    let cx = report::ctx()?;
+    if !enforce::needs_verdict(cx.s, wire::TOOL_NET) {
+        return None;
+    }
+    let err = sys::errno();
+    let gate = match family {
+        libc::AF_INET if len as usize >= core::mem::size_of::<libc::sockaddr_in>() => {
+            let sin = &*(addr as *const libc::sockaddr_in);
+            let mut conn = cx.conn();
+            Some(report::connect_inet_gate(
+                &cx,
+                &mut conn,
+                InetAddr::V4(sin.sin_addr.s_addr.to_ne_bytes()),
+                u16::from_be(sin.sin_port),
+                proto(fd),
+            ))
+        }
+        libc::AF_INET6 if len as usize >= core::mem::size_of::<libc::sockaddr_in6>() => {
+            let sin6 = &*(addr as *const libc::sockaddr_in6);
+            let mut conn = cx.conn();
+            Some(report::connect_inet_gate(
+                &cx,
+                &mut conn,
+                InetAddr::V6(sin6.sin6_addr.s6_addr),
+                u16::from_be(sin6.sin6_port),
+                proto(fd),
+            ))
+        }
+        libc::AF_UNIX => {
+            let off = core::mem::size_of::<libc::sa_family_t>();
+            let n = (len as usize).min(core::mem::size_of::<libc::sockaddr_un>()) - off;
+            if n == 0 {
+                None // unnamed: not recorded
+            } else {
+                let name = core::slice::from_raw_parts((addr as *const u8).add(off), n);
+                let mut conn = cx.conn();
+                Some(report::connect_unix_gate(&cx, &mut conn, name))
+            }
+        }
+        _ => None,
+    };
+    sys::set_errno(err);
+    gate
+}
+
+/// Decide (enforce mode), connect with `real`, report. A refused connect
+/// fails with EACCES without being made.
+pub unsafe fn connect_gated(
+    fd: c_int,
+    addr: *const sockaddr,
+    len: socklen_t,
+    real: impl FnOnce() -> c_int,
+) -> c_int {
+    match before_connect(fd, addr, len) {
+        Some(Gate::Refuse) => {
+            sys::set_errno(libc::EACCES);
+            return -1;
+        }
+        Some(Gate::Run {
+            report_after: false,
+        }) => return real(),
+        Some(Gate::Run { report_after: true }) | None => {}
+    }
+    let r = real();
+    let err = sys::errno();
+    after_connect(fd, addr, len, r == 0, err);
+    sys::set_errno(err);
+    r
+}
+
 fn proto(fd: c_int) -> WireProto {
     match sys::socket_type(fd) {
         Some(libc::SOCK_DGRAM) => WireProto::Udp,
@@ -90,7 +171,7 @@ fn proto(fd: c_int) -> WireProto {
 
 #[no_mangle]
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    let r = match get::connect() {
+    connect_gated(fd, addr, len, || match get::connect() {
         Some(f) => f(fd, addr, len),
         None => match sys::raw(
             libc::SYS_connect,
@@ -105,11 +186,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
                 -1
             }
         },
-    };
-    let err = sys::errno();
-    after_connect(fd, addr, len, r == 0, err);
-    sys::set_errno(err);
-    r
+    })
 }
 
 // ---- DNS ---------------------------------------------------------------------
@@ -184,7 +261,7 @@ pub unsafe extern "C" fn getaddrinfo(
     hints: *const libc::addrinfo,
     res: *mut *mut libc::addrinfo,
 ) -> c_int {
-    let Some(real) = get::getaddrinfo() else {
+    let Some(real) = must::getaddrinfo() else {
         return libc::EAI_SYSTEM;
     };
     let r = real(node, service, hints, res);
@@ -205,7 +282,7 @@ pub unsafe extern "C" fn getaddrinfo(
 
 #[no_mangle]
 pub unsafe extern "C" fn gethostbyname(name: *const c_char) -> *mut libc::hostent {
-    let Some(real) = get::gethostbyname() else {
+    let Some(real) = must::gethostbyname() else {
         return core::ptr::null_mut();
     };
     let h = real(name);
@@ -217,7 +294,7 @@ pub unsafe extern "C" fn gethostbyname(name: *const c_char) -> *mut libc::hosten
 
 #[no_mangle]
 pub unsafe extern "C" fn gethostbyname2(name: *const c_char, af: c_int) -> *mut libc::hostent {
-    let Some(real) = get::gethostbyname2() else {
+    let Some(real) = must::gethostbyname2() else {
         return core::ptr::null_mut();
     };
     let h = real(name, af);
@@ -236,7 +313,7 @@ pub unsafe extern "C" fn gethostbyname_r(
     result: *mut *mut libc::hostent,
     h_errnop: *mut c_int,
 ) -> c_int {
-    let Some(real) = get::gethostbyname_r() else {
+    let Some(real) = must::gethostbyname_r() else {
         return libc::ENOSYS;
     };
     let r = real(name, ret, buf, buflen, result, h_errnop);
@@ -258,7 +335,7 @@ pub unsafe extern "C" fn gethostbyname2_r(
     result: *mut *mut libc::hostent,
     h_errnop: *mut c_int,
 ) -> c_int {
-    let Some(real) = get::gethostbyname2_r() else {
+    let Some(real) = must::gethostbyname2_r() else {
         return libc::ENOSYS;
     };
     let r = real(name, af, ret, buf, buflen, result, h_errnop);

@@ -2,13 +2,15 @@
 //! `__open*_2`, `creat`, `creat64`, `fopen`, `fopen64`, `freopen`,
 //! `freopen64`. Each calls the real function first, then reports the path
 //! (resolved, cleaned), the open flags and the outcome, and returns exactly
-//! what the real call returned with its errno. The variadic ones get here
-//! through the C shim.
+//! what the real call returned with its errno. In enforce mode the open is
+//! decided first; a refused one fails with EACCES (`fopen`: NULL) without
+//! being made. The variadic ones get here through the C shim.
 
 use libc::{c_char, c_int, c_uint, mode_t, FILE};
 
+use crate::enforce::{self, Gate};
 use crate::path::{Base, PATH_MAX};
-use crate::real::get;
+use crate::real::{get, must};
 use crate::report::{self, outcome};
 use crate::sys;
 
@@ -24,10 +26,70 @@ pub fn after_open(base: Base, path: *const c_char, flags: c_int, ok: bool, err: 
     report::open(&cx, &mut conn, base, rel, flags, outcome(ok, err));
 }
 
-/// Run `real` (or the system call when the real one is not available yet),
-/// report, and hand back its result and errno untouched.
+/// Enforce mode: decide an open of `path` before it is made; `None` when
+/// the open is not decided first (monitor mode, a tool the policy cannot
+/// refuse, no collector named): then it is reported after the call.
+pub fn before_open(base: Base, path: *const c_char, flags: c_int) -> Option<Gate> {
+    if path.is_null() {
+        return None; // the real call fails with EFAULT; nothing to decide
+    }
+    let cx = report::ctx()?;
+    if !enforce::needs_verdict(cx.s, enforce::open_tool(flags)) {
+        return None;
+    }
+    let err = sys::errno();
+    let mut conn = cx.conn();
+    // SAFETY: a non-NULL path from the caller, as the real call reads it.
+    let rel = unsafe { sys::cstr_bytes(path) };
+    let gate = report::open_gate(&cx, &mut conn, base, rel, flags);
+    sys::set_errno(err);
+    Some(gate)
+}
+
+/// The errno of a refused open: EACCES, except for an open that creates
+/// nothing of a path that does not exist, which fails as it would have
+/// anyway (ENOENT, ENOTDIR). Programs probe for optional files (git's
+/// `packed-refs`, config search paths) and treat EACCES as fatal where
+/// ENOENT means "absent"; a policy learned from successful calls never
+/// allows those probes, and refusing them must not change the program.
+fn refused_errno(base: Base, path: *const c_char, flags: c_int) -> c_int {
+    if flags & libc::O_CREAT != 0 || path.is_null() {
+        return libc::EACCES;
+    }
+    let dirfd = match base {
+        Base::Dir(fd) => fd,
+        Base::Cwd | Base::AsIs => libc::AT_FDCWD,
+    };
+    // SAFETY: the kernel validates the arguments; F_OK reads nothing.
+    match unsafe {
+        sys::raw(
+            libc::SYS_faccessat,
+            dirfd as usize,
+            path as usize,
+            libc::F_OK as usize,
+            0,
+        )
+    } {
+        Err(e @ (libc::ENOENT | libc::ENOTDIR)) => e,
+        _ => libc::EACCES,
+    }
+}
+
+/// Decide (enforce mode), run `real` (or the system call when the real one
+/// is not available yet), report, and hand back its result and errno
+/// untouched; a refused open fails with EACCES without being made.
 #[inline(always)]
 fn wrap(base: Base, path: *const c_char, flags: c_int, call: impl FnOnce() -> c_int) -> c_int {
+    match before_open(base, path, flags) {
+        Some(Gate::Refuse) => {
+            sys::set_errno(refused_errno(base, path, flags));
+            return -1;
+        }
+        Some(Gate::Run {
+            report_after: false,
+        }) => return call(),
+        Some(Gate::Run { report_after: true }) | None => {}
+    }
     let fd = call();
     let err = sys::errno();
     after_open(base, path, flags, fd >= 0, err);
@@ -170,14 +232,24 @@ fn wrap_file(
     mode: *const c_char,
     call: impl FnOnce() -> *mut FILE,
 ) -> *mut FILE {
-    let fp = call();
-    let err = sys::errno();
-    // SAFETY: fopen read the mode string.
+    // SAFETY: fopen reads the mode string.
     let flags = if mode.is_null() {
         0
     } else {
         fopen_flags(unsafe { sys::cstr_bytes(mode) })
     };
+    match before_open(Base::Cwd, path, flags) {
+        Some(Gate::Refuse) => {
+            sys::set_errno(refused_errno(Base::Cwd, path, flags));
+            return core::ptr::null_mut();
+        }
+        Some(Gate::Run {
+            report_after: false,
+        }) => return call(),
+        Some(Gate::Run { report_after: true }) | None => {}
+    }
+    let fp = call();
+    let err = sys::errno();
     after_open(Base::Cwd, path, flags, !fp.is_null(), err);
     sys::set_errno(err);
     fp
@@ -190,7 +262,7 @@ fn missing<T>() -> *mut T {
 
 #[no_mangle]
 pub unsafe extern "C" fn fopen(path: *const c_char, mode: *const c_char) -> *mut FILE {
-    wrap_file(path, mode, || match get::fopen() {
+    wrap_file(path, mode, || match must::fopen() {
         Some(f) => f(path, mode),
         None => missing(),
     })
@@ -198,7 +270,7 @@ pub unsafe extern "C" fn fopen(path: *const c_char, mode: *const c_char) -> *mut
 
 #[no_mangle]
 pub unsafe extern "C" fn fopen64(path: *const c_char, mode: *const c_char) -> *mut FILE {
-    wrap_file(path, mode, || match get::fopen64() {
+    wrap_file(path, mode, || match must::fopen64() {
         Some(f) => f(path, mode),
         None => missing(),
     })
@@ -222,9 +294,9 @@ unsafe fn freopen_common(
         }
     }
     let real = if large {
-        get::freopen64()
+        must::freopen64()
     } else {
-        get::freopen()
+        must::freopen()
     };
     wrap_file(shown, mode, || match real {
         Some(f) => f(path, mode, stream),

@@ -14,11 +14,13 @@
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use libc::{c_char, c_int, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t, FILE};
+use rampart_core::wire;
 
+use crate::enforce::{self, Gate};
 use crate::envp::ChildEnv;
 use crate::hooks::exec::predict_search;
 use crate::path::{Base, PATH_MAX};
-use crate::real::get;
+use crate::real::must;
 use crate::report::{self, outcome};
 use crate::state::{libc_environ, set_libc_environ};
 use crate::sys;
@@ -31,6 +33,26 @@ unsafe fn report_spawn(shown: &[u8], argv: *const *const c_char, ret_ok: bool, e
     report::exec(&cx, &mut conn, Base::Cwd, shown, argv, outcome(ret_ok, err));
 }
 
+/// Enforce mode: decide a spawn of `shown` with `argv` before it is made.
+/// `true`: report it after the call (monitor mode, a tool the policy cannot
+/// refuse, or an allowing cache hit); `Err(())`: refused.
+unsafe fn before_spawn(shown: &[u8], argv: *const *const c_char) -> Result<bool, ()> {
+    let Some(cx) = report::ctx() else {
+        return Ok(true);
+    };
+    if !enforce::needs_verdict(cx.s, wire::TOOL_EXEC) {
+        return Ok(true);
+    }
+    let errno_before = sys::errno();
+    let mut conn = cx.conn();
+    let gate = report::exec_gate(&cx, &mut conn, Base::Cwd, shown, argv, false).0;
+    sys::set_errno(errno_before);
+    match gate {
+        Gate::Refuse => Err(()),
+        Gate::Run { report_after } => Ok(report_after),
+    }
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn posix_spawn(
     pid: *mut pid_t,
@@ -40,7 +62,7 @@ pub unsafe extern "C" fn posix_spawn(
     argv: Argv,
     envp: Argv,
 ) -> c_int {
-    let Some(real) = get::posix_spawn() else {
+    let Some(real) = must::posix_spawn() else {
         return libc::ENOSYS;
     };
     let mut env = ChildEnv::new();
@@ -49,8 +71,14 @@ pub unsafe extern "C" fn posix_spawn(
         None => envp,
     };
     let errno_before = sys::errno();
+    let shown = sys::cstr_bytes(path);
+    let Ok(report_after) = before_spawn(shown, argv.cast()) else {
+        return libc::EPERM;
+    };
     let r = real(pid, path, actions, attr, argv, envp);
-    report_spawn(sys::cstr_bytes(path), argv.cast(), r == 0, r);
+    if report_after {
+        report_spawn(shown, argv.cast(), r == 0, r);
+    }
     sys::set_errno(errno_before);
     r
 }
@@ -64,7 +92,7 @@ pub unsafe extern "C" fn posix_spawnp(
     argv: Argv,
     envp: Argv,
 ) -> c_int {
-    let Some(real) = get::posix_spawnp() else {
+    let Some(real) = must::posix_spawnp() else {
         return libc::ENOSYS;
     };
     let mut env = ChildEnv::new();
@@ -73,11 +101,23 @@ pub unsafe extern "C" fn posix_spawnp(
         None => envp,
     };
     let errno_before = sys::errno();
-    let r = real(pid, file, actions, attr, argv, envp);
     let name = sys::cstr_bytes(file);
     let mut buf = [0u8; PATH_MAX + 1];
-    let shown = predict_search(name, &mut buf).unwrap_or(name);
-    report_spawn(shown, argv.cast(), r == 0, r);
+    let enforcing = report::ctx().is_some_and(|cx| cx.s.enforce);
+    let mut report_after = true;
+    if enforcing {
+        // Decided on the file the search will find, before the call.
+        let shown = predict_search(name, &mut buf).unwrap_or(name);
+        match before_spawn(shown, argv.cast()) {
+            Ok(after) => report_after = after,
+            Err(()) => return libc::EPERM,
+        }
+    }
+    let r = real(pid, file, actions, attr, argv, envp);
+    if report_after {
+        let shown = predict_search(name, &mut buf).unwrap_or(name);
+        report_spawn(shown, argv.cast(), r == 0, r);
+    }
     sys::set_errno(errno_before);
     r
 }
@@ -94,8 +134,20 @@ unsafe impl Sync for Saved {}
 static SAVED_SIGS: Saved = Saved(core::cell::UnsafeCell::new(unsafe { core::mem::zeroed() }));
 
 unsafe fn do_system(line: *const c_char) -> c_int {
-    let Some(spawn) = get::posix_spawn() else {
+    let Some(spawn) = must::posix_spawn() else {
         sys::set_errno(libc::ENOSYS);
+        return -1;
+    };
+    let argv: [*const c_char; 4] = [
+        c"sh".as_ptr().cast(),
+        c"-c".as_ptr().cast(),
+        line,
+        core::ptr::null(),
+    ];
+    // Enforce mode: a refused command runs no shell; system() fails with
+    // -1 and EPERM, as under Go Rampart's preload.
+    let Ok(report_after) = before_spawn(b"/bin/sh", argv.as_ptr()) else {
+        sys::set_errno(libc::EPERM);
         return -1;
     };
     let mut ign: libc::sigaction = core::mem::zeroed();
@@ -141,12 +193,6 @@ unsafe fn do_system(line: *const c_char) -> c_int {
         (libc::POSIX_SPAWN_SETSIGDEF | libc::POSIX_SPAWN_SETSIGMASK) as libc::c_short,
     );
 
-    let argv: [*const c_char; 4] = [
-        c"sh".as_ptr().cast(),
-        c"-c".as_ptr().cast(),
-        line,
-        core::ptr::null(),
-    ];
     let mut env = ChildEnv::new();
     let envp = match report::ctx() {
         Some(cx) => env.fix(cx.s, libc_environ()),
@@ -162,7 +208,9 @@ unsafe fn do_system(line: *const c_char) -> c_int {
         argv.as_ptr().cast(),
         envp.cast(),
     );
-    report_spawn(b"/bin/sh", argv.as_ptr(), ret == 0, ret);
+    if report_after {
+        report_spawn(b"/bin/sh", argv.as_ptr(), ret == 0, ret);
+    }
 
     let mut status: c_int = 0;
     if ret == 0 {
@@ -205,10 +253,27 @@ pub unsafe extern "C" fn system(line: *const c_char) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> *mut FILE {
-    let Some(real) = get::popen() else {
+    let Some(real) = must::popen() else {
         sys::set_errno(libc::ENOSYS);
         return core::ptr::null_mut();
     };
+    let argv: [*const c_char; 4] = [
+        c"sh".as_ptr().cast(),
+        c"-c".as_ptr().cast(),
+        command,
+        core::ptr::null(),
+    ];
+    // Enforce mode: a refused command runs no shell; NULL with EPERM.
+    let mut report_after = true;
+    if !command.is_null() {
+        match before_spawn(b"/bin/sh", argv.as_ptr()) {
+            Ok(after) => report_after = after,
+            Err(()) => {
+                sys::set_errno(libc::EPERM);
+                return core::ptr::null_mut();
+            }
+        }
+    }
     let mut env = ChildEnv::new();
     let own = libc_environ();
     let fixed = match report::ctx() {
@@ -223,13 +288,7 @@ pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> *
     if fixed != own && libc_environ() == fixed {
         set_libc_environ(own);
     }
-    let argv: [*const c_char; 4] = [
-        c"sh".as_ptr().cast(),
-        c"-c".as_ptr().cast(),
-        command,
-        core::ptr::null(),
-    ];
-    if !command.is_null() {
+    if !command.is_null() && report_after {
         report_spawn(b"/bin/sh", argv.as_ptr(), !fp.is_null(), err);
     }
     sys::set_errno(err);

@@ -8,9 +8,11 @@
 
 use libc::{c_char, c_int, c_long};
 
+use crate::enforce::Gate;
 use crate::hooks::{exec, net, open};
 use crate::path::Base;
 use crate::real::get;
+use crate::report;
 use crate::sys;
 
 unsafe fn real_syscall(n: c_long, a: [c_long; 6]) -> c_long {
@@ -24,6 +26,41 @@ unsafe fn real_syscall(n: c_long, a: [c_long; 6]) -> c_long {
             }
         },
     }
+}
+
+/// An open made through `syscall`, like the libc wrappers: decided first in
+/// enforce mode, reported after otherwise. `flags(result, errno)` reads
+/// the open flags (before the call it gets `(0, 0)`).
+unsafe fn open_call(
+    n: c_long,
+    a: [c_long; 6],
+    base: Base,
+    path: c_long,
+    flags: impl Fn(c_long, c_int) -> c_int,
+) -> c_long {
+    let path = path as *const c_char;
+    // Only in enforce mode are the flags read before the call.
+    let enforcing = !path.is_null() && report::ctx().is_some_and(|cx| cx.s.enforce);
+    let before = if enforcing {
+        open::before_open(base, path, flags(0, 0))
+    } else {
+        None
+    };
+    match before {
+        Some(Gate::Refuse) => {
+            sys::set_errno(libc::EACCES);
+            return -1;
+        }
+        Some(Gate::Run {
+            report_after: false,
+        }) => return real_syscall(n, a),
+        Some(Gate::Run { report_after: true }) | None => {}
+    }
+    let r = real_syscall(n, a);
+    let err = sys::errno();
+    open::after_open(base, path, flags(r, err), r >= 0, err);
+    sys::set_errno(err);
+    r
 }
 
 /// Entry from the C shim's `syscall`.
@@ -40,45 +77,18 @@ pub unsafe extern "C" fn rampart_syscall(
     let a = [a1, a2, a3, a4, a5, a6];
     match n {
         #[cfg(target_arch = "x86_64")]
-        libc::SYS_open => {
-            let r = real_syscall(n, a);
-            let err = sys::errno();
-            open::after_open(Base::Cwd, a1 as *const c_char, a2 as c_int, r >= 0, err);
-            sys::set_errno(err);
-            r
-        }
-        libc::SYS_openat => {
-            let r = real_syscall(n, a);
-            let err = sys::errno();
-            open::after_open(
-                Base::of(a1 as c_int),
-                a2 as *const c_char,
-                a3 as c_int,
-                r >= 0,
-                err,
-            );
-            sys::set_errno(err);
-            r
-        }
+        libc::SYS_open => open_call(n, a, Base::Cwd, a1, |_, _| a2 as c_int),
+        libc::SYS_openat => open_call(n, a, Base::of(a1 as c_int), a2, |_, _| a3 as c_int),
         libc::SYS_openat2 => {
-            let r = real_syscall(n, a);
-            let err = sys::errno();
             // struct open_how { u64 flags; u64 mode; u64 resolve; }
             let how = a3 as *const u64;
-            let flags = if how.is_null() || (r < 0 && err == libc::EFAULT) {
-                0
-            } else {
-                *how as c_int
-            };
-            open::after_open(
-                Base::of(a1 as c_int),
-                a2 as *const c_char,
-                flags,
-                r >= 0,
-                err,
-            );
-            sys::set_errno(err);
-            r
+            open_call(n, a, Base::of(a1 as c_int), a2, |r, err| {
+                if how.is_null() || (r < 0 && err == libc::EFAULT) {
+                    0
+                } else {
+                    *how as c_int
+                }
+            })
         }
         libc::SYS_execve => exec::exec_reported(
             exec::Real::Syscall,
@@ -95,19 +105,12 @@ pub unsafe extern "C" fn rampart_syscall(
             a4 as *const *const c_char,
             a5 as c_int,
         ) as c_long,
-        libc::SYS_connect => {
-            let r = real_syscall(n, a);
-            let err = sys::errno();
-            net::after_connect(
-                a1 as c_int,
-                a2 as *const libc::sockaddr,
-                a3 as libc::socklen_t,
-                r == 0,
-                err,
-            );
-            sys::set_errno(err);
-            r
-        }
+        libc::SYS_connect => net::connect_gated(
+            a1 as c_int,
+            a2 as *const libc::sockaddr,
+            a3 as libc::socklen_t,
+            || real_syscall(n, a) as c_int,
+        ) as c_long,
         libc::SYS_close | libc::SYS_dup3 => {
             let r = real_syscall(n, a);
             let fd = if n == libc::SYS_close { a1 } else { a2 } as c_int;

@@ -69,16 +69,19 @@ pub fn probe() -> &'static Path {
     static PROBE: OnceLock<PathBuf> = OnceLock::new();
     PROBE.get_or_init(|| {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probe.c");
-        let out =
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("probe-{}", std::process::id()));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let tmp = dir.join(format!("probe.{}", std::process::id()));
         let st = Command::new("gcc")
             .args(["-O1", "-Wall", "-o"])
-            .arg(&out)
+            .arg(&tmp)
             .arg(&src)
             .arg("-lpthread")
             .status()
             .expect("run gcc");
         assert!(st.success(), "compiling {} failed", src.display());
+        // One stable name; rename is atomic for anyone still running the old one.
+        let out = dir.join("probe");
+        std::fs::rename(&tmp, &out).unwrap();
         out
     })
 }
@@ -115,6 +118,10 @@ struct Shared {
 
 /// A real collector: a SOCK_SEQPACKET listener and a thread that accepts
 /// and decodes.
+/// How a test collector answers calls that wait for a verdict: `true`
+/// allows.
+pub type Decide = Arc<dyn Fn(&Event) -> bool + Send + Sync>;
+
 pub struct Collector {
     dir: tempfile::TempDir,
     pub socket: PathBuf,
@@ -130,6 +137,12 @@ fn cvt(r: libc::c_int, what: &str) -> libc::c_int {
 
 impl Collector {
     pub fn start() -> Collector {
+        Self::start_deciding(None)
+    }
+
+    /// A collector that answers verdict requests with `decide` (none: they
+    /// are never answered).
+    pub fn start_deciding(decide: Option<Decide>) -> Collector {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("collector.sock");
         // SAFETY: plain socket calls with valid arguments.
@@ -163,7 +176,7 @@ impl Collector {
         let thread = {
             let stop = stop.clone();
             let shared = shared.clone();
-            std::thread::spawn(move || serve(fd, &stop, &shared))
+            std::thread::spawn(move || serve(fd, &stop, &shared, decide))
         };
         Collector {
             dir,
@@ -228,7 +241,15 @@ impl Drop for Collector {
     }
 }
 
-fn serve(listener: libc::c_int, stop: &AtomicBool, shared: &Mutex<Shared>) {
+/// Frames received so far, on every connection.
+impl Collector {
+    pub fn frames_so_far(&self) -> Vec<Frame> {
+        let s = self.shared.lock().unwrap();
+        s.conns.iter().flat_map(|c| c.frames.clone()).collect()
+    }
+}
+
+fn serve(listener: libc::c_int, stop: &AtomicBool, shared: &Mutex<Shared>, decide: Option<Decide>) {
     let mut conns: Vec<(libc::c_int, usize)> = Vec::new();
     let mut buf = vec![0u8; wire::MAX_FRAME + 1];
     while !stop.load(Ordering::Relaxed) {
@@ -279,7 +300,23 @@ fn serve(listener: libc::c_int, stop: &AtomicBool, shared: &Mutex<Shared>) {
             let log = &mut s.conns[idx];
             if r > 0 {
                 match wire::decode(&buf[..r as usize]) {
-                    Ok(f) => log.frames.push(f),
+                    Ok(f) => {
+                        if let (
+                            Frame::Event {
+                                seq,
+                                wants_verdict: true,
+                                event,
+                            },
+                            Some(decide),
+                        ) = (&f, &decide)
+                        {
+                            let mut v = [0u8; 16];
+                            let n = wire::encode_verdict(*seq, decide(event), &mut v);
+                            // SAFETY: sending our own buffer on our socket.
+                            unsafe { libc::send(fd, v.as_ptr().cast(), n, libc::MSG_NOSIGNAL) };
+                        }
+                        log.frames.push(f)
+                    }
                     Err(e) => log.errors.push(e.to_string()),
                 }
             } else if r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN)

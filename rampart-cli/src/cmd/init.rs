@@ -1,0 +1,266 @@
+//! `rampart init`: start a policy — learned from an audit trail
+//! (`--from-audit`), or copied from the shipped ones (`--registry`).
+//!
+//! Reading and writing files is done here; what the policy says is decided
+//! by `rampart_core::generate`. Nothing is written on `--dry-run`, nothing
+//! existing is replaced without `--force` or `--merge`, and a policy is
+//! written whole (temporary file, then rename) or not at all.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use rampart_core::audit::Reader;
+use rampart_core::generate::{self, GenerateError, Generator, Options};
+
+use crate::policies;
+
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["from_audit", "registry"])))]
+pub struct Args {
+    /// Audit files or directories (every *.jsonl inside, in chain order) to
+    /// learn from; trails of Go Rampart work too.
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    pub from_audit: Vec<PathBuf>,
+    /// Write a shipped policy to start from (without NAME: list them).
+    #[arg(long, alias = "profile", num_args = 0..=1, value_name = "NAME", default_missing_value = "")]
+    pub registry: Option<String>,
+    /// Only records at or after this: 30m, 24h, 7d, 2w, 2026-03-01 or RFC 3339.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only records before this (same forms as --since).
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Only records of agents matching this glob.
+    #[arg(long, value_name = "GLOB")]
+    pub agent: Option<String>,
+    /// Only records of sessions matching this glob.
+    #[arg(long, value_name = "GLOB")]
+    pub session: Option<String>,
+    /// Print the policy on stdout and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where to write the policy [default: ~/.rampart/policies/generated.yaml,
+    /// or NAME.yaml there for --registry].
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
+    /// Absorb the new observations into this earlier generated policy:
+    /// rules are only added or widened where a new call needs it.
+    #[arg(long, value_name = "FILE", conflicts_with = "registry")]
+    pub merge: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<i32> {
+    if let Some(name) = &args.registry {
+        return registry(name, &args);
+    }
+    from_audit(&args)
+}
+
+fn policy_dir() -> Result<PathBuf> {
+    policies::user_dir().context("HOME is not set: give --output")
+}
+
+fn registry(name: &str, args: &Args) -> Result<i32> {
+    if name.is_empty() {
+        for p in policies::SHIPPED {
+            println!("{:<11} {}", p.name, p.summary);
+        }
+        println!("\nrampart init --registry NAME writes one to ~/.rampart/policies/NAME.yaml");
+        return Ok(0);
+    }
+    let Some(p) = policies::shipped(name) else {
+        let names: Vec<&str> = policies::SHIPPED.iter().map(|p| p.name).collect();
+        bail!(
+            "no shipped policy is called {name:?} (there are: {})",
+            names.join(", ")
+        );
+    };
+    if args.dry_run {
+        print!("{}", p.yaml);
+        return Ok(0);
+    }
+    let out = match &args.output {
+        Some(o) => o.clone(),
+        None => policy_dir()?.join(format!("{name}.yaml")),
+    };
+    write_new(&out, p.yaml, args.force)?;
+    eprintln!("rampart: wrote the {name} policy to {}", out.display());
+    Ok(0)
+}
+
+fn from_audit(args: &Args) -> Result<i32> {
+    let now = chrono::Utc::now();
+    let when = |flag: &str, v: &Option<String>| -> Result<_> {
+        v.as_deref()
+            .map(|s| generate::parse_when(s, now).map_err(|e| anyhow::anyhow!("{flag} {s:?}: {e}")))
+            .transpose()
+    };
+    let out = match &args.output {
+        Some(o) => o.clone(),
+        None => match &args.merge {
+            Some(m) => m.clone(),
+            None => policy_dir()?.join("generated.yaml"),
+        },
+    };
+    if !args.dry_run && args.merge.is_none() && out.exists() && !args.force {
+        bail!(
+            "{} exists: use --force to replace it, or --merge {} to add to it",
+            out.display(),
+            out.display()
+        );
+    }
+    let opts = Options {
+        name_prefix: name_prefix(&out),
+        home: std::env::var("HOME").ok().filter(|h| !h.is_empty()),
+        since: when("--since", &args.since)?,
+        until: when("--until", &args.until)?,
+        agent: args.agent.clone(),
+        session: args.session.clone(),
+        ..Options::default()
+    };
+    let mut g = Generator::new(opts).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let files = Reader::open(&args.from_audit)
+        .context("cannot read the audit trail")?
+        .files()
+        .to_vec();
+    if files.is_empty() {
+        bail!("no *.jsonl audit files in {}", join(&args.from_audit));
+    }
+    for f in &files {
+        observe_file(&mut g, f)?;
+    }
+    let result = match &args.merge {
+        Some(m) => {
+            let existing = std::fs::read_to_string(m)
+                .with_context(|| format!("cannot read {}", m.display()))?;
+            generate::merge(&existing, &m.display().to_string(), g)
+        }
+        None => g.finish(),
+    };
+    let generated = match result {
+        Ok(g) => g,
+        Err(GenerateError::Replay(g)) => {
+            eprint!("{}", g.summary);
+            bail!("{}", GenerateError::Replay(g));
+        }
+        Err(e) => bail!("{e}"),
+    };
+    eprintln!("files: {}", files.len());
+    eprint!("{}", generated.summary);
+    if args.dry_run {
+        print!("{}", generated.yaml);
+        return Ok(0);
+    }
+    write_new(&out, &generated.yaml, true)?;
+    eprintln!(
+        "rampart: wrote {}; review it, then `rampart policy lint {}`",
+        out.display(),
+        out.display()
+    );
+    Ok(0)
+}
+
+/// Feed every line of one trail file; a corrupt line is counted with its
+/// file:line, a torn last line (no newline) is reported and skipped.
+fn observe_file(g: &mut Generator, file: &Path) -> Result<()> {
+    let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let mut reader = BufReader::with_capacity(1 << 20, f);
+    let mut line = String::new();
+    let mut n = 0usize;
+    loop {
+        line.clear();
+        let read = reader
+            .read_line(&mut line)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        if read == 0 {
+            return Ok(());
+        }
+        n += 1;
+        if !line.ends_with('\n') {
+            eprintln!("rampart: {}:{n}: torn last line skipped", file.display());
+            g.note_corrupt(&format!("{}:{n} (torn)", file.display()));
+            return Ok(());
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        if g.observe_line(&line).is_err() {
+            g.note_corrupt(&format!("{}:{n}", file.display()));
+        }
+    }
+}
+
+/// Policy names start with the output's stem, made unique against the
+/// other policy files in the same directory.
+fn name_prefix(out: &Path) -> String {
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "generated".into());
+    let stem: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let taken = |prefix: &str| -> bool {
+        std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.flatten().any(|e| {
+                    let p = e.path();
+                    p != out
+                        && matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml"))
+                        && std::fs::read_to_string(&p)
+                            .map(|t| t.contains(&format!("name: {prefix}-")))
+                            .unwrap_or(false)
+                })
+            })
+            .unwrap_or(false)
+    };
+    if !taken(&stem) {
+        return stem;
+    }
+    (2..)
+        .map(|i| format!("{stem}{i}"))
+        .find(|p| !taken(p))
+        .unwrap_or(stem)
+}
+
+/// Write `text` to `out` whole: a temporary file beside it, then a rename.
+fn write_new(out: &Path, text: &str, replace: bool) -> Result<()> {
+    if out.exists() && !replace {
+        bail!("{} exists: use --force to replace it", out.display());
+    }
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    std::fs::write(tmp.path(), text)
+        .with_context(|| format!("cannot write {}", tmp.path().display()))?;
+    tmp.persist(out)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(())
+}
+
+fn join(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,293 @@
+//! Enforce mode: a call is decided before it is made.
+//!
+//! The hook builds the call's frame, and [`gate`] turns it into a
+//! [`Gate`]: run the real call, or refuse it. The verdict comes from, in
+//! order:
+//!
+//! 1. the per-process verdict cache: a repeated identical call (same tool,
+//!    executable, cwd and subject: command, path or address) is decided at
+//!    once and its frame still goes to the collector, without waiting, so
+//!    the trail keeps one record per call (with fail-closed, an allowed
+//!    call whose record cannot reach the collector is refused);
+//! 2. the collector: the frame is sent with the wants-verdict flag and the
+//!    hook waits for the Verdict on the same connection, at most
+//!    `RAMPART_DECISION_TIMEOUT_MS` (the collector writes the record before
+//!    it answers);
+//! 3. without a verdict (collector unreachable, gone or too slow),
+//!    `RAMPART_FAIL_OPEN`: `1` runs the call, anything else refuses it.
+//!
+//! The cache is invalidated by the policy generation the collector
+//! publishes in the file named by `RAMPART_POLICY_GEN` (layout in
+//! [`rampart_core::wire::POLICY_GEN_LEN`]), mapped read-only once per
+//! process: the generation is part of every cache key, so a new policy
+//! makes every cached verdict miss. The same file says which tools the
+//! policy in force can never refuse; their calls skip all of this and are
+//! reported after the call, as in monitor mode. Without that file there is
+//! no cache and every call is asked.
+//!
+//! The cache is a fixed table of single-word atomic entries, each the
+//! verdict plus 62 bits of a SipHash of the key (keyed with the kernel's
+//! per-exec random bytes, so a program cannot aim a collision at a denied
+//! call): lock-free, no allocation, a lost race only costs a miss. A
+//! forked child inherits its parent's cache; an exec starts empty.
+//!
+//! `ask` is denied: nobody can be asked inside a system call. Nothing here
+//! allocates, locks, panics or changes errno.
+
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use libc::c_int;
+use rampart_core::wire::{self, WireOutcome};
+
+use crate::conn::Conn;
+use crate::report::Ctx;
+use crate::sys;
+
+/// What the hook does with the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// Make the real call. `report_after`: the call's frame has not been
+    /// sent: report it after the call, with its outcome, as in monitor mode.
+    Run { report_after: bool },
+    /// Fail the call with the tool's refusal errno (the record, if any, is
+    /// already on its way).
+    Refuse,
+}
+
+// ---- the policy generation file ------------------------------------------------
+
+const UNMAPPED: usize = 0;
+const UNAVAILABLE: usize = 1;
+const MAPPING: usize = 2;
+static GEN_PAGE: AtomicUsize = AtomicUsize::new(UNMAPPED);
+
+/// The two words of the policy generation file, mapped on first use.
+fn gen_words(s: &crate::state::Saved) -> Option<&'static [AtomicU64; 2]> {
+    match GEN_PAGE.load(Ordering::Acquire) {
+        UNAVAILABLE | MAPPING => None,
+        UNMAPPED => map_gen_file(s),
+        // SAFETY: a read-only shared mapping of at least 16 bytes, never
+        // unmapped; the words are only ever read atomically.
+        p => Some(unsafe { &*(p as *const [AtomicU64; 2]) }),
+    }
+}
+
+#[cold]
+fn map_gen_file(s: &crate::state::Saved) -> Option<&'static [AtomicU64; 2]> {
+    if GEN_PAGE
+        .compare_exchange(UNMAPPED, MAPPING, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return None; // another thread is mapping it: ask the collector this once
+    }
+    let mapped = map_file(s.var(b"RAMPART_POLICY_GEN"));
+    GEN_PAGE.store(mapped.unwrap_or(UNAVAILABLE), Ordering::Release);
+    // SAFETY: as in `gen_words`.
+    mapped.map(|p| unsafe { &*(p as *const [AtomicU64; 2]) })
+}
+
+fn map_file(path: &[u8]) -> Option<usize> {
+    let mut name = [0u8; 1024];
+    if path.is_empty() || path.len() >= name.len() {
+        return None;
+    }
+    name[..path.len()].copy_from_slice(path);
+    // SAFETY: plain system calls on a NUL-terminated path and our own fd.
+    unsafe {
+        let fd = sys::raw(
+            libc::SYS_openat,
+            libc::AT_FDCWD as usize,
+            name.as_ptr() as usize,
+            (libc::O_RDONLY | libc::O_CLOEXEC) as usize,
+            0,
+        )
+        .ok()? as c_int;
+        // Reading a mapped page past the end of the file faults: insist on
+        // the generation word at least.
+        let big_enough = sys::fstat(fd).is_some_and(|st| st.st_size >= 8);
+        let p = if big_enough {
+            sys::raw6(
+                libc::SYS_mmap,
+                [
+                    0,
+                    wire::POLICY_GEN_LEN,
+                    libc::PROT_READ as usize,
+                    libc::MAP_SHARED as usize,
+                    fd as usize,
+                    0,
+                ],
+            )
+            .ok()
+        } else {
+            None
+        };
+        sys::close(fd);
+        p.filter(|&p| p > MAPPING)
+    }
+}
+
+/// The policy generation, or `None` when no generation file is available
+/// (then nothing is cached).
+fn generation(s: &crate::state::Saved) -> Option<u64> {
+    gen_words(s).map(|w| w[0].load(Ordering::Acquire))
+}
+
+/// Does a call of `tool` (a `wire::TOOL_*` bit) wait for a verdict? Only in
+/// enforce mode, and only for tools the policy in force can refuse.
+#[inline]
+pub fn needs_verdict(s: &crate::state::Saved, tool: u64) -> bool {
+    if !s.enforce || !s.active {
+        return false;
+    }
+    match gen_words(s) {
+        Some(w) => w[1].load(Ordering::Acquire) & tool == 0,
+        None => true,
+    }
+}
+
+/// The tool an open with `flags` is recorded under, as a `wire::TOOL_*` bit.
+pub fn open_tool(flags: c_int) -> u64 {
+    const WRITE: c_int =
+        libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC | libc::O_APPEND;
+    if flags & WRITE != 0 {
+        wire::TOOL_WRITE
+    } else {
+        wire::TOOL_READ
+    }
+}
+
+// ---- the verdict cache -----------------------------------------------------------
+
+const SLOTS: usize = 1024;
+/// Each entry: hash bits 2..64, bit 1 "filled", bit 0 "allow"; 0 = empty.
+static CACHE: [AtomicU64; SLOTS] = [const { AtomicU64::new(0) }; SLOTS];
+const FILLED: u64 = 2;
+const ALLOW: u64 = 1;
+const TAG: u64 = !3;
+
+/// The SipHash key: the 16 random bytes the kernel gives every exec.
+fn hash_keys() -> (u64, u64) {
+    static KEYS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+    let k0 = KEYS[0].load(Ordering::Relaxed);
+    let k1 = KEYS[1].load(Ordering::Relaxed);
+    if k0 | k1 != 0 {
+        return (k0, k1);
+    }
+    // SAFETY: AT_RANDOM is the address of 16 bytes the kernel placed on the
+    // initial stack; getauxval neither allocates nor fails for it on Linux.
+    let p = unsafe { libc::getauxval(libc::AT_RANDOM) } as *const u8;
+    let (k0, k1) = if p.is_null() {
+        (0x736f_6d65_7073_6575, 0x646f_7261_6e64_6f6d)
+    } else {
+        // SAFETY: 16 readable bytes, possibly unaligned.
+        unsafe {
+            (
+                (p as *const u64).read_unaligned(),
+                (p.add(8) as *const u64).read_unaligned(),
+            )
+        }
+    };
+    KEYS[0].store(k0, Ordering::Relaxed);
+    KEYS[1].store(k1, Ordering::Relaxed);
+    (k0, k1)
+}
+
+/// The cache key of a call: generation, call kind and subject.
+fn key(generation: u64, call: u8, subject: &[u8]) -> u64 {
+    use core::hash::Hasher;
+    let (k0, k1) = hash_keys();
+    #[allow(deprecated)] // SipHash-2-4 of core: no_std, allocation-free, keyed
+    let mut h = core::hash::SipHasher::new_with_keys(k0, k1);
+    h.write_u64(generation);
+    h.write_u8(call);
+    h.write(subject);
+    h.finish()
+}
+
+fn slot(k: u64) -> &'static AtomicU64 {
+    &CACHE[(k >> 40) as usize % SLOTS]
+}
+
+fn lookup(k: u64) -> Option<bool> {
+    let e = slot(k).load(Ordering::Relaxed);
+    (e & FILLED != 0 && e & TAG == k & TAG).then_some(e & ALLOW != 0)
+}
+
+fn remember(k: u64, allow: bool) {
+    slot(k).store((k & TAG) | FILLED | u64::from(allow), Ordering::Relaxed);
+}
+
+// ---- the gate --------------------------------------------------------------------
+
+/// Decide the call whose Event frame (outcome unknown, no verdict asked)
+/// is `frame`. `refused` is the errno a refused call fails with (recorded
+/// in the frame of a refusal taken from the cache). `send_if_cached`:
+/// on an allowing cache hit send the frame now (execs, reported before the
+/// call) rather than leave it to be reported after the call.
+pub fn gate(
+    cx: &Ctx,
+    conn: &mut Option<Conn>,
+    frame: &mut [u8],
+    refused: c_int,
+    send_if_cached: bool,
+) -> Gate {
+    let Some((seq, call, subject)) = wire::event_subject(frame) else {
+        return no_verdict(cx);
+    };
+    let k = generation(cx.s).map(|g| key(g, call, subject));
+    match k.and_then(lookup) {
+        Some(true) => {
+            // The call is allowed, but it must be recorded: with fail-closed,
+            // a collector that is gone refuses it like a missing verdict.
+            let recorded = match conn.as_mut() {
+                Some(c) if send_if_cached => c.send(cx.s, cx.pid, cx.ppid, frame),
+                Some(c) => cx.s.fail_open || c.alive(),
+                None => false,
+            };
+            if !recorded && !cx.s.fail_open {
+                return Gate::Refuse;
+            }
+            return Gate::Run {
+                report_after: !send_if_cached,
+            };
+        }
+        Some(false) => {
+            wire::set_event_outcome(frame, WireOutcome::Errno(refused));
+            if let Some(c) = conn.as_mut() {
+                c.send(cx.s, cx.pid, cx.ppid, frame);
+            }
+            return Gate::Refuse;
+        }
+        None => {}
+    }
+    wire::set_wants_verdict(frame, true);
+    let verdict = conn
+        .as_mut()
+        .and_then(|c| c.ask(cx.s, cx.pid, cx.ppid, frame, seq, cx.s.timeout_ms));
+    match verdict {
+        Some(allow) => {
+            if let Some(k) = k {
+                remember(k, allow);
+            }
+            if allow {
+                Gate::Run {
+                    report_after: false,
+                }
+            } else {
+                Gate::Refuse
+            }
+        }
+        None => no_verdict(cx),
+    }
+}
+
+/// No verdict came: `RAMPART_FAIL_OPEN` decides.
+fn no_verdict(cx: &Ctx) -> Gate {
+    if cx.s.fail_open {
+        Gate::Run {
+            report_after: false,
+        }
+    } else {
+        Gate::Refuse
+    }
+}

@@ -1,0 +1,258 @@
+//! A collector that dies or stops answering while the program runs: the
+//! program is never hung and never killed by it. In monitor mode it runs on
+//! unchanged; in enforce mode `--fail-closed` (the default) denies the calls
+//! that follow and `--fail-open` lets them through.
+//!
+//! Each test runs the `calls` probe under `rampart run`, which makes a few
+//! calls, creates a `ready` file and waits for a `go` file; the test then
+//! kills (SIGKILL) or stops (SIGSTOP) the `rampart run` process, creates
+//! `go`, and reads what the program saw after that. An outer timeout only
+//! turns a hang into a test failure; nothing here measures time.
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rampart_e2e::*;
+
+/// Fail the test rather than hang CI.
+const OUTER_TIMEOUT: Duration = Duration::from_secs(120);
+
+struct Run {
+    rampart: Child,
+    out: mpsc::Receiver<String>,
+}
+
+/// Start `rampart run ARGS -- calls OPS...` with piped stdout (inherited
+/// by the program, so it stays readable after rampart is gone).
+fn start(sb: &Sandbox, rampart_args: &[&str], ops: &[String]) -> Run {
+    let calls = sb.probe("calls", &[]);
+    let mut rampart = sb
+        .rampart()
+        .arg("run")
+        .args(rampart_args)
+        .arg("--")
+        .arg(calls)
+        .args(ops)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(rampart.stdout.take().unwrap());
+    let (tx, out) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Run { rampart, out }
+}
+
+fn wait_for(path: &Path) {
+    for _ in 0..(OUTER_TIMEOUT.as_millis() / 10) {
+        if path.exists() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!(
+        "{} never appeared: the program did not start",
+        path.display()
+    );
+}
+
+impl Run {
+    /// Wait for `ready`, signal rampart, create `go`, and return all the
+    /// program printed up to its last line, `done` (a stopped rampart
+    /// still holds the pipe open: the end of the output is not awaited).
+    fn interrupt(mut self, sb: &Sandbox, signal: i32) -> String {
+        wait_for(&sb.work().join("ready"));
+        // SAFETY: signalling our own child process.
+        assert_eq!(unsafe { libc::kill(self.rampart.id() as i32, signal) }, 0);
+        if signal == libc::SIGKILL {
+            let _ = self.rampart.wait();
+        }
+        std::fs::write(sb.work().join("go"), "").unwrap();
+        let deadline = Instant::now() + OUTER_TIMEOUT;
+        let mut out = String::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.out.recv_timeout(left) {
+                Ok(line) => {
+                    out.push_str(&line);
+                    out.push('\n');
+                    if line == "done" {
+                        break;
+                    }
+                }
+                Err(e) => panic!("the program hung after the collector went away ({e}):\n{out}"),
+            }
+        }
+        if signal != libc::SIGKILL {
+            let _ = self.rampart.kill();
+            let _ = self.rampart.wait();
+        }
+        out
+    }
+}
+
+/// The probe's operations: some calls, `ready`, wait for `go`, then the
+/// calls that meet the absent collector (a fresh read, a read repeated
+/// from before, a write, an exec, a connect), and `done`.
+fn ops(sb: &Sandbox, port: u16) -> Vec<String> {
+    let w = |n: &str| sb.work().join(n).to_str().unwrap().to_string();
+    std::fs::write(sb.work().join("a.txt"), "a").unwrap();
+    std::fs::write(sb.work().join("b.txt"), "b").unwrap();
+    let ops: Vec<(&str, String)> = vec![
+        ("open", w("a.txt")),
+        ("write", w("ready")),
+        ("wait-for", w("go")),
+        ("open", w("b.txt")),
+        ("open", w("a.txt")),
+        ("write", w("marker")),
+        ("spawn", "/bin/true".into()),
+        ("connect", port.to_string()),
+        ("say", "done".into()),
+    ];
+    ops.into_iter()
+        .flat_map(|(op, arg)| [op.to_string(), arg])
+        .collect()
+}
+
+/// A policy that allows everything but reads of `never.txt`: every call
+/// waits for a verdict.
+fn policy(sb: &Sandbox) -> std::path::PathBuf {
+    let p = sb.path("policy.yaml");
+    std::fs::write(
+        &p,
+        r#"version: "1"
+default_action: allow
+policies:
+  - name: never
+    match:
+      tool: read
+    rules:
+      - action: deny
+        when:
+          path_matches: ["**/never.txt"]
+"#,
+    )
+    .unwrap();
+    p
+}
+
+fn listener() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            drop(c);
+        }
+    });
+    port
+}
+
+/// The lines of what the program saw after `go`.
+fn after_go(out: &str, sb: &Sandbox) -> Vec<String> {
+    let ready = format!("write {}: ok", sb.work().join("ready").display());
+    let at = out
+        .lines()
+        .position(|l| l == ready)
+        .unwrap_or_else(|| panic!("no ready line in {out:?}"));
+    out.lines().skip(at + 1).map(str::to_string).collect()
+}
+
+fn lines_for(sb: &Sandbox, port: u16, results: [&str; 5]) -> Vec<String> {
+    let w = |n: &str| sb.work().join(n).display().to_string();
+    vec![
+        format!("open {}: {}", w("b.txt"), results[0]),
+        format!("open {}: {}", w("a.txt"), results[1]),
+        format!("write {}: {}", w("marker"), results[2]),
+        format!("spawn /bin/true: {}", results[3]),
+        format!("connect {port}: {}", results[4]),
+        "done".to_string(),
+    ]
+}
+
+#[test]
+fn monitor_a_killed_collector_neither_hangs_nor_stops_the_program() {
+    let sb = Sandbox::new();
+    let port = listener();
+    let run = start(&sb, &["--mode", "monitor"], &ops(&sb, port));
+    let out = run.interrupt(&sb, libc::SIGKILL);
+    assert_eq!(after_go(&out, &sb), lines_for(&sb, port, ["ok"; 5]));
+    assert_eq!(
+        std::fs::read_to_string(sb.work().join("marker")).unwrap(),
+        "x"
+    );
+}
+
+#[test]
+fn enforce_fail_closed_a_killed_collector_denies_what_follows() {
+    let sb = Sandbox::new();
+    let port = listener();
+    let policy = policy(&sb);
+    let args = ["--mode", "enforce", "--policy", policy.to_str().unwrap()];
+    let run = start(&sb, &args, &ops(&sb, port));
+    let out = run.interrupt(&sb, libc::SIGKILL);
+    assert_eq!(
+        after_go(&out, &sb),
+        lines_for(&sb, port, ["EACCES", "EACCES", "EACCES", "EPERM", "EACCES"]),
+        "every call after the collector died is refused, even one allowed before"
+    );
+    assert!(!sb.work().join("marker").exists());
+}
+
+#[test]
+fn enforce_fail_open_a_killed_collector_lets_what_follows_through() {
+    let sb = Sandbox::new();
+    let port = listener();
+    let policy = policy(&sb);
+    let args = [
+        "--mode",
+        "enforce",
+        "--fail-open",
+        "--policy",
+        policy.to_str().unwrap(),
+    ];
+    let run = start(&sb, &args, &ops(&sb, port));
+    let out = run.interrupt(&sb, libc::SIGKILL);
+    assert_eq!(after_go(&out, &sb), lines_for(&sb, port, ["ok"; 5]));
+    assert_eq!(
+        std::fs::read_to_string(sb.work().join("marker")).unwrap(),
+        "x"
+    );
+}
+
+#[test]
+fn enforce_a_collector_that_stops_answering_is_waited_for_at_most_the_timeout() {
+    // SIGSTOP: the socket stays open but no verdict ever comes; each call
+    // waits for the decision timeout at most, then fail-closed denies it.
+    let sb = Sandbox::new();
+    let port = listener();
+    let policy = policy(&sb);
+    let args = [
+        "--mode",
+        "enforce",
+        "--decision-timeout",
+        "300",
+        "--policy",
+        policy.to_str().unwrap(),
+    ];
+    let run = start(&sb, &args, &ops(&sb, port));
+    let out = run.interrupt(&sb, libc::SIGSTOP);
+    let seen = after_go(&out, &sb);
+    assert_eq!(seen.last().map(String::as_str), Some("done"), "{out}");
+    let w = |n: &str| sb.work().join(n).display().to_string();
+    assert_eq!(seen[0], format!("open {}: EACCES", w("b.txt")));
+    assert_eq!(seen[1], format!("open {}: EACCES", w("a.txt")));
+    assert_eq!(seen[2], format!("write {}: EACCES", w("marker")));
+    assert_eq!(seen[3], "spawn /bin/true: EPERM");
+    assert_eq!(seen[4], format!("connect {port}: EACCES"));
+    assert!(!sb.work().join("marker").exists());
+}

@@ -1,0 +1,217 @@
+//! The journey end to end: observe an agent-like workload in monitor mode,
+//! generate a policy from the trail, and check that the policy admits the
+//! observed work and refuses what was never seen.
+
+use std::net::TcpListener;
+use std::process::Command;
+
+use rampart_e2e::*;
+
+/// An agent-like workload: git, python reading project files and writing
+/// build output and temp files, a shell writing a log with a random name,
+/// and a connection by name to a local server.
+fn workload(sb: &Sandbox, port: u16) -> String {
+    let w = sb.work();
+    std::fs::create_dir_all(w.join("src")).unwrap();
+    for i in 0..5 {
+        std::fs::write(w.join(format!("src/mod{i}.py")), format!("X = {i}\n")).unwrap();
+    }
+    let script = format!(
+        r#"
+set -e
+git status --short >/dev/null
+python3 - <<'PY'
+import glob, os, socket, tempfile
+os.makedirs("build", exist_ok=True)
+for p in sorted(glob.glob("src/*.py")):
+    open(p).read()
+    with open("build/" + os.path.basename(p) + ".out", "w") as f: f.write("ok")
+with tempfile.NamedTemporaryFile("w", delete=True) as t: t.write("scratch")
+socket.create_connection(("localhost", {port})).close()
+PY
+echo done > "log.$RANDOM$RANDOM.txt"
+"#
+    );
+    std::fs::write(w.join("agent.sh"), script).unwrap();
+    "agent.sh".into()
+}
+
+fn server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            drop(c);
+        }
+    });
+    port
+}
+
+fn decide(sb: &Sandbox, policy: &std::path::Path, tool: &str, input: &str) -> String {
+    let o = sb
+        .rampart()
+        .args(["test", "--json", "--tool", tool, "--policy"])
+        .arg(policy)
+        .arg("--")
+        .arg(input)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    v["action"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn observe_generate_and_refuse_the_unseen() {
+    let sb = Sandbox::new();
+    assert!(Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(sb.work())
+        .status()
+        .unwrap()
+        .success());
+    let port = server();
+    let script = workload(&sb, port);
+    for _ in 0..2 {
+        let o = sb.run(&["bash", &script]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let policy = sb.path("generated.yaml");
+    let o = sb
+        .rampart()
+        .args(["init", "--from-audit"])
+        .arg(sb.audit())
+        .arg("--output")
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = stderr(&o);
+    assert!(summary.contains("replay: "), "{summary}");
+    let (n, m) = summary
+        .lines()
+        .find_map(|l| l.strip_prefix("replay: "))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|r| r.split_once('/'))
+        .unwrap();
+    assert_eq!(
+        n, m,
+        "every observed call is allowed by the generated policy: {summary}"
+    );
+
+    // Strict and valid for this engine.
+    let check = sb
+        .rampart()
+        .args(["policy", "check"])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", stdout(&check));
+
+    // Generating again from the same trail gives the same bytes.
+    let again = sb.path("again.yaml");
+    let o = sb
+        .rampart()
+        .args(["init", "--from-audit"])
+        .arg(sb.audit())
+        .arg("--output")
+        .arg(&again)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = std::fs::read_to_string(&policy).unwrap();
+    let b = std::fs::read_to_string(&again).unwrap();
+    // Policy names take the output file's stem; all else is identical.
+    assert_eq!(a.replace("generated-", "X-"), b.replace("again-", "X-"));
+
+    // The same work runs again, unchanged, under enforce with that policy.
+    let o = sb
+        .rampart()
+        .args(["run", "--mode", "enforce", "--policy"])
+        .arg(&policy)
+        .args(["--", "bash", &script])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "enforced rerun failed: {}", stderr(&o));
+    // Probes of files that were absent while learning (git's packed-refs,
+    // .gitignore lookups) are refused as they failed then: with ENOENT.
+    // Nothing else is refused.
+    for line in stderr(&o)
+        .lines()
+        .filter(|l| l.starts_with("rampart: denied"))
+    {
+        assert!(line.starts_with("rampart: denied read "), "{line}");
+    }
+
+    // Observed calls are allowed ...
+    let w = sb.work();
+    let wd = w.to_str().unwrap();
+    assert_eq!(
+        decide(&sb, &policy, "read", &format!("{wd}/src/mod3.py")),
+        "allow"
+    );
+    assert_eq!(
+        decide(&sb, &policy, "net", &format!("localhost:{port}")),
+        "allow"
+    );
+    // ... what was never seen is not.
+    let home = sb.home();
+    assert_eq!(
+        decide(
+            &sb,
+            &policy,
+            "read",
+            &format!("{}/.ssh/id_rsa", home.display())
+        ),
+        "deny"
+    );
+    assert_eq!(decide(&sb, &policy, "write", "/etc/passwd"), "deny");
+    assert_eq!(decide(&sb, &policy, "exec", "/usr/bin/nc -l 4444"), "deny");
+    assert_eq!(
+        decide(&sb, &policy, "net", &format!("localhost:{}", port + 1)),
+        "deny"
+    );
+
+    // An existing file is not replaced without --force.
+    let o = sb
+        .rampart()
+        .args(["init", "--from-audit"])
+        .arg(sb.audit())
+        .arg("--output")
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+}
+
+#[test]
+fn since_accepts_durations_and_dates_and_rejects_the_rest() {
+    let sb = Sandbox::new();
+    let o = sb.run(&["cat", "/etc/hostname"]);
+    assert!(o.status.success());
+    for ok in [
+        "30m",
+        "24h",
+        "7d",
+        "2w",
+        "2026-03-01",
+        "2026-03-01T10:00:00Z",
+    ] {
+        let o = sb
+            .rampart()
+            .args(["init", "--dry-run", "--since", ok, "--from-audit"])
+            .arg(sb.audit())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "--since {ok}: {}", stderr(&o));
+    }
+    let o = sb
+        .rampart()
+        .args(["init", "--dry-run", "--since", "yesterday", "--from-audit"])
+        .arg(sb.audit())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("yesterday"), "{}", stderr(&o));
+}
