@@ -817,3 +817,30 @@ fn a_traced_run_reports_to_a_running_serve() {
     assert_source(&opens, "trace");
     expect_record(&r, "exec", "path", s(&probe));
 }
+
+#[test]
+fn enforce_on_a_static_program_started_by_a_preloaded_shell() {
+    // The library hands the static program to __trace-exec by itself.
+    let (got, o, r, port) = enforce_run("auto", &|argv| {
+        vec![
+            "bash".into(),
+            "-c".into(),
+            format!("{}; true", argv.join(" ")),
+        ]
+    });
+    assert_enforced(&got, &o, &r, port);
+    let probe_exec: Vec<&Value> = of_tool(&r, "exec")
+        .into_iter()
+        .filter(|x| {
+            x["request"]["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("/enforce-static"))
+        })
+        .collect();
+    assert_eq!(
+        probe_exec.len(),
+        1,
+        "decided once, by the shell's hook: {probe_exec:#?}"
+    );
+    assert_eq!(probe_exec[0]["request"]["source"], "preload");
+}
