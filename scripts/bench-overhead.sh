@@ -6,7 +6,8 @@
 # For each workload of ../shared/bench/workloads/ (python imports, a gcc build, 500 execs) and
 # `grep -r zzqqxx /usr/include`, hyperfine times the bare command and the same command under
 # `rampart run --mode monitor --quiet`, in one hyperfine run, and this script prints
-# the ratio of medians. --trace times, in the same run: bare, the preload backend, the trace
+# the ratio of medians (and, on a second line, of the CPU time the whole tree used, rampart
+# included, which other load on the machine disturbs less). --trace times, in the same run: bare, the preload backend, the trace
 # backend, and `strace -f --seccomp-bpf` tracing the same calls (the reference the trace backend
 # must stay below). --enforce adds `rampart run --mode enforce` with POLICY (default
 # policies/permissive.yaml) and prints enforce/monitor too. Needs hyperfine (Debian package) and a release build
@@ -72,6 +73,7 @@ for w in imports gcc exec grep; do
 import json, sys
 res = json.load(open(sys.argv[1]))["results"]
 med = {r["command"]: r["median"] for r in res}
+cpu = {r["command"]: r["user"] + r["system"] for r in res}
 bare = med.get("bare")
 line = f"{sys.argv[2]:<8}" + "".join(f" {med[r['command']]*1000:12.1f}ms" for r in res)
 if bare:
@@ -79,6 +81,12 @@ if bare:
 if med.get("monitor") and med.get("enforce"):
     line += f"   enforce/monitor {med['enforce']/med['monitor']:.2f}x"
 print(line)
+# CPU time (user + system, means) of the whole tree, rampart included: steadier than wall
+# time when other work shares the machine.
+if cpu.get("bare"):
+    line = f"{'  cpu':<8}" + "".join(f" {cpu[r['command']]*1000:12.1f}ms" for r in res)
+    line += "   " + "  ".join(f"{r['command']} {cpu[r['command']]/cpu['bare']:.2f}x" for r in res if r["command"] != "bare")
+    print(line)
 PY
 done
 if [ -n "$json_out" ]; then cat "$tmp"/*.json > "$json_out"; fi

@@ -781,3 +781,66 @@ fn enforce_over_the_wire_from_trace_exec() {
     });
     assert_enforced(&got, &o, &r, port);
 }
+
+#[test]
+fn a_traced_run_reports_to_a_running_serve() {
+    let sb = Sandbox::new();
+    let o = sb
+        .rampart()
+        .args(["serve", "--background"])
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let probe = sb.trace_probe("open_variants", true);
+    let d = sb.work();
+    let o = sb
+        .rampart()
+        .args(["run", "--"])
+        .arg(&probe)
+        .arg(&d)
+        .output()
+        .unwrap();
+    let stop = sb.rampart().args(["serve", "stop"]).output().unwrap();
+    assert_ok(&o);
+    assert_ok(&stop);
+    assert!(
+        stderr(&o).contains("reported to rampart serve"),
+        "{}",
+        stderr(&o)
+    );
+    let r = sb.records();
+    let opens: Vec<&Value> = r
+        .iter()
+        .filter(|x| x["request"]["exe"] == s(&probe))
+        .collect();
+    assert_eq!(opens.len(), 10, "{r:#?}");
+    assert_source(&opens, "trace");
+    expect_record(&r, "exec", "path", s(&probe));
+}
+
+#[test]
+fn enforce_on_a_static_program_started_by_a_preloaded_shell() {
+    // The library hands the static program to __trace-exec by itself.
+    let (got, o, r, port) = enforce_run("auto", &|argv| {
+        vec![
+            "bash".into(),
+            "-c".into(),
+            format!("{}; true", argv.join(" ")),
+        ]
+    });
+    assert_enforced(&got, &o, &r, port);
+    let probe_exec: Vec<&Value> = of_tool(&r, "exec")
+        .into_iter()
+        .filter(|x| {
+            x["request"]["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("/enforce-static"))
+        })
+        .collect();
+    assert_eq!(
+        probe_exec.len(),
+        1,
+        "decided once, by the shell's hook: {probe_exec:#?}"
+    );
+    assert_eq!(probe_exec[0]["request"]["source"], "preload");
+}

@@ -4,6 +4,10 @@
 //! (`rampart __trace-exec`, or a run that reports to `rampart serve`), as
 //! frames marked `source: trace`.
 //!
+//! In monitor mode [`CollectorSink`] hands calls over in small batches (at
+//! most [`BATCH`] calls, none older than [`BATCH_AGE`]): one wake-up of the
+//! collector per batch instead of two context switches per call.
+//!
 //! In enforce mode every call is decided and recorded before it runs: the
 //! verdict comes back only once the record is written, and the later
 //! outcome is not recorded again (the record keeps outcome `unknown`, as
@@ -19,6 +23,8 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rampart_core::event::{Call, Event, Outcome, Proto};
@@ -58,6 +64,25 @@ fn verdict(allowed: bool, event: &Event) -> Verdict {
     }
 }
 
+/// Most calls a monitoring [`CollectorSink`] holds before handing them over.
+pub const BATCH: usize = 64;
+/// Longest a monitored call waits in a [`CollectorSink`] batch.
+pub const BATCH_AGE: Duration = Duration::from_millis(20);
+
+/// Calls waiting to be handed to the collector, in order.
+struct Batch {
+    intake: Intake,
+    calls: Vec<Event>,
+}
+
+impl Batch {
+    fn hand_over(&mut self) {
+        for event in self.calls.drain(..) {
+            self.intake.submit(event);
+        }
+    }
+}
+
 /// Feeds the collector of this process.
 pub struct CollectorSink {
     intake: Intake,
@@ -65,15 +90,57 @@ pub struct CollectorSink {
     /// Processes whose exec was decided and whose outcome has not come yet:
     /// another decision for one of them is the check against the loaded file.
     execs_decided: HashSet<i32>,
+    /// Monitor mode: the batch, and the thread that hands it over when it
+    /// gets old (stopped by dropping `stop`).
+    batch: Arc<Mutex<Batch>>,
+    stop: Option<crossbeam_channel::Sender<()>>,
+    flusher: Option<JoinHandle<()>>,
 }
 
 impl CollectorSink {
     /// `enforce`: `None` in monitor mode.
     pub fn new(intake: Intake, enforce: Option<Enforce>) -> CollectorSink {
+        let batch = Arc::new(Mutex::new(Batch {
+            intake: intake.clone(),
+            calls: Vec::with_capacity(BATCH),
+        }));
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+        let aging = batch.clone();
+        let flusher = enforce.is_none().then(|| {
+            std::thread::Builder::new()
+                .name("rampart-batch".into())
+                .spawn(move || {
+                    while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+                        stopped.recv_timeout(BATCH_AGE)
+                    {
+                        if let Ok(mut b) = aging.lock() {
+                            b.hand_over();
+                        }
+                    }
+                })
+                .ok()
+        });
         CollectorSink {
             intake,
             enforce,
             execs_decided: HashSet::new(),
+            batch,
+            stop: Some(stop),
+            flusher: flusher.flatten(),
+        }
+    }
+}
+
+impl Drop for CollectorSink {
+    /// Hand over what is left; the collector can only finish once every
+    /// sink is gone.
+    fn drop(&mut self) {
+        self.stop.take();
+        if let Some(f) = self.flusher.take() {
+            let _ = f.join();
+        }
+        if let Ok(mut b) = self.batch.lock() {
+            b.hand_over();
         }
     }
 }
@@ -103,7 +170,15 @@ impl Sink for CollectorSink {
             }
             return;
         }
-        self.intake.submit(event);
+        match self.batch.lock() {
+            Ok(mut b) => {
+                b.calls.push(event);
+                if b.calls.len() >= BATCH || self.flusher.is_none() {
+                    b.hand_over();
+                }
+            }
+            Err(_) => self.intake.submit(event),
+        }
     }
 }
 

@@ -111,12 +111,11 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
         audit_dir: audit_dir.to_path_buf(),
         print_denials: mode == Mode::Enforce && !args.quiet,
     })?;
-    // Static programs started by preloaded ones report from `rampart
-    // __trace-exec` through this socket, so it is open for both backends.
-    collector.listen(socket.clone())?;
-
     let status = match &lib {
         Some(lib) => {
+            // Preloaded processes report here, and so does `rampart
+            // __trace-exec` for the static programs they start.
+            collector.listen(socket.clone())?;
             let mut env = child_env_for(lib, &socket, mode.as_str(), Some(&origin));
             env.extend(enforce_env(&args));
             let mut program = child::spawn(&args.command, &env)?;
