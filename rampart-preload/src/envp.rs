@@ -191,11 +191,7 @@ impl ChildEnv {
             return envp; // a huge environment: leave it as it is
         }
         let out = self.ptrs.as_mut_ptr();
-        let src: *const *const c_char = if core::ptr::eq(envp, out) {
-            out
-        } else {
-            envp
-        };
+        let src: *const *const c_char = if core::ptr::eq(envp, out) { out } else { envp };
         let mut k = 0;
         for i in 0..n {
             let p = *src.add(i);
