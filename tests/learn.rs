@@ -108,6 +108,41 @@ fn observe_generate_and_refuse_the_unseen() {
         .unwrap();
     assert!(check.status.success(), "{}", stdout(&check));
 
+    // Generating again from the same trail gives the same bytes.
+    let again = sb.path("again.yaml");
+    let o = sb
+        .rampart()
+        .args(["init", "--from-audit"])
+        .arg(sb.audit())
+        .arg("--output")
+        .arg(&again)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = std::fs::read_to_string(&policy).unwrap();
+    let b = std::fs::read_to_string(&again).unwrap();
+    // Policy names take the output file's stem; all else is identical.
+    assert_eq!(a.replace("generated-", "X-"), b.replace("again-", "X-"));
+
+    // The same work runs again, unchanged, under enforce with that policy.
+    let o = sb
+        .rampart()
+        .args(["run", "--mode", "enforce", "--policy"])
+        .arg(&policy)
+        .args(["--", "bash", &script])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "enforced rerun failed: {}", stderr(&o));
+    // Probes of files that were absent while learning (git's packed-refs,
+    // .gitignore lookups) are refused as they failed then: with ENOENT.
+    // Nothing else is refused.
+    for line in stderr(&o)
+        .lines()
+        .filter(|l| l.starts_with("rampart: denied"))
+    {
+        assert!(line.starts_with("rampart: denied read "), "{line}");
+    }
+
     // Observed calls are allowed ...
     let w = sb.work();
     let wd = w.to_str().unwrap();
@@ -136,22 +171,6 @@ fn observe_generate_and_refuse_the_unseen() {
         decide(&sb, &policy, "net", &format!("localhost:{}", port + 1)),
         "deny"
     );
-
-    // Generating again from the same trail gives the same bytes.
-    let again = sb.path("again.yaml");
-    let o = sb
-        .rampart()
-        .args(["init", "--from-audit"])
-        .arg(sb.audit())
-        .arg("--output")
-        .arg(&again)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let a = std::fs::read_to_string(&policy).unwrap();
-    let b = std::fs::read_to_string(&again).unwrap();
-    // Policy names take the output file's stem; all else is identical.
-    assert_eq!(a.replace("generated-", "X-"), b.replace("again-", "X-"));
 
     // An existing file is not replaced without --force.
     let o = sb

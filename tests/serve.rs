@@ -173,3 +173,149 @@ fn connections_from_another_uid_are_refused() {
         "a call from uid 65534 reached the trail: {r:#?}"
     );
 }
+
+fn serve_log(sb: &Sandbox) -> String {
+    std::fs::read_to_string(serve_socket(sb).with_extension("log")).unwrap_or_default()
+}
+
+/// Wait (bounded) until the serve's log holds `n` lines containing `what`.
+fn wait_for_log(sb: &Sandbox, what: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while serve_log(sb).matches(what).count() < n {
+        assert!(
+            Instant::now() < deadline,
+            "serve log never said {what:?} {n} times:\n{}",
+            serve_log(sb)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The decision recorded for the `n`th read of `path` (waiting, bounded, for
+/// the serve to write it).
+fn read_decision(sb: &Sandbox, path: &str, n: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = sb.records();
+        let reads: Vec<_> = of_tool(&r, "read")
+            .into_iter()
+            .filter(|x| x["request"]["path"] == path)
+            .collect();
+        if reads.len() >= n {
+            return reads[n - 1]["decision"]["action"]
+                .as_str()
+                .unwrap()
+                .to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "read {n} of {path} never recorded"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn policy_denying(path: &str) -> String {
+    format!(
+        "version: \"1\"\ndefault_action: allow\npolicies:\n  - name: guard\n    match:\n      tool: [read]\n    rules:\n      - action: deny\n        when:\n          path_matches: [\"{path}\"]\n        message: guarded\n"
+    )
+}
+
+#[test]
+fn policy_edits_apply_to_the_next_decision_and_broken_edits_keep_protection() {
+    let sb = Sandbox::new();
+    let secret = sb.work().join("secret.txt");
+    let other = sb.work().join("other.txt");
+    std::fs::write(&secret, "s").unwrap();
+    std::fs::write(&other, "o").unwrap();
+    let pdir = sb.path("policies");
+    std::fs::create_dir_all(&pdir).unwrap();
+    let pfile = pdir.join("guard.yaml");
+    std::fs::write(&pfile, policy_denying(secret.to_str().unwrap())).unwrap();
+    start_serve(&sb, &["--policy", pdir.to_str().unwrap()]);
+    let cat = |p: &std::path::Path| {
+        let o = cli(&sb)
+            .args(["run", "--quiet", "--", "cat"])
+            .arg(p)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    let (s, o) = (secret.to_str().unwrap(), other.to_str().unwrap());
+    cat(&secret);
+    assert_eq!(read_decision(&sb, s, 1), "deny");
+
+    // A valid edit: now `other` is guarded and `secret` is not.
+    std::fs::write(&pfile, policy_denying(other.to_str().unwrap())).unwrap();
+    wait_for_log(&sb, "policy reloaded", 1);
+    cat(&secret);
+    cat(&other);
+    assert_eq!(read_decision(&sb, s, 2), "allow");
+    assert_eq!(read_decision(&sb, o, 1), "deny");
+
+    // A broken edit: the previous policy stays in force, the error names the file and line.
+    std::fs::write(
+        &pfile,
+        "version: \"1\"\npolicies:\n  - name: guard\n    bogus_key: 1\n",
+    )
+    .unwrap();
+    wait_for_log(&sb, "policy not reloaded", 1);
+    assert!(
+        serve_log(&sb).contains("guard.yaml:4"),
+        "{}",
+        serve_log(&sb)
+    );
+    cat(&other);
+    assert_eq!(read_decision(&sb, o, 2), "deny");
+
+    // Valid again; then SIGHUP reloads too.
+    std::fs::write(&pfile, policy_denying(s)).unwrap();
+    wait_for_log(&sb, "policy reloaded", 2);
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(serve_socket(&sb).with_extension("json")).unwrap(),
+    )
+    .unwrap();
+    let reloads = serve_log(&sb).matches("policy reloaded").count();
+    // SAFETY: plain kill(2) of the serve this test started.
+    unsafe { libc::kill(state["pid"].as_i64().unwrap() as i32, libc::SIGHUP) };
+    wait_for_log(&sb, "SIGHUP: reloading", 1);
+    wait_for_log(&sb, "policy reloaded", reloads + 1);
+    cat(&secret);
+    assert_eq!(read_decision(&sb, s, 3), "deny");
+    stop_serve(&sb);
+    let v = cli(&sb).args(["audit", "verify"]).output().unwrap();
+    assert!(v.status.success(), "{}", stdout(&v));
+}
+
+#[test]
+fn two_concurrent_runs_share_one_valid_chain() {
+    let sb = Sandbox::new();
+    let f = sb.work().join("f.txt");
+    std::fs::write(&f, "x").unwrap();
+    start_serve(&sb, &[]);
+    let spawn = || {
+        cli(&sb)
+            .args([
+                "run",
+                "--quiet",
+                "--",
+                "sh",
+                "-c",
+                "for i in $(seq 100); do cat f.txt >/dev/null; done",
+            ])
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn(), spawn());
+    assert!(a.wait().unwrap().success());
+    assert!(b.wait().unwrap().success());
+    stop_serve(&sb);
+    let r = sb.records();
+    let n = of_tool(&r, "read")
+        .iter()
+        .filter(|x| x["request"]["path"] == f.to_str().unwrap())
+        .count();
+    assert_eq!(n, 200);
+    let v = cli(&sb).args(["audit", "verify"]).output().unwrap();
+    assert!(v.status.success(), "{}", stdout(&v));
+}

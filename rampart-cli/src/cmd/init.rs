@@ -115,6 +115,7 @@ fn from_audit(args: &Args) -> Result<i32> {
     }
     let opts = Options {
         name_prefix: name_prefix(&out),
+        home: std::env::var("HOME").ok().filter(|h| !h.is_empty()),
         since: when("--since", &args.since)?,
         until: when("--until", &args.until)?,
         agent: args.agent.clone(),

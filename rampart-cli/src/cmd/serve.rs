@@ -115,7 +115,10 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
     });
     loop {
         match signals.wait() {
-            Ok(Signal::SIGHUP) => reload(&live, &explicit, generation.as_deref()),
+            Ok(Signal::SIGHUP) => {
+                tracing::warn!("SIGHUP: reloading the policy");
+                reload(&live, &explicit, generation.as_deref())
+            }
             Ok(_) => break,
             Err(_) => continue,
         }

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 
 use super::glob::{file_match_str, normalize_domain, Bits, Glob, GlobKind, GlobSet, LiteralSet};
 use super::schema::{self, ConditionDef, PolicySet, RuleAction, TestCase};
+use super::shell::{self, Analysis};
 use super::{Action, Decision, LoadError, Request};
 
 /// How sources are read into an engine.
@@ -50,6 +51,11 @@ pub struct Engine {
     glob_slot: Vec<u32>,
     contains_slot: Vec<u32>,
     command_slots: usize,
+    /// Per command slot: how its rule matches commands (see [`shell`]).
+    slots: Vec<SlotInfo>,
+    /// Per command glob: it may grant a whole command as written (a
+    /// composite pattern, or one without `*`).
+    glob_whole: Vec<bool>,
     tests: Vec<(PathBuf, TestCase)>,
 }
 
@@ -68,6 +74,9 @@ struct CompiledPolicy {
 #[derive(Debug)]
 struct CompiledRule {
     action: Action,
+    /// deny and ask: any command the call runs may match; allow, watch and
+    /// webhook: every command it runs must be covered.
+    restrictive: bool,
     message: String,
     when: When,
 }
@@ -113,6 +122,18 @@ struct Contains {
     entries: Vec<String>,
     slots: Vec<u32>,
     next_slot: u32,
+    info: Vec<SlotInfo>,
+}
+
+/// The command condition of one rule.
+#[derive(Debug, Default)]
+struct SlotInfo {
+    restrictive: bool,
+    /// Its `command_matches` globs.
+    globs: Range<usize>,
+    /// Its `command_contains` entries, for granting rules (matched case
+    /// sensitively, component by component).
+    contains: Vec<String>,
 }
 
 /// Collects globs of one set while rules are compiled.
@@ -277,11 +298,13 @@ impl Engine {
                             }
                         }
                     };
+                    let restrictive = matches!(r.action.value, RuleAction::Deny | RuleAction::Ask);
                     let when = match &r.when {
                         None => When::Always,
                         Some(c) => compile_condition(
                             f,
                             c,
+                            restrictive,
                             &mut commands,
                             &mut paths,
                             &mut contains,
@@ -292,6 +315,7 @@ impl Engine {
                     };
                     rules.push(CompiledRule {
                         action,
+                        restrictive,
                         message: r.message.clone(),
                         when,
                     });
@@ -327,6 +351,14 @@ impl Engine {
                 (tool, list)
             })
             .collect();
+        let glob_whole = commands
+            .globs
+            .iter()
+            .map(|g| {
+                let p = g.as_str();
+                !p.contains('*') || shell::analyze(p).composite
+            })
+            .collect();
         Ok(Engine {
             default_action: set.default_action,
             policies,
@@ -337,6 +369,8 @@ impl Engine {
             glob_slot: commands.slots,
             contains_slot: contains.slots,
             command_slots: contains.next_slot as usize,
+            slots: contains.info,
+            glob_whole,
             tests,
         })
     }
@@ -414,10 +448,13 @@ impl Engine {
         let mut scratch = Scratch {
             engine: self,
             req,
-            command: None,
-            command_hits: None,
+            analysis: None,
+            raw_bits: None,
+            restrictive_hits: None,
+            grant_hits: None,
+            whole_bits: None,
+            components: None,
             paths: None,
-            env_names: None,
         };
         let mut in_scope = false;
         let mut fired: Vec<&str> = Vec::new();
@@ -428,7 +465,11 @@ impl Engine {
                 continue;
             }
             in_scope = true;
-            let Some(rule) = policy.rules.iter().find(|r| scratch.matches(&r.when)) else {
+            let Some(rule) = policy
+                .rules
+                .iter()
+                .find(|r| scratch.matches(&r.when, r.restrictive))
+            else {
                 continue;
             };
             fired.push(&policy.name);
@@ -493,6 +534,7 @@ fn decision(action: Action, fired: &[&str], message: &str) -> Decision {
 fn compile_condition(
     f: &std::path::Path,
     c: &ConditionDef,
+    restrictive: bool,
     commands: &mut SetBuilder,
     paths: &mut SetBuilder,
     contains: &mut Contains,
@@ -513,13 +555,22 @@ fn compile_condition(
         let slot = contains.next_slot;
         contains.next_slot += 1;
         let globs = commands.add(f, &c.command_matches, same, errors);
-        for i in globs {
+        for i in globs.clone() {
             commands.slots[i] = slot;
         }
         for item in &c.command_contains {
             contains.entries.push(item.value.clone());
             contains.slots.push(slot);
         }
+        contains.info.push(SlotInfo {
+            restrictive,
+            globs,
+            contains: if restrictive {
+                Vec::new()
+            } else {
+                c.command_contains.iter().map(|i| i.value.clone()).collect()
+            },
+        });
         fields.command = Some(slot);
     }
     fields.command_not = commands.add(f, &c.command_not_matches, same, errors);
@@ -603,56 +654,256 @@ impl CompiledPolicy {
 struct Scratch<'e, 'r> {
     engine: &'e Engine,
     req: &'r Request<'r>,
-    /// Bits of the command globs that match (None: not computed; inner
-    /// None: the request has no command).
-    command: Option<Option<Bits>>,
-    /// The command slots whose globs or substrings matched.
-    command_hits: Option<Bits>,
+    /// The shell reading of the command ([`shell::analyze`]).
+    analysis: Option<Analysis>,
+    /// The command globs that match the command as written.
+    raw_bits: Option<Bits>,
+    /// The command slots that deny and ask rules see as matched: any
+    /// spelling or component matched a glob, or the command holds a
+    /// `command_contains` entry (ignoring case).
+    restrictive_hits: Option<Bits>,
+    /// The command slots that allow and watch rules see as matched: every
+    /// component is covered, or a whole-command pattern matched.
+    grant_hits: Option<Bits>,
+    /// The command globs that match the command as written or normalised.
+    whole_bits: Option<Bits>,
+    /// What each component matches.
+    components: Option<Vec<ComponentBits>>,
     paths: Option<Option<Bits>>,
-    env_names: Option<Vec<String>>,
 }
 
-impl Scratch<'_, '_> {
+/// What one component of a command matches.
+struct ComponentBits {
+    /// Command globs matching its normalised words (or its text, when that
+    /// differs only by quoting).
+    spell: Bits,
+    /// Command globs matching its restrictive-only forms.
+    alias: Bits,
+    /// Command slots with a `command_contains` entry it holds (ignoring
+    /// case).
+    contains: Bits,
+    /// Granting slots with a `command_contains` entry its normalised words
+    /// hold (case-sensitive, as Go Rampart grants).
+    grant_contains: Bits,
+}
+
+impl<'r> Scratch<'_, 'r> {
     fn command_text(&self) -> Option<&str> {
         self.req.command.filter(|c| !c.is_empty())
     }
 
-    fn command_bits(&mut self) -> Option<&Bits> {
-        if self.command.is_none() {
-            let bits = self.command_text().map(|cmd| {
-                let mut bits = Bits::new(self.engine.commands.len());
-                for form in command_forms(cmd) {
-                    self.engine.commands.matches_into(&form, &mut bits);
-                }
-                bits
-            });
-            self.command = Some(bits);
-        }
-        self.command.as_ref().and_then(|b| b.as_ref())
+    fn command(&self) -> &'r str {
+        self.req.command.unwrap_or_default()
     }
 
-    fn command_hits(&mut self) -> &Bits {
-        if self.command_hits.is_none() {
+    fn analysis(&mut self) -> &Analysis {
+        let cmd = self.req.command.unwrap_or_default();
+        self.analysis.get_or_insert_with(|| shell::analyze(cmd))
+    }
+
+    fn glob_bits(&self, inputs: &[&str]) -> Bits {
+        let mut bits = Bits::new(self.engine.commands.len());
+        for input in inputs {
+            self.engine.commands.matches_into(input, &mut bits);
+        }
+        bits
+    }
+
+    fn raw_bits(&mut self) -> &Bits {
+        if self.raw_bits.is_none() {
+            self.raw_bits = Some(self.glob_bits(&[self.command()]));
+        }
+        self.raw_bits.as_ref().expect("computed above")
+    }
+
+    /// Sets in `hits` the slot of every glob in `bits`.
+    fn mark_slots(engine: &Engine, bits: &Bits, hits: &mut Bits) {
+        for i in bits.ones() {
+            let slot = engine.glob_slot[i];
+            if slot != NO_SLOT {
+                hits.set(slot as usize);
+            }
+        }
+    }
+
+    fn restrictive_hits(&mut self) -> &Bits {
+        if self.restrictive_hits.is_none() {
             let engine = self.engine;
+            self.analysis();
+            self.raw_bits();
+            let a = self.analysis.as_ref().expect("computed above");
             let mut hits = Bits::new(engine.command_slots);
-            if let Some(globs) = self.command_bits() {
-                for i in globs.ones() {
-                    let slot = engine.glob_slot[i];
-                    if slot != NO_SLOT {
-                        hits.set(slot as usize);
+            Self::mark_slots(engine, self.raw_bits.as_ref().expect("computed"), &mut hits);
+            if !a.forms.is_empty() {
+                let forms: Vec<&str> = a.forms.iter().map(String::as_str).collect();
+                Self::mark_slots(engine, &self.glob_bits(&forms), &mut hits);
+            }
+            let mut found = Bits::new(engine.contains.len());
+            engine.contains.matches_into(self.command(), &mut found);
+            for i in found.ones() {
+                hits.set(engine.contains_slot[i] as usize);
+            }
+            if !a.complete {
+                // Nesting too deep to see every command: fail closed.
+                for (slot, info) in engine.slots.iter().enumerate() {
+                    if info.restrictive && !info.globs.is_empty() {
+                        hits.set(slot);
                     }
                 }
             }
-            if let Some(cmd) = self.command_text() {
-                let mut found = Bits::new(engine.contains.len());
-                engine.contains.matches_into(cmd, &mut found);
-                for i in found.ones() {
-                    hits.set(engine.contains_slot[i] as usize);
+            self.restrictive_hits = Some(hits);
+        }
+        self.restrictive_hits.as_ref().expect("computed above")
+    }
+
+    fn whole_bits(&mut self) -> &Bits {
+        if self.whole_bits.is_none() {
+            let cmd = self.command();
+            self.raw_bits();
+            self.analysis();
+            let a = self.analysis.as_ref().expect("computed above");
+            let normalized = a.normalized(cmd);
+            let engine = self.engine;
+            let mut bits = self.raw_bits.clone().expect("computed above");
+            if normalized != cmd {
+                engine.commands.matches_into(normalized, &mut bits);
+            }
+            self.whole_bits = Some(bits);
+        }
+        self.whole_bits.as_ref().expect("computed above")
+    }
+
+    fn components(&mut self) -> &[ComponentBits] {
+        if self.components.is_none() {
+            let engine = self.engine;
+            let cmd = self.command();
+            self.analysis();
+            self.raw_bits();
+            let a = self.analysis.as_ref().expect("computed above");
+            let simple = a.is_simple();
+            let list = a
+                .components(cmd)
+                .map(|c| {
+                    let spell = if simple {
+                        self.raw_bits.clone().expect("computed above")
+                    } else if c.same_words && c.text != c.normalized {
+                        self.glob_bits(&[c.normalized, c.text])
+                    } else {
+                        self.glob_bits(&[c.normalized])
+                    };
+                    let aliases: Vec<&str> = c.aliases.iter().map(String::as_str).collect();
+                    let alias = self.glob_bits(&aliases);
+                    let mut found = Bits::new(engine.contains.len());
+                    engine.contains.matches_into(c.normalized, &mut found);
+                    engine.contains.matches_into(c.text, &mut found);
+                    let mut contains = Bits::new(engine.command_slots);
+                    for i in found.ones() {
+                        contains.set(engine.contains_slot[i] as usize);
+                    }
+                    let mut grant_contains = Bits::new(engine.command_slots);
+                    for (slot, info) in engine.slots.iter().enumerate() {
+                        if info
+                            .contains
+                            .iter()
+                            .any(|e| c.normalized.contains(e.as_str()))
+                        {
+                            grant_contains.set(slot);
+                        }
+                    }
+                    ComponentBits {
+                        spell,
+                        alias,
+                        contains,
+                        grant_contains,
+                    }
+                })
+                .collect();
+            self.components = Some(list);
+        }
+        self.components.as_deref().expect("computed above")
+    }
+
+    fn grant_hits(&mut self) -> &Bits {
+        if self.grant_hits.is_none() {
+            let engine = self.engine;
+            let mut hits = Bits::new(engine.command_slots);
+            // A composite pattern, or one without `*`, may match the whole
+            // command as written or normalised.
+            for i in self.whole_bits().ones() {
+                let slot = engine.glob_slot[i];
+                if slot != NO_SLOT && engine.glob_whole[i] {
+                    hits.set(slot as usize);
                 }
             }
-            self.command_hits = Some(hits);
+            if self.analysis().complete {
+                // Otherwise every component must be covered by the slot.
+                let comps = self.components();
+                let mut covered = vec![0usize; engine.command_slots];
+                for c in comps {
+                    let mut mine = Bits::new(engine.command_slots);
+                    Self::mark_slots(engine, &c.spell, &mut mine);
+                    for slot in mine.ones().chain(c.grant_contains.ones()) {
+                        covered[slot] += 1;
+                    }
+                    // A slot hit by both a glob and a substring counts once.
+                    for slot in mine.ones() {
+                        if c.grant_contains.get(slot) {
+                            covered[slot] -= 1;
+                        }
+                    }
+                }
+                if !comps.is_empty() {
+                    for (slot, n) in covered.iter().enumerate() {
+                        if *n == comps.len() {
+                            hits.set(slot);
+                        }
+                    }
+                }
+            }
+            self.grant_hits = Some(hits);
         }
-        self.command_hits.as_ref().expect("computed above")
+        self.grant_hits.as_ref().expect("computed above")
+    }
+
+    /// Whether a deny or ask rule whose command condition matched keeps
+    /// matching after its `command_not_matches` (Go Rampart's
+    /// component-scoped exclusions): some component that matches the rule
+    /// is not excluded, or the match belongs to no single component.
+    fn restrictive_survives(&mut self, slot: u32, not: &Range<usize>) -> bool {
+        if !self.analysis().complete {
+            return true;
+        }
+        let globs = self.engine.slots[slot as usize].globs.clone();
+        let single = !self.analysis().composite;
+        let whole = single.then(|| self.whole_bits().clone());
+        let comps = self.components();
+        let mut matched = false;
+        for c in comps {
+            let in_whole = |r: &Range<usize>| whole.as_ref().is_some_and(|w| w.any_in(r.clone()));
+            let positive = c.spell.any_in(globs.clone())
+                || c.alias.any_in(globs.clone())
+                || in_whole(&globs)
+                || c.contains.get(slot as usize);
+            if !positive {
+                continue;
+            }
+            matched = true;
+            if !c.spell.any_in(not.clone()) && !in_whole(not) {
+                return true;
+            }
+        }
+        !matched
+    }
+
+    /// Whether an allow or watch rule's `command_not_matches` excludes the
+    /// command: as written, normalised or any component.
+    fn grant_excluded(&mut self, not: &Range<usize>) -> bool {
+        if self.whole_bits().any_in(not.clone()) {
+            return true;
+        }
+        self.components()
+            .iter()
+            .any(|c| c.spell.any_in(not.clone()))
     }
 
     fn path_bits(&mut self) -> Option<&Bits> {
@@ -671,7 +922,7 @@ impl Scratch<'_, '_> {
         self.paths.as_ref().and_then(|b| b.as_ref())
     }
 
-    fn matches(&mut self, when: &When) -> bool {
+    fn matches(&mut self, when: &When, restrictive: bool) -> bool {
         let f = match when {
             When::Always => return true,
             When::Never => return false,
@@ -682,26 +933,30 @@ impl Scratch<'_, '_> {
                 return false;
             }
             if let Some(slot) = f.command {
-                if !self.command_hits().get(slot as usize) {
+                let hit = if restrictive {
+                    self.restrictive_hits().get(slot as usize)
+                } else {
+                    self.grant_hits().get(slot as usize)
+                };
+                if !hit {
                     return false;
                 }
             }
             if let Some(env) = &f.env {
-                let req = self.req;
-                let cmd = req.command.unwrap_or_default();
-                let names = self
-                    .env_names
-                    .get_or_insert_with(|| env_assignment_names(cmd));
+                let names = &self.analysis().env_names;
                 if !names.iter().any(|n| env.iter().any(|g| g.is_match(n))) {
                     return false;
                 }
             }
-            if !f.command_not.is_empty()
-                && self
-                    .command_bits()
-                    .is_some_and(|b| b.any_in(f.command_not.clone()))
-            {
-                return false;
+            if !f.command_not.is_empty() {
+                let excluded = match f.command {
+                    Some(slot) if restrictive => !self.restrictive_survives(slot, &f.command_not),
+                    Some(_) => self.grant_excluded(&f.command_not),
+                    None => self.whole_bits().any_in(f.command_not.clone()),
+                };
+                if excluded {
+                    return false;
+                }
             }
         }
         if let Some(range) = &f.path {
@@ -754,54 +1009,11 @@ impl Scratch<'_, '_> {
     }
 }
 
-/// The spellings of a command that command conditions are matched against:
-/// today the command line itself. Shell-aware splitting (`sh -c 'a && b'`)
-/// belongs here.
-fn command_forms(command: &str) -> impl Iterator<Item = Cow<'_, str>> {
-    std::iter::once(Cow::Borrowed(command))
-}
-
-/// Names assigned by `NAME=value` words at the start of a command, or after
-/// an `env` word (its options skipped), as `command_env_assignments` sees
-/// them.
+/// Names assigned by `NAME=value` words in front of a command, after an
+/// `env` word (its options skipped) or by `export` and its kin, in any
+/// command the line runs, as `command_env_assignments` sees them.
 pub fn env_assignment_names(command: &str) -> Vec<String> {
-    fn name(word: &str) -> Option<&str> {
-        let word = word.trim_start_matches('\'');
-        let (n, _) = word.split_once('=')?;
-        let mut chars = n.chars();
-        let first = chars.next()?;
-        ((first == '_' || first.is_ascii_alphabetic())
-            && chars.all(|c| c == '_' || c.is_ascii_alphanumeric()))
-        .then_some(n)
-    }
-    let mut names: Vec<String> = Vec::new();
-    let mut words = command.split_ascii_whitespace().peekable();
-    while let Some(w) = words.peek() {
-        match name(w) {
-            Some(n) => {
-                names.push(n.to_string());
-                words.next();
-            }
-            None => break,
-        }
-    }
-    if let Some(first) = words.next() {
-        if first.rsplit('/').next() == Some("env") {
-            while let Some(w) = words.next() {
-                if w == "-u" || w == "--unset" || w == "-C" || w == "--chdir" {
-                    words.next();
-                } else if w.starts_with('-') {
-                    continue;
-                } else if let Some(n) = name(w) {
-                    names.push(n.to_string());
-                } else {
-                    break;
-                }
-            }
-        }
-    }
-    names.dedup();
-    names
+    shell::analyze(command).env_names
 }
 
 /// The host of a `scheme://host:port/...` URL (brackets of IPv6 removed).

@@ -92,6 +92,7 @@ pub mod engine;
 pub mod glob;
 pub mod lint;
 pub mod schema;
+pub mod shell;
 mod yaml;
 
 use std::fmt;

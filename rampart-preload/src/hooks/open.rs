@@ -46,6 +46,35 @@ pub fn before_open(base: Base, path: *const c_char, flags: c_int) -> Option<Gate
     Some(gate)
 }
 
+/// The errno of a refused open: EACCES, except for an open that creates
+/// nothing of a path that does not exist, which fails as it would have
+/// anyway (ENOENT, ENOTDIR). Programs probe for optional files (git's
+/// `packed-refs`, config search paths) and treat EACCES as fatal where
+/// ENOENT means "absent"; a policy learned from successful calls never
+/// allows those probes, and refusing them must not change the program.
+fn refused_errno(base: Base, path: *const c_char, flags: c_int) -> c_int {
+    if flags & libc::O_CREAT != 0 || path.is_null() {
+        return libc::EACCES;
+    }
+    let dirfd = match base {
+        Base::Dir(fd) => fd,
+        Base::Cwd | Base::AsIs => libc::AT_FDCWD,
+    };
+    // SAFETY: the kernel validates the arguments; F_OK reads nothing.
+    match unsafe {
+        sys::raw(
+            libc::SYS_faccessat,
+            dirfd as usize,
+            path as usize,
+            libc::F_OK as usize,
+            0,
+        )
+    } {
+        Err(e @ (libc::ENOENT | libc::ENOTDIR)) => e,
+        _ => libc::EACCES,
+    }
+}
+
 /// Decide (enforce mode), run `real` (or the system call when the real one
 /// is not available yet), report, and hand back its result and errno
 /// untouched; a refused open fails with EACCES without being made.
@@ -53,7 +82,7 @@ pub fn before_open(base: Base, path: *const c_char, flags: c_int) -> Option<Gate
 fn wrap(base: Base, path: *const c_char, flags: c_int, call: impl FnOnce() -> c_int) -> c_int {
     match before_open(base, path, flags) {
         Some(Gate::Refuse) => {
-            sys::set_errno(libc::EACCES);
+            sys::set_errno(refused_errno(base, path, flags));
             return -1;
         }
         Some(Gate::Run {
@@ -211,7 +240,7 @@ fn wrap_file(
     };
     match before_open(Base::Cwd, path, flags) {
         Some(Gate::Refuse) => {
-            sys::set_errno(libc::EACCES);
+            sys::set_errno(refused_errno(Base::Cwd, path, flags));
             return core::ptr::null_mut();
         }
         Some(Gate::Run {
