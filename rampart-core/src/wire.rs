@@ -525,6 +525,12 @@ pub fn event_subject(frame: &[u8]) -> Option<(u32, u8, &[u8])> {
     Some((seq, frame[EVENT_CALL_AT], &frame[EVENT_SUBJECT_AT..]))
 }
 
+/// Whether an encoded Event frame carries a cut string (argv or path too
+/// long for the frame).
+pub fn event_truncated(frame: &[u8]) -> bool {
+    is_event(frame) && frame[EVENT_FLAGS_AT] & FLAG_TRUNCATED != 0
+}
+
 /// Encode a Verdict frame (collector → preload) for the Event `seq`.
 pub fn encode_verdict(seq: u32, allow: bool, buf: &mut [u8]) -> usize {
     let mut e = Encoder::start(as_uninit(buf), KIND_VERDICT);
@@ -1071,6 +1077,7 @@ mod tests {
         let path = vec![b'p'; 1000];
         let n = encode_open(&mut buf, &head(6, WireOutcome::Ok), b"/x", b"/", &path, 0);
         assert_eq!(n, buf.len());
+        assert!(event_truncated(&buf[..n]));
         let (_, _, ev) = event_of(decode(&buf[..n]).unwrap());
         assert!(ev.truncated);
         assert!(ev.path().unwrap().len() < 1000);
@@ -1089,6 +1096,7 @@ mod tests {
         );
         let (_, _, ev) = event_of(decode(&buf[..n]).unwrap());
         assert!(!ev.truncated);
+        assert!(!event_truncated(&buf[..n]));
         assert_eq!(ev.source, Source::Preload);
     }
 

@@ -28,8 +28,10 @@
 //! The cache is a fixed table of single-word atomic entries, each the
 //! verdict plus 62 bits of a SipHash of the key (keyed with the kernel's
 //! per-exec random bytes, so a program cannot aim a collision at a denied
-//! call): lock-free, no allocation, a lost race only costs a miss. A
-//! forked child inherits its parent's cache; an exec starts empty.
+//! call): lock-free, no allocation (one shared anonymous mapping, made once),
+//! a lost race only costs a miss. The table is shared with the children the
+//! process forks (created before the first fork), so that a shell asks once
+//! for a command it runs in a loop; an exec starts with an empty one.
 //!
 //! `ask` is denied: nobody can be asked inside a system call. Nothing here
 //! allocates, locks, panics or changes errno.
@@ -158,12 +160,66 @@ pub fn open_tool(flags: c_int) -> u64 {
 
 // ---- the verdict cache -----------------------------------------------------------
 
-const SLOTS: usize = 1024;
+const SLOTS: usize = 2048;
+const CACHE_BYTES: usize = SLOTS * 8;
 /// Each entry: hash bits 2..64, bit 1 "filled", bit 0 "allow"; 0 = empty.
-static CACHE: [AtomicU64; SLOTS] = [const { AtomicU64::new(0) }; SLOTS];
 const FILLED: u64 = 2;
 const ALLOW: u64 = 1;
 const TAG: u64 = !3;
+
+/// The cache table: a shared anonymous mapping, so that the children this
+/// process forks (and theirs) share it: a shell that forks a child per
+/// command learns a command's verdict from the first child that asked.
+/// 0: not created yet; [`NO_CACHE`]: being created, or the mapping failed.
+static CACHE_MAP: AtomicUsize = AtomicUsize::new(0);
+const NO_CACHE: usize = 1;
+
+fn cache() -> Option<&'static [AtomicU64; SLOTS]> {
+    match CACHE_MAP.load(Ordering::Acquire) {
+        0 => create_cache(),
+        NO_CACHE => None,
+        // SAFETY: a live, never unmapped, zero-initialised mapping of
+        // SLOTS words, only ever accessed atomically.
+        p => Some(unsafe { &*(p as *const [AtomicU64; SLOTS]) }),
+    }
+}
+
+#[cold]
+fn create_cache() -> Option<&'static [AtomicU64; SLOTS]> {
+    if CACHE_MAP
+        .compare_exchange(0, NO_CACHE, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return None;
+    }
+    // SAFETY: a fresh anonymous mapping; no memory of ours is touched.
+    let p = unsafe {
+        sys::raw6(
+            libc::SYS_mmap,
+            [
+                0,
+                CACHE_BYTES,
+                (libc::PROT_READ | libc::PROT_WRITE) as usize,
+                (libc::MAP_SHARED | libc::MAP_ANONYMOUS) as usize,
+                usize::MAX, // fd -1
+                0,
+            ],
+        )
+    }
+    .ok()
+    .filter(|&p| p > NO_CACHE)?;
+    CACHE_MAP.store(p, Ordering::Release);
+    // SAFETY: as in `cache`.
+    Some(unsafe { &*(p as *const [AtomicU64; SLOTS]) })
+}
+
+/// atfork prepare handler (enforce mode): create the cache before the first
+/// fork, so that parent and child share it.
+pub extern "C" fn before_fork() {
+    if crate::state::saved().is_some_and(|s| s.enforce && s.active) {
+        let _ = cache();
+    }
+}
 
 /// The SipHash key: the 16 random bytes the kernel gives every exec.
 fn hash_keys() -> (u64, u64) {
@@ -204,17 +260,19 @@ fn key(generation: u64, call: u8, subject: &[u8]) -> u64 {
     h.finish()
 }
 
-fn slot(k: u64) -> &'static AtomicU64 {
-    &CACHE[(k >> 40) as usize % SLOTS]
+fn slot(k: u64) -> Option<&'static AtomicU64> {
+    cache().map(|c| &c[(k >> 40) as usize % SLOTS])
 }
 
 fn lookup(k: u64) -> Option<bool> {
-    let e = slot(k).load(Ordering::Relaxed);
+    let e = slot(k)?.load(Ordering::Relaxed);
     (e & FILLED != 0 && e & TAG == k & TAG).then_some(e & ALLOW != 0)
 }
 
 fn remember(k: u64, allow: bool) {
-    slot(k).store((k & TAG) | FILLED | u64::from(allow), Ordering::Relaxed);
+    if let Some(s) = slot(k) {
+        s.store((k & TAG) | FILLED | u64::from(allow), Ordering::Relaxed);
+    }
 }
 
 // ---- the gate --------------------------------------------------------------------
@@ -234,7 +292,10 @@ pub fn gate(
     let Some((seq, call, subject)) = wire::event_subject(frame) else {
         return no_verdict(cx);
     };
-    let k = generation(cx.s).map(|g| key(g, call, subject));
+    // A frame with a cut string stands for more than one call: not cached.
+    let k = generation(cx.s)
+        .filter(|_| !wire::event_truncated(frame))
+        .map(|g| key(g, call, subject));
     match k.and_then(lookup) {
         Some(true) => {
             // The call is allowed, but it must be recorded: with fail-closed,

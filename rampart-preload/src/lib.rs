@@ -3,20 +3,37 @@
 //! the collector named by `RAMPART_SOCKET`, one wire frame per call (see
 //! `rampart_core::wire`).
 //!
-//! Monitor mode only for now: a hook calls the real function and reports
-//! what happened (an exec is reported just before the call, its failure
-//! after). The library must never change what the program sees: results,
-//! errno and output are those of the real call, and without a collector the
-//! hooks do nothing extra. Hooks run anywhere (signal handlers, vfork
-//! children, the child of a fork of a multithreaded parent), so nothing in a
-//! hook allocates, locks, uses std's I/O or panics: raw system calls, atomics
-//! and bounded stack buffers only.
+//! Monitor mode (`RAMPART_MODE=monitor`): a hook calls the real function
+//! and reports what happened (an exec is reported just before the call, its
+//! failure after). The library must never change what the program sees:
+//! results, errno and output are those of the real call, and without a
+//! collector the hooks do nothing extra.
+//!
+//! Enforce mode (`RAMPART_MODE=enforce`, see [`enforce`]): a hook decides
+//! the call before making it, from its verdict cache or by asking the
+//! collector and waiting at most `RAMPART_DECISION_TIMEOUT_MS`; a refused
+//! call is not made and fails the way programs expect (exec family EPERM,
+//! `posix_spawn*` returning EPERM, `system` -1/EPERM and `popen` NULL/EPERM
+//! without a shell, opens and connects EACCES, `fopen` NULL); `ask` is
+//! refused; without a verdict `RAMPART_FAIL_OPEN=1` allows, anything else
+//! refuses. Allowed calls behave exactly as in monitor mode.
+//!
+//! In both modes an exec of a static or Go binary (which the library could
+//! not watch, see [`elf`]) goes to the trace backend through `RAMPART_BIN
+//! __trace-exec` when `RAMPART_BIN` is set.
+//!
+//! Hooks run anywhere (signal handlers, vfork children, the child of a fork
+//! of a multithreaded parent), so nothing in a hook allocates, locks, uses
+//! std's I/O or panics: raw system calls, atomics and bounded stack buffers
+//! only.
 //!
 //! Modules: [`sys`] raw system calls; [`real`] the real libc functions;
 //! [`state`] what is saved at load time; [`conn`] the collector connection;
-//! [`path`] path resolution; [`cache`] cwd and directory paths; [`dns`] address → name table; [`envp`] the
-//! children's environment; [`report`] building frames; [`hooks`] the
-//! exported entry points (plus `shim.c` for the variadic ones).
+//! [`path`] path resolution; [`cache`] cwd and directory paths; [`dns`]
+//! address → name table; [`envp`] the children's environment; [`report`]
+//! building frames; [`enforce`] verdicts and their cache; [`elf`] targets
+//! the library cannot watch; [`hooks`] the exported entry points (plus
+//! `shim.c` for the variadic ones).
 
 // The hooks take raw pointers from C callers by design.
 #![allow(clippy::missing_safety_doc)]

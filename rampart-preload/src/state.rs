@@ -156,7 +156,13 @@ pub fn init() {
     // where dlsym (which takes the loader's lock) is best avoided.
     let _ = crate::real::execve.addr();
     // SAFETY: registering a plain function; glibc copies the record.
-    unsafe { libc::pthread_atfork(None, None, Some(crate::conn::after_fork_in_child)) };
+    unsafe {
+        libc::pthread_atfork(
+            Some(crate::enforce::before_fork),
+            None,
+            Some(crate::conn::after_fork_in_child),
+        )
+    };
     INIT.store(INIT_DONE, Ordering::Release);
 }
 

@@ -200,3 +200,62 @@ fn threads_waiting_at_the_same_time_each_get_their_own_verdict() {
         .count();
     assert_eq!(asked, 8 * 40, "every open asked once");
 }
+
+const FORK_EXEC_LOOP: &str = r#"
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+    for (int i = 0; i < 4; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            char *argv[] = {"/bin/true", NULL};
+            execv("/bin/true", argv);
+            _exit(127);
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        printf("%d\n", WEXITSTATUS(st));
+    }
+    return 0;
+}
+"#;
+
+#[test]
+fn forked_children_share_the_cache_so_a_loop_asks_once() {
+    let c = Collector::start_deciding(Some(Arc::new(|_| true)));
+    let dir = tempfile::tempdir().unwrap();
+    let prog = compile(dir.path(), "loop", FORK_EXEC_LOOP);
+    let gen_file = c.dir().join("policy-generation");
+    write_generation(&gen_file, 1);
+    let mut cmd = Command::new(&prog);
+    enforced(&mut cmd, &c, &gen_file);
+    let w = c.run(&mut cmd);
+    assert_eq!(String::from_utf8_lossy(&w.out.stdout), "0\n0\n0\n0\n");
+    let execs: Vec<bool> = c
+        .frames_so_far()
+        .into_iter()
+        .filter_map(|f| match f {
+            Frame::Event {
+                wants_verdict,
+                event,
+                ..
+            } if matches!(&event.call, Call::Exec { path, .. } if path == "/bin/true") => {
+                Some(wants_verdict)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        execs,
+        [true, false, false, false],
+        "the first child asks; its siblings find the verdict in the shared cache"
+    );
+    // Every exec is in the trail once, with its outcome.
+    let ran = w
+        .events
+        .iter()
+        .filter(|e| matches!(&e.call, Call::Exec { path, .. } if path == "/bin/true"))
+        .count();
+    assert_eq!(ran, 4);
+}
