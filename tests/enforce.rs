@@ -502,3 +502,71 @@ fn a_static_binary_started_under_the_preload_backend_runs_under_the_trace_backen
     assert_eq!(traced[0]["request"]["source"], "trace");
     assert_eq!(traced[0]["decision"]["action"], "deny");
 }
+
+#[test]
+fn opens_the_policy_cannot_refuse_wait_for_no_verdict() {
+    // The shipped standard policy guards some paths (`.env`, keys, system
+    // directories for writes): an open of any other path is not held for a
+    // verdict. It runs at once and is recorded after the call with its
+    // real outcome, as in monitor mode (a call that waited is recorded
+    // before it runs, with outcome `unknown`); a guarded read is refused.
+    let sb = Sandbox::new();
+    let w = sb.work();
+    std::fs::create_dir_all(w.join("src")).unwrap();
+    for i in 0..40 {
+        std::fs::write(w.join(format!("src/m{i}.rs")), "fn main() {}\n").unwrap();
+    }
+    std::fs::write(w.join(".env"), "TOKEN=x\n").unwrap();
+    let script = "import glob, errno\n\
+        n = sum(len(open(p).read()) for p in sorted(glob.glob('src/*.rs')))\n\
+        print(n)\n\
+        for p in ['.env', 'missing.txt']:\n\
+        \x20   try:\n\
+        \x20       open(p).read()\n\
+        \x20   except OSError as e:\n\
+        \x20       print(p, errno.errorcode[e.errno])\n\
+        open('out.txt', 'w').write('done')\n";
+    let standard = workspace().join("policies/standard.yaml");
+    let o = sb
+        .rampart()
+        .current_dir(&w)
+        .args(["run", "--mode", "enforce", "--quiet", "--policy"])
+        .arg(&standard)
+        .args(["--", "python3", "-c", script])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "520\n.env EACCES\nmissing.txt ENOENT\n");
+    assert_eq!(std::fs::read_to_string(w.join("out.txt")).unwrap(), "done");
+    let r = sb.records();
+    let at = |rel: &str| w.join(rel).to_str().unwrap().to_string();
+    let outcome_of = |tool: &str, rel: &str| -> Vec<(String, String)> {
+        of_tool(&r, tool)
+            .into_iter()
+            .filter(|x| x["request"]["path"] == at(rel).as_str())
+            .map(|x| {
+                (
+                    x["decision"]["action"].as_str().unwrap_or("").to_string(),
+                    x["request"]["outcome"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    let allowed_ok = vec![("allow".to_string(), "ok".to_string())];
+    for i in 0..40 {
+        assert_eq!(
+            outcome_of("read", &format!("src/m{i}.rs")),
+            allowed_ok,
+            "src/m{i}.rs"
+        );
+    }
+    assert_eq!(outcome_of("write", "out.txt"), allowed_ok);
+    assert_eq!(
+        outcome_of("read", "missing.txt"),
+        vec![("allow".to_string(), "ENOENT".to_string())]
+    );
+    assert_eq!(
+        outcome_of("read", ".env"),
+        vec![("deny".to_string(), "EACCES".to_string())]
+    );
+}

@@ -1,7 +1,9 @@
 //! A collector that dies or stops answering while the program runs: the
 //! program is never hung and never killed by it. In monitor mode it runs on
 //! unchanged; in enforce mode `--fail-closed` (the default) denies the calls
-//! that follow and `--fail-open` lets them through.
+//! that follow (those the policy cannot refuse too: nothing would record
+//! them) and `--fail-open` lets them through. A collector that stops
+//! answering holds up only the calls that wait for a verdict.
 //!
 //! Each test runs the `calls` probe under `rampart run`, which makes a few
 //! calls, creates a `ready` file and waits for a `go` file; the test then
@@ -124,10 +126,11 @@ fn ops(sb: &Sandbox, port: u16) -> Vec<String> {
         .collect()
 }
 
-/// A policy that allows everything but reads of `never.txt`: every call
-/// waits for a verdict.
-fn policy(sb: &Sandbox) -> std::path::PathBuf {
-    let p = sb.path("policy.yaml");
+/// A policy that guards one path (reads of `never.txt`) and allows
+/// everything else: no call of the probe waits for a verdict (its opens
+/// pass the path screen, its execs, writes and connects cannot be refused).
+fn guarding_policy(sb: &Sandbox) -> std::path::PathBuf {
+    let p = sb.path("guarding.yaml");
     std::fs::write(
         &p,
         r#"version: "1"
@@ -141,6 +144,36 @@ policies:
         when:
           path_matches: ["**/never.txt"]
 "#,
+    )
+    .unwrap();
+    p
+}
+
+/// A learned policy (what `init --from-audit` writes): deny by default,
+/// allow what the probe does. Every call waits for a verdict.
+fn learned_policy(sb: &Sandbox, port: u16) -> std::path::PathBuf {
+    let p = sb.path("learned.yaml");
+    let work = sb.work();
+    std::fs::write(
+        &p,
+        format!(
+            r#"version: "1"
+default_action: deny
+policies:
+  - name: learned
+    rules:
+      - action: allow
+        when:
+          path_matches: ["{work}/**"]
+      - action: allow
+        when:
+          command_matches: ["/bin/true"]
+      - action: allow
+        when:
+          url_matches: ["tcp://127.0.0.1:{port}"]
+"#,
+            work = work.display()
+        ),
     )
     .unwrap();
     p
@@ -194,25 +227,33 @@ fn monitor_a_killed_collector_neither_hangs_nor_stops_the_program() {
 
 #[test]
 fn enforce_fail_closed_a_killed_collector_denies_what_follows() {
-    let sb = Sandbox::new();
-    let port = listener();
-    let policy = policy(&sb);
-    let args = ["--mode", "enforce", "--policy", policy.to_str().unwrap()];
-    let run = start(&sb, &args, &ops(&sb, port));
-    let out = run.interrupt(&sb, libc::SIGKILL);
-    assert_eq!(
-        after_go(&out, &sb),
-        lines_for(&sb, port, ["EACCES", "EACCES", "EACCES", "EPERM", "EACCES"]),
-        "every call after the collector died is refused, even one allowed before"
-    );
-    assert!(!sb.work().join("marker").exists());
+    // Whether the calls wait for verdicts (learned) or not (guarding): once
+    // the collector is gone, none can be recorded, and none is made.
+    for learned in [true, false] {
+        let sb = Sandbox::new();
+        let port = listener();
+        let policy = if learned {
+            learned_policy(&sb, port)
+        } else {
+            guarding_policy(&sb)
+        };
+        let args = ["--mode", "enforce", "--policy", policy.to_str().unwrap()];
+        let run = start(&sb, &args, &ops(&sb, port));
+        let out = run.interrupt(&sb, libc::SIGKILL);
+        assert_eq!(
+            after_go(&out, &sb),
+            lines_for(&sb, port, ["EACCES", "EACCES", "EACCES", "EPERM", "EACCES"]),
+            "learned: {learned}: every call after the collector died is refused, even one allowed before"
+        );
+        assert!(!sb.work().join("marker").exists());
+    }
 }
 
 #[test]
 fn enforce_fail_open_a_killed_collector_lets_what_follows_through() {
     let sb = Sandbox::new();
     let port = listener();
-    let policy = policy(&sb);
+    let policy = learned_policy(&sb, port);
     let args = [
         "--mode",
         "enforce",
@@ -235,7 +276,7 @@ fn enforce_a_collector_that_stops_answering_is_waited_for_at_most_the_timeout() 
     // waits for the decision timeout at most, then fail-closed denies it.
     let sb = Sandbox::new();
     let port = listener();
-    let policy = policy(&sb);
+    let policy = learned_policy(&sb, port);
     let args = [
         "--mode",
         "enforce",
@@ -246,13 +287,34 @@ fn enforce_a_collector_that_stops_answering_is_waited_for_at_most_the_timeout() 
     ];
     let run = start(&sb, &args, &ops(&sb, port));
     let out = run.interrupt(&sb, libc::SIGSTOP);
-    let seen = after_go(&out, &sb);
-    assert_eq!(seen.last().map(String::as_str), Some("done"), "{out}");
-    let w = |n: &str| sb.work().join(n).display().to_string();
-    assert_eq!(seen[0], format!("open {}: EACCES", w("b.txt")));
-    assert_eq!(seen[1], format!("open {}: EACCES", w("a.txt")));
-    assert_eq!(seen[2], format!("write {}: EACCES", w("marker")));
-    assert_eq!(seen[3], "spawn /bin/true: EPERM");
-    assert_eq!(seen[4], format!("connect {port}: EACCES"));
+    assert_eq!(
+        after_go(&out, &sb),
+        lines_for(&sb, port, ["EACCES", "EACCES", "EACCES", "EPERM", "EACCES"]),
+    );
     assert!(!sb.work().join("marker").exists());
+}
+
+#[test]
+fn enforce_a_stopped_collector_holds_up_no_call_that_needs_no_verdict() {
+    // The same stopped collector, under a policy that cannot refuse the
+    // probe's calls: they wait for nothing and go through (their records
+    // wait in the socket for the collector to resume).
+    let sb = Sandbox::new();
+    let port = listener();
+    let policy = guarding_policy(&sb);
+    let args = [
+        "--mode",
+        "enforce",
+        "--decision-timeout",
+        "60000",
+        "--policy",
+        policy.to_str().unwrap(),
+    ];
+    let run = start(&sb, &args, &ops(&sb, port));
+    let out = run.interrupt(&sb, libc::SIGSTOP);
+    assert_eq!(after_go(&out, &sb), lines_for(&sb, port, ["ok"; 5]));
+    assert_eq!(
+        std::fs::read_to_string(sb.work().join("marker")).unwrap(),
+        "x"
+    );
 }

@@ -844,3 +844,33 @@ fn enforce_on_a_static_program_started_by_a_preloaded_shell() {
     );
     assert_eq!(probe_exec[0]["request"]["source"], "preload");
 }
+
+#[test]
+fn signals_reach_a_static_program_handed_to_trace_exec() {
+    let sb = Sandbox::new();
+    let src = sb.path("ready.c");
+    std::fs::write(
+        &src,
+        "#include <fcntl.h>\n#include <unistd.h>\n\
+         int main(int c, char **v) { close(open(v[1], O_CREAT | O_WRONLY, 0644)); pause(); return 0; }\n",
+    )
+    .unwrap();
+    let bin = sb.compile(&src, "ready", true);
+    // The shell knows the pid of what it started (the tracer, in fact) and
+    // signals it once the program is running; the program dies of it.
+    for (sig, code) in [("TERM", 143), ("USR1", 138), ("INT", 130)] {
+        let marker = sb.work().join(format!("ready-{sig}"));
+        let script = format!(
+            "{b} {m} & p=$!; while [ ! -e {m} ]; do sleep 0.05; done; kill -{sig} $p; wait $p; echo $?",
+            b = s(&bin),
+            m = s(&marker)
+        );
+        let o = sb.run_backend("auto", &["bash", "-c", &script]);
+        assert_ok(&o);
+        assert_eq!(stdout(&o), format!("{code}\n"), "SIG{sig}");
+    }
+    let r = sb.records();
+    let markers = of_tool(&r, "write");
+    assert_eq!(markers.len(), 3, "{markers:#?}");
+    assert_source(&markers, "trace");
+}

@@ -5,6 +5,8 @@
 //! - [`wire`]: the binary frames between the preload library and the collector.
 //!   Its encoder allocates nothing and is the only part built without the `full`
 //!   feature.
+//! - [`screen`]: which opens a policy could refuse, in a form the preload
+//!   library tests without allocating (built with the wire codec).
 //! - [`policy`]: Rampart's YAML policies, loaded strictly and compiled into an
 //!   [`policy::Engine`] that decides each call.
 //! - [`audit`]: the hash-chained `rampart.audit.v1` JSONL trail: records, the
@@ -15,6 +17,7 @@
 //! the interceptors and the CLI drive.
 #![cfg_attr(not(feature = "full"), no_std)]
 
+pub mod screen;
 pub mod wire;
 
 #[cfg(feature = "full")]

@@ -454,19 +454,28 @@ pub fn encode_exec_failed(buf: &mut [u8], seq: u32, errno: i32) -> usize {
 }
 
 /// The policy-generation file (named by `RAMPART_POLICY_GEN`): the
-/// collector's word to every enforcing process that its cached verdicts are
-/// stale. Little-endian `u64`s, each written atomically by the collector
-/// through a shared mapping and read the same way by the preload library:
+/// collector's word to every enforcing process about the policy in force.
+/// Little-endian `u64` words, each written atomically by the collector
+/// through a shared mapping and read the same way by the preload library,
+/// then two path screens ([`crate::screen`]):
 ///
 /// ```text
-/// offset 0  generation      bumped after every policy change (starts at 1)
-/// offset 8  verdict-free    TOOL_* bits: tools the policy in force can never
+/// offset 0   generation     even, 2 at start, bumped by 2 after every policy
+///                           change; odd while the collector rewrites the file
+/// offset 8   verdict-free   TOOL_* bits: tools the policy in force can never
 ///                           refuse (no call of theirs needs to wait)
+/// offset 16  screened       TOOL_* bits (READ, WRITE): tools whose screen
+///                           below is in force
+/// POLICY_GEN_SCREEN_AT      the screen of `read`, then the screen of `write`
 /// ```
 ///
-/// A file shorter than 16 bytes reads as zeros past its end (no tool is
-/// verdict-free).
-pub const POLICY_GEN_LEN: usize = 16;
+/// A reader takes the generation, reads what it needs and takes the
+/// generation again: the read counts only when both are the same even
+/// number. Verdict-free bits read on their own may belong to the policy
+/// before or after a concurrent change, as may any verdict.
+pub const POLICY_GEN_LEN: usize = POLICY_GEN_SCREEN_AT + 2 * crate::screen::SCREEN_LEN;
+/// Offset of the first screen in the policy-generation file.
+pub const POLICY_GEN_SCREEN_AT: usize = 64;
 /// Bits of the verdict-free word, one per tool.
 pub const TOOL_EXEC: u64 = 1;
 pub const TOOL_READ: u64 = 2;
@@ -523,6 +532,22 @@ pub fn event_subject(frame: &[u8]) -> Option<(u32, u8, &[u8])> {
     }
     let seq = u32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]);
     Some((seq, frame[EVENT_CALL_AT], &frame[EVENT_SUBJECT_AT..]))
+}
+
+/// The open flags and path of an encoded Open Event frame, `None` for any
+/// other frame.
+pub fn open_event_fields(frame: &[u8]) -> Option<(i32, &[u8])> {
+    if !is_event(frame) || frame[EVENT_CALL_AT] != CallKind::Open as u8 {
+        return None;
+    }
+    let mut r = Reader {
+        buf: frame,
+        at: EVENT_SUBJECT_AT,
+    };
+    r.str().ok()?; // exe
+    r.str().ok()?; // cwd
+    let flags = r.i32().ok()?;
+    Some((flags, r.str().ok()?))
 }
 
 /// Whether an encoded Event frame carries a cut string (argv or path too
@@ -876,6 +901,18 @@ mod tests {
                 session: "s-1".into(),
             }
         );
+    }
+
+    #[test]
+    fn the_flags_and_path_of_an_open_frame_are_found_in_place() {
+        let mut buf = [0u8; MAX_FRAME];
+        let h = head(3, WireOutcome::Unknown);
+        let n = encode_open(&mut buf, &h, b"/usr/bin/cat", b"/w", b"/w/.env", 0o101);
+        assert_eq!(open_event_fields(&buf[..n]), Some((0o101, &b"/w/.env"[..])));
+        assert_eq!(open_event_fields(&buf[..n - 1]), None);
+        let argv: [&[u8]; 1] = [b"cat"];
+        let n = encode_exec(&mut buf, &h, b"/bin/sh", b"/w", b"/usr/bin/cat", argv);
+        assert_eq!(open_event_fields(&buf[..n]), None);
     }
 
     #[test]

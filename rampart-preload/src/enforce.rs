@@ -4,16 +4,19 @@
 //! [`Gate`]: run the real call, or refuse it. The verdict comes from, in
 //! order:
 //!
-//! 1. the per-process verdict cache: a repeated identical call (same tool,
+//! 1. the path screen: an open whose path the policy in force cannot
+//!    refuse ([`rampart_core::screen`]) is allowed at once (a `grep -r`
+//!    under a policy that guards `~/.ssh` waits for nothing);
+//! 2. the per-process verdict cache: a repeated identical call (same tool,
 //!    executable, cwd and subject: command, path or address) is decided at
-//!    once and its frame still goes to the collector, without waiting, so
-//!    the trail keeps one record per call (with fail-closed, an allowed
-//!    call whose record cannot reach the collector is refused);
-//! 2. the collector: the frame is sent with the wants-verdict flag and the
+//!    once. In both cases the frame still goes to the collector, without
+//!    waiting, so the trail keeps one record per call (with fail-closed,
+//!    an allowed call whose record cannot reach the collector is refused);
+//! 3. the collector: the frame is sent with the wants-verdict flag and the
 //!    hook waits for the Verdict on the same connection, at most
 //!    `RAMPART_DECISION_TIMEOUT_MS` (the collector writes the record before
 //!    it answers);
-//! 3. without a verdict (collector unreachable, gone or too slow),
+//! 4. without a verdict (collector unreachable, gone or too slow),
 //!    `RAMPART_FAIL_OPEN`: `1` runs the call, anything else refuses it.
 //!
 //! The cache is invalidated by the policy generation the collector
@@ -21,9 +24,10 @@
 //! [`rampart_core::wire::POLICY_GEN_LEN`]), mapped read-only once per
 //! process: the generation is part of every cache key, so a new policy
 //! makes every cached verdict miss. The same file says which tools the
-//! policy in force can never refuse; their calls skip all of this and are
-//! reported after the call, as in monitor mode. Without that file there is
-//! no cache and every call is asked.
+//! policy in force can never refuse (their calls skip all of this and are
+//! reported after the call, as in monitor mode) and holds the path screens.
+//! Without that file there is no screen and no cache, and every call is
+//! asked.
 //!
 //! The cache is a fixed table of single-word atomic entries, each the
 //! verdict plus 62 bits of a SipHash of the key (keyed with the kernel's
@@ -36,9 +40,10 @@
 //! `ask` is denied: nobody can be asked inside a system call. Nothing here
 //! allocates, locks, panics or changes errno.
 
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 
 use libc::c_int;
+use rampart_core::screen;
 use rampart_core::wire::{self, WireOutcome};
 
 use crate::conn::Conn;
@@ -63,19 +68,39 @@ const UNAVAILABLE: usize = 1;
 const MAPPING: usize = 2;
 static GEN_PAGE: AtomicUsize = AtomicUsize::new(UNMAPPED);
 
-/// The two words of the policy generation file, mapped on first use.
-fn gen_words(s: &crate::state::Saved) -> Option<&'static [AtomicU64; 2]> {
+/// The policy generation file, mapped read-only (layout in
+/// [`wire::POLICY_GEN_LEN`]).
+#[derive(Clone, Copy)]
+struct GenFile(usize);
+
+impl GenFile {
+    fn word(self, i: usize) -> &'static AtomicU64 {
+        // SAFETY: a read-only shared mapping of POLICY_GEN_LEN bytes, never
+        // unmapped, starting with aligned words that are only ever read
+        // atomically.
+        unsafe { &*(self.0 as *const AtomicU64).add(i) }
+    }
+
+    /// The path screen of `read` (0) or `write` (1). The collector may be
+    /// rewriting it: callers validate what they read with the generation.
+    fn screen(self, i: usize) -> &'static [u8] {
+        let at = wire::POLICY_GEN_SCREEN_AT + i * screen::SCREEN_LEN;
+        // SAFETY: within the mapping (POLICY_GEN_LEN covers both screens).
+        unsafe { core::slice::from_raw_parts((self.0 + at) as *const u8, screen::SCREEN_LEN) }
+    }
+}
+
+/// The policy generation file, mapped on first use.
+fn gen_file(s: &crate::state::Saved) -> Option<GenFile> {
     match GEN_PAGE.load(Ordering::Acquire) {
         UNAVAILABLE | MAPPING => None,
         UNMAPPED => map_gen_file(s),
-        // SAFETY: a read-only shared mapping of at least 16 bytes, never
-        // unmapped; the words are only ever read atomically.
-        p => Some(unsafe { &*(p as *const [AtomicU64; 2]) }),
+        p => Some(GenFile(p)),
     }
 }
 
 #[cold]
-fn map_gen_file(s: &crate::state::Saved) -> Option<&'static [AtomicU64; 2]> {
+fn map_gen_file(s: &crate::state::Saved) -> Option<GenFile> {
     if GEN_PAGE
         .compare_exchange(UNMAPPED, MAPPING, Ordering::AcqRel, Ordering::Acquire)
         .is_err()
@@ -84,8 +109,7 @@ fn map_gen_file(s: &crate::state::Saved) -> Option<&'static [AtomicU64; 2]> {
     }
     let mapped = map_file(s.var(b"RAMPART_POLICY_GEN"));
     GEN_PAGE.store(mapped.unwrap_or(UNAVAILABLE), Ordering::Release);
-    // SAFETY: as in `gen_words`.
-    mapped.map(|p| unsafe { &*(p as *const [AtomicU64; 2]) })
+    mapped.map(GenFile)
 }
 
 fn map_file(path: &[u8]) -> Option<usize> {
@@ -105,8 +129,8 @@ fn map_file(path: &[u8]) -> Option<usize> {
         )
         .ok()? as c_int;
         // Reading a mapped page past the end of the file faults: insist on
-        // the generation word at least.
-        let big_enough = sys::fstat(fd).is_some_and(|st| st.st_size >= 8);
+        // the whole layout.
+        let big_enough = sys::fstat(fd).is_some_and(|st| st.st_size >= wire::POLICY_GEN_LEN as i64);
         let p = if big_enough {
             sys::raw6(
                 libc::SYS_mmap,
@@ -131,20 +155,65 @@ fn map_file(path: &[u8]) -> Option<usize> {
 /// The policy generation, or `None` when no generation file is available
 /// (then nothing is cached).
 fn generation(s: &crate::state::Saved) -> Option<u64> {
-    gen_words(s).map(|w| w[0].load(Ordering::Acquire))
+    gen_file(s).map(|f| f.word(0).load(Ordering::Acquire))
 }
 
 /// Does a call of `tool` (a `wire::TOOL_*` bit) wait for a verdict? Only in
-/// enforce mode, and only for tools the policy in force can refuse.
+/// enforce mode, and only for tools the policy in force can refuse, or,
+/// with fail-closed, when the collector is no longer there to record the
+/// call (then asking it fails and the call is refused).
 #[inline]
-pub fn needs_verdict(s: &crate::state::Saved, tool: u64) -> bool {
+pub fn needs_verdict(cx: &Ctx, tool: u64) -> bool {
+    let s = cx.s;
     if !s.enforce || !s.active {
         return false;
     }
-    match gen_words(s) {
-        Some(w) => w[1].load(Ordering::Acquire) & tool == 0,
-        None => true,
+    let free = gen_file(s).is_some_and(|f| f.word(1).load(Ordering::Acquire) & tool != 0);
+    if !free {
+        return true;
     }
+    !s.fail_open && !cx.conn().is_some_and(|c| recorder_alive(&c))
+}
+
+/// How often, at most, a call that needs no verdict checks (fail-closed)
+/// that the collector is still there to record it: a collector that died
+/// is noticed within this many milliseconds by such calls, at once by
+/// calls that wait for a verdict.
+const ALIVE_RECHECK_MS: u64 = 2;
+/// When the collector was last seen alive (coarse monotonic ms), 0: not.
+static ALIVE_AT: AtomicU64 = AtomicU64::new(0);
+
+/// Is the collector at the other end of `conn`? Peeks at most once per
+/// [`ALIVE_RECHECK_MS`].
+fn recorder_alive(conn: &Conn) -> bool {
+    let now = sys::now_ms().max(1);
+    let seen = ALIVE_AT.load(Ordering::Relaxed);
+    if seen != 0 && now.wrapping_sub(seen) < ALIVE_RECHECK_MS {
+        return true;
+    }
+    let alive = conn.alive();
+    ALIVE_AT.store(if alive { now } else { 0 }, Ordering::Relaxed);
+    alive
+}
+
+/// Whether the open of `frame` passes the path screen of the policy in
+/// force: the policy cannot refuse it, so it needs no verdict. A screen
+/// read while the collector rewrites it does not count.
+fn passes_screen(s: &crate::state::Saved, frame: &[u8]) -> bool {
+    let (Some(f), Some((flags, path))) = (gen_file(s), wire::open_event_fields(frame)) else {
+        return false;
+    };
+    if wire::event_truncated(frame) {
+        return false;
+    }
+    let tool = open_tool(flags);
+    let g = f.word(0).load(Ordering::Acquire);
+    if g & 1 != 0 || f.word(2).load(Ordering::Relaxed) & tool == 0 {
+        return false;
+    }
+    let passes = screen::passes(f.screen(usize::from(tool == wire::TOOL_WRITE)), path);
+    fence(Ordering::Acquire);
+    passes && f.word(0).load(Ordering::Relaxed) == g
 }
 
 /// The tool an open with `flags` is recorded under, as a `wire::TOOL_*` bit.
@@ -292,17 +361,24 @@ pub fn gate(
     let Some((seq, call, subject)) = wire::event_subject(frame) else {
         return no_verdict(cx);
     };
+    // An open the policy cannot refuse is allowed like a cached verdict.
+    let screened = passes_screen(cx.s, frame);
     // A frame with a cut string stands for more than one call: not cached.
     let k = generation(cx.s)
-        .filter(|_| !wire::event_truncated(frame))
+        .filter(|_| !screened && !wire::event_truncated(frame))
         .map(|g| key(g, call, subject));
-    match k.and_then(lookup) {
+    let known = if screened {
+        Some(true)
+    } else {
+        k.and_then(lookup)
+    };
+    match known {
         Some(true) => {
             // The call is allowed, but it must be recorded: with fail-closed,
             // a collector that is gone refuses it like a missing verdict.
             let recorded = match conn.as_mut() {
                 Some(c) if send_if_cached => c.send(cx.s, cx.pid, cx.ppid, frame),
-                Some(c) => cx.s.fail_open || c.alive(),
+                Some(c) => cx.s.fail_open || recorder_alive(c),
                 None => false,
             };
             if !recorded && !cx.s.fail_open {

@@ -15,7 +15,8 @@ use common::{compile, library, Collector};
 use rampart_core::event::{Call, Outcome};
 use rampart_core::wire::Frame;
 
-/// The policy generation file, at generation `g`, nothing verdict-free.
+/// The policy generation file, at generation `g`, nothing verdict-free and
+/// no path screen.
 fn write_generation(path: &std::path::Path, g: u64) {
     let f = std::fs::OpenOptions::new()
         .create(true)
@@ -23,7 +24,7 @@ fn write_generation(path: &std::path::Path, g: u64) {
         .write(true)
         .open(path)
         .unwrap();
-    let mut b = [0u8; 16];
+    let mut b = vec![0u8; rampart_core::wire::POLICY_GEN_LEN];
     b[..8].copy_from_slice(&g.to_le_bytes());
     f.write_all_at(&b, 0).unwrap();
 }
@@ -89,7 +90,7 @@ fn repeated_calls_come_from_the_cache_until_the_policy_generation_changes() {
     let file = std::fs::canonicalize(&file).unwrap();
     let go = dir.path().join("go");
     let gen_file = c.dir().join("policy-generation");
-    write_generation(&gen_file, 1);
+    write_generation(&gen_file, 2);
 
     let mut cmd = Command::new(&prog);
     cmd.arg(&file).arg(&go).stdout(Stdio::piped());
@@ -104,7 +105,7 @@ fn repeated_calls_come_from_the_cache_until_the_policy_generation_changes() {
     }
     // A stricter policy: the collector now denies, and says so.
     allow.store(false, Ordering::SeqCst);
-    write_generation(&gen_file, 2);
+    write_generation(&gen_file, 4);
     std::fs::write(&go, "").unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
@@ -184,7 +185,7 @@ fn threads_waiting_at_the_same_time_each_get_their_own_verdict() {
         .unwrap();
     assert!(st.success());
     let gen_file = c.dir().join("policy-generation");
-    write_generation(&gen_file, 1);
+    write_generation(&gen_file, 2);
     let mut cmd = Command::new(&prog);
     cmd.arg(&files);
     enforced(&mut cmd, &c, &gen_file);
@@ -227,7 +228,7 @@ fn forked_children_share_the_cache_so_a_loop_asks_once() {
     let dir = tempfile::tempdir().unwrap();
     let prog = compile(dir.path(), "loop", FORK_EXEC_LOOP);
     let gen_file = c.dir().join("policy-generation");
-    write_generation(&gen_file, 1);
+    write_generation(&gen_file, 2);
     let mut cmd = Command::new(&prog);
     enforced(&mut cmd, &c, &gen_file);
     let w = c.run(&mut cmd);

@@ -1,25 +1,27 @@
 //! The policy generation file: how the collector tells the preload library
-//! in every enforcing process that its cached verdicts are stale.
+//! in every enforcing process what the policy in force can refuse, and
+//! that its cached verdicts are stale.
 //!
-//! A 16-byte file next to the collector's socket (layout in
-//! [`rampart_core::wire::POLICY_GEN_LEN`]): the generation (1 at start,
-//! bumped after every policy change) and the tools the policy in force can
-//! never refuse. The library maps it read-only once per process
-//! (`RAMPART_POLICY_GEN` names it); the collector writes both words
-//! atomically through its own shared mapping, never truncates the file, and
+//! A file next to the collector's socket (layout in
+//! [`rampart_core::wire::POLICY_GEN_LEN`]): the generation (2 at start,
+//! bumped by 2 after every policy change, odd while being rewritten), the
+//! tools the policy can never refuse, and the path screens of `read` and
+//! `write` ([`rampart_core::screen`]). The library maps it read-only once
+//! per process (`RAMPART_POLICY_GEN` names it); the collector rewrites it
+//! in place through its own shared mapping, never truncates it, and
 //! replaces a stale one from an earlier collector by renaming a new file
-//! over it (processes still mapping the old one keep a valid page).
+//! over it (processes still mapping the old one keep valid pages).
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 use rampart_core::policy::Engine;
-use rampart_core::wire;
+use rampart_core::{screen, wire};
 
 /// The file's name, in the socket's directory.
 pub const FILE_NAME: &str = "policy-generation";
@@ -29,16 +31,49 @@ pub fn path_for(socket: &Path) -> PathBuf {
     socket.with_file_name(FILE_NAME)
 }
 
-/// The tools (`wire::TOOL_*` bits) no call of which `engine` can refuse:
-/// all of them when no policy is in scope and the default action lets calls
-/// through, else none (a finer, per-tool answer would need the engine to
-/// say which tools its deny and ask rules can reach).
+/// The tools (`wire::TOOL_*` bits) no call of which `engine` can refuse.
 pub fn verdict_free_tools(engine: &Engine) -> u64 {
-    if engine.policy_count() == 0 && super::allows(engine.default_action()) {
-        wire::TOOL_EXEC | wire::TOOL_READ | wire::TOOL_WRITE | wire::TOOL_NET
-    } else {
-        0
+    [
+        (wire::TOOL_EXEC, "exec", false),
+        (wire::TOOL_READ, "read", true),
+        (wire::TOOL_WRITE, "write", true),
+        (wire::TOOL_NET, "net", false),
+    ]
+    .into_iter()
+    .filter(|(_, tool, path_only)| {
+        engine
+            .refusal_literals(tool, *path_only)
+            .is_some_and(|l| l.is_empty())
+    })
+    .fold(0, |bits, (bit, _, _)| bits | bit)
+}
+
+/// The path screens of `read` and `write` (in that order), where `engine`
+/// refuses some but not all opens of the tool and the screen fits.
+fn screens(engine: &Engine) -> [Option<Vec<u8>>; 2] {
+    ["read", "write"].map(|tool| {
+        engine
+            .refusal_literals(tool, true)
+            .filter(|l| !l.is_empty())
+            .and_then(|l| screen::build(&l))
+    })
+}
+
+/// Everything after the generation word, as the file holds it.
+fn contents(engine: &Engine) -> Vec<u8> {
+    let mut out = vec![0u8; wire::POLICY_GEN_LEN - 8];
+    let [read, write] = screens(engine);
+    let screened = read.as_ref().map_or(0, |_| wire::TOOL_READ)
+        | write.as_ref().map_or(0, |_| wire::TOOL_WRITE);
+    out[..8].copy_from_slice(&verdict_free_tools(engine).to_le_bytes());
+    out[8..16].copy_from_slice(&screened.to_le_bytes());
+    for (i, s) in [read, write].into_iter().enumerate() {
+        if let Some(s) = s {
+            let at = wire::POLICY_GEN_SCREEN_AT - 8 + i * screen::SCREEN_LEN;
+            out[at..at + s.len()].copy_from_slice(&s);
+        }
     }
+    out
 }
 
 /// The collector's writable mapping of the file.
@@ -52,13 +87,12 @@ unsafe impl Send for PolicyGeneration {}
 unsafe impl Sync for PolicyGeneration {}
 
 impl PolicyGeneration {
-    /// Create (or replace) the file at `path` with generation 1.
+    /// Create (or replace) the file at `path` with generation 2.
     pub fn create(path: &Path, engine: &Engine) -> Result<PolicyGeneration> {
         let dir = path.parent().unwrap_or(Path::new("."));
         let tmp = dir.join(format!(".{FILE_NAME}.{}", std::process::id()));
-        let mut init = [0u8; wire::POLICY_GEN_LEN];
-        init[..8].copy_from_slice(&1u64.to_le_bytes());
-        init[8..].copy_from_slice(&verdict_free_tools(engine).to_le_bytes());
+        let mut init = 2u64.to_le_bytes().to_vec();
+        init.extend(contents(engine));
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -71,8 +105,8 @@ impl PolicyGeneration {
             .with_context(|| format!("cannot write {}", tmp.display()))?;
         std::fs::rename(&tmp, path)
             .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
-        // SAFETY: a shared read-write mapping of the file's first 16 bytes,
-        // which exist; it stays valid after the descriptor is closed.
+        // SAFETY: a shared read-write mapping of the whole file, just
+        // written; it stays valid after the descriptor is closed.
         let p = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
@@ -94,7 +128,7 @@ impl PolicyGeneration {
     }
 
     fn word(&self, i: usize) -> &AtomicU64 {
-        // SAFETY: two aligned u64 words in a live mapping.
+        // SAFETY: aligned u64 words at the start of a live mapping.
         unsafe { &*self.words.add(i) }
     }
 
@@ -104,12 +138,34 @@ impl PolicyGeneration {
         self.word(0).load(Ordering::Acquire)
     }
 
-    /// Publish a policy change: the verdict-free tools of `engine`, then
-    /// the next generation.
+    /// Publish a policy change: mark the file as being rewritten (odd
+    /// generation), write what `engine` refuses, then the next even
+    /// generation. Readers that overlap the rewrite see a generation change
+    /// and ask the collector.
     pub fn bump(&self, engine: &Engine) {
-        self.word(1)
-            .store(verdict_free_tools(engine), Ordering::Release);
-        self.word(0).fetch_add(1, Ordering::AcqRel);
+        let data = contents(engine);
+        let g = self.word(0).load(Ordering::Relaxed);
+        self.word(0).store(g | 1, Ordering::Relaxed);
+        fence(Ordering::Release);
+        self.word(1).store(
+            u64::from_le_bytes(data[..8].try_into().unwrap()),
+            Ordering::Relaxed,
+        );
+        self.word(2).store(
+            u64::from_le_bytes(data[8..16].try_into().unwrap()),
+            Ordering::Relaxed,
+        );
+        // SAFETY: the rest of the mapping, from byte 24: plain bytes no one
+        // in this process holds a reference to; readers in other processes
+        // validate what they read against the generation.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                data[16..].as_ptr(),
+                (self.words as *mut u8).add(24),
+                data.len() - 16,
+            )
+        };
+        self.word(0).store((g | 1) + 1, Ordering::Release);
     }
 
     /// Where the file is (`RAMPART_POLICY_GEN`).
@@ -134,29 +190,39 @@ mod tests {
         Engine::from_texts(&[(PathBuf::from("p.yaml"), yaml.to_string())]).unwrap()
     }
 
-    fn read_words(path: &Path) -> (u64, u64) {
+    fn read_words(path: &Path) -> (u64, u64, u64) {
         let b = std::fs::read(path).unwrap();
         assert_eq!(b.len(), wire::POLICY_GEN_LEN);
-        (
-            u64::from_le_bytes(b[..8].try_into().unwrap()),
-            u64::from_le_bytes(b[8..].try_into().unwrap()),
-        )
+        let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
+        (w(0), w(1), w(2))
     }
 
+    fn screen_of(path: &Path, i: usize) -> Vec<u8> {
+        let b = std::fs::read(path).unwrap();
+        let at = wire::POLICY_GEN_SCREEN_AT + i * screen::SCREEN_LEN;
+        b[at..at + screen::SCREEN_LEN].to_vec()
+    }
+
+    const NO_SSH: &str = "version: \"1\"\ndefault_action: allow\npolicies:\n  - name: no-ssh\n    match:\n      tool: read\n    rules:\n      - action: deny\n        when:\n          path_matches: [\"**/.ssh/**\"]\n";
+
     #[test]
-    fn starts_at_one_and_bumps_through_the_file() {
+    fn starts_at_two_and_bumps_through_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = path_for(&dir.path().join("collector.sock"));
         let open = engine("version: \"1\"\ndefault_action: allow\npolicies: []\n");
         let g = PolicyGeneration::create(&path, &open).unwrap();
         let all = wire::TOOL_EXEC | wire::TOOL_READ | wire::TOOL_WRITE | wire::TOOL_NET;
-        assert_eq!(read_words(&path), (1, all));
-        let strict = engine(
-            "version: \"1\"\ndefault_action: allow\npolicies:\n  - name: no-ssh\n    match:\n      tool: read\n    rules:\n      - action: deny\n        when:\n          path_matches: [\"**/.ssh/**\"]\n",
-        );
-        g.bump(&strict);
-        assert_eq!(read_words(&path), (2, 0));
-        assert_eq!(g.generation(), 2);
+        assert_eq!(read_words(&path), (2, all, 0));
+        g.bump(&engine(NO_SSH));
+        let free = wire::TOOL_EXEC | wire::TOOL_WRITE | wire::TOOL_NET;
+        assert_eq!(read_words(&path), (4, free, wire::TOOL_READ));
+        let read = screen_of(&path, 0);
+        assert!(!screen::passes(&read, b"/home/u/.ssh/id_rsa"));
+        assert!(screen::passes(&read, b"/usr/include/stdio.h"));
+        assert_eq!(g.generation(), 4);
+        // Back to a policy without screens: the old screen is gone.
+        g.bump(&open);
+        assert_eq!(read_words(&path), (6, all, 0));
         let mode = std::os::unix::fs::PermissionsExt::mode(
             &std::fs::metadata(&path).unwrap().permissions(),
         );
@@ -168,13 +234,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = path_for(&dir.path().join("s.sock"));
         let e = engine("version: \"1\"\ndefault_action: deny\npolicies: []\n");
-        let old = PolicyGeneration::create(&path, &e).unwrap();
+        let old = PolicyGeneration::create(&path, &engine(NO_SSH)).unwrap();
         old.bump(&e);
         old.bump(&e);
         let new = PolicyGeneration::create(&path, &e).unwrap();
-        assert_eq!(read_words(&path), (1, 0));
+        assert_eq!(read_words(&path), (2, 0, 0));
         // The old mapping still works (a process that mapped it is safe).
-        assert_eq!(old.generation(), 3);
-        assert_eq!(new.generation(), 1);
+        assert_eq!(old.generation(), 6);
+        assert_eq!(new.generation(), 2);
     }
 }

@@ -393,6 +393,62 @@ impl Engine {
         self.default_action
     }
 
+    /// What a call of `tool` that carries only a path (an open: `read`,
+    /// `write`) must contain to be refused. `Some(literals)`: a call none of
+    /// whose path spellings (absolute and cleaned, or relative to its cwd)
+    /// contains any of the literals is never refused by this engine,
+    /// whatever its caller, so it needs no verdict; an empty list means no
+    /// such call is ever refused. `None`: some call may be refused whatever
+    /// its path (a deny rule without a path condition, a refusing default
+    /// that no unconditional allow rule shadows, a path pattern without a
+    /// literal).
+    ///
+    /// For other tools pass `path_only: false`: the answer is then `Some`
+    /// (empty) only when no call of the tool can be refused at all.
+    pub fn refusal_literals(&self, tool: &str, path_only: bool) -> Option<Vec<String>> {
+        let mut literals = Vec::new();
+        let mut default_reachable = true;
+        for p in self.policies.iter().filter(|p| p.admits_tool(tool)) {
+            let whole_scope = p.agent.is_none() && p.session.is_none();
+            for r in &p.rules {
+                let refuses = !matches!(r.action, Action::Allow | Action::Watch);
+                match &r.when {
+                    When::Never => {}
+                    When::Always if refuses => return None,
+                    When::Always => {
+                        // A rule fires for every call this policy admits: the
+                        // rules after it never do, and with no caller filter
+                        // the default action is never reached.
+                        default_reachable &= !whole_scope;
+                        break;
+                    }
+                    When::Fields(_) if !refuses => {}
+                    When::Fields(_) if !path_only => return None,
+                    When::Fields(f) => match &f.path {
+                        Some(range) => {
+                            for i in range.clone() {
+                                literals.push(self.paths.glob(i).required_literal()?);
+                            }
+                        }
+                        // A condition on a field a path-only call lacks never
+                        // matches one.
+                        None if f.command.is_some()
+                            || f.env.is_some()
+                            || f.url.is_some()
+                            || f.domain.is_some() => {}
+                        None => return None,
+                    },
+                }
+            }
+        }
+        if default_reachable && !matches!(self.default_action, Action::Allow | Action::Watch) {
+            return None;
+        }
+        literals.sort();
+        literals.dedup();
+        Some(literals)
+    }
+
     /// Number of enabled policies.
     pub fn policy_count(&self) -> usize {
         self.policies.len()

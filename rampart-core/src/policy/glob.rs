@@ -350,6 +350,12 @@ impl Glob {
         }
     }
 
+    /// A literal that every input this pattern matches contains (with `/`
+    /// for `\\` in the input), or `None` when the pattern has no literal.
+    pub fn required_literal(&self) -> Option<String> {
+        self.anchor().map(|(lit, _)| lit)
+    }
+
     /// A literal every match contains, and whether it must start the input.
     /// `None` when the pattern has no literal at all.
     fn anchor(&self) -> Option<(String, bool)> {

@@ -207,7 +207,7 @@ pub unsafe fn exec_reported(
     };
     let errno_before = sys::errno();
     let mut conn = cx.conn();
-    let seq = if enforce::needs_verdict(cx.s, wire::TOOL_EXEC) {
+    let seq = if enforce::needs_verdict(&cx, wire::TOOL_EXEC) {
         match report::exec_gate(&cx, &mut conn, base, shown, argv, true) {
             (Gate::Refuse, _) => {
                 drop(conn);
@@ -448,7 +448,7 @@ unsafe fn search_exec(
     };
     // Enforce mode: the file about to be exec'd is decided first. `Err`:
     // refused (the search stops with EPERM).
-    let enforcing = cx.is_some_and(|c| enforce::needs_verdict(c.s, wire::TOOL_EXEC));
+    let enforcing = cx.is_some_and(|c| enforce::needs_verdict(c, wire::TOOL_EXEC));
     let decide = |p: &mut Pending, shown: &[u8]| -> Result<Option<u32>, ()> {
         let Some(cx) = cx else { return Ok(None) };
         let errno_before = sys::errno();

@@ -93,7 +93,7 @@ pub unsafe fn before_connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -
     }
     let family = (*addr).sa_family as c_int;
     let cx = report::ctx()?;
-    if !enforce::needs_verdict(cx.s, wire::TOOL_NET) {
+    if !enforce::needs_verdict(&cx, wire::TOOL_NET) {
         return None;
     }
     let err = sys::errno();

@@ -34,7 +34,7 @@ pub fn before_open(base: Base, path: *const c_char, flags: c_int) -> Option<Gate
         return None; // the real call fails with EFAULT; nothing to decide
     }
     let cx = report::ctx()?;
-    if !enforce::needs_verdict(cx.s, enforce::open_tool(flags)) {
+    if !enforce::needs_verdict(&cx, enforce::open_tool(flags)) {
         return None;
     }
     let err = sys::errno();

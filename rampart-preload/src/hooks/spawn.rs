@@ -40,7 +40,7 @@ unsafe fn before_spawn(shown: &[u8], argv: *const *const c_char) -> Result<bool,
     let Some(cx) = report::ctx() else {
         return Ok(true);
     };
-    if !enforce::needs_verdict(cx.s, wire::TOOL_EXEC) {
+    if !enforce::needs_verdict(&cx, wire::TOOL_EXEC) {
         return Ok(true);
     }
     let errno_before = sys::errno();

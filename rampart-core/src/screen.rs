@@ -1,0 +1,173 @@
+//! The path screen: which opens the policy in force could refuse.
+//!
+//! In enforce mode an open waits for the collector's verdict, a round trip
+//! that costs more than the open itself. Most opens cannot be refused by
+//! any policy worth running (`grep -r` over a source tree against a policy
+//! that guards `~/.ssh` and `.env` files), and the engine can say so:
+//! [`crate::policy::Engine::refusal_literals`] names literals that every
+//! refusable path contains. The collector turns them into a screen ([`build`],
+//! published in the policy generation file, see
+//! [`crate::wire::POLICY_GEN_LEN`]) and the preload library tests each path
+//! against it ([`passes`]): a path that passes needs no verdict and is
+//! reported after the call, as in monitor mode.
+//!
+//! A screen is [`SCREEN_LEN`] bytes: a bitmap of the literals' first two
+//! bytes (bit `b0 << 8 | b1`), the length of the literal area, then each
+//! literal as a little-endian `u16` length and its bytes. Only a path that
+//! is absolute, already clean (no `//`, `.` or `..` component, no trailing
+//! `/`), free of `\` (globs read it as `/`) and contains no literal passes:
+//! then every spelling the engine matches (the path, its cwd-relative
+//! suffix) contains none either. [`passes`] reads a mapping that the
+//! collector may be rewriting: it never panics or reads out of bounds
+//! whatever the bytes say (the caller discards a torn read), and it
+//! allocates nothing.
+
+/// Bytes of the first-bigram bitmap.
+const BITMAP_LEN: usize = 8192;
+/// Bytes of one screen.
+pub const SCREEN_LEN: usize = BITMAP_LEN + 4 + 16380;
+/// Room for the literals: each takes its length plus two bytes.
+const AREA_CAP: usize = SCREEN_LEN - BITMAP_LEN - 4;
+
+/// Encode `literals` as a screen, or `None` when they do not fit or one is
+/// shorter than two bytes (it would stop nearly every path anyway).
+#[cfg(feature = "full")]
+pub fn build(literals: &[String]) -> Option<Vec<u8>> {
+    let mut screen = vec![0u8; SCREEN_LEN];
+    let mut at = BITMAP_LEN + 4;
+    for lit in literals {
+        let b = lit.as_bytes();
+        if b.len() < 2 || at + 2 + b.len() > SCREEN_LEN {
+            return None;
+        }
+        let bigram = usize::from(b[0]) << 8 | usize::from(b[1]);
+        screen[bigram >> 3] |= 1 << (bigram & 7);
+        screen[at..at + 2].copy_from_slice(&(b.len() as u16).to_le_bytes());
+        screen[at + 2..at + 2 + b.len()].copy_from_slice(b);
+        at += 2 + b.len();
+    }
+    let used = (at - BITMAP_LEN - 4) as u32;
+    screen[BITMAP_LEN..BITMAP_LEN + 4].copy_from_slice(&used.to_le_bytes());
+    Some(screen)
+}
+
+/// Whether an open of `path` (as the interceptors report it: absolute and
+/// cleaned) passes `screen`, i.e. the policy that built it cannot refuse it.
+pub fn passes(screen: &[u8], path: &[u8]) -> bool {
+    let (Some(bitmap), Some(used)) = (
+        screen.get(..BITMAP_LEN),
+        screen.get(BITMAP_LEN..BITMAP_LEN + 4),
+    ) else {
+        return false;
+    };
+    let used = u32::from_le_bytes([used[0], used[1], used[2], used[3]]) as usize;
+    let Some(area) = screen.get(BITMAP_LEN + 4..BITMAP_LEN + 4 + used.min(AREA_CAP)) else {
+        return false;
+    };
+    if path.first() != Some(&b'/') {
+        return false;
+    }
+    for (i, &b) in path.iter().enumerate() {
+        match b {
+            b'\\' => return false,
+            b'/' if !clean_after_slash(&path[i + 1..], i == 0) => return false,
+            _ => {}
+        }
+        if let Some(&next) = path.get(i + 1) {
+            let bigram = usize::from(b) << 8 | usize::from(next);
+            let hit = bitmap
+                .get(bigram >> 3)
+                .is_some_and(|m| m & (1 << (bigram & 7)) != 0);
+            if hit && literal_at(area, &path[i..]) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Whether the component after a `/` keeps the path clean.
+fn clean_after_slash(rest: &[u8], root: bool) -> bool {
+    let component = rest.split(|&c| c == b'/').next().unwrap_or(rest);
+    match component {
+        b"" => root && rest.is_empty(),
+        b"." | b".." => false,
+        _ => true,
+    }
+}
+
+/// Whether some literal of `area` starts `text`.
+fn literal_at(area: &[u8], text: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(len) = area.get(at..at + 2) {
+        let len = usize::from(u16::from_le_bytes([len[0], len[1]]));
+        let Some(lit) = area.get(at + 2..at + 2 + len) else {
+            return false;
+        };
+        if text.starts_with(lit) {
+            return true;
+        }
+        at += 2 + len;
+    }
+    false
+}
+
+#[cfg(all(test, feature = "full"))]
+mod tests {
+    use super::*;
+
+    fn screen(lits: &[&str]) -> Vec<u8> {
+        build(&lits.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn a_path_with_a_literal_is_stopped() {
+        let s = screen(&[".ssh/id_", ".env", "/etc/shadow"]);
+        assert!(!passes(&s, b"/home/u/.ssh/id_rsa"));
+        assert!(!passes(&s, b"/home/u/p/.env"));
+        assert!(!passes(&s, b"/home/u/p/.envrc"));
+        assert!(!passes(&s, b"/etc/shadow"));
+        assert!(passes(&s, b"/home/u/.ssh/known_hosts"));
+        assert!(passes(&s, b"/usr/include/stdio.h"));
+        assert!(passes(&s, b"/"));
+        assert!(passes(&screen(&[]), b"/etc/shadow"));
+    }
+
+    #[test]
+    fn only_clean_absolute_paths_pass() {
+        let s = screen(&["secret"]);
+        for p in [
+            &b"rel/path"[..],
+            b"",
+            b"/a//b",
+            b"/a/./b",
+            b"/a/../b",
+            b"/a/..",
+            b"/a/.",
+            b"/a/",
+            b"/a\\b",
+        ] {
+            assert!(!passes(&s, p), "{}", String::from_utf8_lossy(p));
+        }
+        assert!(passes(&s, b"/a/.b/..c/b."));
+    }
+
+    #[test]
+    fn literals_that_cannot_screen_are_refused() {
+        assert!(build(&["x".to_string()]).is_none());
+        assert!(build(&["ab".repeat(9000)]).is_none());
+        let many: Vec<String> = (0..2000).map(|i| format!("literal-{i}")).collect();
+        assert!(build(&many).is_none());
+    }
+
+    #[test]
+    fn a_torn_screen_never_panics() {
+        let mut s = screen(&[".ssh/", ".env"]);
+        s[BITMAP_LEN..BITMAP_LEN + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let _ = passes(&s, b"/home/u/.ssh/x");
+        let last = BITMAP_LEN + 4;
+        s[last..last + 2].copy_from_slice(&u16::MAX.to_le_bytes());
+        let _ = passes(&s, b"/home/u/.ssh/x");
+        assert!(!passes(&s[..100], b"/x"));
+    }
+}
