@@ -33,8 +33,11 @@ use rampart_core::policy::{Action, Engine, Request};
 const SYNC_INTERVAL: Duration = Duration::from_millis(100);
 /// Records written under one lock acquisition at most.
 const BATCH: usize = 1024;
-/// Capacity of each channel between stages.
-const QUEUE: usize = 16 * 1024;
+/// Capacity of each channel between stages. Each slot is a few hundred
+/// bytes, allocated and touched when the collector starts: a larger queue
+/// costs every `rampart run` milliseconds of page faults, and two batches
+/// in flight keep the stages busy.
+const QUEUE: usize = 2 * BATCH;
 
 /// Whether denied calls are blocked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
