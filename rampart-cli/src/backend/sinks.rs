@@ -77,9 +77,7 @@ struct Batch {
 
 impl Batch {
     fn hand_over(&mut self) {
-        for event in self.calls.drain(..) {
-            self.intake.submit(event);
-        }
+        self.intake.submit_all(self.calls.drain(..));
     }
 }
 
@@ -177,7 +175,7 @@ impl Sink for CollectorSink {
                     b.hand_over();
                 }
             }
-            Err(_) => self.intake.submit(event),
+            Err(_) => self.intake.submit_all([event]),
         }
     }
 }

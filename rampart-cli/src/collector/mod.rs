@@ -2,9 +2,11 @@
 //! audit records.
 //!
 //! Both interceptors feed it: the preload library through the SEQPACKET
-//! [`server`], the ptrace tracer in process through [`Intake::submit`]
-//! (monitor) and [`Intake::decide_and_record`] (enforce). Calls flow
-//! through a crossbeam-channel pipeline of three stages, each on its own thread:
+//! [`server`], the ptrace tracer in process through [`Intake::submit_all`]
+//! (monitor) and [`Intake::decide_and_record`] (enforce). Calls flow in
+//! batches (what one epoll round read, what one tracer batch held) through a
+//! crossbeam-channel pipeline of three stages, each on its own thread, so
+//! that a stage is woken once per batch rather than once per call:
 //!
 //! ```text
 //! server (epoll, decode) ──► decide (policy::Engine) ──► audit (audit::Chain, grouped fsync)
@@ -33,11 +35,11 @@ use rampart_core::policy::{Action, Engine, Request};
 const SYNC_INTERVAL: Duration = Duration::from_millis(100);
 /// Records written under one lock acquisition at most.
 const BATCH: usize = 1024;
-/// Capacity of each channel between stages. Each slot is a few hundred
-/// bytes, allocated and touched when the collector starts: a larger queue
-/// costs every `rampart run` milliseconds of page faults, and two batches
-/// in flight keep the stages busy.
-const QUEUE: usize = 2 * BATCH;
+/// Capacity of each channel between stages, in batches. The slots are
+/// allocated and touched when the collector starts (a larger queue costs
+/// every `rampart run` page faults); a batch holds at most what one epoll
+/// round or one tracer batch brought.
+const QUEUE: usize = 256;
 
 /// Whether denied calls are blocked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -73,6 +75,17 @@ struct Call {
     /// An in-process caller waiting for the verdict (the trace backend,
     /// enforce).
     waiter: Option<Waiter>,
+}
+
+impl Call {
+    fn new(origin: Arc<Origin>, event: Event, reply: Option<Reply>) -> Call {
+        Call {
+            origin,
+            event,
+            reply,
+            waiter: None,
+        }
+    }
 }
 
 /// An in-process caller blocked until its call is decided and recorded.
@@ -131,26 +144,30 @@ pub struct Stats {
 /// interceptor thread).
 #[derive(Clone)]
 pub struct Intake {
-    tx: Sender<Call>,
+    tx: Sender<Vec<Call>>,
     default_origin: Arc<Origin>,
 }
 
 impl Intake {
-    fn submit_as(&self, origin: Arc<Origin>, event: Event, reply: Option<Reply>) {
+    /// Hand a batch of calls to the decide stage.
+    fn submit_calls(&self, calls: Vec<Call>) {
+        if calls.is_empty() {
+            return;
+        }
         // The decide stage only stops after every Intake is dropped, so this
         // cannot fail while the pipeline runs.
-        let _ = self.tx.send(Call {
-            origin,
-            event,
-            reply,
-            waiter: None,
-        });
+        let _ = self.tx.send(calls);
     }
 
-    /// Hand over a call whose outcome is known (the trace backend in
-    /// monitor mode). Returns at once, or waits while the pipeline is full.
-    pub fn submit(&self, event: Event) {
-        self.submit_as(self.default_origin.clone(), event, None);
+    /// Hand over calls whose outcome is known (the trace backend in monitor
+    /// mode), in order, as one batch. Returns at once, or waits while the
+    /// pipeline is full.
+    pub fn submit_all(&self, events: impl IntoIterator<Item = Event>) {
+        let calls = events
+            .into_iter()
+            .map(|event| Call::new(self.default_origin.clone(), event, None))
+            .collect();
+        self.submit_calls(calls);
     }
 
     /// Decide a call before it runs (the trace backend in enforce mode):
@@ -167,7 +184,7 @@ impl Intake {
     ) -> Option<Action> {
         let (answer, verdict) = bounded(1);
         self.tx
-            .send(Call {
+            .send(vec![Call {
                 origin: self.default_origin.clone(),
                 event,
                 reply: None,
@@ -175,7 +192,7 @@ impl Intake {
                     answer,
                     record_allowed,
                 }),
-            })
+            }])
             .ok()?;
         verdict.recv_timeout(timeout).ok()
     }
@@ -212,8 +229,8 @@ impl Collector {
             format!("cannot open the audit trail in {}", cfg.audit_dir.display())
         })?;
         let stats = Arc::new(Mutex::new(Stats::default()));
-        let (call_tx, call_rx) = bounded::<Call>(QUEUE);
-        let (rec_tx, rec_rx) = bounded::<Decided>(QUEUE);
+        let (call_tx, call_rx) = bounded::<Vec<Call>>(QUEUE);
+        let (rec_tx, rec_rx) = bounded::<Vec<Decided>>(QUEUE);
 
         let engine = cfg.engine.clone();
         let decide = std::thread::Builder::new()
@@ -289,33 +306,37 @@ impl Collector {
     }
 }
 
-fn decide_stage(engine: &LiveEngine, rx: Receiver<Call>, tx: Sender<Decided>) {
-    for Call {
-        origin,
-        mut event,
-        reply,
-        waiter,
-    } in rx
-    {
-        let enforced = reply.is_some() || waiter.is_some();
-        let record = decide(&engine.load(), &origin, &mut event, enforced);
-        let answer = match waiter {
-            Some(w) if !w.record_allowed => {
-                let action = action_of(&record);
-                if allows(action) {
-                    let _ = w.answer.send(action);
-                    continue;
-                }
-                Some(w.answer)
-            }
-            w => w.map(|w| w.answer),
-        };
-        let decided = Decided {
-            record,
+fn decide_stage(engine: &LiveEngine, rx: Receiver<Vec<Call>>, tx: Sender<Vec<Decided>>) {
+    for calls in rx {
+        let engine = engine.load();
+        let mut out = Vec::with_capacity(calls.len());
+        for Call {
+            origin,
+            mut event,
             reply,
-            answer,
-        };
-        if tx.send(decided).is_err() {
+            waiter,
+        } in calls
+        {
+            let enforced = reply.is_some() || waiter.is_some();
+            let record = decide(&engine, &origin, &mut event, enforced);
+            let answer = match waiter {
+                Some(w) if !w.record_allowed => {
+                    let action = action_of(&record);
+                    if allows(action) {
+                        let _ = w.answer.send(action);
+                        continue;
+                    }
+                    Some(w.answer)
+                }
+                w => w.map(|w| w.answer),
+            };
+            out.push(Decided {
+                record,
+                reply,
+                answer,
+            });
+        }
+        if !out.is_empty() && tx.send(out).is_err() {
             break;
         }
     }
@@ -386,7 +407,7 @@ pub fn denied_errno(tool: &str) -> i32 {
 
 fn audit_stage(
     mut chain: Chain,
-    rx: Receiver<Decided>,
+    rx: Receiver<Vec<Decided>>,
     stats: &Mutex<Stats>,
     print_denials: bool,
 ) -> Result<()> {
@@ -408,21 +429,23 @@ fn audit_stage(
                 Err(_) => break,
             }
         };
-        if let Some(d) = first {
-            let mut next = Some(d);
-            while let Some(Decided {
-                record,
-                reply,
-                answer,
-            }) = next.take()
-            {
-                if let Some(r) = reply {
-                    replies.push((batch.len(), r));
+        if let Some(first) = first {
+            let mut next = Some(first);
+            while let Some(decided) = next.take() {
+                for Decided {
+                    record,
+                    reply,
+                    answer,
+                } in decided
+                {
+                    if let Some(r) = reply {
+                        replies.push((batch.len(), r));
+                    }
+                    if let Some(a) = answer {
+                        answers.push((batch.len(), a));
+                    }
+                    batch.push(record);
                 }
-                if let Some(a) = answer {
-                    answers.push((batch.len(), a));
-                }
-                batch.push(record);
                 if batch.len() < BATCH {
                     next = rx.try_recv().ok();
                 }

@@ -23,7 +23,7 @@ use anyhow::{bail, Context, Result};
 use rampart_core::event::{Event, Outcome};
 use rampart_core::wire::{self, Frame};
 
-use super::{Intake, Origin, Reply, Stats};
+use super::{Call, Intake, Origin, Reply, Stats};
 
 const LISTENER: u64 = u64::MAX;
 /// Frames read from one connection before the others get their turn: a
@@ -62,6 +62,7 @@ impl Server {
                     next_id: 0,
                     round_frames: 0,
                     round_waits: false,
+                    round: Vec::new(),
                 };
                 if let Err(e) = state.serve(listener, wake_thread, &stop_thread) {
                     tracing::error!("collector server stopped: {e:#}");
@@ -113,6 +114,9 @@ struct State {
     /// waits for a verdict.
     round_frames: usize,
     round_waits: bool,
+    /// The calls of the current round, handed to the pipeline as one batch
+    /// when the round ends.
+    round: Vec<Call>,
 }
 
 impl State {
@@ -183,6 +187,7 @@ impl State {
                     }
                 }
             }
+            self.intake.submit_calls(std::mem::take(&mut self.round));
             if self.round_frames > 0 && !self.round_waits {
                 std::thread::sleep(MONITOR_NAP);
             }
@@ -196,6 +201,7 @@ impl State {
                 self.flush_pending(conn, Outcome::Unknown);
             }
         }
+        self.intake.submit_calls(std::mem::take(&mut self.round));
         Ok(())
     }
 
@@ -339,23 +345,24 @@ impl State {
                 if reply.is_none() && event.tool() == "exec" && event.outcome == Outcome::Unknown {
                     conn.pending_execs.push((seq, event));
                 } else {
-                    self.intake.submit_as(conn.origin.clone(), event, reply);
+                    self.round
+                        .push(Call::new(conn.origin.clone(), event, reply));
                 }
             }
             Frame::ExecFailed { seq, errno } => {
                 if let Some(i) = conn.pending_execs.iter().position(|(s, _)| *s == seq) {
                     let (_, mut event) = conn.pending_execs.remove(i);
                     event.outcome = Outcome::Errno(errno);
-                    self.intake.submit_as(conn.origin.clone(), event, None);
+                    self.round.push(Call::new(conn.origin.clone(), event, None));
                 }
             }
         }
     }
 
-    fn flush_pending(&self, conn: Conn, outcome: Outcome) {
+    fn flush_pending(&mut self, conn: Conn, outcome: Outcome) {
         for (_, mut event) in conn.pending_execs {
             event.outcome = outcome;
-            self.intake.submit_as(conn.origin.clone(), event, None);
+            self.round.push(Call::new(conn.origin.clone(), event, None));
         }
     }
 }
