@@ -10,7 +10,8 @@
 # included, which other load on the machine disturbs less). --trace times, in the same run: bare, the preload backend, the trace
 # backend, and `strace -f --seccomp-bpf` tracing the same calls (the reference the trace backend
 # must stay below). --enforce adds `rampart run --mode enforce` with POLICY (default
-# policies/permissive.yaml) and prints enforce/monitor too. Needs hyperfine (Debian package) and a release build
+# policies/standard.yaml, the policy `rampart run` enforces when given none) and prints
+# enforce/monitor too. Needs hyperfine (Debian package) and a release build
 # (cargo build --release --workspace). Absolute times vary with the machine; ratios are what
 # to compare.
 set -euo pipefail
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
     --trace) trace=1; shift ;;
     --enforce)
       if [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; then enforce_policy="$2"; shift 2
-      else enforce_policy="$root/policies/permissive.yaml"; shift; fi ;;
+      else enforce_policy="$root/policies/standard.yaml"; shift; fi ;;
     *) echo "usage: $0 [--runs N] [--json FILE] [--trace] [--enforce [POLICY]]" >&2; exit 2 ;;
   esac
 done
