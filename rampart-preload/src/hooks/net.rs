@@ -92,6 +92,9 @@ pub unsafe fn before_connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -
         return None;
     }
     let family = (*addr).sa_family as c_int;
+    if !crate::state::saved()?.enforce {
+        return None; // monitor mode: not even the pid is needed yet
+    }
     let cx = report::ctx()?;
     if !enforce::needs_verdict(&cx, wire::TOOL_NET) {
         return None;

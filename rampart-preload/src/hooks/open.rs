@@ -33,6 +33,9 @@ pub fn before_open(base: Base, path: *const c_char, flags: c_int) -> Option<Gate
     if path.is_null() {
         return None; // the real call fails with EFAULT; nothing to decide
     }
+    if !crate::state::saved()?.enforce {
+        return None; // monitor mode: not even the pid is needed yet
+    }
     let cx = report::ctx()?;
     if !enforce::needs_verdict(&cx, enforce::open_tool(flags)) {
         return None;
