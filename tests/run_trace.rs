@@ -668,7 +668,7 @@ policies:
     rules:
       - action: deny
         when:
-          path_matches: ["/etc/hostname"]
+          path_matches: ["/etc/hostname", "/etc/hostname.absent"]
   - name: no-local-service
     match:
       tool: net
@@ -716,8 +716,10 @@ fn assert_enforced(got: &str, o: &Output, r: &[Value], port: u16) {
     assert_eq!(
         got,
         format!(
-            "create 0\nread {}\nexec {}\nconnect {}\nio_uring {}\n",
+            "create 0\nread {}\nabsent {}\nexec {}\nconnect {}\nio_uring {}\n",
             libc::EACCES,
+            // Refused, but failing as it would have anyway (as under preload).
+            libc::ENOENT,
             libc::EPERM,
             libc::EACCES,
             libc::ENOSYS
@@ -741,7 +743,7 @@ fn assert_enforced(got: &str, o: &Output, r: &[Value], port: u16) {
         .iter()
         .filter(|x| x["decision"]["action"] == "deny")
         .collect();
-    assert_eq!(denied.len(), 3, "{denied:#?}");
+    assert_eq!(denied.len(), 4, "{denied:#?}");
     let err = stderr(o);
     for line in [
         r#"rampart: denied exec "echo denied" [no-echo] echo is not allowed"#.to_string(),

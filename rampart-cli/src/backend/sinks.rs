@@ -48,10 +48,27 @@ impl Enforce {
             Verdict::Allow
         } else {
             Verdict::Deny {
-                errno: denied_errno(event.tool()),
+                errno: refused_errno(event),
             }
         }
     }
+}
+
+/// The errno a refused call fails with, as under the preload backend: the
+/// tool's ([`denied_errno`]), except for an open that creates nothing of a
+/// path that does not exist, which fails as it would have anyway (ENOENT,
+/// ENOTDIR): programs probe for optional files and take EACCES as fatal.
+fn refused_errno(event: &Event) -> i32 {
+    if let Call::Open { path, flags } = &event.call {
+        if flags & libc::O_CREAT == 0 && path.starts_with('/') {
+            if let Err(e) = std::fs::metadata(path) {
+                if let Some(errno @ (libc::ENOENT | libc::ENOTDIR)) = e.raw_os_error() {
+                    return errno;
+                }
+            }
+        }
+    }
+    denied_errno(event.tool())
 }
 
 fn verdict(allowed: bool, event: &Event) -> Verdict {
@@ -59,7 +76,7 @@ fn verdict(allowed: bool, event: &Event) -> Verdict {
         Verdict::Allow
     } else {
         Verdict::Deny {
-            errno: denied_errno(event.tool()),
+            errno: refused_errno(event),
         }
     }
 }

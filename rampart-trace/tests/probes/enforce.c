@@ -1,7 +1,7 @@
 // Calls an enforcing sink may refuse; writes "name errno" lines to argv[1]
-// (0 = success): create argv[2] (denied), read /etc/hostname (allowed),
-// exec /bin/echo (denied), connect to 127.0.0.1:argv[3] (denied),
-// io_uring_setup (refused by the filter).
+// (0 = success): create argv[2], read /etc/hostname, read the absent
+// /etc/hostname.absent, exec /bin/echo, connect to 127.0.0.1:argv[3],
+// io_uring_setup (refused by the filter in enforce mode).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +23,8 @@ int main(int argc, char **argv) {
     fprintf(out, "create %d\n", r >= 0 ? 0 : errno);
     r = open("/etc/hostname", O_RDONLY);
     fprintf(out, "read %d\n", r >= 0 ? 0 : errno);
+    r = open("/etc/hostname.absent", O_RDONLY);
+    fprintf(out, "absent %d\n", r >= 0 ? 0 : errno);
     char *args[] = {"echo", "denied", NULL};
     r = execve("/bin/echo", args, environ);
     fprintf(out, "exec %d\n", errno);
