@@ -502,8 +502,25 @@ fn plain_commands_are_not_parsed() {
         "ls 'a b'",
         "ls | wc",
         "ls $HOME",
+        "time rm -rf x",
+        "local A=1",
+        "readonly A=1",
+        "RM -rf x",
     ] {
         assert!(!analyze(cmd).is_simple(), "{cmd:?}");
+    }
+    // Whatever the spacing, a wrapped command yields the same readings
+    // (the oddly spaced one adds its normalized spelling).
+    for head in ["time", "nice", "command", "RM"] {
+        let one = analyze(&format!("{head} rm -rf /"));
+        let two = analyze(&format!("{head}  rm -rf /"));
+        assert!(!one.forms.is_empty(), "{head}");
+        assert!(
+            one.forms.iter().all(|f| two.forms.contains(f)),
+            "{head}: {:?} vs {:?}",
+            one.forms,
+            two.forms
+        );
     }
 }
 

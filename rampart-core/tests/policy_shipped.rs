@@ -184,6 +184,8 @@ fn standard_denies_destructive_commands_only() {
             (exec("rm -fr /"), Deny),
             (exec("rm -Rf / --verbose"), Deny),
             (exec("/usr/bin/rm -rf /"), Deny),
+            (exec("time rm -rf /"), Deny),
+            (exec("RM -rf /"), Deny),
             (exec("rm -rf --no-preserve-root /"), Deny),
             (
                 exec("rm -rf /bin /boot /dev /etc /home /lib /usr /var"),

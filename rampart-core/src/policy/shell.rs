@@ -52,12 +52,27 @@ pub const MAX_SEGMENTS: usize = 512;
 /// Shells whose `-c` flag takes a script.
 const SHELLS: [&str; 6] = ["sh", "bash", "zsh", "dash", "ash", "ksh"];
 
-/// First words that the fast path must not take as they are.
-const SPECIAL_HEADS: [&str; 29] = [
-    "command", "exec", "env", "nohup", "nice", "timeout", "setsid", "stdbuf", "sh", "bash", "zsh",
-    "dash", "ash", "ksh", "busybox", "toybox", "rm", "find", "eval", "export", "declare",
-    "typeset", "if", "then", "else", "elif", "do", "while", "until",
+/// Wrappers whose own options are skipped to reach the command they run
+/// ([`executor`]).
+const EXECUTORS: [&str; 8] = [
+    "command", "exec", "env", "nohup", "nice", "timeout", "setsid", "stdbuf",
 ];
+
+/// Builtins whose `NAME=value` words are environment assignments.
+const DECLARERS: [&str; 5] = ["export", "declare", "typeset", "local", "readonly"];
+
+/// Whether a first word must go through the full reading: everything the
+/// parser treats specially as a command's first word (derived from the
+/// lists it uses, so that the fast path cannot drift from them).
+fn is_special_head(word: &str) -> bool {
+    SHELLS.contains(&word)
+        || EXECUTORS.contains(&word)
+        || DECLARERS.contains(&word)
+        || is_grouping(word)
+        || matches!(word, "busybox" | "toybox" | "rm" | "find" | "eval")
+        // `aliases` lowers such heads (`RM` is `rm`).
+        || word.bytes().any(|b| b.is_ascii_uppercase())
+}
 
 /// Bytes that stay bare in a shell word and mean nothing to the shell (the
 /// design's quoting set).
@@ -693,10 +708,7 @@ fn unwrap<'s>(mut w: Vec<Cow<'s, str>>, names: &mut Vec<String>) -> Unwrapped<'s
                         script = Some(join(&w[at + 1..]));
                     }
                 }
-            } else if matches!(
-                &**first,
-                "export" | "declare" | "typeset" | "local" | "readonly"
-            ) {
+            } else if DECLARERS.contains(&&**first) {
                 for t in &w[1..] {
                     if let Some(n) = assignment_name(t) {
                         names.push(n.to_string());
@@ -1021,7 +1033,7 @@ fn needs_no_parsing(cmd: &str) -> bool {
         return false;
     }
     let first = cmd.split(' ').next().unwrap_or(cmd);
-    !first.contains(['/', '=']) && !SPECIAL_HEADS.contains(&first)
+    !first.contains(['/', '=']) && !is_special_head(first)
 }
 
 /// Analyses a command line (see the module docs).
