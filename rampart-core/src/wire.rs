@@ -95,6 +95,20 @@ pub enum WireOutcome {
     Unknown,
 }
 
+impl WireOutcome {
+    /// The outcome code and errno an Event frame carries. An errno that is
+    /// not positive is no errno: it goes as "unknown" (the decoder refuses
+    /// code 2 without one).
+    const fn to_wire(self) -> (u8, i32) {
+        match self {
+            WireOutcome::Ok => (0, 0),
+            WireOutcome::InProgress => (1, 0),
+            WireOutcome::Errno(n) if n > 0 => (2, n),
+            WireOutcome::Errno(_) | WireOutcome::Unknown => (3, 0),
+        }
+    }
+}
+
 /// Transport protocol of an inet connect (twin of [`crate::event::Proto`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -167,12 +181,7 @@ impl<'a> Encoder<'a> {
             0
         });
         e.u8(call as u8);
-        let (code, errno) = match head.outcome {
-            WireOutcome::Ok => (0, 0),
-            WireOutcome::InProgress => (1, 0),
-            WireOutcome::Errno(n) => (2, n),
-            WireOutcome::Unknown => (3, 0),
-        };
+        let (code, errno) = head.outcome.to_wire();
         e.u8(code);
         e.i32(errno);
         e.i32(head.pid);
@@ -497,12 +506,7 @@ pub fn set_event_outcome(frame: &mut [u8], outcome: WireOutcome) -> bool {
     if !is_event(frame) {
         return false;
     }
-    let (code, errno) = match outcome {
-        WireOutcome::Ok => (0u8, 0i32),
-        WireOutcome::InProgress => (1, 0),
-        WireOutcome::Errno(n) if n > 0 => (2, n),
-        WireOutcome::Errno(_) | WireOutcome::Unknown => (3, 0),
-    };
+    let (code, errno) = outcome.to_wire();
     frame[EVENT_OUTCOME_AT] = code;
     frame[EVENT_ERRNO_AT..EVENT_ERRNO_AT + 4].copy_from_slice(&errno.to_le_bytes());
     true
@@ -901,6 +905,22 @@ mod tests {
                 session: "s-1".into(),
             }
         );
+    }
+
+    #[test]
+    fn an_errno_that_is_not_positive_goes_as_unknown() {
+        let mut buf = [0u8; MAX_FRAME];
+        for n in [0, -5] {
+            let h = head(4, WireOutcome::Errno(n));
+            let len = encode_open(&mut buf, &h, b"/bin/cat", b"/w", b"/w/a", 0);
+            let (_, _, ev) = event_of(decode(&buf[..len]).unwrap());
+            assert_eq!(ev.outcome, Outcome::Unknown, "Errno({n}) built in");
+            let h = head(4, WireOutcome::Ok);
+            let len = encode_open(&mut buf, &h, b"/bin/cat", b"/w", b"/w/a", 0);
+            assert!(set_event_outcome(&mut buf[..len], WireOutcome::Errno(n)));
+            let (_, _, ev) = event_of(decode(&buf[..len]).unwrap());
+            assert_eq!(ev.outcome, Outcome::Unknown, "Errno({n}) set after");
+        }
     }
 
     #[test]
