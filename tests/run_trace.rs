@@ -884,3 +884,45 @@ fn signals_reach_a_static_program_handed_to_trace_exec() {
     assert_eq!(markers.len(), 3, "{markers:#?}");
     assert_source(&markers, "trace");
 }
+
+#[test]
+fn a_static_program_with_hundreds_of_arguments_runs_under_trace_exec() {
+    // The library rebuilds the argv for __trace-exec; a long one (here 300
+    // arguments) must not make the exec fail, nor run the program unwatched.
+    let sb = Sandbox::new();
+    let src = sb.path("argc.c");
+    std::fs::write(
+        &src,
+        "#include <fcntl.h>\n#include <stdio.h>\n#include <unistd.h>\n\
+         int main(int c, char **v) { close(open(\"/etc/hostname\", O_RDONLY)); printf(\"%d %s\\n\", c, v[c - 1]); return 0; }\n",
+    )
+    .unwrap();
+    let bin = sb.compile(&src, "argc", true);
+    let script = format!("{} $(seq 300)", s(&bin));
+    for mode in ["monitor", "enforce"] {
+        let o = sb
+            .rampart()
+            .args([
+                "run",
+                "--mode",
+                mode,
+                "--backend",
+                "auto",
+                "--",
+                "bash",
+                "-c",
+                &script,
+            ])
+            .output()
+            .unwrap();
+        assert_ok(&o);
+        assert_eq!(stdout(&o), "301 300\n", "{mode}");
+    }
+    let r = sb.records();
+    let reads: Vec<&Value> = of_tool(&r, "read")
+        .into_iter()
+        .filter(|x| x["request"]["path"] == "/etc/hostname" && x["request"]["exe"] == s(&bin))
+        .collect();
+    assert_eq!(reads.len(), 2, "{reads:#?}");
+    assert_source(&reads, "trace");
+}

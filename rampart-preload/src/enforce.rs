@@ -162,17 +162,23 @@ fn generation(s: &crate::state::Saved) -> Option<u64> {
 /// enforce mode, and only for tools the policy in force can refuse, or,
 /// with fail-closed, when the collector is no longer there to record the
 /// call (then asking it fails and the call is refused).
+/// `conn`: the caller's connection when it holds one already (else one is
+/// acquired for the liveness check).
 #[inline]
-pub fn needs_verdict(cx: &Ctx, tool: u64) -> bool {
+pub fn needs_verdict(cx: &Ctx, tool: u64, conn: Option<&Conn>) -> bool {
     let s = cx.s;
-    if !s.enforce || !s.active {
+    if !s.enforce {
         return false;
     }
     let free = gen_file(s).is_some_and(|f| f.word(1).load(Ordering::Acquire) & tool != 0);
     if !free {
         return true;
     }
-    !s.fail_open && !cx.conn().is_some_and(|c| recorder_alive(&c))
+    let alive = match conn {
+        Some(c) => recorder_alive(c),
+        None => cx.conn().is_some_and(|c| recorder_alive(&c)),
+    };
+    !s.fail_open && !alive
 }
 
 /// How often, at most, a call that needs no verdict checks (fail-closed)
@@ -261,22 +267,9 @@ fn create_cache() -> Option<&'static [AtomicU64; SLOTS]> {
     {
         return None;
     }
-    // SAFETY: a fresh anonymous mapping; no memory of ours is touched.
-    let p = unsafe {
-        sys::raw6(
-            libc::SYS_mmap,
-            [
-                0,
-                CACHE_BYTES,
-                (libc::PROT_READ | libc::PROT_WRITE) as usize,
-                (libc::MAP_SHARED | libc::MAP_ANONYMOUS) as usize,
-                usize::MAX, // fd -1
-                0,
-            ],
-        )
-    }
-    .ok()
-    .filter(|&p| p > NO_CACHE)?;
+    let p = sys::mmap_anon(CACHE_BYTES, true)
+        .ok()
+        .filter(|&p| p > NO_CACHE)?;
     CACHE_MAP.store(p, Ordering::Release);
     // SAFETY: as in `cache`.
     Some(unsafe { &*(p as *const [AtomicU64; SLOTS]) })

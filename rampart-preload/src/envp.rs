@@ -27,7 +27,7 @@ impl Drop for ChildEnv {
     fn drop(&mut self) {
         if !self.map.is_null() {
             // SAFETY: we mapped exactly this range.
-            let _ = unsafe { sys::raw(libc::SYS_munmap, self.map as usize, self.map_len, 0, 0) };
+            unsafe { sys::munmap(self.map as usize, self.map_len) };
         }
     }
 }
@@ -115,17 +115,7 @@ impl ChildEnv {
             self.ptrs.as_mut_ptr()
         } else {
             let len = total * core::mem::size_of::<*const c_char>();
-            let Ok(p) = sys::raw6(
-                libc::SYS_mmap,
-                [
-                    0,
-                    len,
-                    (libc::PROT_READ | libc::PROT_WRITE) as usize,
-                    (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as usize,
-                    usize::MAX, // fd -1
-                    0,
-                ],
-            ) else {
+            let Ok(p) = sys::mmap_anon(len, false) else {
                 return envp;
             };
             self.map = p as *mut libc::c_void;

@@ -43,6 +43,38 @@ pub unsafe fn raw(n: c_long, a0: usize, a1: usize, a2: usize, a3: usize) -> Resu
     raw6(n, [a0, a1, a2, a3, 0, 0])
 }
 
+/// A fresh anonymous mapping of `len` bytes (zeroed), private or shared
+/// with the children this process forks: its address, or the errno.
+pub fn mmap_anon(len: usize, shared: bool) -> Result<usize, c_int> {
+    let sharing = if shared {
+        libc::MAP_SHARED
+    } else {
+        libc::MAP_PRIVATE
+    };
+    // SAFETY: a new mapping; no memory of ours is touched.
+    unsafe {
+        raw6(
+            libc::SYS_mmap,
+            [
+                0,
+                len,
+                (libc::PROT_READ | libc::PROT_WRITE) as usize,
+                (sharing | libc::MAP_ANONYMOUS) as usize,
+                usize::MAX, // fd -1
+                0,
+            ],
+        )
+    }
+}
+
+/// Unmap what [`mmap_anon`] mapped, errno untouched.
+///
+/// # Safety
+/// `addr`/`len` are exactly a mapping of ours that nothing uses any more.
+pub unsafe fn munmap(addr: usize, len: usize) {
+    let _ = raw(libc::SYS_munmap, addr, len, 0, 0);
+}
+
 pub fn errno() -> c_int {
     // SAFETY: __errno_location always returns the calling thread's errno.
     unsafe { *libc::__errno_location() }

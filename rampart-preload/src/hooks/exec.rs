@@ -138,37 +138,69 @@ fn unwatchable(s: &Saved, how: Real, path: *const c_char) -> bool {
 /// the same collector. Returns only on failure.
 #[inline(never)]
 unsafe fn exec_under_trace(s: &Saved, path: *const c_char, argv: Argv, envp: Argv) -> c_int {
-    const SLOTS: usize = 256;
-    const FIXED: usize = 6;
     // The saved entry is NUL-terminated right after the value.
     let bin: *const c_char = s.var(b"RAMPART_BIN").as_ptr().cast();
-    let mut argc = 0usize;
-    if !argv.is_null() {
-        while !(*argv.add(argc)).is_null() {
-            argc += 1;
-        }
-    }
-    let argv0: *const c_char = if argc > 0 { *argv } else { c"".as_ptr() };
-    let total = FIXED + argc.saturating_sub(1) + 1;
-    if total > SLOTS {
-        sys::set_errno(libc::E2BIG);
-        return -1;
-    }
-    let mut out = [core::ptr::null::<c_char>(); SLOTS];
-    out[..FIXED].copy_from_slice(&[
+    let argv0: *const c_char = if !argv.is_null() && !(*argv).is_null() {
+        *argv
+    } else {
+        c"".as_ptr()
+    };
+    let prefix = [
         bin,
         c"__trace-exec".as_ptr(),
         c"--argv0".as_ptr(),
         argv0,
         c"--".as_ptr(),
         path,
-    ]);
-    for i in 1..argc {
-        out[FIXED + i - 1] = *argv.add(i);
-    }
+    ];
     let mut env = ChildEnv::new();
     let envp = env.without_library(s, envp);
-    call_real(Real::Execve, bin, out.as_ptr(), envp)
+    with_argv(&prefix, argv, |out| call_real(Real::Execve, bin, out, envp))
+}
+
+/// Call `f` with `prefix` followed by `argv[1..]` as one NULL-terminated
+/// argv (on the stack, or mapped when it is long), and return what `f`
+/// returns; -1 with the errno of a failed mapping.
+unsafe fn with_argv(prefix: &[*const c_char], argv: Argv, f: impl FnOnce(Argv) -> c_int) -> c_int {
+    const SLOTS: usize = 256;
+    let mut argc = 0usize;
+    if !argv.is_null() {
+        while !(*argv.add(argc)).is_null() {
+            argc += 1;
+        }
+    }
+    let total = prefix.len() + argc.saturating_sub(1) + 1;
+    let mut local = [core::ptr::null::<c_char>(); SLOTS];
+    let mut mapped = None;
+    let out: *mut *const c_char = if total <= SLOTS {
+        local.as_mut_ptr()
+    } else {
+        let len = total * core::mem::size_of::<*const c_char>();
+        match sys::mmap_anon(len, false) {
+            Ok(p) => {
+                mapped = Some((p, len));
+                p as *mut *const c_char
+            }
+            Err(e) => {
+                sys::set_errno(e);
+                return -1;
+            }
+        }
+    };
+    for (i, p) in prefix.iter().enumerate() {
+        *out.add(i) = *p;
+    }
+    for i in 1..argc {
+        *out.add(prefix.len() + i - 1) = *argv.add(i);
+    }
+    *out.add(total - 1) = core::ptr::null();
+    let r = f(out);
+    if let Some((p, len)) = mapped {
+        let err = sys::errno();
+        sys::munmap(p, len);
+        sys::set_errno(err);
+    }
+    r
 }
 
 /// The real exec of `path`, through the trace backend when the library
@@ -207,7 +239,7 @@ pub unsafe fn exec_reported(
     };
     let errno_before = sys::errno();
     let mut conn = cx.conn();
-    let seq = if enforce::needs_verdict(&cx, wire::TOOL_EXEC) {
+    let seq = if enforce::needs_verdict(&cx, wire::TOOL_EXEC, conn.as_ref()) {
         match report::exec_gate(&cx, &mut conn, base, shown, argv, true) {
             (Gate::Refuse, _) => {
                 drop(conn);
@@ -349,53 +381,10 @@ fn candidate<'b>(buf: &'b mut [u8; PATH_MAX + 1], dir: &[u8], file: &[u8]) -> Op
 /// glibc's fallback for a file without a known format: `/bin/sh file args`.
 #[inline(never)]
 unsafe fn exec_script(file: *const c_char, argv: Argv, envp: Argv) {
-    const SLOTS: usize = 256;
-    let mut argc = 0usize;
-    if !argv.is_null() {
-        while !(*argv.add(argc)).is_null() {
-            argc += 1;
-        }
-    }
-    let total = 2 + argc.saturating_sub(1) + 1;
-    let mut local = [core::ptr::null::<c_char>(); SLOTS];
-    let mut mapped: Option<(usize, usize)> = None;
-    let out: *mut *const c_char = if total <= SLOTS {
-        local.as_mut_ptr()
-    } else {
-        let len = total * core::mem::size_of::<*const c_char>();
-        match sys::raw6(
-            libc::SYS_mmap,
-            [
-                0,
-                len,
-                (libc::PROT_READ | libc::PROT_WRITE) as usize,
-                (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as usize,
-                usize::MAX,
-                0,
-            ],
-        ) {
-            Ok(p) => {
-                mapped = Some((p, len));
-                p as *mut *const c_char
-            }
-            Err(e) => {
-                sys::set_errno(e);
-                return;
-            }
-        }
-    };
-    *out = c"/bin/sh".as_ptr().cast();
-    *out.add(1) = file;
-    for i in 1..argc {
-        *out.add(i + 1) = *argv.add(i);
-    }
-    *out.add(total - 1) = core::ptr::null();
-    call_real(Real::Execve, c"/bin/sh".as_ptr().cast(), out, envp);
-    if let Some((p, len)) = mapped {
-        let err = sys::errno();
-        let _ = sys::raw(libc::SYS_munmap, p, len, 0, 0);
-        sys::set_errno(err);
-    }
+    let sh: *const c_char = c"/bin/sh".as_ptr().cast();
+    with_argv(&[sh, file], argv, |out| {
+        call_real(Real::Execve, sh, out, envp)
+    });
 }
 
 fn continues_search(err: c_int) -> bool {
@@ -448,7 +437,7 @@ unsafe fn search_exec(
     };
     // Enforce mode: the file about to be exec'd is decided first. `Err`:
     // refused (the search stops with EPERM).
-    let enforcing = cx.is_some_and(|c| enforce::needs_verdict(c, wire::TOOL_EXEC));
+    let enforcing = cx.is_some_and(|c| enforce::needs_verdict(c, wire::TOOL_EXEC, None));
     let decide = |p: &mut Pending, shown: &[u8]| -> Result<Option<u32>, ()> {
         let Some(cx) = cx else { return Ok(None) };
         let errno_before = sys::errno();

@@ -96,14 +96,15 @@ pub unsafe fn before_connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -
         return None; // monitor mode: not even the pid is needed yet
     }
     let cx = report::ctx()?;
-    if !enforce::needs_verdict(&cx, wire::TOOL_NET) {
+    let err = sys::errno();
+    let mut conn = cx.conn();
+    if !enforce::needs_verdict(&cx, wire::TOOL_NET, conn.as_ref()) {
+        sys::set_errno(err);
         return None;
     }
-    let err = sys::errno();
     let gate = match family {
         libc::AF_INET if len as usize >= core::mem::size_of::<libc::sockaddr_in>() => {
             let sin = &*(addr as *const libc::sockaddr_in);
-            let mut conn = cx.conn();
             Some(report::connect_inet_gate(
                 &cx,
                 &mut conn,
@@ -114,7 +115,6 @@ pub unsafe fn before_connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -
         }
         libc::AF_INET6 if len as usize >= core::mem::size_of::<libc::sockaddr_in6>() => {
             let sin6 = &*(addr as *const libc::sockaddr_in6);
-            let mut conn = cx.conn();
             Some(report::connect_inet_gate(
                 &cx,
                 &mut conn,
@@ -130,7 +130,6 @@ pub unsafe fn before_connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -
                 None // unnamed: not recorded
             } else {
                 let name = core::slice::from_raw_parts((addr as *const u8).add(off), n);
-                let mut conn = cx.conn();
                 Some(report::connect_unix_gate(&cx, &mut conn, name))
             }
         }

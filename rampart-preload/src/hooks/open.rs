@@ -29,7 +29,7 @@ pub fn after_open(base: Base, path: *const c_char, flags: c_int, ok: bool, err: 
 /// Enforce mode: decide an open of `path` before it is made; `None` when
 /// the open is not decided first (monitor mode, a tool the policy cannot
 /// refuse, no collector named): then it is reported after the call.
-pub fn before_open(base: Base, path: *const c_char, flags: c_int) -> Option<Gate> {
+fn before_open(base: Base, path: *const c_char, flags: c_int) -> Option<Gate> {
     if path.is_null() {
         return None; // the real call fails with EFAULT; nothing to decide
     }
@@ -37,11 +37,12 @@ pub fn before_open(base: Base, path: *const c_char, flags: c_int) -> Option<Gate
         return None; // monitor mode: not even the pid is needed yet
     }
     let cx = report::ctx()?;
-    if !enforce::needs_verdict(&cx, enforce::open_tool(flags)) {
-        return None;
-    }
     let err = sys::errno();
     let mut conn = cx.conn();
+    if !enforce::needs_verdict(&cx, enforce::open_tool(flags), conn.as_ref()) {
+        sys::set_errno(err);
+        return None;
+    }
     // SAFETY: a non-NULL path from the caller, as the real call reads it.
     let rel = unsafe { sys::cstr_bytes(path) };
     let gate = report::open_gate(&cx, &mut conn, base, rel, flags);
@@ -78,26 +79,47 @@ fn refused_errno(base: Base, path: *const c_char, flags: c_int) -> c_int {
     }
 }
 
-/// Decide (enforce mode), run `real` (or the system call when the real one
-/// is not available yet), report, and hand back its result and errno
-/// untouched; a refused open fails with EACCES without being made.
+/// The open family's one path: decide the open first (enforce mode), make
+/// `call`, report it, and hand back its result and errno untouched. A
+/// refused open is not made: it returns `refused` with the errno of
+/// [`refused_errno`]. `flags(ok, errno)` reads the open flags; it is asked
+/// before the call only in enforce mode (with `(true, 0)`), since reading
+/// them may touch memory the kernel has not validated yet (`openat2`).
+#[inline(always)]
+pub fn decided<R>(
+    base: Base,
+    path: *const c_char,
+    flags: impl Fn(bool, c_int) -> c_int,
+    refused: R,
+    call: impl FnOnce() -> R,
+    ok: impl Fn(&R) -> bool,
+) -> R {
+    let enforcing = !path.is_null() && crate::state::saved().is_some_and(|s| s.enforce);
+    if enforcing {
+        let before = flags(true, 0);
+        match before_open(base, path, before) {
+            Some(Gate::Refuse) => {
+                sys::set_errno(refused_errno(base, path, before));
+                return refused;
+            }
+            Some(Gate::Run {
+                report_after: false,
+            }) => return call(),
+            Some(Gate::Run { report_after: true }) | None => {}
+        }
+    }
+    let r = call();
+    let err = sys::errno();
+    let opened = ok(&r);
+    after_open(base, path, flags(opened, err), opened, err);
+    sys::set_errno(err);
+    r
+}
+
+/// [`decided`] for the calls that return a descriptor or -1.
 #[inline(always)]
 fn wrap(base: Base, path: *const c_char, flags: c_int, call: impl FnOnce() -> c_int) -> c_int {
-    match before_open(base, path, flags) {
-        Some(Gate::Refuse) => {
-            sys::set_errno(refused_errno(base, path, flags));
-            return -1;
-        }
-        Some(Gate::Run {
-            report_after: false,
-        }) => return call(),
-        Some(Gate::Run { report_after: true }) | None => {}
-    }
-    let fd = call();
-    let err = sys::errno();
-    after_open(base, path, flags, fd >= 0, err);
-    sys::set_errno(err);
-    fd
+    decided(base, path, |_, _| flags, -1, call, |fd| *fd >= 0)
 }
 
 fn sys_openat(dirfd: c_int, path: *const c_char, flags: c_int, mode: c_uint) -> c_int {
@@ -241,21 +263,14 @@ fn wrap_file(
     } else {
         fopen_flags(unsafe { sys::cstr_bytes(mode) })
     };
-    match before_open(Base::Cwd, path, flags) {
-        Some(Gate::Refuse) => {
-            sys::set_errno(refused_errno(Base::Cwd, path, flags));
-            return core::ptr::null_mut();
-        }
-        Some(Gate::Run {
-            report_after: false,
-        }) => return call(),
-        Some(Gate::Run { report_after: true }) | None => {}
-    }
-    let fp = call();
-    let err = sys::errno();
-    after_open(Base::Cwd, path, flags, !fp.is_null(), err);
-    sys::set_errno(err);
-    fp
+    decided(
+        Base::Cwd,
+        path,
+        |_, _| flags,
+        core::ptr::null_mut(),
+        call,
+        |fp| !fp.is_null(),
+    )
 }
 
 fn missing<T>() -> *mut T {

@@ -40,11 +40,12 @@ unsafe fn before_spawn(shown: &[u8], argv: *const *const c_char) -> Result<bool,
     let Some(cx) = report::ctx() else {
         return Ok(true);
     };
-    if !enforce::needs_verdict(&cx, wire::TOOL_EXEC) {
-        return Ok(true);
-    }
     let errno_before = sys::errno();
     let mut conn = cx.conn();
+    if !enforce::needs_verdict(&cx, wire::TOOL_EXEC, conn.as_ref()) {
+        sys::set_errno(errno_before);
+        return Ok(true);
+    }
     let gate = report::exec_gate(&cx, &mut conn, Base::Cwd, shown, argv, false).0;
     sys::set_errno(errno_before);
     match gate {

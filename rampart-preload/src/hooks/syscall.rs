@@ -8,11 +8,9 @@
 
 use libc::{c_char, c_int, c_long};
 
-use crate::enforce::Gate;
 use crate::hooks::{exec, net, open};
 use crate::path::Base;
 use crate::real::get;
-use crate::report;
 use crate::sys;
 
 unsafe fn real_syscall(n: c_long, a: [c_long; 6]) -> c_long {
@@ -28,39 +26,23 @@ unsafe fn real_syscall(n: c_long, a: [c_long; 6]) -> c_long {
     }
 }
 
-/// An open made through `syscall`, like the libc wrappers: decided first in
-/// enforce mode, reported after otherwise. `flags(result, errno)` reads
-/// the open flags (before the call it gets `(0, 0)`).
+/// An open made through `syscall`, exactly like the libc wrappers
+/// ([`open::decided`]). `flags(ok, errno)` reads the open flags.
 unsafe fn open_call(
     n: c_long,
     a: [c_long; 6],
     base: Base,
     path: c_long,
-    flags: impl Fn(c_long, c_int) -> c_int,
+    flags: impl Fn(bool, c_int) -> c_int,
 ) -> c_long {
-    let path = path as *const c_char;
-    // Only in enforce mode are the flags read before the call.
-    let enforcing = !path.is_null() && report::ctx().is_some_and(|cx| cx.s.enforce);
-    let before = if enforcing {
-        open::before_open(base, path, flags(0, 0))
-    } else {
-        None
-    };
-    match before {
-        Some(Gate::Refuse) => {
-            sys::set_errno(libc::EACCES);
-            return -1;
-        }
-        Some(Gate::Run {
-            report_after: false,
-        }) => return real_syscall(n, a),
-        Some(Gate::Run { report_after: true }) | None => {}
-    }
-    let r = real_syscall(n, a);
-    let err = sys::errno();
-    open::after_open(base, path, flags(r, err), r >= 0, err);
-    sys::set_errno(err);
-    r
+    open::decided(
+        base,
+        path as *const c_char,
+        flags,
+        -1,
+        || real_syscall(n, a),
+        |r| *r >= 0,
+    )
 }
 
 /// Entry from the C shim's `syscall`.
@@ -82,8 +64,8 @@ pub unsafe extern "C" fn rampart_syscall(
         libc::SYS_openat2 => {
             // struct open_how { u64 flags; u64 mode; u64 resolve; }
             let how = a3 as *const u64;
-            open_call(n, a, Base::of(a1 as c_int), a2, |r, err| {
-                if how.is_null() || (r < 0 && err == libc::EFAULT) {
+            open_call(n, a, Base::of(a1 as c_int), a2, |ok, err| {
+                if how.is_null() || (!ok && err == libc::EFAULT) {
                     0
                 } else {
                     *how as c_int
