@@ -115,7 +115,7 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
         Some(lib) => {
             // Preloaded processes report here, and so does `rampart
             // __trace-exec` for the static programs they start.
-            collector.listen(socket.clone())?;
+            collector.listen(socket.clone(), mode == Mode::Enforce)?;
             let mut env = child_env_for(lib, &socket, mode.as_str(), Some(&origin));
             env.extend(enforce_env(&args));
             let mut program = child::spawn(&args.command, &env)?;
@@ -236,11 +236,14 @@ pub fn child_env_for(
         ("LD_PRELOAD".into(), preload),
         ("RAMPART_SOCKET".into(), socket.into()),
         ("RAMPART_MODE".into(), mode.into()),
-        (
+    ];
+    if mode == Mode::Enforce.as_str() {
+        // Only an enforcing library reads what the policy can refuse.
+        env.push((
             "RAMPART_POLICY_GEN".into(),
             crate::collector::policy_gen::path_for(socket).into(),
-        ),
-    ];
+        ));
+    }
     if let Ok(bin) = std::env::current_exe() {
         env.push(("RAMPART_BIN".into(), bin.into()));
     }

@@ -89,7 +89,8 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
         // In the serve's log (its stderr).
         print_denials: true,
     })?;
-    collector.listen(socket.clone())?;
+    // Always published: a reload may come with any mode's clients.
+    collector.listen(socket.clone(), true)?;
     State {
         pid: std::process::id() as i32,
         mode: args.mode.as_str().into(),

@@ -256,22 +256,22 @@ impl Collector {
         })
     }
 
-    /// Listen for the preload library at `socket_path`, and publish the
-    /// policy generation next to it (see [`policy_gen`]).
-    pub fn listen(&mut self, socket_path: PathBuf) -> Result<()> {
-        self.policy_gen = Some(Arc::new(policy_gen::PolicyGeneration::create(
-            &policy_gen::path_for(&socket_path),
-            &self.engine.load(),
-        )?));
+    /// Listen for the preload library at `socket_path`. With `publish`, the
+    /// policy generation file goes next to it (see [`policy_gen`]): only
+    /// enforcing processes read it.
+    pub fn listen(&mut self, socket_path: PathBuf, publish: bool) -> Result<()> {
+        if publish {
+            self.policy_gen = Some(Arc::new(policy_gen::PolicyGeneration::create(
+                &policy_gen::path_for(&socket_path),
+                &self.engine.load(),
+            )?));
+        }
         let intake = self.intake()?;
         let stats = self.stats.clone();
         self.server = Some(server::Server::start(socket_path, intake, stats)?);
         Ok(())
     }
 
-    /// Tell every enforcing process that the policy changed: their cached
-    /// verdicts are dropped before their next call. Call it after the new
-    /// engine is in place (`rampart serve` on reload).
     /// The published policy generation, for a thread that reloads the
     /// policy without holding the collector (`PolicyGeneration::bump`).
     pub fn policy_generation(&self) -> Option<Arc<policy_gen::PolicyGeneration>> {
@@ -454,21 +454,13 @@ fn audit_stage(
             chain.append(&mut batch)?;
             dirty = true;
             for (i, reply) in replies.drain(..) {
-                let action = batch[i]
-                    .decision
-                    .action
-                    .parse::<Action>()
-                    .unwrap_or(Action::Deny);
-                reply.send(allows(action));
+                reply.send(allows(action_of(&batch[i])));
             }
             for (i, answer) in answers.drain(..) {
                 let _ = answer.send(action_of(&batch[i]));
             }
             if print_denials {
-                for r in batch
-                    .iter()
-                    .filter(|r| r.decision.action == "deny" || r.decision.action == "ask")
-                {
+                for r in batch.iter().filter(|r| !allows(action_of(r))) {
                     eprintln!("{}", denial_line(r));
                 }
             }

@@ -31,55 +31,39 @@ pub fn path_for(socket: &Path) -> PathBuf {
     socket.with_file_name(FILE_NAME)
 }
 
-/// The tools (`wire::TOOL_*` bits) no call of which `engine` can refuse.
-pub fn verdict_free_tools(engine: &Engine) -> u64 {
-    [
-        (wire::TOOL_EXEC, "exec", false),
-        (wire::TOOL_READ, "read", true),
-        (wire::TOOL_WRITE, "write", true),
-        (wire::TOOL_NET, "net", false),
-    ]
-    .into_iter()
-    .filter(|(_, tool, path_only)| {
-        engine
-            .refusal_literals(tool, *path_only)
-            .is_some_and(|l| l.is_empty())
-    })
-    .fold(0, |bits, (bit, _, _)| bits | bit)
-}
-
-/// The path screens of `read` and `write` (in that order), where `engine`
-/// refuses some but not all opens of the tool and the screen fits.
-fn screens(engine: &Engine) -> [Option<Vec<u8>>; 2] {
-    ["read", "write"].map(|tool| {
-        engine
-            .refusal_literals(tool, true)
-            .filter(|l| !l.is_empty())
-            .and_then(|l| screen::build(&l))
-    })
-}
-
-/// Everything after the generation word, as the file holds it.
+/// Everything after the generation word, as the file holds it: the tools
+/// `engine` can never refuse, the tools whose path screen follows, and the
+/// screens of `read` and `write` (where the engine refuses some but not all
+/// opens of the tool and the screen fits).
 fn contents(engine: &Engine) -> Vec<u8> {
     let mut out = vec![0u8; wire::POLICY_GEN_LEN - 8];
-    let [read, write] = screens(engine);
-    let screened = read.as_ref().map_or(0, |_| wire::TOOL_READ)
-        | write.as_ref().map_or(0, |_| wire::TOOL_WRITE);
-    out[..8].copy_from_slice(&verdict_free_tools(engine).to_le_bytes());
-    out[8..16].copy_from_slice(&screened.to_le_bytes());
-    for (i, s) in [read, write].into_iter().enumerate() {
-        if let Some(s) = s {
+    let (mut free, mut screened) = (0u64, 0u64);
+    let tools = [
+        (wire::TOOL_EXEC, "exec", None),
+        (wire::TOOL_READ, "read", Some(0)),
+        (wire::TOOL_WRITE, "write", Some(1)),
+        (wire::TOOL_NET, "net", None),
+    ];
+    for (bit, tool, screen_index) in tools {
+        let Some(literals) = engine.refusal_literals(tool, screen_index.is_some()) else {
+            continue;
+        };
+        if literals.is_empty() {
+            free |= bit;
+        } else if let (Some(i), Some(s)) = (screen_index, screen::build(&literals)) {
+            screened |= bit;
             let at = wire::POLICY_GEN_SCREEN_AT - 8 + i * screen::SCREEN_LEN;
             out[at..at + s.len()].copy_from_slice(&s);
         }
     }
+    out[..8].copy_from_slice(&free.to_le_bytes());
+    out[8..16].copy_from_slice(&screened.to_le_bytes());
     out
 }
 
 /// The collector's writable mapping of the file.
 pub struct PolicyGeneration {
     words: *const AtomicU64,
-    path: PathBuf,
 }
 
 // SAFETY: the mapping is only ever accessed through atomics.
@@ -121,10 +105,7 @@ impl PolicyGeneration {
             return Err(std::io::Error::last_os_error())
                 .with_context(|| format!("cannot map {}", path.display()));
         }
-        Ok(PolicyGeneration {
-            words: p.cast(),
-            path: path.to_path_buf(),
-        })
+        Ok(PolicyGeneration { words: p.cast() })
     }
 
     fn word(&self, i: usize) -> &AtomicU64 {
@@ -133,7 +114,7 @@ impl PolicyGeneration {
     }
 
     /// The generation in force.
-    #[allow(dead_code)] // for `rampart status`
+    #[cfg(test)]
     pub fn generation(&self) -> u64 {
         self.word(0).load(Ordering::Acquire)
     }
@@ -166,12 +147,6 @@ impl PolicyGeneration {
             )
         };
         self.word(0).store((g | 1) + 1, Ordering::Release);
-    }
-
-    /// Where the file is (`RAMPART_POLICY_GEN`).
-    #[allow(dead_code)] // for `rampart env` and `rampart status`
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 
