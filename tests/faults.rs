@@ -179,17 +179,6 @@ policies:
     p
 }
 
-fn listener() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for c in l.incoming() {
-            drop(c);
-        }
-    });
-    port
-}
-
 /// The lines of what the program saw after `go`.
 fn after_go(out: &str, sb: &Sandbox) -> Vec<String> {
     let ready = format!("write {}: ok", sb.work().join("ready").display());
@@ -215,7 +204,7 @@ fn lines_for(sb: &Sandbox, port: u16, results: [&str; 5]) -> Vec<String> {
 #[test]
 fn monitor_a_killed_collector_neither_hangs_nor_stops_the_program() {
     let sb = Sandbox::new();
-    let port = listener();
+    let port = tcp_server();
     let run = start(&sb, &["--mode", "monitor"], &ops(&sb, port));
     let out = run.interrupt(&sb, libc::SIGKILL);
     assert_eq!(after_go(&out, &sb), lines_for(&sb, port, ["ok"; 5]));
@@ -231,7 +220,7 @@ fn enforce_fail_closed_a_killed_collector_denies_what_follows() {
     // the collector is gone, none can be recorded, and none is made.
     for learned in [true, false] {
         let sb = Sandbox::new();
-        let port = listener();
+        let port = tcp_server();
         let policy = if learned {
             learned_policy(&sb, port)
         } else {
@@ -252,7 +241,7 @@ fn enforce_fail_closed_a_killed_collector_denies_what_follows() {
 #[test]
 fn enforce_fail_open_a_killed_collector_lets_what_follows_through() {
     let sb = Sandbox::new();
-    let port = listener();
+    let port = tcp_server();
     let policy = learned_policy(&sb, port);
     let args = [
         "--mode",
@@ -275,7 +264,7 @@ fn enforce_a_collector_that_stops_answering_is_waited_for_at_most_the_timeout() 
     // SIGSTOP: the socket stays open but no verdict ever comes; each call
     // waits for the decision timeout at most, then fail-closed denies it.
     let sb = Sandbox::new();
-    let port = listener();
+    let port = tcp_server();
     let policy = learned_policy(&sb, port);
     let args = [
         "--mode",
@@ -300,7 +289,7 @@ fn enforce_a_stopped_collector_holds_up_no_call_that_needs_no_verdict() {
     // probe's calls: they wait for nothing and go through (their records
     // wait in the socket for the collector to resume).
     let sb = Sandbox::new();
-    let port = listener();
+    let port = tcp_server();
     let policy = guarding_policy(&sb);
     let args = [
         "--mode",

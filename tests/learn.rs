@@ -2,7 +2,6 @@
 //! generate a policy from the trail, and check that the policy admits the
 //! observed work and refuses what was never seen.
 
-use std::net::TcpListener;
 use std::process::Command;
 
 use rampart_e2e::*;
@@ -36,17 +35,6 @@ echo done > "log.$RANDOM$RANDOM.txt"
     "agent.sh".into()
 }
 
-fn server() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for c in l.incoming() {
-            drop(c);
-        }
-    });
-    port
-}
-
 fn decide(sb: &Sandbox, policy: &std::path::Path, tool: &str, input: &str) -> String {
     let o = sb
         .rampart()
@@ -70,7 +58,7 @@ fn observe_generate_and_refuse_the_unseen() {
         .status()
         .unwrap()
         .success());
-    let port = server();
+    let port = tcp_server();
     let script = workload(&sb, port);
     for _ in 0..2 {
         let o = sb.run(&["bash", &script]);

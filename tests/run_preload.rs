@@ -2,37 +2,14 @@
 //! shells do real work under watch, and the trail must show every call with
 //! the right tool, command, absolute path or address.
 
-use std::net::TcpListener;
 use std::process::Command;
 
 use rampart_e2e::*;
 
-/// A local TCP server that accepts and drops connections, for connect tests.
-fn server() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for c in l.incoming() {
-            drop(c);
-        }
-    });
-    port
-}
-
-fn assert_ok(o: &std::process::Output) {
-    assert!(
-        o.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        o.status,
-        stdout(o),
-        stderr(o)
-    );
-}
-
 #[test]
 fn python_exec_open_and_connect_are_recorded() {
     let sb = Sandbox::new();
-    let port = server();
+    let port = tcp_server();
     let w = sb.work();
     std::fs::write(w.join("input.txt"), "hello\n").unwrap();
     let script = format!(
@@ -139,7 +116,7 @@ fn node_child_process_fs_and_net_are_recorded() {
         return;
     }
     let sb = Sandbox::new();
-    let port = server();
+    let port = tcp_server();
     let w = sb.work();
     std::fs::write(w.join("data.json"), "{}").unwrap();
     let script = format!(

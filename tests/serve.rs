@@ -166,6 +166,8 @@ fn connections_from_another_uid_are_refused() {
         .output()
         .unwrap();
     assert!(o.status.success(), "the program runs on: {}", stderr(&o));
+    // The program did reach the collector, which turned it away.
+    wait_for_log(&sb, "refused a connection from uid 65534", 1);
     stop_serve(&sb);
     let r = sb.records();
     assert!(

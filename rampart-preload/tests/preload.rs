@@ -392,16 +392,17 @@ fn children_stay_watched_after_env_i_unsetenv_and_a_bare_envp() {
         run.events
     );
 
-    let run = col.run(&mut probe_cmd(&[
-        "unsetenv-exec",
-        "cat /etc/hostname >/dev/null; env",
-    ]));
+    let run = col.run(
+        probe_cmd(&["unsetenv-exec", "cat /etc/hostname >/dev/null; env"])
+            .env("RAMPART_AGENT", "a1"),
+    );
     assert!(run
         .opens_of("/etc/hostname")
         .iter()
         .any(|e| e.exe == "/usr/bin/cat"));
     // The program's own unsetenv of RAMPART_AGENT is put back too.
     let out = run.stdout();
+    assert!(out.lines().any(|l| l == "RAMPART_AGENT=a1"), "{out}");
     assert!(out.lines().any(|l| l.starts_with("LD_PRELOAD=")), "{out}");
     assert!(
         out.lines().any(|l| l.starts_with("RAMPART_SOCKET=")),
@@ -449,7 +450,7 @@ fn popen_system_and_posix_spawn_children_stay_watched_after_unsetenv() {
 #[test]
 fn a_collector_that_dies_mid_run_neither_hangs_nor_kills_the_program() {
     let col = Collector::start();
-    let child = Command::new("/bin/sh")
+    let mut child = Command::new("/bin/sh")
         .args([
             "-c",
             "for i in $(seq 300); do cat /etc/hostname >/dev/null; done; echo finished",
@@ -459,7 +460,16 @@ fn a_collector_that_dies_mid_run_neither_hangs_nor_kills_the_program() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(150));
+    // Kill the collector once the loop is well under way, and still running.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while col.frames_so_far().len() < 10 {
+        assert!(std::time::Instant::now() < deadline, "no frames arrived");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the loop ended too soon"
+    );
     drop(col); // closes the listener and every connection
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
