@@ -499,6 +499,47 @@ fn ctrl_c_to_the_process_group_ends_the_traced_tree() {
     assert_ok(&sb.rampart().args(["audit", "verify"]).output().unwrap());
 }
 
+/// The tracer decides and writes calls while its tracees run, and writes
+/// whatever is left before it sleeps: a call is in the trail while the
+/// program that made it still runs, not only when the run ends.
+#[test]
+fn calls_are_in_the_trail_while_the_traced_program_runs() {
+    use std::io::Read;
+    let sb = Sandbox::new();
+    let marker = sb.work().join("marker.txt");
+    std::fs::write(&marker, "x").unwrap();
+    // cat opens the marker last, prints it, then waits on its stdin.
+    let mut child = sb
+        .rampart()
+        .args(["run", "--quiet", "--backend", "trace", "--", "cat"])
+        .args([s(&marker), "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 1];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"x");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let written = loop {
+        let opened = !with(&records_in(&sb.audit()), "path", s(&marker)).is_empty();
+        if opened || Instant::now() > deadline {
+            break opened;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let running = child.try_wait().unwrap().is_none();
+    drop(child.stdin.take()); // end of input: cat exits
+    let st = wait_at_most(&mut child, Duration::from_secs(20));
+    assert!(running, "cat was still running when the trail was read");
+    assert!(
+        written,
+        "the open of the marker is in the trail while cat runs"
+    );
+    assert!(st.success());
+    assert_ok(&sb.rampart().args(["audit", "verify"]).output().unwrap());
+}
+
 #[test]
 fn auto_picks_trace_for_a_static_program_and_preload_for_a_dynamic_one() {
     let sb = Sandbox::new();

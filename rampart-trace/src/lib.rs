@@ -65,6 +65,17 @@ pub trait Sink: Send {
     /// Called once per call with the final outcome (taken at syscall exit;
     /// exec: `Ok` at `PTRACE_EVENT_EXEC`, `Errno` at a failed exit).
     fn record(&mut self, event: Event);
+    /// Called when no tracee is waiting for the supervisor, while the
+    /// tracees run: do a small slice of deferred work (a few microseconds;
+    /// a tracee that stops meanwhile waits for it) and say whether more is
+    /// left. The supervisor calls it again until it says no, checking for
+    /// stops in between, and only then sleeps.
+    fn idle(&mut self) -> bool {
+        false
+    }
+    /// Called before the supervisor sleeps until the next stop: finish
+    /// deferred work (nothing is left waiting for a tracee to stop again).
+    fn sleeping(&mut self) {}
 }
 
 /// How to trace.

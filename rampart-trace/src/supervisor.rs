@@ -5,6 +5,10 @@
 //! keeps group-stops stopped (`PTRACE_LISTEN`), and returns the exit status
 //! of the first process.
 //!
+//! Between stops it hands the sink its idle time and polls briefly before
+//! it sleeps ([`Supervisor::next_stop`]): most of a traced program's
+//! overhead is the two wake-ups per stop, and a poll saves one.
+//!
 //! It keeps per-process caches (exe, cwd, ppid) so `/proc` is read only when
 //! something changed. It never lets a call run before the sink decided it
 //! (enforce), never changes an allowed call, and never leaves the tree
@@ -14,6 +18,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
 
 use rampart_core::event::{Call, Event, Outcome, Source};
 
@@ -30,6 +35,34 @@ const ERESTARTSYS: i64 = 512;
 const ERESTART_RESTARTBLOCK: i64 = 516;
 /// DNS names remembered per process.
 const DNS_CACHE_MAX: usize = 4096;
+
+/// Every tracee, every thread; not the threads of this process.
+const WAIT_FLAGS: i32 = libc::__WALL | libc::__WNOTHREAD;
+/// How long the supervisor polls for the next stop before it sleeps.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// Whether polling for the next stop pays: it does while stops come within
+/// [`SPIN`] of each other (a program busy with opens), and stops paying
+/// after a few polls in a row that caught nothing (a program computing, or
+/// waiting), until a stop comes that fast again.
+#[derive(Default)]
+struct Spin {
+    misses: u8,
+}
+
+impl Spin {
+    const GIVE_UP: u8 = 3;
+
+    fn worth_it(&self) -> bool {
+        self.misses < Self::GIVE_UP
+    }
+    fn caught(&mut self) {
+        self.misses = 0;
+    }
+    fn missed(&mut self) {
+        self.misses = self.misses.saturating_add(1);
+    }
+}
 
 /// What a thread is in the middle of, between a seccomp stop and its exit stop.
 enum Pending {
@@ -75,6 +108,7 @@ pub struct Supervisor<'a> {
     procs: HashMap<i32, Process>,
     report: RunReport,
     finished: bool,
+    spin: Spin,
 }
 
 /// How to resume a stopped tracee.
@@ -142,6 +176,7 @@ impl<'a> Supervisor<'a> {
                 ..Default::default()
             },
             finished: false,
+            spin: Spin::default(),
         }
     }
 
@@ -149,8 +184,7 @@ impl<'a> Supervisor<'a> {
     pub fn run(&mut self) -> io::Result<RunReport> {
         loop {
             let mut status = 0;
-            // SAFETY: waitpid writes the status word.
-            let tid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::__WNOTHREAD) };
+            let tid = self.next_stop(&mut status);
             if tid < 0 {
                 let e = io::Error::last_os_error();
                 match e.raw_os_error() {
@@ -196,6 +230,56 @@ impl<'a> Supervisor<'a> {
         self.report.status = shell_status(status);
         self.report.signal = libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status));
         Ok(self.report)
+    }
+
+    /// The next stop or exit of any tracee (`waitpid` semantics: the tid,
+    /// or -1 with errno set).
+    ///
+    /// A tracee that already stopped is served at once. Otherwise the sink
+    /// does its deferred work, a small piece at a time, while the tracees
+    /// run; then, while stops have been coming fast ([`Spin`]), the
+    /// supervisor polls for up to [`SPIN`], yielding its CPU between polls;
+    /// only then does it sleep. Waking a sleeping supervisor costs each stop
+    /// a cross-CPU wake-up, and on grep -r polling made the tracer a
+    /// quarter faster.
+    fn next_stop(&mut self, status: &mut i32) -> i32 {
+        let poll = |status: &mut i32| {
+            // SAFETY: waitpid writes the status word.
+            unsafe { libc::waitpid(-1, status, WAIT_FLAGS | libc::WNOHANG) }
+        };
+        loop {
+            let tid = poll(status);
+            if tid != 0 {
+                return tid;
+            }
+            if !self.sink.idle() {
+                break;
+            }
+        }
+        let started = Instant::now();
+        if self.spin.worth_it() {
+            loop {
+                // A tracee waiting for this CPU gets it.
+                // SAFETY: no arguments.
+                unsafe { libc::sched_yield() };
+                let tid = poll(status);
+                if tid != 0 {
+                    self.spin.caught();
+                    return tid;
+                }
+                if started.elapsed() >= SPIN {
+                    self.spin.missed();
+                    break;
+                }
+            }
+        }
+        self.sink.sleeping();
+        // SAFETY: waitpid writes the status word.
+        let tid = unsafe { libc::waitpid(-1, status, WAIT_FLAGS) };
+        if started.elapsed() < SPIN {
+            self.spin.caught();
+        }
+        tid
     }
 
     fn free_run(&self, tid: i32) -> Resume {
@@ -722,7 +806,7 @@ impl Drop for Supervisor<'_> {
         }
         loop {
             let mut status = 0;
-            let r = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::__WNOTHREAD) };
+            let r = unsafe { libc::waitpid(-1, &mut status, WAIT_FLAGS) };
             if r < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
                 break;
             }

@@ -119,6 +119,12 @@ impl Sink for RootPid<'_> {
         self.saw(&event);
         self.inner.record(event)
     }
+    fn idle(&mut self) -> bool {
+        self.inner.idle()
+    }
+    fn sleeping(&mut self) {
+        self.inner.sleeping()
+    }
 }
 
 /// Run `argv` under the trace backend on this thread (`program`: the file to

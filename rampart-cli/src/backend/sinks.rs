@@ -1,12 +1,13 @@
-//! Where the trace backend's calls go: [`CollectorSink`] hands them to the
-//! collector running in this process (`rampart run --backend trace`),
-//! [`WireSink`] sends them over the wire to a collector elsewhere
-//! (`rampart __trace-exec`, or a run that reports to `rampart serve`), as
-//! frames marked `source: trace`.
+//! Where the trace backend's calls go: [`CollectorSink`] gives them to the
+//! collector of this process, run on the tracer's own thread
+//! (`rampart run --backend trace`), [`WireSink`] sends them over the wire to
+//! a collector elsewhere (`rampart __trace-exec`, or a run that reports to
+//! `rampart serve`), as frames marked `source: trace`.
 //!
-//! In monitor mode [`CollectorSink`] hands calls over in small batches (at
-//! most [`BATCH`] calls, none older than [`BATCH_AGE`]): one wake-up of the
-//! collector per batch instead of two context switches per call.
+//! In monitor mode [`CollectorSink`] queues calls and the collector decides
+//! and writes them while the tracees run, when the tracer has nothing else
+//! to do ([`Sink::idle`]): no thread of rampart's competes with the traced
+//! program for a CPU.
 //!
 //! In enforce mode every call is decided and recorded before it runs: the
 //! verdict comes back only once the record is written, and the later
@@ -23,15 +24,14 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rampart_core::event::{Call, Event, Outcome, Proto};
 use rampart_core::wire::{self, CallKind, Encoder, EventHead, InetAddr, WireOutcome, WireProto};
 use rampart_trace::{Sink, Verdict};
 
-use crate::collector::{allows, denied_errno, Intake};
+use crate::collector::inline::Inline;
+use crate::collector::{allows, denied_errno, Stats};
 
 /// How an enforcing sink waits for verdicts.
 #[derive(Clone, Copy, Debug)]
@@ -81,82 +81,30 @@ fn verdict(allowed: bool, event: &Event) -> Verdict {
     }
 }
 
-/// Most calls a monitoring [`CollectorSink`] holds before handing them over.
-pub const BATCH: usize = 64;
-/// Longest a monitored call waits in a [`CollectorSink`] batch.
-pub const BATCH_AGE: Duration = Duration::from_millis(20);
-
-/// Calls waiting to be handed to the collector, in order.
-struct Batch {
-    intake: Intake,
-    calls: Vec<Event>,
-}
-
-impl Batch {
-    fn hand_over(&mut self) {
-        self.intake.submit_all(self.calls.drain(..));
-    }
-}
-
-/// Feeds the collector of this process.
+/// Feeds the collector of this process, run on the tracer's thread
+/// ([`Inline`]): monitored calls are queued and written while the tracees
+/// run ([`Sink::idle`]).
 pub struct CollectorSink {
-    intake: Intake,
+    inline: Inline,
     enforce: Option<Enforce>,
     /// Processes whose exec was decided and whose outcome has not come yet:
     /// another decision for one of them is the check against the loaded file.
     execs_decided: HashSet<i32>,
-    /// Monitor mode: the batch, and the thread that hands it over when it
-    /// gets old (stopped by dropping `stop`).
-    batch: Arc<Mutex<Batch>>,
-    stop: Option<crossbeam_channel::Sender<()>>,
-    flusher: Option<JoinHandle<()>>,
 }
 
 impl CollectorSink {
     /// `enforce`: `None` in monitor mode.
-    pub fn new(intake: Intake, enforce: Option<Enforce>) -> CollectorSink {
-        let batch = Arc::new(Mutex::new(Batch {
-            intake: intake.clone(),
-            calls: Vec::with_capacity(BATCH),
-        }));
-        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
-        let aging = batch.clone();
-        let flusher = enforce.is_none().then(|| {
-            std::thread::Builder::new()
-                .name("rampart-batch".into())
-                .spawn(move || {
-                    while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
-                        stopped.recv_timeout(BATCH_AGE)
-                    {
-                        if let Ok(mut b) = aging.lock() {
-                            b.hand_over();
-                        }
-                    }
-                })
-                .ok()
-        });
+    pub fn new(inline: Inline, enforce: Option<Enforce>) -> CollectorSink {
         CollectorSink {
-            intake,
+            inline,
             enforce,
             execs_decided: HashSet::new(),
-            batch,
-            stop: Some(stop),
-            flusher: flusher.flatten(),
         }
     }
-}
 
-impl Drop for CollectorSink {
-    /// Hand over what is left; the collector can only finish once every
-    /// sink is gone.
-    fn drop(&mut self) {
-        self.stop.take();
-        if let Some(f) = self.flusher.take() {
-            let _ = f.join();
-        }
-        if let Ok(mut b) = self.batch.lock() {
-            b.hand_over();
-        }
+    /// Write what is left, fsync, and return what was recorded.
+    pub fn finish(self) -> anyhow::Result<Stats> {
+        self.inline.finish()
     }
 }
 
@@ -168,10 +116,7 @@ impl Sink for CollectorSink {
         });
         let second_check =
             matches!(event.call, Call::Exec { .. }) && !self.execs_decided.insert(event.pid);
-        match self
-            .intake
-            .decide_and_record(event.clone(), !second_check, enforce.timeout)
-        {
+        match self.inline.decide_and_record(event.clone(), !second_check) {
             Some(action) => verdict(allows(action), event),
             None => enforce.on_failure(event),
         }
@@ -185,15 +130,15 @@ impl Sink for CollectorSink {
             }
             return;
         }
-        match self.batch.lock() {
-            Ok(mut b) => {
-                b.calls.push(event);
-                if b.calls.len() >= BATCH || self.flusher.is_none() {
-                    b.hand_over();
-                }
-            }
-            Err(_) => self.intake.submit_all([event]),
-        }
+        self.inline.submit(event);
+    }
+
+    fn idle(&mut self) -> bool {
+        self.inline.work()
+    }
+
+    fn sleeping(&mut self) {
+        self.inline.flush();
     }
 }
 

@@ -18,6 +18,7 @@ use arc_swap::ArcSwap;
 use crate::backend::sinks::{CollectorSink, Enforce, WireSink};
 use crate::backend::{self, Backend};
 use crate::child;
+use crate::collector::inline::Inline;
 use crate::collector::{Collector, Config, Mode, Origin, Stats};
 use crate::policies;
 use crate::runtime::{self, State};
@@ -100,36 +101,39 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
     // Before any thread exists, so that every thread inherits the mask.
     child::block_forwarded_signals()?;
 
-    let socket_dir = tempfile::Builder::new()
-        .prefix("rampart-")
-        .tempdir()
-        .context("cannot create the collector's socket directory")?;
-    let socket = socket_dir.path().join("collector.sock");
-    let mut collector = Collector::start(Config {
+    let config = Config {
         origin: origin.clone(),
         engine: Arc::new(ArcSwap::new(engine)),
         audit_dir: audit_dir.to_path_buf(),
         print_denials: mode == Mode::Enforce && !args.quiet,
-    })?;
-    let status = match &lib {
+    };
+    let (status, stats) = match &lib {
         Some(lib) => {
             // Preloaded processes report here, and so does `rampart
             // __trace-exec` for the static programs they start.
+            let socket_dir = tempfile::Builder::new()
+                .prefix("rampart-")
+                .tempdir()
+                .context("cannot create the collector's socket directory")?;
+            let socket = socket_dir.path().join("collector.sock");
+            let mut collector = Collector::start(config)?;
             collector.listen(socket.clone(), mode == Mode::Enforce)?;
             let mut env = child_env_for(lib, &socket, mode.as_str(), Some(&origin));
             env.extend(enforce_env(&args));
             let mut program = child::spawn(&args.command, &env)?;
             child::forward_signals(program.id() as i32);
-            child::wait(&mut program)?
+            let status = child::wait(&mut program)?;
+            (status, collector.finish(GRACE)?)
         }
         None => {
+            // The tracer is this thread, and the collector runs on it.
             let enforce = (mode == Mode::Enforce).then(|| enforce_settings(&args));
-            let mut sink = CollectorSink::new(collector.intake()?, enforce);
-            run_traced(&args, mode, &mut sink)?
+            let mut sink = CollectorSink::new(Inline::start(config)?, enforce);
+            let status = run_traced(&args, mode, &mut sink);
+            let stats = sink.finish()?;
+            (status?, stats)
         }
     };
-
-    let stats = collector.finish(GRACE)?;
     if !args.quiet {
         print_summary(mode, &origin, &stats);
     }

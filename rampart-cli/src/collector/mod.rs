@@ -1,10 +1,9 @@
 //! The collector: the one place where intercepted calls become decisions and
 //! audit records.
 //!
-//! Both interceptors feed it: the preload library through the SEQPACKET
-//! [`server`], the ptrace tracer in process through [`Intake::submit_all`]
-//! (monitor) and [`Intake::decide_and_record`] (enforce). Calls flow in
-//! batches (what one epoll round read, what one tracer batch held) through a
+//! The preload library (and `rampart __trace-exec`, and a traced run that
+//! reports to `rampart serve`) feed it through the SEQPACKET [`server`].
+//! Calls flow in batches (what one epoll round read) through a
 //! crossbeam-channel pipeline of three stages, each on its own thread, so
 //! that a stage is woken once per batch rather than once per call:
 //!
@@ -15,7 +14,11 @@
 //! Channels are bounded: a slow disk slows the readers, which slows the
 //! senders (back-pressure), and nothing is dropped. The collector never runs
 //! a watched program and never prints on its streams.
+//!
+//! The tracer of `rampart run --backend trace` runs the same decisions and
+//! trail on its own thread instead: see [`inline`].
 
+pub mod inline;
 pub mod policy_gen;
 pub mod server;
 
@@ -72,9 +75,6 @@ struct Call {
     event: Event,
     /// Where the verdict goes when the caller waits for one (enforce).
     reply: Option<Reply>,
-    /// An in-process caller waiting for the verdict (the trace backend,
-    /// enforce).
-    waiter: Option<Waiter>,
 }
 
 impl Call {
@@ -83,17 +83,8 @@ impl Call {
             origin,
             event,
             reply,
-            waiter: None,
         }
     }
-}
-
-/// An in-process caller blocked until its call is decided and recorded.
-struct Waiter {
-    answer: Sender<Action>,
-    /// Record the call even when it is allowed; false for a second check of
-    /// a call whose record is already written (only a denial is news).
-    record_allowed: bool,
 }
 
 /// A caller waiting for a verdict: its connection and the frame's sequence
@@ -126,7 +117,6 @@ impl Reply {
 struct Decided {
     record: Record,
     reply: Option<Reply>,
-    answer: Option<Sender<Action>>,
 }
 
 /// Counts of what was recorded, for the summary.
@@ -157,44 +147,6 @@ impl Intake {
         // The decide stage only stops after every Intake is dropped, so this
         // cannot fail while the pipeline runs.
         let _ = self.tx.send(calls);
-    }
-
-    /// Hand over calls whose outcome is known (the trace backend in monitor
-    /// mode), in order, as one batch. Returns at once, or waits while the
-    /// pipeline is full.
-    pub fn submit_all(&self, events: impl IntoIterator<Item = Event>) {
-        let calls = events
-            .into_iter()
-            .map(|event| Call::new(self.default_origin.clone(), event, None))
-            .collect();
-        self.submit_calls(calls);
-    }
-
-    /// Decide a call before it runs (the trace backend in enforce mode):
-    /// the policy's verdict, returned only once the call's record is in the
-    /// trail — a denied call is recorded with the errno it will fail with
-    /// ([`denied_errno`]). With `record_allowed` false an allowed call is not
-    /// recorded (a second check of a call already in the trail). `None` when
-    /// the pipeline has stopped or gave no answer within `timeout`.
-    pub fn decide_and_record(
-        &self,
-        event: Event,
-        record_allowed: bool,
-        timeout: Duration,
-    ) -> Option<Action> {
-        let (answer, verdict) = bounded(1);
-        self.tx
-            .send(vec![Call {
-                origin: self.default_origin.clone(),
-                event,
-                reply: None,
-                waiter: Some(Waiter {
-                    answer,
-                    record_allowed,
-                }),
-            }])
-            .ok()?;
-        verdict.recv_timeout(timeout).ok()
     }
 }
 
@@ -309,33 +261,13 @@ impl Collector {
 fn decide_stage(engine: &LiveEngine, rx: Receiver<Vec<Call>>, tx: Sender<Vec<Decided>>) {
     for calls in rx {
         let engine = engine.load();
-        let mut out = Vec::with_capacity(calls.len());
-        for Call {
-            origin,
-            mut event,
-            reply,
-            waiter,
-        } in calls
-        {
-            let enforced = reply.is_some() || waiter.is_some();
-            let record = decide(&engine, &origin, &mut event, enforced);
-            let answer = match waiter {
-                Some(w) if !w.record_allowed => {
-                    let action = action_of(&record);
-                    if allows(action) {
-                        let _ = w.answer.send(action);
-                        continue;
-                    }
-                    Some(w.answer)
-                }
-                w => w.map(|w| w.answer),
-            };
-            out.push(Decided {
-                record,
-                reply,
-                answer,
-            });
-        }
+        let out: Vec<Decided> = calls
+            .into_iter()
+            .map(|mut call| Decided {
+                record: decide(&engine, &call.origin, &mut call.event, call.reply.is_some()),
+                reply: call.reply,
+            })
+            .collect();
         if !out.is_empty() && tx.send(out).is_err() {
             break;
         }
@@ -413,7 +345,6 @@ fn audit_stage(
 ) -> Result<()> {
     let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
     let mut replies: Vec<(usize, Reply)> = Vec::new();
-    let mut answers: Vec<(usize, Sender<Action>)> = Vec::new();
     let mut last_sync = Instant::now();
     let mut dirty = false;
     loop {
@@ -432,17 +363,9 @@ fn audit_stage(
         if let Some(first) = first {
             let mut next = Some(first);
             while let Some(decided) = next.take() {
-                for Decided {
-                    record,
-                    reply,
-                    answer,
-                } in decided
-                {
+                for Decided { record, reply } in decided {
                     if let Some(r) = reply {
                         replies.push((batch.len(), r));
-                    }
-                    if let Some(a) = answer {
-                        answers.push((batch.len(), a));
                     }
                     batch.push(record);
                 }
@@ -455,9 +378,6 @@ fn audit_stage(
             dirty = true;
             for (i, reply) in replies.drain(..) {
                 reply.send(allows(action_of(&batch[i])));
-            }
-            for (i, answer) in answers.drain(..) {
-                let _ = answer.send(action_of(&batch[i]));
             }
             if print_denials {
                 for r in batch.iter().filter(|r| !allows(action_of(r))) {
@@ -497,12 +417,21 @@ fn denial_line(r: &Record) -> String {
 }
 
 fn count(stats: &Mutex<Stats>, batch: &[Record], chain: &Chain) {
-    let Ok(mut s) = stats.lock() else { return };
-    for r in batch {
-        *s.by_tool
-            .entry((r.tool.clone(), r.decision.action.clone()))
-            .or_default() += 1;
+    if let Ok(mut s) = stats.lock() {
+        s.count(batch, chain);
     }
-    s.records += batch.len() as u64;
-    s.audit_file = Some(chain.path());
+}
+
+impl Stats {
+    /// Count a batch just written to `chain`.
+    fn count(&mut self, batch: &[Record], chain: &Chain) {
+        for r in batch {
+            *self
+                .by_tool
+                .entry((r.tool.clone(), r.decision.action.clone()))
+                .or_default() += 1;
+        }
+        self.records += batch.len() as u64;
+        self.audit_file = Some(chain.path());
+    }
 }
