@@ -4,16 +4,17 @@
 #   scripts/bench-overhead.sh [--runs N] [--json FILE] [--trace] [--enforce [POLICY]]
 #
 # For each workload of ../shared/bench/workloads/ (python imports, a gcc build, 500 execs) and
-# `grep -r zzqqxx /usr/include`, hyperfine times the bare command and the same command under
-# `rampart run --mode monitor --quiet`, in one hyperfine run, and this script prints
-# the ratio of medians (and, on a second line, of the CPU time the whole tree used, rampart
-# included, which other load on the machine disturbs less). --trace times, in the same run: bare, the preload backend, the trace
-# backend, and `strace -f --seccomp-bpf` tracing the same calls (the reference the trace backend
-# must stay below). --enforce adds `rampart run --mode enforce` with POLICY (default
-# policies/standard.yaml, the policy `rampart run` enforces when given none) and prints
-# enforce/monitor too. Needs hyperfine (Debian package) and a release build
-# (cargo build --release --workspace). Absolute times vary with the machine; ratios are what
-# to compare.
+# `grep -r zzqqxx /usr/include`, this script times the bare command and the same command under
+# `rampart run --mode monitor --quiet`. Runs are interleaved: each round runs every mode once,
+# so a drift of the machine's speed hits all modes alike. It prints the ratio of medians and, on
+# a second line, of the CPU time the whole tree used, rampart included.
+#
+# --trace times, in the same run: bare, the preload backend, the trace backend, and
+# `strace -f --seccomp-bpf` tracing the same calls (the reference the trace backend must stay
+# below). --enforce adds `rampart run --mode enforce` with POLICY (default policies/standard.yaml,
+# the policy `rampart run` enforces when given none) and prints enforce/monitor too.
+# RAMPART_BENCH_MODES="name:prefix;..." replaces the modes. Needs python3 and a release build
+# (cargo build --release --workspace). Absolute times vary with the machine; compare ratios.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 workloads="${RAMPART_WORKLOADS:-$root/../shared/bench/workloads}"
@@ -32,7 +33,7 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--runs N] [--json FILE] [--trace] [--enforce [POLICY]]" >&2; exit 2 ;;
   esac
 done
-command -v hyperfine >/dev/null || { echo "hyperfine is needed: apt-get install hyperfine" >&2; exit 2; }
+command -v python3 >/dev/null || { echo "python3 is needed" >&2; exit 2; }
 rampart="$root/target/release/rampart"
 [ -x "$rampart" ] && [ -f "$root/target/release/librampart_preload.so" ] \
   || { echo "build first: cargo build --release --workspace" >&2; exit 2; }
@@ -63,30 +64,51 @@ printf '%-8s' workload
 for m in "${modes[@]}"; do printf ' %14s' "${m%%:*}"; done
 printf '   ratios of medians to bare\n'
 for w in imports gcc exec grep; do
-  args=()
-  for m in "${modes[@]}"; do
-    prefix="${m#*:}"
-    args+=(-n "${m%%:*}" "$prefix ${cmds[$w]}")
-  done
-  # -i: grep exits 1 when nothing matches, which is its normal result here.
-  hyperfine -i --style none --warmup 2 --runs "$runs" --export-json "$tmp/$w.json" "${args[@]}" >/dev/null
-  python3 - "$tmp/$w.json" "$w" <<'PY'
-import json, sys
-res = json.load(open(sys.argv[1]))["results"]
-med = {r["command"]: r["median"] for r in res}
-cpu = {r["command"]: r["user"] + r["system"] for r in res}
-bare = med.get("bare")
-line = f"{sys.argv[2]:<8}" + "".join(f" {med[r['command']]*1000:12.1f}ms" for r in res)
-if bare:
-    line += "   " + "  ".join(f"{r['command']} {med[r['command']]/bare:.2f}x" for r in res if r["command"] != "bare")
-if med.get("monitor") and med.get("enforce"):
+  specs=()
+  for m in "${modes[@]}"; do specs+=("${m%%:*}" "${m#*:} ${cmds[$w]}"); done
+  python3 - "$w" "$runs" "$tmp/$w.json" "${specs[@]}" <<'PY'
+import json, os, shlex, statistics, subprocess, sys, time
+
+workload, runs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+specs = sys.argv[4:]
+modes = [(specs[i], shlex.split(specs[i + 1])) for i in range(0, len(specs), 2)]
+
+def once(argv):
+    """Wall time and CPU time (user + system of the whole tree) of one run."""
+    start = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, _, ru = os.wait4(p.pid, 0)
+    return time.perf_counter() - start, ru.ru_utime + ru.ru_stime
+
+# Runs are interleaved (each round runs every mode once, in an order that
+# rotates), so a drift of the machine's speed hits every mode alike.
+for name, argv in modes:
+    for _ in range(2):
+        once(argv)  # warm-up: caches, page cache
+wall = {name: [] for name, _ in modes}
+cpu = {name: [] for name, _ in modes}
+for r in range(runs):
+    for k in range(len(modes)):
+        name, argv = modes[(r + k) % len(modes)]
+        w, c = once(argv)
+        wall[name].append(w)
+        cpu[name].append(c)
+json.dump({"workload": workload, "wall_s": wall, "cpu_s": cpu}, open(out, "w"))
+
+names = [name for name, _ in modes]
+med = {n: statistics.median(wall[n]) for n in names}
+cpum = {n: statistics.median(cpu[n]) for n in names}
+line = f"{workload:<8}" + "".join(f" {med[n]*1000:12.1f}ms" for n in names)
+if "bare" in med:
+    line += "   " + "  ".join(f"{n} {med[n]/med['bare']:.2f}x" for n in names if n != "bare")
+if "monitor" in med and "enforce" in med:
     line += f"   enforce/monitor {med['enforce']/med['monitor']:.2f}x"
 print(line)
-# CPU time (user + system, means) of the whole tree, rampart included: steadier than wall
-# time when other work shares the machine.
-if cpu.get("bare"):
-    line = f"{'  cpu':<8}" + "".join(f" {cpu[r['command']]*1000:12.1f}ms" for r in res)
-    line += "   " + "  ".join(f"{r['command']} {cpu[r['command']]/cpu['bare']:.2f}x" for r in res if r["command"] != "bare")
+# CPU time (user + system) of the whole tree, rampart included: steadier than
+# wall time when other work shares the machine.
+if "bare" in cpum:
+    line = f"{'  cpu':<8}" + "".join(f" {cpum[n]*1000:12.1f}ms" for n in names)
+    line += "   " + "  ".join(f"{n} {cpum[n]/cpum['bare']:.2f}x" for n in names if n != "bare")
     print(line)
 PY
 done
