@@ -5,9 +5,26 @@
 //! `/proc` or to the tracee.
 
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
+
+/// The whole of a small `/proc` file, in as few reads as it takes (one, for
+/// `stat` and `status`: `fs::read` starts at 32 bytes and doubles, six
+/// reads for a stat line, paid at the first call of every process).
+fn read_small(path: &str) -> io::Result<Vec<u8>> {
+    let mut file = fs::File::open(path)?;
+    let mut out = Vec::with_capacity(4096);
+    loop {
+        let len = out.len();
+        out.resize(len + 4096, 0);
+        let n = file.read(&mut out[len..])?;
+        out.truncate(len + n);
+        if n == 0 {
+            return Ok(out);
+        }
+    }
+}
 
 fn link(path: &str) -> io::Result<String> {
     let target = fs::read_link(Path::new(path))?;
@@ -32,7 +49,7 @@ pub fn fd_target(tid: i32, fd: i32) -> io::Result<String> {
 /// The parent pid, field 4 of `/proc/PID/stat` (after the parenthesised name,
 /// which may itself hold spaces and parentheses).
 pub fn ppid(pid: i32) -> io::Result<i32> {
-    let stat = fs::read(format!("/proc/{pid}/stat"))?;
+    let stat = read_small(&format!("/proc/{pid}/stat"))?;
     parse_stat_ppid(&stat).ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -51,8 +68,8 @@ fn parse_stat_ppid(stat: &[u8]) -> Option<i32> {
 
 /// The thread group (process) id of thread `tid`, from `/proc/TID/status`.
 pub fn tgid(tid: i32) -> io::Result<i32> {
-    let status = fs::read_to_string(format!("/proc/{tid}/status"))?;
-    status
+    let status = read_small(&format!("/proc/{tid}/status"))?;
+    String::from_utf8_lossy(&status)
         .lines()
         .find_map(|l| l.strip_prefix("Tgid:"))
         .and_then(|v| v.trim().parse().ok())
@@ -66,7 +83,7 @@ pub fn tgid(tid: i32) -> io::Result<i32> {
 
 /// The NUL-separated argument vector of a process, `/proc/PID/cmdline`.
 pub fn cmdline(pid: i32) -> io::Result<Vec<String>> {
-    let raw = fs::read(format!("/proc/{pid}/cmdline"))?;
+    let raw = read_small(&format!("/proc/{pid}/cmdline"))?;
     let body = raw.strip_suffix(&[0]).unwrap_or(&raw);
     if body.is_empty() {
         return Ok(Vec::new());
