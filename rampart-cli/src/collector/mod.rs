@@ -304,7 +304,7 @@ fn decide(engine: &Engine, origin: &Origin, event: &mut Event, enforced: bool) -
         tool,
         event.request(),
         RecordDecision {
-            action: decision.action.to_string(),
+            action: decision.action.as_str().to_string(),
             matched_policies: decision.matched_policies,
             evaluation_time_us: micros,
             message: decision.message,
@@ -426,10 +426,18 @@ impl Stats {
     /// Count a batch just written to `chain`.
     fn count(&mut self, batch: &[Record], chain: &Chain) {
         for r in batch {
-            *self
+            // A handful of keys: find one without building an owned key.
+            let known = self
                 .by_tool
-                .entry((r.tool.clone(), r.decision.action.clone()))
-                .or_default() += 1;
+                .iter_mut()
+                .find(|((tool, action), _)| *tool == r.tool && *action == r.decision.action);
+            match known {
+                Some((_, n)) => *n += 1,
+                None => {
+                    self.by_tool
+                        .insert((r.tool.clone(), r.decision.action.clone()), 1);
+                }
+            }
         }
         self.records += batch.len() as u64;
         self.audit_file = Some(chain.path());
