@@ -82,6 +82,9 @@ enum Pending {
 #[derive(Default)]
 struct Thread {
     tgid: Option<i32>,
+    /// Its parent's fork, vfork or clone event has been seen (the first
+    /// thread: always). A new task can stop, and even exit, before that.
+    born: bool,
     pending: Option<Pending>,
     /// A call whose exit said "to be restarted": dropped when the same call
     /// comes back (its restart is recorded), else recorded as `EINTR` when
@@ -109,6 +112,10 @@ pub struct Supervisor<'a> {
     report: RunReport,
     finished: bool,
     spin: Spin,
+    /// Tasks that exited before their parent's fork, vfork or clone event
+    /// was seen, and whether they were counted as a process: the late
+    /// event must neither count them again nor bring back an entry.
+    exited_unborn: HashMap<i32, bool>,
 }
 
 /// How to resume a stopped tracee.
@@ -159,6 +166,7 @@ impl<'a> Supervisor<'a> {
             root,
             Thread {
                 tgid: Some(root),
+                born: true,
                 ..Default::default()
             },
         );
@@ -177,6 +185,7 @@ impl<'a> Supervisor<'a> {
             },
             finished: false,
             spin: Spin::default(),
+            exited_unborn: HashMap::new(),
         }
     }
 
@@ -319,7 +328,14 @@ impl<'a> Supervisor<'a> {
     }
 
     fn on_new_task(&mut self, parent: i32, child: i32, is_process: bool) {
+        if let Some(counted) = self.exited_unborn.remove(&child) {
+            if is_process && !counted {
+                self.report.processes += 1;
+            }
+            return;
+        }
         let entry = self.threads.entry(child).or_default();
+        entry.born = true;
         if !is_process {
             return; // a thread, or a clone() process: its tgid is read when needed
         }
@@ -357,15 +373,21 @@ impl<'a> Supervisor<'a> {
     }
 
     fn on_exit(&mut self, tid: i32, status: i32) {
-        if let Some(mut t) = self.threads.remove(&tid) {
+        let thread = self.threads.remove(&tid);
+        let born = thread.as_ref().is_some_and(|t| t.born);
+        if let Some(mut t) = thread {
             self.flush(&mut t);
         }
-        if self.procs.remove(&tid).is_some() {
+        let counted = self.procs.remove(&tid).is_some();
+        if counted {
             for p in self.procs.values_mut() {
                 if p.ppid == Some(tid) {
                     p.ppid = None; // reparented: read again when needed
                 }
             }
+        }
+        if !born {
+            self.exited_unborn.insert(tid, counted);
         }
         if tid == self.root {
             self.root_status = Some(status);
