@@ -13,7 +13,8 @@
 # `strace -f --seccomp-bpf` tracing the same calls (the reference the trace backend must stay
 # below). --enforce adds `rampart run --mode enforce` with POLICY (default policies/standard.yaml,
 # the policy `rampart run` enforces when given none) and prints enforce/monitor too.
-# RAMPART_BENCH_MODES="name:prefix;..." replaces the modes. Needs python3 and a release build
+# RAMPART_BENCH_MODES="name:prefix;..." replaces the modes, RAMPART_BENCH_WORKLOADS="grep exec"
+# picks workloads. Needs python3 and a release build
 # (cargo build --release --workspace). Absolute times vary with the machine; compare ratios.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -63,7 +64,7 @@ declare -A cmds=(
 printf '%-8s' workload
 for m in "${modes[@]}"; do printf ' %14s' "${m%%:*}"; done
 printf '   ratios of medians to bare\n'
-for w in imports gcc exec grep; do
+for w in ${RAMPART_BENCH_WORKLOADS:-imports gcc exec grep}; do
   specs=()
   for m in "${modes[@]}"; do specs+=("${m%%:*}" "${m#*:} ${cmds[$w]}"); done
   python3 - "$w" "$runs" "$tmp/$w.json" "${specs[@]}" <<'PY'

@@ -283,9 +283,11 @@ impl<'a> Supervisor<'a> {
             }
         }
         self.sink.sleeping();
+        let asleep = Instant::now();
         // SAFETY: waitpid writes the status word.
         let tid = unsafe { libc::waitpid(-1, status, WAIT_FLAGS) };
-        if started.elapsed() < SPIN {
+        if asleep.elapsed() < SPIN {
+            // A stop came that fast: polling pays again.
             self.spin.caught();
         }
         tid
