@@ -13,7 +13,8 @@
 # `strace -f --seccomp-bpf` tracing the same calls (the reference the trace backend must stay
 # below). --enforce adds `rampart run --mode enforce` with POLICY (default policies/standard.yaml,
 # the policy `rampart run` enforces when given none) and prints enforce/monitor too.
-# RAMPART_BENCH_MODES="name:prefix;..." replaces the modes, RAMPART_BENCH_WORKLOADS="grep exec"
+# RAMPART_BENCH_MODES="name:prefix;..." replaces the modes (a prefix is words of an argv, not
+# shell: `env VAR=1 cmd`), RAMPART_BENCH_WORKLOADS="grep exec"
 # picks workloads. Needs python3 and a release build
 # (cargo build --release --workspace). Absolute times vary with the machine; compare ratios.
 set -euo pipefail
@@ -74,29 +75,38 @@ workload, runs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 specs = sys.argv[4:]
 modes = [(specs[i], shlex.split(specs[i + 1])) for i in range(0, len(specs), 2)]
 
-def once(argv):
+status = {}
+
+def once(name, argv):
     """Wall time and CPU time (user + system of the whole tree) of one run."""
     start = time.perf_counter()
     p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, _, ru = os.wait4(p.pid, 0)
+    _, st, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(st)  # reaped here, not by Popen
+    status.setdefault(name, p.returncode)
     return time.perf_counter() - start, ru.ru_utime + ru.ru_stime
 
 # Runs are interleaved (each round runs every mode once, in an order that
 # rotates), so a drift of the machine's speed hits every mode alike.
 for name, argv in modes:
     for _ in range(2):
-        once(argv)  # warm-up: caches, page cache
+        once(name, argv)  # warm-up: caches, page cache
 wall = {name: [] for name, _ in modes}
 cpu = {name: [] for name, _ in modes}
 for r in range(runs):
     for k in range(len(modes)):
         name, argv = modes[(r + k) % len(modes)]
-        w, c = once(argv)
+        w, c = once(name, argv)
         wall[name].append(w)
         cpu[name].append(c)
 json.dump({"workload": workload, "wall_s": wall, "cpu_s": cpu}, open(out, "w"))
 
 names = [name for name, _ in modes]
+# A mode that fails at once would look fast: say so (grep's 1, no match, is
+# its normal status, and the same bare).
+for n in names:
+    if "bare" in status and status[n] != status["bare"]:
+        print(f"warning: {workload}: {n} exited with {status[n]}, bare with {status['bare']}", file=sys.stderr)
 med = {n: statistics.median(wall[n]) for n in names}
 cpum = {n: statistics.median(cpu[n]) for n in names}
 line = f"{workload:<8}" + "".join(f" {med[n]*1000:12.1f}ms" for n in names)

@@ -66,9 +66,9 @@ pub trait Sink: Send {
     /// exec: `Ok` at `PTRACE_EVENT_EXEC`, `Errno` at a failed exit).
     fn record(&mut self, event: Event);
     /// Called when no tracee is waiting for the supervisor, while the
-    /// tracees run: do a small slice of deferred work (a few microseconds;
-    /// a tracee that stops meanwhile waits for it) and say whether more is
-    /// left. The supervisor calls it again until it says no, checking for
+    /// tracees run: do a small slice of deferred work (tens of microseconds
+    /// at most; a tracee that stops meanwhile waits for it) and say whether
+    /// more is left. The supervisor calls it again until it says no, checking for
     /// stops in between, and only then sleeps.
     fn idle(&mut self) -> bool {
         false

@@ -210,6 +210,11 @@ impl<'a> Supervisor<'a> {
                 continue;
             }
             self.report.stops += 1;
+            if !self.exited_unborn.is_empty() {
+                // A task that stops is alive: an entry for its id is stale
+                // (a parent died before reporting the birth; the id was reused).
+                self.exited_unborn.remove(&tid);
+            }
             let sig = libc::WSTOPSIG(status);
             let event = (status >> 16) & 0xff;
             let resume = if event == libc::PTRACE_EVENT_STOP {

@@ -130,8 +130,15 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
             let enforce = (mode == Mode::Enforce).then(|| enforce_settings(&args));
             let mut sink = CollectorSink::new(Inline::start(config)?, enforce);
             let status = run_traced(&args, mode, &mut sink);
-            let stats = sink.finish()?;
-            (status?, stats)
+            let stats = sink.finish();
+            match (status, stats) {
+                (Ok(status), Ok(stats)) => (status, stats),
+                (Err(e), Ok(_)) => return Err(e),
+                (Ok(_), Err(e)) => return Err(e),
+                (Err(e), Err(trail)) => {
+                    bail!("{e:#}; the audit trail failed too: {trail:#}")
+                }
+            }
         }
     };
     if !args.quiet {

@@ -9,10 +9,15 @@
 //! mode a call is decided and recorded at once ([`Inline::decide_and_record`]),
 //! before it runs.
 //!
-//! It never blocks on anything but the trail's file, and never drops a
-//! call: when the tracer has no spare time the queue is worked off whole
-//! once it is long, and whatever is queued is written before the tracer
-//! sleeps.
+//! It blocks on nothing but the trail (its file and the audit directory's
+//! lock, which another writer may hold). When the tracer has no spare time
+//! the queue is worked off whole once it is long, and whatever is queued is
+//! written before the tracer sleeps. The fsync of what was written is
+//! started in the background at most every sync interval; records written
+//! just before a long sleep wait for it until the next stop or the end of
+//! the run (they are in the page cache: only a crash of the machine loses
+//! them). A trail that cannot be written is an error of the run, reported
+//! by [`Inline::finish`]; calls decided after it are dropped.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -29,7 +34,7 @@ use super::{action_of, allows, decide, denial_line, Config, LiveEngine, Origin, 
 /// 8 records take a few tens of microseconds. (grep -r under trace was
 /// fastest with 8, against 2 and 64.)
 const WRITE_BATCH: usize = 8;
-/// Longest a decided call waits to be written while the tracer is busy.
+/// Longest a decided call waits, once the queue is empty, for a full batch.
 const MAX_AGE: Duration = Duration::from_millis(20);
 /// Calls queued before they are all decided and written at once, idle
 /// tracer or not (bounds memory when the tracees never leave it idle).
@@ -104,12 +109,18 @@ impl Inline {
     }
 
     /// Decide and write everything queued (the tracer is about to sleep:
-    /// nothing stays unwritten while the tree is quiet).
+    /// nothing stays unwritten while the tree is quiet), and start the
+    /// background fsync if one is due.
     pub fn flush(&mut self) {
         while let Some(event) = self.queued.pop_front() {
             self.decide_one(event);
         }
         self.write();
+        if self.failed.is_none() {
+            if let Err(e) = self.chain.sync_if_due() {
+                self.fail(e.into());
+            }
+        }
     }
 
     fn decide_one(&mut self, mut event: Event) {
