@@ -225,13 +225,7 @@ pub fn merge(
             |pat| pat.to_string(),
             |r| !is_sensitive_rule(r),
         );
-        let mut entries: BTreeMap<String, Stat> = old
-            .iter()
-            .map(|(k, (s, _))| (k.clone(), s.clone()))
-            .collect();
-        for (k, s) in &learned.exec {
-            entries.entry(k.clone()).or_default().absorb(s);
-        }
+        let entries = combined(&old, &learned.exec);
         let produced = exec::generalise(&entries, opts.exec_threshold)
             .into_iter()
             .map(|r| Produced {
@@ -268,13 +262,7 @@ pub fn merge(
             |pat| places.expand(pat),
             |r| !is_sensitive_rule(r),
         );
-        let mut entries: BTreeMap<String, Stat> = old
-            .iter()
-            .map(|(k, (s, _))| (k.clone(), s.clone()))
-            .collect();
-        for (k, s) in fresh {
-            entries.entry(k.clone()).or_default().absorb(s);
-        }
+        let entries = combined(&old, fresh);
         let produced = paths::collapse(&entries, access, &places, opts.collapse_threshold)
             .into_iter()
             .map(|r| Produced {
@@ -308,13 +296,7 @@ pub fn merge(
             |r| !r.patterns("url_matches").is_empty(),
         );
         old.extend(local);
-        let mut entries: BTreeMap<String, Stat> = old
-            .iter()
-            .map(|(k, (s, _))| (k.clone(), s.clone()))
-            .collect();
-        for (k, s) in &learned.connects {
-            entries.entry(k.clone()).or_default().absorb(s);
-        }
+        let entries = combined(&old, &learned.connects);
         let new: BTreeSet<String> = learned.connects.keys().cloned().collect();
         let rules = net::connect_rules(&entries, opts.domain_threshold);
         for (loopback, suffix) in [(false, "net"), (true, "net-local")] {
@@ -367,17 +349,12 @@ pub fn merge(
     if learned.fetches.values().any(|m| !m.is_empty()) {
         let name = p("fetch");
         let old = old_entries(&doc, &name, |pat| pat.to_string(), |_| true);
-        let mut entries: BTreeMap<String, Stat> = old
-            .iter()
-            .map(|(k, (s, _))| (k.clone(), s.clone()))
+        let entries = combined(&old, learned.fetches.values().flatten());
+        let new: BTreeSet<String> = learned
+            .fetches
+            .values()
+            .flat_map(|m| m.keys().cloned())
             .collect();
-        let mut new = BTreeSet::new();
-        for m in learned.fetches.values() {
-            for (k, s) in m {
-                entries.entry(k.clone()).or_default().absorb(s);
-                new.insert(k.clone());
-            }
-        }
         let produced = net::fetch_rules(&entries)
             .into_iter()
             .map(|r| Produced {
@@ -463,6 +440,22 @@ fn is_sensitive_rule(r: &Rule) -> bool {
 
 /// The allow rules of policy `name` as entries: key (from the first
 /// pattern) → (support from the comment, (policy, rule index)).
+/// The stats of an existing policy's entries with the newly learned ones
+/// absorbed.
+fn combined<'a>(
+    old: &BTreeMap<String, (Stat, (String, usize))>,
+    learned: impl IntoIterator<Item = (&'a String, &'a Stat)>,
+) -> BTreeMap<String, Stat> {
+    let mut entries: BTreeMap<String, Stat> = old
+        .iter()
+        .map(|(k, (s, _))| (k.clone(), s.clone()))
+        .collect();
+    for (k, s) in learned {
+        entries.entry(k.clone()).or_default().absorb(s);
+    }
+    entries
+}
+
 fn old_entries(
     doc: &Doc,
     name: &str,

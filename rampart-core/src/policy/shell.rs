@@ -285,6 +285,10 @@ fn is_signed_decimal(v: &str) -> bool {
 
 /// A `timeout` duration: a number (with a fraction) and an optional unit
 /// `s`, `m`, `h` or `d`, or `inf`/`infinity`.
+/// An option that takes a value: its short and long spelling and the check
+/// of the value.
+type ValuedOption = (&'static str, &'static str, fn(&str) -> bool);
+
 fn is_duration(v: &str) -> bool {
     if v == "inf" || v == "infinity" {
         return true;
@@ -455,53 +459,41 @@ fn executor(w: &[Cow<'_, str>], names: &mut Vec<String>) -> Option<Executor> {
             None
         }
         "timeout" => {
+            // Options with a value, as `-k 5`, `-k5` or `--kill-after=5`.
+            const VALUED: [ValuedOption; 2] = [
+                ("-k", "--kill-after", is_duration),
+                ("-s", "--signal", is_signal),
+            ];
             let mut i = 1;
             while i < w.len() {
                 let t: &str = &w[i];
-                match t {
-                    "--" => {
-                        i += 1;
-                        break;
+                if t == "--" {
+                    i += 1;
+                    break;
+                }
+                if matches!(t, "--preserve-status" | "--foreground" | "--verbose" | "-v") {
+                    i += 1;
+                    continue;
+                }
+                if let Some(&(_, _, valid)) = VALUED.iter().find(|(s, l, _)| t == *s || t == *l) {
+                    if !w.get(i + 1).is_some_and(|v| valid(v)) {
+                        return None;
                     }
-                    "--preserve-status" | "--foreground" | "--verbose" | "-v" => i += 1,
-                    "-k" | "--kill-after" => {
-                        if !w.get(i + 1).is_some_and(|v| is_duration(v)) {
-                            return None;
-                        }
-                        i += 2;
-                    }
-                    "-s" | "--signal" => {
-                        if !w.get(i + 1).is_some_and(|v| is_signal(v)) {
-                            return None;
-                        }
-                        i += 2;
-                    }
-                    _ if t.starts_with("--kill-after=") => {
-                        if !is_duration(&t["--kill-after=".len()..]) {
-                            return None;
-                        }
-                        i += 1;
-                    }
-                    _ if t.starts_with("-k") && t.len() > 2 => {
-                        if !is_duration(&t[2..]) {
-                            return None;
-                        }
-                        i += 1;
-                    }
-                    _ if t.starts_with("--signal=") => {
-                        if !is_signal(&t["--signal=".len()..]) {
-                            return None;
-                        }
-                        i += 1;
-                    }
-                    _ if t.starts_with("-s") && t.len() > 2 => {
-                        if !is_signal(&t[2..]) {
-                            return None;
-                        }
-                        i += 1;
-                    }
-                    _ if t.starts_with('-') => return None,
-                    _ => break,
+                    i += 2;
+                    continue;
+                }
+                let joined = VALUED.iter().find_map(|&(short, long, valid)| {
+                    let value = t
+                        .strip_prefix(long)
+                        .and_then(|r| r.strip_prefix('='))
+                        .or_else(|| t.strip_prefix(short).filter(|r| !r.is_empty()))?;
+                    Some(valid(value))
+                });
+                match joined {
+                    Some(true) => i += 1,
+                    Some(false) => return None,
+                    None if t.starts_with('-') => return None,
+                    None => break,
                 }
             }
             // The duration, then the command.
