@@ -270,8 +270,8 @@ impl<'a> Supervisor<'a> {
                 break;
             }
         }
-        let started = Instant::now();
         if self.spin.worth_it() {
+            let started = Instant::now();
             loop {
                 // A tracee waiting for this CPU gets it.
                 // SAFETY: no arguments.

@@ -97,12 +97,7 @@ impl Inline {
         } else if !self.decided.is_empty() && self.oldest.elapsed() >= MAX_AGE {
             self.write();
         } else {
-            // Nothing new: start the background fsync if one is due.
-            if self.failed.is_none() {
-                if let Err(e) = self.chain.sync_if_due() {
-                    self.fail(e.into());
-                }
-            }
+            self.start_due_sync();
             return false;
         }
         !self.queued.is_empty() || self.decided.len() >= WRITE_BATCH
@@ -116,6 +111,12 @@ impl Inline {
             self.decide_one(event);
         }
         self.write();
+        self.start_due_sync();
+    }
+
+    /// Start the background fsync of earlier writes if one is due (an
+    /// append does this itself; this is for the times nothing is written).
+    fn start_due_sync(&mut self) {
         if self.failed.is_none() {
             if let Err(e) = self.chain.sync_if_due() {
                 self.fail(e.into());

@@ -230,7 +230,7 @@ impl Collector {
         self.policy_gen.clone()
     }
 
-    pub fn intake(&self) -> Result<Intake> {
+    fn intake(&self) -> Result<Intake> {
         self.intake
             .clone()
             .context("the collector has already been stopped")
