@@ -448,6 +448,16 @@ unsafe fn search_exec(
         sys::set_errno(errno_before);
         got
     };
+    // The exec about to be tried: decided first when enforcing, else
+    // reported. `Err`: refused.
+    let announce = |p: &mut Pending, shown: &[u8]| -> Result<(), ()> {
+        p.seq = if enforcing {
+            decide(p, shown)?
+        } else {
+            report(p, shown, WireOutcome::Unknown)
+        };
+        Ok(())
+    };
     let refused = |p: &mut Pending| -> c_int {
         p.conn = None;
         sys::set_errno(libc::EPERM);
@@ -466,13 +476,8 @@ unsafe fn search_exec(
         return -1;
     }
     if name.contains(&b'/') {
-        if enforcing {
-            match decide(&mut pending, name) {
-                Ok(seq) => pending.seq = seq,
-                Err(()) => return refused(&mut pending),
-            }
-        } else {
-            pending.seq = report(&mut pending, name, WireOutcome::Unknown);
+        if announce(&mut pending, name).is_err() {
+            return refused(&mut pending);
         }
         exec_target(saved, Real::Execve, file, argv, envp);
         if sys::errno() == libc::ENOEXEC {
@@ -509,13 +514,8 @@ unsafe fn search_exec(
             Ok(runnable) => runnable && pending.seq.is_none(),
         };
         if predicted {
-            if enforcing {
-                match decide(&mut pending, shown) {
-                    Ok(seq) => pending.seq = seq,
-                    Err(()) => return refused(&mut pending),
-                }
-            } else {
-                pending.seq = report(&mut pending, shown, WireOutcome::Unknown);
+            if announce(&mut pending, shown).is_err() {
+                return refused(&mut pending);
             }
             reported = true;
         }
