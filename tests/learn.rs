@@ -49,6 +49,17 @@ fn decide(sb: &Sandbox, policy: &std::path::Path, tool: &str, input: &str) -> St
     v["action"].as_str().unwrap().to_string()
 }
 
+/// `rampart init --from-audit AUDIT --output OUT`, its output.
+fn init_from_audit(sb: &Sandbox, out: &std::path::Path) -> std::process::Output {
+    sb.rampart()
+        .args(["init", "--from-audit"])
+        .arg(sb.audit())
+        .arg("--output")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn observe_generate_and_refuse_the_unseen() {
     let sb = Sandbox::new();
@@ -65,14 +76,7 @@ fn observe_generate_and_refuse_the_unseen() {
         assert!(o.status.success(), "{}", stderr(&o));
     }
     let policy = sb.path("generated.yaml");
-    let o = sb
-        .rampart()
-        .args(["init", "--from-audit"])
-        .arg(sb.audit())
-        .arg("--output")
-        .arg(&policy)
-        .output()
-        .unwrap();
+    let o = init_from_audit(&sb, &policy);
     assert!(o.status.success(), "{}", stderr(&o));
     let summary = stderr(&o);
     assert!(summary.contains("replay: "), "{summary}");
@@ -98,14 +102,7 @@ fn observe_generate_and_refuse_the_unseen() {
 
     // Generating again from the same trail gives the same bytes.
     let again = sb.path("again.yaml");
-    let o = sb
-        .rampart()
-        .args(["init", "--from-audit"])
-        .arg(sb.audit())
-        .arg("--output")
-        .arg(&again)
-        .output()
-        .unwrap();
+    let o = init_from_audit(&sb, &again);
     assert!(o.status.success(), "{}", stderr(&o));
     let a = std::fs::read_to_string(&policy).unwrap();
     let b = std::fs::read_to_string(&again).unwrap();
@@ -161,14 +158,7 @@ fn observe_generate_and_refuse_the_unseen() {
     );
 
     // An existing file is not replaced without --force.
-    let o = sb
-        .rampart()
-        .args(["init", "--from-audit"])
-        .arg(sb.audit())
-        .arg("--output")
-        .arg(&policy)
-        .output()
-        .unwrap();
+    let o = init_from_audit(&sb, &policy);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
 }
