@@ -9,7 +9,8 @@
 # so a drift of the machine's speed hits all modes alike. It prints the ratio of medians and, on
 # a second line, of the CPU time the whole tree used, rampart included.
 #
-# --trace times, in the same run: bare, the preload backend, the trace backend, and
+# --trace times, in the same run: bare, the preload backend, the trace backend (with its CPU
+# latency request, which needs root, and without it: RAMPART_CPU_LATENCY_HINT=off), and
 # `strace -f --seccomp-bpf` tracing the same calls (the reference the trace backend must stay
 # below). --enforce adds `rampart run --mode enforce` with POLICY (default policies/standard.yaml,
 # the policy `rampart run` enforces when given none) and prints enforce/monitor too.
@@ -49,6 +50,7 @@ if [ -n "$trace" ]; then
   modes=("bare:"
     "preload:$rampart run --backend preload --mode monitor --quiet --"
     "trace:$rampart run --backend trace --mode monitor --quiet --"
+    "trace-nohint:env RAMPART_CPU_LATENCY_HINT=off $rampart run --backend trace --mode monitor --quiet --"
     "strace:strace -f --seccomp-bpf -e trace=execve,execveat,open,openat,openat2,creat,connect -o /dev/null")
 fi
 if [ -n "$enforce_policy" ]; then

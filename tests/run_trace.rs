@@ -928,3 +928,77 @@ fn a_static_program_with_hundreds_of_arguments_runs_under_trace_exec() {
     assert_eq!(reads.len(), 2, "{reads:#?}");
     assert_source(&reads, "trace");
 }
+
+/// The trace backend asks for a 0 µs CPU wake-up latency (PM QoS) while it
+/// runs: the machine's target is 0 inside the run, the request is rampart's
+/// own descriptor (no traced process inherits it), it is gone with
+/// `RAMPART_CPU_LATENCY_HINT=off`, and a value other than on or off is an
+/// error that names it.
+#[test]
+fn the_trace_backend_holds_a_cpu_latency_request_only_for_itself() {
+    let device = Path::new("/dev/cpu_dma_latency");
+    if unsafe { libc::geteuid() } != 0 || !device.exists() {
+        eprintln!(
+            "SKIPPED: the CPU latency request needs root and {}",
+            device.display()
+        );
+        return;
+    }
+    let sb = Sandbox::new();
+    let script = "readlink /proc/$PPID/fd/*; echo ---; readlink /proc/self/fd/*; echo ---; \
+                  python3 -c \"import struct; f = open('/dev/cpu_dma_latency', 'rb'); \
+                  print(struct.unpack('i', f.read(4))[0])\"";
+    let parts = |o: &Output| -> Vec<String> {
+        assert_ok(o);
+        stdout(o).split("---\n").map(str::to_string).collect()
+    };
+    let o = sb.run_backend("trace", &["sh", "-c", script]);
+    let held = parts(&o);
+    assert!(
+        held[0].lines().any(|l| l == "/dev/cpu_dma_latency"),
+        "rampart holds the request: {held:?}"
+    );
+    assert!(
+        !held[1].contains("cpu_dma_latency"),
+        "a traced process inherits no request: {held:?}"
+    );
+    assert_eq!(
+        held[2].trim(),
+        "0",
+        "the machine's CPU latency target while tracing"
+    );
+
+    let o = sb
+        .rampart()
+        .env("RAMPART_CPU_LATENCY_HINT", "off")
+        .args([
+            "run",
+            "--quiet",
+            "--backend",
+            "trace",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
+        .output()
+        .unwrap();
+    let off = parts(&o);
+    assert!(
+        !off[0].contains("cpu_dma_latency"),
+        "off: no request: {off:?}"
+    );
+
+    let o = sb
+        .rampart()
+        .env("RAMPART_CPU_LATENCY_HINT", "sometimes")
+        .args(["run", "--quiet", "--backend", "trace", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("RAMPART_CPU_LATENCY_HINT must be on or off, not \"sometimes\""),
+        "{}",
+        stderr(&o)
+    );
+}

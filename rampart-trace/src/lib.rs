@@ -30,6 +30,7 @@
 mod dirfds;
 mod dns;
 mod filter;
+mod latency;
 mod memory;
 mod net;
 mod paths;
@@ -93,6 +94,12 @@ pub struct Options {
     pub track_cwd: bool,
     /// Most bytes of argv kept for an exec (the event is flagged truncated).
     pub max_argv_bytes: usize,
+    /// Hold a 0 µs CPU wake-up latency request (PM QoS) while the command
+    /// runs, so idle CPUs poll and a ptrace stop wakes its peer at once
+    /// ([`latency`] explains the cost it saves). Only root can; when the
+    /// request is not granted the supervisor polls for stops itself for a
+    /// moment before it sleeps.
+    pub cpu_latency_hint: bool,
 }
 
 impl Default for Options {
@@ -102,6 +109,7 @@ impl Default for Options {
             dns: true,
             track_cwd: true,
             max_argv_bytes: 256 * 1024,
+            cpu_latency_hint: true,
         }
     }
 }
@@ -175,8 +183,15 @@ fn traced(
         dns: opts.dns,
     };
     let program = filter::build(&spec);
+    let hint = opts
+        .cpu_latency_hint
+        .then(latency::CpuLatency::request)
+        .flatten();
     let child = spawn::spawn_seized(path, argv, env, &program)?;
-    let mut sup = supervisor::Supervisor::new(opts, sink, child.pid);
+    // With idle CPUs polling, a stop reaches a sleeping supervisor as fast
+    // as its own polling would, without spending a CPU on it.
+    let mut sup = supervisor::Supervisor::new(opts, sink, child.pid, hint.is_none());
     let report = sup.run();
+    drop(hint);
     child.finish(report)
 }

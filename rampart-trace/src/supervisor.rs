@@ -5,9 +5,10 @@
 //! keeps group-stops stopped (`PTRACE_LISTEN`), and returns the exit status
 //! of the first process.
 //!
-//! Between stops it hands the sink its idle time and polls briefly before
-//! it sleeps ([`Supervisor::next_stop`]): most of a traced program's
-//! overhead is the two wake-ups per stop, and a poll saves one.
+//! Between stops it hands the sink its idle time and, unless idle CPUs poll
+//! already ([`crate::latency`]), polls briefly before it sleeps
+//! ([`Supervisor::next_stop`]): most of a traced program's overhead is the
+//! two wake-ups per stop, and a poll saves one.
 //!
 //! It keeps per-process caches (exe, cwd, ppid) so `/proc` is read only when
 //! something changed. It never lets a call run before the sink decided it
@@ -111,6 +112,8 @@ pub struct Supervisor<'a> {
     procs: HashMap<i32, Process>,
     report: RunReport,
     finished: bool,
+    /// Poll for stops before sleeping ([`Spin`]); off when idle CPUs poll.
+    polls: bool,
     spin: Spin,
     /// Tasks that exited before their parent's fork, vfork or clone event
     /// was seen, and whether they were counted as a process: the late
@@ -160,7 +163,7 @@ fn shell_status(status: i32) -> i32 {
 }
 
 impl<'a> Supervisor<'a> {
-    pub fn new(opts: &'a Options, sink: &'a mut dyn Sink, root: i32) -> Self {
+    pub fn new(opts: &'a Options, sink: &'a mut dyn Sink, root: i32, polls: bool) -> Self {
         let mut threads = HashMap::new();
         threads.insert(
             root,
@@ -184,6 +187,7 @@ impl<'a> Supervisor<'a> {
                 ..Default::default()
             },
             finished: false,
+            polls,
             spin: Spin::default(),
             exited_unborn: HashMap::new(),
         }
@@ -251,11 +255,14 @@ impl<'a> Supervisor<'a> {
     ///
     /// A tracee that already stopped is served at once. Otherwise the sink
     /// does its deferred work, a small piece at a time, while the tracees
-    /// run; then, while stops have been coming fast ([`Spin`]), the
-    /// supervisor polls for up to [`SPIN`], yielding its CPU between polls;
-    /// only then does it sleep. Waking a sleeping supervisor costs each stop
-    /// a cross-CPU wake-up, and on grep -r polling made the tracer a
-    /// quarter faster.
+    /// run; then, when no CPU latency request is held and stops have been
+    /// coming fast ([`Spin`]), the supervisor polls for up to [`SPIN`],
+    /// yielding its CPU between polls; only then does it sleep. Waking a
+    /// sleeping supervisor on a halted CPU costs each stop a cross-CPU
+    /// wake-up: polling saves it on programs dense with calls (grep -r 3×
+    /// faster), but it keeps a CPU busy, and the scheduler then stops placing
+    /// tracer and tracee on one CPU, which costs programs that fork and exec
+    /// more than it saves (a gcc build 1.3× → 2.0× the bare run).
     fn next_stop(&mut self, status: &mut i32) -> i32 {
         let poll = |status: &mut i32| {
             // SAFETY: waitpid writes the status word.
@@ -270,7 +277,7 @@ impl<'a> Supervisor<'a> {
                 break;
             }
         }
-        if self.spin.worth_it() {
+        if self.polls && self.spin.worth_it() {
             let started = Instant::now();
             loop {
                 // A tracee waiting for this CPU gets it.

@@ -59,6 +59,31 @@ pub fn choose(requested: Backend, argv0: &OsStr) -> Backend {
     }
 }
 
+/// Turns the trace backend's CPU latency request off (`off`) or on (`on`,
+/// the default): see `rampart_trace::Options::cpu_latency_hint`.
+pub const CPU_LATENCY_HINT_VAR: &str = "RAMPART_CPU_LATENCY_HINT";
+
+/// How the trace backend runs a command here: enforcing or not, and the CPU
+/// latency request as `RAMPART_CPU_LATENCY_HINT` says.
+pub fn trace_options(enforce: bool) -> Result<Options> {
+    let cpu_latency_hint = match std::env::var_os(CPU_LATENCY_HINT_VAR) {
+        None => true,
+        Some(v) => match v.to_str() {
+            Some("1" | "true" | "yes" | "on") => true,
+            Some("0" | "false" | "no" | "off") => false,
+            _ => anyhow::bail!(
+                "{CPU_LATENCY_HINT_VAR} must be on or off, not {:?}",
+                v.to_string_lossy()
+            ),
+        },
+    };
+    Ok(Options {
+        enforce,
+        cpu_latency_hint,
+        ..Default::default()
+    })
+}
+
 /// The environment of a traced command: rampart's own, without the preload
 /// library and its socket — the tracer sees every process of the tree, and
 /// a preloaded one would be reported twice.

@@ -201,10 +201,7 @@ fn run_with_serve(args: &Args, lib: Option<&Path>, origin: &Origin, serve: &Stat
 /// Run the command under the trace backend on this thread, reporting to
 /// `sink`; its status as a shell shows it.
 fn run_traced(args: &Args, mode: Mode, sink: &mut dyn rampart_trace::Sink) -> Result<i32> {
-    let opts = rampart_trace::Options {
-        enforce: mode == Mode::Enforce,
-        ..Default::default()
-    };
+    let opts = backend::trace_options(mode == Mode::Enforce)?;
     let env = backend::traced_env();
     let argv0 = &args.command[0];
     let path = env

@@ -93,10 +93,7 @@ pub fn run(args: Args) -> Result<i32> {
     sink.skip_first_exec();
 
     child::block_forwarded_signals()?;
-    let opts = rampart_trace::Options {
-        enforce: enforce.is_some(),
-        ..Default::default()
-    };
+    let opts = backend::trace_options(enforce.is_some())?;
     let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let report = backend::run_traced(Some(&path), &argv, &env, &opts, &mut sink)?;
     if sink.lost > 0 {
