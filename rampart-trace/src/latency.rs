@@ -22,7 +22,6 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 
 /// The PM QoS request, held while this value lives.
 #[derive(Debug)]
@@ -36,12 +35,8 @@ impl CpuLatency {
     /// Ask for a 0 µs CPU wake-up latency; `None` where the kernel has no
     /// such device or this user may not open it.
     pub fn request() -> Option<CpuLatency> {
-        // O_CLOEXEC (std's default): a traced child must not inherit the request.
-        let mut device = OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(Self::DEVICE)
-            .ok()?;
+        // std opens every file O_CLOEXEC: no traced program inherits the request.
+        let mut device = OpenOptions::new().write(true).open(Self::DEVICE).ok()?;
         // The device takes the latency as a binary 32-bit integer, in µs.
         device.write_all(&0i32.to_ne_bytes()).ok()?;
         Some(CpuLatency { _device: device })
