@@ -760,19 +760,64 @@ fn assert_enforced(got: &str, o: &Output, r: &[Value], port: u16) {
 fn enforce_denies_exec_read_and_connect_of_a_static_program() {
     let (got, o, r, port) = enforce_run("trace", &|argv| argv);
     assert_enforced(&got, &o, &r, port);
-    // The allowed calls were recorded before they ran (so their outcome is
-    // not known in the record).
-    let created = r
-        .iter()
-        .find(|x| {
-            x["tool"] == "write"
-                && x["request"]["path"]
-                    .as_str()
-                    .is_some_and(|p| p.ends_with("/created.txt"))
-        })
-        .unwrap_or_else(|| panic!("no write record of created.txt: {r:#?}"));
-    assert_eq!(created["decision"]["action"], "allow", "{created}");
-    assert_eq!(created["request"]["outcome"], "unknown", "{created}");
+    let allowed = |tool: &str, key: &str, suffix: &str| -> &Value {
+        r.iter()
+            .find(|x| {
+                x["tool"] == tool
+                    && x["request"][key]
+                        .as_str()
+                        .is_some_and(|v| v.ends_with(suffix))
+            })
+            .filter(|x| x["decision"]["action"] == "allow")
+            .unwrap_or_else(|| panic!("no allowed {tool} record of {suffix}: {r:#?}"))
+    };
+    // An exec the policy could refuse (it refuses some execs) was decided
+    // and recorded before it ran: its outcome is not known in the record.
+    let probe = allowed("exec", "path", "/enforce-static");
+    assert_eq!(probe["request"]["outcome"], "unknown", "{probe}");
+    // A write the policy cannot refuse (no rule refuses any write) waited
+    // for no verdict and is recorded with its outcome, as under preload.
+    let created = allowed("write", "path", "/created.txt");
+    assert_eq!(created["request"]["outcome"], "ok", "{created}");
+}
+
+/// `rampart run --quiet --mode enforce FLAGS --backend trace -- ARGV` with
+/// [`ENFORCE_POLICY`] (nothing listens on its port), from `rampart`.
+fn enforce_trace(sb: &Sandbox, mut rampart: Command, flags: &[&str], argv: &[&str]) -> Output {
+    let policy = sb.path("policy.yaml");
+    std::fs::write(&policy, ENFORCE_POLICY.replace("PORT", "1")).unwrap();
+    rampart
+        .arg("--policy")
+        .arg(&policy)
+        .args(["run", "--quiet", "--mode", "enforce"])
+        .args(flags)
+        .args(["--backend", "trace", "--"])
+        .args(argv)
+        .output()
+        .unwrap()
+}
+
+/// Under enforcement, the calls the policy cannot refuse run without a
+/// verdict and keep their real outcome in the trail (a missing file is
+/// ENOENT, not "unknown"); the calls it can refuse are still decided first.
+#[test]
+fn enforced_calls_the_policy_cannot_refuse_keep_their_outcome() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.work().join("in.txt"), "hi\n").unwrap();
+    let script = "printf x > out.txt; cat in.txt missing.txt /etc/hostname";
+    let o = enforce_trace(&sb, sb.rampart(), &[], &["sh", "-c", script]);
+    assert_eq!(o.status.code(), Some(1), "cat failed on two files");
+    assert_eq!(stdout(&o), "hi\n");
+    let r = sb.records();
+    let w = s(&sb.work()).to_string();
+    let outcome = |tool: &str, path: &str| outcome_of(&r, tool, "path", path);
+    assert_eq!(outcome("read", &format!("{w}/in.txt")), "ok");
+    assert_eq!(outcome("read", &format!("{w}/missing.txt")), "ENOENT");
+    assert_eq!(outcome("write", &format!("{w}/out.txt")), "ok");
+    let hostname = expect_record(&r, "read", "path", "/etc/hostname");
+    assert_eq!(hostname["decision"]["action"], "deny");
+    assert_eq!(hostname["request"]["outcome"], "EACCES");
+    assert_ok(&sb.rampart().args(["audit", "verify"]).output().unwrap());
 }
 
 #[test]
@@ -1001,4 +1046,58 @@ fn the_trace_backend_holds_a_cpu_latency_request_only_for_itself() {
         "{}",
         stderr(&o)
     );
+}
+
+/// A 64 KiB tmpfs mounted for the length of a test, unmounted on drop.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: std::path::PathBuf) -> SmallDisk {
+        std::fs::create_dir_all(&dir).unwrap();
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "mount: {}", stderr(&o));
+        SmallDisk(dir)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Under trace enforcement, once the trail cannot be written (the disk is
+/// full), even the calls that need no verdict cannot be recorded: with
+/// --fail-closed they are refused, with --fail-open they go through; either
+/// way rampart says why and exits 2.
+#[test]
+fn enforce_a_trail_that_fills_up_refuses_even_calls_that_need_no_verdict() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: mounting a small tmpfs for the trail needs root");
+        return;
+    }
+    let sb = Sandbox::new();
+    // Static: no loader opens, so the trail fills up in the probe's loop.
+    let probe = sb.probe_as("open_many", "open_many-static", &["-static"]);
+    let input = sb.work().join("in.txt");
+    std::fs::write(&input, "hi\n").unwrap();
+    for (fail, refused) in [("--fail-closed", true), ("--fail-open", false)] {
+        let disk = SmallDisk::mount(sb.path(&format!("disk{fail}")));
+        let mut rampart = sb.rampart();
+        rampart.env("RAMPART_AUDIT_DIR", &disk.0);
+        let argv = [s(&probe), "1", "5000", s(&input)];
+        let o = enforce_trace(&sb, rampart, &[fail], &argv);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{fail}: {err}");
+        assert!(err.contains("No space left on device"), "{fail}: {err}");
+        assert_eq!(
+            err.contains("open: Permission denied"),
+            refused,
+            "{fail}: the program's opens after the trail failed: {err}"
+        );
+    }
 }

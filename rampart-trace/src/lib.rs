@@ -50,11 +50,13 @@ pub use paths::clean as clean_path;
 /// What the sink says about a call before it runs (enforce mode only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
+    /// Run the call (the sink recorded it when it decided).
     Allow,
     /// Skip the call; the program sees it fail with `errno`.
-    Deny {
-        errno: i32,
-    },
+    Deny { errno: i32 },
+    /// Run the call: it needed no decision (nothing could refuse it), and
+    /// it goes to [`Sink::record_passed`] with its outcome.
+    Pass,
 }
 
 /// Where the supervisor sends what it sees. Called on the supervisor thread,
@@ -66,6 +68,11 @@ pub trait Sink: Send {
     /// Called once per call with the final outcome (taken at syscall exit;
     /// exec: `Ok` at `PTRACE_EVENT_EXEC`, `Errno` at a failed exit).
     fn record(&mut self, event: Event);
+    /// [`Sink::record`] for a call that [`Sink::decide`] passed
+    /// ([`Verdict::Pass`]): it ran undecided, and this is its outcome.
+    fn record_passed(&mut self, event: Event) {
+        self.record(event)
+    }
     /// Called when no tracee is waiting for the supervisor, while the
     /// tracees run: do a small slice of deferred work (tens of microseconds
     /// at most; a tracee that stops meanwhile waits for it) and say whether

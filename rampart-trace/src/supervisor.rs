@@ -11,9 +11,10 @@
 //! two wake-ups per stop, and a poll saves one.
 //!
 //! It keeps per-process caches (exe, cwd, ppid) so `/proc` is read only when
-//! something changed. It never lets a call run before the sink decided it
-//! (enforce), never changes an allowed call, and never leaves the tree
-//! stopped: on any early exit (a panic in the sink) it kills the tree.
+//! something changed. It never lets a call run before the sink decided it,
+//! or passed it as one nothing could refuse (enforce), never changes an
+//! allowed call, and never leaves the tree stopped: on any early exit (a
+//! panic in the sink) it kills the tree.
 
 use std::collections::HashMap;
 use std::io;
@@ -67,12 +68,14 @@ impl Spin {
 
 /// What a thread is in the middle of, between a seccomp stop and its exit stop.
 enum Pending {
-    /// A recorded call waiting for its outcome; `denied` when the sink said no.
+    /// A recorded call waiting for its outcome; `denied` when the sink said
+    /// no, `passed` when it needed no decision ([`Verdict::Pass`]).
     Call {
         nr: i64,
         args: [u64; 6],
         event: Event,
         denied: Option<i32>,
+        passed: bool,
     },
     /// `chdir`/`fchdir`: the cached cwd is dropped again at exit.
     Chdir,
@@ -410,19 +413,35 @@ impl<'a> Supervisor<'a> {
 
     /// Record what a thread left unfinished (it died, or its call vanished).
     fn flush(&mut self, t: &mut Thread) {
-        if let Some(Pending::Call { event, .. }) = t.interrupted.take() {
-            self.record(event, Outcome::Errno(libc::EINTR));
+        if let Some(Pending::Call { event, passed, .. }) = t.interrupted.take() {
+            self.record(event, Outcome::Errno(libc::EINTR), passed);
         }
-        if let Some(Pending::Call { event, denied, .. }) = t.pending.take() {
+        self.record_unfinished(t.pending.take());
+    }
+
+    /// Record a call whose exit never came: refused, or of unknown outcome.
+    fn record_unfinished(&mut self, pending: Option<Pending>) {
+        if let Some(Pending::Call {
+            event,
+            denied,
+            passed,
+            ..
+        }) = pending
+        {
             let outcome = denied.map_or(Outcome::Unknown, Outcome::Errno);
-            self.record(event, outcome);
+            self.record(event, outcome, passed);
         }
     }
 
-    fn record(&mut self, mut event: Event, outcome: Outcome) {
+    /// Hand a finished call to the sink; `passed`: it ran undecided.
+    fn record(&mut self, mut event: Event, outcome: Outcome, passed: bool) {
         event.outcome = outcome;
         self.report.events += 1;
-        self.sink.record(event);
+        if passed {
+            self.sink.record_passed(event);
+        } else {
+            self.sink.record(event);
+        }
     }
 
     // ---- entry -------------------------------------------------------------
@@ -442,10 +461,8 @@ impl<'a> Supervisor<'a> {
                 thread.interrupted = None;
             }
         }
-        if let Some(Pending::Call { event, denied, .. }) = thread.pending.take() {
-            // The exit of the previous call never came.
-            self.record(event, denied.map_or(Outcome::Unknown, Outcome::Errno));
-        }
+        // The exit of the previous call never came.
+        self.record_unfinished(thread.pending.take());
         self.threads.insert(tid, thread);
 
         let tgid = self.tgid_of(tid);
@@ -494,20 +511,23 @@ impl<'a> Supervisor<'a> {
             args: a,
             event,
             denied,
+            passed,
         } = &mut pending
         {
             *n = nr;
             *a = args;
             if self.opts.enforce {
-                if let Verdict::Deny { errno } = self.sink.decide(event) {
-                    if regs::skip_syscall(tid).is_ok() {
-                        *denied = Some(errno);
-                    } else {
-                        // Cannot skip it: the thread must not run the call.
-                        // SAFETY: plain kill of a tracee.
-                        unsafe { libc::kill(tid, libc::SIGKILL) };
+                match self.sink.decide(event) {
+                    Verdict::Deny { errno } => {
+                        if regs::skip_syscall(tid).is_err() {
+                            // Cannot skip it: the thread must not run the call.
+                            // SAFETY: plain kill of a tracee.
+                            unsafe { libc::kill(tid, libc::SIGKILL) };
+                        }
                         *denied = Some(errno);
                     }
+                    Verdict::Pass => *passed = true,
+                    Verdict::Allow => {}
                 }
             }
         }
@@ -603,6 +623,7 @@ impl<'a> Supervisor<'a> {
             args: [0; 6],
             event,
             denied: None,
+            passed: false,
         })
     }
 
@@ -621,6 +642,7 @@ impl<'a> Supervisor<'a> {
             args: [0; 6],
             event,
             denied: None,
+            passed: false,
         })
     }
 
@@ -667,6 +689,7 @@ impl<'a> Supervisor<'a> {
             args: [0; 6],
             event,
             denied: None,
+            passed: false,
         })
     }
 
@@ -685,20 +708,20 @@ impl<'a> Supervisor<'a> {
         };
         match pending {
             Pending::Call {
-                nr,
-                args,
                 event,
                 denied: Some(errno),
+                passed,
+                ..
             } => {
                 let _ = regs::set_return(tid, -(errno as i64));
-                let _ = (nr, args);
-                self.record(event, Outcome::Errno(errno));
+                self.record(event, Outcome::Errno(errno), passed);
             }
             Pending::Call {
                 nr,
                 args,
                 event,
                 denied: None,
+                passed,
             } => {
                 let outcome = if !is_error {
                     Outcome::Ok
@@ -711,13 +734,14 @@ impl<'a> Supervisor<'a> {
                         args,
                         event,
                         denied: None,
+                        passed,
                     };
                     let earlier = self
                         .threads
                         .get_mut(&tid)
                         .and_then(|t| t.interrupted.replace(interrupted));
-                    if let Some(Pending::Call { event, .. }) = earlier {
-                        self.record(event, Outcome::Errno(libc::EINTR));
+                    if let Some(Pending::Call { event, passed, .. }) = earlier {
+                        self.record(event, Outcome::Errno(libc::EINTR), passed);
                     }
                     return;
                 } else if -rval == libc::EINPROGRESS as i64
@@ -730,7 +754,7 @@ impl<'a> Supervisor<'a> {
                 } else {
                     Outcome::Errno(-rval as i32)
                 };
-                self.record(event, outcome);
+                self.record(event, outcome, passed);
             }
             Pending::Chdir => {
                 let tgid = self.tgid_of(tid);
@@ -796,13 +820,19 @@ impl<'a> Supervisor<'a> {
             p.exe = Some(loaded.clone());
             p.dns.clear();
         }
-        let Some(Pending::Call { event, denied, .. }) = pending else {
+        let Some(Pending::Call {
+            event,
+            denied,
+            passed,
+            ..
+        }) = pending
+        else {
             return;
         };
         if let Some(errno) = denied {
             // Denied yet loaded: skipping failed. Kill it.
             unsafe { libc::kill(tid, libc::SIGKILL) };
-            self.record(event, Outcome::Errno(errno));
+            self.record(event, Outcome::Errno(errno), passed);
             return;
         }
         if self.opts.enforce {
@@ -819,13 +849,18 @@ impl<'a> Supervisor<'a> {
                     if let Verdict::Deny { errno } = self.sink.decide(&check) {
                         // SAFETY: plain kill of a tracee that has not run its new image yet.
                         unsafe { libc::kill(tid, libc::SIGKILL) };
-                        self.record(check, Outcome::Errno(errno));
+                        if passed {
+                            // Not recorded when it ran undecided: the exec
+                            // itself did succeed.
+                            self.record(event, Outcome::Ok, true);
+                        }
+                        self.record(check, Outcome::Errno(errno), false);
                         return;
                     }
                 }
             }
         }
-        self.record(event, Outcome::Ok);
+        self.record(event, Outcome::Ok, passed);
     }
 }
 

@@ -144,6 +144,10 @@ impl Sink for RootPid<'_> {
         self.saw(&event);
         self.inner.record(event)
     }
+    fn record_passed(&mut self, event: Event) {
+        self.saw(&event);
+        self.inner.record_passed(event)
+    }
     fn idle(&mut self) -> bool {
         self.inner.idle()
     }

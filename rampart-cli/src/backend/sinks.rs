@@ -83,7 +83,9 @@ fn verdict(allowed: bool, event: &Event) -> Verdict {
 
 /// Feeds the collector of this process, run on the tracer's thread
 /// ([`Inline`]): monitored calls are queued and written while the tracees
-/// run ([`Sink::idle`]).
+/// run ([`Sink::idle`]). Under enforcement, so are the calls the policy
+/// cannot refuse: they run without waiting ([`Verdict::Pass`]) and are
+/// recorded with their outcome, as the preload library's screened opens are.
 pub struct CollectorSink {
     inline: Inline,
     enforce: Option<Enforce>,
@@ -110,6 +112,11 @@ impl CollectorSink {
 
 impl Sink for CollectorSink {
     fn decide(&mut self, event: &Event) -> Verdict {
+        // Once the trail cannot be written, a call that needs no verdict
+        // cannot be recorded either: --fail-open/--fail-closed says, below.
+        if !self.inline.can_refuse(event) && !self.inline.trail_failed() {
+            return Verdict::Pass;
+        }
         let second_check =
             matches!(event.call, Call::Exec { .. }) && !self.execs_decided.insert(event.pid);
         match self.inline.decide_and_record(event.clone(), !second_check) {
@@ -127,6 +134,10 @@ impl Sink for CollectorSink {
             }
             return;
         }
+        self.inline.submit(event);
+    }
+
+    fn record_passed(&mut self, event: Event) {
         self.inline.submit(event);
     }
 

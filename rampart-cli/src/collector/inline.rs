@@ -6,8 +6,10 @@
 //! would compete with them for the CPUs: so in monitor mode calls are
 //! queued ([`Inline::submit`]) and decided and written a piece at a time
 //! ([`Inline::work`]) whenever no tracee waits for the tracer. In enforce
-//! mode a call is decided and recorded at once ([`Inline::decide_and_record`]),
-//! before it runs.
+//! mode a call the policy could refuse ([`Inline::can_refuse`], the path
+//! screen the preload library uses) is decided and recorded at once
+//! ([`Inline::decide_and_record`]), before it runs; any other call runs at
+//! once and is queued with its outcome, as in monitor mode.
 //!
 //! It blocks on nothing but the trail (its file and the audit directory's
 //! lock, which another writer may hold). When the tracer has no spare time
@@ -20,13 +22,15 @@
 //! by [`Inline::finish`]; calls decided after it are dropped.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use rampart_core::audit::{Chain, Record};
 use rampart_core::event::Event;
-use rampart_core::policy::Action;
+use rampart_core::policy::{Action, Engine};
 
+use super::policy_gen::Refusals;
 use super::{action_of, allows, decide, denial_line, Config, LiveEngine, Origin, Stats};
 
 /// Decided calls written together (one lock, one `write`). Writing is the
@@ -53,6 +57,8 @@ pub struct Inline {
     /// The first failure to write the trail; nothing is written after it,
     /// and [`Inline::finish`] reports it.
     failed: Option<anyhow::Error>,
+    /// What the policy in force can refuse, and the policy it was read from.
+    refusals: Option<(Arc<Engine>, Refusals)>,
 }
 
 impl Inline {
@@ -75,6 +81,7 @@ impl Inline {
             decided: Vec::with_capacity(WRITE_BATCH),
             oldest: Instant::now(),
             failed: None,
+            refusals: None,
         })
     }
 
@@ -130,6 +137,26 @@ impl Inline {
             self.oldest = Instant::now();
         }
         self.decided.push(record);
+    }
+
+    /// Whether the policy in force could refuse `event` (enforce mode): only
+    /// then must it be decided before it runs.
+    pub fn can_refuse(&mut self, event: &Event) -> bool {
+        let engine = self.engine.load();
+        match &self.refusals {
+            Some((of, r)) if Arc::ptr_eq(of, &engine) => r.can_refuse(event),
+            _ => {
+                let r = Refusals::of(&engine);
+                let answer = r.can_refuse(event);
+                self.refusals = Some((Arc::clone(&engine), r));
+                answer
+            }
+        }
+    }
+
+    /// Whether writing the trail has failed (nothing is recorded since).
+    pub fn trail_failed(&self) -> bool {
+        self.failed.is_some()
     }
 
     /// Decide a call before it runs (enforce mode) and record it, before the

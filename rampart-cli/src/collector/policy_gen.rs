@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
+use rampart_core::event::Event;
 use rampart_core::policy::Engine;
 use rampart_core::{screen, wire};
 
@@ -59,6 +60,50 @@ fn contents(engine: &Engine) -> Vec<u8> {
     out[..8].copy_from_slice(&free.to_le_bytes());
     out[8..16].copy_from_slice(&screened.to_le_bytes());
     out
+}
+
+/// What the policy in force can refuse, read from the same contents the
+/// preload library reads in the file: for the collector's own tracer
+/// (`rampart run --backend trace` in enforce mode), which asks before each
+/// call whether it must wait for a verdict.
+pub struct Refusals {
+    contents: Vec<u8>,
+}
+
+impl Refusals {
+    pub fn of(engine: &Engine) -> Refusals {
+        Refusals {
+            contents: contents(engine),
+        }
+    }
+
+    fn word(&self, i: usize) -> u64 {
+        u64::from_le_bytes(self.contents[i * 8..i * 8 + 8].try_into().expect("8 bytes"))
+    }
+
+    /// Whether the policy could refuse `event`, so that it must be decided
+    /// before it runs. A call that cannot be refused runs at once and is
+    /// recorded with its outcome, as in monitor mode; a cut path is always
+    /// decided (the screen cannot vouch for what was cut off).
+    pub fn can_refuse(&self, event: &Event) -> bool {
+        let (bit, screen_index) = match event.tool() {
+            "exec" => (wire::TOOL_EXEC, None),
+            "read" => (wire::TOOL_READ, Some(0)),
+            "write" => (wire::TOOL_WRITE, Some(1)),
+            _ => (wire::TOOL_NET, None),
+        };
+        if self.word(0) & bit != 0 {
+            return false;
+        }
+        if event.truncated || self.word(1) & bit == 0 {
+            return true;
+        }
+        let (Some(i), Some(path)) = (screen_index, event.path()) else {
+            return true;
+        };
+        let at = wire::POLICY_GEN_SCREEN_AT - 8 + i * screen::SCREEN_LEN;
+        !screen::passes(&self.contents[at..at + screen::SCREEN_LEN], path.as_bytes())
+    }
 }
 
 /// The collector's writable mapping of the file.
@@ -202,6 +247,47 @@ mod tests {
             &std::fs::metadata(&path).unwrap().permissions(),
         );
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn refusals_say_which_calls_must_wait_for_a_verdict() {
+        use rampart_core::event::{Call, Outcome, Source};
+        let open = |path: &str, flags: i32| Event {
+            pid: 1,
+            ppid: 0,
+            exe: "/bin/cat".into(),
+            cwd: "/".into(),
+            source: Source::Trace,
+            call: Call::Open {
+                path: path.into(),
+                flags,
+            },
+            outcome: Outcome::Unknown,
+            truncated: false,
+        };
+        let r = Refusals::of(&engine(NO_SSH));
+        assert!(r.can_refuse(&open("/home/u/.ssh/id_rsa", 0)));
+        assert!(!r.can_refuse(&open("/usr/include/stdio.h", 0)));
+        assert!(
+            !r.can_refuse(&open("/home/u/.ssh/id_rsa", libc::O_WRONLY)),
+            "the policy refuses no write"
+        );
+        let mut cut = open("/usr/include/stdio.h", 0);
+        cut.truncated = true;
+        assert!(r.can_refuse(&cut), "a cut path is always decided");
+        let exec = Event {
+            call: Call::Exec {
+                path: "/bin/rm".into(),
+                argv: vec!["rm".into()],
+            },
+            ..open("/", 0)
+        };
+        assert!(!r.can_refuse(&exec));
+        let strict = Refusals::of(&engine(
+            "version: \"1\"\ndefault_action: deny\npolicies: []\n",
+        ));
+        assert!(strict.can_refuse(&exec));
+        assert!(strict.can_refuse(&open("/usr/include/stdio.h", 0)));
     }
 
     #[test]
