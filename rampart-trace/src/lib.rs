@@ -50,7 +50,7 @@ pub use paths::clean as clean_path;
 /// What the sink says about a call before it runs (enforce mode only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Run the call (the sink recorded it when it decided).
+    /// Run the call.
     Allow,
     /// Skip the call; the program sees it fail with `errno`.
     Deny { errno: i32 },
@@ -63,7 +63,8 @@ pub enum Verdict {
 /// while the calling thread of the tracee is stopped: keep it quick.
 pub trait Sink: Send {
     /// Called at syscall entry when `enforce` is on (before the call runs):
-    /// decide. Monitor mode never calls it.
+    /// decide, or pass a call that nothing could refuse. Monitor mode never
+    /// calls it.
     fn decide(&mut self, event: &Event) -> Verdict;
     /// Called once per call with the final outcome (taken at syscall exit;
     /// exec: `Ok` at `PTRACE_EVENT_EXEC`, `Errno` at a failed exit).
