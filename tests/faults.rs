@@ -30,7 +30,11 @@ struct Run {
 /// Start `rampart run ARGS -- calls OPS...` with piped stdout (inherited
 /// by the program, so it stays readable after rampart is gone).
 fn start(sb: &Sandbox, rampart_args: &[&str], ops: &[String]) -> Run {
-    let calls = sb.probe("calls", &[]);
+    start_probe(sb, &sb.probe("calls", &[]), rampart_args, ops)
+}
+
+/// [`start`] with another command than the `calls` probe.
+fn start_probe(sb: &Sandbox, calls: &Path, rampart_args: &[&str], ops: &[String]) -> Run {
     let mut rampart = sb
         .rampart()
         .arg("run")
@@ -236,6 +240,38 @@ fn enforce_fail_closed_a_killed_collector_denies_what_follows() {
         );
         assert!(!sb.work().join("marker").exists());
     }
+}
+
+#[test]
+fn enforce_fail_closed_a_killed_collector_denies_what_follows_a_static_program() {
+    // The same under the trace backend of `__trace-exec`, with a policy that
+    // refuses none of the probe's calls: they wait for no verdict, and once
+    // the collector is gone none can be recorded, so none is made.
+    let sb = Sandbox::new();
+    let port = tcp_server();
+    let policy = guarding_policy(&sb);
+    let probe = sb.probe_as("calls", "calls-static", &["-static"]);
+    // A preloaded shell execs it: the library hands it to __trace-exec,
+    // which outlives the collector (a traced `rampart run` would take the
+    // tree with it).
+    let args = [
+        "--mode",
+        "enforce",
+        "--backend",
+        "preload",
+        "--policy",
+        policy.to_str().unwrap(),
+    ];
+    let mut argv = vec!["-c".to_string(), r#"exec "$0" "$@""#.to_string()];
+    argv.push(probe.to_str().unwrap().to_string());
+    argv.extend(ops(&sb, port));
+    let run = start_probe(&sb, Path::new("bash"), &args, &argv);
+    let out = run.interrupt(&sb, libc::SIGKILL);
+    assert_eq!(
+        after_go(&out, &sb),
+        lines_for(&sb, port, ["EACCES", "EACCES", "EACCES", "EPERM", "EACCES"]),
+    );
+    assert!(!sb.work().join("marker").exists());
 }
 
 #[test]

@@ -746,6 +746,10 @@ fn assert_enforced(got: &str, o: &Output, r: &[Value], port: u16) {
         .filter(|x| x["decision"]["action"] == "deny")
         .collect();
     assert_eq!(denied.len(), 4, "{denied:#?}");
+    // A write the policy cannot refuse (no rule refuses any write) waited
+    // for no verdict and is recorded with its outcome.
+    let created = allowed(r, "write", "path", "/created.txt");
+    assert_eq!(created["request"]["outcome"], "ok", "{created}");
     let err = stderr(o);
     for line in [
         r#"rampart: denied exec "echo denied" [no-echo] echo is not allowed"#.to_string(),
@@ -760,25 +764,23 @@ fn assert_enforced(got: &str, o: &Output, r: &[Value], port: u16) {
 fn enforce_denies_exec_read_and_connect_of_a_static_program() {
     let (got, o, r, port) = enforce_run("trace", &|argv| argv);
     assert_enforced(&got, &o, &r, port);
-    let allowed = |tool: &str, key: &str, suffix: &str| -> &Value {
-        r.iter()
-            .find(|x| {
-                x["tool"] == tool
-                    && x["request"][key]
-                        .as_str()
-                        .is_some_and(|v| v.ends_with(suffix))
-            })
-            .filter(|x| x["decision"]["action"] == "allow")
-            .unwrap_or_else(|| panic!("no allowed {tool} record of {suffix}: {r:#?}"))
-    };
     // An exec the policy could refuse (it refuses some execs) was decided
     // and recorded before it ran: its outcome is not known in the record.
-    let probe = allowed("exec", "path", "/enforce-static");
+    let probe = allowed(&r, "exec", "path", "/enforce-static");
     assert_eq!(probe["request"]["outcome"], "unknown", "{probe}");
-    // A write the policy cannot refuse (no rule refuses any write) waited
-    // for no verdict and is recorded with its outcome, as under preload.
-    let created = allowed("write", "path", "/created.txt");
-    assert_eq!(created["request"]["outcome"], "ok", "{created}");
+}
+
+/// The allowed record of `tool` whose request `key` ends with `suffix`.
+fn allowed<'a>(r: &'a [Value], tool: &str, key: &str, suffix: &str) -> &'a Value {
+    r.iter()
+        .find(|x| {
+            x["tool"] == tool
+                && x["request"][key]
+                    .as_str()
+                    .is_some_and(|v| v.ends_with(suffix))
+        })
+        .filter(|x| x["decision"]["action"] == "allow")
+        .unwrap_or_else(|| panic!("no allowed {tool} record of {suffix}: {r:#?}"))
 }
 
 /// `rampart run --quiet --mode enforce FLAGS --backend trace -- ARGV` with

@@ -31,6 +31,7 @@ use rampart_core::wire::{self, CallKind, Encoder, EventHead, InetAddr, WireOutco
 use rampart_trace::{Sink, Verdict};
 
 use crate::collector::inline::Inline;
+use crate::collector::policy_gen::Published;
 use crate::collector::{allows, denied_errno, Stats};
 
 /// How an enforcing sink waits for verdicts.
@@ -168,6 +169,9 @@ pub struct WireSink {
     /// `None` once the collector is gone (or was never reached).
     conn: Option<OwnedFd>,
     enforce: Option<Enforce>,
+    /// What the collector's policy can refuse (its policy generation file):
+    /// the other calls need no verdict.
+    published: Option<Published>,
     seq: u32,
     first_exec: FirstExec,
     buf: Vec<u8>,
@@ -189,6 +193,7 @@ impl WireSink {
         let mut sink = WireSink {
             conn: None,
             enforce,
+            published: None,
             seq: 0,
             first_exec: FirstExec::Reported,
             buf: vec![0u8; wire::MAX_FRAME],
@@ -213,6 +218,34 @@ impl WireSink {
             Ok(())
         });
         (sink, res)
+    }
+
+    /// Ask only about the calls that the policy published in the policy
+    /// generation file at `path` can refuse (`RAMPART_POLICY_GEN`), as the
+    /// preload library does; the others run at once and are reported with
+    /// their outcome. Without a readable file every call asks.
+    pub fn read_refusals_from(&mut self, path: &Path) {
+        self.published = Published::open(path);
+    }
+
+    /// Whether the collector is still at the other end (a closed peer shows
+    /// as a hang-up at once); forgets the connection when it is not.
+    fn collector_alive(&mut self) -> bool {
+        let Some(conn) = &self.conn else {
+            return false;
+        };
+        let mut pfd = libc::pollfd {
+            fd: conn.as_raw_fd(),
+            events: libc::POLLRDHUP,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no waiting.
+        let r = unsafe { libc::poll(&mut pfd, 1, 0) };
+        let gone = r > 0 && pfd.revents & (libc::POLLHUP | libc::POLLRDHUP | libc::POLLERR) != 0;
+        if gone {
+            self.conn = None;
+        }
+        !gone
     }
 
     /// Do not report the first exec (the program's own): whoever started
@@ -286,6 +319,16 @@ impl Sink for WireSink {
             self.first_exec = FirstExec::Decided;
             return Verdict::Allow;
         }
+        let needs_no_verdict = self
+            .published
+            .as_mut()
+            .and_then(Published::current)
+            .is_some_and(|r| !r.can_refuse(event));
+        // A collector that is gone cannot record a passed call either:
+        // --fail-open/--fail-closed says, below.
+        if needs_no_verdict && self.collector_alive() {
+            return Verdict::Pass;
+        }
         let enforce = self.enforce.unwrap_or(Enforce {
             timeout: Duration::from_secs(5),
             fail_open: false,
@@ -308,6 +351,10 @@ impl Sink for WireSink {
         if self.enforce.is_some() {
             return; // recorded when it was decided
         }
+        self.send_event(&event, false);
+    }
+
+    fn record_passed(&mut self, event: Event) {
         self.send_event(&event, false);
     }
 }

@@ -28,7 +28,7 @@
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -91,6 +91,9 @@ pub fn run(args: Args) -> Result<i32> {
         }
     }
     sink.skip_first_exec();
+    if let Some(gen) = var("RAMPART_POLICY_GEN") {
+        sink.read_refusals_from(Path::new(&gen));
+    }
 
     child::block_forwarded_signals()?;
     let opts = backend::trace_options(enforce.is_some())?;

@@ -15,7 +15,7 @@
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 
@@ -103,6 +103,54 @@ impl Refusals {
         };
         let at = wire::POLICY_GEN_SCREEN_AT - 8 + i * screen::SCREEN_LEN;
         !screen::passes(&self.contents[at..at + screen::SCREEN_LEN], path.as_bytes())
+    }
+}
+
+/// The refusals a collector published in its policy generation file, for
+/// a process of the watched tree that asks itself whether a call needs a
+/// verdict (`rampart __trace-exec`): read again whenever the generation
+/// changes.
+pub struct Published {
+    file: std::fs::File,
+    generation: u64,
+    refusals: Option<Refusals>,
+}
+
+impl Published {
+    /// The file at `path`; `None` when it cannot be opened.
+    pub fn open(path: &Path) -> Option<Published> {
+        Some(Published {
+            file: std::fs::File::open(path).ok()?,
+            generation: 0,
+            refusals: None,
+        })
+    }
+
+    fn generation_now(&self) -> Option<u64> {
+        let mut word = [0u8; 8];
+        self.file.read_exact_at(&mut word, 0).ok()?;
+        Some(u64::from_le_bytes(word))
+    }
+
+    /// What the policy in force can refuse; `None` while the collector
+    /// rewrites the file (an odd generation, or one that changed while it
+    /// was read) or when it cannot be read: then every call asks.
+    pub fn current(&mut self) -> Option<&Refusals> {
+        let g = self.generation_now()?;
+        if g & 1 == 0 && g == self.generation && self.refusals.is_some() {
+            return self.refusals.as_ref();
+        }
+        self.refusals = None;
+        let mut file = vec![0u8; wire::POLICY_GEN_LEN];
+        self.file.read_exact_at(&mut file, 0).ok()?;
+        let read = u64::from_le_bytes(file[..8].try_into().expect("8 bytes"));
+        if read & 1 != 0 || read != g || self.generation_now()? != g {
+            return None;
+        }
+        self.generation = g;
+        file.drain(..8);
+        self.refusals = Some(Refusals { contents: file });
+        self.refusals.as_ref()
     }
 }
 
@@ -288,6 +336,35 @@ mod tests {
         ));
         assert!(strict.can_refuse(&exec));
         assert!(strict.can_refuse(&open("/usr/include/stdio.h", 0)));
+    }
+
+    #[test]
+    fn published_refusals_follow_every_policy_change() {
+        use rampart_core::event::{Call, Outcome, Source};
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_for(&dir.path().join("p.sock"));
+        let ssh_key = Event {
+            pid: 1,
+            ppid: 0,
+            exe: "/bin/cat".into(),
+            cwd: "/".into(),
+            source: Source::Trace,
+            call: Call::Open {
+                path: "/home/u/.ssh/id_rsa".into(),
+                flags: 0,
+            },
+            outcome: Outcome::Unknown,
+            truncated: false,
+        };
+        let open = engine("version: \"1\"\ndefault_action: allow\npolicies: []\n");
+        let g = PolicyGeneration::create(&path, &open).unwrap();
+        let mut p = Published::open(&path).unwrap();
+        assert!(!p.current().unwrap().can_refuse(&ssh_key));
+        g.bump(&engine(NO_SSH));
+        assert!(p.current().unwrap().can_refuse(&ssh_key));
+        g.bump(&open);
+        assert!(!p.current().unwrap().can_refuse(&ssh_key));
+        assert!(Published::open(&dir.path().join("absent")).is_none());
     }
 
     #[test]
