@@ -297,10 +297,10 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
     }
 
-    #[test]
-    fn refusals_say_which_calls_must_wait_for_a_verdict() {
+    /// A traced open of `path` with `flags`.
+    fn open(path: &str, flags: i32) -> Event {
         use rampart_core::event::{Call, Outcome, Source};
-        let open = |path: &str, flags: i32| Event {
+        Event {
             pid: 1,
             ppid: 0,
             exe: "/bin/cat".into(),
@@ -312,7 +312,12 @@ mod tests {
             },
             outcome: Outcome::Unknown,
             truncated: false,
-        };
+        }
+    }
+
+    #[test]
+    fn refusals_say_which_calls_must_wait_for_a_verdict() {
+        use rampart_core::event::Call;
         let r = Refusals::of(&engine(NO_SSH));
         assert!(r.can_refuse(&open("/home/u/.ssh/id_rsa", 0)));
         assert!(!r.can_refuse(&open("/usr/include/stdio.h", 0)));
@@ -340,22 +345,9 @@ mod tests {
 
     #[test]
     fn published_refusals_follow_every_policy_change() {
-        use rampart_core::event::{Call, Outcome, Source};
         let dir = tempfile::tempdir().unwrap();
         let path = path_for(&dir.path().join("p.sock"));
-        let ssh_key = Event {
-            pid: 1,
-            ppid: 0,
-            exe: "/bin/cat".into(),
-            cwd: "/".into(),
-            source: Source::Trace,
-            call: Call::Open {
-                path: "/home/u/.ssh/id_rsa".into(),
-                flags: 0,
-            },
-            outcome: Outcome::Unknown,
-            truncated: false,
-        };
+        let ssh_key = open("/home/u/.ssh/id_rsa", 0);
         let open = engine("version: \"1\"\ndefault_action: allow\npolicies: []\n");
         let g = PolicyGeneration::create(&path, &open).unwrap();
         let mut p = Published::open(&path).unwrap();
