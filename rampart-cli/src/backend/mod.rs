@@ -68,14 +68,12 @@ pub const CPU_LATENCY_HINT_VAR: &str = "RAMPART_CPU_LATENCY_HINT";
 pub fn trace_options(enforce: bool) -> Result<Options> {
     let cpu_latency_hint = match std::env::var_os(CPU_LATENCY_HINT_VAR) {
         None => true,
-        Some(v) => match v.to_str() {
-            Some("1" | "true" | "yes" | "on") => true,
-            Some("0" | "false" | "no" | "off") => false,
-            _ => anyhow::bail!(
-                "{CPU_LATENCY_HINT_VAR} must be on or off, not {:?}",
-                v.to_string_lossy()
-            ),
-        },
+        Some(v) if sinks::env_flag(Some(&v)) => true,
+        Some(v) if matches!(v.to_str(), Some("0" | "false" | "no" | "off")) => false,
+        Some(v) => anyhow::bail!(
+            "{CPU_LATENCY_HINT_VAR} must be on or off, not {:?}",
+            v.to_string_lossy()
+        ),
     };
     Ok(Options {
         enforce,

@@ -32,6 +32,19 @@ pub fn path_for(socket: &Path) -> PathBuf {
     socket.with_file_name(FILE_NAME)
 }
 
+/// Each tool's bit in the file, its name, and which path screen it has.
+const TOOLS: [(u64, &str, Option<usize>); 4] = [
+    (wire::TOOL_EXEC, "exec", None),
+    (wire::TOOL_READ, "read", Some(0)),
+    (wire::TOOL_WRITE, "write", Some(1)),
+    (wire::TOOL_NET, "net", None),
+];
+
+/// Where path screen `i` starts in [`contents`] (after the generation word).
+fn screen_at(i: usize) -> usize {
+    wire::POLICY_GEN_SCREEN_AT - 8 + i * screen::SCREEN_LEN
+}
+
 /// Everything after the generation word, as the file holds it: the tools
 /// `engine` can never refuse, the tools whose path screen follows, and the
 /// screens of `read` and `write` (where the engine refuses some but not all
@@ -39,13 +52,7 @@ pub fn path_for(socket: &Path) -> PathBuf {
 fn contents(engine: &Engine) -> Vec<u8> {
     let mut out = vec![0u8; wire::POLICY_GEN_LEN - 8];
     let (mut free, mut screened) = (0u64, 0u64);
-    let tools = [
-        (wire::TOOL_EXEC, "exec", None),
-        (wire::TOOL_READ, "read", Some(0)),
-        (wire::TOOL_WRITE, "write", Some(1)),
-        (wire::TOOL_NET, "net", None),
-    ];
-    for (bit, tool, screen_index) in tools {
+    for (bit, tool, screen_index) in TOOLS {
         let Some(literals) = engine.refusal_literals(tool, screen_index.is_some()) else {
             continue;
         };
@@ -53,7 +60,7 @@ fn contents(engine: &Engine) -> Vec<u8> {
             free |= bit;
         } else if let (Some(i), Some(s)) = (screen_index, screen::build(&literals)) {
             screened |= bit;
-            let at = wire::POLICY_GEN_SCREEN_AT - 8 + i * screen::SCREEN_LEN;
+            let at = screen_at(i);
             out[at..at + s.len()].copy_from_slice(&s);
         }
     }
@@ -86,11 +93,9 @@ impl Refusals {
     /// recorded with its outcome, as in monitor mode; a cut path is always
     /// decided (the screen cannot vouch for what was cut off).
     pub fn can_refuse(&self, event: &Event) -> bool {
-        let (bit, screen_index) = match event.tool() {
-            "exec" => (wire::TOOL_EXEC, None),
-            "read" => (wire::TOOL_READ, Some(0)),
-            "write" => (wire::TOOL_WRITE, Some(1)),
-            _ => (wire::TOOL_NET, None),
+        let tool = event.tool();
+        let Some(&(bit, _, screen_index)) = TOOLS.iter().find(|(_, name, _)| *name == tool) else {
+            return true;
         };
         if self.word(0) & bit != 0 {
             return false;
@@ -101,7 +106,7 @@ impl Refusals {
         let (Some(i), Some(path)) = (screen_index, event.path()) else {
             return true;
         };
-        let at = wire::POLICY_GEN_SCREEN_AT - 8 + i * screen::SCREEN_LEN;
+        let at = screen_at(i);
         !screen::passes(&self.contents[at..at + screen::SCREEN_LEN], path.as_bytes())
     }
 }
