@@ -1,9 +1,12 @@
-//! Who is being watched: the agent and session names a run is recorded under.
+//! Who is being watched: the agent and session names a run is recorded
+//! under, and the project it works in.
 //!
 //! The agent defaults to the command's basename; the session to
 //! `RAMPART_SESSION`, else `<repository>/<branch>` of the git work tree
 //! around the working directory (read from `.git` directly, no `git`
-//! process), else a generated `run-<id>`.
+//! process), else a generated `run-<id>`. The project (what `$PROJECT` in a
+//! path pattern stands for) is that git work tree, else the working
+//! directory.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -28,24 +31,38 @@ pub fn default_session(cwd: &Path) -> String {
     format!("run-{}", ulid_like())
 }
 
-/// `<toplevel basename>/<branch>` (or `/<short commit>` on a detached head).
-fn git_session(cwd: &Path) -> Option<String> {
+/// The project root of a run started in `cwd`: the git work tree around
+/// it, else `cwd` itself.
+pub fn project_root(cwd: &Path) -> PathBuf {
+    git_work_tree(cwd)
+        .map(|(d, _)| d.to_path_buf())
+        .unwrap_or_else(|| cwd.to_path_buf())
+}
+
+/// The innermost directory at or above `cwd` with a `.git`, and its HEAD
+/// file.
+fn git_work_tree(cwd: &Path) -> Option<(&Path, PathBuf)> {
     let mut dir = Some(cwd);
     while let Some(d) = dir {
-        let dotgit = d.join(".git");
-        if let Some(head) = head_file(&dotgit) {
-            let head = std::fs::read_to_string(head).ok()?;
-            let head = head.trim();
-            let branch = match head.strip_prefix("ref: ") {
-                Some(r) => r.strip_prefix("refs/heads/").unwrap_or(r).to_string(),
-                None => head.chars().take(12).collect(),
-            };
-            let repo = d.file_name()?.to_string_lossy().into_owned();
-            return Some(format!("{repo}/{branch}"));
+        if let Some(head) = head_file(&d.join(".git")) {
+            return Some((d, head));
         }
         dir = d.parent();
     }
     None
+}
+
+/// `<toplevel basename>/<branch>` (or `/<short commit>` on a detached head).
+fn git_session(cwd: &Path) -> Option<String> {
+    let (d, head) = git_work_tree(cwd)?;
+    let head = std::fs::read_to_string(head).ok()?;
+    let head = head.trim();
+    let branch = match head.strip_prefix("ref: ") {
+        Some(r) => r.strip_prefix("refs/heads/").unwrap_or(r).to_string(),
+        None => head.chars().take(12).collect(),
+    };
+    let repo = d.file_name()?.to_string_lossy().into_owned();
+    Some(format!("{repo}/{branch}"))
 }
 
 /// The HEAD file of a `.git` directory, or of a worktree's `.git` file

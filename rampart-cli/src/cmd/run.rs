@@ -50,6 +50,11 @@ pub struct Args {
     /// <repository>/<branch> of the working directory, else run-<id>].
     #[arg(long)]
     pub session: Option<String>,
+    /// The project root that `$PROJECT` in path patterns stands for
+    /// [default: the git work tree around the working directory, else the
+    /// working directory].
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
     /// When the collector cannot be reached or does not answer in time,
     /// allow the call (the default in enforce mode is to deny it).
     #[arg(long, conflicts_with = "fail_closed")]
@@ -91,6 +96,7 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
             .session
             .clone()
             .unwrap_or_else(|| session::default_session(&cwd)),
+        project: Some(project_of(args.project.as_deref(), &cwd)?),
     };
     if let Some(serve) = usable_serve(&args, policy, audit_dir) {
         return run_with_serve(&args, lib.as_deref(), &origin, &serve);
@@ -154,6 +160,20 @@ fn usable_serve(args: &Args, policy: &[PathBuf], audit_dir: &Path) -> Option<Sta
     let serve = runtime::running_serve()?;
     let same_mode = args.mode.is_none_or(|m| m.as_str() == serve.mode);
     (policy.is_empty() && same_mode && serve.audit_dir == audit_dir).then_some(serve)
+}
+
+/// The project root of a run: `--project` (made absolute), else the git
+/// work tree around `cwd`, else `cwd`.
+pub fn project_of(given: Option<&Path>, cwd: &Path) -> Result<String> {
+    let root = match given {
+        Some(p) => std::path::absolute(cwd.join(p))
+            .with_context(|| format!("--project {}", p.display()))?,
+        None => session::project_root(cwd),
+    };
+    let text = root
+        .to_str()
+        .with_context(|| format!("the project root {} is not UTF-8", root.display()))?;
+    Ok(rampart_core::policy::engine::clean_path(text).into_owned())
 }
 
 fn run_with_serve(args: &Args, lib: Option<&Path>, origin: &Origin, serve: &State) -> Result<i32> {

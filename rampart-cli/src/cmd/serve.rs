@@ -83,6 +83,7 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
         origin: Origin {
             agent: "unknown".into(),
             session: "serve".into(),
+            project: None,
         },
         engine: live.clone(),
         audit_dir: audit_dir.to_path_buf(),

@@ -23,6 +23,10 @@ pub struct Args {
     /// [default: the current directory].
     #[arg(long)]
     pub cwd: Option<PathBuf>,
+    /// Project root that `$PROJECT` in path patterns stands for [default:
+    /// the git work tree around --cwd, else --cwd].
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -39,6 +43,7 @@ pub fn run(args: Args, policy: &[PathBuf]) -> Result<i32> {
         Some(c) => c.clone(),
         None => std::env::current_dir()?,
     };
+    let project = crate::cmd::run::project_of(args.project.as_deref(), &cwd)?;
     let cwd = cwd.to_string_lossy().into_owned();
     let (url, domain) = match args.tool.as_str() {
         "net" | "fetch" | "web_fetch" => {
@@ -63,6 +68,7 @@ pub fn run(args: Args, policy: &[PathBuf]) -> Result<i32> {
         url: url.as_deref(),
         domain: domain.as_deref(),
         cwd: Some(&cwd),
+        project: Some(&project),
     };
     let started = Instant::now();
     let d = engine.evaluate(&req);

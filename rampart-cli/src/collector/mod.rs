@@ -62,11 +62,14 @@ impl Mode {
     }
 }
 
-/// Who made a call: the agent and session it is recorded under.
+/// Who made a call: the agent and session it is recorded under, and the
+/// project root its session works in (`$PROJECT` of path patterns, and
+/// `request.project` of its records).
 #[derive(Clone, Debug, Default)]
 pub struct Origin {
     pub agent: String,
     pub session: String,
+    pub project: Option<String>,
 }
 
 /// One call on its way through the pipeline.
@@ -291,6 +294,7 @@ fn decide(engine: &Engine, origin: &Origin, event: &mut Event, enforced: bool) -
         url: url.as_deref(),
         domain: domain.as_deref(),
         cwd: Some(&event.cwd),
+        project: origin.project.as_deref(),
     };
     let started = Instant::now();
     let decision = engine.evaluate(&req);
@@ -298,11 +302,15 @@ fn decide(engine: &Engine, origin: &Origin, event: &mut Event, enforced: bool) -
     if enforced && !allows(decision.action) {
         event.outcome = Outcome::Errno(denied_errno(tool));
     }
+    let mut request = event.request();
+    if let Some(p) = &origin.project {
+        request.insert("project".into(), p.clone().into());
+    }
     Record::new(
         &origin.agent,
         &origin.session,
         tool,
-        event.request(),
+        request,
         RecordDecision {
             action: decision.action.as_str().to_string(),
             matched_policies: decision.matched_policies,

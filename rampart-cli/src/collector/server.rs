@@ -332,6 +332,7 @@ impl State {
                         } else {
                             session
                         },
+                        project: d.project.clone(),
                     });
                 }
             }

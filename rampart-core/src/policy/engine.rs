@@ -205,9 +205,24 @@ fn compile_list(
         .collect()
 }
 
+/// How a path under the call's project root is spelled for the patterns
+/// that start with `$PROJECT`: this prefix, then the rest of the path. No
+/// cleaned absolute path (one `/` at its start) and no relative spelling (no
+/// `/` at its start) begins with it, so only a project pattern can match a
+/// project spelling and a project pattern nothing else.
+pub const PROJECT_PREFIX: &str = "//$PROJECT";
+
 /// `~`, `~/x`, `$HOME`, `$HOME/x`, `${HOME}/x` at the start of a path
-/// pattern become the home directory.
+/// pattern become the home directory; `$PROJECT`, `$PROJECT/x`,
+/// `${PROJECT}/x` become [`PROJECT_PREFIX`] and the rest.
 pub fn expand_home(pattern: &str, home: Option<&str>) -> String {
+    for prefix in ["$PROJECT", "${PROJECT}"] {
+        if let Some(rest) = pattern.strip_prefix(prefix) {
+            if rest.is_empty() || rest.starts_with('/') {
+                return format!("{PROJECT_PREFIX}{rest}");
+            }
+        }
+    }
     let Some(home) = home else {
         return pattern.to_string();
     };
@@ -427,7 +442,13 @@ impl Engine {
                     When::Fields(f) => match &f.path {
                         Some(range) => {
                             for i in range.clone() {
-                                literals.push(self.paths.glob(i).required_literal()?);
+                                let glob = self.paths.glob(i);
+                                // A project pattern's literal is spelled only
+                                // in the project form the screen never sees.
+                                if glob.as_str().starts_with(PROJECT_PREFIX) {
+                                    return None;
+                                }
+                                literals.push(glob.required_literal()?);
                             }
                         }
                         // A condition on a field a path-only call lacks never
@@ -483,6 +504,7 @@ impl Engine {
                     url: param("url"),
                     domain: param("domain"),
                     cwd: param("cwd").or_else(|| param("workdir")),
+                    project: param("project"),
                 };
                 let decision = self.evaluate(&req);
                 let message_ok = case
@@ -1005,6 +1027,9 @@ impl<'r> Scratch<'_, 'r> {
                 if let Some(rel) = relative {
                     self.engine.paths.matches_into(&rel, &mut bits);
                 }
+                if let Some(spelled) = project_form(&absolute, self.req.project) {
+                    self.engine.paths.matches_into(&spelled, &mut bits);
+                }
                 bits
             });
             self.paths = Some(bits);
@@ -1158,6 +1183,20 @@ fn is_clean(path: &str) -> bool {
         .any(|(i, seg)| seg == "." || seg == ".." || (seg.is_empty() && i > 0 && path != "/"))
 }
 
+/// The spelling of an absolute path inside `project` that `$PROJECT`
+/// patterns match: [`PROJECT_PREFIX`] and the rest of the path.
+pub fn project_form(absolute: &str, project: Option<&str>) -> Option<String> {
+    let root = clean_path(project.filter(|p| p.starts_with('/'))?);
+    if !absolute.starts_with('/') {
+        return None;
+    }
+    if root == "/" {
+        return Some(format!("{PROJECT_PREFIX}{absolute}"));
+    }
+    let rest = absolute.strip_prefix(root.as_ref())?;
+    (rest.is_empty() || rest.starts_with('/')).then(|| format!("{PROJECT_PREFIX}{rest}"))
+}
+
 /// The absolute spelling of a path (joined to `cwd` when relative, cleaned)
 /// and, when there is one, its spelling relative to `cwd`.
 fn path_forms<'p>(path: &'p str, cwd: Option<&str>) -> (Cow<'p, str>, Option<Cow<'p, str>>) {
@@ -1259,5 +1298,59 @@ mod tests {
         assert_eq!(expand_home("~bob/x", h), "~bob/x");
         assert_eq!(expand_home("**/~/x", h), "**/~/x");
         assert_eq!(expand_home("~/x", None), "~/x");
+        assert_eq!(expand_home("$PROJECT/src/**", h), "//$PROJECT/src/**");
+        assert_eq!(expand_home("${PROJECT}", None), "//$PROJECT");
+        assert_eq!(expand_home("$PROJECTS/x", h), "$PROJECTS/x");
+    }
+
+    #[test]
+    fn project_form_only_inside_the_root() {
+        let p = Some("/w/proj");
+        assert_eq!(
+            project_form("/w/proj/src/a.py", p).unwrap(),
+            "//$PROJECT/src/a.py"
+        );
+        assert_eq!(project_form("/w/proj", p).unwrap(), "//$PROJECT");
+        assert_eq!(project_form("/w/project/a", p), None);
+        assert_eq!(project_form("/w/proj/a", None), None);
+        assert_eq!(project_form("/w/proj/a", Some("rel")), None);
+        assert_eq!(project_form("/a", Some("/")).unwrap(), "//$PROJECT/a");
+    }
+
+    #[test]
+    fn project_patterns_match_inside_the_calls_project_only() {
+        let yaml = r#"
+version: "1"
+default_action: deny
+policies:
+  - name: p
+    match: {tool: [read]}
+    rules:
+      - action: allow
+        when: {path_matches: ["$PROJECT/src/**"]}
+"#;
+        let e = Engine::from_texts(&[(PathBuf::from("p.yaml"), yaml.into())]).unwrap();
+        let read = |path, project| {
+            e.evaluate(&Request {
+                tool: "read",
+                path: Some(path),
+                project,
+                cwd: Some("/"),
+                ..Request::default()
+            })
+            .action
+        };
+        assert_eq!(read("/a/proj/src/x.py", Some("/a/proj")), Action::Allow);
+        assert_eq!(read("/b/other/src/x.py", Some("/b/other")), Action::Allow);
+        assert_eq!(read("/b/other/src/x.py", Some("/a/proj")), Action::Deny);
+        assert_eq!(read("/a/proj/src/x.py", None), Action::Deny);
+        assert_eq!(
+            read("/a/proj/src/../../../etc/x", Some("/a/proj")),
+            Action::Deny
+        );
+        // A directory literally named `$PROJECT` is no project.
+        assert_eq!(read("$PROJECT/src/x", Some("/a/proj")), Action::Deny);
+        assert_eq!(read("//$PROJECT/src/x", Some("/a/proj")), Action::Deny);
+        assert!(e.refusal_literals("read", true).is_none());
     }
 }

@@ -55,6 +55,11 @@
 //! directory. In path patterns `~`, `~/…`, `$HOME` and `$HOME/…` at the start
 //! mean the home directory ([`LoadOptions::home`]); Go Rampart leaves `~`
 //! literal there, so a Go policy written with `~/` only takes effect here.
+//! `$PROJECT` and `$PROJECT/…` at the start of a path pattern mean the
+//! session's project root ([`Request::project`]): a generated policy names
+//! the files of the project it learned from wherever the next checkout is.
+//! Such a pattern matches only a path inside that root, and nothing when the
+//! call has no project.
 //! Command patterns keep `~` literal in both, since they match the command's
 //! text.
 //!
@@ -176,6 +181,11 @@ pub struct Request<'a> {
     pub domain: Option<&'a str>,
     /// The calling process's working directory, for relative paths.
     pub cwd: Option<&'a str>,
+    /// The root of the project the session works in (the git work tree
+    /// around `rampart run`'s working directory, else that directory), which
+    /// `$PROJECT` at the start of a path pattern stands for. `None`: such
+    /// patterns match nothing.
+    pub project: Option<&'a str>,
 }
 
 /// The engine's verdict on one [`Request`].
