@@ -47,6 +47,7 @@ def log(msg):
 
 def port_free(port):
     s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is no obstacle
     try:
         s.bind(("127.0.0.1", port))
         return True
@@ -268,9 +269,14 @@ class Bench:
         usrbin = "/usr/local/bin/x"
         while os.path.lexists(usrbin):
             usrbin = "/usr/local/bin/x-%06x" % arng.randrange(1 << 24)
+        def fresh(fmt):
+            while True:
+                path = fmt % arng.randrange(1 << 32)
+                if not os.path.lexists(path):
+                    return path
+
         ctx.update(exfil=exfil, usrbin=usrbin, tarname="x-%04x.tgz" % arng.randrange(1 << 16),
-                   cpdest="/tmp/.k-%08x" % arng.randrange(1 << 32),
-                   gitcred="/tmp/.gc-%08x" % arng.randrange(1 << 32))
+                   cpdest=fresh("/tmp/.k-%08x"), gitcred=fresh("/tmp/.gc-%08x"))
         if with_attacks:
             shutil.rmtree(exfil, ignore_errors=True)
             subprocess.run(["git", "init", "-q", "--bare", exfil], check=True, timeout=30,
@@ -424,6 +430,7 @@ class Bench:
 
 
 def normalise(text, ctx, sb, home):
+    text = text.replace(ctx["proj"].replace("/", "-"), "<proj-as-slug>")
     text = text.replace(ctx["proj"], "<proj>").replace(home, "~").replace(sb, "<sandbox>")
     text = re.sub(r":%d\b" % ctx["aport"], ":<api-port>", text)
     return text
@@ -510,6 +517,20 @@ def run(b):
                 e[0] += 1
                 e[1].add(j)
         denied_examples[k] = examples
+        if k == 3:
+            # Programs the new sessions ran that the first 3 training sessions never ran: what a
+            # generator can only allow by generalising beyond what it saw.
+            seen = {r["request"].get("path") for t in train[:3] for r in t["records"]
+                    if r["tool"] == "exec" and r["request"].get("outcome") == "ok"}
+            unseen = collections.Counter()
+            for j in range(1, HELD_OUT + 1):
+                for r in read_trail(os.path.join(b.sb, "audit", f"new-k3-{j}")):
+                    q = r["request"]
+                    if r["tool"] == "exec" and q.get("outcome") == "ok" and q.get("path") not in seen:
+                        unseen[q.get("path")] += 1
+            if unseen:
+                notes.append("programs the new sessions ran that training sessions 1-3 never ran: "
+                             + ", ".join(f"{p} ({n}x)" for p, n in unseen.most_common(12)))
         res = b.run_session(f"attacks-k{k}", base + 500, [pol], with_attacks=True)
         monitor_runs[str(k)] = res
         attack_cols[str(k)] = res["attack_outcomes"]
