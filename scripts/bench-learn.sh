@@ -31,7 +31,7 @@
 #
 # rampart: $RAMPART_BIN, else target/release/rampart of this checkout, else `rampart` on PATH.
 # Needs bash, python3, git, gcc, make, node, curl, jq, tar, ssh (Debian: python3 git gcc
-# libc6-dev make nodejs curl jq tar openssh-client). PyYAML is used when present.
+# libc6-dev make nodejs curl jq tar openssh-client); PyYAML (python3-yaml) is used when present.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 

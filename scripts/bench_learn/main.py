@@ -262,7 +262,7 @@ class Bench:
         plan = session.make_plan(seed, proj, c["aport"], c["day"])
         steps = plan.steps
         ctx = {"home": self.home, "proj": proj, "sandbox": self.sb, "sport": self.sport,
-               "aport": c["aport"], "tokens": self.tokens}
+               "aport": c["aport"], "tokens": self.tokens, "session_id": c["session_id"]}
         # Where the attacks put things (every session has them, for the checks of normal work).
         arng = c["rng"]
         exfil = os.path.join(self.sb, "exfil.git")
@@ -432,6 +432,7 @@ class Bench:
 def normalise(text, ctx, sb, home):
     text = text.replace(ctx["proj"].replace("/", "-"), "<proj-as-slug>")
     text = text.replace(ctx["proj"], "<proj>").replace(home, "~").replace(sb, "<sandbox>")
+    text = text.replace(ctx["session_id"], "<agent-session-id>")
     text = re.sub(r":%d\b" % ctx["aport"], ":<api-port>", text)
     return text
 
