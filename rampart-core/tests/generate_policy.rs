@@ -44,11 +44,12 @@ fn learned_workload_runs_again_and_variants_are_refused() {
     records.extend(workload(2));
     let out = generate(&records, options());
     let r = out.summary.replay.clone().unwrap();
-    assert_eq!((r.allowed, r.total), (56, 56), "{}", out.summary);
+    // Every call, the absent-file probes (ENOENT reads) included.
+    assert_eq!((r.allowed, r.total), (58, 58), "{}", out.summary);
     assert!(out
         .summary
         .to_string()
-        .contains("replay: 56/56 observed calls allowed"));
+        .contains("replay: 58/58 observed calls allowed"));
 
     // A third run, with its own random names, is admitted in full.
     let ev = engine(&out.yaml);
@@ -178,7 +179,7 @@ fn same_records_in_any_order_give_the_same_bytes() {
 }
 
 #[test]
-fn denied_ask_and_failed_calls_are_never_learned() {
+fn denied_ask_and_failed_calls_are_never_learned_but_absent_file_probes_are() {
     let s = "s1";
     let mut records = vec![
         exec(&["make", "test"], "2026-03-01T10:00:00Z", s),
@@ -211,18 +212,46 @@ fn denied_ask_and_failed_calls_are_never_learned() {
         .insert("outcome".into(), json!("ENOENT"));
     let mut watched = exec(&["make", "lint"], "2026-03-01T10:00:06Z", s);
     watched.action = "watch".into();
-    records.extend([denied, asked, failed_open, failed_exec, watched]);
+    let secret_probe = open(
+        "read",
+        &format!("{HOME}/.ssh/id_ed25519"),
+        "ENOENT",
+        "2026-03-01T10:00:07Z",
+        s,
+    );
+    let failed_write = open(
+        "write",
+        &format!("{HOME}/ro/out.txt"),
+        "EACCES",
+        "2026-03-01T10:00:08Z",
+        s,
+    );
+    records.extend([
+        denied,
+        asked,
+        failed_open,
+        failed_exec,
+        watched,
+        secret_probe,
+        failed_write,
+    ]);
     let out = generate(&records, options());
-    for never in ["curl", "deploy", "nope.txt", "frobnicate"] {
+    for never in ["curl", "deploy", "frobnicate", "id_ed25519", "ro/out.txt"] {
         assert!(!out.yaml.contains(never), "{never} learned:\n{}", out.yaml);
     }
     assert!(out.yaml.contains("\"make lint\""));
     let s = &out.summary;
-    assert_eq!(s.records, 7);
-    assert_eq!(s.learned, 3);
+    assert_eq!(s.records, 9);
+    // make test, a.txt, the nope.txt probe, make lint.
+    assert_eq!(s.learned, 4, "{s}");
     assert_eq!(s.skipped["denied by the policy in force"].count, 1);
     assert_eq!(s.skipped["ask (needed a human's approval)"].count, 1);
-    assert_eq!(s.skipped["failed call (ENOENT)"].count, 2);
+    assert_eq!(s.skipped["failed call (ENOENT)"].count, 1);
+    assert_eq!(s.skipped["failed call (EACCES)"].count, 1);
+    assert_eq!(
+        s.skipped["failed call (a probe of a sensitive path: never learned)"].count,
+        1
+    );
 }
 
 #[test]

@@ -13,6 +13,8 @@ use serde_json::json;
 fn options() -> Options {
     Options {
         home: Some(HOME.into()),
+        name_prefix: "generated".into(),
+        collapse_threshold: 4,
         ..Options::default()
     }
 }
@@ -25,7 +27,8 @@ fn generate(records: &[Observation]) -> Generated {
     g.finish().unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The patterns of the allow rules of policy `generated-<suffix>`.
+/// The patterns of the allow rules of policy `generated-<suffix>`, but
+/// for its baseline bundles.
 fn allows(out: &Generated, suffix: &str) -> Vec<String> {
     let doc = parse(&out.yaml, "out").unwrap();
     doc.policy(&format!("generated-{suffix}"))
@@ -33,6 +36,7 @@ fn allows(out: &Generated, suffix: &str) -> Vec<String> {
             p.rules
                 .iter()
                 .filter(|r| r.action == "allow")
+                .filter(|r| !r.comments.iter().any(|c| c.starts_with("# baseline ")))
                 .flat_map(|r| {
                     r.all_patterns()
                         .map(|(_, p)| p.to_string())
@@ -170,12 +174,15 @@ fn go_rampart_trail_gives_a_sensible_policy_without_the_denied_calls() {
     }
     assert_eq!(
         allows(&out, "exec"),
+        // A hook's shell string is learned as the commands it runs.
         [
-            "cd /home/alice/src/shop && npm run lint 2>&1 | tail -5",
+            "cd *",
             "git diff --stat",
             "git status",
-            "ls src/?.ts",
-            "npm run test"
+            "ls *",
+            "npm run lint *",
+            "npm run test",
+            "tail -5"
         ]
     );
     assert_eq!(
@@ -213,17 +220,21 @@ fn go_rampart_trail_gives_a_sensible_policy_without_the_denied_calls() {
         out.summary.skipped["ask (needed a human's approval)"].count,
         1
     );
-    assert!(out
+    // Every command of the hook's script could be generalised: nothing is
+    // kept exact as a whole script.
+    assert!(!out
         .summary
         .warnings
         .iter()
-        .any(|w| w.message.contains("compound") && w.stat.examples[0].contains("npm run lint")));
+        .any(|w| w.message.contains("scripts kept exact")));
     let r = out.summary.replay.as_ref().unwrap();
     assert_eq!((r.allowed, r.total), (14, 14));
     let ev = engine(&out.yaml);
+    // `ls`'s operands are data; what it lists is decided at its reads.
     assert!(admits(&ev, "exec", "ls src/*.ts"));
-    assert!(!admits(&ev, "exec", "ls src/ab.ts"));
-    assert!(!admits(&ev, "exec", "ls src/*.tsx"));
+    assert!(admits(&ev, "exec", "ls src/ab.ts"));
+    assert!(!admits(&ev, "exec", "lsblk"));
+    // A path whose name is glob syntax is allowed exactly.
     assert!(admits(&ev, "read", "/home/alice/src/shop/docs/[draft].md"));
     assert!(!admits(&ev, "read", "/home/alice/src/shop/docs/draft.md"));
 }
@@ -335,18 +346,13 @@ fn directories_collapse_only_past_the_threshold_and_writes_only_where_owned() {
     let wr = allows(&out, "write");
     assert!(wr.contains(&"/tmp/build/*".to_string()), "{wr:?}");
     assert!(wr.contains(&"~/.cache/pip/*".to_string()), "{wr:?}");
-    assert!(wr.contains(&"~/src/shop/out/*".to_string()), "{wr:?}");
-    // In a temp root itself, flat only: `/tmp/**` would reach every other
-    // program's temp files.
+    // Two top-level entries of the project written: the whole project.
+    assert!(wr.contains(&"$PROJECT/**".to_string()), "{wr:?}");
+    // A temp root with subdirectories: all of it, as no home lies below.
     let mut t: Vec<String> = (0..3).map(|i| format!("/tmp/d{i}/f")).collect();
     t.push("/tmp/x.txt".into());
     let out = generate(&writes(&t));
-    assert!(
-        allows(&out, "write").iter().all(|p| p != "/tmp/**"),
-        "{:?}",
-        allows(&out, "write")
-    );
-    assert!(allows(&out, "write").contains(&"/tmp/*".to_string()));
+    assert_eq!(allows(&out, "write"), ["/tmp/**"]);
     assert_eq!(
         wr.iter().filter(|p| p.starts_with("~/Documents/")).count(),
         8,
@@ -380,12 +386,9 @@ fn volatile_names_are_normalised() {
     );
     let w = allows(&out, "write");
     assert!(w.contains(&"/tmp/tmp.*".to_string()), "{w:?}");
-    assert!(
-        w.iter().any(|p| p.starts_with("~/src/shop/logs/run-*")),
-        "{w:?}"
-    );
+    assert!(w.iter().any(|p| p == "$PROJECT/logs/**"), "{w:?}");
     // /proc/<pid>/status belongs to the process-info baseline bundle.
-    assert!(out.yaml.contains("generated-baseline-process-info"));
+    assert!(out.yaml.contains("# baseline process-info"));
     // In a command, a temp path cannot be widened safely (a `*` inside a
     // Rampart command glob also matches spaces): kept exact, with a warning.
     let out = generate(&[exec(&["python3", "/tmp/tmpab3xk9q_/run.py"], &ts(0), "s")]);
@@ -430,12 +433,10 @@ fn network_rules_by_domain_and_port() {
             "tcp://api.github.com:443",
             "tcp://u1.github.io:443",
             "tcp://u2.github.io:443",
-            "tcp://u3.github.io:443"
+            "tcp://u3.github.io:443",
+            "tcp://localhost:8080",
+            "/run/user/1000/bus"
         ]
-    );
-    assert_eq!(
-        allows(&out, "net-local"),
-        ["tcp://localhost:8080", "/run/user/1000/bus"]
     );
     assert!(!out.yaml.contains("down.example.org"));
     let ev = engine(&out.yaml);

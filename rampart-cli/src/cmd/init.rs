@@ -114,7 +114,7 @@ fn from_audit(args: &Args) -> Result<i32> {
         );
     }
     let opts = Options {
-        name_prefix: name_prefix(&out),
+        // Policy names come from the agent learned from (Options).
         home: std::env::var("HOME").ok().filter(|h| !h.is_empty()),
         since: when("--since", &args.since)?,
         until: when("--until", &args.until)?,
@@ -192,50 +192,6 @@ fn observe_file(g: &mut Generator, file: &Path) -> Result<()> {
             g.note_corrupt(&format!("{}:{n}", file.display()));
         }
     }
-}
-
-/// Policy names start with the output's stem, made unique against the
-/// other policy files in the same directory.
-fn name_prefix(out: &Path) -> String {
-    let stem = out
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "generated".into());
-    let stem: String = stem
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let dir = out
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let taken = |prefix: &str| -> bool {
-        std::fs::read_dir(dir)
-            .map(|rd| {
-                rd.flatten().any(|e| {
-                    let p = e.path();
-                    p != out
-                        && matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml"))
-                        && std::fs::read_to_string(&p)
-                            .map(|t| t.contains(&format!("name: {prefix}-")))
-                            .unwrap_or(false)
-                })
-            })
-            .unwrap_or(false)
-    };
-    if !taken(&stem) {
-        return stem;
-    }
-    (2..)
-        .map(|i| format!("{stem}{i}"))
-        .find(|p| !taken(p))
-        .unwrap_or(stem)
 }
 
 /// Write `text` to `out` whole: a temporary file beside it, then a rename.

@@ -17,6 +17,8 @@ pub struct Query<'a> {
     pub path: Option<&'a str>,
     pub url: Option<&'a str>,
     pub domain: Option<&'a str>,
+    /// The project root `$PROJECT` stands for.
+    pub project: Option<&'a str>,
 }
 
 /// A loaded policy.
@@ -50,6 +52,7 @@ impl Checker {
                 path: q.path,
                 url: q.url,
                 domain: q.domain,
+                project: q.project,
                 ..Request::default()
             })
             .action

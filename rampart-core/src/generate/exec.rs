@@ -1,72 +1,51 @@
-//! Exec rules: which commands a rule admits.
+//! Exec rules: the shape of each command kept, its data set free.
 //!
-//! A rule keeps the executable and its subcommand (`git status`, `cargo
-//! build`, `npm run test`, `python3 -m pytest`, `python3 tool.py`) and
-//! widens the arguments after them to `*` only where the observed values
-//! vary (at least `threshold` distinct continuations, or a volatile value
-//! such as a temp name or a pid). Commands that run other code, gain
-//! privileges, destroy data or move data off the machine (shells and
-//! interpreters with inline code, `sudo`, `env`, `xargs`, `rm`, `chmod`,
-//! `dd`, `kill`, `mkfs`, `curl`, `ssh`, `nc`, installers, ...) and compound
-//! shell strings are kept exact, never widened.
+//! A command is read as words (the recorder writes argv as POSIX shell
+//! words, [`crate::event::shell_quote`]) and split into a *head* that a rule
+//! keeps — the program, its subcommand (`git commit`, `npm run test`,
+//! `python3 -m pytest`, `node tools/lint.js`) — and a *tail* of flags and
+//! operands. Each operand gets a class: a URL keeps its scheme, host and
+//! port and frees its path; a path, free text (a commit message, a `sed`
+//! expression, inline code), a number or a volatile name (temp file, date,
+//! hash) is data; any other word is structure. The observed tails of one
+//! head are then anti-unified: positions where every observation agrees on
+//! structure stay literal, positions that hold data or differ become `*`.
+//! A head whose tails take three or more different shapes keeps only its
+//! head (`git diff *`).
+//!
+//! Subcommands are found by comparing observations (a program whose first
+//! operand is always a bare word has subcommands), refined by a table of
+//! well-known tools. Helpers that tools run by absolute path from a
+//! library directory (`cc1`, `collect2`, `git-remote-http`) are learned as
+//! "this program may run" (`/usr/lib/gcc/x86_64-linux-gnu/12/cc1 *`).
+//!
+//! Never generalised: programs that change privileges or write raw disks
+//! (`sudo`, `dd`, `mkfs`, ...) and shell syntax the recorder did not write
+//! (pipes, redirections, substitutions: a hook's raw shell string). The
+//! path operands of programs that destroy or re-permission files (`rm`,
+//! `chmod`, `truncate`, ...) keep their place; only their volatile parts
+//! are freed (`rm -f /tmp/tmp.*`). The harm an exec rule lets through is
+//! still decided at its own call: the read, the write, the connect.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::Stat;
 use super::paths;
 
-/// Executables whose commands are never widened.
+/// Programs whose commands are never widened: they change privileges or
+/// write raw devices, so the command itself is the harm.
 const NEVER_WIDEN: &[&str] = &[
     "sudo",
     "doas",
     "su",
     "pkexec",
     "runuser",
-    "env",
-    "xargs",
-    "nohup",
-    "nice",
-    "ionice",
-    "timeout",
-    "stdbuf",
-    "setsid",
     "chroot",
     "unshare",
     "nsenter",
-    "flock",
-    "time",
-    "watch",
-    "strace",
-    "ltrace",
-    "gdb",
-    "exec",
-    "command",
-    "builtin",
-    "eval",
-    "parallel",
-    "script",
-    "expect",
-    "firejail",
-    "bwrap",
-    "systemd-run",
-    "at",
-    "batch",
-    "crontab",
-    "rm",
-    "rmdir",
-    "shred",
-    "unlink",
-    "truncate",
-    "chmod",
-    "chown",
-    "chgrp",
-    "chattr",
-    "setfacl",
+    "setpriv",
+    "capsh",
     "dd",
-    "kill",
-    "pkill",
-    "killall",
-    "skill",
     "mkfs",
     "mke2fs",
     "mkswap",
@@ -75,70 +54,48 @@ const NEVER_WIDEN: &[&str] = &[
     "gdisk",
     "parted",
     "wipefs",
-    "wipe",
+    "shred",
     "mount",
     "umount",
     "losetup",
     "cryptsetup",
     "swapon",
     "swapoff",
-    "reboot",
-    "shutdown",
-    "halt",
-    "poweroff",
-    "init",
-    "telinit",
-    "iptables",
-    "ip6tables",
-    "nft",
-    "ufw",
-    "useradd",
-    "userdel",
-    "usermod",
-    "groupadd",
-    "passwd",
-    "chpasswd",
-    "visudo",
     "insmod",
     "rmmod",
     "modprobe",
     "sysctl",
-    "curl",
-    "wget",
-    "ssh",
-    "scp",
-    "sftp",
-    "rsync",
-    "nc",
-    "ncat",
-    "netcat",
-    "socat",
-    "telnet",
-    "ftp",
-    "tftp",
-    "nmap",
-    "openssl",
-    "aria2c",
-    "http",
-    "https",
-    "xh",
-    "npx",
-    "awk",
-    "gawk",
-    "mawk",
-    "nawk",
-    "sed",
-    "gpg",
-    "ssh-keygen",
-    "ssh-add",
+    "iptables",
+    "ip6tables",
+    "nft",
+    "useradd",
+    "userdel",
+    "usermod",
+    "passwd",
+    "chpasswd",
+    "visudo",
+    "crontab",
+    "reboot",
+    "shutdown",
+    "halt",
+    "poweroff",
 ];
 
-/// Shells: inline code with `-c` (also combined: `-lc`, `-ec`).
+/// Programs whose path operands keep their place (volatile parts freed).
+const KEEP_PATHS: &[&str] = &[
+    "rm", "rmdir", "unlink", "chmod", "chown", "chgrp", "chattr", "truncate", "setfacl", "ln",
+];
+
+/// Shells and interpreters: `-c`/`-e` takes inline code, and the first
+/// operand is a script.
 const SHELLS: &[&str] = &[
     "sh", "bash", "dash", "zsh", "ksh", "mksh", "fish", "csh", "tcsh", "busybox",
 ];
+const INTERPRETERS: &[&str] = &[
+    "python", "pypy", "node", "nodejs", "perl", "ruby", "php", "lua", "luajit", "Rscript", "tclsh",
+];
 
-/// Tools whose first word is a subcommand.
+/// Tools whose first operand is a subcommand even when observed once.
 const SUBCOMMAND_TOOLS: &[&str] = &[
     "git",
     "cargo",
@@ -171,11 +128,9 @@ const SUBCOMMAND_TOOLS: &[&str] = &[
     "gem",
     "mvn",
     "gradle",
-    "gradlew",
     "composer",
     "dnf",
     "yum",
-    "pacman",
     "snap",
     "flatpak",
     "az",
@@ -191,10 +146,7 @@ const SUBCOMMAND_TOOLS: &[&str] = &[
     "dune",
     "zig",
     "swift",
-    "flutter",
-    "dart",
     "deno",
-    "rails",
     "tox",
     "nox",
     "hatch",
@@ -222,72 +174,24 @@ const THIRD_LEVEL: &[(&str, &str)] = &[
     ("docker", "compose"),
     ("docker", "container"),
     ("docker", "image"),
-    ("docker", "network"),
-    ("docker", "volume"),
-    ("docker", "system"),
-    ("docker", "buildx"),
-    ("podman", "compose"),
-    ("podman", "container"),
-    ("podman", "image"),
     ("go", "mod"),
-    ("go", "tool"),
-    ("kubectl", "config"),
     ("uv", "pip"),
-    ("aws", "*"),
-    ("gcloud", "*"),
-    ("az", "*"),
 ];
 
-/// (tool, subcommand) pairs that install or run arbitrary code: never widened.
-const NEVER_WIDEN_SUB: &[(&str, &str)] = &[
-    ("pip", "install"),
-    ("pip3", "install"),
-    ("uv", "pip"),
-    ("uv", "run"),
-    ("uv", "tool"),
-    ("pipx", "run"),
-    ("pipx", "install"),
-    ("npm", "install"),
-    ("npm", "i"),
-    ("npm", "add"),
-    ("npm", "exec"),
-    ("npm", "x"),
-    ("pnpm", "add"),
-    ("pnpm", "install"),
-    ("pnpm", "dlx"),
-    ("pnpm", "exec"),
-    ("yarn", "add"),
-    ("yarn", "dlx"),
-    ("bun", "add"),
-    ("bun", "x"),
-    ("bun", "install"),
-    ("cargo", "install"),
-    ("go", "install"),
-    ("go", "run"),
-    ("go", "get"),
-    ("gem", "install"),
-    ("apt", "install"),
-    ("apt", "remove"),
-    ("apt", "purge"),
-    ("apt-get", "install"),
-    ("apt-get", "remove"),
-    ("apt-get", "purge"),
-    ("brew", "install"),
-    ("dnf", "install"),
-    ("yum", "install"),
-    ("pacman", "-S"),
-    ("docker", "run"),
-    ("docker", "exec"),
-    ("podman", "run"),
-    ("podman", "exec"),
-    ("kubectl", "exec"),
-    ("kubectl", "apply"),
-    ("kubectl", "delete"),
-    ("systemctl", "stop"),
-    ("systemctl", "disable"),
-    ("systemctl", "mask"),
-    ("git", "config"),
+/// Library directories tools run their helpers from.
+const HELPER_DIRS: &[&str] = &[
+    "/usr/lib/",
+    "/usr/lib64/",
+    "/usr/libexec/",
+    "/usr/local/lib/",
+    "/usr/local/libexec/",
+    "/lib/",
+    "/lib64/",
+    "/opt/",
 ];
+
+/// Distinct tail shapes of one head before the rule keeps only the head.
+const SHAPES_BEFORE_WIDENING: usize = 3;
 
 /// One word of a command: its text as written and its value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -296,43 +200,213 @@ pub struct Word {
     pub value: String,
 }
 
-/// Splits a command into words when it is a plain list of words joined by
-/// single spaces: no operators, redirections, substitutions or expansions
-/// outside quotes, no backslashes. `None` for anything else.
+/// Splits a command line into shell words: bare words, `'...'`, `"..."`
+/// and `\x`, joined by single spaces. `None` when the line holds shell
+/// syntax outside quotes (operators, redirections, substitutions, globs,
+/// variables): such a line is a script, not one argv.
 pub fn simple_words(command: &str) -> Option<Vec<Word>> {
-    if command.is_empty()
-        || command.contains(|c: char| ";&|<>()$`\\\n\r\t{}".contains(c) || c.is_control())
-        || command.starts_with(' ')
-        || command.ends_with(' ')
-        || command.contains("  ")
-    {
+    if command.is_empty() {
         return None;
     }
     let mut words = Vec::new();
     let mut raw = String::new();
     let mut value = String::new();
-    let mut quote: Option<char> = None;
-    for c in command.chars() {
-        match (quote, c) {
-            (None, ' ') => {
+    let mut chars = command.chars();
+    let mut in_word = false;
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' => {
+                if !in_word {
+                    return None;
+                }
                 words.push(Word {
                     raw: std::mem::take(&mut raw),
                     value: std::mem::take(&mut value),
                 });
+                in_word = false;
                 continue;
             }
-            (None, '\'' | '"') => quote = Some(c),
-            (Some(q), c) if c == q => quote = None,
-            (None, '*' | '?' | '[' | ']' | '~' | '#' | '!') => return None,
-            (_, c) => value.push(c),
+            '\'' => {
+                raw.push(c);
+                loop {
+                    let q = chars.next()?;
+                    raw.push(q);
+                    if q == '\'' {
+                        break;
+                    }
+                    value.push(q);
+                }
+            }
+            '"' => {
+                raw.push(c);
+                loop {
+                    let q = chars.next()?;
+                    raw.push(q);
+                    match q {
+                        '"' => break,
+                        '$' | '`' => return None,
+                        '\\' => {
+                            let e = chars.next()?;
+                            raw.push(e);
+                            if !matches!(e, '"' | '\\' | '$' | '`') {
+                                value.push('\\');
+                            }
+                            value.push(e);
+                        }
+                        _ => value.push(q),
+                    }
+                }
+            }
+            '\\' => {
+                let e = chars.next()?;
+                raw.push(c);
+                raw.push(e);
+                value.push(e);
+            }
+            c if ";&|<>()$`*?[]{}~#!".contains(c) && !(in_word && matches!(c, '#' | '~')) => {
+                return None
+            }
+            c if c.is_control() => return None,
+            c => {
+                raw.push(c);
+                value.push(c);
+            }
         }
-        raw.push(c);
+        in_word = true;
     }
-    if quote.is_some() {
+    if !in_word {
         return None;
     }
     words.push(Word { raw, value });
-    if words[0].value.contains('=') {
+    if words[0].value.contains('=') || words[0].value.is_empty() {
+        return None;
+    }
+    Some(words)
+}
+
+/// The value a word gets when it is (or holds) a shell expansion: `$x`,
+/// `"$x"`, `$(...)`, a backtick substitution. Never a real argument (NUL
+/// cannot be one).
+const EXPANSION: &str = "\0expansion";
+/// The value of a redirection word (`>`, `2>>`, `<`, `&>`, `2>&1`).
+const REDIRECTION: &str = "\0redirection";
+
+/// Splits one simple command of a script (a component the engine's shell
+/// reading found: words, expansions, redirections, but no operators) into
+/// words. Expansions become [`EXPANSION`] words and a redirection with its
+/// target one [`REDIRECTION`] word. `None` when it cannot be read.
+pub fn script_words(text: &str) -> Option<Vec<Word>> {
+    let b: Vec<char> = text.chars().collect();
+    let mut words = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && b[i] == ' ' {
+            i += 1;
+        }
+        if i == b.len() {
+            break;
+        }
+        let start = i;
+        let mut value = String::new();
+        let mut expansion = false;
+        let mut redirect = false;
+        // A redirection: optional fd, then > >> < &> >&, then its target.
+        let mut j = i;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        if j < b.len()
+            && (b[j] == '>' || b[j] == '<' || (b[j] == '&' && b.get(j + 1) == Some(&'>')))
+        {
+            redirect = true;
+            i = j;
+            while i < b.len() && matches!(b[i], '>' | '<' | '&') {
+                i += 1;
+            }
+            while i < b.len() && b[i] == ' ' {
+                i += 1;
+            }
+        }
+        while i < b.len() && b[i] != ' ' {
+            match b[i] {
+                '\'' => {
+                    i += 1;
+                    while i < b.len() && b[i] != '\'' {
+                        value.push(b[i]);
+                        i += 1;
+                    }
+                    if i == b.len() {
+                        return None;
+                    }
+                }
+                '"' => {
+                    i += 1;
+                    while i < b.len() && b[i] != '"' {
+                        match b[i] {
+                            '$' | '`' => expansion = true,
+                            '\\' if i + 1 < b.len() => {
+                                i += 1;
+                            }
+                            _ => {}
+                        }
+                        value.push(b[i]);
+                        i += 1;
+                    }
+                    if i == b.len() {
+                        return None;
+                    }
+                }
+                '\\' => {
+                    i += 1;
+                    if i < b.len() {
+                        value.push(b[i]);
+                    }
+                }
+                '$' if b.get(i + 1) == Some(&'(') => {
+                    expansion = true;
+                    let mut depth = 0;
+                    while i < b.len() {
+                        match b[i] {
+                            '(' => depth += 1,
+                            ')' => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    break;
+                                }
+                            }
+                            _ => {}
+                        }
+                        i += 1;
+                    }
+                }
+                '$' | '`' => expansion = true,
+                c if "|;&(){}".contains(c) => return None,
+                c => value.push(c),
+            }
+            i += 1;
+        }
+        let raw: String = b[start..i.min(b.len())].iter().collect();
+        let value = if redirect {
+            REDIRECTION.to_string()
+        } else if expansion {
+            EXPANSION.to_string()
+        } else {
+            value
+        };
+        words.push(Word { raw, value });
+    }
+    // Leading assignments (`f=$(...)`, `LANG=C cmd`) are not the command.
+    let first = words
+        .iter()
+        .position(|w| {
+            let name = w.raw.split_once('=').map(|(n, _)| n);
+            !name.is_some_and(|n| {
+                !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            })
+        })
+        .unwrap_or(words.len());
+    words.drain(..first);
+    if words.first().is_some_and(|w| w.value.starts_with('\0')) {
         return None;
     }
     Some(words)
@@ -360,123 +434,264 @@ fn family(exe: &str) -> &str {
     b
 }
 
-/// How a simple command is generalised: the number of leading words that
-/// are kept (the head), or `None` when the command stays exact.
-fn head_len(words: &[Word]) -> Option<usize> {
-    let exe = family(&words[0].value);
-    let args = &words[1..];
-    if NEVER_WIDEN.contains(&exe) || NEVER_WIDEN.contains(&basename(&words[0].value)) {
-        return None;
-    }
-    let is_opt = |w: &Word| w.value.starts_with('-') && w.value.len() > 1;
-    if SHELLS.contains(&exe) {
-        if args
-            .iter()
-            .any(|w| is_opt(w) && !w.value.starts_with("--") && w.value.contains('c'))
-        {
-            return None;
-        }
-        return script_head(words);
-    }
-    match exe {
-        "python" | "pypy" => {
-            if args.iter().any(|w| {
-                w.value == "-c"
-                    || w.value == "-"
-                    || (is_opt(w) && !w.value.starts_with("--") && w.value.contains('c'))
-            }) {
-                return None;
-            }
-            if let Some(i) = args.iter().position(|w| w.value == "-m") {
-                return (i + 2 < words.len()).then_some(i + 3);
-            }
-            return script_head(words);
-        }
-        "node" | "nodejs" | "deno" | "perl" | "ruby" | "php" | "lua" | "luajit" | "Rscript"
-        | "osascript" | "tclsh" => {
-            let inline = [
-                "-e", "-E", "--eval", "-p", "--print", "-r", "-pe", "-ne", "-le", "-",
-            ];
-            if args.iter().any(|w| {
-                inline.contains(&w.value.as_str())
-                    || (exe == "perl" && is_opt(w) && w.value.contains(['e', 'E']))
-            }) {
-                return None;
-            }
-            if exe == "deno" {
-                return sub_head(words, "deno");
-            }
-            return script_head(words);
-        }
-        "find" => {
-            let acts = [
-                "-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprintf", "-fls",
-            ];
-            if args.iter().any(|w| acts.contains(&w.value.as_str())) {
-                return None;
-            }
-        }
-        _ => {}
-    }
-    if SUBCOMMAND_TOOLS.contains(&exe) || SUBCOMMAND_TOOLS.contains(&basename(&words[0].value)) {
-        return sub_head(words, basename(&words[0].value));
-    }
-    Some(1)
+fn is_flag(w: &str) -> bool {
+    w.len() > 1 && w.starts_with('-') && !w[1..].bytes().all(|b| b.is_ascii_digit())
 }
 
-/// `interpreter [options] script`: the head runs up to the script.
-fn script_head(words: &[Word]) -> Option<usize> {
-    let i = words[1..].iter().position(|w| !w.value.starts_with('-'))?;
-    Some(i + 2)
+/// A word that can name a subcommand: lower-case letters, digits and `-`.
+fn bare_word(w: &str) -> bool {
+    w.len() <= 32
+        && w.starts_with(|c: char| c.is_ascii_lowercase())
+        && w.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-fn sub_head(words: &[Word], tool: &str) -> Option<usize> {
-    if tool == "git"
-        && words
-            .iter()
-            .any(|w| w.value == "-c" || w.value.starts_with("--config"))
+/// What an operand is.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Class {
+    /// Structure: kept when every observation agrees.
+    Word(String),
+    /// `scheme://host[:port]` kept, the rest free.
+    Url {
+        origin: (String, String, String),
+        rest: bool,
+    },
+    /// Data: free in the rule; the name says what was freed.
+    Data(&'static str),
+    /// A path in a system directory (`/dev/null`): kept when every
+    /// observation names the same one, else data.
+    System(String),
+    /// A path of a program whose path operands keep their place: the path
+    /// with its volatile parts freed.
+    Place(String),
+}
+
+/// A tail token: a flag (literal) or an operand.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Tok {
+    Flag(String),
+    /// `--name=` with a value of this class.
+    FlagValue(String, Class),
+    Operand(Class),
+}
+
+fn classify(value: &str, keep_paths: bool) -> Class {
+    if value == EXPANSION {
+        return Class::Data("a shell expansion");
+    }
+    if let Some(u) = url_origin(value) {
+        return u;
+    }
+    let pathish = value.contains('/')
+        || value.starts_with('.') && value.len() > 1 && !value.starts_with(".[")
+        || has_extension(value);
+    if pathish && keep_paths {
+        let normal = paths::normalise_word(value);
+        return Class::Place(normal);
+    }
+    if value.contains(char::is_whitespace) {
+        return Class::Data("free text");
+    }
+    if pathish {
+        let system = [
+            "/dev/",
+            "/usr/",
+            "/etc/",
+            "/bin/",
+            "/sbin/",
+            "/lib/",
+            "/proc/self/",
+        ];
+        if system.iter().any(|d| value.starts_with(d)) && paths::normalise_word(value) == value {
+            return Class::System(value.to_string());
+        }
+        return Class::Data("path");
+    }
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return if value.len() >= 3 {
+            Class::Data("number")
+        } else {
+            Class::Word(value.to_string())
+        };
+    }
+    if paths::normalise_word(value) != value {
+        return Class::Data("volatile name");
+    }
+    let plain = value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_-.:,@+=%".contains(&b));
+    if !plain || value.len() > 40 {
+        return Class::Data("free text");
+    }
+    Class::Word(value.to_string())
+}
+
+/// `name.ext` with a short alphanumeric extension.
+fn has_extension(v: &str) -> bool {
+    match v.rsplit_once('.') {
+        Some((stem, ext)) => {
+            !stem.is_empty()
+                && (1..=5).contains(&ext.len())
+                && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+                && ext.bytes().any(|b| b.is_ascii_alphabetic())
+                && !stem.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+fn url_origin(v: &str) -> Option<Class> {
+    let (scheme, rest) = v.split_once("://")?;
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+')
     {
         return None;
     }
-    let Some(i) = words[1..].iter().position(|w| !w.value.starts_with('-')) else {
-        return Some(words.len());
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    if authority.is_empty() || authority.contains('@') {
+        return Some(Class::Data("URL"));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
+            if p.bytes().all(|b| b.is_ascii_digit()) {
+                (h, p)
+            } else {
+                (authority, "")
+            }
+        }
+        _ => (authority, ""),
+    };
+    Some(Class::Url {
+        origin: (scheme.to_string(), host.to_string(), port.to_string()),
+        rest: end < rest.len(),
+    })
+}
+
+/// How a program's commands are split: how many words the head takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Head {
+    /// Keep the command exact.
+    Exact,
+    /// The head is this many words.
+    Words(usize),
+}
+
+fn head_of(words: &[Word], subcommands: bool) -> Head {
+    let exe = family(&words[0].value);
+    if NEVER_WIDEN.contains(&exe) {
+        return Head::Exact;
+    }
+    let args = &words[1..];
+    if SHELLS.contains(&exe) || INTERPRETERS.contains(&exe) {
+        // Options up to inline code (`-c`, `-e`: the rest is data), a
+        // module (`-m name`) or a script (the first operand).
+        for (i, w) in args.iter().enumerate() {
+            let v = w.value.as_str();
+            let inline_flag = matches!(v, "-c" | "-e" | "-E" | "--eval" | "-p" | "--print" | "-")
+                || (SHELLS.contains(&exe)
+                    && is_flag(v)
+                    && !v.starts_with("--")
+                    && v.ends_with('c'));
+            if inline_flag {
+                return Head::Words(i + 2);
+            }
+            if v == "-m" {
+                return Head::Words((i + 3).min(words.len()));
+            }
+            if !is_flag(v) {
+                return Head::Words(i + 2);
+            }
+        }
+        return Head::Words(words.len());
+    }
+    let table = SUBCOMMAND_TOOLS.contains(&exe);
+    if !(table || subcommands) {
+        return Head::Words(1);
+    }
+    let Some(i) = args.iter().position(|w| !is_flag(&w.value)) else {
+        return Head::Words(words.len());
     };
     let sub_at = i + 1;
-    let sub = words[sub_at].value.as_str();
-    let tool_key = tool.trim_start_matches("./");
-    if NEVER_WIDEN_SUB.contains(&(tool_key, sub)) {
-        return None;
+    if !bare_word(&words[sub_at].value) {
+        return Head::Words(sub_at);
     }
     let third = THIRD_LEVEL
         .iter()
-        .any(|&(t, s)| t == tool_key && (s == sub || s == "*"));
-    if third && sub_at + 1 < words.len() && !words[sub_at + 1].value.starts_with('-') {
-        return Some(sub_at + 2);
+        .any(|&(t, s)| t == exe && s == words[sub_at].value);
+    if third && sub_at + 1 < words.len() && bare_word(&words[sub_at + 1].value) {
+        return Head::Words(sub_at + 2);
     }
-    Some(sub_at + 1)
+    Head::Words(sub_at + 1)
 }
 
-/// A word whose value is volatile (a temp name, a pid, a hash).
-fn volatile(word: &Word) -> bool {
-    let v = &word.value;
-    if v.len() >= 3 && v.bytes().all(|b| b.is_ascii_digit()) {
-        return true;
-    }
-    paths::normalise_word(v) != *v
+/// Whether the head of `words` is the program's own, for finding
+/// subcommands: the first operand.
+fn first_operand(words: &[Word]) -> Option<&str> {
+    words[1..]
+        .iter()
+        .map(|w| w.value.as_str())
+        .find(|v| !is_flag(v))
 }
 
-/// Whether some word of the command (split on spaces and quotes) is
-/// volatile.
-fn names_volatile(command: &str) -> bool {
-    command
-        .split([' ', '\'', '"', '='])
-        .filter(|w| !w.is_empty())
-        .any(|w| {
-            volatile(&Word {
-                raw: w.to_string(),
-                value: w.to_string(),
-            })
+fn tail_tokens(words: &[Word], keep_paths: bool) -> Vec<Tok> {
+    // A redirection and what follows it end the tail as data.
+    let end = words
+        .iter()
+        .position(|w| w.value == REDIRECTION)
+        .unwrap_or(words.len());
+    let mut tail: Vec<Tok> = words[..end]
+        .iter()
+        .map(|w| {
+            let v = w.value.as_str();
+            if is_flag(v) {
+                if let Some((name, value)) = v.split_once('=') {
+                    if v.starts_with("--") {
+                        return Tok::FlagValue(format!("{name}="), classify(value, keep_paths));
+                    }
+                }
+                // Short flags glued to a value (`-j8`, `-ofile`, `-I/x`)
+                // and long flags are structure unless they hold data.
+                return match classify(v, false) {
+                    Class::Word(_) => Tok::Flag(w.raw.clone()),
+                    c => Tok::FlagValue(v[..2].to_string(), demote(c)),
+                };
+            }
+            Tok::Operand(classify(v, keep_paths))
         })
+        .collect();
+    if end < words.len() {
+        tail.push(Tok::Operand(Class::Data("a redirection")));
+    }
+    tail
+}
+
+/// A flag's glued value is data whatever it looks like.
+fn demote(c: Class) -> Class {
+    match c {
+        Class::Word(_) => Class::Data("value"),
+        c => c,
+    }
+}
+
+/// One exec rule before rendering.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecRule {
+    /// The program the rule is for (its first word), for grouping.
+    pub program: String,
+    pub pattern: String,
+    pub stat: Stat,
+    /// Why the command was kept exact, when it could have been widened.
+    pub exact_because: Option<&'static str>,
+    /// What the rule's wildcards stand for (`free text`, `path`, `URL
+    /// path`, ...), for the reviewer.
+    pub generalised: BTreeSet<&'static str>,
+    /// An exact rule whose command names something that differs from run to
+    /// run (a temp path, a pid): the next run will not match it.
+    pub volatile: bool,
+    pub absorbed: Vec<String>,
 }
 
 /// The pattern that admits exactly `command` under Rampart's command-glob
@@ -489,195 +704,522 @@ pub fn exact_pattern(command: &str) -> String {
         .collect()
 }
 
-/// One exec rule before rendering.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ExecRule {
-    pub pattern: String,
-    pub stat: Stat,
-    /// Why the command was kept exact, when it could have been widened.
-    pub exact_because: Option<&'static str>,
-    /// An exact rule whose command names something that differs from run to
-    /// run (a temp path, a pid): the next run will not match it.
-    pub volatile: bool,
-    pub absorbed: Vec<String>,
+/// A generalised tail position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Slot {
+    Lit(String),
+    /// A URL: origin literal (port `None` when it varies), rest free.
+    Url {
+        scheme: String,
+        host: String,
+        port: Option<String>,
+        rest: bool,
+    },
+    Free(&'static str),
 }
 
-#[derive(Default)]
-struct Node {
-    end: Option<(String, Stat)>,
-    star: Option<(String, Stat)>,
-    children: BTreeMap<String, (Word, Node)>,
+/// The shape of a tail: flags literal, operand classes without their data.
+fn shape(tail: &[Tok]) -> Vec<String> {
+    tail.iter()
+        .map(|t| match t {
+            Tok::Flag(f) => format!("F{f}"),
+            Tok::FlagValue(f, c) => format!("V{f}{}", class_shape(c)),
+            Tok::Operand(c) => format!("O{}", class_shape(c)),
+        })
+        .collect()
+}
+
+fn class_shape(c: &Class) -> String {
+    match c {
+        Class::Word(_) => "w".into(),
+        Class::Url { origin, .. } => format!("u{}://{}", origin.0, origin.1),
+        Class::Data(_) => "d".into(),
+        Class::Place(_) | Class::System(_) => "p".into(),
+    }
+}
+
+/// Anti-unifies tails of one shape position by position.
+fn unify(tails: &[&Vec<Tok>]) -> Vec<(Option<String>, Slot)> {
+    let n = tails[0].len();
+    (0..n)
+        .map(|i| {
+            let toks: Vec<&Tok> = tails.iter().map(|t| &t[i]).collect();
+            let (prefix, classes): (Option<String>, Vec<&Class>) = match toks[0] {
+                Tok::Flag(f) => return (None, Slot::Lit(f.clone())),
+                Tok::FlagValue(f, _) => (
+                    Some(f.clone()),
+                    toks.iter()
+                        .filter_map(|t| match t {
+                            Tok::FlagValue(_, c) => Some(c),
+                            _ => None,
+                        })
+                        .collect(),
+                ),
+                Tok::Operand(_) => (
+                    None,
+                    toks.iter()
+                        .filter_map(|t| match t {
+                            Tok::Operand(c) => Some(c),
+                            _ => None,
+                        })
+                        .collect(),
+                ),
+            };
+            (prefix, unify_class(&classes))
+        })
+        .collect()
+}
+
+fn unify_class(classes: &[&Class]) -> Slot {
+    match classes[0] {
+        Class::Word(w) => {
+            if classes
+                .iter()
+                .all(|c| matches!(c, Class::Word(x) if x == w))
+            {
+                Slot::Lit(w.clone())
+            } else {
+                Slot::Free("word")
+            }
+        }
+        Class::Place(p) | Class::System(p) => {
+            let same = |c: &&Class| matches!(c, Class::Place(x) | Class::System(x) if x == p);
+            if classes.iter().all(same) {
+                Slot::Lit(p.clone())
+            } else {
+                Slot::Free("path")
+            }
+        }
+        Class::Data(what) => Slot::Free(what),
+        Class::Url { origin, .. } => {
+            let ports: BTreeSet<&str> = classes
+                .iter()
+                .filter_map(|c| match c {
+                    Class::Url { origin, .. } => Some(origin.2.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let rest = classes
+                .iter()
+                .all(|c| matches!(c, Class::Url { rest: true, .. }));
+            Slot::Url {
+                scheme: origin.0.clone(),
+                host: origin.1.clone(),
+                port: (ports.len() == 1).then(|| origin.2.clone()),
+                rest,
+            }
+        }
+    }
+}
+
+/// Renders a head and generalised tail as a Rampart command glob: literal
+/// words up to the first freed one, then `*` (Go Rampart's "starts with"
+/// form); a URL whose port varies needs the `**` form (`*` then stays
+/// within a `/`-separated part).
+fn render(head: &[Word], slots: &[(Option<String>, Slot)]) -> (String, BTreeSet<&'static str>) {
+    let mut out: Vec<String> = head.iter().map(|w| exact_pattern(&w.raw)).collect();
+    let mut freed = BTreeSet::new();
+    for (prefix, slot) in slots {
+        let p = prefix.as_deref().unwrap_or("");
+        match slot {
+            Slot::Lit(l)
+                if l.contains('*') && {
+                    let plain = l.replace('*', "x");
+                    crate::event::shell_quote(&plain) != plain
+                } =>
+            {
+                freed.insert("path");
+                out.push(format!("{}*", exact_pattern(p)));
+                return (out.join(" "), freed);
+            }
+            Slot::Lit(l) if l.contains('*') => {
+                // A place with volatile parts freed: kept up to its first
+                // `*`, which ends the pattern ("starts with").
+                let cut = l.find('*').map_or(l.len(), |i| i + 1);
+                let (keep, _) = l.split_at(cut);
+                let stem = exact_pattern(&keep[..keep.len() - 1]);
+                freed.insert("volatile name");
+                out.push(format!("{}{}*", exact_pattern(p), stem));
+                return (out.join(" "), freed);
+            }
+            Slot::Lit(l) => out.push(format!("{}{}", exact_pattern(p), render_lit(l))),
+            Slot::Free(what) => {
+                freed.insert(*what);
+                out.push(format!("{}*", exact_pattern(p)));
+                return (out.join(" "), freed);
+            }
+            Slot::Url {
+                scheme,
+                host,
+                port,
+                rest,
+            } => {
+                let host = exact_pattern(host);
+                let sep = if *rest { "/" } else { "" };
+                freed.insert("URL path");
+                let text = match port {
+                    Some(port) if port.is_empty() => format!("{scheme}://{host}{sep}*"),
+                    Some(port) => format!("{scheme}://{host}:{port}{sep}*"),
+                    None => {
+                        freed.insert("port");
+                        if *rest {
+                            format!("{scheme}://{host}:*/**")
+                        } else {
+                            format!("{scheme}://{host}:*")
+                        }
+                    }
+                };
+                out.push(format!("{}{}", exact_pattern(p), text));
+                let pattern = out.join(" ");
+                if port.is_none() && !rest {
+                    // No `/` to stop at: the `**` form cannot hold it, and
+                    // the port is the last thing kept.
+                    let cut = pattern.len() - 1;
+                    return (format!("{}*", &pattern[..cut]), freed);
+                }
+                return (pattern, freed);
+            }
+        }
+    }
+    (out.join(" "), freed)
+}
+
+/// A literal operand: glob characters matched as themselves by `?`, and
+/// shell-quoted as the recorder writes it.
+fn render_lit(value: &str) -> String {
+    exact_pattern(&crate::event::shell_quote(value))
+}
+
+struct Parsed {
+    command: String,
+    stat: Stat,
+    words: Vec<Word>,
 }
 
 /// Builds exec rules from distinct commands (or, when merging, earlier
-/// patterns: a trailing ` *` marks an already widened prefix).
-pub fn generalise(entries: &BTreeMap<String, Stat>, threshold: usize) -> Vec<ExecRule> {
+/// patterns: a trailing ` *` marks an already widened prefix, kept as it
+/// is).
+pub fn generalise(entries: &BTreeMap<String, Stat>, _threshold: usize) -> Vec<ExecRule> {
     let mut rules = Vec::new();
-    let mut groups: BTreeMap<Vec<String>, Node> = BTreeMap::new();
+    let mut by_program: BTreeMap<String, Vec<Parsed>> = BTreeMap::new();
+    let mut add = |command: &str, stat: &Stat, words: Vec<Word>| {
+        by_program
+            .entry(words[0].value.clone())
+            .or_default()
+            .push(Parsed {
+                command: command.to_string(),
+                stat: stat.clone(),
+                words,
+            })
+    };
     for (command, stat) in entries {
-        let (text, star) = match command.strip_suffix(" *") {
-            Some(prefix) => (prefix, true),
-            None => (command.as_str(), false),
-        };
-        let words = simple_words(text);
-        let head = words.as_ref().and_then(|w| head_len(w));
-        let (Some(words), Some(head)) = (words, head) else {
-            let exact_because = if simple_words(text).is_none() {
-                "compound or quoted shell syntax"
-            } else {
-                "runs code, changes privileges, destroys data or reaches the network"
-            };
-            rules.push(ExecRule {
-                pattern: if star {
+        // An earlier rule's pattern (when merging) ends in `*` or holds
+        // `**`; an observed command is argv, where `*` is always quoted.
+        let earlier = command.ends_with('*') || command.contains("**");
+        let words = simple_words(command).filter(|_| !earlier);
+        if !earlier && words.as_ref().is_none_or(|w| runs_script(w)) {
+            // A script: the engine admits it when every simple command it
+            // runs is admitted, so those are what is learned.
+            let analysis = crate::policy::shell::analyze(command);
+            let parts: Option<Vec<(String, Vec<Word>)>> = analysis
+                .complete
+                .then(|| {
+                    analysis
+                        .components(command)
+                        .map(|c| {
+                            script_words(c.text)
+                                .or_else(|| script_words(c.normalized))
+                                .map(|w| (c.text.to_string(), w))
+                        })
+                        .filter(|c| c.as_ref().is_none_or(|(_, w)| !w.is_empty()))
+                        .collect()
+                })
+                .flatten();
+            if let Some(parts) = parts.filter(|p| !p.is_empty()) {
+                for (text, w) in parts {
+                    add(&text, stat, w);
+                }
+                continue;
+            }
+        }
+        match words {
+            Some(words) => add(command, stat, words),
+            None => rules.push(ExecRule {
+                program: command.split(' ').next().unwrap_or("").to_string(),
+                pattern: if earlier {
                     command.clone()
                 } else {
                     exact_pattern(command)
                 },
                 stat: stat.clone(),
-                exact_because: Some(exact_because),
-                volatile: names_volatile(text),
+                exact_because: (!earlier).then_some("shell syntax: a script, not one command"),
+                generalised: BTreeSet::new(),
+                volatile: !earlier && names_volatile(command),
                 absorbed: vec![command.clone()],
-            });
-            continue;
-        };
-        let head = head.min(words.len());
-        let key: Vec<String> = words[..head].iter().map(|w| w.raw.clone()).collect();
-        let mut node = groups.entry(key).or_default();
-        for w in &words[head..] {
-            node = &mut node
-                .children
-                .entry(w.raw.clone())
-                .or_insert_with(|| (w.clone(), Node::default()))
-                .1;
-        }
-        let slot = if star { &mut node.star } else { &mut node.end };
-        match slot {
-            Some((_, s)) => s.absorb(stat),
-            None => *slot = Some((command.clone(), stat.clone())),
+            }),
         }
     }
-    for (head, node) in &groups {
-        emit(node, &head.join(" "), threshold.max(2), &mut rules);
+    for (program, cmds) in by_program {
+        program_rules(&program, &cmds, &mut rules);
     }
-    rules.sort_by(|a, b| a.pattern.cmp(&b.pattern));
+    rules.sort_by(|a, b| (&a.program, &a.pattern).cmp(&(&b.program, &b.pattern)));
+    rules.dedup_by(|b, a| {
+        if a.pattern == b.pattern {
+            a.stat.absorb(&b.stat);
+            a.absorbed.append(&mut b.absorbed);
+            true
+        } else {
+            false
+        }
+    });
     rules
 }
 
-fn emit(node: &Node, prefix: &str, threshold: usize, out: &mut Vec<ExecRule>) {
-    if let Some((cmd, stat)) = &node.end {
-        out.push(ExecRule {
-            pattern: exact_pattern(cmd),
-            stat: stat.clone(),
-            exact_because: None,
-            volatile: names_volatile(cmd),
-            absorbed: vec![cmd.clone()],
-        });
-    }
-    let can_widen = !prefix.contains(['*', '?', '[', ']', '\\', '{', '}']);
-    let varies = node.children.len() + usize::from(node.end.is_some()) >= threshold
-        || node.children.values().any(|(w, _)| volatile(w));
-    if node.star.is_some() || (can_widen && !node.children.is_empty() && varies) {
+/// A shell given a script with `-c`: its words are not one command.
+fn runs_script(words: &[Word]) -> bool {
+    let exe = family(&words[0].value);
+    SHELLS.contains(&exe)
+        && words[1..].iter().any(|w| {
+            let v = w.value.as_str();
+            is_flag(v) && !v.starts_with("--") && v.contains('c')
+        })
+}
+
+fn program_rules(program: &str, cmds: &[Parsed], rules: &mut Vec<ExecRule>) {
+    let exe = family(program);
+    // A helper a tool runs from its library directory: it may run.
+    if program.starts_with('/') && HELPER_DIRS.iter().any(|d| program.starts_with(d)) {
         let mut stat = Stat::default();
+        let mut bare = None;
         let mut absorbed = Vec::new();
-        if let Some((p, s)) = &node.star {
-            stat.absorb(s);
-            absorbed.push(p.clone());
+        for c in cmds {
+            if c.words.len() == 1 {
+                bare = Some(c);
+            } else {
+                stat.absorb(&c.stat);
+                absorbed.push(c.command.clone());
+            }
         }
-        for (_, child) in node.children.values() {
-            collect(child, &mut stat, &mut absorbed);
+        if let Some(c) = bare {
+            rules.push(exact_rule(program, c, None));
         }
-        out.push(ExecRule {
-            pattern: format!("{prefix} *"),
-            stat,
-            exact_because: None,
-            volatile: false,
-            absorbed,
-        });
+        if stat.count > 0 {
+            rules.push(ExecRule {
+                program: program.to_string(),
+                pattern: format!("{} *", exact_pattern(&cmds[0].words[0].raw)),
+                stat,
+                exact_because: None,
+                generalised: BTreeSet::from(["a tool's helper: any arguments"]),
+                volatile: false,
+                absorbed,
+            });
+        }
         return;
     }
-    for (raw, (_, child)) in &node.children {
-        emit(child, &format!("{prefix} {raw}"), threshold, out);
+    // Subcommands, by comparing observations: every first operand is a
+    // bare word, and some word recurs.
+    let firsts: Vec<Option<&str>> = cmds.iter().map(|c| first_operand(&c.words)).collect();
+    let present: Vec<&str> = firsts.iter().flatten().copied().collect();
+    let distinct: BTreeSet<&str> = present.iter().copied().collect();
+    let subcommands = !present.is_empty()
+        && present.iter().all(|w| bare_word(w))
+        && distinct.len() < present.len();
+    // head words -> (shape -> members)
+    let mut heads: BTreeMap<Vec<String>, BTreeMap<Vec<String>, Vec<(&Parsed, Vec<Tok>)>>> =
+        BTreeMap::new();
+    let keep_paths = KEEP_PATHS.contains(&exe);
+    for c in cmds {
+        match head_of(&c.words, subcommands) {
+            Head::Exact => rules.push(exact_rule(
+                program,
+                c,
+                Some("changes privileges or writes raw devices"),
+            )),
+            Head::Words(n) => {
+                let n = n.min(c.words.len());
+                let key: Vec<String> = c.words[..n].iter().map(|w| w.raw.clone()).collect();
+                let tail = tail_tokens(&c.words[n..], keep_paths);
+                heads
+                    .entry(key)
+                    .or_default()
+                    .entry(shape(&tail))
+                    .or_default()
+                    .push((c, tail));
+            }
+        }
+    }
+    for (key, shapes) in heads {
+        let head: Vec<Word> = shapes
+            .values()
+            .next()
+            .map(|m| m[0].0.words[..key.len()].to_vec())
+            .unwrap_or_default();
+        if shapes.len() >= SHAPES_BEFORE_WIDENING {
+            let mut stat = Stat::default();
+            let mut absorbed = Vec::new();
+            for (c, _) in shapes.values().flatten() {
+                stat.absorb(&c.stat);
+                absorbed.push(c.command.clone());
+            }
+            let pattern = format!(
+                "{} *",
+                head.iter()
+                    .map(|w| exact_pattern(&w.raw))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            let bare = shapes.get(&Vec::new()).map(|m| m[0].0);
+            if let Some(c) = bare {
+                rules.push(exact_rule(program, c, None));
+            }
+            rules.push(ExecRule {
+                program: program.to_string(),
+                pattern,
+                stat,
+                exact_because: None,
+                generalised: BTreeSet::from(["arguments (they took many shapes)"]),
+                volatile: false,
+                absorbed,
+            });
+            continue;
+        }
+        for members in shapes.values() {
+            let tails: Vec<&Vec<Tok>> = members.iter().map(|(_, t)| t).collect();
+            let slots = unify(&tails);
+            let (pattern, generalised) = render(&head, &slots);
+            let mut stat = Stat::default();
+            let mut absorbed = Vec::new();
+            for (c, _) in members {
+                stat.absorb(&c.stat);
+                absorbed.push(c.command.clone());
+            }
+            let volatile =
+                generalised.is_empty() && members.iter().any(|(c, _)| names_volatile(&c.command));
+            rules.push(ExecRule {
+                program: program.to_string(),
+                pattern,
+                stat,
+                exact_because: None,
+                generalised,
+                volatile,
+                absorbed,
+            });
+        }
     }
 }
 
-fn collect(node: &Node, stat: &mut Stat, absorbed: &mut Vec<String>) {
-    for (p, s) in node.end.iter().chain(node.star.iter()) {
-        stat.absorb(s);
-        absorbed.push(p.clone());
+fn exact_rule(program: &str, c: &Parsed, why: Option<&'static str>) -> ExecRule {
+    ExecRule {
+        program: program.to_string(),
+        pattern: exact_pattern(&c.command),
+        stat: c.stat.clone(),
+        exact_because: why,
+        generalised: BTreeSet::new(),
+        volatile: names_volatile(&c.command),
+        absorbed: vec![c.command.clone()],
     }
-    for (_, child) in node.children.values() {
-        collect(child, stat, absorbed);
-    }
+}
+
+/// Whether some word of the command (split on spaces and quotes) is
+/// volatile.
+fn names_volatile(command: &str) -> bool {
+    command
+        .split([' ', '\'', '"', '='])
+        .filter(|w| !w.is_empty())
+        .any(|w| {
+            (w.len() >= 3 && w.bytes().all(|b| b.is_ascii_digit())) || paths::normalise_word(w) != w
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn gen(cmds: &[&str], t: usize) -> Vec<String> {
+    fn gen(cmds: &[&str]) -> Vec<String> {
         let mut m = BTreeMap::new();
         for c in cmds {
             m.entry(c.to_string())
                 .or_insert_with(Stat::default)
                 .add(c, 1);
         }
-        generalise(&m, t).into_iter().map(|r| r.pattern).collect()
+        generalise(&m, 3).into_iter().map(|r| r.pattern).collect()
     }
 
     #[test]
-    fn keeps_subcommands_and_widens_varying_arguments() {
-        assert_eq!(
-            gen(
-                &[
-                    "git status",
-                    "git log -3",
-                    "git log --oneline",
-                    "git log -n 5",
-                    "git diff"
-                ],
-                3
-            ),
-            ["git diff", "git log *", "git status"]
-        );
-        assert_eq!(
-            gen(&["npm run test", "npm run build"], 3),
-            ["npm run build", "npm run test"]
-        );
-        assert_eq!(gen(&["cat a", "cat b", "cat c"], 3), ["cat *"]);
-        assert_eq!(gen(&["cat a", "cat b"], 3), ["cat a", "cat b"]);
+    fn words_read_back_what_the_recorder_wrote() {
+        let w = simple_words("git commit -m 'it'\\''s done' x").unwrap();
+        assert_eq!(w[3].value, "it's done");
+        assert_eq!(w[4].value, "x");
+        assert!(simple_words("ls | wc").is_none());
+        assert!(simple_words("echo $HOME").is_none());
+        assert!(simple_words("echo '$HOME'").is_some());
+        assert!(simple_words("a  b").is_none());
     }
 
     #[test]
-    fn dangerous_commands_stay_exact() {
-        assert_eq!(gen(&["rm a", "rm b", "rm c"], 3), ["rm a", "rm b", "rm c"]);
+    fn data_is_freed_and_structure_kept() {
         assert_eq!(
-            gen(
-                &["bash -c 'echo 1'", "bash -c 'echo 2'", "bash -c 'echo 3'"],
-                3
-            ),
-            ["bash -c 'echo 1'", "bash -c 'echo 2'", "bash -c 'echo 3'"]
+            gen(&["git commit -q -m 'fix the parser'"]),
+            ["git commit -q -m *"]
         );
         assert_eq!(
-            gen(
-                &[
-                    "python3 -c 'print(1)'",
-                    "python3 -c 'print(2)'",
-                    "python3 -c 'x'"
-                ],
-                3
-            )
-            .len(),
-            3
+            gen(&[
+                "curl -s -m 5 -o /dev/null 'http://127.0.0.1:8000/api/items?q=1'",
+                "curl -s -m 5 -o /dev/null 'http://127.0.0.1:8000/api/users?q=2'"
+            ]),
+            ["curl -s -m 5 -o /dev/null http://127.0.0.1:8000/*"]
         );
-        assert_eq!(gen(&["ls | wc", "ls | wc -l", "ls | wc -c"], 3).len(), 3);
+        assert_eq!(
+            gen(&["sed -i 's/a/b/' src/x.py", "sed -i 's/c/d/' src/y.py"]),
+            ["sed -i *"]
+        );
+        assert_eq!(gen(&["python3 -c 'print(1)'"]), ["python3 -c *"]);
+        assert_eq!(gen(&["rm -f /tmp/tmp.AbCdEf1234"]), ["rm -f /tmp/tmp.*"]);
+        assert_eq!(
+            gen(&["git status", "git status --short", "git diff"]),
+            ["git diff", "git status", "git status --short"]
+        );
     }
 
     #[test]
-    fn volatile_arguments_widen_at_once() {
-        assert_eq!(gen(&["cat /tmp/tmpab3xk9q_/out"], 3), ["cat *"]);
+    fn urls_keep_their_origin_and_a_varying_port_is_freed() {
         assert_eq!(
-            gen(&["python3 tool.py --pid 48213"], 3),
-            ["python3 tool.py --pid *"]
+            gen(&[
+                "curl -s http://127.0.0.1:41234/api/a",
+                "curl -s http://127.0.0.1:38211/api/b"
+            ]),
+            ["curl -s http://127.0.0.1:*/**"]
+        );
+        assert_eq!(
+            gen(&["curl -s http://example.com/x"]),
+            ["curl -s http://example.com/*"]
+        );
+    }
+
+    #[test]
+    fn helpers_of_tools_may_run() {
+        assert_eq!(
+            gen(&["/usr/lib/gcc/x86_64-linux-gnu/12/cc1 -quiet src/a.c -o /tmp/ccAb12Cd.s"]),
+            ["/usr/lib/gcc/x86_64-linux-gnu/12/cc1 *"]
+        );
+    }
+
+    #[test]
+    fn many_shapes_keep_only_the_head() {
+        assert_eq!(
+            gen(&["git log -3", "git log --oneline", "git log -n 5 --stat"]),
+            ["git log *"]
+        );
+    }
+
+    #[test]
+    fn privileges_and_shell_syntax_stay_exact() {
+        assert_eq!(gen(&["sudo ls /root"]), ["sudo ls /root"]);
+        // A script is learned as the commands it runs.
+        assert_eq!(gen(&["ls | wc -l"]), ["ls", "wc -l"]);
+        assert_eq!(
+            gen(&["bash -c 'f=$(mktemp /tmp/m.XXXX); grep -rn x src > \"$f\"; rm -f \"$f\"'"]),
+            ["grep -rn x src *", "mktemp *", "rm -f *"]
         );
     }
 

@@ -69,6 +69,7 @@ pub fn merge(
             !admits(Query {
                 tool,
                 path: Some(p),
+                project: places.project_of(p).or_else(|| places.project_below(p)),
                 ..Query::default()
             })
         });
@@ -236,11 +237,9 @@ pub fn merge(
             })
             .collect();
         let new: BTreeSet<String> = learned.exec.keys().cloned().collect();
-        adopt(
+        adopt_patterns(
             &mut doc,
             &prefix,
-            "exec",
-            learned,
             &old,
             produced,
             &new,
@@ -549,6 +548,89 @@ fn adopt(
     }
 }
 
+/// Exec: the generated policy admits commands with one allow rule (a
+/// script is admitted only when one rule covers every command it runs), so
+/// produced patterns that cover a new call join its list and the patterns
+/// they absorb leave it.
+fn adopt_patterns(
+    doc: &mut Doc,
+    prefix: &str,
+    old: &BTreeMap<String, (Stat, (String, usize))>,
+    produced: Vec<Produced>,
+    new: &BTreeSet<String>,
+    added: &mut Vec<Change>,
+    widened: &mut Vec<Change>,
+) {
+    let name = format!("{prefix}-exec");
+    let mut gone: BTreeSet<String> = BTreeSet::new();
+    let mut fresh: Vec<String> = Vec::new();
+    for r in produced {
+        if !r.absorbed.iter().any(|a| new.contains(a)) {
+            continue;
+        }
+        let replaced: Vec<String> = r
+            .absorbed
+            .iter()
+            .filter(|a| old.contains_key(*a))
+            .cloned()
+            .collect();
+        gone.extend(replaced.iter().cloned());
+        let change = Change {
+            policy: name.clone(),
+            pattern: r.patterns.join(", "),
+            replaced: replaced.clone(),
+            stat: r.stat.clone(),
+        };
+        if replaced.is_empty() {
+            added.push(change);
+        } else {
+            widened.push(change);
+        }
+        fresh.extend(r.patterns);
+    }
+    if fresh.is_empty() {
+        return;
+    }
+    if doc.policy(&name).is_none() {
+        insert_policy(
+            doc,
+            prefix,
+            policy(
+                name.clone(),
+                "Programs the agent ran: structure kept, data free",
+                None,
+                vec!["exec".into()],
+                vec![
+                    allow(&Stat::default(), "command_matches", Vec::new(), Vec::new()),
+                    deny_rest("command"),
+                ],
+            ),
+        );
+    }
+    let pol = doc.policy_mut(&name).expect("just ensured");
+    let at = pol
+        .rules
+        .iter()
+        .position(|r| r.action == "allow")
+        .unwrap_or(0);
+    if pol.rules.get(at).is_none_or(|r| r.action != "allow") {
+        pol.rules.insert(
+            at,
+            allow(&Stat::default(), "command_matches", Vec::new(), Vec::new()),
+        );
+    }
+    let list = pol.rules[at].patterns_mut("command_matches");
+    list.retain(|p| !gone.contains(p));
+    for p in fresh {
+        if !list.contains(&p) {
+            list.push(p);
+        }
+    }
+    if !list.iter().any(|p| p.starts_with('#')) {
+        list.sort();
+    }
+}
+
 fn first_pattern(r: &Rule) -> String {
     r.all_patterns()
         .next()
@@ -588,7 +670,18 @@ fn add_rule(doc: &mut Doc, prefix: &str, suffix: &str, learned: &Learned, rule: 
         pol.tools.sort();
     }
     pol.rules.push(rule);
-    pol.rules.sort_by_key(first_pattern);
+    // Allows sorted; the closing deny-rest rule (`default: true`) last.
+    pol.rules.sort_by_key(|r| {
+        (
+            r.action == "deny"
+                && r.patterns("command_matches").is_empty()
+                && r.all_patterns().next().is_none(),
+            first_pattern(r),
+        )
+    });
+    if !pol.rules.iter().any(|r| r.action == "deny") {
+        pol.rules.push(deny_rest(suffix));
+    }
 }
 
 fn insert_policy(doc: &mut Doc, prefix: &str, pol: Policy) {

@@ -47,8 +47,10 @@ use paths::{PathSets, Places};
 /// How to generate.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// Prefix of every policy name, so that several generated files in one
-    /// directory do not collide (`my-agent` → `my-agent-exec`, ...).
+    /// Prefix of every policy name (`my-agent` → `my-agent-exec`, ...).
+    /// Empty: the agent learned from (its name made safe), or `learned`
+    /// when there were several, so that two generations for one agent
+    /// compare rule by rule whatever their file names.
     pub name_prefix: String,
     /// The home directory of the observed user; inferred from the paths
     /// when `None`.
@@ -76,7 +78,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            name_prefix: "generated".into(),
+            name_prefix: String::new(),
             home: None,
             home_as_tilde: true,
             projects: Vec::new(),
@@ -85,7 +87,7 @@ impl Default for Options {
             until: None,
             agent: None,
             session: None,
-            collapse_threshold: 4,
+            collapse_threshold: 3,
             exec_threshold: 3,
             domain_threshold: 3,
         }
@@ -432,6 +434,9 @@ pub struct Generator {
     pub(crate) sockets: Counts,
     pub(crate) fetches: BTreeMap<String, Counts>,
     pub(crate) others: BTreeMap<String, Stat>,
+    /// Project roots the records named (`request.project`).
+    projects_seen: BTreeSet<String>,
+    sets: PathSets,
     pub(crate) opts: Options,
 }
 
@@ -451,11 +456,10 @@ fn glob_matcher(
 
 impl Generator {
     pub fn new(opts: Options) -> Result<Generator, GenerateError> {
-        let prefix_ok = !opts.name_prefix.is_empty()
-            && opts
-                .name_prefix
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        let prefix_ok = opts
+            .name_prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
         if !prefix_ok {
             return Err(GenerateError::Input(format!(
                 "invalid policy name prefix {:?}: use letters, digits, '-', '_' or '.'",
@@ -482,6 +486,8 @@ impl Generator {
             sockets: Counts::default(),
             fetches: BTreeMap::new(),
             others: BTreeMap::new(),
+            projects_seen: BTreeSet::new(),
+            sets: PathSets::default(),
             opts,
         })
     }
@@ -550,6 +556,21 @@ impl Generator {
             Ok(c) => c,
             Err(r) => return self.skip(r, obs),
         };
+        if let Call::File { access, path } = &call {
+            let probe = obs.outcome.is_some_and(|o| o.starts_with('E'));
+            if probe && self.sets.is_sensitive(*access, path) {
+                return self.skip(
+                    SkipReason::Failed("a probe of a sensitive path: never learned".into()),
+                    obs,
+                );
+            }
+        }
+        if let Some(p) = obs.project.filter(|p| p.starts_with('/')) {
+            if !self.projects_seen.contains(p) {
+                self.projects_seen
+                    .insert(observe::absolute(p, None).into_owned());
+            }
+        }
         self.learned += 1;
         if let Some(t) = ts {
             self.first = Some(self.first.map_or(t, |f| f.min(t)));
@@ -638,6 +659,7 @@ impl Generator {
             add(self.fetches.entry(tool).or_default(), m);
         }
         self.write_tools.extend(other.write_tools);
+        self.projects_seen.extend(other.projects_seen);
         for (tool, s) in other.others {
             self.others.entry(tool).or_default().absorb(&s);
         }
@@ -650,6 +672,9 @@ impl Generator {
     }
 
     pub(crate) fn build(mut self, existing: Option<&Doc>) -> Result<Built, GenerateError> {
+        if self.opts.name_prefix.is_empty() {
+            self.opts.name_prefix = self.prefix_from_agents();
+        }
         let places = self.places(existing);
         let sets = PathSets::default();
         let mut summary = Summary {
@@ -818,9 +843,13 @@ impl Generator {
             .iter()
             .filter_map(|(s, i)| i.first.as_ref().map(|(_, c)| (s.to_string(), c.clone())))
             .collect();
-        let mut projects: BTreeSet<String> = paths::project_roots(&session_cwds, &git_roots)
-            .into_iter()
-            .collect();
+        let mut projects: BTreeSet<String> = if self.projects_seen.is_empty() {
+            paths::project_roots(&session_cwds, &git_roots)
+                .into_iter()
+                .collect()
+        } else {
+            self.projects_seen.clone()
+        };
         projects.extend(self.opts.projects.iter().cloned());
         let probe = Places {
             home: home.clone(),
@@ -832,6 +861,30 @@ impl Generator {
             tilde: self.opts.home_as_tilde,
             projects: projects.into_iter().collect(),
             temps: self.opts.temp_dirs.clone(),
+        }
+    }
+
+    /// The agent's name made safe for a policy name, or `learned`.
+    fn prefix_from_agents(&self) -> String {
+        let [agent] = self.agents.iter().collect::<Vec<_>>()[..] else {
+            return "learned".into();
+        };
+        let mut out = String::new();
+        for c in agent.chars() {
+            let c = if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                c
+            } else {
+                '-'
+            };
+            if !(c == '-' && (out.is_empty() || out.ends_with('-'))) {
+                out.push(c);
+            }
+        }
+        let out = out.trim_end_matches('-').to_string();
+        if out.is_empty() {
+            "learned".into()
+        } else {
+            out
         }
     }
 
@@ -883,13 +936,21 @@ fn classify(access: Access, path: &str, sets: &PathSets, places: &Places) -> Cla
     if sets.is_sensitive(access, path) {
         return Class::Sensitive;
     }
+    if access == Access::Read {
+        if let Some(tree) = paths::system_tree(path) {
+            return Class::Entry(format!("{tree}/**"));
+        }
+        if let Some(name) = places.above_project(path).filter(|n| !has_glob_chars(n)) {
+            return Class::Entry(format!("$PARENTS/{name}"));
+        }
+    }
     if let Some(b) = baseline::bundle_for(access, path) {
         return Class::Bundle(b);
     }
     Class::Entry(if !path.starts_with('/') || has_glob_chars(path) {
         exact_path_pattern(path)
     } else {
-        paths::normalise(path, places)
+        places.project_form(&paths::normalise(path, places))
     })
 }
 
@@ -988,9 +1049,52 @@ pub(crate) struct Built {
 
 impl Built {
     fn into_generated(mut self) -> Result<Generated, GenerateError> {
-        let (doc, warnings) = build_doc(&self.learned, &self.opts, &self.places, &self.summary);
+        let (mut doc, warnings) = build_doc(&self.learned, &self.opts, &self.places, &self.summary);
         self.summary.warnings.extend(warnings);
-        let yaml = render::render(&doc);
+        let mut yaml = render::render(&doc);
+        // Commands the rules do not admit as the engine reads them (shell
+        // syntax the generaliser could not split) are admitted exactly.
+        if let Ok(checker) = Checker::new(&yaml, "generated policy", self.places.home.as_deref()) {
+            let missed: Vec<String> = self
+                .keys
+                .exec
+                .keys()
+                .filter(|c| !is_destructive(c))
+                .filter(|c| {
+                    !checker.admits(&Query {
+                        tool: "exec",
+                        command: Some(c),
+                        ..Query::default()
+                    })
+                })
+                .map(|c| c.to_string())
+                .collect();
+            if !missed.is_empty() {
+                let mut stat = Stat::default();
+                for c in &missed {
+                    stat.add(c, self.keys.exec.get(c.as_str()).copied().unwrap_or(1));
+                }
+                let name = format!("{}-exec", self.opts.name_prefix);
+                if let Some(rule) = doc
+                    .policies
+                    .iter_mut()
+                    .find(|p| p.name == name)
+                    .and_then(|p| p.rules.first_mut())
+                {
+                    let ps = rule.patterns_mut("command_matches");
+                    ps.push(one_line(&format!(
+                        "# scripts kept exact (shell syntax not split into commands): {}",
+                        stat_comment(&stat).trim_start_matches("# ")
+                    )));
+                    ps.extend(model::sorted(missed.iter().map(|c| exec::exact_pattern(c))));
+                }
+                self.summary.warnings.push(Warning {
+                    message: "scripts kept exact (their commands could not be generalised)".into(),
+                    stat,
+                });
+                yaml = render::render(&doc);
+            }
+        }
         self.summary.tools = tool_summaries(&doc, &self.opts.name_prefix);
         self.summary.baselines = baseline_summaries(&self.learned);
         self.check(yaml)
@@ -1003,7 +1107,7 @@ impl Built {
             .map_err(|e| {
                 GenerateError::Input(format!("the generated policy does not load: {e}"))
             })?;
-        let replay = replay(&checker, &self.keys, &self.learned);
+        let replay = replay(&checker, &self.keys, &self.learned, &self.places);
         let ok = replay.allowed == replay.total;
         self.summary.replay = Some(replay);
         for admitted in probe::probe(&checker, &self.places) {
@@ -1026,7 +1130,7 @@ impl Built {
     }
 }
 
-fn replay(ev: &Checker, keys: &Keys, learned: &Learned) -> Replay {
+fn replay(ev: &Checker, keys: &Keys, learned: &Learned, places: &Places) -> Replay {
     // (query, calls, what to show when denied)
     let mut calls: Vec<(Query<'_>, u64, &str)> = Vec::new();
     for (cmd, &n) in &keys.exec {
@@ -1061,6 +1165,7 @@ fn replay(ev: &Checker, keys: &Keys, learned: &Learned) -> Replay {
                 Query {
                     tool,
                     path: Some(p),
+                    project: places.project_of(p).or_else(|| places.project_below(p)),
                     ..Query::default()
                 },
                 n,
@@ -1368,6 +1473,46 @@ pub(crate) fn write_tools(learned: &Learned) -> Vec<String> {
     t.into_iter().collect()
 }
 
+/// The last rule of each generated tool policy: what was not learned is
+/// denied by the policy itself, so that no policy loaded beside it (a
+/// registry policy's catch-all allow) can let it through.
+pub(crate) fn deny_rest(what: &str) -> Rule {
+    Rule {
+        comments: vec![format!(
+            "# anything else: denied here, whatever other policies allow ({what} not learned)"
+        )],
+        action: "deny".into(),
+        when: vec![("default".into(), When::Flag(true))],
+        message: Some(format!("{what} not learned by the generated policy")),
+    }
+}
+
+/// A comment made one line, at most 200 characters.
+fn one_line(s: &str) -> String {
+    let s: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if s.chars().count() <= 200 {
+        return s;
+    }
+    let mut t: String = s.chars().take(197).collect();
+    t.push_str("...");
+    t
+}
+
+/// A rule's comment lines: support, then what its wildcards stand for.
+fn comments(stat: &Stat, generalised: &BTreeSet<&str>) -> Vec<String> {
+    let mut c = vec![stat_comment(stat)];
+    if !generalised.is_empty() {
+        c.push(format!(
+            "# generalised: * stands for {}",
+            generalised.iter().copied().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    c
+}
+
 pub(crate) fn build_doc(
     learned: &Learned,
     opts: &Options,
@@ -1378,33 +1523,10 @@ pub(crate) fn build_doc(
     let prefix = &opts.name_prefix;
     let mut policies = deny_policies(prefix, learned, places);
 
-    // Baseline bundles.
-    for access in [Access::Read, Access::Write] {
-        for (b, u) in &learned.bundles[access as usize] {
-            let bundle = &baseline::bundles()[*b];
-            let (suffix, tools) = match access {
-                Access::Read => (String::new(), strs(&["read"])),
-                Access::Write => ("-write".to_string(), write_tools(learned)),
-            };
-            let patterns: Vec<String> = u
-                .patterns(bundle, access)
-                .iter()
-                .map(|p| places.display(p))
-                .collect();
-            policies.push(policy(
-                format!("{prefix}-baseline-{}{suffix}", bundle.name),
-                &format!("Baseline: {}", bundle.description),
-                None,
-                tools,
-                vec![allow(&u.stat, "path_matches", patterns, Vec::new())],
-            ));
-        }
-    }
-
-    // exec
+    // exec: one rule per program, with all its patterns.
     let exec_rules = exec::generalise(&learned.exec, opts.exec_threshold);
     for r in &exec_rules {
-        if r.volatile && !r.pattern.ends_with(" *") {
+        if r.volatile {
             warnings
                 .entry(
                     "commands kept exact although they name a temp path or number that will differ next run: add a rule by hand if they recur".into(),
@@ -1419,21 +1541,51 @@ pub(crate) fn build_doc(
                 .absorb(&r.stat);
         }
     }
-    if !exec_rules.is_empty() {
-        let rules = exec_rules
-            .iter()
-            .map(|r| {
-                allow(
-                    &r.stat,
-                    "command_matches",
-                    vec![r.pattern.clone()],
-                    Vec::new(),
-                )
-            })
-            .collect();
+    let mut by_program: BTreeMap<&str, Vec<&exec::ExecRule>> = BTreeMap::new();
+    for r in &exec_rules {
+        by_program.entry(r.program.as_str()).or_default().push(r);
+    }
+    if !by_program.is_empty() {
+        // One rule: the engine admits a script (`bash -c 'a | b'`) only when
+        // a single rule covers every command it runs. Patterns are grouped
+        // by program, each group under a comment with its support.
+        let mut stat = Stat::default();
+        let mut patterns = Vec::new();
+        for (program, rs) in by_program {
+            let mut s = Stat::default();
+            let mut generalised = BTreeSet::new();
+            for r in &rs {
+                s.absorb(&r.stat);
+                generalised.extend(r.generalised.iter().copied());
+            }
+            stat.absorb(&s);
+            let support = stat_comment(&s);
+            let support = support.trim_start_matches("# ");
+            let mut line = format!("# {program}: {support}");
+            if !generalised.is_empty() {
+                line.push_str(&format!(
+                    "; * is {}",
+                    generalised.iter().copied().collect::<Vec<_>>().join(", ")
+                ));
+            }
+            patterns.push(one_line(&line));
+            patterns.extend(model::sorted(rs.iter().map(|r| r.pattern.clone())));
+        }
+        let rules = vec![
+            Rule {
+                comments: vec![
+                    stat_comment(&stat),
+                    "# programs, each with its subcommands and flags; data (messages, paths, URLs' paths, inline code) is *".into(),
+                ],
+                action: "allow".into(),
+                when: vec![("command_matches".into(), When::Patterns(patterns))],
+                message: None,
+            },
+            deny_rest("command"),
+        ];
         policies.push(policy(
             format!("{prefix}-exec"),
-            "Programs the agent ran",
+            "Programs the agent ran: structure kept, data free",
             None,
             strs(&["exec"]),
             rules,
@@ -1456,22 +1608,66 @@ pub(crate) fn build_doc(
         ),
     ] {
         let mut rules: Vec<(String, Rule)> = Vec::new();
-        for r in paths::collapse(
-            &learned.files[access as usize],
+        for (b, u) in &learned.bundles[access as usize] {
+            let bundle = &baseline::bundles()[*b];
+            let patterns: Vec<String> = u
+                .patterns(bundle, access)
+                .iter()
+                .map(|p| places.display(p))
+                .collect();
+            let mut c = vec![format!(
+                "# baseline {}: {}",
+                bundle.name, bundle.description
+            )];
+            c.push(stat_comment(&u.stat));
+            rules.push((
+                format!("0 baseline {}", bundle.name),
+                Rule {
+                    comments: c,
+                    action: "allow".into(),
+                    when: vec![("path_matches".into(), When::Patterns(patterns))],
+                    message: None,
+                },
+            ));
+        }
+        let (project, elsewhere): (BTreeMap<String, Stat>, BTreeMap<String, Stat>) = learned.files
+            [access as usize]
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .partition(|(k, _)| k.starts_with(paths::PROJECT));
+        let mut found = paths::project_rules(&project, access);
+        found.extend(paths::collapse(
+            &elsewhere,
             access,
             places,
             opts.collapse_threshold,
-        ) {
+        ));
+        for r in found {
             let shown = places.display(&r.pattern);
+            let mut generalised = BTreeSet::new();
+            if r.pattern.contains("**") {
+                generalised.insert("any file below");
+            } else if r.pattern.contains('*') {
+                generalised.insert("a volatile name (temp file, date, number, hash)");
+            }
+            let mut c = comments(&r.stat, &generalised);
+            if r.pattern.starts_with(paths::PROJECT) {
+                c.insert(0, "# the project (wherever it is checked out)".into());
+            }
             rules.push((
-                shown.clone(),
-                allow(&r.stat, "path_matches", vec![shown], Vec::new()),
+                format!("1 {shown}"),
+                Rule {
+                    comments: c,
+                    action: "allow".into(),
+                    when: vec![("path_matches".into(), When::Patterns(vec![shown]))],
+                    message: None,
+                },
             ));
         }
         for (p, s) in &learned.sensitive[access as usize] {
             let shown = places.display(&exact_path_pattern(p));
             rules.push((
-                shown.clone(),
+                format!("1 {shown}"),
                 allow(
                     s,
                     "path_matches",
@@ -1482,52 +1678,59 @@ pub(crate) fn build_doc(
         }
         rules.sort_by(|a, b| a.0.cmp(&b.0));
         if !rules.is_empty() {
+            let mut rules: Vec<Rule> = rules.into_iter().map(|(_, r)| r).collect();
+            rules.push(deny_rest(if access == Access::Read {
+                "read"
+            } else {
+                "write"
+            }));
             policies.push(policy(
                 format!("{prefix}-{suffix}"),
                 what,
                 None,
                 tools,
-                rules.into_iter().map(|(_, r)| r).collect(),
+                rules,
             ));
         }
     }
 
     // net
     let connect = net::connect_rules(&learned.connects, opts.domain_threshold);
-    let remote: Vec<Rule> = connect
-        .iter()
-        .filter(|r| !r.loopback)
-        .map(|r| allow(&r.stat, "url_matches", r.patterns.clone(), Vec::new()))
-        .collect();
-    if !remote.is_empty() {
+    let mut net_rules: Vec<Rule> = Vec::new();
+    for loopback in [false, true] {
+        for r in connect.iter().filter(|r| r.loopback == loopback) {
+            let mut generalised = BTreeSet::new();
+            if r.patterns.len() > 1 {
+                generalised.insert("a port of the ephemeral range, which varied");
+            }
+            if r.patterns.iter().any(|p| p.contains("*.")) {
+                generalised.insert("a subdomain");
+            }
+            let mut c = comments(&r.stat, &generalised);
+            if loopback {
+                c.insert(0, "# loopback".into());
+            }
+            net_rules.push(Rule {
+                comments: c,
+                action: "allow".into(),
+                when: vec![("url_matches".into(), When::Patterns(r.patterns.clone()))],
+                message: None,
+            });
+        }
+    }
+    for (p, s) in &learned.sockets {
+        let mut r = allow(s, "path_matches", vec![places.display(p)], Vec::new());
+        r.comments.insert(0, "# unix socket".into());
+        net_rules.push(r);
+    }
+    if !net_rules.is_empty() {
+        net_rules.push(deny_rest("connection"));
         policies.push(policy(
             format!("{prefix}-net"),
-            "Network connections by domain and port",
+            "Network connections by host and port; unix sockets by path",
             None,
             strs(&["net"]),
-            remote,
-        ));
-    }
-    let mut local: Vec<Rule> = connect
-        .iter()
-        .filter(|r| r.loopback)
-        .map(|r| allow(&r.stat, "url_matches", r.patterns.clone(), Vec::new()))
-        .collect();
-    for (p, s) in &learned.sockets {
-        local.push(allow(
-            s,
-            "path_matches",
-            vec![places.display(p)],
-            Vec::new(),
-        ));
-    }
-    if !local.is_empty() {
-        policies.push(policy(
-            format!("{prefix}-net-local"),
-            "Loopback connections and unix sockets",
-            None,
-            strs(&["net"]),
-            local,
+            net_rules,
         ));
     }
 
@@ -1539,10 +1742,11 @@ pub(crate) fn build_doc(
                 all.entry(u.clone()).or_default().absorb(s);
             }
         }
-        let rules = net::fetch_rules(&all)
+        let mut rules: Vec<Rule> = net::fetch_rules(&all)
             .iter()
             .map(|r| allow(&r.stat, "url_matches", r.patterns.clone(), Vec::new()))
             .collect();
+        rules.push(deny_rest("URL"));
         policies.push(policy(
             format!("{prefix}-fetch"),
             "URLs fetched, by scheme, host and port",

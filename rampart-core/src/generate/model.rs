@@ -89,6 +89,8 @@ pub struct Rule {
 /// One condition of a rule's `when`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum When {
+    /// The patterns; an entry starting with `#` is a comment line rendered
+    /// among them (it groups the patterns that follow), never a pattern.
     Patterns(Vec<String>),
     Flag(bool),
     /// Anything else (`agent_depth`, `tool_param_matches`, ...), as YAML.
@@ -128,13 +130,17 @@ impl Rule {
 
     /// The rule's support, read back from its first comment line.
     pub fn stat(&self) -> Option<Stat> {
-        self.comments.first().and_then(|c| parse_stat_comment(c))
+        self.comments.iter().find_map(|c| parse_stat_comment(c))
     }
 
     /// Every pattern of the rule, with its field.
     pub fn all_patterns(&self) -> impl Iterator<Item = (&str, &str)> {
         self.when.iter().flat_map(|(f, w)| match w {
-            When::Patterns(p) => p.iter().map(|s| (f.as_str(), s.as_str())).collect(),
+            When::Patterns(p) => p
+                .iter()
+                .filter(|s| !s.starts_with('#'))
+                .map(|s| (f.as_str(), s.as_str()))
+                .collect(),
             _ => Vec::new(),
         })
     }

@@ -2,6 +2,13 @@
 //! and port, raw addresses exact, loopback apart; Go Rampart `fetch` calls
 //! by scheme, host and port.
 //!
+//! A host's port is kept unless the observations show it varies among high
+//! ports (a server started on a free or random port each session): then the
+//! rule admits, on that host, the narrowest of the usual dynamic ranges that
+//! holds every observed port — 49152-65535 (IANA's dynamic ports),
+//! 32768-65535 (the kernel's ephemeral range and above) or 10000-65535 —
+//! and still no port below it, where databases, caches and ssh listen.
+//!
 //! Subdomains of one registrable domain may widen to `*.example.com` past a
 //! threshold, written so the pattern stays anchored (`tcp://*.example.com:443`:
 //! `*` never crosses `:` or `/` there); never over a public suffix or a
@@ -279,8 +286,119 @@ pub fn connect_rules(entries: &BTreeMap<String, Stat>, threshold: usize) -> Vec<
         }
     });
     rules.extend(widened.into_values());
+    let mut rules = ephemeral_ports(rules);
     rules.sort_by(|a, b| a.patterns.cmp(&b.patterns));
     rules
+}
+
+/// Lower ends of the dynamic port ranges a varying port widens to.
+pub const DYNAMIC_FLOORS: [u16; 3] = [49152, 32768, 10000];
+
+/// `filepath.Match` patterns for the ports `lo..=hi` (decimal, no
+/// leading zeros): digit classes, one pattern per aligned block.
+pub fn port_patterns(lo: u32, hi: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    range_patterns(lo, hi, &mut out);
+    out
+}
+
+fn range_patterns(lo: u32, hi: u32, out: &mut Vec<String>) {
+    if lo > hi {
+        return;
+    }
+    let digits = lo.to_string().len();
+    if digits < hi.to_string().len() {
+        let top = 10u32.pow(digits as u32) - 1;
+        range_patterns(lo, top, out);
+        range_patterns(top + 1, hi, out);
+        return;
+    }
+    // The largest block at `lo` whose last k digits are free and whose
+    // head's last digit runs over a class: `3[3-9][0-9][0-9][0-9]`.
+    for k in (0..digits).rev() {
+        let unit = 10u32.pow(k as u32);
+        if lo % unit != 0 || lo + unit - 1 > hi {
+            continue;
+        }
+        let head = lo / unit;
+        let mut end = head;
+        while (end + 1) % 10 != 0 && (end + 2) * unit - 1 <= hi {
+            end += 1;
+        }
+        let (hs, he) = (head.to_string(), end.to_string());
+        let mut p = hs[..hs.len() - 1].to_string();
+        let (a, b) = (hs.as_bytes()[hs.len() - 1], he.as_bytes()[he.len() - 1]);
+        if a == b {
+            p.push(a as char);
+        } else {
+            p.push_str(&format!("[{}-{}]", a as char, b as char));
+        }
+        for _ in 0..k {
+            p.push_str("[0-9]");
+        }
+        out.push(p);
+        range_patterns((end + 1) * unit, hi, out);
+        return;
+    }
+}
+
+/// Merges the exact rules of one host whose observed ports vary among high
+/// ports into one rule for the narrowest dynamic range holding them.
+fn ephemeral_ports(rules: Vec<NetRule>) -> Vec<NetRule> {
+    let mut by_host: BTreeMap<(String, String), Vec<(usize, u16)>> = BTreeMap::new();
+    for (i, r) in rules.iter().enumerate() {
+        let [pattern] = r.patterns.as_slice() else {
+            continue;
+        };
+        let Some(ep) = Endpoint::parse(pattern).filter(|_| !pattern.contains(['*', '?', '[']))
+        else {
+            continue;
+        };
+        if let Ok(port) = ep.port.parse::<u16>() {
+            if port >= DYNAMIC_FLOORS[2] {
+                by_host
+                    .entry((ep.scheme, ep.host))
+                    .or_default()
+                    .push((i, port));
+            }
+        }
+    }
+    let mut merged: Vec<NetRule> = Vec::new();
+    let mut gone = vec![false; rules.len()];
+    for ((scheme, host), members) in by_host {
+        if members.len() < 2 {
+            continue;
+        }
+        let low = members.iter().map(|m| m.1).min().unwrap_or(u16::MAX);
+        let floor = DYNAMIC_FLOORS
+            .iter()
+            .copied()
+            .find(|f| *f <= low)
+            .unwrap_or(DYNAMIC_FLOORS[2]);
+        let mut r = NetRule {
+            patterns: port_patterns(floor.into(), 65535)
+                .iter()
+                .map(|p| format!("{scheme}://{host}:{p}"))
+                .collect(),
+            stat: Stat::default(),
+            loopback: false,
+            absorbed: Vec::new(),
+        };
+        for (i, _) in members {
+            gone[i] = true;
+            r.loopback |= rules[i].loopback;
+            r.stat.absorb(&rules[i].stat);
+            r.absorbed.extend(rules[i].absorbed.iter().cloned());
+        }
+        merged.push(r);
+    }
+    rules
+        .into_iter()
+        .zip(gone)
+        .filter(|(_, g)| !g)
+        .map(|(r, _)| r)
+        .chain(merged)
+        .collect()
 }
 
 /// Rules for `fetch` URLs: one per scheme, host and port, admitting any path
@@ -364,6 +482,66 @@ mod tests {
             3,
         );
         assert_eq!(r.len(), 3);
+    }
+
+    #[test]
+    fn ports_varying_in_the_ephemeral_range_widen_to_it_alone() {
+        let r = connect_rules(
+            &entries(&[
+                "tcp://127.0.0.1:41234",
+                "tcp://127.0.0.1:38000",
+                "tcp://127.0.0.1:8080",
+                "tcp://10.0.0.1:45000",
+            ]),
+            3,
+        );
+        assert_eq!(r.len(), 3, "{r:?}");
+        let wide = r.iter().find(|r| r.patterns.len() > 1).unwrap();
+        assert!(wide.loopback);
+        assert_eq!(wide.stat.count, 2);
+        let g: Vec<crate::policy::glob::Glob> = wide
+            .patterns
+            .iter()
+            .map(|p| {
+                crate::policy::glob::Glob::new(p, crate::policy::glob::GlobKind::Text).unwrap()
+            })
+            .collect();
+        let admits = |port: u32| {
+            let u = format!("tcp://127.0.0.1:{port}");
+            g.iter().any(|g| g.is_match(&u))
+        };
+        for p in [32768, 32799, 33000, 45000, 59999, 60999, 65535] {
+            assert!(admits(p), "{p}");
+        }
+        for p in [22, 4444, 6379, 8080, 9999, 32767, 10000] {
+            assert!(!admits(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn port_ranges_are_digit_classes() {
+        let check = |lo: u32, hi: u32| {
+            let ps = port_patterns(lo, hi);
+            let globs: Vec<_> = ps
+                .iter()
+                .map(|p| {
+                    crate::policy::glob::Glob::new(p, crate::policy::glob::GlobKind::Text).unwrap()
+                })
+                .collect();
+            for port in 0..70000u32 {
+                let m = globs.iter().any(|g| g.is_match(&port.to_string()));
+                assert_eq!(
+                    m,
+                    (lo..=hi).contains(&port),
+                    "{port} in {lo}..={hi}: {ps:?}"
+                );
+            }
+            ps
+        };
+        assert_eq!(check(10000, 65535).len(), 5);
+        check(32768, 65535);
+        check(49152, 65535);
+        check(1, 999);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! [`Observation`], and the decision whether it is learned at all.
 //!
 //! Learned: calls the policy allowed (`allow`, `watch`, and Go Rampart's
-//! `log`) that succeeded. Skipped, each with a reason for the summary: denied
+//! `log`) that succeeded, and reads that found nothing (`ENOENT`,
+//! `ENOTDIR`: programs probe for optional files, and the next session's
+//! probes must pass too). Skipped, each with a reason for the summary: denied
 //! and `ask` calls, failed opens, execs and connects, calls outside the time
 //! window or the agent/session filter, records without the key a rule needs.
 //! Reads both this project's trails and Go Rampart's (tools `exec`, `read`,
@@ -191,6 +193,8 @@ pub(crate) struct Rec<'a> {
     pub domain: Option<&'a str>,
     /// `cwd`, else `workdir`.
     pub cwd: Option<&'a str>,
+    /// The session's project root (`request.project`).
+    pub project: Option<&'a str>,
     pub outcome: Option<&'a str>,
 }
 
@@ -212,6 +216,7 @@ impl<'a> Rec<'a> {
             url: str_key(r, URL_KEYS),
             domain: str_key(r, &["domain"]),
             cwd: str_key(r, &["cwd", "workdir"]),
+            project: str_key(r, &["project"]),
             outcome: r.get("outcome").and_then(Value::as_str),
         }
     }
@@ -311,6 +316,8 @@ struct RequestRef<'a> {
     #[serde(borrow)]
     workdir: Option<LenientStr<'a>>,
     #[serde(borrow)]
+    project: Option<LenientStr<'a>>,
+    #[serde(borrow)]
     outcome: Option<LenientStr<'a>>,
 }
 
@@ -375,6 +382,7 @@ impl<'a> LineRef<'a> {
             url: r.and_then(|r| [&r.url, &r.uri, &r.href].into_iter().find_map(ls)),
             domain: r.and_then(|r| ls(&r.domain)),
             cwd: r.and_then(|r| [&r.cwd, &r.workdir].into_iter().find_map(ls)),
+            project: r.and_then(|r| ls(&r.project)),
             outcome: r.and_then(|r| r.outcome.as_ref().and_then(|o| o.0.as_deref())),
         })
     }
@@ -396,6 +404,7 @@ pub(crate) fn outcome(rec: &Rec<'_>) -> Result<(), SkipReason> {
     if let Some(o) = rec.outcome {
         return match o {
             "ok" | "in_progress" | "unknown" | "" => Ok(()),
+            "ENOENT" | "ENOTDIR" if rec.tool == "read" => Ok(()),
             errno => Err(SkipReason::Failed(errno.to_string())),
         };
     }

@@ -176,6 +176,39 @@ const SHARED_IN_HOME: &[&str] = &[
     ".cache",
 ];
 
+/// Trees that packages install and nobody writes a secret into: a read
+/// anywhere in one is learned as a read of the tree (`/usr/include/**`).
+const SYSTEM_TREES: &[&str] = &[
+    "/usr/include",
+    "/usr/lib",
+    "/usr/lib32",
+    "/usr/lib64",
+    "/usr/libexec",
+    "/usr/share",
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/local/include",
+    "/usr/local/lib",
+    "/usr/local/share",
+    "/usr/local/bin",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+];
+
+/// The system tree a path lies in, when it is not itself sensitive.
+pub fn system_tree(path: &str) -> Option<&'static str> {
+    let tree = SYSTEM_TREES
+        .iter()
+        .filter(|t| is_under(path, t))
+        .max_by_key(|t| t.len())?;
+    // A tree that holds a private-key directory (`/usr/lib/ssl/private` is
+    // a link to `/etc/ssl/private`) is never read whole through it.
+    (!path.contains("/private/")).then_some(tree)
+}
+
 /// Where the observed paths live.
 #[derive(Clone, Debug, Default)]
 pub struct Places {
@@ -201,6 +234,40 @@ impl Places {
             }
         }
         p.to_string()
+    }
+
+    /// The project root `path` lies in (the longest), if any.
+    pub fn project_of(&self, path: &str) -> Option<&str> {
+        self.projects
+            .iter()
+            .filter(|p| path == p.as_str() || is_under(path, p))
+            .max_by_key(|p| p.len())
+            .map(String::as_str)
+    }
+
+    /// `path` with its project root written `$PROJECT`.
+    pub fn project_form(&self, path: &str) -> String {
+        match self.project_of(path) {
+            Some(root) => format!("{PROJECT}{}", &path[root.len()..]),
+            None => path.to_string(),
+        }
+    }
+
+    /// The file name of `path` when its directory is strictly above a
+    /// project root (a tool's walk up looking for its configuration).
+    pub fn above_project<'p>(&self, path: &'p str) -> Option<&'p str> {
+        let dir = parent(path);
+        let name = path[dir.len()..].trim_start_matches('/');
+        (self.project_below(path).is_some() && !name.is_empty()).then_some(name)
+    }
+
+    /// A project root strictly below the directory of `path`.
+    pub fn project_below(&self, path: &str) -> Option<&str> {
+        let dir = parent(path);
+        self.projects
+            .iter()
+            .find(|p| is_under(p, dir))
+            .map(String::as_str)
     }
 
     /// The inverse of [`Places::display`].
@@ -246,9 +313,13 @@ impl Places {
         if self.temps.iter().any(|t| inside(t)) {
             return true;
         }
+        // An application's cache and state (XDG): `~/.cache/<app>`,
+        // `~/.local/state/<app>`.
         self.homes_for(dir).iter().any(|h| {
-            let cache = format!("{h}/.cache/");
-            dir.strip_prefix(&cache).is_some_and(|app| !app.is_empty())
+            [".cache/", ".local/state/"].iter().any(|d| {
+                dir.strip_prefix(&format!("{h}/{d}"))
+                    .is_some_and(|app| !app.is_empty())
+            })
         })
     }
 
@@ -596,6 +667,62 @@ struct Node {
     children: BTreeMap<String, Node>,
 }
 
+/// How a policy names the project root.
+pub const PROJECT: &str = "$PROJECT";
+
+/// File rules inside the project, from `$PROJECT/...` entries: reads of
+/// the project are one rule (`$PROJECT/**`); writes are one rule per
+/// top-level entry written (`$PROJECT/src/**`, `$PROJECT/notes.md`), or the
+/// whole project once two or more top-level entries were written. The deny
+/// policies still stand before these (`.git/hooks`, `.env`).
+pub fn project_rules(entries: &BTreeMap<String, Stat>, access: Access) -> Vec<PathRule> {
+    if entries.is_empty() {
+        return Vec::new();
+    }
+    let mut tops: BTreeMap<String, (bool, Vec<(String, Stat)>)> = BTreeMap::new();
+    for (p, s) in entries {
+        let rest = p.strip_prefix(PROJECT).unwrap_or(p);
+        let rest = rest.trim_start_matches('/');
+        let (top, deeper) = match rest.split_once('/') {
+            Some((t, _)) => (t, true),
+            None => (rest, false),
+        };
+        let e = tops.entry(top.to_string()).or_default();
+        e.0 |= deeper;
+        e.1.push((p.clone(), s.clone()));
+    }
+    let whole = access == Access::Read || tops.len() >= 2;
+    let merge = |pattern: String, members: Vec<(String, Stat)>| {
+        let mut stat = Stat::default();
+        let mut absorbed = Vec::new();
+        for (p, s) in members {
+            stat.absorb(&s);
+            absorbed.push(p);
+        }
+        PathRule {
+            pattern,
+            stat,
+            absorbed,
+        }
+    };
+    if whole {
+        let all = tops.into_values().flat_map(|(_, m)| m).collect();
+        return vec![merge(format!("{PROJECT}/**"), all)];
+    }
+    tops.into_iter()
+        .map(|(top, (deeper, members))| {
+            let pattern = if top.is_empty() {
+                PROJECT.to_string()
+            } else if deeper {
+                format!("{PROJECT}/{top}/**")
+            } else {
+                format!("{PROJECT}/{top}")
+            };
+            merge(pattern, members)
+        })
+        .collect()
+}
+
 /// Builds file rules from normalised entries: each entry is a path pattern
 /// (possibly with `*` inside segments, or `dir/*`, `dir/**` from an earlier
 /// policy) with the support it carries.
@@ -660,15 +787,17 @@ fn collapse_node(
         return vec![merge_rules(format!("{dir}/**"), all)];
     }
     let literal = !dir.contains(['*', '?', '[']);
-    let eligible = node.children.len() >= threshold
+    // Scratch names in a temp root differ every run: two make a pattern.
+    let needed = if places.temps.iter().any(|t| t == dir_display) {
+        2
+    } else {
+        threshold
+    };
+    let eligible = node.children.len() >= needed
         && !places.is_shared(dir_display)
         && (access == Access::Read || places.owned_for_write(dir_display));
     if eligible {
-        // A temp root is shared by every program: `tmp/*` at most there.
-        let recursive = has_subdirs
-            && literal
-            && dir.len() + 3 <= MAX_DOUBLE_STAR_PATTERN_LEN
-            && !places.temps.iter().any(|t| t == dir_display);
+        let recursive = has_subdirs && literal && dir.len() + 3 <= MAX_DOUBLE_STAR_PATTERN_LEN;
         if recursive && !places.reaches_sensitive(dir_display, true) {
             let mut all = own_rules;
             all.extend(deeper);

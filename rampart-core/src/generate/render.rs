@@ -70,7 +70,12 @@ fn render_rule(r: &Rule, out: &mut String) {
                 When::Patterns(ps) => {
                     out.push_str(&format!("          {field}:\n"));
                     for p in ps {
-                        out.push_str(&format!("            - {}\n", quote(p)));
+                        if p.starts_with('#') {
+                            // A comment among the patterns (model::When).
+                            out.push_str(&format!("            {p}\n"));
+                        } else {
+                            out.push_str(&format!("            - {}\n", quote(p)));
+                        }
                     }
                 }
                 When::Other(v) => {

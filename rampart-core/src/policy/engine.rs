@@ -212,14 +212,25 @@ fn compile_list(
 /// project spelling and a project pattern nothing else.
 pub const PROJECT_PREFIX: &str = "//$PROJECT";
 
+/// How a file directly inside a directory above the project root is
+/// spelled for the patterns that start with `$PARENTS/` (the walk up that
+/// tools make looking for their configuration: `AGENTS.md`,
+/// `package.json`, `.editorconfig`): this prefix, `/`, the file's name.
+pub const PARENTS_PREFIX: &str = "//$PARENTS";
+
 /// `~`, `~/x`, `$HOME`, `$HOME/x`, `${HOME}/x` at the start of a path
 /// pattern become the home directory; `$PROJECT`, `$PROJECT/x`,
 /// `${PROJECT}/x` become [`PROJECT_PREFIX`] and the rest.
 pub fn expand_home(pattern: &str, home: Option<&str>) -> String {
-    for prefix in ["$PROJECT", "${PROJECT}"] {
+    for (prefix, spelled) in [
+        ("$PROJECT", PROJECT_PREFIX),
+        ("${PROJECT}", PROJECT_PREFIX),
+        ("$PARENTS", PARENTS_PREFIX),
+        ("${PARENTS}", PARENTS_PREFIX),
+    ] {
         if let Some(rest) = pattern.strip_prefix(prefix) {
             if rest.is_empty() || rest.starts_with('/') {
-                return format!("{PROJECT_PREFIX}{rest}");
+                return format!("{spelled}{rest}");
             }
         }
     }
@@ -445,7 +456,9 @@ impl Engine {
                                 let glob = self.paths.glob(i);
                                 // A project pattern's literal is spelled only
                                 // in the project form the screen never sees.
-                                if glob.as_str().starts_with(PROJECT_PREFIX) {
+                                if glob.as_str().starts_with(PROJECT_PREFIX)
+                                    || glob.as_str().starts_with(PARENTS_PREFIX)
+                                {
                                     return None;
                                 }
                                 literals.push(glob.required_literal()?);
@@ -1030,6 +1043,9 @@ impl<'r> Scratch<'_, 'r> {
                 if let Some(spelled) = project_form(&absolute, self.req.project) {
                     self.engine.paths.matches_into(&spelled, &mut bits);
                 }
+                if let Some(spelled) = parents_form(&absolute, self.req.project) {
+                    self.engine.paths.matches_into(&spelled, &mut bits);
+                }
                 bits
             });
             self.paths = Some(bits);
@@ -1197,6 +1213,23 @@ pub fn project_form(absolute: &str, project: Option<&str>) -> Option<String> {
     (rest.is_empty() || rest.starts_with('/')).then(|| format!("{PROJECT_PREFIX}{rest}"))
 }
 
+/// The spelling of an absolute path directly inside a strict ancestor of
+/// `project` that `$PARENTS/` patterns match: [`PARENTS_PREFIX`], `/`,
+/// its name.
+pub fn parents_form(absolute: &str, project: Option<&str>) -> Option<String> {
+    let root = clean_path(project.filter(|p| p.starts_with('/'))?);
+    let (dir, name) = absolute.rsplit_once('/')?;
+    if name.is_empty() || !absolute.starts_with('/') {
+        return None;
+    }
+    let above = if dir.is_empty() {
+        root != "/"
+    } else {
+        root.len() > dir.len() && root.starts_with(dir) && root.as_bytes()[dir.len()] == b'/'
+    };
+    above.then(|| format!("{PARENTS_PREFIX}/{name}"))
+}
+
 /// The absolute spelling of a path (joined to `cwd` when relative, cleaned)
 /// and, when there is one, its spelling relative to `cwd`.
 fn path_forms<'p>(path: &'p str, cwd: Option<&str>) -> (Cow<'p, str>, Option<Cow<'p, str>>) {
@@ -1315,6 +1348,23 @@ mod tests {
         assert_eq!(project_form("/w/proj/a", None), None);
         assert_eq!(project_form("/w/proj/a", Some("rel")), None);
         assert_eq!(project_form("/a", Some("/")).unwrap(), "//$PROJECT/a");
+    }
+
+    #[test]
+    fn parents_form_only_directly_above_the_root() {
+        let p = Some("/w/a/proj");
+        assert_eq!(
+            parents_form("/w/a/AGENTS.md", p).unwrap(),
+            "//$PARENTS/AGENTS.md"
+        );
+        assert_eq!(
+            parents_form("/AGENTS.md", p).unwrap(),
+            "//$PARENTS/AGENTS.md"
+        );
+        assert_eq!(parents_form("/w/a/proj/AGENTS.md", p), None);
+        assert_eq!(parents_form("/w/a/other/AGENTS.md", p), None);
+        assert_eq!(parents_form("/w/ab/AGENTS.md", p), None);
+        assert_eq!(parents_form("/AGENTS.md", Some("/")), None);
     }
 
     #[test]

@@ -60,6 +60,9 @@
 //! the files of the project it learned from wherever the next checkout is.
 //! Such a pattern matches only a path inside that root, and nothing when the
 //! call has no project.
+//! `$PARENTS/NAME` means a file called NAME directly inside any directory
+//! above the project root (tools walk up from the project looking for
+//! their configuration).
 //! Command patterns keep `~` literal in both, since they match the command's
 //! text.
 //!

@@ -254,6 +254,65 @@ pub fn words(seg: &str) -> Vec<Cow<'_, str>> {
     out
 }
 
+/// Whether `seg` is only `NAME=value` words, values read with their
+/// quotes, `$(…)` and backticks whole.
+fn assignments_only(seg: &str) -> bool {
+    let b = seg.as_bytes();
+    let mut i = 0;
+    let mut any = false;
+    loop {
+        while i < b.len() && matches!(b[i], b' ' | b'\t') {
+            i += 1;
+        }
+        if i == b.len() {
+            return any;
+        }
+        let start = i;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+            i += 1;
+        }
+        if i == start || b[start].is_ascii_digit() || b.get(i) != Some(&b'=') {
+            return false;
+        }
+        i += 1;
+        let mut depth = 0usize;
+        while i < b.len() && (depth > 0 || !matches!(b[i], b' ' | b'\t')) {
+            match b[i] {
+                b'\'' => {
+                    i += 1;
+                    while i < b.len() && b[i] != b'\'' {
+                        i += 1;
+                    }
+                }
+                b'"' => {
+                    i += 1;
+                    while i < b.len() && b[i] != b'"' {
+                        if b[i] == b'\\' {
+                            i += 1;
+                        }
+                        i += 1;
+                    }
+                }
+                b'`' => {
+                    i += 1;
+                    while i < b.len() && b[i] != b'`' {
+                        i += 1;
+                    }
+                }
+                b'\\' => i += 1,
+                b'(' => depth += 1,
+                b')' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            i += 1;
+        }
+        if depth > 0 || i > b.len() {
+            return false;
+        }
+        any = true;
+    }
+}
+
 /// `NAME=value` with a name of letters, digits and `_`, not starting with a
 /// digit: the name.
 pub fn assignment_name(word: &str) -> Option<&str> {
@@ -1131,7 +1190,10 @@ impl Builder<'_> {
                 let inner = self.command(script, depth + 1);
                 self.form(&inner);
             }
-            if u.script.is_none() && !u.go_words.is_empty() {
+            // `f=$(mktemp)` runs only its substitution (a component of its
+            // own below); split textually its words would leave a phantom
+            // command (`/tmp/x)` of `f=$(mktemp /tmp/x)`).
+            if u.script.is_none() && !u.go_words.is_empty() && !assignments_only(seg) {
                 let c = Component {
                     text: seg.to_string(),
                     same_words: !u.dropped,
@@ -1187,6 +1249,20 @@ mod tests {
         for m in ["", "x", "K", "1Q", "1KiBB"] {
             assert!(!is_stdbuf_mode(m), "{m}");
         }
+    }
+
+    #[test]
+    fn assignments_with_substitutions_run_only_the_substitution() {
+        assert!(assignments_only("f=$(mktemp /tmp/m.XXXX)"));
+        assert!(assignments_only("a=1 b='x y' c=\"$(date +%s)\""));
+        assert!(!assignments_only("f=$(mktemp) cmd"));
+        assert!(!assignments_only("cmd a=b"));
+        assert!(!assignments_only("f=$(oops"));
+        let cmd = "f=$(mktemp /tmp/m.XXXX); echo $f";
+        let a = analyze(cmd);
+        let comps: Vec<&str> = a.components(cmd).map(|c| c.normalized).collect();
+        assert!(comps.contains(&"mktemp /tmp/m.XXXX"), "{comps:?}");
+        assert!(!comps.iter().any(|c| c.starts_with("/tmp")), "{comps:?}");
     }
 
     #[test]

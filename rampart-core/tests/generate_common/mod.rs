@@ -188,10 +188,12 @@ pub fn engine(yaml: &str) -> Engine {
     .unwrap_or_else(|e| panic!("generated policy does not load: {e:?}\n{yaml}"))
 }
 
-/// The engine's verdict on a call: `value` is the command, path or URL.
+/// The engine's verdict on a call: `value` is the command, path or URL;
+/// the session works in [`PROJECT`].
 pub fn verdict(engine: &Engine, tool: &str, value: &str) -> Action {
     let mut req = Request {
         tool,
+        project: Some(PROJECT),
         ..Request::default()
     };
     match tool {
