@@ -34,11 +34,11 @@ fn a_merge_shows_as_additions_and_widenings() {
             "s1",
         ));
     }
-    g.observe(&exec(&["make", "test"], &ts(5), "s1"));
+    g.observe(&exec(&["cargo", "test"], &ts(5), "s1"));
     let old = g.finish().unwrap().yaml;
     let mut g = Generator::new(options()).unwrap();
     g.observe(&open("read", "/srv/data/c.csv", "ok", &ts(10), "s2"));
-    g.observe(&exec(&["make", "lint"], &ts(11), "s2"));
+    g.observe(&exec(&["cargo", "fmt"], &ts(11), "s2"));
     g.observe(&connect("pypi.org", 443, "151.101.0.223", &ts(12), "s2"));
     let new = merge(&old, "old.yaml", g).unwrap().yaml;
 
@@ -61,7 +61,7 @@ fn a_merge_shows_as_additions_and_widenings() {
     assert_eq!(
         added,
         [
-            ("agent-exec".to_string(), "make lint".to_string()),
+            ("agent-exec".to_string(), "cargo fmt".to_string()),
             ("agent-net".to_string(), "tcp://pypi.org:443".to_string()),
             // The new policy closes with its own deny of the rest.
             ("agent-net".to_string(), "true".to_string())

@@ -60,7 +60,7 @@ fn new_calls_add_and_widen_only_where_needed() {
         .enumerate()
         .map(|(i, f)| open("read", &format!("/srv/data/{f}.csv"), "ok", &ts(i), "s1"))
         .chain([
-            exec(&["make", "test"], &ts(10), "s1"),
+            exec(&["cargo", "test"], &ts(10), "s1"),
             connect("api.github.com", 443, "140.82.112.6", &ts(11), "s1"),
         ])
         .collect();
@@ -72,8 +72,8 @@ fn new_calls_add_and_widen_only_where_needed() {
     let new = vec![
         open("read", "/srv/data/d.csv", "ok", &ts(20), "s2"),
         open("read", "/srv/data/a.csv", "ok", &ts(21), "s2"),
-        exec(&["make", "lint"], &ts(22), "s2"),
-        exec(&["make", "test"], &ts(23), "s2"),
+        exec(&["cargo", "fmt"], &ts(22), "s2"),
+        exec(&["cargo", "test"], &ts(23), "s2"),
         connect("pypi.org", 443, "151.101.0.223", &ts(24), "s2"),
         open("write", "/tmp/out.txt", "ok", &ts(25), "s2"),
     ];
@@ -94,7 +94,7 @@ fn new_calls_add_and_widen_only_where_needed() {
             .unwrap_or_default()
     };
     assert_eq!(patterns("agent-read"), ["/srv/data/*"]);
-    assert_eq!(patterns("agent-exec"), ["make lint", "make test"]);
+    assert_eq!(patterns("agent-exec"), ["cargo fmt", "cargo test"]);
     assert_eq!(
         patterns("agent-net"),
         ["tcp://api.github.com:443", "tcp://pypi.org:443"]
@@ -111,14 +111,14 @@ fn new_calls_add_and_widen_only_where_needed() {
     // needed it (a.csv, already admitted, changes nothing).
     assert_eq!(s.widened[0].stat.count, 4);
     let added: Vec<&str> = s.added.iter().map(|c| c.pattern.as_str()).collect();
-    assert_eq!(added, ["make lint", "/tmp/out.txt", "tcp://pypi.org:443"]);
+    assert_eq!(added, ["cargo fmt", "/tmp/out.txt", "tcp://pypi.org:443"]);
     // The exec rule gains the new pattern and keeps its comments.
     let make_test = doc
         .policy("agent-exec")
         .unwrap()
         .rules
         .iter()
-        .find(|r| r.patterns("command_matches") == ["make lint", "make test"])
+        .find(|r| r.patterns("command_matches") == ["cargo fmt", "cargo test"])
         .unwrap();
     assert_eq!(make_test.stat().unwrap().count, 1);
     assert_eq!(

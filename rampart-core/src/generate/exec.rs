@@ -13,9 +13,13 @@
 //! A head whose tails take three or more different shapes keeps only its
 //! head (`git diff *`).
 //!
-//! Subcommands are found by comparing observations (a program whose first
-//! operand is always a bare word has subcommands), refined by a table of
-//! well-known tools. Helpers that tools run by absolute path from a
+//! Subcommands are those of well-known tools (`git`, `cargo`, `npm`, ...);
+//! for any other program the first operand is anti-unified like the rest.
+//! The project's own code takes any arguments: a script named by a
+//! relative path (`node tools/lint.js *`), a program run by relative path
+//! (`./configure *`), a build file's targets (`make *`) and package
+//! scripts (`npm run *`) run what the project says, and the project is the
+//! agent's to change anyway. Helpers that tools run by absolute path from a
 //! library directory (`cc1`, `collect2`, `git-remote-http`) are learned as
 //! "this program may run" (`/usr/lib/gcc/x86_64-linux-gnu/12/cc1 *`).
 //!
@@ -121,10 +125,7 @@ const SUBCOMMAND_TOOLS: &[&str] = &[
     "conda",
     "dotnet",
     "terraform",
-    "make",
-    "just",
     "bundle",
-    "rake",
     "gem",
     "mvn",
     "gradle",
@@ -139,7 +140,6 @@ const SUBCOMMAND_TOOLS: &[&str] = &[
     "nix",
     "bazel",
     "meson",
-    "ninja",
     "mix",
     "stack",
     "cabal",
@@ -178,6 +178,18 @@ const THIRD_LEVEL: &[(&str, &str)] = &[
     ("uv", "pip"),
 ];
 
+/// Programs that run the project's build file: any target.
+const BUILD_RUNNERS: &[&str] = &["make", "gmake", "just", "rake", "ninja"];
+
+/// (tool, subcommand) pairs that run one of the project's own scripts.
+const SCRIPT_RUNNERS: &[(&str, &str)] = &[
+    ("npm", "run"),
+    ("npm", "run-script"),
+    ("pnpm", "run"),
+    ("yarn", "run"),
+    ("bun", "run"),
+];
+
 /// Library directories tools run their helpers from.
 const HELPER_DIRS: &[&str] = &[
     "/usr/lib/",
@@ -190,8 +202,23 @@ const HELPER_DIRS: &[&str] = &[
     "/opt/",
 ];
 
-/// Distinct tail shapes of one head before the rule keeps only the head.
-const SHAPES_BEFORE_WIDENING: usize = 3;
+/// Distinct tail shapes of one head before the rule keeps only the head:
+/// two different uses of one subcommand say its flags vary.
+const SHAPES_BEFORE_WIDENING: usize = 2;
+
+/// The shell utilities baseline: programs that read and write files and
+/// run no other program, so that what they do is decided at their own
+/// reads and writes. A policy that learned several of them admits them all
+/// (`cat *`), as a file baseline admits a library directory.
+pub const UTILITIES: &[&str] = &[
+    "basename", "cat", "comm", "cp", "cut", "diff", "dirname", "echo", "false", "file", "grep",
+    "head", "ls", "mkdir", "paste", "printf", "pwd", "readlink", "realpath", "seq", "sleep",
+    "sort", "stat", "tail", "tee", "test", "touch", "tr", "true", "uniq", "wc", "which",
+];
+
+/// How many distinct utilities a trail must show before the baseline is
+/// included.
+pub const UTILITIES_NEEDED: usize = 3;
 
 /// One word of a command: its text as written and its value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -577,12 +604,22 @@ enum Head {
     Exact,
     /// The head is this many words.
     Words(usize),
+    /// The head is this many words and runs the project's own code: any
+    /// tail.
+    Project(usize),
 }
 
-fn head_of(words: &[Word], subcommands: bool) -> Head {
+fn head_of(words: &[Word]) -> Head {
     let exe = family(&words[0].value);
     if NEVER_WIDEN.contains(&exe) {
         return Head::Exact;
+    }
+    let program = words[0].value.as_str();
+    if program.contains('/') && !program.starts_with('/') {
+        return Head::Project(1);
+    }
+    if BUILD_RUNNERS.contains(&exe) {
+        return Head::Project(1);
     }
     let args = &words[1..];
     if SHELLS.contains(&exe) || INTERPRETERS.contains(&exe) {
@@ -602,21 +639,32 @@ fn head_of(words: &[Word], subcommands: bool) -> Head {
                 return Head::Words((i + 3).min(words.len()));
             }
             if !is_flag(v) {
-                return Head::Words(i + 2);
+                // A script of the project's (a relative path): any
+                // arguments.
+                return if v.starts_with('/') {
+                    Head::Words(i + 2)
+                } else {
+                    Head::Project(i + 2)
+                };
             }
         }
-        return Head::Words(words.len());
+        return Head::Words(1);
     }
-    let table = SUBCOMMAND_TOOLS.contains(&exe);
-    if !(table || subcommands) {
+    if !SUBCOMMAND_TOOLS.contains(&exe) {
         return Head::Words(1);
     }
     let Some(i) = args.iter().position(|w| !is_flag(&w.value)) else {
-        return Head::Words(words.len());
+        return Head::Words(1);
     };
     let sub_at = i + 1;
     if !bare_word(&words[sub_at].value) {
         return Head::Words(sub_at);
+    }
+    if SCRIPT_RUNNERS
+        .iter()
+        .any(|&(t, s)| t == exe && s == words[sub_at].value)
+    {
+        return Head::Project(sub_at + 1);
     }
     let third = THIRD_LEVEL
         .iter()
@@ -625,15 +673,6 @@ fn head_of(words: &[Word], subcommands: bool) -> Head {
         return Head::Words(sub_at + 2);
     }
     Head::Words(sub_at + 1)
-}
-
-/// Whether the head of `words` is the program's own, for finding
-/// subcommands: the first operand.
-fn first_operand(words: &[Word]) -> Option<&str> {
-    words[1..]
-        .iter()
-        .map(|w| w.value.as_str())
-        .find(|v| !is_flag(v))
 }
 
 fn tail_tokens(words: &[Word], keep_paths: bool) -> Vec<Tok> {
@@ -1016,25 +1055,26 @@ fn program_rules(program: &str, cmds: &[Parsed], rules: &mut Vec<ExecRule>) {
         }
         return;
     }
-    // Subcommands, by comparing observations: every first operand is a
-    // bare word, and some word recurs.
-    let firsts: Vec<Option<&str>> = cmds.iter().map(|c| first_operand(&c.words)).collect();
-    let present: Vec<&str> = firsts.iter().flatten().copied().collect();
-    let distinct: BTreeSet<&str> = present.iter().copied().collect();
-    let subcommands = !present.is_empty()
-        && present.iter().all(|w| bare_word(w))
-        && distinct.len() < present.len();
     // head words -> (shape -> members)
     let mut heads: BTreeMap<Vec<String>, BTreeMap<Vec<String>, Vec<(&Parsed, Vec<Tok>)>>> =
         BTreeMap::new();
     let keep_paths = KEEP_PATHS.contains(&exe);
+    // Heads that run the project's code: their support.
+    let mut project: BTreeMap<Vec<String>, (Stat, Vec<String>)> = BTreeMap::new();
     for c in cmds {
-        match head_of(&c.words, subcommands) {
+        match head_of(&c.words) {
             Head::Exact => rules.push(exact_rule(
                 program,
                 c,
                 Some("changes privileges or writes raw devices"),
             )),
+            Head::Project(n) => {
+                let n = n.min(c.words.len());
+                let e = project.entry(c.words[..n].iter().map(|w| w.raw.clone()).collect());
+                let (stat, absorbed) = e.or_default();
+                stat.absorb(&c.stat);
+                absorbed.push(c.command.clone());
+            }
             Head::Words(n) => {
                 let n = n.min(c.words.len());
                 let key: Vec<String> = c.words[..n].iter().map(|w| w.raw.clone()).collect();
@@ -1046,6 +1086,21 @@ fn program_rules(program: &str, cmds: &[Parsed], rules: &mut Vec<ExecRule>) {
                     .or_default()
                     .push((c, tail));
             }
+        }
+    }
+    for (key, (stat, absorbed)) in project {
+        let head: Vec<String> = key.iter().map(|w| exact_pattern(w)).collect();
+        let head = head.join(" ");
+        for pattern in [head.clone(), format!("{head} *")] {
+            rules.push(ExecRule {
+                program: program.to_string(),
+                pattern,
+                stat: stat.clone(),
+                exact_because: None,
+                generalised: BTreeSet::from(["the arguments of the project's own code"]),
+                volatile: false,
+                absorbed: absorbed.clone(),
+            });
         }
     }
     for (key, shapes) in heads {
@@ -1177,7 +1232,8 @@ mod tests {
         assert_eq!(gen(&["rm -f /tmp/tmp.AbCdEf1234"]), ["rm -f /tmp/tmp.*"]);
         assert_eq!(
             gen(&["git status", "git status --short", "git diff"]),
-            ["git diff", "git status", "git status --short"]
+            // Two shapes of `git status`: its flags vary.
+            ["git diff", "git status", "git status *"]
         );
     }
 
@@ -1201,6 +1257,25 @@ mod tests {
         assert_eq!(
             gen(&["/usr/lib/gcc/x86_64-linux-gnu/12/cc1 -quiet src/a.c -o /tmp/ccAb12Cd.s"]),
             ["/usr/lib/gcc/x86_64-linux-gnu/12/cc1 *"]
+        );
+    }
+
+    #[test]
+    fn the_projects_own_code_takes_any_arguments() {
+        assert_eq!(
+            gen(&["node tools/lint.js src"]),
+            ["node tools/lint.js", "node tools/lint.js *"]
+        );
+        assert_eq!(gen(&["make check"]), ["make", "make *"]);
+        assert_eq!(
+            gen(&["./configure --prefix=/usr"]),
+            ["./configure", "./configure *"]
+        );
+        assert_eq!(gen(&["npm run build"]), ["npm run", "npm run *"]);
+        // A script outside the project is anti-unified as any program.
+        assert_eq!(
+            gen(&["python3 /opt/tool/run.py --check"]),
+            ["python3 /opt/tool/run.py --check"]
         );
     }
 

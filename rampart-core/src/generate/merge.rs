@@ -61,6 +61,7 @@ pub fn merge(
         !admits(Query {
             tool: "exec",
             command: Some(c),
+            project: places.command_project(c),
             ..Query::default()
         })
     });

@@ -296,7 +296,9 @@ pub const DESTRUCTIVE_COMMANDS: &[&str] = &[
     "rm -r -f /",
     "rm -f -r /",
     "rm -rf / *",
-    "rm -rf /*",
+    // `/?`, not `/*`: a Rampart glob ending in `*` is a prefix, and would
+    // deny every `rm -rf /absolute/path`; `?` matches the `*` itself.
+    "rm -rf /?",
     "rm -rf --no-preserve-root *",
     "rm --no-preserve-root *",
     "rm -rf ~",
@@ -353,15 +355,7 @@ fn is_destructive(command: &str) -> bool {
             })
             .collect()
     });
-    globs.iter().zip(DESTRUCTIVE_COMMANDS).any(|(g, p)| {
-        // "rm -rf /*" would, as a Rampart glob, cover every absolute rm -rf;
-        // it is there for the literal command only.
-        if *p == "rm -rf /*" {
-            command == *p
-        } else {
-            g.is_match(command)
-        }
-    })
+    globs.iter().any(|g| g.is_match(command))
 }
 
 /// Whether `s` holds a character that is special in a Rampart glob.
@@ -704,7 +698,17 @@ impl Generator {
                     .add(cmd, n);
                 continue;
             }
-            learned.exec.insert(cmd.to_string(), Stat::one(cmd, n));
+            // A program of the project's: named from the project root.
+            let key = places
+                .command_project(cmd)
+                .and_then(|root| crate::policy::engine::project_command(cmd, Some(root)))
+                .map(|c| c.replacen(crate::policy::engine::PROJECT_PREFIX, paths::PROJECT, 1))
+                .unwrap_or_else(|| cmd.to_string());
+            learned
+                .exec
+                .entry(key)
+                .or_default()
+                .absorb(&Stat::one(cmd, n));
         }
         // files
         for access in [Access::Read, Access::Write] {
@@ -1064,6 +1068,7 @@ impl Built {
                     !checker.admits(&Query {
                         tool: "exec",
                         command: Some(c),
+                        project: self.places.command_project(c),
                         ..Query::default()
                     })
                 })
@@ -1139,6 +1144,7 @@ fn replay(ev: &Checker, keys: &Keys, learned: &Learned, places: &Places) -> Repl
                 Query {
                     tool: "exec",
                     command: Some(cmd),
+                    project: places.command_project(cmd),
                     ..Query::default()
                 },
                 n,
@@ -1545,12 +1551,40 @@ pub(crate) fn build_doc(
     for r in &exec_rules {
         by_program.entry(r.program.as_str()).or_default().push(r);
     }
-    if !by_program.is_empty() {
+    // Several shell utilities used: all of them, by name (their reads and
+    // writes are still decided one by one).
+    let utilities: Vec<&str> = by_program
+        .keys()
+        .copied()
+        .filter(|p| exec::UTILITIES.contains(p))
+        .collect();
+    let mut baseline_utilities = None;
+    if utilities.len() >= exec::UTILITIES_NEEDED {
+        let mut s = Stat::default();
+        for u in &utilities {
+            for r in by_program.remove(u).unwrap_or_default() {
+                s.absorb(&r.stat);
+            }
+        }
+        baseline_utilities = Some((s, utilities.len()));
+    }
+    if !by_program.is_empty() || baseline_utilities.is_some() {
         // One rule: the engine admits a script (`bash -c 'a | b'`) only when
         // a single rule covers every command it runs. Patterns are grouped
         // by program, each group under a comment with its support.
         let mut stat = Stat::default();
         let mut patterns = Vec::new();
+        if let Some((s, n)) = &baseline_utilities {
+            stat.absorb(s);
+            patterns.push(one_line(&format!(
+                "# baseline utilities: shell utilities that run no other program ({n} used; {}); what they read and write is decided at each call",
+                stat_comment(s).trim_start_matches("# ")
+            )));
+            for u in exec::UTILITIES {
+                patterns.push(u.to_string());
+                patterns.push(format!("{u} *"));
+            }
+        }
         for (program, rs) in by_program {
             let mut s = Stat::default();
             let mut generalised = BTreeSet::new();
@@ -1608,13 +1642,27 @@ pub(crate) fn build_doc(
         ),
     ] {
         let mut rules: Vec<(String, Rule)> = Vec::new();
+        // System trees learned whole make a bundle's patterns inside them
+        // redundant.
+        let trees: Vec<&str> = learned.files[access as usize]
+            .keys()
+            .filter_map(|k| k.strip_suffix("/**"))
+            .filter(|t| paths::system_tree(&format!("{t}/x")) == Some(t))
+            .collect();
         for (b, u) in &learned.bundles[access as usize] {
             let bundle = &baseline::bundles()[*b];
             let patterns: Vec<String> = u
                 .patterns(bundle, access)
                 .iter()
+                .filter(|p| {
+                    let literal = &p[..p.find(['*', '?', '[']).unwrap_or(p.len())];
+                    !trees.iter().any(|t| paths::is_under(literal, t))
+                })
                 .map(|p| places.display(p))
                 .collect();
+            if patterns.is_empty() {
+                continue;
+            }
             let mut c = vec![format!(
                 "# baseline {}: {}",
                 bundle.name, bundle.description
@@ -1654,12 +1702,18 @@ pub(crate) fn build_doc(
             if r.pattern.starts_with(paths::PROJECT) {
                 c.insert(0, "# the project (wherever it is checked out)".into());
             }
+            // The project's own directory with what is below it.
+            let patterns = if r.pattern == format!("{}/**", paths::PROJECT) {
+                vec![paths::PROJECT.to_string(), shown.clone()]
+            } else {
+                vec![shown.clone()]
+            };
             rules.push((
                 format!("1 {shown}"),
                 Rule {
                     comments: c,
                     action: "allow".into(),
-                    when: vec![("path_matches".into(), When::Patterns(vec![shown]))],
+                    when: vec![("path_matches".into(), When::Patterns(patterns))],
                     message: None,
                 },
             ));

@@ -261,6 +261,16 @@ impl Places {
         (self.project_below(path).is_some() && !name.is_empty()).then_some(name)
     }
 
+    /// The project root the program of `command` (its first word, an
+    /// absolute path) lies in.
+    pub fn command_project(&self, command: &str) -> Option<&str> {
+        let first = command.split(' ').next().unwrap_or(command);
+        first
+            .starts_with('/')
+            .then(|| self.project_of(first))
+            .flatten()
+    }
+
     /// A project root strictly below the directory of `path`.
     pub fn project_below(&self, path: &str) -> Option<&str> {
         let dir = parent(path);

@@ -289,7 +289,16 @@ impl Engine {
         };
         let mut contains = Contains::default();
         let home = options.home.as_deref();
-        let same = |s: &str| s.to_string();
+        // Command patterns: `$PROJECT/` at the start names a program of the
+        // project (see `project_command`).
+        let same = |s: &str| {
+            for prefix in ["$PROJECT/", "${PROJECT}/"] {
+                if let Some(rest) = s.strip_prefix(prefix) {
+                    return format!("{PROJECT_PREFIX}/{rest}");
+                }
+            }
+            s.to_string()
+        };
         let expand = |s: &str| expand_home(s, home);
 
         let mut ordered: Vec<(i64, usize, CompiledPolicy)> = Vec::new();
@@ -538,6 +547,18 @@ impl Engine {
 
     /// Decides one call.
     pub fn evaluate(&self, req: &Request) -> Decision {
+        let spelled = req.command.and_then(|c| project_command(c, req.project));
+        let with_project;
+        let req = match &spelled {
+            Some(c) => {
+                with_project = Request {
+                    command: Some(c),
+                    ..*req
+                };
+                &with_project
+            }
+            None => req,
+        };
         let candidates: Cow<'_, [usize]> = match self.by_tool.iter().find(|(t, _)| *t == req.tool) {
             Some((_, list)) => Cow::Borrowed(list),
             None => Cow::Owned(
@@ -1213,6 +1234,26 @@ pub fn project_form(absolute: &str, project: Option<&str>) -> Option<String> {
     (rest.is_empty() || rest.starts_with('/')).then(|| format!("{PROJECT_PREFIX}{rest}"))
 }
 
+/// A command whose program is the project's (its first word an absolute
+/// path inside `project`, as the recorder writes a program run by a
+/// relative path: `make` running `build/tool`) spelled with
+/// [`PROJECT_PREFIX`] for that part, so that `$PROJECT/build/tool *` names
+/// it in any checkout. Decisions are taken on that spelling.
+pub fn project_command(command: &str, project: Option<&str>) -> Option<String> {
+    let (first, rest) = match command.split_once(' ') {
+        Some((f, r)) => (f, Some(r)),
+        None => (command, None),
+    };
+    if !first.starts_with('/') || first.contains(['\'', '"', '\\', '$']) {
+        return None;
+    }
+    let spelled = project_form(&clean_path(first), project)?;
+    Some(match rest {
+        Some(r) => format!("{spelled} {r}"),
+        None => spelled,
+    })
+}
+
 /// The spelling of an absolute path directly inside a strict ancestor of
 /// `project` that `$PARENTS/` patterns match: [`PARENTS_PREFIX`], `/`,
 /// its name.
@@ -1348,6 +1389,42 @@ mod tests {
         assert_eq!(project_form("/w/proj/a", None), None);
         assert_eq!(project_form("/w/proj/a", Some("rel")), None);
         assert_eq!(project_form("/a", Some("/")).unwrap(), "//$PROJECT/a");
+    }
+
+    #[test]
+    fn the_projects_programs_are_named_by_project_patterns() {
+        let yaml = r#"
+version: "1"
+default_action: deny
+policies:
+  - name: p
+    match: {tool: [exec]}
+    rules:
+      - action: allow
+        when:
+          command_matches: ["$PROJECT/build/tool *", "make *"]
+"#;
+        let e = Engine::from_texts(&[(PathBuf::from("p.yaml"), yaml.into())]).unwrap();
+        let run = |cmd, project| {
+            e.evaluate(&Request {
+                tool: "exec",
+                command: Some(cmd),
+                project,
+                ..Request::default()
+            })
+            .action
+        };
+        assert_eq!(run("/w/a/build/tool x", Some("/w/a")), Action::Allow);
+        assert_eq!(run("/w/b/build/tool y z", Some("/w/b")), Action::Allow);
+        assert_eq!(run("/w/b/build/tool y", Some("/w/a")), Action::Deny);
+        assert_eq!(run("/w/a/build/tool x", None), Action::Deny);
+        assert_eq!(run("$PROJECT/build/tool x", Some("/w/a")), Action::Deny);
+        assert_eq!(run("make all", Some("/w/a")), Action::Allow);
+        assert_eq!(
+            project_command("/w/a/b/../t -x", Some("/w/a")).unwrap(),
+            "//$PROJECT/t -x"
+        );
+        assert_eq!(project_command("'/w/a/t' -x", Some("/w/a")), None);
     }
 
     #[test]

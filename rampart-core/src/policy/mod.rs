@@ -60,6 +60,10 @@
 //! the files of the project it learned from wherever the next checkout is.
 //! Such a pattern matches only a path inside that root, and nothing when the
 //! call has no project.
+//! In command patterns, `$PROJECT/` at the start names a program of the
+//! project: a command whose program is an absolute path inside the
+//! project root is decided as `$PROJECT/…` and its arguments
+//! ([`engine::project_command`]).
 //! `$PARENTS/NAME` means a file called NAME directly inside any directory
 //! above the project root (tools walk up from the project looking for
 //! their configuration).
