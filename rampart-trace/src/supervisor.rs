@@ -670,7 +670,8 @@ impl<'a> Supervisor<'a> {
                 .empty_path_flags
                 .is_some_and(|i| args[i] & AT_EMPTY_PATH != 0)
         {
-            path = procfs::fd_target(tid, dirfd(dir)).unwrap_or_default();
+            // The descriptor's own file (the cwd for AT_FDCWD), as under preload.
+            path = self.base_dir(tid, tgid, dirfd(dir));
         }
         let new_path = match layout.new_path {
             Some((dir, at)) => {

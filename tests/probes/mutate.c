@@ -76,6 +76,7 @@ int main(int argc, char **argv)
     result("chown", chown("f4", uid, gid));
     result("lchown", lchown("sl", uid, gid));
     result("fchownat", fchownat(dfd, "sl2", uid, gid, AT_SYMLINK_NOFOLLOW));
+    result("fchownat", fchownat(AT_FDCWD, "", uid, gid, AT_EMPTY_PATH));
     result("truncate", truncate("f4", 1));
     result("truncate64", truncate64("hl2", 0));
     result("utime", utime("f4", NULL));
