@@ -75,14 +75,17 @@ fn every_open_of_a_static_program_is_recorded() {
         assert_eq!(reads_of_a, 4, "openat, openat2, fopen and sub/../a.txt");
         let opens: Vec<&Value> = r
             .iter()
-            .filter(|x| x["request"]["exe"] == s(&probe))
+            .filter(|x| x["request"]["exe"] == s(&probe) && x["request"].get("op").is_none())
             .collect();
         assert_eq!(opens.len(), 10, "ten opens: {opens:#?}");
         assert_source(&opens, "trace");
+        // Its mkdir of `sub`, a mutation.
+        let mkdir = expect_record(&r, "write", "op", "mkdir");
+        assert_eq!(mkdir["request"]["path"], p("sub"));
         // Its own exec, made by the process rampart forked.
         let exec = expect_record(&r, "exec", "path", s(&probe));
         assert_eq!(exec["request"]["source"], "trace");
-        assert_eq!(r.len(), 11, "nothing else: {r:#?}");
+        assert_eq!(r.len(), 12, "nothing else: {r:#?}");
     }
 }
 
@@ -864,9 +867,10 @@ fn a_traced_run_reports_to_a_running_serve() {
         .iter()
         .filter(|x| x["request"]["exe"] == s(&probe))
         .collect();
-    assert_eq!(opens.len(), 10, "{r:#?}");
+    assert_eq!(opens.len(), 11, "ten opens and a mkdir: {r:#?}");
     assert_source(&opens, "trace");
     expect_record(&r, "exec", "path", s(&probe));
+    expect_record(&r, "write", "op", "mkdir");
 }
 
 #[test]

@@ -3,12 +3,26 @@
 //! An [`Event`] is the common currency of both interceptors (the preload
 //! library, through [`crate::wire`], and the ptrace tracer, in process). It
 //! knows how to present itself as a Rampart tool (`exec`, `read`, `write`,
-//! `net`) and request (the keys of the audit record). It never decides
+//! `net`) and request (the keys of the audit record), and which paths a
+//! policy decides it on ([`Event::mutation_checks`]). It never decides
 //! anything and never touches the disk.
+//!
+//! A mutation ([`Call::Mutate`]: `unlink`, `rename`, `link`, `symlink`,
+//! `mkdir`, `chmod`, `chown`, `truncate`, `utimensat` and their variants)
+//! is tool `write` with the request keys `op` (see [`Op`]), `path` (the path
+//! it changes; for a rename or a link, the source), `new_path` (the new
+//! name of a rename or a link) and `target` (a symlink's target as the
+//! program wrote it: a string stored in the link, relative to the link's
+//! directory if relative, never resolved and never decided). The names are
+//! the arguments' names in the man pages (`rename(oldpath, newpath)`,
+//! `symlink(target, linkpath)`); two keys rather than one because one holds
+//! a path the policy decides and the other does not.
 
 use std::net::IpAddr;
 
 use serde_json::{Map, Value};
+
+pub use crate::wire::Op;
 
 /// Which interceptor saw the call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +95,16 @@ pub enum Call {
     },
     /// A connect to a unix socket at `path` (abstract sockets start with `@`).
     ConnectUnix { path: String },
+    /// A call that changes the file system at `path` (absolute, cleaned)
+    /// without opening it; `new_path` (absolute, cleaned) is set exactly for
+    /// the ops with [`Op::has_new_path`], `target` (as written) for those
+    /// with [`Op::has_target`].
+    Mutate {
+        op: Op,
+        path: String,
+        new_path: Option<String>,
+        target: Option<String>,
+    },
 }
 
 /// One intercepted call of one process.
@@ -111,7 +135,33 @@ impl Event {
             Call::Open { flags, .. } if flags & WRITE_FLAGS != 0 => "write",
             Call::Open { .. } => "read",
             Call::ConnectInet { .. } | Call::ConnectUnix { .. } => "net",
+            Call::Mutate { .. } => "write",
         }
+    }
+
+    /// The paths a mutation is decided on, each with the tool it is decided
+    /// as: its `path` as a write, a rename's or link's `new_path` as a
+    /// write, and a link's `path` as a read too (a hard link to a secret is
+    /// a second name to read it by). A deny of any denies the call. `None`
+    /// for the other calls, decided once as [`Event::tool`] with
+    /// [`Event::path`].
+    pub fn mutation_checks(&self) -> Option<impl Iterator<Item = (&'static str, &str)>> {
+        let Call::Mutate {
+            op, path, new_path, ..
+        } = &self.call
+        else {
+            return None;
+        };
+        let read = (op.tools() & crate::wire::TOOL_READ != 0).then_some(("read", path.as_str()));
+        Some(
+            [
+                Some(("write", path.as_str())),
+                new_path.as_deref().map(|p| ("write", p)),
+                read,
+            ]
+            .into_iter()
+            .flatten(),
+        )
     }
 
     /// The command as Rampart's preload writes it: argv as POSIX shell words,
@@ -158,10 +208,13 @@ impl Event {
         }
     }
 
-    /// The path a policy's `path_matches` sees.
+    /// The path a policy's `path_matches` sees (a mutation's first; all of
+    /// them: [`Event::mutation_checks`]).
     pub fn path(&self) -> Option<&str> {
         match &self.call {
-            Call::Open { path, .. } | Call::ConnectUnix { path } => Some(path),
+            Call::Open { path, .. } | Call::ConnectUnix { path } | Call::Mutate { path, .. } => {
+                Some(path)
+            }
             Call::Exec { .. } | Call::ConnectInet { .. } => None,
         }
     }
@@ -203,8 +256,34 @@ impl Event {
             Call::ConnectUnix { path } => {
                 m.insert("path".into(), path.clone().into());
             }
+            Call::Mutate {
+                op,
+                path,
+                new_path,
+                target,
+            } => {
+                m.insert("op".into(), op.as_str().into());
+                m.insert("path".into(), path.clone().into());
+                if let Some(p) = new_path {
+                    m.insert("new_path".into(), p.clone().into());
+                }
+                if let Some(t) = target {
+                    m.insert("target".into(), t.clone().into());
+                }
+            }
         }
         m
+    }
+
+    /// The errno a call the policy refuses fails with: `EPERM` for an exec
+    /// (Go Rampart's preload contract) and for the mutations whose man page
+    /// says so ([`Op::refused_errno`]), `EACCES` for the rest.
+    pub fn denied_errno(&self) -> i32 {
+        match &self.call {
+            Call::Exec { .. } => libc::EPERM,
+            Call::Mutate { op, .. } => op.refused_errno(),
+            _ => libc::EACCES,
+        }
     }
 }
 
@@ -326,6 +405,111 @@ mod tests {
             "/usr/bin/python3.11 -c 'print(1)'"
         );
         assert_eq!(command_line("/bin/true", &[]), "/bin/true");
+    }
+
+    fn mutation(op: Op, path: &str, second: Option<&str>) -> Event {
+        Event {
+            pid: 1,
+            ppid: 0,
+            exe: "/bin/x".into(),
+            cwd: "/w".into(),
+            source: Source::Trace,
+            call: Call::Mutate {
+                op,
+                path: path.into(),
+                new_path: second.filter(|_| op.has_new_path()).map(Into::into),
+                target: second.filter(|_| op.has_target()).map(Into::into),
+            },
+            outcome: Outcome::Errno(libc::ENOENT),
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn a_mutation_is_a_write_with_its_op_and_paths() {
+        let ev = mutation(Op::Rename, "/w/a", Some("/w/b"));
+        assert_eq!(ev.tool(), "write");
+        assert_eq!(ev.path(), Some("/w/a"));
+        let r = ev.request();
+        assert_eq!(r["op"], "rename");
+        assert_eq!(r["path"], "/w/a");
+        assert_eq!(r["new_path"], "/w/b");
+        assert_eq!(r["outcome"], "ENOENT");
+        assert!(r.get("target").is_none() && r.get("flags").is_none());
+
+        let r = mutation(Op::Symlink, "/w/link", Some("../etc/passwd")).request();
+        assert_eq!(
+            (&r["op"], &r["path"], &r["target"]),
+            (
+                &"symlink".into(),
+                &"/w/link".into(),
+                &"../etc/passwd".into()
+            )
+        );
+        assert!(r.get("new_path").is_none());
+        let r = mutation(Op::Delete, "/w/gone", None).request();
+        assert!(r.get("new_path").is_none() && r.get("target").is_none());
+        for op in Op::ALL {
+            assert_eq!(Op::from_u8(op as u8), Some(op));
+            assert!(!(op.has_new_path() && op.has_target()));
+        }
+    }
+
+    #[test]
+    fn a_mutation_is_decided_on_every_path_it_touches() {
+        fn checks(ev: &Event) -> Option<Vec<(&'static str, &str)>> {
+            ev.mutation_checks().map(|c| c.collect())
+        }
+        assert_eq!(
+            checks(&mutation(Op::Rename, "/a", Some("/b"))),
+            Some(vec![("write", "/a"), ("write", "/b")])
+        );
+        assert_eq!(
+            checks(&mutation(Op::Link, "/secret", Some("/tmp/hl"))),
+            Some(vec![
+                ("write", "/secret"),
+                ("write", "/tmp/hl"),
+                ("read", "/secret")
+            ])
+        );
+        assert_eq!(
+            checks(&mutation(Op::Symlink, "/w/l", Some("/etc/shadow"))),
+            Some(vec![("write", "/w/l")]),
+            "a symlink's target is not decided"
+        );
+        assert_eq!(
+            checks(&mutation(Op::Chmod, "/w/f", None)),
+            Some(vec![("write", "/w/f")])
+        );
+        let open = Event {
+            call: Call::Open {
+                path: "/w/f".into(),
+                flags: 0,
+            },
+            ..mutation(Op::Delete, "/", None)
+        };
+        assert_eq!(checks(&open), None);
+    }
+
+    #[test]
+    fn refused_mutations_fail_as_their_man_pages_say() {
+        assert_eq!(mutation(Op::Chmod, "/f", None).denied_errno(), libc::EPERM);
+        assert_eq!(mutation(Op::Chown, "/f", None).denied_errno(), libc::EPERM);
+        for op in [
+            Op::Delete,
+            Op::Rename,
+            Op::Link,
+            Op::Symlink,
+            Op::Mkdir,
+            Op::Truncate,
+            Op::Utime,
+        ] {
+            assert_eq!(
+                mutation(op, "/f", Some("/g")).denied_errno(),
+                libc::EACCES,
+                "{op:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! Rampart's pure logic, shared by every other crate.
 //!
-//! - [`event`]: what an interceptor saw (an exec, an open, a connect) and how it
-//!   maps to a Rampart tool and request.
+//! - [`event`]: what an interceptor saw (an exec, an open, a connect, a
+//!   mutation such as an unlink or a rename) and how it maps to a Rampart
+//!   tool and request.
 //! - [`wire`]: the binary frames between the preload library and the collector.
 //!   Its encoder allocates nothing and is the only part built without the `full`
 //!   feature.
-//! - [`screen`]: which opens a policy could refuse, in a form the preload
+//! - [`screen`]: which opens (and mutations) a policy could refuse, in a form the preload
 //!   library tests without allocating (built with the wire codec).
 //! - [`policy`]: Rampart's YAML policies, loaded strictly and compiled into an
 //!   [`policy::Engine`] that decides each call.

@@ -28,6 +28,10 @@
 //!            call 3 inet     family:u8 (4|6) addr:[u8; 4|16] port:u16 proto:u8 (1 tcp, 2 udp)
 //!                            domain:str (empty: none seen)
 //!            call 4 unix     path:str
+//!            call 5 mutate   op:u8 path:str second:str
+//!                            op: see [`Op`]; second: the new path of a rename
+//!                            or link, the target of a symlink as written,
+//!                            empty for the other ops
 //! ExecFailed seq:u32 errno:i32
 //! Verdict    seq:u32 allow:u8          (collector → preload, enforce mode)
 //! ```
@@ -38,8 +42,8 @@
 //! follows on the same connection. The collector treats a pending exec as
 //! succeeded when the connection reaches EOF without an ExecFailed for it
 //! (the preload's socket is close-on-exec). Calls whose outcome is known when
-//! the frame is written (opens, connects, `posix_spawn`, `system`, `popen`)
-//! carry it directly.
+//! the frame is written (opens, connects, mutations, `posix_spawn`,
+//! `system`, `popen`) carry it directly.
 
 use core::mem::MaybeUninit;
 use core::ops::Range;
@@ -83,6 +87,110 @@ pub enum CallKind {
     Open = 2,
     ConnectInet = 3,
     ConnectUnix = 4,
+    Mutate = 5,
+}
+
+/// What a mutation (a call that changes the file system without opening a
+/// file, [`CallKind::Mutate`]) does: the `op` of its record. The byte
+/// values are the wire's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Op {
+    /// `unlink`, `unlinkat`, `rmdir`, `remove`.
+    Delete = 1,
+    /// `rename`, `renameat`, `renameat2`.
+    Rename = 2,
+    /// `link`, `linkat`.
+    Link = 3,
+    /// `symlink`, `symlinkat`.
+    Symlink = 4,
+    /// `mkdir`, `mkdirat`.
+    Mkdir = 5,
+    /// `chmod`, `lchmod`, `fchmodat`, `fchmodat2`.
+    Chmod = 6,
+    /// `chown`, `lchown`, `fchownat`.
+    Chown = 7,
+    /// `truncate`, `truncate64`.
+    Truncate = 8,
+    /// `utime`, `utimes`, `lutimes`, `futimesat`, `utimensat` with a path.
+    Utime = 9,
+}
+
+impl Op {
+    pub const ALL: [Op; 9] = [
+        Op::Delete,
+        Op::Rename,
+        Op::Link,
+        Op::Symlink,
+        Op::Mkdir,
+        Op::Chmod,
+        Op::Chown,
+        Op::Truncate,
+        Op::Utime,
+    ];
+
+    pub const fn from_u8(b: u8) -> Option<Op> {
+        Some(match b {
+            1 => Op::Delete,
+            2 => Op::Rename,
+            3 => Op::Link,
+            4 => Op::Symlink,
+            5 => Op::Mkdir,
+            6 => Op::Chmod,
+            7 => Op::Chown,
+            8 => Op::Truncate,
+            9 => Op::Utime,
+            _ => return None,
+        })
+    }
+
+    /// The name in the record's `op`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Op::Delete => "delete",
+            Op::Rename => "rename",
+            Op::Link => "link",
+            Op::Symlink => "symlink",
+            Op::Mkdir => "mkdir",
+            Op::Chmod => "chmod",
+            Op::Chown => "chown",
+            Op::Truncate => "truncate",
+            Op::Utime => "utime",
+        }
+    }
+
+    /// Whether the second string of the call is a second path it changes
+    /// (the new name of a rename or a link), decided like the first. A
+    /// symlink's second string is its target, recorded as written and
+    /// never decided (the link's own path is what the call creates).
+    pub const fn has_new_path(self) -> bool {
+        matches!(self, Op::Rename | Op::Link)
+    }
+
+    /// Whether the second string is a symlink's target.
+    pub const fn has_target(self) -> bool {
+        matches!(self, Op::Symlink)
+    }
+
+    /// The `TOOL_*` bits the call is decided under: `write` for each path it
+    /// changes, and `read` too for the source of a link (a hard link gives
+    /// the file a second name, readable wherever the link is).
+    pub const fn tools(self) -> u64 {
+        match self {
+            Op::Link => TOOL_WRITE | TOOL_READ,
+            _ => TOOL_WRITE,
+        }
+    }
+
+    /// The errno a refused call fails with: `EPERM` where the call's man
+    /// page gives it to a caller without permission (`chmod`, `chown`),
+    /// else `EACCES` (Linux numbers: this half of the crate has no libc).
+    pub const fn refused_errno(self) -> i32 {
+        match self {
+            Op::Chmod | Op::Chown => 1,
+            _ => 13,
+        }
+    }
 }
 
 /// The outcome of a call as the encoder writes it (the `no_std` twin of
@@ -397,6 +505,27 @@ pub fn encode_open(
     e.finish()
 }
 
+/// Encode a mutation Event frame; `second` as [`Op::has_new_path`] and
+/// [`Op::has_target`] say (empty for the other ops).
+#[allow(clippy::too_many_arguments)]
+pub fn encode_mutation(
+    buf: &mut [u8],
+    head: &EventHead,
+    exe: &[u8],
+    cwd: &[u8],
+    op: Op,
+    path: &[u8],
+    second: &[u8],
+) -> usize {
+    let mut e = Encoder::event(as_uninit(buf), CallKind::Mutate, head);
+    e.str(exe);
+    e.str(cwd);
+    e.u8(op as u8);
+    e.str(path);
+    e.str(second);
+    e.finish()
+}
+
 /// Write the body of an inet connect (after exe and cwd).
 pub fn put_inet_body(
     e: &mut Encoder<'_>,
@@ -552,6 +681,23 @@ pub fn open_event_fields(frame: &[u8]) -> Option<(i32, &[u8])> {
     r.str().ok()?; // cwd
     let flags = r.i32().ok()?;
     Some((flags, r.str().ok()?))
+}
+
+/// The op, path and second string (see [`Op`]) of an encoded mutation
+/// Event frame, `None` for any other frame or an unknown op.
+pub fn mutation_event_fields(frame: &[u8]) -> Option<(Op, &[u8], &[u8])> {
+    if !is_event(frame) || frame[EVENT_CALL_AT] != CallKind::Mutate as u8 {
+        return None;
+    }
+    let mut r = Reader {
+        buf: frame,
+        at: EVENT_SUBJECT_AT,
+    };
+    r.str().ok()?; // exe
+    r.str().ok()?; // cwd
+    let op = Op::from_u8(r.u8().ok()?)?;
+    let path = r.str().ok()?;
+    Some((op, path, r.str().ok()?))
 }
 
 /// Whether an encoded Event frame carries a cut string (argv or path too
@@ -832,6 +978,25 @@ mod decode_full {
             4 => Call::ConnectUnix {
                 path: text(r.str()?),
             },
+            5 => {
+                let op = Op::from_u8(r.u8()?).ok_or_else(|| r.err("unknown mutation op"))?;
+                let path = text(r.str()?);
+                let second = r.str()?;
+                let (mut new_path, mut target) = (None, None);
+                if op.has_new_path() {
+                    new_path = Some(text(second));
+                } else if op.has_target() {
+                    target = Some(text(second));
+                } else if !second.is_empty() {
+                    return Err(r.err("second string of a one-path mutation"));
+                }
+                Call::Mutate {
+                    op,
+                    path,
+                    new_path,
+                    target,
+                }
+            }
             _ => return Err(r.err("unknown call kind")),
         };
         Ok(Frame::Event {
@@ -1040,6 +1205,61 @@ mod tests {
         );
         let (_, _, ev) = event_of(decode(&buf[..n]).unwrap());
         assert_eq!(ev.path(), Some("@abstract"));
+    }
+
+    #[test]
+    fn mutations_round_trip_and_are_found_in_place() {
+        let mut buf = [0u8; 512];
+        for op in Op::ALL {
+            let second: &[u8] = if op.has_new_path() {
+                b"/w/new"
+            } else if op.has_target() {
+                b"../t"
+            } else {
+                b""
+            };
+            let h = head(8, WireOutcome::Errno(libc::ENOENT));
+            let n = encode_mutation(&mut buf, &h, b"/bin/mv", b"/w", op, b"/w/old", second);
+            assert_eq!(
+                mutation_event_fields(&buf[..n]),
+                Some((op, &b"/w/old"[..], second))
+            );
+            assert_eq!(open_event_fields(&buf[..n]), None);
+            let (_, _, ev) = event_of(decode(&buf[..n]).unwrap());
+            assert_eq!(
+                ev.call,
+                Call::Mutate {
+                    op,
+                    path: "/w/old".into(),
+                    new_path: op.has_new_path().then(|| "/w/new".into()),
+                    target: op.has_target().then(|| "../t".into()),
+                }
+            );
+            assert_eq!(ev.outcome, Outcome::Errno(libc::ENOENT));
+            assert_eq!(ev.tool(), "write");
+            assert_eq!(op.refused_errno(), ev.denied_errno());
+        }
+        let n = encode_open(&mut buf, &head(1, WireOutcome::Ok), b"/x", b"/", b"/f", 0);
+        assert_eq!(mutation_event_fields(&buf[..n]), None);
+    }
+
+    #[test]
+    fn malformed_mutations_are_rejected() {
+        let mut buf = [0u8; 256];
+        let h = head(1, WireOutcome::Ok);
+        let n = encode_mutation(&mut buf, &h, b"/x", b"/", Op::Delete, b"/f", b"");
+        assert!(decode(&buf[..n]).is_ok());
+        let op_at = EVENT_SUBJECT_AT + 2 + 2 + 2 + 1; // exe "/x", cwd "/"
+        assert_eq!(buf[op_at], Op::Delete as u8);
+        let mut bad = buf[..n].to_vec();
+        bad[op_at] = 0;
+        assert_eq!(decode(&bad).unwrap_err().what, "unknown mutation op");
+        assert_eq!(mutation_event_fields(&bad), None);
+        let n = encode_mutation(&mut buf, &h, b"/x", b"/", Op::Chmod, b"/f", b"/g");
+        assert_eq!(
+            decode(&buf[..n]).unwrap_err().what,
+            "second string of a one-path mutation"
+        );
     }
 
     #[test]

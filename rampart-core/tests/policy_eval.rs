@@ -571,3 +571,54 @@ fn the_engine_is_shared_across_threads() {
         assert!(h.join().unwrap());
     }
 }
+
+#[test]
+fn a_call_on_several_paths_is_denied_when_any_path_is() {
+    let e = engine(
+        r#"
+version: "1"
+default_action: allow
+policies:
+  - name: protected
+    match: {tool: write}
+    rules: [{action: deny, when: {path_matches: ["**/protected/**"]}, message: "hands off"}]
+  - name: watched
+    match: {tool: write}
+    rules: [{action: watch, when: {path_matches: ["**/logs/**"]}, message: "noted"}]
+  - name: secrets
+    match: {tool: read}
+    rules: [{action: ask, when: {path_matches: ["**/*.key"]}, message: "ask first"}]
+"#,
+    );
+    let write = |path| Request {
+        tool: "write",
+        path: Some(path),
+        ..Request::default()
+    };
+    // Either end of a rename.
+    for (from, to) in [("/w/protected/f", "/w/x"), ("/w/x", "/w/protected/f")] {
+        assert_eq!(
+            verdict(&e.evaluate_all(&[write(from), write(to)])),
+            (Action::Deny, vec!["protected"], "hands off"),
+            "{from} -> {to}"
+        );
+    }
+    // The strictest of the rest, with its message; every policy that fired.
+    assert_eq!(
+        verdict(&e.evaluate_all(&[write("/w/a"), write("/w/logs/l"), read("/w/a.key")])),
+        (Action::Ask, vec!["watched", "secrets"], "ask first")
+    );
+    assert_eq!(
+        verdict(&e.evaluate_all(&[write("/w/a"), write("/w/logs/l")])),
+        (Action::Watch, vec!["watched"], "noted")
+    );
+    assert_eq!(
+        e.evaluate_all(&[write("/w/a"), write("/w/b")]),
+        e.evaluate(&write("/w/a"))
+    );
+    assert_eq!(
+        e.evaluate_all(&[write("/w/protected/f")]).action,
+        Action::Deny
+    );
+    assert_eq!(e.evaluate_all(&[]).action, Action::Allow);
+}

@@ -2,6 +2,7 @@
 //! a `chdir`/`fchdir` hook says it changed) and the paths of directory
 //! descriptors (kept per descriptor, and used only while `fstat` shows the
 //! same device and inode, since glibc closes descriptors behind our back).
+//! A rename the library sees drops both (a directory may have moved).
 //!
 //! Each entry is a small seqlock: writers take the slot by making its
 //! sequence odd (or give up if another writer has it), readers copy the
@@ -126,12 +127,26 @@ pub fn cwd_into(pid: i32, out: &mut [MaybeUninit<u8>]) -> (usize, bool) {
 
 const DIR_SLOTS: usize = 8;
 static DIRS: [PathSlot; DIR_SLOTS] = [const { PathSlot::new() }; DIR_SLOTS];
+/// Bumped by every rename hook that renamed something (after the call): a
+/// cached directory path may name the old place.
+static DIR_GEN: AtomicU64 = AtomicU64::new(0);
+
+/// A rename worked: the cwd and the directories of descriptors may have
+/// new names; drop what is cached.
+pub fn renamed() {
+    DIR_GEN.fetch_add(1, Ordering::AcqRel);
+    cwd_changed();
+}
 
 /// The path of directory descriptor `fd` into `out`: cached while the
 /// descriptor still names the same inode, else read from /proc.
 pub fn dir_path(fd: c_int, out: &mut [u8; PATH_MAX]) -> Option<usize> {
     let st = sys::fstat(fd)?;
-    let key = [fd as u32 as u64, st.st_dev, st.st_ino];
+    let key = [
+        fd as u32 as u64 | DIR_GEN.load(Ordering::Acquire) << 32,
+        st.st_dev,
+        st.st_ino,
+    ];
     let slot = &DIRS[(fd as u32 as usize) % DIR_SLOTS];
     // SAFETY: u8 and MaybeUninit<u8> share a layout; we only write bytes.
     let view = unsafe { &mut *(out as *mut [u8; PATH_MAX] as *mut [MaybeUninit<u8>; PATH_MAX]) };

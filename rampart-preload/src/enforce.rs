@@ -6,7 +6,8 @@
 //!
 //! 1. the path screen: an open whose path the policy in force cannot
 //!    refuse ([`rampart_core::screen`]) is allowed at once (a `grep -r`
-//!    under a policy that guards `~/.ssh` waits for nothing);
+//!    under a policy that guards `~/.ssh` waits for nothing), and so is a
+//!    mutation none of whose paths it can refuse;
 //! 2. the per-process verdict cache: a repeated identical call (same tool,
 //!    executable, cwd and subject: command, path or address) is decided at
 //!    once. In both cases the frame still goes to the collector, without
@@ -79,6 +80,18 @@ impl GenFile {
         // unmapped, starting with aligned words that are only ever read
         // atomically.
         unsafe { &*(self.0 as *const AtomicU64).add(i) }
+    }
+
+    /// Whether the policy cannot refuse a call of `tool` (`TOOL_READ` or
+    /// `TOOL_WRITE`) on `path`: the tool is verdict-free, or its screen is
+    /// in force and the path passes it. The caller validates the answer
+    /// with the generation.
+    fn passes(self, tool: u64, path: &[u8]) -> bool {
+        if self.word(1).load(Ordering::Relaxed) & tool != 0 {
+            return true;
+        }
+        self.word(2).load(Ordering::Relaxed) & tool != 0
+            && screen::passes(self.screen(usize::from(tool == wire::TOOL_WRITE)), path)
     }
 
     /// The path screen of `read` (0) or `write` (1). The collector may be
@@ -158,8 +171,9 @@ fn generation(s: &crate::state::Saved) -> Option<u64> {
     gen_file(s).map(|f| f.word(0).load(Ordering::Acquire))
 }
 
-/// Does a call of `tool` (a `wire::TOOL_*` bit) wait for a verdict? Only in
-/// enforce mode, and only for tools the policy in force can refuse, or,
+/// Does a call of `tool` (`wire::TOOL_*` bits: a mutation is decided as
+/// more than one tool, see `wire::Op::tools`) wait for a verdict? Only in
+/// enforce mode, and only when the policy in force can refuse one of them, or,
 /// with fail-closed, when the collector is no longer there to record the
 /// call (then asking it fails and the call is refused).
 /// `conn`: the caller's connection when it holds one already (else one is
@@ -170,7 +184,7 @@ pub fn needs_verdict(cx: &Ctx, tool: u64, conn: Option<&Conn>) -> bool {
     if !s.enforce {
         return false;
     }
-    let free = gen_file(s).is_some_and(|f| f.word(1).load(Ordering::Acquire) & tool != 0);
+    let free = gen_file(s).is_some_and(|f| f.word(1).load(Ordering::Acquire) & tool == tool);
     if !free {
         return true;
     }
@@ -202,22 +216,32 @@ fn recorder_alive(conn: &Conn) -> bool {
     alive
 }
 
-/// Whether the open of `frame` passes the path screen of the policy in
-/// force: the policy cannot refuse it, so it needs no verdict. A screen
-/// read while the collector rewrites it does not count.
+/// Whether the open or mutation of `frame` passes the path screens of the
+/// policy in force: the policy cannot refuse it, so it needs no verdict. A
+/// mutation passes when each path it is decided on passes the screen of the
+/// tool it is decided as (`rampart_core::event::Event::mutation_checks`):
+/// its path and a rename's or link's new path as writes, a link's source as
+/// a read too. A screen read while the collector rewrites it does not count.
 fn passes_screen(s: &crate::state::Saved, frame: &[u8]) -> bool {
-    let (Some(f), Some((flags, path))) = (gen_file(s), wire::open_event_fields(frame)) else {
+    let Some(f) = gen_file(s) else {
         return false;
     };
     if wire::event_truncated(frame) {
         return false;
     }
-    let tool = open_tool(flags);
     let g = f.word(0).load(Ordering::Acquire);
-    if g & 1 != 0 || f.word(2).load(Ordering::Relaxed) & tool == 0 {
+    if g & 1 != 0 {
         return false;
     }
-    let passes = screen::passes(f.screen(usize::from(tool == wire::TOOL_WRITE)), path);
+    let passes = if let Some((flags, path)) = wire::open_event_fields(frame) {
+        f.passes(open_tool(flags), path)
+    } else if let Some((op, path, second)) = wire::mutation_event_fields(frame) {
+        f.passes(wire::TOOL_WRITE, path)
+            && (!op.has_new_path() || f.passes(wire::TOOL_WRITE, second))
+            && (op.tools() & wire::TOOL_READ == 0 || f.passes(wire::TOOL_READ, path))
+    } else {
+        false
+    };
     fence(Ordering::Acquire);
     passes && f.word(0).load(Ordering::Relaxed) == g
 }

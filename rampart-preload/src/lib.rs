@@ -1,5 +1,6 @@
-//! `librampart_preload.so`: interposes libc's exec, open, connect and DNS
-//! entry points in any dynamically linked process and reports each call to
+//! `librampart_preload.so`: interposes libc's exec, open, connect, DNS and
+//! file-system mutation (`unlink`, `rename`, `chmod`...) entry points in any
+//! dynamically linked process and reports each call to
 //! the collector named by `RAMPART_SOCKET`, one wire frame per call (see
 //! `rampart_core::wire`).
 //!
@@ -14,7 +15,8 @@
 //! collector and waiting at most `RAMPART_DECISION_TIMEOUT_MS`; a refused
 //! call is not made and fails the way programs expect (exec family EPERM,
 //! `posix_spawn*` returning EPERM, `system` -1/EPERM and `popen` NULL/EPERM
-//! without a shell, opens and connects EACCES, `fopen` NULL); `ask` is
+//! without a shell, opens and connects EACCES, `fopen` NULL, mutations -1
+//! with EACCES, `chmod` and `chown` EPERM); `ask` is
 //! refused; without a verdict `RAMPART_FAIL_OPEN=1` allows, anything else
 //! refuses. Allowed calls behave exactly as in monitor mode.
 //!

@@ -12,7 +12,9 @@ use core::mem::MaybeUninit;
 use core::ops::Range;
 
 use libc::{c_char, c_int};
-use rampart_core::wire::{self, CallKind, Encoder, EventHead, InetAddr, WireOutcome, WireProto};
+use rampart_core::wire::{
+    self, CallKind, Encoder, EventHead, InetAddr, Op, WireOutcome, WireProto,
+};
 
 use crate::conn::{self, Conn};
 use crate::enforce::{self, Gate};
@@ -195,6 +197,45 @@ pub fn connect_unix_gate(cx: &Ctx, conn: &mut Option<Conn>, name: &[u8]) -> Gate
         |e, cwd| unix_body(e, cwd, name),
     )
     .0
+}
+
+/// A mutation's strings (see [`Op`]): the path it changes and what it is
+/// relative to; the second string, for a rename or a link the new path
+/// (relative to `new_base`), for a symlink its target as written, else
+/// empty.
+pub struct Mutation<'a> {
+    pub op: Op,
+    pub base: Base,
+    pub path: &'a [u8],
+    pub new_base: Base,
+    pub second: &'a [u8],
+}
+
+fn mutation_body(e: &mut Encoder<'_>, cwd: Range<usize>, m: &Mutation<'_>) {
+    e.u8(m.op as u8);
+    put_path(e, cwd.clone(), m.base, m.path);
+    if m.op.has_new_path() {
+        put_path(e, cwd, m.new_base, m.second);
+    } else {
+        e.str(m.second);
+    }
+}
+
+/// Enforce mode: decide a mutation before it is made.
+#[inline(never)]
+pub fn mutation_gate(cx: &Ctx, conn: &mut Option<Conn>, m: &Mutation<'_>) -> Gate {
+    let refused = m.op.refused_errno();
+    gate_event(cx, conn, CallKind::Mutate, refused, false, |e, cwd| {
+        mutation_body(e, cwd, m)
+    })
+    .0
+}
+
+#[inline(never)]
+pub fn mutation(cx: &Ctx, conn: &mut Conn, m: &Mutation<'_>, oc: WireOutcome) {
+    send_event(cx, conn, CallKind::Mutate, oc, |e, cwd| {
+        mutation_body(e, cwd, m)
+    });
 }
 
 fn put_path(e: &mut Encoder<'_>, cwd: Range<usize>, base: Base, rel: &[u8]) {

@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::process::Command;
 
 use common::{argv_of, probe, run_bare, Collector};
-use rampart_core::event::{Call, Outcome, Proto};
+use rampart_core::event::{Call, Op, Outcome, Proto};
 
 fn probe_cmd(args: &[&str]) -> Command {
     let mut c = Command::new(probe());
@@ -61,10 +61,26 @@ fn every_open_variant_is_reported_with_an_absolute_clean_path() {
     }
     let total: usize = expect.iter().map(|e| e.2).sum();
     assert_eq!(
-        run.events.len(),
+        run.open_paths().len(),
         total,
-        "unexpected extra events: {:?}",
+        "unexpected extra opens: {:?}",
         run.open_paths()
+    );
+    // The probe makes its directory first: that mkdir is the one other event.
+    let others: Vec<&Call> = run
+        .events
+        .iter()
+        .map(|e| &e.call)
+        .filter(|c| !matches!(c, Call::Open { .. }))
+        .collect();
+    assert_eq!(
+        others,
+        [&Call::Mutate {
+            op: Op::Mkdir,
+            path: format!("{dir}/sub"),
+            new_path: None,
+            target: None,
+        }]
     );
     for e in &run.events {
         assert_eq!(e.outcome, Outcome::Ok, "{e:?}");

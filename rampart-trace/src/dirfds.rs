@@ -6,7 +6,8 @@
 //!
 //! It holds at most [`CAPACITY`] directory descriptors per process, dropped
 //! when the process exits or the entry is replaced. It never reads or writes
-//! through them. A directory renamed while cached keeps its old name here.
+//! through them. A directory renamed while cached keeps its old name here
+//! until the supervisor sees a rename and drops every cache.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 

@@ -10,6 +10,7 @@
 
 use libc::{sock_filter, sock_fprog};
 
+use crate::mutation;
 use crate::regs::{self, nr};
 
 const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
@@ -44,7 +45,9 @@ pub struct FilterSpec {
     pub dns: bool,
 }
 
-/// The syscalls stopped for the supervisor on the native ABI.
+/// The syscalls stopped for the supervisor on the native ABI, whatever
+/// their arguments (`utimensat` and `recvfrom` stop only for some, see
+/// [`build`]).
 pub fn traced_syscalls(spec: &FilterSpec) -> Vec<i64> {
     let mut v = vec![
         nr::EXECVE,
@@ -55,6 +58,11 @@ pub fn traced_syscalls(spec: &FilterSpec) -> Vec<i64> {
     ];
     v.extend(nr::OPEN);
     v.extend(nr::CREAT);
+    v.extend(
+        mutation::all()
+            .map(|(n, _)| *n)
+            .filter(|&n| n != nr::UTIMENSAT),
+    );
     if spec.track_cwd {
         v.extend([nr::CHDIR, nr::FCHDIR]);
     }
@@ -77,6 +85,19 @@ impl Program {
     }
     fn jump(&mut self, code: u16, k: u32, jt: u8, jf: u8) {
         self.ins.push(sock_filter { code, jt, jf, k });
+    }
+
+    /// Syscall `n` stops when argument `arg` is not 0 (a pointer given)
+    /// and runs untraced when it is; any other syscall goes on to what
+    /// follows with the syscall number still loaded.
+    fn trace_if_arg_set(&mut self, n: i64, arg: u32) {
+        self.jump(JEQ_K, n as u32, 0, 6);
+        self.stmt(LD_W_ABS, off_arg_lo(arg));
+        self.jump(JEQ_K, 0, 0, 2);
+        self.stmt(LD_W_ABS, off_arg_hi(arg));
+        self.jump(JEQ_K, 0, 1, 0);
+        self.stmt(RET_K, RET_TRACE);
+        self.stmt(RET_K, RET_ALLOW);
     }
 }
 
@@ -106,15 +127,14 @@ pub fn build(spec: &FilterSpec) -> Vec<sock_filter> {
         p.jump(JEQ_K, nr::IO_URING_SETUP as u32, 0, 1);
         p.stmt(RET_K, RET_ENOSYS);
     }
+    // utimensat(dirfd, path, times, flags) with a NULL path changes the
+    // times of the descriptor's file (futimens, `touch`): opened, and
+    // decided, before.
+    p.trace_if_arg_set(nr::UTIMENSAT, 1);
     if spec.dns {
         // recvfrom(fd, buf, len, flags, src_addr, addrlen): trace only when
         // src_addr is given (resolvers ask for it; a plain recv() does not).
-        p.jump(JEQ_K, nr::RECVFROM as u32, 0, 5);
-        p.stmt(LD_W_ABS, off_arg_lo(4));
-        p.jump(JEQ_K, 0, 0, 2);
-        p.stmt(LD_W_ABS, off_arg_hi(4));
-        p.jump(JEQ_K, 0, 1, 0);
-        p.stmt(RET_K, RET_TRACE);
+        p.trace_if_arg_set(nr::RECVFROM, 4);
     }
     p.stmt(RET_K, RET_ALLOW);
 

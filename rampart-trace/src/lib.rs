@@ -1,5 +1,7 @@
 //! The trace backend: a ptrace supervisor with a seccomp-bpf prefilter that
-//! sees every exec, open and connect of a whole process tree — static
+//! sees every exec, open, connect and file-system mutation (`unlink`,
+//! `rename`, `link`, `symlink`, `mkdir`, `chmod`, `chown`, `truncate`,
+//! `utimensat` and their variants, see [`mutation`]) of a whole process tree — static
 //! binaries, Go programs and raw syscalls included — and hands each one to a
 //! [`Sink`] as a [`rampart_core::event::Event`] with `source: trace`.
 //!
@@ -19,7 +21,8 @@
 //!   the process.
 //! - Enforcement reads a path from tracee memory before the kernel does:
 //!   another thread of the same process could change it in between. Execs are
-//!   checked again against the file actually loaded; opens and connects are not.
+//!   checked again against the file actually loaded; opens, connects and
+//!   mutations are not.
 //! - DNS names come from answers read with `recvfrom` and a sender address
 //!   (glibc, musl); a resolver that uses `read` on a connected socket (Go's
 //!   pure-Go resolver) leaves `domain` empty.
@@ -32,6 +35,7 @@ mod dns;
 mod filter;
 mod latency;
 mod memory;
+mod mutation;
 mod net;
 mod paths;
 mod procfs;

@@ -22,13 +22,13 @@ use std::net::IpAddr;
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use rampart_core::event::{Call, Event, Outcome, Source};
+use rampart_core::event::{Call, Event, Op, Outcome, Source};
 
 use crate::dirfds::DirFds;
 use crate::memory::{self, PATH_MAX};
 use crate::net::{self, Target};
 use crate::regs::{self, nr, SyscallStop};
-use crate::{dns, paths, procfs, Options, RunReport, Sink, Verdict};
+use crate::{dns, mutation, paths, procfs, Options, RunReport, Sink, Verdict};
 
 const AT_FDCWD: i32 = libc::AT_FDCWD;
 const AT_EMPTY_PATH: u64 = libc::AT_EMPTY_PATH as u64;
@@ -67,6 +67,9 @@ impl Spin {
 }
 
 /// What a thread is in the middle of, between a seccomp stop and its exit stop.
+/// (`Call` is much larger than the others; boxing it would cost an
+/// allocation per traced call, to save a few hundred bytes per thread.)
+#[allow(clippy::large_enum_variant)]
 enum Pending {
     /// A recorded call waiting for its outcome; `denied` when the sink said
     /// no, `passed` when it needed no decision ([`Verdict::Pass`]).
@@ -501,7 +504,7 @@ impl<'a> Supervisor<'a> {
                 buf: args[1],
                 src: args[4],
             }),
-            _ => None,
+            n => mutation::layout(n).and_then(|l| self.mutation_call(tid, tgid, l, &args)),
         };
         let Some(mut pending) = pending else {
             return Resume::Cont;
@@ -646,6 +649,61 @@ impl<'a> Supervisor<'a> {
         })
     }
 
+    /// A mutation laid out as `layout` says; `None` for one on a
+    /// descriptor alone (a NULL path: `futimesat`), which the open of the
+    /// file decided.
+    fn mutation_call(
+        &mut self,
+        tid: i32,
+        tgid: i32,
+        layout: &mutation::Layout,
+        args: &[u64; 6],
+    ) -> Option<Pending> {
+        let dirfd = |d: Option<usize>| d.map_or(AT_FDCWD, |i| args[i] as i32);
+        let (dir, at) = layout.path;
+        if args[at] == 0 {
+            return None;
+        }
+        let (mut path, mut truncated) = self.path_arg(tid, tgid, dirfd(dir), args[at]);
+        if path.is_empty()
+            && layout
+                .empty_path_flags
+                .is_some_and(|i| args[i] & AT_EMPTY_PATH != 0)
+        {
+            // The descriptor's own file (the cwd for AT_FDCWD), as under preload.
+            path = self.base_dir(tid, tgid, dirfd(dir));
+        }
+        let new_path = match layout.new_path {
+            Some((dir, at)) => {
+                let (p, cut) = self.path_arg(tid, tgid, dirfd(dir), args[at]);
+                truncated |= cut;
+                Some(p)
+            }
+            None => None,
+        };
+        // A symlink's target is kept as written: it is relative to the
+        // link's directory, not to anything the tracer could join it to.
+        let target = layout.target.map(|at| {
+            let (raw, cut) = memory::read_cstring(tid, args[at], PATH_MAX).unwrap_or_default();
+            truncated |= cut;
+            String::from_utf8_lossy(&raw).into_owned()
+        });
+        let call = Call::Mutate {
+            op: layout.op,
+            path,
+            new_path,
+            target,
+        };
+        let event = self.new_event(tid, tgid, call, truncated);
+        Some(Pending::Call {
+            nr: 0,
+            args: [0; 6],
+            event,
+            denied: None,
+            passed: false,
+        })
+    }
+
     fn connect_call(
         &mut self,
         tid: i32,
@@ -754,6 +812,11 @@ impl<'a> Supervisor<'a> {
                 } else {
                     Outcome::Errno(-rval as i32)
                 };
+                if outcome == Outcome::Ok
+                    && matches!(event.call, Call::Mutate { op: Op::Rename, .. })
+                {
+                    self.renamed();
+                }
                 self.record(event, outcome, passed);
             }
             Pending::Chdir => {
@@ -767,6 +830,15 @@ impl<'a> Supervisor<'a> {
                     self.read_dns_answer(tid, buf, src, rval as usize);
                 }
             }
+        }
+    }
+
+    /// A rename worked: any cached directory (a cwd, a directory
+    /// descriptor's path) may have a new name. Read them again.
+    fn renamed(&mut self) {
+        for p in self.procs.values_mut() {
+            p.cwd = None;
+            p.dirfds = DirFds::default();
         }
     }
 

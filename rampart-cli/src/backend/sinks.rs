@@ -32,7 +32,7 @@ use rampart_trace::{Sink, Verdict};
 
 use crate::collector::inline::Inline;
 use crate::collector::policy_gen::Published;
-use crate::collector::{allows, denied_errno, Stats};
+use crate::collector::{allows, Stats};
 
 /// How an enforcing sink waits for verdicts.
 #[derive(Clone, Copy, Debug)]
@@ -56,7 +56,7 @@ impl Enforce {
 }
 
 /// The errno a refused call fails with, as under the preload backend: the
-/// tool's ([`denied_errno`]), except for an open that creates nothing of a
+/// call's ([`Event::denied_errno`]), except for an open that creates nothing of a
 /// path that does not exist, which fails as it would have anyway (ENOENT,
 /// ENOTDIR): programs probe for optional files and take EACCES as fatal.
 fn refused_errno(event: &Event) -> i32 {
@@ -69,7 +69,7 @@ fn refused_errno(event: &Event) -> i32 {
             }
         }
     }
-    denied_errno(event.tool())
+    event.denied_errno()
 }
 
 fn verdict(allowed: bool, event: &Event) -> Verdict {
@@ -442,6 +442,7 @@ pub fn encode_event(buf: &mut [u8], seq: u32, wants_verdict: bool, event: &Event
         Call::Open { .. } => CallKind::Open,
         Call::ConnectInet { .. } => CallKind::ConnectInet,
         Call::ConnectUnix { .. } => CallKind::ConnectUnix,
+        Call::Mutate { .. } => CallKind::Mutate,
     };
     let mut e = Encoder::event(wire::as_uninit(buf), kind, &head);
     e.str(event.exe.as_bytes());
@@ -474,6 +475,21 @@ pub fn encode_event(buf: &mut [u8], seq: u32, wants_verdict: bool, event: &Event
         }
         Call::ConnectUnix { path } => {
             e.str(path.as_bytes());
+        }
+        Call::Mutate {
+            op,
+            path,
+            new_path,
+            target,
+        } => {
+            e.u8(*op as u8);
+            e.str(path.as_bytes());
+            e.str(
+                new_path
+                    .as_ref()
+                    .or(target.as_ref())
+                    .map_or(&[], |s| s.as_bytes()),
+            );
         }
     }
     if event.truncated {
@@ -541,6 +557,33 @@ mod tests {
                     path: "/run/x.sock".into(),
                 },
                 Outcome::Unknown,
+            ),
+            (
+                Call::Mutate {
+                    op: wire::Op::Rename,
+                    path: "/work/a".into(),
+                    new_path: Some("/work/b".into()),
+                    target: None,
+                },
+                Outcome::Ok,
+            ),
+            (
+                Call::Mutate {
+                    op: wire::Op::Symlink,
+                    path: "/work/l".into(),
+                    new_path: None,
+                    target: Some("../x".into()),
+                },
+                Outcome::Errno(libc::EEXIST),
+            ),
+            (
+                Call::Mutate {
+                    op: wire::Op::Chmod,
+                    path: "/work/f".into(),
+                    new_path: None,
+                    target: None,
+                },
+                Outcome::Errno(libc::EPERM),
             ),
         ];
         let mut buf = vec![0u8; wire::MAX_FRAME];

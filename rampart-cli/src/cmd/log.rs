@@ -92,10 +92,19 @@ fn row(rec: &Record) -> String {
         .unwrap_or(&rec.timestamp)
         .replace('T', " ");
     let r = &rec.request;
-    let what = ["command", "path", "url", "file_path", "address"]
+    let text = |k: &str| r.get(k).and_then(|v| v.as_str());
+    let mut what = ["command", "path", "url", "file_path", "address"]
         .iter()
-        .find_map(|k| r.get(*k).and_then(|v| v.as_str()))
-        .unwrap_or("");
+        .find_map(|k| text(k))
+        .unwrap_or("")
+        .to_string();
+    // A mutation: `rename /a -> /b`, `symlink /l -> target`.
+    if let Some(op) = text("op") {
+        what = format!("{op} {what}");
+        if let Some(second) = text("new_path").or_else(|| text("target")) {
+            what = format!("{what} -> {second}");
+        }
+    }
     let outcome = match r.get("outcome").and_then(|v| v.as_str()) {
         Some(o) if o != "ok" => format!(" ({o})"),
         _ => String::new(),
@@ -111,4 +120,32 @@ fn row(rec: &Record) -> String {
         outcome,
         policy
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mutation_row_names_its_op_and_paths() {
+        let mut rec = Record {
+            timestamp: "2026-01-02T03:04:05.123Z".into(),
+            tool: "write".into(),
+            ..Record::default()
+        };
+        rec.decision.action = "deny".into();
+        rec.decision.matched_policies = vec!["guard".into()];
+        for (k, v) in [
+            ("op", "rename"),
+            ("path", "/w/a"),
+            ("new_path", "/w/b"),
+            ("outcome", "EACCES"),
+        ] {
+            rec.request.insert(k.into(), v.into());
+        }
+        assert_eq!(
+            row(&rec),
+            "✗ deny  2026-01-02 03:04:05 write rename /w/a -> /w/b (EACCES)  guard"
+        );
+    }
 }

@@ -297,10 +297,23 @@ fn decide(engine: &Engine, origin: &Origin, event: &mut Event, enforced: bool) -
         project: origin.project.as_deref(),
     };
     let started = Instant::now();
-    let decision = engine.evaluate(&req);
+    let decision = match event.mutation_checks() {
+        // Each path the call touches, as the tool it is decided as.
+        Some(checks) => {
+            let reqs: Vec<Request> = checks
+                .map(|(tool, path)| Request {
+                    tool,
+                    path: Some(path),
+                    ..req
+                })
+                .collect();
+            engine.evaluate_all(&reqs)
+        }
+        None => engine.evaluate(&req),
+    };
     let micros = started.elapsed().as_micros() as u64;
     if enforced && !allows(decision.action) {
-        event.outcome = Outcome::Errno(denied_errno(tool));
+        event.outcome = Outcome::Errno(event.denied_errno());
     }
     let mut request = event.request();
     if let Some(p) = &origin.project {
@@ -333,16 +346,6 @@ fn action_of(record: &Record) -> Action {
 /// ask do not (nobody can be asked inside a system call).
 pub fn allows(action: Action) -> bool {
     matches!(action, Action::Allow | Action::Watch)
-}
-
-/// The errno a denied call fails with: EPERM for an exec (Go Rampart's
-/// preload contract), EACCES for opens and connects.
-pub fn denied_errno(tool: &str) -> i32 {
-    if tool == "exec" {
-        libc::EPERM
-    } else {
-        libc::EACCES
-    }
 }
 
 fn audit_stage(
@@ -407,13 +410,22 @@ fn audit_stage(
     Ok(())
 }
 
-/// `rampart: denied exec "rm -rf /" [policy] message`
+/// `rampart: denied exec "rm -rf /" [policy] message`; a mutation names its
+/// op and paths: `rampart: denied write rename "/a" "/b" ...`
 fn denial_line(r: &Record) -> String {
     let what = ["command", "path", "url"]
         .iter()
         .find_map(|k| r.request.get(*k).and_then(|v| v.as_str()))
         .unwrap_or("");
-    let mut line = format!("rampart: denied {} {:?}", r.tool, what);
+    let mut line = format!("rampart: denied {}", r.tool);
+    if let Some(op) = r.request.get("op").and_then(|v| v.as_str()) {
+        line.push(' ');
+        line.push_str(op);
+    }
+    line.push_str(&format!(" {what:?}"));
+    if let Some(new_path) = r.request.get("new_path").and_then(|v| v.as_str()) {
+        line.push_str(&format!(" {new_path:?}"));
+    }
     if !r.decision.matched_policies.is_empty() {
         line.push_str(&format!(" [{}]", r.decision.matched_policies.join(", ")));
     }
@@ -449,5 +461,82 @@ impl Stats {
         }
         self.records += batch.len() as u64;
         self.audit_file = Some(chain.path());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_core::event::{Call, Op, Source};
+
+    fn engine(yaml: &str) -> Engine {
+        Engine::from_texts(&[(PathBuf::from("p.yaml"), yaml.to_string())]).unwrap()
+    }
+
+    fn mutation(op: Op, path: &str, second: Option<&str>) -> Event {
+        Event {
+            pid: 7,
+            ppid: 1,
+            exe: "/usr/bin/ln".into(),
+            cwd: "/w".into(),
+            source: Source::Preload,
+            call: Call::Mutate {
+                op,
+                path: path.into(),
+                new_path: second.filter(|_| op.has_new_path()).map(Into::into),
+                target: second.filter(|_| op.has_target()).map(Into::into),
+            },
+            outcome: Outcome::Unknown,
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn a_mutation_is_one_record_decided_on_each_of_its_paths() {
+        let e = engine(concat!(
+            "version: \"1\"\ndefault_action: allow\npolicies:\n",
+            "  - name: guard\n    match:\n      tool: write\n    rules:\n",
+            "      - action: deny\n        when:\n          path_matches: [\"**/protected/**\"]\n",
+            "  - name: keys\n    match:\n      tool: read\n    rules:\n",
+            "      - action: deny\n        when:\n          path_matches: [\"**/*.key\"]\n",
+        ));
+        let origin = Origin {
+            agent: "a".into(),
+            session: "s".into(),
+        };
+        let decide = |mut ev: Event, enforced: bool| {
+            let r = decide(&e, &origin, &mut ev, enforced);
+            (r.decision.action.clone(), r)
+        };
+        // The destination of a rename, enforced: EACCES, both paths recorded.
+        let (action, r) = decide(mutation(Op::Rename, "/w/x", Some("/w/protected/f")), true);
+        assert_eq!((action.as_str(), r.tool.as_str()), ("deny", "write"));
+        assert_eq!(r.request["op"], "rename");
+        assert_eq!(r.request["path"], "/w/x");
+        assert_eq!(r.request["new_path"], "/w/protected/f");
+        assert_eq!(r.request["outcome"], "EACCES");
+        assert_eq!(r.decision.matched_policies, ["guard"]);
+        // A hard link to a key the policy only guards from reading.
+        let (action, r) = decide(mutation(Op::Link, "/w/a.key", Some("/w/hl")), true);
+        assert_eq!(action, "deny");
+        assert_eq!(r.decision.matched_policies, ["keys"]);
+        // A refused chmod fails with EPERM; in monitor mode nothing changes.
+        let (_, r) = decide(mutation(Op::Chmod, "/w/protected/f", None), true);
+        assert_eq!(r.request["outcome"], "EPERM");
+        let (action, r) = decide(mutation(Op::Chmod, "/w/protected/f", None), false);
+        assert_eq!(
+            (action.as_str(), &r.request["outcome"]),
+            ("deny", &"unknown".into())
+        );
+        // A symlink is decided on the link it creates, not on its target.
+        let (action, r) = decide(mutation(Op::Symlink, "/w/l", Some("protected/f")), true);
+        assert_eq!(
+            (action.as_str(), &r.request["target"]),
+            ("allow", &"protected/f".into())
+        );
+        assert!(
+            denial_line(&decide(mutation(Op::Rename, "/w/protected/a", Some("/w/b")), true).1)
+                .starts_with(r#"rampart: denied write rename "/w/protected/a" "/w/b" [guard]"#)
+        );
     }
 }

@@ -6,7 +6,9 @@
 //! [`rampart_core::wire::POLICY_GEN_LEN`]): the generation (2 at start,
 //! bumped by 2 after every policy change, odd while being rewritten), the
 //! tools the policy can never refuse, and the path screens of `read` and
-//! `write` ([`rampart_core::screen`]). The library maps it read-only once
+//! `write` ([`rampart_core::screen`]): an open is screened as its tool, a
+//! mutation as each of the paths and tools it is decided on (a rename's
+//! two ends as writes, a link's source as a read too). The library maps it read-only once
 //! per process (`RAMPART_POLICY_GEN` names it); the collector rewrites it
 //! in place through its own shared mapping, never truncates it, and
 //! replaces a stale one from an earlier collector by renaming a new file
@@ -91,19 +93,30 @@ impl Refusals {
     /// Whether the policy could refuse `event`, so that it must be decided
     /// before it runs. A call that cannot be refused runs at once and is
     /// recorded with its outcome, as in monitor mode; a cut path is always
-    /// decided (the screen cannot vouch for what was cut off).
+    /// decided (the screen cannot vouch for what was cut off). A mutation
+    /// can be refused when any of the paths it is decided on can be, as the
+    /// tool it is decided as ([`Event::mutation_checks`]).
     pub fn can_refuse(&self, event: &Event) -> bool {
-        let tool = event.tool();
+        match event.mutation_checks() {
+            Some(mut checks) => {
+                checks.any(|(tool, path)| self.can_refuse_as(tool, Some(path), event.truncated))
+            }
+            None => self.can_refuse_as(event.tool(), event.path(), event.truncated),
+        }
+    }
+
+    /// Whether the policy could refuse a call of `tool` on `path`.
+    fn can_refuse_as(&self, tool: &str, path: Option<&str>, truncated: bool) -> bool {
         let Some(&(bit, _, screen_index)) = TOOLS.iter().find(|(_, name, _)| *name == tool) else {
             return true;
         };
         if self.word(0) & bit != 0 {
             return false;
         }
-        if event.truncated || self.word(1) & bit == 0 {
+        if truncated || self.word(1) & bit == 0 {
             return true;
         }
-        let (Some(i), Some(path)) = (screen_index, event.path()) else {
+        let (Some(i), Some(path)) = (screen_index, path) else {
             return true;
         };
         let at = screen_at(i);
@@ -346,6 +359,44 @@ mod tests {
         ));
         assert!(strict.can_refuse(&exec));
         assert!(strict.can_refuse(&open("/usr/include/stdio.h", 0)));
+    }
+
+    /// A traced mutation of `path` (and `second`).
+    fn mutation(op: rampart_core::event::Op, path: &str, second: Option<&str>) -> Event {
+        use rampart_core::event::Call;
+        Event {
+            call: Call::Mutate {
+                op,
+                path: path.into(),
+                new_path: second.filter(|_| op.has_new_path()).map(Into::into),
+                target: second.filter(|_| op.has_target()).map(Into::into),
+            },
+            ..open("/", 0)
+        }
+    }
+
+    #[test]
+    fn a_mutation_waits_when_any_of_its_paths_could_be_refused() {
+        use rampart_core::event::Op;
+        let guard = engine(
+            "version: \"1\"\ndefault_action: allow\npolicies:\n  - name: p\n    match:\n      tool: write\n    rules:\n      - action: deny\n        when:\n          path_matches: [\"**/protected/**\"]\n",
+        );
+        let r = Refusals::of(&guard);
+        assert!(r.can_refuse(&mutation(Op::Delete, "/w/protected/f", None)));
+        assert!(!r.can_refuse(&mutation(Op::Delete, "/w/f", None)));
+        assert!(r.can_refuse(&mutation(Op::Rename, "/w/x", Some("/w/protected/f"))));
+        assert!(r.can_refuse(&mutation(Op::Rename, "/w/protected/f", Some("/w/x"))));
+        assert!(!r.can_refuse(&mutation(Op::Rename, "/w/x", Some("/w/y"))));
+        assert!(
+            !r.can_refuse(&mutation(Op::Symlink, "/w/l", Some("/w/protected/f"))),
+            "a symlink's target is not decided"
+        );
+        assert!(!r.can_refuse(&mutation(Op::Link, "/w/x", Some("/w/y"))));
+        // A policy that guards reads only: a link's source is read-screened.
+        let r = Refusals::of(&engine(NO_SSH));
+        assert!(r.can_refuse(&mutation(Op::Link, "/h/.ssh/id_rsa", Some("/tmp/k"))));
+        assert!(!r.can_refuse(&mutation(Op::Rename, "/h/.ssh/id_rsa", Some("/tmp/k"))));
+        assert!(!r.can_refuse(&mutation(Op::Chmod, "/h/.ssh/id_rsa", None)));
     }
 
     #[test]

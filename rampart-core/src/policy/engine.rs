@@ -634,6 +634,63 @@ impl Engine {
             },
         }
     }
+
+    /// Decides a call that touches several paths, one request per path
+    /// (a rename's two ends; a link's source as a write and a read, and its
+    /// new name): each is decided alone, and a deny of any denies the call
+    /// at once. Otherwise the strictest verdict decides (ask, then watch,
+    /// then allow), with the message of the first request that gave it
+    /// (preferring one a rule gave over the default's), and
+    /// `matched_policies` lists each policy that fired for any request,
+    /// once, in order. One request is [`Engine::evaluate`]; none is the
+    /// default action.
+    pub fn evaluate_all(&self, reqs: &[Request]) -> Decision {
+        if let [one] = reqs {
+            return self.evaluate(one);
+        }
+        let rank = |a: Action| match a {
+            Action::Allow => 0,
+            Action::Watch => 1,
+            Action::Ask => 2,
+            Action::Deny => 3,
+        };
+        let mut best: Option<Decision> = None;
+        let mut fired: Vec<String> = Vec::new();
+        for req in reqs {
+            let d = self.evaluate(req);
+            if d.action == Action::Deny {
+                return d;
+            }
+            for p in &d.matched_policies {
+                if !fired.contains(p) {
+                    fired.push(p.clone());
+                }
+            }
+            let better = match &best {
+                None => true,
+                Some(b) => {
+                    rank(d.action) > rank(b.action)
+                        || (d.action == b.action
+                            && b.matched_policies.is_empty()
+                            && !d.matched_policies.is_empty())
+                }
+            };
+            if better {
+                best = Some(d);
+            }
+        }
+        match best {
+            Some(mut d) => {
+                d.matched_policies = fired;
+                d
+            }
+            None => Decision {
+                action: self.default_action,
+                matched_policies: Vec::new(),
+                message: "no matching policy; using default action".to_string(),
+            },
+        }
+    }
 }
 
 /// The result of one inline test.

@@ -5,6 +5,7 @@
 
 pub mod exec;
 pub mod fd;
+pub mod mutate;
 pub mod net;
 pub mod open;
 pub mod spawn;

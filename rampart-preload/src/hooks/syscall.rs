@@ -1,6 +1,8 @@
 //! `syscall()`: the numbers that open files, exec or connect are reported
 //! like their libc wrappers (`SYS_open`, `SYS_openat`, `SYS_openat2`,
-//! `SYS_execve`, `SYS_execveat`, `SYS_connect`), the descriptor and cwd
+//! `SYS_execve`, `SYS_execveat`, `SYS_connect`), and so are the mutations
+//! ([`mutate::of_syscall`]: `SYS_unlinkat`, `SYS_renameat2`,
+//! `SYS_fchmodat2` and the rest), the descriptor and cwd
 //! changes the library tracks (`SYS_close`, `SYS_close_range`, `SYS_dup2`,
 //! `SYS_dup3`, `SYS_chdir`, `SYS_fchdir`); every other number goes
 //! straight to the real `syscall`. Entered from the C shim, which reads the
@@ -8,7 +10,7 @@
 
 use libc::{c_char, c_int, c_long};
 
-use crate::hooks::{exec, net, open};
+use crate::hooks::{exec, mutate, net, open};
 use crate::path::Base;
 use crate::real::get;
 use crate::sys;
@@ -117,6 +119,9 @@ pub unsafe extern "C" fn rampart_syscall(
             crate::cache::cwd_changed();
             r
         }
-        _ => real_syscall(n, a),
+        _ => match mutate::of_syscall(n, a) {
+            Some(m) => mutate::mutated(m, || real_syscall(n, a) as c_int) as c_long,
+            None => real_syscall(n, a),
+        },
     }
 }

@@ -1,0 +1,646 @@
+//! Mutations: calls that change the file system without opening a file.
+//! `unlink`, `unlinkat`, `rmdir`, `remove` (op `delete`); `rename`,
+//! `renameat`, `renameat2` (`rename`); `link`, `linkat` (`link`);
+//! `symlink`, `symlinkat` (`symlink`); `mkdir`, `mkdirat` (`mkdir`);
+//! `chmod`, `lchmod`, `fchmodat` (`chmod`); `chown`, `lchown`, `fchownat`
+//! (`chown`); `truncate`, `truncate64` (`truncate`); `utime`, `utimes`,
+//! `lutimes`, `futimesat`, `utimensat` (`utime`). glibc calls none of these
+//! through another (its internal calls bypass the PLT), so each call of the
+//! program is reported once.
+//!
+//! Each hook works like the open hooks ([`crate::hooks::open::decided`]):
+//! in enforce mode the call is decided first, on every path it changes (a
+//! rename's or link's new path too, a link's source as a read as well), and
+//! a refused one fails with the op's errno (`EPERM` for chmod and chown,
+//! else `EACCES`) without being made; then the real function runs and the
+//! call is reported with the paths resolved against the cwd or the
+//! directory descriptor exactly as opens are ([`crate::path`]), and with
+//! its outcome, returning the real result and errno. A symlink's target is
+//! reported as written. Calls on a descriptor alone (`utimensat` or
+//! `futimesat` with a NULL path, as `futimens` does) are not reported: the
+//! file was opened, and decided, first.
+
+use libc::{c_char, c_int, c_long, c_uint, gid_t, mode_t, off64_t, off_t, uid_t};
+use rampart_core::wire::Op;
+
+use crate::enforce::{self, Gate};
+use crate::path::Base;
+use crate::real::{get, must};
+use crate::report::{self, outcome};
+use crate::sys;
+
+/// One mutation as the hook got it: the path it changes and what that is
+/// relative to, and for a rename or link the new path and its base, for a
+/// symlink its target (the base then unused), else NULL.
+#[derive(Clone, Copy)]
+pub struct Mutation {
+    pub op: Op,
+    pub base: Base,
+    pub path: *const c_char,
+    pub new_base: Base,
+    pub second: *const c_char,
+}
+
+impl Mutation {
+    /// A call on one path.
+    pub fn one(op: Op, base: Base, path: *const c_char) -> Mutation {
+        Mutation {
+            op,
+            base,
+            path,
+            new_base: Base::Cwd,
+            second: core::ptr::null(),
+        }
+    }
+
+    /// A rename or link of `path` to `new_path`.
+    pub fn two(
+        op: Op,
+        base: Base,
+        path: *const c_char,
+        new_base: Base,
+        new_path: *const c_char,
+    ) -> Mutation {
+        Mutation {
+            op,
+            base,
+            path,
+            new_base,
+            second: new_path,
+        }
+    }
+
+    /// A symlink at `link` (relative to `base`) holding `target`.
+    pub fn symlink(target: *const c_char, base: Base, link: *const c_char) -> Mutation {
+        Mutation {
+            op: Op::Symlink,
+            base,
+            path: link,
+            new_base: Base::Cwd,
+            second: target,
+        }
+    }
+
+    /// Whether every string the call takes is there to read (else the real
+    /// call fails with EFAULT, or works on a descriptor alone: nothing to
+    /// decide or report).
+    fn named(&self) -> bool {
+        !self.path.is_null()
+            && (!(self.op.has_new_path() || self.op.has_target()) || !self.second.is_null())
+    }
+
+    /// The strings, read.
+    ///
+    /// # Safety
+    /// [`Mutation::named`]: the pointers are the caller's C strings.
+    unsafe fn strings(&self) -> report::Mutation<'_> {
+        report::Mutation {
+            op: self.op,
+            base: self.base,
+            path: sys::cstr_bytes(self.path),
+            new_base: self.new_base,
+            second: if self.second.is_null() {
+                &[]
+            } else {
+                sys::cstr_bytes(self.second)
+            },
+        }
+    }
+}
+
+/// Enforce mode: decide `m` before it is made; `None` when it is not
+/// decided first (monitor mode, a call the policy cannot refuse, no
+/// collector named): then it is reported after the call.
+fn before(m: &Mutation) -> Option<Gate> {
+    if !crate::state::saved()?.enforce {
+        return None;
+    }
+    let cx = report::ctx()?;
+    let err = sys::errno();
+    let mut conn = cx.conn();
+    if !enforce::needs_verdict(&cx, m.op.tools(), conn.as_ref()) {
+        sys::set_errno(err);
+        return None;
+    }
+    // SAFETY: `named` was checked by the caller; the real call reads these.
+    let gate = report::mutation_gate(&cx, &mut conn, &unsafe { m.strings() });
+    sys::set_errno(err);
+    Some(gate)
+}
+
+/// Report `m`, made with the result `ok`/`err`.
+fn after(m: &Mutation, ok: bool, err: c_int) {
+    if !ok && err == libc::EFAULT {
+        return; // nothing was changed, and the strings may not be readable
+    }
+    let Some(cx) = report::ctx() else { return };
+    let Some(mut conn) = cx.conn() else { return };
+    // SAFETY: the real call read these strings successfully.
+    report::mutation(&cx, &mut conn, &unsafe { m.strings() }, outcome(ok, err));
+}
+
+/// The mutations' one path: decide `m` first (enforce mode), make `call`,
+/// report it, and hand back its result (0 or -1) and errno untouched. A
+/// refused call is not made: it returns -1 with the op's errno.
+#[inline(always)]
+pub fn mutated(m: Mutation, call: impl FnOnce() -> c_int) -> c_int {
+    if !m.named() {
+        return call();
+    }
+    if crate::state::saved().is_some_and(|s| s.enforce) {
+        match before(&m) {
+            Some(Gate::Refuse) => {
+                sys::set_errno(m.op.refused_errno());
+                return -1;
+            }
+            Some(Gate::Run {
+                report_after: false,
+            }) => return renamed(m, call()),
+            Some(Gate::Run { report_after: true }) | None => {}
+        }
+    }
+    let r = renamed(m, call());
+    let err = sys::errno();
+    after(&m, r == 0, err);
+    sys::set_errno(err);
+    r
+}
+
+/// After a rename that worked, cached directory paths (the cwd's, those of
+/// directory descriptors) may name the old place: drop them.
+#[inline(always)]
+fn renamed(m: Mutation, r: c_int) -> c_int {
+    if r == 0 && m.op == Op::Rename {
+        crate::cache::renamed();
+    }
+    r
+}
+
+/// A raw system call returning 0 or -1 with errno, for the moments the real
+/// function is not resolved yet.
+fn sys_call(n: c_long, a: [usize; 6]) -> c_int {
+    // SAFETY: the kernel validates the arguments.
+    match unsafe { sys::raw6(n, a) } {
+        Ok(v) => v as c_int,
+        Err(e) => {
+            sys::set_errno(e);
+            -1
+        }
+    }
+}
+
+/// A real function that could not be found.
+fn missing() -> c_int {
+    sys::set_errno(libc::ENOSYS);
+    -1
+}
+
+const CWD: usize = libc::AT_FDCWD as usize;
+
+fn p(s: *const c_char) -> usize {
+    s as usize
+}
+
+// ---- delete --------------------------------------------------------------------
+
+#[no_mangle]
+pub unsafe extern "C" fn unlink(path: *const c_char) -> c_int {
+    mutated(
+        Mutation::one(Op::Delete, Base::Cwd, path),
+        || match get::unlink() {
+            Some(f) => f(path),
+            None => sys_call(libc::SYS_unlinkat, [CWD, p(path), 0, 0, 0, 0]),
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
+    mutated(
+        Mutation::one(Op::Delete, Base::of(dirfd), path),
+        || match get::unlinkat() {
+            Some(f) => f(dirfd, path, flags),
+            None => sys_call(
+                libc::SYS_unlinkat,
+                [dirfd as usize, p(path), flags as usize, 0, 0, 0],
+            ),
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
+    mutated(
+        Mutation::one(Op::Delete, Base::Cwd, path),
+        || match get::rmdir() {
+            Some(f) => f(path),
+            None => sys_call(
+                libc::SYS_unlinkat,
+                [CWD, p(path), libc::AT_REMOVEDIR as usize, 0, 0, 0],
+            ),
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn remove(path: *const c_char) -> c_int {
+    mutated(
+        Mutation::one(Op::Delete, Base::Cwd, path),
+        || match must::remove() {
+            Some(f) => f(path),
+            None => missing(),
+        },
+    )
+}
+
+// ---- rename, link, symlink -------------------------------------------------------
+
+#[no_mangle]
+pub unsafe extern "C" fn rename(old: *const c_char, new: *const c_char) -> c_int {
+    let m = Mutation::two(Op::Rename, Base::Cwd, old, Base::Cwd, new);
+    mutated(m, || match get::rename() {
+        Some(f) => f(old, new),
+        None => sys_call(libc::SYS_renameat2, [CWD, p(old), CWD, p(new), 0, 0]),
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn renameat(
+    olddir: c_int,
+    old: *const c_char,
+    newdir: c_int,
+    new: *const c_char,
+) -> c_int {
+    let m = Mutation::two(Op::Rename, Base::of(olddir), old, Base::of(newdir), new);
+    mutated(m, || match get::renameat() {
+        Some(f) => f(olddir, old, newdir, new),
+        None => sys_call(
+            libc::SYS_renameat2,
+            [olddir as usize, p(old), newdir as usize, p(new), 0, 0],
+        ),
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn renameat2(
+    olddir: c_int,
+    old: *const c_char,
+    newdir: c_int,
+    new: *const c_char,
+    flags: c_uint,
+) -> c_int {
+    let m = Mutation::two(Op::Rename, Base::of(olddir), old, Base::of(newdir), new);
+    mutated(m, || match get::renameat2() {
+        Some(f) => f(olddir, old, newdir, new, flags),
+        None => sys_call(
+            libc::SYS_renameat2,
+            [
+                olddir as usize,
+                p(old),
+                newdir as usize,
+                p(new),
+                flags as usize,
+                0,
+            ],
+        ),
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn link(old: *const c_char, new: *const c_char) -> c_int {
+    let m = Mutation::two(Op::Link, Base::Cwd, old, Base::Cwd, new);
+    mutated(m, || match get::link() {
+        Some(f) => f(old, new),
+        None => sys_call(libc::SYS_linkat, [CWD, p(old), CWD, p(new), 0, 0]),
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn linkat(
+    olddir: c_int,
+    old: *const c_char,
+    newdir: c_int,
+    new: *const c_char,
+    flags: c_int,
+) -> c_int {
+    let m = Mutation::two(Op::Link, Base::of(olddir), old, Base::of(newdir), new);
+    mutated(m, || match get::linkat() {
+        Some(f) => f(olddir, old, newdir, new, flags),
+        None => sys_call(
+            libc::SYS_linkat,
+            [
+                olddir as usize,
+                p(old),
+                newdir as usize,
+                p(new),
+                flags as usize,
+                0,
+            ],
+        ),
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn symlink(target: *const c_char, link: *const c_char) -> c_int {
+    mutated(
+        Mutation::symlink(target, Base::Cwd, link),
+        || match get::symlink() {
+            Some(f) => f(target, link),
+            None => sys_call(libc::SYS_symlinkat, [p(target), CWD, p(link), 0, 0, 0]),
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn symlinkat(
+    target: *const c_char,
+    dirfd: c_int,
+    link: *const c_char,
+) -> c_int {
+    mutated(
+        Mutation::symlink(target, Base::of(dirfd), link),
+        || match get::symlinkat() {
+            Some(f) => f(target, dirfd, link),
+            None => sys_call(
+                libc::SYS_symlinkat,
+                [p(target), dirfd as usize, p(link), 0, 0, 0],
+            ),
+        },
+    )
+}
+
+// ---- mkdir ---------------------------------------------------------------------------
+
+#[no_mangle]
+pub unsafe extern "C" fn mkdir(path: *const c_char, mode: mode_t) -> c_int {
+    mutated(
+        Mutation::one(Op::Mkdir, Base::Cwd, path),
+        || match get::mkdir() {
+            Some(f) => f(path, mode),
+            None => sys_call(libc::SYS_mkdirat, [CWD, p(path), mode as usize, 0, 0, 0]),
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int {
+    mutated(
+        Mutation::one(Op::Mkdir, Base::of(dirfd), path),
+        || match get::mkdirat() {
+            Some(f) => f(dirfd, path, mode),
+            None => sys_call(
+                libc::SYS_mkdirat,
+                [dirfd as usize, p(path), mode as usize, 0, 0, 0],
+            ),
+        },
+    )
+}
+
+// ---- chmod, chown --------------------------------------------------------------------
+
+#[no_mangle]
+pub unsafe extern "C" fn chmod(path: *const c_char, mode: mode_t) -> c_int {
+    mutated(
+        Mutation::one(Op::Chmod, Base::Cwd, path),
+        || match get::chmod() {
+            Some(f) => f(path, mode),
+            None => sys_call(libc::SYS_fchmodat, [CWD, p(path), mode as usize, 0, 0, 0]),
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn lchmod(path: *const c_char, mode: mode_t) -> c_int {
+    mutated(
+        Mutation::one(Op::Chmod, Base::Cwd, path),
+        || match must::lchmod() {
+            Some(f) => f(path, mode),
+            None => missing(),
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn fchmodat(
+    dirfd: c_int,
+    path: *const c_char,
+    mode: mode_t,
+    flags: c_int,
+) -> c_int {
+    mutated(Mutation::one(Op::Chmod, Base::of(dirfd), path), || {
+        let a = [dirfd as usize, p(path), mode as usize, flags as usize, 0, 0];
+        match get::fchmodat() {
+            Some(f) => f(dirfd, path, mode, flags),
+            // The fchmodat syscall has no flags argument.
+            None if flags == 0 => sys_call(libc::SYS_fchmodat, a),
+            None => sys_call(libc::SYS_fchmodat2, a),
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn chown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int {
+    mutated(
+        Mutation::one(Op::Chown, Base::Cwd, path),
+        || match get::chown() {
+            Some(f) => f(path, uid, gid),
+            None => sys_call(
+                libc::SYS_fchownat,
+                [CWD, p(path), uid as usize, gid as usize, 0, 0],
+            ),
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn lchown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int {
+    mutated(
+        Mutation::one(Op::Chown, Base::Cwd, path),
+        || match get::lchown() {
+            Some(f) => f(path, uid, gid),
+            None => sys_call(
+                libc::SYS_fchownat,
+                [
+                    CWD,
+                    p(path),
+                    uid as usize,
+                    gid as usize,
+                    libc::AT_SYMLINK_NOFOLLOW as usize,
+                    0,
+                ],
+            ),
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn fchownat(
+    dirfd: c_int,
+    path: *const c_char,
+    uid: uid_t,
+    gid: gid_t,
+    flags: c_int,
+) -> c_int {
+    mutated(
+        Mutation::one(Op::Chown, Base::of(dirfd), path),
+        || match get::fchownat() {
+            Some(f) => f(dirfd, path, uid, gid, flags),
+            None => sys_call(
+                libc::SYS_fchownat,
+                [
+                    dirfd as usize,
+                    p(path),
+                    uid as usize,
+                    gid as usize,
+                    flags as usize,
+                    0,
+                ],
+            ),
+        },
+    )
+}
+
+// ---- truncate ------------------------------------------------------------------------
+
+#[no_mangle]
+pub unsafe extern "C" fn truncate(path: *const c_char, len: off_t) -> c_int {
+    mutated(
+        Mutation::one(Op::Truncate, Base::Cwd, path),
+        || match get::truncate() {
+            Some(f) => f(path, len),
+            None => sys_call(libc::SYS_truncate, [p(path), len as usize, 0, 0, 0, 0]),
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn truncate64(path: *const c_char, len: off64_t) -> c_int {
+    mutated(
+        Mutation::one(Op::Truncate, Base::Cwd, path),
+        || match get::truncate64() {
+            Some(f) => f(path, len),
+            None => sys_call(libc::SYS_truncate, [p(path), len as usize, 0, 0, 0, 0]),
+        },
+    )
+}
+
+// ---- times ---------------------------------------------------------------------------
+
+#[no_mangle]
+pub unsafe extern "C" fn utime(path: *const c_char, times: *const libc::utimbuf) -> c_int {
+    mutated(
+        Mutation::one(Op::Utime, Base::Cwd, path),
+        || match must::utime() {
+            Some(f) => f(path, times),
+            None => missing(),
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn utimes(path: *const c_char, times: *const libc::timeval) -> c_int {
+    mutated(
+        Mutation::one(Op::Utime, Base::Cwd, path),
+        || match must::utimes() {
+            Some(f) => f(path, times),
+            None => missing(),
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn lutimes(path: *const c_char, times: *const libc::timeval) -> c_int {
+    mutated(
+        Mutation::one(Op::Utime, Base::Cwd, path),
+        || match must::lutimes() {
+            Some(f) => f(path, times),
+            None => missing(),
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn futimesat(
+    dirfd: c_int,
+    path: *const c_char,
+    times: *const libc::timeval,
+) -> c_int {
+    mutated(
+        Mutation::one(Op::Utime, Base::of(dirfd), path),
+        || match must::futimesat() {
+            Some(f) => f(dirfd, path, times),
+            None => missing(),
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn utimensat(
+    dirfd: c_int,
+    path: *const c_char,
+    times: *const libc::timespec,
+    flags: c_int,
+) -> c_int {
+    mutated(
+        Mutation::one(Op::Utime, Base::of(dirfd), path),
+        || match get::utimensat() {
+            Some(f) => f(dirfd, path, times, flags),
+            None => sys_call(
+                libc::SYS_utimensat,
+                [
+                    dirfd as usize,
+                    p(path),
+                    times as usize,
+                    flags as usize,
+                    0,
+                    0,
+                ],
+            ),
+        },
+    )
+}
+
+// ---- through syscall() ---------------------------------------------------------------
+
+/// The mutation a `syscall(n, a...)` makes, if `n` is one: the numbers of
+/// the calls above (and `fchmodat2`, which libc has no wrapper for).
+pub fn of_syscall(n: c_long, a: [c_long; 6]) -> Option<Mutation> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(m) = of_legacy_syscall(n, a) {
+        return Some(m);
+    }
+    let s = |i: usize| a[i] as *const c_char;
+    let dir = |i: usize| Base::of(a[i] as c_int);
+    Some(match n {
+        libc::SYS_unlinkat => Mutation::one(Op::Delete, dir(0), s(1)),
+        libc::SYS_renameat | libc::SYS_renameat2 => {
+            Mutation::two(Op::Rename, dir(0), s(1), dir(2), s(3))
+        }
+        libc::SYS_linkat => Mutation::two(Op::Link, dir(0), s(1), dir(2), s(3)),
+        libc::SYS_symlinkat => Mutation::symlink(s(0), dir(1), s(2)),
+        libc::SYS_mkdirat => Mutation::one(Op::Mkdir, dir(0), s(1)),
+        libc::SYS_fchmodat | libc::SYS_fchmodat2 => Mutation::one(Op::Chmod, dir(0), s(1)),
+        libc::SYS_fchownat => Mutation::one(Op::Chown, dir(0), s(1)),
+        libc::SYS_truncate => Mutation::one(Op::Truncate, Base::Cwd, s(0)),
+        libc::SYS_utimensat => Mutation::one(Op::Utime, dir(0), s(1)),
+        _ => return None,
+    })
+}
+
+/// [`of_syscall`] for the numbers only x86_64 has (the calls before `*at`).
+#[cfg(target_arch = "x86_64")]
+fn of_legacy_syscall(n: c_long, a: [c_long; 6]) -> Option<Mutation> {
+    let s = |i: usize| a[i] as *const c_char;
+    Some(match n {
+        libc::SYS_unlink | libc::SYS_rmdir => Mutation::one(Op::Delete, Base::Cwd, s(0)),
+        libc::SYS_rename => Mutation::two(Op::Rename, Base::Cwd, s(0), Base::Cwd, s(1)),
+        libc::SYS_link => Mutation::two(Op::Link, Base::Cwd, s(0), Base::Cwd, s(1)),
+        libc::SYS_symlink => Mutation::symlink(s(0), Base::Cwd, s(1)),
+        libc::SYS_mkdir => Mutation::one(Op::Mkdir, Base::Cwd, s(0)),
+        libc::SYS_chmod => Mutation::one(Op::Chmod, Base::Cwd, s(0)),
+        libc::SYS_chown | libc::SYS_lchown => Mutation::one(Op::Chown, Base::Cwd, s(0)),
+        libc::SYS_utime | libc::SYS_utimes => Mutation::one(Op::Utime, Base::Cwd, s(0)),
+        libc::SYS_futimesat => Mutation::one(Op::Utime, Base::of(a[0] as c_int), s(1)),
+        _ => return None,
+    })
+}

@@ -1,0 +1,153 @@
+//! The mutation syscalls: those that change the file system without
+//! opening a file (`unlinkat`, `renameat2`, `linkat`, `symlinkat`,
+//! `mkdirat`, `fchmodat`, `fchmodat2`, `fchownat`, `truncate`, `utimensat`,
+//! and on x86_64 the older `unlink`, `rmdir`, `rename`, `link`, `symlink`,
+//! `mkdir`, `chmod`, `chown`, `lchown`, `utime`, `utimes`, `futimesat`),
+//! the op each is recorded as, and which of its arguments hold what.
+//!
+//! One table serves the filter (which syscalls stop) and the supervisor
+//! (how to read them), so the two cannot disagree. It reads no memory.
+
+use rampart_core::event::Op;
+
+/// Argument indexes of one mutation syscall.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    pub op: Op,
+    /// The path it changes: its directory descriptor argument (`None`:
+    /// relative to the cwd) and its path argument.
+    pub path: (Option<usize>, usize),
+    /// A rename's or link's new path, likewise.
+    pub new_path: Option<(Option<usize>, usize)>,
+    /// A symlink's target.
+    pub target: Option<usize>,
+    /// The flags argument in which `AT_EMPTY_PATH` makes an empty path
+    /// name the descriptor's own file.
+    pub empty_path_flags: Option<usize>,
+}
+
+const fn one(op: Op, dir: Option<usize>, path: usize) -> Layout {
+    Layout {
+        op,
+        path: (dir, path),
+        new_path: None,
+        target: None,
+        empty_path_flags: None,
+    }
+}
+
+const fn two(
+    op: Op,
+    dir: Option<usize>,
+    path: usize,
+    new_dir: Option<usize>,
+    new: usize,
+) -> Layout {
+    Layout {
+        op,
+        path: (dir, path),
+        new_path: Some((new_dir, new)),
+        target: None,
+        empty_path_flags: None,
+    }
+}
+
+const fn symlink(target: usize, dir: Option<usize>, link: usize) -> Layout {
+    Layout {
+        op: Op::Symlink,
+        path: (dir, link),
+        new_path: None,
+        target: Some(target),
+        empty_path_flags: None,
+    }
+}
+
+const fn empty_path(l: Layout, flags: usize) -> Layout {
+    Layout {
+        empty_path_flags: Some(flags),
+        ..l
+    }
+}
+
+/// Syscall numbers every architecture has, and their layouts.
+#[allow(clippy::unnecessary_cast)] // c_long is i64 on the supported arches
+const AT: &[(i64, Layout)] = &[
+    (libc::SYS_unlinkat as i64, one(Op::Delete, Some(0), 1)),
+    (
+        libc::SYS_renameat as i64,
+        two(Op::Rename, Some(0), 1, Some(2), 3),
+    ),
+    (
+        libc::SYS_renameat2 as i64,
+        two(Op::Rename, Some(0), 1, Some(2), 3),
+    ),
+    (
+        libc::SYS_linkat as i64,
+        empty_path(two(Op::Link, Some(0), 1, Some(2), 3), 4),
+    ),
+    (libc::SYS_symlinkat as i64, symlink(0, Some(1), 2)),
+    (libc::SYS_mkdirat as i64, one(Op::Mkdir, Some(0), 1)),
+    (libc::SYS_fchmodat as i64, one(Op::Chmod, Some(0), 1)),
+    (
+        libc::SYS_fchmodat2 as i64,
+        empty_path(one(Op::Chmod, Some(0), 1), 3),
+    ),
+    (
+        libc::SYS_fchownat as i64,
+        empty_path(one(Op::Chown, Some(0), 1), 4),
+    ),
+    (libc::SYS_truncate as i64, one(Op::Truncate, None, 0)),
+    // With a NULL path it works on the descriptor (futimens): the filter
+    // lets that through untraced.
+    (libc::SYS_utimensat as i64, one(Op::Utime, Some(0), 1)),
+];
+
+/// The calls before the `*at` ones, which only x86_64 still has.
+#[cfg(target_arch = "x86_64")]
+const LEGACY: &[(i64, Layout)] = &[
+    (libc::SYS_unlink, one(Op::Delete, None, 0)),
+    (libc::SYS_rmdir, one(Op::Delete, None, 0)),
+    (libc::SYS_rename, two(Op::Rename, None, 0, None, 1)),
+    (libc::SYS_link, two(Op::Link, None, 0, None, 1)),
+    (libc::SYS_symlink, symlink(0, None, 1)),
+    (libc::SYS_mkdir, one(Op::Mkdir, None, 0)),
+    (libc::SYS_chmod, one(Op::Chmod, None, 0)),
+    (libc::SYS_chown, one(Op::Chown, None, 0)),
+    (libc::SYS_lchown, one(Op::Chown, None, 0)),
+    (libc::SYS_utime, one(Op::Utime, None, 0)),
+    (libc::SYS_utimes, one(Op::Utime, None, 0)),
+    (libc::SYS_futimesat, one(Op::Utime, Some(0), 1)),
+];
+#[cfg(not(target_arch = "x86_64"))]
+const LEGACY: &[(i64, Layout)] = &[];
+
+/// Every mutation syscall with its layout.
+pub fn all() -> impl Iterator<Item = &'static (i64, Layout)> {
+    AT.iter().chain(LEGACY)
+}
+
+/// The layout of syscall `nr`, if it is a mutation.
+pub fn layout(nr: i64) -> Option<&'static Layout> {
+    all().find(|(n, _)| *n == nr).map(|(_, l)| l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::unnecessary_cast)] // c_long is i64 on the supported arches
+    fn each_syscall_once_with_the_strings_its_op_takes() {
+        let mut seen = std::collections::HashSet::new();
+        for (nr, l) in all() {
+            assert!(seen.insert(*nr), "syscall {nr} listed twice");
+            assert_eq!(l.new_path.is_some(), l.op.has_new_path(), "{nr}");
+            assert_eq!(l.target.is_some(), l.op.has_target(), "{nr}");
+        }
+        assert_eq!(
+            layout(libc::SYS_renameat2 as i64).map(|l| l.op),
+            Some(Op::Rename)
+        );
+        assert!(layout(libc::SYS_openat as i64).is_none());
+    }
+}
