@@ -503,6 +503,7 @@ mod tests {
         let origin = Origin {
             agent: "a".into(),
             session: "s".into(),
+            project: None,
         };
         let decide = |mut ev: Event, enforced: bool| {
             let r = decide(&e, &origin, &mut ev, enforced);
