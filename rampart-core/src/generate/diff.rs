@@ -114,7 +114,8 @@ fn triples(p: &Policy) -> BTreeSet<(String, String, String)> {
         for (field, w) in &r.when {
             match w {
                 When::Patterns(ps) => {
-                    for pat in ps {
+                    // `#` entries are comments among the patterns.
+                    for pat in ps.iter().filter(|p| !p.starts_with('#')) {
                         out.insert((r.action.clone(), field.clone(), pat.clone()));
                     }
                 }

@@ -216,6 +216,13 @@ pub const UTILITIES: &[&str] = &[
     "sort", "stat", "tail", "tee", "test", "touch", "tr", "true", "uniq", "wc", "which",
 ];
 
+/// The utilities that are run without arguments too (`sort`, `wc`, `true`):
+/// the baseline admits them bare as well.
+pub const UTILITIES_BARE: &[&str] = &[
+    "cat", "echo", "false", "head", "ls", "printf", "pwd", "sort", "tail", "tee", "tr", "true",
+    "uniq", "wc",
+];
+
 /// How many distinct utilities a trail must show before the baseline is
 /// included.
 pub const UTILITIES_NEEDED: usize = 3;

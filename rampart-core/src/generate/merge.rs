@@ -310,9 +310,9 @@ pub fn merge(
                     absorbed: r.absorbed.clone(),
                 })
                 .collect();
-            let old_here: BTreeMap<String, (Stat, (String, usize))> = old
+            let old_here: BTreeMap<String, (Stat, Loc)> = old
                 .iter()
-                .filter(|(_, (_, (pol, _)))| *pol == p(suffix))
+                .filter(|(_, (_, (pol, _, _)))| *pol == p(suffix))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             adopt(
@@ -443,7 +443,7 @@ fn is_sensitive_rule(r: &Rule) -> bool {
 /// The stats of an existing policy's entries with the newly learned ones
 /// absorbed.
 fn combined<'a>(
-    old: &BTreeMap<String, (Stat, (String, usize))>,
+    old: &BTreeMap<String, (Stat, Loc)>,
     learned: impl IntoIterator<Item = (&'a String, &'a Stat)>,
 ) -> BTreeMap<String, Stat> {
     let mut entries: BTreeMap<String, Stat> = old
@@ -456,12 +456,15 @@ fn combined<'a>(
     entries
 }
 
+/// Where an existing pattern stands: policy, rule index, its text.
+type Loc = (String, usize, String);
+
 fn old_entries(
     doc: &Doc,
     name: &str,
     key: impl Fn(&str) -> String,
     keep: impl Fn(&Rule) -> bool,
-) -> BTreeMap<String, (Stat, (String, usize))> {
+) -> BTreeMap<String, (Stat, Loc)> {
     let mut out = BTreeMap::new();
     if let Some(pol) = doc.policy(name) {
         for (i, r) in pol.rules.iter().enumerate() {
@@ -469,8 +472,21 @@ fn old_entries(
                 continue;
             }
             let stat = r.stat().unwrap_or_default();
-            for (_, pat) in r.all_patterns() {
-                out.insert(key(pat), (stat.clone(), (name.to_string(), i)));
+            // A pattern's own support is the comment just above it in the
+            // list, when the rule groups several.
+            for (_, w) in &r.when {
+                let When::Patterns(ps) = w else {
+                    continue;
+                };
+                let mut own: Option<Stat> = None;
+                for p in ps {
+                    if p.starts_with('#') {
+                        own = model::parse_stat_comment(p).or(own);
+                        continue;
+                    }
+                    let s = own.take().unwrap_or_else(|| stat.clone());
+                    out.insert(key(p), (s, (name.to_string(), i, p.to_string())));
+                }
             }
         }
     }
@@ -478,48 +494,39 @@ fn old_entries(
 }
 
 /// Takes the produced rules that cover a new call: added, or widened over
-/// the existing rules they absorb (which are removed).
+/// the existing patterns they absorb. Work is pattern by pattern (a rule of
+/// a generated policy groups many patterns): absorbed patterns leave their
+/// rules (a rule left without patterns goes), new ones join a rule of
+/// their own before the policy's closing deny.
 #[allow(clippy::too_many_arguments)]
 fn adopt(
     doc: &mut Doc,
     prefix: &str,
     suffix: &str,
     learned: &Learned,
-    old: &BTreeMap<String, (Stat, (String, usize))>,
+    old: &BTreeMap<String, (Stat, Loc)>,
     produced: Vec<Produced>,
     new: &BTreeSet<String>,
     added: &mut Vec<Change>,
     widened: &mut Vec<Change>,
 ) {
     let name = format!("{prefix}-{suffix}");
-    let mut remove: BTreeSet<usize> = BTreeSet::new();
+    let mut gone: BTreeSet<(String, usize, String)> = BTreeSet::new();
     let mut rules = Vec::new();
     for r in produced {
         if !r.absorbed.iter().any(|a| new.contains(a)) {
             continue;
         }
-        let replaced: Vec<(String, usize)> = r
+        let mut replaced: Vec<Loc> = r
             .absorbed
             .iter()
             .filter_map(|a| old.get(a).map(|(_, loc)| loc.clone()))
-            .filter(|(pol, _)| *pol == name)
+            .filter(|(pol, _, _)| *pol == name)
             .collect();
-        let replaced_patterns: Vec<String> = {
-            let pol = doc.policy(&name);
-            let mut v: Vec<String> = replaced
-                .iter()
-                .filter_map(|(_, i)| pol.and_then(|p| p.rules.get(*i)))
-                .flat_map(|rule| {
-                    rule.all_patterns()
-                        .map(|(_, x)| x.to_string())
-                        .collect::<Vec<_>>()
-                })
-                .collect();
-            v.sort();
-            v.dedup();
-            v
-        };
-        remove.extend(replaced.iter().map(|(_, i)| *i));
+        replaced.sort();
+        replaced.dedup();
+        let replaced_patterns: Vec<String> = replaced.iter().map(|l| l.2.clone()).collect();
+        gone.extend(replaced);
         let change = Change {
             policy: name.clone(),
             pattern: r.patterns.join(", "),
@@ -537,11 +544,32 @@ fn adopt(
         return;
     }
     if let Some(pol) = doc.policy_mut(&name) {
-        let mut i = 0;
-        pol.rules.retain(|_| {
-            let keep = !remove.contains(&i);
-            i += 1;
-            keep
+        for (i, rule) in pol.rules.iter_mut().enumerate() {
+            for (_, w) in rule.when.iter_mut() {
+                if let When::Patterns(ps) = w {
+                    // A pattern goes with the comment lines just above it.
+                    let mut kept: Vec<String> = Vec::new();
+                    let mut pending: Vec<String> = Vec::new();
+                    for p in ps.drain(..) {
+                        if p.starts_with('#') {
+                            pending.push(p);
+                        } else if gone.contains(&(name.clone(), i, p.clone())) {
+                            pending.clear();
+                        } else {
+                            kept.append(&mut pending);
+                            kept.push(p);
+                        }
+                    }
+                    *ps = kept;
+                }
+            }
+        }
+        pol.rules.retain(|r| {
+            r.action != "allow"
+                || r.when.iter().any(|(_, w)| match w {
+                    When::Patterns(ps) => ps.iter().any(|p| !p.starts_with('#')),
+                    _ => true,
+                })
         });
     }
     for rule in rules {
@@ -556,7 +584,7 @@ fn adopt(
 fn adopt_patterns(
     doc: &mut Doc,
     prefix: &str,
-    old: &BTreeMap<String, (Stat, (String, usize))>,
+    old: &BTreeMap<String, (Stat, Loc)>,
     produced: Vec<Produced>,
     new: &BTreeSet<String>,
     added: &mut Vec<Change>,
@@ -572,8 +600,7 @@ fn adopt_patterns(
         let replaced: Vec<String> = r
             .absorbed
             .iter()
-            .filter(|a| old.contains_key(*a))
-            .cloned()
+            .filter_map(|a| old.get(a).map(|(_, loc)| loc.2.clone()))
             .collect();
         gone.extend(replaced.iter().cloned());
         let change = Change {
@@ -623,12 +650,26 @@ fn adopt_patterns(
     let list = pol.rules[at].patterns_mut("command_matches");
     list.retain(|p| !gone.contains(p));
     for p in fresh {
-        if !list.contains(&p) {
-            list.push(p);
+        if list.contains(&p) {
+            continue;
         }
-    }
-    if !list.iter().any(|p| p.starts_with('#')) {
-        list.sort();
+        // Beside the patterns of the same program, in order; a new program
+        // at the end, under its own comment.
+        let program = p.split(' ').next().unwrap_or("");
+        let same = |q: &String| !q.starts_with('#') && q.split(' ').next() == Some(program);
+        match list.iter().rposition(same) {
+            Some(last) => {
+                let first = list.iter().position(same).unwrap_or(last);
+                let at = (first..=last)
+                    .find(|&i| !list[i].starts_with('#') && list[i] > p)
+                    .unwrap_or(last + 1);
+                list.insert(at, p);
+            }
+            None => {
+                list.push(format!("# {program}: added by --merge"));
+                list.push(p);
+            }
+        }
     }
 }
 

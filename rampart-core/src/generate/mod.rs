@@ -290,11 +290,11 @@ pub fn generate(
 }
 
 /// Destructive commands the policy always denies (Rampart command globs).
+/// Deny rules also match the engine's equivalent spellings of a command
+/// (`/bin/rm -fr /`, `rm -r -f /` as `rm -rf /`, `/sbin/mkfs.ext4` as
+/// `mkfs.ext4`), so those need no pattern of their own.
 pub const DESTRUCTIVE_COMMANDS: &[&str] = &[
     "rm -rf /",
-    "rm -fr /",
-    "rm -r -f /",
-    "rm -f -r /",
     "rm -rf / *",
     // `/?`, not `/*`: a Rampart glob ending in `*` is a prefix, and would
     // deny every `rm -rf /absolute/path`; `?` matches the `*` itself.
@@ -312,12 +312,8 @@ pub const DESTRUCTIVE_COMMANDS: &[&str] = &[
     "rm -rf /boot",
     "rm -rf /lib",
     "rm -rf /bin",
-    "/bin/rm -rf /",
-    "/usr/bin/rm -rf /",
     "sudo rm -rf /",
     "mkfs*",
-    "/sbin/mkfs*",
-    "/usr/sbin/mkfs*",
     "sudo mkfs*",
     "mke2fs *",
     "mkswap *",
@@ -344,18 +340,33 @@ pub const DESTRUCTIVE_COMMANDS: &[&str] = &[
     "poweroff *",
 ];
 
+/// Whether the deny list refuses `command`, as the engine reads it (with
+/// its equivalent spellings).
 fn is_destructive(command: &str) -> bool {
-    static GLOBS: std::sync::OnceLock<Vec<crate::policy::glob::Glob>> = std::sync::OnceLock::new();
-    let globs = GLOBS.get_or_init(|| {
-        DESTRUCTIVE_COMMANDS
+    static ENGINE: std::sync::OnceLock<crate::policy::Engine> = std::sync::OnceLock::new();
+    let engine = ENGINE.get_or_init(|| {
+        let patterns: Vec<String> = DESTRUCTIVE_COMMANDS
             .iter()
-            .map(|p| {
-                crate::policy::glob::Glob::new(p, crate::policy::glob::GlobKind::Text)
-                    .expect("built-in pattern is valid")
-            })
-            .collect()
+            .map(|p| format!("            - {}", model::quote(p)))
+            .collect();
+        let yaml = format!(
+            "version: \"1\"\ndefault_action: allow\npolicies:\n  - name: d\n    match:\n      tool: [exec]\n    rules:\n      - action: deny\n        when:\n          command_matches:\n{}\n",
+            patterns.join("\n")
+        );
+        crate::policy::Engine::from_texts_with(
+            &[(std::path::PathBuf::from("destructive"), yaml)],
+            &crate::policy::LoadOptions { home: None },
+        )
+        .expect("built-in deny list loads")
     });
-    globs.iter().any(|g| g.is_match(command))
+    engine
+        .evaluate(&crate::policy::Request {
+            tool: "exec",
+            command: Some(command),
+            ..crate::policy::Request::default()
+        })
+        .action
+        == crate::policy::Action::Deny
 }
 
 /// Whether `s` holds a character that is special in a Rampart glob.
@@ -592,6 +603,11 @@ impl Generator {
                 bump(&mut self.files[access as usize], &path, 1);
                 if access == Access::Write && !self.write_tools.contains(obs.tool) {
                     self.write_tools.insert(obs.tool.to_string());
+                }
+                for (access, path) in observe::more_paths(obs) {
+                    if path.len() <= crate::policy::glob::MAX_INPUT_LEN {
+                        bump(&mut self.files[access as usize], &path, 1);
+                    }
                 }
             }
             Call::Connect { url } => bump(&mut self.connects, url, 1),
@@ -1493,6 +1509,32 @@ pub(crate) fn deny_rest(what: &str) -> Rule {
     }
 }
 
+/// The place a learned path pattern belongs to, for grouping: rank and
+/// what the policy's comment calls it.
+fn place_of(pattern: &str, places: &Places) -> (usize, &'static str) {
+    if pattern.starts_with(paths::PROJECT) {
+        return (1, "the project, wherever it is checked out");
+    }
+    if pattern.starts_with("$PARENTS/") {
+        return (
+            2,
+            "files tools look for in the directories above the project",
+        );
+    }
+    if let Some(tree) = pattern.strip_suffix("/**") {
+        if paths::system_tree(&format!("{tree}/x")) == Some(tree) {
+            return (3, "system trees that packages install: read whole");
+        }
+    }
+    if places.display(pattern).starts_with('~') {
+        return (4, "the home directory");
+    }
+    if places.temps.iter().any(|t| paths::is_under(pattern, t)) {
+        return (5, "temp directories");
+    }
+    (6, "elsewhere")
+}
+
 /// A comment made one line, at most 200 characters.
 fn one_line(s: &str) -> String {
     let s: String = s
@@ -1581,7 +1623,9 @@ pub(crate) fn build_doc(
                 stat_comment(s).trim_start_matches("# ")
             )));
             for u in exec::UTILITIES {
-                patterns.push(u.to_string());
+                if exec::UTILITIES_BARE.contains(u) {
+                    patterns.push(u.to_string());
+                }
                 patterns.push(format!("{u} *"));
             }
         }
@@ -1690,28 +1734,38 @@ pub(crate) fn build_doc(
             places,
             opts.collapse_threshold,
         ));
+        // One rule per place, each pattern under a comment with its
+        // support: reviewable, and a few lines a pattern.
+        let mut groups: BTreeMap<(usize, &str), Vec<paths::PathRule>> = BTreeMap::new();
         for r in found {
-            let shown = places.display(&r.pattern);
-            let mut generalised = BTreeSet::new();
-            if r.pattern.contains("**") {
-                generalised.insert("any file below");
-            } else if r.pattern.contains('*') {
-                generalised.insert("a volatile name (temp file, date, number, hash)");
+            groups
+                .entry(place_of(&r.pattern, places))
+                .or_default()
+                .push(r);
+        }
+        for ((rank, label), members) in groups {
+            let mut stat = Stat::default();
+            let mut patterns = Vec::new();
+            for r in &members {
+                stat.absorb(&r.stat);
+                let shown = places.display(&r.pattern);
+                if members.len() > 1 {
+                    let mut line = stat_comment(&r.stat);
+                    if r.pattern.contains('*') && !r.pattern.ends_with("/**") {
+                        line.push_str("; * is a volatile name");
+                    }
+                    patterns.push(one_line(&line));
+                }
+                // The project's own directory with what is below it.
+                if r.pattern == format!("{}/**", paths::PROJECT) {
+                    patterns.push(paths::PROJECT.to_string());
+                }
+                patterns.push(shown);
             }
-            let mut c = comments(&r.stat, &generalised);
-            if r.pattern.starts_with(paths::PROJECT) {
-                c.insert(0, "# the project (wherever it is checked out)".into());
-            }
-            // The project's own directory with what is below it.
-            let patterns = if r.pattern == format!("{}/**", paths::PROJECT) {
-                vec![paths::PROJECT.to_string(), shown.clone()]
-            } else {
-                vec![shown.clone()]
-            };
             rules.push((
-                format!("1 {shown}"),
+                format!("1 {rank}"),
                 Rule {
-                    comments: c,
+                    comments: vec![format!("# {label}"), stat_comment(&stat)],
                     action: "allow".into(),
                     when: vec![("path_matches".into(), When::Patterns(patterns))],
                     message: None,
@@ -1755,7 +1809,7 @@ pub(crate) fn build_doc(
         for r in connect.iter().filter(|r| r.loopback == loopback) {
             let mut generalised = BTreeSet::new();
             if r.patterns.len() > 1 {
-                generalised.insert("a port of the ephemeral range, which varied");
+                generalised.insert("a high port (the observed ports varied)");
             }
             if r.patterns.iter().any(|p| p.contains("*.")) {
                 generalised.insert("a subdomain");

@@ -195,6 +195,10 @@ pub(crate) struct Rec<'a> {
     pub cwd: Option<&'a str>,
     /// The session's project root (`request.project`).
     pub project: Option<&'a str>,
+    /// A mutation's `op` (`rename`, `link`, ...) and the second path it
+    /// writes (`new_path`: the new name of a rename or link).
+    pub op: Option<&'a str>,
+    pub new_path: Option<&'a str>,
     pub outcome: Option<&'a str>,
 }
 
@@ -217,6 +221,8 @@ impl<'a> Rec<'a> {
             domain: str_key(r, &["domain"]),
             cwd: str_key(r, &["cwd", "workdir"]),
             project: str_key(r, &["project"]),
+            op: str_key(r, &["op"]),
+            new_path: str_key(r, &["new_path"]),
             outcome: r.get("outcome").and_then(Value::as_str),
         }
     }
@@ -318,6 +324,10 @@ struct RequestRef<'a> {
     #[serde(borrow)]
     project: Option<LenientStr<'a>>,
     #[serde(borrow)]
+    op: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    new_path: Option<LenientStr<'a>>,
+    #[serde(borrow)]
     outcome: Option<LenientStr<'a>>,
 }
 
@@ -383,6 +393,8 @@ impl<'a> LineRef<'a> {
             domain: r.and_then(|r| ls(&r.domain)),
             cwd: r.and_then(|r| [&r.cwd, &r.workdir].into_iter().find_map(ls)),
             project: r.and_then(|r| ls(&r.project)),
+            op: r.and_then(|r| ls(&r.op)),
+            new_path: r.and_then(|r| ls(&r.new_path)),
             outcome: r.and_then(|r| r.outcome.as_ref().and_then(|o| o.0.as_deref())),
         })
     }
@@ -414,6 +426,26 @@ pub(crate) fn outcome(rec: &Rec<'_>) -> Result<(), SkipReason> {
         }
     }
     Ok(())
+}
+
+/// The other paths a mutation touches, each as the access it is decided
+/// as (the collector decides every one): the new name of a rename or link
+/// is written, and a link's source is read as well (a hard link is a
+/// second name for its content).
+pub(crate) fn more_paths<'a>(rec: &Rec<'a>) -> Vec<(Access, Cow<'a, str>)> {
+    let mut out = Vec::new();
+    if rec.tool != "write" {
+        return out;
+    }
+    if let Some(n) = rec.new_path {
+        out.push((Access::Write, absolute(n, rec.cwd)));
+    }
+    if rec.op == Some("link") {
+        if let Some(p) = rec.path {
+            out.push((Access::Read, absolute(p, rec.cwd)));
+        }
+    }
+    out
 }
 
 /// Extracts the call a rule is built from.

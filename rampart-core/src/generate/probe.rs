@@ -36,6 +36,9 @@ const WRITES: &[&str] = &[
 
 const COMMANDS: &[&str] = &[
     "rm -rf /",
+    "/bin/rm -fr /",
+    "rm -r -f /home",
+    "/usr/sbin/mkfs.ext4 /dev/sda1",
     "rm -rf ~",
     "mkfs.ext4 /dev/sda",
     "dd if=/dev/zero of=/dev/sda",

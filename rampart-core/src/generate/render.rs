@@ -228,7 +228,49 @@ fn attach_comments(text: &str, doc: &mut Doc) {
         p.comments = above(pl);
         for rule in &mut p.rules {
             rule.comments = above(rule_lines[r]);
+            let end = rule_lines.get(r + 1).copied().unwrap_or(lines.len());
+            let end = policy_lines
+                .iter()
+                .copied()
+                .find(|&l| l > rule_lines[r] && l < end)
+                .unwrap_or(end);
+            list_comments(&lines[rule_lines[r] + 1..end], rule);
             r += 1;
         }
+    }
+}
+
+/// Puts the comment lines found among a rule's list items back among its
+/// patterns (model::When), when the rule has one list and the items are
+/// its patterns, in order.
+fn list_comments(region: &[&str], rule: &mut Rule) {
+    let lists: Vec<usize> = rule
+        .when
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, w))| matches!(w, When::Patterns(_)))
+        .map(|(i, _)| i)
+        .collect();
+    let [only] = lists[..] else {
+        return;
+    };
+    let When::Patterns(ps) = &mut rule.when[only].1 else {
+        return;
+    };
+    let mut merged = Vec::new();
+    let mut items = 0;
+    for l in region {
+        if let Some(c) = l.strip_prefix("            #") {
+            merged.push(format!("#{c}"));
+        } else if l.starts_with("            - ") {
+            match ps.get(items) {
+                Some(p) => merged.push(p.clone()),
+                None => return,
+            }
+            items += 1;
+        }
+    }
+    if items == ps.len() && merged.len() > items {
+        *ps = merged;
     }
 }
