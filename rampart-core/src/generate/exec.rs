@@ -7,9 +7,11 @@
 //! operands. Each operand gets a class: a URL keeps its scheme, host and
 //! port and frees its path; a path, free text (a commit message, a `sed`
 //! expression, inline code), a number or a volatile name (temp file, date,
-//! hash) is data; any other word is structure. The observed tails of one
-//! head are then anti-unified: positions where every observation agrees on
-//! structure stay literal, positions that hold data or differ become `*`.
+//! hash) is data; any other word may be structure. The observed tails of
+//! one head are then anti-unified: positions where several observations
+//! agree on a word stay literal; positions that hold data, differ, or were
+//! seen in one observation only (which cannot tell structure from data)
+//! become `*`. Flags are structure.
 //! A head whose tails take three or more different shapes keeps only its
 //! head (`git diff *`).
 //!
@@ -206,21 +208,38 @@ const HELPER_DIRS: &[&str] = &[
 /// two different uses of one subcommand say its flags vary.
 const SHAPES_BEFORE_WIDENING: usize = 2;
 
-/// The shell utilities baseline: programs that read and write files and
-/// run no other program, so that what they do is decided at their own
-/// reads and writes. A policy that learned several of them admits them all
+/// The shell utilities baseline: programs whose effects are file reads,
+/// writes and mutations, and the programs they start, each decided at its
+/// own call (`find -delete` at the unlink, `xargs rm` at the exec of `rm`). A policy that learned several of them admits them all
 /// (`cat *`), as a file baseline admits a library directory.
 pub const UTILITIES: &[&str] = &[
-    "basename", "cat", "comm", "cp", "cut", "diff", "dirname", "echo", "false", "file", "grep",
-    "head", "ls", "mkdir", "paste", "printf", "pwd", "readlink", "realpath", "seq", "sleep",
-    "sort", "stat", "tail", "tee", "test", "touch", "tr", "true", "uniq", "wc", "which",
+    "awk", "basename", "cat", "comm", "cp", "cut", "diff", "dirname", "echo", "false", "file",
+    "find", "grep", "head", "ls", "mkdir", "mktemp", "paste", "printf", "pwd", "readlink",
+    "realpath", "sed", "seq", "sleep", "sort", "stat", "tail", "tee", "test", "touch", "tr",
+    "true", "uniq", "wc", "which", "xargs",
 ];
 
 /// The utilities that are run without arguments too (`sort`, `wc`, `true`):
 /// the baseline admits them bare as well.
 pub const UTILITIES_BARE: &[&str] = &[
-    "cat", "echo", "false", "head", "ls", "printf", "pwd", "sort", "tail", "tee", "tr", "true",
-    "uniq", "wc",
+    "cat", "echo", "false", "head", "ls", "mktemp", "printf", "pwd", "sort", "tail", "tee", "tr",
+    "true", "uniq", "wc",
+];
+
+/// Read-only git subcommands: a policy that learned two of them admits
+/// them all, bare and with any arguments (what they read is decided at
+/// each read).
+pub const GIT_QUERIES: &[&str] = &[
+    "blame",
+    "describe",
+    "diff",
+    "grep",
+    "log",
+    "ls-files",
+    "rev-parse",
+    "shortlog",
+    "show",
+    "status",
 ];
 
 /// How many distinct utilities a trail must show before the baseline is
@@ -817,7 +836,11 @@ fn unify(tails: &[&Vec<Tok>]) -> Vec<(Option<String>, Slot)> {
 }
 
 fn unify_class(classes: &[&Class]) -> Slot {
+    // One observation cannot tell structure from data: its operands are
+    // data. Several that agree on a word make it structure.
+    let once = classes.len() == 1;
     match classes[0] {
+        Class::Word(_) | Class::System(_) if once => Slot::Free("an operand seen once"),
         Class::Word(w) => {
             if classes
                 .iter()
@@ -1157,6 +1180,19 @@ fn program_rules(program: &str, cmds: &[Parsed], rules: &mut Vec<ExecRule>) {
             }
             let volatile =
                 generalised.is_empty() && members.iter().any(|(c, _)| names_volatile(&c.command));
+            // A program whose every argument is data runs without any too.
+            let bare = head.len() == 1 && pattern == format!("{} *", exact_pattern(&head[0].raw));
+            if bare {
+                rules.push(ExecRule {
+                    program: program.to_string(),
+                    pattern: exact_pattern(&head[0].raw),
+                    stat: Stat::default(),
+                    exact_because: None,
+                    generalised: BTreeSet::new(),
+                    volatile: false,
+                    absorbed: Vec::new(),
+                });
+            }
             rules.push(ExecRule {
                 program: program.to_string(),
                 pattern,
@@ -1301,7 +1337,7 @@ mod tests {
         assert_eq!(gen(&["ls | wc -l"]), ["ls", "wc -l"]);
         assert_eq!(
             gen(&["bash -c 'f=$(mktemp /tmp/m.XXXX); grep -rn x src > \"$f\"; rm -f \"$f\"'"]),
-            ["grep -rn x src *", "mktemp *", "rm -f *"]
+            ["grep -rn *", "mktemp", "mktemp *", "rm -f *"]
         );
     }
 

@@ -480,8 +480,9 @@ fn old_entries(
                 };
                 let mut own: Option<Stat> = None;
                 for p in ps {
-                    if p.starts_with('#') {
-                        own = model::parse_stat_comment(p).or(own);
+                    if let Some(c) = p.strip_prefix('#') {
+                        let c = format!("#{}", c.strip_prefix('>').unwrap_or(c));
+                        own = model::parse_stat_comment(&c).or(own);
                         continue;
                     }
                     let s = own.take().unwrap_or_else(|| stat.clone());

@@ -1610,6 +1610,25 @@ pub(crate) fn build_doc(
         }
         baseline_utilities = Some((s, utilities.len()));
     }
+    // Several read-only git subcommands used: all of them.
+    let git_queries: BTreeSet<&str> = by_program
+        .get("git")
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.pattern.split(' ').nth(1))
+        .filter(|sub| exec::GIT_QUERIES.contains(sub))
+        .collect();
+    let git_baseline = git_queries.len() >= 2;
+    if git_baseline {
+        if let Some(rs) = by_program.get_mut("git") {
+            rs.retain(|r| {
+                !r.pattern
+                    .split(' ')
+                    .nth(1)
+                    .is_some_and(|sub| exec::GIT_QUERIES.contains(&sub))
+            });
+        }
+    }
     if !by_program.is_empty() || baseline_utilities.is_some() {
         // One rule: the engine admits a script (`bash -c 'a | b'`) only when
         // a single rule covers every command it runs. Patterns are grouped
@@ -1629,7 +1648,20 @@ pub(crate) fn build_doc(
                 patterns.push(format!("{u} *"));
             }
         }
+        if git_baseline {
+            patterns.push(format!(
+                "# baseline git queries: read-only git subcommands ({} used)",
+                git_queries.len()
+            ));
+            for q in exec::GIT_QUERIES {
+                patterns.push(format!("git {q}"));
+                patterns.push(format!("git {q} *"));
+            }
+        }
         for (program, rs) in by_program {
+            if rs.is_empty() {
+                continue;
+            }
             let mut s = Stat::default();
             let mut generalised = BTreeSet::new();
             for r in &rs {
@@ -1639,7 +1671,7 @@ pub(crate) fn build_doc(
             stat.absorb(&s);
             let support = stat_comment(&s);
             let support = support.trim_start_matches("# ");
-            let mut line = format!("# {program}: {support}");
+            let mut line = format!("#> {program}: {support}");
             if !generalised.is_empty() {
                 line.push_str(&format!(
                     "; * is {}",
@@ -1750,15 +1782,18 @@ pub(crate) fn build_doc(
                 stat.absorb(&r.stat);
                 let shown = places.display(&r.pattern);
                 if members.len() > 1 {
-                    let mut line = stat_comment(&r.stat);
+                    let mut line = stat_comment(&r.stat).replacen("# ", "#> ", 1);
                     if r.pattern.contains('*') && !r.pattern.ends_with("/**") {
                         line.push_str("; * is a volatile name");
                     }
                     patterns.push(one_line(&line));
                 }
-                // The project's own directory with what is below it.
-                if r.pattern == format!("{}/**", paths::PROJECT) {
-                    patterns.push(paths::PROJECT.to_string());
+                // The project's or a temp root's own directory with what is
+                // below it.
+                if let Some(root) = r.pattern.strip_suffix("/**") {
+                    if root == paths::PROJECT || places.temps.iter().any(|t| t == root) {
+                        patterns.push(root.to_string());
+                    }
                 }
                 patterns.push(shown);
             }

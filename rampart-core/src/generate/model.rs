@@ -89,8 +89,9 @@ pub struct Rule {
 /// One condition of a rule's `when`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum When {
-    /// The patterns; an entry starting with `#` is a comment line rendered
-    /// among them (it groups the patterns that follow), never a pattern.
+    /// The patterns; an entry starting with `#` is a comment, never a
+    /// pattern: `# text` is a line of its own among them (it heads the
+    /// patterns that follow), `#> text` ends the next pattern's line.
     Patterns(Vec<String>),
     Flag(bool),
     /// Anything else (`agent_depth`, `tool_param_matches`, ...), as YAML.

@@ -69,12 +69,19 @@ fn render_rule(r: &Rule, out: &mut String) {
                 When::Flag(b) => out.push_str(&format!("          {field}: {b}\n")),
                 When::Patterns(ps) => {
                     out.push_str(&format!("          {field}:\n"));
+                    let mut trailing: Option<&str> = None;
                     for p in ps {
-                        if p.starts_with('#') {
+                        if let Some(c) = p.strip_prefix("#>") {
+                            trailing = Some(c.trim_start());
+                        } else if p.starts_with('#') {
                             // A comment among the patterns (model::When).
                             out.push_str(&format!("            {p}\n"));
                         } else {
-                            out.push_str(&format!("            - {}\n", quote(p)));
+                            out.push_str(&format!("            - {}", quote(p)));
+                            if let Some(c) = trailing.take() {
+                                out.push_str(&format!("  # {c}"));
+                            }
+                            out.push('\n');
                         }
                     }
                 }
@@ -240,6 +247,26 @@ fn attach_comments(text: &str, doc: &mut Doc) {
     }
 }
 
+/// The comment after a list item written as `"…"  # comment`.
+fn trailing_comment(item: &str) -> Option<&str> {
+    let rest = item.strip_prefix('"')?;
+    let mut escaped = false;
+    for (i, c) in rest.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => {
+                return rest[i + 1..]
+                    .trim_start()
+                    .strip_prefix('#')
+                    .map(str::trim_start);
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Puts the comment lines found among a rule's list items back among its
 /// patterns (model::When), when the rule has one list and the items are
 /// its patterns, in order.
@@ -262,11 +289,14 @@ fn list_comments(region: &[&str], rule: &mut Rule) {
     for l in region {
         if let Some(c) = l.strip_prefix("            #") {
             merged.push(format!("#{c}"));
-        } else if l.starts_with("            - ") {
-            match ps.get(items) {
-                Some(p) => merged.push(p.clone()),
-                None => return,
+        } else if let Some(item) = l.strip_prefix("            - ") {
+            let Some(p) = ps.get(items) else {
+                return;
+            };
+            if let Some(c) = trailing_comment(item) {
+                merged.push(format!("#> {c}"));
             }
+            merged.push(p.clone());
             items += 1;
         }
     }
