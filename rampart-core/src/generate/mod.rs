@@ -179,6 +179,9 @@ pub struct Summary {
     pub skipped: BTreeMap<String, Stat>,
     pub sessions: usize,
     pub agents: usize,
+    /// The agents and sessions learned from, sorted.
+    pub agent_names: Vec<String>,
+    pub session_names: Vec<String>,
     pub first: Option<String>,
     pub last: Option<String>,
     pub home: Option<String>,
@@ -692,6 +695,8 @@ impl Generator {
             learned: self.learned,
             sessions: self.sessions.len(),
             agents: self.agents.len(),
+            agent_names: model::sorted(self.agents.iter().map(|a| a.to_string())),
+            session_names: model::sorted(self.sessions.keys().map(|s| s.to_string())),
             first: self.first.as_ref().map(observe::stamp_text),
             last: self.last.as_ref().map(observe::stamp_text),
             home: places.home.clone(),
@@ -1955,6 +1960,28 @@ fn header(s: &Summary) -> Vec<String> {
         "# support it, with up to three examples. The deny policies come first and".to_string(),
         "# win over every allow; anything not allowed here is denied.".to_string(),
     ];
+    let list = |names: &[String]| {
+        let shown: Vec<&str> = names.iter().take(8).map(String::as_str).collect();
+        let more = names.len().saturating_sub(shown.len());
+        let mut text = shown.join(", ");
+        if more > 0 {
+            text.push_str(&format!(" and {more} more"));
+        }
+        text
+    };
+    if !s.agent_names.is_empty() {
+        h.push(one_line(&format!("# Agents: {}.", list(&s.agent_names))));
+    }
+    if !s.session_names.is_empty() {
+        h.push(one_line(&format!(
+            "# Sessions: {}.",
+            list(&s.session_names)
+        )));
+    }
+    h.push(
+        "# Generalised: data in commands, volatile names, the project as $PROJECT; never".into(),
+    );
+    h.push("# secrets, keys, start-up files, hooks or system directories (README).".into());
     if let Some(home) = &s.home {
         h.push(format!("# ~ is {home}."));
     }

@@ -255,10 +255,13 @@ impl Places {
 
     /// The file name of `path` when its directory is strictly above a
     /// project root (a tool's walk up looking for its configuration).
+    /// Not in a temp root (scratch files there are not configuration),
+    /// nor a volatile name.
     pub fn above_project<'p>(&self, path: &'p str) -> Option<&'p str> {
         let dir = parent(path);
         let name = path[dir.len()..].trim_start_matches('/');
-        (self.project_below(path).is_some() && !name.is_empty()).then_some(name)
+        let scratch = self.temps.iter().any(|t| t == dir) || normalise_word(name) != name;
+        (self.project_below(path).is_some() && !name.is_empty() && !scratch).then_some(name)
     }
 
     /// The project root the program of `command` (its first word, an
