@@ -193,3 +193,98 @@ fn since_accepts_durations_and_dates_and_rejects_the_rest() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("yesterday"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_trail_that_does_not_verify_is_refused_unless_no_verify() {
+    let sb = Sandbox::new();
+    let o = sb.run(&["cat", "/etc/hostname"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let file = std::fs::read_dir(sb.audit())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    // Forge what a record says was read: the chain no longer holds.
+    let forged = text.replacen("\"/etc/hostname\"", "\"/etc/hostnamX\"", 1);
+    assert_ne!(forged, text);
+    std::fs::write(&file, &forged).unwrap();
+    let out = sb.path("p.yaml");
+    let o = init_from_audit(&sb, &out);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("does not verify"), "{err}");
+    assert!(err.contains(&format!("{}:", file.display())), "{err}");
+    assert!(!out.exists());
+    // --no-verify learns from it anyway.
+    let o = sb
+        .rampart()
+        .args(["init", "--no-verify", "--from-audit"])
+        .arg(sb.audit())
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.exists());
+}
+
+#[test]
+fn unreadable_lines_are_named_with_file_and_line() {
+    let sb = Sandbox::new();
+    let o = sb.run(&["cat", "/etc/hostname"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let file = std::fs::read_dir(sb.audit())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .unwrap();
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    let lines = text.lines().count();
+    text.push_str("{not json\n");
+    std::fs::write(&file, &text).unwrap();
+    let o = sb
+        .rampart()
+        .args(["init", "--no-verify", "--dry-run", "--from-audit"])
+        .arg(sb.audit())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "{}:{}: unreadable record skipped",
+            file.display(),
+            lines + 1
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn nothing_learned_is_an_error_and_writes_no_policy() {
+    let sb = Sandbox::new();
+    // Everything the run does is denied by the policy in force (monitor
+    // mode records the verdict): nothing may be learned from it.
+    let deny_all = sb.path("deny.yaml");
+    std::fs::write(
+        &deny_all,
+        "version: \"1\"\ndefault_action: deny\npolicies: []\n",
+    )
+    .unwrap();
+    let o = sb
+        .rampart()
+        .args(["run", "--quiet", "--policy"])
+        .arg(&deny_all)
+        .args(["--", "cat", "/etc/hostname"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = sb.path("p.yaml");
+    let o = init_from_audit(&sb, &out);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing was learned"), "{}", stderr(&o));
+    assert!(!out.exists());
+}

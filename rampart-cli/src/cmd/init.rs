@@ -51,6 +51,10 @@ pub struct Args {
     /// rules are only added or widened where a new call needs it.
     #[arg(long, value_name = "FILE", conflicts_with = "registry")]
     pub merge: Option<PathBuf>,
+    /// Learn from the trail without first verifying its hash chain (a trail
+    /// that does not verify is refused, naming the first bad record).
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 pub fn run(args: Args) -> Result<i32> {
@@ -130,8 +134,24 @@ fn from_audit(args: &Args) -> Result<i32> {
     if files.is_empty() {
         bail!("no *.jsonl audit files in {}", join(&args.from_audit));
     }
+    // Learn only from evidence that holds together.
+    if !args.no_verify {
+        if let Err(failure) = rampart_core::audit::verify(&args.from_audit) {
+            bail!(
+                "the trail does not verify, so nothing was learned: {failure}\n\
+                 (`rampart audit verify` says the same; --no-verify learns from it anyway)"
+            );
+        }
+    }
+    let mut corrupt = 0usize;
     for f in &files {
-        observe_file(&mut g, f)?;
+        observe_file(&mut g, f, &mut corrupt)?;
+    }
+    if corrupt > MAX_REPORTED {
+        eprintln!(
+            "rampart: {} more unreadable lines not listed",
+            corrupt - MAX_REPORTED
+        );
     }
     let result = match &args.merge {
         Some(m) => {
@@ -151,6 +171,14 @@ fn from_audit(args: &Args) -> Result<i32> {
     };
     eprintln!("files: {}", files.len());
     eprint!("{}", generated.summary);
+    if generated.summary.learned == 0 {
+        bail!(
+            "nothing was learned from {} ({} records read, none an allowed call that \
+             succeeded in the chosen window): no policy written",
+            join(&args.from_audit),
+            generated.summary.records
+        );
+    }
     if args.dry_run {
         print!("{}", generated.yaml);
         return Ok(0);
@@ -164,9 +192,13 @@ fn from_audit(args: &Args) -> Result<i32> {
     Ok(0)
 }
 
-/// Feed every line of one trail file; a corrupt line is counted with its
-/// file:line, a torn last line (no newline) is reported and skipped.
-fn observe_file(g: &mut Generator, file: &Path) -> Result<()> {
+/// Unreadable lines listed one by one before the rest are only counted.
+const MAX_REPORTED: usize = 20;
+
+/// Feed every line of one trail file; a corrupt line is reported with its
+/// file:line (the first [`MAX_REPORTED`] of them) and counted, a torn last
+/// line (no newline) is reported and skipped.
+fn observe_file(g: &mut Generator, file: &Path, corrupt: &mut usize) -> Result<()> {
     let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let mut reader = BufReader::with_capacity(1 << 20, f);
     let mut line = String::new();
@@ -188,7 +220,14 @@ fn observe_file(g: &mut Generator, file: &Path) -> Result<()> {
         if line.trim().is_empty() {
             continue;
         }
-        if g.observe_line(&line).is_err() {
+        if let Err(e) = g.observe_line(&line) {
+            *corrupt += 1;
+            if *corrupt <= MAX_REPORTED {
+                eprintln!(
+                    "rampart: {}:{n}: unreadable record skipped: {e}",
+                    file.display()
+                );
+            }
             g.note_corrupt(&format!("{}:{n}", file.display()));
         }
     }

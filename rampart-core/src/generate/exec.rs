@@ -180,6 +180,9 @@ const THIRD_LEVEL: &[(&str, &str)] = &[
     ("uv", "pip"),
 ];
 
+/// What a rule's `*` stands for when it runs the project's own code.
+pub const PROJECT_CODE: &str = "the arguments of the project's own code";
+
 /// Programs that run the project's build file: any target.
 const BUILD_RUNNERS: &[&str] = &["make", "gmake", "just", "rake", "ninja"];
 
@@ -1054,6 +1057,9 @@ fn runs_script(words: &[Word]) -> bool {
         })
 }
 
+/// The observations of one head, by the shape of their tails.
+type Shapes<'a> = BTreeMap<Vec<String>, Vec<(&'a Parsed, Vec<Tok>)>>;
+
 fn program_rules(program: &str, cmds: &[Parsed], rules: &mut Vec<ExecRule>) {
     let exe = family(program);
     // A helper a tool runs from its library directory: it may run.
@@ -1086,8 +1092,7 @@ fn program_rules(program: &str, cmds: &[Parsed], rules: &mut Vec<ExecRule>) {
         return;
     }
     // head words -> (shape -> members)
-    let mut heads: BTreeMap<Vec<String>, BTreeMap<Vec<String>, Vec<(&Parsed, Vec<Tok>)>>> =
-        BTreeMap::new();
+    let mut heads: BTreeMap<Vec<String>, Shapes<'_>> = BTreeMap::new();
     let keep_paths = KEEP_PATHS.contains(&exe);
     // Heads that run the project's code: their support.
     let mut project: BTreeMap<Vec<String>, (Stat, Vec<String>)> = BTreeMap::new();
@@ -1127,7 +1132,7 @@ fn program_rules(program: &str, cmds: &[Parsed], rules: &mut Vec<ExecRule>) {
                 pattern,
                 stat: stat.clone(),
                 exact_because: None,
-                generalised: BTreeSet::from(["the arguments of the project's own code"]),
+                generalised: BTreeSet::from([PROJECT_CODE]),
                 volatile: false,
                 absorbed: absorbed.clone(),
             });

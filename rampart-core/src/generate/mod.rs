@@ -1653,6 +1653,19 @@ pub(crate) fn build_doc(
                 patterns.push(format!("{u} *"));
             }
         }
+        // The project's programs: the agent writes the project and runs its
+        // code (its build, its scripts), so a program it built may run.
+        let runs_project_code = exec_rules
+            .iter()
+            .any(|r| r.generalised.contains(exec::PROJECT_CODE));
+        let writes_project = learned.files[Access::Write as usize]
+            .keys()
+            .any(|k| k.starts_with(paths::PROJECT));
+        if runs_project_code && writes_project {
+            patterns
+                .push("# the project's programs: it writes the project and runs its code".into());
+            patterns.push(format!("{}/**", paths::PROJECT));
+        }
         if git_baseline {
             patterns.push(format!(
                 "# baseline git queries: read-only git subcommands ({} used)",

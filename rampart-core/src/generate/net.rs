@@ -317,12 +317,12 @@ fn range_patterns(lo: u32, hi: u32, out: &mut Vec<String>) {
     // head's last digit runs over a class: `3[3-9][0-9][0-9][0-9]`.
     for k in (0..digits).rev() {
         let unit = 10u32.pow(k as u32);
-        if lo % unit != 0 || lo + unit - 1 > hi {
+        if !lo.is_multiple_of(unit) || lo + unit - 1 > hi {
             continue;
         }
         let head = lo / unit;
         let mut end = head;
-        while (end + 1) % 10 != 0 && (end + 2) * unit - 1 <= hi {
+        while !(end + 1).is_multiple_of(10) && (end + 2) * unit - 1 <= hi {
             end += 1;
         }
         let (hs, he) = (head.to_string(), end.to_string());
