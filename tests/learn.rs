@@ -194,17 +194,22 @@ fn since_accepts_durations_and_dates_and_rejects_the_rest() {
     assert!(stderr(&o).contains("yesterday"), "{}", stderr(&o));
 }
 
+/// The sandbox's one trail file.
+fn trail_file(sb: &Sandbox) -> std::path::PathBuf {
+    std::fs::read_dir(sb.audit())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .unwrap()
+}
+
 #[test]
 fn a_trail_that_does_not_verify_is_refused_unless_no_verify() {
     let sb = Sandbox::new();
     let o = sb.run(&["cat", "/etc/hostname"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let file = std::fs::read_dir(sb.audit())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .unwrap();
+    let file = trail_file(&sb);
     let text = std::fs::read_to_string(&file).unwrap();
     // Forge what a record says was read: the chain no longer holds.
     let forged = text.replacen("\"/etc/hostname\"", "\"/etc/hostnamX\"", 1);
@@ -235,12 +240,7 @@ fn unreadable_lines_are_named_with_file_and_line() {
     let sb = Sandbox::new();
     let o = sb.run(&["cat", "/etc/hostname"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let file = std::fs::read_dir(sb.audit())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .unwrap();
+    let file = trail_file(&sb);
     let mut text = std::fs::read_to_string(&file).unwrap();
     let lines = text.lines().count();
     text.push_str("{not json\n");
