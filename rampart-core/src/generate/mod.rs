@@ -966,7 +966,7 @@ fn classify(access: Access, path: &str, sets: &PathSets, places: &Places) -> Cla
             return Class::Entry(format!("{tree}/**"));
         }
         if let Some(name) = places.above_project(path).filter(|n| !has_glob_chars(n)) {
-            return Class::Entry(format!("$PARENTS/{name}"));
+            return Class::Entry(format!("{}/{name}", paths::PARENTS));
         }
     }
     if let Some(b) = baseline::bundle_for(access, path) {
@@ -1520,14 +1520,14 @@ fn place_of(pattern: &str, places: &Places) -> (usize, &'static str) {
     if pattern.starts_with(paths::PROJECT) {
         return (1, "the project, wherever it is checked out");
     }
-    if pattern.starts_with("$PARENTS/") {
+    if pattern.starts_with(paths::PARENTS) {
         return (
             2,
             "files tools look for in the directories above the project",
         );
     }
     if let Some(tree) = pattern.strip_suffix("/**") {
-        if paths::system_tree(&format!("{tree}/x")) == Some(tree) {
+        if paths::is_system_tree(tree) {
             return (3, "system trees that packages install: read whole");
         }
     }
@@ -1576,7 +1576,7 @@ pub(crate) fn build_doc(
     let prefix = &opts.name_prefix;
     let mut policies = deny_policies(prefix, learned, places);
 
-    // exec: one rule per program, with all its patterns.
+    // exec: one allow rule, its patterns grouped by program.
     let exec_rules = exec::generalise(&learned.exec, opts.exec_threshold);
     for r in &exec_rules {
         if r.volatile {
@@ -1643,7 +1643,7 @@ pub(crate) fn build_doc(
         if let Some((s, n)) = &baseline_utilities {
             stat.absorb(s);
             patterns.push(one_line(&format!(
-                "# baseline utilities: shell utilities that run no other program ({n} used; {}); what they read and write is decided at each call",
+                "# baseline utilities: shell utilities ({n} used; {}); what they read, write and run is decided at each call",
                 stat_comment(s).trim_start_matches("# ")
             )));
             for u in exec::UTILITIES {
@@ -1741,7 +1741,7 @@ pub(crate) fn build_doc(
         let trees: Vec<&str> = learned.files[access as usize]
             .keys()
             .filter_map(|k| k.strip_suffix("/**"))
-            .filter(|t| paths::system_tree(&format!("{t}/x")) == Some(t))
+            .filter(|t| paths::is_system_tree(t))
             .collect();
         for (b, u) in &learned.bundles[access as usize] {
             let bundle = &baseline::bundles()[*b];

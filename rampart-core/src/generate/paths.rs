@@ -198,6 +198,11 @@ const SYSTEM_TREES: &[&str] = &[
     "/lib64",
 ];
 
+/// Whether `dir` is one of the system trees.
+pub fn is_system_tree(dir: &str) -> bool {
+    SYSTEM_TREES.contains(&dir)
+}
+
 /// The system tree a path lies in, when it is not itself sensitive.
 pub fn system_tree(path: &str) -> Option<&'static str> {
     let tree = SYSTEM_TREES
@@ -682,6 +687,10 @@ struct Node {
 
 /// How a policy names the project root.
 pub const PROJECT: &str = "$PROJECT";
+
+/// How a policy names a file in the directories above the project
+/// (`$PARENTS/NAME`).
+pub const PARENTS: &str = "$PARENTS";
 
 /// File rules inside the project, from `$PROJECT/...` entries: reads of
 /// the project are one rule (`$PROJECT/**`); writes are one rule per

@@ -63,6 +63,12 @@ pub struct Engine {
     /// composite pattern, or one without `*`).
     glob_whole: Vec<bool>,
     tests: Vec<(PathBuf, TestCase)>,
+    /// Some path pattern starts with `$PROJECT` / `$PARENTS`: only then are
+    /// a call's project spellings made.
+    project_paths: bool,
+    /// Some command pattern starts with `$PROJECT/`: only then is a
+    /// command respelled (see [`project_command`]).
+    project_commands: bool,
 }
 
 const NO_SLOT: u32 = u32::MAX;
@@ -400,7 +406,14 @@ impl Engine {
                 !p.contains('*') || shell::analyze(p).composite
             })
             .collect();
+        let spelled = |g: &Glob| {
+            g.as_str().starts_with(PROJECT_PREFIX) || g.as_str().starts_with(PARENTS_PREFIX)
+        };
+        let project_paths = paths.globs.iter().any(spelled);
+        let project_commands = commands.globs.iter().any(spelled);
         Ok(Engine {
+            project_paths,
+            project_commands,
             default_action: set.default_action,
             policies,
             by_tool,
@@ -547,7 +560,10 @@ impl Engine {
 
     /// Decides one call.
     pub fn evaluate(&self, req: &Request) -> Decision {
-        let spelled = req.command.and_then(|c| project_command(c, req.project));
+        let spelled = req
+            .command
+            .filter(|_| self.project_commands)
+            .and_then(|c| project_command(c, req.project));
         let with_project;
         let req = match &spelled {
             Some(c) => {
@@ -1118,10 +1134,11 @@ impl<'r> Scratch<'_, 'r> {
                 if let Some(rel) = relative {
                     self.engine.paths.matches_into(&rel, &mut bits);
                 }
-                if let Some(spelled) = project_form(&absolute, self.req.project) {
+                let project = self.req.project.filter(|_| self.engine.project_paths);
+                if let Some(spelled) = project_form(&absolute, project) {
                     self.engine.paths.matches_into(&spelled, &mut bits);
                 }
-                if let Some(spelled) = parents_form(&absolute, self.req.project) {
+                if let Some(spelled) = parents_form(&absolute, project) {
                     self.engine.paths.matches_into(&spelled, &mut bits);
                 }
                 bits
