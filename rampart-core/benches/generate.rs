@@ -1,6 +1,8 @@
 //! `rampart init --from-audit` over synthetic trails: JSONL lines read from
 //! a file, parsed into observations, generalised into a policy (with the
-//! replay and the probe). Goal: 1,000,000 records in ≤ 3 s and ≤ 500 MiB.
+//! replay and the probe), with the hash chain checked on the way, through
+//! the same `generate::trail::learn` the CLI calls. Goal: 1,000,000
+//! records, chain verified, in ≤ 2 s and ≤ 100 MiB.
 //!
 //! First a one-shot run over 1,000,000 records prints the wall time and the
 //! peak resident memory of that run (VmHWM, reset before it); then
@@ -12,7 +14,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion};
-use rampart_core::generate::{Generator, Observation, Options};
+use rampart_core::audit::record::chain_hash;
+use rampart_core::generate::{trail, Observation, Options};
 
 const HOME: &str = "/home/bench";
 const PROJECT: &str = "/home/bench/src/app";
@@ -33,7 +36,7 @@ impl Rng {
 }
 
 /// One audit record line as the collector writes it.
-fn record(rng: &mut Rng, i: u64) -> String {
+fn record(rng: &mut Rng, i: u64, prev_hash: &str) -> String {
     let session = format!("01JSESSION{:04}", i / 50_000);
     let ts = format!(
         "2026-03-01T{:02}:{:02}:{:02}.{:09}Z",
@@ -150,74 +153,45 @@ fn record(rng: &mut Rng, i: u64) -> String {
         )
     };
     format!(
-        r#"{{"schema_version":"rampart.audit.v1","id":"01J{i:023}","timestamp":"{ts}","agent":"bench-agent","session":"{session}","tool":"{tool}","request":{request},"decision":{{"action":"{action}","evaluation_time_us":2}},"prev_hash":"sha256:{i:064x}","hash":"sha256:{:064x}"}}"#,
-        i + 1
+        r#"{{"schema_version":"rampart.audit.v1","id":"01J{i:023}","timestamp":"{ts}","agent":"bench-agent","session":"{session}","tool":"{tool}","request":{request},"decision":{{"action":"{action}","evaluation_time_us":2}},"prev_hash":"{prev_hash}","hash":""}}"#
     )
+}
+
+/// Seals a line written with `"hash":""` after `prev_hash`, as the
+/// collector does, so that the trail verifies; returns the hash.
+fn seal(line: &mut String, prev_hash: &str) -> String {
+    let hash = chain_hash(prev_hash, line.as_bytes());
+    line.truncate(line.len() - 2);
+    line.push_str(&hash);
+    line.push_str("\"}");
+    hash
 }
 
 fn write_trail(path: &Path, n: u64) {
     let mut w = BufWriter::new(File::create(path).unwrap());
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut prev_hash = String::new();
     for i in 0..n {
-        writeln!(w, "{}", record(&mut rng, i)).unwrap();
+        let mut line = record(&mut rng, i, &prev_hash);
+        prev_hash = seal(&mut line, &prev_hash);
+        writeln!(w, "{line}").unwrap();
     }
     w.flush().unwrap();
 }
 
-/// Reads, parses and generalises a trail file, as the CLI does, with
-/// `threads` generators (each fed every `threads`-th block of lines,
-/// absorbed into one at the end). Returns the policy's size and the
-/// time spent in `finish` (rules, replay, probe).
-fn generate_from(path: &Path, threads: usize) -> (usize, Duration) {
+/// What `rampart init --from-audit --dry-run` does: reads the trail with
+/// `threads` worker threads, checking the chain as it goes (when `verify`),
+/// and generalises it into a policy (with the replay and the probe).
+/// Returns the policy's size and the time spent in `finish`.
+fn generate_from(path: &Path, threads: usize, verify: bool) -> (usize, Duration) {
     let opts = Options {
         home: Some(HOME.into()),
         name_prefix: "bench".into(),
         ..Options::default()
     };
-    // One thread reads lines in blocks and hands them round to the
-    // generators, each on its own thread; memory stays bounded.
-    let block = 4096;
-    let mut parts: Vec<Generator> = std::thread::scope(|s| {
-        let mut senders = Vec::new();
-        let mut handles = Vec::new();
-        for _ in 0..threads {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<String>)>(2);
-            senders.push(tx);
-            let opts = opts.clone();
-            handles.push(s.spawn(move || {
-                let mut g = Generator::new(opts).unwrap();
-                for (first, lines) in rx {
-                    for (i, line) in lines.iter().enumerate() {
-                        if g.observe_line(line).is_err() {
-                            g.note_corrupt(&format!("{}:{}", path.display(), first + i + 1));
-                        }
-                    }
-                }
-                g
-            }));
-        }
-        let reader = BufReader::with_capacity(1 << 20, File::open(path).unwrap());
-        let mut batch = Vec::with_capacity(block);
-        let mut first = 0;
-        let mut next = 0;
-        for (n, line) in reader.lines().enumerate() {
-            batch.push(line.unwrap());
-            if batch.len() == block {
-                senders[next % threads]
-                    .send((first, std::mem::take(&mut batch)))
-                    .unwrap();
-                next += 1;
-                first = n + 1;
-            }
-        }
-        senders[next % threads].send((first, batch)).unwrap();
-        drop(senders);
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let mut g = parts.remove(0);
-    for p in parts {
-        g.absorb(p);
-    }
+    let (g, report) = trail::learn(&[path.to_path_buf()], &opts, verify, threads)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.unreadable_count, 0);
     let start = Instant::now();
     let out = g.finish().unwrap_or_else(|e| panic!("{e}"));
     (out.yaml.len(), start.elapsed())
@@ -267,25 +241,28 @@ fn one_million() {
         Err(_) => vec![1, 2],
     };
     for threads in thread_counts {
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
-        let before = status_kib("VmRSS:");
-        let cpu_before = cpu_time();
-        let start = Instant::now();
-        let (yaml_len, finish) = generate_from(&path, threads);
-        let wall = start.elapsed();
-        let cpu = cpu_time() - cpu_before;
-        let peak = status_kib("VmHWM:");
-        eprintln!(
-            "init --from-audit, {n} records ({} MiB of JSONL), {threads} reader thread{}: wall {:.2} s, CPU {:.2} s, of which finish (rules, replay, probe) {:.2} s; peak RSS {} MiB (at start {} MiB); policy {} bytes",
-            size >> 20,
-            if threads == 1 { "" } else { "s" },
-            wall.as_secs_f64(),
-            cpu.as_secs_f64(),
-            finish.as_secs_f64(),
-            peak >> 10,
-            before >> 10,
-            yaml_len
-        );
+        for verify in [true, false] {
+            let _ = std::fs::write("/proc/self/clear_refs", "5");
+            let before = status_kib("VmRSS:");
+            let cpu_before = cpu_time();
+            let start = Instant::now();
+            let (yaml_len, finish) = generate_from(&path, threads, verify);
+            let wall = start.elapsed();
+            let cpu = cpu_time() - cpu_before;
+            let peak = status_kib("VmHWM:");
+            eprintln!(
+                "init --from-audit, {n} records ({} MiB of JSONL), {threads} worker thread{}, chain {}: wall {:.2} s, CPU {:.2} s, of which finish (rules, replay, probe) {:.2} s; peak RSS {} MiB (at start {} MiB); policy {} bytes",
+                size >> 20,
+                if threads == 1 { "" } else { "s" },
+                if verify { "verified" } else { "not verified" },
+                wall.as_secs_f64(),
+                cpu.as_secs_f64(),
+                finish.as_secs_f64(),
+                peak >> 10,
+                before >> 10,
+                yaml_len
+            );
+        }
     }
     if std::env::var_os("RAMPART_BENCH_SKIP_COMPARE").is_some() {
         return;
@@ -306,13 +283,19 @@ fn bench(c: &mut Criterion) {
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(10));
-    group.bench_function("100k_records", |b| b.iter(|| generate_from(&path, 1).0));
+    group.bench_function("100k_records", |b| {
+        b.iter(|| generate_from(&path, 1, true).0)
+    });
     group.finish();
 }
 
 criterion_group!(benches, bench);
 
 fn main() {
+    if let Some(out) = std::env::var_os("RAMPART_BENCH_WRITE_TRAIL") {
+        write_trail(Path::new(&out), 1_000_000);
+        return;
+    }
     one_million();
     if std::env::var_os("RAMPART_BENCH_ONESHOT").is_some() {
         return;

@@ -5,46 +5,28 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
-use rampart_core::audit::{
-    verify, Chain, ChainOptions, IssueKind, Reader, Record, RecordDecision, VerifyFailure,
-};
+use rampart_core::audit::{verify, IssueKind, Reader, VerifyFailure};
 use serde_json::{json, Map};
+
+mod audit_common;
+use audit_common::{write_trail, Call};
 
 /// A trail of 30 records over several files (forced rotation). Returns the
 /// directory and its files in chain order.
 fn trail() -> (tempfile::TempDir, Vec<PathBuf>) {
     let tmp = tempfile::tempdir().unwrap();
-    let options = ChainOptions {
-        rotate_bytes: 4000,
-        ..ChainOptions::default()
-    };
-    let mut chain = Chain::open_with(tmp.path(), options).unwrap();
-    for batch_start in (0..30).step_by(4) {
-        let mut batch: Vec<Record> = (batch_start..(batch_start + 4).min(30))
-            .map(|i| {
-                let mut request = Map::new();
-                request.insert("path".into(), json!(format!("/etc/file-{i}")));
-                request.insert("flags".into(), json!(0));
-                request.insert("pid".into(), json!(100 + i));
-                Record::new(
-                    &format!("agent-{i}"),
-                    "s",
-                    "read",
-                    request,
-                    RecordDecision {
-                        action: "allow".into(),
-                        ..Default::default()
-                    },
-                )
-            })
-            .collect();
-        chain.append(&mut batch).unwrap();
-    }
-    drop(chain);
-    let files = Reader::open(&[tmp.path().to_path_buf()])
-        .unwrap()
-        .files()
-        .to_vec();
+    let files = write_trail(tmp.path(), 4000, 30, 4, |i| {
+        let mut request = Map::new();
+        request.insert("path".into(), json!(format!("/etc/file-{i}")));
+        request.insert("flags".into(), json!(0));
+        request.insert("pid".into(), json!(100 + i));
+        Call {
+            agent: format!("agent-{i}"),
+            session: "s".into(),
+            tool: "read",
+            request,
+        }
+    });
     assert!(files.len() >= 3, "{files:?}");
     assert_eq!(verify(&[tmp.path().to_path_buf()]).unwrap().records, 30);
     (tmp, files)

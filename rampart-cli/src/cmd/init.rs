@@ -6,12 +6,12 @@
 //! existing is replaced without `--force` or `--merge`, and a policy is
 //! written whole (temporary file, then rename) or not at all.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use rampart_core::audit::Reader;
-use rampart_core::generate::{self, GenerateError, Generator, Options};
+use rampart_core::audit::scan;
+use rampart_core::generate::trail::{self, TrailError};
+use rampart_core::generate::{self, GenerateError, Options};
 
 use crate::policies;
 
@@ -126,32 +126,34 @@ fn from_audit(args: &Args) -> Result<i32> {
         session: args.session.clone(),
         ..Options::default()
     };
-    let mut g = Generator::new(opts).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let files = Reader::open(&args.from_audit)
-        .context("cannot read the audit trail")?
-        .files()
-        .to_vec();
-    if files.is_empty() {
+    // One pass: every line read once, the chain checked as it is read
+    // (learn only from evidence that holds together).
+    let (g, report) = match trail::learn(
+        &args.from_audit,
+        &opts,
+        !args.no_verify,
+        scan::default_threads(),
+    ) {
+        Ok(r) => r,
+        Err(TrailError::Chain(failure)) if failure.line > 0 => bail!(
+            "the trail does not verify, so nothing was learned: {failure}\n\
+             (`rampart audit verify` says the same; --no-verify learns from it anyway)"
+        ),
+        Err(TrailError::Chain(failure)) => bail!("cannot read the audit trail: {failure}"),
+        Err(e) => bail!("{e}"),
+    };
+    if report.chain.files == 0 {
         bail!("no *.jsonl audit files in {}", join(&args.from_audit));
     }
-    // Learn only from evidence that holds together.
-    if !args.no_verify {
-        if let Err(failure) = rampart_core::audit::verify(&args.from_audit) {
-            bail!(
-                "the trail does not verify, so nothing was learned: {failure}\n\
-                 (`rampart audit verify` says the same; --no-verify learns from it anyway)"
-            );
-        }
+    for u in &report.unreadable {
+        eprintln!("rampart: {}: unreadable record skipped: {}", u.at, u.why);
     }
-    let mut corrupt = 0usize;
-    for f in &files {
-        observe_file(&mut g, f, &mut corrupt)?;
+    let unlisted = report.unreadable_count - report.unreadable.len() as u64;
+    if unlisted > 0 {
+        eprintln!("rampart: {unlisted} more unreadable lines not listed");
     }
-    if corrupt > MAX_REPORTED {
-        eprintln!(
-            "rampart: {} more unreadable lines not listed",
-            corrupt - MAX_REPORTED
-        );
+    for t in &report.chain.torn {
+        eprintln!("rampart: {t}: torn last line skipped");
     }
     let result = match &args.merge {
         Some(m) => {
@@ -169,7 +171,7 @@ fn from_audit(args: &Args) -> Result<i32> {
         }
         Err(e) => bail!("{e}"),
     };
-    eprintln!("files: {}", files.len());
+    eprintln!("files: {}", report.chain.files);
     eprint!("{}", generated.summary);
     if generated.summary.learned == 0 {
         bail!(
@@ -190,47 +192,6 @@ fn from_audit(args: &Args) -> Result<i32> {
         out.display()
     );
     Ok(0)
-}
-
-/// Unreadable lines listed one by one before the rest are only counted.
-const MAX_REPORTED: usize = 20;
-
-/// Feed every line of one trail file; a corrupt line is reported with its
-/// file:line (the first [`MAX_REPORTED`] of them) and counted, a torn last
-/// line (no newline) is reported and skipped.
-fn observe_file(g: &mut Generator, file: &Path, corrupt: &mut usize) -> Result<()> {
-    let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    let mut reader = BufReader::with_capacity(1 << 20, f);
-    let mut line = String::new();
-    let mut n = 0usize;
-    loop {
-        line.clear();
-        let read = reader
-            .read_line(&mut line)
-            .with_context(|| format!("cannot read {}", file.display()))?;
-        if read == 0 {
-            return Ok(());
-        }
-        n += 1;
-        if !line.ends_with('\n') {
-            eprintln!("rampart: {}:{n}: torn last line skipped", file.display());
-            g.note_corrupt(&format!("{}:{n} (torn)", file.display()));
-            return Ok(());
-        }
-        if line.trim().is_empty() {
-            continue;
-        }
-        if let Err(e) = g.observe_line(&line) {
-            *corrupt += 1;
-            if *corrupt <= MAX_REPORTED {
-                eprintln!(
-                    "rampart: {}:{n}: unreadable record skipped: {e}",
-                    file.display()
-                );
-            }
-            g.note_corrupt(&format!("{}:{n}", file.display()));
-        }
-    }
 }
 
 /// Write `text` to `out` whole: a temporary file beside it, then a rename.

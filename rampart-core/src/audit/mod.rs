@@ -3,9 +3,11 @@
 //! This module owns everything about the trail on disk: the [`Record`] shape
 //! and its canonical bytes ([`record`]), the writer that appends records to
 //! the chain under a directory lock ([`chain`]), file naming, rotation and
-//! continuation headers ([`files`]), reading records back ([`reader`]) and
-//! checking the chain ([`verify`](mod@verify)). It never decides anything about a call
-//! and never drops or rewrites a record that is already on disk.
+//! continuation headers ([`files`]), reading records back ([`reader`]),
+//! reading a whole trail in one pass with the chain checked as it goes
+//! ([`scan`]) and the verdict on a trail ([`verify`](mod@verify)). It never
+//! decides anything about a call and never drops or rewrites a record that
+//! is already on disk.
 //!
 //! The chain: each record's `hash` is `"sha256:" + hex(SHA-256(prev_hash ‖ J))`
 //! where `J` is the record serialised with `"hash":""` exactly as Go's
@@ -18,6 +20,7 @@ pub mod files;
 mod fsync;
 pub mod reader;
 pub mod record;
+pub mod scan;
 pub mod verify;
 
 pub use chain::{Chain, ChainOptions, DEFAULT_ROTATE_BYTES, DEFAULT_SYNC_INTERVAL};

@@ -1,12 +1,14 @@
 //! Verifying trails: every hash, every link, every continuation header.
 //!
-//! Owns the checks Go Rampart's verifier makes, line by line: each record's
-//! hash is recomputed from its stored bytes (with the hash emptied) after the
-//! previous hash; each record's `prev_hash` is the hash of the record before
-//! it; a continuation header is the first line of its file, names the
-//! previous file and continues from the last hash before it. A torn last
-//! line is tolerated and reported. The first failure stops verification and
-//! names its file and line. It never modifies a file.
+//! Owns the verdict `rampart audit verify` gives: the checks Go Rampart's
+//! verifier makes (each record's hash recomputed from its stored bytes with
+//! the hash emptied, each `prev_hash` the hash of the record before it, each
+//! continuation header the first line of its file, naming the previous file
+//! and continuing from the last hash before it), plus every record read as a
+//! whole [`Record`]. The line-by-line rules live in [`super::scan`], which
+//! `init --from-audit` shares. A torn last line is tolerated and reported.
+//! The first failure stops verification and names its file and line. It
+//! never modifies a file.
 //!
 //! Hashing the stored bytes (rather than re-encoding the parsed record, as
 //! Go does) checks exactly what is on disk, keeps numbers and fields this
@@ -15,10 +17,11 @@
 //! same: Rampart's writers never reformat a line.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::reader::{chain_groups, classify, LineContent, LineScanner, Location};
-use super::record::hash_of_stored_line;
+use super::reader::{classify, LineContent, Location};
+use super::record::Record;
+use super::scan::{default_threads, scan, LineSink, Link};
 
 /// What a successful verification saw.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -60,127 +63,39 @@ impl std::error::Error for VerifyFailure {}
 /// Verifies the trails in `paths` (files and directories; see
 /// [`crate::audit::Reader::open`] for the order). Each directory is one
 /// chain starting from an empty hash; so is each run of consecutive file
-/// arguments.
+/// arguments. Every record is also read as a whole [`Record`], so a line
+/// whose hash holds but whose fields do not fit the schema fails too.
 pub fn verify(paths: &[PathBuf]) -> Result<VerifyReport, VerifyFailure> {
-    let groups = chain_groups(paths).map_err(|e| VerifyFailure {
-        file: paths.first().cloned().unwrap_or_default(),
-        line: 0,
-        reason: e.to_string(),
-    })?;
-    let mut report = VerifyReport::default();
-    for files in &groups {
-        report.chains += 1;
-        report.last_hash = verify_chain(files, &mut report)?;
-    }
-    Ok(report)
+    let sinks = (0..default_threads()).map(|_| Strict).collect();
+    let (_, report) = scan(paths, true, sinks)?;
+    Ok(report.chain)
 }
 
-fn verify_chain(files: &[PathBuf], report: &mut VerifyReport) -> Result<String, VerifyFailure> {
-    let mut prev_hash = String::new();
-    let mut prev_file: Option<String> = None;
-    for path in files {
-        report.files += 1;
-        let fail = |line: u64, reason: String| VerifyFailure {
-            file: path.clone(),
-            line,
-            reason,
-        };
-        let mut scanner = LineScanner::open(path).map_err(|e| fail(0, e.to_string()))?;
-        let mut seen_content = false;
-        loop {
-            let (number, complete) = match scanner.next_line() {
-                Ok(Some(line)) => line,
-                Ok(None) => break,
-                Err(e) => return Err(fail(0, format!("read error: {e}"))),
-            };
-            if !complete {
-                report.torn.push(Location {
-                    file: path.clone(),
-                    line: number,
-                });
-                break;
-            }
-            match classify(scanner.line()) {
-                LineContent::Blank => {}
-                LineContent::Corrupt(why) => return Err(fail(number, why)),
-                LineContent::Header(header) => {
-                    if seen_content {
-                        return Err(fail(
-                            number,
-                            "chain continuation header is not the first line of its file".into(),
-                        ));
-                    }
-                    let expected_file = prev_file.as_deref().unwrap_or("");
-                    if header.prev_file != expected_file {
-                        return Err(fail(
-                            number,
-                            if expected_file.is_empty() {
-                                format!(
-                                    "header names prev_file {:?}, but no file comes before this one",
-                                    header.prev_file
-                                )
-                            } else {
-                                format!(
-                                    "header names prev_file {:?}, but the previous file is {:?}",
-                                    header.prev_file, expected_file
-                                )
-                            },
-                        ));
-                    }
-                    if header.chain_continue != prev_hash {
-                        return Err(fail(
-                            number,
-                            format!(
-                                "header continues from {:?}, but the chain before it ends at {:?}",
-                                header.chain_continue, prev_hash
-                            ),
-                        ));
-                    }
-                    seen_content = true;
-                }
-                LineContent::Record(record) => {
-                    seen_content = true;
-                    let line = scanner.line().trim_ascii();
-                    let computed = hash_of_stored_line(&record.prev_hash, line, &record.hash)
-                        .ok_or_else(|| {
-                            fail(
-                                number,
-                                format!(
-                                    "record {} does not end with its hash field (\"hash\":\"sha256:…\"}}): not a line Rampart writes",
-                                    record.id
-                                ),
-                            )
-                        })?;
-                    if computed != record.hash {
-                        return Err(fail(
-                            number,
-                            format!(
-                                "record {} was changed: its hash is {}, its content hashes to {}",
-                                record.id, record.hash, computed
-                            ),
-                        ));
-                    }
-                    if record.prev_hash != prev_hash {
-                        return Err(fail(
-                            number,
-                            format!(
-                                "record {} has prev_hash {:?}, but the record before it has hash {:?}: a record was removed, inserted or reordered",
-                                record.id, record.prev_hash, prev_hash
-                            ),
-                        ));
-                    }
-                    prev_hash = record.hash;
-                    report.records += 1;
-                }
+/// Reads each line as a whole [`Record`] or a header.
+struct Strict;
+
+impl LineSink for Strict {
+    fn line<'l>(&mut self, line: &'l str) -> Result<Link<'l>, String> {
+        match classify(line.as_bytes()) {
+            LineContent::Blank => Ok(Link::Loose),
+            LineContent::Corrupt(why) => Err(why),
+            LineContent::Header(h) => Ok(Link::Header {
+                prev_file: h.prev_file.into(),
+                chain_continue: h.chain_continue.into(),
+            }),
+            LineContent::Record(r) => {
+                let Record {
+                    id,
+                    prev_hash,
+                    hash,
+                    ..
+                } = *r;
+                Ok(Link::Record {
+                    id: id.into(),
+                    prev_hash: prev_hash.into(),
+                    hash: hash.into(),
+                })
             }
         }
-        prev_file = Some(base_name(path));
     }
-    Ok(prev_hash)
-}
-
-fn base_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }

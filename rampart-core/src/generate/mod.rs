@@ -26,6 +26,7 @@ pub mod observe;
 pub mod paths;
 pub mod probe;
 pub mod render;
+pub mod trail;
 pub mod when;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -505,6 +506,12 @@ impl Generator {
     pub fn note_corrupt(&mut self, location: &str) {
         self.records += 1;
         self.corrupt.add(location, 1);
+    }
+
+    /// Counts `n` more corrupt lines whose places were not kept.
+    pub fn note_corrupt_unlisted(&mut self, n: u64) {
+        self.records += n;
+        self.corrupt.count += n;
     }
 
     fn skip(&mut self, reason: SkipReason, rec: &observe::Rec<'_>) {

@@ -14,6 +14,8 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
+
+use crate::audit::scan::Link;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -355,6 +357,17 @@ pub(crate) struct LineRef<'a> {
     #[serde(borrow)]
     session: Option<LenientStr<'a>>,
     response: Option<ResponseView>,
+    // Where the line sits in the chain (audit::scan).
+    #[serde(borrow)]
+    id: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    prev_hash: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    hash: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    chain_continue: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    prev_file: Option<LenientStr<'a>>,
 }
 
 fn ls<'b>(v: &'b Option<LenientStr<'_>>) -> Option<&'b str> {
@@ -364,6 +377,25 @@ fn ls<'b>(v: &'b Option<LenientStr<'_>>) -> Option<&'b str> {
 impl<'a> LineRef<'a> {
     pub fn parse(line: &'a str) -> Result<LineRef<'a>, String> {
         serde_json::from_str(line).map_err(|e| e.to_string())
+    }
+
+    /// What the line is to the hash chain.
+    pub fn link(self) -> Link<'a> {
+        let take = |v: Option<LenientStr<'a>>| v.and_then(|l| l.0);
+        match take(self.id) {
+            Some(id) if !id.is_empty() => Link::Record {
+                id,
+                prev_hash: take(self.prev_hash).unwrap_or_default(),
+                hash: take(self.hash).unwrap_or_default(),
+            },
+            _ => match (take(self.prev_file), take(self.chain_continue)) {
+                (Some(prev_file), Some(chain_continue)) => Link::Header {
+                    prev_file,
+                    chain_continue,
+                },
+                _ => Link::Loose,
+            },
+        }
     }
 
     /// `None` for a rotated file's header line.
