@@ -288,3 +288,282 @@ fn nothing_learned_is_an_error_and_writes_no_policy() {
     assert!(stderr(&o).contains("nothing was learned"), "{}", stderr(&o));
     assert!(!out.exists());
 }
+
+/// A sandbox whose trail holds one read of `/etc/hostname`, the policy
+/// learned from it (`p.yaml`) and its text.
+fn learned_from_one_read() -> (Sandbox, std::path::PathBuf, String) {
+    let sb = Sandbox::new();
+    let o = sb.run(&["cat", "/etc/hostname"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = sb.path("p.yaml");
+    let o = init_from_audit(&sb, &out);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let generated = std::fs::read_to_string(&out).unwrap();
+    (sb, out, generated)
+}
+
+/// What a reviewer adds to a generated policy: keys the generator never
+/// writes (`match.session`, `description`, `priority`, `enabled`, `ask`,
+/// `webhook`, `agent_depth`, `notify`, `tests`) and a comment.
+const REVIEWED: &str = r#"
+  # reviewed by hand: CI sessions have no business with the host name
+  - name: "ci-extra"
+    description: "added by a reviewer"
+    priority: 5
+    match:
+      tool: ["read"]
+      session: "ci-*"
+    rules:
+      - action: deny
+        when:
+          path_matches:
+            - "/etc/hostname"
+        message: "not in CI"
+      - action: ask
+        when:
+          path_matches:
+            - "/etc/ci/secret/**"
+        ask:
+          audit: true
+  - name: "hooked"
+    enabled: false
+    match:
+      tool: ["exec"]
+      agent: "claude*"
+    rules:
+      - action: webhook
+        when:
+          agent_depth:
+            gte: 2
+        webhook:
+          url: "http://127.0.0.1:9/decide"
+          timeout: 2s
+          fail_open: false
+
+notify:
+  url: "http://127.0.0.1:9/notify"
+  on: ["deny"]
+
+tests:
+  - name: "CI may not read the host name"
+    tool: read
+    session: "ci-7"
+    params:
+      path: /etc/hostname
+    expect: deny
+"#;
+
+#[test]
+fn merge_keeps_every_key_a_reviewer_added() {
+    let (sb, out, generated) = learned_from_one_read();
+    std::fs::write(&out, format!("{generated}{REVIEWED}")).unwrap();
+
+    // A new session reads something new: the merge must add it and keep
+    // everything the reviewer wrote.
+    let o = sb.run(&["head", "-c", "10", "/etc/os-release"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let merge = |sb: &Sandbox| {
+        sb.rampart()
+            .args(["init", "--from-audit"])
+            .arg(sb.audit())
+            .arg("--merge")
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let o = merge(&sb);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let merged = std::fs::read_to_string(&out).unwrap();
+    assert!(merged.contains("/etc/os-release"), "{merged}");
+    for kept in [
+        "# reviewed by hand: CI sessions have no business with the host name",
+        "description: \"added by a reviewer\"",
+        "priority: 5",
+        "session: \"ci-*\"",
+        "message: \"not in CI\"",
+        "action: ask",
+        "audit: true",
+        "enabled: false",
+        "agent: \"claude*\"",
+        "gte: 2",
+        "url: http://127.0.0.1:9/decide",
+        "timeout: 2s",
+        "fail_open: false",
+        "notify:",
+        "url: http://127.0.0.1:9/notify",
+        "- deny",
+        "tests:",
+        "name: CI may not read the host name",
+        "session: ci-7",
+        "path: /etc/hostname",
+        "expect: deny",
+    ] {
+        assert!(
+            merged.contains(kept),
+            "{kept:?} lost in the merge:\n{merged}"
+        );
+    }
+    // The generated rules keep their comments too.
+    let comments = |t: &str| {
+        t.lines()
+            .filter(|l| l.trim_start().starts_with('#'))
+            .count()
+    };
+    assert!(comments(&merged) > comments(&generated), "{merged}");
+    let o = sb
+        .rampart()
+        .args(["policy", "check", "--policy"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    // The session match still decides: the learned read is allowed, but
+    // not in CI sessions.
+    let read_hostname = |session: &str| {
+        let o = sb
+            .rampart()
+            .args([
+                "test",
+                "--json",
+                "--tool",
+                "read",
+                "--session",
+                session,
+                "--policy",
+            ])
+            .arg(&out)
+            .arg("--")
+            .arg("/etc/hostname")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        v["action"].as_str().unwrap().to_string()
+    };
+    assert_eq!(read_hostname("ci-7"), "deny");
+    assert_eq!(read_hostname("dev-1"), "allow");
+    // Nothing new: the file comes back byte for byte.
+    let o = merge(&sb);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), merged);
+}
+
+#[test]
+fn merge_refuses_a_policy_the_strict_loader_refuses_naming_file_and_line() {
+    let (sb, out, generated) = learned_from_one_read();
+    let broken = generated.replacen("    rules:\n", "    rulez:\n", 1);
+    let line = broken.lines().position(|l| l == "    rulez:").unwrap() + 1;
+    std::fs::write(&out, &broken).unwrap();
+    let o = sb
+        .rampart()
+        .args(["init", "--from-audit"])
+        .arg(sb.audit())
+        .arg("--merge")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains(&format!("{}:{line}:", out.display())), "{err}");
+    assert!(err.contains("rulez"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        broken,
+        "file untouched"
+    );
+}
+
+/// A policy in force that allows everything but reading the host name.
+const ALL_BUT_HOSTNAME: &str = r#"version: "1"
+default_action: allow
+policies:
+  - name: "no-hostname"
+    match:
+      tool: ["read"]
+    rules:
+      - action: deny
+        when:
+          path_matches: ["/etc/hostname"]
+"#;
+
+#[test]
+fn a_denied_call_is_learned_only_when_the_reviewer_includes_it() {
+    let sb = Sandbox::new();
+    let policy = sb.path("in-force.yaml");
+    std::fs::write(&policy, ALL_BUT_HOSTNAME).unwrap();
+    // Monitor mode: the read happens and is recorded as "would deny".
+    let o = sb
+        .rampart()
+        .args(["run", "--policy"])
+        .arg(&policy)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "cat /etc/hostname /etc/os-release >/dev/null",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let init = |out: &std::path::Path, extra: &[&str]| {
+        sb.rampart()
+            .args(["init", "--from-audit"])
+            .arg(sb.audit())
+            .arg("--output")
+            .arg(out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // Not asked: the denied read is not learned.
+    let plain = sb.path("plain.yaml");
+    let o = init(&plain, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("skipped, denied by the policy in force"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(decide(&sb, &plain, "read", "/etc/os-release"), "allow");
+    assert_eq!(decide(&sb, &plain, "read", "/etc/hostname"), "deny");
+
+    // Asked: learned, said so in the summary and the header, and no wider.
+    let accepted = sb.path("accepted.yaml");
+    let o = init(
+        &accepted,
+        &[
+            "--include-denied",
+            "read:/etc/host*",
+            "--include-denied",
+            "exec:never *",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("learned although denied (--include-denied): 1 call"),
+        "{err}"
+    );
+    assert!(
+        err.contains("\"exec:never *\" matched no denied call"),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(&accepted).unwrap();
+    assert!(
+        text.contains("# Learned although denied, as the reviewer asked"),
+        "{text}"
+    );
+    assert_eq!(decide(&sb, &accepted, "read", "/etc/hostname"), "allow");
+    assert_eq!(decide(&sb, &accepted, "read", "/etc/hosts"), "deny");
+    assert_eq!(decide(&sb, &accepted, "read", "/etc/shadow"), "deny");
+
+    // A pattern that is not TOOL:PATTERN is refused with its value.
+    let o = init(&sb.path("bad.yaml"), &["--include-denied", "/etc/hostname"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("invalid --include-denied \"/etc/hostname\""),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!sb.path("bad.yaml").exists());
+}

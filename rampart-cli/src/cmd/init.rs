@@ -51,10 +51,15 @@ pub struct Args {
     /// rules are only added or widened where a new call needs it.
     #[arg(long, value_name = "FILE", conflicts_with = "registry")]
     pub merge: Option<PathBuf>,
-    /// Learn from the trail without first verifying its hash chain (a trail
-    /// that does not verify is refused, naming the first bad record).
+    /// Learn from the trail without verifying its hash chain (a trail that
+    /// does not verify is refused, naming the first bad record).
     #[arg(long)]
     pub no_verify: bool,
+    /// Learn denied calls that match too: TOOL:PATTERN, a glob over the
+    /// command, path or URL (`exec:git push origin *`, `read:~/.config/app/**`).
+    /// For accepting, after review, what monitor mode said it would deny.
+    #[arg(long, value_name = "TOOL:PATTERN")]
+    pub include_denied: Vec<String>,
 }
 
 pub fn run(args: Args) -> Result<i32> {
@@ -124,6 +129,7 @@ fn from_audit(args: &Args) -> Result<i32> {
         until: when("--until", &args.until)?,
         agent: args.agent.clone(),
         session: args.session.clone(),
+        include_denied: args.include_denied.clone(),
         ..Options::default()
     };
     // One pass: every line read once, the chain checked as it is read

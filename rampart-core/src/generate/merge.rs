@@ -402,6 +402,7 @@ pub fn merge(
                     action: "allow".into(),
                     when: vec![("default".into(), When::Flag(true))],
                     message: None,
+                    extra: Vec::new(),
                 };
                 let pol = policy(
                     name.clone(),

@@ -74,6 +74,10 @@ pub struct Options {
     pub exec_threshold: usize,
     /// Distinct observed subdomains before a `*.domain` rule.
     pub domain_threshold: usize,
+    /// Denied calls to learn all the same, each `TOOL:PATTERN` (tool a
+    /// glob, pattern a glob over the command, path or URL): a reviewer
+    /// accepting what the policy in force refused (`--include-denied`).
+    pub include_denied: Vec<String>,
 }
 
 impl Default for Options {
@@ -91,6 +95,7 @@ impl Default for Options {
             collapse_threshold: 3,
             exec_threshold: 3,
             domain_threshold: 3,
+            include_denied: Vec::new(),
         }
     }
 }
@@ -177,6 +182,10 @@ pub struct Change {
 pub struct Summary {
     pub records: u64,
     pub learned: u64,
+    /// Denied calls learned on purpose (`Options::include_denied`).
+    pub included_denied: Stat,
+    /// Each `TOOL:PATTERN` given and the denied calls it let in.
+    pub include_denied: Vec<(String, u64)>,
     pub skipped: BTreeMap<String, Stat>,
     pub sessions: usize,
     pub agents: usize,
@@ -230,6 +239,18 @@ impl fmt::Display for Summary {
             self.learned,
             self.skipped_total()
         )?;
+        if self.included_denied.count > 0 {
+            writeln!(
+                f,
+                "  learned although denied (--include-denied): {}",
+                stat_comment(&self.included_denied).trim_start_matches("# ")
+            )?;
+        }
+        for (i, n) in &self.include_denied {
+            if *n == 0 {
+                writeln!(f, "  ! --include-denied {i:?} matched no denied call")?;
+            }
+        }
         for (reason, s) in &self.skipped {
             writeln!(
                 f,
@@ -426,6 +447,10 @@ fn bump(map: &mut Counts, key: &str, n: u64) {
 pub struct Generator {
     agent_glob: Option<globset::GlobMatcher>,
     session_glob: Option<globset::GlobMatcher>,
+    include_denied: Vec<observe::Accept>,
+    included_denied: Stat,
+    /// Calls each of `include_denied` let in.
+    included_by: Vec<u64>,
     records: u64,
     learned: u64,
     skipped: BTreeMap<SkipReason, Stat>,
@@ -478,6 +503,14 @@ impl Generator {
         Ok(Generator {
             agent_glob: glob_matcher("agent", &opts.agent)?,
             session_glob: glob_matcher("session", &opts.session)?,
+            include_denied: opts
+                .include_denied
+                .iter()
+                .map(|i| observe::Accept::new(i, opts.home.as_deref()))
+                .collect::<Result<_, _>>()
+                .map_err(GenerateError::Input)?,
+            included_denied: Stat::default(),
+            included_by: vec![0; opts.include_denied.len()],
             records: 0,
             learned: 0,
             skipped: BTreeMap::new(),
@@ -564,8 +597,21 @@ impl Generator {
         {
             return self.skip(SkipReason::SessionFilter, obs);
         }
-        if let Err(r) = observe::verdict(obs.action).and_then(|_| observe::outcome(obs)) {
-            return self.skip(r, obs);
+        match observe::verdict(obs.action) {
+            // A denial the reviewer accepts: learned whatever its outcome
+            // (under enforcement the call failed because it was denied).
+            Err(SkipReason::Denied) if self.include_denied.iter().any(|a| a.accepts(obs)) => {
+                for (a, n) in self.include_denied.iter().zip(&mut self.included_by) {
+                    *n += u64::from(a.accepts(obs));
+                }
+                let example = describe(obs);
+                self.included_denied.add(&example, 1);
+            }
+            verdict => {
+                if let Err(r) = verdict.and_then(|_| observe::outcome(obs)) {
+                    return self.skip(r, obs);
+                }
+            }
         }
         let call = match observe::call(obs) {
             Ok(c) => c,
@@ -648,6 +694,10 @@ impl Generator {
         for (r, s) in other.skipped {
             self.skipped.entry(r).or_default().absorb(&s);
         }
+        self.included_denied.absorb(&other.included_denied);
+        for (mine, theirs) in self.included_by.iter_mut().zip(other.included_by) {
+            *mine += theirs;
+        }
         self.corrupt.absorb(&other.corrupt);
         for (name, info) in other.sessions {
             let mine = self.sessions.entry(name).or_default();
@@ -700,6 +750,14 @@ impl Generator {
         let mut summary = Summary {
             records: self.records,
             learned: self.learned,
+            included_denied: self.included_denied.clone(),
+            include_denied: self
+                .opts
+                .include_denied
+                .iter()
+                .cloned()
+                .zip(self.included_by.iter().copied())
+                .collect(),
             sessions: self.sessions.len(),
             agents: self.agents.len(),
             agent_names: model::sorted(self.agents.iter().map(|a| a.to_string())),
@@ -1357,6 +1415,7 @@ pub(crate) fn allow(stat: &Stat, field: &str, patterns: Vec<String>, extra: Vec<
         action: "allow".into(),
         when: vec![(field.to_string(), When::Patterns(patterns))],
         message: None,
+        extra: Vec::new(),
     }
 }
 
@@ -1416,6 +1475,7 @@ pub(crate) fn deny_policies(prefix: &str, learned: &Learned, places: &Places) ->
             action: "deny".into(),
             when,
             message: Some(message.to_string()),
+            extra: Vec::new(),
         }
     };
     let seen = |maps: &[&BTreeMap<String, Stat>]| {
@@ -1518,6 +1578,7 @@ pub(crate) fn deny_rest(what: &str) -> Rule {
         action: "deny".into(),
         when: vec![("default".into(), When::Flag(true))],
         message: Some(format!("{what} not learned by the generated policy")),
+        extra: Vec::new(),
     }
 }
 
@@ -1715,6 +1776,7 @@ pub(crate) fn build_doc(
                 action: "allow".into(),
                 when: vec![("command_matches".into(), When::Patterns(patterns))],
                 message: None,
+                extra: Vec::new(),
             },
             deny_rest("command"),
         ];
@@ -1776,6 +1838,7 @@ pub(crate) fn build_doc(
                     action: "allow".into(),
                     when: vec![("path_matches".into(), When::Patterns(patterns))],
                     message: None,
+                    extra: Vec::new(),
                 },
             ));
         }
@@ -1829,6 +1892,7 @@ pub(crate) fn build_doc(
                     action: "allow".into(),
                     when: vec![("path_matches".into(), When::Patterns(patterns))],
                     message: None,
+                    extra: Vec::new(),
                 },
             ));
         }
@@ -1883,6 +1947,7 @@ pub(crate) fn build_doc(
                 action: "allow".into(),
                 when: vec![("url_matches".into(), When::Patterns(r.patterns.clone()))],
                 message: None,
+                extra: Vec::new(),
             });
         }
     }
@@ -1939,6 +2004,7 @@ pub(crate) fn build_doc(
             action: "allow".into(),
             when: vec![("default".into(), When::Flag(true))],
             message: None,
+            extra: Vec::new(),
         };
         policies.push(policy(
             format!("{prefix}-tools"),
@@ -1954,6 +2020,7 @@ pub(crate) fn build_doc(
         version: "1".into(),
         default_action: "deny".into(),
         policies,
+        extra: Vec::new(),
     };
     let warnings = warnings
         .into_iter()
@@ -2004,6 +2071,22 @@ fn header(s: &Summary) -> Vec<String> {
     h.push("# secrets, keys, start-up files, hooks or system directories (README).".into());
     if let Some(home) = &s.home {
         h.push(format!("# ~ is {home}."));
+    }
+    if s.included_denied.count > 0 {
+        h.push(one_line(&format!(
+            "# Learned although denied, as the reviewer asked (--include-denied {}): {} call{}.",
+            s.include_denied
+                .iter()
+                .map(|(i, _)| i.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            s.included_denied.count,
+            if s.included_denied.count == 1 {
+                ""
+            } else {
+                "s"
+            }
+        )));
     }
     h
 }

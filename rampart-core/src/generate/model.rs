@@ -63,6 +63,8 @@ pub struct Doc {
     pub version: String,
     pub default_action: String,
     pub policies: Vec<Policy>,
+    /// Top-level keys after `policies` (`notify`, `tests`), kept as read.
+    pub extra: Vec<(String, serde_yaml_ng::Value)>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -75,6 +77,8 @@ pub struct Policy {
     pub tools: Vec<String>,
     /// `match.agent`, kept as written.
     pub agent: Option<String>,
+    /// `match.session`, kept as written.
+    pub session: Option<String>,
     pub rules: Vec<Rule>,
 }
 
@@ -84,6 +88,8 @@ pub struct Rule {
     pub action: String,
     pub when: Vec<(String, When)>,
     pub message: Option<String>,
+    /// Other keys of the rule (`webhook`, `ask`), kept as read.
+    pub extra: Vec<(String, serde_yaml_ng::Value)>,
 }
 
 /// One condition of a rule's `when`.

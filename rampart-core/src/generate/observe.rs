@@ -16,6 +16,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 
 use crate::audit::scan::Link;
+use crate::policy::glob::{Glob, GlobKind};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -429,6 +430,62 @@ impl<'a> LineRef<'a> {
             new_path: r.and_then(|r| ls(&r.new_path)),
             outcome: r.and_then(|r| r.outcome.as_ref().and_then(|o| o.0.as_deref())),
         })
+    }
+}
+
+/// A denied call a reviewer accepts (`--include-denied TOOL:PATTERN`): the
+/// tool a glob, the pattern a glob over the call's command (Go Rampart's
+/// text globs), path (path globs; `~/` is the home directory) or URL.
+#[derive(Clone, Debug)]
+pub(crate) struct Accept {
+    tool: Glob,
+    text: Glob,
+    path: Option<Glob>,
+}
+
+impl Accept {
+    pub fn new(spec: &str, home: Option<&str>) -> Result<Accept, String> {
+        let bad = |why: String| {
+            format!(
+                "invalid --include-denied {spec:?}: {why} (expected TOOL:PATTERN, e.g. \
+                 'exec:git push origin *' or 'read:/etc/app/**')"
+            )
+        };
+        let (tool, pattern) = spec
+            .split_once(':')
+            .filter(|(t, p)| !t.is_empty() && !p.is_empty())
+            .ok_or_else(|| bad("no tool or no pattern".into()))?;
+        let path_pattern = match (pattern.strip_prefix("~/"), home) {
+            (Some(rest), Some(h)) => format!("{}/{rest}", h.trim_end_matches('/')),
+            _ => pattern.to_string(),
+        };
+        Ok(Accept {
+            tool: Glob::new(tool, GlobKind::Text).map_err(|e| bad(e.to_string()))?,
+            text: Glob::new(pattern, GlobKind::Text).map_err(|e| bad(e.to_string()))?,
+            path: path_pattern
+                .starts_with('/')
+                .then(|| Glob::new(&path_pattern, GlobKind::Path))
+                .transpose()
+                .map_err(|e| bad(e.to_string()))?,
+        })
+    }
+
+    /// Whether the call is one this accepts.
+    pub fn accepts(&self, rec: &Rec<'_>) -> bool {
+        if !self.tool.is_match(rec.tool) {
+            return false;
+        }
+        if let Some(c) = rec.command {
+            return self.text.is_match(c);
+        }
+        if let Some(p) = rec.path {
+            let p = absolute(p, rec.cwd);
+            return self.path.as_ref().is_some_and(|g| g.is_match(&p));
+        }
+        if let Some(u) = rec.url {
+            return self.text.is_match(u) || rec.domain.is_some_and(|d| self.text.is_match(d));
+        }
+        false
     }
 }
 

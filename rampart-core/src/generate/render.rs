@@ -3,12 +3,18 @@
 //!
 //! The layout is fixed (two-space indents, block lists, every string
 //! double-quoted) so that the same document always renders to the same
-//! bytes. Reading accepts any Rampart policy; comments are kept only when
-//! the file follows this layout.
+//! bytes. Reading accepts any Rampart policy the strict loader accepts and
+//! keeps every key it has (`match.session`, `notify`, `tests`, a rule's
+//! `webhook` or `ask` included); comments are kept when the file follows
+//! this layout (one above each policy and rule, and among a rule's
+//! patterns).
+
+use std::path::Path;
 
 use serde_yaml_ng::Value;
 
 use super::model::{quote, Doc, Policy, Rule, When};
+use crate::policy::schema;
 
 pub fn render(doc: &Doc) -> String {
     let mut out = String::new();
@@ -19,7 +25,9 @@ pub fn render(doc: &Doc) -> String {
     if !doc.header.is_empty() {
         out.push('\n');
     }
-    out.push_str(&format!("version: {}\n", quote(&doc.version)));
+    if !doc.version.is_empty() {
+        out.push_str(&format!("version: {}\n", quote(&doc.version)));
+    }
     out.push_str(&format!("default_action: {}\n", doc.default_action));
     out.push_str("\npolicies:\n");
     for (i, p) in doc.policies.iter().enumerate() {
@@ -28,7 +36,25 @@ pub fn render(doc: &Doc) -> String {
         }
         render_policy(p, &mut out);
     }
+    for (key, value) in &doc.extra {
+        out.push('\n');
+        render_value(key, value, "", &mut out);
+    }
     out
+}
+
+/// `key:` and `value` as block YAML, indented by `indent`.
+fn render_value(key: &str, value: &Value, indent: &str, out: &mut String) {
+    let text = serde_yaml_ng::to_string(value).unwrap_or_default();
+    match value {
+        Value::Mapping(_) | Value::Sequence(_) => {
+            out.push_str(&format!("{indent}{key}:\n"));
+            for line in text.lines() {
+                out.push_str(&format!("{indent}  {line}\n"));
+            }
+        }
+        _ => out.push_str(&format!("{indent}{key}: {}\n", text.trim_end())),
+    }
 }
 
 fn render_policy(p: &Policy, out: &mut String) {
@@ -50,6 +76,9 @@ fn render_policy(p: &Policy, out: &mut String) {
     out.push_str(&format!("      tool: [{}]\n", tools.join(", ")));
     if let Some(a) = &p.agent {
         out.push_str(&format!("      agent: {}\n", quote(a)));
+    }
+    if let Some(a) = &p.session {
+        out.push_str(&format!("      session: {}\n", quote(a)));
     }
     out.push_str("    rules:\n");
     for r in &p.rules {
@@ -85,23 +114,26 @@ fn render_rule(r: &Rule, out: &mut String) {
                         }
                     }
                 }
-                When::Other(v) => {
-                    let text = serde_yaml_ng::to_string(v).unwrap_or_default();
-                    out.push_str(&format!("          {field}:\n"));
-                    for line in text.lines() {
-                        out.push_str(&format!("            {line}\n"));
-                    }
-                }
+                When::Other(v) => render_value(field, v, "          ", out),
             }
         }
     }
     if let Some(m) = &r.message {
         out.push_str(&format!("        message: {}\n", quote(m)));
     }
+    for (key, value) in &r.extra {
+        render_value(key, value, "        ", out);
+    }
 }
 
-/// Reads a policy file. `origin` names it in errors.
+/// Reads a policy file. `origin` names it in errors. The file must pass
+/// the strict loader (the one `rampart policy check` uses); every key it
+/// has is kept.
 pub fn parse(text: &str, origin: &str) -> Result<Doc, String> {
+    if let Err(errors) = schema::parse_file(Path::new(origin), text) {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        return Err(lines.join("\n"));
+    }
     let value: Value = serde_yaml_ng::from_str(text).map_err(|e| match e.location() {
         Some(l) => format!("{origin}:{}: {e}", l.line()),
         None => format!("{origin}: {e}"),
@@ -113,6 +145,11 @@ pub fn parse(text: &str, origin: &str) -> Result<Doc, String> {
     let mut doc = Doc {
         version: scalar(get("version")).unwrap_or_default(),
         default_action: scalar(get("default_action")).unwrap_or_else(|| "deny".into()),
+        extra: top
+            .iter()
+            .filter_map(|(k, v)| Some((scalar(Some(k))?, v.clone())))
+            .filter(|(k, _)| !matches!(k.as_str(), "version" | "default_action" | "policies"))
+            .collect(),
         ..Doc::default()
     };
     let policies = get("policies")
@@ -138,6 +175,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Doc, String> {
             enabled: pg("enabled").and_then(Value::as_bool),
             tools,
             agent: matcher.and_then(|mm| scalar(mm.get(Value::from("agent")))),
+            session: matcher.and_then(|mm| scalar(mm.get(Value::from("session")))),
             ..Policy::default()
         };
         for (ri, r) in pg("rules")
@@ -157,6 +195,11 @@ pub fn parse(text: &str, origin: &str) -> Result<Doc, String> {
             let mut rule = Rule {
                 action: scalar(rg("action")).unwrap_or_default(),
                 message: scalar(rg("message")),
+                extra: rm
+                    .iter()
+                    .filter_map(|(k, v)| Some((scalar(Some(k))?, v.clone())))
+                    .filter(|(k, _)| !matches!(k.as_str(), "action" | "when" | "message"))
+                    .collect(),
                 ..Rule::default()
             };
             if let Some(when) = rg("when").and_then(Value::as_mapping) {
@@ -220,10 +263,21 @@ fn attach_comments(text: &str, doc: &mut Doc) {
         out.reverse();
         out
     };
-    let policy_lines: Vec<usize> = (0..lines.len())
+    // The policies list: from `policies:` to the next top-level key.
+    let start = lines.iter().position(|l| l.starts_with("policies:"));
+    let Some(start) = start else {
+        return;
+    };
+    let end = (start + 1..lines.len())
+        .find(|&i| {
+            let l = lines[i];
+            !l.is_empty() && !l.starts_with(' ') && !l.starts_with('#')
+        })
+        .unwrap_or(lines.len());
+    let policy_lines: Vec<usize> = (start..end)
         .filter(|&i| lines[i].starts_with("  - name:"))
         .collect();
-    let rule_lines: Vec<usize> = (0..lines.len())
+    let rule_lines: Vec<usize> = (start..end)
         .filter(|&i| lines[i].starts_with("      - action:"))
         .collect();
     let rule_count: usize = doc.policies.iter().map(|p| p.rules.len()).sum();
@@ -235,7 +289,7 @@ fn attach_comments(text: &str, doc: &mut Doc) {
         p.comments = above(pl);
         for rule in &mut p.rules {
             rule.comments = above(rule_lines[r]);
-            let end = rule_lines.get(r + 1).copied().unwrap_or(lines.len());
+            let end = rule_lines.get(r + 1).copied().unwrap_or(end);
             let end = policy_lines
                 .iter()
                 .copied()
