@@ -230,6 +230,20 @@ fn a_policy_learned_in_three_checkouts_holds_in_a_fourth_and_refuses_attacks_at_
     // The server's port varied: the high ports of that host, no others.
     assert!(rules.contains("tcp://127.0.0.1:"), "{yaml}");
     assert!(!rules.contains("tcp://127.0.0.1:*"), "{yaml}");
+    // Each rule and program says how many calls and sessions it covers:
+    // git was used in every session (a session is `<repository>/<branch>`
+    // in a git work tree, so checkouts of one branch share one).
+    let sessions = yaml
+        .lines()
+        .find_map(|l| l.strip_prefix("# Sessions: "))
+        .map(|l| l.split(", ").count())
+        .unwrap();
+    assert!(sessions >= 2, "{yaml}");
+    let git = yaml.lines().find(|l| l.contains("  # git: "));
+    assert!(
+        git.is_some_and(|l| l.contains(&format!(" calls in {sessions} sessions, e.g. "))),
+        "{yaml}"
+    );
     // Names come from the agent; the same trails give the same bytes
     // whatever the output is called.
     assert!(yaml.contains("name: \"coder-exec\""), "{yaml}");

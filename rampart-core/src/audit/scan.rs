@@ -502,23 +502,20 @@ fn read_blocks(
         if stop.load(Ordering::Relaxed) {
             return false;
         }
-        // Read straight into the block, after the lines carried over.
-        let filled = block.data.len();
-        block.data.resize(filled.max(BLOCK_BYTES) + READ_BYTES, 0);
-        let n = match f.read(&mut block.data[filled..]) {
+        // Read straight into the block, after the lines carried over
+        // (into its spare capacity: nothing is zeroed first).
+        let n = match (&mut f)
+            .take(READ_BYTES as u64)
+            .read_to_end(&mut block.data)
+        {
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                block.data.truncate(filled);
-                continue;
-            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                block.data.truncate(filled);
                 block.file_end = true;
                 block.io_error = Some(e.to_string());
                 return send(block);
             }
         };
-        block.data.truncate(filled + n);
         if n == 0 {
             break;
         }

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
-use super::model::Stat;
+use super::model::{Sessions, Stat};
 use super::observe::Access;
 
 const SOURCES: &[(&str, &str)] = &[
@@ -168,8 +168,15 @@ pub struct Use {
 }
 
 impl Use {
-    pub fn record(&mut self, bundle: &Bundle, access: Access, path: &str, count: u64) {
-        self.stat.add(path, count);
+    pub fn record(
+        &mut self,
+        bundle: &Bundle,
+        access: Access,
+        path: &str,
+        count: u64,
+        sessions: &Sessions,
+    ) {
+        self.stat.add_from(path, count, sessions);
         for (i, pattern) in bundle.patterns(access).iter().enumerate() {
             if let Some(inst) = instantiate(pattern, path) {
                 self.versions.entry(i).or_default().insert(inst);

@@ -433,13 +433,40 @@ impl std::hash::Hasher for FxHasher {
 }
 
 pub(crate) type Fx = std::hash::BuildHasherDefault<FxHasher>;
-pub(crate) type Counts = HashMap<Box<str>, u64, Fx>;
+/// The calls of one key (a command, a path, a URL): how many, and in
+/// which sessions.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Tally {
+    pub count: u64,
+    pub sessions: model::Sessions,
+}
 
-fn bump(map: &mut Counts, key: &str, n: u64) {
-    if let Some(c) = map.get_mut(key) {
-        *c += n;
+impl Tally {
+    fn absorb(&mut self, other: &Tally) {
+        self.count += other.count;
+        self.sessions.union(&other.sessions);
+    }
+
+    /// A [`Stat`] of these calls, with `example`.
+    pub fn stat(&self, example: &str) -> Stat {
+        Stat::of(example, self.count, &self.sessions)
+    }
+}
+
+pub(crate) type Counts = HashMap<Box<str>, Tally, Fx>;
+
+fn bump(map: &mut Counts, key: &str, session: u64) {
+    if let Some(t) = map.get_mut(key) {
+        t.count += 1;
+        t.sessions.insert(session);
     } else {
-        map.insert(key.into(), n);
+        map.insert(
+            key.into(),
+            Tally {
+                count: 1,
+                sessions: model::Sessions::one(session),
+            },
+        );
     }
 }
 
@@ -653,27 +680,28 @@ impl Generator {
                 info.first = Some((t, observe::absolute(cwd, None).into_owned()));
             }
         }
+        let sid = model::session_id(obs.session);
         match call {
-            Call::Exec { command } => bump(&mut self.exec, command, 1),
+            Call::Exec { command } => bump(&mut self.exec, command, sid),
             Call::File { access, path } => {
-                bump(&mut self.files[access as usize], &path, 1);
+                bump(&mut self.files[access as usize], &path, sid);
                 if access == Access::Write && !self.write_tools.contains(obs.tool) {
                     self.write_tools.insert(obs.tool.to_string());
                 }
                 for (access, path) in observe::more_paths(obs) {
                     if path.len() <= crate::policy::glob::MAX_INPUT_LEN {
-                        bump(&mut self.files[access as usize], &path, 1);
+                        bump(&mut self.files[access as usize], &path, sid);
                     }
                 }
             }
-            Call::Connect { url } => bump(&mut self.connects, url, 1),
-            Call::Socket { path } => bump(&mut self.sockets, path, 1),
+            Call::Connect { url } => bump(&mut self.connects, url, sid),
+            Call::Socket { path } => bump(&mut self.sockets, path, sid),
             Call::Fetch { url } => {
                 let m = match self.fetches.get_mut(obs.tool) {
                     Some(m) => m,
                     None => self.fetches.entry(obs.tool.to_string()).or_default(),
                 };
-                bump(m, url, 1);
+                bump(m, url, sid);
             }
             Call::Other => {
                 let example = describe(obs);
@@ -715,8 +743,8 @@ impl Generator {
         self.first = [self.first, other.first].into_iter().flatten().min();
         self.last = [self.last, other.last].into_iter().flatten().max();
         let add = |mine: &mut Counts, theirs: Counts| {
-            for (k, n) in theirs {
-                *mine.entry(k).or_default() += n;
+            for (k, t) in theirs {
+                mine.entry(k).or_default().absorb(&t);
             }
         };
         add(&mut self.exec, other.exec);
@@ -772,16 +800,16 @@ impl Generator {
         let mut warnings: BTreeMap<String, Stat> = BTreeMap::new();
 
         // exec
-        for (cmd, &n) in &self.exec {
+        for (cmd, t) in &self.exec {
             if is_destructive(cmd) {
                 self.skipped
                     .entry(SkipReason::AlwaysDenied("destructive command"))
                     .or_default()
-                    .add(cmd, n);
+                    .add(cmd, t.count);
                 warnings
                     .entry("a destructive command was run; the policy denies it".into())
                     .or_default()
-                    .add(cmd, n);
+                    .add(cmd, t.count);
                 continue;
             }
             // A program of the project's: named from the project root.
@@ -790,20 +818,17 @@ impl Generator {
                 .and_then(|root| crate::policy::engine::project_command(cmd, Some(root)))
                 .map(|c| c.replacen(crate::policy::engine::PROJECT_PREFIX, paths::PROJECT, 1))
                 .unwrap_or_else(|| cmd.to_string());
-            learned
-                .exec
-                .entry(key)
-                .or_default()
-                .absorb(&Stat::one(cmd, n));
+            learned.exec.entry(key).or_default().absorb(&t.stat(cmd));
         }
         // files
         for access in [Access::Read, Access::Write] {
-            let counts: Vec<(&str, u64)> = self.files[access as usize]
+            let counts: Vec<(&str, &Tally)> = self.files[access as usize]
                 .iter()
-                .map(|(p, &n)| (p.as_ref(), n))
+                .map(|(p, t)| (p.as_ref(), t))
                 .collect();
             let classes = par_map(&counts, |&(path, _)| classify(access, path, &sets, &places));
-            for (&(path, n), class) in counts.iter().zip(classes) {
+            for (&(path, t), class) in counts.iter().zip(classes) {
+                let n = t.count;
                 match class {
                     Class::AlwaysDenied => {
                         self.skipped
@@ -827,27 +852,27 @@ impl Generator {
                             ))
                             .or_default()
                             .add(path, n);
-                        learned.sensitive[access as usize]
-                            .insert(path.to_string(), Stat::one(path, n));
+                        learned.sensitive[access as usize].insert(path.to_string(), t.stat(path));
                     }
                     Class::Bundle(b) => {
                         let bundle = &baseline::bundles()[b];
                         learned.bundles[access as usize]
                             .entry(b)
                             .or_default()
-                            .record(bundle, access, path, n);
+                            .record(bundle, access, path, n, &t.sessions);
                     }
                     Class::Entry(key) => {
                         learned.files[access as usize]
                             .entry(key)
                             .or_default()
-                            .add(path, n);
+                            .add_from(path, n, &t.sessions);
                     }
                 }
             }
         }
-        for (path, &n) in &self.sockets {
+        for (path, t) in &self.sockets {
             let path: &str = path;
+            let n = t.count;
             if sets.is_sensitive(Access::Read, path) {
                 warnings
                     .entry("sensitive socket connected to; allowed exactly: review".into())
@@ -856,15 +881,15 @@ impl Generator {
             }
             learned
                 .sockets
-                .insert(exact_path_pattern(path), Stat::one(path, n));
+                .insert(exact_path_pattern(path), t.stat(path));
         }
-        for (url, &n) in &self.connects {
-            learned.connects.insert(url.to_string(), Stat::one(url, n));
+        for (url, t) in &self.connects {
+            learned.connects.insert(url.to_string(), t.stat(url));
         }
         for (tool, m) in &self.fetches {
             let e = learned.fetches.entry(tool.clone()).or_default();
-            for (url, &n) in m {
-                e.insert(url.to_string(), Stat::one(url, n));
+            for (url, t) in m {
+                e.insert(url.to_string(), t.stat(url));
             }
         }
         if !self.corrupt.examples.is_empty() || self.corrupt.count > 0 {
@@ -994,8 +1019,8 @@ impl Generator {
             }
         };
         for c in &self.files {
-            for (p, &n) in c {
-                consider(p, n);
+            for (p, t) in c {
+                consider(p, t.count);
             }
         }
         for s in self.sessions.values() {
@@ -1163,7 +1188,7 @@ impl Built {
             if !missed.is_empty() {
                 let mut stat = Stat::default();
                 for c in &missed {
-                    stat.add(c, self.keys.exec.get(c.as_str()).copied().unwrap_or(1));
+                    stat.add(c, self.keys.exec.get(c.as_str()).map_or(1, |t| t.count));
                 }
                 let name = format!("{}-exec", self.opts.name_prefix);
                 if let Some(rule) = doc
@@ -1224,7 +1249,7 @@ impl Built {
 fn replay(ev: &Checker, keys: &Keys, learned: &Learned, places: &Places) -> Replay {
     // (query, calls, what to show when denied)
     let mut calls: Vec<(Query<'_>, u64, &str)> = Vec::new();
-    for (cmd, &n) in &keys.exec {
+    for (cmd, t) in &keys.exec {
         if !is_destructive(cmd) {
             calls.push((
                 Query {
@@ -1233,7 +1258,7 @@ fn replay(ev: &Checker, keys: &Keys, learned: &Learned, places: &Places) -> Repl
                     project: places.command_project(cmd),
                     ..Query::default()
                 },
-                n,
+                t.count,
                 cmd,
             ));
         }
@@ -1249,7 +1274,7 @@ fn replay(ev: &Checker, keys: &Keys, learned: &Learned, places: &Places) -> Repl
             .map_or("write", |s| s.as_str())
     };
     for (access, tool) in [(Access::Read, "read"), (Access::Write, write_tool)] {
-        for (p, &n) in &keys.files[access as usize] {
+        for (p, t) in &keys.files[access as usize] {
             if access == Access::Write && sets.always_denied_write(p) {
                 continue;
             }
@@ -1260,7 +1285,7 @@ fn replay(ev: &Checker, keys: &Keys, learned: &Learned, places: &Places) -> Repl
                     project: places.project_of(p).or_else(|| places.project_below(p)),
                     ..Query::default()
                 },
-                n,
+                t.count,
                 p,
             ));
         }
@@ -1269,7 +1294,7 @@ fn replay(ev: &Checker, keys: &Keys, learned: &Learned, places: &Places) -> Repl
     for url in keys.connects.keys() {
         domains.push(net::Endpoint::parse(url).map(|e| e.host));
     }
-    for ((url, &n), d) in keys.connects.iter().zip(&domains) {
+    for ((url, t), d) in keys.connects.iter().zip(&domains) {
         calls.push((
             Query {
                 tool: "net",
@@ -1277,18 +1302,18 @@ fn replay(ev: &Checker, keys: &Keys, learned: &Learned, places: &Places) -> Repl
                 domain: d.as_deref(),
                 ..Query::default()
             },
-            n,
+            t.count,
             url,
         ));
     }
-    for (p, &n) in &keys.sockets {
+    for (p, t) in &keys.sockets {
         calls.push((
             Query {
                 tool: "net",
                 path: Some(p),
                 ..Query::default()
             },
-            n,
+            t.count,
             p,
         ));
     }
@@ -1300,7 +1325,7 @@ fn replay(ev: &Checker, keys: &Keys, learned: &Learned, places: &Places) -> Repl
     }
     let mut d = fetch_domains.iter();
     for (tool, m) in &keys.fetches {
-        for (url, &n) in m {
+        for (url, t) in m {
             let domain = d.next().and_then(|x| x.as_deref());
             calls.push((
                 Query {
@@ -1309,7 +1334,7 @@ fn replay(ev: &Checker, keys: &Keys, learned: &Learned, places: &Places) -> Repl
                     domain,
                     ..Query::default()
                 },
-                n,
+                t.count,
                 url,
             ));
         }

@@ -6,10 +6,98 @@
 
 use std::collections::BTreeSet;
 
-/// How many calls support a rule, and up to three of them.
+/// The sessions some calls were made in: hashes of the session names (so
+/// that the generators of several threads, and a merge, combine them), or
+/// at least `floor` of them when read back from a comment. One session,
+/// the common case for a path seen once, takes no allocation.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Sessions {
+    ids: Ids,
+    floor: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+enum Ids {
+    #[default]
+    None,
+    One(u64),
+    /// Sorted, distinct, at least two.
+    Many(Vec<u64>),
+}
+
+impl Sessions {
+    pub fn one(id: u64) -> Sessions {
+        Sessions {
+            ids: Ids::One(id),
+            floor: 0,
+        }
+    }
+
+    pub fn at_least(n: u64) -> Sessions {
+        Sessions {
+            ids: Ids::None,
+            floor: n,
+        }
+    }
+
+    pub fn insert(&mut self, id: u64) {
+        match &mut self.ids {
+            Ids::None => self.ids = Ids::One(id),
+            Ids::One(one) if *one == id => {}
+            Ids::One(one) => {
+                let (a, b) = if *one < id { (*one, id) } else { (id, *one) };
+                self.ids = Ids::Many(vec![a, b]);
+            }
+            Ids::Many(ids) => {
+                if let Err(at) = ids.binary_search(&id) {
+                    ids.insert(at, id);
+                }
+            }
+        }
+    }
+
+    pub fn union(&mut self, other: &Sessions) {
+        match &other.ids {
+            Ids::None => {}
+            Ids::One(id) => self.insert(*id),
+            Ids::Many(ids) => {
+                for &id in ids {
+                    self.insert(id);
+                }
+            }
+        }
+        self.floor = self.floor.max(other.floor);
+    }
+
+    /// How many.
+    pub fn len(&self) -> u64 {
+        let ids = match &self.ids {
+            Ids::None => 0,
+            Ids::One(_) => 1,
+            Ids::Many(ids) => ids.len() as u64,
+        };
+        ids.max(self.floor)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The id of a session in [`Sessions`]: FNV-1a of its name (the same in
+/// every run and thread).
+pub fn session_id(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// How many calls support a rule, in how many sessions, and up to three of
+/// the calls.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Stat {
     pub count: u64,
+    pub sessions: Sessions,
     /// The lexicographically smallest distinct examples, at most three, so
     /// that the same calls in any order give the same examples.
     pub examples: Vec<String>,
@@ -21,8 +109,23 @@ impl Stat {
     pub fn one(example: &str, count: u64) -> Stat {
         Stat {
             count,
+            sessions: Sessions::default(),
             examples: vec![example.to_string()],
         }
+    }
+
+    /// `count` calls of `example`, made in `sessions`.
+    pub fn of(example: &str, count: u64, sessions: &Sessions) -> Stat {
+        Stat {
+            sessions: sessions.clone(),
+            ..Stat::one(example, count)
+        }
+    }
+
+    /// Adds `count` calls of `example`, made in `sessions`.
+    pub fn add_from(&mut self, example: &str, count: u64, sessions: &Sessions) {
+        self.add(example, count);
+        self.sessions.union(sessions);
     }
 
     pub fn add(&mut self, example: &str, count: u64) {
@@ -32,6 +135,7 @@ impl Stat {
 
     pub fn absorb(&mut self, other: &Stat) {
         self.count += other.count;
+        self.sessions.union(&other.sessions);
         for e in &other.examples {
             self.offer(e);
         }
@@ -170,12 +274,30 @@ pub fn stat_comment(stat: &Stat) -> String {
         stat.count,
         if stat.count == 1 { "" } else { "s" }
     );
+    match stat.sessions.len() {
+        0 => {}
+        1 => s.push_str(" in 1 session"),
+        n => s.push_str(&format!(" in {n} sessions")),
+    }
     if !stat.examples.is_empty() {
         s.push_str(", e.g. ");
-        let quoted: Vec<String> = stat.examples.iter().map(|e| quote(e)).collect();
+        let quoted: Vec<String> = stat.examples.iter().map(|e| quote(&shorten(e))).collect();
         s.push_str(&quoted.join(", "));
     }
     s
+}
+
+/// Longest example shown in a comment, in characters.
+const MAX_EXAMPLE: usize = 120;
+
+/// `example`, cut to [`MAX_EXAMPLE`] characters (ending in `...`).
+fn shorten(example: &str) -> std::borrow::Cow<'_, str> {
+    if example.chars().count() <= MAX_EXAMPLE {
+        return example.into();
+    }
+    let mut s: String = example.chars().take(MAX_EXAMPLE - 3).collect();
+    s.push_str("...");
+    s.into()
 }
 
 /// Reads back what [`stat_comment`] wrote.
@@ -184,6 +306,16 @@ pub fn parse_stat_comment(line: &str) -> Option<Stat> {
     let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
     let count: u64 = digits.parse().ok()?;
     let rest = rest[digits.len()..].strip_prefix(" call")?;
+    let rest = rest.strip_prefix('s').unwrap_or(rest);
+    let (sessions, rest) = match rest.strip_prefix(" in ") {
+        Some(r) => {
+            let digits: String = r.chars().take_while(|c| c.is_ascii_digit()).collect();
+            let n: u64 = digits.parse().ok()?;
+            let r = r[digits.len()..].strip_prefix(" session")?;
+            (Sessions::at_least(n), r.strip_prefix('s').unwrap_or(r))
+        }
+        None => (Sessions::default(), rest),
+    };
     let mut examples = Vec::new();
     if let Some(i) = rest.find(", e.g. ") {
         let mut s = &rest[i + ", e.g. ".len()..];
@@ -195,7 +327,11 @@ pub fn parse_stat_comment(line: &str) -> Option<Stat> {
             }
         }
     }
-    Some(Stat { count, examples })
+    Some(Stat {
+        count,
+        sessions,
+        examples,
+    })
 }
 
 /// A YAML double-quoted scalar that is also safe inside a comment: every
@@ -281,12 +417,38 @@ mod tests {
 
     #[test]
     fn stat_comment_round_trips() {
-        let s = Stat {
+        let mut s = Stat {
             count: 7,
+            sessions: Sessions::at_least(2),
             examples: vec!["a \"q\"".into(), "b\nc".into(), "d\\e".into()],
         };
         let line = stat_comment(&s);
         assert!(!line.contains('\n'));
-        assert_eq!(parse_stat_comment(&line), Some(s));
+        assert!(line.starts_with("# 7 calls in 2 sessions, e.g. "), "{line}");
+        assert_eq!(parse_stat_comment(&line), Some(s.clone()));
+        s.sessions = Sessions::default();
+        assert_eq!(parse_stat_comment(&stat_comment(&s)), Some(s));
+    }
+
+    #[test]
+    fn sessions_count_each_session_once_across_unions() {
+        let mut a = Sessions::one(session_id("repo/main"));
+        a.insert(session_id("repo/main"));
+        a.insert(session_id("repo/dev"));
+        let mut b = Sessions::one(session_id("repo/dev"));
+        b.insert(session_id("run-x"));
+        a.union(&b);
+        assert_eq!(a.len(), 3);
+        // A count read back from a comment is a floor.
+        a.union(&Sessions::at_least(5));
+        assert_eq!(a.len(), 5);
+    }
+
+    #[test]
+    fn long_examples_are_cut_in_comments() {
+        let long = "x".repeat(500);
+        let line = stat_comment(&Stat::one(&long, 1));
+        assert!(line.len() < 200, "{line}");
+        assert!(line.contains("..."), "{line}");
     }
 }
