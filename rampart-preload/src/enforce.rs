@@ -221,7 +221,9 @@ fn recorder_alive(conn: &Conn) -> bool {
 /// mutation passes when each path it is decided on passes the screen of the
 /// tool it is decided as (`rampart_core::event::Event::mutation_checks`):
 /// its path and a rename's or link's new path as writes, a link's source as
-/// a read too. A screen read while the collector rewrites it does not count.
+/// a read too, a symlink's target as a write (self-protection refuses links
+/// into rampart's own state). A screen read while the collector rewrites it
+/// does not count.
 fn passes_screen(s: &crate::state::Saved, frame: &[u8]) -> bool {
     let Some(f) = gen_file(s) else {
         return false;
@@ -238,6 +240,9 @@ fn passes_screen(s: &crate::state::Saved, frame: &[u8]) -> bool {
     } else if let Some((op, path, second)) = wire::mutation_event_fields(frame) {
         f.passes(wire::TOOL_WRITE, path)
             && (!op.has_new_path() || f.passes(wire::TOOL_WRITE, second))
+            // A symlink's target too, so that a link to rampart's own
+            // state is decided first (a relative target never passes).
+            && (!op.has_target() || f.passes(wire::TOOL_WRITE, second))
             && (op.tools() & wire::TOOL_READ == 0 || f.passes(wire::TOOL_READ, path))
     } else {
         false

@@ -1,12 +1,18 @@
 //! The environment every child gets: the program's own, with `LD_PRELOAD`
-//! (naming this library) and the `RAMPART_*` variables put back when the
-//! program dropped them (`env -i`, `unsetenv`, an explicit envp).
+//! (naming this library) put back when the program dropped it, and the
+//! `RAMPART_*` variables exactly as the session set them.
 //!
-//! When nothing is missing the program's array is passed on untouched. Else
-//! a new array is built on the stack (bounded); only a very large
-//! environment falls back to an anonymous mapping. The program's own
-//! variables are never changed or reordered, and a `RAMPART_*` it set itself
-//! is kept. No allocation, no locks.
+//! The `RAMPART_*` variables are the session's contract (mode, fail-open,
+//! socket, timeouts), not the program's: one the program dropped (`env -i`,
+//! `unsetenv`, an explicit envp) is put back, one it changed
+//! (`RAMPART_MODE=monitor cmd`) gets the session's value again, and one the
+//! session never set (`RAMPART_FAIL_OPEN=1`) is left out. A watched program
+//! cannot switch its children's enforcement off.
+//!
+//! When nothing needs fixing the program's array is passed on untouched.
+//! Else a new array is built on the stack (bounded); only a very large
+//! environment falls back to an anonymous mapping. The program's other
+//! variables are never changed or reordered. No allocation, no locks.
 
 use libc::c_char;
 
@@ -40,6 +46,14 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
+/// The index of the session's variable that `entry` (`NAME=value`) is,
+/// byte for byte; `None` for a name the session did not set or another
+/// value.
+fn session_entry(s: &Saved, entry: &[u8]) -> Option<usize> {
+    s.vars()
+        .position(|(name, own)| starts_with(entry, name) && own.strip_suffix(&[0]) == Some(entry))
+}
+
 impl ChildEnv {
     pub fn new() -> Self {
         ChildEnv {
@@ -61,6 +75,8 @@ impl ChildEnv {
         let mut n = 0usize;
         let mut ld_at: Option<usize> = None;
         let mut present: u32 = 0;
+        // A RAMPART_* entry that is not the session's own, byte for byte.
+        let mut foreign = false;
         let lib = s.lib_basename();
         let mut ld_has_us = false;
         if !envp.is_null() {
@@ -70,10 +86,9 @@ impl ChildEnv {
                     ld_at = Some(n);
                     ld_has_us = contains(&e[11..], lib);
                 } else if e.starts_with(b"RAMPART_") {
-                    for (i, (name, _)) in s.vars().enumerate() {
-                        if starts_with(e, name) {
-                            present |= 1 << i;
-                        }
+                    match session_entry(s, e) {
+                        Some(i) => present |= 1 << i,
+                        None => foreign = true,
                     }
                 }
                 n += 1;
@@ -87,7 +102,7 @@ impl ChildEnv {
         };
         let saved_ld = s.ld_entry();
         let need_ld = !saved_ld.is_empty() && !ld_has_us;
-        if !need_ld && present == all_vars {
+        if !need_ld && present == all_vars && !foreign {
             return envp;
         }
 
@@ -126,6 +141,10 @@ impl ChildEnv {
         for i in 0..n {
             if need_ld && ld_at == Some(i) {
                 continue;
+            }
+            let e = sys::cstr_bytes(*envp.add(i));
+            if e.starts_with(b"RAMPART_") && session_entry(s, e).is_none() {
+                continue; // not the session's: its own value goes in below
             }
             *out.add(k) = *envp.add(i);
             k += 1;

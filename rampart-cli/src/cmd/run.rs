@@ -18,6 +18,7 @@ use arc_swap::ArcSwap;
 use crate::backend::sinks::{CollectorSink, Enforce, WireSink};
 use crate::backend::{self, Backend};
 use crate::child;
+use crate::collector::guard::Guard;
 use crate::collector::inline::Inline;
 use crate::collector::{Collector, Config, Mode, Origin, Stats};
 use crate::policies;
@@ -107,11 +108,12 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
     // Before any thread exists, so that every thread inherits the mask.
     child::block_forwarded_signals()?;
 
-    let config = Config {
+    let mut config = Config {
         origin: origin.clone(),
         engine: Arc::new(ArcSwap::new(engine)),
         audit_dir: audit_dir.to_path_buf(),
         print_denials: mode == Mode::Enforce && !args.quiet,
+        guard: Guard::of_state(policy, audit_dir),
     };
     let (status, stats) = match &lib {
         Some(lib) => {
@@ -122,6 +124,7 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
                 .tempdir()
                 .context("cannot create the collector's socket directory")?;
             let socket = socket_dir.path().join("collector.sock");
+            config.guard.protect_socket(&socket);
             let mut collector = Collector::start(config)?;
             collector.listen(socket.clone(), mode == Mode::Enforce)?;
             let mut env = child_env_for(lib, &socket, mode.as_str(), Some(&origin));

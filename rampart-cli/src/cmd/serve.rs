@@ -15,6 +15,7 @@ use anyhow::{bail, Context, Result};
 use arc_swap::ArcSwap;
 use nix::sys::signal::{SigSet, Signal};
 
+use crate::collector::guard::Guard;
 use crate::collector::policy_gen::PolicyGeneration;
 use crate::collector::{Collector, Config, Mode, Origin};
 use crate::policies;
@@ -89,6 +90,11 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
         audit_dir: audit_dir.to_path_buf(),
         // In the serve's log (its stderr).
         print_denials: true,
+        guard: {
+            let mut g = Guard::of_state(policy, audit_dir);
+            g.protect_socket(&socket);
+            g
+        },
     })?;
     // Always published: a reload may come with any mode's clients.
     collector.listen(socket.clone(), true)?;

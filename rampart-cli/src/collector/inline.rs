@@ -46,6 +46,7 @@ const MAX_QUEUED: usize = 1024;
 
 pub struct Inline {
     engine: LiveEngine,
+    guard: super::guard::Guard,
     origin: Origin,
     chain: Chain,
     print_denials: bool,
@@ -70,6 +71,7 @@ impl Inline {
         })?;
         Ok(Inline {
             engine: cfg.engine,
+            guard: cfg.guard,
             origin: cfg.origin,
             stats: Stats {
                 audit_file: Some(chain.path()),
@@ -132,7 +134,13 @@ impl Inline {
     }
 
     fn decide_one(&mut self, mut event: Event) {
-        let record = decide(&self.engine.load(), &self.origin, &mut event, false);
+        let record = decide(
+            &self.engine.load(),
+            &self.guard,
+            &self.origin,
+            &mut event,
+            false,
+        );
         if self.decided.is_empty() {
             self.oldest = Instant::now();
         }
@@ -146,7 +154,7 @@ impl Inline {
         match &self.refusals {
             Some((of, r)) if Arc::ptr_eq(of, &engine) => r.can_refuse(event),
             _ => {
-                let r = Refusals::of(&engine);
+                let r = Refusals::of(&engine, &self.guard);
                 let answer = r.can_refuse(event);
                 self.refusals = Some((Arc::clone(&engine), r));
                 answer
@@ -166,7 +174,13 @@ impl Inline {
     pub fn decide_and_record(&mut self, mut event: Event, record_allowed: bool) -> Option<Action> {
         // Calls queued earlier go first: the trail keeps their order.
         self.flush();
-        let record = decide(&self.engine.load(), &self.origin, &mut event, true);
+        let record = decide(
+            &self.engine.load(),
+            &self.guard,
+            &self.origin,
+            &mut event,
+            true,
+        );
         let action = action_of(&record);
         if allows(action) && !record_allowed {
             return Some(action);

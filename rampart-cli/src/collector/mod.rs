@@ -18,6 +18,7 @@
 //! The tracer of `rampart run --backend trace` runs the same decisions and
 //! trail on its own thread instead: see [`inline`].
 
+pub mod guard;
 pub mod inline;
 pub mod policy_gen;
 pub mod server;
@@ -32,7 +33,7 @@ use anyhow::{Context, Result};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use rampart_core::audit::{Chain, Record, RecordDecision};
 use rampart_core::event::{Event, Outcome};
-use rampart_core::policy::{Action, Engine, Request};
+use rampart_core::policy::{Action, Decision, Engine, Request};
 
 /// How long the audit stage may hold written records before an fsync.
 const SYNC_INTERVAL: Duration = Duration::from_millis(100);
@@ -163,11 +164,14 @@ pub struct Config {
     /// Print a line per denied call on rampart's stderr (`rampart run` in
     /// enforce mode without --quiet).
     pub print_denials: bool,
+    /// Rampart's own state, denied to the watched tree whatever the policy.
+    pub guard: guard::Guard,
 }
 
 /// A running collector pipeline.
 pub struct Collector {
     engine: LiveEngine,
+    guard: guard::Guard,
     policy_gen: Option<Arc<policy_gen::PolicyGeneration>>,
     intake: Option<Intake>,
     server: Option<server::Server>,
@@ -188,9 +192,10 @@ impl Collector {
         let (rec_tx, rec_rx) = bounded::<Vec<Decided>>(QUEUE);
 
         let engine = cfg.engine.clone();
+        let guard = cfg.guard.clone();
         let decide = std::thread::Builder::new()
             .name("rampart-decide".into())
-            .spawn(move || decide_stage(&engine, call_rx, rec_tx))?;
+            .spawn(move || decide_stage(&engine, &guard, call_rx, rec_tx))?;
         let audit_stats = stats.clone();
         let print_denials = cfg.print_denials;
         let audit = std::thread::Builder::new()
@@ -199,6 +204,7 @@ impl Collector {
 
         Ok(Collector {
             engine: cfg.engine.clone(),
+            guard: cfg.guard.clone(),
             policy_gen: None,
             intake: Some(Intake {
                 tx: call_tx,
@@ -219,6 +225,7 @@ impl Collector {
             self.policy_gen = Some(Arc::new(policy_gen::PolicyGeneration::create(
                 &policy_gen::path_for(&socket_path),
                 &self.engine.load(),
+                &self.guard,
             )?));
         }
         let intake = self.intake()?;
@@ -261,13 +268,24 @@ impl Collector {
     }
 }
 
-fn decide_stage(engine: &LiveEngine, rx: Receiver<Vec<Call>>, tx: Sender<Vec<Decided>>) {
+fn decide_stage(
+    engine: &LiveEngine,
+    guard: &guard::Guard,
+    rx: Receiver<Vec<Call>>,
+    tx: Sender<Vec<Decided>>,
+) {
     for calls in rx {
         let engine = engine.load();
         let out: Vec<Decided> = calls
             .into_iter()
             .map(|mut call| Decided {
-                record: decide(&engine, &call.origin, &mut call.event, call.reply.is_some()),
+                record: decide(
+                    &engine,
+                    guard,
+                    &call.origin,
+                    &mut call.event,
+                    call.reply.is_some(),
+                ),
                 reply: call.reply,
             })
             .collect();
@@ -277,10 +295,16 @@ fn decide_stage(engine: &LiveEngine, rx: Receiver<Vec<Call>>, tx: Sender<Vec<Dec
     }
 }
 
-/// Evaluate one call and turn it into its audit record. A call that waits
-/// for the verdict and is denied is recorded with the errno it will fail
-/// with.
-fn decide(engine: &Engine, origin: &Origin, event: &mut Event, enforced: bool) -> Record {
+/// Evaluate one call and turn it into its audit record: self-protection
+/// first, then the policy. A call that waits for the verdict and is denied
+/// is recorded with the errno it will fail with.
+fn decide(
+    engine: &Engine,
+    guard: &guard::Guard,
+    origin: &Origin,
+    event: &mut Event,
+    enforced: bool,
+) -> Record {
     let tool = event.tool();
     let command = event.command();
     let url = event.url();
@@ -297,19 +321,9 @@ fn decide(engine: &Engine, origin: &Origin, event: &mut Event, enforced: bool) -
         project: origin.project.as_deref(),
     };
     let started = Instant::now();
-    let decision = match event.mutation_checks() {
-        // Each path the call touches, as the tool it is decided as.
-        Some(checks) => {
-            let reqs: Vec<Request> = checks
-                .map(|(tool, path)| Request {
-                    tool,
-                    path: Some(path),
-                    ..req
-                })
-                .collect();
-            engine.evaluate_all(&reqs)
-        }
-        None => engine.evaluate(&req),
+    let decision = match guard.refuses(event) {
+        Some(denied) => denied,
+        None => decide_by_policy(engine, event, &req),
     };
     let micros = started.elapsed().as_micros() as u64;
     if enforced && !allows(decision.action) {
@@ -331,6 +345,24 @@ fn decide(engine: &Engine, origin: &Origin, event: &mut Event, enforced: bool) -
             message: decision.message,
         },
     )
+}
+
+/// The policy's verdict on `event`: a mutation on each path it touches,
+/// as the tool it is decided as.
+fn decide_by_policy(engine: &Engine, event: &Event, req: &Request<'_>) -> Decision {
+    match event.mutation_checks() {
+        Some(checks) => {
+            let reqs: Vec<Request> = checks
+                .map(|(tool, path)| Request {
+                    tool,
+                    path: Some(path),
+                    ..*req
+                })
+                .collect();
+            engine.evaluate_all(&reqs)
+        }
+        None => engine.evaluate(req),
+    }
 }
 
 /// The verdict a record carries (an unreadable one counts as a denial).
@@ -506,7 +538,7 @@ mod tests {
             project: None,
         };
         let decide = |mut ev: Event, enforced: bool| {
-            let r = decide(&e, &origin, &mut ev, enforced);
+            let r = decide(&e, &guard::Guard::default(), &origin, &mut ev, enforced);
             (r.decision.action.clone(), r)
         };
         // The destination of a rename, enforced: EACCES, both paths recorded.

@@ -22,9 +22,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
-use rampart_core::event::Event;
+use rampart_core::event::{Call, Event};
 use rampart_core::policy::Engine;
 use rampart_core::{screen, wire};
+
+use super::guard::Guard;
 
 /// The file's name, in the socket's directory.
 pub const FILE_NAME: &str = "policy-generation";
@@ -48,16 +50,20 @@ fn screen_at(i: usize) -> usize {
 }
 
 /// Everything after the generation word, as the file holds it: the tools
-/// `engine` can never refuse, the tools whose path screen follows, and the
-/// screens of `read` and `write` (where the engine refuses some but not all
-/// opens of the tool and the screen fits).
-fn contents(engine: &Engine) -> Vec<u8> {
+/// `engine` and `guard` can never refuse, the tools whose path screen
+/// follows, and the screens of `read` and `write` (where they refuse some
+/// but not all opens of the tool and the screen fits).
+fn contents(engine: &Engine, guard: &Guard) -> Vec<u8> {
     let mut out = vec![0u8; wire::POLICY_GEN_LEN - 8];
     let (mut free, mut screened) = (0u64, 0u64);
     for (bit, tool, screen_index) in TOOLS {
-        let Some(literals) = engine.refusal_literals(tool, screen_index.is_some()) else {
+        let Some(mut literals) = engine.refusal_literals(tool, screen_index.is_some()) else {
             continue;
         };
+        match guard.refusal_literals(tool) {
+            None => continue,
+            Some(more) => literals.extend(more),
+        }
         if literals.is_empty() {
             free |= bit;
         } else if let (Some(i), Some(s)) = (screen_index, screen::build(&literals)) {
@@ -80,9 +86,9 @@ pub struct Refusals {
 }
 
 impl Refusals {
-    pub fn of(engine: &Engine) -> Refusals {
+    pub fn of(engine: &Engine, guard: &Guard) -> Refusals {
         Refusals {
-            contents: contents(engine),
+            contents: contents(engine, guard),
         }
     }
 
@@ -97,6 +103,17 @@ impl Refusals {
     /// can be refused when any of the paths it is decided on can be, as the
     /// tool it is decided as ([`Event::mutation_checks`]).
     pub fn can_refuse(&self, event: &Event) -> bool {
+        if let Call::Mutate {
+            target: Some(target),
+            ..
+        } = &event.call
+        {
+            // As the library does: a symlink's target is screened as a
+            // write (a relative one never passes).
+            if self.can_refuse_as("write", Some(target), event.truncated) {
+                return true;
+            }
+        }
         match event.mutation_checks() {
             Some(mut checks) => {
                 checks.any(|(tool, path)| self.can_refuse_as(tool, Some(path), event.truncated))
@@ -175,6 +192,8 @@ impl Published {
 /// The collector's writable mapping of the file.
 pub struct PolicyGeneration {
     words: *const AtomicU64,
+    /// Self-protection, refused whatever the policy.
+    guard: Guard,
 }
 
 // SAFETY: the mapping is only ever accessed through atomics.
@@ -183,11 +202,11 @@ unsafe impl Sync for PolicyGeneration {}
 
 impl PolicyGeneration {
     /// Create (or replace) the file at `path` with generation 2.
-    pub fn create(path: &Path, engine: &Engine) -> Result<PolicyGeneration> {
+    pub fn create(path: &Path, engine: &Engine, guard: &Guard) -> Result<PolicyGeneration> {
         let dir = path.parent().unwrap_or(Path::new("."));
         let tmp = dir.join(format!(".{FILE_NAME}.{}", std::process::id()));
         let mut init = 2u64.to_le_bytes().to_vec();
-        init.extend(contents(engine));
+        init.extend(contents(engine, guard));
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -216,7 +235,10 @@ impl PolicyGeneration {
             return Err(std::io::Error::last_os_error())
                 .with_context(|| format!("cannot map {}", path.display()));
         }
-        Ok(PolicyGeneration { words: p.cast() })
+        Ok(PolicyGeneration {
+            words: p.cast(),
+            guard: guard.clone(),
+        })
     }
 
     fn word(&self, i: usize) -> &AtomicU64 {
@@ -235,7 +257,7 @@ impl PolicyGeneration {
     /// generation. Readers that overlap the rewrite see a generation change
     /// and ask the collector.
     pub fn bump(&self, engine: &Engine) {
-        let data = contents(engine);
+        let data = contents(engine, &self.guard);
         let g = self.word(0).load(Ordering::Relaxed);
         self.word(0).store(g | 1, Ordering::Relaxed);
         fence(Ordering::Release);
@@ -296,7 +318,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = path_for(&dir.path().join("collector.sock"));
         let open = engine("version: \"1\"\ndefault_action: allow\npolicies: []\n");
-        let g = PolicyGeneration::create(&path, &open).unwrap();
+        let g = PolicyGeneration::create(&path, &open, &Guard::default()).unwrap();
         let all = wire::TOOL_EXEC | wire::TOOL_READ | wire::TOOL_WRITE | wire::TOOL_NET;
         assert_eq!(read_words(&path), (2, all, 0));
         g.bump(&engine(NO_SSH));
@@ -336,7 +358,7 @@ mod tests {
     #[test]
     fn refusals_say_which_calls_must_wait_for_a_verdict() {
         use rampart_core::event::Call;
-        let r = Refusals::of(&engine(NO_SSH));
+        let r = Refusals::of(&engine(NO_SSH), &Guard::default());
         assert!(r.can_refuse(&open("/home/u/.ssh/id_rsa", 0)));
         assert!(!r.can_refuse(&open("/usr/include/stdio.h", 0)));
         assert!(
@@ -354,9 +376,10 @@ mod tests {
             ..open("/", 0)
         };
         assert!(!r.can_refuse(&exec));
-        let strict = Refusals::of(&engine(
-            "version: \"1\"\ndefault_action: deny\npolicies: []\n",
-        ));
+        let strict = Refusals::of(
+            &engine("version: \"1\"\ndefault_action: deny\npolicies: []\n"),
+            &Guard::default(),
+        );
         assert!(strict.can_refuse(&exec));
         assert!(strict.can_refuse(&open("/usr/include/stdio.h", 0)));
     }
@@ -381,19 +404,20 @@ mod tests {
         let guard = engine(
             "version: \"1\"\ndefault_action: allow\npolicies:\n  - name: p\n    match:\n      tool: write\n    rules:\n      - action: deny\n        when:\n          path_matches: [\"**/protected/**\"]\n",
         );
-        let r = Refusals::of(&guard);
+        let r = Refusals::of(&guard, &Guard::default());
         assert!(r.can_refuse(&mutation(Op::Delete, "/w/protected/f", None)));
         assert!(!r.can_refuse(&mutation(Op::Delete, "/w/f", None)));
         assert!(r.can_refuse(&mutation(Op::Rename, "/w/x", Some("/w/protected/f"))));
         assert!(r.can_refuse(&mutation(Op::Rename, "/w/protected/f", Some("/w/x"))));
         assert!(!r.can_refuse(&mutation(Op::Rename, "/w/x", Some("/w/y"))));
-        assert!(
-            !r.can_refuse(&mutation(Op::Symlink, "/w/l", Some("/w/protected/f"))),
-            "a symlink's target is not decided"
-        );
+        // A symlink's target is screened as a write (self-protection
+        // refuses links into rampart's state); a relative one never passes.
+        assert!(r.can_refuse(&mutation(Op::Symlink, "/w/l", Some("/w/protected/f"))));
+        assert!(!r.can_refuse(&mutation(Op::Symlink, "/w/l", Some("/w/t"))));
+        assert!(r.can_refuse(&mutation(Op::Symlink, "/w/l", Some("t"))));
         assert!(!r.can_refuse(&mutation(Op::Link, "/w/x", Some("/w/y"))));
         // A policy that guards reads only: a link's source is read-screened.
-        let r = Refusals::of(&engine(NO_SSH));
+        let r = Refusals::of(&engine(NO_SSH), &Guard::default());
         assert!(r.can_refuse(&mutation(Op::Link, "/h/.ssh/id_rsa", Some("/tmp/k"))));
         assert!(!r.can_refuse(&mutation(Op::Rename, "/h/.ssh/id_rsa", Some("/tmp/k"))));
         assert!(!r.can_refuse(&mutation(Op::Chmod, "/h/.ssh/id_rsa", None)));
@@ -405,7 +429,7 @@ mod tests {
         let path = path_for(&dir.path().join("p.sock"));
         let ssh_key = open("/home/u/.ssh/id_rsa", 0);
         let open = engine("version: \"1\"\ndefault_action: allow\npolicies: []\n");
-        let g = PolicyGeneration::create(&path, &open).unwrap();
+        let g = PolicyGeneration::create(&path, &open, &Guard::default()).unwrap();
         let mut p = Published::open(&path).unwrap();
         assert!(!p.current().unwrap().can_refuse(&ssh_key));
         g.bump(&engine(NO_SSH));
@@ -420,10 +444,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = path_for(&dir.path().join("s.sock"));
         let e = engine("version: \"1\"\ndefault_action: deny\npolicies: []\n");
-        let old = PolicyGeneration::create(&path, &engine(NO_SSH)).unwrap();
+        let old = PolicyGeneration::create(&path, &engine(NO_SSH), &Guard::default()).unwrap();
         old.bump(&e);
         old.bump(&e);
-        let new = PolicyGeneration::create(&path, &e).unwrap();
+        let new = PolicyGeneration::create(&path, &e, &Guard::default()).unwrap();
         assert_eq!(read_words(&path), (2, 0, 0));
         // The old mapping still works (a process that mapped it is safe).
         assert_eq!(old.generation(), 6);

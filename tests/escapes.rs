@@ -1,0 +1,196 @@
+//! Getting around enforcement from inside the watched tree, tried as an
+//! attacker would: every attempt must fail, the trail must hold the
+//! denial, and what was protected must be unchanged.
+
+use std::path::PathBuf;
+
+use rampart_e2e::*;
+use serde_json::Value;
+
+/// Everything is allowed but the secret.
+const POLICY: &str = r#"version: "1"
+default_action: allow
+policies:
+  - name: no-secrets
+    match:
+      tool: ["read", "write"]
+    rules:
+      - action: deny
+        when:
+          path_matches: ["**/secret.txt"]
+        message: "secrets stay secret"
+"#;
+
+const SECRET: &str = "s3cret-token\n";
+
+struct Fixture {
+    sb: Sandbox,
+    policy: PathBuf,
+    secret: String,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let sb = Sandbox::new();
+        let secret = sb.work().join("secret.txt");
+        std::fs::write(&secret, SECRET).unwrap();
+        let policy = sb.path("policy.yaml");
+        std::fs::write(&policy, POLICY).unwrap();
+        Fixture {
+            secret: secret.to_str().unwrap().to_string(),
+            sb,
+            policy,
+        }
+    }
+
+    /// `rampart run --mode enforce` of `bash -c script`, on `backend`.
+    fn enforce(&self, backend: &str, script: &str) -> std::process::Output {
+        self.sb
+            .rampart()
+            .args([
+                "run",
+                "--mode",
+                "enforce",
+                "--quiet",
+                "--backend",
+                backend,
+                "--policy",
+            ])
+            .arg(&self.policy)
+            .args(["--", "bash", "-c", script])
+            .output()
+            .unwrap()
+    }
+
+    /// Denied reads of the secret in the trail.
+    fn denied_reads(&self) -> usize {
+        self.sb
+            .records()
+            .iter()
+            .filter(|r: &&Value| {
+                r["decision"]["action"] == "deny"
+                    && r["request"]["path"]
+                        .as_str()
+                        .is_some_and(|p| p.ends_with("secret.txt"))
+            })
+            .count()
+    }
+}
+
+#[test]
+fn a_child_cannot_switch_enforcement_off_through_the_environment() {
+    let fx = Fixture::new();
+    let s = &fx.secret;
+    // Each line tries to read the secret with the session's variables
+    // changed, dropped or replaced; each prints the exit status.
+    let attempts = [
+        format!("RAMPART_MODE=monitor cat {s}"),
+        format!("RAMPART_MODE= cat {s}"),
+        format!("RAMPART_FAIL_OPEN=1 RAMPART_SOCKET=/nonexistent cat {s}"),
+        format!("env -u RAMPART_MODE -u RAMPART_SOCKET cat {s}"),
+        format!("env -i PATH=/usr/bin:/bin cat {s}"),
+        format!(
+            "python3 -c 'import os; os.execve(\"/bin/cat\", [\"cat\", \"{s}\"], {{\"RAMPART_MODE\": \"monitor\", \"RAMPART_FAIL_OPEN\": \"1\"}})'"
+        ),
+        format!("export RAMPART_MODE=monitor; unset RAMPART_SOCKET; bash -c 'cat {s}'"),
+    ];
+    let script: String = attempts
+        .iter()
+        .map(|a| format!("( {a} ); echo \"status=$?\"\n"))
+        .collect();
+    let o = fx.enforce("preload", &script);
+    let out = stdout(&o);
+    assert!(
+        !out.contains("s3cret"),
+        "the secret leaked:\n{out}\n{}",
+        stderr(&o)
+    );
+    let statuses: Vec<&str> = out.lines().filter(|l| l.starts_with("status=")).collect();
+    assert_eq!(statuses.len(), attempts.len(), "{out}\n{}", stderr(&o));
+    assert!(statuses.iter().all(|l| *l != "status=0"), "{out}");
+    assert!(
+        fx.denied_reads() >= attempts.len(),
+        "{} denials for {} attempts",
+        fx.denied_reads(),
+        attempts.len()
+    );
+    assert_eq!(std::fs::read_to_string(&fx.secret).unwrap(), SECRET);
+}
+
+#[test]
+fn rampart_own_state_is_not_the_watched_trees_to_change_on_either_backend() {
+    for backend in ["preload", "trace"] {
+        let fx = Fixture::new();
+        let home = fx.sb.home();
+        let policies = home.join(".rampart/policies");
+        std::fs::create_dir_all(&policies).unwrap();
+        let keep = policies.join("keep.yaml");
+        std::fs::write(&keep, POLICY).unwrap();
+        let policy_text = std::fs::read_to_string(&fx.policy).unwrap();
+        let p = policies.display();
+        let attempts = [
+            format!("echo 'default_action: allow' > {p}/evil.yaml"),
+            format!("rm -f {p}/keep.yaml"),
+            format!("mv {p}/keep.yaml {p}/moved.yaml"),
+            format!("chmod 000 {p}/keep.yaml"),
+            format!("cp /dev/null {}", fx.policy.display()),
+            "for f in \"$RAMPART_AUDIT_DIR\"/*.jsonl; do echo forged >> \"$f\"; done".to_string(),
+            format!("ln -sfn {p} ../alias && echo x > ../alias/evil2.yaml"),
+            format!("{} serve stop", rampart().display()),
+        ];
+        let script: String = attempts
+            .iter()
+            .map(|a| format!("( {a} ) 2>/dev/null; echo \"status=$?\"\n"))
+            .collect();
+        let o = fx.enforce(backend, &script);
+        let out = stdout(&o);
+        let statuses: Vec<&str> = out.lines().filter(|l| l.starts_with("status=")).collect();
+        assert_eq!(
+            statuses.len(),
+            attempts.len(),
+            "{backend}: {out}\n{}",
+            stderr(&o)
+        );
+        for (a, s) in attempts.iter().zip(&statuses) {
+            assert_ne!(*s, "status=0", "{backend}: {a} succeeded");
+        }
+        // Nothing changed.
+        assert_eq!(std::fs::read_to_string(&keep).unwrap(), POLICY, "{backend}");
+        let names: Vec<_> = std::fs::read_dir(&policies)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["keep.yaml"], "{backend}");
+        assert_eq!(std::fs::read_to_string(&fx.policy).unwrap(), policy_text);
+        let v = fx
+            .sb
+            .rampart()
+            .args(["audit", "verify", "--audit-dir"])
+            .arg(fx.sb.audit())
+            .output()
+            .unwrap();
+        assert!(
+            v.status.success(),
+            "{backend}: {}{}",
+            stdout(&v),
+            stderr(&v)
+        );
+        // Each refusal is in the trail, by self-protection.
+        let guarded = fx
+            .sb
+            .records()
+            .iter()
+            .filter(|r| {
+                r["decision"]["action"] == "deny"
+                    && r["decision"]["matched_policies"]
+                        .as_array()
+                        .is_some_and(|m| m.iter().any(|p| p == "rampart-self-protection"))
+            })
+            .count();
+        assert!(
+            guarded >= attempts.len(),
+            "{backend}: {guarded} refusals recorded"
+        );
+    }
+}
