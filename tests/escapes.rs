@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use rampart_e2e::*;
 use serde_json::Value;
 
-/// Everything is allowed but the secret.
+/// Everything is allowed but the secret, a program and a port (so that
+/// execs and connects are decided before they run, as under any policy
+/// that refuses some).
 const POLICY: &str = r#"version: "1"
 default_action: allow
 policies:
@@ -19,6 +21,20 @@ policies:
         when:
           path_matches: ["**/secret.txt"]
         message: "secrets stay secret"
+  - name: no-netcat
+    match:
+      tool: ["exec"]
+    rules:
+      - action: deny
+        when:
+          command_matches: ["nc *"]
+  - name: no-port-one
+    match:
+      tool: ["net"]
+    rules:
+      - action: deny
+        when:
+          url_matches: ["tcp://*:1"]
 "#;
 
 const SECRET: &str = "s3cret-token\n";

@@ -72,13 +72,14 @@ impl Guard {
         }
     }
 
-    /// What the guard can refuse of `tool`, for the screens of the policy
-    /// generation file: literals every refusable path contains (`Some` of
-    /// none: nothing), or `None` when any call of the tool may be refused.
+    /// What the guard adds to the screens of the policy generation file:
+    /// literals every path it refuses contains, for `write` (so that those
+    /// writes and mutations always wait for their verdict). Execs and
+    /// connects have no screen; the guard does not make every one of them
+    /// wait: `rampart serve` and a connect to the socket are refused when
+    /// the policy makes execs and connects wait (a policy with a default of
+    /// deny, as a learned one), and only recorded as denied otherwise.
     pub fn refusal_literals(&self, tool: &str) -> Option<Vec<String>> {
-        if self.roots.is_empty() && self.sockets.is_empty() {
-            return Some(Vec::new());
-        }
         match tool {
             "write" => Some(
                 self.roots
@@ -86,9 +87,7 @@ impl Guard {
                     .map(|r| r.to_string_lossy().into_owned())
                     .collect(),
             ),
-            "read" => Some(Vec::new()),
-            "net" if self.sockets.is_empty() => Some(Vec::new()),
-            _ => None,
+            _ => Some(Vec::new()),
         }
     }
 
