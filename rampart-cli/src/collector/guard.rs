@@ -29,12 +29,17 @@ pub struct Guard {
     roots: Vec<PathBuf>,
     /// The collector's sockets.
     sockets: Vec<PathBuf>,
+    /// This rampart binary.
+    me: Option<PathBuf>,
 }
 
 impl Guard {
     /// A guard of `roots` (files or directories; need not exist yet).
     pub fn new<I: IntoIterator<Item = PathBuf>>(roots: I) -> Guard {
-        let mut g = Guard::default();
+        let mut g = Guard {
+            me: std::env::current_exe().ok(),
+            ..Guard::default()
+        };
         for r in roots {
             g.protect(&r);
         }
@@ -101,7 +106,7 @@ impl Guard {
         match &event.call {
             Call::Exec { path, argv } => {
                 let rampart = Path::new(path).file_name().is_some_and(|n| n == "rampart")
-                    || std::env::current_exe().is_ok_and(|me| me == Path::new(path));
+                    || self.me.as_deref() == Some(Path::new(path));
                 let sub = argv.get(1).map(String::as_str);
                 if rampart && sub == Some("serve") {
                     return Some(deny("running `rampart serve`"));
