@@ -210,3 +210,116 @@ fn rampart_own_state_is_not_the_watched_trees_to_change_on_either_backend() {
         );
     }
 }
+
+/// Denied reads or writes of the secret in the trail whose `resolved`
+/// names it (the name given was another).
+fn denied_by_resolution(records: &[Value]) -> usize {
+    records
+        .iter()
+        .filter(|r| {
+            r["decision"]["action"] == "deny"
+                && r["request"]["resolved"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with("secret.txt"))
+        })
+        .count()
+}
+
+#[test]
+fn another_name_for_the_secret_reaches_nothing_under_preload() {
+    let fx = Fixture::new();
+    let probe = fx.sb.probe("other_names", &[]);
+    let dir = fx.sb.work();
+    let o = fx.enforce(
+        "preload",
+        &format!("{} names {} {}", probe.display(), fx.secret, dir.display()),
+    );
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 9, "{out}\n{}", stderr(&o));
+    for l in &lines {
+        assert!(l.contains(" refused "), "{l}\n{out}");
+    }
+    // Each that reached the secret was refused as the secret, by the name
+    // it reached; the two that reach nothing fail as the kernel says.
+    let enoent = lines.iter().filter(|l| l.ends_with(" refused 2")).count();
+    assert_eq!(enoent, 2, "{out}");
+    let records = fx.sb.records();
+    assert!(
+        denied_by_resolution(&records) >= lines.len() - enoent,
+        "{} refusals by the file reached:\n{out}",
+        denied_by_resolution(&records)
+    );
+    assert_eq!(std::fs::read_to_string(&fx.secret).unwrap(), SECRET);
+}
+
+#[test]
+fn writing_through_a_link_to_the_secret_changes_nothing_under_preload() {
+    let fx = Fixture::new();
+    let dir = fx.sb.work();
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    let s = &fx.secret;
+    let attempts = [
+        format!("ln -sf {s} l1 && echo pwned > l1"),
+        format!("ln -sf {s} l2 && echo pwned >> l2"),
+        format!("ln -sf {s} l3 && python3 -c 'open(\"l3\", \"w\").write(\"pwned\")'"),
+        // A dangling link: the file would be created where it points.
+        "ln -sf sub/secret.txt l4 && echo pwned > l4".to_string(),
+        "ln -sfn sub l5 && echo pwned > l5/secret.txt".to_string(),
+    ];
+    let script: String = attempts
+        .iter()
+        .map(|a| {
+            format!(
+                "cd {} && ( {a} ) 2>/dev/null; echo \"status=$?\"\n",
+                dir.display()
+            )
+        })
+        .collect();
+    let o = fx.enforce("preload", &script);
+    let out = stdout(&o);
+    let statuses: Vec<&str> = out.lines().filter(|l| l.starts_with("status=")).collect();
+    assert_eq!(statuses.len(), attempts.len(), "{out}\n{}", stderr(&o));
+    for (a, s) in attempts.iter().zip(&statuses) {
+        assert_ne!(*s, "status=0", "{a} succeeded");
+    }
+    assert_eq!(std::fs::read_to_string(&fx.secret).unwrap(), SECRET);
+    assert!(
+        !dir.join("sub/secret.txt").exists(),
+        "created through a link"
+    );
+    let records = fx.sb.records();
+    assert!(
+        denied_by_resolution(&records) >= attempts.len(),
+        "{} refusals by the file reached",
+        denied_by_resolution(&records)
+    );
+}
+
+#[test]
+fn a_thread_racing_the_check_leaks_nothing_under_preload() {
+    let fx = Fixture::new();
+    let probe = fx.sb.probe("other_names", &[]);
+    let dir = fx.sb.work();
+    let o = fx.enforce(
+        "preload",
+        &format!(
+            "{} race {} {} 20000",
+            probe.display(),
+            fx.secret,
+            dir.display()
+        ),
+    );
+    let out = stdout(&o);
+    let mut races = 0;
+    for l in out.lines() {
+        races += 1;
+        assert!(l.contains(" leaks=0 "), "{l}\n{out}");
+        // The race was run: the harmless file was opened many times.
+        let opens: usize = l.rsplit("opens=").next().unwrap().parse().unwrap();
+        assert!(opens > 0, "{l}");
+    }
+    assert_eq!(races, 2, "{out}\n{}", stderr(&o));
+    assert!(fx.denied_reads() > 0, "no refusal recorded");
+    assert_eq!(std::fs::read_to_string(&fx.secret).unwrap(), SECRET);
+}

@@ -4,7 +4,7 @@
 //! library, through [`crate::wire`], and the ptrace tracer, in process). It
 //! knows how to present itself as a Rampart tool (`exec`, `read`, `write`,
 //! `net`) and request (the keys of the audit record), and which paths a
-//! policy decides it on ([`Event::mutation_checks`]). It never decides
+//! policy decides it on ([`Event::path_checks`]). It never decides
 //! anything and never touches the disk.
 //!
 //! A mutation ([`Call::Mutate`]: `unlink`, `rename`, `link`, `symlink`,
@@ -83,8 +83,16 @@ pub enum Proto {
 pub enum Call {
     /// An exec of `path` (the resolved executable) with `argv`.
     Exec { path: String, argv: Vec<String> },
-    /// An open of `path` (absolute, cleaned) with the `open(2)` flags.
-    Open { path: String, flags: i32 },
+    /// An open of `path` (absolute, cleaned: the name the program gave)
+    /// with the `open(2)` flags; `resolved` is the file the kernel reached
+    /// when that differs from `path` (a symbolic link, a `/proc/self` magic
+    /// link, `..` across a link, an `openat2` `RESOLVE_*` root). The policy
+    /// decides the open on both ([`Event::path_checks`]).
+    Open {
+        path: String,
+        flags: i32,
+        resolved: Option<String>,
+    },
     /// A connect to an inet address; `domain` is the name the process resolved
     /// to that address, when one was seen.
     ConnectInet {
@@ -139,29 +147,34 @@ impl Event {
         }
     }
 
-    /// The paths a mutation is decided on, each with the tool it is decided
-    /// as: its `path` as a write, a rename's or link's `new_path` as a
-    /// write, and a link's `path` as a read too (a hard link to a secret is
-    /// a second name to read it by). A deny of any denies the call. `None`
-    /// for the other calls, decided once as [`Event::tool`] with
+    /// The paths a call is decided on when there may be more than one, each
+    /// with the tool it is decided as. An open: its `path` and, where it
+    /// differs, the file it `resolved` to, both as [`Event::tool`]. A
+    /// mutation: its `path` as a write, a rename's or link's `new_path` as
+    /// a write, and a link's `path` as a read too (a hard link to a secret
+    /// is a second name to read it by). A deny of any denies the call.
+    /// `None` for the other calls, decided once as [`Event::tool`] with
     /// [`Event::path`].
-    pub fn mutation_checks(&self) -> Option<impl Iterator<Item = (&'static str, &str)>> {
-        let Call::Mutate {
-            op, path, new_path, ..
-        } = &self.call
-        else {
-            return None;
-        };
-        let read = (op.tools() & crate::wire::TOOL_READ != 0).then_some(("read", path.as_str()));
-        Some(
-            [
+    pub fn path_checks(&self) -> Option<impl Iterator<Item = (&'static str, &str)>> {
+        let checks = match &self.call {
+            Call::Open { path, resolved, .. } => {
+                let tool = self.tool();
+                [
+                    Some((tool, path.as_str())),
+                    resolved.as_deref().map(|r| (tool, r)),
+                    None,
+                ]
+            }
+            Call::Mutate {
+                op, path, new_path, ..
+            } => [
                 Some(("write", path.as_str())),
                 new_path.as_deref().map(|p| ("write", p)),
-                read,
-            ]
-            .into_iter()
-            .flatten(),
-        )
+                (op.tools() & crate::wire::TOOL_READ != 0).then_some(("read", path.as_str())),
+            ],
+            _ => return None,
+        };
+        Some(checks.into_iter().flatten())
     }
 
     /// The command as Rampart's preload writes it: argv as POSIX shell words,
@@ -209,7 +222,7 @@ impl Event {
     }
 
     /// The path a policy's `path_matches` sees (a mutation's first; all of
-    /// them: [`Event::mutation_checks`]).
+    /// them: [`Event::path_checks`]).
     pub fn path(&self) -> Option<&str> {
         match &self.call {
             Call::Open { path, .. } | Call::ConnectUnix { path } | Call::Mutate { path, .. } => {
@@ -240,9 +253,16 @@ impl Event {
                 );
                 m.insert("path".into(), path.clone().into());
             }
-            Call::Open { path, flags } => {
+            Call::Open {
+                path,
+                flags,
+                resolved,
+            } => {
                 m.insert("path".into(), path.clone().into());
                 m.insert("flags".into(), (*flags).into());
+                if let Some(r) = resolved {
+                    m.insert("resolved".into(), r.clone().into());
+                }
             }
             Call::ConnectInet {
                 addr, port, proto, ..
@@ -458,7 +478,7 @@ mod tests {
     #[test]
     fn a_mutation_is_decided_on_every_path_it_touches() {
         fn checks(ev: &Event) -> Option<Vec<(&'static str, &str)>> {
-            ev.mutation_checks().map(|c| c.collect())
+            ev.path_checks().map(|c| c.collect())
         }
         assert_eq!(
             checks(&mutation(Op::Rename, "/a", Some("/b"))),
@@ -481,14 +501,20 @@ mod tests {
             checks(&mutation(Op::Chmod, "/w/f", None)),
             Some(vec![("write", "/w/f")])
         );
-        let open = Event {
+        let open = |resolved: Option<&str>| Event {
             call: Call::Open {
                 path: "/w/f".into(),
-                flags: 0,
+                flags: libc::O_WRONLY,
+                resolved: resolved.map(String::from),
             },
             ..mutation(Op::Delete, "/", None)
         };
-        assert_eq!(checks(&open), None);
+        assert_eq!(checks(&open(None)), Some(vec![("write", "/w/f")]));
+        assert_eq!(
+            checks(&open(Some("/home/u/.bashrc"))),
+            Some(vec![("write", "/w/f"), ("write", "/home/u/.bashrc")]),
+            "an open is decided on the file it reached too"
+        );
     }
 
     #[test]
@@ -523,6 +549,7 @@ mod tests {
             call: Call::Open {
                 path: "/tmp/f".into(),
                 flags,
+                resolved: None,
             },
             outcome: Outcome::Ok,
             truncated: false,

@@ -1,6 +1,6 @@
 //! The path screen: which opens the policy in force could refuse (and
 //! which mutations: each of their paths is screened as the tool it is
-//! decided as, see `event::Event::mutation_checks`).
+//! decided as, see `event::Event::path_checks`).
 //!
 //! In enforce mode an open waits for the collector's verdict, a round trip
 //! that costs more than the open itself. Most opens cannot be refused by

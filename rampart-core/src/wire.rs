@@ -488,7 +488,11 @@ pub fn encode_exec<'s>(
     e.finish()
 }
 
-/// Encode an open Event frame.
+/// Encode an open Event frame: `resolved` is the file the open reached
+/// where that differs from `path`, else empty. It is the frame's last
+/// field and only there when not empty (an encoder that cuts the path to
+/// fit leaves room for it first).
+#[allow(clippy::too_many_arguments)]
 pub fn encode_open(
     buf: &mut [u8],
     head: &EventHead,
@@ -496,12 +500,16 @@ pub fn encode_open(
     cwd: &[u8],
     path: &[u8],
     flags: i32,
+    resolved: &[u8],
 ) -> usize {
     let mut e = Encoder::event(as_uninit(buf), CallKind::Open, head);
     e.str(exe);
     e.str(cwd);
     e.i32(flags);
     e.str(path);
+    if !resolved.is_empty() {
+        e.str(resolved);
+    }
     e.finish()
 }
 
@@ -667,9 +675,9 @@ pub fn event_subject(frame: &[u8]) -> Option<(u32, u8, &[u8])> {
     Some((seq, frame[EVENT_CALL_AT], &frame[EVENT_SUBJECT_AT..]))
 }
 
-/// The open flags and path of an encoded Open Event frame, `None` for any
-/// other frame.
-pub fn open_event_fields(frame: &[u8]) -> Option<(i32, &[u8])> {
+/// The open flags, path and resolved path (empty: the same) of an encoded
+/// Open Event frame, `None` for any other frame.
+pub fn open_event_fields(frame: &[u8]) -> Option<(i32, &[u8], &[u8])> {
     if !is_event(frame) || frame[EVENT_CALL_AT] != CallKind::Open as u8 {
         return None;
     }
@@ -680,7 +688,8 @@ pub fn open_event_fields(frame: &[u8]) -> Option<(i32, &[u8])> {
     r.str().ok()?; // exe
     r.str().ok()?; // cwd
     let flags = r.i32().ok()?;
-    Some((flags, r.str().ok()?))
+    let path = r.str().ok()?;
+    Some((flags, path, r.rest_str().ok()?))
 }
 
 /// The op, path and second string (see [`Op`]) of an encoded mutation
@@ -816,6 +825,15 @@ impl<'a> Reader<'a> {
         Ok(kind)
     }
 
+    /// An optional last string: empty when the frame ends here.
+    fn rest_str(&mut self) -> Result<&'a [u8], DecodeError> {
+        if self.at == self.buf.len() {
+            Ok(&[])
+        } else {
+            self.str()
+        }
+    }
+
     fn end(&self) -> Result<(), DecodeError> {
         if self.at == self.buf.len() {
             Ok(())
@@ -945,7 +963,13 @@ mod decode_full {
             2 => {
                 let flags = r.i32()?;
                 let path = text(r.str()?);
-                Call::Open { path, flags }
+                let resolved = r.rest_str()?;
+                let resolved = (!resolved.is_empty()).then(|| text(resolved));
+                Call::Open {
+                    path,
+                    flags,
+                    resolved,
+                }
             }
             3 => {
                 let addr = match r.u8()? {
@@ -1077,11 +1101,11 @@ mod tests {
         let mut buf = [0u8; MAX_FRAME];
         for n in [0, -5] {
             let h = head(4, WireOutcome::Errno(n));
-            let len = encode_open(&mut buf, &h, b"/bin/cat", b"/w", b"/w/a", 0);
+            let len = encode_open(&mut buf, &h, b"/bin/cat", b"/w", b"/w/a", 0, b"");
             let (_, _, ev) = event_of(decode(&buf[..len]).unwrap());
             assert_eq!(ev.outcome, Outcome::Unknown, "Errno({n}) built in");
             let h = head(4, WireOutcome::Ok);
-            let len = encode_open(&mut buf, &h, b"/bin/cat", b"/w", b"/w/a", 0);
+            let len = encode_open(&mut buf, &h, b"/bin/cat", b"/w", b"/w/a", 0, b"");
             assert!(set_event_outcome(&mut buf[..len], WireOutcome::Errno(n)));
             let (_, _, ev) = event_of(decode(&buf[..len]).unwrap());
             assert_eq!(ev.outcome, Outcome::Unknown, "Errno({n}) set after");
@@ -1092,8 +1116,11 @@ mod tests {
     fn the_flags_and_path_of_an_open_frame_are_found_in_place() {
         let mut buf = [0u8; MAX_FRAME];
         let h = head(3, WireOutcome::Unknown);
-        let n = encode_open(&mut buf, &h, b"/usr/bin/cat", b"/w", b"/w/.env", 0o101);
-        assert_eq!(open_event_fields(&buf[..n]), Some((0o101, &b"/w/.env"[..])));
+        let n = encode_open(&mut buf, &h, b"/usr/bin/cat", b"/w", b"/w/.env", 0o101, b"");
+        assert_eq!(
+            open_event_fields(&buf[..n]),
+            Some((0o101, &b"/w/.env"[..], &b""[..]))
+        );
         assert_eq!(open_event_fields(&buf[..n - 1]), None);
         let argv: [&[u8]; 1] = [b"cat"];
         let n = encode_exec(&mut buf, &h, b"/bin/sh", b"/w", b"/usr/bin/cat", argv);
@@ -1142,18 +1169,51 @@ mod tests {
         ] {
             let mut buf = [0u8; 512];
             let flags = libc::O_WRONLY | libc::O_CREAT;
-            let n = encode_open(&mut buf, &head(1, wire), b"/x", b"/", b"/tmp/f", flags);
+            let n = encode_open(&mut buf, &head(1, wire), b"/x", b"/", b"/tmp/f", flags, b"");
             let (_, _, ev) = event_of(decode(&buf[..n]).unwrap());
             assert_eq!(ev.outcome, want);
             assert_eq!(
                 ev.call,
                 Call::Open {
                     path: "/tmp/f".into(),
-                    flags
+                    flags,
+                    resolved: None,
                 }
             );
             assert_eq!(ev.tool(), "write");
         }
+    }
+
+    #[test]
+    fn an_open_carries_the_file_it_reached() {
+        let mut buf = [0u8; 512];
+        let n = encode_open(
+            &mut buf,
+            &head(1, WireOutcome::Ok),
+            b"/x",
+            b"/",
+            b"/usr/lib/ssl/openssl.cnf",
+            libc::O_RDONLY,
+            b"/etc/ssl/openssl.cnf",
+        );
+        assert_eq!(
+            open_event_fields(&buf[..n]),
+            Some((
+                libc::O_RDONLY,
+                &b"/usr/lib/ssl/openssl.cnf"[..],
+                &b"/etc/ssl/openssl.cnf"[..]
+            ))
+        );
+        let (_, _, ev) = event_of(decode(&buf[..n]).unwrap());
+        assert_eq!(
+            ev.call,
+            Call::Open {
+                path: "/usr/lib/ssl/openssl.cnf".into(),
+                flags: libc::O_RDONLY,
+                resolved: Some("/etc/ssl/openssl.cnf".into()),
+            }
+        );
+        assert_eq!(ev.request()["resolved"], "/etc/ssl/openssl.cnf");
     }
 
     #[test]
@@ -1239,7 +1299,15 @@ mod tests {
             assert_eq!(ev.tool(), "write");
             assert_eq!(op.refused_errno(), ev.denied_errno());
         }
-        let n = encode_open(&mut buf, &head(1, WireOutcome::Ok), b"/x", b"/", b"/f", 0);
+        let n = encode_open(
+            &mut buf,
+            &head(1, WireOutcome::Ok),
+            b"/x",
+            b"/",
+            b"/f",
+            0,
+            b"",
+        );
         assert_eq!(mutation_event_fields(&buf[..n]), None);
     }
 
@@ -1294,6 +1362,7 @@ mod tests {
             b"/w",
             b"/etc/hosts",
             libc::O_RDONLY,
+            b"",
         );
         let frame = &mut buf[..n];
         let (seq, call, subject) = event_subject(frame).unwrap();
@@ -1352,7 +1421,15 @@ mod tests {
     fn long_path_is_cut_and_flagged() {
         let mut buf = [0u8; 256];
         let path = vec![b'p'; 1000];
-        let n = encode_open(&mut buf, &head(6, WireOutcome::Ok), b"/x", b"/", &path, 0);
+        let n = encode_open(
+            &mut buf,
+            &head(6, WireOutcome::Ok),
+            b"/x",
+            b"/",
+            &path,
+            0,
+            b"",
+        );
         assert_eq!(n, buf.len());
         assert!(event_truncated(&buf[..n]));
         let (_, _, ev) = event_of(decode(&buf[..n]).unwrap());
@@ -1370,6 +1447,7 @@ mod tests {
             b"/",
             b"/etc/hosts",
             0,
+            b"",
         );
         let (_, _, ev) = event_of(decode(&buf[..n]).unwrap());
         assert!(!ev.truncated);
@@ -1403,7 +1481,15 @@ mod tests {
     fn buffer_too_small_for_the_fixed_part_encodes_nothing() {
         let mut buf = [0u8; 10];
         assert_eq!(
-            encode_open(&mut buf, &head(1, WireOutcome::Ok), b"/x", b"/", b"/f", 0),
+            encode_open(
+                &mut buf,
+                &head(1, WireOutcome::Ok),
+                b"/x",
+                b"/",
+                b"/f",
+                0,
+                b""
+            ),
             0
         );
     }
@@ -1411,7 +1497,15 @@ mod tests {
     #[test]
     fn malformed_frames_are_rejected() {
         let mut buf = [0u8; 256];
-        let n = encode_open(&mut buf, &head(1, WireOutcome::Ok), b"/x", b"/", b"/f", 0);
+        let n = encode_open(
+            &mut buf,
+            &head(1, WireOutcome::Ok),
+            b"/x",
+            b"/",
+            b"/f",
+            0,
+            b"",
+        );
         let good = buf[..n].to_vec();
         assert!(decode(&good).is_ok());
 
@@ -1429,7 +1523,8 @@ mod tests {
         assert_eq!(err(good.clone(), &|f| f[9] = 7).what, "unknown call kind");
         assert_eq!(err(good.clone(), &|f| f[10] = 2).what, "bad outcome");
         assert_eq!(
-            err(good.clone(), &|f| f.push(0)).what,
+            // (an empty `resolved`, then one byte too many)
+            err(good.clone(), &|f| f.extend([0, 0, 0])).what,
             "trailing bytes after frame"
         );
         for cut in 0..good.len() {

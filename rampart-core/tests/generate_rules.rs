@@ -504,3 +504,48 @@ fn when_accepts_durations_dates_and_rfc3339() {
         assert!(e.contains("30m") || e.contains("too large"), "{e}");
     }
 }
+
+#[test]
+fn the_file_an_open_reached_is_learned_with_the_name_it_was_given() {
+    // An open through a link is decided on the name and on the file
+    // reached: a learned policy must allow both, or it refuses the same
+    // open in the next session.
+    let open = |tool: &str, path: &str, resolved: &str, flags: i32, i: usize| {
+        let request = json!({
+            "pid": 100, "ppid": 1, "exe": "/usr/bin/python3", "cwd": PROJECT,
+            "source": "preload", "outcome": "ok",
+            "path": path, "resolved": resolved, "flags": flags,
+        });
+        obs(tool, request, "allow", &ts(i), "s")
+    };
+    let read = open(
+        "read",
+        "/usr/lib/ssl/openssl.cnf",
+        "/etc/ssl/openssl.cnf",
+        0,
+        0,
+    );
+    let write = open(
+        "write",
+        &format!("{PROJECT}/out/latest.log"),
+        &format!("{PROJECT}/out/run-1.log"),
+        577,
+        1,
+    );
+    let out = generate(&[read, write]);
+    let engine = engine(&out.yaml);
+    for (tool, path) in [
+        ("read", "/usr/lib/ssl/openssl.cnf".to_string()),
+        ("read", "/etc/ssl/openssl.cnf".to_string()),
+        ("write", format!("{PROJECT}/out/latest.log")),
+        ("write", format!("{PROJECT}/out/run-1.log")),
+    ] {
+        assert!(admits(&engine, tool, &path), "{tool} {path}\n{}", out.yaml);
+    }
+    // Reading what was only written to is not learned.
+    assert!(
+        !admits(&engine, "read", "/etc/ssl/private/key.pem"),
+        "{}",
+        out.yaml
+    );
+}

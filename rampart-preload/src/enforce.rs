@@ -217,9 +217,10 @@ fn recorder_alive(conn: &Conn) -> bool {
 }
 
 /// Whether the open or mutation of `frame` passes the path screens of the
-/// policy in force: the policy cannot refuse it, so it needs no verdict. A
+/// policy in force: the policy cannot refuse it, so it needs no verdict. An
+/// open passes when its path and the file it reached (if another) pass. A
 /// mutation passes when each path it is decided on passes the screen of the
-/// tool it is decided as (`rampart_core::event::Event::mutation_checks`):
+/// tool it is decided as (`rampart_core::event::Event::path_checks`):
 /// its path and a rename's or link's new path as writes, a link's source as
 /// a read too, a symlink's target as a write (self-protection refuses links
 /// into rampart's own state). A screen read while the collector rewrites it
@@ -235,8 +236,10 @@ fn passes_screen(s: &crate::state::Saved, frame: &[u8]) -> bool {
     if g & 1 != 0 {
         return false;
     }
-    let passes = if let Some((flags, path)) = wire::open_event_fields(frame) {
-        f.passes(open_tool(flags), path)
+    let passes = if let Some((flags, path, resolved)) = wire::open_event_fields(frame) {
+        // The name given and the file reached, each as the open's tool.
+        let tool = open_tool(flags);
+        f.passes(tool, path) && (resolved.is_empty() || f.passes(tool, resolved))
     } else if let Some((op, path, second)) = wire::mutation_event_fields(frame) {
         f.passes(wire::TOOL_WRITE, path)
             && (!op.has_new_path() || f.passes(wire::TOOL_WRITE, second))
@@ -384,32 +387,15 @@ pub fn gate(
         return no_verdict(cx);
     };
     // An open the policy cannot refuse is allowed like a cached verdict.
-    let screened = passes_screen(cx.s, frame);
+    if passes_screen(cx.s, frame) {
+        return allowed_unasked(cx, conn, frame, send_if_cached);
+    }
     // A frame with a cut string stands for more than one call: not cached.
     let k = generation(cx.s)
-        .filter(|_| !screened && !wire::event_truncated(frame))
+        .filter(|_| !wire::event_truncated(frame))
         .map(|g| key(g, call, subject));
-    let known = if screened {
-        Some(true)
-    } else {
-        k.and_then(lookup)
-    };
-    match known {
-        Some(true) => {
-            // The call is allowed, but it must be recorded: with fail-closed,
-            // a collector that is gone refuses it like a missing verdict.
-            let recorded = match conn.as_mut() {
-                Some(c) if send_if_cached => c.send(cx.s, cx.pid, cx.ppid, frame),
-                Some(c) => cx.s.fail_open || recorder_alive(c),
-                None => false,
-            };
-            if !recorded && !cx.s.fail_open {
-                return Gate::Refuse;
-            }
-            return Gate::Run {
-                report_after: !send_if_cached,
-            };
-        }
+    match k.and_then(lookup) {
+        Some(true) => return allowed_unasked(cx, conn, frame, send_if_cached),
         Some(false) => {
             wire::set_event_outcome(frame, WireOutcome::Errno(refused));
             if let Some(c) = conn.as_mut() {
@@ -437,6 +423,34 @@ pub fn gate(
             }
         }
         None => no_verdict(cx),
+    }
+}
+
+/// [`gate`] for a call the path screen passes, `None` for any other (which
+/// the caller decides later, on more than it knows now).
+pub fn gate_if_screened(cx: &Ctx, conn: &mut Option<Conn>, frame: &mut [u8]) -> Option<Gate> {
+    passes_screen(cx.s, frame).then(|| allowed_unasked(cx, conn, frame, false))
+}
+
+/// A call allowed without asking (screen or cache): it runs, but it must
+/// be recorded: with fail-closed, a collector that is gone refuses it like
+/// a missing verdict.
+fn allowed_unasked(
+    cx: &Ctx,
+    conn: &mut Option<Conn>,
+    frame: &mut [u8],
+    send_if_cached: bool,
+) -> Gate {
+    let recorded = match conn.as_mut() {
+        Some(c) if send_if_cached => c.send(cx.s, cx.pid, cx.ppid, frame),
+        Some(c) => cx.s.fail_open || recorder_alive(c),
+        None => false,
+    };
+    if !recorded && !cx.s.fail_open {
+        return Gate::Refuse;
+    }
+    Gate::Run {
+        report_after: !send_if_cached,
     }
 }
 

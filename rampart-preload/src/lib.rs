@@ -31,11 +31,12 @@
 //!
 //! Modules: [`sys`] raw system calls; [`real`] the real libc functions;
 //! [`state`] what is saved at load time; [`conn`] the collector connection;
-//! [`path`] path resolution; [`cache`] cwd and directory paths; [`dns`]
-//! address → name table; [`envp`] the children's environment; [`report`]
-//! building frames; [`enforce`] verdicts and their cache; [`elf`] targets
-//! the library cannot watch; [`hooks`] the exported entry points (plus
-//! `shim.c` for the variadic ones).
+//! [`path`] path resolution; [`reach`] the file an open reaches and an
+//! open that cannot reach another; [`cache`] cwd and directory paths;
+//! [`dns`] address → name table; [`envp`] the children's environment;
+//! [`report`] building frames; [`enforce`] verdicts and their cache;
+//! [`elf`] targets the library cannot watch; [`hooks`] the exported entry
+//! points (plus `shim.c` for the variadic ones).
 
 // The hooks take raw pointers from C callers by design.
 #![allow(clippy::missing_safety_doc)]
@@ -48,6 +49,7 @@ mod enforce;
 mod envp;
 mod hooks;
 mod path;
+mod reach;
 mod real;
 mod report;
 mod state;

@@ -100,12 +100,10 @@ pub fn clean_join(base: &[u8], rel: &[u8], out: &mut [MaybeUninit<u8>]) -> (usiz
     (o.len, o.cut)
 }
 
-/// The path a directory descriptor points to (readlink of
-/// `/proc/self/fd/N`) into `out`; `None` if it has none.
-pub fn fd_path(fd: c_int, out: &mut [u8]) -> Option<usize> {
-    let mut name = [0u8; 32];
+/// `/proc/self/fd/N`, NUL-terminated, into `out`.
+pub fn proc_fd_name(fd: c_int, out: &mut [u8; 32]) {
     let prefix = b"/proc/self/fd/";
-    name[..prefix.len()].copy_from_slice(prefix);
+    out[..prefix.len()].copy_from_slice(prefix);
     let mut digits = [0u8; 12];
     let mut n = fd as u32;
     let mut i = digits.len();
@@ -118,7 +116,47 @@ pub fn fd_path(fd: c_int, out: &mut [u8]) -> Option<usize> {
         }
     }
     let d = &digits[i..];
-    name[prefix.len()..prefix.len() + d.len()].copy_from_slice(d);
+    out[prefix.len()..prefix.len() + d.len()].copy_from_slice(d);
+    out[prefix.len() + d.len()] = 0;
+}
+
+/// [`fd_path`] into space that is not initialised yet.
+pub fn fd_path_into(fd: c_int, out: &mut [MaybeUninit<u8>]) -> Option<usize> {
+    // SAFETY: readlink only writes bytes; `u8` has no invalid values, and
+    // the caller reads back only the prefix reported written.
+    let out = unsafe { core::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<u8>(), out.len()) };
+    fd_path(fd, out)
+}
+
+/// The first `n` bytes of `out`, which the caller initialised.
+pub fn init_prefix(out: &[MaybeUninit<u8>], n: usize) -> &[u8] {
+    let n = n.min(out.len());
+    // SAFETY: the caller wrote the first `n` bytes.
+    unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<u8>(), n) }
+}
+
+/// Append `/name` to the directory path of `n` bytes in `out` (no second
+/// slash after `/`): the new length, `None` when it does not fit.
+pub fn append_name(out: &mut [MaybeUninit<u8>], n: usize, name: &[u8]) -> Option<usize> {
+    let slash = usize::from(init_prefix(out, n) != b"/");
+    let total = n + slash + name.len();
+    if total > out.len() {
+        return None;
+    }
+    if slash == 1 {
+        out[n].write(b'/');
+    }
+    for (d, b) in out[n + slash..total].iter_mut().zip(name) {
+        d.write(*b);
+    }
+    Some(total)
+}
+
+/// The path a descriptor points to (readlink of `/proc/self/fd/N`) into
+/// `out`; `None` if it has none (a socket, a pipe) or it does not fit.
+pub fn fd_path(fd: c_int, out: &mut [u8]) -> Option<usize> {
+    let mut name = [0u8; 32];
+    proc_fd_name(fd, &mut name);
     let len = sys::readlink(name.as_ptr(), out.as_mut_ptr(), out.len())?;
     // Only real directories (not "socket:[..]", "pipe:[..]", "anon_inode:..").
     if len == 0 || out.first() != Some(&b'/') || len >= out.len() {

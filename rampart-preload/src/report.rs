@@ -126,14 +126,98 @@ fn gate_event(
     (enforce::gate(cx, conn, frame, refused, send_if_cached), seq)
 }
 
-/// Enforce mode: decide an open before it is made.
+/// The file an open reached, as far as the hook knows it (see
+/// [`crate::reach`]): the frame's `resolved` string.
+#[derive(Clone, Copy)]
+pub enum Reached {
+    /// The name given, read plainly (no link followed), or not known.
+    Same,
+    /// The file this descriptor holds (readlink of `/proc/self/fd/N`).
+    Fd(c_int),
+    /// `name` (NUL-terminated, one component) in the directory this
+    /// descriptor holds: a file about to be created.
+    DirName(c_int, *const u8),
+}
+
+/// Enforce mode: decide an open before it is made, on the name given and
+/// the file it reaches.
 #[inline(never)]
-pub fn open_gate(cx: &Ctx, conn: &mut Option<Conn>, base: Base, rel: &[u8], flags: c_int) -> Gate {
+pub fn open_gate(
+    cx: &Ctx,
+    conn: &mut Option<Conn>,
+    base: Base,
+    rel: &[u8],
+    flags: c_int,
+    reached: Reached,
+) -> Gate {
     gate_event(cx, conn, CallKind::Open, libc::EACCES, false, |e, cwd| {
-        e.i32(flags);
-        put_path(e, cwd, base, rel);
+        open_body(e, cwd, base, rel, flags, reached)
     })
     .0
+}
+
+/// Enforce mode: the gate of an open the policy in force cannot refuse
+/// (its name passes the path screen), decided without asking anyone;
+/// `None` when the open must be decided on the file it reaches.
+#[inline(never)]
+pub fn open_gate_if_screened(
+    cx: &Ctx,
+    conn: &mut Option<Conn>,
+    base: Base,
+    rel: &[u8],
+    flags: c_int,
+) -> Option<Gate> {
+    let mut buf = [MaybeUninit::<u8>::uninit(); FRAME];
+    let (_, frame) = build_event(
+        cx,
+        &mut buf,
+        CallKind::Open,
+        WireOutcome::Unknown,
+        |e, cwd| open_body(e, cwd, base, rel, flags, Reached::Same),
+    );
+    enforce::gate_if_screened(cx, conn, frame)
+}
+
+fn open_body(
+    e: &mut Encoder<'_>,
+    cwd: Range<usize>,
+    base: Base,
+    rel: &[u8],
+    flags: c_int,
+    reached: Reached,
+) {
+    e.i32(flags);
+    if matches!(reached, Reached::Same) {
+        put_path(e, cwd, base, rel);
+        return; // no `resolved` field
+    }
+    // The file reached is what the decision cannot do without: the name
+    // given is cut first (the frame is then marked cut) so that it fits.
+    let given = e.str_with(|written, out| {
+        let cwd = written.get(cwd).unwrap_or(&[]);
+        let cap = out
+            .len()
+            .saturating_sub(2 + path::PATH_MAX)
+            .min(path::PATH_MAX);
+        path::resolve_into(base, cwd, rel, &mut out[..cap])
+    });
+    e.str_with(|written, out| {
+        let cap = out.len().min(path::PATH_MAX);
+        let out = &mut out[..cap];
+        let n = match reached {
+            Reached::Same => None,
+            Reached::Fd(fd) => path::fd_path_into(fd, out),
+            Reached::DirName(dir, name) => {
+                // SAFETY: a NUL-terminated name from the caller's stack.
+                let name = unsafe { sys::cstr_bytes(name.cast()) };
+                path::fd_path_into(dir, out).and_then(|n| path::append_name(out, n, name))
+            }
+        };
+        match n {
+            Some(n) if written.get(given) != Some(path::init_prefix(out, n)) => (n, false),
+            _ => (0, false),
+        }
+    });
 }
 
 /// Enforce mode: decide an exec (or spawn) of `rel` with `argv` before it
@@ -238,19 +322,26 @@ pub fn mutation(cx: &Ctx, conn: &mut Conn, m: &Mutation<'_>, oc: WireOutcome) {
     });
 }
 
-fn put_path(e: &mut Encoder<'_>, cwd: Range<usize>, base: Base, rel: &[u8]) {
+fn put_path(e: &mut Encoder<'_>, cwd: Range<usize>, base: Base, rel: &[u8]) -> Range<usize> {
     e.str_with(|written, out| {
         let cwd = written.get(cwd).unwrap_or(&[]);
         let cap = out.len().min(path::PATH_MAX);
         path::resolve_into(base, cwd, rel, &mut out[..cap])
-    });
+    })
 }
 
 #[inline(never)]
-pub fn open(cx: &Ctx, conn: &mut Conn, base: Base, rel: &[u8], flags: c_int, oc: WireOutcome) {
+pub fn open(
+    cx: &Ctx,
+    conn: &mut Conn,
+    base: Base,
+    rel: &[u8],
+    flags: c_int,
+    reached: Reached,
+    oc: WireOutcome,
+) {
     send_event(cx, conn, CallKind::Open, oc, |e, cwd| {
-        e.i32(flags);
-        put_path(e, cwd, base, rel);
+        open_body(e, cwd, base, rel, flags, reached)
     });
 }
 

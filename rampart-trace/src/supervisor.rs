@@ -639,7 +639,16 @@ impl<'a> Supervisor<'a> {
         flags: i32,
     ) -> Option<Pending> {
         let (path, truncated) = self.path_arg(tid, tgid, dirfd, path);
-        let event = self.new_event(tid, tgid, Call::Open { path, flags }, truncated);
+        let event = self.new_event(
+            tid,
+            tgid,
+            Call::Open {
+                path,
+                flags,
+                resolved: None,
+            },
+            truncated,
+        );
         Some(Pending::Call {
             nr: 0,
             args: [0; 6],

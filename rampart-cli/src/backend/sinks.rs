@@ -60,7 +60,7 @@ impl Enforce {
 /// path that does not exist, which fails as it would have anyway (ENOENT,
 /// ENOTDIR): programs probe for optional files and take EACCES as fatal.
 fn refused_errno(event: &Event) -> i32 {
-    if let Call::Open { path, flags } = &event.call {
+    if let Call::Open { path, flags, .. } = &event.call {
         if flags & libc::O_CREAT == 0 && path.starts_with('/') {
             if let Err(e) = std::fs::metadata(path) {
                 if let Some(errno @ (libc::ENOENT | libc::ENOTDIR)) = e.raw_os_error() {
@@ -452,9 +452,16 @@ pub fn encode_event(buf: &mut [u8], seq: u32, wants_verdict: bool, event: &Event
             e.str(path.as_bytes());
             e.argv(argv.iter().map(|a| a.as_bytes()));
         }
-        Call::Open { path, flags } => {
+        Call::Open {
+            path,
+            flags,
+            resolved,
+        } => {
             e.i32(*flags);
             e.str(path.as_bytes());
+            if let Some(r) = resolved {
+                e.str(r.as_bytes());
+            }
         }
         Call::ConnectInet {
             addr,
@@ -540,6 +547,15 @@ mod tests {
                 Call::Open {
                     path: "/etc/hostname".into(),
                     flags: libc::O_RDONLY,
+                    resolved: None,
+                },
+                Outcome::Errno(libc::ENOENT),
+            ),
+            (
+                Call::Open {
+                    path: "/usr/lib/ssl/openssl.cnf".into(),
+                    flags: libc::O_RDONLY,
+                    resolved: Some("/etc/ssl/openssl.cnf".into()),
                 },
                 Outcome::Errno(libc::ENOENT),
             ),
@@ -612,6 +628,7 @@ mod tests {
             Call::Open {
                 path: "/etc/passwd".into(),
                 flags: 0,
+                resolved: None,
             },
             Outcome::Unknown,
         );

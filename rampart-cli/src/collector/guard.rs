@@ -133,7 +133,7 @@ impl Guard {
             }
             _ => {}
         }
-        let writes: Vec<&str> = match event.mutation_checks() {
+        let writes: Vec<&str> = match event.path_checks() {
             Some(checks) => checks
                 .filter(|(tool, _)| *tool == "write")
                 .map(|(_, p)| p)

@@ -350,7 +350,7 @@ fn decide(
 /// The policy's verdict on `event`: a mutation on each path it touches,
 /// as the tool it is decided as.
 fn decide_by_policy(engine: &Engine, event: &Event, req: &Request<'_>) -> Decision {
-    match event.mutation_checks() {
+    match event.path_checks() {
         Some(checks) => {
             let reqs: Vec<Request> = checks
                 .map(|(tool, path)| Request {

@@ -101,7 +101,7 @@ impl Refusals {
     /// recorded with its outcome, as in monitor mode; a cut path is always
     /// decided (the screen cannot vouch for what was cut off). A mutation
     /// can be refused when any of the paths it is decided on can be, as the
-    /// tool it is decided as ([`Event::mutation_checks`]).
+    /// tool it is decided as ([`Event::path_checks`]).
     pub fn can_refuse(&self, event: &Event) -> bool {
         if let Call::Mutate {
             target: Some(target),
@@ -114,7 +114,7 @@ impl Refusals {
                 return true;
             }
         }
-        match event.mutation_checks() {
+        match event.path_checks() {
             Some(mut checks) => {
                 checks.any(|(tool, path)| self.can_refuse_as(tool, Some(path), event.truncated))
             }
@@ -349,6 +349,7 @@ mod tests {
             call: Call::Open {
                 path: path.into(),
                 flags,
+                resolved: None,
             },
             outcome: Outcome::Unknown,
             truncated: false,

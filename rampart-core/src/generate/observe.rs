@@ -202,6 +202,8 @@ pub(crate) struct Rec<'a> {
     /// writes (`new_path`: the new name of a rename or link).
     pub op: Option<&'a str>,
     pub new_path: Option<&'a str>,
+    /// The file an open reached where it differs from `path`.
+    pub resolved: Option<&'a str>,
     pub outcome: Option<&'a str>,
 }
 
@@ -226,6 +228,7 @@ impl<'a> Rec<'a> {
             project: str_key(r, &["project"]),
             op: str_key(r, &["op"]),
             new_path: str_key(r, &["new_path"]),
+            resolved: str_key(r, &["resolved"]),
             outcome: r.get("outcome").and_then(Value::as_str),
         }
     }
@@ -331,6 +334,8 @@ struct RequestRef<'a> {
     #[serde(borrow)]
     new_path: Option<LenientStr<'a>>,
     #[serde(borrow)]
+    resolved: Option<LenientStr<'a>>,
+    #[serde(borrow)]
     outcome: Option<LenientStr<'a>>,
 }
 
@@ -428,6 +433,7 @@ impl<'a> LineRef<'a> {
             project: r.and_then(|r| ls(&r.project)),
             op: r.and_then(|r| ls(&r.op)),
             new_path: r.and_then(|r| ls(&r.new_path)),
+            resolved: r.and_then(|r| ls(&r.resolved)),
             outcome: r.and_then(|r| r.outcome.as_ref().and_then(|o| o.0.as_deref())),
         })
     }
@@ -517,12 +523,21 @@ pub(crate) fn outcome(rec: &Rec<'_>) -> Result<(), SkipReason> {
     Ok(())
 }
 
-/// The other paths a mutation touches, each as the access it is decided
-/// as (the collector decides every one): the new name of a rename or link
-/// is written, and a link's source is read as well (a hard link is a
-/// second name for its content).
+/// The other paths a file call is decided on, each as the access it is
+/// decided as (the collector decides every one, see
+/// `event::Event::path_checks`): the file an open reached (`resolved`) as
+/// the open's own access, the new name of a rename or link as a write, and
+/// a link's source as a read as well (a hard link is a second name for its
+/// content).
 pub(crate) fn more_paths<'a>(rec: &Rec<'a>) -> Vec<(Access, Cow<'a, str>)> {
     let mut out = Vec::new();
+    if let Some(r) = rec.resolved.filter(|r| r.starts_with('/')) {
+        match rec.tool {
+            "read" => out.push((Access::Read, absolute(r, None))),
+            "write" | "edit" => out.push((Access::Write, absolute(r, None))),
+            _ => {}
+        }
+    }
     if rec.tool != "write" {
         return out;
     }

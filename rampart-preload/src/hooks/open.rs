@@ -1,17 +1,35 @@
 //! The open family: `open`, `open64`, `openat`, `openat64`, the fortified
 //! `__open*_2`, `creat`, `creat64`, `fopen`, `fopen64`, `freopen`,
-//! `freopen64`. Each calls the real function first, then reports the path
-//! (resolved, cleaned), the open flags and the outcome, and returns exactly
-//! what the real call returned with its errno. In enforce mode the open is
-//! decided first; a refused one fails with EACCES (`fopen`: NULL) without
-//! being made. The variadic ones get here through the C shim.
+//! `freopen64`, and `syscall(SYS_open*)`. Each reports the path given
+//! (made absolute, cleaned), the file it reached where that differs (see
+//! [`crate::reach`]), the open flags and the outcome, and returns exactly
+//! what the open returned with its errno. The variadic ones get here
+//! through the C shim.
+//!
+//! [`open_fd`] is the one path of the calls that return a descriptor (and
+//! of `fopen`, which opens one and hands it to `fdopen`). The caller's path
+//! is copied first and the open is made on the copy. Monitor mode: an
+//! `openat2` that follows no link, which is the open itself when it works;
+//! when a link is in the way, the real call, and the file it reached read
+//! back from its descriptor. Enforce mode: a name the policy cannot refuse
+//! is opened the same way (one system call); any other open is pinned
+//! (`O_PATH`), decided on the name and the file reached, and made through
+//! the pin, so the file decided is the file opened whatever another thread
+//! does meanwhile. A refused open fails with EACCES (`fopen`: NULL) without
+//! being made, or with ENOENT/ENOTDIR when nothing was there to reach.
+//!
+//! What this costs: nothing in monitor mode when no link is followed (the
+//! `openat2` replaces the `openat`); one `readlink` when one is. In enforce
+//! mode, nothing for a name the policy cannot refuse; a pin, a readlink and
+//! a close around any open that waits for a verdict anyway.
 
 use libc::{c_char, c_int, c_uint, mode_t, FILE};
 
 use crate::enforce::{self, Gate};
 use crate::path::{Base, PATH_MAX};
+use crate::reach::{self, PathCopy};
 use crate::real::{get, must};
-use crate::report::{self, outcome};
+use crate::report::{self, outcome, Ctx, Reached};
 use crate::sys;
 
 /// Report an open of `path` relative to `base` that returned `ok`/`err`.
@@ -23,7 +41,15 @@ pub fn after_open(base: Base, path: *const c_char, flags: c_int, ok: bool, err: 
     let Some(mut conn) = cx.conn() else { return };
     // SAFETY: the real call read this string successfully.
     let rel = unsafe { sys::cstr_bytes(path) };
-    report::open(&cx, &mut conn, base, rel, flags, outcome(ok, err));
+    report::open(
+        &cx,
+        &mut conn,
+        base,
+        rel,
+        flags,
+        Reached::Same,
+        outcome(ok, err),
+    );
 }
 
 /// Enforce mode: decide an open of `path` before it is made; `None` when
@@ -45,7 +71,7 @@ fn before_open(base: Base, path: *const c_char, flags: c_int) -> Option<Gate> {
     }
     // SAFETY: a non-NULL path from the caller, as the real call reads it.
     let rel = unsafe { sys::cstr_bytes(path) };
-    let gate = report::open_gate(&cx, &mut conn, base, rel, flags);
+    let gate = report::open_gate(&cx, &mut conn, base, rel, flags, Reached::Same);
     sys::set_errno(err);
     Some(gate)
 }
@@ -79,7 +105,9 @@ fn refused_errno(base: Base, path: *const c_char, flags: c_int) -> c_int {
     }
 }
 
-/// The open family's one path: decide the open first (enforce mode), make
+/// The opens [`open_fd`] cannot make itself (`freopen`, an `fopen` with a
+/// `ccs=` mode, a path longer than the kernel takes, an `openat2` with an
+/// extended `how`): decide the open on its name first (enforce mode), make
 /// `call`, report it, and hand back its result and errno untouched. A
 /// refused open is not made: it returns `refused` with the errno of
 /// [`refused_errno`]. `flags(ok, errno)` reads the open flags; it is asked
@@ -116,29 +144,392 @@ pub fn decided<R>(
     r
 }
 
-/// [`decided`] for the calls that return a descriptor or -1.
-#[inline(always)]
-fn wrap(base: Base, path: *const c_char, flags: c_int, call: impl FnOnce() -> c_int) -> c_int {
-    decided(base, path, |_, _| flags, -1, call, |fd| *fd >= 0)
+/// An open that returns a descriptor, as [`open_fd`] needs it.
+#[derive(Clone, Copy)]
+pub struct OpenArgs {
+    /// The directory a relative path is read from (`AT_FDCWD`: the cwd).
+    pub dirfd: c_int,
+    pub flags: c_int,
+    pub mode: c_uint,
+    /// `openat2`'s `RESOLVE_*` flags (0 for every other call).
+    pub resolve: u64,
 }
 
-fn sys_openat(dirfd: c_int, path: *const c_char, flags: c_int, mode: c_uint) -> c_int {
-    // SAFETY: the kernel validates all arguments.
-    match unsafe {
-        sys::raw(
-            libc::SYS_openat,
-            dirfd as usize,
-            path as usize,
-            flags as usize,
-            mode as usize,
-        )
-    } {
-        Ok(fd) => fd as c_int,
+impl OpenArgs {
+    pub fn at(dirfd: c_int, flags: c_int, mode: c_uint) -> OpenArgs {
+        OpenArgs {
+            dirfd,
+            flags,
+            mode,
+            resolve: 0,
+        }
+    }
+
+    fn base(&self) -> Base {
+        Base::of(self.dirfd)
+    }
+}
+
+/// The open family's one path for the calls that return a descriptor or
+/// -1 (see the module doc). `real(path)` makes the caller's own call on
+/// another copy of the path; it is used where the library cannot make the
+/// open itself.
+#[inline(never)]
+pub fn open_fd(a: OpenArgs, path: *const c_char, real: impl Fn(*const c_char) -> c_int) -> c_int {
+    if path.is_null() || !crate::state::saved().is_some_and(|s| s.active) {
+        return real(path);
+    }
+    // SAFETY: a non-NULL path from the caller, as the real call reads it.
+    let Some(copy) = (unsafe { PathCopy::of(path) }) else {
+        return decided(
+            a.base(),
+            path,
+            |_, _| a.flags,
+            -1,
+            || real(path),
+            |fd| *fd >= 0,
+        );
+    };
+    let err = sys::errno();
+    let enforcing = crate::state::saved().is_some_and(|s| s.enforce);
+    let fd = if enforcing {
+        enforced(a, &copy, &real)
+    } else {
+        watched(a, &copy, &real)
+    };
+    if fd >= 0 {
+        sys::set_errno(err); // a call that works leaves errno alone
+    }
+    fd
+}
+
+/// Whether the name alone says which file is reached once no link is
+/// followed on the way.
+fn plain(a: &OpenArgs, copy: &PathCopy) -> bool {
+    a.resolve & reach::ROOTED == 0 && copy.plain()
+}
+
+/// Monitor mode, or a tool the policy cannot refuse: open, then report.
+fn watched(a: OpenArgs, copy: &PathCopy, real: &dyn Fn(*const c_char) -> c_int) -> c_int {
+    if plain(&a, copy) {
+        let how = reach::how(a.flags, a.mode, a.resolve | reach::RESOLVE_NO_SYMLINKS);
+        match reach::openat2(a.dirfd, copy.ptr(), &how) {
+            Ok(fd) => return reported(a, copy, Reached::Same, Ok(fd)),
+            Err(e) if !reach::try_another_way(e) => {
+                return reported(a, copy, Reached::Same, Err(e))
+            }
+            Err(_) => {}
+        }
+    }
+    let fd = real(copy.ptr());
+    let r = if fd >= 0 { Ok(fd) } else { Err(sys::errno()) };
+    reported(a, copy, Reached::Fd(fd), r)
+}
+
+/// Report an open made (`Reached::Fd` is read only when it worked) and
+/// return its result with its errno.
+fn reported(a: OpenArgs, copy: &PathCopy, reached: Reached, r: Result<c_int, c_int>) -> c_int {
+    let reached = match (reached, r) {
+        (Reached::Fd(_), Err(_)) => Reached::Same,
+        (reached, _) => reached,
+    };
+    if let Some(cx) = report::ctx() {
+        if let Some(mut conn) = cx.conn() {
+            let oc = match r {
+                Ok(_) => outcome(true, 0),
+                Err(e) => outcome(false, e),
+            };
+            report::open(&cx, &mut conn, a.base(), copy.bytes(), a.flags, reached, oc);
+        }
+    }
+    finish(r)
+}
+
+/// A result as the caller gets it: the descriptor, or -1 with errno.
+fn finish(r: Result<c_int, c_int>) -> c_int {
+    match r {
+        Ok(fd) => fd,
         Err(e) => {
             sys::set_errno(e);
             -1
         }
     }
+}
+
+/// Enforce mode (see the module doc).
+fn enforced(a: OpenArgs, copy: &PathCopy, real: &dyn Fn(*const c_char) -> c_int) -> c_int {
+    let Some(cx) = report::ctx() else {
+        return real(copy.ptr());
+    };
+    let err = sys::errno();
+    let mut conn = cx.conn();
+    if !enforce::needs_verdict(&cx, enforce::open_tool(a.flags), conn.as_ref()) {
+        drop(conn);
+        sys::set_errno(err);
+        return watched(a, copy, real);
+    }
+    let plain = plain(&a, copy);
+    if plain {
+        // A name the policy cannot refuse, opened following no link: the
+        // file reached is the one named.
+        match report::open_gate_if_screened(&cx, &mut conn, a.base(), copy.bytes(), a.flags) {
+            Some(Gate::Refuse) => return finish(Err(libc::EACCES)),
+            Some(Gate::Run { .. }) => {
+                let how = reach::how(a.flags, a.mode, a.resolve | reach::RESOLVE_NO_SYMLINKS);
+                match reach::openat2(a.dirfd, copy.ptr(), &how) {
+                    Ok(fd) => return after(&cx, &mut conn, a, copy, Reached::Same, Ok(fd)),
+                    Err(e) if !reach::try_another_way(e) => {
+                        return after(&cx, &mut conn, a, copy, Reached::Same, Err(e))
+                    }
+                    Err(_) => {}
+                }
+            }
+            None => {}
+        }
+    }
+    pinned(&cx, &mut conn, a, copy, plain, real)
+}
+
+/// Report an open made in enforce mode after a gate that left the report
+/// to the call's end.
+fn after(
+    cx: &Ctx,
+    conn: &mut Option<crate::conn::Conn>,
+    a: OpenArgs,
+    copy: &PathCopy,
+    reached: Reached,
+    r: Result<c_int, c_int>,
+) -> c_int {
+    if let Some(c) = conn.as_mut() {
+        let oc = match r {
+            Ok(_) => outcome(true, 0),
+            Err(e) => outcome(false, e),
+        };
+        report::open(cx, c, a.base(), copy.bytes(), a.flags, reached, oc);
+    }
+    finish(r)
+}
+
+/// Decide an open on the name and on the file it reaches, then make it on
+/// exactly that file.
+fn pinned(
+    cx: &Ctx,
+    conn: &mut Option<crate::conn::Conn>,
+    a: OpenArgs,
+    copy: &PathCopy,
+    plain: bool,
+    real: &dyn Fn(*const c_char) -> c_int,
+) -> c_int {
+    let mut reached = Reached::Same;
+    let mut pin = reach::pin(a.dirfd, copy.ptr(), a.flags, a.resolve, plain);
+    if !plain || matches!(pin, Err(libc::ELOOP | libc::EINVAL | libc::ENOSYS)) {
+        if plain {
+            pin = reach::pin(a.dirfd, copy.ptr(), a.flags, a.resolve, false);
+        }
+        if let Ok(p) = pin {
+            reached = Reached::Fd(p);
+        }
+    }
+    let p = match pin {
+        Ok(p) => p,
+        Err(libc::ENOENT) if a.flags & libc::O_CREAT != 0 => {
+            return created(cx, conn, a, copy);
+        }
+        Err(e) => return unreached(cx, conn, a, copy, e),
+    };
+    let gate = report::open_gate(cx, conn, a.base(), copy.bytes(), a.flags, reached);
+    if gate == Gate::Refuse {
+        sys::close(p);
+        return finish(Err(libc::EACCES));
+    }
+    let r = through_pin(p, a, copy, real);
+    let r = match gate {
+        Gate::Run { report_after: true } => {
+            // `reached` may read the pin: report before it is closed.
+            let fd = after(cx, conn, a, copy, reached, r);
+            return close_pin(p, r, fd);
+        }
+        _ => r,
+    };
+    close_pin(p, r, finish(r))
+}
+
+/// Close the pin unless it is the descriptor handed back (`O_PATH`), and
+/// return `ret` with its errno.
+fn close_pin(pin: c_int, r: Result<c_int, c_int>, ret: c_int) -> c_int {
+    if r != Ok(pin) {
+        let err = sys::errno();
+        sys::close(pin);
+        sys::set_errno(err);
+    }
+    ret
+}
+
+/// The open the caller asked for, of the file `pin` holds.
+fn through_pin(
+    pin: c_int,
+    a: OpenArgs,
+    copy: &PathCopy,
+    real: &dyn Fn(*const c_char) -> c_int,
+) -> Result<c_int, c_int> {
+    let f = a.flags;
+    if f & libc::O_PATH != 0 {
+        // The pin is that open; only close-on-exec may differ.
+        if f & libc::O_CLOEXEC == 0 {
+            // SAFETY: F_SETFD on our own descriptor.
+            let _ =
+                unsafe { sys::raw(libc::SYS_fcntl, pin as usize, libc::F_SETFD as usize, 0, 0) };
+        }
+        return Ok(pin);
+    }
+    if f & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL {
+        return Err(libc::EEXIST);
+    }
+    if f & libc::O_NOFOLLOW != 0 && reach::is_link(pin) {
+        return Err(libc::ELOOP);
+    }
+    match reach::reopen(pin, f, a.mode) {
+        Err(libc::ENOENT) => {
+            // No /proc to reopen through: the caller's open, kept only if
+            // it reached the pinned file.
+            let fd = real(copy.ptr());
+            if fd < 0 {
+                return Err(sys::errno());
+            }
+            let same = match (sys::fstat(fd), sys::fstat(pin)) {
+                (Some(x), Some(y)) => x.st_dev == y.st_dev && x.st_ino == y.st_ino,
+                _ => false,
+            };
+            if same {
+                Ok(fd)
+            } else {
+                sys::close(fd);
+                Err(libc::EACCES)
+            }
+        }
+        r => r,
+    }
+}
+
+/// An open of a name that reaches nothing (the pin failed with `err`):
+/// decided on the name, failed with `err` (a refusal fails with it too
+/// when it says the path is not there).
+fn unreached(
+    cx: &Ctx,
+    conn: &mut Option<crate::conn::Conn>,
+    a: OpenArgs,
+    copy: &PathCopy,
+    err: c_int,
+) -> c_int {
+    match report::open_gate(cx, conn, a.base(), copy.bytes(), a.flags, Reached::Same) {
+        Gate::Refuse => {
+            let e = match err {
+                libc::ENOENT | libc::ENOTDIR if a.flags & libc::O_CREAT == 0 => err,
+                _ => libc::EACCES,
+            };
+            finish(Err(e))
+        }
+        Gate::Run { report_after: true } => after(cx, conn, a, copy, Reached::Same, Err(err)),
+        Gate::Run { .. } => finish(Err(err)),
+    }
+}
+
+/// How many links a creating open follows to the file it creates.
+const MAX_CREATE_LINKS: usize = 8;
+
+/// An `O_CREAT` open of a name that reaches no file: the file is created
+/// in its parent directory, pinned, under its last name, with
+/// `O_NOFOLLOW`, after a decision on the name and on that file. A dangling
+/// link in its place is followed, as the kernel would, to where it points.
+fn created(cx: &Ctx, conn: &mut Option<crate::conn::Conn>, a: OpenArgs, copy: &PathCopy) -> c_int {
+    let mut cur = [0u8; PATH_MAX + 2];
+    let mut len = copy.bytes().len();
+    cur[..len].copy_from_slice(copy.bytes());
+    let mut dirfd = a.dirfd;
+    let mut owned: Option<c_int> = None;
+    let mut resolve = a.resolve;
+    let release = |fd: Option<c_int>| {
+        if let Some(fd) = fd {
+            sys::close(fd);
+        }
+    };
+    for _ in 0..MAX_CREATE_LINKS {
+        let Some(at) = reach::split_last(&mut cur, len) else {
+            release(owned);
+            return unreached(cx, conn, a, copy, libc::ENOENT);
+        };
+        let dir = match reach::pin(
+            dirfd,
+            cur.as_ptr().cast(),
+            libc::O_DIRECTORY,
+            resolve,
+            false,
+        ) {
+            Ok(d) => d,
+            Err(e) => {
+                release(owned);
+                return unreached(cx, conn, a, copy, e);
+            }
+        };
+        release(owned.replace(dir));
+        dirfd = dir;
+        resolve = 0;
+        let name = cur[at..].as_ptr().cast::<c_char>();
+        let mut target = [0u8; PATH_MAX + 1];
+        match reach::readlinkat(dir, name, &mut target) {
+            Ok(n) => {
+                // A dangling link where the file would be.
+                let fails = if a.flags & libc::O_EXCL != 0 {
+                    Some(libc::EEXIST)
+                } else if a.flags & libc::O_NOFOLLOW != 0 {
+                    Some(libc::ELOOP)
+                } else {
+                    None
+                };
+                if let Some(e) = fails {
+                    release(owned);
+                    return unreached(cx, conn, a, copy, e);
+                }
+                cur[..n + 1].copy_from_slice(&target[..n + 1]);
+                len = n;
+                continue;
+            }
+            Err(libc::EINVAL | libc::ENOENT) => {}
+            Err(e) => {
+                release(owned);
+                return unreached(cx, conn, a, copy, e);
+            }
+        }
+        let reached = Reached::DirName(dir, name.cast());
+        let gate = report::open_gate(cx, conn, a.base(), copy.bytes(), a.flags, reached);
+        if gate == Gate::Refuse {
+            release(owned);
+            return finish(Err(libc::EACCES));
+        }
+        let r = reach::openat(dir, name, a.flags | libc::O_NOFOLLOW, a.mode);
+        if r == Err(libc::ELOOP) && a.flags & libc::O_NOFOLLOW == 0 {
+            // A link planted since: follow it, deciding again.
+            let name_len = cur[at..].iter().position(|&b| b == 0).unwrap_or(0);
+            cur.copy_within(at..at + name_len + 1, 0);
+            len = name_len;
+            continue;
+        }
+        let ret = match gate {
+            Gate::Run { report_after: true } => after(cx, conn, a, copy, reached, r),
+            _ => finish(r),
+        };
+        let err = sys::errno();
+        release(owned);
+        sys::set_errno(err);
+        return ret;
+    }
+    release(owned);
+    unreached(cx, conn, a, copy, libc::ELOOP)
+}
+
+/// The open system call itself, for a real function that is missing.
+fn sys_openat(dirfd: c_int, path: *const c_char, flags: c_int, mode: c_uint) -> c_int {
+    finish(reach::openat(dirfd, path, flags, mode))
 }
 
 /// Entry from the C shim's `open`/`open64`.
@@ -149,15 +540,16 @@ pub unsafe extern "C" fn rampart_open(
     mode: c_uint,
     large: c_int,
 ) -> c_int {
-    wrap(Base::Cwd, path, flags, || {
+    let a = OpenArgs::at(libc::AT_FDCWD, flags, mode);
+    open_fd(a, path, |p| {
         let real = if large != 0 {
             get::open64()
         } else {
             get::open()
         };
         match real {
-            Some(f) => f(path, flags, mode),
-            None => sys_openat(libc::AT_FDCWD, path, flags, mode),
+            Some(f) => f(p, flags, mode),
+            None => sys_openat(libc::AT_FDCWD, p, flags, mode),
         }
     })
 }
@@ -171,66 +563,78 @@ pub unsafe extern "C" fn rampart_openat(
     mode: c_uint,
     large: c_int,
 ) -> c_int {
-    wrap(Base::of(dirfd), path, flags, || {
+    open_fd(OpenArgs::at(dirfd, flags, mode), path, |p| {
         let real = if large != 0 {
             get::openat64()
         } else {
             get::openat()
         };
         match real {
-            Some(f) => f(dirfd, path, flags, mode),
-            None => sys_openat(dirfd, path, flags, mode),
+            Some(f) => f(dirfd, p, flags, mode),
+            None => sys_openat(dirfd, p, flags, mode),
         }
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn __open_2(path: *const c_char, flags: c_int) -> c_int {
-    wrap(Base::Cwd, path, flags, || match get::__open_2() {
-        Some(f) => f(path, flags),
-        None => sys_openat(libc::AT_FDCWD, path, flags, 0),
+    let a = OpenArgs::at(libc::AT_FDCWD, flags, 0);
+    open_fd(a, path, |p| match get::__open_2() {
+        Some(f) => f(p, flags),
+        None => sys_openat(libc::AT_FDCWD, p, flags, 0),
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn __open64_2(path: *const c_char, flags: c_int) -> c_int {
-    wrap(Base::Cwd, path, flags, || match get::__open64_2() {
-        Some(f) => f(path, flags),
-        None => sys_openat(libc::AT_FDCWD, path, flags, 0),
+    let a = OpenArgs::at(libc::AT_FDCWD, flags, 0);
+    open_fd(a, path, |p| match get::__open64_2() {
+        Some(f) => f(p, flags),
+        None => sys_openat(libc::AT_FDCWD, p, flags, 0),
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn __openat_2(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
-    wrap(Base::of(dirfd), path, flags, || match get::__openat_2() {
-        Some(f) => f(dirfd, path, flags),
-        None => sys_openat(dirfd, path, flags, 0),
-    })
+    open_fd(
+        OpenArgs::at(dirfd, flags, 0),
+        path,
+        |p| match get::__openat_2() {
+            Some(f) => f(dirfd, p, flags),
+            None => sys_openat(dirfd, p, flags, 0),
+        },
+    )
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn __openat64_2(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
-    wrap(Base::of(dirfd), path, flags, || match get::__openat64_2() {
-        Some(f) => f(dirfd, path, flags),
-        None => sys_openat(dirfd, path, flags, 0),
-    })
+    open_fd(
+        OpenArgs::at(dirfd, flags, 0),
+        path,
+        |p| match get::__openat64_2() {
+            Some(f) => f(dirfd, p, flags),
+            None => sys_openat(dirfd, p, flags, 0),
+        },
+    )
 }
 
 const CREAT_FLAGS: c_int = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
 
 #[no_mangle]
 pub unsafe extern "C" fn creat(path: *const c_char, mode: mode_t) -> c_int {
-    wrap(Base::Cwd, path, CREAT_FLAGS, || match get::creat() {
-        Some(f) => f(path, mode),
-        None => sys_openat(libc::AT_FDCWD, path, CREAT_FLAGS, mode),
+    let a = OpenArgs::at(libc::AT_FDCWD, CREAT_FLAGS, mode);
+    open_fd(a, path, |p| match get::creat() {
+        Some(f) => f(p, mode),
+        None => sys_openat(libc::AT_FDCWD, p, CREAT_FLAGS, mode),
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn creat64(path: *const c_char, mode: mode_t) -> c_int {
-    wrap(Base::Cwd, path, CREAT_FLAGS, || match get::creat64() {
-        Some(f) => f(path, mode),
-        None => sys_openat(libc::AT_FDCWD, path, CREAT_FLAGS | libc::O_LARGEFILE, mode),
+    let a = OpenArgs::at(libc::AT_FDCWD, CREAT_FLAGS, mode);
+    open_fd(a, path, |p| match get::creat64() {
+        Some(f) => f(p, mode),
+        None => sys_openat(libc::AT_FDCWD, p, CREAT_FLAGS | libc::O_LARGEFILE, mode),
     })
 }
 
@@ -250,6 +654,40 @@ pub fn fopen_flags(mode: &[u8]) -> c_int {
         }
     }
     f
+}
+
+/// `fopen`: the descriptor from [`open_fd`] (with the flags of `mode` and
+/// the creation mode 0666 that `fopen` uses), handed to libc's `fdopen`. A
+/// mode `fdopen` does not know (`ccs=`) goes the way of [`decided`].
+fn open_file(
+    path: *const c_char,
+    mode: *const c_char,
+    call: impl FnOnce() -> *mut FILE,
+) -> *mut FILE {
+    // SAFETY: fopen reads the mode string.
+    let m = if mode.is_null() {
+        &[][..]
+    } else {
+        unsafe { sys::cstr_bytes(mode) }
+    };
+    if path.is_null() || m.is_empty() || m.contains(&b',') {
+        return wrap_file(path, mode, call);
+    }
+    let flags = fopen_flags(m);
+    let a = OpenArgs::at(libc::AT_FDCWD, flags, 0o666);
+    let fd = open_fd(a, path, |p| sys_openat(libc::AT_FDCWD, p, flags, 0o666));
+    if fd < 0 {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: our own descriptor and the caller's mode string; fdopen is
+    // not hooked.
+    let fp = unsafe { libc::fdopen(fd, mode) };
+    if fp.is_null() {
+        let err = sys::errno();
+        sys::close(fd);
+        sys::set_errno(err);
+    }
+    fp
 }
 
 fn wrap_file(
@@ -280,7 +718,7 @@ fn missing<T>() -> *mut T {
 
 #[no_mangle]
 pub unsafe extern "C" fn fopen(path: *const c_char, mode: *const c_char) -> *mut FILE {
-    wrap_file(path, mode, || match must::fopen() {
+    open_file(path, mode, || match must::fopen() {
         Some(f) => f(path, mode),
         None => missing(),
     })
@@ -288,7 +726,7 @@ pub unsafe extern "C" fn fopen(path: *const c_char, mode: *const c_char) -> *mut
 
 #[no_mangle]
 pub unsafe extern "C" fn fopen64(path: *const c_char, mode: *const c_char) -> *mut FILE {
-    wrap_file(path, mode, || match must::fopen64() {
+    open_file(path, mode, || match must::fopen64() {
         Some(f) => f(path, mode),
         None => missing(),
     })

@@ -8,7 +8,7 @@
 //! straight to the real `syscall`. Entered from the C shim, which reads the
 //! variadic arguments.
 
-use libc::{c_char, c_int, c_long};
+use libc::{c_char, c_int, c_long, c_uint};
 
 use crate::hooks::{exec, mutate, net, open};
 use crate::path::Base;
@@ -29,7 +29,19 @@ unsafe fn real_syscall(n: c_long, a: [c_long; 6]) -> c_long {
 }
 
 /// An open made through `syscall`, exactly like the libc wrappers
-/// ([`open::decided`]). `flags(ok, errno)` reads the open flags.
+/// ([`open::open_fd`]): `a[path_at]` is the path, which the open is made
+/// on a copy of.
+unsafe fn open_fd_call(n: c_long, a: [c_long; 6], path_at: usize, args: open::OpenArgs) -> c_long {
+    open::open_fd(args, a[path_at] as *const c_char, |p| {
+        let mut b = a;
+        b[path_at] = p as c_long;
+        real_syscall(n, b) as c_int
+    }) as c_long
+}
+
+/// An `openat2` whose `how` is not the 24 bytes [`open_fd_call`] knows:
+/// decided on its name ([`open::decided`]). `flags(ok, errno)` reads the
+/// open flags.
 unsafe fn open_call(
     n: c_long,
     a: [c_long; 6],
@@ -61,8 +73,37 @@ pub unsafe extern "C" fn rampart_syscall(
     let a = [a1, a2, a3, a4, a5, a6];
     match n {
         #[cfg(target_arch = "x86_64")]
-        libc::SYS_open => open_call(n, a, Base::Cwd, a1, |_, _| a2 as c_int),
-        libc::SYS_openat => open_call(n, a, Base::of(a1 as c_int), a2, |_, _| a3 as c_int),
+        libc::SYS_open => open_fd_call(
+            n,
+            a,
+            0,
+            open::OpenArgs::at(libc::AT_FDCWD, a2 as c_int, a3 as c_uint),
+        ),
+        libc::SYS_openat => open_fd_call(
+            n,
+            a,
+            1,
+            open::OpenArgs::at(a1 as c_int, a3 as c_int, a4 as c_uint),
+        ),
+        libc::SYS_openat2 if a4 == 24 && a3 != 0 && a2 != 0 => {
+            // Read `how` once: the open is made with this copy of it.
+            let how = *(a3 as *const crate::reach::OpenHow);
+            let creates = how.flags & (libc::O_CREAT | libc::O_TMPFILE) as u64 != 0;
+            if how.flags > u64::from(u32::MAX) || (how.mode != 0 && !creates) {
+                // The kernel refuses these: let it say so.
+                return open_call(n, a, Base::of(a1 as c_int), a2, |_, _| how.flags as c_int);
+            }
+            let args = open::OpenArgs {
+                dirfd: a1 as c_int,
+                flags: how.flags as c_int,
+                mode: how.mode as c_uint,
+                resolve: how.resolve,
+            };
+            open::open_fd(args, a2 as *const c_char, |p| {
+                let b = [a1, p as c_long, &how as *const _ as c_long, a4, a5, a6];
+                real_syscall(n, b) as c_int
+            }) as c_long
+        }
         libc::SYS_openat2 => {
             // struct open_how { u64 flags; u64 mode; u64 resolve; }
             let how = a3 as *const u64;

@@ -1,0 +1,161 @@
+/* Tries to read a protected file by another name, as a hostile program
+ * under enforcement would.
+ *
+ *   other_names names SECRET DIR   every other name for SECRET (which is
+ *                                  DIR/secret.txt); one line per attempt:
+ *                                  "NAME leaked" or "NAME refused ERRNO"
+ *   other_names race SECRET DIR N  two races, N opens each: a thread that
+ *                                  swaps a symlink between a harmless file
+ *                                  and SECRET, and a thread that rewrites
+ *                                  the path string between the check and
+ *                                  the open; prints "RACE leaks=K opens=M"
+ *
+ * A "leak" is a read that returned the secret's first bytes. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef RESOLVE_IN_ROOT
+#define RESOLVE_IN_ROOT 0x10
+#endif
+struct how {
+    uint64_t flags, mode, resolve;
+};
+
+static const char MARK[] = "s3cret";
+
+/* 1 when fd reads the secret's mark; closes fd. */
+static int leaks(int fd) {
+    char buf[64] = {0};
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    return n > 0 && strstr(buf, MARK) != NULL;
+}
+
+static void report(const char *name, int fd) {
+    if (fd >= 0) {
+        int l = leaks(fd);
+        printf("%s %s\n", name, l ? "leaked" : "opened-other");
+    } else {
+        printf("%s refused %d\n", name, errno);
+    }
+    fflush(stdout);
+}
+
+static int names(const char *secret, const char *dir) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/link-to-secret", dir);
+    unlink(p);
+    if (symlink(secret, p) != 0)
+        perror("symlink");
+    report("symlink", open(p, O_RDONLY));
+    report("symlink-syscall", (int)syscall(SYS_openat, AT_FDCWD, p, O_RDONLY, 0));
+    FILE *f = fopen(p, "r");
+    report("symlink-fopen", f ? dup(fileno(f)) : -1);
+    if (f)
+        fclose(f);
+
+    snprintf(p, sizeof p, "%s/dirlink", dir);
+    unlink(p);
+    if (symlink(dir, p) != 0)
+        perror("symlink");
+    snprintf(p, sizeof p, "%s/dirlink/secret.txt", dir);
+    report("directory-symlink", open(p, O_RDONLY));
+
+    if (chdir(dir) != 0)
+        perror("chdir");
+    report("proc-self-cwd", open("/proc/self/cwd/secret.txt", O_RDONLY));
+    report("dot-dot-through-link", open("dirlink/../secret.txt", O_RDONLY));
+
+    int d = open(dir, O_RDONLY | O_DIRECTORY);
+    snprintf(p, sizeof p, "/proc/self/fd/%d/secret.txt", d);
+    report("proc-self-fd", open(p, O_RDONLY));
+    struct how h = {O_RDONLY, 0, RESOLVE_IN_ROOT};
+    report("openat2-in-root",
+           (int)syscall(SYS_openat2, d, "/secret.txt", &h, sizeof h));
+    report("openat2-in-root-link",
+           (int)syscall(SYS_openat2, d, "/link-to-secret", &h, sizeof h));
+    close(d);
+    return 0;
+}
+
+static volatile int stop;
+static char swap_path[4096], harmless[4096], secret_path[4096], tmp_link[4096];
+static char racy[4096];
+
+/* Keeps swapping swap_path between a link to the harmless file and a link
+ * to the secret (rename of a fresh link over it: always some link). */
+static void *swap_links(void *arg) {
+    (void)arg;
+    for (unsigned i = 0; !stop; i++) {
+        unlink(tmp_link);
+        if (symlink(i & 1 ? secret_path : harmless, tmp_link) == 0)
+            rename(tmp_link, swap_path);
+    }
+    return NULL;
+}
+
+/* Keeps rewriting the path string the main thread opens. */
+static void *swap_string(void *arg) {
+    (void)arg;
+    size_t n = strlen(harmless) + 1, m = strlen(secret_path) + 1;
+    for (unsigned i = 0; !stop; i++) {
+        if (i & 1)
+            memcpy(racy, secret_path, m);
+        else
+            memcpy(racy, harmless, n);
+    }
+    return NULL;
+}
+
+static void race(const char *name, void *(*swapper)(void *), const char *path, int n) {
+    pthread_t t;
+    stop = 0;
+    pthread_create(&t, NULL, swapper, NULL);
+    int leaked = 0, opened = 0;
+    for (int i = 0; i < n; i++) {
+        int fd = open(path, O_RDONLY);
+        if (fd >= 0) {
+            opened++;
+            leaked += leaks(fd);
+        }
+    }
+    stop = 1;
+    pthread_join(t, NULL);
+    printf("%s leaks=%d opens=%d\n", name, leaked, opened);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 4 && strcmp(argv[1], "names") == 0)
+        return names(argv[2], argv[3]);
+    if (argc >= 5 && strcmp(argv[1], "race") == 0) {
+        int n = atoi(argv[4]);
+        snprintf(secret_path, sizeof secret_path, "%s", argv[2]);
+        snprintf(harmless, sizeof harmless, "%s/harmless.txt", argv[3]);
+        snprintf(swap_path, sizeof swap_path, "%s/swap", argv[3]);
+        snprintf(tmp_link, sizeof tmp_link, "%s/swap.tmp", argv[3]);
+        FILE *h = fopen(harmless, "w");
+        if (h) {
+            fputs("harmless\n", h);
+            fclose(h);
+        }
+        unlink(swap_path);
+        if (symlink(harmless, swap_path) != 0)
+            perror("symlink");
+        race("symlink-swap", swap_links, swap_path, n);
+        /* The string is at most as long as the longer of the two names. */
+        memcpy(racy, harmless, strlen(harmless) + 1);
+        race("string-swap", swap_string, racy, n);
+        return 0;
+    }
+    fprintf(stderr, "usage: other_names names SECRET DIR | race SECRET DIR N\n");
+    return 2;
+}
