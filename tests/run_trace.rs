@@ -1107,3 +1107,38 @@ fn enforce_a_trail_that_fills_up_refuses_even_calls_that_need_no_verdict() {
         );
     }
 }
+
+#[test]
+fn both_backends_record_the_file_an_open_reached_in_monitor_mode() {
+    for backend in ["preload", "trace"] {
+        let sb = Sandbox::new();
+        let target = sb.work().join("real.txt");
+        std::fs::write(&target, "x\n").unwrap();
+        let link = sb.work().join("link.txt");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let o = sb.run_backend(backend, &["cat", link.to_str().unwrap()]);
+        assert_ok(&o);
+        let records = sb.records();
+        let open = records
+            .iter()
+            .find(|r| r["request"]["path"] == link.to_str().unwrap())
+            .unwrap_or_else(|| panic!("{backend}: no open of the link"));
+        assert_eq!(
+            open["request"]["resolved"],
+            target.to_str().unwrap(),
+            "{backend}: {open}"
+        );
+        // An open that reached the file it named says nothing more.
+        let direct = sb.run_backend(backend, &["cat", target.to_str().unwrap()]);
+        assert_ok(&direct);
+        let records = sb.records();
+        let plain = records
+            .iter()
+            .rfind(|r| r["request"]["path"] == target.to_str().unwrap())
+            .unwrap_or_else(|| panic!("{backend}: no open of the file"));
+        assert!(
+            plain["request"].get("resolved").is_none(),
+            "{backend}: {plain}"
+        );
+    }
+}

@@ -786,10 +786,13 @@ impl<'a> Supervisor<'a> {
             Pending::Call {
                 nr,
                 args,
-                event,
+                mut event,
                 denied: None,
                 passed,
             } => {
+                if !is_error && !self.opts.enforce {
+                    resolve_open(&mut event, tid, rval);
+                }
                 let outcome = if !is_error {
                     Outcome::Ok
                 } else if (ERESTARTSYS..=ERESTART_RESTARTBLOCK).contains(&-rval) {
@@ -966,6 +969,21 @@ impl Drop for Supervisor<'_> {
                 unsafe { libc::kill(r, libc::SIGKILL) };
                 let _ = ptrace(libc::PTRACE_CONT, r, 0, 0);
             }
+        }
+    }
+}
+
+/// Monitor mode: name the file a successful open reached (`resolved`),
+/// read from the descriptor it returned, where it differs from the path
+/// given. (In enforce mode the open was decided on the name at its entry;
+/// deciding on the file reached is not done by this backend yet.)
+fn resolve_open(event: &mut Event, tid: i32, fd: i64) {
+    let Call::Open { path, resolved, .. } = &mut event.call else {
+        return;
+    };
+    if let Ok(reached) = procfs::fd_target(tid, fd as i32) {
+        if reached.starts_with('/') && reached != *path {
+            *resolved = Some(reached);
         }
     }
 }
