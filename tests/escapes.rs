@@ -236,7 +236,7 @@ fn another_name_for_the_secret_reaches_nothing_under_preload() {
     );
     let out = stdout(&o);
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 9, "{out}\n{}", stderr(&o));
+    assert_eq!(lines.len(), 10, "{out}\n{}", stderr(&o));
     for l in &lines {
         assert!(l.contains(" refused "), "{l}\n{out}");
     }

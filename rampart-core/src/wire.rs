@@ -24,7 +24,9 @@
 //!                    `rampart __trace-exec`; else by the preload library)
 //!            outcome 0 ok, 1 in progress, 2 errno (errno > 0), 3 unknown
 //!            call 1 exec     path:str argc:u16 argc × arg:str
-//!            call 2 open     flags:i32 path:str
+//!            call 2 open     flags:i32 path:str [resolved:str]
+//!                            resolved: the file reached where it is not
+//!                            `path` (absent or empty: the same)
 //!            call 3 inet     family:u8 (4|6) addr:[u8; 4|16] port:u16 proto:u8 (1 tcp, 2 udp)
 //!                            domain:str (empty: none seen)
 //!            call 4 unix     path:str

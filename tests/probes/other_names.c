@@ -68,6 +68,12 @@ static int names(const char *secret, const char *dir) {
         perror("symlink");
     snprintf(p, sizeof p, "%s/dirlink/secret.txt", dir);
     report("directory-symlink", open(p, O_RDONLY));
+    snprintf(p, sizeof p, "%s/link-to-secret", dir);
+    FILE *g = fopen("/dev/null", "r");
+    g = g ? freopen(p, "r", g) : NULL;
+    report("symlink-freopen", g ? dup(fileno(g)) : -1);
+    if (g)
+        fclose(g);
 
     if (chdir(dir) != 0)
         perror("chdir");

@@ -754,10 +754,70 @@ unsafe fn freopen_common(
     } else {
         must::freopen()
     };
+    if let Some(fp) = freopen_pinned(path, mode, stream, real) {
+        return fp;
+    }
     wrap_file(shown, mode, || match real {
         Some(f) => f(path, mode, stream),
         None => missing(),
     })
+}
+
+type Freopen = unsafe extern "C" fn(*const c_char, *const c_char, *mut FILE) -> *mut FILE;
+
+/// Enforce mode, a file that exists: `freopen` decided on its name and
+/// the file it reaches (pinned), and kept only if the stream reached that
+/// file (else closed, EACCES). libc opens the file itself, so a file
+/// truncated by mode `w` through a link swapped in between is not undone.
+/// `None`: not this case (then [`decided`] on the name).
+unsafe fn freopen_pinned(
+    path: *const c_char,
+    mode: *const c_char,
+    stream: *mut FILE,
+    real: Option<Freopen>,
+) -> Option<*mut FILE> {
+    let f = real?;
+    if path.is_null() || mode.is_null() || !crate::state::saved().is_some_and(|s| s.enforce) {
+        return None;
+    }
+    let copy = PathCopy::of(path)?;
+    let flags = fopen_flags(sys::cstr_bytes(mode));
+    let cx = report::ctx()?;
+    let mut conn = cx.conn();
+    if !enforce::needs_verdict(&cx, enforce::open_tool(flags), conn.as_ref()) {
+        return None;
+    }
+    let pin = reach::pin(libc::AT_FDCWD, copy.ptr(), flags, 0, false).ok()?;
+    let reached = Reached::Fd(pin);
+    let base = Base::Cwd;
+    let gate = report::open_gate(&cx, &mut conn, base, copy.bytes(), flags, reached);
+    if gate == Gate::Refuse {
+        sys::close(pin);
+        sys::set_errno(libc::EACCES);
+        return Some(core::ptr::null_mut());
+    }
+    let mut fp = f(copy.ptr(), mode, stream);
+    let mut err = sys::errno();
+    if !fp.is_null() {
+        let same = match (sys::fstat(libc::fileno(fp)), sys::fstat(pin)) {
+            (Some(x), Some(y)) => x.st_dev == y.st_dev && x.st_ino == y.st_ino,
+            _ => false,
+        };
+        if !same {
+            libc::fclose(fp);
+            fp = core::ptr::null_mut();
+            err = libc::EACCES;
+        }
+    }
+    if gate == (Gate::Run { report_after: true }) {
+        if let Some(c) = conn.as_mut() {
+            let oc = outcome(!fp.is_null(), err);
+            report::open(&cx, c, base, copy.bytes(), flags, reached, oc);
+        }
+    }
+    sys::close(pin);
+    sys::set_errno(err);
+    Some(fp)
 }
 
 #[no_mangle]
