@@ -10,6 +10,29 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 const TYPE_A: u16 = 1;
 const TYPE_AAAA: u16 = 28;
 
+/// The (address, first name) pairs of a hosts file (`hosts(5)`): one per
+/// address, its first name (the canonical one), lowercased; comments,
+/// blank and malformed lines are skipped, and a later line for an address
+/// already named does not rename it (the resolver stops at the first).
+pub fn hosts_file(text: &str) -> Vec<(IpAddr, String)> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut words = line.split_whitespace();
+        let (Some(addr), Some(name)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let Ok(addr) = addr.parse::<IpAddr>() else {
+            continue;
+        };
+        if seen.insert(addr) {
+            out.push((addr, name.to_ascii_lowercase()));
+        }
+    }
+    out
+}
+
 /// The (address, asked name) pairs in a DNS response, empty when `msg` is not
 /// a well-formed response.
 pub fn answers(msg: &[u8]) -> Vec<(IpAddr, String)> {
@@ -93,6 +116,23 @@ fn parse(msg: &[u8]) -> Option<Vec<(IpAddr, String)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hosts_file_names_each_address_by_its_first_name() {
+        let text = "# comment\n127.0.0.1\tlocalhost\n::1 localhost ip6-localhost\n\n\
+                    10.0.0.5 Build.Internal build # the build box\n\
+                    10.0.0.5 other\nnot-an-address name\n192.168.1.1\n";
+        let got = hosts_file(text);
+        let named = |a: &str| {
+            let a: IpAddr = a.parse().unwrap();
+            got.iter().find(|(x, _)| *x == a).map(|(_, n)| n.as_str())
+        };
+        assert_eq!(named("127.0.0.1"), Some("localhost"));
+        assert_eq!(named("::1"), Some("localhost"));
+        assert_eq!(named("10.0.0.5"), Some("build.internal"));
+        assert_eq!(named("192.168.1.1"), None);
+        assert_eq!(got.len(), 3);
+    }
 
     /// A response for `www.Example.com` with a CNAME and an A record, names compressed.
     fn response() -> Vec<u8> {

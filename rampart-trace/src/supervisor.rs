@@ -829,6 +829,9 @@ impl<'a> Supervisor<'a> {
                 {
                     self.renamed();
                 }
+                if outcome == Outcome::Ok && opens_hosts_file(&event) {
+                    self.read_hosts_file(tid);
+                }
                 self.record(event, outcome, passed);
             }
             Pending::Chdir => {
@@ -851,6 +854,26 @@ impl<'a> Supervisor<'a> {
         for p in self.procs.values_mut() {
             p.cwd = None;
             p.dirfds = DirFds::default();
+        }
+    }
+
+    /// A process opened the hosts file: the names in it are what its own
+    /// resolver will find there (a static or Go program reads it itself,
+    /// no DNS answer passes by), so its later connects to those addresses
+    /// carry the name. The file is read as the process sees it (its root),
+    /// and a name from a DNS answer is kept over it.
+    fn read_hosts_file(&mut self, tid: i32) {
+        let text = std::fs::read(format!("/proc/{tid}/root/etc/hosts"))
+            .or_else(|_| std::fs::read("/etc/hosts"));
+        let Ok(text) = text else { return };
+        let found = dns::hosts_file(&String::from_utf8_lossy(&text));
+        let tgid = self.tgid_of(tid);
+        let p = self.procs.entry(tgid).or_default();
+        if p.dns.len() + found.len() > DNS_CACHE_MAX {
+            p.dns.clear();
+        }
+        for (addr, name) in found {
+            p.dns.entry(addr).or_insert(name);
         }
     }
 
@@ -986,4 +1009,11 @@ fn resolve_open(event: &mut Event, tid: i32, fd: i64) {
             *resolved = Some(reached);
         }
     }
+}
+
+/// Whether a call opened the hosts file (by that name or through a link).
+fn opens_hosts_file(event: &Event) -> bool {
+    const HOSTS: &str = "/etc/hosts";
+    matches!(&event.call, Call::Open { path, resolved, .. }
+        if path == HOSTS || resolved.as_deref() == Some(HOSTS))
 }

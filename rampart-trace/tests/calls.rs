@@ -632,3 +632,26 @@ fn a_watched_call_through_the_32_bit_abi_is_refused_not_passed_through() {
     );
     assert!(opens_of(&events, "/etc/hostname").is_empty());
 }
+
+#[test]
+fn a_connect_to_a_name_from_the_hosts_file_carries_the_name() {
+    // A static program that reads /etc/hosts itself (no DNS answer passes
+    // by): the name comes from the file it opened. `localhost` is in every
+    // hosts file this suite runs on.
+    let probe = probe("hosts", true);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (report, events) = trace(&[
+        probe.as_os_str(),
+        "localhost".as_ref(),
+        port.to_string().as_ref(),
+    ]);
+    assert_eq!(
+        report.status, 0,
+        "the probe did not find localhost: {events:?}"
+    );
+    let net: Vec<_> = events.iter().filter(|e| e.tool() == "net").collect();
+    assert_eq!(net.len(), 1, "{net:?}");
+    assert_eq!(net[0].domain().as_deref(), Some("localhost"));
+    assert_eq!(net[0].url().unwrap(), format!("tcp://localhost:{port}"));
+}
