@@ -347,8 +347,9 @@ fn decide(
     )
 }
 
-/// The policy's verdict on `event`: a mutation on each path it touches,
-/// as the tool it is decided as.
+/// The policy's verdict on `event`: an open on its name and on the file it
+/// reached, a mutation on each path it touches, each as the tool it is
+/// decided as ([`Event::path_checks`]); a deny of any denies the call.
 fn decide_by_policy(engine: &Engine, event: &Event, req: &Request<'_>) -> Decision {
     match event.path_checks() {
         Some(checks) => {
