@@ -230,3 +230,56 @@ fn explicit_files_are_verified_in_chain_order_whatever_order_they_come_in() {
         (30, files.len(), 1)
     );
 }
+
+#[test]
+fn a_trail_cut_at_its_end_no_longer_verifies() {
+    // The last record removed: the chain that is left is a valid prefix,
+    // but it no longer reaches the end the writer anchored.
+    let (tmp, files) = trail();
+    let last = files.last().unwrap();
+    let mut lines = read_lines(last);
+    lines.pop();
+    write_lines(last, &lines);
+    let f = failure(tmp.path());
+    assert_eq!(f.file, *last, "{f}");
+    assert!(f.reason.contains("cut at its end"), "{f}");
+
+    // The whole last file removed.
+    let (tmp, files) = trail();
+    fs::remove_file(files.last().unwrap()).unwrap();
+    let f = failure(tmp.path());
+    assert!(f.reason.contains("anchored file is gone"), "{f}");
+
+    // A forged anchor is not a way out: it must name a record where the
+    // writer left it.
+    let (tmp, files) = trail();
+    let last = files.last().unwrap();
+    let mut lines = read_lines(last);
+    lines.pop();
+    write_lines(last, &lines);
+    let anchor = tmp.path().join("audit.anchor");
+    let text = fs::read_to_string(&anchor).unwrap();
+    fs::write(&anchor, text.replace("sha256:", "sha256:0")).unwrap();
+    assert!(failure(tmp.path()).reason.contains("cut at its end"));
+}
+
+#[test]
+fn the_anchor_follows_every_append_and_a_missing_one_is_no_failure() {
+    let (tmp, files) = trail();
+    let anchor = tmp.path().join("audit.anchor");
+    let v: serde_json::Value = serde_json::from_str(&fs::read_to_string(&anchor).unwrap()).unwrap();
+    let last = files.last().unwrap();
+    assert_eq!(
+        v["file"].as_str().unwrap(),
+        last.file_name().unwrap().to_str().unwrap()
+    );
+    assert_eq!(
+        v["size"].as_u64().unwrap(),
+        fs::metadata(last).unwrap().len()
+    );
+    let report = verify(&[tmp.path().to_path_buf()]).unwrap();
+    assert_eq!(v["last_hash"].as_str().unwrap(), report.last_hash);
+    // A trail from before anchors (or from Go Rampart) has none.
+    fs::remove_file(&anchor).unwrap();
+    assert_eq!(verify(&[tmp.path().to_path_buf()]).unwrap().records, 30);
+}

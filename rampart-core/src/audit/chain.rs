@@ -202,7 +202,13 @@ impl Chain {
         let current = self.current.as_mut().expect("a file is open");
         write_to(current, &self.buf[pending_from..])?;
         self.unsynced = true;
-        Ok(())
+        // Still under the lock: the anchor names the newest record.
+        let anchor = super::anchor::Anchor {
+            file: current.name.clone(),
+            size: current.size,
+            last_hash: self.last_hash.clone(),
+        };
+        super::anchor::write(&self.dir, &anchor)
     }
 
     /// Whether the open file is still the chain's tail as this writer left

@@ -5,7 +5,8 @@
 //! the chain under a directory lock ([`chain`]), file naming, rotation and
 //! continuation headers ([`files`]), reading records back ([`reader`]),
 //! reading a whole trail in one pass with the chain checked as it goes
-//! ([`scan`]) and the verdict on a trail ([`verify`](mod@verify)). It never
+//! ([`scan`]), the anchored end of a trail ([`anchor`]) and the verdict on
+//! a trail ([`verify`](mod@verify)). It never
 //! decides anything about a call and never drops or rewrites a record that
 //! is already on disk.
 //!
@@ -15,6 +16,7 @@
 //! every file after the first starts with an unhashed header
 //! `{"chain_continue":"<last hash>","prev_file":"<previous file>"}`.
 
+pub mod anchor;
 pub mod chain;
 pub mod files;
 mod fsync;

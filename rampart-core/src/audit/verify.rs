@@ -5,7 +5,8 @@
 //! the hash emptied, each `prev_hash` the hash of the record before it, each
 //! continuation header the first line of its file, naming the previous file
 //! and continuing from the last hash before it), plus every record read as a
-//! whole [`Record`]. The line-by-line rules live in [`super::scan`], which
+//! whole [`Record`], and a directory's trail must reach the end its writer
+//! anchored ([`super::anchor`]). The line-by-line rules live in [`super::scan`], which
 //! `init --from-audit` shares. A torn last line is tolerated and reported.
 //! The first failure stops verification and names its file and line. It
 //! never modifies a file.
@@ -68,6 +69,14 @@ impl std::error::Error for VerifyFailure {}
 pub fn verify(paths: &[PathBuf]) -> Result<VerifyReport, VerifyFailure> {
     let sinks = (0..default_threads()).map(|_| Strict).collect();
     let (_, report) = scan(paths, true, sinks)?;
+    // A directory's trail must still reach the end its writer anchored.
+    for dir in paths.iter().filter(|p| p.is_dir()) {
+        super::anchor::check(dir).map_err(|(file, reason)| VerifyFailure {
+            file,
+            line: 0,
+            reason,
+        })?;
+    }
     Ok(report.chain)
 }
 
