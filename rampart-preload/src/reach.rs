@@ -165,7 +165,8 @@ pub fn pin(
     let f = libc::O_PATH | libc::O_CLOEXEC | (flags & (libc::O_NOFOLLOW | libc::O_DIRECTORY));
     let extra = if no_links { RESOLVE_NO_SYMLINKS } else { 0 };
     match openat2(dirfd, path, &how(f, 0, resolve | extra)) {
-        Err(libc::ENOSYS) if resolve == 0 && !no_links => openat(dirfd, path, f, 0),
+        // No openat2 (an old kernel, or a seccomp sandbox refusing it).
+        Err(libc::ENOSYS | libc::EPERM) if resolve == 0 && !no_links => openat(dirfd, path, f, 0),
         r => r,
     }
 }

@@ -226,23 +226,13 @@ fn watched(a: OpenArgs, copy: &PathCopy, real: &dyn Fn(*const c_char) -> c_int) 
     reported(a, copy, Reached::Fd(fd), r)
 }
 
-/// Report an open made (`Reached::Fd` is read only when it worked) and
+/// Report an open made ([`after`], with this caller's connection) and
 /// return its result with its errno.
 fn reported(a: OpenArgs, copy: &PathCopy, reached: Reached, r: Result<c_int, c_int>) -> c_int {
-    let reached = match (reached, r) {
-        (Reached::Fd(_), Err(_)) => Reached::Same,
-        (reached, _) => reached,
-    };
-    if let Some(cx) = report::ctx() {
-        if let Some(mut conn) = cx.conn() {
-            let oc = match r {
-                Ok(_) => outcome(true, 0),
-                Err(e) => outcome(false, e),
-            };
-            report::open(&cx, &mut conn, a.base(), copy.bytes(), a.flags, reached, oc);
-        }
+    match report::ctx() {
+        Some(cx) => after(&cx, &mut cx.conn(), a, copy, reached, r),
+        None => finish(r),
     }
-    finish(r)
 }
 
 /// A result as the caller gets it: the descriptor, or -1 with errno.
@@ -290,8 +280,9 @@ fn enforced(a: OpenArgs, copy: &PathCopy, real: &dyn Fn(*const c_char) -> c_int)
     pinned(&cx, &mut conn, a, copy, plain, real)
 }
 
-/// Report an open made in enforce mode after a gate that left the report
-/// to the call's end.
+/// Report an open made (monitor mode, or after a gate that left the
+/// report to the call's end; `Reached::Fd` is read only when the open
+/// worked) and return its result with its errno.
 fn after(
     cx: &Ctx,
     conn: &mut Option<crate::conn::Conn>,
@@ -300,6 +291,10 @@ fn after(
     reached: Reached,
     r: Result<c_int, c_int>,
 ) -> c_int {
+    let reached = match (reached, r) {
+        (Reached::Fd(_), Err(_)) => Reached::Same,
+        (reached, _) => reached,
+    };
     if let Some(c) = conn.as_mut() {
         let oc = match r {
             Ok(_) => outcome(true, 0),
@@ -322,7 +317,7 @@ fn pinned(
 ) -> c_int {
     let mut reached = Reached::Same;
     let mut pin = reach::pin(a.dirfd, copy.ptr(), a.flags, a.resolve, plain);
-    if !plain || matches!(pin, Err(libc::ELOOP | libc::EINVAL | libc::ENOSYS)) {
+    if !plain || matches!(pin, Err(e) if reach::try_another_way(e)) {
         if plain {
             pin = reach::pin(a.dirfd, copy.ptr(), a.flags, a.resolve, false);
         }
