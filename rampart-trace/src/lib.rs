@@ -21,7 +21,9 @@
 //!   the process.
 //! - Enforcement reads a path from tracee memory before the kernel does:
 //!   another thread of the same process could change it in between. Execs are
-//!   checked again against the file actually loaded; opens, connects and
+//!   checked again against the file actually loaded, and opens against the
+//!   file they reached (a denied one is closed before the call returns;
+//!   `O_TRUNC` is put off until then, except for `openat2`); connects and
 //!   mutations are not.
 //! - DNS names come from answers read with `recvfrom` and a sender address
 //!   (glibc, musl); a resolver that uses `read` on a connected socket (Go's
@@ -34,6 +36,7 @@ mod dirfds;
 mod dns;
 mod filter;
 mod latency;
+mod links;
 mod memory;
 mod mutation;
 mod net;
@@ -73,6 +76,13 @@ pub trait Sink: Send {
     /// Called once per call with the final outcome (taken at syscall exit;
     /// exec: `Ok` at `PTRACE_EVENT_EXEC`, `Errno` at a failed exit).
     fn record(&mut self, event: Event);
+    /// Called at the exit of an open that [`Sink::decide`] allowed or
+    /// passed, when the file it reached has another name (`resolved`):
+    /// decide again on both names. A refusal is recorded; an allowed call
+    /// already was (or is recorded as passed), so it need not be again.
+    fn recheck(&mut self, event: &Event) -> Verdict {
+        self.decide(event)
+    }
     /// [`Sink::record`] for a call that [`Sink::decide`] passed
     /// ([`Verdict::Pass`]): it ran undecided, and this is its outcome.
     fn record_passed(&mut self, event: Event) {

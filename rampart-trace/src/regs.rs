@@ -1,6 +1,7 @@
 //! Everything that depends on the CPU architecture: the audit arch of the
-//! seccomp filter, the syscall numbers the supervisor watches, and the two
-//! register writes enforcement needs (skip a syscall, set its return value).
+//! seccomp filter, the syscall numbers the supervisor watches, and the
+//! register writes enforcement needs (skip a syscall, set its return value
+//! or an argument, run another call in place of a return: [`inject`]).
 //!
 //! It owns no policy and no tracee state; it never reads tracee memory.
 //! x86_64 is the reference machine; aarch64 is cfg'd where cheap; any other
@@ -58,6 +59,7 @@ pub mod nr {
     pub const RECVFROM: i64 = libc::SYS_recvfrom as i64;
     pub const IO_URING_SETUP: i64 = libc::SYS_io_uring_setup as i64;
     pub const UTIMENSAT: i64 = libc::SYS_utimensat as i64;
+    pub const CLOSE: i64 = libc::SYS_close as i64;
     #[cfg(target_arch = "x86_64")]
     pub const OPEN: Option<i64> = Some(libc::SYS_open as i64);
     #[cfg(target_arch = "x86_64")]
@@ -83,6 +85,96 @@ pub fn set_return(tid: i32, value: i64) -> io::Result<()> {
     poke_user(tid, 10 * 8, value as u64)
 }
 
+/// Set argument `index` (0-based) of the syscall the tracee is stopped at
+/// (a seccomp stop at entry): the kernel runs the call with the new value.
+#[cfg(target_arch = "x86_64")]
+pub fn set_arg(tid: i32, index: usize, value: u64) -> io::Result<()> {
+    // offsetof(struct user_regs_struct, rdi, rsi, rdx, r10, r8, r9)
+    const OFFSETS: [usize; 6] = [14, 13, 12, 7, 9, 8];
+    let slot = OFFSETS
+        .get(index)
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    poke_user(tid, slot * 8, value)
+}
+
+/// Replace the number of the syscall the tracee is stopped at (entry).
+#[cfg(target_arch = "x86_64")]
+pub fn set_nr(tid: i32, nr: i64) -> io::Result<()> {
+    poke_user(tid, 15 * 8, nr as u64)
+}
+
+/// The registers of a thread whose syscall exit was put off to run
+/// another call in its place ([`inject`]), to be put back by [`restore`].
+#[cfg(target_arch = "x86_64")]
+pub struct Saved(libc::user_regs_struct);
+
+/// At a syscall-exit stop, make the thread run syscall `nr(args)` before it
+/// returns to its program: the instruction pointer goes back to the
+/// `syscall` instruction with the new number and arguments in place. The
+/// thread must then be resumed with `PTRACE_SYSCALL` until that call's own
+/// exit stop, where [`restore`] puts everything back.
+#[cfg(target_arch = "x86_64")]
+pub fn inject(tid: i32, nr: i64, args: &[u64]) -> io::Result<Saved> {
+    let saved = get_regs(tid)?;
+    let mut r = saved;
+    r.rax = nr as u64;
+    r.orig_rax = nr as u64;
+    let slots = [
+        &mut r.rdi, &mut r.rsi, &mut r.rdx, &mut r.r10, &mut r.r8, &mut r.r9,
+    ];
+    for (slot, arg) in slots.into_iter().zip(args) {
+        *slot = *arg;
+    }
+    r.rip -= 2; // `syscall` is 0f 05
+    set_regs(tid, &r)?;
+    Ok(Saved(saved))
+}
+
+/// Put back what [`inject`] saved, with `rval` as the original call's
+/// return value.
+#[cfg(target_arch = "x86_64")]
+pub fn restore(tid: i32, saved: &Saved, rval: i64) -> io::Result<()> {
+    let mut r = saved.0;
+    r.rax = rval as u64;
+    set_regs(tid, &r)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn get_regs(tid: i32) -> io::Result<libc::user_regs_struct> {
+    // SAFETY: user_regs_struct is plain data; the kernel fills it.
+    let mut r: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+    // SAFETY: PTRACE_GETREGS writes one user_regs_struct.
+    let rc = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETREGS,
+            tid,
+            0,
+            &mut r as *mut libc::user_regs_struct,
+        )
+    };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(r)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn set_regs(tid: i32, r: &libc::user_regs_struct) -> io::Result<()> {
+    // SAFETY: PTRACE_SETREGS reads one user_regs_struct.
+    let rc = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETREGS,
+            tid,
+            0,
+            r as *const libc::user_regs_struct,
+        )
+    };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(target_arch = "x86_64")]
 fn poke_user(tid: i32, offset: usize, value: u64) -> io::Result<()> {
     // SAFETY: PTRACE_POKEUSER writes one word of the stopped tracee's user area.
@@ -91,6 +183,26 @@ fn poke_user(tid: i32, offset: usize, value: u64) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Not written for aarch64 yet: callers refuse the call another way.
+#[cfg(target_arch = "aarch64")]
+pub fn set_arg(_tid: i32, _index: usize, _value: u64) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+#[cfg(target_arch = "aarch64")]
+pub fn set_nr(_tid: i32, _nr: i64) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+#[cfg(target_arch = "aarch64")]
+pub struct Saved;
+#[cfg(target_arch = "aarch64")]
+pub fn inject(_tid: i32, _nr: i64, _args: &[u64]) -> io::Result<Saved> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+#[cfg(target_arch = "aarch64")]
+pub fn restore(_tid: i32, _saved: &Saved, _rval: i64) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
 }
 
 #[cfg(target_arch = "aarch64")]

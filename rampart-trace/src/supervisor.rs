@@ -12,8 +12,9 @@
 //!
 //! It keeps per-process caches (exe, cwd, ppid) so `/proc` is read only when
 //! something changed. It never lets a call run before the sink decided it,
-//! or passed it as one nothing could refuse (enforce), never changes an
-//! allowed call, and never leaves the tree stopped: on any early exit (a
+//! or passed it as one nothing could refuse (enforce), never changes what
+//! an allowed call does (an open's `O_TRUNC` is only put off until the file
+//! it reached is decided), and never leaves the tree stopped: on any early exit (a
 //! panic in the sink) it kills the tree.
 
 use std::collections::HashMap;
@@ -28,7 +29,7 @@ use crate::dirfds::DirFds;
 use crate::memory::{self, PATH_MAX};
 use crate::net::{self, Target};
 use crate::regs::{self, nr, SyscallStop};
-use crate::{dns, mutation, paths, procfs, Options, RunReport, Sink, Verdict};
+use crate::{dns, links, mutation, paths, procfs, Options, RunReport, Sink, Verdict};
 
 const AT_FDCWD: i32 = libc::AT_FDCWD;
 const AT_EMPTY_PATH: u64 = libc::AT_EMPTY_PATH as u64;
@@ -79,6 +80,18 @@ enum Pending {
         event: Event,
         denied: Option<i32>,
         passed: bool,
+        /// An allowed open whose `O_TRUNC` was taken out at entry: the
+        /// file is truncated at exit, once it is known which file it is.
+        truncate: bool,
+    },
+    /// An open refused at its exit (the file it reached is denied): the
+    /// thread runs `close(fd)` in its place ([`regs::inject`]) and then
+    /// returns `-errno`. Signals that arrive meanwhile wait in `signals`.
+    Closing {
+        event: Event,
+        errno: i32,
+        saved: regs::Saved,
+        signals: Vec<i32>,
     },
     /// `chdir`/`fchdir`: the cached cwd is dropped again at exit.
     Chdir,
@@ -235,10 +248,16 @@ impl<'a> Supervisor<'a> {
                     _ => Some((self.free_run(tid), 0)),
                 }
             } else if sig == libc::SIGTRAP | 0x80 {
-                self.on_syscall_exit(tid);
-                Some((Resume::Cont, 0))
+                Some((self.on_syscall_exit(tid), 0))
             } else if sig == libc::SIGTRAP && event != 0 {
                 Some((self.on_event(tid, event), 0))
+            } else if let Some(Pending::Closing { signals, .. }) =
+                self.threads.get_mut(&tid).and_then(|t| t.pending.as_mut())
+            {
+                // A handler must not run between the injected close and
+                // the return it stands for: the signal is sent again after.
+                signals.push(sig);
+                Some((Resume::ToExit, 0))
             } else {
                 // Signal-delivery stop: pass the signal on.
                 Some((self.free_run(tid), sig))
@@ -424,15 +443,20 @@ impl<'a> Supervisor<'a> {
 
     /// Record a call whose exit never came: refused, or of unknown outcome.
     fn record_unfinished(&mut self, pending: Option<Pending>) {
-        if let Some(Pending::Call {
-            event,
-            denied,
-            passed,
-            ..
-        }) = pending
-        {
-            let outcome = denied.map_or(Outcome::Unknown, Outcome::Errno);
-            self.record(event, outcome, passed);
+        match pending {
+            Some(Pending::Call {
+                event,
+                denied,
+                passed,
+                ..
+            }) => {
+                let outcome = denied.map_or(Outcome::Unknown, Outcome::Errno);
+                self.record(event, outcome, passed);
+            }
+            Some(Pending::Closing { event, errno, .. }) => {
+                self.record(event, Outcome::Errno(errno), false);
+            }
+            _ => {}
         }
     }
 
@@ -476,20 +500,21 @@ impl<'a> Supervisor<'a> {
                 self.exec_call(tid, tgid, args[0] as i32, args[1], args[2], empty)
             }
             n if Some(n) == nr::OPEN => {
-                self.open_call(tid, tgid, AT_FDCWD, args[0], args[1] as i32)
+                self.open_call(tid, tgid, AT_FDCWD, args[0], args[1] as i32, 0)
             }
             n if Some(n) == nr::CREAT => {
                 let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
-                self.open_call(tid, tgid, AT_FDCWD, args[0], flags)
+                self.open_call(tid, tgid, AT_FDCWD, args[0], flags, 0)
             }
             n if n == nr::OPENAT => {
-                self.open_call(tid, tgid, args[0] as i32, args[1], args[2] as i32)
+                self.open_call(tid, tgid, args[0] as i32, args[1], args[2] as i32, 0)
             }
             n if n == nr::OPENAT2 => {
-                let flags = memory::read_struct::<libc::open_how>(tid, args[2], args[3] as usize)
-                    .map(|(how, _)| how.flags as i32)
-                    .unwrap_or(0);
-                self.open_call(tid, tgid, args[0] as i32, args[1], flags)
+                let (flags, resolve) =
+                    memory::read_struct::<libc::open_how>(tid, args[2], args[3] as usize)
+                        .map(|(how, _)| (how.flags as i32, how.resolve))
+                        .unwrap_or((0, 0));
+                self.open_call(tid, tgid, args[0] as i32, args[1], flags, resolve)
             }
             n if n == nr::CONNECT => {
                 self.connect_call(tid, tgid, args[0] as i32, args[1], args[2] as usize)
@@ -515,6 +540,7 @@ impl<'a> Supervisor<'a> {
             event,
             denied,
             passed,
+            truncate,
         } = &mut pending
         {
             *n = nr;
@@ -531,6 +557,9 @@ impl<'a> Supervisor<'a> {
                     }
                     Verdict::Pass => *passed = true,
                     Verdict::Allow => {}
+                }
+                if denied.is_none() {
+                    *truncate = truncate_later(tid, nr, &args, event);
                 }
             }
         }
@@ -588,8 +617,27 @@ impl<'a> Supervisor<'a> {
 
     /// Read a path argument and make it absolute; `(path, truncated)`.
     fn path_arg(&mut self, tid: i32, tgid: i32, dirfd: i32, addr: u64) -> (String, bool) {
+        self.path_arg_in(tid, tgid, dirfd, addr, false)
+    }
+
+    /// [`Self::path_arg`]; `rooted`: an absolute path is under `dirfd`
+    /// (`openat2`'s `RESOLVE_IN_ROOT`, `RESOLVE_BENEATH`).
+    fn path_arg_in(
+        &mut self,
+        tid: i32,
+        tgid: i32,
+        dirfd: i32,
+        addr: u64,
+        rooted: bool,
+    ) -> (String, bool) {
         let (raw, cut) = memory::read_cstring(tid, addr, PATH_MAX).unwrap_or_default();
-        let raw = String::from_utf8_lossy(&raw).into_owned();
+        let mut raw = String::from_utf8_lossy(&raw).into_owned();
+        if rooted && raw.starts_with('/') {
+            raw = raw.trim_start_matches('/').to_string();
+            if raw.is_empty() {
+                raw.push('.');
+            }
+        }
         if raw.starts_with('/') {
             return (paths::clean(&raw), cut);
         }
@@ -627,6 +675,7 @@ impl<'a> Supervisor<'a> {
             event,
             denied: None,
             passed: false,
+            truncate: false,
         })
     }
 
@@ -637,15 +686,24 @@ impl<'a> Supervisor<'a> {
         dirfd: i32,
         path: u64,
         flags: i32,
+        resolve: u64,
     ) -> Option<Pending> {
-        let (path, truncated) = self.path_arg(tid, tgid, dirfd, path);
+        const ROOTED: u64 = 0x08 | 0x10; // RESOLVE_BENEATH | RESOLVE_IN_ROOT
+        let rooted = resolve & ROOTED != 0;
+        let (path, truncated) = self.path_arg_in(tid, tgid, dirfd, path, rooted);
+        // Enforce: a file created through a link is decided where it lands.
+        let creates = libc::O_CREAT;
+        let keeps_links = libc::O_EXCL | libc::O_NOFOLLOW;
+        let resolved = (self.opts.enforce && flags & creates != 0 && flags & keeps_links == 0)
+            .then(|| links::created_at(&path))
+            .flatten();
         let event = self.new_event(
             tid,
             tgid,
             Call::Open {
                 path,
                 flags,
-                resolved: None,
+                resolved,
             },
             truncated,
         );
@@ -655,6 +713,7 @@ impl<'a> Supervisor<'a> {
             event,
             denied: None,
             passed: false,
+            truncate: false,
         })
     }
 
@@ -710,6 +769,7 @@ impl<'a> Supervisor<'a> {
             event,
             denied: None,
             passed: false,
+            truncate: false,
         })
     }
 
@@ -757,21 +817,27 @@ impl<'a> Supervisor<'a> {
             event,
             denied: None,
             passed: false,
+            truncate: false,
         })
     }
 
     // ---- exit --------------------------------------------------------------
 
-    fn on_syscall_exit(&mut self, tid: i32) {
+    fn on_syscall_exit(&mut self, tid: i32) -> Resume {
         let Some(pending) = self.threads.get_mut(&tid).and_then(|t| t.pending.take()) else {
-            return;
+            return Resume::Cont;
         };
         let Ok(SyscallStop::Exit { rval, is_error }) = regs::syscall_info(tid) else {
-            // Not the exit we waited for: keep waiting.
+            // Not the exit we waited for (the entry of an injected close):
+            // keep waiting.
+            let how = match pending {
+                Pending::Closing { .. } => Resume::ToExit,
+                _ => Resume::Cont,
+            };
             if let Some(t) = self.threads.get_mut(&tid) {
                 t.pending = Some(pending);
             }
-            return;
+            return how;
         };
         match pending {
             Pending::Call {
@@ -789,9 +855,16 @@ impl<'a> Supervisor<'a> {
                 mut event,
                 denied: None,
                 passed,
+                truncate,
             } => {
-                if !is_error && !self.opts.enforce {
+                if !is_error {
                     resolve_open(&mut event, tid, rval);
+                    if self.opts.enforce {
+                        match self.reached(tid, &event, rval as i32, truncate) {
+                            Ok(()) => {}
+                            Err(errno) => return self.refuse_open(tid, event, rval, errno),
+                        }
+                    }
                 }
                 let outcome = if !is_error {
                     Outcome::Ok
@@ -805,6 +878,7 @@ impl<'a> Supervisor<'a> {
                         event,
                         denied: None,
                         passed,
+                        truncate,
                     };
                     let earlier = self
                         .threads
@@ -813,7 +887,7 @@ impl<'a> Supervisor<'a> {
                     if let Some(Pending::Call { event, passed, .. }) = earlier {
                         self.record(event, Outcome::Errno(libc::EINTR), passed);
                     }
-                    return;
+                    return Resume::Cont;
                 } else if -rval == libc::EINPROGRESS as i64
                     && matches!(
                         event.call,
@@ -834,6 +908,23 @@ impl<'a> Supervisor<'a> {
                 }
                 self.record(event, outcome, passed);
             }
+            Pending::Closing {
+                event,
+                errno,
+                saved,
+                signals,
+            } => {
+                if regs::restore(tid, &saved, -(errno as i64)).is_err() {
+                    // SAFETY: plain kill of a tracee that cannot be put back.
+                    unsafe { libc::kill(tid, libc::SIGKILL) };
+                }
+                self.record(event, Outcome::Errno(errno), false);
+                let tgid = self.tgid_of(tid);
+                for sig in signals {
+                    // SAFETY: plain tgkill of a tracee.
+                    unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, sig) };
+                }
+            }
             Pending::Chdir => {
                 let tgid = self.tgid_of(tid);
                 if let Some(p) = self.procs.get_mut(&tgid) {
@@ -844,6 +935,61 @@ impl<'a> Supervisor<'a> {
                 if !is_error && rval > 0 {
                     self.read_dns_answer(tid, buf, src, rval as usize);
                 }
+            }
+        }
+        Resume::Cont
+    }
+
+    /// Enforce mode, at the exit of an open that worked: decide it again
+    /// on the file it reached when that is another name (a link followed,
+    /// or swapped in since its entry), and do the truncation its entry put
+    /// off. `Err(errno)`: the open must fail after all.
+    fn reached(&mut self, tid: i32, event: &Event, fd: i32, truncate: bool) -> Result<(), i32> {
+        if matches!(
+            &event.call,
+            Call::Open {
+                resolved: Some(_),
+                ..
+            }
+        ) {
+            if let Verdict::Deny { errno } = self.sink.recheck(event) {
+                return Err(errno);
+            }
+        }
+        if truncate {
+            let tgid = self.tgid_of(tid);
+            let p = self.procs.entry(tgid).or_default();
+            let pidfd = p.pidfd.get_or_insert_with(|| net::pidfd_open(tgid));
+            let file = pidfd
+                .as_ref()
+                .and_then(|pidfd| net::dup_from(pidfd, fd))
+                .ok_or(libc::EACCES)?;
+            truncate_file(&file)?;
+        }
+        Ok(())
+    }
+
+    /// Make an open that worked fail with `errno`: the thread closes the
+    /// descriptor it got before it returns ([`Pending::Closing`]); a thread
+    /// that cannot be made to is killed.
+    fn refuse_open(&mut self, tid: i32, event: Event, fd: i64, errno: i32) -> Resume {
+        match regs::inject(tid, nr::CLOSE, &[fd as u64]) {
+            Ok(saved) => {
+                if let Some(t) = self.threads.get_mut(&tid) {
+                    t.pending = Some(Pending::Closing {
+                        event,
+                        errno,
+                        saved,
+                        signals: Vec::new(),
+                    });
+                }
+                Resume::ToExit
+            }
+            Err(_) => {
+                // SAFETY: plain kill of a tracee that must not keep the file.
+                unsafe { libc::kill(tid, libc::SIGKILL) };
+                self.record(event, Outcome::Errno(errno), false);
+                Resume::Cont
             }
         }
     }
@@ -996,18 +1142,15 @@ impl Drop for Supervisor<'_> {
     }
 }
 
-/// Monitor mode: name the file a successful open reached (`resolved`),
-/// read from the descriptor it returned, where it differs from the path
-/// given. (In enforce mode the open was decided on the name at its entry;
-/// deciding on the file reached is not done by this backend yet.)
+/// Name the file a successful open reached (`resolved`), read from the
+/// descriptor it returned, where it differs from the path given.
 fn resolve_open(event: &mut Event, tid: i32, fd: i64) {
     let Call::Open { path, resolved, .. } = &mut event.call else {
         return;
     };
     if let Ok(reached) = procfs::fd_target(tid, fd as i32) {
-        if reached.starts_with('/') && reached != *path {
-            *resolved = Some(reached);
-        }
+        // What was reached replaces what the entry foresaw.
+        *resolved = (reached.starts_with('/') && reached != *path).then_some(reached);
     }
 }
 
@@ -1016,4 +1159,61 @@ fn opens_hosts_file(event: &Event) -> bool {
     const HOSTS: &str = "/etc/hosts";
     matches!(&event.call, Call::Open { path, resolved, .. }
         if path == HOSTS || resolved.as_deref() == Some(HOSTS))
+}
+
+/// Enforce mode, at the entry of an allowed open that truncates: take
+/// `O_TRUNC` out of the call so nothing is cut before the file it reaches
+/// is decided; `true` when it was taken out (the exit truncates). Not for
+/// a read-only open (nothing to truncate through) nor `openat2`, whose
+/// flags are in the tracee's memory (a known limit: a link swapped between
+/// its entry and the kernel's walk is refused at exit, after the cut).
+fn truncate_later(tid: i32, nr: i64, args: &[u64; 6], event: &Event) -> bool {
+    let Call::Open { flags, .. } = event.call else {
+        return false;
+    };
+    if flags & libc::O_TRUNC == 0
+        || flags & libc::O_ACCMODE == libc::O_RDONLY
+        || flags & libc::O_PATH != 0
+    {
+        return false;
+    }
+    let without = (flags & !libc::O_TRUNC) as u64;
+    let done = if nr == nr::OPENAT {
+        regs::set_arg(tid, 2, without)
+    } else if Some(nr) == nr::OPEN {
+        regs::set_arg(tid, 1, without)
+    } else if Some(nr) == nr::CREAT {
+        // creat(path, mode) is open(path, O_CREAT|O_WRONLY|O_TRUNC, mode).
+        nr::OPEN
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::Unsupported))
+            .and_then(|open| regs::set_nr(tid, open))
+            .and_then(|()| regs::set_arg(tid, 2, args[1]))
+            .and_then(|()| regs::set_arg(tid, 1, without))
+    } else {
+        return false;
+    };
+    done.is_ok()
+}
+
+/// Cut a regular file to nothing, as the `O_TRUNC` of its open would have
+/// (other files ignore `O_TRUNC`).
+fn truncate_file(file: &OwnedFd) -> Result<(), i32> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fstat writes one struct stat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(file.as_raw_fd(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO));
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Ok(());
+    }
+    // SAFETY: plain ftruncate of a descriptor we own.
+    if unsafe { libc::ftruncate(file.as_raw_fd(), 0) } != 0 {
+        return Err(io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO));
+    }
+    Ok(())
 }

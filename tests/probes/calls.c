@@ -4,6 +4,7 @@
  *
  *   open PATH        open(PATH, O_RDONLY)
  *   write PATH       open(PATH, O_WRONLY|O_CREAT|O_TRUNC), writes "x"
+ *   creat PATH       the creat syscall itself (SYS_creat), writes "x"
  *   fopen PATH       fopen(PATH, "r")
  *   fwrite PATH      fopen(PATH, "w")
  *   execve PATH      fork; the child execve(PATH, {PATH}); the parent waits
@@ -25,6 +26,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +80,17 @@ int main(int argc, char **argv)
             if (fd >= 0) close(fd);
         } else if (!strcmp(op, "write")) {
             int fd = open(arg, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            result(op, arg, fd >= 0, errno);
+            if (fd >= 0) {
+                if (write(fd, "x", 1) != 1) perror("write");
+                close(fd);
+            }
+        } else if (!strcmp(op, "creat")) {
+#ifdef SYS_creat
+            int fd = (int)syscall(SYS_creat, arg, 0644);
+#else
+            int fd = open(arg, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+#endif
             result(op, arg, fd >= 0, errno);
             if (fd >= 0) {
                 if (write(fd, "x", 1) != 1) perror("write");

@@ -4,11 +4,15 @@
  *   other_names names SECRET DIR   every other name for SECRET (which is
  *                                  DIR/secret.txt); one line per attempt:
  *                                  "NAME leaked" or "NAME refused ERRNO"
- *   other_names race SECRET DIR N  two races, N opens each: a thread that
- *                                  swaps a symlink between a harmless file
- *                                  and SECRET, and a thread that rewrites
- *                                  the path string between the check and
- *                                  the open; prints "RACE leaks=K opens=M"
+ *                                  (with " but left a descriptor open"
+ *                                  when the refused open kept one)
+ *   other_names race SECRET DIR N  three races: a thread that swaps a
+ *                                  symlink between a harmless file and
+ *                                  SECRET (N reads, then N/4 truncating
+ *                                  opens), and a thread that rewrites the
+ *                                  path string between the check and the
+ *                                  open (N reads); prints
+ *                                  "RACE leaks=K opens=M"
  *
  * A "leak" is a read that returned the secret's first bytes. */
 #define _GNU_SOURCE
@@ -19,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -39,18 +44,33 @@ static int leaks(int fd) {
     return n > 0 && strstr(buf, MARK) != NULL;
 }
 
+/* The lowest free descriptor while nothing is open but what should be: a
+ * refused open that left its descriptor open shows as a higher one. */
+static int free_fd;
+
+static int lowest_free(void) {
+    int fd = dup(0);
+    close(fd);
+    return fd;
+}
+
 static void report(const char *name, int fd) {
     if (fd >= 0) {
         int l = leaks(fd);
         printf("%s %s\n", name, l ? "leaked" : "opened-other");
     } else {
-        printf("%s refused %d\n", name, errno);
+        int e = errno;
+        if (lowest_free() != free_fd)
+            printf("%s refused %d but left a descriptor open\n", name, e);
+        else
+            printf("%s refused %d\n", name, e);
     }
     fflush(stdout);
 }
 
 static int names(const char *secret, const char *dir) {
     char p[4096];
+    free_fd = lowest_free();
     snprintf(p, sizeof p, "%s/link-to-secret", dir);
     unlink(p);
     if (symlink(secret, p) != 0)
@@ -81,6 +101,7 @@ static int names(const char *secret, const char *dir) {
     report("dot-dot-through-link", open("dirlink/../secret.txt", O_RDONLY));
 
     int d = open(dir, O_RDONLY | O_DIRECTORY);
+    free_fd = lowest_free();
     snprintf(p, sizeof p, "/proc/self/fd/%d/secret.txt", d);
     report("proc-self-fd", open(p, O_RDONLY));
     struct how h = {O_RDONLY, 0, RESOLVE_IN_ROOT};
@@ -121,20 +142,29 @@ static void *swap_string(void *arg) {
     return NULL;
 }
 
-static void race(const char *name, void *(*swapper)(void *), const char *path, int n) {
+/* flags O_RDONLY: a leak is a read of the secret; else (a truncating
+ * open) a leak is a secret found cut to nothing afterwards. */
+static void race(const char *name, void *(*swapper)(void *), const char *path, int n,
+                 int flags) {
     pthread_t t;
     stop = 0;
     pthread_create(&t, NULL, swapper, NULL);
     int leaked = 0, opened = 0;
     for (int i = 0; i < n; i++) {
-        int fd = open(path, O_RDONLY);
+        int fd = open(path, flags);
         if (fd >= 0) {
             opened++;
-            leaked += leaks(fd);
+            if (flags == O_RDONLY)
+                leaked += leaks(fd);
+            else
+                close(fd);
         }
     }
     stop = 1;
     pthread_join(t, NULL);
+    struct stat st;
+    if (flags != O_RDONLY && stat(secret_path, &st) == 0 && st.st_size == 0)
+        leaked = 1;
     printf("%s leaks=%d opens=%d\n", name, leaked, opened);
     fflush(stdout);
 }
@@ -156,10 +186,11 @@ int main(int argc, char **argv) {
         unlink(swap_path);
         if (symlink(harmless, swap_path) != 0)
             perror("symlink");
-        race("symlink-swap", swap_links, swap_path, n);
+        race("symlink-swap", swap_links, swap_path, n, O_RDONLY);
+        race("truncating-symlink-swap", swap_links, swap_path, n / 4, O_WRONLY | O_TRUNC);
         /* The string is at most as long as the longer of the two names. */
         memcpy(racy, harmless, strlen(harmless) + 1);
-        race("string-swap", swap_string, racy, n);
+        race("string-swap", swap_string, racy, n, O_RDONLY);
         return 0;
     }
     fprintf(stderr, "usage: other_names names SECRET DIR | race SECRET DIR N\n");

@@ -61,7 +61,8 @@ impl Enforce {
 /// ENOTDIR): programs probe for optional files and take EACCES as fatal.
 fn refused_errno(event: &Event) -> i32 {
     if let Call::Open { path, flags, .. } = &event.call {
-        if flags & libc::O_CREAT == 0 && path.starts_with('/') {
+        // (Not for /proc/self: this process's is not the caller's.)
+        if flags & libc::O_CREAT == 0 && path.starts_with('/') && !path.starts_with("/proc/") {
             if let Err(e) = std::fs::metadata(path) {
                 if let Some(errno @ (libc::ENOENT | libc::ENOTDIR)) = e.raw_os_error() {
                     return errno;
@@ -123,6 +124,17 @@ impl Sink for CollectorSink {
         match self.inline.decide_and_record(event.clone(), !second_check) {
             Some(action) => verdict(allows(action), event),
             // The trail cannot be written: as --fail-open/--fail-closed says.
+            None => verdict(self.enforce.is_some_and(|e| e.fail_open), event),
+        }
+    }
+
+    fn recheck(&mut self, event: &Event) -> Verdict {
+        if !self.inline.can_refuse(event) && !self.inline.trail_failed() {
+            return Verdict::Allow;
+        }
+        // Its allowed entry is in the trail already: only a refusal is new.
+        match self.inline.decide_and_record(event.clone(), false) {
+            Some(action) => verdict(allows(action), event),
             None => verdict(self.enforce.is_some_and(|e| e.fail_open), event),
         }
     }

@@ -752,10 +752,51 @@ unsafe fn freopen_common(
     if let Some(fp) = freopen_pinned(path, mode, stream, real) {
         return fp;
     }
-    wrap_file(shown, mode, || match real {
-        Some(f) => f(path, mode, stream),
-        None => missing(),
-    })
+    // A refusal is told apart from a failure of the real call: only the
+    // latter has closed the stream already.
+    let refused = REFUSED_STREAM as *mut FILE;
+    // SAFETY: fopen_flags reads the mode string.
+    let flags = if mode.is_null() {
+        0
+    } else {
+        fopen_flags(sys::cstr_bytes(mode))
+    };
+    let fp = decided(
+        Base::Cwd,
+        shown,
+        |_, _| flags,
+        refused,
+        || match real {
+            Some(f) => f(path, mode, stream),
+            None => missing(),
+        },
+        |fp| !fp.is_null(),
+    );
+    if fp == refused {
+        return refuse_freopen(real, mode, stream);
+    }
+    fp
+}
+
+/// Never a `FILE *`: [`decided`]'s answer for a refused `freopen`.
+const REFUSED_STREAM: usize = 1;
+
+/// Fail a refused `freopen` as a failed one does: the stream is closed
+/// (libc's own freopen of an empty name does that and fails), and the
+/// errno of the refusal is kept.
+unsafe fn refuse_freopen(
+    real: Option<Freopen>,
+    mode: *const c_char,
+    stream: *mut FILE,
+) -> *mut FILE {
+    let errno = sys::errno();
+    if let Some(f) = real {
+        if !stream.is_null() && !mode.is_null() {
+            f(c"".as_ptr(), mode, stream);
+        }
+    }
+    sys::set_errno(errno);
+    core::ptr::null_mut()
 }
 
 type Freopen = unsafe extern "C" fn(*const c_char, *const c_char, *mut FILE) -> *mut FILE;
@@ -789,7 +830,7 @@ unsafe fn freopen_pinned(
     if gate == Gate::Refuse {
         sys::close(pin);
         sys::set_errno(libc::EACCES);
-        return Some(core::ptr::null_mut());
+        return Some(refuse_freopen(Some(f), mode, stream));
     }
     let mut fp = f(copy.ptr(), mode, stream);
     let mut err = sys::errno();
@@ -799,8 +840,10 @@ unsafe fn freopen_pinned(
             _ => false,
         };
         if !same {
-            libc::fclose(fp);
-            fp = core::ptr::null_mut();
+            // Closed as a failed freopen leaves it (not freed: the
+            // program still holds `stream`).
+            sys::set_errno(libc::EACCES);
+            fp = refuse_freopen(Some(f), mode, fp);
             err = libc::EACCES;
         }
     }
