@@ -354,6 +354,12 @@ fn key(generation: u64, call: u8, subject: &[u8]) -> u64 {
     h.finish()
 }
 
+/// [`key`] under the policy in force (generation 0 without a generation
+/// file), for callers that keep their own table ([`crate::sent`]).
+pub fn keyed(s: &crate::state::Saved, call: u8, subject: &[u8]) -> u64 {
+    key(generation(s).unwrap_or(0), call, subject)
+}
+
 fn slot(k: u64) -> Option<&'static AtomicU64> {
     cache().map(|c| &c[(k >> 40) as usize % SLOTS])
 }

@@ -52,6 +52,7 @@ mod path;
 mod reach;
 mod real;
 mod report;
+mod sent;
 mod state;
 mod sys;
 

@@ -170,6 +170,9 @@ reals! {
     futimesat: fn(c_int, *const c_char, *const timeval) -> c_int;
     utimensat: fn(c_int, *const c_char, *const timespec, c_int) -> c_int;
     connect: fn(c_int, *const sockaddr, socklen_t) -> c_int;
+    sendto: fn(c_int, *const c_void, size_t, c_int, *const sockaddr, socklen_t) -> ssize_t;
+    sendmsg: fn(c_int, *const msghdr, c_int) -> ssize_t;
+    sendmmsg: fn(c_int, *mut mmsghdr, c_uint, c_int) -> c_int;
     close: fn(c_int) -> c_int;
     close_range: fn(c_uint, c_uint, c_int) -> c_int;
     closefrom: fn(c_int) -> ();

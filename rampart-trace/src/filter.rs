@@ -46,8 +46,8 @@ pub struct FilterSpec {
 }
 
 /// The syscalls stopped for the supervisor on the native ABI, whatever
-/// their arguments (`utimensat` and `recvfrom` stop only for some, see
-/// [`build`]).
+/// their arguments (`utimensat`, `sendto` and `recvfrom` stop only for
+/// some, see [`build`]).
 pub fn traced_syscalls(spec: &FilterSpec) -> Vec<i64> {
     let mut v = vec![
         nr::EXECVE,
@@ -55,6 +55,8 @@ pub fn traced_syscalls(spec: &FilterSpec) -> Vec<i64> {
         nr::OPENAT,
         nr::OPENAT2,
         nr::CONNECT,
+        nr::SENDMSG,
+        nr::SENDMMSG,
     ];
     v.extend(nr::OPEN);
     v.extend(nr::CREAT);
@@ -131,6 +133,9 @@ pub fn build(spec: &FilterSpec) -> Vec<sock_filter> {
     // times of the descriptor's file (futimens, `touch`): opened, and
     // decided, before.
     p.trace_if_arg_set(nr::UTIMENSAT, 1);
+    // sendto(fd, buf, len, flags, dest_addr, addrlen): a net call only
+    // with an address (a datagram, or TCP Fast Open); send() has none.
+    p.trace_if_arg_set(nr::SENDTO, 4);
     if spec.dns {
         // recvfrom(fd, buf, len, flags, src_addr, addrlen): trace only when
         // src_addr is given (resolvers ask for it; a plain recv() does not).

@@ -1,5 +1,6 @@
 //! The trace backend: a ptrace supervisor with a seccomp-bpf prefilter that
-//! sees every exec, open, connect and file-system mutation (`unlink`,
+//! sees every exec, open, connect, send with an address (`sendto`,
+//! `sendmsg`, `sendmmsg`) and file-system mutation (`unlink`,
 //! `rename`, `link`, `symlink`, `mkdir`, `chmod`, `chown`, `truncate`,
 //! `utimensat` and their variants, see [`mutation`]) of a whole process tree — static
 //! binaries, Go programs and raw syscalls included — and hands each one to a

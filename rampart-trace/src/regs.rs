@@ -26,14 +26,16 @@ pub const NATIVE_ARCH: u32 = 0xC000_00B7; // AUDIT_ARCH_AARCH64
 pub const COMPAT: Option<(u32, &[u32])> = Some((
     0x4000_0003, // AUDIT_ARCH_I386
     // execve, open, creat, socketcall, chdir, fchdir, openat, execveat,
-    // connect, io_uring_setup, openat2, open_by_handle_at, then the
-    // mutations: link, unlink, chmod, lchown, utime, rename, mkdir, rmdir,
-    // symlink, truncate, chown, truncate64, lchown32, chown32, utimes,
-    // mkdirat, fchownat, futimesat, unlinkat, renameat, linkat, symlinkat,
-    // fchmodat, utimensat, renameat2, utimensat_time64, fchmodat2
+    // connect, io_uring_setup, openat2, open_by_handle_at, sendto, sendmsg,
+    // sendmmsg, then the mutations: link, unlink, chmod, lchown, utime,
+    // rename, mkdir, rmdir, symlink, truncate, chown, truncate64, lchown32,
+    // chown32, utimes, mkdirat, fchownat, futimesat, unlinkat, renameat,
+    // linkat, symlinkat, fchmodat, utimensat, renameat2, utimensat_time64,
+    // fchmodat2
     &[
-        11, 5, 8, 102, 12, 133, 295, 358, 362, 425, 437, 342, 9, 10, 15, 16, 30, 38, 39, 40, 83,
-        92, 182, 193, 198, 212, 271, 296, 298, 299, 301, 302, 303, 304, 306, 320, 353, 412, 452,
+        11, 5, 8, 102, 12, 133, 295, 358, 362, 425, 437, 342, 369, 370, 345, 9, 10, 15, 16, 30, 38,
+        39, 40, 83, 92, 182, 193, 198, 212, 271, 296, 298, 299, 301, 302, 303, 304, 306, 320, 353,
+        412, 452,
     ],
 ));
 #[cfg(target_arch = "aarch64")]
@@ -57,6 +59,9 @@ pub mod nr {
     pub const CHDIR: i64 = libc::SYS_chdir as i64;
     pub const FCHDIR: i64 = libc::SYS_fchdir as i64;
     pub const RECVFROM: i64 = libc::SYS_recvfrom as i64;
+    pub const SENDTO: i64 = libc::SYS_sendto as i64;
+    pub const SENDMSG: i64 = libc::SYS_sendmsg as i64;
+    pub const SENDMMSG: i64 = libc::SYS_sendmmsg as i64;
     pub const IO_URING_SETUP: i64 = libc::SYS_io_uring_setup as i64;
     pub const UTIMENSAT: i64 = libc::SYS_utimensat as i64;
     pub const CLOSE: i64 = libc::SYS_close as i64;

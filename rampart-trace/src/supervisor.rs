@@ -17,7 +17,7 @@
 //! it reached is decided), and never leaves the tree stopped: on any early exit (a
 //! panic in the sink) it kills the tree.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::OwnedFd;
@@ -120,7 +120,36 @@ struct Process {
     pidfd: Option<Option<OwnedFd>>,
     dns: HashMap<IpAddr, String>,
     dirfds: DirFds,
+    /// Destinations already sent to with an address (allowed): a send to
+    /// one is not a net call again ([`Supervisor::send_call`]).
+    sent: HashSet<Dest>,
 }
+
+/// Where a send with an address goes, for [`Process::sent`].
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Dest {
+    Inet { udp: bool, addr: IpAddr, port: u16 },
+    Unix(String),
+}
+
+impl Dest {
+    fn of(call: &Call) -> Option<Dest> {
+        match call {
+            Call::ConnectInet {
+                addr, port, proto, ..
+            } => Some(Dest::Inet {
+                udp: *proto == rampart_core::event::Proto::Udp,
+                addr: *addr,
+                port: *port,
+            }),
+            Call::ConnectUnix { path } => Some(Dest::Unix(path.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// Destinations remembered per process before the set starts again.
+const SENT_MAX: usize = 4096;
 
 pub struct Supervisor<'a> {
     opts: &'a Options,
@@ -525,6 +554,11 @@ impl<'a> Supervisor<'a> {
                 }
                 Some(Pending::Chdir)
             }
+            n if n == nr::SENDTO => self.send_call(tid, tgid, args[0] as i32, args[4], args[5]),
+            n if n == nr::SENDMSG => self.sendmsg_call(tid, tgid, args[0] as i32, args[1]),
+            n if n == nr::SENDMMSG => {
+                self.sendmmsg_call(tid, tgid, args[0] as i32, args[1], args[2] as u32)
+            }
             n if n == nr::RECVFROM => Some(Pending::Recv {
                 buf: args[1],
                 src: args[4],
@@ -560,6 +594,15 @@ impl<'a> Supervisor<'a> {
                 }
                 if denied.is_none() {
                     *truncate = truncate_later(tid, nr, &args, event);
+                }
+            }
+            if denied.is_none() && [nr::SENDTO, nr::SENDMSG, nr::SENDMMSG].contains(&nr) {
+                if let Some(d) = Dest::of(&event.call) {
+                    let p = self.procs.entry(tgid).or_default();
+                    if p.sent.len() >= SENT_MAX {
+                        p.sent.clear();
+                    }
+                    p.sent.insert(d);
                 }
             }
         }
@@ -771,6 +814,90 @@ impl<'a> Supervisor<'a> {
             passed: false,
             truncate: false,
         })
+    }
+
+    /// A send of `fd` with the address at `addr` (`len` bytes): a net call
+    /// to it, like a connect, the first time this process sends there;
+    /// `None` without an address or for a destination it sent to before.
+    fn send_call(&mut self, tid: i32, tgid: i32, fd: i32, addr: u64, len: u64) -> Option<Pending> {
+        if addr == 0 || len == 0 {
+            return None;
+        }
+        let pending = self.connect_call(tid, tgid, fd, addr, len as usize)?;
+        let Pending::Call { event, .. } = &pending else {
+            return None;
+        };
+        let seen = Dest::of(&event.call)
+            .is_some_and(|d| self.procs.get(&tgid).is_some_and(|p| p.sent.contains(&d)));
+        (!seen).then_some(pending)
+    }
+
+    /// `sendmsg(fd, msg, flags)`: [`Self::send_call`] on the message's name.
+    fn sendmsg_call(&mut self, tid: i32, tgid: i32, fd: i32, msg: u64) -> Option<Pending> {
+        let size = std::mem::size_of::<libc::msghdr>();
+        let (h, got) = memory::read_struct::<libc::msghdr>(tid, msg, size).ok()?;
+        if got < size {
+            return None;
+        }
+        self.send_call(tid, tgid, fd, h.msg_name as u64, u64::from(h.msg_namelen))
+    }
+
+    /// `sendmmsg(fd, vec, vlen, flags)`: one destination not sent to
+    /// before is decided per call, as under preload: when messages before
+    /// it go to known ones, the call is cut to those; when messages after
+    /// it go to another new one, it is cut before them (the caller sends
+    /// the rest again, as after any short count).
+    fn sendmmsg_call(
+        &mut self,
+        tid: i32,
+        tgid: i32,
+        fd: i32,
+        vec: u64,
+        vlen: u32,
+    ) -> Option<Pending> {
+        let size = std::mem::size_of::<libc::mmsghdr>();
+        let mut first: Option<(usize, Pending, Dest)> = None;
+        let mut cut = None;
+        for i in 0..vlen.min(1024) as usize {
+            let at = vec + (i * size) as u64;
+            let Ok((m, got)) = memory::read_struct::<libc::mmsghdr>(tid, at, size) else {
+                break;
+            };
+            if got < size {
+                break;
+            }
+            let h = m.msg_hdr;
+            let Some(pending) =
+                self.send_call(tid, tgid, fd, h.msg_name as u64, u64::from(h.msg_namelen))
+            else {
+                continue;
+            };
+            let Pending::Call { event, .. } = &pending else {
+                continue;
+            };
+            let Some(dest) = Dest::of(&event.call) else {
+                continue;
+            };
+            match &first {
+                None => first = Some((i, pending, dest)),
+                Some((_, _, d)) if *d == dest => {}
+                Some(_) => {
+                    cut = Some(i);
+                    break;
+                }
+            }
+        }
+        let (i, pending, _) = first?;
+        let count = if i > 0 { Some(i) } else { cut };
+        if let Some(count) = count {
+            if regs::set_arg(tid, 2, count as u64).is_err() {
+                // The count cannot be cut: refuse the call rather than let
+                // an undecided destination through.
+                let _ = regs::skip_syscall(tid);
+            }
+        }
+        // Messages to known destinations go first; the new one waits.
+        (i == 0).then_some(pending)
     }
 
     fn connect_call(

@@ -189,7 +189,10 @@ pub fn records_in(dir: &Path) -> Vec<Value> {
     files.sort();
     let mut out = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(&f).unwrap();
+        let mut text = std::fs::read_to_string(&f).unwrap();
+        // A trail read while it is written may end in half a record: a
+        // record is only there once its newline is.
+        text.truncate(text.rfind('\n').map_or(0, |i| i + 1));
         for (i, line) in text.lines().enumerate() {
             let v: Value = serde_json::from_str(line)
                 .unwrap_or_else(|e| panic!("{}:{}: not JSON: {e}", f.display(), i + 1));

@@ -1,6 +1,15 @@
-//! `connect`, and the DNS calls that tell a connect its `domain`:
-//! `getaddrinfo`, `gethostbyname`, `gethostbyname2`, `gethostbyname_r`,
+//! `connect`, the sends that carry their own address (`sendto`,
+//! `sendmsg`, `sendmmsg`: a datagram, or a TCP Fast Open connect), and the
+//! DNS calls that tell a connect its `domain`: `getaddrinfo`,
+//! `gethostbyname`, `gethostbyname2`, `gethostbyname_r`,
 //! `gethostbyname2_r`.
+//!
+//! A send with an address is a net call to that address, decided and
+//! reported like a connect, once per destination per process
+//! ([`crate::sent`]); a send without one goes straight to the real call.
+//! `sendmmsg` asks about one new destination per call: the messages from
+//! the next new one on are left for the caller to send again (a shorter
+//! count, as the kernel may return anyway).
 //!
 //! The DNS hooks call the real function and remember each address it
 //! returned under the name asked for (see [`crate::dns`]); numeric names are
@@ -147,19 +156,40 @@ pub unsafe fn connect_gated(
     len: socklen_t,
     real: impl FnOnce() -> c_int,
 ) -> c_int {
+    gated(fd, addr, len, -1, real, |r| r == 0, || {})
+}
+
+/// A call that reaches `addr` from `fd` (a connect, a send with an
+/// address): decided like a connect (enforce mode), made with `real`,
+/// reported with its outcome (`ok` says whether it worked). `allowed`
+/// runs when it was let through. A refused one fails with EACCES
+/// (returning `refused`) without being made.
+unsafe fn gated<R: Copy>(
+    fd: c_int,
+    addr: *const sockaddr,
+    len: socklen_t,
+    refused: R,
+    real: impl FnOnce() -> R,
+    ok: impl Fn(R) -> bool,
+    allowed: impl FnOnce(),
+) -> R {
     match before_connect(fd, addr, len) {
         Some(Gate::Refuse) => {
             sys::set_errno(libc::EACCES);
-            return -1;
+            return refused;
         }
         Some(Gate::Run {
             report_after: false,
-        }) => return real(),
+        }) => {
+            allowed();
+            return real();
+        }
         Some(Gate::Run { report_after: true }) | None => {}
     }
     let r = real();
     let err = sys::errno();
-    after_connect(fd, addr, len, r == 0, err);
+    after_connect(fd, addr, len, ok(r), err);
+    allowed();
     sys::set_errno(err);
     r
 }
@@ -189,6 +219,218 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
             }
         },
     })
+}
+
+// ---- sends with an address ------------------------------------------------------
+
+/// The bytes that name the destination of a send of `fd` to `addr`, for
+/// the sent table: transport, family, address and port (the name of a unix
+/// socket); `None` for a family that is not recorded.
+unsafe fn destination(
+    fd: c_int,
+    addr: *const sockaddr,
+    len: socklen_t,
+    out: &mut [u8; 128],
+) -> Option<usize> {
+    let len = len as usize;
+    let family = (*addr).sa_family as c_int;
+    out[0] = proto(fd) as u8;
+    out[1] = family as u8;
+    let body: &[u8] = match family {
+        libc::AF_INET if len >= core::mem::size_of::<libc::sockaddr_in>() => {
+            let sin = &*(addr as *const libc::sockaddr_in);
+            out[2..4].copy_from_slice(&sin.sin_port.to_ne_bytes());
+            &*(&sin.sin_addr as *const libc::in_addr as *const [u8; 4])
+        }
+        libc::AF_INET6 if len >= core::mem::size_of::<libc::sockaddr_in6>() => {
+            let sin6 = &*(addr as *const libc::sockaddr_in6);
+            out[2..4].copy_from_slice(&sin6.sin6_port.to_ne_bytes());
+            &sin6.sin6_addr.s6_addr
+        }
+        libc::AF_UNIX => {
+            let off = core::mem::size_of::<libc::sa_family_t>();
+            let n = len.min(core::mem::size_of::<libc::sockaddr_un>()) - off;
+            core::slice::from_raw_parts((addr as *const u8).add(off), n)
+        }
+        _ => return None,
+    };
+    let n = body.len().min(out.len() - 4);
+    out[4..4 + n].copy_from_slice(&body[..n]);
+    Some(4 + n)
+}
+
+/// The sent-table key of a send of `fd` to `addr`; `None` when the send is
+/// not a net call (no address, a family not recorded, not under rampart).
+unsafe fn send_key(fd: c_int, addr: *const sockaddr, len: socklen_t) -> Option<u64> {
+    if addr.is_null() || (len as usize) < core::mem::size_of::<libc::sa_family_t>() {
+        return None;
+    }
+    let s = crate::state::saved().filter(|s| s.active)?;
+    let err = sys::errno();
+    let mut dest = [0u8; 128];
+    let k = destination(fd, addr, len, &mut dest).map(|n| crate::sent::key(s, &dest[..n]));
+    sys::set_errno(err);
+    k
+}
+
+/// A send of `fd` to `addr` (`key`: its [`send_key`], not seen yet),
+/// [`gated`]; the destination is remembered once the send was let through.
+unsafe fn send_gated<R: Copy>(
+    fd: c_int,
+    addr: *const sockaddr,
+    len: socklen_t,
+    key: u64,
+    real: impl FnOnce() -> R,
+    ok: impl Fn(R) -> bool,
+    refused: R,
+) -> R {
+    gated(fd, addr, len, refused, real, ok, || {
+        crate::sent::remember(key)
+    })
+}
+
+/// `sendto(fd, buf, n, flags, addr, len)` made with `real`.
+pub unsafe fn sendto_gated(
+    fd: c_int,
+    addr: *const sockaddr,
+    len: socklen_t,
+    real: impl FnOnce() -> isize,
+) -> isize {
+    match send_key(fd, addr, len) {
+        Some(k) if !crate::sent::seen(k) => send_gated(fd, addr, len, k, real, |r| r >= 0, -1),
+        _ => real(),
+    }
+}
+
+/// `sendmsg(fd, msg, flags)` made with `real`.
+pub unsafe fn sendmsg_gated(
+    fd: c_int,
+    msg: *const libc::msghdr,
+    real: impl FnOnce() -> isize,
+) -> isize {
+    if msg.is_null() {
+        return real();
+    }
+    let addr = (*msg).msg_name as *const sockaddr;
+    let len = (*msg).msg_namelen;
+    sendto_gated(fd, addr, len, real)
+}
+
+/// `sendmmsg(fd, vec, vlen, flags)` made with `real(count)`: one new
+/// destination is decided per call, and the count is cut before the next.
+pub unsafe fn sendmmsg_gated(
+    fd: c_int,
+    vec: *mut libc::mmsghdr,
+    vlen: libc::c_uint,
+    real: impl FnOnce(libc::c_uint) -> c_int,
+) -> c_int {
+    if vec.is_null() {
+        return real(vlen);
+    }
+    // The first message to a destination not seen yet, and where the
+    // messages to a second one begin.
+    let mut first: Option<(usize, u64)> = None;
+    let mut cut = vlen;
+    for i in 0..vlen.min(1024) as usize {
+        let h = &(*vec.add(i)).msg_hdr;
+        let Some(k) = send_key(fd, h.msg_name as *const sockaddr, h.msg_namelen) else {
+            continue;
+        };
+        if crate::sent::seen(k) {
+            continue;
+        }
+        match first {
+            None => first = Some((i, k)),
+            Some((_, k0)) if k0 == k => {}
+            Some(_) => {
+                cut = i as libc::c_uint;
+                break;
+            }
+        }
+    }
+    let Some((i, k)) = first else {
+        return real(vlen);
+    };
+    let h = &(*vec.add(i)).msg_hdr;
+    let (addr, len) = (h.msg_name as *const sockaddr, h.msg_namelen);
+    if i > 0 {
+        // What goes before it is sent now; it is decided on the next call.
+        return real(i as libc::c_uint);
+    }
+    send_gated(fd, addr, len, k, || real(cut), |r| r > 0, -1)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sendto(
+    fd: c_int,
+    buf: *const libc::c_void,
+    n: libc::size_t,
+    flags: c_int,
+    addr: *const sockaddr,
+    len: socklen_t,
+) -> libc::ssize_t {
+    sendto_gated(fd, addr, len, || match get::sendto() {
+        Some(f) => f(fd, buf, n, flags, addr, len),
+        None => raw_result(sys::raw6(
+            libc::SYS_sendto,
+            [
+                fd as usize,
+                buf as usize,
+                n,
+                flags as usize,
+                addr as usize,
+                len as usize,
+            ],
+        )),
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sendmsg(
+    fd: c_int,
+    msg: *const libc::msghdr,
+    flags: c_int,
+) -> libc::ssize_t {
+    sendmsg_gated(fd, msg, || match get::sendmsg() {
+        Some(f) => f(fd, msg, flags),
+        None => raw_result(sys::raw(
+            libc::SYS_sendmsg,
+            fd as usize,
+            msg as usize,
+            flags as usize,
+            0,
+        )),
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sendmmsg(
+    fd: c_int,
+    vec: *mut libc::mmsghdr,
+    vlen: libc::c_uint,
+    flags: c_int,
+) -> c_int {
+    sendmmsg_gated(fd, vec, vlen, |count| match get::sendmmsg() {
+        Some(f) => f(fd, vec, count, flags),
+        None => raw_result(sys::raw(
+            libc::SYS_sendmmsg,
+            fd as usize,
+            vec as usize,
+            count as usize,
+            flags as usize,
+        )) as c_int,
+    })
+}
+
+/// A raw system call's result as libc returns it (-1 and errno).
+fn raw_result(r: Result<usize, c_int>) -> isize {
+    match r {
+        Ok(v) => v as isize,
+        Err(e) => {
+            sys::set_errno(e);
+            -1
+        }
+    }
 }
 
 // ---- DNS ---------------------------------------------------------------------

@@ -1,6 +1,7 @@
 //! `syscall()`: the numbers that open files, exec or connect are reported
 //! like their libc wrappers (`SYS_open`, `SYS_openat`, `SYS_openat2`,
-//! `SYS_execve`, `SYS_execveat`, `SYS_connect`), and so are the mutations
+//! `SYS_execve`, `SYS_execveat`, `SYS_connect`, `SYS_sendto`,
+//! `SYS_sendmsg`, `SYS_sendmmsg`), and so are the mutations
 //! ([`mutate::of_syscall`]: `SYS_unlinkat`, `SYS_renameat2`,
 //! `SYS_fchmodat2` and the rest), the descriptor and cwd
 //! changes the library tracks (`SYS_close`, `SYS_close_range`, `SYS_dup2`,
@@ -135,6 +136,25 @@ pub unsafe extern "C" fn rampart_syscall(
             a2 as *const libc::sockaddr,
             a3 as libc::socklen_t,
             || real_syscall(n, a) as c_int,
+        ) as c_long,
+        libc::SYS_sendto => net::sendto_gated(
+            a1 as c_int,
+            a5 as *const libc::sockaddr,
+            a6 as libc::socklen_t,
+            || real_syscall(n, a) as isize,
+        ) as c_long,
+        libc::SYS_sendmsg => net::sendmsg_gated(a1 as c_int, a2 as *const libc::msghdr, || {
+            real_syscall(n, a) as isize
+        }) as c_long,
+        libc::SYS_sendmmsg => net::sendmmsg_gated(
+            a1 as c_int,
+            a2 as *mut libc::mmsghdr,
+            a3 as libc::c_uint,
+            |count| {
+                let mut b = a;
+                b[2] = count as c_long;
+                real_syscall(n, b) as c_int
+            },
         ) as c_long,
         libc::SYS_close | libc::SYS_dup3 => {
             let r = real_syscall(n, a);
