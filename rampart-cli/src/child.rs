@@ -14,6 +14,8 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command};
 
 use anyhow::{Context, Result};
+
+use crate::floor::Floor;
 use nix::sys::signal::{SigSet, Signal};
 
 /// The signals rampart forwards to the program when they are sent to rampart
@@ -44,20 +46,31 @@ pub fn block_forwarded_signals() -> Result<()> {
         .context("cannot block signals")
 }
 
-/// Spawn `argv` with extra environment variables.
-pub fn spawn(argv: &[OsString], env: &[(String, OsString)]) -> Result<Child> {
+/// Spawn `argv` with extra environment variables, under `floor` when
+/// there is one.
+pub fn spawn(
+    argv: &[OsString],
+    env: &[(String, OsString)],
+    floor: Option<&Floor>,
+) -> Result<Child> {
     let (prog, args) = argv.split_first().context("no command given")?;
     let mut cmd = Command::new(prog);
     cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    // SAFETY: the closure only calls sigprocmask, which is async-signal-safe.
+    let floor = floor.map(Floor::raw_fd);
+    // SAFETY: the closure only calls sigprocmask and the floor's raw system
+    // calls, which are async-signal-safe.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             // The program starts with no signal blocked, whatever rampart blocked.
             let empty = SigSet::empty();
-            empty.thread_set_mask().map_err(io::Error::from)
+            empty.thread_set_mask().map_err(io::Error::from)?;
+            match floor.map(crate::floor::enter) {
+                Some(errno) if errno != 0 => Err(io::Error::from_raw_os_error(errno)),
+                _ => Ok(()),
+            }
         });
     }
     cmd.spawn().map_err(|e| spawn_error(prog, e))

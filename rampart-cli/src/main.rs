@@ -8,6 +8,7 @@ mod backend;
 mod child;
 mod cmd;
 mod collector;
+mod floor;
 mod policies;
 mod runtime;
 mod session;

@@ -102,6 +102,11 @@ pub trait Sink: Send {
     fn sleeping(&mut self) {}
 }
 
+/// A setup the traced child runs just before its exec
+/// ([`Options::child_setup`]): an async-signal-safe function and its
+/// argument; a nonzero return is the errno of a failure.
+pub type ChildSetup = (fn(i32) -> i32, i32);
+
 /// How to trace.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -123,6 +128,11 @@ pub struct Options {
     /// request is not granted the supervisor polls for stops itself for a
     /// moment before it sleeps.
     pub cpu_latency_hint: bool,
+    /// Called in the child after its filter is installed, just before it
+    /// execs the command, with its argument: an async-signal-safe setup of
+    /// the caller's (rampart's Landlock floor). A nonzero return is the
+    /// errno of a failed setup: the command is not run.
+    pub child_setup: Option<ChildSetup>,
 }
 
 impl Default for Options {
@@ -133,6 +143,7 @@ impl Default for Options {
             track_cwd: true,
             max_argv_bytes: 256 * 1024,
             cpu_latency_hint: true,
+            child_setup: None,
         }
     }
 }
@@ -210,7 +221,7 @@ fn traced(
         .cpu_latency_hint
         .then(latency::CpuLatency::request)
         .flatten();
-    let child = spawn::spawn_seized(path, argv, env, &program)?;
+    let child = spawn::spawn_seized(path, argv, env, &program, opts.child_setup)?;
     // With idle CPUs polling, a stop reaches a sleeping supervisor as fast
     // as its own polling would, without spending a CPU on it.
     let mut sup = supervisor::Supervisor::new(opts, sink, child.pid, hint.is_none());

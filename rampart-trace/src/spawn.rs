@@ -13,7 +13,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-use crate::{filter, RunReport};
+use crate::{filter, ChildSetup, RunReport};
 
 /// ptrace options: every event the supervisor follows, and EXITKILL so a
 /// supervisor that dies leaves no tracee running unwatched.
@@ -104,10 +104,11 @@ fn pipe_cloexec() -> io::Result<(i32, i32)> {
 }
 
 /// Steps of the child's setup, as reported on the error pipe.
-const STEPS: [&str; 3] = [
+const STEPS: [&str; 4] = [
     "sync with the supervisor",
     "prctl(PR_SET_NO_NEW_PRIVS)",
     "seccomp(SECCOMP_SET_MODE_FILTER)",
+    "the caller's setup (Options::child_setup)",
 ];
 
 /// Fork, seize and release the child; it installs `program` and execs
@@ -117,6 +118,7 @@ pub fn spawn_seized(
     argv: &[OsString],
     env: &[(OsString, OsString)],
     program: &[libc::sock_filter],
+    setup: Option<ChildSetup>,
 ) -> io::Result<Child> {
     let argv0 = argv
         .first()
@@ -167,7 +169,7 @@ pub fn spawn_seized(
         // Child.
         unsafe {
             child_after_fork(
-                sync_r, sync_w, err_r, err_w, &c_path, &argv_ptrs, &env_ptrs, program,
+                sync_r, sync_w, err_r, err_w, &c_path, &argv_ptrs, &env_ptrs, program, setup,
             )
         }
     }
@@ -214,6 +216,7 @@ unsafe fn child_after_fork(
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
     program: &[libc::sock_filter],
+    setup: Option<ChildSetup>,
 ) -> ! {
     let fail = |step: u8, errno: i32| -> ! {
         let msg = [step, (errno & 0xff) as u8, ((errno >> 8) & 0xff) as u8];
@@ -251,6 +254,12 @@ unsafe fn child_after_fork(
     if let Err(e) = filter::install(program) {
         let step = if e.step.starts_with("prctl") { 1 } else { 2 };
         fail(step, e.errno);
+    }
+    if let Some((f, arg)) = setup {
+        let errno = f(arg);
+        if errno != 0 {
+            fail(3, errno);
+        }
     }
     libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr());
     // The supervisor recorded the failed exec; exit as a shell would.

@@ -21,6 +21,7 @@ use crate::child;
 use crate::collector::guard::Guard;
 use crate::collector::inline::Inline;
 use crate::collector::{Collector, Config, Mode, Origin, Stats};
+use crate::floor::{self, Floor};
 use crate::policies;
 use crate::runtime::{self, State};
 use crate::session;
@@ -71,6 +72,10 @@ pub struct Args {
     /// Print nothing of rampart's own (no summary, no denial lines).
     #[arg(long, short)]
     pub quiet: bool,
+    /// In enforce mode, do not start the command under the Landlock floor
+    /// derived from the policy (see README: the Landlock floor).
+    #[arg(long)]
+    pub no_landlock: bool,
     /// The command to run, and its arguments.
     #[arg(
         required = true,
@@ -104,13 +109,15 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
     }
     let mode = args.mode.unwrap_or(Mode::Monitor);
     let (engine, _source) = policies::load(policy)?;
+    let engine = Arc::new(ArcSwap::new(engine));
+    let floor_of = |needs: &[&Path]| floor_for(&args, mode, Some(&engine.load()), &origin, needs);
 
     // Before any thread exists, so that every thread inherits the mask.
     child::block_forwarded_signals()?;
 
     let mut config = Config {
         origin: origin.clone(),
-        engine: Arc::new(ArcSwap::new(engine)),
+        engine: Arc::clone(&engine),
         audit_dir: audit_dir.to_path_buf(),
         print_denials: mode == Mode::Enforce && !args.quiet,
         guard: Guard::of_state(policy, audit_dir),
@@ -124,12 +131,13 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
                 .tempdir()
                 .context("cannot create the collector's socket directory")?;
             let socket = socket_dir.path().join("collector.sock");
+            let floor = floor_of(&[lib.as_path(), socket_dir.path()])?;
             config.guard.protect_socket(&socket);
             let mut collector = Collector::start(config)?;
             collector.listen(socket.clone(), mode == Mode::Enforce)?;
             let mut env = child_env_for(lib, &socket, mode.as_str(), Some(&origin));
             env.extend(enforce_env(&args));
-            let mut program = child::spawn(&args.command, &env)?;
+            let mut program = child::spawn(&args.command, &env, floor.as_ref())?;
             child::forward_signals(program.id() as i32);
             let status = child::wait(&mut program)?;
             (status, collector.finish(GRACE)?)
@@ -137,8 +145,9 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
         None => {
             // The tracer is this thread, and the collector runs on it.
             let enforce = (mode == Mode::Enforce).then(|| enforce_settings(&args));
+            let floor = floor_of(&[])?;
             let mut sink = CollectorSink::new(Inline::start(config)?, enforce);
-            let status = run_traced(&args, mode, &mut sink);
+            let status = run_traced(&args, mode, floor.as_ref(), &mut sink);
             let stats = sink.finish();
             match (status, stats) {
                 (Ok(status), Ok(stats)) => (status, stats),
@@ -154,6 +163,38 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
         print_summary(mode, &origin, &stats);
     }
     Ok(status)
+}
+
+/// The Landlock floor of a run (enforce mode, unless `--no-landlock`):
+/// from `engine`, or signals only for a run reporting to a serve.
+/// `needs`: what rampart reads in the child besides the policy's grants.
+fn floor_for(
+    args: &Args,
+    mode: Mode,
+    engine: Option<&rampart_core::policy::Engine>,
+    origin: &Origin,
+    needs: &[&Path],
+) -> Result<Option<Floor>> {
+    if mode != Mode::Enforce || args.no_landlock {
+        return Ok(None);
+    }
+    let exe = std::env::current_exe().ok();
+    let path_var = std::env::var_os("PATH");
+    // The command itself: the user asked for it to run.
+    let command = backend::inspect::resolve(&args.command[0], path_var.as_deref())
+        .and_then(|p| std::path::absolute(p).ok());
+    let mut files: Vec<&Path> = needs.to_vec();
+    files.extend(exe.as_deref());
+    files.extend(command.as_deref());
+    let needs = floor::Needs {
+        files: &files,
+        path_var: path_var.as_deref(),
+    };
+    let floor = Floor::prepare(engine, origin.project.as_deref(), &needs)?;
+    if let Some(f) = &floor {
+        tracing::info!("{}", f.summary);
+    }
+    Ok(floor)
 }
 
 /// The running serve, when this run should report to it: it listens, and
@@ -185,7 +226,13 @@ fn run_with_serve(args: &Args, lib: Option<&Path>, origin: &Origin, serve: &Stat
         Some(lib) => {
             let mut env = child_env_for(lib, &serve.socket, &serve.mode, Some(origin));
             env.extend(enforce_env(args));
-            let mut program = child::spawn(&args.command, &env)?;
+            let mode = if serve.mode == Mode::Enforce.as_str() {
+                Mode::Enforce
+            } else {
+                Mode::Monitor
+            };
+            let floor = floor_for(args, mode, None, origin, &[lib])?;
+            let mut program = child::spawn(&args.command, &env, floor.as_ref())?;
             child::forward_signals(program.id() as i32);
             child::wait(&mut program)?
         }
@@ -204,7 +251,8 @@ fn run_with_serve(args: &Args, lib: Option<&Path>, origin: &Origin, serve: &Stat
                     serve.socket.display()
                 );
             }
-            run_traced(args, mode, &mut sink)?
+            let floor = floor_for(args, mode, None, origin, &[])?;
+            run_traced(args, mode, floor.as_ref(), &mut sink)?
         }
     };
     if !args.quiet {
@@ -223,8 +271,14 @@ fn run_with_serve(args: &Args, lib: Option<&Path>, origin: &Origin, serve: &Stat
 
 /// Run the command under the trace backend on this thread, reporting to
 /// `sink`; its status as a shell shows it.
-fn run_traced(args: &Args, mode: Mode, sink: &mut dyn rampart_trace::Sink) -> Result<i32> {
-    let opts = backend::trace_options(mode == Mode::Enforce)?;
+fn run_traced(
+    args: &Args,
+    mode: Mode,
+    floor: Option<&Floor>,
+    sink: &mut dyn rampart_trace::Sink,
+) -> Result<i32> {
+    let mut opts = backend::trace_options(mode == Mode::Enforce)?;
+    opts.child_setup = floor.map(|f| (floor::enter as fn(i32) -> i32, f.raw_fd()));
     let env = backend::traced_env();
     let argv0 = &args.command[0];
     let path = env

@@ -21,6 +21,8 @@ use super::schema::{self, ConditionDef, PolicySet, RuleAction, TestCase};
 use super::shell::{self, Analysis};
 use super::{Action, Decision, LoadError, Request};
 
+mod floor;
+
 /// How sources are read into an engine.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoadOptions {

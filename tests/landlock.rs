@@ -1,0 +1,153 @@
+//! The Landlock floor of `--mode enforce`: what the interceptors cannot
+//! see (a system call made with the `syscall` instruction itself) still
+//! cannot reach what a default-deny policy could never allow, and the
+//! watched tree cannot signal or `ptrace` rampart. `--no-landlock` turns
+//! it off, which is how each test shows the floor is what stopped the call.
+//!
+//! The kernel refuses those calls itself: they never reach rampart, so
+//! the trail cannot hold them (the interceptors' own refusals are in it).
+
+use std::path::Path;
+
+use rampart_e2e::*;
+
+/// A default-deny policy that lets programs start (the shipped paranoid
+/// one), read and write the project, and run the probe.
+fn policy(sb: &Sandbox, probe: &Path) -> std::path::PathBuf {
+    let policy = sb.path("work.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"version: "1"
+default_action: deny
+policies:
+  - name: project
+    match:
+      tool: ["read", "write"]
+    rules:
+      - action: allow
+        when:
+          path_matches: ["$PROJECT/**"]
+  - name: the-probe
+    match:
+      tool: ["exec", "read"]
+    rules:
+      - action: allow
+        when:
+          command_matches: ["{p} *"]
+          path_matches: ["{p}"]
+"#,
+            p = probe.display()
+        ),
+    )
+    .unwrap();
+    policy
+}
+
+#[test]
+fn calls_the_hooks_do_not_see_cannot_reach_what_the_policy_never_allows() {
+    let sb = Sandbox::new();
+    let probe = sb.probe("inline", &[]);
+    let policy = policy(&sb, &probe);
+    let paranoid = workspace().join("policies/paranoid.yaml");
+    let ssh = sb.home().join(".ssh");
+    std::fs::create_dir_all(&ssh).unwrap();
+    let key = ssh.join("id_rsa");
+    std::fs::write(&key, "PRIVATE KEY\n").unwrap();
+    let rc = sb.home().join(".bashrc");
+    std::fs::write(&rc, "export A=1\n").unwrap();
+    let ours = sb.work().join("notes.txt");
+    let (k, r, o) = (
+        key.to_str().unwrap(),
+        rc.to_str().unwrap(),
+        ours.to_str().unwrap(),
+    );
+    let run = |extra: &[&str]| {
+        let o = sb
+            .rampart()
+            .args([
+                "run",
+                "--quiet",
+                "--mode",
+                "enforce",
+                "--backend",
+                "preload",
+            ])
+            .args(extra)
+            .arg("--policy")
+            .arg(&paranoid)
+            .arg("--policy")
+            .arg(&policy)
+            .arg("--")
+            .arg(&probe)
+            .args(["read", k, "write", r, "unlink", r, "write", o, "read", o])
+            .output()
+            .unwrap();
+        stdout(&o)
+    };
+    let floored = run(&[]);
+    assert_eq!(
+        floored.lines().collect::<Vec<_>>(),
+        [
+            format!("read {k}: refused 13"),
+            format!("write {r}: refused 13"),
+            format!("unlink {r}: refused 13"),
+            // What the policy allows, the floor lets through.
+            format!("write {o}: ok"),
+            format!("read {o}: leaked"),
+        ],
+    );
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), "PRIVATE KEY\n");
+    assert_eq!(std::fs::read_to_string(&rc).unwrap(), "export A=1\n");
+    // Without the floor the preload hooks never see these calls.
+    let open = run(&["--no-landlock"]);
+    assert!(open.contains(&format!("read {k}: leaked")), "{open}");
+    assert!(open.contains(&format!("unlink {r}: ok")), "{open}");
+}
+
+#[test]
+fn the_tree_cannot_signal_or_trace_rampart_under_enforce_on_either_backend() {
+    // Under the standard policy (default allow) the floor is signals only.
+    let attacks = r#"
+kill -0 $PPID; echo "probe=$?"
+kill -STOP $PPID; echo "stop=$?"
+kill -KILL $PPID; echo "kill=$?"
+python3 -c '
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+r = libc.ptrace(16, int(sys.argv[1]), 0, 0)  # PTRACE_ATTACH to rampart
+print("attach=%d errno=%d" % (r, ctypes.get_errno()))
+' $PPID
+sleep 5 & kill $!; wait $!; echo "own-child=$?"
+"#;
+    for backend in ["preload", "trace"] {
+        let sb = Sandbox::new();
+        let o = sb
+            .rampart()
+            .args(["run", "--quiet", "--mode", "enforce", "--backend", backend])
+            .args(["--", "bash", "-c", attacks])
+            .output()
+            .unwrap();
+        let out = stdout(&o);
+        assert!(
+            o.status.success(),
+            "{backend}: rampart ended {:?}\n{out}",
+            o.status
+        );
+        for refused in ["probe=1", "stop=1", "kill=1", "attach=-1 errno=1"] {
+            assert!(out.contains(refused), "{backend}: no {refused}:\n{out}");
+        }
+        // Its own processes it may still signal.
+        assert!(out.contains("own-child=143"), "{backend}: {out}");
+        // Without the floor the same probe reaches rampart (the harmless
+        // signal 0 only).
+        let o = sb
+            .rampart()
+            .args(["run", "--quiet", "--mode", "enforce", "--no-landlock"])
+            .args(["--backend", backend, "--", "bash", "-c"])
+            .arg("kill -0 $PPID; echo \"probe=$?\"")
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&o).trim(), "probe=0", "{backend}");
+    }
+}
