@@ -401,3 +401,46 @@ fn an_allowed_truncating_open_still_truncates_under_trace() {
         );
     }
 }
+
+/// io_uring makes opens and connects no hook sees: under enforcement
+/// `io_uring_setup` fails with `ENOSYS` on both backends (programs fall
+/// back to plain calls, as on a kernel without io_uring); monitor mode
+/// leaves it alone.
+#[test]
+fn io_uring_is_refused_under_enforce_on_both_backends() {
+    let fx = Fixture::new();
+    let probe = fx.sb.probe("inline", &[]);
+    for backend in ["preload", "trace"] {
+        let o = fx
+            .sb
+            .rampart()
+            .args(["run", "--quiet", "--mode", "enforce", "--backend", backend])
+            .arg("--policy")
+            .arg(&fx.policy)
+            .arg("--")
+            .arg(&probe)
+            .args(["uring", "-"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            stdout(&o),
+            "uring -: refused 38\n",
+            "{backend}: {}",
+            stderr(&o)
+        );
+    }
+    // Without rampart (and in monitor mode) the kernel makes the ring.
+    let bare = std::process::Command::new(&probe)
+        .args(["uring", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&bare),
+        "uring -: ok\n",
+        "this kernel makes no io_uring"
+    );
+    let o = fx
+        .sb
+        .run_backend("preload", &[probe.to_str().unwrap(), "uring", "-"]);
+    assert_eq!(stdout(&o), "uring -: ok\n", "monitor: {}", stderr(&o));
+}

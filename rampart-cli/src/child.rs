@@ -46,12 +46,22 @@ pub fn block_forwarded_signals() -> Result<()> {
         .context("cannot block signals")
 }
 
-/// Spawn `argv` with extra environment variables, under `floor` when
-/// there is one.
+/// How the command is confined from its start (enforce mode).
+#[derive(Default)]
+pub struct Confinement<'a> {
+    /// The Landlock floor.
+    pub floor: Option<&'a Floor>,
+    /// `io_uring_setup` fails with `ENOSYS` (the preload library cannot
+    /// see what an io_uring does; the trace backend's filter refuses it
+    /// itself).
+    pub refuse_io_uring: bool,
+}
+
+/// Spawn `argv` with extra environment variables, confined as `confined` says.
 pub fn spawn(
     argv: &[OsString],
     env: &[(String, OsString)],
-    floor: Option<&Floor>,
+    confined: Confinement,
 ) -> Result<Child> {
     let (prog, args) = argv.split_first().context("no command given")?;
     let mut cmd = Command::new(prog);
@@ -59,14 +69,21 @@ pub fn spawn(
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let floor = floor.map(Floor::raw_fd);
-    // SAFETY: the closure only calls sigprocmask and the floor's raw system
-    // calls, which are async-signal-safe.
+    let floor = confined.floor.map(Floor::raw_fd);
+    let no_io_uring = confined
+        .refuse_io_uring
+        .then(rampart_trace::refuse_io_uring);
+    // SAFETY: the closure only calls sigprocmask and raw system calls on
+    // data prepared before the fork, which are async-signal-safe.
     unsafe {
         cmd.pre_exec(move || {
             // The program starts with no signal blocked, whatever rampart blocked.
             let empty = SigSet::empty();
             empty.thread_set_mask().map_err(io::Error::from)?;
+            if let Some(prog) = &no_io_uring {
+                rampart_trace::install_filter(prog)
+                    .map_err(|e| io::Error::from_raw_os_error(e.errno))?;
+            }
             match floor.map(crate::floor::enter) {
                 Some(errno) if errno != 0 => Err(io::Error::from_raw_os_error(errno)),
                 _ => Ok(()),

@@ -164,6 +164,24 @@ pub fn build(spec: &FilterSpec) -> Vec<sock_filter> {
     p.ins
 }
 
+/// A filter that only refuses `io_uring_setup` with `ENOSYS` (every ABI:
+/// the number is the same on each, and x32's carries its bit): for a tree
+/// whose calls the preload library watches, which cannot see what an
+/// io_uring does. Programs fall back to plain system calls, as on kernels
+/// without io_uring.
+pub fn refuse_io_uring() -> Vec<sock_filter> {
+    let mut p = Program { ins: Vec::new() };
+    p.stmt(LD_W_ABS, OFF_NR);
+    p.jump(JEQ_K, nr::IO_URING_SETUP as u32, 2, 0);
+    let x32 = regs::X32_SYSCALL_BIT.map_or(nr::IO_URING_SETUP as u32, |bit| {
+        bit | nr::IO_URING_SETUP as u32
+    });
+    p.jump(JEQ_K, x32, 1, 0);
+    p.stmt(RET_K, RET_ALLOW);
+    p.stmt(RET_K, RET_ENOSYS);
+    p.ins
+}
+
 /// Why [`install`] failed: the step and its errno.
 #[derive(Clone, Copy, Debug)]
 pub struct InstallError {

@@ -53,6 +53,7 @@ use std::path::Path;
 
 use rampart_core::event::Event;
 
+pub use filter::{install as install_filter, refuse_io_uring, InstallError};
 pub use paths::clean as clean_path;
 
 /// What the sink says about a call before it runs (enforce mode only).

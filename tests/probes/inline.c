@@ -6,6 +6,8 @@
  *   read PATH     openat(PATH, O_RDONLY) and read
  *   write PATH    openat(PATH, O_WRONLY|O_CREAT|O_TRUNC) and write "pwned"
  *   unlink PATH   unlinkat(PATH)
+ *   uring -       io_uring_setup(1, params): "uring -: ok" when a ring was
+ *                 made
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -54,6 +56,13 @@ int main(int argc, char **argv) {
             r = raw(SYS_openat, AT_FDCWD, (long)path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
             if (r >= 0) {
                 raw(SYS_write, r, (long)"pwned", 5, 0);
+                raw(SYS_close, r, 0, 0, 0);
+                printf("%s %s: ok\n", op, path);
+            }
+        } else if (!strcmp(op, "uring")) {
+            long params[15] = {0}; /* struct io_uring_params: 120 bytes */
+            r = raw(425 /* io_uring_setup */, 1, (long)params, 0, 0);
+            if (r >= 0) {
                 raw(SYS_close, r, 0, 0, 0);
                 printf("%s %s: ok\n", op, path);
             }

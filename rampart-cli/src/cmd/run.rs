@@ -137,7 +137,11 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
             collector.listen(socket.clone(), mode == Mode::Enforce)?;
             let mut env = child_env_for(lib, &socket, mode.as_str(), Some(&origin));
             env.extend(enforce_env(&args));
-            let mut program = child::spawn(&args.command, &env, floor.as_ref())?;
+            let confined = child::Confinement {
+                floor: floor.as_ref(),
+                refuse_io_uring: mode == Mode::Enforce,
+            };
+            let mut program = child::spawn(&args.command, &env, confined)?;
             child::forward_signals(program.id() as i32);
             let status = child::wait(&mut program)?;
             (status, collector.finish(GRACE)?)
@@ -232,7 +236,11 @@ fn run_with_serve(args: &Args, lib: Option<&Path>, origin: &Origin, serve: &Stat
                 Mode::Monitor
             };
             let floor = floor_for(args, mode, None, origin, &[lib])?;
-            let mut program = child::spawn(&args.command, &env, floor.as_ref())?;
+            let confined = child::Confinement {
+                floor: floor.as_ref(),
+                refuse_io_uring: mode == Mode::Enforce,
+            };
+            let mut program = child::spawn(&args.command, &env, confined)?;
             child::forward_signals(program.id() as i32);
             child::wait(&mut program)?
         }
