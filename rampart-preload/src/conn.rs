@@ -224,21 +224,63 @@ fn connect_socket(s: &Saved) -> Option<c_int> {
             sys::close(fd);
             return None;
         }
-        match sys::raw(
-            libc::SYS_fcntl,
-            fd as usize,
-            libc::F_DUPFD_CLOEXEC as usize,
-            HIGH_FD as usize,
-            0,
-        ) {
-            Ok(high) => {
+        match out_of_the_way(fd) {
+            Some(high) => {
                 sys::close(fd);
-                Some(high as c_int)
+                Some(high)
             }
-            // Descriptor limit below HIGH_FD: stay where we are.
-            Err(_) => Some(fd),
+            // Every descriptor above the program's is taken: stay.
+            None => Some(fd),
         }
     }
+}
+
+/// A copy of `fd` out of the program's way: at [`HIGH_FD`] or above, or
+/// (a descriptor limit below that: `ulimit -n 64`) as near the top of the
+/// allowed range as one is free, never the lowest free descriptor the
+/// program's next open expects.
+fn out_of_the_way(fd: c_int) -> Option<c_int> {
+    let dup_at = |at: c_int| {
+        // SAFETY: fcntl on our own descriptor.
+        unsafe {
+            sys::raw(
+                libc::SYS_fcntl,
+                fd as usize,
+                libc::F_DUPFD_CLOEXEC as usize,
+                at as usize,
+                0,
+            )
+        }
+        .ok()
+        .map(|d| d as c_int)
+    };
+    if let Some(high) = dup_at(HIGH_FD) {
+        return Some(high);
+    }
+    let mut lim = libc::rlimit64 {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit64 of this process writes one rlimit64.
+    let got = unsafe {
+        sys::raw(
+            libc::SYS_prlimit64,
+            0,
+            libc::RLIMIT_NOFILE as usize,
+            0,
+            &mut lim as *mut libc::rlimit64 as usize,
+        )
+    };
+    let top = match got {
+        Ok(_) => lim.rlim_cur.min(HIGH_FD as u64) as c_int,
+        Err(_) => return None,
+    };
+    // The highest free one among the top few (F_DUPFD takes the lowest
+    // free at or above its argument).
+    (1..=16)
+        .map(|k| top - k)
+        .take_while(|&at| at > fd)
+        .find_map(dup_at)
 }
 
 /// One frame, one `sendto`. The collector's address goes along although the

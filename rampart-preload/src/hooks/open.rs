@@ -342,22 +342,49 @@ fn pinned(
         Gate::Run { report_after: true } => {
             // `reached` may read the pin: report before it is closed.
             let fd = after(cx, conn, a, copy, reached, r);
-            return close_pin(p, r, fd);
+            return close_pin(p, r, fd, a.flags);
         }
         _ => r,
     };
-    close_pin(p, r, finish(r))
+    close_pin(p, r, finish(r), a.flags)
 }
 
 /// Close the pin unless it is the descriptor handed back (`O_PATH`), and
-/// return `ret` with its errno.
-fn close_pin(pin: c_int, r: Result<c_int, c_int>, ret: c_int) -> c_int {
-    if r != Ok(pin) {
-        let err = sys::errno();
-        sys::close(pin);
-        sys::set_errno(err);
+/// return `ret` with its errno, at the number the open would have had
+/// without the pin ([`lowest`]).
+fn close_pin(pin: c_int, r: Result<c_int, c_int>, ret: c_int, flags: c_int) -> c_int {
+    if r == Ok(pin) {
+        return ret;
     }
+    let err = sys::errno();
+    sys::close(pin);
+    let ret = if ret > pin { lowest(ret, flags) } else { ret };
+    sys::set_errno(err);
     ret
+}
+
+/// `fd` moved to the lowest free descriptor when that is lower: an open
+/// made while a pin held a lower number gets the number it would have
+/// got without it (`close(0); open("/dev/null")` must give 0). Keeps
+/// close-on-exec as `flags` asked.
+fn lowest(fd: c_int, flags: c_int) -> c_int {
+    let cmd = if flags & libc::O_CLOEXEC != 0 {
+        libc::F_DUPFD_CLOEXEC
+    } else {
+        libc::F_DUPFD
+    };
+    // SAFETY: fcntl on a descriptor this hook holds.
+    match unsafe { sys::raw(libc::SYS_fcntl, fd as usize, cmd as usize, 0, 0) } {
+        Ok(low) if (low as c_int) < fd => {
+            sys::close(fd);
+            low as c_int
+        }
+        Ok(other) => {
+            sys::close(other as c_int);
+            fd
+        }
+        Err(_) => fd,
+    }
 }
 
 /// The open the caller asked for, of the file `pin` holds.
@@ -515,6 +542,7 @@ fn created(cx: &Ctx, conn: &mut Option<crate::conn::Conn>, a: OpenArgs, copy: &P
         };
         let err = sys::errno();
         release(owned);
+        let ret = if ret > dir { lowest(ret, a.flags) } else { ret };
         sys::set_errno(err);
         return ret;
     }
