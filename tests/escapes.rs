@@ -444,3 +444,41 @@ fn io_uring_is_refused_under_enforce_on_both_backends() {
         .run_backend("preload", &[probe.to_str().unwrap(), "uring", "-"]);
     assert_eq!(stdout(&o), "uring -: ok\n", "monitor: {}", stderr(&o));
 }
+
+/// The trail says what the program got: a refused open of a name that
+/// does not exist fails with ENOENT (as it would have anyway), and that is
+/// the errno recorded; a refused open of one that exists, EACCES.
+#[test]
+fn the_trail_records_the_errno_the_program_got_on_both_backends() {
+    let fx = Fixture::new();
+    let missing = fx.sb.work().join("sub/secret.txt");
+    for backend in ["preload", "trace"] {
+        let script = format!(
+            "cat {} 2>/dev/null; echo \"present=$?\"; python3 -c 'import os\ntry: os.open(\"{}\", os.O_RDONLY)\nexcept OSError as e: print(\"missing=\" + str(e.errno))'",
+            fx.secret,
+            missing.display()
+        );
+        let o = fx.enforce(backend, &script);
+        let out = stdout(&o);
+        assert!(out.contains("present=1"), "{backend}: {out}");
+        assert!(out.contains("missing=2"), "{backend}: {out}");
+        let records = fx.sb.records();
+        let outcome_of = |path: &str| -> Vec<String> {
+            records
+                .iter()
+                .filter(|r| {
+                    r["decision"]["action"] == "deny"
+                        && r["request"]["path"] == path
+                        && r["request"]["source"] == backend
+                })
+                .map(|r| r["request"]["outcome"].as_str().unwrap_or("").to_string())
+                .collect()
+        };
+        assert_eq!(outcome_of(&fx.secret), ["EACCES"], "{backend}");
+        assert_eq!(
+            outcome_of(missing.to_str().unwrap()),
+            ["ENOENT"],
+            "{backend}"
+        );
+    }
+}

@@ -305,6 +305,26 @@ impl Event {
             _ => libc::EACCES,
         }
     }
+
+    /// The errno a refused call fails with, as the program sees it on
+    /// either backend: [`Event::denied_errno`], except for an open that
+    /// creates nothing of a path that does not exist, which fails as it
+    /// would have anyway (`ENOENT`, `ENOTDIR`): programs probe for optional
+    /// files and take `EACCES` as fatal. The path is looked at here, so
+    /// call it where the program's file system is (not for `/proc/...`
+    /// names, which are the caller's own).
+    pub fn refused_errno(&self) -> i32 {
+        if let Call::Open { path, flags, .. } = &self.call {
+            if flags & libc::O_CREAT == 0 && path.starts_with('/') && !path.starts_with("/proc/") {
+                if let Err(e) = std::fs::metadata(path) {
+                    if let Some(errno @ (libc::ENOENT | libc::ENOTDIR)) = e.raw_os_error() {
+                        return errno;
+                    }
+                }
+            }
+        }
+        self.denied_errno()
+    }
 }
 
 /// Quote one word as a POSIX shell word: bare when made only of

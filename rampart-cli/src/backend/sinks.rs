@@ -49,28 +49,10 @@ impl Enforce {
             Verdict::Allow
         } else {
             Verdict::Deny {
-                errno: refused_errno(event),
+                errno: event.refused_errno(),
             }
         }
     }
-}
-
-/// The errno a refused call fails with, as under the preload backend: the
-/// call's ([`Event::denied_errno`]), except for an open that creates nothing of a
-/// path that does not exist, which fails as it would have anyway (ENOENT,
-/// ENOTDIR): programs probe for optional files and take EACCES as fatal.
-fn refused_errno(event: &Event) -> i32 {
-    if let Call::Open { path, flags, .. } = &event.call {
-        // (Not for /proc/self: this process's is not the caller's.)
-        if flags & libc::O_CREAT == 0 && path.starts_with('/') && !path.starts_with("/proc/") {
-            if let Err(e) = std::fs::metadata(path) {
-                if let Some(errno @ (libc::ENOENT | libc::ENOTDIR)) = e.raw_os_error() {
-                    return errno;
-                }
-            }
-        }
-    }
-    event.denied_errno()
 }
 
 fn verdict(allowed: bool, event: &Event) -> Verdict {
@@ -78,7 +60,7 @@ fn verdict(allowed: bool, event: &Event) -> Verdict {
         Verdict::Allow
     } else {
         Verdict::Deny {
-            errno: refused_errno(event),
+            errno: event.refused_errno(),
         }
     }
 }

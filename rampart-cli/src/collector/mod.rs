@@ -327,7 +327,8 @@ fn decide(
     };
     let micros = started.elapsed().as_micros() as u64;
     if enforced && !allows(decision.action) {
-        event.outcome = Outcome::Errno(event.denied_errno());
+        // What the program gets, which the trail must say.
+        event.outcome = Outcome::Errno(event.refused_errno());
     }
     let mut request = event.request();
     if let Some(p) = &origin.project {
