@@ -482,3 +482,45 @@ fn the_trail_records_the_errno_the_program_got_on_both_backends() {
         );
     }
 }
+
+/// A program that makes close() fail with a seccomp filter of its own,
+/// then opens a link to the secret and reads every descriptor it holds:
+/// under trace the refused descriptor cannot be closed in it, so the
+/// process is killed before it returns from the open; under preload the
+/// file is never opened. Either way nothing is read and the refusal is in
+/// the trail.
+#[test]
+fn a_program_that_refuses_close_keeps_nothing_it_was_refused() {
+    for backend in ["preload", "trace"] {
+        let fx = Fixture::new();
+        let probe = fx.sb.probe("other_names", &[]);
+        let o = fx
+            .sb
+            .rampart()
+            .args(["run", "--quiet", "--mode", "enforce", "--backend", backend])
+            .arg("--policy")
+            .arg(&fx.policy)
+            .arg("--")
+            .arg(&probe)
+            .args(["closeless", &fx.secret])
+            .arg(fx.sb.work())
+            .output()
+            .unwrap();
+        let out = stdout(&o);
+        assert!(!out.contains("leaked"), "{backend}: {out}");
+        match backend {
+            "preload" => assert!(out.contains("closeless refused 13"), "{backend}: {out}"),
+            _ => assert_eq!(
+                o.status.code(),
+                Some(128 + libc::SIGKILL),
+                "{backend}: {out}"
+            ),
+        }
+        let records = fx.sb.records();
+        assert!(
+            denied_by_resolution(&records) >= 1,
+            "{backend}: no refusal recorded"
+        );
+        assert_eq!(std::fs::read_to_string(&fx.secret).unwrap(), SECRET);
+    }
+}

@@ -76,7 +76,13 @@ fn a_send_to_a_denied_address_sends_nothing_on_both_backends() {
         let sb = Sandbox::new();
         let probe = sb.probe("sends", &[]);
         let (allowed, a) = receiver();
-        let denied: Vec<(UdpSocket, u16)> = (0..4).map(|_| receiver()).collect();
+        let mut denied: Vec<(UdpSocket, u16)> = (0..5).map(|_| receiver()).collect();
+        // The IPv6 one, sent to with the 24-byte address length.
+        let v6 = UdpSocket::bind("[::1]:0").unwrap();
+        v6.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let v6_port = v6.local_addr().unwrap().port();
+        denied.push((v6, v6_port));
         let d: Vec<String> = denied.iter().map(|(_, p)| p.to_string()).collect();
         let tcp = tcp_server();
         let rules: String = d
@@ -105,7 +111,7 @@ fn a_send_to_a_denied_address_sends_nothing_on_both_backends() {
             .arg(&probe)
             .args([
                 "sendto", &d[0], "sendmsg", &d[1], "sendmmsg", &mm, "raw", &d[3], "fastopen",
-                &tcp_port,
+                &tcp_port, "unspec", &d[4], "v6short", &d[5],
             ])
             .output()
             .unwrap();
@@ -116,6 +122,9 @@ fn a_send_to_a_denied_address_sends_nothing_on_both_backends() {
             format!("sendmmsg {mm}: ok 2 then EACCES"),
             format!("raw {}: EACCES", d[3]),
             format!("fastopen {tcp}: EACCES"),
+            // AF_UNSPEC is sent as AF_INET; a 24-byte IPv6 address is one.
+            format!("unspec {}: EACCES", d[4]),
+            format!("v6short {}: EACCES", d[5]),
         ];
         assert_eq!(
             out.lines().collect::<Vec<_>>(),
@@ -129,8 +138,12 @@ fn a_send_to_a_denied_address_sends_nothing_on_both_backends() {
         }
         assert_eq!(received(&allowed), 2, "{backend}");
         let records = sb.records();
-        for port in &d {
-            let url = format!("udp://127.0.0.1:{port}");
+        for (i, port) in d.iter().enumerate() {
+            let url = if i == 5 {
+                format!("udp://[::1]:{port}")
+            } else {
+                format!("udp://127.0.0.1:{port}")
+            };
             let r = net_records(&records, &url);
             assert!(
                 !r.is_empty() && r.iter().all(|r| r["decision"]["action"] == "deny"),

@@ -87,8 +87,14 @@ impl Floor {
         let reads_floored = match (&writes, &reads, &programs) {
             (Some(w), Some(r), Some((programs, bare))) => {
                 // A write may open for reading too (O_RDWR).
+                // A name that does not exist yet is not granted for reading:
+                // the walk to it fails before Landlock is asked (and one
+                // this run creates is granted by its write rule).
                 for p in r.iter().chain(w).chain(programs) {
-                    rules.extend(existing_or_above(Path::new(p)).map(|p| (p, read_rights)));
+                    let p = proc_self_as_proc(Path::new(p));
+                    if std::fs::symlink_metadata(&p).is_ok() {
+                        rules.push((p, read_rights));
+                    }
                 }
                 let mut fixed: Vec<PathBuf> = SYSTEM_READS.iter().map(PathBuf::from).collect();
                 fixed.extend(needs.files.iter().map(|p| p.to_path_buf()));
@@ -115,8 +121,9 @@ impl Floor {
                 // deleted or replaced (Landlock grants those for a whole
                 // directory tree; README: the Landlock floor).
                 Ok(_) => rules.push((p, write_rights)),
-                // To be made: its nearest directory gets what making it needs.
-                Err(_) => rules.extend(existing_or_above(&p).map(|p| (p, write_rights))),
+                // To be made: the directory it goes in gets what making it
+                // needs (one level up at most, never a home or `/`).
+                Err(_) => rules.extend(maker_of(&p).map(|p| (p, write_rights))),
             }
         }
         if writes_floored {
@@ -243,15 +250,17 @@ fn proc_self_as_proc(p: &Path) -> PathBuf {
     }
 }
 
-/// A path the policy names, as it exists now: itself, or (not made yet)
-/// its nearest existing directory; `None` when that is `/` (a grant of
-/// everything: left out, a program rarely makes top-level directories).
-fn existing_or_above(p: &Path) -> Option<PathBuf> {
-    let mut at = proc_self_as_proc(p);
-    while std::fs::symlink_metadata(&at).is_err() {
-        at = parent_or_root(&at);
-    }
-    (at != Path::new("/") || p == Path::new("/")).then_some(at)
+/// Where a path the policy lets the program make is made: its directory,
+/// when that exists and is not `/`, `/home` or the home directory (a grant
+/// there would open every file beside it). `None`: not granted (the floor
+/// refuses making it; README: the Landlock floor).
+fn maker_of(p: &Path) -> Option<PathBuf> {
+    let dir = p.parent()?;
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let too_wide = dir == Path::new("/")
+        || dir == Path::new("/home")
+        || home.as_deref().is_some_and(|h| dir == h);
+    (!too_wide && dir.is_dir()).then(|| dir.to_path_buf())
 }
 
 /// The rules without those another rule covers (a directory above with
@@ -269,8 +278,4 @@ fn covered_dropped(
             .any(|(p, r)| p != path && path.starts_with(p) && r.contains(*rights))
     };
     rules.iter().filter(|r| !covered(r)).cloned().collect()
-}
-
-fn parent_or_root(p: &Path) -> PathBuf {
-    p.parent().unwrap_or(Path::new("/")).to_path_buf()
 }

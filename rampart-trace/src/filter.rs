@@ -6,7 +6,9 @@
 //! only part that runs in the child between `fork` and `exec`, so it
 //! allocates nothing and calls only async-signal-safe syscalls. This module
 //! never decides a call itself, except the fixed refusals (32-bit and x32
-//! entries of watched calls, `io_uring_setup` under enforcement).
+//! entries of watched calls, `io_uring_setup` under enforcement) and
+//! `prctl(PR_SET_DUMPABLE, 0)` under enforcement, which succeeds without
+//! effect.
 
 use libc::{sock_filter, sock_fprog};
 
@@ -32,6 +34,8 @@ const RET_ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
 const RET_TRACE: u32 = libc::SECCOMP_RET_TRACE;
 const RET_KILL: u32 = libc::SECCOMP_RET_KILL_PROCESS;
 const RET_ENOSYS: u32 = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+/// Skip the call and return 0.
+const RET_SUCCEED: u32 = libc::SECCOMP_RET_ERRNO;
 
 /// What the filter hands to the supervisor.
 #[derive(Clone, Copy, Debug)]
@@ -128,6 +132,17 @@ pub fn build(spec: &FilterSpec) -> Vec<sock_filter> {
     if spec.refuse_io_uring {
         p.jump(JEQ_K, nr::IO_URING_SETUP as u32, 0, 1);
         p.stmt(RET_K, RET_ENOSYS);
+        // prctl(PR_SET_DUMPABLE, 0) would make the process one this
+        // tracer may no longer read (`/proc/PID/fd`, its memory) when it
+        // is not root: it returns 0 and changes nothing.
+        p.jump(JEQ_K, nr::PRCTL as u32, 0, 6);
+        p.stmt(LD_W_ABS, off_arg_lo(0));
+        p.jump(JEQ_K, libc::PR_SET_DUMPABLE as u32, 0, 3);
+        p.stmt(LD_W_ABS, off_arg_lo(1));
+        p.jump(JEQ_K, 0, 0, 1);
+        p.stmt(RET_K, RET_SUCCEED);
+        // Another prctl: the number again for what follows.
+        p.stmt(LD_W_ABS, OFF_NR);
     }
     // utimensat(dirfd, path, times, flags) with a NULL path changes the
     // times of the descriptor's file (futimens, `touch`): opened, and

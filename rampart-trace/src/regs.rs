@@ -65,6 +65,7 @@ pub mod nr {
     pub const IO_URING_SETUP: i64 = libc::SYS_io_uring_setup as i64;
     pub const UTIMENSAT: i64 = libc::SYS_utimensat as i64;
     pub const CLOSE: i64 = libc::SYS_close as i64;
+    pub const PRCTL: i64 = libc::SYS_prctl as i64;
     #[cfg(target_arch = "x86_64")]
     pub const OPEN: Option<i64> = Some(libc::SYS_open as i64);
     #[cfg(target_arch = "x86_64")]

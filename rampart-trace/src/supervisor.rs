@@ -509,6 +509,14 @@ impl<'a> Supervisor<'a> {
         if arch != regs::NATIVE_ARCH {
             return Resume::Cont; // the filter refuses compat calls itself
         }
+        if matches!(
+            self.threads.get(&tid).and_then(|t| t.pending.as_ref()),
+            Some(Pending::Closing { .. })
+        ) {
+            // The injected close, stopped by a filter of the program's own
+            // (ours does not watch close): let it run to its exit.
+            return Resume::ToExit;
+        }
         let mut thread = self.threads.remove(&tid).unwrap_or_default();
         // A call that said "restart" and now comes back is the same call;
         // calls in between are a signal handler's and leave it waiting.
@@ -823,7 +831,7 @@ impl<'a> Supervisor<'a> {
         if addr == 0 || len == 0 {
             return None;
         }
-        let pending = self.connect_call(tid, tgid, fd, addr, len as usize)?;
+        let pending = self.address_call(tid, tgid, fd, addr, len as usize, true)?;
         let Pending::Call { event, .. } = &pending else {
             return None;
         };
@@ -908,7 +916,25 @@ impl<'a> Supervisor<'a> {
         addr: u64,
         len: usize,
     ) -> Option<Pending> {
-        let (raw, got) = memory::read_struct::<libc::sockaddr_storage>(tid, addr, len).ok()?;
+        self.address_call(tid, tgid, fd, addr, len, false)
+    }
+
+    /// A call of `fd` that reaches the address at `addr`: a connect, or a
+    /// send (`send`: an IPv4 socket sends to an `AF_UNSPEC` address as to
+    /// `AF_INET`, where a connect takes it as "dissolve").
+    fn address_call(
+        &mut self,
+        tid: i32,
+        tgid: i32,
+        fd: i32,
+        addr: u64,
+        len: usize,
+        send: bool,
+    ) -> Option<Pending> {
+        let (mut raw, got) = memory::read_struct::<libc::sockaddr_storage>(tid, addr, len).ok()?;
+        if send && raw.ss_family == libc::AF_UNSPEC as libc::sa_family_t && got >= 16 {
+            raw.ss_family = libc::AF_INET as libc::sa_family_t;
+        }
         // SAFETY: sockaddr_storage is plain data; `got` bytes of it were filled.
         let bytes = unsafe {
             std::slice::from_raw_parts((&raw as *const libc::sockaddr_storage).cast::<u8>(), got)
@@ -985,11 +1011,17 @@ impl<'a> Supervisor<'a> {
                 truncate,
             } => {
                 if !is_error {
-                    resolve_open(&mut event, tid, rval);
+                    let named = resolve_open(&mut event, tid, rval);
                     if self.opts.enforce {
-                        match self.reached(tid, &event, rval as i32, truncate) {
-                            Ok(()) => {}
-                            Err(errno) => return self.refuse_open(tid, event, rval, errno),
+                        // A file whose name cannot be read back cannot be
+                        // decided: refused.
+                        let decided = if named {
+                            self.reached(tid, &event, rval as i32, truncate)
+                        } else {
+                            Err(libc::EACCES)
+                        };
+                        if let Err(errno) = decided {
+                            return self.refuse_open(tid, event, rval, errno);
                         }
                     }
                 }
@@ -1041,9 +1073,14 @@ impl<'a> Supervisor<'a> {
                 saved,
                 signals,
             } => {
-                if regs::restore(tid, &saved, -(errno as i64)).is_err() {
-                    // SAFETY: plain kill of a tracee that cannot be put back.
-                    unsafe { libc::kill(tid, libc::SIGKILL) };
+                let closed = !is_error && rval == 0;
+                if !closed || regs::restore(tid, &saved, -(errno as i64)).is_err() {
+                    // The descriptor is still open (a filter of the
+                    // program's own refused the close), or the thread cannot
+                    // be put back: the process must not go on holding it.
+                    let tgid = self.tgid_of(tid);
+                    // SAFETY: plain kill of a traced process.
+                    unsafe { libc::kill(tgid, libc::SIGKILL) };
                 }
                 self.record(event, Outcome::Errno(errno), false);
                 let tgid = self.tgid_of(tid);
@@ -1084,14 +1121,7 @@ impl<'a> Supervisor<'a> {
             }
         }
         if truncate {
-            let tgid = self.tgid_of(tid);
-            let p = self.procs.entry(tgid).or_default();
-            let pidfd = p.pidfd.get_or_insert_with(|| net::pidfd_open(tgid));
-            let file = pidfd
-                .as_ref()
-                .and_then(|pidfd| net::dup_from(pidfd, fd))
-                .ok_or(libc::EACCES)?;
-            truncate_file(&file)?;
+            truncate_file(tid, fd)?;
         }
         Ok(())
     }
@@ -1190,6 +1220,10 @@ impl<'a> Supervisor<'a> {
             self.threads.insert(tid, execing);
         }
         let tgid = tid;
+        if let Some(p) = self.procs.get_mut(&tgid) {
+            // A new program: its sends are decided afresh.
+            p.sent.clear();
+        }
         if let Some(t) = self.threads.get_mut(&tid) {
             t.tgid = Some(tgid);
         }
@@ -1271,13 +1305,19 @@ impl Drop for Supervisor<'_> {
 
 /// Name the file a successful open reached (`resolved`), read from the
 /// descriptor it returned, where it differs from the path given.
-fn resolve_open(event: &mut Event, tid: i32, fd: i64) {
+/// `false` when the descriptor's file cannot be named (this process may
+/// not read `/proc/TID/fd`); `true` for a call that is not an open.
+fn resolve_open(event: &mut Event, tid: i32, fd: i64) -> bool {
     let Call::Open { path, resolved, .. } = &mut event.call else {
-        return;
+        return true;
     };
-    if let Ok(reached) = procfs::fd_target(tid, fd as i32) {
-        // What was reached replaces what the entry foresaw.
-        *resolved = (reached.starts_with('/') && reached != *path).then_some(reached);
+    match procfs::fd_target(tid, fd as i32) {
+        Ok(reached) => {
+            // What was reached replaces what the entry foresaw.
+            *resolved = (reached.starts_with('/') && reached != *path).then_some(reached);
+            true
+        }
+        Err(_) => false,
     }
 }
 
@@ -1290,18 +1330,15 @@ fn opens_hosts_file(event: &Event) -> bool {
 
 /// Enforce mode, at the entry of an allowed open that truncates: take
 /// `O_TRUNC` out of the call so nothing is cut before the file it reaches
-/// is decided; `true` when it was taken out (the exit truncates). Not for
-/// a read-only open (nothing to truncate through) nor `openat2`, whose
-/// flags are in the tracee's memory (a known limit: a link swapped between
-/// its entry and the kernel's walk is refused at exit, after the cut).
+/// is decided; `true` when it was taken out (the exit truncates; a
+/// read-only open truncates too on Linux). Not for `openat2`, whose flags
+/// are in the tracee's memory (a known limit: a link followed by such an
+/// open is refused at exit, after the cut).
 fn truncate_later(tid: i32, nr: i64, args: &[u64; 6], event: &Event) -> bool {
     let Call::Open { flags, .. } = event.call else {
         return false;
     };
-    if flags & libc::O_TRUNC == 0
-        || flags & libc::O_ACCMODE == libc::O_RDONLY
-        || flags & libc::O_PATH != 0
-    {
+    if flags & libc::O_TRUNC == 0 || flags & libc::O_PATH != 0 {
         return false;
     }
     let without = (flags & !libc::O_TRUNC) as u64;
@@ -1322,25 +1359,20 @@ fn truncate_later(tid: i32, nr: i64, args: &[u64; 6], event: &Event) -> bool {
     done.is_ok()
 }
 
-/// Cut a regular file to nothing, as the `O_TRUNC` of its open would have
-/// (other files ignore `O_TRUNC`).
-fn truncate_file(file: &OwnedFd) -> Result<(), i32> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: fstat writes one struct stat.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(file.as_raw_fd(), &mut st) } != 0 {
-        return Err(io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO));
-    }
-    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+/// Cut the regular file the thread's descriptor `fd` holds to nothing, as
+/// the `O_TRUNC` of its open would have (other files ignore `O_TRUNC`):
+/// reopened for writing through `/proc/TID/fd/N`, which works for a
+/// read-only open too and needs no `pidfd_getfd`.
+fn truncate_file(tid: i32, fd: i32) -> Result<(), i32> {
+    let errno = |e: io::Error| e.raw_os_error().unwrap_or(libc::EIO);
+    let at = format!("/proc/{tid}/fd/{fd}");
+    let meta = std::fs::metadata(&at).map_err(errno)?;
+    if !meta.is_file() {
         return Ok(());
     }
-    // SAFETY: plain ftruncate of a descriptor we own.
-    if unsafe { libc::ftruncate(file.as_raw_fd(), 0) } != 0 {
-        return Err(io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO));
-    }
-    Ok(())
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&at)
+        .map_err(errno)?;
+    file.set_len(0).map_err(errno)
 }

@@ -14,6 +14,13 @@
  *                                  open (N reads); prints
  *                                  "RACE leaks=K opens=M"
  *
+ *   other_names closeless SECRET DIR
+ *                                  installs a seccomp filter of its own that
+ *                                  makes close() fail, opens a link to
+ *                                  SECRET, then reads every descriptor it
+ *                                  holds: "closeless refused ERRNO" and
+ *                                  "scan leaked" or "scan clean"
+ *
  * A "leak" is a read that returned the secret's first bytes. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -169,9 +179,50 @@ static void race(const char *name, void *(*swapper)(void *), const char *path, i
     fflush(stdout);
 }
 
+/* close() fails with EPERM from here on, for this process and its
+ * children: a tracer that closes a refused descriptor by making the
+ * process call close() is refused too. */
+static void refuse_close(void) {
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_close, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog p = {4, f};
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p) != 0)
+        perror("seccomp");
+}
+
+static int closeless(const char *secret, const char *dir) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/closeless-link", dir);
+    unlink(p);
+    if (symlink(secret, p) != 0)
+        perror("symlink");
+    refuse_close();
+    int fd = open(p, O_RDONLY);
+    if (fd >= 0)
+        printf("closeless opened\n");
+    else
+        printf("closeless refused %d\n", errno);
+    fflush(stdout);
+    int leaked = 0;
+    for (int d = 3; d < 64; d++) {
+        char buf[64] = {0};
+        if (pread(d, buf, sizeof buf - 1, 0) > 0 && strstr(buf, MARK))
+            leaked = 1;
+    }
+    printf("scan %s\n", leaked ? "leaked" : "clean");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "names") == 0)
         return names(argv[2], argv[3]);
+    if (argc >= 4 && strcmp(argv[1], "closeless") == 0)
+        return closeless(argv[2], argv[3]);
     if (argc >= 5 && strcmp(argv[1], "race") == 0) {
         int n = atoi(argv[4]);
         snprintf(secret_path, sizeof secret_path, "%s", argv[2]);

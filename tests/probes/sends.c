@@ -8,6 +8,9 @@
  *                    called again for what a short count left
  *   raw PORT         syscall(SYS_sendto) directly (no libc wrapper)
  *   fastopen PORT    sendto(MSG_FASTOPEN) on a TCP socket: a connect
+ *   unspec PORT      sendto() with sin_family AF_UNSPEC (IPv4 sends it)
+ *   v6short PORT     sendto() to [::1]:PORT with the 24-byte address
+ *                    length of RFC 2133 (no scope id)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -101,6 +104,23 @@ int main(int argc, char **argv) {
                 printf("%s %s: ok %d then %s\n", op, arg, sent, ename(err));
             else
                 result(op, arg, sent, 0);
+            close(s);
+        } else if (!strcmp(op, "unspec")) {
+            int s = socket(AF_INET, SOCK_DGRAM, 0);
+            struct sockaddr_in u = a;
+            u.sin_family = AF_UNSPEC;
+            long r = sendto(s, "x", 1, 0, (struct sockaddr *)&u, sizeof u);
+            result(op, arg, r, errno);
+            close(s);
+        } else if (!strcmp(op, "v6short")) {
+            int s = socket(AF_INET6, SOCK_DGRAM, 0);
+            struct sockaddr_in6 b6;
+            memset(&b6, 0, sizeof b6);
+            b6.sin6_family = AF_INET6;
+            b6.sin6_port = htons((unsigned short)port);
+            b6.sin6_addr = in6addr_loopback;
+            long r = sendto(s, "x", 1, 0, (struct sockaddr *)&b6, 24);
+            result(op, arg, r, errno);
             close(s);
         } else if (!strcmp(op, "fastopen")) {
             int s = socket(AF_INET, SOCK_STREAM, 0);

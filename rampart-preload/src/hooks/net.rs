@@ -67,7 +67,7 @@ pub unsafe fn after_connect(
                 oc,
             );
         }
-        libc::AF_INET6 if len as usize >= core::mem::size_of::<libc::sockaddr_in6>() => {
+        libc::AF_INET6 if len as usize >= SIN6_MIN => {
             let sin6 = &*(addr as *const libc::sockaddr_in6);
             let Some(mut conn) = cx.conn() else { return };
             report::connect_inet(
@@ -122,7 +122,7 @@ pub unsafe fn before_connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -
                 proto(fd),
             ))
         }
-        libc::AF_INET6 if len as usize >= core::mem::size_of::<libc::sockaddr_in6>() => {
+        libc::AF_INET6 if len as usize >= SIN6_MIN => {
             let sin6 = &*(addr as *const libc::sockaddr_in6);
             Some(report::connect_inet_gate(
                 &cx,
@@ -194,6 +194,10 @@ unsafe fn gated<R: Copy>(
     r
 }
 
+/// The shortest IPv6 address the kernel takes: `sockaddr_in6` without its
+/// scope id (RFC 2133's 24 bytes).
+const SIN6_MIN: usize = 24;
+
 fn proto(fd: c_int) -> WireProto {
     match sys::socket_type(fd) {
         Some(libc::SOCK_DGRAM) => WireProto::Udp,
@@ -242,7 +246,7 @@ unsafe fn destination(
             out[2..4].copy_from_slice(&sin.sin_port.to_ne_bytes());
             &*(&sin.sin_addr as *const libc::in_addr as *const [u8; 4])
         }
-        libc::AF_INET6 if len >= core::mem::size_of::<libc::sockaddr_in6>() => {
+        libc::AF_INET6 if len >= SIN6_MIN => {
             let sin6 = &*(addr as *const libc::sockaddr_in6);
             out[2..4].copy_from_slice(&sin6.sin6_port.to_ne_bytes());
             &sin6.sin6_addr.s6_addr
@@ -289,6 +293,32 @@ unsafe fn send_gated<R: Copy>(
     })
 }
 
+/// The address a send goes to, as it is decided and recorded: an IPv4
+/// socket sends to an `AF_UNSPEC` address as to `AF_INET`, so such an
+/// address is copied into `as_inet` as one (the real call still gets what
+/// it was given).
+unsafe fn sent_to(
+    addr: *const sockaddr,
+    len: socklen_t,
+    as_inet: &mut libc::sockaddr_in,
+) -> (*const sockaddr, socklen_t) {
+    let inet_len = core::mem::size_of::<libc::sockaddr_in>();
+    if addr.is_null() || (len as usize) < inet_len || (*addr).sa_family as c_int != libc::AF_UNSPEC
+    {
+        return (addr, len);
+    }
+    core::ptr::copy_nonoverlapping(
+        addr.cast::<u8>(),
+        (as_inet as *mut libc::sockaddr_in).cast::<u8>(),
+        inet_len,
+    );
+    as_inet.sin_family = libc::AF_INET as libc::sa_family_t;
+    (
+        (as_inet as *const libc::sockaddr_in).cast::<sockaddr>(),
+        inet_len as socklen_t,
+    )
+}
+
 /// `sendto(fd, buf, n, flags, addr, len)` made with `real`.
 pub unsafe fn sendto_gated(
     fd: c_int,
@@ -296,6 +326,8 @@ pub unsafe fn sendto_gated(
     len: socklen_t,
     real: impl FnOnce() -> isize,
 ) -> isize {
+    let mut as_inet: libc::sockaddr_in = core::mem::zeroed();
+    let (addr, len) = sent_to(addr, len, &mut as_inet);
     match send_key(fd, addr, len) {
         Some(k) if !crate::sent::seen(k) => send_gated(fd, addr, len, k, real, |r| r >= 0, -1),
         _ => real(),
@@ -333,7 +365,9 @@ pub unsafe fn sendmmsg_gated(
     let mut cut = vlen;
     for i in 0..vlen.min(1024) as usize {
         let h = &(*vec.add(i)).msg_hdr;
-        let Some(k) = send_key(fd, h.msg_name as *const sockaddr, h.msg_namelen) else {
+        let mut as_inet: libc::sockaddr_in = core::mem::zeroed();
+        let (name, name_len) = sent_to(h.msg_name as *const sockaddr, h.msg_namelen, &mut as_inet);
+        let Some(k) = send_key(fd, name, name_len) else {
             continue;
         };
         if crate::sent::seen(k) {
@@ -352,7 +386,8 @@ pub unsafe fn sendmmsg_gated(
         return real(vlen);
     };
     let h = &(*vec.add(i)).msg_hdr;
-    let (addr, len) = (h.msg_name as *const sockaddr, h.msg_namelen);
+    let mut as_inet: libc::sockaddr_in = core::mem::zeroed();
+    let (addr, len) = sent_to(h.msg_name as *const sockaddr, h.msg_namelen, &mut as_inet);
     if i > 0 {
         // What goes before it is sent now; it is decided on the next call.
         return real(i as libc::c_uint);
