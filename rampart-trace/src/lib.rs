@@ -32,6 +32,13 @@
 //! - A call interrupted by a signal and not restarted is recorded (`EINTR`)
 //!   when its thread exits or is interrupted again, not at once.
 //! - In monitor mode `io_uring` is allowed and its opens are not seen.
+//! - An enforced open whose `O_TRUNC` was put off and that the kernel
+//!   restarts after a signal (a blocking open: a FIFO, a slow network file
+//!   system) comes back with other arguments: it is recorded twice and its
+//!   truncation is lost (a FIFO ignores `O_TRUNC` anyway).
+//! - Between an enforced open and the `close` that refuses it at its exit,
+//!   another thread of the process holds a live descriptor (README:
+//!   enforcement against a hostile program).
 
 mod dirfds;
 mod dns;
