@@ -742,12 +742,20 @@ impl<'a> Supervisor<'a> {
         const ROOTED: u64 = 0x08 | 0x10; // RESOLVE_BENEATH | RESOLVE_IN_ROOT
         let rooted = resolve & ROOTED != 0;
         let (path, truncated) = self.path_arg_in(tid, tgid, dirfd, path, rooted);
-        // Enforce: a file created through a link is decided where it lands.
-        let creates = libc::O_CREAT;
-        let keeps_links = libc::O_EXCL | libc::O_NOFOLLOW;
-        let resolved = (self.opts.enforce && flags & creates != 0 && flags & keeps_links == 0)
-            .then(|| links::created_at(&path))
-            .flatten();
+        // Enforce: an open is decided on the file it reaches before it runs
+        // (the exit checks what it did reach), and a file created through
+        // a link where it lands.
+        let excl = libc::O_CREAT | libc::O_EXCL;
+        let follows = flags & libc::O_NOFOLLOW == 0 && flags & excl != excl;
+        let resolved = if !self.opts.enforce || rooted {
+            None
+        } else {
+            links::reached_at(&path, follows, tid, tgid).or_else(|| {
+                (flags & libc::O_CREAT != 0 && follows)
+                    .then(|| links::created_at(&path))
+                    .flatten()
+            })
+        };
         let event = self.new_event(
             tid,
             tgid,

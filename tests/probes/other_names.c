@@ -21,6 +21,10 @@
  *                                  holds: "closeless refused ERRNO" and
  *                                  "scan leaked" or "scan clean"
  *
+ *   other_names spin SECRET DIR N  a thread keeps reading descriptors 3-31
+ *                                  while the main thread opens a link to
+ *                                  SECRET N times: "spin leaks=K opens=M"
+ *
  * A "leak" is a read that returned the secret's first bytes. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -218,11 +222,52 @@ static int closeless(const char *secret, const char *dir) {
     return 0;
 }
 
+static volatile int spun_leaks;
+
+/* Reads every descriptor in 3-31 over and over: a refused open's
+ * descriptor that lives even for a moment is read here. */
+static void *spin_reads(void *arg) {
+    (void)arg;
+    while (!stop) {
+        for (int d = 3; d < 32; d++) {
+            char buf[64] = {0};
+            if (pread(d, buf, sizeof buf - 1, 0) > 0 && strstr(buf, MARK))
+                spun_leaks++;
+        }
+    }
+    return NULL;
+}
+
+static int spin(const char *secret, const char *dir, int n) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/spin-link", dir);
+    unlink(p);
+    if (symlink(secret, p) != 0)
+        perror("symlink");
+    pthread_t t;
+    stop = 0;
+    pthread_create(&t, NULL, spin_reads, NULL);
+    int opened = 0;
+    for (int i = 0; i < n; i++) {
+        int fd = open(p, O_RDONLY);
+        if (fd >= 0) {
+            opened++;
+            close(fd);
+        }
+    }
+    stop = 1;
+    pthread_join(t, NULL);
+    printf("spin leaks=%d opens=%d\n", spun_leaks, opened);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "names") == 0)
         return names(argv[2], argv[3]);
     if (argc >= 4 && strcmp(argv[1], "closeless") == 0)
         return closeless(argv[2], argv[3]);
+    if (argc >= 5 && strcmp(argv[1], "spin") == 0)
+        return spin(argv[2], argv[3], atoi(argv[4]));
     if (argc >= 5 && strcmp(argv[1], "race") == 0) {
         int n = atoi(argv[4]);
         snprintf(secret_path, sizeof secret_path, "%s", argv[2]);
