@@ -78,6 +78,25 @@ impl Fixture {
             .unwrap()
     }
 
+    /// `rampart run --mode enforce` of `program args...`, on `backend`.
+    fn enforce_program(
+        &self,
+        backend: &str,
+        program: &std::path::Path,
+        args: &[&std::ffi::OsStr],
+    ) -> std::process::Output {
+        self.sb
+            .rampart()
+            .args(["run", "--quiet", "--mode", "enforce", "--backend", backend])
+            .arg("--policy")
+            .arg(&self.policy)
+            .arg("--")
+            .arg(program)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
     /// Denied reads of the secret in the trail.
     fn denied_reads(&self) -> usize {
         self.sb
@@ -411,17 +430,7 @@ fn io_uring_is_refused_under_enforce_on_both_backends() {
     let fx = Fixture::new();
     let probe = fx.sb.probe("inline", &[]);
     for backend in ["preload", "trace"] {
-        let o = fx
-            .sb
-            .rampart()
-            .args(["run", "--quiet", "--mode", "enforce", "--backend", backend])
-            .arg("--policy")
-            .arg(&fx.policy)
-            .arg("--")
-            .arg(&probe)
-            .args(["uring", "-"])
-            .output()
-            .unwrap();
+        let o = fx.enforce_program(backend, &probe, &["uring".as_ref(), "-".as_ref()]);
         assert_eq!(
             stdout(&o),
             "uring -: refused 38\n",
@@ -491,18 +500,9 @@ fn a_program_that_refuses_close_keeps_nothing_it_was_refused() {
     for backend in ["preload", "trace"] {
         let fx = Fixture::new();
         let probe = fx.sb.probe("other_names", &[]);
-        let o = fx
-            .sb
-            .rampart()
-            .args(["run", "--quiet", "--mode", "enforce", "--backend", backend])
-            .arg("--policy")
-            .arg(&fx.policy)
-            .arg("--")
-            .arg(&probe)
-            .args(["closeless", &fx.secret])
-            .arg(fx.sb.work())
-            .output()
-            .unwrap();
+        let work = fx.sb.work();
+        let args = ["closeless".as_ref(), fx.secret.as_ref(), work.as_os_str()];
+        let o = fx.enforce_program(backend, &probe, &args);
         let out = stdout(&o);
         assert!(!out.contains("leaked"), "{backend}: {out}");
         // Refused before anything is opened; under trace a descriptor that

@@ -554,7 +554,7 @@ impl<'a> Supervisor<'a> {
                 self.open_call(tid, tgid, args[0] as i32, args[1], flags, resolve)
             }
             n if n == nr::CONNECT => {
-                self.connect_call(tid, tgid, args[0] as i32, args[1], args[2] as usize)
+                self.address_call(tid, tgid, args[0] as i32, args[1], args[2] as usize, false)
             }
             n if n == nr::CHDIR || n == nr::FCHDIR => {
                 if let Some(p) = self.procs.get_mut(&tgid) {
@@ -914,17 +914,6 @@ impl<'a> Supervisor<'a> {
         }
         // Messages to known destinations go first; the new one waits.
         (i == 0).then_some(pending)
-    }
-
-    fn connect_call(
-        &mut self,
-        tid: i32,
-        tgid: i32,
-        fd: i32,
-        addr: u64,
-        len: usize,
-    ) -> Option<Pending> {
-        self.address_call(tid, tgid, fd, addr, len, false)
     }
 
     /// A call of `fd` that reaches the address at `addr`: a connect, or a
