@@ -555,3 +555,69 @@ fn a_thread_reading_descriptors_while_another_opens_a_link_reads_nothing() {
         );
     }
 }
+
+/// Under a rampart that is not root, a process running an execute-only
+/// program is not dumpable: the tracer may not read its memory or its
+/// descriptors. Under enforce its watched calls are refused rather than
+/// let through undecided (a send to an address the policy allows, here);
+/// in monitor mode it runs as it would.
+#[test]
+fn a_process_the_tracer_may_not_read_is_refused_under_enforce() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = Fixture::new();
+    // Static: it opens no library, so its send is the call in question.
+    let probe = fx.sb.probe_as("sends", "sends-static", &["-static"]);
+    // Everything the unprivileged run touches is its own to touch.
+    let dir = fx.sb.path("nobody");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(fx.sb.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exec_only = dir.join("sends");
+    std::fs::copy(&probe, &exec_only).unwrap();
+    std::fs::set_permissions(&exec_only, std::fs::Permissions::from_mode(0o111)).unwrap();
+    std::fs::set_permissions(&fx.policy, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    receiver
+        .set_read_timeout(Some(std::time::Duration::from_millis(50)))
+        .unwrap();
+    let port = receiver.local_addr().unwrap().port().to_string();
+    let run = |mode: &str, audit: &str| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "env"])
+            .arg(format!("HOME={}", dir.display()))
+            .arg(format!("RAMPART_AUDIT_DIR={}", dir.join(audit).display()))
+            .arg(rampart())
+            .args(["run", "--quiet", "--backend", "trace", "--mode", mode])
+            .arg("--policy")
+            .arg(&fx.policy)
+            .arg("--")
+            .arg(&exec_only)
+            .args(["sendto", &port])
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    };
+    let received = || {
+        let mut buf = [0u8; 8];
+        let mut n = 0;
+        while receiver.recv(&mut buf).is_ok() {
+            n += 1;
+        }
+        n
+    };
+    let monitored = run("monitor", "m");
+    assert!(
+        stdout(&monitored).contains(": ok 1"),
+        "monitor: {}",
+        stderr(&monitored)
+    );
+    assert_eq!(received(), 3);
+    let enforced = run("enforce", "e");
+    assert_eq!(
+        stdout(&enforced).trim(),
+        format!("sendto {port}: EACCES"),
+        "enforce: {}",
+        stderr(&enforced)
+    );
+    assert_eq!(received(), 0, "enforce let a send through undecided");
+}

@@ -97,6 +97,9 @@ enum Pending {
     Chdir,
     /// `recvfrom(fd, buf, len, flags, src, srclen)` that may carry a DNS answer.
     Recv { buf: u64, src: u64 },
+    /// Enforce mode: a watched call whose arguments this tracer could not
+    /// read (not a bad pointer: no permission), skipped; fails with `errno`.
+    Unread { errno: i32 },
 }
 
 #[derive(Default)]
@@ -167,6 +170,9 @@ pub struct Supervisor<'a> {
     /// was seen, and whether they were counted as a process: the late
     /// event must neither count them again nor bring back an entry.
     exited_unborn: HashMap<i32, bool>,
+    /// The call being read had an argument this tracer may not read (see
+    /// [`Supervisor::unreadable`]).
+    blind: bool,
 }
 
 /// How to resume a stopped tracee.
@@ -238,6 +244,7 @@ impl<'a> Supervisor<'a> {
             polls,
             spin: Spin::default(),
             exited_unborn: HashMap::new(),
+            blind: false,
         }
     }
 
@@ -573,6 +580,19 @@ impl<'a> Supervisor<'a> {
             }),
             n => mutation::layout(n).and_then(|l| self.mutation_call(tid, tgid, l, &args)),
         };
+        if std::mem::take(&mut self.blind) && self.opts.enforce {
+            // Nothing trustworthy to record: the call is refused unrecorded.
+            if regs::skip_syscall(tid).is_err() {
+                // SAFETY: plain kill of a tracee that must not run the call.
+                unsafe { libc::kill(tid, libc::SIGKILL) };
+            }
+            if let Some(t) = self.threads.get_mut(&tid) {
+                t.pending = Some(Pending::Unread {
+                    errno: libc::EACCES,
+                });
+            }
+            return Resume::ToExit;
+        }
         let Some(mut pending) = pending else {
             return Resume::Cont;
         };
@@ -618,6 +638,17 @@ impl<'a> Supervisor<'a> {
             t.pending = Some(pending);
         }
         Resume::ToExit
+    }
+
+    /// An argument of the call being read could not be read. A bad pointer
+    /// (`EFAULT`) fails the call in the kernel too; anything else (the
+    /// process is not dumpable and this tracer is not root) means the call
+    /// cannot be decided: in enforce mode it is refused ([`Pending::Unread`]).
+    fn unreadable<T: Default>(&mut self, e: io::Error) -> T {
+        if e.raw_os_error() != Some(libc::EFAULT) {
+            self.blind = true;
+        }
+        T::default()
     }
 
     fn new_event(&mut self, tid: i32, tgid: i32, call: Call, truncated: bool) -> Event {
@@ -681,7 +712,8 @@ impl<'a> Supervisor<'a> {
         addr: u64,
         rooted: bool,
     ) -> (String, bool) {
-        let (raw, cut) = memory::read_cstring(tid, addr, PATH_MAX).unwrap_or_default();
+        let (raw, cut) =
+            memory::read_cstring(tid, addr, PATH_MAX).unwrap_or_else(|e| self.unreadable(e));
         let mut raw = String::from_utf8_lossy(&raw).into_owned();
         if rooted && raw.starts_with('/') {
             raw = raw.trim_start_matches('/').to_string();
@@ -851,7 +883,9 @@ impl<'a> Supervisor<'a> {
     /// `sendmsg(fd, msg, flags)`: [`Self::send_call`] on the message's name.
     fn sendmsg_call(&mut self, tid: i32, tgid: i32, fd: i32, msg: u64) -> Option<Pending> {
         let size = std::mem::size_of::<libc::msghdr>();
-        let (h, got) = memory::read_struct::<libc::msghdr>(tid, msg, size).ok()?;
+        let (h, got) = memory::read_struct::<libc::msghdr>(tid, msg, size)
+            .map_err(|e| self.unreadable::<()>(e))
+            .ok()?;
         if got < size {
             return None;
         }
@@ -876,8 +910,12 @@ impl<'a> Supervisor<'a> {
         let mut cut = None;
         for i in 0..vlen.min(1024) as usize {
             let at = vec + (i * size) as u64;
-            let Ok((m, got)) = memory::read_struct::<libc::mmsghdr>(tid, at, size) else {
-                break;
+            let (m, got) = match memory::read_struct::<libc::mmsghdr>(tid, at, size) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.unreadable::<()>(e);
+                    break;
+                }
             };
             if got < size {
                 break;
@@ -928,7 +966,9 @@ impl<'a> Supervisor<'a> {
         len: usize,
         send: bool,
     ) -> Option<Pending> {
-        let (mut raw, got) = memory::read_struct::<libc::sockaddr_storage>(tid, addr, len).ok()?;
+        let (mut raw, got) = memory::read_struct::<libc::sockaddr_storage>(tid, addr, len)
+            .map_err(|e| self.unreadable::<()>(e))
+            .ok()?;
         if send && raw.ss_family == libc::AF_UNSPEC as libc::sa_family_t && got >= 16 {
             raw.ss_family = libc::AF_INET as libc::sa_family_t;
         }
@@ -1096,6 +1136,9 @@ impl<'a> Supervisor<'a> {
                 if !is_error && rval > 0 {
                     self.read_dns_answer(tid, buf, src, rval as usize);
                 }
+            }
+            Pending::Unread { errno } => {
+                let _ = regs::set_return(tid, -(errno as i64));
             }
         }
         Resume::Cont
