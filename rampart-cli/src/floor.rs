@@ -26,8 +26,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use landlock::{
-    path_beneath_rules, Access, AccessFs, BitFlags, Ruleset, RulesetAttr, RulesetCreatedAttr,
-    Scope, ABI,
+    path_beneath_rules, AccessFs, BitFlags, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope, ABI,
 };
 use rampart_core::policy::Engine;
 
@@ -76,13 +75,15 @@ impl Floor {
         let reads = engine.and_then(|e| e.allowed_beneath("read", project));
         let programs = engine.and_then(|e| e.programs_beneath(project));
         let read_rights = AccessFs::ReadFile | AccessFs::ReadDir;
-        let write_rights = (AccessFs::from_write(abi_flags)
+        // Writing, making and removing files, links (`Refer`) and
+        // truncation, as far as the ABI has them; not devices, FIFOs,
+        // sockets or ioctls, which the policy does not decide.
+        let write_rights = AccessFs::from_write(abi_flags)
             & !(AccessFs::MakeChar
                 | AccessFs::MakeBlock
                 | AccessFs::MakeFifo
                 | AccessFs::MakeSock
-                | AccessFs::IoctlDev))
-            | (AccessFs::from_all(abi_flags) & (AccessFs::Refer | AccessFs::Truncate));
+                | AccessFs::IoctlDev);
         let mut rules: Vec<(PathBuf, BitFlags<AccessFs>)> = Vec::new();
         let reads_floored = match (&writes, &reads, &programs) {
             (Some(w), Some(r), Some((programs, bare))) => {
@@ -180,11 +181,10 @@ impl Floor {
             };
             created = added.with_context(|| format!("Landlock rule for {}", path.display()))?;
         }
-        let (reads, writes) = (reads_floored.then_some(()), writes_floored.then_some(()));
         let summary = format!(
             "Landlock ABI {abi}: reads {}, writes {}, signals {}",
-            if reads.is_some() { "floored" } else { "open" },
-            if writes.is_some() { "floored" } else { "open" },
+            if reads_floored { "floored" } else { "open" },
+            if writes_floored { "floored" } else { "open" },
             if scoped { "kept in the tree" } else { "open" },
         );
         let ruleset =

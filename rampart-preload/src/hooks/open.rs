@@ -694,7 +694,7 @@ fn open_file(
         unsafe { sys::cstr_bytes(mode) }
     };
     if path.is_null() || m.is_empty() || m.contains(&b',') {
-        return wrap_file(path, mode, call);
+        return wrap_file(path, mode, core::ptr::null_mut(), call);
     }
     let flags = fopen_flags(m);
     let a = OpenArgs::at(libc::AT_FDCWD, flags, 0o666);
@@ -713,9 +713,12 @@ fn open_file(
     fp
 }
 
+/// [`decided`] for a stdio open of `path` with `mode`; a refused one
+/// returns `refused`.
 fn wrap_file(
     path: *const c_char,
     mode: *const c_char,
+    refused: *mut FILE,
     call: impl FnOnce() -> *mut FILE,
 ) -> *mut FILE {
     // SAFETY: fopen reads the mode string.
@@ -728,7 +731,7 @@ fn wrap_file(
         Base::Cwd,
         path,
         |_, _| flags,
-        core::ptr::null_mut(),
+        refused,
         call,
         |fp| !fp.is_null(),
     )
@@ -783,23 +786,10 @@ unsafe fn freopen_common(
     // A refusal is told apart from a failure of the real call: only the
     // latter has closed the stream already.
     let refused = REFUSED_STREAM as *mut FILE;
-    // SAFETY: fopen_flags reads the mode string.
-    let flags = if mode.is_null() {
-        0
-    } else {
-        fopen_flags(sys::cstr_bytes(mode))
-    };
-    let fp = decided(
-        Base::Cwd,
-        shown,
-        |_, _| flags,
-        refused,
-        || match real {
-            Some(f) => f(path, mode, stream),
-            None => missing(),
-        },
-        |fp| !fp.is_null(),
-    );
+    let fp = wrap_file(shown, mode, refused, || match real {
+        Some(f) => f(path, mode, stream),
+        None => missing(),
+    });
     if fp == refused {
         return refuse_freopen(real, mode, stream);
     }
