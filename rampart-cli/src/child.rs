@@ -7,11 +7,20 @@
 //! sends to rampart alone (`kill PID`) are forwarded; signals the terminal
 //! sends to the whole group are not sent twice. This module never touches
 //! the program's standard streams.
+//!
+//! Processes the command leaves running (daemons, `nohup`, `setsid`) are
+//! still watched: rampart is their reaper (`PR_SET_CHILD_SUBREAPER`), so
+//! every orphan of the tree becomes its child, and [`linger`] waits for
+//! them after the command ends, until they exit or rampart is told to stop
+//! waiting (SIGINT, SIGTERM, SIGHUP).
 
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 
@@ -103,8 +112,12 @@ fn spawn_error(prog: &OsString, e: io::Error) -> anyhow::Error {
 }
 
 /// Forward signals sent to rampart alone to `pid`, on a thread of its own,
-/// for as long as the process lives.
-pub fn forward_signals(pid: i32) {
+/// for as long as the process lives. The flag returned is set by the first
+/// SIGINT, SIGTERM or SIGHUP rampart gets (from anyone): [`linger`] stops
+/// waiting then.
+pub fn forward_signals(pid: i32) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_set = Arc::clone(&stop);
     let _ = std::thread::Builder::new()
         .name("rampart-signals".into())
         .spawn(move || {
@@ -115,6 +128,9 @@ pub fn forward_signals(pid: i32) {
                 let sig = unsafe { libc::sigwaitinfo(set.as_ref(), &mut info) };
                 if sig < 0 {
                     continue;
+                }
+                if [libc::SIGINT, libc::SIGTERM, libc::SIGHUP].contains(&sig) {
+                    stop_set.store(true, Ordering::Release);
                 }
                 // A signal from the terminal (si_code SI_KERNEL) went to the
                 // whole foreground group, the program included: do not send
@@ -129,6 +145,80 @@ pub fn forward_signals(pid: i32) {
                 }
             }
         });
+    stop
+}
+
+/// Make rampart the reaper of every process the command orphans, so that
+/// [`linger`] can wait for them. Call before spawning.
+pub fn become_subreaper() -> Result<()> {
+    nix::sys::prctl::set_child_subreaper(true).context("cannot become the tree's reaper")
+}
+
+/// The processes below rampart: its children (the orphans it reaps
+/// included) and theirs, from `/proc/PID/task/TID/children`.
+pub fn descendants() -> Vec<i32> {
+    let mut out = Vec::new();
+    // SAFETY: getpid cannot fail.
+    let mut todo = vec![unsafe { libc::getpid() }];
+    while let Some(pid) = todo.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let Ok(text) = std::fs::read_to_string(task.path().join("children")) else {
+                continue;
+            };
+            for child in text.split_whitespace().filter_map(|c| c.parse().ok()) {
+                if !out.contains(&child) {
+                    out.push(child);
+                    todo.push(child);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The processes a command left running when it ended.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Outlived {
+    /// Running when the command ended.
+    pub running: usize,
+    /// Still running when rampart stopped waiting (0: all exited).
+    pub left: usize,
+}
+
+/// After the command ended: reap the processes it left running as they
+/// exit, while the collector goes on recording them, until none is left or
+/// `stop` is set. Returns how many were left running when rampart stopped
+/// waiting (0 when all exited).
+pub fn linger(stop: &AtomicBool) -> usize {
+    loop {
+        // Reap whatever has exited (orphans are rampart's children now).
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid with a valid status pointer.
+            let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if r <= 0 {
+                break;
+            }
+        }
+        let left = descendants().into_iter().filter(|&p| !is_zombie(p)).count();
+        if left == 0 || stop.load(Ordering::Acquire) {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
 }
 
 /// Wait for the program and return the status a shell would report: its

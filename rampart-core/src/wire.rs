@@ -64,6 +64,7 @@ pub const KIND_HELLO: u8 = 1;
 pub const KIND_EVENT: u8 = 2;
 pub const KIND_EXEC_FAILED: u8 = 3;
 pub const KIND_VERDICT: u8 = 4;
+pub const KIND_LOST: u8 = 5;
 
 const FLAG_WANTS_VERDICT: u8 = 1;
 const FLAG_TRUNCATED: u8 = 2;
@@ -630,8 +631,18 @@ pub const TOOL_READ: u64 = 2;
 pub const TOOL_WRITE: u64 = 4;
 pub const TOOL_NET: u64 = 8;
 
+/// Encode a Lost frame: `count` Event frames of this process never reached
+/// the collector (it was gone or wedged when they were sent). The
+/// collector records it as a `lost` record; the library sends it on the
+/// first connection that works again, or when the process exits or execs.
+pub fn encode_lost(buf: &mut [u8], count: u32) -> usize {
+    let mut e = Encoder::start(as_uninit(buf), KIND_LOST);
+    e.u32(count);
+    e.finish()
+}
+
 /// Whether `frame` is an encoded Event frame (prefix and fixed part present).
-fn is_event(frame: &[u8]) -> bool {
+pub fn is_event(frame: &[u8]) -> bool {
     frame.len() >= EVENT_SUBJECT_AT
         && frame[..2] == MAGIC
         && frame[2] == VERSION
@@ -878,6 +889,8 @@ mod decode_full {
         },
         /// The pending exec `seq` failed with `errno`.
         ExecFailed { seq: u32, errno: i32 },
+        /// `count` Event frames of this connection's process were lost.
+        Lost { count: u32 },
     }
 
     fn text(b: &[u8]) -> String {
@@ -914,6 +927,13 @@ mod decode_full {
                     return Err(r.err("exec-failed errno must be positive"));
                 }
                 Frame::ExecFailed { seq, errno }
+            }
+            KIND_LOST => {
+                let count = r.u32()?;
+                if count == 0 {
+                    return Err(r.err("a lost frame counts at least one record"));
+                }
+                Frame::Lost { count }
             }
             KIND_VERDICT => {
                 return Err(DecodeError {
@@ -1352,6 +1372,17 @@ mod tests {
             "a verdict is not a collector frame"
         );
         assert_eq!(decode_verdict(&buf[..n - 1]), None);
+    }
+
+    #[test]
+    fn lost_round_trips_and_counts_at_least_one() {
+        let mut buf = [0u8; 16];
+        let n = encode_lost(&mut buf, 1234);
+        assert_eq!(decode(&buf[..n]).unwrap(), Frame::Lost { count: 1234 });
+        let n = encode_lost(&mut buf, 0);
+        assert!(decode(&buf[..n]).is_err());
+        let n = encode_lost(&mut buf, 5);
+        assert!(decode(&buf[..n - 1]).is_err(), "short");
     }
 
     #[test]

@@ -13,13 +13,20 @@
 //! descriptor is still ours, reconnecting otherwise; the send itself names
 //! the collector's address, which other sockets refuse. A missing collector
 //! costs one connect attempt a second; sends block
-//! at most `SEND_TIMEOUT` (back-pressure, never a hang). In enforce mode
+//! at most `SEND_TIMEOUT` (back-pressure, never a hang).
+//!
+//! Nothing is lost silently: an Event frame that cannot be handed to the
+//! kernel (no collector, a send that timed out, the wedged back-off) is
+//! counted in `LOST`, and the count goes to the collector in a Lost frame
+//! on the first send that works again, or, at the latest, when the process
+//! execs or exits ([`report_lost_now`], on a fresh non-blocking connection
+//! if need be), and becomes a `lost` record in the trail. In enforce mode
 //! [`Conn::ask`] sends a frame and waits for its verdict on the same socket,
 //! bounded by the decision timeout; one thread at a time reads the shared
 //! connection, others ask on a connection of their own. Never allocates,
 //! locks or panics.
 
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use libc::c_int;
 use rampart_core::wire;
@@ -45,6 +52,9 @@ static DEV: AtomicU64 = AtomicU64::new(0);
 static CONNECTING: AtomicBool = AtomicBool::new(false);
 /// Earliest time (coarse monotonic ms) of the next connect attempt.
 static NEXT_TRY_MS: AtomicU64 = AtomicU64::new(0);
+/// Until when (coarse monotonic ms) the collector counts as wedged: there,
+/// but it took no frame within the send timeout.
+static WEDGED_UNTIL_MS: AtomicU64 = AtomicU64::new(0);
 /// Bumped whenever a close/dup hook touched our descriptor's number; the
 /// socket is re-checked with fstat when this differs from `VERIFIED`.
 static FD_GEN: AtomicU64 = AtomicU64::new(1);
@@ -54,6 +64,16 @@ static VERIFIED: AtomicU64 = AtomicU64::new(0);
 /// connection: verdicts arrive in order on one socket, so only one thread
 /// at a time may read it; the others wait on a connection of their own.
 static WAITING: AtomicBool = AtomicBool::new(false);
+
+/// Event frames of this process that never reached the collector and are
+/// not yet reported in a Lost frame.
+static LOST: AtomicU32 = AtomicU32::new(0);
+
+/// One record of this process could not be handed to the collector.
+#[inline]
+pub fn lost_one() {
+    LOST.fetch_add(1, Ordering::Relaxed);
+}
 
 /// A close/dup hook closed or replaced descriptors `lo..=hi`.
 #[inline]
@@ -152,17 +172,29 @@ pub fn acquire(s: &Saved, pid: i32, ppid: i32) -> Option<Conn> {
     None
 }
 
-/// Connect, move to a high descriptor, send Hello. Rate-limited.
+/// Connect, move to a high descriptor, send Hello (and any lost count).
+/// Rate-limited.
 fn open_new(s: &Saved, pid: i32, ppid: i32) -> Option<c_int> {
     let now = sys::now_ms();
     if now < NEXT_TRY_MS.load(Ordering::Relaxed) {
         return None;
     }
-    let fd = connect_socket(s);
+    let fd = connect_socket(s, false);
     let Some(fd) = fd else {
         NEXT_TRY_MS.store(now + RETRY_MS, Ordering::Relaxed);
         return None;
     };
+    if !hello(s, fd, pid, ppid) {
+        sys::close(fd);
+        NEXT_TRY_MS.store(now + RETRY_MS, Ordering::Relaxed);
+        return None;
+    }
+    report_lost(s, fd);
+    Some(fd)
+}
+
+/// Send the Hello frame that opens every connection.
+fn hello(s: &Saved, fd: c_int, pid: i32, ppid: i32) -> bool {
     // Hello: exe and cwd share 4.5 KiB (longer ones are cut).
     let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 4096 + 512];
     let mut e = wire::Encoder::hello(&mut buf, pid, ppid);
@@ -173,21 +205,76 @@ fn open_new(s: &Saved, pid: i32, ppid: i32) -> Option<c_int> {
     let n = e.finish();
     // SAFETY: the first n bytes were written by the encoder.
     let frame = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
-    if n == 0 || send_raw(s, fd, frame).is_err() {
-        sys::close(fd);
-        NEXT_TRY_MS.store(now + RETRY_MS, Ordering::Relaxed);
-        return None;
-    }
-    Some(fd)
+    n != 0 && send_raw(s, fd, frame, 0).is_ok()
 }
 
-fn connect_socket(s: &Saved) -> Option<c_int> {
+/// The collector is there but wedged: leave it alone for a while.
+fn back_off_wedged() {
+    let until = sys::now_ms() + WEDGED_BACKOFF_MS;
+    WEDGED_UNTIL_MS.store(until, Ordering::Relaxed);
+    NEXT_TRY_MS.store(until, Ordering::Relaxed);
+}
+
+/// Is the collector wedged (there, but not taking frames) rather than
+/// gone? Fail-closed refuses calls when the collector is gone, not when
+/// it is merely slow: a call that needs no verdict runs and its record
+/// is counted as lost.
+pub fn wedged() -> bool {
+    sys::now_ms() < WEDGED_UNTIL_MS.load(Ordering::Relaxed)
+}
+
+/// Tell the collector on `fd` how many records were lost, without waiting
+/// (a full socket leaves the count for the next try).
+fn report_lost(s: &Saved, fd: c_int) -> bool {
+    let n = LOST.swap(0, Ordering::AcqRel);
+    if n == 0 {
+        return true;
+    }
+    let mut buf = [0u8; 16];
+    let len = wire::encode_lost(&mut buf, n);
+    let sent = send_raw(s, fd, &buf[..len], libc::MSG_DONTWAIT).is_ok();
+    if !sent {
+        LOST.fetch_add(n, Ordering::AcqRel);
+    }
+    sent
+}
+
+/// Report the lost count now, before the process image goes (exit, exec):
+/// on this process's connection, else on a fresh non-blocking one. Never
+/// waits: a collector whose backlog is full, or that is gone, leaves the
+/// count unreported (the collector notes what it can, see the README's
+/// "When things go wrong").
+pub fn report_lost_now() {
+    if LOST.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let Some(s) = state::saved().filter(|s| s.active) else {
+        return;
+    };
+    let pid = sys::getpid();
+    let cur = STATE.load(Ordering::Acquire);
+    let (owner, fd) = unpack(cur);
+    if cur != 0 && owner == pid && is_our_socket(fd) && report_lost(s, fd) {
+        return;
+    }
+    if let Some(fd) = connect_socket(s, true) {
+        if hello(s, fd, pid, state::ppid(pid)) {
+            report_lost(s, fd);
+        }
+        sys::close(fd);
+    }
+}
+
+/// A connected socket out of the program's way; `nonblock`: connect and
+/// send never wait (a full backlog fails at once).
+fn connect_socket(s: &Saved, nonblock: bool) -> Option<c_int> {
+    let nb = if nonblock { libc::SOCK_NONBLOCK } else { 0 };
     // SAFETY: plain system calls on our own descriptor and stack values.
     unsafe {
         let fd = sys::raw(
             libc::SYS_socket,
             libc::AF_UNIX as usize,
-            (libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC) as usize,
+            (libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC | nb) as usize,
             0,
             0,
         )
@@ -289,7 +376,7 @@ fn out_of_the_way(fd: c_int) -> Option<c_int> {
 /// EISCONN; UDP, IPv6: EAFNOSUPPORT), as anything not a socket refuses
 /// sendto (ENOTSOCK): a frame does not leak into the program's own socket
 /// even if a close escaped the hooks.
-fn send_raw(s: &Saved, fd: c_int, frame: &[u8]) -> Result<(), c_int> {
+fn send_raw(s: &Saved, fd: c_int, frame: &[u8], flags: c_int) -> Result<(), c_int> {
     let mut nobufs_waits = 0;
     loop {
         // SAFETY: `frame` is a valid buffer of its length.
@@ -300,7 +387,7 @@ fn send_raw(s: &Saved, fd: c_int, frame: &[u8]) -> Result<(), c_int> {
                     fd as usize,
                     frame.as_ptr() as usize,
                     frame.len(),
-                    libc::MSG_NOSIGNAL as usize,
+                    (libc::MSG_NOSIGNAL | flags) as usize,
                     &s.addr as *const libc::sockaddr_un as usize,
                     s.addr_len as usize,
                 ],
@@ -322,29 +409,36 @@ fn send_raw(s: &Saved, fd: c_int, frame: &[u8]) -> Result<(), c_int> {
 impl Conn {
     /// Send one frame. If the collector went away or our descriptor was
     /// taken from us, reconnect (rate-limited) and send there once.
+    /// An Event frame that does not go is counted as lost.
     pub fn send(&mut self, s: &Saved, pid: i32, ppid: i32, frame: &[u8]) -> bool {
-        match send_raw(s, self.fd, frame) {
+        let sent = match send_raw(s, self.fd, frame, 0) {
             Ok(()) => true,
             Err(libc::EAGAIN) => {
                 // SO_SNDTIMEO expired: the collector is wedged. Drop this
                 // connection and leave the collector alone for a while, so
                 // the program is slowed by seconds, not hung.
                 self.forget(pid);
-                NEXT_TRY_MS.store(sys::now_ms() + WEDGED_BACKOFF_MS, Ordering::Relaxed);
+                back_off_wedged();
                 false
             }
             Err(_) => {
                 self.forget(pid);
                 match acquire(s, pid, ppid) {
                     Some(mut c) => {
-                        let ok = send_raw(s, c.fd, frame).is_ok();
+                        let ok = send_raw(s, c.fd, frame, 0).is_ok();
                         core::mem::swap(self, &mut c);
                         ok
                     }
                     None => false,
                 }
             }
+        };
+        if !sent && wire::is_event(frame) {
+            lost_one();
+        } else if sent && LOST.load(Ordering::Relaxed) != 0 {
+            report_lost(s, self.fd);
         }
+        sent
     }
 
     /// Send an Event frame that wants a verdict and wait for the verdict on
@@ -390,7 +484,7 @@ impl Conn {
                 // full timeout.
                 self.forget(pid);
                 if timed_out {
-                    NEXT_TRY_MS.store(sys::now_ms() + WEDGED_BACKOFF_MS, Ordering::Relaxed);
+                    back_off_wedged();
                 }
                 None
             }
@@ -519,6 +613,10 @@ pub extern "C" fn after_fork_in_child() {
     }
     if CONNECTING.load(Ordering::Relaxed) {
         CONNECTING.store(false, Ordering::Release);
+    }
+    // The parent's lost records are the parent's to report.
+    if LOST.load(Ordering::Relaxed) != 0 {
+        LOST.store(0, Ordering::Relaxed);
     }
     // Another thread of the parent may have been waiting: not in this child.
     if WAITING.load(Ordering::Relaxed) {

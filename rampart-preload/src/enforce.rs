@@ -47,7 +47,7 @@ use libc::c_int;
 use rampart_core::screen;
 use rampart_core::wire::{self, WireOutcome};
 
-use crate::conn::Conn;
+use crate::conn::{self, Conn};
 use crate::report::Ctx;
 use crate::sys;
 
@@ -192,7 +192,8 @@ pub fn needs_verdict(cx: &Ctx, tool: u64, conn: Option<&Conn>) -> bool {
         Some(c) => recorder_alive(c),
         None => cx.conn().is_some_and(|c| recorder_alive(&c)),
     };
-    !s.fail_open && !alive
+    // A wedged collector is not a gone one: see `allowed_unasked`.
+    !s.fail_open && !alive && !conn::wedged()
 }
 
 /// How often, at most, a call that needs no verdict checks (fail-closed)
@@ -404,14 +405,21 @@ pub fn gate(
         Some(true) => return allowed_unasked(cx, conn, frame, send_if_cached),
         Some(false) => {
             wire::set_event_outcome(frame, WireOutcome::Errno(refused));
-            if let Some(c) = conn.as_mut() {
-                c.send(cx.s, cx.pid, cx.ppid, frame);
+            match conn.as_mut() {
+                Some(c) => {
+                    c.send(cx.s, cx.pid, cx.ppid, frame);
+                }
+                None => conn::lost_one(),
             }
             return Gate::Refuse;
         }
         None => {}
     }
     wire::set_wants_verdict(frame, true);
+    if conn.is_none() {
+        // Decided without a collector: nothing will record it.
+        conn::lost_one();
+    }
     let verdict = conn
         .as_mut()
         .and_then(|c| c.ask(cx.s, cx.pid, cx.ppid, frame, seq, cx.s.timeout_ms));
@@ -452,8 +460,17 @@ fn allowed_unasked(
         Some(c) => cx.s.fail_open || recorder_alive(c),
         None => false,
     };
-    if !recorded && !cx.s.fail_open {
+    // A wedged collector is there, only slow: the call runs, its record
+    // counted as lost (fail-closed is for a collector that is gone).
+    if !recorded && !cx.s.fail_open && !conn::wedged() {
+        // Refused unrecorded (a failed send counted itself).
+        if !send_if_cached || conn.is_none() {
+            conn::lost_one();
+        }
         return Gate::Refuse;
+    }
+    if conn.is_none() && send_if_cached {
+        conn::lost_one(); // runs unrecorded
     }
     Gate::Run {
         report_after: !send_if_cached,

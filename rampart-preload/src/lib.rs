@@ -64,3 +64,14 @@ extern "C" fn load() {
 #[used]
 #[link_section = ".init_array"]
 static LOAD: extern "C" fn() = load;
+
+/// At exit: report the records that never reached the collector.
+extern "C" fn unload() {
+    let err = sys::errno();
+    conn::report_lost_now();
+    sys::set_errno(err);
+}
+
+#[used]
+#[link_section = ".fini_array"]
+static UNLOAD: extern "C" fn() = unload;

@@ -96,13 +96,19 @@ fn build_event<'b>(
     (seq, frame)
 }
 
+/// Send one Event frame; without a connection (the collector is gone or
+/// wedged) the record is counted as lost (see [`conn::lost_one`]).
 fn send_event(
     cx: &Ctx,
-    conn: &mut Conn,
+    conn: &mut Option<Conn>,
     call: CallKind,
     outcome: WireOutcome,
     body: impl FnOnce(&mut Encoder<'_>, Range<usize>),
 ) -> u32 {
+    let Some(conn) = conn.as_mut() else {
+        conn::lost_one();
+        return state::next_seq();
+    };
     let mut buf = [MaybeUninit::<u8>::uninit(); FRAME];
     let (seq, frame) = build_event(cx, &mut buf, call, outcome, body);
     if !frame.is_empty() {
@@ -316,7 +322,7 @@ pub fn mutation_gate(cx: &Ctx, conn: &mut Option<Conn>, m: &Mutation<'_>) -> Gat
 }
 
 #[inline(never)]
-pub fn mutation(cx: &Ctx, conn: &mut Conn, m: &Mutation<'_>, oc: WireOutcome) {
+pub fn mutation(cx: &Ctx, conn: &mut Option<Conn>, m: &Mutation<'_>, oc: WireOutcome) {
     send_event(cx, conn, CallKind::Mutate, oc, |e, cwd| {
         mutation_body(e, cwd, m)
     });
@@ -333,7 +339,7 @@ fn put_path(e: &mut Encoder<'_>, cwd: Range<usize>, base: Base, rel: &[u8]) -> R
 #[inline(never)]
 pub fn open(
     cx: &Ctx,
-    conn: &mut Conn,
+    conn: &mut Option<Conn>,
     base: Base,
     rel: &[u8],
     flags: c_int,
@@ -352,7 +358,7 @@ pub fn open(
 #[inline(never)]
 pub unsafe fn exec(
     cx: &Ctx,
-    conn: &mut Conn,
+    conn: &mut Option<Conn>,
     base: Base,
     rel: &[u8],
     argv: *const *const c_char,
@@ -398,7 +404,7 @@ pub fn exec_failed(cx: &Ctx, conn: &mut Conn, seq: u32, err: c_int) {
 #[inline(never)]
 pub fn connect_inet(
     cx: &Ctx,
-    conn: &mut Conn,
+    conn: &mut Option<Conn>,
     addr: InetAddr,
     port: u16,
     proto: WireProto,
@@ -429,7 +435,7 @@ fn inet_body(e: &mut Encoder<'_>, addr: InetAddr, port: u16, proto: WireProto) {
 /// A connect to a unix socket: `name` is the sun_path bytes (abstract
 /// names start with NUL and are written `@name`).
 #[inline(never)]
-pub fn connect_unix(cx: &Ctx, conn: &mut Conn, name: &[u8], oc: WireOutcome) {
+pub fn connect_unix(cx: &Ctx, conn: &mut Option<Conn>, name: &[u8], oc: WireOutcome) {
     send_event(cx, conn, CallKind::ConnectUnix, oc, |e, cwd| {
         unix_body(e, cwd, name)
     });

@@ -10,16 +10,18 @@ pub enum Command {
     /// Verify the whole chain across files and rotations (Go Rampart's
     /// trails included). On failure, name the first bad record (file:line)
     /// and why, and exit 1; a torn record (a write that did not finish)
-    /// is named too, and exits 1.
+    /// is named too, and so are `lost` records (calls the trail does not
+    /// hold): both exit 1.
     Verify,
 }
 
 pub fn run(cmd: Command, audit_dir: &Path) -> Result<i32> {
     match cmd {
         Command::Verify => match audit::verify(&[audit_dir.to_path_buf()]) {
-            // A torn record (a write that did not finish) is not a broken
-            // chain, but the trail does not hold that record: not "ok".
-            Ok(report) if !report.torn.is_empty() => {
+            Ok(report) => {
+                // A torn record (a write that did not finish) is not a
+                // broken chain, but the trail does not hold that record;
+                // nor does it hold the calls its `lost` records count.
                 for t in &report.torn {
                     println!(
                         "{}:{}: the record there is torn: a write that did not finish \
@@ -28,22 +30,27 @@ pub fn run(cmd: Command, audit_dir: &Path) -> Result<i32> {
                         t.line
                     );
                 }
+                if report.lost > 0 {
+                    println!(
+                        "{} calls are not in the trail: its `lost` records count calls that \
+                         never reached the collector (see `rampart log --tool lost`)",
+                        report.lost
+                    );
+                }
+                let complete = report.torn.is_empty() && report.lost == 0;
                 println!(
-                    "{} whole records in {} files, chain intact up to the torn record ({})",
+                    "{}{} records in {} files, chain intact{} ({})",
+                    if complete { "ok: " } else { "" },
                     report.records,
                     report.files,
+                    if report.torn.is_empty() {
+                        ""
+                    } else {
+                        " up to the torn record"
+                    },
                     audit_dir.display()
                 );
-                Ok(1)
-            }
-            Ok(report) => {
-                println!(
-                    "ok: {} records in {} files, chain intact ({})",
-                    report.records,
-                    report.files,
-                    audit_dir.display()
-                );
-                Ok(0)
+                Ok(if complete { 0 } else { 1 })
             }
             Err(failure) => {
                 println!("{failure}");

@@ -98,6 +98,10 @@ fn row(rec: &Record) -> String {
         .find_map(|k| text(k))
         .unwrap_or("")
         .to_string();
+    // A `lost` record says what it stands for.
+    if rec.lost_count().is_some() {
+        what = rec.decision.message.clone();
+    }
     // A mutation: `rename /a -> /b`, `symlink /l -> target`.
     if let Some(op) = text("op") {
         what = format!("{op} {what}");

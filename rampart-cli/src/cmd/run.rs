@@ -10,6 +10,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
@@ -17,7 +18,7 @@ use arc_swap::ArcSwap;
 
 use crate::backend::sinks::{CollectorSink, Enforce, WireSink};
 use crate::backend::{self, Backend};
-use crate::child;
+use crate::child::{self, Outlived};
 use crate::collector::guard::Guard;
 use crate::collector::inline::Inline;
 use crate::collector::{Collector, Config, Mode, Origin, Stats};
@@ -122,6 +123,7 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
         print_denials: mode == Mode::Enforce && !args.quiet,
         guard: Guard::of_state(policy, audit_dir),
     };
+    let mut outlived = Outlived::default();
     let (status, stats) = match &lib {
         Some(lib) => {
             // Preloaded processes report here, and so does `rampart
@@ -141,9 +143,11 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
                 floor: floor.as_ref(),
                 refuse_io_uring: mode == Mode::Enforce,
             };
+            child::become_subreaper()?;
             let mut program = child::spawn(&args.command, &env, confined)?;
-            child::forward_signals(program.id() as i32);
+            let stop = child::forward_signals(program.id() as i32);
             let status = child::wait(&mut program)?;
+            outlived = outlived_command(&args, &stop);
             (status, collector.finish(GRACE)?)
         }
         None => {
@@ -164,7 +168,9 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
         }
     };
     if !args.quiet {
-        print_summary(mode, &origin, &stats);
+        print_summary(mode, &origin, &stats, outlived);
+    } else if stats.lost > 0 {
+        eprintln!("rampart: {}", lost_line(stats.lost));
     }
     Ok(status)
 }
@@ -391,7 +397,41 @@ pub fn find_preload_library() -> Result<PathBuf> {
     )
 }
 
-fn print_summary(mode: Mode, origin: &Origin, stats: &Stats) {
+/// After the command ended: record the processes it left running
+/// (daemons, `nohup`, `setsid`) until they exit, or until rampart is told
+/// to stop waiting (Ctrl-C, SIGTERM, SIGHUP).
+fn outlived_command(args: &Args, stop: &AtomicBool) -> Outlived {
+    let running = child::descendants().len();
+    if running == 0 {
+        return Outlived::default();
+    }
+    if !args.quiet {
+        eprintln!(
+            "rampart: the command exited; recording the {running} process{} it left running \
+             until {} (Ctrl-C stops waiting)",
+            if running == 1 { "" } else { "es" },
+            if running == 1 {
+                "it exits"
+            } else {
+                "they exit"
+            },
+        );
+    }
+    Outlived {
+        running,
+        left: child::linger(stop),
+    }
+}
+
+/// The warning for calls the trail does not hold (printed even with --quiet).
+fn lost_line(lost: u64) -> String {
+    format!(
+        "{lost} calls never reached the collector and are not in the trail \
+         (its `lost` records say where)"
+    )
+}
+
+fn print_summary(mode: Mode, origin: &Origin, stats: &Stats, o: Outlived) {
     let mut out = String::new();
     out.push_str(&format!(
         "rampart: {} mode, agent {}, session {}\n",
@@ -414,6 +454,21 @@ fn print_summary(mode: Mode, origin: &Origin, stats: &Stats) {
         out.push_str(&format!(
             "  {} malformed frames were not recorded (see -v)\n",
             stats.malformed
+        ));
+    }
+    if stats.lost > 0 {
+        out.push_str(&format!("  {}\n", lost_line(stats.lost)));
+    }
+    if o.running > 0 {
+        out.push_str(&format!(
+            "  {} process{} outlived the command; {}\n",
+            o.running,
+            if o.running == 1 { "" } else { "es" },
+            match o.left {
+                0 if o.running == 1 => "recorded until it exited".to_string(),
+                0 => "recorded until they exited".to_string(),
+                n => format!("{n} still running, no longer recorded"),
+            }
         ));
     }
     match &stats.audit_file {

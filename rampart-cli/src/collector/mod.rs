@@ -73,17 +73,21 @@ pub struct Origin {
     pub project: Option<String>,
 }
 
-/// One call on its way through the pipeline.
-struct Call {
-    origin: Arc<Origin>,
-    event: Event,
-    /// Where the verdict goes when the caller waits for one (enforce).
-    reply: Option<Reply>,
+/// What goes through the pipeline: a call to decide, or a record that
+/// needs no decision (a `lost` record, see [`Record::lost`]).
+enum Work {
+    Call {
+        origin: Arc<Origin>,
+        event: Event,
+        /// Where the verdict goes when the caller waits for one (enforce).
+        reply: Option<Reply>,
+    },
+    Note(Record),
 }
 
-impl Call {
-    fn new(origin: Arc<Origin>, event: Event, reply: Option<Reply>) -> Call {
-        Call {
+impl Work {
+    fn call(origin: Arc<Origin>, event: Event, reply: Option<Reply>) -> Work {
+        Work::Call {
             origin,
             event,
             reply,
@@ -131,6 +135,9 @@ pub struct Stats {
     pub records: u64,
     /// Frames that could not be decoded (counted, logged, never silent).
     pub malformed: u64,
+    /// Records the watched processes could not hand over (the sum of the
+    /// `lost` records written).
+    pub lost: u64,
     pub audit_file: Option<PathBuf>,
 }
 
@@ -138,13 +145,13 @@ pub struct Stats {
 /// interceptor thread).
 #[derive(Clone)]
 pub struct Intake {
-    tx: Sender<Vec<Call>>,
+    tx: Sender<Vec<Work>>,
     default_origin: Arc<Origin>,
 }
 
 impl Intake {
     /// Hand a batch of calls to the decide stage.
-    fn submit_calls(&self, calls: Vec<Call>) {
+    fn submit_calls(&self, calls: Vec<Work>) {
         if calls.is_empty() {
             return;
         }
@@ -188,7 +195,7 @@ impl Collector {
             format!("cannot open the audit trail in {}", cfg.audit_dir.display())
         })?;
         let stats = Arc::new(Mutex::new(Stats::default()));
-        let (call_tx, call_rx) = bounded::<Vec<Call>>(QUEUE);
+        let (call_tx, call_rx) = bounded::<Vec<Work>>(QUEUE);
         let (rec_tx, rec_rx) = bounded::<Vec<Decided>>(QUEUE);
 
         let engine = cfg.engine.clone();
@@ -271,22 +278,26 @@ impl Collector {
 fn decide_stage(
     engine: &LiveEngine,
     guard: &guard::Guard,
-    rx: Receiver<Vec<Call>>,
+    rx: Receiver<Vec<Work>>,
     tx: Sender<Vec<Decided>>,
 ) {
     for calls in rx {
         let engine = engine.load();
         let out: Vec<Decided> = calls
             .into_iter()
-            .map(|mut call| Decided {
-                record: decide(
-                    &engine,
-                    guard,
-                    &call.origin,
-                    &mut call.event,
-                    call.reply.is_some(),
-                ),
-                reply: call.reply,
+            .map(|work| match work {
+                Work::Call {
+                    origin,
+                    mut event,
+                    reply,
+                } => Decided {
+                    record: decide(&engine, guard, &origin, &mut event, reply.is_some()),
+                    reply,
+                },
+                Work::Note(record) => Decided {
+                    record,
+                    reply: None,
+                },
             })
             .collect();
         if !out.is_empty() && tx.send(out).is_err() {
@@ -480,6 +491,7 @@ impl Stats {
     /// Count a batch just written to `chain`.
     fn count(&mut self, batch: &[Record], chain: &Chain) {
         for r in batch {
+            self.lost += r.lost_count().unwrap_or(0);
             // A handful of keys: find one without building an owned key.
             let known = self
                 .by_tool

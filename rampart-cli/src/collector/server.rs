@@ -23,7 +23,9 @@ use anyhow::{bail, Context, Result};
 use rampart_core::event::{Event, Outcome};
 use rampart_core::wire::{self, Frame};
 
-use super::{Call, Intake, Origin, Reply, Stats};
+use rampart_core::audit::Record;
+
+use super::{Intake, Origin, Reply, Stats, Work};
 
 const LISTENER: u64 = u64::MAX;
 /// Frames read from one connection before the others get their turn: a
@@ -103,6 +105,9 @@ impl Drop for Server {
 struct Conn {
     fd: Arc<OwnedFd>,
     origin: Arc<Origin>,
+    /// The process, as its Hello named it.
+    pid: i32,
+    exe: String,
     /// Exec frames waiting for their outcome, by sequence number.
     pending_execs: Vec<(u32, Event)>,
 }
@@ -118,7 +123,7 @@ struct State {
     round_waits: bool,
     /// The calls of the current round, handed to the pipeline as one batch
     /// when the round ends.
-    round: Vec<Call>,
+    round: Vec<Work>,
 }
 
 impl State {
@@ -254,6 +259,8 @@ impl State {
                 Conn {
                     fd: Arc::new(fd),
                     origin: self.intake.default_origin.clone(),
+                    pid: 0,
+                    exe: String::new(),
                     pending_execs: Vec::new(),
                 },
             );
@@ -315,7 +322,15 @@ impl State {
             return;
         };
         match frame {
-            Frame::Hello { agent, session, .. } => {
+            Frame::Hello {
+                pid,
+                exe,
+                agent,
+                session,
+                ..
+            } => {
+                conn.pid = pid;
+                conn.exe = exe;
                 // A new process: its first call, often an exec that waits
                 // for a verdict, follows at once; do not nap on it.
                 self.round_waits = true;
@@ -352,14 +367,20 @@ impl State {
                     conn.pending_execs.push((seq, event));
                 } else {
                     self.round
-                        .push(Call::new(conn.origin.clone(), event, reply));
+                        .push(Work::call(conn.origin.clone(), event, reply));
                 }
+            }
+            Frame::Lost { count } => {
+                let o = &conn.origin;
+                let record = Record::lost(&o.agent, &o.session, conn.pid, &conn.exe, count.into());
+                self.round.push(Work::Note(record));
             }
             Frame::ExecFailed { seq, errno } => {
                 if let Some(i) = conn.pending_execs.iter().position(|(s, _)| *s == seq) {
                     let (_, mut event) = conn.pending_execs.remove(i);
                     event.outcome = Outcome::Errno(errno);
-                    self.round.push(Call::new(conn.origin.clone(), event, None));
+                    self.round
+                        .push(Work::call(conn.origin.clone(), event, None));
                 }
             }
         }
@@ -368,7 +389,8 @@ impl State {
     fn flush_pending(&mut self, conn: Conn, outcome: Outcome) {
         for (_, mut event) in conn.pending_execs {
             event.outcome = outcome;
-            self.round.push(Call::new(conn.origin.clone(), event, None));
+            self.round
+                .push(Work::call(conn.origin.clone(), event, None));
         }
     }
 }

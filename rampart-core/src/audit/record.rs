@@ -85,6 +85,10 @@ fn go_arch_name(rust_arch: &str) -> &str {
     }
 }
 
+/// The tool of a record that stands for calls the trail does not hold
+/// (see [`Record::lost`]).
+pub const LOST_TOOL: &str = "lost";
+
 /// The policy's verdict on a call, as recorded.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordDecision {
@@ -163,6 +167,47 @@ impl Record {
             prev_hash: String::new(),
             hash: String::new(),
         }
+    }
+
+    /// A `lost` record: `count` calls of process `pid` (running `exe`)
+    /// happened but never reached the collector (it was stopped, wedged or
+    /// gone when they were sent), so the trail does not hold them. Its
+    /// verdict is `watch`: nothing was decided, something needs a look.
+    pub fn lost(agent: &str, session: &str, pid: i32, exe: &str, count: u64) -> Record {
+        let mut request = Map::new();
+        request.insert("count".into(), count.into());
+        request.insert("pid".into(), pid.into());
+        if !exe.is_empty() {
+            request.insert("exe".into(), exe.into());
+        }
+        Record::new(
+            agent,
+            session,
+            LOST_TOOL,
+            request,
+            RecordDecision {
+                action: "watch".into(),
+                matched_policies: Vec::new(),
+                evaluation_time_us: 0,
+                message: format!(
+                    "{count} record{} of pid {pid} never reached the collector",
+                    if count == 1 { "" } else { "s" }
+                ),
+            },
+        )
+    }
+
+    /// How many calls a `lost` record stands for; `None` for any other.
+    pub fn lost_count(&self) -> Option<u64> {
+        if self.tool != LOST_TOOL {
+            return None;
+        }
+        Some(
+            self.request
+                .get("count")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+        )
     }
 
     /// Fills what Go Rampart fills before hashing: schema version, id,

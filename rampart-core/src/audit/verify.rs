@@ -38,6 +38,9 @@ pub struct VerifyReport {
     pub last_hash: String,
     /// Torn last lines (writes that did not finish), tolerated.
     pub torn: Vec<Location>,
+    /// Calls the trail says it does not hold: the sum of its `lost`
+    /// records (see [`Record::lost`]).
+    pub lost: u64,
 }
 
 /// Where and why verification failed.
@@ -67,8 +70,8 @@ impl std::error::Error for VerifyFailure {}
 /// arguments. Every record is also read as a whole [`Record`], so a line
 /// whose hash holds but whose fields do not fit the schema fails too.
 pub fn verify(paths: &[PathBuf]) -> Result<VerifyReport, VerifyFailure> {
-    let sinks = (0..default_threads()).map(|_| Strict).collect();
-    let (_, report) = scan(paths, true, sinks)?;
+    let sinks = (0..default_threads()).map(|_| Strict { lost: 0 }).collect();
+    let (sinks, report) = scan(paths, true, sinks)?;
     // A directory's trail must still reach the end its writer anchored.
     for dir in paths.iter().filter(|p| p.is_dir()) {
         super::anchor::check(dir).map_err(|(file, reason)| VerifyFailure {
@@ -77,11 +80,15 @@ pub fn verify(paths: &[PathBuf]) -> Result<VerifyReport, VerifyFailure> {
             reason,
         })?;
     }
-    Ok(report.chain)
+    let mut chain = report.chain;
+    chain.lost = sinks.iter().map(|s| s.lost).sum();
+    Ok(chain)
 }
 
-/// Reads each line as a whole [`Record`] or a header.
-struct Strict;
+/// Reads each line as a whole [`Record`] or a header; adds up `lost`.
+struct Strict {
+    lost: u64,
+}
 
 impl LineSink for Strict {
     fn line<'l>(&mut self, line: &'l str) -> Result<Link<'l>, String> {
@@ -93,6 +100,7 @@ impl LineSink for Strict {
                 chain_continue: h.chain_continue.into(),
             }),
             LineContent::Record(r) => {
+                self.lost += r.lost_count().unwrap_or(0);
                 let Record {
                     id,
                     prev_hash,

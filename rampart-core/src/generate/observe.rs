@@ -114,12 +114,19 @@ pub enum SkipReason {
     AlwaysDenied(&'static str),
     TooLong,
     Corrupt,
+    /// A `lost` record: calls the trail does not hold, so nothing to learn
+    /// from (init warns that the policy may miss what they did).
+    Lost,
 }
 
 impl std::fmt::Display for SkipReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SkipReason::Denied => write!(f, "denied by the policy in force"),
+            SkipReason::Lost => write!(
+                f,
+                "a `lost` record (calls that never reached the collector: not learned)"
+            ),
             SkipReason::Ask => write!(f, "ask (needed a human's approval)"),
             SkipReason::OtherVerdict(v) => write!(f, "verdict {v:?} is not an allow"),
             SkipReason::Failed(why) => write!(f, "failed call ({why})"),
@@ -555,6 +562,7 @@ pub(crate) fn more_paths<'a>(rec: &Rec<'a>) -> Vec<(Access, Cow<'a, str>)> {
 /// Extracts the call a rule is built from.
 pub(crate) fn call<'a>(rec: &Rec<'a>) -> Result<Call<'a>, SkipReason> {
     match rec.tool {
+        crate::audit::LOST_TOOL => Err(SkipReason::Lost),
         "exec" => {
             let command = rec.command.ok_or(SkipReason::MissingKey("command"))?;
             if command.len() > crate::policy::glob::MAX_INPUT_LEN {

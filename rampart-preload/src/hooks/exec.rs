@@ -213,6 +213,8 @@ unsafe fn exec_target(
     argv: Argv,
     envp: Argv,
 ) -> c_int {
+    // The records this image could not send are told before it goes.
+    crate::conn::report_lost_now();
     if let Some(s) = s.filter(|s| s.active && unwatchable(s, how, path)) {
         let r = exec_under_trace(s, path, argv, envp);
         if s.enforce {
@@ -249,8 +251,14 @@ pub unsafe fn exec_reported(
             (Gate::Run { .. }, seq) => Some(seq),
         }
     } else {
-        conn.as_mut()
-            .map(|c| report::exec(&cx, c, base, shown, argv, WireOutcome::Unknown))
+        Some(report::exec(
+            &cx,
+            &mut conn,
+            base,
+            shown,
+            argv,
+            WireOutcome::Unknown,
+        ))
     };
     let mut env = ChildEnv::new();
     let envp = env.fix(cx.s, envp);
@@ -424,16 +432,14 @@ unsafe fn search_exec(
         None => envp,
     };
     let report = |p: &mut Pending, shown: &[u8], oc: WireOutcome| -> Option<u32> {
-        let (Some(cx), Some(conn)) = (cx, p.conn.as_mut()) else {
-            return None;
-        };
+        let cx = cx?;
         // A bare name no search resolved stays a name.
         let base = if shown.contains(&b'/') {
             Base::Cwd
         } else {
             Base::AsIs
         };
-        Some(report::exec(cx, conn, base, shown, argv, oc))
+        Some(report::exec(cx, &mut p.conn, base, shown, argv, oc))
     };
     // Enforce mode: the file about to be exec'd is decided first. `Err`:
     // refused (the search stops with EPERM).

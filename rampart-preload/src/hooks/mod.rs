@@ -4,6 +4,7 @@
 //! the program would have seen without the library, errno included.
 
 pub mod exec;
+pub mod exit;
 pub mod fd;
 pub mod mutate;
 pub mod net;

@@ -57,7 +57,7 @@ pub unsafe fn after_connect(
         libc::AF_INET if len as usize >= core::mem::size_of::<libc::sockaddr_in>() => {
             let sin = &*(addr as *const libc::sockaddr_in);
             let a = sin.sin_addr.s_addr.to_ne_bytes();
-            let Some(mut conn) = cx.conn() else { return };
+            let mut conn = cx.conn();
             report::connect_inet(
                 &cx,
                 &mut conn,
@@ -69,7 +69,7 @@ pub unsafe fn after_connect(
         }
         libc::AF_INET6 if len as usize >= SIN6_MIN => {
             let sin6 = &*(addr as *const libc::sockaddr_in6);
-            let Some(mut conn) = cx.conn() else { return };
+            let mut conn = cx.conn();
             report::connect_inet(
                 &cx,
                 &mut conn,
@@ -86,7 +86,7 @@ pub unsafe fn after_connect(
                 return; // unnamed
             }
             let name = core::slice::from_raw_parts((addr as *const u8).add(off), n);
-            let Some(mut conn) = cx.conn() else { return };
+            let mut conn = cx.conn();
             report::connect_unix(&cx, &mut conn, name, oc);
         }
         _ => {}

@@ -38,7 +38,7 @@ pub fn after_open(base: Base, path: *const c_char, flags: c_int, ok: bool, err: 
         return; // nothing was opened, and the path may not be readable
     }
     let Some(cx) = report::ctx() else { return };
-    let Some(mut conn) = cx.conn() else { return };
+    let mut conn = cx.conn();
     // SAFETY: the real call read this string successfully.
     let rel = unsafe { sys::cstr_bytes(path) };
     report::open(
@@ -295,13 +295,11 @@ fn after(
         (Reached::Fd(_), Err(_)) => Reached::Same,
         (reached, _) => reached,
     };
-    if let Some(c) = conn.as_mut() {
-        let oc = match r {
-            Ok(_) => outcome(true, 0),
-            Err(e) => outcome(false, e),
-        };
-        report::open(cx, c, a.base(), copy.bytes(), a.flags, reached, oc);
-    }
+    let oc = match r {
+        Ok(_) => outcome(true, 0),
+        Err(e) => outcome(false, e),
+    };
+    report::open(cx, conn, a.base(), copy.bytes(), a.flags, reached, oc);
     finish(r)
 }
 
@@ -866,10 +864,8 @@ unsafe fn freopen_pinned(
         }
     }
     if gate == (Gate::Run { report_after: true }) {
-        if let Some(c) = conn.as_mut() {
-            let oc = outcome(!fp.is_null(), err);
-            report::open(&cx, c, base, copy.bytes(), flags, reached, oc);
-        }
+        let oc = outcome(!fp.is_null(), err);
+        report::open(&cx, &mut conn, base, copy.bytes(), flags, reached, oc);
     }
     sys::close(pin);
     sys::set_errno(err);

@@ -29,7 +29,7 @@ type Argv = *const *mut c_char;
 
 unsafe fn report_spawn(shown: &[u8], argv: *const *const c_char, ret_ok: bool, err: c_int) {
     let Some(cx) = report::ctx() else { return };
-    let Some(mut conn) = cx.conn() else { return };
+    let mut conn = cx.conn();
     report::exec(&cx, &mut conn, Base::Cwd, shown, argv, outcome(ret_ok, err));
 }
 

@@ -404,6 +404,9 @@ impl Watched {
                             .unwrap_or_else(|| panic!("ExecFailed for unknown seq {seq}"));
                         events[at].outcome = Outcome::Errno(*errno);
                     }
+                    Frame::Lost { count } => {
+                        panic!("{count} records of pid {} were lost", hello.pid)
+                    }
                 }
             }
             for (_, at) in pending {
