@@ -550,3 +550,115 @@ fn rampart_stops_waiting_for_a_daemon_when_told_and_says_so() {
         "{rest}"
     );
 }
+
+/// `rampart run ARGS --audit-dir DISK -- open_many 2 5000 FILE` on a disk
+/// too small for its trail: what it printed, and the trail's opens of FILE,
+/// its lost count and `audit verify`'s exit code and output.
+struct FullDiskRun {
+    out: std::process::Output,
+    opens_recorded: usize,
+    lost: u64,
+    verify: (Option<i32>, String),
+}
+
+fn run_on_a_full_disk(sb: &Sandbox, args: &[&str]) -> FullDiskRun {
+    let disk = SmallDisk::mount(sb.path("small-disk"), 512);
+    let file = sb.work().join("f.txt");
+    std::fs::write(&file, "x").unwrap();
+    let probe = sb.probe("open_many", &[]);
+    let out = sb
+        .rampart()
+        .arg("run")
+        .args(args)
+        .arg("--audit-dir")
+        .arg(&disk.0)
+        .args(["--"])
+        .arg(&probe)
+        .args(["2", "5000"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let records = records_in(&disk.0);
+    let opens_recorded = records
+        .iter()
+        .filter(|r| r["tool"] == "read" && r["request"]["path"] == file.to_str().unwrap())
+        .count();
+    let lost = records
+        .iter()
+        .filter(|r| r["tool"] == "lost")
+        .map(|r| r["request"]["count"].as_u64().unwrap())
+        .sum();
+    let v = sb
+        .rampart()
+        .args(["audit", "verify", "--audit-dir"])
+        .arg(&disk.0)
+        .output()
+        .unwrap();
+    FullDiskRun {
+        out,
+        opens_recorded,
+        lost,
+        verify: (v.status.code(), stdout(&v)),
+    }
+}
+
+#[test]
+fn monitor_on_a_full_disk_the_program_goes_on_and_rampart_counts_what_it_could_not_write() {
+    let sb = Sandbox::new();
+    let r = run_on_a_full_disk(&sb, &["--backend", "preload", "--mode", "monitor"]);
+    let err = stderr(&r.out);
+    assert_eq!(r.out.status.code(), Some(2), "rampart fails the run: {err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(
+        err.contains(&format!("{} records of this run are not in it", r.lost)),
+        "{err}"
+    );
+    assert!(r.lost > 0 && r.opens_recorded > 0);
+    // Every open is either in the trail or in the count: nothing silent.
+    assert_eq!(r.opens_recorded as u64 + r.lost, 10_000);
+    // The trail ends in whole records (no torn line), and says it is short.
+    let (code, text) = &r.verify;
+    assert_eq!(*code, Some(1), "{text}");
+    assert!(!text.contains("torn"), "{text}");
+    assert!(
+        text.contains(&format!("{} calls are not in the trail", r.lost)),
+        "{text}"
+    );
+}
+
+#[test]
+fn enforce_fail_closed_on_a_full_disk_refuses_what_it_cannot_record() {
+    for backend in ["preload", "trace"] {
+        let sb = Sandbox::new();
+        let r = run_on_a_full_disk(&sb, &["--backend", backend, "--mode", "enforce"]);
+        let err = stderr(&r.out);
+        assert_eq!(r.out.status.code(), Some(2), "{backend}: {err}");
+        assert!(err.contains("No space left on device"), "{backend}: {err}");
+        // The probe stops at its first refused open.
+        assert!(err.contains("open: Permission denied"), "{backend}: {err}");
+        assert!(
+            err.contains("every call after the failure was refused"),
+            "{backend}: {err}"
+        );
+        assert!(r.opens_recorded < 10_000 && r.lost > 0, "{backend}");
+        let (code, text) = &r.verify;
+        assert_eq!(*code, Some(1), "{backend}: {text}");
+        assert!(!text.contains("torn"), "{backend}: {text}");
+    }
+}
+
+#[test]
+fn monitor_on_a_full_disk_under_trace_the_program_goes_on() {
+    let sb = Sandbox::new();
+    let r = run_on_a_full_disk(&sb, &["--backend", "trace", "--mode", "monitor"]);
+    let err = stderr(&r.out);
+    assert_eq!(r.out.status.code(), Some(2), "{err}");
+    assert!(!err.contains("open: "), "no open failed: {err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    // The lost count covers every record the trail misses, the opens of
+    // the file among them (and the loader's opens besides).
+    assert!(r.opens_recorded as u64 + r.lost >= 10_000);
+    let (code, text) = &r.verify;
+    assert_eq!(*code, Some(1), "{text}");
+    assert!(!text.contains("torn"), "{text}");
+}

@@ -1054,45 +1054,19 @@ fn the_trace_backend_holds_a_cpu_latency_request_only_for_itself() {
     );
 }
 
-/// A 64 KiB tmpfs mounted for the length of a test, unmounted on drop.
-struct SmallDisk(std::path::PathBuf);
-
-impl SmallDisk {
-    fn mount(dir: std::path::PathBuf) -> SmallDisk {
-        std::fs::create_dir_all(&dir).unwrap();
-        let o = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
-            .arg(&dir)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "mount: {}", stderr(&o));
-        SmallDisk(dir)
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 /// Under trace enforcement, once the trail cannot be written (the disk is
 /// full), even the calls that need no verdict cannot be recorded: with
 /// --fail-closed they are refused, with --fail-open they go through; either
 /// way rampart says why and exits 2.
 #[test]
 fn enforce_a_trail_that_fills_up_refuses_even_calls_that_need_no_verdict() {
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIPPED: mounting a small tmpfs for the trail needs root");
-        return;
-    }
     let sb = Sandbox::new();
     // Static: no loader opens, so the trail fills up in the probe's loop.
     let probe = sb.probe_as("open_many", "open_many-static", &["-static"]);
     let input = sb.work().join("in.txt");
     std::fs::write(&input, "hi\n").unwrap();
     for (fail, refused) in [("--fail-closed", true), ("--fail-open", false)] {
-        let disk = SmallDisk::mount(sb.path(&format!("disk{fail}")));
+        let disk = SmallDisk::mount(sb.path(&format!("disk{fail}")), 64);
         let mut rampart = sb.rampart();
         rampart.env("RAMPART_AUDIT_DIR", &disk.0);
         let argv = [s(&probe), "1", "5000", s(&input)];

@@ -32,8 +32,8 @@ pub fn run(cmd: Command, audit_dir: &Path) -> Result<i32> {
                 }
                 if report.lost > 0 {
                     println!(
-                        "{} calls are not in the trail: its `lost` records count calls that \
-                         never reached the collector (see `rampart log --tool lost`)",
+                        "{} calls are not in the trail: its `lost` records count them \
+                         (see `rampart log --tool lost`)",
                         report.lost
                     );
                 }

@@ -121,6 +121,7 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
         engine: Arc::clone(&engine),
         audit_dir: audit_dir.to_path_buf(),
         print_denials: mode == Mode::Enforce && !args.quiet,
+        fail_closed: mode == Mode::Enforce && !args.fail_open,
         guard: Guard::of_state(policy, audit_dir),
     };
     let mut outlived = Outlived::default();
@@ -171,6 +172,20 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
         print_summary(mode, &origin, &stats, outlived);
     } else if stats.lost > 0 {
         eprintln!("rampart: {}", lost_line(stats.lost));
+    }
+    if let Some(error) = &stats.write_error {
+        // The command ran; its trail is not whole: rampart fails the run.
+        bail!(
+            "the audit trail could not be written ({error}): {} record{} of this run {} not in it{}",
+            stats.unwritten,
+            if stats.unwritten == 1 { "" } else { "s" },
+            if stats.unwritten == 1 { "is" } else { "are" },
+            if mode == Mode::Enforce && !args.fail_open {
+                "; every call after the failure was refused (--fail-closed)"
+            } else {
+                ""
+            }
+        );
     }
     Ok(status)
 }

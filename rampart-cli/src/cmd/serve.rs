@@ -90,6 +90,8 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
         audit_dir: audit_dir.to_path_buf(),
         // In the serve's log (its stderr).
         print_denials: true,
+        // Its clients enforce fail-closed unless they were told otherwise.
+        fail_closed: args.mode == Mode::Enforce,
         guard: {
             let mut g = Guard::of_state(policy, audit_dir);
             g.protect_socket(&socket);

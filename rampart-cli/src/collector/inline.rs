@@ -19,7 +19,9 @@
 //! just before a long sleep wait for it until the next stop or the end of
 //! the run (they are in the page cache: only a crash of the machine loses
 //! them). A trail that cannot be written is an error of the run, reported
-//! by [`Inline::finish`]; calls decided after it are dropped.
+//! by [`Inline::finish`] (with how many records it could not write, also
+//! noted in a last `lost` record); calls decided after it are counted, not
+//! written.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -58,6 +60,8 @@ pub struct Inline {
     /// The first failure to write the trail; nothing is written after it,
     /// and [`Inline::finish`] reports it.
     failed: Option<anyhow::Error>,
+    /// Records decided but not written (since the failure).
+    unwritten: u64,
     /// What the policy in force can refuse, and the policy it was read from.
     refusals: Option<(Arc<Engine>, Refusals)>,
 }
@@ -83,6 +87,7 @@ impl Inline {
             decided: Vec::with_capacity(WRITE_BATCH),
             oldest: Instant::now(),
             failed: None,
+            unwritten: 0,
             refusals: None,
         })
     }
@@ -190,11 +195,22 @@ impl Inline {
         self.failed.is_none().then_some(action)
     }
 
-    /// Write everything queued, fsync, and return what was recorded.
+    /// Write everything queued, fsync, and return what was recorded (and,
+    /// if the trail failed, what was not).
     pub fn finish(mut self) -> Result<Stats> {
         self.flush();
         if let Some(e) = self.failed.take() {
-            return Err(e);
+            let error = format!("{e:#}");
+            if self.unwritten > 0 {
+                let o = &self.origin;
+                let note = Record::unwritten(&o.agent, &o.session, self.unwritten, &error);
+                if let Err(e) = self.chain.note_loss(note) {
+                    tracing::error!("cannot write the record of the loss either: {e}");
+                }
+            }
+            self.stats.unwritten = self.unwritten;
+            self.stats.write_error = Some(error);
+            return Ok(self.stats);
         }
         self.chain.sync()?;
         Ok(self.stats)
@@ -205,13 +221,16 @@ impl Inline {
             return;
         }
         if self.failed.is_some() {
+            self.unwritten += self.decided.len() as u64;
             self.decided.clear();
             return;
         }
         if let Err(e) = self.chain.append(&mut self.decided) {
             self.fail(e.into());
-            self.decided.clear();
-            return;
+            // Not written: an empty hash (see `Chain::append`).
+            let before = self.decided.len();
+            self.decided.retain(|r| !r.hash.is_empty());
+            self.unwritten += (before - self.decided.len()) as u64;
         }
         if self.print_denials {
             for r in self.decided.iter().filter(|r| !allows(action_of(r))) {

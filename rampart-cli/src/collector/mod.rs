@@ -138,6 +138,9 @@ pub struct Stats {
     /// Records the watched processes could not hand over (the sum of the
     /// `lost` records written).
     pub lost: u64,
+    /// Records the collector could not write, and why (the first error).
+    pub unwritten: u64,
+    pub write_error: Option<String>,
     pub audit_file: Option<PathBuf>,
 }
 
@@ -173,6 +176,11 @@ pub struct Config {
     pub print_denials: bool,
     /// Rampart's own state, denied to the watched tree whatever the policy.
     pub guard: guard::Guard,
+    /// Enforce with `--fail-closed`: when the trail cannot be written, a
+    /// call that waits is refused and every connection is dropped, so the
+    /// library refuses what follows (the collector looks gone). Otherwise
+    /// calls go on, decided by the policy, and are counted as unwritten.
+    pub fail_closed: bool,
 }
 
 /// A running collector pipeline.
@@ -182,6 +190,10 @@ pub struct Collector {
     policy_gen: Option<Arc<policy_gen::PolicyGeneration>>,
     intake: Option<Intake>,
     server: Option<server::Server>,
+    /// Set once the trail cannot be written (with `fail_closed`, the
+    /// server then drops every connection).
+    trail_down: Arc<std::sync::atomic::AtomicBool>,
+    fail_closed: bool,
     decide: Option<JoinHandle<()>>,
     audit: Option<JoinHandle<Result<()>>>,
     stats: Arc<Mutex<Stats>>,
@@ -204,10 +216,16 @@ impl Collector {
             .name("rampart-decide".into())
             .spawn(move || decide_stage(&engine, &guard, call_rx, rec_tx))?;
         let audit_stats = stats.clone();
-        let print_denials = cfg.print_denials;
+        let trail_down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let audit_cfg = AuditStage {
+            print_denials: cfg.print_denials,
+            fail_closed: cfg.fail_closed,
+            origin: cfg.origin.clone(),
+            trail_down: trail_down.clone(),
+        };
         let audit = std::thread::Builder::new()
             .name("rampart-audit".into())
-            .spawn(move || audit_stage(chain, rec_rx, &audit_stats, print_denials))?;
+            .spawn(move || audit_stage(chain, rec_rx, &audit_stats, &audit_cfg))?;
 
         Ok(Collector {
             engine: cfg.engine.clone(),
@@ -218,6 +236,8 @@ impl Collector {
                 default_origin: Arc::new(cfg.origin),
             }),
             server: None,
+            trail_down,
+            fail_closed: cfg.fail_closed,
             decide: Some(decide),
             audit: Some(audit),
             stats,
@@ -237,7 +257,13 @@ impl Collector {
         }
         let intake = self.intake()?;
         let stats = self.stats.clone();
-        self.server = Some(server::Server::start(socket_path, intake, stats)?);
+        let abandon_when = self.fail_closed.then(|| self.trail_down.clone());
+        self.server = Some(server::Server::start(
+            socket_path,
+            intake,
+            stats,
+            abandon_when,
+        )?);
         Ok(())
     }
 
@@ -393,16 +419,32 @@ pub fn allows(action: Action) -> bool {
     matches!(action, Action::Allow | Action::Watch)
 }
 
+/// How the audit stage reports and what it does when the trail fails.
+struct AuditStage {
+    print_denials: bool,
+    fail_closed: bool,
+    origin: Origin,
+    trail_down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Write decided records to the trail, then send their verdicts. When the
+/// trail cannot be written (disk full, I/O error), nothing more is written
+/// after the failed write (which the chain cut back: no half record); the
+/// records that miss the trail are counted, and at the end one `lost`
+/// record says how many (in the room the chain's reserve keeps). With
+/// `fail_closed` a waiting call whose record is not written is refused.
 fn audit_stage(
     mut chain: Chain,
     rx: Receiver<Vec<Decided>>,
     stats: &Mutex<Stats>,
-    print_denials: bool,
+    cfg: &AuditStage,
 ) -> Result<()> {
     let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
     let mut replies: Vec<(usize, Reply)> = Vec::new();
     let mut last_sync = Instant::now();
     let mut dirty = false;
+    let mut failure: Option<String> = None;
+    let mut unwritten = 0u64;
     loop {
         let first = if dirty {
             match rx.recv_timeout(SYNC_INTERVAL) {
@@ -430,12 +472,27 @@ fn audit_stage(
                 }
             }
             // The records are in the file before any verdict leaves.
-            chain.append(&mut batch)?;
-            dirty = true;
-            for (i, reply) in replies.drain(..) {
-                reply.send(allows(action_of(&batch[i])));
+            if failure.is_none() {
+                if let Err(e) = chain.append(&mut batch) {
+                    tracing::error!("cannot write the audit trail: {e}");
+                    failure = Some(e.to_string());
+                    cfg.trail_down
+                        .store(true, std::sync::atomic::Ordering::Release);
+                } else {
+                    dirty = true;
+                }
+            } else {
+                batch.iter_mut().for_each(|r| r.hash.clear());
             }
-            if print_denials {
+            // Not written: an empty hash (see `Chain::append`).
+            let missed = batch.iter().filter(|r| r.hash.is_empty()).count();
+            unwritten += missed as u64;
+            for (i, reply) in replies.drain(..) {
+                let written = !batch[i].hash.is_empty();
+                reply.send(allows(action_of(&batch[i])) && (written || !cfg.fail_closed));
+            }
+            batch.retain(|r| !r.hash.is_empty());
+            if cfg.print_denials {
                 for r in batch.iter().filter(|r| !allows(action_of(r))) {
                     eprintln!("{}", denial_line(r));
                 }
@@ -443,14 +500,32 @@ fn audit_stage(
             count(stats, &batch, &chain);
             batch.clear();
         }
-        if dirty && last_sync.elapsed() >= SYNC_INTERVAL {
-            chain.sync()?;
+        if dirty && failure.is_none() && last_sync.elapsed() >= SYNC_INTERVAL {
+            if let Err(e) = chain.sync() {
+                failure = Some(e.to_string());
+                cfg.trail_down
+                    .store(true, std::sync::atomic::Ordering::Release);
+            }
             last_sync = Instant::now();
             dirty = false;
         }
     }
-    if dirty {
-        chain.sync()?;
+    let Some(error) = failure else {
+        if dirty {
+            chain.sync()?;
+        }
+        return Ok(());
+    };
+    if let Ok(mut s) = stats.lock() {
+        s.unwritten = unwritten;
+        s.write_error = Some(error.clone());
+    }
+    if unwritten > 0 {
+        let o = &cfg.origin;
+        let note = Record::unwritten(&o.agent, &o.session, unwritten, &error);
+        if let Err(e) = chain.note_loss(note) {
+            tracing::error!("cannot write the record of the loss either: {e}");
+        }
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -50,7 +51,16 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn start(path: PathBuf, intake: Intake, stats: Arc<Mutex<Stats>>) -> Result<Server> {
+    /// `abandon_when`: once this is set (the trail cannot be written, under
+    /// fail-closed enforcement), stop listening and drop every connection,
+    /// so that the library refuses what follows as it does for a collector
+    /// that is gone.
+    pub fn start(
+        path: PathBuf,
+        intake: Intake,
+        stats: Arc<Mutex<Stats>>,
+        abandon_when: Option<Arc<AtomicBool>>,
+    ) -> Result<Server> {
         let listener = bind_seqpacket(&path)?;
         let wake = eventfd()?;
         let wake_thread = dup(&wake)?;
@@ -67,6 +77,7 @@ impl Server {
                     round_frames: 0,
                     round_waits: false,
                     round: Vec::new(),
+                    abandon_when,
                 };
                 if let Err(e) = state.serve(listener, wake_thread, &stop_thread) {
                     tracing::error!("collector server stopped: {e:#}");
@@ -124,6 +135,7 @@ struct State {
     /// The calls of the current round, handed to the pipeline as one batch
     /// when the round ends.
     round: Vec<Work>,
+    abandon_when: Option<Arc<AtomicBool>>,
 }
 
 impl State {
@@ -195,6 +207,18 @@ impl State {
                 }
             }
             self.intake.submit_calls(std::mem::take(&mut self.round));
+            if listener.is_some()
+                && self
+                    .abandon_when
+                    .as_ref()
+                    .is_some_and(|a| a.load(Ordering::Acquire))
+            {
+                tracing::error!("the trail cannot be written: the collector stops taking calls");
+                listener = None;
+                for (_, conn) in self.conns.drain() {
+                    drop(conn);
+                }
+            }
             if self.round_frames > 0 && !self.round_waits {
                 std::thread::sleep(MONITOR_NAP);
             }

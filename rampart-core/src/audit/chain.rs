@@ -7,8 +7,16 @@
 //! one fsync per sync interval, and `append` never waits for the disk). Under the lock a writer checks whether anyone else appended
 //! since its last batch and, if so, re-reads the chain's tail, so the chain
 //! stays one valid sequence. It never rewrites, truncates or deletes
-//! anything already in a file; a file that ends in a torn line is left as it
-//! is and the chain continues in the next file.
+//! anything already in a file; a file that ends in a torn line (another
+//! writer killed mid-write) is left as it is and the chain continues in the
+//! next file.
+//!
+//! A write of its own that fails (disk full, I/O error) is cut back to
+//! where it began, so it never leaves half a record; the records of a batch
+//! that are not in the trail then have an empty `hash`. A small reserve
+//! file ([`RESERVE_FILE`]) is kept in the directory so that, when the disk
+//! is full, [`Chain::note_loss`] can still free room for one record saying
+//! how many records are missing.
 
 use std::fs::{self, File};
 use std::io::{self, ErrorKind, Write};
@@ -25,6 +33,11 @@ use super::files::{
 };
 use super::fsync::Fsyncer;
 use super::record::{append_sealed_line, Record};
+
+/// The space kept free for the record of a loss (see [`Chain::note_loss`]).
+pub const RESERVE_FILE: &str = ".audit.reserve";
+/// A `lost` record is well under 1 KiB; two pages leave room to spare.
+const RESERVE_BYTES: u64 = 8 * 1024;
 
 /// Size at which a file is rotated: 100 MiB, as Go Rampart.
 pub const DEFAULT_ROTATE_BYTES: u64 = 100 * 1024 * 1024;
@@ -121,6 +134,7 @@ impl Chain {
         }
         create_private_dir(dir)?;
         let lock = DirLock::open(dir)?;
+        keep_reserve(dir);
         let plan = {
             let _guard = lock.lock()?;
             plan(dir, &today())?
@@ -150,20 +164,29 @@ impl Chain {
     ///
     /// On error some of the batch may already be written (the trail stays a
     /// valid chain: the next append re-reads its tail).
+    ///
+    /// On an error, the records of `batch` that are not in the trail are
+    /// those left with an empty `hash` (a write that failed was cut back to
+    /// where it began).
     pub fn append(&mut self, batch: &mut [Record]) -> io::Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
         for record in batch.iter_mut() {
+            record.hash.clear();
             record
                 .apply_defaults()
                 .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))?;
         }
+        let mut written = 0;
         let result = {
             let _guard = self.lock.lock()?;
-            self.append_locked(batch)
+            self.append_locked(batch, &mut written)
         };
         if let Err(e) = result {
+            for r in &mut batch[written..] {
+                r.hash.clear();
+            }
             self.forget_current();
             return Err(e);
         }
@@ -174,7 +197,8 @@ impl Chain {
         Ok(())
     }
 
-    fn append_locked(&mut self, batch: &mut [Record]) -> io::Result<()> {
+    /// `written`: how many records of `batch` are in a file so far.
+    fn append_locked(&mut self, batch: &mut [Record], written: &mut usize) -> io::Result<()> {
         let today = today();
         if !self.current_is_tail(&today) {
             let plan = plan(&self.dir, &today)?;
@@ -182,7 +206,7 @@ impl Chain {
         }
         self.buf.clear();
         let mut pending_from = 0;
-        for record in batch.iter_mut() {
+        for (i, record) in batch.iter_mut().enumerate() {
             record.prev_hash.clone_from(&self.last_hash);
             let start = self.buf.len();
             let hash = append_sealed_line(record, &mut self.buf);
@@ -192,6 +216,7 @@ impl Chain {
             let file_has_record = current.has_record || pending > 0;
             if file_has_record && current.size + pending + line_len > self.options.rotate_bytes {
                 write_to(current, &self.buf[pending_from..start])?;
+                *written = i;
                 self.unsynced = true;
                 pending_from = start;
                 self.rotate()?;
@@ -201,6 +226,7 @@ impl Chain {
         }
         let current = self.current.as_mut().expect("a file is open");
         write_to(current, &self.buf[pending_from..])?;
+        *written = batch.len();
         self.unsynced = true;
         // Still under the lock: the anchor names the newest record.
         let anchor = super::anchor::Anchor {
@@ -321,6 +347,16 @@ impl Chain {
         self.last_sync = Instant::now();
     }
 
+    /// Append `record`, the note of records that are not in the trail,
+    /// after an append failed: the reserve is given up first, so that a
+    /// full disk has room for it. Synced before it returns.
+    pub fn note_loss(&mut self, record: Record) -> io::Result<()> {
+        let _ = fs::remove_file(self.dir.join(RESERVE_FILE));
+        self.forget_current();
+        self.append(&mut [record])?;
+        self.sync()
+    }
+
     /// fsyncs everything this writer has written (and new directory
     /// entries) and returns when it is on disk.
     pub fn sync(&mut self) -> io::Result<()> {
@@ -384,13 +420,16 @@ impl Drop for Chain {
     }
 }
 
+/// Append `bytes`; a write that fails is cut back to where it began.
 fn write_to(current: &mut Current, bytes: &[u8]) -> io::Result<()> {
     if bytes.is_empty() {
         return Ok(());
     }
-    (&*current.file)
-        .write_all(bytes)
-        .map_err(|e| annotate(e, "write", &current.path))?;
+    if let Err(e) = (&*current.file).write_all(bytes) {
+        // Cutting frees what the failed write took: it works on a full disk.
+        let _ = current.file.set_len(current.size);
+        return Err(annotate(e, "write", &current.path));
+    }
     current.size += bytes.len() as u64;
     current.has_record = true;
     Ok(())
@@ -511,4 +550,35 @@ fn chain_link(file: &File, path: &Path, line: &[u8], offset: u64) -> io::Result<
         },
         Err(e) => Err(bad(format!("last line is not valid JSON ({e})"))),
     }
+}
+
+/// Keep [`RESERVE_FILE`] allocated (best effort: a disk already full, or a
+/// file system without `fallocate`, goes without).
+fn keep_reserve(dir: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(RESERVE_FILE);
+    let Ok(file) = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+    else {
+        return;
+    };
+    if file
+        .metadata()
+        .is_ok_and(|m| m.blocks() * 512 >= RESERVE_BYTES)
+    {
+        return;
+    }
+    // SAFETY: fallocate on a descriptor we own.
+    unsafe {
+        libc::fallocate(
+            std::os::fd::AsRawFd::as_raw_fd(&file),
+            0,
+            0,
+            RESERVE_BYTES as libc::off_t,
+        )
+    };
 }

@@ -89,6 +89,14 @@ fn go_arch_name(rust_arch: &str) -> &str {
 /// (see [`Record::lost`]).
 pub const LOST_TOOL: &str = "lost";
 
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 /// The policy's verdict on a call, as recorded.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordDecision {
@@ -175,11 +183,37 @@ impl Record {
     /// verdict is `watch`: nothing was decided, something needs a look.
     pub fn lost(agent: &str, session: &str, pid: i32, exe: &str, count: u64) -> Record {
         let mut request = Map::new();
-        request.insert("count".into(), count.into());
         request.insert("pid".into(), pid.into());
         if !exe.is_empty() {
             request.insert("exe".into(), exe.into());
         }
+        let message = format!(
+            "{count} record{} of pid {pid} never reached the collector",
+            plural(count)
+        );
+        Record::lost_with(agent, session, request, count, message)
+    }
+
+    /// A `lost` record for `count` records the collector had but could not
+    /// write to the trail (`error`: why, e.g. the disk is full).
+    pub fn unwritten(agent: &str, session: &str, count: u64, error: &str) -> Record {
+        let mut request = Map::new();
+        request.insert("error".into(), error.into());
+        let message = format!(
+            "{count} record{} could not be written to the trail: {error}",
+            plural(count)
+        );
+        Record::lost_with(agent, session, request, count, message)
+    }
+
+    fn lost_with(
+        agent: &str,
+        session: &str,
+        mut request: Map<String, Value>,
+        count: u64,
+        message: String,
+    ) -> Record {
+        request.insert("count".into(), count.into());
         Record::new(
             agent,
             session,
@@ -189,10 +223,7 @@ impl Record {
                 action: "watch".into(),
                 matched_policies: Vec::new(),
                 evaluation_time_us: 0,
-                message: format!(
-                    "{count} record{} of pid {pid} never reached the collector",
-                    if count == 1 { "" } else { "s" }
-                ),
+                message,
             },
         )
     }
