@@ -127,6 +127,9 @@ impl Fixture {
             ("open", self.w("secret.txt")),
             ("open", self.w("readme.txt")),
             ("execve", self.w("forbidden-prog")),
+            // Last, so that the probe's own command line (which rampart
+            // decides before it starts it) does not end in forbidden-prog.
+            ("open", self.w("readme.txt")),
         ];
         ops.into_iter()
             .flat_map(|(op, arg)| [op.to_string(), arg])
@@ -293,7 +296,7 @@ fn denied_calls_fail_with_the_expected_errno_and_everything_else_is_unchanged() 
         .into_iter()
         .filter(|x| x["request"]["path"] == readme.as_str())
         .collect();
-    assert_eq!(ok_reads.len(), 2, "one record per call, cached or not");
+    assert_eq!(ok_reads.len(), 3, "one record per call, cached or not");
     assert!(ok_reads.iter().all(|x| x["decision"]["action"] == "allow"));
     let open_url = format!("tcp://127.0.0.1:{}", fx.open_port);
     expect_record(&r, "net", "url", &open_url);
@@ -389,12 +392,17 @@ attempt("connect-open", lambda: socket.create_connection(("127.0.0.1", {open})).
         locked = fx.w("locked/b.txt"),
         readme = fx.w("readme.txt"),
     );
+    // A script file: `bash -c` with the script inline would be decided
+    // (and refused) whole, as the command rampart starts.
+    let script_file = fx.sb.work().join("script.sh");
+    std::fs::write(&script_file, &sh).unwrap();
     let o = fx
         .sb
         .rampart()
         .args(["run", "--mode", "enforce", "--quiet", "--policy"])
         .arg(&fx.policy)
-        .args(["--", "bash", "-c", &sh])
+        .args(["--", "bash"])
+        .arg(&script_file)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));

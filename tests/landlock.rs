@@ -35,6 +35,8 @@ policies:
       - action: allow
         when:
           command_matches: ["{p} *"]
+      - action: allow
+        when:
           path_matches: ["{p}"]
 "#,
             p = probe.display()

@@ -343,3 +343,64 @@ fn strace_sees_nothing_the_trail_misses() {
         missing.join("\n")
     );
 }
+
+#[test]
+fn the_commands_own_exec_is_recorded_and_decided() {
+    // No hook sees the exec rampart makes itself: rampart records it (and,
+    // enforcing, decides it before it is made), as the trace backend does.
+    let sb = Sandbox::new();
+    let out = sb.run_backend("preload", &["true", "first"]);
+    assert_ok(&out);
+    let execs: Vec<_> = sb
+        .records()
+        .into_iter()
+        .filter(|r| r["tool"] == "exec")
+        .collect();
+    assert_eq!(execs.len(), 1, "{execs:?}");
+    let req = &execs[0]["request"];
+    assert_eq!(req["path"], "/usr/bin/true");
+    assert_eq!(req["argv"], serde_json::json!(["true", "first"]));
+    assert_eq!(req["outcome"], "ok");
+
+    let policy = sb.path("no-touch.yaml");
+    std::fs::write(
+        &policy,
+        r#"version: "1"
+default_action: allow
+policies:
+  - name: no-touch
+    match:
+      tool: exec
+    rules:
+      - action: deny
+        when:
+          command_matches: ["touch *"]
+"#,
+    )
+    .unwrap();
+    let marker = sb.work().join("marker");
+    let out = sb
+        .rampart()
+        .args([
+            "run",
+            "--backend",
+            "preload",
+            "--mode",
+            "enforce",
+            "--policy",
+        ])
+        .arg(&policy)
+        .args(["--", "touch"])
+        .arg(&marker)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(126), "{}", stderr(&out));
+    assert!(!marker.exists(), "the denied command ran");
+    let denied = sb.records().into_iter().any(|r| {
+        r["tool"] == "exec"
+            && r["decision"]["action"] == "deny"
+            && r["request"]["outcome"] == "EPERM"
+            && r["request"]["argv"][0] == "touch"
+    });
+    assert!(denied, "the refusal is not in the trail");
+}

@@ -648,10 +648,11 @@ fn trace_exec_reports_over_the_wire_and_keeps_argv0_and_status() {
         assert_eq!(o["request"]["exe"], s(&bin));
         assert_eq!(o["tool"], "read");
     }
-    // Only bash's execs of rampart (preload); the program's own exec is
-    // not reported again by __trace-exec.
+    // bash itself (recorded by rampart run) and bash's two execs of the
+    // program (preload); the program's own exec is not reported again by
+    // __trace-exec.
     let execs = of_tool(&recs, "exec");
-    assert_eq!(execs.len(), 2, "{execs:#?}");
+    assert_eq!(execs.len(), 3, "{execs:#?}");
     assert_source(&execs, "preload");
 }
 

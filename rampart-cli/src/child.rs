@@ -102,13 +102,76 @@ pub fn spawn(
     cmd.spawn().map_err(|e| spawn_error(prog, e))
 }
 
+/// The command could not be started: what a shell would say, and the errno
+/// its exec failed with.
+#[derive(Debug)]
+pub struct SpawnFailed {
+    pub message: String,
+    pub errno: i32,
+}
+
+impl std::fmt::Display for SpawnFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SpawnFailed {}
+
 fn spawn_error(prog: &OsString, e: io::Error) -> anyhow::Error {
     let what = prog.to_string_lossy();
-    match e.kind() {
-        io::ErrorKind::NotFound => anyhow::anyhow!("{what}: command not found"),
-        io::ErrorKind::PermissionDenied => anyhow::anyhow!("{what}: permission denied"),
-        _ => anyhow::anyhow!("{what}: {e}"),
+    let message = match e.kind() {
+        io::ErrorKind::NotFound => format!("{what}: command not found"),
+        io::ErrorKind::PermissionDenied => format!("{what}: permission denied"),
+        _ => format!("{what}: {e}"),
+    };
+    anyhow::Error::new(SpawnFailed {
+        message,
+        errno: e.raw_os_error().unwrap_or(libc::ENOENT),
+    })
+}
+
+/// The exec of the command itself, as rampart makes it (no hook sees it):
+/// the program found as `execvp` finds it (the name as given when no
+/// `PATH` entry has it), its argv, made by a process of rampart's in
+/// `cwd`. `pid` is the command's once it runs.
+pub fn exec_event(argv: &[OsString], cwd: &std::path::Path) -> rampart_core::event::Event {
+    use rampart_core::event::{Call, Event, Outcome, Source};
+    let text = |s: &OsString| s.to_string_lossy().into_owned();
+    let prog = argv.first().map(text).unwrap_or_default();
+    let path = if prog.contains('/') {
+        rampart_core::policy::engine::clean_path(&cwd.join(&prog).to_string_lossy()).into_owned()
+    } else {
+        std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .map(|dir| cwd.join(dir).join(&prog))
+            .find(|p| is_executable(p))
+            .map(|p| rampart_core::policy::engine::clean_path(&p.to_string_lossy()).into_owned())
+            .unwrap_or(prog)
+    };
+    // SAFETY: getpid and getppid cannot fail.
+    let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid()) };
+    Event {
+        pid,
+        ppid,
+        exe: std::env::current_exe()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        cwd: cwd.to_string_lossy().into_owned(),
+        source: Source::Preload,
+        call: Call::Exec {
+            path,
+            argv: argv.iter().map(text).collect(),
+        },
+        outcome: Outcome::Unknown,
+        truncated: false,
     }
+}
+
+fn is_executable(p: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Forward signals sent to rampart alone to `pid`, on a thread of its own,

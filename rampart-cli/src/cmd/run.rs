@@ -26,6 +26,7 @@ use crate::floor::{self, Floor};
 use crate::policies;
 use crate::runtime::{self, State};
 use crate::session;
+use rampart_core::event::Outcome;
 
 /// How long `rampart run` keeps listening, after the command exits, for
 /// processes it left behind to finish sending.
@@ -145,7 +146,40 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
                 refuse_io_uring: mode == Mode::Enforce,
             };
             child::become_subreaper()?;
-            let mut program = child::spawn(&args.command, &env, confined)?;
+            // The command's own exec: decided (enforce) and recorded here,
+            // as no hook sees it.
+            let mut root = child::exec_event(&args.command, &cwd);
+            if mode == Mode::Enforce && !collector.allows(&root) {
+                root.outcome = Outcome::Errno(libc::EPERM);
+                collector.record_own_call(root, true)?;
+                let stats = collector.finish(GRACE)?;
+                if !args.quiet {
+                    print_summary(mode, &origin, &stats, Outlived::default());
+                }
+                eprintln!("rampart: the policy denies running {:?}", args.command[0]);
+                return Ok(126);
+            }
+            let spawned = child::spawn(&args.command, &env, confined);
+            root.outcome = match &spawned {
+                Ok(_) => Outcome::Ok,
+                Err(e) => Outcome::Errno(
+                    e.downcast_ref::<child::SpawnFailed>()
+                        .map_or(libc::ENOENT, |f| f.errno),
+                ),
+            };
+            if let Ok(p) = &spawned {
+                root.pid = p.id() as i32;
+                // SAFETY: getpid cannot fail.
+                root.ppid = unsafe { libc::getpid() };
+            }
+            collector.record_own_call(root, false)?;
+            let mut program = match spawned {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = collector.finish(GRACE);
+                    return Err(e);
+                }
+            };
             let stop = child::forward_signals(program.id() as i32);
             let status = child::wait(&mut program)?;
             outlived = outlived_command(&args, &stop);

@@ -273,6 +273,33 @@ impl Collector {
         self.policy_gen.clone()
     }
 
+    /// Decide and record a call made by rampart itself on the tree's
+    /// behalf: the exec of the command `rampart run` starts (no hook sees
+    /// it). `enforced`: a refusal is what happens (the call is not made).
+    /// Whether the policy lets it run.
+    pub fn record_own_call(&self, mut event: Event, enforced: bool) -> Result<bool> {
+        let intake = self.intake()?;
+        let record = decide(
+            &self.engine.load(),
+            &self.guard,
+            &intake.default_origin,
+            &mut event,
+            enforced,
+        );
+        let allowed = allows(action_of(&record));
+        intake.submit_calls(vec![Work::Note(record)]);
+        Ok(allowed)
+    }
+
+    /// The policy's verdict on `event`, without recording it.
+    pub fn allows(&self, event: &Event) -> bool {
+        let mut event = event.clone();
+        let origin = self.intake.as_ref().map(|i| i.default_origin.clone());
+        let origin = origin.unwrap_or_default();
+        let record = decide(&self.engine.load(), &self.guard, &origin, &mut event, false);
+        allows(action_of(&record))
+    }
+
     fn intake(&self) -> Result<Intake> {
         self.intake
             .clone()
