@@ -15,10 +15,32 @@ use crate::sys;
 pub const PATH_MAX: usize = 4096;
 
 /// The cwd, written into `out` (for `Encoder::str_with`): `(len, cut)`.
+/// A cwd that was removed has no name for `getcwd`, but the kernel still
+/// resolves relative names from it (`..` reaches its old parent): it is
+/// then the name `/proc/self/cwd` gives, without the ` (deleted)` mark.
 pub fn getcwd_into(out: &mut [MaybeUninit<u8>]) -> (usize, bool) {
-    match sys::getcwd(out.as_mut_ptr().cast(), out.len()) {
-        Some(n) => (n, false),
-        None => (0, out.len() < PATH_MAX),
+    if let Some(n) = sys::getcwd(out.as_mut_ptr().cast(), out.len()) {
+        return (n, false);
+    }
+    const DELETED: &[u8] = b" (deleted)";
+    let n = sys::readlink(
+        b"/proc/self/cwd\0".as_ptr(),
+        out.as_mut_ptr().cast(),
+        out.len(),
+    );
+    match n {
+        Some(n) if n < out.len() && n > DELETED.len() => {
+            // SAFETY: readlink initialised the first n bytes.
+            let got = unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<u8>(), n) };
+            if got[0] != b'/' {
+                return (0, false);
+            }
+            match got.strip_suffix(DELETED) {
+                Some(dir) => (dir.len(), false),
+                None => (n, false),
+            }
+        }
+        _ => (0, out.len() < PATH_MAX),
     }
 }
 
