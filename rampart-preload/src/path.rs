@@ -24,7 +24,7 @@ pub fn getcwd_into(out: &mut [MaybeUninit<u8>]) -> (usize, bool) {
     }
     const DELETED: &[u8] = b" (deleted)";
     let n = sys::readlink(
-        b"/proc/self/cwd\0".as_ptr(),
+        c"/proc/self/cwd".as_ptr().cast(),
         out.as_mut_ptr().cast(),
         out.len(),
     );
