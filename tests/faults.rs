@@ -611,6 +611,10 @@ fn monitor_on_a_full_disk_the_program_goes_on_and_rampart_counts_what_it_could_n
     assert_eq!(r.out.status.code(), Some(2), "rampart fails the run: {err}");
     assert!(err.contains("No space left on device"), "{err}");
     assert!(
+        !err.contains('\x1b'),
+        "no colour codes off a terminal: {err}"
+    );
+    assert!(
         err.contains(&format!("{} records of this run are not in it", r.lost)),
         "{err}"
     );
