@@ -36,6 +36,8 @@
 //!                            empty for the other ops
 //! ExecFailed seq:u32 errno:i32
 //! Verdict    seq:u32 allow:u8          (collector → preload, enforce mode)
+//! Lost       count:u32                 (records of this process that never
+//!                                       reached the collector; count ≥ 1)
 //! ```
 //!
 //! The first frame on a connection is a Hello. An exec is reported *before*
