@@ -169,8 +169,14 @@ pub struct WireSink {
     seq: u32,
     first_exec: FirstExec,
     buf: Vec<u8>,
-    /// Calls that could not be sent.
+    /// Calls that could not be sent and are not yet reported (see
+    /// [`WireSink::report_lost`]).
     pub lost: u64,
+    /// Where the collector listens, and who this process is, for the
+    /// connection that reports the lost count.
+    socket: std::path::PathBuf,
+    agent: String,
+    session: String,
 }
 
 impl WireSink {
@@ -192,26 +198,54 @@ impl WireSink {
             first_exec: FirstExec::Reported,
             buf: vec![0u8; wire::MAX_FRAME],
             lost: 0,
+            socket: socket.to_path_buf(),
+            agent: agent.to_string(),
+            session: session.to_string(),
         };
-        let res = connect_seqpacket(socket).and_then(|fd| {
-            let exe = std::env::current_exe().unwrap_or_default();
-            let cwd = std::env::current_dir().unwrap_or_default();
-            // SAFETY: getpid/getppid cannot fail.
-            let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid()) };
-            let n = wire::encode_hello(
-                &mut sink.buf,
-                pid,
-                ppid,
-                exe.as_os_str().as_bytes(),
-                cwd.as_os_str().as_bytes(),
-                agent.as_bytes(),
-                session.as_bytes(),
-            );
-            send(&fd, &sink.buf[..n])?;
-            sink.conn = Some(fd);
-            Ok(())
-        });
+        let res = sink.hello().map(|fd| sink.conn = Some(fd));
         (sink, res)
+    }
+
+    /// A new connection to the collector, introduced with a Hello.
+    fn hello(&mut self) -> io::Result<OwnedFd> {
+        let fd = connect_seqpacket(&self.socket)?;
+        let exe = std::env::current_exe().unwrap_or_default();
+        let cwd = std::env::current_dir().unwrap_or_default();
+        // SAFETY: getpid/getppid cannot fail.
+        let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid()) };
+        let n = wire::encode_hello(
+            &mut self.buf,
+            pid,
+            ppid,
+            exe.as_os_str().as_bytes(),
+            cwd.as_os_str().as_bytes(),
+            self.agent.as_bytes(),
+            self.session.as_bytes(),
+        );
+        send(&fd, &self.buf[..n])?;
+        Ok(fd)
+    }
+
+    /// Tell the collector how many calls it never got (a Lost frame, which
+    /// it records as a `lost` record), on this connection or a new one.
+    /// What cannot be reported stays in [`WireSink::lost`].
+    pub fn report_lost(&mut self) {
+        while self.lost > 0 {
+            if !self.collector_alive() {
+                match self.hello() {
+                    Ok(fd) => self.conn = Some(fd),
+                    Err(_) => return,
+                }
+            }
+            let Some(conn) = &self.conn else { return };
+            let count = self.lost.min(u32::MAX as u64) as u32;
+            let n = wire::encode_lost(&mut self.buf, count);
+            if send(conn, &self.buf[..n]).is_err() {
+                self.conn = None;
+                return;
+            }
+            self.lost -= u64::from(count);
+        }
     }
 
     /// Ask only about the calls that the policy published in the policy
@@ -249,7 +283,10 @@ impl WireSink {
     }
 
     fn send_event(&mut self, event: &Event, wants_verdict: bool) -> Option<u32> {
-        let conn = self.conn.as_ref()?;
+        let Some(conn) = self.conn.as_ref() else {
+            self.lost += 1;
+            return None;
+        };
         self.seq = self.seq.wrapping_add(1);
         let n = encode_event(&mut self.buf, self.seq, wants_verdict, event);
         if n == 0 || send(conn, &self.buf[..n]).is_err() {
@@ -645,6 +682,59 @@ mod tests {
         let (mut sink, _) = WireSink::connect(&dir.path().join("none"), "", "", Some(open));
         assert_eq!(sink.decide(&ev), Verdict::Allow);
         sink.record(ev);
-        assert_eq!(sink.lost, 0, "enforce records at decision time");
+        assert_eq!(sink.lost, 1, "counted once, when it was decided");
+    }
+
+    #[test]
+    fn calls_that_could_not_be_sent_are_reported_as_a_count_once_the_collector_listens() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("collector.sock");
+        let (mut sink, res) = WireSink::connect(&socket, "agent", "s1", None);
+        assert!(res.is_err(), "nobody listens yet");
+        for i in 0..3 {
+            sink.record(event(
+                Call::Open {
+                    path: format!("/work/f{i}"),
+                    flags: 0,
+                    resolved: None,
+                },
+                Outcome::Ok,
+            ));
+        }
+        assert_eq!(sink.lost, 3);
+        // std's listener is SOCK_STREAM; the collector's is SEQPACKET.
+        let listener = seqpacket_listener(&socket);
+        sink.report_lost();
+        assert_eq!(sink.lost, 0);
+        let conn = listener.accept().unwrap().0;
+        let mut buf = vec![0u8; wire::MAX_FRAME];
+        let mut frames = Vec::new();
+        for _ in 0..2 {
+            let n = std::io::Read::read(&mut &conn, &mut buf).unwrap();
+            frames.push(wire::decode(&buf[..n]).unwrap());
+        }
+        assert!(matches!(frames[0], Frame::Hello { .. }), "{:?}", frames[0]);
+        assert_eq!(frames[1], Frame::Lost { count: 3 });
+    }
+
+    /// A listening SEQPACKET socket at `path`, as std has none.
+    fn seqpacket_listener(path: &Path) -> std::os::unix::net::UnixListener {
+        use std::os::unix::io::FromRawFd;
+        let bytes = path.as_os_str().as_bytes();
+        // SAFETY: plain socket/bind/listen on a zeroed sockaddr_un.
+        unsafe {
+            let fd = libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0);
+            let mut addr: libc::sockaddr_un = std::mem::zeroed();
+            addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+            for (d, s) in addr.sun_path.iter_mut().zip(bytes) {
+                *d = *s as libc::c_char;
+            }
+            let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+            assert_eq!(libc::bind(fd, (&raw const addr).cast(), len), 0);
+            assert_eq!(libc::listen(fd, 4), 0);
+            // accept(2) on a SEQPACKET listener works through std's type.
+            std::os::unix::net::UnixListener::from_raw_fd(fd)
+        }
     }
 }

@@ -315,7 +315,15 @@ fn run_with_serve(args: &Args, lib: Option<&Path>, origin: &Origin, serve: &Stat
                 );
             }
             let floor = floor_for(args, mode, None, origin, &[])?;
-            run_traced(args, mode, floor.as_ref(), &mut sink)?
+            let status = run_traced(args, mode, floor.as_ref(), &mut sink)?;
+            sink.report_lost();
+            if sink.lost > 0 {
+                eprintln!(
+                    "rampart: {} calls could not be reported to rampart serve, nor their count",
+                    sink.lost
+                );
+            }
+            status
         }
     };
     if !args.quiet {

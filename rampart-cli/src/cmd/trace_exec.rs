@@ -99,8 +99,12 @@ pub fn run(args: Args) -> Result<i32> {
     let opts = backend::trace_options(enforce.is_some())?;
     let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let report = backend::run_traced(Some(&path), &argv, &env, &opts, &mut sink)?;
+    sink.report_lost();
     if sink.lost > 0 {
-        tracing::warn!("{} calls could not be reported to the collector", sink.lost);
+        tracing::warn!(
+            "{} calls could not be reported to the collector, nor their count",
+            sink.lost
+        );
     }
     drop(sink);
     if let Some(sig) = report.signal {
