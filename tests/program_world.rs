@@ -1,7 +1,9 @@
-//! The program's world is unchanged by watching it: the descriptors it
-//! gets are the ones it would get without rampart, with a low descriptor
-//! limit and standard streams closed, in monitor mode and in enforce mode
-//! (where opens are pinned before they are decided).
+//! The program's world is unchanged by watching it, and the trail tells it
+//! as it was: the descriptors it gets are the ones it would get without
+//! rampart, with a low descriptor limit and standard streams closed, in
+//! monitor mode and in enforce mode (where opens are pinned before they are
+//! decided); a removed working directory and a file name that is not UTF-8
+//! are recorded and decided as the kernel sees them.
 
 use rampart_e2e::*;
 
@@ -137,5 +139,103 @@ policies:
             let s = read(&secret).unwrap_or_else(|| panic!("{backend} {mode}: no record"));
             assert_eq!(s["decision"]["action"], "deny", "{backend} {mode}");
         }
+    }
+}
+
+/// Reads the file whose name is the bytes of argv[2] in the directory
+/// argv[1]; prints "ok" or the error.
+const READ_BYTES: &str = r#"
+import os, sys
+name = os.path.join(os.fsencode(sys.argv[1]), os.fsencode(sys.argv[2]))
+try:
+    open(name, "rb").read()
+    print("ok")
+except OSError as e:
+    print(e.strerror)
+"#;
+
+#[test]
+fn a_name_that_is_not_utf8_round_trips_through_record_trail_log_and_init() {
+    use std::os::unix::ffi::OsStrExt;
+    let os = |b: &[u8]| std::ffi::OsStr::from_bytes(b).to_os_string();
+    for backend in ["preload", "trace"] {
+        let sb = Sandbox::new();
+        // Latin-1 names (not UTF-8), outside the project (the work
+        // directory, which a learned policy allows as a whole).
+        let data = sb.path("data");
+        std::fs::create_dir(&data).unwrap();
+        let seen = os(b"caf\xe9.txt");
+        let unseen = os(b"caf\xe8.txt");
+        std::fs::write(data.join(&seen), "seen").unwrap();
+        std::fs::write(data.join(&unseen), "unseen").unwrap();
+        let read = |mode: &str, policy: Option<&std::path::Path>, name: &std::ffi::OsStr| {
+            let mut cmd = sb.rampart();
+            cmd.args(["run", "--quiet", "--backend", backend, "--mode", mode]);
+            if let Some(p) = policy {
+                cmd.arg("--policy").arg(p);
+            }
+            let o = cmd
+                .args(["--", "python3", "-c", READ_BYTES])
+                .arg(&data)
+                .arg(name)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "{backend} {mode}: {:?} {}",
+                o.status,
+                stderr(&o)
+            );
+            stdout(&o).trim().to_string()
+        };
+        assert_eq!(read("monitor", None, &seen), "ok", "{backend}");
+
+        // The record names the file itself, escaped, not U+FFFD.
+        let recorded = format!("{}/caf%E9.txt", data.display());
+        let records = sb.records();
+        let rec = expect_record(&records, "read", "path", &recorded);
+        assert_eq!(rec["decision"]["action"], "allow", "{backend}");
+        assert!(
+            !records.iter().any(|r| r.to_string().contains('\u{FFFD}')),
+            "{backend}: a lossy name in the trail"
+        );
+        let verify = sb.rampart().args(["audit", "verify"]).output().unwrap();
+        assert_ok(&verify);
+        let log = sb.rampart().args(["log"]).output().unwrap();
+        assert_ok(&log);
+        assert!(
+            stdout(&log).contains(&recorded),
+            "{backend}: {}",
+            stdout(&log)
+        );
+
+        // Learned, the rule names that file: enforced, it is read and its
+        // neighbour (another byte, never seen) is not.
+        let policy = sb.path("learned.yaml");
+        let init = sb
+            .rampart()
+            .args(["init", "--from-audit"])
+            .arg(sb.audit())
+            .arg("--output")
+            .arg(&policy)
+            .output()
+            .unwrap();
+        assert_ok(&init);
+        let text = std::fs::read_to_string(&policy).unwrap();
+        assert!(text.contains("caf%E9.txt"), "{backend}: {text}");
+        assert_eq!(read("enforce", Some(&policy), &seen), "ok", "{backend}");
+        assert_eq!(
+            read("enforce", Some(&policy), &unseen),
+            "Permission denied",
+            "{backend}"
+        );
+        let records = sb.records();
+        let denied = expect_record(
+            &records,
+            "read",
+            "path",
+            &format!("{}/caf%E8.txt", data.display()),
+        );
+        assert_eq!(denied["decision"]["action"], "deny", "{backend}");
     }
 }

@@ -136,19 +136,24 @@ fn spawn_error(prog: &OsString, e: io::Error) -> anyhow::Error {
 /// `PATH` entry has it), its argv, made by a process of rampart's in
 /// `cwd`. `pid` is the command's once it runs.
 pub fn exec_event(argv: &[OsString], cwd: &std::path::Path) -> rampart_core::event::Event {
+    use rampart_core::event::name_from_bytes;
     use rampart_core::event::{Call, Event, Outcome, Source};
-    let text = |s: &OsString| s.to_string_lossy().into_owned();
-    let prog = argv.first().map(text).unwrap_or_default();
-    let path = if prog.contains('/') {
-        rampart_core::policy::engine::clean_path(&cwd.join(&prog).to_string_lossy()).into_owned()
+    use std::os::unix::ffi::OsStrExt;
+    let text = |s: &std::ffi::OsStr| name_from_bytes(s.as_bytes()).into_owned();
+    let clean = |p: &std::path::Path| {
+        rampart_core::policy::engine::clean_path(&text(p.as_os_str())).into_owned()
+    };
+    let prog = argv.first().cloned().unwrap_or_default();
+    let path = if prog.as_bytes().contains(&b'/') {
+        clean(&cwd.join(&prog))
     } else {
         std::env::var_os("PATH")
             .into_iter()
             .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
             .map(|dir| cwd.join(dir).join(&prog))
             .find(|p| is_executable(p))
-            .map(|p| rampart_core::policy::engine::clean_path(&p.to_string_lossy()).into_owned())
-            .unwrap_or(prog)
+            .map(|p| clean(&p))
+            .unwrap_or_else(|| text(&prog))
     };
     // SAFETY: getpid and getppid cannot fail.
     let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid()) };
@@ -156,13 +161,14 @@ pub fn exec_event(argv: &[OsString], cwd: &std::path::Path) -> rampart_core::eve
         pid,
         ppid,
         exe: std::env::current_exe()
-            .map(|p| p.to_string_lossy().into_owned())
+            .map(|p| text(p.as_os_str()))
             .unwrap_or_default(),
-        cwd: cwd.to_string_lossy().into_owned(),
+        cwd: text(cwd.as_os_str()),
         source: Source::Preload,
         call: Call::Exec {
             path,
-            argv: argv.iter().map(text).collect(),
+            argv: argv.iter().map(|a| text(a)).collect(),
+            via: None,
         },
         outcome: Outcome::Unknown,
         truncated: false,

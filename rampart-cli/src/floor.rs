@@ -92,7 +92,7 @@ impl Floor {
                 // the walk to it fails before Landlock is asked (and one
                 // this run creates is granted by its write rule).
                 for p in r.iter().chain(w).chain(programs) {
-                    let p = proc_self_as_proc(Path::new(p));
+                    let p = proc_self_as_proc(&on_disk(p));
                     if std::fs::symlink_metadata(&p).is_ok() {
                         rules.push((p, read_rights));
                     }
@@ -116,7 +116,7 @@ impl Floor {
         };
         let writes_floored = writes.is_some();
         for p in writes.iter().flatten() {
-            let p = proc_self_as_proc(Path::new(p));
+            let p = proc_self_as_proc(&on_disk(p));
             match std::fs::metadata(&p) {
                 // An existing file is granted alone: written in place, not
                 // deleted or replaced (Landlock grants those for a whole
@@ -238,6 +238,14 @@ fn abi_version() -> i32 {
             LANDLOCK_CREATE_RULESET_VERSION,
         ) as i32
     }
+}
+
+/// The file a rule's path names (a recorded name: `%XX` escapes of a name
+/// that is not UTF-8 decoded, see `rampart_core::event::name_to_bytes`).
+fn on_disk(rule_path: &str) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = rampart_core::event::name_to_bytes(rule_path);
+    PathBuf::from(std::ffi::OsStr::from_bytes(&bytes))
 }
 
 /// `/proc/self/...` and `/proc/thread-self/...` name rampart's own

@@ -81,8 +81,17 @@ pub enum Proto {
 /// The call itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Call {
-    /// An exec of `path` (the resolved executable) with `argv`.
-    Exec { path: String, argv: Vec<String> },
+    /// An exec of `path` (the resolved executable) with `argv`. `via`: this
+    /// is the file the kernel loaded for an exec of the name `via` (a link
+    /// to it, as `python3` is to `python3.11`, or a script it interprets),
+    /// with the argv the new program got; the trace backend records it
+    /// after the exec of the name when its command differs, and decides it
+    /// again under enforce.
+    Exec {
+        path: String,
+        argv: Vec<String>,
+        via: Option<String>,
+    },
     /// An open of `path` (absolute, cleaned: the name the program gave)
     /// with the `open(2)` flags; `resolved` is the file the kernel reached
     /// when that differs from `path` (a symbolic link, a `/proc/self` magic
@@ -181,7 +190,7 @@ impl Event {
     /// the first word `argv[0]` when it names the executable, else its path.
     pub fn command(&self) -> Option<String> {
         match &self.call {
-            Call::Exec { path, argv } => Some(command_line(path, argv)),
+            Call::Exec { path, argv, .. } => Some(command_line(path, argv)),
             _ => None,
         }
     }
@@ -245,13 +254,16 @@ impl Event {
             m.insert("truncated".into(), true.into());
         }
         match &self.call {
-            Call::Exec { path, argv } => {
+            Call::Exec { path, argv, via } => {
                 m.insert("command".into(), command_line(path, argv).into());
                 m.insert(
                     "argv".into(),
                     Value::Array(argv.iter().cloned().map(Value::from).collect()),
                 );
                 m.insert("path".into(), path.clone().into());
+                if let Some(via) = via {
+                    m.insert("via".into(), via.clone().into());
+                }
             }
             Call::Open {
                 path,
@@ -316,7 +328,9 @@ impl Event {
     pub fn refused_errno(&self) -> i32 {
         if let Call::Open { path, flags, .. } = &self.call {
             if flags & libc::O_CREAT == 0 && path.starts_with('/') && !path.starts_with("/proc/") {
-                if let Err(e) = std::fs::metadata(path) {
+                use std::os::unix::ffi::OsStrExt;
+                let on_disk = name_to_bytes(path);
+                if let Err(e) = std::fs::metadata(std::ffi::OsStr::from_bytes(&on_disk)) {
                     if let Some(errno @ (libc::ENOENT | libc::ENOTDIR)) = e.raw_os_error() {
                         return errno;
                     }
@@ -324,6 +338,68 @@ impl Event {
             }
         }
         self.denied_errno()
+    }
+}
+
+/// A name from the kernel (a path, an argument, a symlink's target) as it is
+/// recorded and decided: the bytes themselves when they are UTF-8, as nearly
+/// every name is; otherwise each byte that is not part of a UTF-8 character
+/// written `%XX` (two upper-case hex digits), and each `%` of that name
+/// written `%25`, so the recorded name is the file's own and
+/// [`name_to_bytes`] gives its bytes back. `caf\xe9.txt` (Latin-1) is
+/// recorded `caf%E9.txt`; a policy names it the same way (`%` is not a glob
+/// character). Lossy `U+FFFD` would make two files one name and leave a
+/// policy no way to name either.
+pub fn name_from_bytes(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    use std::fmt::Write;
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '%' => out.push_str("%25"),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out.into()
+}
+
+/// The bytes of a recorded name, for opening the file it names: the
+/// inverse of [`name_from_bytes`]. `%XX` escapes are decoded only when the
+/// result is not UTF-8, which is true of every name [`name_from_bytes`]
+/// escaped; a UTF-8 name that merely contains `%` (`caf%C3%A9.html`, as
+/// wget saves it) is its own bytes. The one ambiguity: a UTF-8 name whose
+/// escapes decode to something that is not UTF-8 (`a%E9`) is read as the
+/// escaped one.
+pub fn name_to_bytes(name: &str) -> std::borrow::Cow<'_, [u8]> {
+    let b = name.as_bytes();
+    if !b.contains(&b'%') {
+        return b.into();
+    }
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    if std::str::from_utf8(&out).is_ok() {
+        b.into()
+    } else {
+        out.into()
     }
 }
 
@@ -418,6 +494,29 @@ pub fn errno_name(e: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_are_not_utf8_are_recorded_losslessly() {
+        let cases: [&[u8]; 7] = [
+            b"/work/plain.txt",
+            b"/work/caf\xe9.txt",
+            b"/work/\xff\xfe",
+            b"/work/100%\xe9",
+            b"/work/caf\xc3\xa9 \xff %C3 ok",
+            b"/work/cut\xe2\x82",
+            b"%",
+        ];
+        for bytes in cases {
+            let name = name_from_bytes(bytes);
+            assert_eq!(&*name_to_bytes(&name), bytes, "{name}");
+        }
+        assert_eq!(name_from_bytes(b"/work/caf\xe9.txt"), "/work/caf%E9.txt");
+        assert_eq!(name_from_bytes(b"/w/100%\xff"), "/w/100%25%FF");
+        // UTF-8 names are their own record, percent signs and all.
+        assert_eq!(name_from_bytes("/w/café%E9".as_bytes()), "/w/café%E9");
+        assert_eq!(&*name_to_bytes("/w/caf%C3%A9.html"), b"/w/caf%C3%A9.html");
+        assert_eq!(&*name_to_bytes("/w/50%"), b"/w/50%");
+    }
 
     #[test]
     fn quoting_follows_rampart_preload() {

@@ -17,7 +17,7 @@
 //! bytes (bit `b0 << 8 | b1`), the length of the literal area, then each
 //! literal as a little-endian `u16` length and its bytes. Only a path that
 //! is absolute, already clean (no `//`, `.` or `..` component, no trailing
-//! `/`), free of `\` (globs read it as `/`) and contains no literal passes:
+//! `/`), UTF-8, free of `\` (globs read it as `/`) and contains no literal passes:
 //! then every spelling the engine matches (the path, its cwd-relative
 //! suffix) contains none either. [`passes`] reads a mapping that the
 //! collector may be rewriting: it never panics or reads out of bounds
@@ -67,6 +67,12 @@ pub fn passes(screen: &[u8], path: &[u8]) -> bool {
         return false;
     };
     if path.first() != Some(&b'/') {
+        return false;
+    }
+    // A name that is not UTF-8 is recorded and matched escaped (`%XX`, see
+    // `event::name_from_bytes`), a spelling the literals cannot be looked
+    // for in the raw bytes: the collector decides it.
+    if core::str::from_utf8(path).is_err() {
         return false;
     }
     for (i, &b) in path.iter().enumerate() {
@@ -148,6 +154,7 @@ mod tests {
             b"/a/.",
             b"/a/",
             b"/a\\b",
+            b"/a/caf\xe9",
         ] {
             assert!(!passes(&s, p), "{}", String::from_utf8_lossy(p));
         }

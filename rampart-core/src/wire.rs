@@ -895,8 +895,10 @@ mod decode_full {
         Lost { count: u32 },
     }
 
+    /// A name or word from the process, losslessly (see
+    /// [`crate::event::name_from_bytes`]).
     fn text(b: &[u8]) -> String {
-        String::from_utf8_lossy(b).into_owned()
+        crate::event::name_from_bytes(b).into_owned()
     }
 
     /// Decode one frame (one datagram). Never panics; rejects unknown
@@ -982,7 +984,9 @@ mod decode_full {
                 for _ in 0..argc {
                     argv.push(text(r.str()?));
                 }
-                Call::Exec { path, argv }
+                let via = r.rest_str()?;
+                let via = (!via.is_empty()).then(|| text(via));
+                Call::Exec { path, argv, via }
             }
             2 => {
                 let flags = r.i32()?;
@@ -1173,6 +1177,7 @@ mod tests {
                 call: Call::Exec {
                     path: "/usr/bin/git".into(),
                     argv: vec!["git".into(), "commit".into(), "-m it's".into()],
+                    via: None,
                 },
                 outcome: Outcome::Unknown,
                 truncated: false,
@@ -1443,7 +1448,7 @@ mod tests {
         assert!(n > 0 && n <= buf.len());
         let (_, _, ev) = event_of(decode(&buf[..n]).unwrap());
         assert!(ev.truncated);
-        let Call::Exec { path, argv } = ev.call else {
+        let Call::Exec { path, argv, .. } = ev.call else {
             panic!()
         };
         assert_eq!(path, "/usr/bin/echo");

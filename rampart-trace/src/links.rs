@@ -12,8 +12,12 @@
 //! and an empty file created through a link swapped in between is the
 //! known limit (README: threat model).
 
+use std::ffi::OsStr;
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+
+use rampart_core::event::{name_from_bytes, name_to_bytes};
 
 use crate::paths;
 
@@ -29,7 +33,7 @@ pub fn created_at(path: &str) -> Option<String> {
     if path.starts_with("/proc/") {
         return None;
     }
-    let mut at = PathBuf::from(path);
+    let mut at = PathBuf::from(OsStr::from_bytes(&name_to_bytes(path)));
     for _ in 0..MAX_LINKS {
         let meta = fs::symlink_metadata(&at).ok();
         if !meta.is_some_and(|m| m.file_type().is_symlink()) {
@@ -43,7 +47,7 @@ pub fn created_at(path: &str) -> Option<String> {
     // last name that is no link included: `dl/new` with `dl` a link).
     let name = at.file_name()?.to_os_string();
     let dir = fs::canonicalize(at.parent()?).ok()?;
-    let landed = paths::clean(dir.join(name).to_str()?);
+    let landed = paths::clean(&name_from_bytes(dir.join(name).as_os_str().as_bytes()));
     (landed != path).then_some(landed)
 }
 
@@ -58,7 +62,7 @@ pub fn created_at(path: &str) -> Option<String> {
 pub fn reached_at(path: &str, follow_last: bool, tid: i32, tgid: i32) -> Option<String> {
     let own = thread_own(path, tid, tgid);
     let name = own.as_deref().unwrap_or(path);
-    let c_name = std::ffi::CString::new(name).ok()?;
+    let c_name = std::ffi::CString::new(name_to_bytes(name).into_owned()).ok()?;
     let last = if follow_last { 0 } else { libc::O_NOFOLLOW };
     // A name with no link on its way is reached as it is: one openat2.
     // struct open_how: flags, mode, resolve (RESOLVE_NO_SYMLINKS |
@@ -96,7 +100,7 @@ pub fn reached_at(path: &str, follow_last: bool, tid: i32, tgid: i32) -> Option<
     let reached = fs::read_link(format!("/proc/self/fd/{pin}")).ok();
     // SAFETY: closing our pin.
     unsafe { libc::close(pin) };
-    let reached = paths::clean(reached?.to_str()?);
+    let reached = paths::clean(&name_from_bytes(reached?.as_os_str().as_bytes()));
     (reached.starts_with('/') && reached != path).then_some(reached)
 }
 

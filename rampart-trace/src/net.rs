@@ -51,11 +51,11 @@ pub fn parse_sockaddr(raw: &[u8]) -> Target {
                 None => String::new(),
                 Some(0) => format!(
                     "@{}",
-                    String::from_utf8_lossy(&name[1..]).replace('\0', "@")
+                    rampart_core::event::name_from_bytes(&name[1..]).replace('\0', "@")
                 ),
                 Some(_) => {
                     let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
-                    String::from_utf8_lossy(&name[..end]).into_owned()
+                    rampart_core::event::name_from_bytes(&name[..end]).into_owned()
                 }
             };
             Target::Unix { path }

@@ -9,6 +9,8 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
+use rampart_core::event::name_from_bytes;
+
 /// The whole of a small `/proc` file, in as few reads as it takes (one, for
 /// `stat` and `status`: `fs::read` starts at 32 bytes and doubles, six
 /// reads for a stat line, paid at the first call of every process).
@@ -28,7 +30,7 @@ fn read_small(path: &str) -> io::Result<Vec<u8>> {
 
 fn link(path: &str) -> io::Result<String> {
     let target = fs::read_link(Path::new(path))?;
-    Ok(String::from_utf8_lossy(&target.into_os_string().into_vec()).into_owned())
+    Ok(name_from_bytes(&target.into_os_string().into_vec()).into_owned())
 }
 
 /// `/proc/TID/exe`: the file the process executes.
@@ -90,7 +92,7 @@ pub fn cmdline(pid: i32) -> io::Result<Vec<String>> {
     }
     Ok(body
         .split(|&b| b == 0)
-        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .map(|w| name_from_bytes(w).into_owned())
         .collect())
 }
 

@@ -23,7 +23,7 @@ use std::net::IpAddr;
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use rampart_core::event::{Call, Event, Op, Outcome, Source};
+use rampart_core::event::{name_from_bytes, Call, Event, Op, Outcome, Source};
 
 use crate::dirfds::DirFds;
 use crate::memory::{self, PATH_MAX};
@@ -714,7 +714,7 @@ impl<'a> Supervisor<'a> {
     ) -> (String, bool) {
         let (raw, cut) =
             memory::read_cstring(tid, addr, PATH_MAX).unwrap_or_else(|e| self.unreadable(e));
-        let mut raw = String::from_utf8_lossy(&raw).into_owned();
+        let mut raw = name_from_bytes(&raw).into_owned();
         if rooted && raw.starts_with('/') {
             raw = raw.trim_start_matches('/').to_string();
             if raw.is_empty() {
@@ -749,9 +749,18 @@ impl<'a> Supervisor<'a> {
         truncated |= cut;
         let argv = words
             .iter()
-            .map(|w| String::from_utf8_lossy(w).into_owned())
+            .map(|w| name_from_bytes(w).into_owned())
             .collect();
-        let event = self.new_event(tid, tgid, Call::Exec { path, argv }, truncated);
+        let event = self.new_event(
+            tid,
+            tgid,
+            Call::Exec {
+                path,
+                argv,
+                via: None,
+            },
+            truncated,
+        );
         Some(Pending::Call {
             nr: 0,
             args: [0; 6],
@@ -845,7 +854,7 @@ impl<'a> Supervisor<'a> {
         let target = layout.target.map(|at| {
             let (raw, cut) = memory::read_cstring(tid, args[at], PATH_MAX).unwrap_or_default();
             truncated |= cut;
-            String::from_utf8_lossy(&raw).into_owned()
+            name_from_bytes(&raw).into_owned()
         });
         let call = Call::Mutate {
             op: layout.op,
@@ -1289,29 +1298,43 @@ impl<'a> Supervisor<'a> {
             self.record(event, Outcome::Errno(errno), passed);
             return;
         }
-        if self.opts.enforce {
-            if let Call::Exec { path, .. } = &event.call {
-                if *path != loaded {
-                    // Check again against the file actually loaded and the
-                    // argv the new image really got (an interpreter for a script).
-                    let argv = procfs::cmdline(tid).unwrap_or_default();
-                    let mut check = event.clone();
-                    check.call = Call::Exec {
-                        path: loaded.clone(),
-                        argv,
-                    };
-                    if let Verdict::Deny { errno } = self.sink.decide(&check) {
-                        // SAFETY: plain kill of a tracee that has not run its new image yet.
-                        unsafe { libc::kill(tid, libc::SIGKILL) };
-                        if passed {
-                            // Not recorded when it ran undecided: the exec
-                            // itself did succeed.
-                            self.record(event, Outcome::Ok, true);
-                        }
-                        self.record(check, Outcome::Errno(errno), false);
-                        return;
-                    }
+        // The file actually loaded, when the name led elsewhere (a link,
+        // as `python3` is to `python3.11`; an interpreter for a script), with
+        // the argv the new image really got: decided again under enforce,
+        // and recorded in monitor mode too, so that a policy learned from
+        // the trail allows what enforce will check.
+        let check = match &event.call {
+            Call::Exec { path, .. } if *path != loaded => {
+                let mut check = event.clone();
+                check.call = Call::Exec {
+                    path: loaded.clone(),
+                    argv: procfs::cmdline(tid).unwrap_or_default(),
+                    via: Some(path.clone()),
+                };
+                Some(check)
+            }
+            _ => None,
+        };
+        if let Some(check) = check {
+            if !self.opts.enforce {
+                // Only where the policy could tell the two apart.
+                let differs = check.command() != event.command();
+                self.record(event, Outcome::Ok, passed);
+                if differs {
+                    self.record(check, Outcome::Ok, false);
                 }
+                return;
+            }
+            if let Verdict::Deny { errno } = self.sink.decide(&check) {
+                // SAFETY: plain kill of a tracee that has not run its new image yet.
+                unsafe { libc::kill(tid, libc::SIGKILL) };
+                if passed {
+                    // Not recorded when it ran undecided: the exec
+                    // itself did succeed.
+                    self.record(event, Outcome::Ok, true);
+                }
+                self.record(check, Outcome::Errno(errno), false);
+                return;
             }
         }
         self.record(event, Outcome::Ok, passed);

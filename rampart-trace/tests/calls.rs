@@ -52,6 +52,15 @@ fn check_exec_variants(statically: bool) {
     let sh = execs_with_argv(&events, &["sh", "-c", "/bin/true system"]);
     assert_eq!(sh.len(), 1, "system() runs sh -c");
     assert_eq!(exec_path(sh[0]), "/bin/sh");
+    // `/bin/sh` is a link (to dash, or bash): the file loaded is recorded
+    // after it, with the argv the shell got, where its command differs.
+    let sh_real = canonical("/bin/sh");
+    if sh_real != "/bin/sh" && !sh_real.ends_with("/sh") {
+        let loaded = loaded_via(&events, "/bin/sh");
+        assert_eq!(loaded.len(), 1, "{loaded:?}");
+        assert_eq!(exec_path(loaded[0]), sh_real);
+        assert_eq!(loaded[0].pid, sh[0].pid);
+    }
     let inner = execs_with_argv(&events, &["/bin/true", "system"]);
     assert_eq!(inner.len(), 1, "the shell's command is seen too");
     assert_eq!(inner[0].outcome, Outcome::Ok);

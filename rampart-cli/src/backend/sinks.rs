@@ -479,9 +479,12 @@ pub fn encode_event(buf: &mut [u8], seq: u32, wants_verdict: bool, event: &Event
     e.str(event.exe.as_bytes());
     e.str(event.cwd.as_bytes());
     match &event.call {
-        Call::Exec { path, argv } => {
+        Call::Exec { path, argv, via } => {
             e.str(path.as_bytes());
             e.argv(argv.iter().map(|a| a.as_bytes()));
+            if let Some(via) = via {
+                e.str(via.as_bytes());
+            }
         }
         Call::Open {
             path,
@@ -571,6 +574,15 @@ mod tests {
                 Call::Exec {
                     path: "/bin/true".into(),
                     argv: vec!["true".into(), "a b".into()],
+                    via: None,
+                },
+                Outcome::Ok,
+            ),
+            (
+                Call::Exec {
+                    path: "/usr/bin/python3.11".into(),
+                    argv: vec!["python3".into(), "-c".into(), "pass".into()],
+                    via: Some("/usr/bin/python3".into()),
                 },
                 Outcome::Ok,
             ),

@@ -104,7 +104,7 @@ impl Guard {
             message: format!("{what}: rampart's own state is not the watched tree's to change"),
         };
         match &event.call {
-            Call::Exec { path, argv } => {
+            Call::Exec { path, argv, .. } => {
                 let rampart = Path::new(path).file_name().is_some_and(|n| n == "rampart")
                     || self.me.as_deref() == Some(Path::new(path));
                 let sub = argv.get(1).map(String::as_str);

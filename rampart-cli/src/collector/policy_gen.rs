@@ -373,6 +373,7 @@ mod tests {
             call: Call::Exec {
                 path: "/bin/rm".into(),
                 argv: vec!["rm".into()],
+                via: None,
             },
             ..open("/", 0)
         };

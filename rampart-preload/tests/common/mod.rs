@@ -468,7 +468,7 @@ pub fn cpath(p: &Path) -> CString {
 /// argv of an exec event.
 pub fn argv_of(e: &Event) -> (&str, Vec<&str>) {
     match &e.call {
-        Call::Exec { path, argv } => (path.as_str(), argv.iter().map(String::as_str).collect()),
+        Call::Exec { path, argv, .. } => (path.as_str(), argv.iter().map(String::as_str).collect()),
         other => panic!("not an exec: {other:?}"),
     }
 }

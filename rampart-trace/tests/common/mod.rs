@@ -113,10 +113,20 @@ pub fn canonical(p: impl AsRef<Path>) -> String {
 }
 
 /// The exec events whose argv is exactly `argv`.
+/// The execs the program made with `argv` (not the records of the file the
+/// kernel loaded for another name, see [`loaded_via`]).
 pub fn execs_with_argv<'a>(events: &'a [Event], argv: &[&str]) -> Vec<&'a Event> {
     events
         .iter()
-        .filter(|e| matches!(&e.call, Call::Exec { argv: a, .. } if a.iter().map(String::as_str).eq(argv.iter().copied())))
+        .filter(|e| matches!(&e.call, Call::Exec { argv: a, via: None, .. } if a.iter().map(String::as_str).eq(argv.iter().copied())))
+        .collect()
+}
+
+/// The records of the file the kernel loaded for an exec of `name`.
+pub fn loaded_via<'a>(events: &'a [Event], name: &str) -> Vec<&'a Event> {
+    events
+        .iter()
+        .filter(|e| matches!(&e.call, Call::Exec { via: Some(v), .. } if v == name))
         .collect()
 }
 
