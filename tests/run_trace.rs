@@ -1132,3 +1132,46 @@ fn both_backends_record_the_file_an_open_reached_in_monitor_mode() {
         );
     }
 }
+
+/// The session's variables mean the same to both interceptors
+/// (`rampart_core::env`): with no collector to ask, the preload library and
+/// `rampart __trace-exec` both let an enforced program run for
+/// `RAMPART_FAIL_OPEN=1` and both refuse it for any other spelling (the
+/// tracer once took `true` and `yes` as on).
+#[test]
+fn both_interceptors_read_the_session_variables_alike() {
+    let sb = Sandbox::new();
+    let file = sb.work().join("f.txt");
+    std::fs::write(&file, "contents").unwrap();
+    let lib = rampart().parent().unwrap().join("librampart_preload.so");
+    for (value, opens) in [("1", true), ("true", false), ("yes", false), ("", false)] {
+        let session = |cmd: &mut std::process::Command| {
+            cmd.env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .env("RAMPART_SOCKET", sb.path("no-collector.sock"))
+                .env("RAMPART_MODE", "enforce")
+                .env("RAMPART_FAIL_OPEN", value)
+                .env("RAMPART_DECISION_TIMEOUT_MS", "100");
+        };
+        let mut preload = std::process::Command::new("cat");
+        session(&mut preload);
+        let preload = preload.env("LD_PRELOAD", &lib).arg(&file).output().unwrap();
+        let mut traced = std::process::Command::new(rampart());
+        session(&mut traced);
+        let traced = traced
+            .args(["__trace-exec", "--", "/bin/cat"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        for (name, o) in [("preload", &preload), ("trace", &traced)] {
+            assert_eq!(
+                stdout(o) == "contents",
+                opens,
+                "{name} with RAMPART_FAIL_OPEN={value:?}: {:?} {}",
+                o.status,
+                stderr(o)
+            );
+            assert_eq!(o.status.success(), opens, "{name} {value:?}");
+        }
+    }
+}

@@ -3,6 +3,8 @@
 //! - [`event`]: what an interceptor saw (an exec, an open, a connect, a
 //!   mutation such as an unlink or a rename) and how it maps to a Rampart
 //!   tool and request.
+//! - [`env`]: the session's `RAMPART_*` variables, their values and how they
+//!   are read, for `rampart run` and both interceptors (built without `full`).
 //! - [`wire`]: the binary frames between the preload library and the collector.
 //!   Its encoder allocates nothing and is the only part built without the `full`
 //!   feature.
@@ -18,6 +20,7 @@
 //! the interceptors and the CLI drive.
 #![cfg_attr(not(feature = "full"), no_std)]
 
+pub mod env;
 pub mod screen;
 pub mod wire;
 

@@ -200,8 +200,8 @@ fn hello(s: &Saved, fd: c_int, pid: i32, ppid: i32) -> bool {
     let mut e = wire::Encoder::hello(&mut buf, pid, ppid);
     e.str(state::exe());
     e.str_with(|_, out| crate::cache::cwd_into(pid, out));
-    e.str(s.var(b"RAMPART_AGENT"));
-    e.str(s.var(b"RAMPART_SESSION"));
+    e.str(s.var(rampart_core::env::AGENT.as_bytes()));
+    e.str(s.var(rampart_core::env::SESSION.as_bytes()));
     let n = e.finish();
     // SAFETY: the first n bytes were written by the encoder.
     let frame = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };

@@ -120,7 +120,7 @@ fn map_gen_file(s: &crate::state::Saved) -> Option<GenFile> {
     {
         return None; // another thread is mapping it: ask the collector this once
     }
-    let mapped = map_file(s.var(b"RAMPART_POLICY_GEN"));
+    let mapped = map_file(s.var(rampart_core::env::POLICY_GEN.as_bytes()));
     GEN_PAGE.store(mapped.unwrap_or(UNAVAILABLE), Ordering::Release);
     mapped.map(GenFile)
 }

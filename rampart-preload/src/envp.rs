@@ -85,7 +85,7 @@ impl ChildEnv {
                 if starts_with(e, b"LD_PRELOAD") {
                     ld_at = Some(n);
                     ld_has_us = contains(&e[11..], lib);
-                } else if e.starts_with(b"RAMPART_") {
+                } else if e.starts_with(rampart_core::env::PREFIX.as_bytes()) {
                     match session_entry(s, e) {
                         Some(i) => present |= 1 << i,
                         None => foreign = true,
@@ -143,7 +143,8 @@ impl ChildEnv {
                 continue;
             }
             let e = sys::cstr_bytes(*envp.add(i));
-            if e.starts_with(b"RAMPART_") && session_entry(s, e).is_none() {
+            if e.starts_with(rampart_core::env::PREFIX.as_bytes()) && session_entry(s, e).is_none()
+            {
                 continue; // not the session's: its own value goes in below
             }
             *out.add(k) = *envp.add(i);

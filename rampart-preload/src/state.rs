@@ -11,6 +11,8 @@
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
+use rampart_core::env;
+
 use crate::sys;
 
 /// Longest `RAMPART_*` block and `LD_PRELOAD` entry kept.
@@ -130,7 +132,7 @@ pub fn init() {
         }
     }
     let mut socket = [0u8; 108];
-    let sock = s.var(b"RAMPART_SOCKET");
+    let sock = s.var(env::SOCKET.as_bytes());
     let socket = match socket.get_mut(..sock.len()) {
         Some(dst) => {
             dst.copy_from_slice(sock);
@@ -148,9 +150,9 @@ pub fn init() {
         s.addr_len = (core::mem::size_of::<libc::sa_family_t>() + socket.len() + 1) as _;
         s.active = true;
     }
-    s.enforce = s.var(b"RAMPART_MODE") == b"enforce";
-    s.fail_open = s.var(b"RAMPART_FAIL_OPEN") == b"1";
-    s.timeout_ms = parse_ms(s.var(b"RAMPART_DECISION_TIMEOUT_MS")).unwrap_or(DEFAULT_TIMEOUT_MS);
+    s.enforce = env::enforces(s.var(env::MODE.as_bytes()));
+    s.fail_open = env::flag(s.var(env::FAIL_OPEN.as_bytes()));
+    s.timeout_ms = env::timeout_ms(s.var(env::DECISION_TIMEOUT_MS.as_bytes()));
     find_own_path(s);
     // Resolve the real execve now: its first use may be in a vfork child,
     // where dlsym (which takes the loader's lock) is best avoided.
@@ -166,21 +168,6 @@ pub fn init() {
     INIT.store(INIT_DONE, Ordering::Release);
 }
 
-/// How long an enforced call waits for its verdict when
-/// `RAMPART_DECISION_TIMEOUT_MS` is unset or not a number.
-pub const DEFAULT_TIMEOUT_MS: u64 = 5000;
-/// Longest wait accepted (one hour): a larger value is taken as this.
-const MAX_TIMEOUT_MS: u64 = 3_600_000;
-
-/// A decimal number of milliseconds.
-fn parse_ms(v: &[u8]) -> Option<u64> {
-    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let n = v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-    Some(n.min(MAX_TIMEOUT_MS))
-}
-
 fn take_env_entry(s: &mut Saved, e: &[u8]) {
     if let Some(rest) = e.strip_prefix(b"LD_PRELOAD=") {
         let _ = rest;
@@ -189,7 +176,7 @@ fn take_env_entry(s: &mut Saved, e: &[u8]) {
             s.ld_entry[e.len()] = 0;
             s.ld_len = e.len() + 1;
         }
-    } else if e.starts_with(b"RAMPART_") {
+    } else if e.starts_with(env::PREFIX.as_bytes()) {
         let Some(eq) = e.iter().position(|&b| b == b'=') else {
             return;
         };

@@ -68,7 +68,8 @@ pub const CPU_LATENCY_HINT_VAR: &str = "RAMPART_CPU_LATENCY_HINT";
 pub fn trace_options(enforce: bool) -> Result<Options> {
     let cpu_latency_hint = match std::env::var_os(CPU_LATENCY_HINT_VAR) {
         None => true,
-        Some(v) if sinks::env_flag(Some(&v)) => true,
+        // A user's setting, not the session's contract (`rampart_core::env`).
+        Some(v) if matches!(v.to_str(), Some("1" | "true" | "yes" | "on")) => true,
         Some(v) if matches!(v.to_str(), Some("0" | "false" | "no" | "off")) => false,
         Some(v) => anyhow::bail!(
             "{CPU_LATENCY_HINT_VAR} must be on or off, not {:?}",
@@ -88,7 +89,7 @@ pub fn trace_options(enforce: bool) -> Result<Options> {
 pub fn traced_env() -> Vec<(OsString, OsString)> {
     let mut env = Vec::new();
     for (k, v) in std::env::vars_os() {
-        if k == "RAMPART_SOCKET" {
+        if k == rampart_core::env::SOCKET {
             continue;
         }
         if k == "LD_PRELOAD" {

@@ -19,7 +19,6 @@
 //! `--fail-open`/`--fail-closed` says when no verdict comes.
 
 use std::collections::HashSet;
-use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -538,14 +537,6 @@ pub fn encode_event(buf: &mut [u8], seq: u32, wants_verdict: bool, event: &Event
     }
     e.mark_source_trace();
     e.finish()
-}
-
-/// `RAMPART_*` flags as the preload library reads them: `1`, `true`, `yes`.
-pub fn env_flag(v: Option<&OsStr>) -> bool {
-    matches!(
-        v.map(OsStr::as_bytes),
-        Some(b"1" | b"true" | b"yes" | b"on")
-    )
 }
 
 #[cfg(test)]

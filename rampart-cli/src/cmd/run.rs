@@ -390,22 +390,22 @@ pub fn child_env_for(
     }
     let mut env = vec![
         ("LD_PRELOAD".into(), preload),
-        ("RAMPART_SOCKET".into(), socket.into()),
-        ("RAMPART_MODE".into(), mode.into()),
+        (rampart_core::env::SOCKET.into(), socket.into()),
+        (rampart_core::env::MODE.into(), mode.into()),
     ];
     if mode == Mode::Enforce.as_str() {
         // Only an enforcing library reads what the policy can refuse.
         env.push((
-            "RAMPART_POLICY_GEN".into(),
+            rampart_core::env::POLICY_GEN.into(),
             crate::collector::policy_gen::path_for(socket).into(),
         ));
     }
     if let Ok(bin) = std::env::current_exe() {
-        env.push(("RAMPART_BIN".into(), bin.into()));
+        env.push((rampart_core::env::BIN.into(), bin.into()));
     }
     if let Some(o) = origin {
-        env.push(("RAMPART_AGENT".into(), o.agent.clone().into()));
-        env.push(("RAMPART_SESSION".into(), o.session.clone().into()));
+        env.push((rampart_core::env::AGENT.into(), o.agent.clone().into()));
+        env.push((rampart_core::env::SESSION.into(), o.session.clone().into()));
     }
     env
 }
@@ -414,11 +414,16 @@ pub fn child_env_for(
 fn enforce_env(args: &Args) -> Vec<(String, OsString)> {
     vec![
         (
-            "RAMPART_FAIL_OPEN".into(),
-            if args.fail_open { "1" } else { "0" }.into(),
+            rampart_core::env::FAIL_OPEN.into(),
+            if args.fail_open {
+                rampart_core::env::ON
+            } else {
+                rampart_core::env::OFF
+            }
+            .into(),
         ),
         (
-            "RAMPART_DECISION_TIMEOUT_MS".into(),
+            rampart_core::env::DECISION_TIMEOUT_MS.into(),
             args.decision_timeout.to_string().into(),
         ),
     ]

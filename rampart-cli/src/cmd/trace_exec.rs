@@ -33,13 +33,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::backend::sinks::{env_flag, Enforce, WireSink};
+use rampart_core::env;
+
+use crate::backend::sinks::{Enforce, WireSink};
 use crate::backend::{self, without_preload_library};
 use crate::child;
-
-/// Decision timeout when `RAMPART_DECISION_TIMEOUT_MS` is not set (as in
-/// `rampart run`).
-const DEFAULT_TIMEOUT_MS: u64 = 5000;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -59,26 +57,19 @@ pub fn run(args: Args) -> Result<i32> {
     argv.extend(rest.iter().cloned());
 
     let var = |k: &str| std::env::var_os(k);
-    let enforce = (var("RAMPART_MODE").as_deref() == Some("enforce".as_ref())).then(|| Enforce {
-        timeout: Duration::from_millis(
-            var("RAMPART_DECISION_TIMEOUT_MS")
-                .and_then(|v| v.to_str()?.parse().ok())
-                .unwrap_or(DEFAULT_TIMEOUT_MS),
-        ),
-        fail_open: env_flag(var("RAMPART_FAIL_OPEN").as_deref()),
+    let bytes = |k: &str| var(k).map(|v| v.into_vec()).unwrap_or_default();
+    let enforce = env::enforces(&bytes(env::MODE)).then(|| Enforce {
+        timeout: Duration::from_millis(env::timeout_ms(&bytes(env::DECISION_TIMEOUT_MS))),
+        fail_open: env::flag(&bytes(env::FAIL_OPEN)),
     });
     let text = |k: &str| {
         var(k)
             .map(|v| v.to_string_lossy().into_owned())
             .unwrap_or_default()
     };
-    let socket = PathBuf::from(var("RAMPART_SOCKET").unwrap_or_default());
-    let (mut sink, connected) = WireSink::connect(
-        &socket,
-        &text("RAMPART_AGENT"),
-        &text("RAMPART_SESSION"),
-        enforce,
-    );
+    let socket = PathBuf::from(var(env::SOCKET).unwrap_or_default());
+    let (mut sink, connected) =
+        WireSink::connect(&socket, &text(env::AGENT), &text(env::SESSION), enforce);
     if let Err(e) = &connected {
         tracing::info!("no collector at {:?}: {e}", socket.display());
         if enforce.is_none() {
@@ -91,7 +82,7 @@ pub fn run(args: Args) -> Result<i32> {
         }
     }
     sink.skip_first_exec();
-    if let Some(gen) = var("RAMPART_POLICY_GEN") {
+    if let Some(gen) = var(env::POLICY_GEN) {
         sink.read_refusals_from(Path::new(&gen));
     }
 

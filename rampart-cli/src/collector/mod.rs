@@ -55,10 +55,11 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// As `--mode` spells it, which is also `RAMPART_MODE`'s value.
     pub fn as_str(self) -> &'static str {
         match self {
-            Mode::Monitor => "monitor",
-            Mode::Enforce => "enforce",
+            Mode::Monitor => rampart_core::env::MODE_MONITOR,
+            Mode::Enforce => rampart_core::env::MODE_ENFORCE,
         }
     }
 }

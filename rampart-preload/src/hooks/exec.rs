@@ -128,7 +128,7 @@ fn names_a_path(how: Real, path: *const c_char) -> bool {
 #[inline(never)]
 fn unwatchable(s: &Saved, how: Real, path: *const c_char) -> bool {
     !path.is_null()
-        && !s.var(b"RAMPART_BIN").is_empty()
+        && !s.var(rampart_core::env::BIN.as_bytes()).is_empty()
         && names_a_path(how, path)
         && elf::classify_path(path.cast()).unwatchable()
 }
@@ -139,7 +139,7 @@ fn unwatchable(s: &Saved, how: Real, path: *const c_char) -> bool {
 #[inline(never)]
 unsafe fn exec_under_trace(s: &Saved, path: *const c_char, argv: Argv, envp: Argv) -> c_int {
     // The saved entry is NUL-terminated right after the value.
-    let bin: *const c_char = s.var(b"RAMPART_BIN").as_ptr().cast();
+    let bin: *const c_char = s.var(rampart_core::env::BIN.as_bytes()).as_ptr().cast();
     let argv0: *const c_char = if !argv.is_null() && !(*argv).is_null() {
         *argv
     } else {
