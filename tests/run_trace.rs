@@ -183,7 +183,7 @@ fn every_connect_of_a_static_program_is_recorded() {
 #[test]
 fn a_go_program_is_recorded() {
     if Command::new("go").arg("version").output().is_err() {
-        eprintln!("SKIPPED: go is not installed (apt-get install golang-go)");
+        skip("go is not installed (apt-get install golang-go)");
         return;
     }
     let sb = Sandbox::new();
@@ -1005,10 +1005,10 @@ fn a_static_program_with_hundreds_of_arguments_runs_under_trace_exec() {
 fn the_trace_backend_holds_a_cpu_latency_request_only_for_itself() {
     let device = Path::new("/dev/cpu_dma_latency");
     if unsafe { libc::geteuid() } != 0 || !device.exists() {
-        eprintln!(
-            "SKIPPED: the CPU latency request needs root and {}",
+        skip(&format!(
+            "the CPU latency request needs root and {}",
             device.display()
-        );
+        ));
         return;
     }
     let sb = Sandbox::new();

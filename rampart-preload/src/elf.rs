@@ -288,7 +288,7 @@ mod tests {
     #[test]
     fn go_binaries_are_recognised_static_or_not() {
         let Ok(v) = Command::new("go").arg("version").output() else {
-            eprintln!("SKIPPED: no Go toolchain (install golang-go) to build a Go binary");
+            rampart_e2e::skip("no Go toolchain (install golang-go) to build a Go binary");
             return;
         };
         assert!(v.status.success());

@@ -490,7 +490,7 @@ fn a_dead_supervisor_leaves_no_tracee_running() {
 #[test]
 fn a_connect_carries_the_name_its_process_resolved() {
     let Ok(server) = UdpSocket::bind("127.0.0.1:53") else {
-        eprintln!("SKIPPED: cannot bind 127.0.0.1:53 for a test DNS server");
+        rampart_e2e::skip("cannot bind 127.0.0.1:53 for a test DNS server");
         return;
     };
     let probe = probe("dns", true);
@@ -630,10 +630,10 @@ fn a_watched_call_through_the_32_bit_abi_is_refused_not_passed_through() {
         .unwrap();
     assert!(bare.success());
     if read_result() < 0 {
-        eprintln!(
-            "SKIPPED: this kernel has no i386 syscall emulation ({})",
+        rampart_e2e::skip(&format!(
+            "this kernel has no i386 syscall emulation ({})",
             read_result()
-        );
+        ));
         return;
     }
     let (report, events) = trace(&[probe.as_os_str(), out.as_os_str()]);

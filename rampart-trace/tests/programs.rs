@@ -55,7 +55,7 @@ fn bash_redirect_and_command_are_seen() {
 #[test]
 fn python_opens_and_subprocesses_are_seen() {
     if !available("python3") {
-        eprintln!("SKIPPED: python3 is not installed");
+        rampart_e2e::skip("python3 is not installed");
         return;
     }
     let code = "open('/etc/hostname').read(); import subprocess; subprocess.run(['/bin/true', 'from-python'])";
@@ -81,7 +81,7 @@ fn python_opens_and_subprocesses_are_seen() {
 #[test]
 fn a_go_program_is_seen() {
     if !available("go") {
-        eprintln!("SKIPPED: go is not installed (apt-get install golang-go)");
+        rampart_e2e::skip("go is not installed (apt-get install golang-go)");
         return;
     }
     let build = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go");
@@ -163,7 +163,7 @@ fn strace_calls(log: &str) -> BTreeMap<(String, String), usize> {
 #[test]
 fn the_trace_sees_everything_strace_sees() {
     if !available("strace") {
-        eprintln!("SKIPPED: strace is not installed");
+        rampart_e2e::skip("strace is not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -315,7 +315,7 @@ mod tests {
             .output()
             .is_err()
         {
-            eprintln!("SKIPPED: go is not installed (apt-get install golang-go)");
+            rampart_e2e::skip("go is not installed (apt-get install golang-go)");
             return;
         }
         let dir = tempfile::tempdir().unwrap();
