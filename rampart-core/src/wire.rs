@@ -23,7 +23,9 @@
 //!                    (the call was seen by the ptrace backend, e.g. in
 //!                    `rampart __trace-exec`; else by the preload library)
 //!            outcome 0 ok, 1 in progress, 2 errno (errno > 0), 3 unknown
-//!            call 1 exec     path:str argc:u16 argc × arg:str
+//!            call 1 exec     path:str argc:u16 argc × arg:str [via:str]
+//!                            via: the name whose exec loaded `path` (a
+//!                            link, a script), from the trace backend only
 //!            call 2 open     flags:i32 path:str [resolved:str]
 //!                            resolved: the file reached where it is not
 //!                            `path` (absent or empty: the same)

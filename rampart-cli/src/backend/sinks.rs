@@ -481,8 +481,14 @@ pub fn encode_event(buf: &mut [u8], seq: u32, wants_verdict: bool, event: &Event
         Call::Exec { path, argv, via } => {
             e.str(path.as_bytes());
             e.argv(argv.iter().map(|a| a.as_bytes()));
+            // Last and optional: left out (the frame flagged cut) rather
+            // than cut or made to overflow when argv took the room.
             if let Some(via) = via {
-                e.str(via.as_bytes());
+                if e.room() >= 2 + via.len() {
+                    e.str(via.as_bytes());
+                } else {
+                    e.mark_truncated();
+                }
             }
         }
         Call::Open {
@@ -653,6 +659,30 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn an_exec_whose_argv_fills_the_frame_is_sent_without_its_via() {
+        let ev = event(
+            Call::Exec {
+                path: "/usr/bin/python3.11".into(),
+                argv: vec!["x".repeat(1000); 200],
+                via: Some("/usr/bin/python3".into()),
+            },
+            Outcome::Ok,
+        );
+        let mut buf = vec![0u8; wire::MAX_FRAME];
+        let n = encode_event(&mut buf, 1, false, &ev);
+        assert!(n > 0, "the frame is sent");
+        let Frame::Event { event, .. } = wire::decode(&buf[..n]).unwrap() else {
+            panic!()
+        };
+        assert!(event.truncated);
+        let Call::Exec { path, via, .. } = event.call else {
+            panic!()
+        };
+        assert_eq!(path, "/usr/bin/python3.11");
+        assert_eq!(via, None);
     }
 
     #[test]
