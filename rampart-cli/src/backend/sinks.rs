@@ -360,7 +360,7 @@ impl Sink for WireSink {
             return Verdict::Pass;
         }
         let enforce = self.enforce.unwrap_or(Enforce {
-            timeout: Duration::from_secs(5),
+            timeout: Duration::from_millis(rampart_core::env::DEFAULT_TIMEOUT_MS),
             fail_open: false,
         });
         let deadline = Instant::now() + enforce.timeout;

@@ -69,7 +69,7 @@ pub struct Args {
     pub fail_closed: bool,
     /// How long a call waits for its verdict in enforce mode, in
     /// milliseconds, before --fail-open/--fail-closed decides.
-    #[arg(long, default_value_t = 5000, value_name = "MS")]
+    #[arg(long, default_value_t = rampart_core::env::DEFAULT_TIMEOUT_MS, value_name = "MS")]
     pub decision_timeout: u64,
     /// Print nothing of rampart's own (no summary, no denial lines).
     #[arg(long, short)]
