@@ -618,7 +618,12 @@ fn monitor_on_a_full_disk_the_program_goes_on_and_rampart_counts_what_it_could_n
         err.contains(&format!("{} records of this run are not in it", r.lost)),
         "{err}"
     );
-    assert!(r.lost > 0 && r.opens_recorded > 0);
+    assert!(
+        r.lost > 0 && r.opens_recorded > 0,
+        "lost {}, recorded {}: {err}",
+        r.lost,
+        r.opens_recorded
+    );
     // Every open is either in the trail or in the count: nothing silent.
     assert_eq!(r.opens_recorded as u64 + r.lost, 10_000);
     // The trail ends in whole records (no torn line), and says it is short.

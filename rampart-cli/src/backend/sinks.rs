@@ -176,7 +176,17 @@ pub struct WireSink {
     socket: std::path::PathBuf,
     agent: String,
     session: String,
+    /// Until when a collector that stopped reading is not waited for
+    /// (sends fail at once and are counted), as the library does.
+    wedged_until: Option<Instant>,
 }
+
+/// How long a send waits for room in a collector's socket before the
+/// collector is taken as wedged (the preload library's wait, README: "When
+/// things go wrong").
+const SEND_WAIT: Duration = Duration::from_secs(3);
+/// How long a wedged collector is not waited for.
+const WEDGED_BACKOFF: Duration = Duration::from_secs(5);
 
 impl WireSink {
     /// Connect to the collector at `socket` and introduce this process
@@ -200,6 +210,7 @@ impl WireSink {
             socket: socket.to_path_buf(),
             agent: agent.to_string(),
             session: session.to_string(),
+            wedged_until: None,
         };
         let res = sink.hello().map(|fd| sink.conn = Some(fd));
         (sink, res)
@@ -208,6 +219,11 @@ impl WireSink {
     /// A new connection to the collector, introduced with a Hello.
     fn hello(&mut self) -> io::Result<OwnedFd> {
         let fd = connect_seqpacket(&self.socket)?;
+        nix::sys::socket::setsockopt(
+            &fd,
+            nix::sys::socket::sockopt::SendTimeout,
+            &nix::sys::time::TimeVal::new(SEND_WAIT.as_secs() as _, 0),
+        )?;
         let exe = std::env::current_exe().unwrap_or_default();
         let cwd = std::env::current_dir().unwrap_or_default();
         // SAFETY: getpid/getppid cannot fail.
@@ -288,14 +304,36 @@ impl WireSink {
         };
         self.seq = self.seq.wrapping_add(1);
         let n = encode_event(&mut self.buf, self.seq, wants_verdict, event);
-        if n == 0 || send(conn, &self.buf[..n]).is_err() {
+        if n == 0 {
             self.lost += 1;
-            if n != 0 {
-                self.conn = None;
-            }
             return None;
         }
-        Some(self.seq)
+        // A collector that stopped reading (SIGSTOP) is waited for
+        // SEND_WAIT, then not at all for WEDGED_BACKOFF: its calls are
+        // counted and the count reported once a send gets through.
+        let wedged = self.wedged_until.is_some_and(|t| Instant::now() < t);
+        let flags = if wedged { libc::MSG_DONTWAIT } else { 0 };
+        match send_with(conn, &self.buf[..n], flags) {
+            Ok(()) => {
+                self.wedged_until = None;
+                if self.lost > 0 {
+                    self.report_lost();
+                }
+                Some(self.seq)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.lost += 1;
+                if !wedged {
+                    self.wedged_until = Some(Instant::now() + WEDGED_BACKOFF);
+                }
+                None
+            }
+            Err(_) => {
+                self.lost += 1;
+                self.conn = None;
+                None
+            }
+        }
     }
 
     /// Wait for the verdict on `seq` until `deadline`.
@@ -431,6 +469,11 @@ fn connect_seqpacket(path: &Path) -> io::Result<OwnedFd> {
 }
 
 fn send(fd: &OwnedFd, frame: &[u8]) -> io::Result<()> {
+    send_with(fd, frame, 0)
+}
+
+/// [`send`] with extra `send(2)` flags (`MSG_DONTWAIT`).
+fn send_with(fd: &OwnedFd, frame: &[u8], flags: libc::c_int) -> io::Result<()> {
     loop {
         // SAFETY: frame is valid for its length.
         let n = unsafe {
@@ -438,7 +481,7 @@ fn send(fd: &OwnedFd, frame: &[u8]) -> io::Result<()> {
                 fd.as_raw_fd(),
                 frame.as_ptr().cast(),
                 frame.len(),
-                libc::MSG_NOSIGNAL,
+                libc::MSG_NOSIGNAL | flags,
             )
         };
         if n >= 0 {
@@ -748,6 +791,64 @@ mod tests {
         }
         assert!(matches!(frames[0], Frame::Hello { .. }), "{:?}", frames[0]);
         assert_eq!(frames[1], Frame::Lost { count: 3 });
+    }
+
+    #[test]
+    fn a_collector_that_stops_reading_is_waited_for_then_counted_never_hung_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("collector.sock");
+        let listener = seqpacket_listener(&socket);
+        let (mut sink, res) = WireSink::connect(&socket, "agent", "s1", None);
+        res.unwrap();
+        let conn = listener.accept().unwrap().0;
+        let open = |i: usize| {
+            event(
+                Call::Open {
+                    path: format!("/work/f{i}"),
+                    flags: 0,
+                    resolved: None,
+                },
+                Outcome::Ok,
+            )
+        };
+        // Nobody reads: the socket fills, one send waits SEND_WAIT, the
+        // rest fail at once and are counted.
+        let start = Instant::now();
+        let total = 5000;
+        for i in 0..total {
+            sink.record(open(i));
+        }
+        let waited = start.elapsed();
+        assert!(waited < SEND_WAIT + Duration::from_secs(2), "{waited:?}");
+        let lost = sink.lost;
+        assert!(lost > 0 && lost < total as u64, "{lost}");
+        // The collector reads again: the next call gets through, and so
+        // does the count of those that did not.
+        conn.set_nonblocking(true).unwrap();
+        let mut buf = vec![0u8; wire::MAX_FRAME];
+        let mut frames = Vec::new();
+        let mut drain = |frames: &mut Vec<Frame>| {
+            while let Ok(n) = std::io::Read::read(&mut &conn, &mut buf) {
+                frames.push(wire::decode(&buf[..n]).unwrap());
+            }
+        };
+        drain(&mut frames);
+        sink.record(open(total));
+        assert_eq!(sink.lost, 0);
+        drain(&mut frames);
+        let events = frames
+            .iter()
+            .filter(|f| matches!(f, Frame::Event { .. }))
+            .count();
+        let reported: u64 = frames
+            .iter()
+            .map(|f| match f {
+                Frame::Lost { count } => u64::from(*count),
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(reported, lost);
+        assert_eq!(events as u64 + reported, total as u64 + 1);
     }
 
     /// A listening SEQPACKET socket at `path`, as std has none.
