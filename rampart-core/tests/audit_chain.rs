@@ -406,3 +406,31 @@ fn several_processes_append_to_one_valid_chain() {
     println!("writers took turns {switches} times");
     assert!(switches > agents.len(), "{switches}");
 }
+
+/// A batch bigger than what is left on the disk: the records that fit are
+/// written, whole, and only the rest is reported unwritten (empty hash), so
+/// a writer that fell behind and appends a large batch at once loses no
+/// more than the disk forces. Needs root (a small tmpfs).
+#[test]
+fn a_batch_too_big_for_the_disk_writes_the_records_that_fit() {
+    if unsafe { libc::geteuid() } != 0 {
+        rampart_e2e::skip("mounting a small tmpfs needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let disk = rampart_e2e::SmallDisk::mount(tmp.path().join("disk"), 64);
+    let mut chain = Chain::open(&disk.0).unwrap();
+    let mut batch: Vec<Record> = (0..1000).map(|i| exec_record("big", i)).collect();
+    let err = chain.append(&mut batch).unwrap_err();
+    assert!(err.to_string().contains("No space left on device"), "{err}");
+    let written = batch.iter().take_while(|r| !r.hash.is_empty()).count();
+    assert!(written > 0, "none of the batch was written");
+    assert!(
+        batch[written..].iter().all(|r| r.hash.is_empty()),
+        "the unwritten records are exactly the tail of the batch"
+    );
+    let report = verify(&[disk.0.clone()]).unwrap();
+    assert_eq!(report.records, written as u64);
+    assert!(report.torn.is_empty(), "{:?}", report.torn);
+    assert_eq!(report.last_hash, batch[written - 1].hash);
+}

@@ -206,6 +206,7 @@ impl Chain {
         }
         self.buf.clear();
         let mut pending_from = 0;
+        let mut pending_first = 0;
         for (i, record) in batch.iter_mut().enumerate() {
             record.prev_hash.clone_from(&self.last_hash);
             let start = self.buf.len();
@@ -219,13 +220,26 @@ impl Chain {
                 *written = i;
                 self.unsynced = true;
                 pending_from = start;
+                pending_first = i;
                 self.rotate()?;
             }
             record.hash = hash;
             self.last_hash.clone_from(&record.hash);
         }
         let current = self.current.as_mut().expect("a file is open");
-        write_to(current, &self.buf[pending_from..])?;
+        if let Err(e) = write_to(current, &self.buf[pending_from..]) {
+            // A disk too full for the whole batch may still take part of
+            // it: whole records, one at a time, until one does not fit.
+            self.unsynced = true;
+            *written = pending_first;
+            for line in self.buf[pending_from..].split_inclusive(|&b| b == b'\n') {
+                if write_to(current, line).is_err() {
+                    break;
+                }
+                *written += 1;
+            }
+            return Err(e);
+        }
         *written = batch.len();
         self.unsynced = true;
         // Still under the lock: the anchor names the newest record.
