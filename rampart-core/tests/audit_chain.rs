@@ -429,7 +429,7 @@ fn a_batch_too_big_for_the_disk_writes_the_records_that_fit() {
         batch[written..].iter().all(|r| r.hash.is_empty()),
         "the unwritten records are exactly the tail of the batch"
     );
-    let report = verify(&[disk.0.clone()]).unwrap();
+    let report = verify(std::slice::from_ref(&disk.0)).unwrap();
     assert_eq!(report.records, written as u64);
     assert!(report.torn.is_empty(), "{:?}", report.torn);
     assert_eq!(report.last_hash, batch[written - 1].hash);
