@@ -255,9 +255,14 @@ impl WireSink {
             let Some(conn) = &self.conn else { return };
             let count = self.lost.min(u32::MAX as u64) as u32;
             let n = wire::encode_lost(&mut self.buf, count);
-            if send(conn, &self.buf[..n]).is_err() {
-                self.conn = None;
-                return;
+            match send(conn, &self.buf[..n]) {
+                Ok(()) => {}
+                // Still there, not reading: the count waits for a later send.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    self.conn = None;
+                    return;
+                }
             }
             self.lost -= u64::from(count);
         }
