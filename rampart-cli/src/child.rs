@@ -140,9 +140,7 @@ pub fn exec_event(argv: &[OsString], cwd: &std::path::Path) -> rampart_core::eve
     use rampart_core::event::{Call, Event, Outcome, Source};
     use std::os::unix::ffi::OsStrExt;
     let text = |s: &std::ffi::OsStr| name_from_bytes(s.as_bytes()).into_owned();
-    let clean = |p: &std::path::Path| {
-        rampart_core::policy::engine::clean_path(&text(p.as_os_str())).into_owned()
-    };
+    let clean = |p: &std::path::Path| rampart_core::path::clean(&text(p.as_os_str())).into_owned();
     let prog = argv.first().cloned().unwrap_or_default();
     let path = if prog.as_bytes().contains(&b'/') {
         clean(&cwd.join(&prog))

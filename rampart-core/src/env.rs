@@ -25,7 +25,7 @@ pub const FAIL_OPEN: &str = "RAMPART_FAIL_OPEN";
 /// How long an enforced call waits for its verdict, in decimal
 /// milliseconds; see [`timeout_ms`].
 pub const DECISION_TIMEOUT_MS: &str = "RAMPART_DECISION_TIMEOUT_MS";
-/// The policy generation file (`crate::wire::POLICY_GEN_LEN`), enforce mode only.
+/// The policy generation file (`crate::generation`), enforce mode only.
 pub const POLICY_GEN: &str = "RAMPART_POLICY_GEN";
 /// The `rampart` binary, for `rampart __trace-exec`.
 pub const BIN: &str = "RAMPART_BIN";

@@ -9,7 +9,7 @@
 //! [`crate::policy::Engine::refusal_literals`] names literals that every
 //! refusable path contains. The collector turns them into a screen ([`build`],
 //! published in the policy generation file, see
-//! [`crate::wire::POLICY_GEN_LEN`]) and the preload library tests each path
+//! [`crate::generation`]) and the preload library tests each path
 //! against it ([`passes`]): a path that passes needs no verdict and is
 //! reported after the call, as in monitor mode.
 //!
@@ -33,7 +33,7 @@ const AREA_CAP: usize = SCREEN_LEN - BITMAP_LEN - 4;
 
 /// Encode `literals` as a screen, or `None` when they do not fit or one is
 /// shorter than two bytes (it would stop nearly every path anyway).
-#[cfg(feature = "full")]
+#[cfg(feature = "event")]
 pub fn build(literals: &[String]) -> Option<Vec<u8>> {
     let mut screen = vec![0u8; SCREEN_LEN];
     let mut at = BITMAP_LEN + 4;
@@ -75,12 +75,12 @@ pub fn passes(screen: &[u8], path: &[u8]) -> bool {
     if core::str::from_utf8(path).is_err() {
         return false;
     }
+    // The literals are looked for in the clean spelling the engine
+    // decides on (where `\` reads as `/`): any other goes to the collector.
+    if !crate::path::is_clean(path) || path.contains(&b'\\') {
+        return false;
+    }
     for (i, &b) in path.iter().enumerate() {
-        match b {
-            b'\\' => return false,
-            b'/' if !clean_after_slash(&path[i + 1..], i == 0) => return false,
-            _ => {}
-        }
         if let Some(&next) = path.get(i + 1) {
             let bigram = usize::from(b) << 8 | usize::from(next);
             let hit = bitmap
@@ -92,16 +92,6 @@ pub fn passes(screen: &[u8], path: &[u8]) -> bool {
         }
     }
     true
-}
-
-/// Whether the component after a `/` keeps the path clean.
-fn clean_after_slash(rest: &[u8], root: bool) -> bool {
-    let component = rest.split(|&c| c == b'/').next().unwrap_or(rest);
-    match component {
-        b"" => root && rest.is_empty(),
-        b"." | b".." => false,
-        _ => true,
-    }
 }
 
 /// Whether some literal of `area` starts `text`.

@@ -73,7 +73,7 @@ pub const KIND_LOST: u8 = 5;
 const FLAG_WANTS_VERDICT: u8 = 1;
 const FLAG_TRUNCATED: u8 = 2;
 const FLAG_SOURCE_TRACE: u8 = 4;
-#[cfg(feature = "full")]
+#[cfg(feature = "event")]
 const KNOWN_FLAGS: u8 = FLAG_WANTS_VERDICT | FLAG_TRUNCATED | FLAG_SOURCE_TRACE;
 
 /// Offset of the flags byte in an Event frame (after prefix and seq).
@@ -606,30 +606,8 @@ pub fn encode_exec_failed(buf: &mut [u8], seq: u32, errno: i32) -> usize {
     e.finish()
 }
 
-/// The policy-generation file (named by `RAMPART_POLICY_GEN`): the
-/// collector's word to every enforcing process about the policy in force.
-/// Little-endian `u64` words, each written atomically by the collector
-/// through a shared mapping and read the same way by the preload library,
-/// then two path screens ([`crate::screen`]):
-///
-/// ```text
-/// offset 0   generation     even, 2 at start, bumped by 2 after every policy
-///                           change; odd while the collector rewrites the file
-/// offset 8   verdict-free   TOOL_* bits: tools the policy in force can never
-///                           refuse (no call of theirs needs to wait)
-/// offset 16  screened       TOOL_* bits (READ, WRITE): tools whose screen
-///                           below is in force
-/// POLICY_GEN_SCREEN_AT      the screen of `read`, then the screen of `write`
-/// ```
-///
-/// A reader takes the generation, reads what it needs and takes the
-/// generation again: the read counts only when both are the same even
-/// number. Verdict-free bits read on their own may belong to the policy
-/// before or after a concurrent change, as may any verdict.
-pub const POLICY_GEN_LEN: usize = POLICY_GEN_SCREEN_AT + 2 * crate::screen::SCREEN_LEN;
-/// Offset of the first screen in the policy-generation file.
-pub const POLICY_GEN_SCREEN_AT: usize = 64;
-/// Bits of the verdict-free word, one per tool.
+/// Bits of the verdict-free word of the policy generation file
+/// ([`crate::generation`]), one per tool.
 pub const TOOL_EXEC: u64 = 1;
 pub const TOOL_READ: u64 = 2;
 pub const TOOL_WRITE: u64 = 4;
@@ -768,7 +746,7 @@ impl core::fmt::Display for DecodeError {
     }
 }
 
-#[cfg(feature = "full")]
+#[cfg(feature = "event")]
 impl std::error::Error for DecodeError {}
 
 struct Reader<'a> {
@@ -776,7 +754,7 @@ struct Reader<'a> {
     at: usize,
 }
 
-#[cfg_attr(not(feature = "full"), allow(dead_code))]
+#[cfg_attr(not(feature = "event"), allow(dead_code))]
 impl<'a> Reader<'a> {
     fn err(&self, what: &'static str) -> DecodeError {
         DecodeError { what, at: self.at }
@@ -860,13 +838,17 @@ impl<'a> Reader<'a> {
     }
 }
 
-#[cfg(feature = "full")]
-pub use decode_full::{decode, Frame};
+#[cfg(feature = "event")]
+pub use event_frames::{decode, encode_event, Frame};
 
-#[cfg(feature = "full")]
-mod decode_full {
+/// Event ↔ frame, both directions in one place: [`decode`] turns any frame
+/// into a [`Frame`] (the collector), [`encode_event`] turns an [`Event`]
+/// into an Event frame (the trace sinks, and tests).
+#[cfg(feature = "event")]
+mod event_frames {
     use super::*;
     use crate::event::{Call, Event, Outcome, Proto, Source};
+    use std::borrow::Cow;
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
     /// A decoded frame.
@@ -895,6 +877,108 @@ mod decode_full {
         ExecFailed { seq: u32, errno: i32 },
         /// `count` Event frames of this connection's process were lost.
         Lost { count: u32 },
+    }
+
+    /// Encode `event` as an Event frame, the inverse of [`decode`]: marked
+    /// `source: trace` when the event is the trace backend's; names as the
+    /// program's bytes ([`crate::event::name_to_bytes`]). 0 if it cannot be
+    /// (the buffer is too small for the fixed part); a frame cut short is
+    /// flagged truncated.
+    pub fn encode_event(buf: &mut [u8], seq: u32, wants_verdict: bool, event: &Event) -> usize {
+        let outcome = match event.outcome {
+            Outcome::Ok => WireOutcome::Ok,
+            Outcome::InProgress => WireOutcome::InProgress,
+            Outcome::Errno(e) if e > 0 => WireOutcome::Errno(e),
+            Outcome::Errno(_) | Outcome::Unknown => WireOutcome::Unknown,
+        };
+        let head = EventHead {
+            seq,
+            wants_verdict,
+            outcome,
+            pid: event.pid,
+            ppid: event.ppid,
+        };
+        let kind = match event.call {
+            Call::Exec { .. } => CallKind::Exec,
+            Call::Open { .. } => CallKind::Open,
+            Call::ConnectInet { .. } => CallKind::ConnectInet,
+            Call::ConnectUnix { .. } => CallKind::ConnectUnix,
+            Call::Mutate { .. } => CallKind::Mutate,
+        };
+        let mut e = Encoder::event(as_uninit(buf), kind, &head);
+        e.str(&bytes(&event.exe));
+        e.str(&bytes(&event.cwd));
+        match &event.call {
+            Call::Exec { path, argv, via } => {
+                e.str(&bytes(path));
+                let argv: Vec<Cow<'_, [u8]>> = argv.iter().map(|a| bytes(a)).collect();
+                e.argv(argv.iter().map(|a| a.as_ref()));
+                // Last and optional: left out (the frame flagged cut) rather
+                // than cut or made to overflow when argv took the room.
+                if let Some(via) = via {
+                    let via = bytes(via);
+                    if e.room() >= 2 + via.len() {
+                        e.str(&via);
+                    } else {
+                        e.mark_truncated();
+                    }
+                }
+            }
+            Call::Open {
+                path,
+                flags,
+                resolved,
+            } => {
+                e.i32(*flags);
+                e.str(&bytes(path));
+                if let Some(r) = resolved {
+                    e.str(&bytes(r));
+                }
+            }
+            Call::ConnectInet {
+                addr,
+                port,
+                proto,
+                domain,
+            } => {
+                let addr = match addr {
+                    std::net::IpAddr::V4(a) => InetAddr::V4(a.octets()),
+                    std::net::IpAddr::V6(a) => InetAddr::V6(a.octets()),
+                };
+                let proto = match proto {
+                    Proto::Tcp => WireProto::Tcp,
+                    Proto::Udp => WireProto::Udp,
+                };
+                let domain = domain.as_deref().unwrap_or("");
+                put_inet_body(&mut e, &addr, *port, proto, domain.as_bytes());
+            }
+            Call::ConnectUnix { path } => {
+                e.str(&bytes(path));
+            }
+            Call::Mutate {
+                op,
+                path,
+                new_path,
+                target,
+            } => {
+                e.u8(*op as u8);
+                e.str(&bytes(path));
+                let second = new_path.as_ref().or(target.as_ref());
+                e.str(&second.map_or(Cow::Borrowed(&[][..]), |s| bytes(s)));
+            }
+        }
+        if event.truncated {
+            e.mark_truncated();
+        }
+        if event.source == Source::Trace {
+            e.mark_source_trace();
+        }
+        e.finish()
+    }
+
+    /// A name or word as the program's bytes.
+    fn bytes(name: &str) -> Cow<'_, [u8]> {
+        crate::event::name_to_bytes(name)
     }
 
     /// A name or word from the process, losslessly (see
@@ -1079,6 +1163,162 @@ mod tests {
     use super::*;
     use crate::event::{Call, Event, Outcome, Proto, Source};
     use std::net::IpAddr;
+
+    fn traced(call: Call, outcome: Outcome) -> Event {
+        Event {
+            pid: 10,
+            ppid: 1,
+            exe: "/opt/static-tool".into(),
+            cwd: "/work".into(),
+            source: Source::Trace,
+            call,
+            outcome,
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn every_event_round_trips_through_encode_event_and_decode() {
+        let calls = [
+            (
+                Call::Exec {
+                    path: "/bin/true".into(),
+                    argv: vec!["true".into(), "a b".into()],
+                    via: None,
+                },
+                Outcome::Ok,
+            ),
+            (
+                Call::Exec {
+                    path: "/usr/bin/python3.11".into(),
+                    argv: vec!["python3".into(), "-c".into(), "pass".into()],
+                    via: Some("/usr/bin/python3".into()),
+                },
+                Outcome::Ok,
+            ),
+            (
+                Call::Open {
+                    path: "/etc/hostname".into(),
+                    flags: libc::O_RDONLY,
+                    resolved: None,
+                },
+                Outcome::Errno(libc::ENOENT),
+            ),
+            (
+                Call::Open {
+                    path: "/usr/lib/ssl/openssl.cnf".into(),
+                    flags: libc::O_RDONLY,
+                    resolved: Some("/etc/ssl/openssl.cnf".into()),
+                },
+                Outcome::Errno(libc::ENOENT),
+            ),
+            (
+                Call::ConnectInet {
+                    addr: "::1".parse().unwrap(),
+                    port: 443,
+                    proto: Proto::Tcp,
+                    domain: Some("example.org".into()),
+                },
+                Outcome::InProgress,
+            ),
+            (
+                Call::ConnectUnix {
+                    path: "/run/x.sock".into(),
+                },
+                Outcome::Unknown,
+            ),
+            (
+                Call::Mutate {
+                    op: Op::Rename,
+                    path: "/work/a".into(),
+                    new_path: Some("/work/b".into()),
+                    target: None,
+                },
+                Outcome::Ok,
+            ),
+            (
+                Call::Mutate {
+                    op: Op::Symlink,
+                    path: "/work/l".into(),
+                    new_path: None,
+                    target: Some("../x".into()),
+                },
+                Outcome::Errno(libc::EEXIST),
+            ),
+            (
+                Call::Open {
+                    path: "/work/caf%E9.txt".into(),
+                    flags: libc::O_RDONLY,
+                    resolved: None,
+                },
+                Outcome::Ok,
+            ),
+            (
+                Call::Mutate {
+                    op: Op::Chmod,
+                    path: "/work/f".into(),
+                    new_path: None,
+                    target: None,
+                },
+                Outcome::Errno(libc::EPERM),
+            ),
+        ];
+        let mut buf = vec![0u8; MAX_FRAME];
+        for (i, (call, outcome)) in calls.into_iter().enumerate() {
+            let ev = traced(call, outcome);
+            let n = encode_event(&mut buf, i as u32, i % 2 == 0, &ev);
+            match decode(&buf[..n]).unwrap() {
+                Frame::Event {
+                    seq,
+                    wants_verdict,
+                    event,
+                } => {
+                    assert_eq!(seq, i as u32);
+                    assert_eq!(wants_verdict, i % 2 == 0);
+                    assert_eq!(event, ev);
+                }
+                other => panic!("{other:?}"),
+            }
+            // A name that is not UTF-8 travels as the program's bytes.
+            if let Call::Open { path, .. } = &ev.call {
+                let raw = b"/work/caf\xe9.txt";
+                let has_raw = buf[..n].windows(raw.len()).any(|w| w == raw);
+                assert_eq!(has_raw, path.contains('%'), "{path}");
+            }
+        }
+        let preload = Event {
+            source: Source::Preload,
+            ..traced(Call::ConnectUnix { path: "@x".into() }, Outcome::Ok)
+        };
+        let n = encode_event(&mut buf, 7, false, &preload);
+        assert!(
+            matches!(decode(&buf[..n]).unwrap(), Frame::Event { event, .. } if event == preload)
+        );
+    }
+
+    #[test]
+    fn an_exec_whose_argv_fills_the_frame_is_sent_without_its_via() {
+        let ev = traced(
+            Call::Exec {
+                path: "/usr/bin/python3.11".into(),
+                argv: vec!["x".repeat(1000); 200],
+                via: Some("/usr/bin/python3".into()),
+            },
+            Outcome::Ok,
+        );
+        let mut buf = vec![0u8; MAX_FRAME];
+        let n = encode_event(&mut buf, 1, false, &ev);
+        assert!(n > 0, "the frame is sent");
+        let Frame::Event { event, .. } = decode(&buf[..n]).unwrap() else {
+            panic!()
+        };
+        assert!(event.truncated);
+        let Call::Exec { path, via, .. } = event.call else {
+            panic!()
+        };
+        assert_eq!(path, "/usr/bin/python3.11");
+        assert_eq!(via, None);
+    }
 
     fn head(seq: u32, outcome: WireOutcome) -> EventHead {
         EventHead {

@@ -22,7 +22,7 @@
 //!
 //! The cache is invalidated by the policy generation the collector
 //! publishes in the file named by `RAMPART_POLICY_GEN` (layout in
-//! [`rampart_core::wire::POLICY_GEN_LEN`]), mapped read-only once per
+//! [`rampart_core::generation::LEN`]), mapped read-only once per
 //! process: the generation is part of every cache key, so a new policy
 //! makes every cached verdict miss. The same file says which tools the
 //! policy in force can never refuse (their calls skip all of this and are
@@ -44,7 +44,7 @@
 use core::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 
 use libc::c_int;
-use rampart_core::screen;
+use rampart_core::generation;
 use rampart_core::wire::{self, WireOutcome};
 
 use crate::conn::{self, Conn};
@@ -69,37 +69,29 @@ const UNAVAILABLE: usize = 1;
 const MAPPING: usize = 2;
 static GEN_PAGE: AtomicUsize = AtomicUsize::new(UNMAPPED);
 
-/// The policy generation file, mapped read-only (layout in
-/// [`wire::POLICY_GEN_LEN`]).
+/// The policy generation file, mapped read-only (layout and reading in
+/// [`rampart_core::generation`]).
 #[derive(Clone, Copy)]
 struct GenFile(usize);
 
 impl GenFile {
     fn word(self, i: usize) -> &'static AtomicU64 {
-        // SAFETY: a read-only shared mapping of POLICY_GEN_LEN bytes, never
+        // SAFETY: a read-only shared mapping of generation::LEN bytes, never
         // unmapped, starting with aligned words that are only ever read
         // atomically.
         unsafe { &*(self.0 as *const AtomicU64).add(i) }
     }
 
     /// Whether the policy cannot refuse a call of `tool` (`TOOL_READ` or
-    /// `TOOL_WRITE`) on `path`: the tool is verdict-free, or its screen is
-    /// in force and the path passes it. The caller validates the answer
-    /// with the generation.
+    /// `TOOL_WRITE`) on `path` ([`generation::passes`]). The collector may
+    /// be rewriting the file: the caller validates the answer with the
+    /// generation.
     fn passes(self, tool: u64, path: &[u8]) -> bool {
-        if self.word(1).load(Ordering::Relaxed) & tool != 0 {
-            return true;
-        }
-        self.word(2).load(Ordering::Relaxed) & tool != 0
-            && screen::passes(self.screen(usize::from(tool == wire::TOOL_WRITE)), path)
-    }
-
-    /// The path screen of `read` (0) or `write` (1). The collector may be
-    /// rewriting it: callers validate what they read with the generation.
-    fn screen(self, i: usize) -> &'static [u8] {
-        let at = wire::POLICY_GEN_SCREEN_AT + i * screen::SCREEN_LEN;
-        // SAFETY: within the mapping (POLICY_GEN_LEN covers both screens).
-        unsafe { core::slice::from_raw_parts((self.0 + at) as *const u8, screen::SCREEN_LEN) }
+        let free = self.word(generation::FREE).load(Ordering::Relaxed);
+        let screened = self.word(generation::SCREENED).load(Ordering::Relaxed);
+        // SAFETY: the whole mapping (LEN bytes), read-only and never unmapped.
+        let file = unsafe { core::slice::from_raw_parts(self.0 as *const u8, generation::LEN) };
+        generation::passes(free, screened, file, tool, path)
     }
 }
 
@@ -143,13 +135,13 @@ fn map_file(path: &[u8]) -> Option<usize> {
         .ok()? as c_int;
         // Reading a mapped page past the end of the file faults: insist on
         // the whole layout.
-        let big_enough = sys::fstat(fd).is_some_and(|st| st.st_size >= wire::POLICY_GEN_LEN as i64);
+        let big_enough = sys::fstat(fd).is_some_and(|st| st.st_size >= generation::LEN as i64);
         let p = if big_enough {
             sys::raw6(
                 libc::SYS_mmap,
                 [
                     0,
-                    wire::POLICY_GEN_LEN,
+                    generation::LEN,
                     libc::PROT_READ as usize,
                     libc::MAP_SHARED as usize,
                     fd as usize,
@@ -168,7 +160,7 @@ fn map_file(path: &[u8]) -> Option<usize> {
 /// The policy generation, or `None` when no generation file is available
 /// (then nothing is cached).
 fn generation(s: &crate::state::Saved) -> Option<u64> {
-    gen_file(s).map(|f| f.word(0).load(Ordering::Acquire))
+    gen_file(s).map(|f| f.word(generation::GENERATION).load(Ordering::Acquire))
 }
 
 /// Does a call of `tool` (`wire::TOOL_*` bits: a mutation is decided as
@@ -184,7 +176,8 @@ pub fn needs_verdict(cx: &Ctx, tool: u64, conn: Option<&Conn>) -> bool {
     if !s.enforce {
         return false;
     }
-    let free = gen_file(s).is_some_and(|f| f.word(1).load(Ordering::Acquire) & tool == tool);
+    let free = gen_file(s)
+        .is_some_and(|f| f.word(generation::FREE).load(Ordering::Acquire) & tool == tool);
     if !free {
         return true;
     }
@@ -233,7 +226,7 @@ fn passes_screen(s: &crate::state::Saved, frame: &[u8]) -> bool {
     if wire::event_truncated(frame) {
         return false;
     }
-    let g = f.word(0).load(Ordering::Acquire);
+    let g = f.word(generation::GENERATION).load(Ordering::Acquire);
     if g & 1 != 0 {
         return false;
     }
@@ -252,7 +245,7 @@ fn passes_screen(s: &crate::state::Saved, frame: &[u8]) -> bool {
         false
     };
     fence(Ordering::Acquire);
-    passes && f.word(0).load(Ordering::Relaxed) == g
+    passes && f.word(generation::GENERATION).load(Ordering::Relaxed) == g
 }
 
 /// The tool an open with `flags` is recorded under, as a `wire::TOOL_*` bit.

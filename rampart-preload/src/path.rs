@@ -1,7 +1,8 @@
 //! Paths as the audit trail wants them: absolute and lexically cleaned
-//! (`.`, `..` and repeated slashes removed, no symlink resolution), with
-//! relative and `*at` paths resolved against the cwd or the directory
-//! descriptor at call time.
+//! (`.`, `..` and repeated slashes removed, no symlink resolution, by
+//! [`rampart_core::path`], the cleaning every part shares), with relative
+//! and `*at` paths resolved against the cwd or the directory descriptor at
+//! call time.
 //!
 //! Everything writes into caller-provided space (usually straight into the
 //! wire frame) and reports whether it had to cut. No allocation, no panics.
@@ -9,6 +10,8 @@
 use core::mem::MaybeUninit;
 
 use libc::c_int;
+
+use rampart_core::path::clean_join_into;
 
 use crate::sys;
 
@@ -42,84 +45,6 @@ pub fn getcwd_into(out: &mut [MaybeUninit<u8>]) -> (usize, bool) {
         }
         _ => (0, out.len() < PATH_MAX),
     }
-}
-
-/// A bounded output buffer that can read back what it wrote.
-struct Out<'a> {
-    buf: &'a mut [MaybeUninit<u8>],
-    len: usize,
-    cut: bool,
-}
-
-impl Out<'_> {
-    fn push(&mut self, b: u8) -> bool {
-        match self.buf.get_mut(self.len) {
-            Some(slot) => {
-                slot.write(b);
-                self.len += 1;
-                true
-            }
-            None => {
-                self.cut = true;
-                false
-            }
-        }
-    }
-
-    fn byte(&self, i: usize) -> u8 {
-        // SAFETY: callers only read below `len`, which were written.
-        self.buf.get(i).map_or(0, |b| unsafe { b.assume_init() })
-    }
-
-    /// Drop the last component ("/a/b" → "/a", "/a" → "").
-    fn pop(&mut self) {
-        while self.len > 0 {
-            self.len -= 1;
-            if self.byte(self.len) == b'/' {
-                break;
-            }
-        }
-    }
-
-    fn components(&mut self, p: &[u8]) {
-        for comp in p.split(|&b| b == b'/') {
-            if self.cut {
-                return;
-            }
-            match comp {
-                b"" | b"." => {}
-                b".." => self.pop(),
-                c => {
-                    if !self.push(b'/') {
-                        return;
-                    }
-                    for &b in c {
-                        if !self.push(b) {
-                            return;
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// `rel` made absolute against `base` (an absolute directory) and cleaned,
-/// written into `out`: `(len, cut)`. An absolute `rel` ignores `base`.
-pub fn clean_join(base: &[u8], rel: &[u8], out: &mut [MaybeUninit<u8>]) -> (usize, bool) {
-    let mut o = Out {
-        buf: out,
-        len: 0,
-        cut: false,
-    };
-    if rel.first() != Some(&b'/') {
-        o.components(base);
-    }
-    o.components(rel);
-    if o.len == 0 && !o.cut {
-        o.push(b'/');
-    }
-    (o.len, o.cut)
 }
 
 /// `/proc/self/fd/N`, NUL-terminated, into `out`.
@@ -218,8 +143,8 @@ pub fn resolve_into(
 ) -> (usize, bool) {
     match base {
         Base::AsIs => copy_as_is(rel, out),
-        _ if rel.first() == Some(&b'/') => clean_join(b"/", rel, out),
-        Base::Cwd => clean_join(cwd, rel, out),
+        _ if rel.first() == Some(&b'/') => clean_join_into(b"/", rel, out),
+        Base::Cwd => clean_join_into(cwd, rel, out),
         Base::Dir(fd) => resolve_in_dir(fd, rel, out),
     }
 }
@@ -230,7 +155,7 @@ pub fn resolve_into(
 fn resolve_in_dir(fd: c_int, rel: &[u8], out: &mut [MaybeUninit<u8>]) -> (usize, bool) {
     let mut dir = [0u8; PATH_MAX];
     match crate::cache::dir_path(fd, &mut dir) {
-        Some(n) => clean_join(&dir[..n], rel, out),
+        Some(n) => clean_join_into(&dir[..n], rel, out),
         // Not a directory we can name (bad fd): keep the call's own
         // words, relative, so nothing is invented.
         None => copy_as_is(rel, out),
@@ -243,38 +168,4 @@ fn copy_as_is(rel: &[u8], out: &mut [MaybeUninit<u8>]) -> (usize, bool) {
         d.write(*b);
     }
     (n, n < rel.len())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn join(base: &str, rel: &str, cap: usize) -> (String, bool) {
-        let mut out = vec![MaybeUninit::<u8>::uninit(); cap];
-        let (n, cut) = clean_join(base.as_bytes(), rel.as_bytes(), &mut out);
-        let bytes: Vec<u8> = out[..n]
-            .iter()
-            .map(|b| unsafe { b.assume_init() })
-            .collect();
-        (String::from_utf8(bytes).unwrap(), cut)
-    }
-
-    #[test]
-    fn cleans_like_go_filepath_clean() {
-        assert_eq!(join("/home/u", "a/../b/./c//d", 64).0, "/home/u/b/c/d");
-        assert_eq!(join("/home/u", "/etc/../etc/hosts", 64).0, "/etc/hosts");
-        assert_eq!(join("/", "../../x", 64).0, "/x");
-        assert_eq!(join("/a/b", "..", 64).0, "/a");
-        assert_eq!(join("/a", "../..", 64).0, "/");
-        assert_eq!(join("/a", ".", 64).0, "/a");
-        assert_eq!(join("/a/", "", 64).0, "/a");
-    }
-
-    #[test]
-    fn cuts_and_says_so() {
-        let (p, cut) = join("/home/user", "very/long/name", 12);
-        assert!(cut);
-        assert!(p.len() <= 12 && "/home/user/very/long/name".starts_with(&p));
-        assert_eq!(join("/a", "b", 4), ("/a/b".into(), false));
-    }
 }

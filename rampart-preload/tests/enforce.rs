@@ -24,7 +24,7 @@ fn write_generation(path: &std::path::Path, g: u64) {
         .write(true)
         .open(path)
         .unwrap();
-    let mut b = vec![0u8; rampart_core::wire::POLICY_GEN_LEN];
+    let mut b = vec![0u8; rampart_core::generation::LEN];
     b[..8].copy_from_slice(&g.to_le_bytes());
     f.write_all_at(&b, 0).unwrap();
 }

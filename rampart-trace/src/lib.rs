@@ -48,7 +48,6 @@ mod links;
 mod memory;
 mod mutation;
 mod net;
-mod paths;
 mod procfs;
 mod regs;
 mod spawn;
@@ -61,7 +60,6 @@ use std::path::Path;
 use rampart_core::event::Event;
 
 pub use filter::{install as install_filter, refuse_io_uring, InstallError};
-pub use paths::clean as clean_path;
 
 /// What the sink says about a call before it runs (enforce mode only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use rampart_core::event::{name_from_bytes, name_to_bytes};
 
-use crate::paths;
+use rampart_core::path;
 
 /// The kernel's limit on links followed in one walk.
 const MAX_LINKS: usize = 40;
@@ -47,7 +47,7 @@ pub fn created_at(path: &str) -> Option<String> {
     // last name that is no link included: `dl/new` with `dl` a link).
     let name = at.file_name()?.to_os_string();
     let dir = fs::canonicalize(at.parent()?).ok()?;
-    let landed = paths::clean(&name_from_bytes(dir.join(name).as_os_str().as_bytes()));
+    let landed = path::clean(&name_from_bytes(dir.join(name).as_os_str().as_bytes())).into_owned();
     (landed != path).then_some(landed)
 }
 
@@ -100,7 +100,7 @@ pub fn reached_at(path: &str, follow_last: bool, tid: i32, tgid: i32) -> Option<
     let reached = fs::read_link(format!("/proc/self/fd/{pin}")).ok();
     // SAFETY: closing our pin.
     unsafe { libc::close(pin) };
-    let reached = paths::clean(&name_from_bytes(reached?.as_os_str().as_bytes()));
+    let reached = path::clean(&name_from_bytes(reached?.as_os_str().as_bytes())).into_owned();
     (reached.starts_with('/') && reached != path).then_some(reached)
 }
 

@@ -24,12 +24,13 @@ use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use rampart_core::event::{name_from_bytes, Call, Event, Op, Outcome, Source};
+use rampart_core::path;
 
 use crate::dirfds::DirFds;
 use crate::memory::{self, PATH_MAX};
 use crate::net::{self, Target};
 use crate::regs::{self, nr, SyscallStop};
-use crate::{dns, links, mutation, paths, procfs, Options, RunReport, Sink, Verdict};
+use crate::{dns, links, mutation, procfs, Options, RunReport, Sink, Verdict};
 
 const AT_FDCWD: i32 = libc::AT_FDCWD;
 const AT_EMPTY_PATH: u64 = libc::AT_EMPTY_PATH as u64;
@@ -722,13 +723,13 @@ impl<'a> Supervisor<'a> {
             }
         }
         if raw.starts_with('/') {
-            return (paths::clean(&raw), cut);
+            return (path::clean(&raw).into_owned(), cut);
         }
         if raw.is_empty() {
             return (raw, cut);
         }
         let base = self.base_dir(tid, tgid, dirfd);
-        (paths::resolve(&base, &raw), cut)
+        (path::join(&base, &raw).into_owned(), cut)
     }
 
     fn exec_call(
@@ -999,11 +1000,15 @@ impl<'a> Supervisor<'a> {
                 }
             }
             Target::Unix { path } => {
-                let path = if path.is_empty() || path.starts_with('/') || path.starts_with('@') {
-                    paths::clean_unless_empty(&path)
+                // An empty name and an abstract socket's `@name` are kept
+                // as written.
+                let path = if path.is_empty() || path.starts_with('@') {
+                    path
+                } else if path.starts_with('/') {
+                    path::clean(&path).into_owned()
                 } else {
                     let base = self.base_dir(tid, tgid, AT_FDCWD);
-                    paths::resolve(&base, &path)
+                    path::join(&base, &path).into_owned()
                 };
                 Call::ConnectUnix { path }
             }

@@ -5,8 +5,9 @@
 //! setuid/setgid one (the loader ignores `LD_PRELOAD` there).
 //!
 //! Scripts are judged by their interpreter (`#!`), `#!/usr/bin/env NAME` by
-//! both `env` and NAME. Only the ELF header, the program headers and the
-//! section names are read (with goblin), never the whole file. This module
+//! both `env` and NAME. ELF files are classified by [`rampart_core::elf`],
+//! the reader the preload library uses at every exec, so both agree on
+//! every file; it reads a few KiB, never the whole file. This module
 //! never runs anything and never fails a run: what it cannot read is judged
 //! fit for preload, and the spawn reports the real error.
 
@@ -18,25 +19,19 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use goblin::container::Ctx;
-use goblin::elf::header::{self, Header};
-use goblin::elf::program_header::{ProgramHeader, PT_INTERP};
-use goblin::elf::section_header::SectionHeader;
-use goblin::strtab::Strtab;
+use rampart_core::elf::{self, Kind};
 
 /// Interpreters followed at most (the kernel allows a few levels of `#!`).
 const MAX_DEPTH: usize = 4;
 /// Bytes of a `#!` line the kernel reads.
 const SHEBANG_MAX: usize = 256;
-/// Largest header table read (program or section headers).
-const TABLE_MAX: u64 = 1 << 20;
 
 /// Why a program needs the trace backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reason {
     /// A statically linked ELF file (no `PT_INTERP`).
     Static(PathBuf),
-    /// A Go program (`.go.buildinfo` or `.note.go.buildid` section).
+    /// A Go program (a Go build id note or section).
     Go(PathBuf),
     /// A setuid or setgid file.
     SetId(PathBuf),
@@ -94,10 +89,11 @@ fn judge(program: &Path, path_var: Option<&OsStr>, depth: usize) -> Option<Reaso
     if meta.permissions().mode() & 0o6000 != 0 {
         return Some(Reason::SetId(program.to_path_buf()));
     }
-    let mut head = [0u8; SHEBANG_MAX];
+    let mut head = [0u8; elf::HEAD];
     let n = read_prefix(&mut file, &mut head).ok()?;
     let head = &head[..n];
     if let Some(line) = head.strip_prefix(b"#!") {
+        let line = &line[..line.len().min(SHEBANG_MAX - 2)];
         if depth >= MAX_DEPTH {
             return None;
         }
@@ -105,13 +101,11 @@ fn judge(program: &Path, path_var: Option<&OsStr>, depth: usize) -> Option<Reaso
             .iter()
             .find_map(|p| judge(p, path_var, depth + 1));
     }
-    let elf = read_elf(&file, head).ok()??;
-    if elf.go {
-        Some(Reason::Go(program.to_path_buf()))
-    } else if !elf.dynamic {
-        Some(Reason::Static(program.to_path_buf()))
-    } else {
-        None
+    let read_at = |off: u64, out: &mut [u8]| file.read_at(out, off).unwrap_or(0);
+    match elf::classify(head, read_at) {
+        Kind::Go => Some(Reason::Go(program.to_path_buf())),
+        Kind::Static => Some(Reason::Static(program.to_path_buf())),
+        Kind::Dynamic | Kind::Other => None,
     }
 }
 
@@ -148,73 +142,6 @@ fn interpreters(line: &[u8], path_var: Option<&OsStr>) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-/// What the ELF headers say.
-struct Elf {
-    /// Has a `PT_INTERP` program header (a dynamic loader runs first).
-    dynamic: bool,
-    /// Built by the Go toolchain.
-    go: bool,
-}
-
-/// `Ok(None)` when the file is not ELF.
-fn read_elf(file: &File, head: &[u8]) -> io::Result<Option<Elf>> {
-    if head.len() < header::SIZEOF_IDENT || head[..header::SELFMAG] != header::ELFMAG[..] {
-        return Ok(None);
-    }
-    let mut buf = [0u8; header::header64::SIZEOF_EHDR];
-    file.read_exact_at(&mut buf, 0)?;
-    let hdr = goblin::elf::Elf::parse_header(&buf).map_err(invalid)?;
-    let container = hdr.container().map_err(invalid)?;
-    let ctx = Ctx::new(container, hdr.endianness().map_err(invalid)?);
-
-    let phdrs = table(file, hdr.e_phoff, hdr.e_phnum, hdr.e_phentsize)?;
-    let phdrs = ProgramHeader::parse(&phdrs, 0, hdr.e_phnum as usize, ctx).map_err(invalid)?;
-    let dynamic = phdrs.iter().any(|p| p.p_type == PT_INTERP);
-
-    let go = go_sections(file, &hdr, ctx).unwrap_or(false);
-    Ok(Some(Elf { dynamic, go }))
-}
-
-/// Whether the section names include Go's build info or build id.
-fn go_sections(file: &File, hdr: &Header, ctx: Ctx) -> io::Result<bool> {
-    if hdr.e_shnum == 0 || hdr.e_shstrndx as usize >= hdr.e_shnum as usize {
-        return Ok(false);
-    }
-    let raw = table(file, hdr.e_shoff, hdr.e_shnum, hdr.e_shentsize)?;
-    // parse_from: the table was read on its own (offset 0 is its start).
-    let shdrs = SectionHeader::parse_from(&raw, 0, hdr.e_shnum as usize, ctx).map_err(invalid)?;
-    let Some(names) = shdrs.get(hdr.e_shstrndx as usize) else {
-        return Ok(false);
-    };
-    if names.sh_size > TABLE_MAX {
-        return Ok(false);
-    }
-    let mut strings = vec![0u8; names.sh_size as usize];
-    file.read_exact_at(&mut strings, names.sh_offset)?;
-    let strtab = Strtab::parse(&strings, 0, strings.len(), 0).map_err(invalid)?;
-    Ok(shdrs.iter().any(|s| {
-        matches!(
-            strtab.get_at(s.sh_name),
-            Some(".go.buildinfo" | ".note.go.buildid")
-        )
-    }))
-}
-
-/// Read a header table of `count` entries of `size` bytes at `offset`.
-fn table(file: &File, offset: u64, count: u16, size: u16) -> io::Result<Vec<u8>> {
-    let len = count as u64 * size as u64;
-    if len > TABLE_MAX {
-        return Err(invalid("header table too large"));
-    }
-    let mut buf = vec![0u8; len as usize];
-    file.read_exact_at(&mut buf, offset)?;
-    Ok(buf)
-}
-
-fn invalid(e: impl fmt::Display) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
 }
 
 #[cfg(test)]

@@ -25,8 +25,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rampart_core::event::{Call, Event, Outcome, Proto};
-use rampart_core::wire::{self, CallKind, Encoder, EventHead, InetAddr, WireOutcome, WireProto};
+use rampart_core::event::{Call, Event};
+use rampart_core::wire;
 use rampart_trace::{Sink, Verdict};
 
 use crate::collector::inline::Inline;
@@ -308,7 +308,7 @@ impl WireSink {
             return None;
         };
         self.seq = self.seq.wrapping_add(1);
-        let n = encode_event(&mut self.buf, self.seq, wants_verdict, event);
+        let n = wire::encode_event(&mut self.buf, self.seq, wants_verdict, event);
         if n == 0 {
             self.lost += 1;
             return None;
@@ -499,104 +499,10 @@ fn send_with(fd: &OwnedFd, frame: &[u8], flags: libc::c_int) -> io::Result<()> {
     }
 }
 
-/// Encode `event` as an Event frame marked `source: trace`; 0 if it cannot
-/// be (the buffer is too small for the fixed part).
-pub fn encode_event(buf: &mut [u8], seq: u32, wants_verdict: bool, event: &Event) -> usize {
-    let outcome = match event.outcome {
-        Outcome::Ok => WireOutcome::Ok,
-        Outcome::InProgress => WireOutcome::InProgress,
-        Outcome::Errno(e) if e > 0 => WireOutcome::Errno(e),
-        Outcome::Errno(_) | Outcome::Unknown => WireOutcome::Unknown,
-    };
-    let head = EventHead {
-        seq,
-        wants_verdict,
-        outcome,
-        pid: event.pid,
-        ppid: event.ppid,
-    };
-    let kind = match event.call {
-        Call::Exec { .. } => CallKind::Exec,
-        Call::Open { .. } => CallKind::Open,
-        Call::ConnectInet { .. } => CallKind::ConnectInet,
-        Call::ConnectUnix { .. } => CallKind::ConnectUnix,
-        Call::Mutate { .. } => CallKind::Mutate,
-    };
-    let mut e = Encoder::event(wire::as_uninit(buf), kind, &head);
-    e.str(event.exe.as_bytes());
-    e.str(event.cwd.as_bytes());
-    match &event.call {
-        Call::Exec { path, argv, via } => {
-            e.str(path.as_bytes());
-            e.argv(argv.iter().map(|a| a.as_bytes()));
-            // Last and optional: left out (the frame flagged cut) rather
-            // than cut or made to overflow when argv took the room.
-            if let Some(via) = via {
-                if e.room() >= 2 + via.len() {
-                    e.str(via.as_bytes());
-                } else {
-                    e.mark_truncated();
-                }
-            }
-        }
-        Call::Open {
-            path,
-            flags,
-            resolved,
-        } => {
-            e.i32(*flags);
-            e.str(path.as_bytes());
-            if let Some(r) = resolved {
-                e.str(r.as_bytes());
-            }
-        }
-        Call::ConnectInet {
-            addr,
-            port,
-            proto,
-            domain,
-        } => {
-            let addr = match addr {
-                std::net::IpAddr::V4(a) => InetAddr::V4(a.octets()),
-                std::net::IpAddr::V6(a) => InetAddr::V6(a.octets()),
-            };
-            let proto = match proto {
-                Proto::Tcp => WireProto::Tcp,
-                Proto::Udp => WireProto::Udp,
-            };
-            let domain = domain.as_deref().unwrap_or("");
-            wire::put_inet_body(&mut e, &addr, *port, proto, domain.as_bytes());
-        }
-        Call::ConnectUnix { path } => {
-            e.str(path.as_bytes());
-        }
-        Call::Mutate {
-            op,
-            path,
-            new_path,
-            target,
-        } => {
-            e.u8(*op as u8);
-            e.str(path.as_bytes());
-            e.str(
-                new_path
-                    .as_ref()
-                    .or(target.as_ref())
-                    .map_or(&[], |s| s.as_bytes()),
-            );
-        }
-    }
-    if event.truncated {
-        e.mark_truncated();
-    }
-    e.mark_source_trace();
-    e.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rampart_core::event::Source;
+    use rampart_core::event::{Outcome, Source};
     use rampart_core::wire::Frame;
 
     fn event(call: Call, outcome: Outcome) -> Event {
@@ -610,127 +516,6 @@ mod tests {
             outcome,
             truncated: false,
         }
-    }
-
-    #[test]
-    fn every_call_round_trips_through_the_wire_as_a_trace_event() {
-        let calls = [
-            (
-                Call::Exec {
-                    path: "/bin/true".into(),
-                    argv: vec!["true".into(), "a b".into()],
-                    via: None,
-                },
-                Outcome::Ok,
-            ),
-            (
-                Call::Exec {
-                    path: "/usr/bin/python3.11".into(),
-                    argv: vec!["python3".into(), "-c".into(), "pass".into()],
-                    via: Some("/usr/bin/python3".into()),
-                },
-                Outcome::Ok,
-            ),
-            (
-                Call::Open {
-                    path: "/etc/hostname".into(),
-                    flags: libc::O_RDONLY,
-                    resolved: None,
-                },
-                Outcome::Errno(libc::ENOENT),
-            ),
-            (
-                Call::Open {
-                    path: "/usr/lib/ssl/openssl.cnf".into(),
-                    flags: libc::O_RDONLY,
-                    resolved: Some("/etc/ssl/openssl.cnf".into()),
-                },
-                Outcome::Errno(libc::ENOENT),
-            ),
-            (
-                Call::ConnectInet {
-                    addr: "::1".parse().unwrap(),
-                    port: 443,
-                    proto: Proto::Tcp,
-                    domain: Some("example.org".into()),
-                },
-                Outcome::InProgress,
-            ),
-            (
-                Call::ConnectUnix {
-                    path: "/run/x.sock".into(),
-                },
-                Outcome::Unknown,
-            ),
-            (
-                Call::Mutate {
-                    op: wire::Op::Rename,
-                    path: "/work/a".into(),
-                    new_path: Some("/work/b".into()),
-                    target: None,
-                },
-                Outcome::Ok,
-            ),
-            (
-                Call::Mutate {
-                    op: wire::Op::Symlink,
-                    path: "/work/l".into(),
-                    new_path: None,
-                    target: Some("../x".into()),
-                },
-                Outcome::Errno(libc::EEXIST),
-            ),
-            (
-                Call::Mutate {
-                    op: wire::Op::Chmod,
-                    path: "/work/f".into(),
-                    new_path: None,
-                    target: None,
-                },
-                Outcome::Errno(libc::EPERM),
-            ),
-        ];
-        let mut buf = vec![0u8; wire::MAX_FRAME];
-        for (i, (call, outcome)) in calls.into_iter().enumerate() {
-            let ev = event(call, outcome);
-            let n = encode_event(&mut buf, i as u32, i % 2 == 0, &ev);
-            match wire::decode(&buf[..n]).unwrap() {
-                Frame::Event {
-                    seq,
-                    wants_verdict,
-                    event,
-                } => {
-                    assert_eq!(seq, i as u32);
-                    assert_eq!(wants_verdict, i % 2 == 0);
-                    assert_eq!(event, ev);
-                }
-                other => panic!("{other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn an_exec_whose_argv_fills_the_frame_is_sent_without_its_via() {
-        let ev = event(
-            Call::Exec {
-                path: "/usr/bin/python3.11".into(),
-                argv: vec!["x".repeat(1000); 200],
-                via: Some("/usr/bin/python3".into()),
-            },
-            Outcome::Ok,
-        );
-        let mut buf = vec![0u8; wire::MAX_FRAME];
-        let n = encode_event(&mut buf, 1, false, &ev);
-        assert!(n > 0, "the frame is sent");
-        let Frame::Event { event, .. } = wire::decode(&buf[..n]).unwrap() else {
-            panic!()
-        };
-        assert!(event.truncated);
-        let Call::Exec { path, via, .. } = event.call else {
-            panic!()
-        };
-        assert_eq!(path, "/usr/bin/python3.11");
-        assert_eq!(via, None);
     }
 
     #[test]

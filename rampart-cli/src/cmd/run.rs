@@ -276,7 +276,7 @@ pub fn project_of(given: Option<&Path>, cwd: &Path) -> Result<String> {
     let text = root
         .to_str()
         .with_context(|| format!("the project root {} is not UTF-8", root.display()))?;
-    Ok(rampart_core::policy::engine::clean_path(text).into_owned())
+    Ok(rampart_core::path::clean(text).into_owned())
 }
 
 fn run_with_serve(args: &Args, lib: Option<&Path>, origin: &Origin, serve: &State) -> Result<i32> {

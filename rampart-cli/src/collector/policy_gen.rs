@@ -2,8 +2,8 @@
 //! in every enforcing process what the policy in force can refuse, and
 //! that its cached verdicts are stale.
 //!
-//! A file next to the collector's socket (layout in
-//! [`rampart_core::wire::POLICY_GEN_LEN`]): the generation (2 at start,
+//! A file next to the collector's socket (layout and reading in
+//! [`rampart_core::generation`]): the generation (2 at start,
 //! bumped by 2 after every policy change, odd while being rewritten), the
 //! tools the policy can never refuse, and the path screens of `read` and
 //! `write` ([`rampart_core::screen`]): an open is screened as its tool, a
@@ -24,7 +24,7 @@ use std::sync::atomic::{fence, AtomicU64, Ordering};
 use anyhow::{Context, Result};
 use rampart_core::event::{Call, Event};
 use rampart_core::policy::Engine;
-use rampart_core::{screen, wire};
+use rampart_core::{generation, screen, wire};
 
 use super::guard::Guard;
 
@@ -36,28 +36,24 @@ pub fn path_for(socket: &Path) -> PathBuf {
     socket.with_file_name(FILE_NAME)
 }
 
-/// Each tool's bit in the file, its name, and which path screen it has.
-const TOOLS: [(u64, &str, Option<usize>); 4] = [
-    (wire::TOOL_EXEC, "exec", None),
-    (wire::TOOL_READ, "read", Some(0)),
-    (wire::TOOL_WRITE, "write", Some(1)),
-    (wire::TOOL_NET, "net", None),
+/// Each tool's bit in the file and its name.
+const TOOLS: [(u64, &str); 4] = [
+    (wire::TOOL_EXEC, "exec"),
+    (wire::TOOL_READ, "read"),
+    (wire::TOOL_WRITE, "write"),
+    (wire::TOOL_NET, "net"),
 ];
 
-/// Where path screen `i` starts in [`contents`] (after the generation word).
-fn screen_at(i: usize) -> usize {
-    wire::POLICY_GEN_SCREEN_AT - 8 + i * screen::SCREEN_LEN
-}
-
-/// Everything after the generation word, as the file holds it: the tools
-/// `engine` and `guard` can never refuse, the tools whose path screen
-/// follows, and the screens of `read` and `write` (where they refuse some
-/// but not all opens of the tool and the screen fits).
+/// The file as it stands for `engine` and `guard` (generation word 0): the
+/// tools they can never refuse, and the screens of `read` and `write`
+/// where they refuse some but not all opens of the tool and the screen
+/// fits.
 fn contents(engine: &Engine, guard: &Guard) -> Vec<u8> {
-    let mut out = vec![0u8; wire::POLICY_GEN_LEN - 8];
-    let (mut free, mut screened) = (0u64, 0u64);
-    for (bit, tool, screen_index) in TOOLS {
-        let Some(mut literals) = engine.refusal_literals(tool, screen_index.is_some()) else {
+    let mut free = 0u64;
+    let mut screens: [Option<Vec<u8>>; 2] = [None, None];
+    for (bit, tool) in TOOLS {
+        let index = generation::screen_index(bit);
+        let Some(mut literals) = engine.refusal_literals(tool, index.is_some()) else {
             continue;
         };
         match guard.refusal_literals(tool) {
@@ -66,14 +62,17 @@ fn contents(engine: &Engine, guard: &Guard) -> Vec<u8> {
         }
         if literals.is_empty() {
             free |= bit;
-        } else if let (Some(i), Some(s)) = (screen_index, screen::build(&literals)) {
-            screened |= bit;
-            let at = screen_at(i);
-            out[at..at + s.len()].copy_from_slice(&s);
+        } else if let Some(i) = index {
+            screens[i] = screen::build(&literals);
         }
     }
-    out[..8].copy_from_slice(&free.to_le_bytes());
-    out[8..16].copy_from_slice(&screened.to_le_bytes());
+    let mut out = vec![0u8; generation::LEN];
+    generation::write(
+        &mut out,
+        0,
+        free,
+        [screens[0].as_deref(), screens[1].as_deref()],
+    );
     out
 }
 
@@ -90,10 +89,6 @@ impl Refusals {
         Refusals {
             contents: contents(engine, guard),
         }
-    }
-
-    fn word(&self, i: usize) -> u64 {
-        u64::from_le_bytes(self.contents[i * 8..i * 8 + 8].try_into().expect("8 bytes"))
     }
 
     /// Whether the policy could refuse `event`, so that it must be decided
@@ -124,20 +119,18 @@ impl Refusals {
 
     /// Whether the policy could refuse a call of `tool` on `path`.
     fn can_refuse_as(&self, tool: &str, path: Option<&str>, truncated: bool) -> bool {
-        let Some(&(bit, _, screen_index)) = TOOLS.iter().find(|(_, name, _)| *name == tool) else {
+        let Some(&(bit, _)) = TOOLS.iter().find(|(_, name)| *name == tool) else {
             return true;
         };
-        if self.word(0) & bit != 0 {
+        let free = generation::word(&self.contents, generation::FREE);
+        if free & bit != 0 {
             return false;
         }
-        if truncated || self.word(1) & bit == 0 {
-            return true;
-        }
-        let (Some(i), Some(path)) = (screen_index, path) else {
+        let (false, Some(path)) = (truncated, path) else {
             return true;
         };
-        let at = screen_at(i);
-        !screen::passes(&self.contents[at..at + screen::SCREEN_LEN], path.as_bytes())
+        let screened = generation::word(&self.contents, generation::SCREENED);
+        !generation::passes(free, screened, &self.contents, bit, path.as_bytes())
     }
 }
 
@@ -176,14 +169,13 @@ impl Published {
             return self.refusals.as_ref();
         }
         self.refusals = None;
-        let mut file = vec![0u8; wire::POLICY_GEN_LEN];
+        let mut file = vec![0u8; generation::LEN];
         self.file.read_exact_at(&mut file, 0).ok()?;
-        let read = u64::from_le_bytes(file[..8].try_into().expect("8 bytes"));
+        let read = generation::word(&file, generation::GENERATION);
         if read & 1 != 0 || read != g || self.generation_now()? != g {
             return None;
         }
         self.generation = g;
-        file.drain(..8);
         self.refusals = Some(Refusals { contents: file });
         self.refusals.as_ref()
     }
@@ -205,8 +197,8 @@ impl PolicyGeneration {
     pub fn create(path: &Path, engine: &Engine, guard: &Guard) -> Result<PolicyGeneration> {
         let dir = path.parent().unwrap_or(Path::new("."));
         let tmp = dir.join(format!(".{FILE_NAME}.{}", std::process::id()));
-        let mut init = 2u64.to_le_bytes().to_vec();
-        init.extend(contents(engine, guard));
+        let mut init = contents(engine, guard);
+        init[..8].copy_from_slice(&generation::FIRST.to_le_bytes());
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -224,7 +216,7 @@ impl PolicyGeneration {
         let p = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                wire::POLICY_GEN_LEN,
+                generation::LEN,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_SHARED,
                 file.as_raw_fd(),
@@ -249,7 +241,7 @@ impl PolicyGeneration {
     /// The generation in force.
     #[cfg(test)]
     pub fn generation(&self) -> u64 {
-        self.word(0).load(Ordering::Acquire)
+        self.word(generation::GENERATION).load(Ordering::Acquire)
     }
 
     /// Publish a policy change: mark the file as being rewritten (odd
@@ -258,35 +250,34 @@ impl PolicyGeneration {
     /// and ask the collector.
     pub fn bump(&self, engine: &Engine) {
         let data = contents(engine, &self.guard);
-        let g = self.word(0).load(Ordering::Relaxed);
-        self.word(0).store(g | 1, Ordering::Relaxed);
+        let g = self.word(generation::GENERATION).load(Ordering::Relaxed);
+        self.word(generation::GENERATION)
+            .store(g | 1, Ordering::Relaxed);
         fence(Ordering::Release);
-        self.word(1).store(
-            u64::from_le_bytes(data[..8].try_into().unwrap()),
-            Ordering::Relaxed,
-        );
-        self.word(2).store(
-            u64::from_le_bytes(data[8..16].try_into().unwrap()),
-            Ordering::Relaxed,
-        );
-        // SAFETY: the rest of the mapping, from byte 24: plain bytes no one
-        // in this process holds a reference to; readers in other processes
-        // validate what they read against the generation.
+        for i in [generation::FREE, generation::SCREENED] {
+            self.word(i)
+                .store(generation::word(&data, i), Ordering::Relaxed);
+        }
+        // SAFETY: the rest of the mapping, past the words: plain bytes no
+        // one in this process holds a reference to; readers in other
+        // processes validate what they read against the generation.
+        let past_words = 8 * (generation::SCREENED + 1);
         unsafe {
             std::ptr::copy_nonoverlapping(
-                data[16..].as_ptr(),
-                (self.words as *mut u8).add(24),
-                data.len() - 16,
+                data[past_words..].as_ptr(),
+                (self.words as *mut u8).add(past_words),
+                data.len() - past_words,
             )
         };
-        self.word(0).store((g | 1) + 1, Ordering::Release);
+        self.word(generation::GENERATION)
+            .store((g | 1) + 1, Ordering::Release);
     }
 }
 
 impl Drop for PolicyGeneration {
     fn drop(&mut self) {
         // SAFETY: unmapping exactly what `create` mapped.
-        unsafe { libc::munmap(self.words as *mut libc::c_void, wire::POLICY_GEN_LEN) };
+        unsafe { libc::munmap(self.words as *mut libc::c_void, generation::LEN) };
     }
 }
 
@@ -300,15 +291,14 @@ mod tests {
 
     fn read_words(path: &Path) -> (u64, u64, u64) {
         let b = std::fs::read(path).unwrap();
-        assert_eq!(b.len(), wire::POLICY_GEN_LEN);
+        assert_eq!(b.len(), generation::LEN);
         let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
         (w(0), w(1), w(2))
     }
 
     fn screen_of(path: &Path, i: usize) -> Vec<u8> {
         let b = std::fs::read(path).unwrap();
-        let at = wire::POLICY_GEN_SCREEN_AT + i * screen::SCREEN_LEN;
-        b[at..at + screen::SCREEN_LEN].to_vec()
+        b[generation::screen_range(i)].to_vec()
     }
 
     const NO_SSH: &str = "version: \"1\"\ndefault_action: allow\npolicies:\n  - name: no-ssh\n    match:\n      tool: read\n    rules:\n      - action: deny\n        when:\n          path_matches: [\"**/.ssh/**\"]\n";

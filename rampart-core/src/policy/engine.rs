@@ -1257,43 +1257,13 @@ fn url_host(url: &str) -> Option<&str> {
     (!host.is_empty()).then_some(host)
 }
 
-/// Go's `filepath.Clean` (after reading `\` as `/`).
+/// Go's `filepath.Clean` ([`crate::path::clean`]) after reading `\` as
+/// `/`, as paths are decided.
 pub fn clean_path(path: &str) -> Cow<'_, str> {
-    if is_clean(path) {
-        return Cow::Borrowed(path);
+    if path.contains('\\') {
+        return Cow::Owned(crate::path::clean(&path.replace('\\', "/")).into_owned());
     }
-    let path = path.replace('\\', "/");
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in path.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => match parts.last() {
-                Some(&last) if last != ".." => {
-                    parts.pop();
-                }
-                _ if rooted => {}
-                _ => parts.push(".."),
-            },
-            s => parts.push(s),
-        }
-    }
-    let joined = parts.join("/");
-    Cow::Owned(match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_string(),
-        (false, false) => joined,
-    })
-}
-
-fn is_clean(path: &str) -> bool {
-    if path.is_empty() || path.contains('\\') || (path.len() > 1 && path.ends_with('/')) {
-        return false;
-    }
-    !path
-        .split('/')
-        .enumerate()
-        .any(|(i, seg)| seg == "." || seg == ".." || (seg.is_empty() && i > 0 && path != "/"))
+    crate::path::clean(path)
 }
 
 /// The spelling of an absolute path inside `project` that `$PROJECT`

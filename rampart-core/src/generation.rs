@@ -1,0 +1,146 @@
+//! The policy generation file (named by `RAMPART_POLICY_GEN`): the
+//! collector's word to every enforcing process about the policy in force.
+//! This module owns its layout and its one question ("can the policy refuse
+//! this call?"); the collector writes the file through a shared mapping, the
+//! preload library maps it read-only, and `rampart __trace-exec` reads it
+//! with `pread`, all three through the functions here.
+//!
+//! Little-endian `u64` words, each written atomically by the collector and
+//! read the same way by the library, then two path screens
+//! ([`crate::screen`]):
+//!
+//! ```text
+//! word 0 (GENERATION)  even, FIRST at start, bumped by 2 after every policy
+//!                      change; odd while the collector rewrites the file
+//! word 1 (FREE)        TOOL_* bits: tools the policy in force can never
+//!                      refuse (no call of theirs needs to wait)
+//! word 2 (SCREENED)    TOOL_* bits (READ, WRITE): tools whose screen below
+//!                      is in force
+//! byte SCREENS_AT      the screen of `read`, then the screen of `write`
+//! ```
+//!
+//! A reader takes the generation, reads what it needs and takes the
+//! generation again: the read counts only when both are the same even
+//! number. Verdict-free bits read on their own may belong to the policy
+//! before or after a concurrent change, as may any verdict.
+//!
+//! `no_std`, allocation-free and panic-free: the library calls it in hooks.
+//! It never opens, maps or writes the file itself.
+
+use core::ops::Range;
+
+use crate::screen::{self, SCREEN_LEN};
+use crate::wire::{TOOL_READ, TOOL_WRITE};
+
+/// Word index of the generation.
+pub const GENERATION: usize = 0;
+/// Word index of the verdict-free tool bits.
+pub const FREE: usize = 1;
+/// Word index of the screened tool bits.
+pub const SCREENED: usize = 2;
+/// Byte offset of the first path screen.
+pub const SCREENS_AT: usize = 64;
+/// The file's length: a reader insists on all of it before it maps it.
+pub const LEN: usize = SCREENS_AT + 2 * SCREEN_LEN;
+/// The generation a new file starts at.
+pub const FIRST: u64 = 2;
+
+/// Which path screen a tool has: `read`'s is the first, `write`'s the
+/// second; other tools have none.
+pub fn screen_index(tool: u64) -> Option<usize> {
+    match tool {
+        TOOL_READ => Some(0),
+        TOOL_WRITE => Some(1),
+        _ => None,
+    }
+}
+
+/// The bytes of screen `i` in the file.
+pub fn screen_range(i: usize) -> Range<usize> {
+    let at = SCREENS_AT + i * SCREEN_LEN;
+    at..at + SCREEN_LEN
+}
+
+/// Word `i` of a copy of the file (0 past its end).
+pub fn word(file: &[u8], i: usize) -> u64 {
+    file.get(i * 8..i * 8 + 8).map_or(0, |w| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        u64::from_le_bytes(b)
+    })
+}
+
+/// Whether the policy cannot refuse a call of `tool` (one `TOOL_*` bit) on
+/// `path`: the tool is verdict-free, or its screen is in force and the path
+/// passes it. `free` and `screened` are words [`FREE`] and [`SCREENED`];
+/// `file` is the file (at least up to the screens). The caller validates
+/// the answer with the generation.
+pub fn passes(free: u64, screened: u64, file: &[u8], tool: u64, path: &[u8]) -> bool {
+    if free & tool != 0 {
+        return true;
+    }
+    if screened & tool == 0 {
+        return false;
+    }
+    screen_index(tool)
+        .and_then(|i| file.get(screen_range(i)))
+        .is_some_and(|s| screen::passes(s, path))
+}
+
+/// Lay out the file in `out` (at least [`LEN`] bytes; nothing is written
+/// otherwise): the generation, the verdict-free and screened bits, and the
+/// screens of `read` and `write` where given (a screen longer than
+/// [`SCREEN_LEN`] is not written and its bit is cleared).
+pub fn write(out: &mut [u8], generation: u64, free: u64, screens: [Option<&[u8]>; 2]) {
+    if out.len() < LEN {
+        return;
+    }
+    out[..LEN].fill(0);
+    let mut screened = 0;
+    for (i, (tool, s)) in [TOOL_READ, TOOL_WRITE].into_iter().zip(screens).enumerate() {
+        if let Some(s) = s.filter(|s| s.len() <= SCREEN_LEN) {
+            let r = screen_range(i);
+            out[r.start..r.start + s.len()].copy_from_slice(s);
+            screened |= tool;
+        }
+    }
+    for (i, w) in [generation, free, screened].into_iter().enumerate() {
+        out[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+    }
+}
+
+#[cfg(all(test, feature = "full"))]
+mod tests {
+    use super::*;
+    use crate::wire::{TOOL_EXEC, TOOL_NET};
+
+    #[test]
+    fn what_is_written_is_what_is_read() {
+        let read = screen::build(&[".ssh/id_".to_string()]).unwrap();
+        let mut file = vec![0u8; LEN];
+        write(
+            &mut file,
+            FIRST,
+            TOOL_EXEC | TOOL_WRITE,
+            [Some(&read), None],
+        );
+        assert_eq!(word(&file, GENERATION), FIRST);
+        let (free, screened) = (word(&file, FREE), word(&file, SCREENED));
+        assert_eq!((free, screened), (TOOL_EXEC | TOOL_WRITE, TOOL_READ));
+        let p = |tool, path: &str| passes(free, screened, &file, tool, path.as_bytes());
+        assert!(p(TOOL_EXEC, "/bin/ssh"));
+        assert!(p(TOOL_WRITE, "/home/u/.ssh/id_rsa"));
+        assert!(!p(TOOL_READ, "/home/u/.ssh/id_rsa"));
+        assert!(p(TOOL_READ, "/usr/include/stdio.h"));
+        assert!(!p(TOOL_NET, "/"), "net is neither free nor screened");
+    }
+
+    #[test]
+    fn a_short_file_or_buffer_never_passes_or_panics() {
+        let mut short = [0u8; 16];
+        write(&mut short, 4, 0, [None, None]);
+        assert_eq!(short, [0u8; 16], "nothing written into a buffer too small");
+        assert!(!passes(0, TOOL_READ, &short, TOOL_READ, b"/etc/hosts"));
+        assert_eq!(word(&short, 9), 0);
+    }
+}
