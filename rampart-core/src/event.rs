@@ -22,7 +22,7 @@ use std::net::IpAddr;
 
 use serde_json::{Map, Value};
 
-pub use crate::wire::Op;
+pub use crate::tool::Op;
 
 /// Which interceptor saw the call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -179,7 +179,7 @@ impl Event {
             } => [
                 Some(("write", path.as_str())),
                 new_path.as_deref().map(|p| ("write", p)),
-                (op.tools() & crate::wire::TOOL_READ != 0).then_some(("read", path.as_str())),
+                (op.tools() & crate::tool::TOOL_READ != 0).then_some(("read", path.as_str())),
             ],
             _ => return None,
         };

@@ -30,7 +30,7 @@
 use core::ops::Range;
 
 use crate::screen::{self, SCREEN_LEN};
-use crate::wire::{TOOL_READ, TOOL_WRITE};
+use crate::tool::{TOOL_READ, TOOL_WRITE};
 
 /// Word index of the generation.
 pub const GENERATION: usize = 0;
@@ -112,7 +112,7 @@ pub fn write(out: &mut [u8], generation: u64, free: u64, screens: [Option<&[u8]>
 #[cfg(all(test, feature = "full"))]
 mod tests {
     use super::*;
-    use crate::wire::{TOOL_EXEC, TOOL_NET};
+    use crate::tool::{TOOL_EXEC, TOOL_NET};
 
     #[test]
     fn what_is_written_is_what_is_read() {

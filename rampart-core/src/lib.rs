@@ -15,6 +15,7 @@
 //!   for the library, owned strings for everyone else.
 //! - [`screen`]: which opens (and mutations) a policy could refuse, in a form the preload
 //!   library tests without allocating.
+//! - [`tool`]: Rampart's tools as bits and the mutation ops: what a call is.
 //! - [`policy`]: Rampart's YAML policies, loaded strictly and compiled into an
 //!   [`policy::Engine`] that decides each call.
 //! - [`audit`]: the hash-chained `rampart.audit.v1` JSONL trail: records, the
@@ -36,6 +37,7 @@ pub mod env;
 pub mod generation;
 pub mod path;
 pub mod screen;
+pub mod tool;
 pub mod wire;
 
 #[cfg(feature = "full")]

@@ -54,6 +54,8 @@
 use core::mem::MaybeUninit;
 use core::ops::Range;
 
+pub use crate::tool::{Op, TOOL_EXEC, TOOL_NET, TOOL_READ, TOOL_WRITE};
+
 /// Largest frame on the wire: the collector's receive buffer size. A
 /// datagram longer than this is a protocol error.
 pub const MAX_FRAME: usize = 16 * 1024;
@@ -95,109 +97,6 @@ pub enum CallKind {
     ConnectInet = 3,
     ConnectUnix = 4,
     Mutate = 5,
-}
-
-/// What a mutation (a call that changes the file system without opening a
-/// file, [`CallKind::Mutate`]) does: the `op` of its record. The byte
-/// values are the wire's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Op {
-    /// `unlink`, `unlinkat`, `rmdir`, `remove`.
-    Delete = 1,
-    /// `rename`, `renameat`, `renameat2`.
-    Rename = 2,
-    /// `link`, `linkat`.
-    Link = 3,
-    /// `symlink`, `symlinkat`.
-    Symlink = 4,
-    /// `mkdir`, `mkdirat`.
-    Mkdir = 5,
-    /// `chmod`, `lchmod`, `fchmodat`, `fchmodat2`.
-    Chmod = 6,
-    /// `chown`, `lchown`, `fchownat`.
-    Chown = 7,
-    /// `truncate`, `truncate64`.
-    Truncate = 8,
-    /// `utime`, `utimes`, `lutimes`, `futimesat`, `utimensat` with a path.
-    Utime = 9,
-}
-
-impl Op {
-    pub const ALL: [Op; 9] = [
-        Op::Delete,
-        Op::Rename,
-        Op::Link,
-        Op::Symlink,
-        Op::Mkdir,
-        Op::Chmod,
-        Op::Chown,
-        Op::Truncate,
-        Op::Utime,
-    ];
-
-    pub const fn from_u8(b: u8) -> Option<Op> {
-        Some(match b {
-            1 => Op::Delete,
-            2 => Op::Rename,
-            3 => Op::Link,
-            4 => Op::Symlink,
-            5 => Op::Mkdir,
-            6 => Op::Chmod,
-            7 => Op::Chown,
-            8 => Op::Truncate,
-            9 => Op::Utime,
-            _ => return None,
-        })
-    }
-
-    /// The name in the record's `op`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Op::Delete => "delete",
-            Op::Rename => "rename",
-            Op::Link => "link",
-            Op::Symlink => "symlink",
-            Op::Mkdir => "mkdir",
-            Op::Chmod => "chmod",
-            Op::Chown => "chown",
-            Op::Truncate => "truncate",
-            Op::Utime => "utime",
-        }
-    }
-
-    /// Whether the second string of the call is a second path it changes
-    /// (the new name of a rename or a link), decided like the first. A
-    /// symlink's second string is its target, recorded as written and
-    /// never decided (the link's own path is what the call creates).
-    pub const fn has_new_path(self) -> bool {
-        matches!(self, Op::Rename | Op::Link)
-    }
-
-    /// Whether the second string is a symlink's target.
-    pub const fn has_target(self) -> bool {
-        matches!(self, Op::Symlink)
-    }
-
-    /// The `TOOL_*` bits the call is decided under: `write` for each path it
-    /// changes, and `read` too for the source of a link (a hard link gives
-    /// the file a second name, readable wherever the link is).
-    pub const fn tools(self) -> u64 {
-        match self {
-            Op::Link => TOOL_WRITE | TOOL_READ,
-            _ => TOOL_WRITE,
-        }
-    }
-
-    /// The errno a refused call fails with: `EPERM` where the call's man
-    /// page gives it to a caller without permission (`chmod`, `chown`),
-    /// else `EACCES` (Linux numbers: this half of the crate has no libc).
-    pub const fn refused_errno(self) -> i32 {
-        match self {
-            Op::Chmod | Op::Chown => 1,
-            _ => 13,
-        }
-    }
 }
 
 /// The outcome of a call as the encoder writes it (the `no_std` twin of
@@ -605,13 +504,6 @@ pub fn encode_exec_failed(buf: &mut [u8], seq: u32, errno: i32) -> usize {
     e.i32(errno);
     e.finish()
 }
-
-/// Bits of the verdict-free word of the policy generation file
-/// ([`crate::generation`]), one per tool.
-pub const TOOL_EXEC: u64 = 1;
-pub const TOOL_READ: u64 = 2;
-pub const TOOL_WRITE: u64 = 4;
-pub const TOOL_NET: u64 = 8;
 
 /// Encode a Lost frame: `count` Event frames of this process never reached
 /// the collector (it was gone or wedged when they were sent). The

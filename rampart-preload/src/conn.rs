@@ -623,3 +623,31 @@ pub extern "C" fn after_fork_in_child() {
         WAITING.store(false, Ordering::Release);
     }
 }
+
+/// Who is calling, resolved once per hook.
+pub struct Ctx {
+    pub s: &'static Saved,
+    pub pid: i32,
+    pub ppid: i32,
+}
+
+/// The caller, when the library is initialised and a collector is named.
+#[inline]
+pub fn ctx() -> Option<Ctx> {
+    let s = crate::state::saved()?;
+    if !s.active {
+        return None;
+    }
+    let pid = sys::getpid();
+    Some(Ctx {
+        s,
+        pid,
+        ppid: crate::state::ppid(pid),
+    })
+}
+
+impl Ctx {
+    pub fn conn(&self) -> Option<Conn> {
+        acquire(self.s, self.pid, self.ppid)
+    }
+}

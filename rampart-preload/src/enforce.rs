@@ -47,8 +47,8 @@ use libc::c_int;
 use rampart_core::generation;
 use rampart_core::wire::{self, WireOutcome};
 
+use crate::conn::Ctx;
 use crate::conn::{self, Conn};
-use crate::report::Ctx;
 use crate::sys;
 
 /// What the hook does with the call.

@@ -30,17 +30,21 @@
 //! only.
 //!
 //! Modules: [`sys`] raw system calls; [`real`] the real libc functions;
-//! [`state`] what is saved at load time; [`conn`] the collector connection;
-//! [`path`] path resolution; [`reach`] the file an open reaches and an
-//! open that cannot reach another; [`cache`] cwd and directory paths;
-//! [`dns`] address → name table; [`envp`] the children's environment;
-//! [`report`] building frames; [`enforce`] verdicts and their cache;
-//! [`elf`] targets the library cannot watch; [`hooks`] the exported entry
-//! points (plus `shim.c` for the variadic ones).
+//! [`state`] what is saved at load time; [`conn`] the caller and its
+//! collector connection; [`path`] the names the kernel gives (cwd, fd
+//! paths); [`at`] a path argument made absolute; [`reach`] the file an
+//! open reaches and an open that cannot reach another; [`cache`] cwd and
+//! directory paths; [`dns`] address → name table; [`envp`] the children's
+//! environment; [`report`] building frames; [`enforce`] verdicts and their
+//! cache; [`elf`] targets the library cannot watch; [`hooks`] the exported
+//! entry points (plus `shim.c` for the variadic ones). This file owns the
+//! process's lifecycle hooks (load, fork, exit). No module cycles
+//! (`tests/module_graph.rs`).
 
 // The hooks take raw pointers from C callers by design.
 #![allow(clippy::missing_safety_doc)]
 
+mod at;
 mod cache;
 mod conn;
 mod dns;
@@ -64,6 +68,20 @@ extern "C" fn load() {
 #[used]
 #[link_section = ".init_array"]
 static LOAD: extern "C" fn() = load;
+
+/// Around `fork`, registered once when `state` is first read: the verdict
+/// cache is created before a fork so that parent and child share it, and
+/// the child drops the parent's connection.
+pub(crate) fn register_fork_handlers() {
+    // SAFETY: registering plain functions; glibc copies the record.
+    unsafe {
+        libc::pthread_atfork(
+            Some(enforce::before_fork),
+            None,
+            Some(conn::after_fork_in_child),
+        )
+    };
+}
 
 /// At exit: report the records that never reached the collector.
 extern "C" fn unload() {

@@ -1,8 +1,7 @@
-//! Paths as the audit trail wants them: absolute and lexically cleaned
-//! (`.`, `..` and repeated slashes removed, no symlink resolution, by
-//! [`rampart_core::path`], the cleaning every part shares), with relative
-//! and `*at` paths resolved against the cwd or the directory descriptor at
-//! call time.
+//! The names the kernel gives: the cwd (also when it was removed), the path
+//! behind a descriptor (`/proc/self/fd/N`), and small helpers to build
+//! names in frame space. Uncached: `cache` keeps what is asked often, and
+//! `at` makes a call's path argument absolute with both.
 //!
 //! Everything writes into caller-provided space (usually straight into the
 //! wire frame) and reports whether it had to cut. No allocation, no panics.
@@ -10,8 +9,6 @@
 use core::mem::MaybeUninit;
 
 use libc::c_int;
-
-use rampart_core::path::clean_join_into;
 
 use crate::sys;
 
@@ -110,62 +107,4 @@ pub fn fd_path(fd: c_int, out: &mut [u8]) -> Option<usize> {
         return None;
     }
     Some(len)
-}
-
-/// Where a path argument is relative to.
-#[derive(Clone, Copy)]
-pub enum Base {
-    /// The cwd (`AT_FDCWD` or a plain call).
-    Cwd,
-    /// A directory descriptor (`*at` calls).
-    Dir(c_int),
-    /// Not a path to resolve: a command name no PATH search found.
-    AsIs,
-}
-
-impl Base {
-    pub fn of(dirfd: c_int) -> Base {
-        if dirfd == libc::AT_FDCWD {
-            Base::Cwd
-        } else {
-            Base::Dir(dirfd)
-        }
-    }
-}
-
-/// Resolve `rel` against `base` into `out`, given the cwd bytes already
-/// written to the frame: `(len, cut)`.
-pub fn resolve_into(
-    base: Base,
-    cwd: &[u8],
-    rel: &[u8],
-    out: &mut [MaybeUninit<u8>],
-) -> (usize, bool) {
-    match base {
-        Base::AsIs => copy_as_is(rel, out),
-        _ if rel.first() == Some(&b'/') => clean_join_into(b"/", rel, out),
-        Base::Cwd => clean_join_into(cwd, rel, out),
-        Base::Dir(fd) => resolve_in_dir(fd, rel, out),
-    }
-}
-
-/// Kept out of line so its 4 KiB buffer is on the stack only for `*at`
-/// calls with a real directory descriptor.
-#[inline(never)]
-fn resolve_in_dir(fd: c_int, rel: &[u8], out: &mut [MaybeUninit<u8>]) -> (usize, bool) {
-    let mut dir = [0u8; PATH_MAX];
-    match crate::cache::dir_path(fd, &mut dir) {
-        Some(n) => clean_join_into(&dir[..n], rel, out),
-        // Not a directory we can name (bad fd): keep the call's own
-        // words, relative, so nothing is invented.
-        None => copy_as_is(rel, out),
-    }
-}
-
-fn copy_as_is(rel: &[u8], out: &mut [MaybeUninit<u8>]) -> (usize, bool) {
-    let n = rel.len().min(out.len());
-    for (d, b) in out.iter_mut().zip(&rel[..n]) {
-        d.write(*b);
-    }
-    (n, n < rel.len())
 }

@@ -16,43 +16,16 @@ use rampart_core::wire::{
     self, CallKind, Encoder, EventHead, InetAddr, Op, WireOutcome, WireProto,
 };
 
-use crate::conn::{self, Conn};
+use crate::at::{self, Base};
+use crate::conn::{self, Conn, Ctx};
 use crate::enforce::{self, Gate};
-use crate::path::{self, Base};
-use crate::state::{self, Saved};
+use crate::path;
+use crate::state;
 use crate::sys;
 
 /// Bytes of the frame buffer on a hook's stack (the wire allows up to
 /// [`wire::MAX_FRAME`]; this keeps a hook's stack use under 16 KiB).
 pub const FRAME: usize = 8 * 1024;
-
-/// Who is calling, resolved once per hook.
-pub struct Ctx {
-    pub s: &'static Saved,
-    pub pid: i32,
-    pub ppid: i32,
-}
-
-/// The caller, when the library is initialised and a collector is named.
-#[inline]
-pub fn ctx() -> Option<Ctx> {
-    let s = state::saved()?;
-    if !s.active {
-        return None;
-    }
-    let pid = sys::getpid();
-    Some(Ctx {
-        s,
-        pid,
-        ppid: state::ppid(pid),
-    })
-}
-
-impl Ctx {
-    pub fn conn(&self) -> Option<Conn> {
-        conn::acquire(self.s, self.pid, self.ppid)
-    }
-}
 
 /// The outcome of a call returning -1 (with `err`) on failure.
 pub fn outcome(ok: bool, err: c_int) -> WireOutcome {
@@ -205,7 +178,7 @@ fn open_body(
             .len()
             .saturating_sub(2 + path::PATH_MAX)
             .min(path::PATH_MAX);
-        path::resolve_into(base, cwd, rel, &mut out[..cap])
+        at::resolve_into(base, cwd, rel, &mut out[..cap])
     });
     e.str_with(|written, out| {
         let cap = out.len().min(path::PATH_MAX);
@@ -332,7 +305,7 @@ fn put_path(e: &mut Encoder<'_>, cwd: Range<usize>, base: Base, rel: &[u8]) -> R
     e.str_with(|written, out| {
         let cwd = written.get(cwd).unwrap_or(&[]);
         let cap = out.len().min(path::PATH_MAX);
-        path::resolve_into(base, cwd, rel, &mut out[..cap])
+        at::resolve_into(base, cwd, rel, &mut out[..cap])
     })
 }
 

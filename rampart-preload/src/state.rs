@@ -157,14 +157,7 @@ pub fn init() {
     // Resolve the real execve now: its first use may be in a vfork child,
     // where dlsym (which takes the loader's lock) is best avoided.
     let _ = crate::real::execve.addr();
-    // SAFETY: registering a plain function; glibc copies the record.
-    unsafe {
-        libc::pthread_atfork(
-            Some(crate::enforce::before_fork),
-            None,
-            Some(crate::conn::after_fork_in_child),
-        )
-    };
+    crate::register_fork_handlers();
     INIT.store(INIT_DONE, Ordering::Release);
 }
 

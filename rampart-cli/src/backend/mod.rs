@@ -14,14 +14,46 @@ pub mod sinks;
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use rampart_core::event::Event;
 use rampart_trace::{Options, RunReport, Sink, Verdict};
 
 use crate::child;
-use crate::cmd::run::PRELOAD_LIB;
+
+/// The preload library's file name.
+pub const PRELOAD_LIB: &str = "librampart_preload.so";
+
+/// `RAMPART_PRELOAD_LIB`, else next to the rampart binary, else `../lib/`.
+pub fn find_preload_library() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("RAMPART_PRELOAD_LIB") {
+        let p = PathBuf::from(p);
+        if p.is_file() {
+            return Ok(std::fs::canonicalize(&p).unwrap_or(p));
+        }
+        bail!(
+            "RAMPART_PRELOAD_LIB names {}, which does not exist",
+            p.display()
+        );
+    }
+    let exe = std::env::current_exe().context("cannot find the rampart binary's own path")?;
+    let dir = exe
+        .parent()
+        .context("the rampart binary has no directory")?;
+    let candidates = [dir.join(PRELOAD_LIB), dir.join("../lib").join(PRELOAD_LIB)];
+    for c in &candidates {
+        if c.is_file() {
+            return Ok(std::fs::canonicalize(c).unwrap_or_else(|_| c.clone()));
+        }
+    }
+    bail!(
+        "cannot find {PRELOAD_LIB} (looked in {} and {}); without it nothing would be watched. \
+         Install it next to the rampart binary or set RAMPART_PRELOAD_LIB",
+        candidates[0].display(),
+        candidates[1].display()
+    )
+}
 
 /// Which interceptor watches the command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -32,9 +32,6 @@ use rampart_core::event::Outcome;
 /// processes it left behind to finish sending.
 const GRACE: Duration = Duration::from_secs(1);
 
-/// The preload library's file name.
-pub const PRELOAD_LIB: &str = "librampart_preload.so";
-
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// monitor records every call with the policy's verdict and blocks
@@ -92,7 +89,7 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
     let backend = backend::choose(args.backend, &args.command[0]);
     let lib = match backend {
         Backend::Trace => None,
-        _ => Some(find_preload_library()?),
+        _ => Some(backend::find_preload_library()?),
     };
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let origin = Origin {
@@ -427,36 +424,6 @@ fn enforce_env(args: &Args) -> Vec<(String, OsString)> {
             args.decision_timeout.to_string().into(),
         ),
     ]
-}
-
-/// `RAMPART_PRELOAD_LIB`, else next to the rampart binary, else `../lib/`.
-pub fn find_preload_library() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os("RAMPART_PRELOAD_LIB") {
-        let p = PathBuf::from(p);
-        if p.is_file() {
-            return Ok(std::fs::canonicalize(&p).unwrap_or(p));
-        }
-        bail!(
-            "RAMPART_PRELOAD_LIB names {}, which does not exist",
-            p.display()
-        );
-    }
-    let exe = std::env::current_exe().context("cannot find the rampart binary's own path")?;
-    let dir = exe
-        .parent()
-        .context("the rampart binary has no directory")?;
-    let candidates = [dir.join(PRELOAD_LIB), dir.join("../lib").join(PRELOAD_LIB)];
-    for c in &candidates {
-        if c.is_file() {
-            return Ok(std::fs::canonicalize(c).unwrap_or_else(|_| c.clone()));
-        }
-    }
-    bail!(
-        "cannot find {PRELOAD_LIB} (looked in {} and {}); without it nothing would be watched. \
-         Install it next to the rampart binary or set RAMPART_PRELOAD_LIB",
-        candidates[0].display(),
-        candidates[1].display()
-    )
 }
 
 /// After the command ended: record the processes it left running

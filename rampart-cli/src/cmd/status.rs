@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 
-use crate::cmd::run::{child_env_for, find_preload_library};
+use crate::backend::find_preload_library;
+use crate::cmd::run::child_env_for;
 use crate::runtime::{self, State};
 
 #[derive(clap::Args, Debug)]

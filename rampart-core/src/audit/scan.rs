@@ -7,7 +7,9 @@
 //! the hash of the record before it, a continuation header only as the
 //! first line of its file, naming the file before it and the hash the chain
 //! ended at. [`super::verify()`] and `rampart init --from-audit` are both a
-//! scan; they differ in the [`LineSink`] that reads each line.
+//! scan; they differ in the [`LineSink`] that reads each line. It owns the
+//! verdict's types too ([`VerifyReport`], [`VerifyFailure`]): a scan ends
+//! in one of them.
 //!
 //! Blocks of lines go round-robin to worker threads, each with its own
 //! sink; a worker checks hashes and the links inside its block, and the
@@ -18,6 +20,7 @@
 //! blocks in memory.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -26,7 +29,46 @@ use std::sync::mpsc;
 
 use super::reader::{chain_groups, Location};
 use super::record::hash_of_stored_line;
-use super::verify::{VerifyFailure, VerifyReport};
+
+/// What a successful verification saw.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Records whose hash and link checked out.
+    pub records: u64,
+    /// Files read.
+    pub files: usize,
+    /// Independent chains: one per directory argument, one per run of
+    /// consecutive file arguments.
+    pub chains: usize,
+    /// Hash of the last record of the last chain (`""` if it has none).
+    pub last_hash: String,
+    /// Torn last lines (writes that did not finish), tolerated.
+    pub torn: Vec<Location>,
+    /// Calls the trail says it does not hold: the sum of its `lost`
+    /// records (see [`Record::lost`]).
+    pub lost: u64,
+}
+
+/// Where and why verification failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyFailure {
+    pub file: PathBuf,
+    /// 1-based line; 0 when the file itself could not be read.
+    pub line: u64,
+    pub reason: String,
+}
+
+impl fmt::Display for VerifyFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.reason)
+        } else {
+            write!(f, "{}:{}: {}", self.file.display(), self.line, self.reason)
+        }
+    }
+}
+
+impl std::error::Error for VerifyFailure {}
 
 /// What a line is to the chain, as its [`LineSink`] read it.
 #[derive(Debug)]

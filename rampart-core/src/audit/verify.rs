@@ -17,52 +17,11 @@
 //! means a line rewritten in another JSON form fails even if it means the
 //! same: Rampart's writers never reformat a line.
 
-use std::fmt;
 use std::path::PathBuf;
 
-use super::reader::{classify, LineContent, Location};
+use super::reader::{classify, LineContent};
 use super::record::Record;
-use super::scan::{default_threads, scan, LineSink, Link};
-
-/// What a successful verification saw.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct VerifyReport {
-    /// Records whose hash and link checked out.
-    pub records: u64,
-    /// Files read.
-    pub files: usize,
-    /// Independent chains: one per directory argument, one per run of
-    /// consecutive file arguments.
-    pub chains: usize,
-    /// Hash of the last record of the last chain (`""` if it has none).
-    pub last_hash: String,
-    /// Torn last lines (writes that did not finish), tolerated.
-    pub torn: Vec<Location>,
-    /// Calls the trail says it does not hold: the sum of its `lost`
-    /// records (see [`Record::lost`]).
-    pub lost: u64,
-}
-
-/// Where and why verification failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VerifyFailure {
-    pub file: PathBuf,
-    /// 1-based line; 0 when the file itself could not be read.
-    pub line: u64,
-    pub reason: String,
-}
-
-impl fmt::Display for VerifyFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file.display(), self.reason)
-        } else {
-            write!(f, "{}:{}: {}", self.file.display(), self.line, self.reason)
-        }
-    }
-}
-
-impl std::error::Error for VerifyFailure {}
+use super::scan::{default_threads, scan, LineSink, Link, VerifyFailure, VerifyReport};
 
 /// Verifies the trails in `paths` (files and directories; see
 /// [`crate::audit::Reader::open`] for the order). Each directory is one

@@ -28,13 +28,14 @@
 use libc::{c_char, c_int, c_long};
 use rampart_core::wire::{self, WireOutcome};
 
-use crate::conn::Conn;
+use crate::at::Base;
+use crate::conn::{self, Conn, Ctx};
 use crate::elf;
 use crate::enforce::{self, Gate};
 use crate::envp::ChildEnv;
-use crate::path::{Base, PATH_MAX};
+use crate::path::PATH_MAX;
 use crate::real::get;
-use crate::report::{self, Ctx};
+use crate::report;
 use crate::state::{libc_environ, Saved};
 use crate::sys;
 
@@ -235,7 +236,7 @@ pub unsafe fn exec_reported(
     argv: Argv,
     envp: Argv,
 ) -> c_int {
-    let cx = report::ctx();
+    let cx = conn::ctx();
     let Some(cx) = cx else {
         return call_real(how, path, argv, envp);
     };
@@ -406,7 +407,7 @@ fn continues_search(err: c_int) -> bool {
 pub unsafe fn execvpe_impl(file: *const c_char, argv: Argv, envp: Argv) -> c_int {
     let name = sys::cstr_bytes(file);
     // Not watched: still our search (glibc's rules), without reports.
-    let cx = report::ctx();
+    let cx = conn::ctx();
     search_exec(cx.as_ref(), name, file, argv, envp)
 }
 

@@ -23,8 +23,9 @@
 use libc::{c_char, c_int, c_long, c_uint, gid_t, mode_t, off64_t, off_t, uid_t};
 use rampart_core::wire::Op;
 
+use crate::at::Base;
+use crate::conn;
 use crate::enforce::{self, Gate};
-use crate::path::Base;
 use crate::real::{get, must};
 use crate::report::{self, outcome};
 use crate::sys;
@@ -115,7 +116,7 @@ fn before(m: &Mutation) -> Option<Gate> {
     if !crate::state::saved()?.enforce {
         return None;
     }
-    let cx = report::ctx()?;
+    let cx = conn::ctx()?;
     let err = sys::errno();
     let mut conn = cx.conn();
     if !enforce::needs_verdict(&cx, m.op.tools(), conn.as_ref()) {
@@ -133,7 +134,7 @@ fn after(m: &Mutation, ok: bool, err: c_int) {
     if !ok && err == libc::EFAULT {
         return; // nothing was changed, and the strings may not be readable
     }
-    let Some(cx) = report::ctx() else { return };
+    let Some(cx) = conn::ctx() else { return };
     let mut conn = cx.conn();
     // SAFETY: the real call read these strings successfully.
     report::mutation(&cx, &mut conn, &unsafe { m.strings() }, outcome(ok, err));

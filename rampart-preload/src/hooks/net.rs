@@ -21,6 +21,7 @@
 use libc::{c_char, c_int, sockaddr, socklen_t};
 use rampart_core::wire::{self, InetAddr, WireOutcome, WireProto};
 
+use crate::conn;
 use crate::enforce::{self, Gate};
 
 use crate::real::{get, must};
@@ -45,7 +46,7 @@ pub unsafe fn after_connect(
     if family != libc::AF_INET && family != libc::AF_INET6 && family != libc::AF_UNIX {
         return;
     }
-    let Some(cx) = report::ctx() else { return };
+    let Some(cx) = conn::ctx() else { return };
     let oc = if ok {
         WireOutcome::Ok
     } else if err == libc::EINPROGRESS {
@@ -104,7 +105,7 @@ pub unsafe fn before_connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -
     if !crate::state::saved()?.enforce {
         return None; // monitor mode: not even the pid is needed yet
     }
-    let cx = report::ctx()?;
+    let cx = conn::ctx()?;
     let err = sys::errno();
     let mut conn = cx.conn();
     if !enforce::needs_verdict(&cx, wire::TOOL_NET, conn.as_ref()) {

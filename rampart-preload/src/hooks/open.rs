@@ -25,11 +25,13 @@
 
 use libc::{c_char, c_int, c_uint, mode_t, FILE};
 
+use crate::at::Base;
+use crate::conn::{self, Ctx};
 use crate::enforce::{self, Gate};
-use crate::path::{Base, PATH_MAX};
+use crate::path::PATH_MAX;
 use crate::reach::{self, PathCopy};
 use crate::real::{get, must};
-use crate::report::{self, outcome, Ctx, Reached};
+use crate::report::{self, outcome, Reached};
 use crate::sys;
 
 /// Report an open of `path` relative to `base` that returned `ok`/`err`.
@@ -37,7 +39,7 @@ pub fn after_open(base: Base, path: *const c_char, flags: c_int, ok: bool, err: 
     if path.is_null() || (!ok && err == libc::EFAULT) {
         return; // nothing was opened, and the path may not be readable
     }
-    let Some(cx) = report::ctx() else { return };
+    let Some(cx) = conn::ctx() else { return };
     let mut conn = cx.conn();
     // SAFETY: the real call read this string successfully.
     let rel = unsafe { sys::cstr_bytes(path) };
@@ -62,7 +64,7 @@ fn before_open(base: Base, path: *const c_char, flags: c_int) -> Option<Gate> {
     if !crate::state::saved()?.enforce {
         return None; // monitor mode: not even the pid is needed yet
     }
-    let cx = report::ctx()?;
+    let cx = conn::ctx()?;
     let err = sys::errno();
     let mut conn = cx.conn();
     if !enforce::needs_verdict(&cx, enforce::open_tool(flags), conn.as_ref()) {
@@ -229,7 +231,7 @@ fn watched(a: OpenArgs, copy: &PathCopy, real: &dyn Fn(*const c_char) -> c_int) 
 /// Report an open made ([`after`], with this caller's connection) and
 /// return its result with its errno.
 fn reported(a: OpenArgs, copy: &PathCopy, reached: Reached, r: Result<c_int, c_int>) -> c_int {
-    match report::ctx() {
+    match conn::ctx() {
         Some(cx) => after(&cx, &mut cx.conn(), a, copy, reached, r),
         None => finish(r),
     }
@@ -248,7 +250,7 @@ fn finish(r: Result<c_int, c_int>) -> c_int {
 
 /// Enforce mode (see the module doc).
 fn enforced(a: OpenArgs, copy: &PathCopy, real: &dyn Fn(*const c_char) -> c_int) -> c_int {
-    let Some(cx) = report::ctx() else {
+    let Some(cx) = conn::ctx() else {
         return real(copy.ptr());
     };
     let err = sys::errno();
@@ -834,7 +836,7 @@ unsafe fn freopen_pinned(
     }
     let copy = PathCopy::of(path)?;
     let flags = fopen_flags(sys::cstr_bytes(mode));
-    let cx = report::ctx()?;
+    let cx = conn::ctx()?;
     let mut conn = cx.conn();
     if !enforce::needs_verdict(&cx, enforce::open_tool(flags), conn.as_ref()) {
         return None;

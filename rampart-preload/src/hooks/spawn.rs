@@ -16,10 +16,12 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use libc::{c_char, c_int, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t, FILE};
 use rampart_core::wire;
 
+use crate::at::Base;
+use crate::conn;
 use crate::enforce::{self, Gate};
 use crate::envp::ChildEnv;
 use crate::hooks::exec::predict_search;
-use crate::path::{Base, PATH_MAX};
+use crate::path::PATH_MAX;
 use crate::real::must;
 use crate::report::{self, outcome};
 use crate::state::{libc_environ, set_libc_environ};
@@ -28,7 +30,7 @@ use crate::sys;
 type Argv = *const *mut c_char;
 
 unsafe fn report_spawn(shown: &[u8], argv: *const *const c_char, ret_ok: bool, err: c_int) {
-    let Some(cx) = report::ctx() else { return };
+    let Some(cx) = conn::ctx() else { return };
     let mut conn = cx.conn();
     report::exec(&cx, &mut conn, Base::Cwd, shown, argv, outcome(ret_ok, err));
 }
@@ -37,7 +39,7 @@ unsafe fn report_spawn(shown: &[u8], argv: *const *const c_char, ret_ok: bool, e
 /// `true`: report it after the call (monitor mode, a tool the policy cannot
 /// refuse, or an allowing cache hit); `Err(())`: refused.
 unsafe fn before_spawn(shown: &[u8], argv: *const *const c_char) -> Result<bool, ()> {
-    let Some(cx) = report::ctx() else {
+    let Some(cx) = conn::ctx() else {
         return Ok(true);
     };
     let errno_before = sys::errno();
@@ -67,7 +69,7 @@ pub unsafe extern "C" fn posix_spawn(
         return libc::ENOSYS;
     };
     let mut env = ChildEnv::new();
-    let envp = match report::ctx() {
+    let envp = match conn::ctx() {
         Some(cx) => env.fix(cx.s, envp.cast()).cast(),
         None => envp,
     };
@@ -97,14 +99,14 @@ pub unsafe extern "C" fn posix_spawnp(
         return libc::ENOSYS;
     };
     let mut env = ChildEnv::new();
-    let envp = match report::ctx() {
+    let envp = match conn::ctx() {
         Some(cx) => env.fix(cx.s, envp.cast()).cast(),
         None => envp,
     };
     let errno_before = sys::errno();
     let name = sys::cstr_bytes(file);
     let mut buf = [0u8; PATH_MAX + 1];
-    let enforcing = report::ctx().is_some_and(|cx| cx.s.enforce);
+    let enforcing = conn::ctx().is_some_and(|cx| cx.s.enforce);
     let mut report_after = true;
     if enforcing {
         // Decided on the file the search will find, before the call.
@@ -195,7 +197,7 @@ unsafe fn do_system(line: *const c_char) -> c_int {
     );
 
     let mut env = ChildEnv::new();
-    let envp = match report::ctx() {
+    let envp = match conn::ctx() {
         Some(cx) => env.fix(cx.s, libc_environ()),
         None => libc_environ(),
     };
@@ -277,7 +279,7 @@ pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> *
     }
     let mut env = ChildEnv::new();
     let own = libc_environ();
-    let fixed = match report::ctx() {
+    let fixed = match conn::ctx() {
         Some(cx) => env.fix(cx.s, own),
         None => own,
     };

@@ -11,8 +11,8 @@
 
 use libc::{c_char, c_int, c_long, c_uint};
 
+use crate::at::Base;
 use crate::hooks::{exec, mutate, net, open};
-use crate::path::Base;
 use crate::real::get;
 use crate::sys;
 
