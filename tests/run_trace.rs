@@ -182,23 +182,12 @@ fn every_connect_of_a_static_program_is_recorded() {
 
 #[test]
 fn a_go_program_is_recorded() {
-    if Command::new("go").arg("version").output().is_err() {
-        skip("go is not installed (apt-get install golang-go)");
+    if !rampart_e2e::build::go_available() {
         return;
     }
     let sb = Sandbox::new();
-    let bin = sb.path("goprobe");
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gocache");
-    let build = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(workspace().join("rampart-trace/tests/go/probe.go"))
-        .env("GOCACHE", &cache)
-        .env("GO111MODULE", "off")
-        .env("CGO_ENABLED", "0")
-        .output()
-        .expect("go build");
-    assert!(build.status.success(), "{}", stderr(&build));
+    let src = workspace().join("rampart-trace/tests/go/probe.go");
+    let bin = rampart_e2e::build::go(&src, &sb.path("goprobe"), false, "");
     let port = tcp_server();
     let w = sb.work();
     let o = sb.run_backend("auto", &[s(&bin), s(&w), &format!("127.0.0.1:{port}")]);

@@ -169,21 +169,7 @@ fn go_computes_the_same_hashes_and_bytes() {
         .to_vec();
     assert!(files.len() >= 3, "the trail rotates: {files:?}");
 
-    let binary = tmp.path().join("go-oracle");
-    let build = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&binary)
-        .arg(".")
-        .current_dir(oracle_dir())
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "-mod=mod")
-        .output()
-        .unwrap();
-    assert!(
-        build.status.success(),
-        "go build failed: {}",
-        String::from_utf8_lossy(&build.stderr)
-    );
+    let binary = rampart_e2e::build::go(&oracle_dir(), &tmp.path().join("go-oracle"), false, "");
     let run = Command::new(&binary).args(&files).output().unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "Go disagrees:\n{stderr}");

@@ -93,7 +93,6 @@ fn pread(fd: c_int, out: &mut [u8], off: u64) -> usize {
 mod tests {
     use super::*;
     use std::path::{Path, PathBuf};
-    use std::process::Command;
 
     fn kind_of(p: &Path) -> Kind {
         let mut c = p.as_os_str().as_encoded_bytes().to_vec();
@@ -102,18 +101,8 @@ mod tests {
     }
 
     fn compile_c(dir: &Path, extra: &[&str]) -> PathBuf {
-        let src = dir.join("probe.c");
-        std::fs::write(&src, "int main(void) { return 0; }\n").unwrap();
-        let out = dir.join(format!("probe{}", extra.join("")));
-        let st = Command::new("gcc")
-            .args(extra)
-            .arg("-o")
-            .arg(&out)
-            .arg(&src)
-            .status()
-            .expect("run gcc");
-        assert!(st.success(), "gcc {extra:?} failed");
-        out
+        let name = format!("probe{}", extra.join(""));
+        rampart_e2e::build::gcc_source(dir, &name, "int main(void) { return 0; }\n", extra)
     }
 
     #[test]
@@ -145,31 +134,23 @@ mod tests {
 
     #[test]
     fn go_binaries_are_recognised_static_or_not() {
-        let Ok(v) = Command::new("go").arg("version").output() else {
-            rampart_e2e::skip("no Go toolchain (install golang-go) to build a Go binary");
+        if !rampart_e2e::build::go_available() {
             return;
-        };
-        assert!(v.status.success());
+        }
         let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("main.go");
         std::fs::write(
-            dir.path().join("main.go"),
+            &main,
             "package main\nimport \"os\"\nfunc main() { os.Exit(0) }\n",
         )
         .unwrap();
-        std::fs::write(dir.path().join("go.mod"), "module probe\ngo 1.19\n").unwrap();
-        let out = dir.path().join("goprobe");
-        let st = Command::new("go")
-            .args(["build", "-o"])
-            .arg(&out)
-            .arg(".")
-            .current_dir(dir.path())
-            .env("CGO_ENABLED", "0")
-            .env("GOFLAGS", "-mod=mod")
-            .env("GOCACHE", dir.path().join("cache"))
-            .env("GOPATH", dir.path().join("gopath"))
-            .status()
-            .unwrap();
-        assert!(st.success(), "go build failed");
-        assert_eq!(kind_of(&out), Kind::Go);
+        let build = |name: &str, cgo: bool, ldflags: &str| {
+            rampart_e2e::build::go(&main, &dir.path().join(name), cgo, ldflags)
+        };
+        assert_eq!(kind_of(&build("static", false, "")), Kind::Go);
+        assert_eq!(kind_of(&build("cgo", true, "")), Kind::Go);
+        // No build-id note: known by its section names.
+        assert_eq!(kind_of(&build("no-id", false, "-s -w -buildid=")), Kind::Go);
+        assert_eq!(kind_of(&build("cgo-no-id", true, "-buildid=")), Kind::Go);
     }
 }

@@ -173,17 +173,7 @@ fn threads_waiting_at_the_same_time_each_get_their_own_verdict() {
             std::fs::write(files.join(format!("{kind}-{t}-{i}")), "").unwrap();
         }
     }
-    let src = dir.path().join("threads.c");
-    std::fs::write(&src, THREADS).unwrap();
-    let prog = dir.path().join("threads");
-    let st = Command::new("gcc")
-        .arg("-o")
-        .arg(&prog)
-        .arg(&src)
-        .arg("-lpthread")
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let prog = rampart_e2e::build::gcc_source(dir.path(), "threads", THREADS, &[]);
     let gen_file = c.dir().join("policy-generation");
     write_generation(&gen_file, 2);
     let mut cmd = Command::new(&prog);

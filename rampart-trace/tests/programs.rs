@@ -80,29 +80,12 @@ fn python_opens_and_subprocesses_are_seen() {
 
 #[test]
 fn a_go_program_is_seen() {
-    if !available("go") {
-        rampart_e2e::skip("go is not installed (apt-get install golang-go)");
+    if !rampart_e2e::build::go_available() {
         return;
     }
-    let build = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go");
-    std::fs::create_dir_all(&build).unwrap();
-    let bin = build.join("probe");
+    let bin = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-probe");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go/probe.go");
-    let res = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(&src)
-        .env("GOCACHE", build.join("cache"))
-        .env("GOPATH", build.join("gopath"))
-        .env("CGO_ENABLED", "0")
-        .env("GO111MODULE", "off")
-        .output()
-        .unwrap();
-    assert!(
-        res.status.success(),
-        "go build: {}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    rampart_e2e::build::go(&src, &bin, false, "");
     let dir = tempfile::tempdir().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

@@ -2,7 +2,9 @@
 //! the preload library once, runs commands under `rampart run` with a
 //! private audit directory and home, compiles C probes with gcc, and reads
 //! the resulting trail as plain JSON lines (as a user or a log shipper
-//! would).
+//! would). [`build`] compiles the C and Go programs every crate's tests run.
+
+pub mod build;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -128,22 +130,8 @@ impl Sandbox {
     /// Compile the C file `src` into this sandbox as `name`, statically
     /// linked or not.
     pub fn compile(&self, src: &Path, name: &str, statically: bool) -> PathBuf {
-        let out = self.path(name);
-        let mut gcc = Command::new("gcc");
-        gcc.args(["-O1", "-Wall", "-pthread", "-o"])
-            .arg(&out)
-            .arg(src);
-        if statically {
-            gcc.arg("-static");
-        }
-        let res = gcc.output().expect("gcc");
-        assert!(
-            res.status.success(),
-            "gcc failed on {}: {}",
-            src.display(),
-            String::from_utf8_lossy(&res.stderr)
-        );
-        out
+        let extra: &[&str] = if statically { &["-static"] } else { &[] };
+        build::gcc(src, &self.path(name), extra)
     }
 
     /// Compile the trace backend's probe `rampart-trace/tests/probes/NAME.c`
@@ -165,17 +153,7 @@ impl Sandbox {
     /// a static build next to the dynamic one).
     pub fn probe_as(&self, name: &str, out_name: &str, extra: &[&str]) -> PathBuf {
         let src = workspace().join("tests/probes").join(format!("{name}.c"));
-        let out = self.path(out_name);
-        let st = Command::new("gcc")
-            .args(["-O1", "-Wall", "-o"])
-            .arg(&out)
-            .arg(&src)
-            .args(extra)
-            .arg("-lpthread")
-            .status()
-            .expect("gcc");
-        assert!(st.success(), "gcc failed on {}", src.display());
-        out
+        build::gcc(&src, &self.path(out_name), extra)
     }
 }
 

@@ -191,16 +191,8 @@ mod tests {
 
     /// Compile a C program into `dir`, statically or not.
     fn compile(dir: &Path, name: &str, statically: bool) -> PathBuf {
-        let src = dir.join("p.c");
-        std::fs::write(&src, "int main(void) { return 0; }\n").unwrap();
-        let out = dir.join(name);
-        let mut gcc = std::process::Command::new("gcc");
-        gcc.arg("-o").arg(&out).arg(&src);
-        if statically {
-            gcc.arg("-static");
-        }
-        assert!(gcc.status().expect("gcc").success());
-        out
+        let extra: &[&str] = if statically { &["-static"] } else { &[] };
+        rampart_e2e::build::gcc_source(dir, name, "int main(void) { return 0; }\n", extra)
     }
 
     #[test]
@@ -237,28 +229,13 @@ mod tests {
 
     #[test]
     fn go_programs_need_trace() {
-        if std::process::Command::new("go")
-            .arg("version")
-            .output()
-            .is_err()
-        {
-            rampart_e2e::skip("go is not installed (apt-get install golang-go)");
+        if !rampart_e2e::build::go_available() {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("main.go"), "package main\nfunc main() {}\n").unwrap();
-        let out = dir.path().join("goprog");
-        let st = std::process::Command::new("go")
-            .args(["build", "-o"])
-            .arg(&out)
-            .arg("main.go")
-            .current_dir(dir.path())
-            .env("GOCACHE", dir.path().join("cache"))
-            .env("GO111MODULE", "off")
-            .env("CGO_ENABLED", "1")
-            .status()
-            .expect("go build");
-        assert!(st.success());
+        let main = dir.path().join("main.go");
+        std::fs::write(&main, "package main\nfunc main() {}\n").unwrap();
+        let out = rampart_e2e::build::go(&main, &dir.path().join("goprog"), true, "");
         assert_eq!(
             needs_trace(out.as_os_str(), None),
             Some(Reason::Go(out.clone()))

@@ -71,14 +71,7 @@ pub fn probe() -> &'static Path {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probe.c");
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
         let tmp = dir.join(format!("probe.{}", std::process::id()));
-        let st = Command::new("gcc")
-            .args(["-O1", "-Wall", "-o"])
-            .arg(&tmp)
-            .arg(&src)
-            .arg("-lpthread")
-            .status()
-            .expect("run gcc");
-        assert!(st.success(), "compiling {} failed", src.display());
+        rampart_e2e::build::gcc(&src, &tmp, &[]);
         // One stable name; rename is atomic for anyone still running the old one.
         let out = dir.join("probe");
         std::fs::rename(&tmp, &out).unwrap();
@@ -88,17 +81,7 @@ pub fn probe() -> &'static Path {
 
 /// Compile a C program given as source into `dir`.
 pub fn compile(dir: &Path, name: &str, source: &str) -> PathBuf {
-    let src = dir.join(format!("{name}.c"));
-    std::fs::write(&src, source).unwrap();
-    let out = dir.join(name);
-    let st = Command::new("gcc")
-        .arg("-o")
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .expect("run gcc");
-    assert!(st.success(), "compiling {name} failed");
-    out
+    rampart_e2e::build::gcc_source(dir, name, source, &[])
 }
 
 #[derive(Debug, Default, Clone)]

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
 
 use rampart_core::event::{Call, Event, Outcome};
@@ -68,18 +67,8 @@ pub fn probe(name: &str, statically: bool) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("probes");
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join(&key);
-    let mut cmd = Command::new("gcc");
-    cmd.args(["-O1", "-pthread", "-o"]).arg(&out).arg(&src);
-    if statically {
-        cmd.arg("-static");
-    }
-    let res = cmd.output().expect("gcc runs");
-    assert!(
-        res.status.success(),
-        "gcc {}: {}",
-        src.display(),
-        String::from_utf8_lossy(&res.stderr)
-    );
+    let extra: &[&str] = if statically { &["-static"] } else { &[] };
+    rampart_e2e::build::gcc(&src, &out, extra);
     map.insert(key, out.clone());
     out
 }
