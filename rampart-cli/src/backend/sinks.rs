@@ -20,11 +20,17 @@
 
 use std::collections::HashSet;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::{
+    connect, recv, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr,
+};
+use nix::unistd::{getpid, getppid};
 use rampart_core::event::{Call, Event};
 use rampart_core::wire;
 use rampart_trace::{Sink, Verdict};
@@ -226,8 +232,7 @@ impl WireSink {
         )?;
         let exe = std::env::current_exe().unwrap_or_default();
         let cwd = std::env::current_dir().unwrap_or_default();
-        // SAFETY: getpid/getppid cannot fail.
-        let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid()) };
+        let (pid, ppid) = (getpid().as_raw(), getppid().as_raw());
         let n = wire::encode_hello(
             &mut self.buf,
             pid,
@@ -282,14 +287,14 @@ impl WireSink {
         let Some(conn) = &self.conn else {
             return false;
         };
-        let mut pfd = libc::pollfd {
-            fd: conn.as_raw_fd(),
-            events: libc::POLLRDHUP,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd, no waiting.
-        let r = unsafe { libc::poll(&mut pfd, 1, 0) };
-        let gone = r > 0 && pfd.revents & (libc::POLLHUP | libc::POLLRDHUP | libc::POLLERR) != 0;
+        // A SEQPACKET socket whose peer closed reports POLLHUP whatever
+        // was asked for. (POLLRDHUP is not asked for: nix's `revents`
+        // gives nothing at all when the kernel sets a bit it does not name.)
+        let mut pfd = [PollFd::new(conn.as_fd(), PollFlags::POLLIN)];
+        let gone = poll(&mut pfd, PollTimeout::ZERO).is_ok_and(|n| n > 0)
+            && pfd[0]
+                .revents()
+                .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR));
         if gone {
             self.conn = None;
         }
@@ -317,7 +322,11 @@ impl WireSink {
         // SEND_WAIT, then not at all for WEDGED_BACKOFF: its calls are
         // counted and the count reported once a send gets through.
         let wedged = self.wedged_until.is_some_and(|t| Instant::now() < t);
-        let flags = if wedged { libc::MSG_DONTWAIT } else { 0 };
+        let flags = if wedged {
+            MsgFlags::MSG_DONTWAIT
+        } else {
+            MsgFlags::empty()
+        };
         match send_with(conn, &self.buf[..n], flags) {
             Ok(()) => {
                 self.wedged_until = None;
@@ -350,34 +359,33 @@ impl WireSink {
             if left.is_zero() {
                 return None;
             }
-            let mut pfd = libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            };
             let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-            // SAFETY: one valid pollfd.
-            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
-            if r < 0 {
-                if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                    continue;
+            let ready = {
+                let conn = self.conn.as_ref()?;
+                let mut pfd = [PollFd::new(conn.as_fd(), PollFlags::POLLIN)];
+                poll(
+                    &mut pfd,
+                    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+                )
+            };
+            match ready {
+                Ok(0) | Err(Errno::EINTR) => continue,
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+            let n = match recv(fd, &mut buf, MsgFlags::MSG_DONTWAIT) {
+                Ok(0) | Err(Errno::ENOTCONN | Errno::ECONNRESET | Errno::EPIPE) => {
+                    self.conn = None; // the collector is gone
+                    return None;
                 }
-                return None;
-            }
-            if r == 0 {
-                continue;
-            }
-            // SAFETY: buf is valid for its length.
-            let n =
-                unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
-            if n <= 0 {
-                if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN) {
-                    continue;
+                Ok(n) => n,
+                Err(Errno::EAGAIN | Errno::EINTR) => continue,
+                Err(_) => {
+                    self.conn = None;
+                    return None;
                 }
-                self.conn = None; // the collector is gone
-                return None;
-            }
-            match wire::decode_verdict(&buf[..n as usize]) {
+            };
+            match wire::decode_verdict(&buf[..n]) {
                 Some((s, allow)) if s == seq => return Some(allow),
                 _ => continue, // a late answer to a call that timed out
             }
@@ -433,68 +441,38 @@ impl Sink for WireSink {
 }
 
 fn connect_seqpacket(path: &Path) -> io::Result<OwnedFd> {
-    let bytes = path.as_os_str().as_bytes();
-    // SAFETY: sockaddr_un is plain old data.
-    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    if bytes.is_empty() || bytes.len() >= addr.sun_path.len() {
-        return Err(io::Error::new(
+    let addr = UnixAddr::new(path).map_err(|_| {
+        io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("unusable socket path {:?}", path.display()),
-        ));
-    }
-    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    for (d, s) in addr.sun_path.iter_mut().zip(bytes) {
-        *d = *s as libc::c_char;
-    }
-    // SAFETY: plain socket(2).
-    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a new descriptor we own.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let len = std::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1;
+        )
+    })?;
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
     loop {
-        // SAFETY: addr is a valid sockaddr_un of at least `len` bytes.
-        let r = unsafe {
-            libc::connect(
-                fd.as_raw_fd(),
-                (&addr as *const libc::sockaddr_un).cast(),
-                len as u32,
-            )
-        };
-        if r == 0 {
-            return Ok(fd);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
+        match connect(fd.as_raw_fd(), &addr) {
+            Ok(()) => return Ok(fd),
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
 }
 
 fn send(fd: &OwnedFd, frame: &[u8]) -> io::Result<()> {
-    send_with(fd, frame, 0)
+    send_with(fd, frame, MsgFlags::empty())
 }
 
 /// [`send`] with extra `send(2)` flags (`MSG_DONTWAIT`).
-fn send_with(fd: &OwnedFd, frame: &[u8], flags: libc::c_int) -> io::Result<()> {
+fn send_with(fd: &OwnedFd, frame: &[u8], flags: MsgFlags) -> io::Result<()> {
     loop {
-        // SAFETY: frame is valid for its length.
-        let n = unsafe {
-            libc::send(
-                fd.as_raw_fd(),
-                frame.as_ptr().cast(),
-                frame.len(),
-                libc::MSG_NOSIGNAL | flags,
-            )
-        };
-        if n >= 0 {
-            return Ok(());
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
+        match nix::sys::socket::send(fd.as_raw_fd(), frame, MsgFlags::MSG_NOSIGNAL | flags) {
+            Ok(_) => return Ok(()),
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
 }
