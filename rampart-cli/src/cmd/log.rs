@@ -1,10 +1,40 @@
-//! `rampart log`: the audit trail as a readable table.
+//! `rampart log`: the audit trail as a readable table (or JSON lines),
+//! filtered, and followed as it grows (`--follow`, across rotation).
+//!
+//! Filters never guess: an unknown `--tool` or `--decision` is an error with
+//! the closest known value, and `--path` is a policy path glob (the engine's
+//! own matcher), so a pattern that selects records here selects the same
+//! calls in a policy.
 
+use std::collections::VecDeque;
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use rampart_core::audit::{Reader, Record};
+use clap::builder::PossibleValuesParser;
+use rampart_core::audit::{Follower, Record, LOST_TOOL};
+use rampart_core::policy::glob::{Glob, GlobKind};
+
+/// Tools a trail holds: rampart's own, its `lost` records, and the tools of
+/// Go Rampart's agent integrations (their trails can be read too).
+const TOOLS: &[&str] = &[
+    "exec",
+    "read",
+    "write",
+    "net",
+    LOST_TOOL,
+    "edit",
+    "fetch",
+    "web_fetch",
+    "web_search",
+    "mcp",
+    "browser",
+    "message",
+];
+
+/// How often `--follow` looks for new records.
+const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -12,64 +42,150 @@ pub struct Args {
     /// 7d, 2w) or a date or time (2026-03-01, RFC 3339).
     #[arg(long)]
     pub since: Option<String>,
-    /// Only this tool (exec, read, write, net, ...).
-    #[arg(long)]
+    /// Only this tool.
+    #[arg(long, value_parser = PossibleValuesParser::new(TOOLS))]
     pub tool: Option<String>,
-    /// Only this decision (allow, deny, watch, ask).
-    #[arg(long)]
+    /// Only this decision (the policy's verdict).
+    #[arg(long, value_parser = PossibleValuesParser::new(["allow", "deny", "watch", "ask"]))]
     pub decision: Option<String>,
+    /// Only this agent.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Only this session.
+    #[arg(long)]
+    pub session: Option<String>,
+    /// Only calls of this process.
+    #[arg(long)]
+    pub pid: Option<i64>,
+    /// Only calls whose path (or a mutation's second path, or the file an
+    /// open reached) matches this policy path glob (`**/.ssh/**`).
+    #[arg(long, value_name = "GLOB")]
+    pub path: Option<String>,
+    /// Only the last N matching records (of those already written, with
+    /// --follow).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Keep running and print records as they are written (like `tail -f`,
+    /// across the trail's rotation), until interrupted.
+    #[arg(long, short)]
+    pub follow: bool,
     /// Print the records as JSON lines instead of a table.
     #[arg(long)]
     pub json: bool,
 }
 
+/// What a record must be to be shown.
+struct Filter {
+    since: Option<String>,
+    tool: Option<String>,
+    decision: Option<String>,
+    agent: Option<String>,
+    session: Option<String>,
+    pid: Option<i64>,
+    path: Option<Glob>,
+}
+
+impl Filter {
+    fn of(args: &Args) -> Result<Filter> {
+        let since = match &args.since {
+            Some(s) => Some(
+                rampart_core::generate::parse_when(s, chrono::Utc::now())
+                    .map_err(|e| anyhow::anyhow!("--since {s:?}: {e}"))?
+                    .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            ),
+            None => None,
+        };
+        let path = match &args.path {
+            Some(p) => Some(
+                Glob::new(p, GlobKind::Path).map_err(|e| anyhow::anyhow!("--path {p:?}: {e}"))?,
+            ),
+            None => None,
+        };
+        Ok(Filter {
+            since,
+            tool: args.tool.clone(),
+            decision: args.decision.clone(),
+            agent: args.agent.clone(),
+            session: args.session.clone(),
+            pid: args.pid,
+            path,
+        })
+    }
+
+    fn keeps(&self, rec: &Record) -> bool {
+        let text = |k: &str| rec.request.get(k).and_then(|v| v.as_str());
+        // RFC 3339 UTC timestamps of equal precision sort as text.
+        self.since
+            .as_ref()
+            .is_none_or(|s| rec.timestamp.as_str() >= s.as_str())
+            && self.tool.as_ref().is_none_or(|t| *t == rec.tool)
+            && self
+                .decision
+                .as_ref()
+                .is_none_or(|d| *d == rec.decision.action)
+            && self.agent.as_ref().is_none_or(|a| *a == rec.agent)
+            && self.session.as_ref().is_none_or(|s| *s == rec.session)
+            && self
+                .pid
+                .is_none_or(|p| rec.request.get("pid").and_then(|v| v.as_i64()) == Some(p))
+            && self.path.as_ref().is_none_or(|g| {
+                ["path", "new_path", "resolved"]
+                    .iter()
+                    .filter_map(|k| text(k))
+                    .any(|p| g.is_match(p))
+            })
+    }
+}
+
 pub fn run(args: Args, audit_dir: &Path) -> Result<i32> {
-    let since = match &args.since {
-        Some(s) => Some(
-            rampart_core::generate::parse_when(s, chrono::Utc::now())
-                .map_err(|e| anyhow::anyhow!("--since {s:?}: {e}"))?
-                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        ),
-        None => None,
-    };
-    let reader = Reader::open(&[audit_dir.to_path_buf()])
-        .with_context(|| format!("cannot read the trail in {}", audit_dir.display()))?;
+    let filter = Filter::of(&args)?;
+    let mut follower = Follower::new(audit_dir);
     let mut issues = 0;
     let mut out = std::io::stdout().lock();
-    for item in reader {
-        let (_, rec) = match item {
-            Ok(r) => r,
-            Err(issue) => {
-                eprintln!("rampart: {issue}");
-                issues += 1;
-                continue;
-            }
-        };
-        if let Some(s) = &since {
-            // RFC 3339 UTC timestamps of equal precision sort as text.
-            if rec.timestamp.as_str() < s.as_str() {
-                continue;
-            }
-        }
-        if args.tool.as_ref().is_some_and(|t| *t != rec.tool) {
-            continue;
-        }
-        if args
-            .decision
-            .as_ref()
-            .is_some_and(|d| *d != rec.decision.action)
-        {
-            continue;
-        }
+    let print = |rec: &Record, out: &mut std::io::StdoutLock| -> Result<bool> {
         let line = if args.json {
-            serde_json::to_string(&rec)?
+            serde_json::to_string(rec)?
         } else {
-            row(&rec)
+            row(rec)
         };
         // A reader that went away (`rampart log | head`) ends the listing.
-        if writeln!(out, "{line}").is_err() {
+        Ok(writeln!(out, "{line}").and_then(|_| out.flush()).is_ok())
+    };
+    let mut first = true;
+    loop {
+        let batch = follower
+            .poll()
+            .with_context(|| format!("cannot read the trail in {}", audit_dir.display()))?;
+        let mut shown: VecDeque<Record> = VecDeque::new();
+        for item in batch {
+            match item {
+                Ok((_, rec)) if filter.keeps(&rec) => {
+                    shown.push_back(rec);
+                    if first && args.limit.is_some_and(|n| shown.len() > n) {
+                        shown.pop_front();
+                    }
+                }
+                Ok(_) => {}
+                Err(issue) => {
+                    eprintln!("rampart: {issue}");
+                    issues += 1;
+                }
+            }
+        }
+        for rec in &shown {
+            if !print(rec, &mut out)? {
+                return Ok(0);
+            }
+        }
+        first = false;
+        if !args.follow {
+            for issue in follower.torn() {
+                eprintln!("rampart: {issue}");
+                issues += 1;
+            }
             break;
         }
+        std::thread::sleep(FOLLOW_EVERY);
     }
     Ok(if issues > 0 { 1 } else { 0 })
 }

@@ -75,13 +75,10 @@ pub struct Args {
     /// derived from the policy (see README: the Landlock floor).
     #[arg(long)]
     pub no_landlock: bool,
-    /// The command to run, and its arguments.
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "CMD"
-    )]
+    /// The command to run, and its arguments. Options of `run` end at `--`
+    /// or at the first word that is not one: `rampart run --mdoe x -- cmd`
+    /// is an error (with "did you mean"), never a command named `--mdoe`.
+    #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }
 

@@ -5,7 +5,8 @@
 //! the chain under a directory lock ([`chain`]), file naming, rotation and
 //! continuation headers ([`files`]), reading records back ([`reader`]),
 //! reading a whole trail in one pass with the chain checked as it goes
-//! ([`scan`]), the anchored end of a trail ([`anchor`]) and the verdict on
+//! ([`scan`]), following a trail as it grows ([`follow`]), the anchored end
+//! of a trail ([`anchor`]) and the verdict on
 //! a trail ([`verify`](mod@verify)). It never
 //! decides anything about a call and never drops or rewrites a record that
 //! is already on disk.
@@ -19,6 +20,7 @@
 pub mod anchor;
 pub mod chain;
 pub mod files;
+pub mod follow;
 mod fsync;
 pub mod reader;
 pub mod record;
@@ -27,6 +29,7 @@ pub mod verify;
 
 pub use chain::{Chain, ChainOptions, DEFAULT_ROTATE_BYTES, DEFAULT_SYNC_INTERVAL};
 pub use files::{default_audit_dir, Header, LOCK_FILE_NAME};
+pub use follow::Follower;
 pub use reader::{IssueKind, Location, ReadIssue, Reader};
 pub use record::{Host, Record, RecordDecision, HASH_PREFIX, LOST_TOOL, SCHEMA_VERSION};
 pub use scan::{VerifyFailure, VerifyReport};

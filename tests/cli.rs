@@ -1,0 +1,184 @@
+//! The day-to-day command line: `run`'s option parsing and `log`'s filters
+//! and `--follow`, on trails recorded by real runs.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rampart_e2e::{assert_ok, of_tool, stderr, stdout, Sandbox};
+use serde_json::Value;
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
+
+#[test]
+fn run_rejects_a_misspelt_option_instead_of_running_it() {
+    let sb = Sandbox::new();
+    let o = sb
+        .rampart()
+        .args(["run", "--mdoe", "enforce", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("'--mdoe'"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--mode"),
+        "did you mean: {}",
+        stderr(&o)
+    );
+    assert!(sb.records().is_empty(), "nothing ran: {:?}", sb.records());
+    // After `--`, or from the first word that is not an option, everything is
+    // the command's.
+    let o = sb
+        .rampart()
+        .args(["run", "--quiet", "sh", "-c", "echo $0 --mdoe", "x"])
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    assert_eq!(stdout(&o), "x --mdoe\n");
+}
+
+#[test]
+fn log_filters_by_tool_decision_pid_path_and_limit() {
+    let sb = Sandbox::new();
+    let w = sb.work();
+    for f in ["a.txt", "b.txt", "c.txt"] {
+        std::fs::write(w.join(f), f).unwrap();
+    }
+    assert_ok(&sb.run(&[
+        "sh",
+        "-c",
+        "cat a.txt b.txt >/dev/null; cat c.txt >/dev/null",
+    ]));
+    let log = |args: &[&str]| {
+        let o = sb.rampart().arg("log").args(args).output().unwrap();
+        assert_ok(&o);
+        json_lines(&stdout(&o))
+    };
+    let all = log(&["--json"]);
+    assert_eq!(all.len(), sb.records().len());
+    let reads = log(&["--json", "--tool", "read"]);
+    assert!(!reads.is_empty() && reads.iter().all(|r| r["tool"] == "read"));
+    assert_eq!(reads.len(), of_tool(&all, "read").len());
+
+    let b = log(&["--json", "--path", "**/b.txt"]);
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert_eq!(b[0]["request"]["path"], w.join("b.txt").to_str().unwrap());
+
+    let in_work = log(&[
+        "--json",
+        "--tool",
+        "read",
+        "--path",
+        &format!("{}/*", w.display()),
+    ]);
+    assert_eq!(in_work.len(), 3, "{in_work:?}");
+    let last = log(&[
+        "--json",
+        "--tool",
+        "read",
+        "--path",
+        &format!("{}/*", w.display()),
+        "--limit",
+        "1",
+    ]);
+    assert_eq!(last, in_work[2..].to_vec(), "--limit keeps the last");
+
+    // The second cat is another process: --pid selects its calls only.
+    let pid = b[0]["request"]["pid"].as_i64().unwrap();
+    let of_pid = log(&["--json", "--pid", &pid.to_string()]);
+    assert!(of_pid.iter().all(|r| r["request"]["pid"] == pid));
+    assert!(of_pid
+        .iter()
+        .any(|r| r["request"]["path"] == b[0]["request"]["path"]));
+    assert!(!of_pid
+        .iter()
+        .any(|r| r["request"]["path"] == w.join("c.txt").to_str().unwrap()));
+
+    assert_eq!(log(&["--json", "--decision", "deny"]), Vec::<Value>::new());
+    let table = sb
+        .rampart()
+        .args(["log", "--tool", "exec"])
+        .output()
+        .unwrap();
+    assert_ok(&table);
+    assert!(
+        stdout(&table).lines().all(|l| l.contains(" exec ")),
+        "{}",
+        stdout(&table)
+    );
+}
+
+#[test]
+fn log_refuses_an_unknown_tool_or_decision_and_says_what_it_meant() {
+    let sb = Sandbox::new();
+    assert_ok(&sb.run(&["true"]));
+    for (flag, wrong, meant) in [("--tool", "exce", "exec"), ("--decision", "dney", "deny")] {
+        let o = sb.rampart().args(["log", flag, wrong]).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains(wrong), "{}", stderr(&o));
+        assert!(stderr(&o).contains(meant), "did you mean: {}", stderr(&o));
+        assert!(stdout(&o).is_empty());
+    }
+    let o = sb
+        .rampart()
+        .args(["log", "--path", "[unclosed"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("[unclosed"), "{}", stderr(&o));
+}
+
+#[test]
+fn log_follow_shows_records_written_after_it_started() {
+    let sb = Sandbox::new();
+    let w = sb.work();
+    std::fs::write(w.join("before.txt"), "x").unwrap();
+    std::fs::write(w.join("after.txt"), "y").unwrap();
+    assert_ok(&sb.run(&["cat", "before.txt"]));
+    let mut follow = sb
+        .rampart()
+        .args([
+            "log", "--follow", "--json", "--tool", "read", "--path", "**/*.txt",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let lines = BufReader::new(follow.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in lines.lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let next = |rx: &mpsc::Receiver<String>| {
+        let v: Value =
+            serde_json::from_str(&rx.recv_timeout(Duration::from_secs(20)).unwrap()).unwrap();
+        v["request"]["path"].as_str().unwrap().to_string()
+    };
+    assert_eq!(
+        next(&rx),
+        w.join("before.txt").to_str().unwrap(),
+        "what was there first"
+    );
+    let started = Instant::now();
+    assert_ok(&sb.run(&["cat", "after.txt"]));
+    assert_eq!(
+        next(&rx),
+        w.join("after.txt").to_str().unwrap(),
+        "what came later"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(
+        follow.try_wait().unwrap().is_none(),
+        "--follow keeps running"
+    );
+    follow.kill().unwrap();
+    follow.wait().unwrap();
+}
