@@ -182,3 +182,101 @@ fn log_follow_shows_records_written_after_it_started() {
     follow.kill().unwrap();
     follow.wait().unwrap();
 }
+
+#[test]
+fn completions_and_the_man_page_cover_every_command() {
+    let sb = Sandbox::new();
+    let help = sb.rampart().arg("--help").output().unwrap();
+    assert_ok(&help);
+    let commands = [
+        "run",
+        "test",
+        "policy",
+        "audit",
+        "log",
+        "init",
+        "serve",
+        "status",
+        "completions",
+        "man",
+    ];
+    for c in commands {
+        assert!(
+            stdout(&help).contains(&format!("  {c} ")),
+            "--help lists {c}"
+        );
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let o = sb.rampart().args(["completions", shell]).output().unwrap();
+        assert_ok(&o);
+        for c in commands {
+            assert!(stdout(&o).contains(c), "{shell} completes {c}");
+        }
+    }
+    let script = sb.path("rampart.bash");
+    let o = sb.rampart().args(["completions", "bash"]).output().unwrap();
+    std::fs::write(&script, &o.stdout).unwrap();
+    let check = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert_ok(&check);
+    // Loaded into bash, it completes `rampart lo` to `log`, and offers
+    // every command but the internal one.
+    let complete = |words: &str, cword: usize| {
+        let probe = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD={cword}; _rampart rampart \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; echo \"${{COMPREPLY[@]}}\"",
+            script.display()
+        );
+        let o = std::process::Command::new("bash")
+            .args(["-c", &probe])
+            .output()
+            .unwrap();
+        assert_ok(&o);
+        stdout(&o)
+            .split_whitespace()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(complete("rampart lo", 1), ["log"]);
+    let offered = complete("rampart ''", 1);
+    for c in commands {
+        assert!(offered.iter().any(|o| o == c), "offers {c}: {offered:?}");
+    }
+    assert!(
+        !offered.iter().any(|o| o.contains("trace-exec")),
+        "{offered:?}"
+    );
+
+    let man = sb.rampart().arg("man").output().unwrap();
+    assert_ok(&man);
+    let page = sb.path("rampart.1");
+    std::fs::write(&page, &man.stdout).unwrap();
+    let text = std::process::Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww"])
+        .arg(&page)
+        .output();
+    let Ok(text) = text else {
+        rampart_e2e::skip("groff is not installed (apt-get install groff-base)");
+        return;
+    };
+    assert!(text.status.success());
+    assert!(stderr(&text).is_empty(), "groff warns: {}", stderr(&text));
+    // Bold and underline are overstrikes (`X\bX`): keep the last of each.
+    let mut rendered = String::new();
+    for c in String::from_utf8_lossy(&text.stdout).chars() {
+        if c == '\u{8}' {
+            rendered.pop();
+        } else {
+            rendered.push(c);
+        }
+    }
+    for c in commands.iter().filter(|c| **c != "man") {
+        assert!(
+            rendered.contains(&format!("RAMPART {}", c.to_uppercase())),
+            "the man page has a section for {c}"
+        );
+    }
+    assert!(rendered.contains("--follow"), "options are in the page");
+}

@@ -16,7 +16,7 @@ mod session;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -69,13 +69,32 @@ enum Command {
     /// Print the variables that put a shell's children under the running
     /// serve's watch: `eval "$(rampart env)"`.
     Env(cmd::status::Args),
-    /// Run a static or Go program under the trace backend for the preload
-    /// library (internal).
-    #[command(name = "__trace-exec", hide = true)]
-    TraceExec(cmd::trace_exec::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cmd::completions::Args),
+    /// Print the man page (roff): `rampart man | man -l -`.
+    Man,
+}
+
+/// `rampart __trace-exec ...`: the preload library's hand-off of a static
+/// or Go program to the trace backend. Internal: parsed apart from the
+/// user's commands, so `--help`, completions and the man page never offer
+/// it.
+#[derive(Parser, Debug)]
+#[command(name = "rampart __trace-exec")]
+struct TraceExecCli {
+    #[command(flatten)]
+    args: cmd::trace_exec::Args,
 }
 
 fn main() -> ExitCode {
+    let internal = rampart_core::env::TRACE_EXEC.to_str().unwrap_or_default();
+    if std::env::args_os().nth(1).is_some_and(|a| a == internal) {
+        let internal = TraceExecCli::parse_from(
+            std::iter::once("rampart __trace-exec".into()).chain(std::env::args_os().skip(2)),
+        );
+        init_tracing(0);
+        return exit_code(cmd::trace_exec::run(internal.args));
+    }
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let audit_dir = cli.audit_dir.clone().unwrap_or_else(default_audit_dir);
@@ -89,8 +108,15 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args, &cli.policy, &audit_dir),
         Command::Status(args) => cmd::status::status(args),
         Command::Env(args) => cmd::status::env(args),
-        Command::TraceExec(args) => cmd::trace_exec::run(args),
+        Command::Completions(args) => cmd::completions::completions(args, Cli::command()),
+        Command::Man => cmd::completions::man(Cli::command()),
     };
+    exit_code(result)
+}
+
+/// The process's exit status for a command's result; an error is printed
+/// and exits 2.
+fn exit_code(result: anyhow::Result<i32>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {

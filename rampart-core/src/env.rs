@@ -13,6 +13,11 @@
 //! A child cannot change these for itself: the library's exec hook puts
 //! the session's values back (`rampart-preload/src/envp.rs`).
 
+/// The first argument of `$RAMPART_BIN __trace-exec --argv0 ARGV0 -- PATH
+/// ARGS...`: how the library hands a static or Go program to the trace
+/// backend (the CLI parses that command apart from the user's commands).
+pub const TRACE_EXEC: &core::ffi::CStr = c"__trace-exec";
+
 /// What every variable of the contract starts with.
 pub const PREFIX: &str = "RAMPART_";
 /// Where the collector listens (a `SOCK_SEQPACKET` unix socket path).

@@ -3,6 +3,7 @@
 //! `rampart-core` or the collector.
 
 pub mod audit;
+pub mod completions;
 pub mod init;
 pub mod log;
 pub mod policy;

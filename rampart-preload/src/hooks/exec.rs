@@ -148,7 +148,7 @@ unsafe fn exec_under_trace(s: &Saved, path: *const c_char, argv: Argv, envp: Arg
     };
     let prefix = [
         bin,
-        c"__trace-exec".as_ptr(),
+        rampart_core::env::TRACE_EXEC.as_ptr(),
         c"--argv0".as_ptr(),
         argv0,
         c"--".as_ptr(),
