@@ -280,3 +280,81 @@ fn completions_and_the_man_page_cover_every_command() {
     }
     assert!(rendered.contains("--follow"), "options are in the page");
 }
+
+#[test]
+fn monitor_says_would_deny_and_the_trail_says_whether_a_call_was_blocked() {
+    for backend in ["preload", "trace"] {
+        let sb = Sandbox::new();
+        let key = sb.home().join(".ssh/id_rsa");
+        std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+        std::fs::write(&key, "secret").unwrap();
+        let key = key.to_str().unwrap();
+        let last_read = |mode: &str| {
+            let o = sb
+                .rampart()
+                .args([
+                    "run",
+                    "--mode",
+                    mode,
+                    "--backend",
+                    backend,
+                    "--",
+                    "cat",
+                    key,
+                ])
+                .output()
+                .unwrap();
+            let summary = stderr(&o);
+            let log = sb
+                .rampart()
+                .args(["log", "--path", key, "--limit", "1"])
+                .output()
+                .unwrap();
+            assert_ok(&log);
+            let rec = sb
+                .records()
+                .into_iter()
+                .rfind(|r| r["tool"] == "read" && r["request"]["path"] == key)
+                .unwrap_or_else(|| panic!("{backend} {mode}: no read of the key"));
+            (o, summary, stdout(&log), rec)
+        };
+        let (o, summary, log, rec) = last_read("monitor");
+        assert_ok(&o);
+        assert_eq!(stdout(&o), "secret", "{backend}: monitor blocks nothing");
+        assert!(
+            summary
+                .lines()
+                .any(|l| l.starts_with("  read ") && l.ends_with(" 1 would deny")),
+            "{backend}: {summary}"
+        );
+        assert!(log.starts_with("! would deny "), "{backend}: {log}");
+        assert_eq!(
+            rec["decision"]["action"], "deny",
+            "Go Rampart's field keeps the verdict"
+        );
+        assert_eq!(rec["request"]["blocked"], false);
+
+        let (o, summary, log, rec) = last_read("enforce");
+        assert_ne!(
+            o.status.code(),
+            Some(0),
+            "{backend}: enforce refuses the read"
+        );
+        assert!(stdout(&o).is_empty());
+        assert!(
+            summary
+                .lines()
+                .any(|l| l.starts_with("  read ") && l.ends_with(" 1 deny")),
+            "{backend}: {summary}"
+        );
+        assert!(log.starts_with("✗ deny "), "{backend}: {log}");
+        assert_eq!(rec["decision"]["action"], "deny");
+        assert_eq!(rec["request"]["blocked"], true);
+        assert!(
+            !sb.records().iter().any(
+                |r| r["decision"]["action"] == "allow" && r["request"].get("blocked").is_some()
+            ),
+            "only refusals carry `blocked`"
+        );
+    }
+}

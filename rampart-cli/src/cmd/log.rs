@@ -190,12 +190,13 @@ pub fn run(args: Args, audit_dir: &Path) -> Result<i32> {
     Ok(if issues > 0 { 1 } else { 0 })
 }
 
-fn icon(action: &str) -> &'static str {
-    match action {
+fn icon(verdict: &str) -> &'static str {
+    match verdict {
         "allow" => "✓",
         "deny" => "✗",
+        "would deny" => "!",
         "watch" => "👁",
-        "ask" => "?",
+        "ask" | "would ask" => "?",
         _ => " ",
     }
 }
@@ -231,9 +232,9 @@ fn row(rec: &Record) -> String {
     };
     let policy = rec.decision.matched_policies.join(",");
     format!(
-        "{} {:<5} {} {:<5} {}{}  {}",
-        icon(&rec.decision.action),
-        rec.decision.action,
+        "{} {:<10} {} {:<5} {}{}  {}",
+        icon(rec.verdict()),
+        rec.verdict(),
         time,
         rec.tool,
         what,
@@ -265,7 +266,7 @@ mod tests {
         }
         assert_eq!(
             row(&rec),
-            "✗ deny  2026-01-02 03:04:05 write rename /w/a -> /w/b (EACCES)  guard"
+            "✗ deny       2026-01-02 03:04:05 write rename /w/a -> /w/b (EACCES)  guard"
         );
     }
 }

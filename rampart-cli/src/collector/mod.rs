@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use crossbeam_channel::{bounded, Receiver, Sender};
-use rampart_core::audit::{Chain, Record, RecordDecision};
+use rampart_core::audit::{Chain, Record, RecordDecision, BLOCKED};
 use rampart_core::event::{Event, Outcome};
 use rampart_core::policy::{Action, Decision, Engine, Request};
 
@@ -131,7 +131,7 @@ struct Decided {
 /// Counts of what was recorded, for the summary.
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
-    /// Records per (tool, decision).
+    /// Records per (tool, verdict as it happened: `Record::verdict`).
     pub by_tool: BTreeMap<(String, String), u64>,
     pub records: u64,
     /// Frames that could not be decoded (counted, logged, never silent).
@@ -399,6 +399,9 @@ fn decide(
     if let Some(p) = &origin.project {
         request.insert("project".into(), p.clone().into());
     }
+    if !allows(decision.action) {
+        request.insert(BLOCKED.into(), enforced.into());
+    }
     Record::new(
         &origin.agent,
         &origin.session,
@@ -558,14 +561,19 @@ fn audit_stage(
     Ok(())
 }
 
-/// `rampart: denied exec "rm -rf /" [policy] message`; a mutation names its
-/// op and paths: `rampart: denied write rename "/a" "/b" ...`
+/// `rampart: denied exec "rm -rf /" [policy] message` (`would deny` for a
+/// refusal that was only recorded); a mutation names its op and paths:
+/// `rampart: denied write rename "/a" "/b" ...`
 fn denial_line(r: &Record) -> String {
     let what = ["command", "path", "url"]
         .iter()
         .find_map(|k| r.request.get(*k).and_then(|v| v.as_str()))
         .unwrap_or("");
-    let mut line = format!("rampart: denied {}", r.tool);
+    let verb = match r.verdict() {
+        v @ ("would deny" | "would ask") => v,
+        _ => "denied",
+    };
+    let mut line = format!("rampart: {verb} {}", r.tool);
     if let Some(op) = r.request.get("op").and_then(|v| v.as_str()) {
         line.push(' ');
         line.push_str(op);
@@ -599,12 +607,12 @@ impl Stats {
             let known = self
                 .by_tool
                 .iter_mut()
-                .find(|((tool, action), _)| *tool == r.tool && *action == r.decision.action);
+                .find(|((tool, verdict), _)| *tool == r.tool && verdict == r.verdict());
             match known {
                 Some((_, n)) => *n += 1,
                 None => {
                     self.by_tool
-                        .insert((r.tool.clone(), r.decision.action.clone()), 1);
+                        .insert((r.tool.clone(), r.verdict().to_string()), 1);
                 }
             }
         }

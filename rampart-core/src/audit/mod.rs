@@ -31,6 +31,6 @@ pub use chain::{Chain, ChainOptions, DEFAULT_ROTATE_BYTES, DEFAULT_SYNC_INTERVAL
 pub use files::{default_audit_dir, Header, LOCK_FILE_NAME};
 pub use follow::Follower;
 pub use reader::{IssueKind, Location, ReadIssue, Reader};
-pub use record::{Host, Record, RecordDecision, HASH_PREFIX, LOST_TOOL, SCHEMA_VERSION};
+pub use record::{Host, Record, RecordDecision, BLOCKED, HASH_PREFIX, LOST_TOOL, SCHEMA_VERSION};
 pub use scan::{VerifyFailure, VerifyReport};
 pub use verify::verify;

@@ -89,6 +89,12 @@ fn go_arch_name(rust_arch: &str) -> &str {
 /// (see [`Record::lost`]).
 pub const LOST_TOOL: &str = "lost";
 
+/// The request key that says whether a refused call was refused (`true`)
+/// or only recorded with the refusal (`false`: monitor mode, or a call that
+/// did not wait for its verdict). Only refusals carry it; `decision.action`
+/// stays the policy's verdict, as Go Rampart writes it.
+pub const BLOCKED: &str = "blocked";
+
 fn plural(n: u64) -> &'static str {
     if n == 1 {
         ""
@@ -226,6 +232,19 @@ impl Record {
                 message,
             },
         )
+    }
+
+    /// The verdict as it happened: `decision.action` (Go Rampart's field,
+    /// the policy's verdict), except that a refusal that was not applied
+    /// (`request.blocked: false`: monitor mode, or a call that did not wait
+    /// for its verdict) reads `would deny` / `would ask`.
+    pub fn verdict(&self) -> &str {
+        let not_applied = self.request.get(BLOCKED) == Some(&Value::Bool(false));
+        match self.decision.action.as_str() {
+            "deny" if not_applied => "would deny",
+            "ask" if not_applied => "would ask",
+            action => action,
+        }
     }
 
     /// How many calls a `lost` record stands for; `None` for any other.
