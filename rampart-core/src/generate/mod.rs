@@ -25,8 +25,10 @@
 //!   combines threads; infers the home directory and the projects.
 //! - `generalise.rs`: `Generator::build`: sorts the counts into what the
 //!   rules will say (sensitive, bundle, file entry...), with help from
-//!   `exec.rs` (commands), `paths.rs` (files, places, volatile names,
-//!   collapsing), `net.rs` (hosts, ports) and `baseline.rs` (bundles).
+//!   `exec.rs` (commands: it reads them with `shell_words.rs` and splits
+//!   them into head and classed operands with `command_parts.rs`),
+//!   `paths.rs` (files, places, volatile names, collapsing), `net.rs`
+//!   (hosts, ports) and `baseline.rs` (bundles).
 //! - `destructive.rs`: the commands every generated policy denies.
 //! - `emit.rs`: the document: policies, grouped rules, comments, header;
 //!   `Generator::finish`. `parts.rs`: the pieces it and `merge.rs` share
@@ -46,6 +48,7 @@
 
 mod aggregate;
 pub mod baseline;
+mod command_parts;
 mod destructive;
 pub mod diff;
 mod emit;
@@ -62,6 +65,7 @@ pub mod paths;
 pub mod probe;
 pub mod render;
 mod replay;
+mod shell_words;
 mod summary;
 pub mod trail;
 pub mod when;
