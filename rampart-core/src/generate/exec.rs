@@ -33,8 +33,8 @@
 //! are freed (`rm -f /tmp/tmp.*`). The harm an exec rule lets through is
 //! still decided at its own call: the read, the write, the connect.
 //!
-//! The words of a command are read in [`super::shell_words`] and its head
-//! and operand classes found in [`super::command_parts`]; this file
+//! The words of a command are read in `shell_words.rs` and its head
+//! and operand classes found in `command_parts.rs`; this file
 //! compares the observations of one head and writes the rules. It never
 //! reads files and never evaluates a policy.
 

@@ -27,8 +27,10 @@
 //!   rules will say (sensitive, bundle, file entry...), with help from
 //!   `exec.rs` (commands: it reads them with `shell_words.rs` and splits
 //!   them into head and classed operands with `command_parts.rs`),
-//!   `paths.rs` (files, places, volatile names, collapsing), `net.rs`
-//!   (hosts, ports) and `baseline.rs` (bundles).
+//!   `paths.rs` (files: sensitive and system sets, collapsing; with
+//!   `places.rs`, where a path lives, and `volatile.rs`, what in a name
+//!   differs from run to run), `net.rs` (hosts, ports) and `baseline.rs`
+//!   (bundles).
 //! - `destructive.rs`: the commands every generated policy denies.
 //! - `emit.rs`: the document: policies, grouped rules, comments, header;
 //!   `Generator::finish`. `parts.rs`: the pieces it and `merge.rs` share
@@ -62,12 +64,14 @@ pub mod observe;
 mod options;
 mod parts;
 pub mod paths;
+mod places;
 pub mod probe;
 pub mod render;
 mod replay;
 mod shell_words;
 mod summary;
 pub mod trail;
+mod volatile;
 pub mod when;
 
 pub use aggregate::Generator;
