@@ -353,13 +353,16 @@ fn a_merge_keeps_every_key_and_value_of_a_hand_edited_policy() {
             .cloned()
             .unwrap_or_else(|| panic!("no policy {name}"))
     };
+    let names_of = |doc: &serde_yaml_ng::Value| -> Vec<String> {
+        doc["policies"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    };
     // Every policy the new calls did not need is kept key for key.
-    let names: Vec<String> = old["policies"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap().to_string())
-        .collect();
+    let names = names_of(&old);
     let changed = ["agent-read"];
     for name in names.iter().filter(|n| !changed.contains(&n.as_str())) {
         assert_eq!(
@@ -370,13 +373,7 @@ fn a_merge_keeps_every_key_and_value_of_a_hand_edited_policy() {
         );
     }
     // The hand-written ones are all there, in the order written.
-    let new_names: Vec<String> = new["policies"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(names, new_names);
+    assert_eq!(names, names_of(&new));
     // Comments above hand-written policies and rules, and the support
     // comments of the rules the merge did not touch, are kept.
     for comment in [

@@ -244,11 +244,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Doc, String> {
         header: header_comments(&lines),
         version: scalar(get(top, "version")).unwrap_or_default(),
         default_action: scalar(get(top, "default_action")).unwrap_or_else(|| "deny".into()),
-        extra: top
-            .iter()
-            .filter(|(k, _, _)| !matches!(k.as_str(), "version" | "default_action" | "policies"))
-            .map(|(k, _, v)| (k.clone(), tree(v)))
-            .collect(),
+        extra: other_keys(top, &["version", "default_action", "policies"]),
         ..Doc::default()
     };
     let policies = match get(top, "policies").map(|n| &n.value) {
@@ -280,6 +276,15 @@ fn scalar(node: Option<&Node>) -> Option<String> {
         Value::Scalar { text, .. } => Some(text.clone()),
         _ => None,
     }
+}
+
+/// The entries whose keys are not in `modelled`, as read, in order.
+fn other_keys(entries: &[yaml::Entry], modelled: &[&str]) -> Vec<(String, Yaml)> {
+    entries
+        .iter()
+        .filter(|(k, _, _)| !modelled.contains(&k.as_str()))
+        .map(|(k, _, v)| (k.clone(), tree(v)))
+        .collect()
 }
 
 /// A node as a [`Yaml`] value, lines dropped.
@@ -338,11 +343,7 @@ fn rule(node: &Node, lines: &[&str]) -> Rule {
         comments: comments_above(lines, node.line),
         action: scalar(get(m, "action")).unwrap_or_default(),
         message: scalar(get(m, "message")),
-        extra: m
-            .iter()
-            .filter(|(k, _, _)| !matches!(k.as_str(), "action" | "when" | "message"))
-            .map(|(k, _, v)| (k.clone(), tree(v)))
-            .collect(),
+        extra: other_keys(m, &["action", "when", "message"]),
         ..Rule::default()
     };
     for (field, key_line, v) in entries(get(m, "when")) {
