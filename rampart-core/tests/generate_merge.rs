@@ -198,3 +198,227 @@ fn a_merge_the_existing_policy_still_denies_fails_the_replay() {
 fn err_text(g: &Generated) -> String {
     rampart_core::generate::GenerateError::Replay(Box::new(g.clone())).to_string()
 }
+
+fn shared() -> std::path::PathBuf {
+    match std::env::var_os("RAMPART_SHARED") {
+        Some(p) => p.into(),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+    }
+}
+
+/// The `policies:` items and the `tests:` items of a Go Rampart policy of
+/// the compatibility fixtures, as text to paste into another file.
+fn go_policy_parts(name: &str) -> (String, String) {
+    let path = shared().join("compat/rampart/policies").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    let body = text.split_once("\npolicies:\n").expect("a policies list").1;
+    match body.split_once("\ntests:\n") {
+        Some((policies, tests)) => (policies.to_string(), tests.to_string()),
+        None => (body.to_string(), String::new()),
+    }
+}
+
+/// Policies a reviewer wrote by hand into a generated file: keys the
+/// generator never writes (`enabled`, `match.agent`/`session`, `ask`,
+/// `webhook`, `command_contains`, `agent_depth`, `call_count`), a rule whose
+/// `action` is not its first key, and a YAML anchor with a merge key.
+const HAND_WRITTEN: &str = r#"
+  # Reviewed by hand: deployments need a person.
+  - name: "team-approvals"
+    description: "Deployments wait for a person"
+    priority: 5
+    enabled: true
+    match:
+      tool: ["exec"]
+      agent: "agent-*"
+      session: "ci-*"
+    rules:
+      # Pushing images, forced.
+      - when:
+          command_matches:
+            - "docker push *"
+          command_contains:
+            - "--force"
+        action: ask
+        message: "a forced push waits for a person"
+        ask:
+          audit: true
+          headless_only: false
+      - action: webhook
+        when:
+          agent_depth:
+            gte: 1
+          call_count:
+            tool: "exec"
+            gte: 100
+            window: "1m"
+        webhook:
+          url: "https://hooks.example.com/decide"
+          timeout: "5s"
+          fail_open: false
+
+  - name: "team-refusals"
+    enabled: false
+    match:
+      tool: ["exec"]
+    rules:
+      - &refuse
+        action: deny
+        message: "refused by the team"
+        when:
+          command_matches:
+            - "terraform destroy *"
+      - <<: *refuse
+        when:
+          command_matches:
+            - "kubectl delete namespace *"
+"#;
+
+/// A generated policy, then edited as a reviewer does: a notify block, a
+/// message and an agent on a generated policy, hand-written policies, Go
+/// Rampart policies pasted in with their inline tests.
+fn hand_edited() -> String {
+    let generated = generate(&workload(1)).yaml;
+    let (research, research_tests) = go_policy_parts("research-agent.yaml");
+    let (injection, _) = go_policy_parts("block-prompt-injection.yaml");
+    let edited = generated
+        .replacen(
+            "\npolicies:\n",
+            "\nnotify:\n  url: \"https://hooks.example.com/notify\"\n  on: [\"deny\", \"ask\"]\n\npolicies:\n",
+            1,
+        )
+        .replacen(
+            "    description: \"Network connections by host and port; unix sockets by path\"\n",
+            "    description: \"Network connections by host and port; unix sockets by path\"\n    priority: 50\n",
+            1,
+        )
+        .replacen(
+            "    match:\n      tool: [\"net\"]\n",
+            "    match:\n      tool: [\"net\"]\n      agent: \"agent-x\"\n",
+            1,
+        );
+    assert!(edited.contains("priority: 50") && edited.contains("agent: \"agent-x\""));
+    format!("{edited}{HAND_WRITTEN}\n{research}\n{injection}\ntests:\n{research_tests}")
+}
+
+/// A YAML value with the spellings that mean the same made one: merge
+/// keys expanded, and `match.tool` always a list.
+fn normalised(mut v: serde_yaml_ng::Value) -> serde_yaml_ng::Value {
+    use serde_yaml_ng::Value;
+    v.apply_merge().unwrap();
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Mapping(m) => {
+                if let Some(Value::Mapping(mm)) = m.get_mut("match") {
+                    if let Some(t @ Value::String(_)) = mm.get_mut("tool") {
+                        *t = Value::Sequence(vec![t.clone()]);
+                    }
+                }
+                for (_, x) in m.iter_mut() {
+                    walk(x);
+                }
+            }
+            Value::Sequence(s) => s.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut v);
+    v
+}
+
+#[test]
+fn a_merge_keeps_every_key_and_value_of_a_hand_edited_policy() {
+    let existing = hand_edited();
+    // The existing file loads as it is.
+    engine(&existing);
+    // (The pasted research-agent policy denies every other exec and write.)
+    let new = vec![open("read", "/srv/data/new.csv", "ok", &ts(2), "s2")];
+    let out = merged(&existing, &new);
+    assert!(!out.summary.added.is_empty(), "{}", out.summary);
+    let old: serde_yaml_ng::Value = serde_yaml_ng::from_str(&existing).unwrap();
+    let new: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&out.yaml).unwrap_or_else(|e| panic!("{e}\n{}", out.yaml));
+    let (old, new) = (normalised(old), normalised(new));
+
+    // Top-level keys, whatever the generator models.
+    for key in ["version", "default_action", "notify", "tests"] {
+        assert_eq!(old.get(key), new.get(key), "top-level {key}:\n{}", out.yaml);
+    }
+    let policy = |doc: &serde_yaml_ng::Value, name: &str| {
+        doc["policies"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"].as_str() == Some(name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no policy {name}"))
+    };
+    let names_of = |doc: &serde_yaml_ng::Value| -> Vec<String> {
+        doc["policies"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Every policy the new calls did not need is kept key for key.
+    let names = names_of(&old);
+    let changed = ["agent-read"];
+    for name in names.iter().filter(|n| !changed.contains(&n.as_str())) {
+        assert_eq!(
+            policy(&old, name),
+            policy(&new, name),
+            "policy {name}:\n{}",
+            out.yaml
+        );
+    }
+    // The hand-written ones are all there, in the order written.
+    assert_eq!(names, names_of(&new));
+    // Comments above hand-written policies and rules, and the support
+    // comments of the rules the merge did not touch, are kept.
+    for comment in [
+        "# Reviewed by hand: deployments need a person.",
+        "# Pushing images, forced.",
+        "# 1 call in 1 session, e.g. \"tcp://api.github.com:443\"",
+    ] {
+        assert!(out.yaml.contains(comment), "{comment}:\n{}", out.yaml);
+    }
+    // And the result loads as the generator's own output does, and reads
+    // back to itself.
+    engine(&out.yaml);
+    let again = parse(&out.yaml, "merged").unwrap();
+    assert_eq!(rampart_core::generate::render::render(&again), out.yaml);
+}
+
+#[test]
+fn a_bad_existing_policy_is_refused_naming_file_line_and_value() {
+    let existing = hand_edited();
+    for (from, to, value) in [
+        ("priority: 5\n", "priority: high\n", "\"high\""),
+        (
+            "        action: ask\n",
+            "        action: maybe\n",
+            "\"maybe\"",
+        ),
+        (
+            "    enabled: true\n",
+            "    enabled: sometimes\n",
+            "\"sometimes\"",
+        ),
+    ] {
+        let bad = existing.replacen(from, to, 1);
+        assert_ne!(bad, existing, "{from}");
+        let line = bad
+            .lines()
+            .position(|l| l.ends_with(to.trim_end()))
+            .unwrap()
+            + 1;
+        let e = merge(&bad, "/etc/rampart/agent.yaml", generator(&workload(2)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("/etc/rampart/agent.yaml:{line}:")) && e.contains(value),
+            "{to}: {e}"
+        );
+    }
+}

@@ -4,17 +4,18 @@
 //! and Node standard libraries). A generated policy includes a bundle, as
 //! one named policy, when an observed call needed it, instead of hundreds
 //! of single rules. The bundles live in `policies/baseline/*.yaml` and are
-//! embedded in the binary. This module never learns new paths into a
+//! embedded in the binary, and read with the policy loader's YAML reader
+//! (`policy/yaml.rs`). This module never learns new paths into a
 //! bundle; a bundle is a fixed list.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use serde::Deserialize;
 
 use super::model::{Sessions, Stat};
 use super::observe::Access;
+use crate::policy::yaml::{self, Node, Value};
 
 const SOURCES: &[(&str, &str)] = &[
     (
@@ -62,15 +63,67 @@ const SOURCES: &[(&str, &str)] = &[
 /// The placeholder for a version number in a bundle pattern.
 const VERSION: &str = "{N}";
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct BundleFile {
     name: String,
     description: String,
-    #[serde(default)]
     read: Vec<String>,
-    #[serde(default)]
     write: Vec<String>,
+}
+
+impl BundleFile {
+    /// Reads a bundle: `name` and `description` (strings), `read` and
+    /// `write` (lists of strings, absent = empty), nothing else. Errors name
+    /// the file, the line and what was found.
+    fn parse(file: &str, text: &str) -> Result<BundleFile, String> {
+        let root = yaml::parse(text)
+            .map_err(|e| format!("{file}:{}: {}", e.line, e.message))?
+            .ok_or_else(|| format!("{file}: empty"))?;
+        let Value::Map(entries) = &root.value else {
+            return Err(format!(
+                "{file}:{}: expected a mapping, found {}",
+                root.line,
+                root.describe()
+            ));
+        };
+        let wrong = |key: &str, node: &Node, expected: &str| {
+            format!(
+                "{file}:{}: {key}: expected {expected}, found {}",
+                node.line,
+                node.describe()
+            )
+        };
+        let string = |key: &str, node: &Node| match &node.value {
+            Value::Scalar { text, .. } => Ok(text.clone()),
+            _ => Err(wrong(key, node, "a string")),
+        };
+        let strings = |key: &str, node: &Node| match &node.value {
+            Value::Null => Ok(Vec::new()),
+            Value::Seq(items) => items.iter().map(|i| string(key, i)).collect(),
+            _ => Err(wrong(key, node, "a list of strings")),
+        };
+        let (mut name, mut description) = (None, None);
+        let (mut read, mut write) = (Vec::new(), Vec::new());
+        for (key, line, node) in entries {
+            match key.as_str() {
+                "name" => name = Some(string(key, node)?),
+                "description" => description = Some(string(key, node)?),
+                "read" => read = strings(key, node)?,
+                "write" => write = strings(key, node)?,
+                _ => {
+                    return Err(format!(
+                    "{file}:{line}: unknown key {key:?} (expected name, description, read, write)"
+                ))
+                }
+            }
+        }
+        let missing = |what: &str| format!("{file}: no {what}");
+        Ok(BundleFile {
+            name: name.ok_or_else(|| missing("name"))?,
+            description: description.ok_or_else(|| missing("description"))?,
+            read,
+            write,
+        })
+    }
 }
 
 /// One bundle.
@@ -111,8 +164,8 @@ pub fn bundles() -> &'static [Bundle] {
         SOURCES
             .iter()
             .map(|(file, text)| {
-                let f: BundleFile = serde_yaml_ng::from_str(text)
-                    .unwrap_or_else(|e| panic!("policies/baseline/{file}: {e}"));
+                let f = BundleFile::parse(&format!("policies/baseline/{file}"), text)
+                    .unwrap_or_else(|e| panic!("{e}"));
                 compile(&f.name, &f.read);
                 compile(&f.name, &f.write);
                 Bundle {
@@ -237,6 +290,21 @@ mod tests {
             bundle_for(Access::Write, "/dev/null").map(|i| bundles()[i].name.as_str()),
             Some("devices")
         );
+    }
+
+    #[test]
+    fn a_bad_bundle_names_its_file_line_and_value() {
+        let e = BundleFile::parse("b.yaml", "name: x\ndescription: y\nread: /etc\n")
+            .err()
+            .unwrap();
+        assert_eq!(
+            e,
+            "b.yaml:3: read: expected a list of strings, found a string \"/etc\""
+        );
+        let e = BundleFile::parse("b.yaml", "name: x\ndescription: y\nreads: []\n")
+            .err()
+            .unwrap();
+        assert!(e.starts_with("b.yaml:3: unknown key \"reads\""), "{e}");
     }
 
     #[test]

@@ -123,8 +123,7 @@ fn triples(p: &Policy) -> BTreeSet<(String, String, String)> {
                     out.insert((r.action.clone(), field.clone(), b.to_string()));
                 }
                 When::Other(v) => {
-                    let text = serde_yaml_ng::to_string(v).unwrap_or_default();
-                    out.insert((r.action.clone(), field.clone(), text.trim().to_string()));
+                    out.insert((r.action.clone(), field.clone(), render::inline(v)));
                 }
             }
         }

@@ -11,11 +11,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::aggregate::Generator;
+use super::baseline;
 use super::eval::{Checker, Query};
-use super::model::{stat_comment, Doc, Policy, Rule, Stat, When};
+use super::exec;
+use super::generalise::{exact_path_pattern, Keys, Learned};
+use super::model::{self, stat_comment, Doc, Policy, Rule, Stat, When};
+use super::net;
 use super::observe::Access;
-use super::paths::PathSets;
-use super::*;
+use super::parts::{
+    allow, baseline_summaries, deny_rest, policy, policy_rank, tool_summaries, write_tools,
+};
+use super::paths::{self, PathSets};
+use super::render;
+use super::summary::{Change, GenerateError, Generated};
 
 /// One produced rule and what it covers.
 struct Produced {

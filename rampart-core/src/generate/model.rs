@@ -168,7 +168,7 @@ pub struct Doc {
     pub default_action: String,
     pub policies: Vec<Policy>,
     /// Top-level keys after `policies` (`notify`, `tests`), kept as read.
-    pub extra: Vec<(String, serde_yaml_ng::Value)>,
+    pub extra: Vec<(String, Yaml)>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -193,7 +193,7 @@ pub struct Rule {
     pub when: Vec<(String, When)>,
     pub message: Option<String>,
     /// Other keys of the rule (`webhook`, `ask`), kept as read.
-    pub extra: Vec<(String, serde_yaml_ng::Value)>,
+    pub extra: Vec<(String, Yaml)>,
 }
 
 /// One condition of a rule's `when`.
@@ -205,7 +205,23 @@ pub enum When {
     Patterns(Vec<String>),
     Flag(bool),
     /// Anything else (`agent_depth`, `tool_param_matches`, ...), as YAML.
-    Other(serde_yaml_ng::Value),
+    Other(Yaml),
+}
+
+/// A YAML value the document does not model, kept as the policy loader's
+/// reader read it (aliases and merge keys expanded): a scalar keeps its
+/// text and whether it was written plain (`5` and `true` as opposed to
+/// `"5"` and `"true"`), a mapping the order of its keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Yaml {
+    /// `~`, `null` or nothing.
+    Null,
+    Scalar {
+        text: String,
+        plain: bool,
+    },
+    Seq(Vec<Yaml>),
+    Map(Vec<(String, Yaml)>),
 }
 
 impl Rule {

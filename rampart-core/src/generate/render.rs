@@ -3,18 +3,34 @@
 //!
 //! The layout is fixed (two-space indents, block lists, every string
 //! double-quoted) so that the same document always renders to the same
-//! bytes. Reading accepts any Rampart policy the strict loader accepts and
-//! keeps every key it has (`match.session`, `notify`, `tests`, a rule's
-//! `webhook` or `ask` included); comments are kept when the file follows
-//! this layout (one above each policy and rule, and among a rule's
-//! patterns).
+//! bytes. Keys the document does not model are written back as read
+//! ([`Yaml`]): plain scalars plain, others double-quoted, in block style.
+//!
+//! Reading uses the policy loader's own reader: the file must pass the
+//! strict loader (`rampart policy check`), whose errors name the file, the
+//! line and the value, and the document is then taken from the same YAML
+//! tree (`policy/yaml.rs`, aliases and merge keys expanded as Go
+//! Rampart does), so a file means to `--merge` and `policy diff` what it
+//! means to the engine, and every key it has is kept (`match.session`,
+//! `notify`, `tests`, a rule's `webhook` or `ask`, keys a merge key brought
+//! in). One reader, not a second one that is made lossless: serde_yaml_ng
+//! read the same text on its own terms (no merge keys: a rule whose
+//! `action` came from `<<: *anchor` lost it, and the merge failed), and
+//! without line marks it could place comments only by the generator's
+//! own layout (one hand-written rule not starting with `action` and every
+//! comment of the file was dropped, the support of the untouched rules
+//! with it). Comments are placed by the lines the tree records: the comment
+//! lines just above each policy and rule, those among a list's patterns and
+//! one after a pattern on its line, whatever the layout; other comments
+//! (between top-level keys, at the end) are not kept. This module never
+//! decides what a rule means and never reads files: the caller passes the
+//! text in.
 
 use std::path::Path;
 
-use serde_yaml_ng::Value;
-
-use super::model::{quote, Doc, Policy, Rule, When};
+use super::model::{quote, Doc, Policy, Rule, When, Yaml};
 use crate::policy::schema;
+use crate::policy::yaml::{self, Node, Value};
 
 pub fn render(doc: &Doc) -> String {
     let mut out = String::new();
@@ -44,17 +60,97 @@ pub fn render(doc: &Doc) -> String {
 }
 
 /// `key:` and `value` as block YAML, indented by `indent`.
-fn render_value(key: &str, value: &Value, indent: &str, out: &mut String) {
-    let text = serde_yaml_ng::to_string(value).unwrap_or_default();
+fn render_value(key: &str, value: &Yaml, indent: &str, out: &mut String) {
+    let key = key_text(key);
     match value {
-        Value::Mapping(_) | Value::Sequence(_) => {
+        Yaml::Map(m) if !m.is_empty() => {
             out.push_str(&format!("{indent}{key}:\n"));
-            for line in text.lines() {
-                out.push_str(&format!("{indent}  {line}\n"));
+            let inner = format!("{indent}  ");
+            for (k, v) in m {
+                render_value(k, v, &inner, out);
             }
         }
-        _ => out.push_str(&format!("{indent}{key}: {}\n", text.trim_end())),
+        Yaml::Seq(s) if !s.is_empty() => {
+            out.push_str(&format!("{indent}{key}:\n"));
+            for item in s {
+                render_item(item, &format!("{indent}  "), out);
+            }
+        }
+        _ => out.push_str(&format!("{indent}{key}: {}\n", inline(value))),
     }
+}
+
+/// One list item `- value` at `indent`; a mapping or list goes on in block
+/// style, its first entry on the dash's line.
+fn render_item(item: &Yaml, indent: &str, out: &mut String) {
+    let inner = format!("{indent}  ");
+    let mut block = String::new();
+    match item {
+        Yaml::Map(m) if !m.is_empty() => {
+            for (k, v) in m {
+                render_value(k, v, &inner, &mut block);
+            }
+        }
+        Yaml::Seq(s) if !s.is_empty() => {
+            for x in s {
+                render_item(x, &inner, &mut block);
+            }
+        }
+        _ => {
+            out.push_str(&format!("{indent}- {}\n", inline(item)));
+            return;
+        }
+    }
+    out.push_str(&format!("{indent}- {}", &block[inner.len()..]));
+}
+
+/// A value on one line (flow style): what `policy diff` shows, and a
+/// scalar or empty collection after its key.
+pub fn inline(value: &Yaml) -> String {
+    match value {
+        Yaml::Null => "null".into(),
+        Yaml::Scalar { text, plain } if *plain && plain_is_safe(text) => text.clone(),
+        Yaml::Scalar { text, .. } => quote(text),
+        Yaml::Seq(s) => format!("[{}]", s.iter().map(inline).collect::<Vec<_>>().join(", ")),
+        Yaml::Map(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", key_text(k), inline(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A key written bare when it reads back as the same string, else quoted.
+fn key_text(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/'))
+        && !key.starts_with('-')
+        && !matches!(
+            key,
+            "true" | "false" | "True" | "False" | "TRUE" | "FALSE" | "null" | "Null" | "NULL" | "~"
+        )
+        && key.parse::<f64>().is_err();
+    if bare {
+        key.to_string()
+    } else {
+        quote(key)
+    }
+}
+
+/// Whether text read as a plain scalar can be written plain again, on one
+/// line, in block or flow context, and read back as the same text.
+fn plain_is_safe(text: &str) -> bool {
+    !text.is_empty()
+        && !text.starts_with(|c: char| "-?:,[]{}#&*!|>'\"%@` ".contains(c))
+        && !text.ends_with([' ', ':'])
+        && !text.contains(": ")
+        && !text.contains(" #")
+        && !text.contains([',', '[', ']', '{', '}', '\n', '\r', '\t'])
+        && !text.chars().any(|c| c.is_control())
 }
 
 fn render_policy(p: &Policy, out: &mut String) {
@@ -134,227 +230,249 @@ pub fn parse(text: &str, origin: &str) -> Result<Doc, String> {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         return Err(lines.join("\n"));
     }
-    let value: Value = serde_yaml_ng::from_str(text).map_err(|e| match e.location() {
-        Some(l) => format!("{origin}:{}: {e}", l.line()),
-        None => format!("{origin}: {e}"),
-    })?;
-    let top = value
-        .as_mapping()
-        .ok_or_else(|| format!("{origin}: not a Rampart policy (top level is not a mapping)"))?;
-    let get = |k: &str| top.get(Value::from(k));
+    let root = yaml::parse(text)
+        .map_err(|e| format!("{origin}:{}: {}", e.line, e.message))?
+        .ok_or_else(|| format!("{origin}: no policies list"))?;
+    let Value::Map(top) = &root.value else {
+        return Err(format!(
+            "{origin}:{}: not a Rampart policy (top level is not a mapping)",
+            root.line
+        ));
+    };
+    let lines: Vec<&str> = text.lines().collect();
     let mut doc = Doc {
-        version: scalar(get("version")).unwrap_or_default(),
-        default_action: scalar(get("default_action")).unwrap_or_else(|| "deny".into()),
-        extra: top
-            .iter()
-            .filter_map(|(k, v)| Some((scalar(Some(k))?, v.clone())))
-            .filter(|(k, _)| !matches!(k.as_str(), "version" | "default_action" | "policies"))
-            .collect(),
+        header: header_comments(&lines),
+        version: scalar(get(top, "version")).unwrap_or_default(),
+        default_action: scalar(get(top, "default_action")).unwrap_or_else(|| "deny".into()),
+        extra: other_keys(top, &["version", "default_action", "policies"]),
         ..Doc::default()
     };
-    let policies = get("policies")
-        .and_then(Value::as_sequence)
-        .ok_or_else(|| format!("{origin}: no policies list"))?;
-    for (pi, p) in policies.iter().enumerate() {
-        let m = p
-            .as_mapping()
-            .ok_or_else(|| format!("{origin}: policy #{}: not a mapping", pi + 1))?;
-        let pg = |k: &str| m.get(Value::from(k));
-        let name =
-            scalar(pg("name")).ok_or_else(|| format!("{origin}: policy #{}: no name", pi + 1))?;
-        let matcher = pg("match").and_then(Value::as_mapping);
-        let tools = match matcher.and_then(|mm| mm.get(Value::from("tool"))) {
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Sequence(s)) => s.iter().filter_map(|v| scalar(Some(v))).collect(),
-            _ => Vec::new(),
-        };
-        let mut policy = Policy {
-            name,
-            description: scalar(pg("description")),
-            priority: pg("priority").and_then(Value::as_i64),
-            enabled: pg("enabled").and_then(Value::as_bool),
-            tools,
-            agent: matcher.and_then(|mm| scalar(mm.get(Value::from("agent")))),
-            session: matcher.and_then(|mm| scalar(mm.get(Value::from("session")))),
-            ..Policy::default()
-        };
-        for (ri, r) in pg("rules")
-            .and_then(Value::as_sequence)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let rm = r.as_mapping().ok_or_else(|| {
-                format!(
-                    "{origin}: policy {:?} rule #{}: not a mapping",
-                    policy.name,
-                    ri + 1
-                )
-            })?;
-            let rg = |k: &str| rm.get(Value::from(k));
-            let mut rule = Rule {
-                action: scalar(rg("action")).unwrap_or_default(),
-                message: scalar(rg("message")),
-                extra: rm
-                    .iter()
-                    .filter_map(|(k, v)| Some((scalar(Some(k))?, v.clone())))
-                    .filter(|(k, _)| !matches!(k.as_str(), "action" | "when" | "message"))
-                    .collect(),
-                ..Rule::default()
-            };
-            if let Some(when) = rg("when").and_then(Value::as_mapping) {
-                for (k, v) in when {
-                    let field = scalar(Some(k)).unwrap_or_default();
-                    let w = match v {
-                        Value::Bool(b) => When::Flag(*b),
-                        Value::String(s)
-                            if field.ends_with("matches") || field.ends_with("contains") =>
-                        {
-                            When::Patterns(vec![s.clone()])
-                        }
-                        Value::Sequence(s) if s.iter().all(|x| x.is_string()) => {
-                            When::Patterns(s.iter().filter_map(|x| scalar(Some(x))).collect())
-                        }
-                        other => When::Other(other.clone()),
-                    };
-                    rule.when.push((field, w));
-                }
-            }
-            policy.rules.push(rule);
-        }
-        doc.policies.push(policy);
+    let policies = match get(top, "policies").map(|n| &n.value) {
+        Some(Value::Seq(items)) => items.as_slice(),
+        Some(Value::Null) => &[],
+        _ => return Err(format!("{origin}: no policies list")),
+    };
+    for p in policies {
+        doc.policies.push(policy(p, &lines));
     }
-    attach_comments(text, &mut doc);
     Ok(doc)
 }
 
-fn scalar(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+/// The value of `key` in a mapping's entries.
+fn get<'n>(entries: &'n [yaml::Entry], key: &str) -> Option<&'n Node> {
+    entries.iter().find(|(k, _, _)| k == key).map(|(_, _, v)| v)
+}
+
+fn entries(node: Option<&Node>) -> &[yaml::Entry] {
+    match node.map(|n| &n.value) {
+        Some(Value::Map(e)) => e,
+        _ => &[],
+    }
+}
+
+/// A scalar's text; `None` for null and collections.
+fn scalar(node: Option<&Node>) -> Option<String> {
+    match &node?.value {
+        Value::Scalar { text, .. } => Some(text.clone()),
         _ => None,
     }
 }
 
-/// Gives each policy and rule the comment lines just above it, when the
-/// file has this module's layout (policies at `  - name:`, rules at
-/// `      - action:`, as many as parsed).
-fn attach_comments(text: &str, doc: &mut Doc) {
-    let lines: Vec<&str> = text.lines().collect();
+/// The entries whose keys are not in `modelled`, as read, in order.
+fn other_keys(entries: &[yaml::Entry], modelled: &[&str]) -> Vec<(String, Yaml)> {
+    entries
+        .iter()
+        .filter(|(k, _, _)| !modelled.contains(&k.as_str()))
+        .map(|(k, _, v)| (k.clone(), tree(v)))
+        .collect()
+}
+
+/// A node as a [`Yaml`] value, lines dropped.
+fn tree(node: &Node) -> Yaml {
+    match &node.value {
+        Value::Null => Yaml::Null,
+        Value::Scalar { text, plain } => Yaml::Scalar {
+            text: text.clone(),
+            plain: *plain,
+        },
+        Value::Seq(items) => Yaml::Seq(items.iter().map(tree).collect()),
+        Value::Map(entries) => Yaml::Map(
+            entries
+                .iter()
+                .map(|(k, _, v)| (k.clone(), tree(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// One policy (the strict loader has checked its keys and their types).
+fn policy(node: &Node, lines: &[&str]) -> Policy {
+    let m = entries(Some(node));
+    let matcher = entries(get(m, "match"));
+    let tools = match get(matcher, "tool").map(|n| &n.value) {
+        Some(Value::Scalar { text, .. }) => vec![text.clone()],
+        Some(Value::Seq(items)) => items.iter().filter_map(|v| scalar(Some(v))).collect(),
+        _ => Vec::new(),
+    };
+    let plain = |key: &str| match get(m, key).map(|n| &n.value) {
+        Some(Value::Scalar { text, plain: true }) => Some(text.as_str()),
+        _ => None,
+    };
+    let rules = match get(m, "rules").map(|n| &n.value) {
+        Some(Value::Seq(items)) => items.iter().map(|r| rule(r, lines)).collect(),
+        _ => Vec::new(),
+    };
+    Policy {
+        comments: comments_above(lines, node.line),
+        name: scalar(get(m, "name")).unwrap_or_default(),
+        description: scalar(get(m, "description")),
+        priority: plain("priority").and_then(|t| t.parse().ok()),
+        enabled: plain("enabled")
+            .filter(|t| yaml::scalar_is_bool(t))
+            .map(|t| t.eq_ignore_ascii_case("true")),
+        tools,
+        agent: scalar(get(matcher, "agent")),
+        session: scalar(get(matcher, "session")),
+        rules,
+    }
+}
+
+fn rule(node: &Node, lines: &[&str]) -> Rule {
+    let m = entries(Some(node));
+    let mut rule = Rule {
+        comments: comments_above(lines, node.line),
+        action: scalar(get(m, "action")).unwrap_or_default(),
+        message: scalar(get(m, "message")),
+        extra: other_keys(m, &["action", "when", "message"]),
+        ..Rule::default()
+    };
+    for (field, key_line, v) in entries(get(m, "when")) {
+        let w = match &v.value {
+            Value::Scalar { text, plain: true } if yaml::scalar_is_bool(text) => {
+                When::Flag(text.eq_ignore_ascii_case("true"))
+            }
+            // A pattern starting with `#` would read back as a comment
+            // (model::When): such a condition is kept as YAML.
+            Value::Scalar { text, .. }
+                if (field.ends_with("matches") || field.ends_with("contains"))
+                    && !text.starts_with('#') =>
+            {
+                When::Patterns(vec![text.clone()])
+            }
+            Value::Seq(items)
+                if items.iter().all(
+                    |x| matches!(&x.value, Value::Scalar { text, .. } if !text.starts_with('#')),
+                ) =>
+            {
+                When::Patterns(patterns_with_comments(items, *key_line, lines))
+            }
+            _ => When::Other(tree(v)),
+        };
+        rule.when.push((field.clone(), w));
+    }
+    rule
+}
+
+/// The patterns of a list with the comments among them (model::When): the
+/// comment lines between an item and the one before it (or the field's
+/// key), and a comment after an item on its own line.
+fn patterns_with_comments(items: &[Node], key_line: usize, lines: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut after = key_line;
+    for (i, item) in items.iter().enumerate() {
+        let Value::Scalar { text, .. } = &item.value else {
+            continue;
+        };
+        let shares_line = |j: usize| items.get(j).is_some_and(|o| o.line == item.line);
+        let own_line = item.line > after && !shares_line(i + 1);
+        if own_line {
+            for l in (after + 1)..item.line {
+                let c = line_at(lines, l).trim_start();
+                if c.starts_with('#') {
+                    out.push(c.to_string());
+                }
+            }
+            let item_text = line_at(lines, item.line).trim_start();
+            if let Some(c) = item_text.strip_prefix("- ").and_then(trailing_comment) {
+                out.push(format!("#> {c}"));
+            }
+        }
+        out.push(text.clone());
+        after = after.max(item.line);
+    }
+    out
+}
+
+/// Line `n` (1-based) of the text.
+fn line_at<'t>(lines: &[&'t str], n: usize) -> &'t str {
+    n.checked_sub(1)
+        .and_then(|i| lines.get(i))
+        .copied()
+        .unwrap_or("")
+}
+
+/// The comment lines just above line `n` (no blank line between), trimmed.
+fn comments_above(lines: &[&str], n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut l = n;
+    while l > 1 && line_at(lines, l - 1).trim_start().starts_with('#') {
+        l -= 1;
+        out.push(line_at(lines, l).trim_start().to_string());
+    }
+    out.reverse();
+    out
+}
+
+/// The comment lines at the top of the file, before its first key.
+fn header_comments(lines: &[&str]) -> Vec<String> {
     let mut header = Vec::new();
-    for l in &lines {
+    for l in lines {
         if l.starts_with('#') {
             header.push(l.to_string());
-        } else if l.trim().is_empty() {
-            continue;
-        } else {
+        } else if !l.trim().is_empty() {
             break;
         }
     }
-    doc.header = header;
-    let above = |i: usize| {
-        let mut j = i;
-        let mut out = Vec::new();
-        while j > 0 && lines[j - 1].trim_start().starts_with('#') {
-            j -= 1;
-            out.push(lines[j].trim_start().to_string());
-        }
-        out.reverse();
-        out
-    };
-    // The policies list: from `policies:` to the next top-level key.
-    let start = lines.iter().position(|l| l.starts_with("policies:"));
-    let Some(start) = start else {
-        return;
-    };
-    let end = (start + 1..lines.len())
-        .find(|&i| {
-            let l = lines[i];
-            !l.is_empty() && !l.starts_with(' ') && !l.starts_with('#')
-        })
-        .unwrap_or(lines.len());
-    let policy_lines: Vec<usize> = (start..end)
-        .filter(|&i| lines[i].starts_with("  - name:"))
-        .collect();
-    let rule_lines: Vec<usize> = (start..end)
-        .filter(|&i| lines[i].starts_with("      - action:"))
-        .collect();
-    let rule_count: usize = doc.policies.iter().map(|p| p.rules.len()).sum();
-    if policy_lines.len() != doc.policies.len() || rule_lines.len() != rule_count {
-        return;
-    }
-    let mut r = 0;
-    for (p, &pl) in doc.policies.iter_mut().zip(&policy_lines) {
-        p.comments = above(pl);
-        for rule in &mut p.rules {
-            rule.comments = above(rule_lines[r]);
-            let end = rule_lines.get(r + 1).copied().unwrap_or(end);
-            let end = policy_lines
-                .iter()
-                .copied()
-                .find(|&l| l > rule_lines[r] && l < end)
-                .unwrap_or(end);
-            list_comments(&lines[rule_lines[r] + 1..end], rule);
-            r += 1;
-        }
-    }
+    header
 }
 
-/// The comment after a list item written as `"…"  # comment`.
+/// The comment after a list item written as `"…"  # comment` (or a plain
+/// or single-quoted item followed by a comment).
 fn trailing_comment(item: &str) -> Option<&str> {
-    let rest = item.strip_prefix('"')?;
-    let mut escaped = false;
-    for (i, c) in rest.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' => escaped = true,
-            '"' => {
-                return rest[i + 1..]
-                    .trim_start()
-                    .strip_prefix('#')
-                    .map(str::trim_start);
-            }
-            _ => {}
+    let rest = match item.chars().next()? {
+        '"' => {
+            let body = &item[1..];
+            let mut escaped = false;
+            let end = body.char_indices().find_map(|(i, c)| match c {
+                _ if escaped => {
+                    escaped = false;
+                    None
+                }
+                '\\' => {
+                    escaped = true;
+                    None
+                }
+                '"' => Some(i),
+                _ => None,
+            })?;
+            &body[end + 1..]
         }
-    }
-    None
-}
-
-/// Puts the comment lines found among a rule's list items back among its
-/// patterns (model::When), when the rule has one list and the items are
-/// its patterns, in order.
-fn list_comments(region: &[&str], rule: &mut Rule) {
-    let lists: Vec<usize> = rule
-        .when
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, w))| matches!(w, When::Patterns(_)))
-        .map(|(i, _)| i)
-        .collect();
-    let [only] = lists[..] else {
-        return;
-    };
-    let When::Patterns(ps) = &mut rule.when[only].1 else {
-        return;
-    };
-    let mut merged = Vec::new();
-    let mut items = 0;
-    for l in region {
-        if let Some(c) = l.strip_prefix("            #") {
-            merged.push(format!("#{c}"));
-        } else if let Some(item) = l.strip_prefix("            - ") {
-            let Some(p) = ps.get(items) else {
-                return;
-            };
-            if let Some(c) = trailing_comment(item) {
-                merged.push(format!("#> {c}"));
+        '\'' => {
+            let body = &item[1..];
+            let mut i = 0;
+            loop {
+                let q = i + body[i..].find('\'')?;
+                if body[q + 1..].starts_with('\'') {
+                    i = q + 2;
+                } else {
+                    break &body[q + 1..];
+                }
             }
-            merged.push(p.clone());
-            items += 1;
         }
-    }
-    if items == ps.len() && merged.len() > items {
-        *ps = merged;
-    }
+        _ => {
+            let at = item.find(" #")?;
+            &item[at..]
+        }
+    };
+    rest.trim_start().strip_prefix('#').map(str::trim_start)
 }

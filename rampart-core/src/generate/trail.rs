@@ -11,7 +11,10 @@ use std::path::PathBuf;
 use crate::audit::scan::{self, LineSink, Link, ScanReport};
 use crate::audit::VerifyFailure;
 
-use super::{observe, GenerateError, Generator, Options};
+use super::aggregate::Generator;
+use super::observe;
+use super::options::Options;
+use super::summary::GenerateError;
 
 impl LineSink for Generator {
     fn line<'l>(&mut self, line: &'l str) -> Result<Link<'l>, String> {

@@ -105,7 +105,7 @@ pub mod glob;
 pub mod lint;
 pub mod schema;
 pub mod shell;
-mod yaml;
+pub(crate) mod yaml;
 
 use std::fmt;
 use std::path::PathBuf;
