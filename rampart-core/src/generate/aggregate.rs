@@ -16,6 +16,7 @@ use super::observe::{self, Access, Call, Observation, SkipReason};
 use super::options::Options;
 use super::paths::{self, PathSets, Places};
 use super::summary::GenerateError;
+use crate::policy::glob::{Glob, GlobKind};
 
 #[derive(Default)]
 pub(super) struct SessionInfo {
@@ -90,8 +91,8 @@ fn bump(map: &mut Counts, key: &str, session: u64) {
 
 /// Streaming generator: feed observations, then [`Generator::finish`].
 pub struct Generator {
-    agent_glob: Option<globset::GlobMatcher>,
-    session_glob: Option<globset::GlobMatcher>,
+    agent_glob: Option<Glob>,
+    session_glob: Option<Glob>,
     include_denied: Vec<observe::Accept>,
     pub(super) included_denied: Stat,
     /// Calls each of `include_denied` let in.
@@ -119,15 +120,13 @@ pub struct Generator {
     pub(crate) opts: Options,
 }
 
-fn glob_matcher(
-    what: &str,
-    pattern: &Option<String>,
-) -> Result<Option<globset::GlobMatcher>, GenerateError> {
+fn glob_matcher(what: &str, pattern: &Option<String>) -> Result<Option<Glob>, GenerateError> {
+    // The policy language's own text glob, as `match.agent` and
+    // `match.session` use it.
     pattern
         .as_ref()
         .map(|p| {
-            globset::Glob::new(p)
-                .map(|g| g.compile_matcher())
+            Glob::new(p, GlobKind::Text)
                 .map_err(|e| GenerateError::Input(format!("invalid --{what} glob {p:?}: {e}")))
         })
         .transpose()

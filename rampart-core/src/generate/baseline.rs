@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use crate::policy::glob::{Bits, Glob, GlobKind, GlobSet};
 
 use super::model::{Sessions, Stat};
 use super::observe::Access;
@@ -143,18 +143,17 @@ impl Bundle {
     }
 }
 
+/// The bundle's patterns as the engine matches them in a policy (the one
+/// glob dialect), `{N}` as a run of digits.
 fn compile(name: &str, patterns: &[String]) -> GlobSet {
-    let mut b = GlobSetBuilder::new();
-    for p in patterns {
-        let g = GlobBuilder::new(&p.replace(VERSION, "[0-9]*"))
-            .literal_separator(true)
-            .backslash_escape(false)
-            .build()
-            .unwrap_or_else(|e| panic!("baseline bundle {name}: pattern {p:?}: {e}"));
-        b.add(g);
-    }
-    b.build()
-        .unwrap_or_else(|e| panic!("baseline bundle {name}: {e}"))
+    let globs = patterns
+        .iter()
+        .map(|p| {
+            Glob::new(&p.replace(VERSION, "[0-9]*"), GlobKind::Path)
+                .unwrap_or_else(|e| panic!("baseline bundle {name}: pattern {p:?}: {e}"))
+        })
+        .collect();
+    GlobSet::new(globs)
 }
 
 /// Every shipped bundle, in the order a path is attributed to them.
@@ -202,14 +201,9 @@ pub fn bundle_for(access: Access, path: &str) -> Option<usize> {
         })
     });
     let all = &all[access as usize];
-    if !all.set.is_match(path) {
-        return None;
-    }
-    all.set
-        .matches(path)
-        .into_iter()
-        .map(|i| all.owner[i])
-        .min()
+    let mut hits = Bits::new(all.set.len());
+    all.set.matches_into(path, &mut hits);
+    hits.ones().map(|i| all.owner[i]).min()
 }
 
 /// What the observed calls needed of one bundle.

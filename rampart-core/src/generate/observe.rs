@@ -600,49 +600,14 @@ pub(crate) fn call<'a>(rec: &Rec<'a>) -> Result<Call<'a>, SkipReason> {
 }
 
 /// The path as Rampart compares it: relative paths joined to the working
-/// directory when one is known, then cleaned lexically.
+/// directory when one is known, then cleaned lexically ([`crate::path`]).
+/// An empty path with no directory stays empty.
 pub(crate) fn absolute<'a>(path: &'a str, cwd: Option<&str>) -> Cow<'a, str> {
-    let joined: Cow<'a, str> = match cwd {
-        Some(dir) if !path.starts_with('/') && dir.starts_with('/') => {
-            Cow::Owned(format!("{dir}/{path}"))
-        }
-        _ => Cow::Borrowed(path),
-    };
-    if !needs_cleaning(&joined) {
-        return joined;
+    let base = cwd.filter(|d| d.starts_with('/')).unwrap_or("");
+    if path.is_empty() && base.is_empty() {
+        return Cow::Borrowed(path);
     }
-    let rooted = joined.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in joined.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|p| *p != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            s => parts.push(s),
-        }
-    }
-    let body = parts.join("/");
-    Cow::Owned(match (rooted, body.is_empty()) {
-        (true, _) => format!("/{body}"),
-        (false, true) => ".".to_string(),
-        (false, false) => body,
-    })
-}
-
-fn needs_cleaning(p: &str) -> bool {
-    p.contains("//")
-        || p.contains("/./")
-        || p.contains("/../")
-        || p.ends_with("/.")
-        || p.ends_with("/..")
-        || (p.len() > 1 && p.ends_with('/'))
-        || p.starts_with("./")
-        || p.starts_with("../")
+    crate::path::join(base, path)
 }
 
 /// A point in time as the bytes of its canonical RFC 3339 UTC form with

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use crate::policy::glob::{Bits, Glob, GlobKind, GlobSet};
 
 use super::model::Stat;
 use super::observe::Access;
@@ -128,18 +128,21 @@ pub fn system_tree(path: &str) -> Option<&'static str> {
     (!path.contains("/private/")).then_some(tree)
 }
 
+/// Built-in patterns as the engine matches them in a policy (the one glob
+/// dialect): what is called sensitive here is what the emitted deny rules
+/// refuse.
 fn set(patterns: &[&str]) -> GlobSet {
-    let mut b = GlobSetBuilder::new();
-    for p in patterns {
-        b.add(
-            GlobBuilder::new(p)
-                .literal_separator(true)
-                .backslash_escape(false)
-                .build()
-                .expect("built-in pattern is valid"),
-        );
-    }
-    b.build().expect("built-in patterns compile")
+    let globs = patterns
+        .iter()
+        .map(|p| Glob::new(p, GlobKind::Path).expect("built-in pattern is valid"))
+        .collect();
+    GlobSet::new(globs)
+}
+
+fn any_match(set: &GlobSet, path: &str) -> bool {
+    let mut hits = Bits::new(set.len());
+    set.matches_into(path, &mut hits);
+    hits.any_in(0..set.len())
 }
 
 /// The sensitive and always-denied path sets, compiled once.
@@ -161,12 +164,12 @@ impl Default for PathSets {
 
 impl PathSets {
     pub fn is_sensitive(&self, access: Access, path: &str) -> bool {
-        self.sensitive.is_match(path)
-            || (access == Access::Write && self.sensitive_write.is_match(path))
+        any_match(&self.sensitive, path)
+            || (access == Access::Write && any_match(&self.sensitive_write, path))
     }
 
     pub fn always_denied_write(&self, path: &str) -> bool {
-        self.always_deny_write.is_match(path)
+        any_match(&self.always_deny_write, path)
     }
 }
 
