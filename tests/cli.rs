@@ -358,3 +358,37 @@ fn monitor_says_would_deny_and_the_trail_says_whether_a_call_was_blocked() {
         );
     }
 }
+
+#[test]
+fn a_refusal_served_from_the_verdict_cache_is_recorded_as_blocked() {
+    // The second open of the same denied file in one process is refused by
+    // the library's verdict cache, without asking: still a block.
+    let sb = Sandbox::new();
+    let key = sb.home().join(".ssh/id_ed25519");
+    std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+    std::fs::write(&key, "secret").unwrap();
+    let key = key.to_str().unwrap();
+    let o = sb
+        .rampart()
+        .args(["run", "--quiet", "--mode", "enforce", "--backend", "preload", "--"])
+        .args(["python3", "-c"])
+        .arg(format!(
+            "import os\nfor _ in range(3):\n    try:\n        os.open({key:?}, os.O_RDONLY)\n    except PermissionError:\n        print('refused')"
+        ))
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    assert_eq!(stdout(&o), "refused\nrefused\nrefused\n");
+    let reads: Vec<Value> = sb
+        .records()
+        .into_iter()
+        .filter(|r| r["tool"] == "read" && r["request"]["path"] == key)
+        .collect();
+    assert_eq!(reads.len(), 3, "{reads:?}");
+    for r in &reads {
+        assert_eq!(r["decision"]["action"], "deny");
+        assert_eq!(r["request"]["blocked"], true, "{r}");
+    }
+    let log = sb.rampart().args(["log", "--path", key]).output().unwrap();
+    assert!(!stdout(&log).contains("would deny"), "{}", stdout(&log));
+}

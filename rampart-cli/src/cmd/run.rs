@@ -113,6 +113,7 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
 
     let mut config = Config {
         origin: origin.clone(),
+        mode,
         engine: Arc::clone(&engine),
         audit_dir: audit_dir.to_path_buf(),
         print_denials: mode == Mode::Enforce && !args.quiet,

@@ -81,6 +81,7 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
 
     let live = Arc::new(ArcSwap::new(engine));
     let mut collector = Collector::start(Config {
+        mode: args.mode,
         origin: Origin {
             agent: "unknown".into(),
             session: "serve".into(),

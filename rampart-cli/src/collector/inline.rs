@@ -64,6 +64,8 @@ pub struct Inline {
     unwritten: u64,
     /// What the policy in force can refuse, and the policy it was read from.
     refusals: Option<(Arc<Engine>, Refusals)>,
+    /// Enforce mode: every refusal is applied.
+    enforcing: bool,
 }
 
 impl Inline {
@@ -74,6 +76,7 @@ impl Inline {
             format!("cannot open the audit trail in {}", cfg.audit_dir.display())
         })?;
         Ok(Inline {
+            enforcing: cfg.mode == super::Mode::Enforce,
             engine: cfg.engine,
             guard: cfg.guard,
             origin: cfg.origin,
@@ -145,6 +148,7 @@ impl Inline {
             &self.origin,
             &mut event,
             false,
+            self.enforcing,
         );
         if self.decided.is_empty() {
             self.oldest = Instant::now();
@@ -184,6 +188,7 @@ impl Inline {
             &self.guard,
             &self.origin,
             &mut event,
+            true,
             true,
         );
         let action = action_of(&record);

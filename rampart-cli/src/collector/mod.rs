@@ -170,6 +170,9 @@ pub type LiveEngine = Arc<arc_swap::ArcSwap<Engine>>;
 
 pub struct Config {
     pub origin: Origin,
+    /// The session's mode: in enforce mode every refusal is applied (by a
+    /// verdict, or from a process's verdict cache), in monitor mode none.
+    pub mode: Mode,
     pub engine: LiveEngine,
     pub audit_dir: PathBuf,
     /// Print a line per denied call on rampart's stderr (`rampart run` in
@@ -195,6 +198,7 @@ pub struct Collector {
     /// server then drops every connection).
     trail_down: Arc<std::sync::atomic::AtomicBool>,
     fail_closed: bool,
+    enforcing: bool,
     decide: Option<JoinHandle<()>>,
     audit: Option<JoinHandle<Result<()>>>,
     stats: Arc<Mutex<Stats>>,
@@ -213,9 +217,10 @@ impl Collector {
 
         let engine = cfg.engine.clone();
         let guard = cfg.guard.clone();
+        let enforcing = cfg.mode == Mode::Enforce;
         let decide = std::thread::Builder::new()
             .name("rampart-decide".into())
-            .spawn(move || decide_stage(&engine, &guard, call_rx, rec_tx))?;
+            .spawn(move || decide_stage(&engine, &guard, enforcing, call_rx, rec_tx))?;
         let audit_stats = stats.clone();
         let trail_down = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let audit_cfg = AuditStage {
@@ -239,6 +244,7 @@ impl Collector {
             server: None,
             trail_down,
             fail_closed: cfg.fail_closed,
+            enforcing,
             decide: Some(decide),
             audit: Some(audit),
             stats,
@@ -286,6 +292,7 @@ impl Collector {
             &intake.default_origin,
             &mut event,
             enforced,
+            self.enforcing,
         );
         let allowed = allows(action_of(&record));
         intake.submit_calls(vec![Work::Note(record)]);
@@ -297,7 +304,14 @@ impl Collector {
         let mut event = event.clone();
         let origin = self.intake.as_ref().map(|i| i.default_origin.clone());
         let origin = origin.unwrap_or_default();
-        let record = decide(&self.engine.load(), &self.guard, &origin, &mut event, false);
+        let record = decide(
+            &self.engine.load(),
+            &self.guard,
+            &origin,
+            &mut event,
+            false,
+            self.enforcing,
+        );
         allows(action_of(&record))
     }
 
@@ -332,6 +346,7 @@ impl Collector {
 fn decide_stage(
     engine: &LiveEngine,
     guard: &guard::Guard,
+    enforcing: bool,
     rx: Receiver<Vec<Work>>,
     tx: Sender<Vec<Decided>>,
 ) {
@@ -345,7 +360,14 @@ fn decide_stage(
                     mut event,
                     reply,
                 } => Decided {
-                    record: decide(&engine, guard, &origin, &mut event, reply.is_some()),
+                    record: decide(
+                        &engine,
+                        guard,
+                        &origin,
+                        &mut event,
+                        reply.is_some(),
+                        enforcing,
+                    ),
                     reply,
                 },
                 Work::Note(record) => Decided {
@@ -361,14 +383,18 @@ fn decide_stage(
 }
 
 /// Evaluate one call and turn it into its audit record: self-protection
-/// first, then the policy. A call that waits for the verdict and is denied
-/// is recorded with the errno it will fail with.
+/// first, then the policy. A call that waits for the verdict (`enforced`)
+/// and is denied is recorded with the errno it will fail with. A refusal
+/// is recorded as applied (`request.blocked`) when the call waited for it
+/// or the session enforces (a process refuses from its verdict cache
+/// without asking, and reports the outcome itself).
 fn decide(
     engine: &Engine,
     guard: &guard::Guard,
     origin: &Origin,
     event: &mut Event,
     enforced: bool,
+    enforcing: bool,
 ) -> Record {
     let tool = event.tool();
     let command = event.command();
@@ -400,7 +426,7 @@ fn decide(
         request.insert("project".into(), p.clone().into());
     }
     if !allows(decision.action) {
-        request.insert(BLOCKED.into(), enforced.into());
+        request.insert(BLOCKED.into(), (enforced || enforcing).into());
     }
     Record::new(
         &origin.agent,
@@ -663,7 +689,14 @@ mod tests {
             project: None,
         };
         let decide = |mut ev: Event, enforced: bool| {
-            let r = decide(&e, &guard::Guard::default(), &origin, &mut ev, enforced);
+            let r = decide(
+                &e,
+                &guard::Guard::default(),
+                &origin,
+                &mut ev,
+                enforced,
+                enforced,
+            );
             (r.decision.action.clone(), r)
         };
         // The destination of a rename, enforced: EACCES, both paths recorded.
