@@ -375,6 +375,9 @@ fn merge_keeps_every_key_a_reviewer_added() {
     assert!(o.status.success(), "{}", stderr(&o));
     let merged = std::fs::read_to_string(&out).unwrap();
     assert!(merged.contains("/etc/os-release"), "{merged}");
+    // Kept as the reviewer wrote them, quotes and all (the merge reads the
+    // file with the loader's own reader and writes back what it does not
+    // model).
     for kept in [
         "# reviewed by hand: CI sessions have no business with the host name",
         "description: \"added by a reviewer\"",
@@ -386,15 +389,15 @@ fn merge_keeps_every_key_a_reviewer_added() {
         "enabled: false",
         "agent: \"claude*\"",
         "gte: 2",
-        "url: http://127.0.0.1:9/decide",
+        "url: \"http://127.0.0.1:9/decide\"",
         "timeout: 2s",
         "fail_open: false",
         "notify:",
-        "url: http://127.0.0.1:9/notify",
-        "- deny",
+        "url: \"http://127.0.0.1:9/notify\"",
+        "- \"deny\"",
         "tests:",
-        "name: CI may not read the host name",
-        "session: ci-7",
+        "name: \"CI may not read the host name\"",
+        "session: \"ci-7\"",
         "path: /etc/hostname",
         "expect: deny",
     ] {
