@@ -48,7 +48,8 @@ struct Cli {
 enum Command {
     /// Run a command and watch its whole process tree.
     Run(cmd::run::Args),
-    /// Decide one call against the policy, as if a program had made it.
+    /// Decide one call against the policy, as if a program had made it, or
+    /// run a test suite (SUITE.yaml, or a policy file's inline tests).
     Test(cmd::test::Args),
     /// Check, lint, list and show policies.
     #[command(subcommand)]
@@ -100,7 +101,7 @@ fn main() -> ExitCode {
     let audit_dir = cli.audit_dir.clone().unwrap_or_else(default_audit_dir);
     let result = match cli.command {
         Command::Run(args) => cmd::run::run(args, &cli.policy, &audit_dir),
-        Command::Test(args) => cmd::test::run(args, &cli.policy),
+        Command::Test(args) => cmd::test::run(args, &cli.policy, cli.verbose > 0),
         Command::Policy(c) => cmd::policy::run(c, &cli.policy),
         Command::Audit(c) => cmd::audit::run(c, &audit_dir),
         Command::Log(args) => cmd::log::run(args, &audit_dir),

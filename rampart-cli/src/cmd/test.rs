@@ -1,12 +1,33 @@
-//! `rampart test`: decide one call against the policy and print the verdict.
+//! `rampart test`: decide one call against the policy, or run a test suite.
+//!
+//! One call: the words after the options are the call (the command for
+//! exec, the path for file tools, the URL or host:port for net). Several
+//! words are joined as the recorder writes a command line (each word
+//! shell-quoted when it needs it, `rampart_core::event::shell_quote`), so a
+//! rule that matches a recorded command matches the same command here; one
+//! word is taken as written (`rampart test "git status"`). Exit 0 when the
+//! call would run, 1 when it would be refused (deny or ask).
+//!
+//! A suite: a `.yaml`/`.yml` file in Go Rampart's test format (`policy:`
+//! relative to the suite, `tests:` with `name`, `tool`, `params`, `expect`),
+//! or a policy file with inline `tests:`; with no argument,
+//! `rampart-tests.yaml` in the working directory. Failures are printed
+//! with the test's file:line, `--verbose` prints every test. Exit 1 when
+//! any test fails.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Result;
-use rampart_core::policy::Request;
+use anyhow::{bail, Context, Result};
+use rampart_core::policy::glob::{Glob, GlobKind};
+use rampart_core::policy::schema::{parse_test_file, TestFile};
+use rampart_core::policy::{Action, Engine, Request, TestOutcome};
 
 use crate::policies;
+
+/// The suite `rampart test` runs when given nothing.
+const DEFAULT_SUITE: &str = "rampart-tests.yaml";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -27,18 +48,64 @@ pub struct Args {
     /// the git work tree around --cwd, else --cwd].
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
-    /// Print one JSON object instead of text.
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    /// The call: the command for exec, the path for file tools, the URL or
-    /// host:port for net and fetch.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    /// Suites: run only the tests whose name matches this glob.
+    #[arg(long, value_name = "GLOB")]
+    pub run: Option<String>,
+    /// Suites: test against this policy file or directory (repeatable)
+    /// instead of the suite's own `policy:`.
+    #[arg(long, value_name = "POLICY")]
+    pub config: Vec<PathBuf>,
+    /// The call (the command for exec, the path for file tools, the URL or
+    /// host:port for net and fetch), or a test suite or policy file
+    /// (`.yaml`/`.yml`) [default: ./rampart-tests.yaml].
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub input: Vec<String>,
 }
 
-pub fn run(args: Args, policy: &[PathBuf]) -> Result<i32> {
+/// `verbose` (the global `-v`/`--verbose`): for a suite, print every test
+/// with the policies that decided it, not only the failures.
+pub fn run(args: Args, policy: &[PathBuf], verbose: bool) -> Result<i32> {
+    match suite_of(&args.input) {
+        Some(file) => run_suite(&args, policy, &file, verbose),
+        None if args.input.is_empty() => bail!(
+            "nothing to test: give a call (rampart test -- git status), or a test suite \
+             (there is no {DEFAULT_SUITE} here)"
+        ),
+        None => run_call(&args, policy),
+    }
+}
+
+/// The suite to run: the one `.yaml`/`.yml` file given, or
+/// `rampart-tests.yaml` when nothing is given and it exists.
+fn suite_of(input: &[String]) -> Option<PathBuf> {
+    match input {
+        [] => Some(PathBuf::from(DEFAULT_SUITE)).filter(|p| p.is_file()),
+        [one] if one.ends_with(".yaml") || one.ends_with(".yml") => {
+            Some(PathBuf::from(one)).filter(|p| p.is_file())
+        }
+        _ => None,
+    }
+}
+
+/// The call as one string: several words quoted as the recorder quotes a
+/// command line, one word as written.
+fn call_text(input: &[String]) -> String {
+    match input {
+        [one] => one.clone(),
+        words => words
+            .iter()
+            .map(|w| rampart_core::event::shell_quote(w))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+fn run_call(args: &Args, policy: &[PathBuf]) -> Result<i32> {
     let (engine, source) = policies::load(policy)?;
-    let input = args.input.join(" ");
+    let input = call_text(&args.input);
     let cwd = match &args.cwd {
         Some(c) => c.clone(),
         None => std::env::current_dir()?,
@@ -92,7 +159,145 @@ pub fn run(args: Args, policy: &[PathBuf]) -> Result<i32> {
             println!("  message: {}", d.message);
         }
     }
-    Ok(0)
+    Ok(match d.action {
+        Action::Allow | Action::Watch => 0,
+        Action::Deny | Action::Ask => 1,
+    })
+}
+
+fn run_suite(args: &Args, policy: &[PathBuf], file: &Path, verbose: bool) -> Result<i32> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let parsed = parse_test_file(file, &text).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        anyhow::anyhow!("invalid test file:\n{}", lines.join("\n"))
+    })?;
+    let here = file.parent().unwrap_or(Path::new("."));
+    let (engine, tests) = match parsed {
+        TestFile::Policy(p) => {
+            let sources = if args.config.is_empty() {
+                vec![file.to_path_buf()]
+            } else {
+                args.config.clone()
+            };
+            let tests = p
+                .tests
+                .into_iter()
+                .map(|t| (file.to_path_buf(), t))
+                .collect();
+            (load(&sources)?, tests)
+        }
+        TestFile::Suite(s) => {
+            let tests: Vec<_> = s
+                .tests
+                .into_iter()
+                .map(|t| (file.to_path_buf(), t))
+                .collect();
+            let engine = if !args.config.is_empty() {
+                load(&args.config)?
+            } else if !s.policy.is_empty() {
+                let paths: Vec<PathBuf> = s.policy.iter().map(|p| here.join(&p.value)).collect();
+                for (p, at) in paths.iter().zip(&s.policy) {
+                    if !p.exists() {
+                        bail!(
+                            "{}:{}: policy {:?} does not exist ({})",
+                            file.display(),
+                            at.line,
+                            at.value,
+                            p.display()
+                        );
+                    }
+                }
+                load(&paths)?
+            } else {
+                policies::load(policy)?.0
+            };
+            (engine, tests)
+        }
+    };
+    let selected: Vec<_> = match &args.run {
+        Some(pattern) => {
+            let glob = Glob::new(pattern, GlobKind::Text)
+                .map_err(|e| anyhow::anyhow!("--run {pattern:?}: {e}"))?;
+            tests
+                .into_iter()
+                .filter(|(_, t)| glob.is_match(&t.name))
+                .collect()
+        }
+        None => tests,
+    };
+    if selected.is_empty() {
+        bail!(
+            "{}: no test to run{}",
+            file.display(),
+            args.run
+                .as_ref()
+                .map(|r| format!(" matches --run {r:?}"))
+                .unwrap_or_default()
+        );
+    }
+    let outcomes = engine.run_tests(&selected);
+    let failed = outcomes.iter().filter(|o| !o.passed).count();
+    if args.json {
+        let tests: Vec<_> = outcomes.iter().map(outcome_json).collect();
+        let v = serde_json::json!({
+            "suite": file.display().to_string(),
+            "passed": outcomes.len() - failed,
+            "failed": failed,
+            "tests": tests,
+        });
+        println!("{v}");
+    } else {
+        for o in &outcomes {
+            if !o.passed || verbose {
+                print_outcome(o);
+            }
+        }
+        println!(
+            "{}: {} passed, {} failed",
+            file.display(),
+            outcomes.len() - failed,
+            failed
+        );
+    }
+    Ok(if failed > 0 { 1 } else { 0 })
+}
+
+fn load(paths: &[PathBuf]) -> Result<Arc<Engine>> {
+    Engine::load(paths).map(Arc::new).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        anyhow::anyhow!("invalid policy:\n{}", lines.join("\n"))
+    })
+}
+
+fn print_outcome(o: &TestOutcome) {
+    let verdict = if o.passed { "PASS" } else { "FAIL" };
+    println!("{verdict}  {}  ({}:{})", o.name, o.file.display(), o.line);
+    if !o.passed {
+        println!("      expected {}, got {}", o.expected, o.decision.action);
+    }
+    let by = if o.decision.matched_policies.is_empty() {
+        "the default action".to_string()
+    } else {
+        o.decision.matched_policies.join(", ")
+    };
+    println!("      decided by {by}");
+    if !o.decision.message.is_empty() {
+        println!("      message: {}", o.decision.message);
+    }
+}
+
+fn outcome_json(o: &TestOutcome) -> serde_json::Value {
+    serde_json::json!({
+        "name": o.name,
+        "file": o.file.display().to_string(),
+        "line": o.line,
+        "expected": o.expected.to_string(),
+        "action": o.decision.action.to_string(),
+        "matched_policies": o.decision.matched_policies,
+        "message": o.decision.message,
+        "passed": o.passed,
+    })
 }
 
 /// The host of a URL: between `://` and the port, path or end; IPv6

@@ -523,7 +523,14 @@ impl Engine {
     /// request, and `expect_message` is a `filepath.Match` glob over the
     /// decision's message.
     pub fn run_inline_tests(&self) -> Vec<TestOutcome> {
-        self.tests
+        self.run_tests(&self.tests)
+    }
+
+    /// Runs `tests` (each with the file that holds it) against this
+    /// engine, as [`Engine::run_inline_tests`] does: for a suite file
+    /// (`rampart test SUITE.yaml`) whose tests live apart from the policy.
+    pub fn run_tests(&self, tests: &[(PathBuf, TestCase)]) -> Vec<TestOutcome> {
+        tests
             .iter()
             .map(|(file, case)| {
                 let param = |name: &str| {

@@ -417,6 +417,132 @@ pub fn parse_file(file: &Path, text: &str) -> Result<PolicyFile, Vec<LoadError>>
     }
 }
 
+/// A test suite file in Go Rampart's format: the policy it tests (a path
+/// relative to the suite's directory, or several) and its `tests:`.
+#[derive(Clone, Debug)]
+pub struct SuiteFile {
+    pub file: PathBuf,
+    /// `policy:` paths as written, each with its line.
+    pub policy: Vec<Located<String>>,
+    pub tests: Vec<TestCase>,
+}
+
+/// Parses a test suite (`policy:` and `tests:`). Errors name the file, the
+/// line and the value, as for policy files.
+pub fn parse_suite(file: &Path, text: &str) -> Result<SuiteFile, Vec<LoadError>> {
+    let mut ctx = Ctx {
+        file,
+        errors: Vec::new(),
+    };
+    let mut out = SuiteFile {
+        file: file.to_path_buf(),
+        policy: Vec::new(),
+        tests: Vec::new(),
+    };
+    if text.len() as u64 > MAX_FILE_SIZE {
+        ctx.err(0, too_large(text.len() as u64));
+        return Err(ctx.errors);
+    }
+    let root = match yaml::parse(text) {
+        Ok(Some(root)) => root,
+        Ok(None) => {
+            ctx.err(
+                0,
+                "an empty test suite (expected policy: and tests:)".into(),
+            );
+            return Err(ctx.errors);
+        }
+        Err(e) => {
+            ctx.err(e.line, e.message);
+            return Err(ctx.errors);
+        }
+    };
+    let Value::Map(entries) = &root.value else {
+        ctx.err(
+            root.line,
+            format!(
+                "a test suite must be a mapping (policy, tests), found {}",
+                root.describe()
+            ),
+        );
+        return Err(ctx.errors);
+    };
+    let mut saw_tests = false;
+    for (key, kline, node) in entries {
+        match key.as_str() {
+            "policy" => match &node.value {
+                Value::Seq(items) => {
+                    for item in items {
+                        if let Some(p) = ctx.string(key, item) {
+                            out.policy.push(Located {
+                                value: p,
+                                line: item.line,
+                            });
+                        }
+                    }
+                }
+                _ => {
+                    if let Some(p) = ctx.string(key, node) {
+                        out.policy.push(Located {
+                            value: p,
+                            line: node.line,
+                        });
+                    }
+                }
+            },
+            "tests" => {
+                saw_tests = true;
+                for item in ctx.seq(key, node) {
+                    if let Some(t) = ctx.test_case(item) {
+                        out.tests.push(t);
+                    }
+                }
+            }
+            _ => ctx.unknown_key(key, *kline, "a test suite", &["policy", "tests"]),
+        }
+    }
+    if !saw_tests {
+        ctx.err(
+            root.line,
+            "a test suite without tests: (nothing to run)".into(),
+        );
+    }
+    if ctx.errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(ctx.errors)
+    }
+}
+
+/// A file `rampart test` was given: a policy file (its inline `tests:`) or
+/// a test suite.
+#[derive(Clone, Debug)]
+pub enum TestFile {
+    Policy(PolicyFile),
+    Suite(SuiteFile),
+}
+
+/// Reads a file given to `rampart test`: a policy file when it has
+/// `policies`, `version` or `default_action` and no `policy`, else a test
+/// suite.
+pub fn parse_test_file(file: &Path, text: &str) -> Result<TestFile, Vec<LoadError>> {
+    let is_policy = match yaml::parse(text) {
+        Ok(Some(Node {
+            value: Value::Map(entries),
+            ..
+        })) => {
+            let has = |k: &str| entries.iter().any(|(key, _, _)| key == k);
+            !has("policy") && (has("policies") || has("version") || has("default_action"))
+        }
+        _ => false,
+    };
+    if is_policy {
+        parse_file(file, text).map(TestFile::Policy)
+    } else {
+        parse_suite(file, text).map(TestFile::Suite)
+    }
+}
+
 struct Ctx<'a> {
     file: &'a Path,
     errors: Vec<LoadError>,
