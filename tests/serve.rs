@@ -217,6 +217,22 @@ fn read_decision(sb: &Sandbox, path: &str, n: usize) -> String {
     }
 }
 
+/// `rampart status`'s line about the policy in force, and its reload line.
+fn in_force(sb: &Sandbox) -> (String, Option<String>) {
+    let o = cli(sb).arg("status").output().unwrap();
+    assert!(o.status.success(), "{}", stdout(&o));
+    let out = stdout(&o);
+    let line = |p: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(p))
+            .map(String::from)
+    };
+    (
+        line("in force:").unwrap_or_else(|| panic!("{out}")),
+        line("reload:"),
+    )
+}
+
 fn policy_denying(path: &str) -> String {
     format!(
         "version: \"1\"\ndefault_action: allow\npolicies:\n  - name: guard\n    match:\n      tool: [read]\n    rules:\n      - action: deny\n        when:\n          path_matches: [\"{path}\"]\n        message: guarded\n"
@@ -246,10 +262,19 @@ fn policy_edits_apply_to_the_next_decision_and_broken_edits_keep_protection() {
     let (s, o) = (secret.to_str().unwrap(), other.to_str().unwrap());
     cat(&secret);
     assert_eq!(read_decision(&sb, s, 1), "deny");
+    let (first, reload) = in_force(&sb);
+    assert!(first.contains("generation 2, 1 policy, loaded "), "{first}");
+    assert_eq!(reload, None);
 
     // A valid edit: now `other` is guarded and `secret` is not.
     std::fs::write(&pfile, policy_denying(other.to_str().unwrap())).unwrap();
     wait_for_log(&sb, "policy reloaded", 1);
+    let (second, _) = in_force(&sb);
+    assert!(
+        second.contains("generation 4, 1 policy, loaded "),
+        "status shows the reload: {second}"
+    );
+    assert_ne!(first, second);
     cat(&secret);
     cat(&other);
     assert_eq!(read_decision(&sb, s, 2), "allow");
@@ -267,12 +292,22 @@ fn policy_edits_apply_to_the_next_decision_and_broken_edits_keep_protection() {
         "{}",
         serve_log(&sb)
     );
+    let (still, reload) = in_force(&sb);
+    assert_eq!(still, second, "the broken edit changed nothing in force");
+    let reload = reload.expect("status says the reload failed");
+    assert!(
+        reload.contains("failed at") && reload.contains("guard.yaml:4"),
+        "{reload}"
+    );
     cat(&other);
     assert_eq!(read_decision(&sb, o, 2), "deny");
 
     // Valid again; then SIGHUP reloads too.
     std::fs::write(&pfile, policy_denying(s)).unwrap();
     wait_for_log(&sb, "policy reloaded", 2);
+    let (third, reload) = in_force(&sb);
+    assert!(third.contains("generation 6, "), "{third}");
+    assert_eq!(reload, None, "a good reload clears the error");
     let state: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(serve_socket(&sb).with_extension("json")).unwrap(),
     )

@@ -36,6 +36,19 @@ pub struct State {
     pub audit_dir: PathBuf,
     pub policy: String,
     pub started: String,
+    /// The policy in force: the generation the serve published (2 at
+    /// start, +2 per reload), when it was loaded, and how many policies it
+    /// holds. Rewritten at every reload, so `rampart status` shows what is
+    /// in force, not what was loaded at start.
+    #[serde(default)]
+    pub policy_generation: u64,
+    #[serde(default)]
+    pub policy_loaded: String,
+    #[serde(default)]
+    pub policies: usize,
+    /// The last reload that failed (the previous policy stayed in force).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload_error: Option<String>,
 }
 
 impl State {

@@ -101,15 +101,22 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
     })?;
     // Always published: a reload may come with any mode's clients.
     collector.listen(socket.clone(), true)?;
-    State {
+    let generation = collector.policy_generation();
+    let now = chrono::Utc::now().to_rfc3339();
+    let state = State {
         pid: std::process::id() as i32,
         mode: args.mode.as_str().into(),
         socket: socket.clone(),
         audit_dir: audit_dir.to_path_buf(),
         policy: source.to_string(),
-        started: chrono::Utc::now().to_rfc3339(),
-    }
-    .write()?;
+        started: now.clone(),
+        policy_generation: generation.as_ref().map_or(0, |g| g.generation()),
+        policy_loaded: now,
+        policies: live.load().policy_count(),
+        reload_error: None,
+    };
+    state.write()?;
+    let state = Arc::new(std::sync::Mutex::new(state));
     tracing::info!(
         "listening on {} ({} mode, policy: {source})",
         socket.display(),
@@ -117,18 +124,18 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
     );
 
     let explicit = policy.to_vec();
-    let generation = collector.policy_generation();
     let _watcher = watch_policies(&source, {
         let live = live.clone();
         let explicit = explicit.clone();
         let generation = generation.clone();
-        move || reload(&live, &explicit, generation.as_deref())
+        let state = state.clone();
+        move || reload(&live, &explicit, generation.as_deref(), &state)
     });
     loop {
         match signals.wait() {
             Ok(Signal::SIGHUP) => {
                 tracing::warn!("SIGHUP: reloading the policy");
-                reload(&live, &explicit, generation.as_deref())
+                reload(&live, &explicit, generation.as_deref(), &state)
             }
             Ok(_) => break,
             Err(_) => continue,
@@ -147,16 +154,43 @@ fn reload(
     live: &ArcSwap<rampart_core::policy::Engine>,
     explicit: &[PathBuf],
     generation: Option<&PolicyGeneration>,
+    state: &std::sync::Mutex<State>,
 ) {
+    let Ok(mut state) = state.lock() else {
+        return;
+    };
     match policies::load(explicit) {
         Ok((engine, source)) => {
             live.store(engine.clone());
             if let Some(g) = generation {
                 g.bump(&engine);
+                state.policy_generation = g.generation();
             }
+            state.policy = source.to_string();
+            state.policy_loaded = chrono::Utc::now().to_rfc3339();
+            state.policies = engine.policy_count();
+            state.reload_error = None;
+            write_state(&state);
             tracing::warn!("policy reloaded from {source}");
         }
-        Err(e) => tracing::error!("policy not reloaded, the previous one stays in force: {e:#}"),
+        Err(e) => {
+            let now = chrono::Utc::now().to_rfc3339();
+            // One line for `rampart status`: the loader's errors, each with its file:line.
+            let why: Vec<String> = format!("{e:#}")
+                .lines()
+                .map(|l| l.trim().to_string())
+                .collect();
+            state.reload_error = Some(format!("failed at {now}: {}", why.join("; ")));
+            write_state(&state);
+            tracing::error!("policy not reloaded, the previous one stays in force: {e:#}");
+        }
+    }
+}
+
+/// The state file says what is in force before the log says it changed.
+fn write_state(state: &State) {
+    if let Err(e) = state.write() {
+        tracing::error!("cannot update the state file: {e:#}");
     }
 }
 

@@ -25,6 +25,16 @@ pub fn status(args: Args) -> Result<i32> {
             println!("  mode:      {}", s.mode);
             println!("  socket:    {}", s.socket.display());
             println!("  policy:    {}", s.policy);
+            println!(
+                "  in force:  generation {}, {} polic{}, loaded {}",
+                s.policy_generation,
+                s.policies,
+                if s.policies == 1 { "y" } else { "ies" },
+                s.policy_loaded
+            );
+            if let Some(e) = &s.reload_error {
+                println!("  reload:    {e}; the policy above stays in force");
+            }
             println!("  audit dir: {}", s.audit_dir.display());
             println!("  since:     {}", s.started);
             Ok(0)

@@ -239,7 +239,6 @@ impl PolicyGeneration {
     }
 
     /// The generation in force.
-    #[cfg(test)]
     pub fn generation(&self) -> u64 {
         self.word(generation::GENERATION).load(Ordering::Acquire)
     }
