@@ -197,6 +197,7 @@ fn completions_and_the_man_page_cover_every_command() {
         "init",
         "serve",
         "status",
+        "doctor",
         "completions",
         "man",
     ];
@@ -391,4 +392,66 @@ fn a_refusal_served_from_the_verdict_cache_is_recorded_as_blocked() {
     }
     let log = sb.rampart().args(["log", "--path", key]).output().unwrap();
     assert!(!stdout(&log).contains("would deny"), "{}", stdout(&log));
+}
+
+#[test]
+fn doctor_says_what_works_and_fails_on_what_a_run_needs() {
+    let sb = Sandbox::new();
+    let o = sb.rampart().arg("doctor").output().unwrap();
+    assert_ok(&o);
+    let out = stdout(&o);
+    for check in [
+        "preload library",
+        "ptrace",
+        "seccomp",
+        "Landlock",
+        "audit dir",
+        "policy",
+        "serve",
+    ] {
+        assert!(
+            out.lines().any(|l| l.contains(&format!("  {check}: "))),
+            "{check} is checked: {out}"
+        );
+    }
+    assert!(!out.contains("FAIL"), "{out}");
+
+    // What a run needs, broken three ways: each named, exit 1.
+    let bad_policy = sb.work().join("bad.yaml");
+    std::fs::write(
+        &bad_policy,
+        "version: \"1\"\ndefault_action: allow\npolicies:\n  - name: x\n    bogus: 1\n",
+    )
+    .unwrap();
+    let not_a_dir = sb.work().join("a-file");
+    std::fs::write(&not_a_dir, "").unwrap();
+    let o = sb
+        .rampart()
+        .env("RAMPART_PRELOAD_LIB", "/nonexistent/librampart_preload.so")
+        .arg("--policy")
+        .arg(&bad_policy)
+        .arg("--audit-dir")
+        .arg(&not_a_dir)
+        .arg("doctor")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    let fail = |what: &str| {
+        out.lines()
+            .find(|l| l.starts_with("FAIL") && l.contains(what))
+            .map(String::from)
+    };
+    assert!(
+        fail("preload library").is_some_and(|l| l.contains("/nonexistent")),
+        "{out}"
+    );
+    assert!(
+        fail("policy").is_some_and(|l| l.contains("bad.yaml:5")),
+        "{out}"
+    );
+    assert!(
+        fail("audit dir").is_some_and(|l| l.contains("a-file")),
+        "{out}"
+    );
 }

@@ -227,7 +227,7 @@ pub fn enter(fd: i32) -> i32 {
 }
 
 /// The Landlock ABI of the running kernel (0 or less: none).
-fn abi_version() -> i32 {
+pub fn abi_version() -> i32 {
     const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
     // SAFETY: the version query takes no ruleset.
     unsafe {

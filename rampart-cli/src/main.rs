@@ -70,6 +70,9 @@ enum Command {
     /// Print the variables that put a shell's children under the running
     /// serve's watch: `eval "$(rampart env)"`.
     Env(cmd::status::Args),
+    /// Check that rampart can work here: library, ptrace, seccomp, Landlock,
+    /// audit directory, policy, serve.
+    Doctor(cmd::doctor::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(cmd::completions::Args),
     /// Print the man page (roff): `rampart man | man -l -`.
@@ -109,6 +112,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args, &cli.policy, &audit_dir),
         Command::Status(args) => cmd::status::status(args),
         Command::Env(args) => cmd::status::env(args),
+        Command::Doctor(args) => cmd::doctor::run(args, &cli.policy, &audit_dir),
         Command::Completions(args) => cmd::completions::completions(args, Cli::command()),
         Command::Man => cmd::completions::man(Cli::command()),
     };

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod completions;
+pub mod doctor;
 pub mod init;
 pub mod log;
 pub mod policy;
