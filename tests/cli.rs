@@ -455,3 +455,59 @@ fn doctor_says_what_works_and_fails_on_what_a_run_needs() {
         "{out}"
     );
 }
+
+#[test]
+fn audit_stats_sums_up_a_real_trail() {
+    let sb = Sandbox::new();
+    let w = sb.work();
+    std::fs::write(w.join("a.txt"), "a").unwrap();
+    std::fs::write(w.join("b.txt"), "b").unwrap();
+    let port = rampart_e2e::tcp_server();
+    let script = format!(
+        "cat a.txt >/dev/null; cat a.txt b.txt a.txt >/dev/null; exec 3<>/dev/tcp/127.0.0.1/{port}; echo x >&3"
+    );
+    assert_ok(&sb.run(&["bash", "-c", &script]));
+    let records = sb.records();
+    let o = sb
+        .rampart()
+        .args(["audit", "stats", "--json", "--top", "3"])
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["records"].as_u64(), Some(records.len() as u64));
+    for tool in ["exec", "read", "net"] {
+        assert_eq!(
+            v["by_tool"][tool].as_u64(),
+            Some(of_tool(&records, tool).len() as u64),
+            "{tool}: {v}"
+        );
+    }
+    let verdicts: u64 = v["by_verdict"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert_eq!(verdicts, records.len() as u64);
+    let paths = v["top_paths"].as_array().unwrap();
+    assert!(paths.len() <= 3);
+    assert_eq!(paths[0]["name"], w.join("a.txt").to_str().unwrap(), "{v}");
+    assert_eq!(paths[0]["count"], 3);
+    assert!(
+        v["top_hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["name"] == "127.0.0.1"),
+        "{v}"
+    );
+    let text = sb.rampart().args(["audit", "stats"]).output().unwrap();
+    assert_ok(&text);
+    assert!(
+        stdout(&text).starts_with(&format!("{} records in ", records.len())),
+        "{}",
+        stdout(&text)
+    );
+    assert!(stdout(&text).contains("top paths:"), "{}", stdout(&text));
+}

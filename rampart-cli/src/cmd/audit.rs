@@ -1,9 +1,11 @@
-//! `rampart audit`: check the hash chain of the trail.
+//! `rampart audit`: check the hash chain of the trail (`verify`), and sum
+//! it up (`stats`: calls by tool, verdict and program, top paths and hosts).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::Result;
-use rampart_core::audit;
+use anyhow::{Context, Result};
+use rampart_core::audit::{self, Reader, Record};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -13,10 +15,26 @@ pub enum Command {
     /// is named too, and so are `lost` records (calls the trail does not
     /// hold): both exit 1.
     Verify,
+    /// Sum the trail up: calls by tool, by verdict (as it happened: `would
+    /// deny` in monitor mode) and by program, the most used paths and
+    /// hosts, and the calls it does not hold (`lost`).
+    Stats {
+        /// Only records at or after this: a duration back from now (30m,
+        /// 24h, 7d) or a date or time.
+        #[arg(long)]
+        since: Option<String>,
+        /// How many paths and hosts to list.
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        top: usize,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(cmd: Command, audit_dir: &Path) -> Result<i32> {
     match cmd {
+        Command::Stats { since, top, json } => stats(audit_dir, since.as_deref(), top, json),
         Command::Verify => match audit::verify(&[audit_dir.to_path_buf()]) {
             Ok(report) => {
                 // A torn record (a write that did not finish) is not a
@@ -58,4 +76,127 @@ pub fn run(cmd: Command, audit_dir: &Path) -> Result<i32> {
             }
         },
     }
+}
+
+/// Counts of one trail, for `audit stats`.
+#[derive(Default)]
+struct Stats {
+    records: u64,
+    lost: u64,
+    by_tool: BTreeMap<String, u64>,
+    by_verdict: BTreeMap<String, u64>,
+    by_program: BTreeMap<String, u64>,
+    paths: BTreeMap<String, u64>,
+    hosts: BTreeMap<String, u64>,
+}
+
+impl Stats {
+    fn add(&mut self, rec: &Record) {
+        self.records += 1;
+        if let Some(n) = rec.lost_count() {
+            self.lost += n;
+            return;
+        }
+        let text = |k: &str| rec.request.get(k).and_then(|v| v.as_str());
+        *self.by_tool.entry(rec.tool.clone()).or_default() += 1;
+        *self
+            .by_verdict
+            .entry(rec.verdict().to_string())
+            .or_default() += 1;
+        // The program that made the call: the one an exec starts, else the caller.
+        let program = match rec.tool.as_str() {
+            "exec" => text("path").or_else(|| text("exe")),
+            _ => text("exe"),
+        };
+        if let Some(p) = program {
+            *self.by_program.entry(p.to_string()).or_default() += 1;
+        }
+        if rec.tool != "exec" {
+            if let Some(p) = text("path") {
+                *self.paths.entry(p.to_string()).or_default() += 1;
+            }
+        }
+        if let Some(h) = text("domain")
+            .filter(|d| !d.is_empty())
+            .or_else(|| text("address"))
+        {
+            *self.hosts.entry(h.to_string()).or_default() += 1;
+        }
+    }
+}
+
+/// The `n` largest counts, largest first (ties by name).
+fn top(map: &BTreeMap<String, u64>, n: usize) -> Vec<(&str, u64)> {
+    let mut v: Vec<(&str, u64)> = map.iter().map(|(k, c)| (k.as_str(), *c)).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    v.truncate(n);
+    v
+}
+
+fn stats(audit_dir: &Path, since: Option<&str>, n: usize, json: bool) -> Result<i32> {
+    let since = match since {
+        Some(s) => Some(
+            rampart_core::generate::parse_when(s, chrono::Utc::now())
+                .map_err(|e| anyhow::anyhow!("--since {s:?}: {e}"))?
+                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        ),
+        None => None,
+    };
+    let reader = Reader::open(&[audit_dir.to_path_buf()])
+        .with_context(|| format!("cannot read the trail in {}", audit_dir.display()))?;
+    let mut s = Stats::default();
+    let mut issues = 0;
+    for item in reader {
+        match item {
+            Ok((_, rec)) => {
+                if since
+                    .as_ref()
+                    .is_none_or(|t| rec.timestamp.as_str() >= t.as_str())
+                {
+                    s.add(&rec);
+                }
+            }
+            Err(issue) => {
+                eprintln!("rampart: {issue}");
+                issues += 1;
+            }
+        }
+    }
+    if json {
+        let pairs = |v: Vec<(&str, u64)>| -> Vec<serde_json::Value> {
+            v.into_iter()
+                .map(|(k, c)| serde_json::json!({"name": k, "count": c}))
+                .collect()
+        };
+        let v = serde_json::json!({
+            "records": s.records,
+            "lost": s.lost,
+            "by_tool": s.by_tool,
+            "by_verdict": s.by_verdict,
+            "by_program": pairs(top(&s.by_program, n)),
+            "top_paths": pairs(top(&s.paths, n)),
+            "top_hosts": pairs(top(&s.hosts, n)),
+        });
+        println!("{v}");
+    } else {
+        println!("{} records in {}", s.records, audit_dir.display());
+        if s.lost > 0 {
+            println!("{} calls not in the trail (lost)", s.lost);
+        }
+        let section = |title: &str, rows: Vec<(&str, u64)>| {
+            if rows.is_empty() {
+                return;
+            }
+            println!("{title}:");
+            for (k, c) in rows {
+                println!("  {c:>8}  {k}");
+            }
+        };
+        section("by tool", top(&s.by_tool, usize::MAX));
+        section("by verdict", top(&s.by_verdict, usize::MAX));
+        section("by program", top(&s.by_program, n));
+        section("top paths", top(&s.paths, n));
+        section("top hosts", top(&s.hosts, n));
+    }
+    Ok(if issues > 0 { 1 } else { 0 })
 }
