@@ -198,6 +198,7 @@ fn completions_and_the_man_page_cover_every_command() {
         "serve",
         "status",
         "doctor",
+        "explain",
         "completions",
         "man",
     ];

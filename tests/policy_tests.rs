@@ -264,3 +264,166 @@ fn one_call_is_quoted_as_the_recorder_writes_it_and_a_refusal_exits_1() {
         stdout(&o)
     );
 }
+
+const BASE: &str = r#"version: "1"
+default_action: deny
+policies:
+  - name: no-keys
+    match:
+      tool: read
+    rules:
+      - action: deny
+        when:
+          path_matches: ["**/.ssh/**"]
+        message: "keys stay home"
+  - name: home-reads
+    match:
+      tool: read
+    rules:
+      - action: allow
+        when:
+          path_matches: ["/home/**", "/tmp/**"]
+"#;
+
+const CI: &str = r#"version: "1"
+policies:
+  - name: ci-only
+    match:
+      tool: read
+      session: "ci-*"
+    rules:
+      - action: allow
+        when:
+          path_matches: ["/etc/**"]
+"#;
+
+#[test]
+fn explain_names_every_layered_policy_with_its_file_and_line() {
+    let sb = Sandbox::new();
+    let dir = sb.work().join("layers");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (base, ci) = (dir.join("10-base.yaml"), dir.join("20-ci.yaml"));
+    std::fs::write(&base, BASE).unwrap();
+    std::fs::write(&ci, CI).unwrap();
+    let explain = |extra: &[&str], path: &str| {
+        let o = sb
+            .rampart()
+            .arg("--policy")
+            .arg(&dir)
+            .args(["explain", "--json", "--tool", "read"])
+            .args(extra)
+            .args(["--", path])
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_str(&stdout(&o))
+            .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&o), stderr(&o)));
+        (o.status.code(), v)
+    };
+    let at = |v: &Value, name: &str| -> Value {
+        v["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+
+    // A key: the deny in 10-base.yaml decides, the allow below it matches too.
+    let (code, v) = explain(&[], "/home/u/.ssh/id_rsa");
+    assert_eq!((code, v["action"].as_str()), (Some(1), Some("deny")));
+    let keys = at(&v, "no-keys");
+    assert_eq!(
+        (keys["file"].as_str(), keys["line"].as_u64()),
+        (base.to_str(), Some(4))
+    );
+    assert_eq!(keys["matched"][0]["line"], 8);
+    assert_eq!(keys["decides"], true);
+    let home = at(&v, "home-reads");
+    assert_eq!(
+        (home["line"].as_u64(), home["matched"][0]["action"].as_str()),
+        (Some(12), Some("allow"))
+    );
+    assert_eq!(home["decides"], false);
+    let ci_only = at(&v, "ci-only");
+    assert_eq!(
+        (ci_only["file"].as_str(), ci_only["line"].as_u64()),
+        (ci.to_str(), Some(3))
+    );
+    assert_eq!(ci_only["in_scope"], false);
+    assert!(
+        v["to_allow"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{}:8", base.display())),
+        "{v}"
+    );
+
+    // Nothing matches: the default (from 10-base.yaml) decides, and the
+    // smallest change is an allow rule for that exact path.
+    let (code, v) = explain(&[], "/etc/hosts");
+    assert_eq!((code, v["action"].as_str()), (Some(1), Some("deny")));
+    assert_eq!(v["default_action"], "deny");
+    assert!(v["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["decides"] == false));
+    assert!(
+        v["to_allow"]
+            .as_str()
+            .unwrap()
+            .contains("path_matches: [\"/etc/hosts\"]"),
+        "{v}"
+    );
+
+    // In a CI session the second file's policy applies and decides.
+    let (code, v) = explain(&["--session", "ci-7"], "/etc/hosts");
+    assert_eq!((code, v["action"].as_str()), (Some(0), Some("allow")));
+    assert_eq!(at(&v, "ci-only")["decides"], true);
+    assert_eq!(v["to_allow"], Value::Null);
+
+    // A recorded call, by id: the read of a real run, explained against the
+    // policy in force now.
+    let file = sb.work().join("data.txt");
+    std::fs::write(&file, "x").unwrap();
+    let o = sb
+        .rampart()
+        .arg("--policy")
+        .arg(&dir)
+        .args(["run", "--quiet", "--", "cat"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let rec = sb
+        .records()
+        .into_iter()
+        .find(|r| r["tool"] == "read" && r["request"]["path"] == file.to_str().unwrap())
+        .unwrap();
+    let id = rec["id"].as_str().unwrap();
+    let o = sb
+        .rampart()
+        .arg("--policy")
+        .arg(&dir)
+        .args(["explain", "--record", id])
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let out = stdout(&o);
+    assert!(
+        out.starts_with(&format!("allow read {}", file.display())),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("home-reads\" ({}:12)", base.display())),
+        "{out}"
+    );
+    let o = sb
+        .rampart()
+        .args(["explain", "--record", "no-such-id"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no-such-id"), "{}", stderr(&o));
+}

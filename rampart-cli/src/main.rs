@@ -51,6 +51,10 @@ enum Command {
     /// Decide one call against the policy, as if a program had made it, or
     /// run a test suite (SUITE.yaml, or a policy file's inline tests).
     Test(cmd::test::Args),
+    /// Why the policy decides a call as it does: every policy and rule that
+    /// matches, with file:line, the one that decides, and what would allow
+    /// a refused call (--record ID: a call of the trail).
+    Explain(cmd::explain::Args),
     /// Check, lint, list and show policies.
     #[command(subcommand)]
     Policy(cmd::policy::Command),
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => cmd::run::run(args, &cli.policy, &audit_dir),
         Command::Test(args) => cmd::test::run(args, &cli.policy, cli.verbose > 0),
+        Command::Explain(args) => cmd::explain::run(args, &cli.policy, &audit_dir),
         Command::Policy(c) => cmd::policy::run(c, &cli.policy),
         Command::Audit(c) => cmd::audit::run(c, &audit_dir),
         Command::Log(args) => cmd::log::run(args, &audit_dir),

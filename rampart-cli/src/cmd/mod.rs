@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod completions;
 pub mod doctor;
+pub mod explain;
 pub mod init;
 pub mod log;
 pub mod policy;

@@ -92,7 +92,7 @@ fn suite_of(input: &[String]) -> Option<PathBuf> {
 
 /// The call as one string: several words quoted as the recorder quotes a
 /// command line, one word as written.
-fn call_text(input: &[String]) -> String {
+pub fn call_text(input: &[String]) -> String {
     match input {
         [one] => one.clone(),
         words => words
@@ -103,40 +103,94 @@ fn call_text(input: &[String]) -> String {
     }
 }
 
+/// One call as `rampart test` and `rampart explain` take it, owned; its
+/// [`Call::request`] is what the engine decides.
+pub struct Call {
+    pub tool: String,
+    pub agent: String,
+    pub session: String,
+    pub input: String,
+    pub url: Option<String>,
+    pub domain: Option<String>,
+    pub cwd: String,
+    pub project: String,
+}
+
+impl Call {
+    /// The call the words and options of `args` describe.
+    pub fn of(args: &Args) -> Result<Call> {
+        Call::new(
+            &args.tool,
+            &args.agent,
+            &args.session,
+            &args.input,
+            args.cwd.as_deref(),
+            args.project.as_deref(),
+        )
+    }
+
+    /// The call of `tool` that `words` describe (see [`call_text`]), made
+    /// in `cwd` (default: the current directory).
+    pub fn new(
+        tool: &str,
+        agent: &str,
+        session: &str,
+        words: &[String],
+        cwd: Option<&Path>,
+        project: Option<&Path>,
+    ) -> Result<Call> {
+        let input = call_text(words);
+        let cwd = match cwd {
+            Some(c) => c.to_path_buf(),
+            None => std::env::current_dir()?,
+        };
+        let project = crate::cmd::run::project_of(project, &cwd)?;
+        let (url, domain) = match tool {
+            "net" | "fetch" | "web_fetch" => {
+                let url = if input.contains("://") {
+                    input.clone()
+                } else {
+                    format!("tcp://{input}")
+                };
+                let domain = host_of(&url);
+                (Some(url), Some(domain))
+            }
+            _ => (None, None),
+        };
+        Ok(Call {
+            tool: tool.to_string(),
+            agent: agent.to_string(),
+            session: session.to_string(),
+            input,
+            url,
+            domain,
+            cwd: cwd.to_string_lossy().into_owned(),
+            project,
+        })
+    }
+
+    pub fn request(&self) -> Request<'_> {
+        let is_exec = self.tool == "exec";
+        let is_net = self.url.is_some();
+        Request {
+            tool: &self.tool,
+            agent: &self.agent,
+            session: &self.session,
+            command: is_exec.then_some(self.input.as_str()),
+            path: (!is_exec && !is_net).then_some(self.input.as_str()),
+            url: self.url.as_deref(),
+            domain: self.domain.as_deref(),
+            cwd: Some(&self.cwd),
+            project: Some(&self.project),
+        }
+    }
+}
+
 fn run_call(args: &Args, policy: &[PathBuf]) -> Result<i32> {
     let (engine, source) = policies::load(policy)?;
-    let input = call_text(&args.input);
-    let cwd = match &args.cwd {
-        Some(c) => c.clone(),
-        None => std::env::current_dir()?,
-    };
-    let project = crate::cmd::run::project_of(args.project.as_deref(), &cwd)?;
-    let cwd = cwd.to_string_lossy().into_owned();
-    let (url, domain) = match args.tool.as_str() {
-        "net" | "fetch" | "web_fetch" => {
-            let url = if input.contains("://") {
-                input.clone()
-            } else {
-                format!("tcp://{input}")
-            };
-            let domain = host_of(&url);
-            (Some(url), Some(domain))
-        }
-        _ => (None, None),
-    };
-    let is_exec = args.tool == "exec";
-    let is_net = url.is_some();
-    let req = Request {
-        tool: &args.tool,
-        agent: &args.agent,
-        session: &args.session,
-        command: is_exec.then_some(input.as_str()),
-        path: (!is_exec && !is_net).then_some(input.as_str()),
-        url: url.as_deref(),
-        domain: domain.as_deref(),
-        cwd: Some(&cwd),
-        project: Some(&project),
-    };
+    let call = Call::of(args)?;
+    let input = &call.input;
+    let req = call.request();
     let started = Instant::now();
     let d = engine.evaluate(&req);
     let micros = started.elapsed().as_micros() as u64;

@@ -78,6 +78,9 @@ const NO_SLOT: u32 = u32::MAX;
 #[derive(Debug)]
 struct CompiledPolicy {
     name: String,
+    /// Where it is written: its file and the line of its `name`.
+    file: PathBuf,
+    line: usize,
     agent: Option<Glob>,
     session: Option<Glob>,
     /// Empty: every tool.
@@ -87,6 +90,8 @@ struct CompiledPolicy {
 
 #[derive(Debug)]
 struct CompiledRule {
+    /// The line where the rule starts.
+    line: usize,
     action: Action,
     /// deny and ask: any command the call runs may match; allow, watch and
     /// webhook: every command it runs must be covered.
@@ -363,6 +368,7 @@ impl Engine {
                         ),
                     };
                     rules.push(CompiledRule {
+                        line: r.line,
                         action,
                         restrictive,
                         message: r.message.clone(),
@@ -375,6 +381,8 @@ impl Engine {
                     order,
                     CompiledPolicy {
                         name: p.name.clone(),
+                        file: file.file.clone(),
+                        line: p.line,
                         agent,
                         session,
                         tools,
@@ -567,6 +575,81 @@ impl Engine {
             .collect()
     }
 
+    /// How the engine decides `req`: every policy that applies to its
+    /// tool, in evaluation order, whether its scope (agent, session) admits
+    /// the caller, each of its rules that matches (the first one is the
+    /// policy's answer), and the decision [`Engine::evaluate`] gives, with
+    /// the policy that gave it. For `rampart explain`: it never changes a
+    /// verdict.
+    pub fn explain(&self, req: &Request) -> Explanation {
+        let decision = self.evaluate(req);
+        let spelled = req
+            .command
+            .filter(|_| self.project_commands)
+            .and_then(|c| project_command(c, req.project));
+        let with_project;
+        let req = match &spelled {
+            Some(c) => {
+                with_project = Request {
+                    command: Some(c),
+                    ..*req
+                };
+                &with_project
+            }
+            None => req,
+        };
+        let mut scratch = Scratch {
+            engine: self,
+            req,
+            analysis: None,
+            raw_bits: None,
+            restrictive_hits: None,
+            grant_hits: None,
+            whole_bits: None,
+            components: None,
+            paths: None,
+        };
+        let mut policies = Vec::new();
+        for policy in self.policies.iter().filter(|p| p.admits_tool(req.tool)) {
+            let in_scope = policy.admits_caller(req);
+            let matched = if in_scope {
+                policy
+                    .rules
+                    .iter()
+                    .filter(|r| scratch.matches(&r.when, r.restrictive))
+                    .map(|r| RuleTrace {
+                        line: r.line,
+                        action: r.action,
+                        message: r.message.clone(),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            policies.push(PolicyTrace {
+                name: policy.name.clone(),
+                file: policy.file.clone(),
+                line: policy.line,
+                in_scope,
+                matched,
+            });
+        }
+        // The policy whose answer is the decision: the first that fired
+        // with the decided action (a deny stops evaluation at once).
+        let decided_by = policies.iter().position(|p| {
+            decision.matched_policies.contains(&p.name)
+                && p.matched
+                    .first()
+                    .is_some_and(|r| r.action == decision.action)
+        });
+        Explanation {
+            decision,
+            default_action: self.default_action,
+            policies,
+            decided_by,
+        }
+    }
+
     /// Decides one call.
     pub fn evaluate(&self, req: &Request) -> Decision {
         let spelled = req
@@ -719,6 +802,41 @@ impl Engine {
 }
 
 /// The result of one inline test.
+/// [`Engine::explain`]'s answer.
+#[derive(Clone, Debug)]
+pub struct Explanation {
+    pub decision: Decision,
+    /// What decides when no rule does.
+    pub default_action: Action,
+    /// Every policy for the call's tool, in evaluation order.
+    pub policies: Vec<PolicyTrace>,
+    /// Index into `policies` of the one whose rule decided; `None` when the
+    /// default action did.
+    pub decided_by: Option<usize>,
+}
+
+/// One policy, as [`Engine::explain`] saw it.
+#[derive(Clone, Debug)]
+pub struct PolicyTrace {
+    pub name: String,
+    pub file: PathBuf,
+    /// The line of the policy's `name`.
+    pub line: usize,
+    /// Whether its `match.agent`/`match.session` admit the caller.
+    pub in_scope: bool,
+    /// Its rules that match the call, in order: the first is its answer.
+    pub matched: Vec<RuleTrace>,
+}
+
+/// A rule that matched.
+#[derive(Clone, Debug)]
+pub struct RuleTrace {
+    /// The line where the rule starts.
+    pub line: usize,
+    pub action: Action,
+    pub message: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TestOutcome {
     pub file: PathBuf,

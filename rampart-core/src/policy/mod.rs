@@ -111,7 +111,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-pub use engine::{Engine, LoadOptions, TestOutcome};
+pub use engine::{Engine, Explanation, LoadOptions, PolicyTrace, RuleTrace, TestOutcome};
 pub use lint::{lint, LintWarning};
 
 /// A verdict.
