@@ -199,6 +199,7 @@ fn completions_and_the_man_page_cover_every_command() {
         "status",
         "doctor",
         "explain",
+        "report",
         "completions",
         "man",
     ];

@@ -63,6 +63,9 @@ enum Command {
     Audit(cmd::audit::Command),
     /// Show the audit trail as a table.
     Log(cmd::log::Args),
+    /// Write the trail as one self-contained HTML page: the process tree,
+    /// a timeline, refusals, files and hosts, what a learned policy allows.
+    Report(cmd::report::Args),
     /// Start a policy: learn it from an audit trail (--from-audit), or copy
     /// a shipped one (--registry).
     Init(cmd::init::Args),
@@ -114,6 +117,7 @@ fn main() -> ExitCode {
         Command::Audit(c) => cmd::audit::run(c, &audit_dir),
         Command::Log(args) => cmd::log::run(args, &audit_dir),
         Command::Init(args) => cmd::init::run(args),
+        Command::Report(args) => cmd::report::run(args, &audit_dir),
         Command::Serve(args) => cmd::serve::run(args, &cli.policy, &audit_dir),
         Command::Status(args) => cmd::status::status(args),
         Command::Env(args) => cmd::status::env(args),

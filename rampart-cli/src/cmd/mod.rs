@@ -9,6 +9,7 @@ pub mod explain;
 pub mod init;
 pub mod log;
 pub mod policy;
+pub mod report;
 pub mod run;
 pub mod serve;
 pub mod status;
