@@ -298,7 +298,7 @@ fn render(audit_dir: &Path, records: &[Record]) -> String {
         }
     }
     out.push_str("</section>");
-    let _ = write!(out, "<script>{SCRIPT}</script></body></html>\n");
+    let _ = writeln!(out, "<script>{SCRIPT}</script></body></html>");
     out
 }
 
