@@ -360,7 +360,20 @@ tests:
 #[test]
 fn merge_keeps_every_key_a_reviewer_added() {
     let (sb, out, generated) = learned_from_one_read();
-    std::fs::write(&out, format!("{generated}{REVIEWED}")).unwrap();
+    // The generated `tests:` come last: the reviewer's policies, notify and
+    // tests go before them, and the generated test items join the
+    // reviewer's `tests:` list.
+    let (body, items) = match generated.find("\n# Calls this policy was learned from") {
+        Some(i) => {
+            let block = &generated[i..];
+            let items = block
+                .split_once("\ntests:\n")
+                .map_or("", |(_, items)| items);
+            (&generated[..i], items.to_string())
+        }
+        None => (generated.as_str(), String::new()),
+    };
+    std::fs::write(&out, format!("{body}{REVIEWED}{items}")).unwrap();
 
     // A new session reads something new: the merge must add it and keep
     // everything the reviewer wrote.

@@ -427,3 +427,57 @@ fn explain_names_every_layered_policy_with_its_file_and_line() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no-such-id"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_generated_policy_carries_tests_that_pass_and_catch_a_broken_edit() {
+    let sb = Sandbox::new();
+    assert_ok(&sb.run(&[
+        "sh",
+        "-c",
+        "cat /etc/hostname /etc/os-release >/dev/null; ls / >/dev/null",
+    ]));
+    let learned = sb.work().join("learned.yaml");
+    let o = sb
+        .rampart()
+        .args(["init", "--from-audit"])
+        .arg(sb.audit())
+        .arg("--output")
+        .arg(&learned)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let o = sb
+        .rampart()
+        .args(["test", "--json"])
+        .arg(&learned)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let names: Vec<&str> = v["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.starts_with("learned: read /etc/")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.starts_with("learned: exec ")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.starts_with("refuses: ")),
+        "{names:?}"
+    );
+    assert_eq!(v["failed"], 0);
+
+    // An edit that breaks what was learned is caught by the policy's own tests.
+    let text = std::fs::read_to_string(&learned).unwrap();
+    std::fs::write(&learned, text.replace("- action: allow", "- action: deny")).unwrap();
+    let o = sb.rampart().arg("test").arg(&learned).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("FAIL  learned: "), "{}", stdout(&o));
+}

@@ -298,7 +298,13 @@ fn hand_edited() -> String {
             1,
         );
     assert!(edited.contains("priority: 50") && edited.contains("agent: \"agent-x\""));
-    format!("{edited}{HAND_WRITTEN}\n{research}\n{injection}\ntests:\n{research_tests}")
+    // The generated `tests:` come last; a reviewer's policies go before
+    // them and the reviewer's tests join their list.
+    let (body, tests) = match edited.find("\n# Calls this policy was learned from") {
+        Some(i) => (&edited[..i], edited[i..].to_string()),
+        None => (edited.as_str(), "\ntests:\n".to_string()),
+    };
+    format!("{body}{HAND_WRITTEN}\n{research}\n{injection}\n{tests}{research_tests}")
 }
 
 /// A YAML value with the spellings that mean the same made one: merge

@@ -27,6 +27,7 @@ use super::parts::{
 };
 use super::paths::{self, Places};
 use super::render;
+use super::self_tests;
 use super::summary::{GenerateError, Generated, Summary, Warning};
 
 impl Generator {
@@ -88,7 +89,11 @@ impl Built {
         }
         self.summary.tools = tool_summaries(&doc, &self.opts.name_prefix);
         self.summary.baselines = baseline_summaries(&self.learned);
-        self.check(yaml)
+        let tests = self_tests::block(&yaml, &self.keys, &self.places);
+        self.check(yaml).map(|mut generated| {
+            generated.yaml.push_str(&tests);
+            generated
+        })
     }
 }
 

@@ -35,6 +35,8 @@
 //! - `emit.rs`: the document: policies, grouped rules, comments, header;
 //!   `Generator::finish`. `parts.rs`: the pieces it and `merge.rs` share
 //!   (deny policies, allow and deny-rest rules, policy order).
+//! - `self_tests.rs`: the `tests:` the policy carries (calls it learned,
+//!   calls it must refuse), for `rampart test`.
 //! - `replay.rs`: replays every learned call against the policy and runs
 //!   `probe.rs`'s calls it must refuse, both through `eval.rs` (the engine).
 //! - `model.rs`: the document's shapes and support comments; `render.rs`
@@ -68,6 +70,7 @@ mod places;
 pub mod probe;
 pub mod render;
 mod replay;
+mod self_tests;
 mod shell_words;
 mod summary;
 pub mod trail;
