@@ -93,9 +93,18 @@ fn output_is_a_strict_rampart_policy() {
     assert_eq!(v["default_action"].as_str(), Some("deny"));
     let policies = v["policies"].as_sequence().unwrap();
     let mut names = std::collections::BTreeSet::new();
-    let allowed_top = ["version", "default_action", "policies"];
+    let allowed_top = ["version", "default_action", "policies", "tests"];
     for k in v.as_mapping().unwrap().keys() {
-        assert!(allowed_top.contains(&k.as_str().unwrap()));
+        assert!(allowed_top.contains(&k.as_str().unwrap()), "{k:?}");
+    }
+    // Its own tests: Go Rampart's inline format, learned calls and refusals.
+    let tests = v["tests"].as_sequence().expect("a generated policy carries tests");
+    assert!(!tests.is_empty());
+    for t in tests {
+        for k in t.as_mapping().unwrap().keys() {
+            assert!(["name", "tool", "params", "expect"].contains(&k.as_str().unwrap()));
+        }
+        assert!(matches!(t["expect"].as_str(), Some("allow" | "deny")));
     }
     for p in policies {
         let name = p["name"].as_str().unwrap();
