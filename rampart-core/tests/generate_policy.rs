@@ -98,7 +98,9 @@ fn output_is_a_strict_rampart_policy() {
         assert!(allowed_top.contains(&k.as_str().unwrap()), "{k:?}");
     }
     // Its own tests: Go Rampart's inline format, learned calls and refusals.
-    let tests = v["tests"].as_sequence().expect("a generated policy carries tests");
+    let tests = v["tests"]
+        .as_sequence()
+        .expect("a generated policy carries tests");
     assert!(!tests.is_empty());
     for t in tests {
         for k in t.as_mapping().unwrap().keys() {

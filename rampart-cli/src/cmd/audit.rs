@@ -134,14 +134,7 @@ fn top(map: &BTreeMap<String, u64>, n: usize) -> Vec<(&str, u64)> {
 }
 
 fn stats(audit_dir: &Path, since: Option<&str>, n: usize, json: bool) -> Result<i32> {
-    let since = match since {
-        Some(s) => Some(
-            rampart_core::generate::parse_when(s, chrono::Utc::now())
-                .map_err(|e| anyhow::anyhow!("--since {s:?}: {e}"))?
-                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        ),
-        None => None,
-    };
+    let since = super::since_timestamp(since)?;
     let reader = Reader::open(&[audit_dir.to_path_buf()])
         .with_context(|| format!("cannot read the trail in {}", audit_dir.display()))?;
     let mut s = Stats::default();

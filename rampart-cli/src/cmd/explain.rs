@@ -13,26 +13,13 @@ use anyhow::{bail, Context, Result};
 use rampart_core::audit::Reader;
 use rampart_core::policy::{Action, Explanation};
 
-use crate::cmd::test::Call;
+use crate::cmd::test::{Call, CallArgs};
 use crate::policies;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The tool of the call: exec, read, write, net, ...
-    #[arg(long, default_value = "exec")]
-    pub tool: String,
-    /// Agent making the call.
-    #[arg(long, default_value = "")]
-    pub agent: String,
-    /// Session of the call.
-    #[arg(long, default_value = "")]
-    pub session: String,
-    /// Working directory that relative paths are resolved against.
-    #[arg(long)]
-    pub cwd: Option<PathBuf>,
-    /// Project root that `$PROJECT` in path patterns stands for.
-    #[arg(long, value_name = "DIR")]
-    pub project: Option<PathBuf>,
+    #[command(flatten)]
+    pub call: CallArgs,
     /// Explain the recorded call with this id (`rampart log --json` shows
     /// ids) against the policy in force now.
     #[arg(long, value_name = "ID", conflicts_with = "input")]
@@ -52,14 +39,7 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
         None if args.input.is_empty() => {
             bail!("nothing to explain: give a call (rampart explain --tool read -- PATH) or --record ID")
         }
-        None => Call::new(
-            &args.tool,
-            &args.agent,
-            &args.session,
-            &args.input,
-            args.cwd.as_deref(),
-            args.project.as_deref(),
-        )?,
+        None => Call::of(&args.call, &args.input)?,
     };
     let e = engine.explain(&call.request());
     if args.json {

@@ -87,14 +87,7 @@ struct Filter {
 
 impl Filter {
     fn of(args: &Args) -> Result<Filter> {
-        let since = match &args.since {
-            Some(s) => Some(
-                rampart_core::generate::parse_when(s, chrono::Utc::now())
-                    .map_err(|e| anyhow::anyhow!("--since {s:?}: {e}"))?
-                    .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-            ),
-            None => None,
-        };
+        let since = super::since_timestamp(args.since.as_deref())?;
         let path = match &args.path {
             Some(p) => Some(
                 Glob::new(p, GlobKind::Path).map_err(|e| anyhow::anyhow!("--path {p:?}: {e}"))?,

@@ -15,3 +15,16 @@ pub mod serve;
 pub mod status;
 pub mod test;
 pub mod trace_exec;
+
+/// A `--since` value (a duration back from now: 30m, 24h, 7d; or a date or
+/// time) as the timestamp a record must reach, in the trail's RFC 3339 form
+/// (records of equal precision sort as text). `None` when not given.
+pub fn since_timestamp(since: Option<&str>) -> anyhow::Result<Option<String>> {
+    since
+        .map(|s| {
+            rampart_core::generate::parse_when(s, chrono::Utc::now())
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+                .map_err(|e| anyhow::anyhow!("--since {s:?}: {e}"))
+        })
+        .transpose()
+}

@@ -50,14 +50,7 @@ struct Proc {
 }
 
 pub fn run(args: Args, audit_dir: &Path) -> Result<i32> {
-    let since = match &args.since {
-        Some(s) => Some(
-            rampart_core::generate::parse_when(s, chrono::Utc::now())
-                .map_err(|e| anyhow::anyhow!("--since {s:?}: {e}"))?
-                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        ),
-        None => None,
-    };
+    let since = super::since_timestamp(args.since.as_deref())?;
     let reader = Reader::open(&[audit_dir.to_path_buf()])
         .with_context(|| format!("cannot read the trail in {}", audit_dir.display()))?;
     let records: Vec<Record> = reader

@@ -29,8 +29,9 @@ use crate::policies;
 /// The suite `rampart test` runs when given nothing.
 const DEFAULT_SUITE: &str = "rampart-tests.yaml";
 
+/// Who makes a call, and where: the options `test` and `explain` share.
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub struct CallArgs {
     /// The tool of the call: exec, read, write, edit, net, fetch, ...
     #[arg(long, default_value = "exec")]
     pub tool: String,
@@ -48,6 +49,12 @@ pub struct Args {
     /// the git work tree around --cwd, else --cwd].
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub call: CallArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -117,13 +124,13 @@ pub struct Call {
 }
 
 impl Call {
-    /// The call the words and options of `args` describe.
-    pub fn of(args: &Args) -> Result<Call> {
+    /// The call `words` describe, made as `args` say.
+    pub fn of(args: &CallArgs, words: &[String]) -> Result<Call> {
         Call::new(
             &args.tool,
             &args.agent,
             &args.session,
-            &args.input,
+            words,
             args.cwd.as_deref(),
             args.project.as_deref(),
         )
@@ -188,7 +195,7 @@ impl Call {
 
 fn run_call(args: &Args, policy: &[PathBuf]) -> Result<i32> {
     let (engine, source) = policies::load(policy)?;
-    let call = Call::of(args)?;
+    let call = Call::of(&args.call, &args.input)?;
     let input = &call.input;
     let req = call.request();
     let started = Instant::now();
@@ -203,7 +210,7 @@ fn run_call(args: &Args, policy: &[PathBuf]) -> Result<i32> {
         });
         println!("{v}");
     } else {
-        println!("{} {} {}", d.action, args.tool, input);
+        println!("{} {} {}", d.action, call.tool, input);
         if d.matched_policies.is_empty() {
             println!("  policy:  none matched (default_action of {source})");
         } else {

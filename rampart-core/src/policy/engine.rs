@@ -575,6 +575,14 @@ impl Engine {
             .collect()
     }
 
+    /// A command run from the project spelled with `$PROJECT`, when the
+    /// policy has such patterns (see [`project_command`]).
+    fn project_spelling(&self, req: &Request) -> Option<String> {
+        req.command
+            .filter(|_| self.project_commands)
+            .and_then(|c| project_command(c, req.project))
+    }
+
     /// How the engine decides `req`: every policy that applies to its
     /// tool, in evaluation order, whether its scope (agent, session) admits
     /// the caller, each of its rules that matches (the first one is the
@@ -583,32 +591,12 @@ impl Engine {
     /// verdict.
     pub fn explain(&self, req: &Request) -> Explanation {
         let decision = self.evaluate(req);
-        let spelled = req
-            .command
-            .filter(|_| self.project_commands)
-            .and_then(|c| project_command(c, req.project));
-        let with_project;
-        let req = match &spelled {
-            Some(c) => {
-                with_project = Request {
-                    command: Some(c),
-                    ..*req
-                };
-                &with_project
-            }
-            None => req,
+        let spelled = self.project_spelling(req);
+        let req = &Request {
+            command: spelled.as_deref().or(req.command),
+            ..*req
         };
-        let mut scratch = Scratch {
-            engine: self,
-            req,
-            analysis: None,
-            raw_bits: None,
-            restrictive_hits: None,
-            grant_hits: None,
-            whole_bits: None,
-            components: None,
-            paths: None,
-        };
+        let mut scratch = Scratch::new(self, req);
         let mut policies = Vec::new();
         for policy in self.policies.iter().filter(|p| p.admits_tool(req.tool)) {
             let in_scope = policy.admits_caller(req);
@@ -652,20 +640,10 @@ impl Engine {
 
     /// Decides one call.
     pub fn evaluate(&self, req: &Request) -> Decision {
-        let spelled = req
-            .command
-            .filter(|_| self.project_commands)
-            .and_then(|c| project_command(c, req.project));
-        let with_project;
-        let req = match &spelled {
-            Some(c) => {
-                with_project = Request {
-                    command: Some(c),
-                    ..*req
-                };
-                &with_project
-            }
-            None => req,
+        let spelled = self.project_spelling(req);
+        let req = &Request {
+            command: spelled.as_deref().or(req.command),
+            ..*req
         };
         let candidates: Cow<'_, [usize]> = match self.by_tool.iter().find(|(t, _)| *t == req.tool) {
             Some((_, list)) => Cow::Borrowed(list),
@@ -678,17 +656,7 @@ impl Engine {
                     .collect(),
             ),
         };
-        let mut scratch = Scratch {
-            engine: self,
-            req,
-            analysis: None,
-            raw_bits: None,
-            restrictive_hits: None,
-            grant_hits: None,
-            whole_bits: None,
-            components: None,
-            paths: None,
-        };
+        let mut scratch = Scratch::new(self, req);
         let mut in_scope = false;
         let mut fired: Vec<&str> = Vec::new();
         let mut best: Option<(Action, &str)> = None;
@@ -1010,6 +978,23 @@ struct ComponentBits {
     /// Granting slots with a `command_contains` entry its normalised words
     /// hold (case-sensitive, as Go Rampart grants).
     grant_contains: Bits,
+}
+
+impl<'e, 'r> Scratch<'e, 'r> {
+    /// Nothing worked out yet for `req`.
+    fn new(engine: &'e Engine, req: &'r Request<'r>) -> Self {
+        Scratch {
+            engine,
+            req,
+            analysis: None,
+            raw_bits: None,
+            restrictive_hits: None,
+            grant_hits: None,
+            whole_bits: None,
+            components: None,
+            paths: None,
+        }
+    }
 }
 
 impl<'r> Scratch<'_, 'r> {
