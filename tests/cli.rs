@@ -513,3 +513,143 @@ fn audit_stats_sums_up_a_real_trail() {
     );
     assert!(stdout(&text).contains("top paths:"), "{}", stdout(&text));
 }
+
+#[test]
+fn compressed_trails_and_stdin_are_read_by_log_audit_and_init() {
+    // Two "hosts", each with its own trail, shipped compressed.
+    let hosts: Vec<Sandbox> = (0..2).map(|_| Sandbox::new()).collect();
+    for (i, h) in hosts.iter().enumerate() {
+        std::fs::write(h.work().join(format!("host{i}.txt")), "x").unwrap();
+        assert_ok(&h.run(&["cat", &format!("host{i}.txt")]));
+    }
+    let sb = Sandbox::new();
+    let fleet = sb.work().join("fleet");
+    let mut dirs = Vec::new();
+    let tools: [(&str, &[&str]); 2] = [("gzip", &["-q"]), ("zstd", &["-q", "--rm"])];
+    for (i, (h, (tool, flags))) in hosts.iter().zip(tools).enumerate() {
+        let dir = fleet.join(format!("host{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in std::fs::read_dir(h.audit()).unwrap().flatten() {
+            if f.path().extension().is_some_and(|e| e == "jsonl") {
+                let to = dir.join(f.file_name());
+                std::fs::copy(f.path(), &to).unwrap();
+                let o = std::process::Command::new(tool)
+                    .args(flags)
+                    .arg(&to)
+                    .output();
+                let o = o.unwrap_or_else(|e| panic!("{tool}: {e}"));
+                assert!(o.status.success(), "{tool}: {}", stderr(&o));
+            }
+        }
+        assert!(std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .all(|f| !f.path().to_string_lossy().ends_with(".jsonl")));
+        dirs.push(dir);
+    }
+    let total: usize = hosts.iter().map(|h| h.records().len()).sum();
+
+    let o = sb
+        .rampart()
+        .args(["audit", "verify"])
+        .args(&dirs)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    assert!(
+        stdout(&o).contains(&format!("ok: {total} records")),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = sb
+        .rampart()
+        .args(["log", "--json", "--tool", "read"])
+        .args(&dirs)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let reads = json_lines(&stdout(&o));
+    for i in 0..2 {
+        assert!(
+            reads.iter().any(|r| r["request"]["path"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("host{i}.txt"))),
+            "{reads:?}"
+        );
+    }
+    let o = sb
+        .rampart()
+        .args(["audit", "stats", "--json"])
+        .args(&dirs)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout(&o)).unwrap()["records"],
+        total
+    );
+
+    // Learned from both, the policy allows both hosts' reads.
+    let policy = sb.work().join("fleet.yaml");
+    let o = sb
+        .rampart()
+        .args(["init", "--from-audit"])
+        .args(&dirs)
+        .arg("--output")
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    for (i, h) in hosts.iter().enumerate() {
+        let path = h.work().join(format!("host{i}.txt"));
+        let o = sb
+            .rampart()
+            .arg("--policy")
+            .arg(&policy)
+            .args(["test", "--tool", "read", "--cwd"])
+            .arg(h.work())
+            .arg("--")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_ok(&o);
+    }
+
+    // Standard input: one trail piped in.
+    let plain = std::fs::read_dir(hosts[0].audit())
+        .unwrap()
+        .flatten()
+        .find(|f| f.path().extension().is_some_and(|e| e == "jsonl"))
+        .unwrap()
+        .path();
+    let o = sb
+        .rampart()
+        .args(["log", "--json", "-"])
+        .stdin(std::fs::File::open(&plain).unwrap())
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    assert_eq!(json_lines(&stdout(&o)).len(), hosts[0].records().len());
+
+    // A damaged compressed file is named as given; --follow refuses copies.
+    let broken = sb.work().join("broken.jsonl.gz");
+    std::fs::write(&broken, b"not gzip at all").unwrap();
+    let o = sb
+        .rampart()
+        .args(["audit", "verify"])
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("broken.jsonl.gz"), "{}", stderr(&o));
+    let o = sb
+        .rampart()
+        .args(["log", "--follow"])
+        .args(&dirs)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--follow"), "{}", stderr(&o));
+}

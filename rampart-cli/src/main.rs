@@ -12,6 +12,7 @@ mod floor;
 mod policies;
 mod runtime;
 mod session;
+mod trail_input;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -4,8 +4,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result};
 use rampart_core::audit::{self, Reader, Record};
+
+use crate::trail_input::TrailInput;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -14,7 +18,12 @@ pub enum Command {
     /// and why, and exit 1; a torn record (a write that did not finish)
     /// is named too, and so are `lost` records (calls the trail does not
     /// hold): both exit 1.
-    Verify,
+    Verify {
+        /// Trails to verify instead of the audit directory: directories,
+        /// `.jsonl` files, compressed `.jsonl.gz`/`.jsonl.zst` files, `-`
+        /// for standard input.
+        paths: Vec<PathBuf>,
+    },
     /// Sum the trail up: calls by tool, by verdict (as it happened: `would
     /// deny` in monitor mode) and by program, the most used paths and
     /// hosts, and the calls it does not hold (`lost`).
@@ -29,13 +38,42 @@ pub enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Trails to read instead of the audit directory (as for verify).
+        paths: Vec<PathBuf>,
     },
+}
+
+/// The trails a command reads: the ones given, else the audit directory.
+fn trails(given: &[PathBuf], audit_dir: &Path) -> Result<TrailInput> {
+    if given.is_empty() {
+        TrailInput::open(&[audit_dir.to_path_buf()])
+    } else {
+        TrailInput::open(given)
+    }
 }
 
 pub fn run(cmd: Command, audit_dir: &Path) -> Result<i32> {
     match cmd {
-        Command::Stats { since, top, json } => stats(audit_dir, since.as_deref(), top, json),
-        Command::Verify => match audit::verify(&[audit_dir.to_path_buf()]) {
+        Command::Stats {
+            since,
+            top,
+            json,
+            paths,
+        } => stats(&trails(&paths, audit_dir)?, since.as_deref(), top, json),
+        Command::Verify { paths } => {
+            verify(&trails(&paths, audit_dir)?, audit_dir, paths.is_empty())
+        }
+    }
+}
+
+fn verify(input: &TrailInput, audit_dir: &Path, is_audit_dir: bool) -> Result<i32> {
+    let shown = if is_audit_dir {
+        audit_dir.display().to_string()
+    } else {
+        "the given trails".to_string()
+    };
+    {
+        match audit::verify(&input.paths) {
             Ok(report) => {
                 // A torn record (a write that did not finish) is not a
                 // broken chain, but the trail does not hold that record;
@@ -44,7 +82,7 @@ pub fn run(cmd: Command, audit_dir: &Path) -> Result<i32> {
                     println!(
                         "{}:{}: the record there is torn: a write that did not finish \
                          (the writer was killed, or the disk filled); it is not in the trail",
-                        t.file.display(),
+                        input.show(&t.file.display().to_string()),
                         t.line
                     );
                 }
@@ -66,15 +104,15 @@ pub fn run(cmd: Command, audit_dir: &Path) -> Result<i32> {
                     } else {
                         " up to the torn record"
                     },
-                    audit_dir.display()
+                    shown
                 );
                 Ok(if complete { 0 } else { 1 })
             }
             Err(failure) => {
-                println!("{failure}");
+                println!("{}", input.show(&failure.to_string()));
                 Ok(1)
             }
-        },
+        }
     }
 }
 
@@ -133,10 +171,9 @@ fn top(map: &BTreeMap<String, u64>, n: usize) -> Vec<(&str, u64)> {
     v
 }
 
-fn stats(audit_dir: &Path, since: Option<&str>, n: usize, json: bool) -> Result<i32> {
+fn stats(input: &TrailInput, since: Option<&str>, n: usize, json: bool) -> Result<i32> {
     let since = super::since_timestamp(since)?;
-    let reader = Reader::open(&[audit_dir.to_path_buf()])
-        .with_context(|| format!("cannot read the trail in {}", audit_dir.display()))?;
+    let reader = Reader::open(&input.paths).context("cannot read the trail")?;
     let mut s = Stats::default();
     let mut issues = 0;
     for item in reader {
@@ -172,7 +209,12 @@ fn stats(audit_dir: &Path, since: Option<&str>, n: usize, json: bool) -> Result<
         });
         println!("{v}");
     } else {
-        println!("{} records in {}", s.records, audit_dir.display());
+        let shown: Vec<String> = input
+            .paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        println!("{} records in {}", s.records, shown.join(", "));
         if s.lost > 0 {
             println!("{} calls not in the trail (lost)", s.lost);
         }

@@ -19,7 +19,8 @@ use crate::policies;
 #[command(group(clap::ArgGroup::new("source").required(true).args(["from_audit", "registry"])))]
 pub struct Args {
     /// Audit files or directories (every *.jsonl inside, in chain order) to
-    /// learn from; trails of Go Rampart work too.
+    /// learn from; trails of Go Rampart work too; compressed rotated files
+    /// (`.jsonl.gz`, `.jsonl.zst`) and `-` for standard input as well.
     #[arg(long, num_args = 1.., value_name = "PATH")]
     pub from_audit: Vec<PathBuf>,
     /// Write a shipped policy to start from (without NAME: list them).
@@ -134,18 +135,24 @@ fn from_audit(args: &Args) -> Result<i32> {
     };
     // One pass: every line read once, the chain checked as it is read
     // (learn only from evidence that holds together).
+    // Compressed rotated files and standard input are read as plain trails.
+    let input = crate::trail_input::TrailInput::open(&args.from_audit)?;
     let (g, report) = match trail::learn(
-        &args.from_audit,
+        &input.paths,
         &opts,
         !args.no_verify,
         scan::default_threads(),
     ) {
         Ok(r) => r,
         Err(TrailError::Chain(failure)) if failure.line > 0 => bail!(
-            "the trail does not verify, so nothing was learned: {failure}\n\
-             (`rampart audit verify` says the same; --no-verify learns from it anyway)"
+            "the trail does not verify, so nothing was learned: {}\n\
+             (`rampart audit verify` says the same; --no-verify learns from it anyway)",
+            input.show(&failure.to_string())
         ),
-        Err(TrailError::Chain(failure)) => bail!("cannot read the audit trail: {failure}"),
+        Err(TrailError::Chain(failure)) => bail!(
+            "cannot read the audit trail: {}",
+            input.show(&failure.to_string())
+        ),
         Err(e) => bail!("{e}"),
     };
     if report.chain.files == 0 {

@@ -8,13 +8,15 @@
 
 use std::collections::VecDeque;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::builder::PossibleValuesParser;
 use rampart_core::audit::{Follower, Record, LOST_TOOL};
 use rampart_core::policy::glob::{Glob, GlobKind};
+
+use crate::trail_input::TrailInput;
 
 /// Tools a trail holds: rampart's own, its `lost` records, and the tools of
 /// Go Rampart's agent integrations (their trails can be read too).
@@ -72,6 +74,10 @@ pub struct Args {
     /// Print the records as JSON lines instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Trails to read instead of the audit directory: directories, `.jsonl`
+    /// files, compressed `.jsonl.gz`/`.jsonl.zst` files (a fleet's shipped
+    /// logs), `-` for standard input.
+    pub paths: Vec<PathBuf>,
 }
 
 /// What a record must be to be shown.
@@ -132,7 +138,16 @@ impl Filter {
 
 pub fn run(args: Args, audit_dir: &Path) -> Result<i32> {
     let filter = Filter::of(&args)?;
-    let mut follower = Follower::new(audit_dir);
+    let given = if args.paths.is_empty() {
+        vec![audit_dir.to_path_buf()]
+    } else {
+        args.paths.clone()
+    };
+    let input = TrailInput::open(&given)?;
+    if args.follow && input.is_copy() {
+        bail!("--follow reads trails as they are written: not compressed files or standard input");
+    }
+    let mut follower = Follower::of(&input.paths);
     let mut issues = 0;
     let mut out = std::io::stdout().lock();
     let print = |rec: &Record, out: &mut std::io::StdoutLock| -> Result<bool> {
@@ -146,9 +161,7 @@ pub fn run(args: Args, audit_dir: &Path) -> Result<i32> {
     };
     let mut first = true;
     loop {
-        let batch = follower
-            .poll()
-            .with_context(|| format!("cannot read the trail in {}", audit_dir.display()))?;
+        let batch = follower.poll().context("cannot read the trail")?;
         let mut shown: VecDeque<Record> = VecDeque::new();
         for item in batch {
             match item {
@@ -160,7 +173,7 @@ pub fn run(args: Args, audit_dir: &Path) -> Result<i32> {
                 }
                 Ok(_) => {}
                 Err(issue) => {
-                    eprintln!("rampart: {issue}");
+                    eprintln!("rampart: {}", input.show(&issue.to_string()));
                     issues += 1;
                 }
             }
@@ -173,7 +186,7 @@ pub fn run(args: Args, audit_dir: &Path) -> Result<i32> {
         first = false;
         if !args.follow {
             for issue in follower.torn() {
-                eprintln!("rampart: {issue}");
+                eprintln!("rampart: {}", input.show(&issue.to_string()));
                 issues += 1;
             }
             break;

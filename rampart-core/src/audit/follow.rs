@@ -19,7 +19,8 @@ use super::record::Record;
 /// How far each file of a directory has been read.
 #[derive(Debug)]
 pub struct Follower {
-    dir: PathBuf,
+    /// Directories (every `*.jsonl` inside, in chain order) and files.
+    sources: Vec<PathBuf>,
     /// Per file: bytes consumed (whole lines) and lines counted.
     read: HashMap<PathBuf, (u64, u64)>,
     /// Files whose last poll ended in a line without its newline.
@@ -30,8 +31,14 @@ impl Follower {
     /// A follower of `dir` that has read nothing yet: its first poll returns
     /// the whole trail.
     pub fn new(dir: &Path) -> Follower {
+        Follower::of(&[dir.to_path_buf()])
+    }
+
+    /// A follower of several trails: directories and `.jsonl` files, read
+    /// in the order given.
+    pub fn of(sources: &[PathBuf]) -> Follower {
         Follower {
-            dir: dir.to_path_buf(),
+            sources: sources.to_vec(),
             read: HashMap::new(),
             partial: Vec::new(),
         }
@@ -41,12 +48,19 @@ impl Follower {
     pub fn poll(&mut self) -> io::Result<Vec<Result<(Location, Record), ReadIssue>>> {
         let mut out = Vec::new();
         self.partial.clear();
-        let files = match jsonl_files(&self.dir) {
-            Ok(f) => f,
-            // A directory not made yet has nothing to show.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(e),
-        };
+        let mut files = Vec::new();
+        for source in &self.sources {
+            if !source.is_dir() {
+                files.push(source.clone());
+                continue;
+            }
+            match jsonl_files(source) {
+                Ok(f) => files.extend(f),
+                // A directory not made yet has nothing to show.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
         for file in files {
             let (offset, lines) = self.read.get(&file).copied().unwrap_or((0, 0));
             let mut f = match File::open(&file) {
