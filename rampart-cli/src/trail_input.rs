@@ -24,8 +24,12 @@ pub struct TrailInput {
     _tmp: Option<tempfile::TempDir>,
 }
 
-/// How a file is compressed, by its name.
-fn compression(name: &str) -> Option<(&str, fn(File) -> io::Result<Box<dyn Read>>)> {
+/// Opens a compressed file as its decompressed bytes.
+type Decompress = fn(File) -> io::Result<Box<dyn Read>>;
+
+/// How a file is compressed, by its name: its name without the suffix, and
+/// how to read it.
+fn compression(name: &str) -> Option<(&str, Decompress)> {
     if let Some(base) = name.strip_suffix(".gz") {
         return Some((base, |f| Ok(Box::new(flate2::read::MultiGzDecoder::new(f)))));
     }
