@@ -653,3 +653,53 @@ fn compressed_trails_and_stdin_are_read_by_log_audit_and_init() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--follow"), "{}", stderr(&o));
 }
+
+#[test]
+fn verify_and_init_show_progress_on_a_terminal_only() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.work().join("f.txt"), "x").unwrap();
+    assert_ok(&sb.run(&["cat", "f.txt"]));
+    let bin = rampart_e2e::rampart().display().to_string();
+    let out = sb.path("learned.yaml");
+    for (label, args) in [
+        ("verify", "audit verify".to_string()),
+        (
+            "learn",
+            format!(
+                "init --from-audit {} --output {}",
+                sb.audit().display(),
+                out.display()
+            ),
+        ),
+    ] {
+        // On a terminal (script(1) gives the command a pty)...
+        let o = std::process::Command::new("script")
+            .args(["-qec", &format!("{bin} {args}"), "/dev/null"])
+            .env("HOME", sb.home())
+            .env("RAMPART_AUDIT_DIR", sb.audit())
+            .current_dir(sb.work())
+            .output()
+            .expect("script(1) from util-linux");
+        assert_ok(&o);
+        assert!(
+            stdout(&o).contains(&format!("{label} [")),
+            "{label}: {}",
+            stdout(&o)
+        );
+        let _ = std::fs::remove_file(&out);
+        // ...and not in a pipe.
+        let o = sb.rampart().args(args.split(' ')).output().unwrap();
+        assert_ok(&o);
+        assert!(
+            !stderr(&o).contains(&format!("{label} [")),
+            "{}",
+            stderr(&o)
+        );
+        assert!(
+            !stdout(&o).contains(&format!("{label} [")),
+            "{}",
+            stdout(&o)
+        );
+        let _ = std::fs::remove_file(&out);
+    }
+}

@@ -10,6 +10,7 @@ mod cmd;
 mod collector;
 mod floor;
 mod policies;
+mod progress;
 mod runtime;
 mod session;
 mod trail_input;

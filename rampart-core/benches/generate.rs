@@ -189,7 +189,7 @@ fn generate_from(path: &Path, threads: usize, verify: bool) -> (usize, Duration)
         name_prefix: "bench".into(),
         ..Options::default()
     };
-    let (g, report) = trail::learn(&[path.to_path_buf()], &opts, verify, threads)
+    let (g, report) = trail::learn(&[path.to_path_buf()], &opts, verify, threads, None)
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.unreadable_count, 0);
     let start = Instant::now();

@@ -193,7 +193,8 @@ fn the_learned_policy_is_the_same_bytes_whatever_the_threads() {
         ..Options::default()
     };
     let learn = |threads| {
-        let (g, report) = trail::learn(&[dir.path().to_path_buf()], &opts, true, threads).unwrap();
+        let (g, report) =
+            trail::learn(&[dir.path().to_path_buf()], &opts, true, threads, None).unwrap();
         assert_eq!(report.chain.records, 12_000);
         let out = g.finish().unwrap();
         (out.yaml, out.summary.to_string())

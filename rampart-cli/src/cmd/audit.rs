@@ -73,7 +73,10 @@ fn verify(input: &TrailInput, audit_dir: &Path, is_audit_dir: bool) -> Result<i3
         "the given trails".to_string()
     };
     {
-        match audit::verify(&input.paths) {
+        let progress = crate::progress::Progress::start(&input.paths, "verify");
+        let verified = audit::verify_with(&input.paths, Some(progress.counter()));
+        progress.finish();
+        match verified {
             Ok(report) => {
                 // A torn record (a write that did not finish) is not a
                 // broken chain, but the trail does not hold that record;

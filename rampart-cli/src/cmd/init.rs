@@ -137,12 +137,16 @@ fn from_audit(args: &Args) -> Result<i32> {
     // (learn only from evidence that holds together).
     // Compressed rotated files and standard input are read as plain trails.
     let input = crate::trail_input::TrailInput::open(&args.from_audit)?;
-    let (g, report) = match trail::learn(
+    let progress = crate::progress::Progress::start(&input.paths, "learn");
+    let learned = trail::learn(
         &input.paths,
         &opts,
         !args.no_verify,
         scan::default_threads(),
-    ) {
+        Some(progress.counter()),
+    );
+    progress.finish();
+    let (g, report) = match learned {
         Ok(r) => r,
         Err(TrailError::Chain(failure)) if failure.line > 0 => bail!(
             "the trail does not verify, so nothing was learned: {}\n\

@@ -342,8 +342,14 @@ fn tree(
 /// The policy `init --from-audit` would write for this trail: its summary
 /// and YAML, or why there is none.
 fn learned(audit_dir: &Path) -> Result<(rampart_core::generate::Summary, String), String> {
-    let (g, report) = trail::learn(&[audit_dir.to_path_buf()], &Options::default(), false, 1)
-        .map_err(|e| e.to_string())?;
+    let (g, report) = trail::learn(
+        &[audit_dir.to_path_buf()],
+        &Options::default(),
+        false,
+        1,
+        None,
+    )
+    .map_err(|e| e.to_string())?;
     if report.chain.files == 0 {
         return Err("the trail is empty".into());
     }

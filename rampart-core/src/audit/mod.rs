@@ -33,4 +33,4 @@ pub use follow::Follower;
 pub use reader::{IssueKind, Location, ReadIssue, Reader};
 pub use record::{Host, Record, RecordDecision, BLOCKED, HASH_PREFIX, LOST_TOOL, SCHEMA_VERSION};
 pub use scan::{VerifyFailure, VerifyReport};
-pub use verify::verify;
+pub use verify::{verify, verify_with};

@@ -24,7 +24,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use super::reader::{chain_groups, Location};
@@ -175,6 +175,17 @@ pub fn scan<S: LineSink>(
     verify: bool,
     sinks: Vec<S>,
 ) -> Result<(Vec<S>, ScanReport), VerifyFailure> {
+    scan_with(paths, verify, sinks, None)
+}
+
+/// [`scan`], adding every byte it reads to `progress` (for a progress bar:
+/// compare with the files' total size).
+pub fn scan_with<S: LineSink>(
+    paths: &[PathBuf],
+    verify: bool,
+    sinks: Vec<S>,
+    progress: Option<&AtomicU64>,
+) -> Result<(Vec<S>, ScanReport), VerifyFailure> {
     assert!(!sinks.is_empty(), "a scan needs at least one sink");
     let groups = chain_groups(paths).map_err(|e| VerifyFailure {
         file: paths.first().cloned().unwrap_or_default(),
@@ -221,7 +232,7 @@ pub fn scan<S: LineSink>(
         s.spawn(move || {
             let mut next = 0usize;
             for (index, (group, path)) in files.iter().enumerate() {
-                let sent = read_blocks(*group, index, path, stop_ref, |block| {
+                let sent = read_blocks(*group, index, path, stop_ref, progress, |block| {
                     // The order keeps the block's bookkeeping without its data.
                     if order_tx.send(block.shallow()).is_err() {
                         return false;
@@ -518,6 +529,7 @@ fn read_blocks(
     file: usize,
     path: &Path,
     stop: &AtomicBool,
+    progress: Option<&AtomicU64>,
     mut send: impl FnMut(Block) -> bool,
 ) -> bool {
     let new_block = |first_line: u64, file_start: bool| Block {
@@ -550,7 +562,12 @@ fn read_blocks(
             .take(READ_BYTES as u64)
             .read_to_end(&mut block.data)
         {
-            Ok(n) => n,
+            Ok(n) => {
+                if let Some(p) = progress {
+                    p.fetch_add(n as u64, Ordering::Relaxed);
+                }
+                n
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 block.file_end = true;

@@ -21,7 +21,9 @@ use std::path::PathBuf;
 
 use super::reader::{classify, LineContent};
 use super::record::Record;
-use super::scan::{default_threads, scan, LineSink, Link, VerifyFailure, VerifyReport};
+use std::sync::atomic::AtomicU64;
+
+use super::scan::{default_threads, scan_with, LineSink, Link, VerifyFailure, VerifyReport};
 
 /// Verifies the trails in `paths` (files and directories; see
 /// [`crate::audit::Reader::open`] for the order). Each directory is one
@@ -29,8 +31,17 @@ use super::scan::{default_threads, scan, LineSink, Link, VerifyFailure, VerifyRe
 /// arguments. Every record is also read as a whole [`Record`], so a line
 /// whose hash holds but whose fields do not fit the schema fails too.
 pub fn verify(paths: &[PathBuf]) -> Result<VerifyReport, VerifyFailure> {
+    verify_with(paths, None)
+}
+
+/// [`verify`], adding every byte read to `progress` (see
+/// [`super::scan::scan_with`]).
+pub fn verify_with(
+    paths: &[PathBuf],
+    progress: Option<&AtomicU64>,
+) -> Result<VerifyReport, VerifyFailure> {
     let sinks = (0..default_threads()).map(|_| Strict { lost: 0 }).collect();
-    let (sinks, report) = scan(paths, true, sinks)?;
+    let (sinks, report) = scan_with(paths, true, sinks, progress)?;
     // A directory's trail must still reach the end its writer anchored.
     for dir in paths.iter().filter(|p| p.is_dir()) {
         super::anchor::check(dir).map_err(|(file, reason)| VerifyFailure {

@@ -7,6 +7,7 @@
 //! never prints; the caller reports what the [`ScanReport`] lists.
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 
 use crate::audit::scan::{self, LineSink, Link, ScanReport};
 use crate::audit::VerifyFailure;
@@ -55,12 +56,14 @@ pub fn learn(
     opts: &Options,
     verify: bool,
     threads: usize,
+    progress: Option<&AtomicU64>,
 ) -> Result<(Generator, ScanReport), TrailError> {
     let sinks = (0..threads.max(1))
         .map(|_| Generator::new(opts.clone()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(TrailError::Options)?;
-    let (sinks, report) = scan::scan(paths, verify, sinks).map_err(TrailError::Chain)?;
+    let (sinks, report) =
+        scan::scan_with(paths, verify, sinks, progress).map_err(TrailError::Chain)?;
     let mut sinks = sinks.into_iter();
     let mut g = sinks.next().expect("at least one sink");
     for other in sinks {
