@@ -419,6 +419,24 @@ fn explain_names_every_layered_policy_with_its_file_and_line() {
         out.contains(&format!("home-reads\" ({}:12)", base.display())),
         "{out}"
     );
+    // `log --explain`: each record with why the policy in force decides it.
+    let o = sb
+        .rampart()
+        .arg("--policy")
+        .arg(&dir)
+        .args(["log", "--explain", "--tool", "read", "--path"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let why = stdout(&o);
+    assert!(
+        why.contains(&format!(
+            "why: allow now: policy \"home-reads\" ({}:12), rule at line 16",
+            base.display()
+        )),
+        "{why}"
+    );
     let o = sb
         .rampart()
         .args(["explain", "--record", "no-such-id"])

@@ -292,6 +292,11 @@ fn policy_edits_apply_to_the_next_decision_and_broken_edits_keep_protection() {
         "{}",
         serve_log(&sb)
     );
+    assert!(
+        !serve_log(&sb).contains('\x1b'),
+        "a background serve's log has no colour codes: {}",
+        serve_log(&sb)
+    );
     let (still, reload) = in_force(&sb);
     assert_eq!(still, second, "the broken edit changed nothing in force");
     let reload = reload.expect("status says the reload failed");

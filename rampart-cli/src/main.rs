@@ -117,7 +117,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => cmd::explain::run(args, &cli.policy, &audit_dir),
         Command::Policy(c) => cmd::policy::run(c, &cli.policy),
         Command::Audit(c) => cmd::audit::run(c, &audit_dir),
-        Command::Log(args) => cmd::log::run(args, &audit_dir),
+        Command::Log(args) => cmd::log::run(args, &audit_dir, &cli.policy),
         Command::Init(args) => cmd::init::run(args),
         Command::Report(args) => cmd::report::run(args, &audit_dir),
         Command::Serve(args) => cmd::serve::run(args, &cli.policy, &audit_dir),

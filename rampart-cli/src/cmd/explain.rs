@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use rampart_core::audit::Reader;
-use rampart_core::policy::{Action, Explanation};
+use rampart_core::audit::{Reader, Record};
+use rampart_core::policy::{Action, Engine, Explanation};
 
 use crate::cmd::test::{Call, CallArgs};
 use crate::policies;
@@ -62,6 +62,12 @@ fn recorded_call(audit_dir: &Path, id: &str) -> Result<Call> {
         .map(|(_, rec)| rec)
         .find(|rec| rec.id == id)
         .with_context(|| format!("no record with id {id:?} in {}", audit_dir.display()))?;
+    call_of(&rec)
+}
+
+/// The call a record holds, as it was made.
+pub fn call_of(rec: &Record) -> Result<Call> {
+    let id = &rec.id;
     let text = |k: &str| {
         rec.request
             .get(k)
@@ -87,6 +93,28 @@ fn recorded_call(audit_dir: &Path, id: &str) -> Result<Call> {
         call.domain = Some(domain);
     }
     Ok(call)
+}
+
+/// Why the policy in force decides the recorded call as it does, on one
+/// line (for `rampart log --explain`).
+pub fn why(engine: &Engine, rec: &Record) -> String {
+    let Ok(call) = call_of(rec) else {
+        return "nothing to explain (no command, path or URL)".into();
+    };
+    let e = engine.explain(&call.request());
+    match e.decided_by.map(|i| &e.policies[i]) {
+        Some(p) => format!(
+            "{} now: policy {:?} ({}), rule at line {}",
+            e.decision.action,
+            p.name,
+            where_(&p.file, p.line),
+            p.matched[0].line
+        ),
+        None => format!(
+            "{} now: the default action, no rule matches",
+            e.decision.action
+        ),
+    }
 }
 
 fn where_(file: &Path, line: usize) -> String {

@@ -74,6 +74,11 @@ pub struct Args {
     /// Print the records as JSON lines instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Under each record, why the policy in force now decides that call as
+    /// it does: the policy and its file:line, or the default (`rampart
+    /// explain --record ID` says it in full).
+    #[arg(long)]
+    pub explain: bool,
     /// Trails to read instead of the audit directory: directories, `.jsonl`
     /// files, compressed `.jsonl.gz`/`.jsonl.zst` files (a fleet's shipped
     /// logs), `-` for standard input.
@@ -136,8 +141,12 @@ impl Filter {
     }
 }
 
-pub fn run(args: Args, audit_dir: &Path) -> Result<i32> {
+pub fn run(args: Args, audit_dir: &Path, policy: &[PathBuf]) -> Result<i32> {
     let filter = Filter::of(&args)?;
+    let engine = match args.explain {
+        true => Some(crate::policies::load(policy)?.0),
+        false => None,
+    };
     let given = if args.paths.is_empty() {
         vec![audit_dir.to_path_buf()]
     } else {
@@ -151,10 +160,16 @@ pub fn run(args: Args, audit_dir: &Path) -> Result<i32> {
     let mut issues = 0;
     let mut out = std::io::stdout().lock();
     let print = |rec: &Record, out: &mut std::io::StdoutLock| -> Result<bool> {
-        let line = if args.json {
-            serde_json::to_string(rec)?
-        } else {
-            row(rec)
+        let why = engine.as_ref().map(|e| crate::cmd::explain::why(e, rec));
+        let line = match (args.json, why) {
+            (true, None) => serde_json::to_string(rec)?,
+            (true, Some(why)) => {
+                let mut v = serde_json::to_value(rec)?;
+                v["why"] = why.into();
+                v.to_string()
+            }
+            (false, None) => row(rec),
+            (false, Some(why)) => format!("{}\n    why: {why}", row(rec)),
         };
         // A reader that went away (`rampart log | head`) ends the listing.
         Ok(writeln!(out, "{line}").and_then(|_| out.flush()).is_ok())
