@@ -208,6 +208,26 @@ fn a_bad_suite_is_an_error_naming_file_line_and_value() {
     );
     assert!(stderr(&o).contains("maybe"), "{}", stderr(&o));
 
+    // A suite name that names no file is an error, not a command to decide;
+    // a command that mentions a .yaml file is still a command.
+    let o = sb
+        .rampart()
+        .args(["test", "missing-suite.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("missing-suite.yaml"), "{}", stderr(&o));
+    let o = sb
+        .rampart()
+        .args(["test", "cat missing-suite.yaml"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&o).contains("exec cat missing-suite.yaml"),
+        "{}",
+        stdout(&o)
+    );
+
     std::fs::write(&suite, "polcy: p.yaml\ntests: []\n").unwrap();
     let o = sb.rampart().arg("test").arg(&suite).output().unwrap();
     assert_eq!(o.status.code(), Some(2));

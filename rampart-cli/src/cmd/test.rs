@@ -75,6 +75,12 @@ pub struct Args {
 /// `verbose` (the global `-v`/`--verbose`): for a suite, print every test
 /// with the policies that decided it, not only the failures.
 pub fn run(args: Args, policy: &[PathBuf], verbose: bool) -> Result<i32> {
+    if let [one] = args.input.as_slice() {
+        let named = one.ends_with(".yaml") || one.ends_with(".yml");
+        if named && !one.contains(char::is_whitespace) && !Path::new(one).is_file() {
+            bail!("{one}: no such test suite or policy file");
+        }
+    }
     match suite_of(&args.input) {
         Some(file) => run_suite(&args, policy, &file, verbose),
         None if args.input.is_empty() => bail!(
@@ -90,7 +96,10 @@ pub fn run(args: Args, policy: &[PathBuf], verbose: bool) -> Result<i32> {
 fn suite_of(input: &[String]) -> Option<PathBuf> {
     match input {
         [] => Some(PathBuf::from(DEFAULT_SUITE)).filter(|p| p.is_file()),
-        [one] if one.ends_with(".yaml") || one.ends_with(".yml") => {
+        [one]
+            if (one.ends_with(".yaml") || one.ends_with(".yml"))
+                && !one.contains(char::is_whitespace) =>
+        {
             Some(PathBuf::from(one)).filter(|p| p.is_file())
         }
         _ => None,
