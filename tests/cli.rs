@@ -633,6 +633,34 @@ fn compressed_trails_and_stdin_are_read_by_log_audit_and_init() {
     assert_ok(&o);
     assert_eq!(json_lines(&stdout(&o)).len(), hosts[0].records().len());
 
+    // The anchor goes with a compressed directory: a trail cut at its end
+    // (the host wrote more after this copy) fails verify, as a plain one does.
+    let cut = fleet.join("cut");
+    std::fs::create_dir_all(&cut).unwrap();
+    for f in std::fs::read_dir(&dirs[0]).unwrap().flatten() {
+        std::fs::copy(f.path(), cut.join(f.file_name())).unwrap();
+    }
+    assert_ok(&hosts[0].run(&["cat", "host0.txt"]));
+    std::fs::copy(
+        hosts[0].audit().join("audit.anchor"),
+        cut.join("audit.anchor"),
+    )
+    .unwrap();
+    let o = sb
+        .rampart()
+        .args(["audit", "verify"])
+        .arg(&cut)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let o = sb
+        .rampart()
+        .args(["audit", "verify"])
+        .arg(&dirs[0])
+        .output()
+        .unwrap();
+    assert_ok(&o);
+
     // A damaged compressed file is named as given; --follow refuses copies.
     let broken = sb.work().join("broken.jsonl.gz");
     std::fs::write(&broken, b"not gzip at all").unwrap();

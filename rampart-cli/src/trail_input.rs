@@ -83,6 +83,12 @@ impl TrailInput {
                 {
                     let entry = entry?;
                     let name = entry.file_name();
+                    // The anchor goes too: `audit verify` still checks that
+                    // the trail reaches the end its writer anchored.
+                    if name == rampart_core::audit::anchor::ANCHOR_FILE {
+                        std::fs::copy(entry.path(), into.join(&name))?;
+                        continue;
+                    }
                     let Some(name) = name.to_str().filter(|n| is_trail_name(n)) else {
                         continue;
                     };

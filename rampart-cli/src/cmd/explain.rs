@@ -190,12 +190,11 @@ fn smallest_change(call: &Call, e: &Explanation) -> Option<String> {
     if let Some(p) = e.decided_by.map(|i| &e.policies[i]) {
         let rule = &p.matched[0];
         return Some(format!(
-            "the {} rule at {} matches this call, and a {} wins over any allow: narrow that \
+            "the {} rule at {} matches this call and wins over any allow: narrow that \
              rule's patterns (or add `match.agent`/`match.session` to policy {:?}); a new \
              allow rule elsewhere would not change the verdict",
             rule.action,
             where_(&p.file, rule.line),
-            rule.action,
             p.name
         ));
     }
