@@ -14,6 +14,7 @@
 # `strace -f --seccomp-bpf` tracing the same calls (the reference the trace backend must stay
 # below). --enforce adds `rampart run --mode enforce` with POLICY (default policies/standard.yaml,
 # the policy `rampart run` enforces when given none) and prints enforce/monitor too.
+# FSATRACE=/path/to/fsatrace adds fsatrace's column (build it from its source: `make`).
 # RAMPART_BENCH_MODES="name:prefix;..." replaces the modes (a prefix is words of an argv, not
 # shell: `env VAR=1 cmd`), RAMPART_BENCH_WORKLOADS="grep exec"
 # picks workloads. Needs python3 and a release build
@@ -55,6 +56,12 @@ if [ -n "$trace" ]; then
 fi
 if [ -n "$enforce_policy" ]; then
   modes+=("enforce:$rampart run --mode enforce --quiet --policy $enforce_policy --")
+fi
+# FSATRACE=/path/to/fsatrace adds a plain file tracer's column (LD_PRELOAD into a
+# shared-memory buffer), the reference the preload backend is compared against.
+if [ -n "${FSATRACE:-}" ]; then
+  [ -x "$FSATRACE" ] || { echo "FSATRACE=$FSATRACE is not an executable" >&2; exit 2; }
+  modes+=("fsatrace:$FSATRACE rwmdq $tmp/fsatrace.out --")
 fi
 if [ -n "${RAMPART_BENCH_MODES:-}" ]; then IFS=';' read -r -a modes <<<"$RAMPART_BENCH_MODES"; fi
 
