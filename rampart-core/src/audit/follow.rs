@@ -68,11 +68,13 @@ impl Follower {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
             };
-            if f.metadata()?.len() < offset {
-                // Not a file that grows by appending (replaced): start over.
-                self.read.remove(&file);
-                return self.poll();
-            }
+            let (offset, lines) = if f.metadata()?.len() < offset {
+                // Not a file that grows by appending (replaced): read it
+                // again from its start.
+                (0, 0)
+            } else {
+                (offset, lines)
+            };
             f.seek(SeekFrom::Start(offset))?;
             let mut bytes = Vec::new();
             f.read_to_end(&mut bytes)?;
@@ -144,6 +146,34 @@ mod tests {
         got.into_iter()
             .map(|r| r.unwrap().1.request["path"].as_str().unwrap().to_string())
             .collect()
+    }
+
+    #[test]
+    fn a_file_replaced_by_a_shorter_one_is_read_again_and_loses_no_other_record() {
+        let src = tempfile::tempdir().unwrap();
+        let mut chain = Chain::open(src.path()).unwrap();
+        append(&mut chain, 3, "s");
+        let file = jsonl_files(src.path()).unwrap().pop().unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            dir.path().join("2026-01-01.jsonl"),
+            dir.path().join("2026-01-02.jsonl"),
+        );
+        std::fs::write(&a, format!("{}\n", lines[0])).unwrap();
+        std::fs::write(&b, &text).unwrap();
+        let mut f = Follower::new(dir.path());
+        assert_eq!(f.poll().unwrap().len(), 4);
+        // The first file grows; the second is replaced by a shorter one.
+        std::fs::write(&a, format!("{}\n{}\n{}\n", lines[0], lines[1], lines[2])).unwrap();
+        std::fs::write(&b, format!("{}\n", lines[0])).unwrap();
+        let got = paths(f.poll().unwrap());
+        assert_eq!(
+            got,
+            ["/s/1", "/s/2", "/s/0"],
+            "the growth of the first, then the second again"
+        );
     }
 
     #[test]
