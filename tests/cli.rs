@@ -131,6 +131,13 @@ fn log_refuses_an_unknown_tool_or_decision_and_says_what_it_meant() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("[unclosed"), "{}", stderr(&o));
+    let o = sb
+        .rampart()
+        .args(["log", "/no/such/trail"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "a missing trail is an error");
+    assert!(stderr(&o).contains("/no/such/trail"), "{}", stderr(&o));
 }
 
 #[test]
@@ -729,5 +736,32 @@ fn verify_and_init_show_progress_on_a_terminal_only() {
             stdout(&o)
         );
         let _ = std::fs::remove_file(&out);
+    }
+}
+
+#[test]
+fn a_command_whose_reader_went_away_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let sb = Sandbox::new();
+    assert_ok(&sb.run(&["true"]));
+    for args in [
+        &["policy", "show", "standard"][..],
+        &["policy", "list"],
+        &["audit", "stats"],
+        &["doctor"],
+        &["explain", "--tool", "read", "--", "/etc/shadow"],
+        &["completions", "bash"],
+    ] {
+        // Its stdout is a pipe nobody reads any more.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = sb.rampart().args(args).stdout(writer).output().unwrap();
+        assert!(!stderr(&o).contains("panicked"), "{args:?}: {}", stderr(&o));
+        assert_eq!(
+            o.status.signal(),
+            Some(libc::SIGPIPE),
+            "{args:?}: {:?}",
+            o.status
+        );
     }
 }

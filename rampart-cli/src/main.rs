@@ -110,6 +110,9 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     init_tracing(cli.verbose);
+    if !matches!(cli.command, Command::Run(_) | Command::Serve(_)) {
+        quiet_on_a_closed_pipe();
+    }
     let audit_dir = cli.audit_dir.clone().unwrap_or_else(default_audit_dir);
     let result = match cli.command {
         Command::Run(args) => cmd::run::run(args, &cli.policy, &audit_dir),
@@ -140,6 +143,18 @@ fn exit_code(result: anyhow::Result<i32>) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// A command that only prints ends quietly when its reader goes away
+/// (`rampart policy show standard | head`), as Unix tools do, instead of
+/// panicking on a failed print. Not for `run` and `serve`: their collector
+/// writes to sockets whose peer may close at any time, and must never die
+/// of it.
+fn quiet_on_a_closed_pipe() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: restoring the default action of one signal, before any thread
+    // is started.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
 fn default_audit_dir() -> PathBuf {

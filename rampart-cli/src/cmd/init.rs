@@ -208,6 +208,16 @@ fn from_audit(args: &Args) -> Result<i32> {
         out.display(),
         out.display()
     );
+    // The default policy directory is what every later run loads.
+    if policy_dir().is_ok_and(|d| out.parent() == Some(d.as_path())) {
+        eprintln!(
+            "rampart: it is in {}, so every `rampart run` without --policy now uses it \
+             (enforce it with --mode enforce; move it out to stop using it)",
+            out.parent()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default()
+        );
+    }
     Ok(0)
 }
 

@@ -147,6 +147,14 @@ pub fn run(args: Args, audit_dir: &Path, policy: &[PathBuf]) -> Result<i32> {
         true => Some(crate::policies::load(policy)?.0),
         false => None,
     };
+    // A path given that is not there is a typo, not an empty trail.
+    if let Some(missing) = args
+        .paths
+        .iter()
+        .find(|p| p.as_os_str() != "-" && !p.exists())
+    {
+        bail!("{}: no such file or directory", missing.display());
+    }
     let given = if args.paths.is_empty() {
         vec![audit_dir.to_path_buf()]
     } else {
