@@ -166,3 +166,53 @@ sleep 5 & kill $!; wait $!; echo "own-child=$?"
         }
     }
 }
+
+/// A policy learned under preload holds no directory listing (libc opens
+/// the directory itself, past the hooks): enforced, the floor must not make
+/// the same work fail on its `ls`.
+#[test]
+fn a_learned_policy_enforced_still_lists_directories_it_never_named() {
+    let sb = Sandbox::new();
+    let listed = sb.path("listed");
+    std::fs::create_dir_all(&listed).unwrap();
+    std::fs::write(listed.join("a"), "a").unwrap();
+    let work = format!(
+        "cat /etc/hostname >/dev/null; ls {} >/dev/null",
+        listed.display()
+    );
+    assert_ok(&sb.run_backend("preload", &["bash", "-c", &work]));
+    let learned = sb.path("learned.yaml");
+    let o = sb
+        .rampart()
+        .args(["init", "--from-audit"])
+        .arg(sb.audit())
+        .arg("--output")
+        .arg(&learned)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let enforce = |script: &str| {
+        sb.rampart()
+            .arg("--policy")
+            .arg(&learned)
+            .args([
+                "run",
+                "--quiet",
+                "--mode",
+                "enforce",
+                "--backend",
+                "preload",
+                "--",
+                "bash",
+                "-c",
+                script,
+            ])
+            .output()
+            .unwrap()
+    };
+    let o = enforce(&work);
+    assert_ok(&o);
+    // That files the policy never allows stay refused by the kernel is
+    // `calls_the_hooks_do_not_see_cannot_reach_what_the_policy_never_allows`.
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}

@@ -74,7 +74,12 @@ impl Floor {
         let writes = engine.and_then(|e| e.allowed_beneath("write", project));
         let reads = engine.and_then(|e| e.allowed_beneath("read", project));
         let programs = engine.and_then(|e| e.programs_beneath(project));
-        let read_rights = AccessFs::ReadFile | AccessFs::ReadDir;
+        // Reading files, not listing directories: the preload library never
+        // sees `opendir` (libc opens the directory itself), so a policy
+        // learned under it holds no listing, and a floor that refused them
+        // would break `ls` of any directory the policy does not name. A
+        // listing shows names, never contents.
+        let read_rights = AccessFs::ReadFile.into();
         // Writing, making and removing files, links (`Refer`) and
         // truncation, as far as the ABI has them; not devices, FIFOs,
         // sockets or ioctls, which the policy does not decide.
