@@ -403,6 +403,29 @@ fn explain_names_every_layered_policy_with_its_file_and_line() {
     assert_eq!(at(&v, "ci-only")["decides"], true);
     assert_eq!(v["to_allow"], Value::Null);
 
+    // A generated policy ends each tool with a catch-all deny: what would
+    // allow a call it refuses is an allow pattern, not a narrower deny.
+    let gen = sb.work().join("gen.yaml");
+    std::fs::write(
+        &gen,
+        "version: \"1\"\ndefault_action: deny\npolicies:\n  - name: g-read\n    match:\n      tool: [\"read\"]\n    rules:\n      - action: allow\n        when:\n          path_matches: [\"/usr/**\"]\n      - action: deny\n        when:\n          default: true\n",
+    )
+    .unwrap();
+    let o = sb
+        .rampart()
+        .arg("--policy")
+        .arg(&gen)
+        .args(["explain", "--json", "--tool", "read", "--", "/etc/passwd"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let fix = v["to_allow"].as_str().unwrap();
+    assert!(
+        fix.contains("no allow rule matched") && fix.contains(&format!("{}:11", gen.display())),
+        "{fix}"
+    );
+    assert!(fix.contains("path_matches: [\"/etc/passwd\"]"), "{fix}");
+
     // A recorded call, by id: the read of a real run, explained against the
     // policy in force now.
     let file = sb.work().join("data.txt");

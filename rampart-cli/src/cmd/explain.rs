@@ -187,17 +187,6 @@ fn smallest_change(call: &Call, e: &Explanation) -> Option<String> {
     if matches!(e.decision.action, Action::Allow | Action::Watch) {
         return None;
     }
-    if let Some(p) = e.decided_by.map(|i| &e.policies[i]) {
-        let rule = &p.matched[0];
-        return Some(format!(
-            "the {} rule at {} matches this call and wins over any allow: narrow that \
-             rule's patterns (or add `match.agent`/`match.session` to policy {:?}); a new \
-             allow rule elsewhere would not change the verdict",
-            rule.action,
-            where_(&p.file, rule.line),
-            p.name
-        ));
-    }
     let (key, value) = match (call.tool.as_str(), &call.url) {
         ("exec", _) => ("command_matches", call.input.clone()),
         (_, Some(_)) => (
@@ -207,6 +196,30 @@ fn smallest_change(call: &Call, e: &Explanation) -> Option<String> {
         _ => ("path_matches", call.input.clone()),
     };
     let quoted = serde_json::to_string(&value).unwrap_or(value);
+    if let Some(p) = e.decided_by.map(|i| &e.policies[i]) {
+        let rule = &p.matched[0];
+        if rule.catch_all {
+            // The rest of the tool (a generated policy's last rule): what
+            // is missing is an allow, not a narrower deny.
+            return Some(format!(
+                "no allow rule matched, so the {} of the rest at {} decided: add to an allow \
+                 rule for tool {} (one of policy {:?}'s, before that line) the pattern\n      \
+                 {key}: [{quoted}]",
+                rule.action,
+                where_(&p.file, rule.line),
+                call.tool,
+                p.name
+            ));
+        }
+        return Some(format!(
+            "the {} rule at {} matches this call and wins over any allow: narrow that \
+             rule's patterns (or add `match.agent`/`match.session` to policy {:?}); a new \
+             allow rule elsewhere would not change the verdict",
+            rule.action,
+            where_(&p.file, rule.line),
+            p.name
+        ));
+    }
     Some(format!(
         "no rule matches and the default is {}: add to a policy for tool {} the rule\n      \
          - action: allow\n        when:\n          {key}: [{quoted}]",

@@ -609,6 +609,7 @@ impl Engine {
                         line: r.line,
                         action: r.action,
                         message: r.message.clone(),
+                        catch_all: matches!(r.when, When::Always),
                     })
                     .collect()
             } else {
@@ -803,6 +804,9 @@ pub struct RuleTrace {
     pub line: usize,
     pub action: Action,
     pub message: String,
+    /// It matches every call (`default: true`, or no `when`): the rest of
+    /// its policy's tool, as a generated policy ends each tool.
+    pub catch_all: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
