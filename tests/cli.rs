@@ -765,3 +765,22 @@ fn a_command_whose_reader_went_away_ends_quietly() {
         );
     }
 }
+
+#[test]
+fn a_command_that_cannot_start_exits_as_a_shell_says() {
+    let sb = Sandbox::new();
+    let not_exec = sb.work().join("not-executable");
+    std::fs::write(&not_exec, "x").unwrap();
+    for backend in ["preload", "trace"] {
+        let o = sb.run_backend(backend, &["no-such-command-here"]);
+        assert_eq!(o.status.code(), Some(127), "{backend}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("no-such-command-here: command not found"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    let o = sb.run_backend("preload", &[not_exec.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(126), "{}", stderr(&o));
+    assert!(stderr(&o).contains("permission denied"), "{}", stderr(&o));
+}

@@ -172,6 +172,11 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
                 Ok(p) => p,
                 Err(e) => {
                     let _ = collector.finish(GRACE);
+                    // As a shell says it: 127 not found, 126 not runnable.
+                    if let Some(f) = e.downcast_ref::<child::SpawnFailed>() {
+                        eprintln!("rampart: {f}");
+                        return Ok(if f.errno == libc::ENOENT { 127 } else { 126 });
+                    }
                     return Err(e);
                 }
             };
@@ -352,7 +357,8 @@ fn run_traced(
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| v.as_os_str());
     if backend::inspect::resolve(argv0, path).is_none_or(|p| !p.exists()) {
-        bail!("{}: command not found", argv0.to_string_lossy());
+        eprintln!("rampart: {}: command not found", argv0.to_string_lossy());
+        return Ok(127);
     }
     let report = backend::run_traced(None, &args.command, &env, &opts, sink)?;
     Ok(report.status)
