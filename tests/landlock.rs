@@ -182,14 +182,7 @@ fn a_learned_policy_enforced_still_lists_directories_it_never_named() {
     );
     assert_ok(&sb.run_backend("preload", &["bash", "-c", &work]));
     let learned = sb.path("learned.yaml");
-    let o = sb
-        .rampart()
-        .args(["init", "--from-audit"])
-        .arg(sb.audit())
-        .arg("--output")
-        .arg(&learned)
-        .output()
-        .unwrap();
+    let o = sb.learn_into(&learned);
     assert_ok(&o);
     let enforce = |script: &str| {
         sb.rampart()

@@ -53,17 +53,6 @@ fn decide(sb: &Sandbox, policy: &std::path::Path, tool: &str, input: &str) -> St
     action
 }
 
-/// `rampart init --from-audit AUDIT --output OUT`, its output.
-fn init_from_audit(sb: &Sandbox, out: &std::path::Path) -> std::process::Output {
-    sb.rampart()
-        .args(["init", "--from-audit"])
-        .arg(sb.audit())
-        .arg("--output")
-        .arg(out)
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn observe_generate_and_refuse_the_unseen() {
     let sb = Sandbox::new();
@@ -80,7 +69,7 @@ fn observe_generate_and_refuse_the_unseen() {
         assert!(o.status.success(), "{}", stderr(&o));
     }
     let policy = sb.path("generated.yaml");
-    let o = init_from_audit(&sb, &policy);
+    let o = sb.learn_into(&policy);
     assert!(o.status.success(), "{}", stderr(&o));
     let summary = stderr(&o);
     assert!(summary.contains("replay: "), "{summary}");
@@ -106,7 +95,7 @@ fn observe_generate_and_refuse_the_unseen() {
 
     // Generating again from the same trail gives the same bytes.
     let again = sb.path("again.yaml");
-    let o = init_from_audit(&sb, &again);
+    let o = sb.learn_into(&again);
     assert!(o.status.success(), "{}", stderr(&o));
     let a = std::fs::read_to_string(&policy).unwrap();
     let b = std::fs::read_to_string(&again).unwrap();
@@ -162,7 +151,7 @@ fn observe_generate_and_refuse_the_unseen() {
     );
 
     // An existing file is not replaced without --force.
-    let o = init_from_audit(&sb, &policy);
+    let o = sb.learn_into(&policy);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
 }
@@ -220,7 +209,7 @@ fn a_trail_that_does_not_verify_is_refused_unless_no_verify() {
     assert_ne!(forged, text);
     std::fs::write(&file, &forged).unwrap();
     let out = sb.path("p.yaml");
-    let o = init_from_audit(&sb, &out);
+    let o = sb.learn_into(&out);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("does not verify"), "{err}");
@@ -287,7 +276,7 @@ fn nothing_learned_is_an_error_and_writes_no_policy() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let out = sb.path("p.yaml");
-    let o = init_from_audit(&sb, &out);
+    let o = sb.learn_into(&out);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("nothing was learned"), "{}", stderr(&o));
     assert!(!out.exists());
@@ -300,7 +289,7 @@ fn learned_from_one_read() -> (Sandbox, std::path::PathBuf, String) {
     let o = sb.run(&["cat", "/etc/hostname"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = sb.path("p.yaml");
-    let o = init_from_audit(&sb, &out);
+    let o = sb.learn_into(&out);
     assert!(o.status.success(), "{}", stderr(&o));
     let generated = std::fs::read_to_string(&out).unwrap();
     (sb, out, generated)
@@ -621,7 +610,7 @@ fn a_program_started_through_a_link_is_learned_as_the_file_it_loads_under_trace(
     assert_eq!(loaded["decision"]["action"], "allow");
     assert_eq!(loaded["request"]["via"], tool.to_str().unwrap());
     let policy = sb.path("learned.yaml");
-    assert_ok(&init_from_audit(&sb, &policy));
+    assert_ok(&sb.learn_into(&policy));
     let enforced = run("enforce", Some(&policy));
     assert_ok(&enforced);
     let denied: Vec<_> = sb

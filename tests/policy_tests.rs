@@ -498,14 +498,7 @@ fn a_generated_policy_carries_tests_that_pass_and_catch_a_broken_edit() {
         "cat /etc/hostname /etc/os-release >/dev/null; ls / >/dev/null",
     ]));
     let learned = sb.work().join("learned.yaml");
-    let o = sb
-        .rampart()
-        .args(["init", "--from-audit"])
-        .arg(sb.audit())
-        .arg("--output")
-        .arg(&learned)
-        .output()
-        .unwrap();
+    let o = sb.learn_into(&learned);
     assert_ok(&o);
     let o = sb
         .rampart()

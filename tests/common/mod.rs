@@ -113,6 +113,18 @@ impl Sandbox {
             .expect("spawn rampart")
     }
 
+    /// `rampart init --from-audit AUDIT --output OUT` on this sandbox's
+    /// trail, its output.
+    pub fn learn_into(&self, out: &Path) -> Output {
+        self.rampart()
+            .args(["init", "--from-audit"])
+            .arg(self.audit())
+            .arg("--output")
+            .arg(out)
+            .output()
+            .expect("spawn rampart")
+    }
+
     /// Every record of the trail, in file order.
     pub fn records(&self) -> Vec<Value> {
         records_in(&self.audit())
