@@ -39,6 +39,10 @@ use rampart_core::policy::{Action, Decision, Engine, Request};
 const SYNC_INTERVAL: Duration = Duration::from_millis(100);
 /// Records written under one lock acquisition at most.
 const BATCH: usize = 1024;
+/// How long records no call waits for may gather before they are written:
+/// a batch costs the directory lock and a look at the chain's tail, which
+/// a trickle of one record per batch pays for every record.
+const GATHER: Duration = Duration::from_millis(2);
 /// Capacity of each channel between stages, in batches. The slots are
 /// allocated and touched when the collector starts (a larger queue costs
 /// every `rampart run` page faults); a batch holds at most what one epoll
@@ -517,6 +521,7 @@ fn audit_stage(
         };
         if let Some(first) = first {
             let mut next = Some(first);
+            let gather_until = Instant::now() + GATHER;
             while let Some(decided) = next.take() {
                 for Decided { record, reply } in decided {
                     if let Some(r) = reply {
@@ -526,6 +531,13 @@ fn audit_stage(
                 }
                 if batch.len() < BATCH {
                     next = rx.try_recv().ok();
+                    // Nothing waits for these records: let a few more join.
+                    if next.is_none() && replies.is_empty() {
+                        let left = gather_until.saturating_duration_since(Instant::now());
+                        if !left.is_zero() {
+                            next = rx.recv_timeout(left).ok();
+                        }
+                    }
                 }
             }
             // The records are in the file before any verdict leaves.

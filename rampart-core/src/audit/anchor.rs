@@ -7,9 +7,11 @@
 //! `{"file":"2026-12-06.jsonl","size":12345,"last_hash":"sha256:..."}`),
 //! its writing ([`write`]: a temporary file renamed over the old one, so a
 //! reader sees the old anchor or the new one, never half of one) and its
-//! check ([`check`]). The chain writes it under the directory lock after
-//! every batch, so it always names the newest record unless a writer died
-//! between the two (then records after the anchor are fine). The anchor is
+//! check ([`check`]). The chain writes it under the directory lock: after
+//! a batch, at most once a sync interval while batches keep coming, and
+//! when it syncs or closes, so at rest it names the newest record unless a
+//! writer died in between (then records after the anchor are fine, and
+//! only a cut of those goes unnoticed). The anchor is
 //! protected like the trail (self-protection refuses writes to the audit
 //! directory). It never touches the trail files.
 

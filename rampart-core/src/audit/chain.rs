@@ -116,6 +116,11 @@ pub struct Chain {
     /// When writes were last handed to the fsync thread.
     last_sync: Instant,
     fsyncer: Fsyncer,
+    /// The anchor of the newest record written, while it is not yet in
+    /// `audit.anchor` (see [`Chain::flush_anchor`]).
+    anchor_pending: Option<super::anchor::Anchor>,
+    /// When `audit.anchor` was last written.
+    last_anchor: Instant,
 }
 
 impl Chain {
@@ -139,6 +144,10 @@ impl Chain {
             let _guard = lock.lock()?;
             plan(dir, &today())?
         };
+        // The first batch writes its anchor at once.
+        let first_anchor = Instant::now()
+            .checked_sub(options.sync_interval)
+            .unwrap_or_else(Instant::now);
         Ok(Chain {
             dir: dir.to_path_buf(),
             options,
@@ -151,6 +160,8 @@ impl Chain {
             dir_unsynced: false,
             last_sync: Instant::now(),
             fsyncer: Fsyncer::start()?,
+            anchor_pending: None,
+            last_anchor: first_anchor,
         })
     }
 
@@ -242,13 +253,45 @@ impl Chain {
         }
         *written = batch.len();
         self.unsynced = true;
-        // Still under the lock: the anchor names the newest record.
-        let anchor = super::anchor::Anchor {
+        // Still under the lock: the anchor names the newest record. It is
+        // rewritten at most once a sync interval while appends keep coming
+        // (a rename per batch cost more than the batch); `sync_if_due`,
+        // `sync` and drop write the one left pending.
+        self.anchor_pending = Some(super::anchor::Anchor {
             file: current.name.clone(),
             size: current.size,
             last_hash: self.last_hash.clone(),
-        };
-        super::anchor::write(&self.dir, &anchor)
+        });
+        if self.last_anchor.elapsed() >= self.options.sync_interval {
+            self.write_anchor_locked()?;
+        }
+        Ok(())
+    }
+
+    /// Write the pending anchor; the caller holds the directory lock and
+    /// this writer's file is the chain's tail.
+    fn write_anchor_locked(&mut self) -> io::Result<()> {
+        if let Some(anchor) = self.anchor_pending.take() {
+            self.last_anchor = Instant::now();
+            super::anchor::write(&self.dir, &anchor)?;
+        }
+        Ok(())
+    }
+
+    /// Write the anchor of the newest record this writer appended, if it
+    /// is not in `audit.anchor` yet and no other writer appended since (its
+    /// own anchor is then the newer one).
+    pub fn flush_anchor(&mut self) -> io::Result<()> {
+        if self.anchor_pending.is_none() {
+            return Ok(());
+        }
+        let _guard = self.lock.lock()?;
+        if self.current_is_tail(&today()) {
+            self.write_anchor_locked()
+        } else {
+            self.anchor_pending = None;
+            Ok(())
+        }
     }
 
     /// Whether the open file is still the chain's tail as this writer left
@@ -374,8 +417,10 @@ impl Chain {
     /// fsyncs everything this writer has written (and new directory
     /// entries) and returns when it is on disk.
     pub fn sync(&mut self) -> io::Result<()> {
+        let anchored = self.flush_anchor();
         self.hand_over();
-        self.fsyncer.wait()
+        self.fsyncer.wait()?;
+        anchored
     }
 
     /// Starts a background fsync of what was written when something is
@@ -385,6 +430,10 @@ impl Chain {
     pub fn sync_if_due(&mut self) -> io::Result<bool> {
         if let Some(e) = self.fsyncer.take_error() {
             return Err(e);
+        }
+        if self.anchor_pending.is_some() && self.last_anchor.elapsed() >= self.options.sync_interval
+        {
+            self.flush_anchor()?;
         }
         if (self.unsynced || self.dir_unsynced)
             && self.last_sync.elapsed() >= self.options.sync_interval
@@ -398,7 +447,7 @@ impl Chain {
 
     /// Whether records are written but not yet fsynced.
     pub fn has_unsynced(&self) -> bool {
-        self.unsynced || self.dir_unsynced || self.fsyncer.busy()
+        self.unsynced || self.dir_unsynced || self.fsyncer.busy() || self.anchor_pending.is_some()
     }
 
     /// The file the chain is written to (the one the next append targets
