@@ -431,8 +431,9 @@ fn burst_with_stopped_collector(
 
 #[test]
 fn monitor_a_collector_stopped_for_2_s_loses_none_of_2000_opens() {
-    // Back-pressure: the records wait in the socket, then the sends wait
-    // for room (at most 3 s each), so a 2 s stop costs time, not records.
+    // Back-pressure: the records wait in the process's record ring, then
+    // in the socket, then the sends wait for room (at most 3 s each), so a
+    // 2 s stop costs time, not records.
     let sb = Sandbox::new();
     let t = burst_with_stopped_collector(&sb, &["--mode", "monitor"], 2000, Duration::from_secs(2));
     assert_eq!(t.opened, 2000, "every open succeeded");
@@ -455,13 +456,19 @@ fn a_collector_stopped_longer_than_the_send_timeout_loses_records_but_counts_eac
     // could not send are counted and reported in a `lost` record when the
     // collector is back (or when the process exits), so the trail says
     // exactly how many calls it does not hold; `audit verify` says so too.
+    // 10,000 records are more than the process's record ring and its
+    // socket hold together.
     let sb = Sandbox::new();
-    let t = burst_with_stopped_collector(&sb, &["--mode", "monitor"], 2000, Duration::from_secs(6));
-    assert_eq!(t.opened, 2000);
-    assert!(t.lost > 0, "2000 records cannot all wait in a socket");
+    let t =
+        burst_with_stopped_collector(&sb, &["--mode", "monitor"], 10_000, Duration::from_secs(6));
+    assert_eq!(t.opened, 10_000);
+    assert!(
+        t.lost > 0,
+        "10,000 records cannot all wait in the ring and socket"
+    );
     assert_eq!(
         t.recorded as u64 + t.lost,
-        2000,
+        10_000,
         "recorded {} + lost {}",
         t.recorded,
         t.lost
@@ -671,4 +678,65 @@ fn monitor_on_a_full_disk_under_trace_the_program_goes_on() {
     let (code, text) = &r.verify;
     assert_eq!(*code, Some(1), "{text}");
     assert!(!text.contains("torn"), "{text}");
+}
+
+/// The record ring is the program's memory: a program that overwrites its
+/// own ring (found in /proc/self/maps) cannot crash the collector or make
+/// it write what no call was. The collector stops reading that ring, the
+/// trail says that records of the process are missing (a `lost` record),
+/// the chain verifies, and the next process is recorded as usual.
+#[test]
+fn a_program_that_scribbles_on_its_record_ring_loses_only_its_own_records() {
+    let sb = Sandbox::new();
+    let src = r#"
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    for (int i = 0; i < 20; i++) close(open(argv[1], O_RDONLY));
+    FILE *maps = fopen("/proc/self/maps", "r");
+    char line[512];
+    int hit = 0;
+    while (fgets(line, sizeof line, maps)) {
+        unsigned long lo, hi;
+        if (strstr(line, "rampart-ring") && sscanf(line, "%lx-%lx", &lo, &hi) == 2) {
+            memset((void *)(lo + 4096), 0xff, hi - lo - 4096);
+            hit = 1;
+        }
+    }
+    fclose(maps);
+    for (int i = 0; i < 20; i++) close(open(argv[1], O_RDONLY));
+    printf("ring %s\n", hit ? "found" : "missing");
+    return 0;
+}
+"#;
+    let probe = rampart_e2e::build::gcc_source(&sb.path(""), "scribbler", src, &[]);
+    let target = sb.work().join("t.txt");
+    std::fs::write(&target, "t").unwrap();
+    let o = sb.run_backend(
+        "preload",
+        &[probe.to_str().unwrap(), target.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "ring found\n");
+    let after = sb.work().join("after.txt");
+    std::fs::write(&after, "a").unwrap();
+    let o = sb.run_backend("preload", &["cat", after.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let records = sb.records();
+    let (reads, lost) = reads_and_lost(&records, &target);
+    assert!((4..40).contains(&reads), "{reads} reads recorded");
+    assert_eq!(lost, 1, "one lost record for the ring it stopped reading");
+    assert_eq!(
+        reads_and_lost(&records, &after).0,
+        1,
+        "the next run is recorded"
+    );
+    let verify = sb.rampart().args(["audit", "verify"]).output().unwrap();
+    assert!(
+        stdout(&verify).contains("not in the trail"),
+        "{}",
+        stdout(&verify)
+    );
 }

@@ -13,6 +13,8 @@
 //!   the collector that writes it and both interceptors that read it.
 //! - [`path`]: lexical path cleaning (Go's `filepath.Clean`), allocation-free
 //!   for the library, owned strings for everyone else.
+//! - [`ring`]: the shared-memory ring a watched process posts its records
+//!   into, the library's producer and the collector's reader.
 //! - [`screen`]: which opens (and mutations) a policy could refuse, in a form the preload
 //!   library tests without allocating.
 //! - [`tool`]: Rampart's tools as bits and the mutation ops: what a call is.
@@ -23,7 +25,7 @@
 //! - [`generate`]: turning an audit trail into a least-privilege policy.
 //!
 //! Features: without any, only the allocation-free `no_std` modules (`elf`,
-//! `env`, `generation`, `path`, `screen`, the wire encoder) are built, for
+//! `env`, `generation`, `path`, `ring`, `screen`, the wire encoder) are built, for
 //! the preload library; `event` adds the event model and Event <-> frame
 //! (std, no YAML or globs), for the tracer; `full` (the default) adds
 //! policies, the audit trail and the generator.
@@ -36,6 +38,7 @@ pub mod elf;
 pub mod env;
 pub mod generation;
 pub mod path;
+pub mod ring;
 pub mod screen;
 pub mod tool;
 pub mod wire;

@@ -40,7 +40,17 @@
 //! Verdict    seq:u32 allow:u8          (collector → preload, enforce mode)
 //! Lost       count:u32                 (records of this process that never
 //!                                       reached the collector; count ≥ 1)
+//! Ring       capacity:u32              (with SCM_RIGHTS: the memfd of this
+//!                                       process's record ring, see
+//!                                       [`crate::ring`]; at most one)
+//! Wake       (nothing)                 (the ring has records; the
+//!                                       collector asked to be woken)
 //! ```
+//!
+//! Frames that need no verdict may go through the process's record ring
+//! instead of the socket, once it sent a Ring frame; the collector reads
+//! the ring before each read of the socket and at its end of file, so a
+//! process's frames keep their order.
 //!
 //! The first frame on a connection is a Hello. An exec is reported *before*
 //! the real call with outcome "unknown" (the call does not return on
@@ -71,6 +81,8 @@ pub const KIND_EVENT: u8 = 2;
 pub const KIND_EXEC_FAILED: u8 = 3;
 pub const KIND_VERDICT: u8 = 4;
 pub const KIND_LOST: u8 = 5;
+pub const KIND_RING: u8 = 6;
+pub const KIND_WAKE: u8 = 7;
 
 const FLAG_WANTS_VERDICT: u8 = 1;
 const FLAG_TRUNCATED: u8 = 2;
@@ -515,6 +527,19 @@ pub fn encode_lost(buf: &mut [u8], count: u32) -> usize {
     e.finish()
 }
 
+/// Encode a Ring frame: the memfd sent with it (`SCM_RIGHTS`) holds this
+/// process's record ring of `capacity` data bytes.
+pub fn encode_ring(buf: &mut [u8], capacity: u32) -> usize {
+    let mut e = Encoder::start(as_uninit(buf), KIND_RING);
+    e.u32(capacity);
+    e.finish()
+}
+
+/// Encode a Wake frame: records wait in the ring of a sleeping collector.
+pub fn encode_wake(buf: &mut [u8]) -> usize {
+    Encoder::start(as_uninit(buf), KIND_WAKE).finish()
+}
+
 /// Whether `frame` is an encoded Event frame (prefix and fixed part present).
 pub fn is_event(frame: &[u8]) -> bool {
     frame.len() >= EVENT_SUBJECT_AT
@@ -769,6 +794,11 @@ mod event_frames {
         ExecFailed { seq: u32, errno: i32 },
         /// `count` Event frames of this connection's process were lost.
         Lost { count: u32 },
+        /// The descriptor that came with this frame is the process's record
+        /// ring of `capacity` data bytes.
+        Ring { capacity: u32 },
+        /// Records wait in the connection's ring.
+        Wake,
     }
 
     /// Encode `event` as an Event frame, the inverse of [`decode`]: marked
@@ -917,6 +947,8 @@ mod event_frames {
                 }
                 Frame::Lost { count }
             }
+            KIND_RING => Frame::Ring { capacity: r.u32()? },
+            KIND_WAKE => Frame::Wake,
             KIND_VERDICT => {
                 return Err(DecodeError {
                     what: "verdict frame sent to the collector",
@@ -1513,6 +1545,24 @@ mod tests {
             "a verdict is not a collector frame"
         );
         assert_eq!(decode_verdict(&buf[..n - 1]), None);
+    }
+
+    #[test]
+    fn ring_and_wake_round_trip() {
+        let mut buf = [0u8; 16];
+        let n = encode_ring(&mut buf, 262_144);
+        assert_eq!(
+            decode(&buf[..n]).unwrap(),
+            Frame::Ring { capacity: 262_144 }
+        );
+        assert!(decode(&buf[..n - 1]).is_err(), "short");
+        let n = encode_wake(&mut buf);
+        assert_eq!(n, 4);
+        assert_eq!(decode(&buf[..n]).unwrap(), Frame::Wake);
+        assert!(
+            decode(&[b'R', b'W', VERSION, KIND_WAKE, 0]).is_err(),
+            "long"
+        );
     }
 
     #[test]

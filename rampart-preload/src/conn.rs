@@ -140,7 +140,12 @@ pub fn acquire(s: &Saved, pid: i32, ppid: i32) -> Option<Conn> {
                 return Some(Conn { fd, own: false });
             }
             // Closed or replaced by the program: not ours to close.
-            let _ = STATE.compare_exchange(cur, 0, Ordering::AcqRel, Ordering::Relaxed);
+            if STATE
+                .compare_exchange(cur, 0, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                crate::ring::drop_connection();
+            }
             continue;
         }
         if cur != 0 && owner == ppid {
@@ -407,10 +412,35 @@ fn send_raw(s: &Saved, fd: c_int, frame: &[u8], flags: c_int) -> Result<(), c_in
 }
 
 impl Conn {
-    /// Send one frame. If the collector went away or our descriptor was
-    /// taken from us, reconnect (rate-limited) and send there once.
-    /// An Event frame that does not go is counted as lost.
+    /// Hand over one frame that needs no verdict: into this process's
+    /// record ring when it has one (see [`crate::ring`]), else on the
+    /// socket ([`Conn::send_socket`]); a few frames on the socket make the
+    /// ring.
     pub fn send(&mut self, s: &Saved, pid: i32, ppid: i32, frame: &[u8]) -> bool {
+        let word = pack(pid, self.fd);
+        let shared = !self.own && STATE.load(Ordering::Acquire) == word;
+        if shared {
+            if let Some(wake) = crate::ring::post(word, frame) {
+                if wake {
+                    let mut buf = [0u8; 8];
+                    let n = wire::encode_wake(&mut buf);
+                    // A full socket needs no wake: the collector has frames to read.
+                    let _ = send_raw(s, self.fd, &buf[..n], libc::MSG_DONTWAIT);
+                }
+                return true;
+            }
+        }
+        let sent = self.send_socket(s, pid, ppid, frame);
+        if sent && shared && self.fd == unpack(word).1 {
+            crate::ring::count_and_maybe_make(word, self.fd);
+        }
+        sent
+    }
+
+    /// Send one frame on the socket. If the collector went away or our
+    /// descriptor was taken from us, reconnect (rate-limited) and send
+    /// there once. An Event frame that does not go is counted as lost.
+    pub fn send_socket(&mut self, s: &Saved, pid: i32, ppid: i32, frame: &[u8]) -> bool {
         let sent = match send_raw(s, self.fd, frame, 0) {
             Ok(()) => true,
             Err(libc::EAGAIN) => {
@@ -467,7 +497,7 @@ impl Conn {
             return own.ask(s, pid, ppid, frame, seq, timeout_ms);
         }
         let holds_waiting = !self.own;
-        let got = if self.send(s, pid, ppid, frame) {
+        let got = if self.send_socket(s, pid, ppid, frame) {
             wait_verdict(self.fd, seq, deadline)
         } else {
             Err(false)
@@ -520,9 +550,11 @@ impl Conn {
         if STATE
             .compare_exchange(cur, 0, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
-            && is_our_socket(self.fd)
         {
-            sys::close(self.fd);
+            crate::ring::drop_connection();
+            if is_our_socket(self.fd) {
+                sys::close(self.fd);
+            }
         }
     }
 }
@@ -611,6 +643,7 @@ pub extern "C" fn after_fork_in_child() {
     if cur != 0 {
         STATE.store(0, Ordering::Release);
     }
+    crate::ring::after_fork_in_child();
     if CONNECTING.load(Ordering::Relaxed) {
         CONNECTING.store(false, Ordering::Release);
     }

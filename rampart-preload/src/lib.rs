@@ -2,7 +2,8 @@
 //! file-system mutation (`unlink`, `rename`, `chmod`...) entry points in any
 //! dynamically linked process and reports each call to
 //! the collector named by `RAMPART_SOCKET`, one wire frame per call (see
-//! `rampart_core::wire`).
+//! `rampart_core::wire`), on its socket or, once a process reported a few,
+//! through its shared-memory record ring (see [`ring`]).
 //!
 //! Monitor mode (`RAMPART_MODE=monitor`): a hook calls the real function
 //! and reports what happened (an exec is reported just before the call, its
@@ -35,7 +36,7 @@
 //! paths); [`at`] a path argument made absolute; [`reach`] the file an
 //! open reaches and an open that cannot reach another; [`cache`] cwd and
 //! directory paths; [`dns`] address → name table; [`envp`] the children's
-//! environment; [`report`] building frames; [`enforce`] verdicts and their
+//! environment; [`report`] building frames; [`ring`] the process's record ring; [`enforce`] verdicts and their
 //! cache; [`elf`] targets the library cannot watch; [`hooks`] the exported
 //! entry points (plus `shim.c` for the variadic ones). This file owns the
 //! process's lifecycle hooks (load, fork, exit). No module cycles
@@ -56,6 +57,7 @@ mod path;
 mod reach;
 mod real;
 mod report;
+mod ring;
 mod sent;
 mod state;
 mod sys;

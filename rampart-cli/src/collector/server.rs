@@ -6,7 +6,12 @@
 //! frames and hands calls to the pipeline. It owns the per-connection state:
 //! the process's Hello and its exec frames, which stay pending until either
 //! an exec-failed frame (the exec failed with that errno) or the end of the
-//! connection (the CLOEXEC socket closed: the exec succeeded).
+//! connection (the CLOEXEC socket closed: the exec succeeded). A process
+//! that sent a Ring frame posts further frames into its record ring
+//! (`rampart_core::ring::Mapped`): the server reads the ring before each read of the socket
+//! and at its end, and every ring on each round; while rings keep
+//! bringing frames it polls them every [`RING_POLL`], and before it sleeps
+//! it asks each ring for a Wake frame.
 //!
 //! It never decides and never writes the trail.
 
@@ -22,7 +27,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use rampart_core::event::{Event, Outcome};
+use rampart_core::ring::Next;
 use rampart_core::wire::{self, Frame};
+
+use rampart_core::ring::Mapped as RingMap;
 
 use rampart_core::audit::Record;
 
@@ -41,6 +49,9 @@ const FAIR_SHARE: usize = 64;
 /// napping on it cost every distinct exec under enforce about 0.2 ms).
 const MONITOR_NAP: std::time::Duration = std::time::Duration::from_micros(200);
 const WAKE: u64 = u64::MAX - 1;
+/// While rings bring frames, how long the server sleeps between reads of
+/// them (no Wake frames are sent meanwhile).
+const RING_POLL_MS: i32 = 1;
 
 /// The listening side, running on its own thread.
 pub struct Server {
@@ -78,6 +89,7 @@ impl Server {
                     round_waits: false,
                     round: Vec::new(),
                     abandon_when,
+                    ringed: Vec::new(),
                 };
                 if let Err(e) = state.serve(listener, wake_thread, &stop_thread) {
                     tracing::error!("collector server stopped: {e:#}");
@@ -121,6 +133,8 @@ struct Conn {
     exe: String,
     /// Exec frames waiting for their outcome, by sequence number.
     pending_execs: Vec<(u32, Event)>,
+    /// The process's record ring, once it sent one.
+    ring: Option<RingMap>,
 }
 
 struct State {
@@ -136,6 +150,8 @@ struct State {
     /// when the round ends.
     round: Vec<Work>,
     abandon_when: Option<Arc<AtomicBool>>,
+    /// Connections with a ring.
+    ringed: Vec<u64>,
 }
 
 impl State {
@@ -151,6 +167,7 @@ impl State {
         let mut listener = Some(listener);
         let mut buf = vec![0u8; wire::MAX_FRAME];
         let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+        let mut ring_frames = 0;
         loop {
             let deadline = stop_at.lock().map(|s| *s).unwrap_or(None);
             if let Some(d) = deadline {
@@ -162,7 +179,7 @@ impl State {
                     break;
                 }
             }
-            let timeout = match deadline {
+            let mut timeout = match deadline {
                 Some(d) => {
                     d.saturating_duration_since(Instant::now())
                         .as_millis()
@@ -171,6 +188,9 @@ impl State {
                 }
                 None => -1,
             };
+            if let Some(t) = self.ring_timeout(ring_frames) {
+                timeout = if timeout < 0 { t } else { timeout.min(t) };
+            }
             // SAFETY: `events` is a valid buffer of that many epoll_event.
             let n = unsafe {
                 libc::epoll_wait(
@@ -206,6 +226,7 @@ impl State {
                     }
                 }
             }
+            ring_frames = self.drain_rings(&mut buf);
             self.intake.submit_calls(std::mem::take(&mut self.round));
             if listener.is_some()
                 && self
@@ -228,6 +249,7 @@ impl State {
         let ids: Vec<u64> = self.conns.keys().copied().collect();
         for id in ids {
             while self.read_conn(id, &mut buf) {}
+            self.drain_ring(id, &mut buf, usize::MAX);
             if let Some(conn) = self.conns.remove(&id) {
                 self.flush_pending(conn, Outcome::Unknown);
             }
@@ -286,6 +308,7 @@ impl State {
                     pid: 0,
                     exe: String::new(),
                     pending_execs: Vec::new(),
+                    ring: None,
                 },
             );
         }
@@ -296,22 +319,16 @@ impl State {
     /// connections had their turn); on end of file, close it. True when the
     /// share ran out with frames perhaps still queued.
     fn read_conn(&mut self, id: u64, buf: &mut [u8]) -> bool {
+        // What the process put in its ring came before what it sends now.
+        self.drain_ring(id, buf, usize::MAX);
         for _ in 0..FAIR_SHARE {
             let Some(conn) = self.conns.get_mut(&id) else {
                 return false;
             };
-            // SAFETY: `buf` is valid for `buf.len()` bytes.
-            let n = unsafe {
-                libc::recv(
-                    conn.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
+            let (n, fd) = recv_frame(conn.fd.as_raw_fd(), buf);
             if n > 0 {
                 self.round_frames += 1;
-                self.frame(id, &buf[..n as usize]);
+                self.frame(id, &buf[..n as usize], fd);
                 continue;
             }
             if n < 0 {
@@ -323,7 +340,10 @@ impl State {
             }
             // End of file or a broken connection: every exec still pending
             // replaced the process image (the socket is close-on-exec).
+            self.drain_ring(id, buf, usize::MAX);
             if let Some(conn) = self.conns.remove(&id) {
+                self.ringed.retain(|&r| r != id);
+                self.round.extend(cut_ring_note(&conn));
                 self.flush_pending(conn, Outcome::Ok);
             }
             return false;
@@ -331,7 +351,68 @@ impl State {
         true
     }
 
-    fn frame(&mut self, id: u64, bytes: &[u8]) {
+    /// Read up to `max` frames from the ring of connection `id`.
+    fn drain_ring(&mut self, id: u64, buf: &mut [u8], max: usize) -> usize {
+        let mut n = 0;
+        while n < max {
+            let Some(ring) = self.conns.get_mut(&id).and_then(|c| c.ring.as_mut()) else {
+                break;
+            };
+            match ring.next(buf) {
+                Next::Frame(len) => {
+                    n += 1;
+                    self.round_frames += 1;
+                    self.frame(id, &buf[..len], None);
+                }
+                Next::Empty => break,
+                Next::Corrupt => {
+                    tracing::warn!("a record ring holds what no library writes: not read further");
+                    if let Some(conn) = self.conns.get_mut(&id) {
+                        self.round.extend(cut_ring_note(conn));
+                        conn.ring = None;
+                    }
+                    if let Ok(mut s) = self.stats.lock() {
+                        s.malformed += 1;
+                    }
+                    break;
+                }
+            }
+        }
+        n
+    }
+
+    /// Read every ring, a fair share each; the number of frames read.
+    fn drain_rings(&mut self, buf: &mut [u8]) -> usize {
+        let ids = self.ringed.clone();
+        ids.into_iter()
+            .map(|id| self.drain_ring(id, buf, FAIR_SHARE * 4))
+            .sum()
+    }
+
+    /// How long the next wait may last for the rings: soon again while
+    /// they bring frames; else each is asked for a Wake frame, and one that
+    /// got a frame meanwhile is read at once. `None`: no ring, no limit.
+    fn ring_timeout(&self, ring_frames: usize) -> Option<i32> {
+        if self.ringed.is_empty() {
+            return None;
+        }
+        if ring_frames > 0 {
+            return Some(RING_POLL_MS);
+        }
+        let mut all_armed = true;
+        for id in &self.ringed {
+            if let Some(ring) = self.conns.get(id).and_then(|c| c.ring.as_ref()) {
+                all_armed &= ring.arm();
+            }
+        }
+        if all_armed {
+            None
+        } else {
+            Some(0)
+        }
+    }
+
+    fn frame(&mut self, id: u64, bytes: &[u8], fd: Option<OwnedFd>) {
         let frame = match wire::decode(bytes) {
             Ok(f) => f,
             Err(e) => {
@@ -399,6 +480,21 @@ impl State {
                 let record = Record::lost(&o.agent, &o.session, conn.pid, &conn.exe, count.into());
                 self.round.push(Work::Note(record));
             }
+            Frame::Ring { capacity } => {
+                // One ring per connection, and only with its descriptor.
+                if let (Some(fd), None) = (fd, &conn.ring) {
+                    match RingMap::map(fd, capacity) {
+                        Ok(ring) => {
+                            conn.ring = Some(ring);
+                            self.ringed.push(id);
+                        }
+                        Err(e) => {
+                            tracing::warn!("refused a record ring from pid {}: {e}", conn.pid)
+                        }
+                    }
+                }
+            }
+            Frame::Wake => {}
             Frame::ExecFailed { seq, errno } => {
                 if let Some(i) = conn.pending_execs.iter().position(|(s, _)| *s == seq) {
                     let (_, mut event) = conn.pending_execs.remove(i);
@@ -417,6 +513,65 @@ impl State {
                 .push(Work::call(conn.origin.clone(), event, None));
         }
     }
+}
+
+/// A ring the process left with a post begun and never finished (a thread
+/// killed in the middle of it), or one that could not be read on: its
+/// records from there on are lost, and the trail says so (as one record:
+/// how many there were, the program's memory cannot tell).
+fn cut_ring_note(conn: &Conn) -> Option<Work> {
+    let ring = conn.ring.as_ref()?;
+    if ring.unread_bytes() == 0 {
+        return None;
+    }
+    let o = &conn.origin;
+    Some(Work::Note(Record::lost(
+        &o.agent, &o.session, conn.pid, &conn.exe, 1,
+    )))
+}
+
+/// Receive one frame without waiting, and the descriptor it carries (a
+/// Ring frame's memfd; any other descriptors are closed). `(n, fd)`: n as
+/// recv returns it.
+fn recv_frame(sock: RawFd, buf: &mut [u8]) -> (isize, Option<OwnedFd>) {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // Room for a few descriptors; u64 keeps cmsghdr's alignment.
+    let mut control = [0u64; 8];
+    // SAFETY: msghdr is plain data; the kernel writes at most
+    // msg_controllen bytes of control and buf.len() bytes of data.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control);
+    // SAFETY: as above.
+    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 || msg.msg_controllen == 0 {
+        return (n, None);
+    }
+    let mut first = None;
+    // SAFETY: walking the control messages the kernel wrote into `control`.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+                let count = ((*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize)
+                    / std::mem::size_of::<RawFd>();
+                for i in 0..count {
+                    let fd = OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i)));
+                    if first.is_none() {
+                        first = Some(fd);
+                    }
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    (n, first)
 }
 
 fn bind_seqpacket(path: &PathBuf) -> Result<OwnedFd> {

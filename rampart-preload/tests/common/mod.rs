@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::ffi::CString;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -19,6 +20,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rampart_core::event::{Call, Event, Outcome};
+use rampart_core::ring;
 use rampart_core::wire::{self, Frame};
 
 /// `<target>/<profile>` of the running test binary.
@@ -232,8 +234,75 @@ impl Collector {
     }
 }
 
+/// recv of one frame and the descriptor that came with it (-1: none).
+fn recv_with_fd(fd: libc::c_int, buf: &mut [u8]) -> (isize, libc::c_int) {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut control = [0u64; 4];
+    // SAFETY: plain recvmsg into our buffers.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control);
+        let r = libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC);
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if r > 0 && !cmsg.is_null() && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+            return (r, std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()));
+        }
+        (r, -1)
+    }
+}
+
+/// Decode one frame into `log`, answering a verdict request.
+fn take_frame(fd: libc::c_int, bytes: &[u8], log: &mut ConnLog, decide: &Option<Decide>) {
+    match wire::decode(bytes) {
+        Ok(f) => {
+            if let (
+                Frame::Event {
+                    seq,
+                    wants_verdict: true,
+                    event,
+                },
+                Some(decide),
+            ) = (&f, decide)
+            {
+                let mut v = [0u8; 16];
+                let n = wire::encode_verdict(*seq, decide(event), &mut v);
+                // SAFETY: sending our own buffer on our socket.
+                unsafe { libc::send(fd, v.as_ptr().cast(), n, libc::MSG_NOSIGNAL) };
+            }
+            if !matches!(f, Frame::Ring { .. } | Frame::Wake) {
+                log.frames.push(f)
+            }
+        }
+        Err(e) => log.errors.push(e.to_string()),
+    }
+}
+
+/// Every frame waiting in the ring of a connection.
+fn drain(
+    fd: libc::c_int,
+    ring: &mut Option<ring::Mapped>,
+    log: &mut ConnLog,
+    decide: &Option<Decide>,
+    buf: &mut [u8],
+) {
+    let Some(r) = ring else { return };
+    loop {
+        match r.next(buf) {
+            ring::Next::Frame(n) => take_frame(fd, &buf[..n], log, decide),
+            ring::Next::Empty => return,
+            ring::Next::Corrupt => panic!("corrupt record ring"),
+        }
+    }
+}
+
 fn serve(listener: libc::c_int, stop: &AtomicBool, shared: &Mutex<Shared>, decide: Option<Decide>) {
-    let mut conns: Vec<(libc::c_int, usize)> = Vec::new();
+    let mut conns: Vec<(libc::c_int, usize, Option<ring::Mapped>)> = Vec::new();
     let mut buf = vec![0u8; wire::MAX_FRAME + 1];
     while !stop.load(Ordering::Relaxed) {
         let mut fds: Vec<libc::pollfd> = std::iter::once(listener)
@@ -245,8 +314,18 @@ fn serve(listener: libc::c_int, stop: &AtomicBool, shared: &Mutex<Shared>, decid
             })
             .collect();
         // SAFETY: fds is a valid array of pollfd.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 20) };
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 5) };
         shared.lock().unwrap().rounds += 1;
+        for (fd, idx, ring) in conns.iter_mut() {
+            if ring.is_some() {
+                let mut s = shared.lock().unwrap();
+                let before = s.conns[*idx].frames.len();
+                drain(*fd, ring, &mut s.conns[*idx], &decide, &mut buf);
+                if s.conns[*idx].frames.len() != before {
+                    s.last_activity = Some(Instant::now());
+                }
+            }
+        }
         if n <= 0 {
             continue;
         }
@@ -267,43 +346,33 @@ fn serve(listener: libc::c_int, stop: &AtomicBool, shared: &Mutex<Shared>, decid
                 let mut s = shared.lock().unwrap();
                 s.conns.push(ConnLog::default());
                 s.last_activity = Some(Instant::now());
-                conns.push((c, s.conns.len() - 1));
+                conns.push((c, s.conns.len() - 1, None));
             }
         }
         let mut closed = Vec::new();
-        for (pfd, &(fd, idx)) in fds[1..].iter().zip(conns.iter()) {
+        for (pfd, (fd, idx, ring)) in fds[1..].iter().zip(conns.iter_mut()) {
             if pfd.revents == 0 {
                 continue;
             }
-            // SAFETY: recv into our buffer.
-            let r =
-                unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+            let (fd, idx) = (*fd, *idx);
             let mut s = shared.lock().unwrap();
             s.last_activity = Some(Instant::now());
             let log = &mut s.conns[idx];
+            // What the ring holds came before what the socket brings.
+            drain(fd, ring, log, &decide, &mut buf);
+            let (r, passed) = recv_with_fd(fd, &mut buf);
             if r > 0 {
-                match wire::decode(&buf[..r as usize]) {
-                    Ok(f) => {
-                        if let (
-                            Frame::Event {
-                                seq,
-                                wants_verdict: true,
-                                event,
-                            },
-                            Some(decide),
-                        ) = (&f, &decide)
-                        {
-                            let mut v = [0u8; 16];
-                            let n = wire::encode_verdict(*seq, decide(event), &mut v);
-                            // SAFETY: sending our own buffer on our socket.
-                            unsafe { libc::send(fd, v.as_ptr().cast(), n, libc::MSG_NOSIGNAL) };
-                        }
-                        log.frames.push(f)
+                if passed >= 0 {
+                    // SAFETY: the descriptor we were given, ours from here on.
+                    let passed = unsafe { OwnedFd::from_raw_fd(passed) };
+                    if let Ok(Frame::Ring { capacity }) = wire::decode(&buf[..r as usize]) {
+                        *ring = Some(ring::Mapped::map(passed, capacity).expect("a valid ring"));
                     }
-                    Err(e) => log.errors.push(e.to_string()),
                 }
+                take_frame(fd, &buf[..r as usize], log, &decide);
             } else if r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN)
             {
+                drain(fd, ring, log, &decide, &mut buf);
                 log.eof = true;
                 closed.push(fd);
             }
@@ -314,7 +383,7 @@ fn serve(listener: libc::c_int, stop: &AtomicBool, shared: &Mutex<Shared>, decid
             conns.retain(|c| c.0 != fd);
         }
     }
-    for (fd, _) in conns {
+    for (fd, _, _) in conns {
         unsafe { libc::close(fd) };
     }
     unsafe { libc::close(listener) };
@@ -390,6 +459,7 @@ impl Watched {
                     Frame::Lost { count } => {
                         panic!("{count} records of pid {} were lost", hello.pid)
                     }
+                    Frame::Ring { .. } | Frame::Wake => {}
                 }
             }
             for (_, at) in pending {

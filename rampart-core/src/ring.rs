@@ -1,0 +1,527 @@
+//! The record ring: a shared-memory ring of wire frames from one watched
+//! process to the collector, so a record costs the program a copy instead
+//! of a `sendto`.
+//!
+//! Owns the ring's layout, the producer ([`Ring::post`], run by the preload
+//! library inside hooks: `no_std`, no allocation, no locks, no waiting, no
+//! panics) and the consumer ([`Reader`], run by the collector, which must
+//! treat every byte of the ring as written by a hostile program: it keeps
+//! its own cursor, checks every length and never panics), and, with feature
+//! `event`, the reader's mapping of a ring from the memfd it was sent
+//! ([`Mapped`], which checks the seal and the size first). Making the memfd
+//! and sending it belong to the library (`rampart-preload/src/ring.rs`),
+//! receiving it and reading on time to the collector's server; the frames
+//! in the ring are [`crate::wire`] frames, the same bytes as on the socket.
+//!
+//! # Layout
+//!
+//! ```text
+//! offset  0    magic   u64  "RWRING01"
+//!         8    capacity u64 data bytes, a power of two (the producer's;
+//!                           the collector uses the size it checked itself)
+//!         64   head    u64  bytes reserved by producers, ever (monotonic)
+//!         128  tail    u64  bytes consumed by the collector, ever; only the
+//!                           collector writes it
+//!         192  waiting u64  1: the collector sleeps and wants a Wake frame
+//!         4096 data         `capacity` bytes of entries
+//! entry   (8-aligned) word u64 = len:u32 | state:u32 << 32, then len bytes,
+//!         padded to 8. state 0: being written; 1: committed; 2: pad (the
+//!         rest of this lap is empty, go on at the next lap's start)
+//! ```
+//!
+//! Producers (the threads of one process, signal handlers included) reserve
+//! with a compare-and-swap on `head`, write, and commit with one release
+//! store of the word, so the ring needs no lock; the collector reads entries
+//! in order from its tail, zeroes what it read (so memory not yet committed
+//! always reads as state 0) and stops at the first entry not committed. A full
+//! ring refuses the post and the caller sends the frame on the socket
+//! instead (back-pressure, never loss). Wake-up: a collector with nothing to
+//! read sets `waiting` and, after a full fence, looks once more; a producer,
+//! after its commit and a full fence, takes `waiting` back to 0 and, if it
+//! was set, sends one Wake frame. One of the two always sees the other.
+
+use core::sync::atomic::{fence, AtomicU64, Ordering};
+
+/// Bytes before the data: the header page.
+pub const HEADER_BYTES: usize = 4096;
+/// The data capacity the library maps (256 KiB: a few thousand records).
+pub const CAPACITY: usize = 256 * 1024;
+/// The smallest and largest capacity the collector accepts.
+pub const MIN_CAPACITY: usize = 4096;
+pub const MAX_CAPACITY: usize = 16 * 1024 * 1024;
+/// Bytes of a whole ring mapping of `capacity`.
+pub const fn mapping_len(capacity: usize) -> usize {
+    HEADER_BYTES + capacity
+}
+
+const MAGIC: u64 = u64::from_le_bytes(*b"RWRING01");
+const OFF_MAGIC: usize = 0;
+const OFF_CAPACITY: usize = 8;
+const OFF_HEAD: usize = 64;
+const OFF_TAIL: usize = 128;
+const OFF_WAITING: usize = 192;
+
+const STATE_COMMITTED: u64 = 1;
+const STATE_PAD: u64 = 2;
+const WORD: usize = 8;
+
+fn align8(n: usize) -> usize {
+    (n + 7) & !7
+}
+
+/// A ring mapped at `base`: the data of `capacity` bytes follows the header.
+#[derive(Clone, Copy, Debug)]
+pub struct Ring {
+    base: *mut u8,
+    capacity: usize,
+}
+
+// SAFETY: every access to the shared memory is through atomics or plain
+// byte copies the protocol orders with them.
+unsafe impl Send for Ring {}
+unsafe impl Sync for Ring {}
+
+/// What became of a post.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Post {
+    /// In the ring; `wake`: the collector sleeps, send it a Wake frame.
+    Posted { wake: bool },
+    /// No room now (or a frame too long for this ring): send it otherwise.
+    Full,
+}
+
+impl Ring {
+    /// A new ring in fresh zeroed memory of [`mapping_len`]`(capacity)`
+    /// bytes at `base` (the producer's side).
+    ///
+    /// # Safety
+    /// `base` is a writable, zeroed, 8-aligned mapping of that length that
+    /// lives as long as the `Ring`; `capacity` is a power of two.
+    pub unsafe fn init(base: *mut u8, capacity: usize) -> Ring {
+        let ring = Ring { base, capacity };
+        ring.word(OFF_CAPACITY)
+            .store(capacity as u64, Ordering::Relaxed);
+        ring.word(OFF_MAGIC).store(MAGIC, Ordering::Release);
+        ring
+    }
+
+    /// The ring this process made with [`Ring::init`] at `base`.
+    ///
+    /// # Safety
+    /// As for [`Ring::init`], and `init` was called there with `capacity`.
+    pub unsafe fn view(base: *mut u8, capacity: usize) -> Ring {
+        Ring { base, capacity }
+    }
+
+    /// The ring in a mapping another process made (the collector's side):
+    /// `None` when `mapped` bytes are not a ring of a capacity allowed here.
+    /// The capacity is the mapping's, not what the header claims.
+    ///
+    /// # Safety
+    /// `base` is a readable and writable, 8-aligned mapping of `mapped`
+    /// bytes that lives as long as the `Ring` and cannot shrink (sealed).
+    pub unsafe fn attach(base: *mut u8, mapped: usize) -> Option<Ring> {
+        let capacity = mapped.checked_sub(HEADER_BYTES)?;
+        if !capacity.is_power_of_two() || !(MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity) {
+            return None;
+        }
+        let ring = Ring { base, capacity };
+        (ring.word(OFF_MAGIC).load(Ordering::Acquire) == MAGIC).then_some(ring)
+    }
+
+    /// The data capacity in bytes.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn word(&self, off: usize) -> &AtomicU64 {
+        // SAFETY: `off` is a header offset or an 8-aligned data offset below
+        // the mapping's end (callers keep it so); AtomicU64 has u64's layout.
+        unsafe { &*(self.base.add(off) as *const AtomicU64) }
+    }
+
+    fn entry(&self, at: usize) -> &AtomicU64 {
+        self.word(HEADER_BYTES + at)
+    }
+
+    /// Put `frame` in the ring. Never waits and never fails but for room.
+    pub fn post(&self, frame: &[u8]) -> Post {
+        let need = WORD + align8(frame.len());
+        if need > self.capacity / 4 || frame.len() > u32::MAX as usize {
+            return Post::Full;
+        }
+        let head_word = self.word(OFF_HEAD);
+        let mut head = head_word.load(Ordering::Relaxed);
+        let (at, pad_at) = loop {
+            let tail = self.word(OFF_TAIL).load(Ordering::Acquire);
+            let off = (head as usize) & (self.capacity - 1);
+            let to_end = self.capacity - off;
+            let (total, at, pad_at) = if need <= to_end {
+                (need, off, None)
+            } else {
+                (to_end + need, 0, Some(off))
+            };
+            if head.wrapping_sub(tail) as usize + total > self.capacity {
+                return Post::Full;
+            }
+            match head_word.compare_exchange_weak(
+                head,
+                head.wrapping_add(total as u64),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break (at, pad_at),
+                Err(now) => head = now,
+            }
+        };
+        if let Some(p) = pad_at {
+            self.entry(p).store(STATE_PAD << 32, Ordering::Release);
+        }
+        // SAFETY: [at + WORD, at + need) is ours alone until the commit.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                frame.as_ptr(),
+                self.base.add(HEADER_BYTES + at + WORD),
+                frame.len(),
+            );
+        }
+        self.entry(at).store(
+            frame.len() as u64 | STATE_COMMITTED << 32,
+            Ordering::Release,
+        );
+        fence(Ordering::SeqCst);
+        let waiting = self.word(OFF_WAITING);
+        let wake = waiting.load(Ordering::Relaxed) != 0 && waiting.swap(0, Ordering::AcqRel) != 0;
+        Post::Posted { wake }
+    }
+}
+
+/// What [`Reader::next`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// A frame of this many bytes, copied into the caller's buffer.
+    Frame(usize),
+    /// Nothing committed at the tail (yet).
+    Empty,
+    /// The ring holds something no producer of ours writes: stop reading it.
+    Corrupt,
+}
+
+/// The collector's end of one ring.
+#[derive(Debug)]
+pub struct Reader {
+    ring: Ring,
+    /// Bytes consumed, ever: the collector's own count, never read back.
+    tail: u64,
+}
+
+impl Reader {
+    pub fn new(ring: Ring) -> Reader {
+        Reader { ring, tail: 0 }
+    }
+
+    /// The next committed frame, copied into `out` (which must hold
+    /// [`crate::wire::MAX_FRAME`] bytes; a longer entry is corrupt).
+    pub fn next(&mut self, out: &mut [u8]) -> Next {
+        loop {
+            let cap = self.ring.capacity;
+            let at = (self.tail as usize) & (cap - 1);
+            let entry = self.ring.entry(at);
+            let word = entry.load(Ordering::Acquire);
+            let (len, state) = (word as u32 as usize, word >> 32);
+            match state {
+                0 => return Next::Empty,
+                STATE_PAD => {
+                    self.clear(at, cap - at);
+                    self.advance(cap - at);
+                }
+                STATE_COMMITTED => {
+                    let need = WORD + align8(len);
+                    if len > out.len() || need > cap - at {
+                        return Next::Corrupt;
+                    }
+                    // SAFETY: the entry lies inside the data (checked above).
+                    unsafe {
+                        core::ptr::copy_nonoverlapping(
+                            self.ring.base.add(HEADER_BYTES + at + WORD),
+                            out.as_mut_ptr(),
+                            len,
+                        );
+                    }
+                    self.clear(at, need);
+                    self.advance(need);
+                    return Next::Frame(len);
+                }
+                _ => return Next::Corrupt,
+            }
+        }
+    }
+
+    /// Zero what was read, so that everything between the tail and the
+    /// producers' commits reads as "being written" (state 0), never as a
+    /// stale word of an earlier lap.
+    fn clear(&self, at: usize, len: usize) {
+        // SAFETY: [at, at + len) lies inside the data (the callers check).
+        unsafe { core::ptr::write_bytes(self.ring.base.add(HEADER_BYTES + at), 0, len) };
+    }
+
+    fn advance(&mut self, by: usize) {
+        self.tail = self.tail.wrapping_add(by as u64);
+        self.ring.word(OFF_TAIL).store(self.tail, Ordering::Release);
+    }
+
+    /// Before the collector sleeps: ask for a Wake frame. Returns false
+    /// when a frame came in meanwhile (read it instead of sleeping).
+    pub fn arm(&self) -> bool {
+        self.ring.word(OFF_WAITING).store(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        let at = (self.tail as usize) & (self.ring.capacity - 1);
+        self.ring.entry(at).load(Ordering::Acquire) >> 32 == 0
+    }
+
+    /// Bytes reserved by producers and not consumed: after the process is
+    /// gone, more than zero means a post was cut short (a thread killed
+    /// between its reservation and its commit). The head is the program's
+    /// word, so this is a hint for a report, never a count to trust.
+    pub fn unread_bytes(&self) -> u64 {
+        self.ring
+            .word(OFF_HEAD)
+            .load(Ordering::Acquire)
+            .wrapping_sub(self.tail)
+    }
+}
+
+#[cfg(feature = "event")]
+pub use mapped::Mapped;
+
+/// The reading side's mapping of a ring (std: descriptors and errors).
+#[cfg(feature = "event")]
+mod mapped {
+    use std::io;
+    use std::os::fd::{AsRawFd, OwnedFd};
+
+    use super::{mapping_len, Next, Reader, Ring};
+
+    /// One process's ring, mapped in the reading process from the memfd its
+    /// Ring frame brought: checked first (a memfd sealed against shrinking, of
+    /// the size the frame names, a capacity allowed here), since the program
+    /// could otherwise shrink the file under the mapping and make a read fault.
+    pub struct Mapped {
+        base: *mut libc::c_void,
+        len: usize,
+        reader: Reader,
+    }
+
+    // SAFETY: the mapping is owned by this value and used by one thread at a time.
+    unsafe impl Send for Mapped {}
+
+    impl Mapped {
+        /// Map the ring in `fd`, announced with `capacity` data bytes.
+        pub fn map(fd: OwnedFd, capacity: u32) -> io::Result<Mapped> {
+            let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
+            let len = mapping_len(capacity as usize);
+            // SAFETY: fcntl and fstat on a descriptor we own.
+            let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
+            if seals < 0 || seals & libc::F_SEAL_SHRINK == 0 {
+                return Err(bad("the ring is not a memfd sealed against shrinking"));
+            }
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: fstat writes one stat.
+            if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if st.st_size as u64 != len as u64 {
+                return Err(bad("the ring's size is not the one announced"));
+            }
+            // SAFETY: a new shared mapping of the whole (sealed) file.
+            let base = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_SHARED,
+                    fd.as_raw_fd(),
+                    0,
+                )
+            };
+            if base == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: a mapping of `len` bytes that lives as long as the RingMap.
+            match unsafe { Ring::attach(base.cast(), len) } {
+                Some(ring) => Ok(Mapped {
+                    base,
+                    len,
+                    reader: Reader::new(ring),
+                }),
+                None => {
+                    // SAFETY: the mapping made above, used by nothing.
+                    unsafe { libc::munmap(base, len) };
+                    Err(bad("the ring's capacity or header is not valid"))
+                }
+            }
+        }
+
+        /// The next frame in the ring, copied into `buf`.
+        pub fn next(&mut self, buf: &mut [u8]) -> Next {
+            self.reader.next(buf)
+        }
+
+        /// Ask for a Wake frame before sleeping; false when frames came in.
+        pub fn arm(&self) -> bool {
+            self.reader.arm()
+        }
+
+        /// Bytes reserved and never committed (see [`Reader::unread_bytes`]).
+        pub fn unread_bytes(&self) -> u64 {
+            self.reader.unread_bytes()
+        }
+    }
+
+    impl Drop for Mapped {
+        fn drop(&mut self) {
+            // SAFETY: our mapping, which the reader no longer uses.
+            unsafe { libc::munmap(self.base, self.len) };
+        }
+    }
+}
+
+#[cfg(all(test, feature = "event"))]
+mod tests {
+    use super::*;
+
+    fn mapping(capacity: usize) -> Vec<u64> {
+        vec![0u64; mapping_len(capacity) / 8]
+    }
+
+    #[test]
+    fn frames_come_out_in_order_across_many_laps() {
+        let mut mem = mapping(MIN_CAPACITY);
+        let base = mem.as_mut_ptr().cast::<u8>();
+        // SAFETY: zeroed, 8-aligned, of the mapping's length.
+        let ring = unsafe { Ring::init(base, MIN_CAPACITY) };
+        let reader_ring = unsafe { Ring::attach(base, mapping_len(MIN_CAPACITY)) }.unwrap();
+        let mut reader = Reader::new(reader_ring);
+        let mut out = vec![0u8; 16 * 1024];
+        for i in 0..5000u32 {
+            let frame: Vec<u8> = (0..(i % 97 + 1)).map(|k| (k as u8) ^ (i as u8)).collect();
+            assert_eq!(ring.post(&frame), Post::Posted { wake: false });
+            assert_eq!(reader.next(&mut out), Next::Frame(frame.len()), "frame {i}");
+            assert_eq!(&out[..frame.len()], &frame[..]);
+        }
+        assert_eq!(reader.next(&mut out), Next::Empty);
+        assert_eq!(reader.unread_bytes(), 0);
+    }
+
+    #[test]
+    fn a_full_ring_refuses_and_takes_again_once_read() {
+        let mut mem = mapping(MIN_CAPACITY);
+        let base = mem.as_mut_ptr().cast::<u8>();
+        let ring = unsafe { Ring::init(base, MIN_CAPACITY) };
+        let mut reader =
+            Reader::new(unsafe { Ring::attach(base, mapping_len(MIN_CAPACITY)) }.unwrap());
+        let frame = [7u8; 100];
+        let mut posted = 0;
+        while ring.post(&frame) != Post::Full {
+            posted += 1;
+        }
+        assert_eq!(posted, MIN_CAPACITY / (8 + 104));
+        let mut out = vec![0u8; 16 * 1024];
+        assert_eq!(reader.next(&mut out), Next::Frame(100));
+        assert_eq!(ring.post(&frame), Post::Posted { wake: false });
+        // Too long for this ring: refused, never cut.
+        assert_eq!(ring.post(&[0u8; MIN_CAPACITY]), Post::Full);
+    }
+
+    #[test]
+    fn a_sleeping_reader_is_woken_once() {
+        let mut mem = mapping(MIN_CAPACITY);
+        let base = mem.as_mut_ptr().cast::<u8>();
+        let ring = unsafe { Ring::init(base, MIN_CAPACITY) };
+        let mut reader =
+            Reader::new(unsafe { Ring::attach(base, mapping_len(MIN_CAPACITY)) }.unwrap());
+        assert!(reader.arm());
+        assert_eq!(ring.post(b"a"), Post::Posted { wake: true });
+        assert_eq!(ring.post(b"b"), Post::Posted { wake: false });
+        // Not empty any more: do not sleep.
+        assert!(!reader.arm());
+        let mut out = [0u8; 64];
+        assert_eq!(reader.next(&mut out), Next::Frame(1));
+    }
+
+    #[test]
+    fn a_hostile_ring_is_corrupt_never_a_panic() {
+        let mut mem = mapping(MIN_CAPACITY);
+        let base = mem.as_mut_ptr().cast::<u8>();
+        // No magic: not a ring.
+        assert!(unsafe { Ring::attach(base, mapping_len(MIN_CAPACITY)) }.is_none());
+        assert!(unsafe { Ring::attach(base, mapping_len(MIN_CAPACITY) + 8) }.is_none());
+        let ring = unsafe { Ring::init(base, MIN_CAPACITY) };
+        let mut reader = Reader::new(ring);
+        let words = mem.len();
+        let mut out = [0u8; 64];
+        // A committed length past the buffer, then past the lap's end, then
+        // an unknown state.
+        for word in [
+            1000 | STATE_COMMITTED << 32,
+            60 | STATE_COMMITTED << 32,
+            9 << 32,
+        ] {
+            mem[HEADER_BYTES / 8] = word;
+            if word == 60 | STATE_COMMITTED << 32 {
+                // Put it in the last word of the lap instead.
+                mem[HEADER_BYTES / 8] = 0;
+                mem[words - 1] = word;
+                reader.tail = (MIN_CAPACITY - 8) as u64;
+            } else {
+                reader.tail = 0;
+            }
+            assert_eq!(reader.next(&mut out), Next::Corrupt, "{word:#x}");
+            mem[words - 1] = 0;
+        }
+    }
+
+    #[test]
+    fn threads_post_concurrently_and_nothing_is_lost_or_torn() {
+        let cap = 64 * 1024;
+        let mut mem = mapping(cap);
+        let base = mem.as_mut_ptr().cast::<u8>() as usize;
+        let ring = unsafe { Ring::init(base as *mut u8, cap) };
+        let mut reader =
+            Reader::new(unsafe { Ring::attach(base as *mut u8, mapping_len(cap)) }.unwrap());
+        let per = 20_000u32;
+        let writers: Vec<_> = (0..4u8)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    for i in 0..per {
+                        let mut frame = [t; 24];
+                        frame[..4].copy_from_slice(&i.to_le_bytes());
+                        while ring.post(&frame) == Post::Full {
+                            std::hint::spin_loop();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut next = [0u32; 4];
+        let mut out = vec![0u8; 64];
+        let mut got = 0;
+        while got < 4 * per {
+            match reader.next(&mut out) {
+                Next::Frame(24) => {
+                    let t = out[4] as usize;
+                    assert!(out[4..24].iter().all(|&b| b == out[4]), "torn frame");
+                    assert_eq!(u32::from_le_bytes(out[..4].try_into().unwrap()), next[t]);
+                    next[t] += 1;
+                    got += 1;
+                }
+                Next::Empty => std::hint::spin_loop(),
+                other => panic!("{other:?}"),
+            }
+        }
+        for w in writers {
+            w.join().unwrap();
+        }
+        drop(mem);
+    }
+}
