@@ -208,10 +208,24 @@ pub struct Collector {
     stats: Arc<Mutex<Stats>>,
 }
 
+/// Each record is allocated by one stage and freed by the next, so glibc's
+/// per-thread heaps shrink and grow again all the time (an `mprotect` and
+/// page faults each time: about a sixth of the collector's time on a burst
+/// of opens). Keep freed memory (up to 256 MiB) instead of trimming it, and grow by
+/// 16 MiB at a time.
+fn keep_freed_memory() {
+    // SAFETY: mallopt only sets allocator parameters.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_TOP_PAD, 16 << 20);
+    }
+}
+
 impl Collector {
     /// Start the decide and audit stages. The audit trail is opened here, so
     /// an unwritable audit directory fails before anything runs.
     pub fn start(cfg: Config) -> Result<Collector> {
+        keep_freed_memory();
         let chain = Chain::open(&cfg.audit_dir).with_context(|| {
             format!("cannot open the audit trail in {}", cfg.audit_dir.display())
         })?;
