@@ -664,14 +664,27 @@ pub struct Ctx {
     pub ppid: i32,
 }
 
-/// The caller, when the library is initialised and a collector is named.
+/// The caller, when the library is initialised and a collector is named
+/// (its pid from [`crate::state::pid`], no system call after the first).
 #[inline]
 pub fn ctx() -> Option<Ctx> {
+    ctx_with(crate::state::pid)
+}
+
+/// [`ctx`] with the pid asked of the kernel: for hooks that run in vfork
+/// children (exec, spawn), which share their parent's memory.
+#[inline]
+pub fn ctx_exact() -> Option<Ctx> {
+    ctx_with(sys::getpid)
+}
+
+#[inline(always)]
+fn ctx_with(pid: fn() -> i32) -> Option<Ctx> {
     let s = crate::state::saved()?;
     if !s.active {
         return None;
     }
-    let pid = sys::getpid();
+    let pid = pid();
     Some(Ctx {
         s,
         pid,

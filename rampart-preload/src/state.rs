@@ -1,6 +1,6 @@
 //! Per-process facts the hooks need: the environment saved at load time
-//! (`RAMPART_*`, `LD_PRELOAD`), the executable, the parent pid, and the
-//! event sequence number.
+//! (`RAMPART_*`, `LD_PRELOAD`), the executable, the process's own pid (in
+//! a wipe-on-fork page), the parent pid, and the event sequence number.
 //!
 //! Everything lives in statics written once (at load, or by the first hook
 //! that runs before the library's constructor) and published with atomics;
@@ -9,7 +9,7 @@
 //! and readers check the pid.
 
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 use rampart_core::env;
 
@@ -154,6 +154,9 @@ pub fn init() {
     s.fail_open = env::flag(s.var(env::FAIL_OPEN.as_bytes()));
     s.timeout_ms = env::timeout_ms(s.var(env::DECISION_TIMEOUT_MS.as_bytes()));
     find_own_path(s);
+    if s.active {
+        make_pid_page();
+    }
     // Resolve the real execve now: its first use may be in a vfork child,
     // where dlsym (which takes the loader's lock) is best avoided.
     let _ = crate::real::execve.addr();
@@ -257,6 +260,70 @@ pub fn exe() -> &'static [u8] {
     }
     // Another thread is reading it right now: report without.
     &[]
+}
+
+// ---- own pid, kept across calls ----------------------------------------------
+
+/// A page the kernel zeroes in a forked child (`MADV_WIPEONFORK`), holding
+/// this process's pid: 0 = not made yet, 1 = could not be made (ask the
+/// kernel every time), else its address.
+static PID_PAGE: AtomicUsize = AtomicUsize::new(0);
+
+/// The caller's pid without a system call: it sits in a wipe-on-fork page
+/// made at load (when a collector is named), so a child made by `fork` or a
+/// raw `clone` (no atfork handler needed) finds 0 there and asks the kernel
+/// once. A vfork child (or
+/// one cloned with `CLONE_VM`) shares the page and would read its parent's
+/// pid: the exec and spawn hooks, which run in such children, use
+/// [`sys::getpid`] instead.
+pub fn pid() -> i32 {
+    let page = PID_PAGE.load(Ordering::Acquire);
+    if page > 1 {
+        // SAFETY: a live private mapping of one page, never unmapped,
+        // only ever accessed atomically.
+        let cell = unsafe { &*(page as *const AtomicI32) };
+        let v = cell.load(Ordering::Relaxed);
+        if v != 0 {
+            return v;
+        }
+        let p = sys::getpid();
+        cell.store(p, Ordering::Relaxed);
+        return p;
+    }
+    sys::getpid()
+}
+
+/// Made once, at load, by the process itself: never by a vfork child,
+/// which would leave its own pid in its parent's memory.
+fn make_pid_page() {
+    if PID_PAGE
+        .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
+        .is_err()
+    {
+        return;
+    }
+    let p = sys::getpid();
+    let Ok(page) = sys::mmap_anon(4096, false) else {
+        return;
+    };
+    // SAFETY: advice on our own fresh mapping.
+    let wiped = unsafe {
+        sys::raw(
+            libc::SYS_madvise,
+            page,
+            4096,
+            libc::MADV_WIPEONFORK as usize,
+            0,
+        )
+    };
+    if wiped.is_err() {
+        // SAFETY: our mapping, used by nothing yet.
+        unsafe { sys::munmap(page, 4096) };
+        return;
+    }
+    // SAFETY: as in `pid`.
+    unsafe { &*(page as *const AtomicI32) }.store(p, Ordering::Relaxed);
+    PID_PAGE.store(page, Ordering::Release);
 }
 
 // ---- parent pid, per pid ----------------------------------------------------

@@ -236,7 +236,7 @@ pub unsafe fn exec_reported(
     argv: Argv,
     envp: Argv,
 ) -> c_int {
-    let cx = conn::ctx();
+    let cx = conn::ctx_exact();
     let Some(cx) = cx else {
         return call_real(how, path, argv, envp);
     };
@@ -407,7 +407,7 @@ fn continues_search(err: c_int) -> bool {
 pub unsafe fn execvpe_impl(file: *const c_char, argv: Argv, envp: Argv) -> c_int {
     let name = sys::cstr_bytes(file);
     // Not watched: still our search (glibc's rules), without reports.
-    let cx = conn::ctx();
+    let cx = conn::ctx_exact();
     search_exec(cx.as_ref(), name, file, argv, envp)
 }
 

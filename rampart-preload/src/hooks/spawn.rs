@@ -30,7 +30,7 @@ use crate::sys;
 type Argv = *const *mut c_char;
 
 unsafe fn report_spawn(shown: &[u8], argv: *const *const c_char, ret_ok: bool, err: c_int) {
-    let Some(cx) = conn::ctx() else { return };
+    let Some(cx) = conn::ctx_exact() else { return };
     let mut conn = cx.conn();
     report::exec(&cx, &mut conn, Base::Cwd, shown, argv, outcome(ret_ok, err));
 }
@@ -39,7 +39,7 @@ unsafe fn report_spawn(shown: &[u8], argv: *const *const c_char, ret_ok: bool, e
 /// `true`: report it after the call (monitor mode, a tool the policy cannot
 /// refuse, or an allowing cache hit); `Err(())`: refused.
 unsafe fn before_spawn(shown: &[u8], argv: *const *const c_char) -> Result<bool, ()> {
-    let Some(cx) = conn::ctx() else {
+    let Some(cx) = conn::ctx_exact() else {
         return Ok(true);
     };
     let errno_before = sys::errno();
@@ -69,7 +69,7 @@ pub unsafe extern "C" fn posix_spawn(
         return libc::ENOSYS;
     };
     let mut env = ChildEnv::new();
-    let envp = match conn::ctx() {
+    let envp = match conn::ctx_exact() {
         Some(cx) => env.fix(cx.s, envp.cast()).cast(),
         None => envp,
     };
@@ -99,14 +99,14 @@ pub unsafe extern "C" fn posix_spawnp(
         return libc::ENOSYS;
     };
     let mut env = ChildEnv::new();
-    let envp = match conn::ctx() {
+    let envp = match conn::ctx_exact() {
         Some(cx) => env.fix(cx.s, envp.cast()).cast(),
         None => envp,
     };
     let errno_before = sys::errno();
     let name = sys::cstr_bytes(file);
     let mut buf = [0u8; PATH_MAX + 1];
-    let enforcing = conn::ctx().is_some_and(|cx| cx.s.enforce);
+    let enforcing = conn::ctx_exact().is_some_and(|cx| cx.s.enforce);
     let mut report_after = true;
     if enforcing {
         // Decided on the file the search will find, before the call.
@@ -197,7 +197,7 @@ unsafe fn do_system(line: *const c_char) -> c_int {
     );
 
     let mut env = ChildEnv::new();
-    let envp = match conn::ctx() {
+    let envp = match conn::ctx_exact() {
         Some(cx) => env.fix(cx.s, libc_environ()),
         None => libc_environ(),
     };
@@ -279,7 +279,7 @@ pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> *
     }
     let mut env = ChildEnv::new();
     let own = libc_environ();
-    let fixed = match conn::ctx() {
+    let fixed = match conn::ctx_exact() {
         Some(cx) => env.fix(cx.s, own),
         None => own,
     };
