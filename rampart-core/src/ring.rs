@@ -23,6 +23,8 @@
 //!         128  tail    u64  bytes consumed by the collector, ever; only the
 //!                           collector writes it
 //!         192  waiting u64  1: the collector sleeps and wants a Wake frame
+//!         256  posted  u64  frames posted, ever (the producers count)
+//!         320  consumed u64 frames read, ever (the collector counts)
 //!         4096 data         `capacity` bytes of entries
 //! entry   (8-aligned) word u64 = len:u32 | state:u32 << 32, then len bytes,
 //!         padded to 8. state 0: being written; 1: committed; 2: pad (the
@@ -60,6 +62,8 @@ const OFF_CAPACITY: usize = 8;
 const OFF_HEAD: usize = 64;
 const OFF_TAIL: usize = 128;
 const OFF_WAITING: usize = 192;
+const OFF_POSTED: usize = 256;
+const OFF_CONSUMED: usize = 320;
 
 const STATE_COMMITTED: u64 = 1;
 const STATE_PAD: u64 = 2;
@@ -189,10 +193,22 @@ impl Ring {
             frame.len() as u64 | STATE_COMMITTED << 32,
             Ordering::Release,
         );
+        self.word(OFF_POSTED).fetch_add(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         let waiting = self.word(OFF_WAITING);
         let wake = waiting.load(Ordering::Relaxed) != 0 && waiting.swap(0, Ordering::AcqRel) != 0;
         Post::Posted { wake }
+    }
+}
+
+impl Ring {
+    /// Frames posted and not (yet) read by the collector: what a producer
+    /// whose collector is gone counts as lost. Both counts are words of
+    /// the shared memory, so this is the producer's own estimate.
+    pub fn unconsumed(&self) -> u64 {
+        let posted = self.word(OFF_POSTED).load(Ordering::Acquire);
+        let consumed = self.word(OFF_CONSUMED).load(Ordering::Acquire);
+        posted.saturating_sub(consumed)
     }
 }
 
@@ -213,11 +229,17 @@ pub struct Reader {
     ring: Ring,
     /// Bytes consumed, ever: the collector's own count, never read back.
     tail: u64,
+    /// Frames read, ever: likewise.
+    frames: u64,
 }
 
 impl Reader {
     pub fn new(ring: Ring) -> Reader {
-        Reader { ring, tail: 0 }
+        Reader {
+            ring,
+            tail: 0,
+            frames: 0,
+        }
     }
 
     /// The next committed frame, copied into `out` (which must hold
@@ -250,6 +272,10 @@ impl Reader {
                     }
                     self.clear(at, need);
                     self.advance(need);
+                    self.frames += 1;
+                    self.ring
+                        .word(OFF_CONSUMED)
+                        .store(self.frames, Ordering::Release);
                     return Next::Frame(len);
                 }
                 _ => return Next::Corrupt,
@@ -411,6 +437,10 @@ mod tests {
         }
         assert_eq!(reader.next(&mut out), Next::Empty);
         assert_eq!(reader.unread_bytes(), 0);
+        assert_eq!(ring.unconsumed(), 0);
+        ring.post(b"left");
+        ring.post(b"behind");
+        assert_eq!(ring.unconsumed(), 2);
     }
 
     #[test]

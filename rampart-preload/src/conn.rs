@@ -144,7 +144,8 @@ pub fn acquire(s: &Saved, pid: i32, ppid: i32) -> Option<Conn> {
                 .compare_exchange(cur, 0, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
             {
-                crate::ring::drop_connection();
+                // The collector reads the ring when it sees the end.
+                crate::ring::drop_connection(false);
             }
             continue;
         }
@@ -419,7 +420,13 @@ impl Conn {
     pub fn send(&mut self, s: &Saved, pid: i32, ppid: i32, frame: &[u8]) -> bool {
         let word = pack(pid, self.fd);
         let shared = !self.own && STATE.load(Ordering::Acquire) == word;
-        if shared {
+        if shared && crate::ring::liveness_due(word) && !(is_our_socket(self.fd) && self.alive()) {
+            // The collector is gone (what the ring holds will not be read),
+            // or the program took our descriptor (the collector reads the
+            // ring at the connection's end).
+            let gone = is_our_socket(self.fd);
+            self.forget(pid, gone);
+        } else if shared {
             if let Some(wake) = crate::ring::post(word, frame) {
                 if wake {
                     let mut buf = [0u8; 8];
@@ -447,12 +454,18 @@ impl Conn {
                 // SO_SNDTIMEO expired: the collector is wedged. Drop this
                 // connection and leave the collector alone for a while, so
                 // the program is slowed by seconds, not hung.
-                self.forget(pid);
+                self.forget(pid, false);
                 back_off_wedged();
                 false
             }
-            Err(_) => {
-                self.forget(pid);
+            Err(e) => {
+                // Only a collector that is gone leaves the ring unread; a
+                // descriptor the program took refuses the send otherwise.
+                let gone = matches!(
+                    e,
+                    libc::EPIPE | libc::ECONNREFUSED | libc::ECONNRESET | libc::ENOTCONN
+                );
+                self.forget(pid, gone);
                 match acquire(s, pid, ppid) {
                     Some(mut c) => {
                         let ok = send_raw(s, c.fd, frame, 0).is_ok();
@@ -512,7 +525,7 @@ impl Conn {
                 // missed a deadline is left alone for a while, so that the
                 // calls that follow are decided at once, not each after a
                 // full timeout.
-                self.forget(pid);
+                self.forget(pid, !timed_out);
                 if timed_out {
                     back_off_wedged();
                 }
@@ -542,7 +555,9 @@ impl Conn {
         matches!(r, Ok(1..) | Err(libc::EAGAIN | libc::EINTR))
     }
 
-    fn forget(&mut self, pid: i32) {
+    /// Drop this connection; `collector_gone`: the collector will not read
+    /// what the ring holds (counted as lost), else it reads it at the end.
+    fn forget(&mut self, pid: i32, collector_gone: bool) {
         if self.own {
             return;
         }
@@ -551,7 +566,10 @@ impl Conn {
             .compare_exchange(cur, 0, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
         {
-            crate::ring::drop_connection();
+            let unread = crate::ring::drop_connection(collector_gone);
+            if unread > 0 {
+                LOST.fetch_add(unread, Ordering::Relaxed);
+            }
             if is_our_socket(self.fd) {
                 sys::close(self.fd);
             }

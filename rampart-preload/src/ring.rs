@@ -11,6 +11,10 @@
 //! forked child, unmapped at once (the parent's ring is not the child's).
 //! A full ring refuses the post and the caller sends on the socket (so a
 //! process whose ring overflowed may see its records written out of order).
+//! A process that only posts would not notice its collector die, so a post
+//! checks the socket at most every 100 ms; when the collector is gone, the
+//! frames left unread in the ring are counted as lost, like frames that
+//! could not be sent.
 //! Never allocates, locks, waits or panics.
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -163,12 +167,42 @@ fn announce(sock: c_int, memfd: c_int) -> bool {
     }
 }
 
-/// The connection the ring was announced on is gone: stop using the ring
-/// (its mapping stays: another thread may be posting into it right now).
-pub fn drop_connection() {
+/// The connection the ring was announced on is dropped: stop using the
+/// ring (its mapping stays: another thread may be posting into it right
+/// now). `collector_gone`: nobody will read what is left in it (else the
+/// collector reads it at the connection's end); returns how many frames
+/// that leaves unread, for the lost count.
+pub fn drop_connection(collector_gone: bool) -> u32 {
     OWNER.store(0, Ordering::Release);
-    BASE.store(0, Ordering::Release);
+    let base = BASE.swap(0, Ordering::AcqRel);
     SENT.store(0, Ordering::Relaxed);
+    if !collector_gone || base == 0 {
+        return 0;
+    }
+    // SAFETY: as in `ring`: our mapping, never unmapped while published
+    // (it was until the swap above).
+    let ring = unsafe { Ring::view(base as *mut u8, layout::CAPACITY) };
+    ring.unconsumed().min(u32::MAX as u64) as u32
+}
+
+/// How often a process that posts checks that its collector is alive.
+const ALIVE_RECHECK_MS: u64 = 100;
+static CHECKED_AT: AtomicU64 = AtomicU64::new(0);
+
+/// Whether a post should first check that the collector is still there: a
+/// process that only posts would never see it go (a send fails, a post
+/// does not). At most once per [`ALIVE_RECHECK_MS`], and only with a ring.
+pub fn liveness_due(word: u64) -> bool {
+    if OWNER.load(Ordering::Acquire) != word {
+        return false;
+    }
+    let now = sys::now_ms();
+    let last = CHECKED_AT.load(Ordering::Relaxed);
+    if now.wrapping_sub(last) < ALIVE_RECHECK_MS {
+        return false;
+    }
+    CHECKED_AT.store(now, Ordering::Relaxed);
+    true
 }
 
 /// atfork child handler: the ring is the parent's; this process is single

@@ -622,3 +622,67 @@ fn without_a_collector_programs_run_unchanged() {
     assert_eq!(out.stderr, bare.stderr);
     assert_eq!(out.status.code(), Some(4));
 }
+
+/// A process whose records go into its ring would not notice its collector
+/// die (a post never fails): it checks the socket at most every 100 ms, and
+/// when the collector is gone, what the ring still held is counted as lost
+/// along with what could not be sent, and reported to the next collector at
+/// that address. Received + lost = calls made, exactly.
+#[test]
+fn records_left_in_the_ring_of_a_collector_that_died_are_counted_as_lost() {
+    let c = Collector::start();
+    let dir = tempfile::tempdir().unwrap();
+    let program = common::compile(
+        dir.path(),
+        "posts",
+        r#"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    struct stat st;
+    for (int i = 0; i < 60; i++) {
+        close(open(argv[1], O_RDONLY));
+        if (i == 29) {
+            close(creat(argv[2], 0600)); /* ready */
+            while (stat(argv[3], &st) != 0) usleep(1000); /* go */
+        }
+        if (i >= 30) usleep(10000);
+    }
+    return 0;
+}
+"#,
+    );
+    let target = dir.path().join("target");
+    std::fs::write(&target, "t").unwrap();
+    let (ready, go) = (dir.path().join("ready"), dir.path().join("go"));
+    let mut cmd = Command::new(&program);
+    cmd.args([&target, &ready, &go])
+        .env("LD_PRELOAD", common::library())
+        .env("RAMPART_SOCKET", &c.socket);
+    let mut child = cmd.spawn().unwrap();
+    while !ready.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    // Let the collector read what it will, then die on the process.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    c.hang_up();
+    std::fs::write(&go, "").unwrap();
+    assert!(child.wait().unwrap().success());
+    let conns = c.settle_from(0);
+    let target = target.to_str().unwrap();
+    let mut received = 0u64;
+    let mut lost = 0u64;
+    for f in conns.iter().flat_map(|c| &c.frames) {
+        match f {
+            rampart_core::wire::Frame::Event { event, .. } if event.path() == Some(target) => {
+                received += 1
+            }
+            rampart_core::wire::Frame::Lost { count } => lost += u64::from(*count),
+            _ => {}
+        }
+    }
+    assert!(conns.len() >= 2, "the process connected again: {conns:?}");
+    assert!(lost > 0, "records were left unread in the dead ring");
+    assert_eq!(received + lost, 60, "received {received} + lost {lost}");
+}

@@ -99,6 +99,8 @@ struct Shared {
     last_activity: Option<Instant>,
     /// Poll rounds the serving thread completed.
     rounds: u64,
+    /// Close every open connection, unread, as a collector that dies does.
+    hang_up: bool,
 }
 
 /// A real collector: a SOCK_SEQPACKET listener and a thread that accepts
@@ -228,6 +230,21 @@ impl Drop for Collector {
 
 /// Frames received so far, on every connection.
 impl Collector {
+    /// Close every connection now without reading what is left in it (its
+    /// socket or its ring), as a collector that dies does; keep listening.
+    pub fn hang_up(&self) {
+        self.shared.lock().unwrap().hang_up = true;
+        let round = self.shared.lock().unwrap().rounds;
+        while self.shared.lock().unwrap().rounds < round + 2 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Every connection so far, as received.
+    pub fn conns_so_far(&self) -> Vec<ConnLog> {
+        self.shared.lock().unwrap().conns.clone()
+    }
+
     pub fn frames_so_far(&self) -> Vec<Frame> {
         let s = self.shared.lock().unwrap();
         s.conns.iter().flat_map(|c| c.frames.clone()).collect()
@@ -316,6 +333,14 @@ fn serve(listener: libc::c_int, stop: &AtomicBool, shared: &Mutex<Shared>, decid
         // SAFETY: fds is a valid array of pollfd.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 5) };
         shared.lock().unwrap().rounds += 1;
+        if std::mem::take(&mut shared.lock().unwrap().hang_up) {
+            let mut s = shared.lock().unwrap();
+            for (fd, idx, _) in conns.drain(..) {
+                // SAFETY: closing our accepted socket; its ring goes unread.
+                unsafe { libc::close(fd) };
+                s.conns[idx].eof = true;
+            }
+        }
         for (fd, idx, ring) in conns.iter_mut() {
             if ring.is_some() {
                 let mut s = shared.lock().unwrap();
