@@ -50,7 +50,7 @@ pub const HEADER_BYTES: usize = 4096;
 pub const CAPACITY: usize = 256 * 1024;
 /// The smallest and largest capacity the collector accepts.
 pub const MIN_CAPACITY: usize = 4096;
-pub const MAX_CAPACITY: usize = 16 * 1024 * 1024;
+pub const MAX_CAPACITY: usize = 1024 * 1024;
 /// Bytes of a whole ring mapping of `capacity`.
 pub const fn mapping_len(capacity: usize) -> usize {
     HEADER_BYTES + capacity
@@ -243,7 +243,8 @@ impl Reader {
     }
 
     /// The next committed frame, copied into `out` (which must hold
-    /// [`crate::wire::MAX_FRAME`] bytes; a longer entry is corrupt).
+    /// [`crate::wire::MAX_FRAME`] bytes; a longer entry is corrupt). Reads
+    /// past at most one pad: what it clears is bounded by what it returns.
     pub fn next(&mut self, out: &mut [u8]) -> Next {
         loop {
             let cap = self.ring.capacity;
@@ -253,7 +254,11 @@ impl Reader {
             let (len, state) = (word as u32 as usize, word >> 32);
             match state {
                 0 => return Next::Empty,
-                STATE_PAD => {
+                // A producer pads only the end of a lap too short for an
+                // entry, and entries are at most a quarter of the ring: a
+                // longer pad is not ours (and would make us clear much for
+                // little).
+                STATE_PAD if cap - at < cap / 4 => {
                     self.clear(at, cap - at);
                     self.advance(cap - at);
                 }
@@ -438,6 +443,16 @@ mod tests {
         assert_eq!(reader.next(&mut out), Next::Empty);
         assert_eq!(reader.unread_bytes(), 0);
         assert_eq!(ring.unconsumed(), 0);
+        // A pad that is not the short end of a lap is not a producer's.
+        let at = (reader.tail as usize) & (MIN_CAPACITY - 1);
+        mem[(HEADER_BYTES + at) / 8] = STATE_PAD << 32;
+        let expect = if MIN_CAPACITY - at < MIN_CAPACITY / 4 {
+            Next::Empty
+        } else {
+            Next::Corrupt
+        };
+        assert_eq!(reader.next(&mut out), expect, "pad at {at}");
+        mem[(HEADER_BYTES + at) / 8] = 0;
         ring.post(b"left");
         ring.post(b"behind");
         assert_eq!(ring.unconsumed(), 2);
