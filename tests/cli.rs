@@ -288,6 +288,8 @@ fn completions_and_the_man_page_cover_every_command() {
             "the man page has a section for {c}"
         );
     }
+    // It names no other page: there is one.
+    assert!(!rendered.contains("rampart-run(1)"), "{rendered}");
     assert!(rendered.contains("--follow"), "options are in the page");
 }
 

@@ -27,8 +27,31 @@ pub fn completions(args: Args, mut command: clap::Command) -> Result<i32> {
 /// description and options).
 pub fn man(command: clap::Command) -> Result<i32> {
     let mut out = Vec::new();
-    clap_mangen::Man::new(command.clone()).render(&mut out)?;
-    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+    let page = clap_mangen::Man::new(command.clone());
+    page.render_title(&mut out)?;
+    page.render_name_section(&mut out)?;
+    page.render_synopsis_section(&mut out)?;
+    page.render_description_section(&mut out)?;
+    page.render_options_section(&mut out)?;
+    // The commands, each pointing at its section below (clap_mangen's own
+    // list names a page per command, rampart-run(1), which is not written).
+    let subs: Vec<&clap::Command> = command
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+        .collect();
+    writeln!(out, ".SH COMMANDS")?;
+    for sub in &subs {
+        writeln!(out, ".TP\n\\fBrampart {}\\fR", sub.get_name())?;
+        if let Some(about) = sub.get_about() {
+            writeln!(
+                out,
+                "{}; see \\fBRAMPART {}\\fR below.",
+                roff_text(&about.to_string()),
+                sub.get_name().to_uppercase()
+            )?;
+        }
+    }
+    for sub in subs {
         writeln!(out, ".SH \"RAMPART {}\"", sub.get_name().to_uppercase())?;
         let about = sub.get_long_about().or(sub.get_about());
         if let Some(text) = about {
@@ -42,6 +65,7 @@ pub fn man(command: clap::Command) -> Result<i32> {
             }
         }
     }
+    page.render_version_section(&mut out)?;
     std::io::stdout().write_all(&out)?;
     Ok(0)
 }
