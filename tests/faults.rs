@@ -22,6 +22,14 @@ use rampart_e2e::*;
 /// Fail the test rather than hang CI.
 const OUTER_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// What `audit verify` says of `n` lost calls.
+fn calls_not_in_the_trail(n: u64) -> String {
+    match n {
+        1 => "1 call is not in the trail".to_string(),
+        n => format!("{n} calls are not in the trail"),
+    }
+}
+
 struct Run {
     rampart: Child,
     out: mpsc::Receiver<String>,
@@ -476,10 +484,7 @@ fn a_collector_stopped_longer_than_the_send_timeout_loses_records_but_counts_eac
     let verify = sb.rampart().args(["audit", "verify"]).output().unwrap();
     assert_eq!(verify.status.code(), Some(1));
     let text = stdout(&verify);
-    assert!(
-        text.contains(&format!("{} calls are not in the trail", t.lost)),
-        "{text}"
-    );
+    assert!(text.contains(&calls_not_in_the_trail(t.lost)), "{text}");
 }
 
 #[test]
@@ -637,10 +642,7 @@ fn monitor_on_a_full_disk_the_program_goes_on_and_rampart_counts_what_it_could_n
     let (code, text) = &r.verify;
     assert_eq!(*code, Some(1), "{text}");
     assert!(!text.contains("torn"), "{text}");
-    assert!(
-        text.contains(&format!("{} calls are not in the trail", r.lost)),
-        "{text}"
-    );
+    assert!(text.contains(&calls_not_in_the_trail(r.lost)), "{text}");
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod progress;
 mod runtime;
 mod session;
 mod trail_input;
+mod words;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use rampart_core::audit::{self, Reader, Record};
 
 use crate::trail_input::TrailInput;
+use crate::words::{counted, is_are};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -91,17 +92,18 @@ fn verify(input: &TrailInput, audit_dir: &Path, is_audit_dir: bool) -> Result<i3
                 }
                 if report.lost > 0 {
                     println!(
-                        "{} calls are not in the trail: its `lost` records count them \
+                        "{} {} not in the trail: its `lost` records count them \
                          (see `rampart log --tool lost`)",
-                        report.lost
+                        counted(report.lost, "call"),
+                        is_are(report.lost)
                     );
                 }
                 let complete = report.torn.is_empty() && report.lost == 0;
                 println!(
-                    "{}{} records in {} files, chain intact{} ({})",
+                    "{}{} in {}, chain intact{} ({})",
                     if complete { "ok: " } else { "" },
-                    report.records,
-                    report.files,
+                    counted(report.records, "record"),
+                    counted(report.files as u64, "file"),
                     if report.torn.is_empty() {
                         ""
                     } else {
@@ -217,9 +219,9 @@ fn stats(input: &TrailInput, since: Option<&str>, n: usize, json: bool) -> Resul
             .iter()
             .map(|p| p.display().to_string())
             .collect();
-        println!("{} records in {}", s.records, shown.join(", "));
+        println!("{} in {}", counted(s.records, "record"), shown.join(", "));
         if s.lost > 0 {
-            println!("{} calls not in the trail (lost)", s.lost);
+            println!("{} not in the trail (lost)", counted(s.lost, "call"));
         }
         let section = |title: &str, rows: Vec<(&str, u64)>| {
             if rows.is_empty() {

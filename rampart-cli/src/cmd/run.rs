@@ -26,6 +26,7 @@ use crate::floor::{self, Floor};
 use crate::policies;
 use crate::runtime::{self, State};
 use crate::session;
+use crate::words::{counted, is_are};
 use rampart_core::event::Outcome;
 
 /// How long `rampart run` keeps listening, after the command exits, for
@@ -459,8 +460,10 @@ fn outlived_command(args: &Args, stop: &AtomicBool) -> Outlived {
 /// The warning for calls the trail does not hold (printed even with --quiet).
 fn lost_line(lost: u64) -> String {
     format!(
-        "{lost} calls never reached the collector and are not in the trail \
-         (its `lost` records say where)"
+        "{} never reached the collector and {} not in the trail \
+         (its `lost` records say where)",
+        counted(lost, "call"),
+        is_are(lost)
     )
 }
 
@@ -494,9 +497,8 @@ fn print_summary(mode: Mode, origin: &Origin, stats: &Stats, o: Outlived) {
     }
     if o.running > 0 {
         out.push_str(&format!(
-            "  {} process{} outlived the command; {}\n",
-            o.running,
-            if o.running == 1 { "" } else { "es" },
+            "  {} outlived the command; {}\n",
+            counted(o.running as u64, "process"),
             match o.left {
                 0 if o.running == 1 => "recorded until it exited".to_string(),
                 0 => "recorded until they exited".to_string(),
@@ -505,7 +507,11 @@ fn print_summary(mode: Mode, origin: &Origin, stats: &Stats, o: Outlived) {
         ));
     }
     match &stats.audit_file {
-        Some(f) => out.push_str(&format!("  {} records in {}\n", stats.records, f.display())),
+        Some(f) => out.push_str(&format!(
+            "  {} in {}\n",
+            counted(stats.records, "record"),
+            f.display()
+        )),
         None => out.push_str("  nothing was recorded\n"),
     }
     eprint!("{out}");
