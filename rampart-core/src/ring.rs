@@ -7,11 +7,13 @@
 //! panics) and the consumer ([`Reader`], run by the collector, which must
 //! treat every byte of the ring as written by a hostile program: it keeps
 //! its own cursor, checks every length and never panics), and, with feature
-//! `event`, the reader's mapping of a ring from the memfd it was sent
-//! ([`Mapped`], which checks the seal and the size first). Making the memfd
-//! and sending it belong to the library (`rampart-preload/src/ring.rs`),
-//! receiving it and reading on time to the collector's server; the frames
-//! in the ring are [`crate::wire`] frames, the same bytes as on the socket.
+//! `event`, the reader's making of a ring ([`Mapped`]: a sealed memfd,
+//! mapped, header written). The collector makes a ring when a process asks
+//! and sends it the memfd (descriptors go from the collector to programs,
+//! never back); mapping it belongs to the library
+//! (`rampart-preload/src/ring.rs`), reading it on time to the collector's
+//! server. The frames in the ring are [`crate::wire`] frames, the same
+//! bytes as on the socket.
 //!
 //! # Layout
 //!
@@ -310,6 +312,16 @@ impl Reader {
         self.ring.entry(at).load(Ordering::Acquire) >> 32 == 0
     }
 
+    /// Frames the producers say they posted and this reader has not read
+    /// (the posted count is the program's word: a count for a report of
+    /// its own records, never for anything else).
+    pub fn unread_frames(&self) -> u64 {
+        self.ring
+            .word(OFF_POSTED)
+            .load(Ordering::Acquire)
+            .saturating_sub(self.frames)
+    }
+
     /// Bytes reserved by producers and not consumed: after the process is
     /// gone, more than zero means a post was cut short (a thread killed
     /// between its reservation and its commit). The head is the program's
@@ -329,14 +341,14 @@ pub use mapped::Mapped;
 #[cfg(feature = "event")]
 mod mapped {
     use std::io;
-    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-    use super::{mapping_len, Next, Reader, Ring};
+    use super::{mapping_len, Next, Reader, Ring, MAX_CAPACITY, MIN_CAPACITY};
 
-    /// One process's ring, mapped in the reading process from the memfd its
-    /// Ring frame brought: checked first (a memfd sealed against shrinking, of
-    /// the size the frame names, a capacity allowed here), since the program
-    /// could otherwise shrink the file under the mapping and make a read fault.
+    /// One process's ring as its reader makes it: a memfd of the ring's
+    /// size, sealed so that the program it goes to cannot shrink it under
+    /// the reader's mapping (a read would fault) nor grow or reseal it,
+    /// mapped here with its header written.
     pub struct Mapped {
         base: *mut libc::c_void,
         len: usize,
@@ -347,22 +359,41 @@ mod mapped {
     unsafe impl Send for Mapped {}
 
     impl Mapped {
-        /// Map the ring in `fd`, announced with `capacity` data bytes.
-        pub fn map(fd: OwnedFd, capacity: u32) -> io::Result<Mapped> {
-            let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
-            let len = mapping_len(capacity as usize);
-            // SAFETY: fcntl and fstat on a descriptor we own.
-            let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
-            if seals < 0 || seals & libc::F_SEAL_SHRINK == 0 {
-                return Err(bad("the ring is not a memfd sealed against shrinking"));
+        /// A new ring of `capacity` data bytes, and the memfd to send the
+        /// process that asked for it (close it once sent: the mapping
+        /// keeps the memory). `InvalidInput` for a capacity not allowed.
+        pub fn create(capacity: u32) -> io::Result<(Mapped, OwnedFd)> {
+            let capacity = capacity as usize;
+            if !capacity.is_power_of_two() || !(MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("a record ring of {capacity} bytes"),
+                ));
             }
-            let mut st: libc::stat = unsafe { std::mem::zeroed() };
-            // SAFETY: fstat writes one stat.
-            if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+            let len = mapping_len(capacity);
+            // SAFETY: plain system calls on a descriptor made here.
+            let fd = unsafe {
+                let fd = libc::memfd_create(
+                    c"rampart-ring".as_ptr(),
+                    libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+                );
+                if fd < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                OwnedFd::from_raw_fd(fd)
+            };
+            let raw = fd.as_raw_fd();
+            // SAFETY: as above.
+            let sized = unsafe {
+                libc::ftruncate(raw, len as libc::off_t) == 0
+                    && libc::fcntl(
+                        raw,
+                        libc::F_ADD_SEALS,
+                        libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL,
+                    ) == 0
+            };
+            if !sized {
                 return Err(io::Error::last_os_error());
-            }
-            if st.st_size as u64 != len as u64 {
-                return Err(bad("the ring's size is not the one announced"));
             }
             // SAFETY: a new shared mapping of the whole (sealed) file.
             let base = unsafe {
@@ -371,26 +402,24 @@ mod mapped {
                     len,
                     libc::PROT_READ | libc::PROT_WRITE,
                     libc::MAP_SHARED,
-                    fd.as_raw_fd(),
+                    raw,
                     0,
                 )
             };
             if base == libc::MAP_FAILED {
                 return Err(io::Error::last_os_error());
             }
-            // SAFETY: a mapping of `len` bytes that lives as long as the RingMap.
-            match unsafe { Ring::attach(base.cast(), len) } {
-                Some(ring) => Ok(Mapped {
+            // SAFETY: zeroed (a new file), 8-aligned, `len` bytes, kept
+            // until drop.
+            let ring = unsafe { Ring::init(base.cast(), capacity) };
+            Ok((
+                Mapped {
                     base,
                     len,
                     reader: Reader::new(ring),
-                }),
-                None => {
-                    // SAFETY: the mapping made above, used by nothing.
-                    unsafe { libc::munmap(base, len) };
-                    Err(bad("the ring's capacity or header is not valid"))
-                }
-            }
+                },
+                fd,
+            ))
         }
 
         /// The next frame in the ring, copied into `buf`.
@@ -406,6 +435,11 @@ mod mapped {
         /// Bytes reserved and never committed (see [`Reader::unread_bytes`]).
         pub fn unread_bytes(&self) -> u64 {
             self.reader.unread_bytes()
+        }
+
+        /// Frames posted and not read (see [`Reader::unread_frames`]).
+        pub fn unread_frames(&self) -> u64 {
+            self.reader.unread_frames()
         }
     }
 

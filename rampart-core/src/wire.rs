@@ -40,17 +40,24 @@
 //! Verdict    seq:u32 allow:u8          (collector → preload, enforce mode)
 //! Lost       count:u32                 (records of this process that never
 //!                                       reached the collector; count ≥ 1)
-//! Ring       capacity:u32              (with SCM_RIGHTS: the memfd of this
-//!                                       process's record ring, see
-//!                                       [`crate::ring`]; at most one)
+//! Ring       capacity:u32              (a process asks for a record ring of
+//!                                       that many data bytes, see
+//!                                       [`crate::ring`])
+//! RingGrant  capacity:u32              (collector → preload, with
+//!                                       SCM_RIGHTS: the sealed memfd of the
+//!                                       ring, made and mapped by the
+//!                                       collector)
 //! Wake       (nothing)                 (the ring has records; the
 //!                                       collector asked to be woken)
 //! ```
 //!
 //! Frames that need no verdict may go through the process's record ring
-//! instead of the socket, once it sent a Ring frame; the collector reads
-//! the ring before each read of the socket and at its end of file, so a
-//! process's frames keep their order.
+//! instead of the socket, once it received a RingGrant; the collector reads
+//! the ring before each read of the socket and at its end, so a process's
+//! frames keep their order. Descriptors only ever go from the collector to
+//! a process: the collector refuses to be sent any (`SO_PASSRIGHTS`), since
+//! closing a descriptor a program chose can block (a TCP socket lingering
+//! on a peer that never reads).
 //!
 //! The first frame on a connection is a Hello. An exec is reported *before*
 //! the real call with outcome "unknown" (the call does not return on
@@ -83,6 +90,7 @@ pub const KIND_VERDICT: u8 = 4;
 pub const KIND_LOST: u8 = 5;
 pub const KIND_RING: u8 = 6;
 pub const KIND_WAKE: u8 = 7;
+pub const KIND_RING_GRANT: u8 = 8;
 
 const FLAG_WANTS_VERDICT: u8 = 1;
 const FLAG_TRUNCATED: u8 = 2;
@@ -527,8 +535,8 @@ pub fn encode_lost(buf: &mut [u8], count: u32) -> usize {
     e.finish()
 }
 
-/// Encode a Ring frame: the memfd sent with it (`SCM_RIGHTS`) holds this
-/// process's record ring of `capacity` data bytes.
+/// Encode a Ring frame: this process asks for a record ring of `capacity`
+/// data bytes.
 pub fn encode_ring(buf: &mut [u8], capacity: u32) -> usize {
     let mut e = Encoder::start(as_uninit(buf), KIND_RING);
     e.u32(capacity);
@@ -633,6 +641,24 @@ pub fn encode_verdict(seq: u32, allow: bool, buf: &mut [u8]) -> usize {
     e.u32(seq);
     e.u8(allow as u8);
     e.finish()
+}
+
+/// Encode a RingGrant frame (the collector's answer to a Ring frame; the
+/// ring's memfd goes with it as `SCM_RIGHTS`).
+pub fn encode_ring_grant(buf: &mut [u8], capacity: u32) -> usize {
+    let mut e = Encoder::start(as_uninit(buf), KIND_RING_GRANT);
+    e.u32(capacity);
+    e.finish()
+}
+
+/// Decode a RingGrant frame: its capacity, or `None` if `buf` is not
+/// exactly a well-formed RingGrant.
+pub fn decode_ring_grant(buf: &[u8]) -> Option<u32> {
+    let mut r = Reader { buf, at: 0 };
+    r.prefix(KIND_RING_GRANT).ok()?;
+    let capacity = r.u32().ok()?;
+    r.end().ok()?;
+    Some(capacity)
 }
 
 /// Decode a Verdict frame: `(seq, allow)`, or `None` if `buf` is not exactly
@@ -794,8 +820,7 @@ mod event_frames {
         ExecFailed { seq: u32, errno: i32 },
         /// `count` Event frames of this connection's process were lost.
         Lost { count: u32 },
-        /// The descriptor that came with this frame is the process's record
-        /// ring of `capacity` data bytes.
+        /// The process asks for a record ring of `capacity` data bytes.
         Ring { capacity: u32 },
         /// Records wait in the connection's ring.
         Wake,
@@ -949,6 +974,12 @@ mod event_frames {
             }
             KIND_RING => Frame::Ring { capacity: r.u32()? },
             KIND_WAKE => Frame::Wake,
+            KIND_RING_GRANT => {
+                return Err(DecodeError {
+                    what: "ring grant sent to the collector",
+                    at: 3,
+                })
+            }
             KIND_VERDICT => {
                 return Err(DecodeError {
                     what: "verdict frame sent to the collector",
@@ -1556,6 +1587,10 @@ mod tests {
             Frame::Ring { capacity: 262_144 }
         );
         assert!(decode(&buf[..n - 1]).is_err(), "short");
+        let n = encode_ring_grant(&mut buf, 4096);
+        assert_eq!(decode_ring_grant(&buf[..n]), Some(4096));
+        assert!(decode(&buf[..n]).is_err(), "grants go to processes only");
+        assert_eq!(decode_ring_grant(&buf[..n - 1]), None);
         let n = encode_wake(&mut buf);
         assert_eq!(n, 4);
         assert_eq!(decode(&buf[..n]).unwrap(), Frame::Wake);

@@ -438,8 +438,16 @@ impl Conn {
             }
         }
         let sent = self.send_socket(s, pid, ppid, frame);
-        if sent && shared && self.fd == unpack(word).1 {
-            crate::ring::count_and_maybe_make(word, self.fd);
+        if sent && shared && self.fd == unpack(word).1 && crate::ring::due(word) {
+            // The answer comes on this socket: no thread may be reading it
+            // for a verdict meanwhile.
+            if WAITING
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                crate::ring::ask(word, self.fd);
+                WAITING.store(false, Ordering::Release);
+            }
         }
         sent
     }

@@ -1,10 +1,11 @@
 //! This process's record ring (see `rampart_core::ring`): a sealed memfd
-//! mapped here and handed to the collector with a Ring frame, into which
-//! [`post`] copies the frames that need no verdict instead of sending them.
+//! the collector makes when the process asks (a Ring frame) and sends back
+//! (a RingGrant frame), mapped here, into which [`post`] copies the frames
+//! that need no verdict instead of sending them.
 //!
-//! A process makes its ring only after [`RING_AFTER`] frames went on its
+//! A process asks for its ring only after [`RING_AFTER`] frames went on its
 //! socket, so the many short processes that report a call or two (an exec)
-//! pay nothing for it. The ring belongs to one connection of one process:
+//! pay nothing for it; it waits for the answer once, at most 200 ms. The ring belongs to one connection of one process:
 //! it is used only while the connection it was announced on is this
 //! process's connection, and it is dropped with that connection (left
 //! mapped, never unmapped under a thread that may be posting) and, in a
@@ -58,22 +59,31 @@ pub fn post(word: u64, frame: &[u8]) -> Option<bool> {
     }
 }
 
-/// A frame went on the socket of connection `word` (`fd`): after a few,
-/// make the ring and announce it there. True when the ring is in use.
-pub fn count_and_maybe_make(word: u64, fd: c_int) -> bool {
-    if OWNER.load(Ordering::Acquire) == word {
-        return false;
-    }
-    if SENT.fetch_add(1, Ordering::Relaxed) + 1 < RING_AFTER || FAILED.load(Ordering::Relaxed) {
-        return false;
-    }
+/// How long a process waits for the collector's answer to its Ring frame,
+/// once: a collector that does not answer in time leaves it without ring.
+const GRANT_WAIT_MS: u64 = 200;
+
+/// A frame went on the socket of connection `word`: whether it is time to
+/// ask for a ring (after [`RING_AFTER`] frames, once per connection, never
+/// again after an attempt failed).
+pub fn due(word: u64) -> bool {
+    OWNER.load(Ordering::Acquire) != word
+        && SENT.fetch_add(1, Ordering::Relaxed) + 1 >= RING_AFTER
+        && !FAILED.load(Ordering::Relaxed)
+        && !MAKING.load(Ordering::Relaxed)
+}
+
+/// Ask the collector on `sock` (connection `word`) for a ring and map the
+/// memfd it sends back. The caller holds the connection's read side (no
+/// other thread waits for a verdict on it). True when the ring is in use.
+pub fn ask(word: u64, sock: c_int) -> bool {
     if MAKING
         .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
         .is_err()
     {
         return false;
     }
-    let made = make(fd);
+    let made = request(sock).and_then(receive);
     if let Some(base) = made {
         BASE.store(base, Ordering::Release);
         OWNER.store(word, Ordering::Release);
@@ -84,87 +94,152 @@ pub fn count_and_maybe_make(word: u64, fd: c_int) -> bool {
     made.is_some()
 }
 
-/// memfd, size, seals, mapping, Ring frame with the descriptor; the
-/// descriptor is closed again (the mapping keeps the memory).
-fn make(sock: c_int) -> Option<usize> {
-    let len = layout::mapping_len(layout::CAPACITY);
-    // SAFETY: plain system calls on our own descriptors and stack values.
+/// Send the Ring frame, without waiting.
+fn request(sock: c_int) -> Option<c_int> {
+    let mut frame = [0u8; 16];
+    let n = wire::encode_ring(&mut frame, layout::CAPACITY as u32);
+    // SAFETY: our buffer, our socket; no address (it is connected).
     unsafe {
-        let fd = sys::raw(
-            libc::SYS_memfd_create,
-            c"rampart-ring".as_ptr() as usize,
-            (libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) as usize,
-            0,
-            0,
-        )
-        .ok()? as c_int;
-        let base = (|| {
-            sys::raw(libc::SYS_ftruncate, fd as usize, len, 0, 0).ok()?;
-            sys::raw(
-                libc::SYS_fcntl,
-                fd as usize,
-                libc::F_ADD_SEALS as usize,
-                (libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL) as usize,
+        sys::raw6(
+            libc::SYS_sendto,
+            [
+                sock as usize,
+                frame.as_ptr() as usize,
+                n,
+                (libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) as usize,
                 0,
-            )
-            .ok()?;
-            let base = sys::raw6(
-                libc::SYS_mmap,
+                0,
+            ],
+        )
+    }
+    .ok()
+    .map(|_| sock)
+}
+
+/// Wait (at most [`GRANT_WAIT_MS`]) for the RingGrant and its memfd, check
+/// its size, map it and close the descriptor. Frames that are not a grant
+/// (a verdict left from an ask that timed out) are dropped.
+fn receive(sock: c_int) -> Option<usize> {
+    let deadline = sys::now_ms() + GRANT_WAIT_MS;
+    let mut frame = [0u8; 64];
+    let mut control = [0u64; 4];
+    loop {
+        let now = sys::now_ms();
+        if now >= deadline {
+            return None;
+        }
+        let left = deadline - now;
+        let mut pfd = libc::pollfd {
+            fd: sock,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ts = libc::timespec {
+            tv_sec: (left / 1000) as libc::time_t,
+            tv_nsec: ((left % 1000) * 1_000_000) as libc::c_long,
+        };
+        // SAFETY: one pollfd and one timespec on our stack.
+        match unsafe {
+            sys::raw6(
+                libc::SYS_ppoll,
                 [
+                    &mut pfd as *mut libc::pollfd as usize,
+                    1,
+                    &ts as *const libc::timespec as usize,
                     0,
-                    len,
-                    (libc::PROT_READ | libc::PROT_WRITE) as usize,
-                    libc::MAP_SHARED as usize,
-                    fd as usize,
+                    0,
                     0,
                 ],
             )
-            .ok()?;
-            Ring::init(base as *mut u8, layout::CAPACITY);
-            if announce(sock, fd) {
-                Some(base)
+        } {
+            Ok(0) | Err(libc::EINTR) => continue,
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+        let mut iov = libc::iovec {
+            iov_base: frame.as_mut_ptr().cast(),
+            iov_len: frame.len(),
+        };
+        // SAFETY: msghdr is plain data pointing at our buffers; the kernel
+        // writes at most their lengths.
+        let (n, fd) = unsafe {
+            let mut msg: libc::msghdr = core::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = core::mem::size_of_val(&control);
+            let n = match sys::raw(
+                libc::SYS_recvmsg,
+                sock as usize,
+                &mut msg as *mut libc::msghdr as usize,
+                (libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) as usize,
+                0,
+            ) {
+                Ok(n) => n,
+                Err(libc::EAGAIN | libc::EINTR) => continue,
+                Err(_) => return None,
+            };
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            let fd = if !cmsg.is_null()
+                && (*cmsg).cmsg_level == libc::SOL_SOCKET
+                && (*cmsg).cmsg_type == libc::SCM_RIGHTS
+            {
+                core::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<c_int>())
             } else {
-                sys::munmap(base, len);
-                None
+                -1
+            };
+            (n, fd)
+        };
+        if n == 0 {
+            return None; // the collector closed the connection
+        }
+        let granted = wire::decode_ring_grant(&frame[..n.min(frame.len())]);
+        match (granted, fd) {
+            (Some(cap), fd) if fd >= 0 && cap as usize == layout::CAPACITY => {
+                let base = map(fd);
+                sys::close(fd);
+                return base;
             }
-        })();
-        sys::close(fd);
-        base
+            (_, fd) => {
+                if fd >= 0 {
+                    sys::close(fd);
+                }
+                if granted.is_some() {
+                    return None;
+                }
+            }
+        }
     }
 }
 
-/// Send the Ring frame with `memfd` on `sock`, without waiting.
-fn announce(sock: c_int, memfd: c_int) -> bool {
-    let mut frame = [0u8; 16];
-    let n = wire::encode_ring(&mut frame, layout::CAPACITY as u32);
-    let mut iov = libc::iovec {
-        iov_base: frame.as_mut_ptr().cast(),
-        iov_len: n,
-    };
-    // Room for one descriptor, aligned as cmsghdr wants.
-    let mut control = [0u64; 4];
-    // SAFETY: msghdr and cmsghdr are plain data filled below; CMSG_*
-    // compute offsets inside `control`, which has room for one int.
-    unsafe {
-        let mut msg: libc::msghdr = core::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(core::mem::size_of::<c_int>() as u32) as usize;
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        (*cmsg).cmsg_level = libc::SOL_SOCKET;
-        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(core::mem::size_of::<c_int>() as u32) as usize;
-        core::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<c_int>(), memfd);
-        sys::raw(
-            libc::SYS_sendmsg,
-            sock as usize,
-            &msg as *const libc::msghdr as usize,
-            (libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) as usize,
-            0,
-        )
-        .is_ok()
+/// Map the ring in `fd` (the collector's memfd, of the size asked for).
+fn map(fd: c_int) -> Option<usize> {
+    let len = layout::mapping_len(layout::CAPACITY);
+    if sys::fstat(fd)?.st_size as usize != len {
+        return None;
     }
+    // SAFETY: a new shared mapping of the whole memfd.
+    let base = unsafe {
+        sys::raw6(
+            libc::SYS_mmap,
+            [
+                0,
+                len,
+                (libc::PROT_READ | libc::PROT_WRITE) as usize,
+                libc::MAP_SHARED as usize,
+                fd as usize,
+                0,
+            ],
+        )
+    }
+    .ok()?;
+    // SAFETY: the mapping above, of `len` bytes.
+    if unsafe { Ring::attach(base as *mut u8, len) }.is_none() {
+        // SAFETY: our mapping, used by nothing.
+        unsafe { sys::munmap(base, len) };
+        return None;
+    }
+    Some(base)
 }
 
 /// The connection the ring was announced on is dropped: stop using the

@@ -7,11 +7,13 @@
 //! the process's Hello and its exec frames, which stay pending until either
 //! an exec-failed frame (the exec failed with that errno) or the end of the
 //! connection (the CLOEXEC socket closed: the exec succeeded). A process
-//! that sent a Ring frame posts further frames into its record ring
-//! (`rampart_core::ring::Mapped`): the server reads the ring before each read of the socket
-//! and at its end, and every ring on each round; while rings keep
-//! bringing frames it polls them every [`RING_POLL`], and before it sleeps
-//! it asks each ring for a Wake frame.
+//! that asks for a record ring (a Ring frame) gets one made here and sent
+//! to it (`rampart_core::ring::Mapped`, a RingGrant frame with the memfd);
+//! the server reads the ring before each read of the socket and at its
+//! end, and every ring on each round; while rings keep bringing frames it
+//! polls them every [`RING_POLL_MS`], and before it sleeps it asks each
+//! ring for a Wake frame. Descriptors only go out: connections refuse to
+//! be sent any (`SO_PASSRIGHTS`).
 //!
 //! It never decides and never writes the trail.
 
@@ -90,6 +92,8 @@ impl Server {
                     round: Vec::new(),
                     abandon_when,
                     ringed: Vec::new(),
+                    accept_paused_until: None,
+                    accept_warned: None,
                 };
                 if let Err(e) = state.serve(listener, wake_thread, &stop_thread) {
                     tracing::error!("collector server stopped: {e:#}");
@@ -133,8 +137,13 @@ struct Conn {
     exe: String,
     /// Exec frames waiting for their outcome, by sequence number.
     pending_execs: Vec<(u32, Event)>,
-    /// The process's record ring, once it sent one.
+    /// The process's record ring, once it asked for one.
     ring: Option<RingMap>,
+    /// A ring was granted on this connection (one at most).
+    ring_granted: bool,
+    /// The program wrote into its ring what no library writes: it is read
+    /// no further, and its unread records are counted as lost at the end.
+    ring_spoiled: bool,
 }
 
 struct State {
@@ -152,6 +161,32 @@ struct State {
     abandon_when: Option<Arc<AtomicBool>>,
     /// Connections with a ring.
     ringed: Vec<u64>,
+    /// While set, the listener is out of epoll until then: the collector
+    /// ran out of descriptors (or holds as many connections as it keeps),
+    /// and pending connections wait in the backlog rather than make the
+    /// server spin on `EMFILE` or leave the trail no descriptor to write.
+    accept_paused_until: Option<Instant>,
+    /// When that was last said (at most every 10 s).
+    accept_warned: Option<Instant>,
+}
+
+/// Descriptors kept free of connections for the trail and the rest.
+const FD_RESERVE: u64 = 256;
+/// How long accepting pauses when it must.
+const ACCEPT_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Connections the server keeps open at most: the descriptor limit less
+/// [`FD_RESERVE`].
+fn max_conns() -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 768;
+    }
+    lim.rlim_cur.saturating_sub(FD_RESERVE).max(64) as usize
 }
 
 impl State {
@@ -172,8 +207,10 @@ impl State {
             let deadline = stop_at.lock().map(|s| *s).unwrap_or(None);
             if let Some(d) = deadline {
                 // Stopping: no new connections; done when all have closed.
+                // Those already made (in the backlog) are taken whatever
+                // the cap: their processes may have sent all they will.
                 if let Some(l) = listener.take() {
-                    self.accept_all(&ep, &l);
+                    self.accept_remaining(&ep, &l, &mut buf);
                 }
                 if self.conns.is_empty() || Instant::now() >= d {
                     break;
@@ -190,6 +227,18 @@ impl State {
             };
             if let Some(t) = self.ring_timeout(ring_frames) {
                 timeout = if timeout < 0 { t } else { timeout.min(t) };
+            }
+            if let (Some(until), Some(l)) = (self.accept_paused_until, &listener) {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    self.accept_paused_until = None;
+                    if let Err(e) = epoll_add(&ep, l.as_raw_fd(), LISTENER) {
+                        tracing::warn!("epoll_ctl: {e}");
+                    }
+                } else {
+                    let ms = left.as_millis() as i32 + 1;
+                    timeout = if timeout < 0 { ms } else { timeout.min(ms) };
+                }
             }
             // SAFETY: `events` is a valid buffer of that many epoll_event.
             let n = unsafe {
@@ -259,7 +308,40 @@ impl State {
     }
 
     fn accept_all(&mut self, ep: &OwnedFd, listener: &OwnedFd) {
+        self.accept_up_to(ep, listener, max_conns());
+    }
+
+    /// At the stop: accept every connection still in the backlog; when
+    /// descriptors run out, read the open connections (those that ended
+    /// close and free theirs) and go on.
+    fn accept_remaining(&mut self, ep: &OwnedFd, listener: &OwnedFd, buf: &mut [u8]) {
         loop {
+            let before = self.conns.len();
+            self.accept_up_to(ep, listener, usize::MAX);
+            if self.accept_paused_until.take().is_none() {
+                return; // the backlog is empty
+            }
+            let ids: Vec<u64> = self.conns.keys().copied().collect();
+            for id in ids {
+                while self.read_conn(id, buf) {}
+            }
+            if self.conns.len() >= before {
+                tracing::warn!("connections left unread at the stop: no descriptor to take them");
+                return;
+            }
+        }
+    }
+
+    fn accept_up_to(&mut self, ep: &OwnedFd, listener: &OwnedFd, max: usize) {
+        loop {
+            if self.conns.len() >= max {
+                self.pause_accepting(
+                    ep,
+                    listener,
+                    "the collector holds as many connections as it keeps",
+                );
+                return;
+            }
             // SAFETY: accept4 with null address arguments.
             let fd = unsafe {
                 libc::accept4(
@@ -274,6 +356,10 @@ impl State {
                 match e.raw_os_error() {
                     Some(libc::EAGAIN) => return,
                     Some(libc::EINTR) | Some(libc::ECONNABORTED) => continue,
+                    Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => {
+                        self.pause_accepting(ep, listener, &e.to_string());
+                        return;
+                    }
                     _ => {
                         tracing::warn!("accept: {e}");
                         return;
@@ -309,9 +395,37 @@ impl State {
                     exe: String::new(),
                     pending_execs: Vec::new(),
                     ring: None,
+                    ring_granted: false,
+                    ring_spoiled: false,
                 },
             );
         }
+    }
+
+    /// Take the listener out of epoll for [`ACCEPT_PAUSE`] (the serve loop
+    /// puts it back): connections wait in the backlog meanwhile.
+    fn pause_accepting(&mut self, ep: &OwnedFd, listener: &OwnedFd, why: &str) {
+        if self.accept_paused_until.is_some() {
+            return;
+        }
+        let now = Instant::now();
+        if self
+            .accept_warned
+            .is_none_or(|t| now.duration_since(t) >= std::time::Duration::from_secs(10))
+        {
+            tracing::warn!("not accepting connections for a moment: {why}");
+            self.accept_warned = Some(now);
+        }
+        // SAFETY: removing our listener from our epoll set.
+        unsafe {
+            libc::epoll_ctl(
+                ep.as_raw_fd(),
+                libc::EPOLL_CTL_DEL,
+                listener.as_raw_fd(),
+                std::ptr::null_mut(),
+            )
+        };
+        self.accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
     }
 
     /// Read up to [`FAIR_SHARE`] frames the connection has queued (epoll is
@@ -319,22 +433,37 @@ impl State {
     /// connections had their turn); on end of file, close it. True when the
     /// share ran out with frames perhaps still queued.
     fn read_conn(&mut self, id: u64, buf: &mut [u8]) -> bool {
-        // What the process put in its ring came before what it sends now.
-        self.drain_ring(id, buf, usize::MAX);
+        // What the process put in its ring came before what it sends now
+        // (a fair share of it: a process that floods its ring must not hold
+        // up the others; it is read on at the end of the round).
+        self.drain_ring(id, buf, FAIR_SHARE * 4);
         for _ in 0..FAIR_SHARE {
             let Some(conn) = self.conns.get_mut(&id) else {
                 return false;
             };
-            let (n, fd) = recv_frame(conn.fd.as_raw_fd(), buf);
+            // SAFETY: `buf` is valid for `buf.len()` bytes.
+            let n = unsafe {
+                libc::recv(
+                    conn.fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
             if n > 0 {
                 self.round_frames += 1;
-                self.frame(id, &buf[..n as usize], fd);
+                self.frame(id, &buf[..n as usize]);
                 continue;
             }
             if n < 0 {
                 match io::Error::last_os_error().raw_os_error() {
                     Some(libc::EAGAIN) => return false,
                     Some(libc::EINTR) => continue,
+                    // The process closed its end with frames of ours it had
+                    // not read (a verdict or ring grant that came too late):
+                    // the kernel reports that once, before the frames it
+                    // sent us, which are still there to read.
+                    Some(libc::ECONNRESET) => continue,
                     _ => {}
                 }
             }
@@ -355,22 +484,29 @@ impl State {
     fn drain_ring(&mut self, id: u64, buf: &mut [u8], max: usize) -> usize {
         let mut n = 0;
         while n < max {
-            let Some(ring) = self.conns.get_mut(&id).and_then(|c| c.ring.as_mut()) else {
+            let Some(ring) = self
+                .conns
+                .get_mut(&id)
+                .filter(|c| !c.ring_spoiled)
+                .and_then(|c| c.ring.as_mut())
+            else {
                 break;
             };
             match ring.next(buf) {
                 Next::Frame(len) => {
                     n += 1;
                     self.round_frames += 1;
-                    self.frame(id, &buf[..len], None);
+                    self.frame(id, &buf[..len]);
                 }
                 Next::Empty => break,
                 Next::Corrupt => {
+                    // Read no further; the ring stays mapped so that, at the
+                    // end, the trail says how many records it kept from us.
                     tracing::warn!("a record ring holds what no library writes: not read further");
                     if let Some(conn) = self.conns.get_mut(&id) {
-                        self.round.extend(cut_ring_note(conn));
-                        conn.ring = None;
+                        conn.ring_spoiled = true;
                     }
+                    self.ringed.retain(|&r| r != id);
                     if let Ok(mut s) = self.stats.lock() {
                         s.malformed += 1;
                     }
@@ -412,7 +548,7 @@ impl State {
         }
     }
 
-    fn frame(&mut self, id: u64, bytes: &[u8], fd: Option<OwnedFd>) {
+    fn frame(&mut self, id: u64, bytes: &[u8]) {
         let frame = match wire::decode(bytes) {
             Ok(f) => f,
             Err(e) => {
@@ -481,16 +617,15 @@ impl State {
                 self.round.push(Work::Note(record));
             }
             Frame::Ring { capacity } => {
-                // One ring per connection, and only with its descriptor.
-                if let (Some(fd), None) = (fd, &conn.ring) {
-                    match RingMap::map(fd, capacity) {
+                // One ring per connection, made here and sent to the process.
+                if !conn.ring_granted {
+                    match grant_ring(&conn.fd, capacity) {
                         Ok(ring) => {
                             conn.ring = Some(ring);
+                            conn.ring_granted = true;
                             self.ringed.push(id);
                         }
-                        Err(e) => {
-                            tracing::warn!("refused a record ring from pid {}: {e}", conn.pid)
-                        }
+                        Err(e) => tracing::debug!("no record ring for pid {}: {e}", conn.pid),
                     }
                 }
             }
@@ -518,60 +653,83 @@ impl State {
 /// A ring the process left with a post begun and never finished (a thread
 /// killed in the middle of it), or one that could not be read on: its
 /// records from there on are lost, and the trail says so (as one record:
-/// how many there were, the program's memory cannot tell).
+/// At a connection's end: the records its ring holds and the collector did
+/// not read (a ring the program spoiled, a post cut short by a thread
+/// killed in the middle of it) are lost, and the trail says how many, as
+/// the ring's posted count has it (the program's own word: at least one).
 fn cut_ring_note(conn: &Conn) -> Option<Work> {
     let ring = conn.ring.as_ref()?;
-    if ring.unread_bytes() == 0 {
+    let mut count = ring.unread_frames();
+    if ring.unread_bytes() > 0 || conn.ring_spoiled {
+        count = count.max(1);
+    }
+    if count == 0 {
         return None;
     }
     let o = &conn.origin;
     Some(Work::Note(Record::lost(
-        &o.agent, &o.session, conn.pid, &conn.exe, 1,
+        &o.agent, &o.session, conn.pid, &conn.exe, count,
     )))
 }
 
-/// Receive one frame without waiting, and the descriptor it carries (a
-/// Ring frame's memfd; any other descriptors are closed). `(n, fd)`: n as
-/// recv returns it.
-fn recv_frame(sock: RawFd, buf: &mut [u8]) -> (isize, Option<OwnedFd>) {
+/// Make a ring of `capacity` data bytes for the process at the other end
+/// of `sock` and send it the memfd (a RingGrant frame). The collector keeps
+/// its mapping; the descriptor is closed once sent.
+fn grant_ring(sock: &OwnedFd, capacity: u32) -> io::Result<RingMap> {
+    let (ring, memfd) = RingMap::create(capacity)?;
+    let mut frame = [0u8; 16];
+    let n = wire::encode_ring_grant(&mut frame, capacity);
     let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
+        iov_base: frame.as_mut_ptr().cast(),
+        iov_len: n,
     };
-    // Room for a few descriptors; u64 keeps cmsghdr's alignment.
-    let mut control = [0u64; 8];
-    // SAFETY: msghdr is plain data; the kernel writes at most
-    // msg_controllen bytes of control and buf.len() bytes of data.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control);
-    // SAFETY: as above.
-    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) };
-    if n < 0 || msg.msg_controllen == 0 {
-        return (n, None);
+    let mut control = [0u64; 4];
+    // SAFETY: msghdr and cmsghdr are plain data filled here; CMSG_* compute
+    // offsets inside `control`, which has room for one descriptor.
+    let sent = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), memfd.as_raw_fd());
+        libc::sendmsg(
+            sock.as_raw_fd(),
+            &msg,
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    if sent < 0 {
+        return Err(io::Error::last_os_error());
     }
-    let mut first = None;
-    // SAFETY: walking the control messages the kernel wrote into `control`.
+    Ok(ring)
+}
+
+/// `SO_PASSRIGHTS` (Linux 6.16): whether a socket may be sent descriptors.
+const SO_PASSRIGHTS: libc::c_int = 83;
+
+/// Refuse descriptors on the listening socket and so on every connection
+/// it accepts (they inherit it, from their connect on): the collector is never
+/// sent any (it sends rings), and closing one a program chose can block
+/// (a TCP socket lingering on a peer that never reads), which would stop
+/// the collector. Kernels before 6.16 lack the option: there a program can
+/// still pass descriptors, which the kernel closes as the frame is read.
+fn refuse_rights(sock: &OwnedFd) {
+    let no: libc::c_int = 0;
+    // SAFETY: setsockopt reads one int.
     unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
-                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
-                let count = ((*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize)
-                    / std::mem::size_of::<RawFd>();
-                for i in 0..count {
-                    let fd = OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i)));
-                    if first.is_none() {
-                        first = Some(fd);
-                    }
-                }
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-        }
-    }
-    (n, first)
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_PASSRIGHTS,
+            (&no as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
 }
 
 fn bind_seqpacket(path: &PathBuf) -> Result<OwnedFd> {
@@ -616,6 +774,9 @@ fn bind_seqpacket(path: &PathBuf) -> Result<OwnedFd> {
     }
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
         .with_context(|| format!("chmod {}", path.display()))?;
+    // Before listening: every connection inherits it, from its connect on
+    // (a frame may be queued before the connection is accepted).
+    refuse_rights(&fd);
     // SAFETY: listen on our bound socket.
     if unsafe { libc::listen(fd.as_raw_fd(), 4096) } < 0 {
         return Err(io::Error::last_os_error()).context("listen");

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -251,27 +251,32 @@ impl Collector {
     }
 }
 
-/// recv of one frame and the descriptor that came with it (-1: none).
-fn recv_with_fd(fd: libc::c_int, buf: &mut [u8]) -> (isize, libc::c_int) {
+/// Answer a Ring frame as the collector does: make the ring and send the
+/// process its memfd with a RingGrant frame.
+fn grant(fd: libc::c_int, capacity: u32) -> ring::Mapped {
+    let (mapped, memfd) = ring::Mapped::create(capacity).expect("a ring");
+    let mut frame = [0u8; 16];
+    let n = wire::encode_ring_grant(&mut frame, capacity);
     let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
+        iov_base: frame.as_mut_ptr().cast(),
+        iov_len: n,
     };
     let mut control = [0u64; 4];
-    // SAFETY: plain recvmsg into our buffers.
+    // SAFETY: plain sendmsg with one SCM_RIGHTS descriptor.
     unsafe {
         let mut msg: libc::msghdr = std::mem::zeroed();
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
         msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&control);
-        let r = libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC);
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        if r > 0 && !cmsg.is_null() && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
-            return (r, std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()));
-        }
-        (r, -1)
+        msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>(), memfd.as_raw_fd());
+        assert_eq!(libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL), n as isize);
     }
+    mapped
 }
 
 /// Decode one frame into `log`, answering a verdict request.
@@ -385,14 +390,14 @@ fn serve(listener: libc::c_int, stop: &AtomicBool, shared: &Mutex<Shared>, decid
             let log = &mut s.conns[idx];
             // What the ring holds came before what the socket brings.
             drain(fd, ring, log, &decide, &mut buf);
-            let (r, passed) = recv_with_fd(fd, &mut buf);
+            // SAFETY: recv into our buffer.
+            let r =
+                unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
             if r > 0 {
-                if passed >= 0 {
-                    // SAFETY: the descriptor we were given, ours from here on.
-                    let passed = unsafe { OwnedFd::from_raw_fd(passed) };
-                    if let Ok(Frame::Ring { capacity }) = wire::decode(&buf[..r as usize]) {
-                        *ring = Some(ring::Mapped::map(passed, capacity).expect("a valid ring"));
-                    }
+                if let (Ok(Frame::Ring { capacity }), None) =
+                    (wire::decode(&buf[..r as usize]), &ring)
+                {
+                    *ring = Some(grant(fd, capacity));
                 }
                 take_frame(fd, &buf[..r as usize], log, &decide);
             } else if r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN)
