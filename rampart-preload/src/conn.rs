@@ -15,6 +15,10 @@
 //! costs one connect attempt a second; sends block
 //! at most `SEND_TIMEOUT` (back-pressure, never a hang).
 //!
+//! Frames that need no verdict go into the process's record ring once it
+//! has one ([`crate::ring`]: asked for after a few frames, the answer read
+//! here while no thread waits for a verdict on the socket).
+//!
 //! Nothing is lost silently: an Event frame that cannot be handed to the
 //! kernel (no collector, a send that timed out, the wedged back-off) is
 //! counted in `LOST`, and the count goes to the collector in a Lost frame
