@@ -341,7 +341,7 @@ pub use mapped::Mapped;
 #[cfg(feature = "event")]
 mod mapped {
     use std::io;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
     use super::{mapping_len, Next, Reader, Ring, MAX_CAPACITY, MIN_CAPACITY};
 
@@ -420,6 +420,41 @@ mod mapped {
                 },
                 fd,
             ))
+        }
+
+        /// Answer a process's Ring frame: make a ring of `capacity` data
+        /// bytes and send its memfd to the process at the other end of
+        /// `sock` with a RingGrant frame, without waiting. The caller keeps
+        /// the mapping; the descriptor is closed once sent.
+        pub fn grant(sock: RawFd, capacity: u32) -> io::Result<Mapped> {
+            let (ring, memfd) = Mapped::create(capacity)?;
+            let mut frame = [0u8; 16];
+            let n = crate::wire::encode_ring_grant(&mut frame, capacity);
+            let mut iov = libc::iovec {
+                iov_base: frame.as_mut_ptr().cast(),
+                iov_len: n,
+            };
+            let mut control = [0u64; 4];
+            // SAFETY: msghdr and cmsghdr are plain data filled here; CMSG_*
+            // compute offsets inside `control`, which has room for one
+            // descriptor.
+            let sent = unsafe {
+                let mut msg: libc::msghdr = std::mem::zeroed();
+                msg.msg_iov = &mut iov;
+                msg.msg_iovlen = 1;
+                msg.msg_control = control.as_mut_ptr().cast();
+                msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
+                let cmsg = libc::CMSG_FIRSTHDR(&msg);
+                (*cmsg).cmsg_level = libc::SOL_SOCKET;
+                (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+                (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+                std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), memfd.as_raw_fd());
+                libc::sendmsg(sock, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+            };
+            if sent < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(ring)
         }
 
         /// The next frame in the ring, copied into `buf`.

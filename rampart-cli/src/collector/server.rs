@@ -619,7 +619,7 @@ impl State {
             Frame::Ring { capacity } => {
                 // One ring per connection, made here and sent to the process.
                 if !conn.ring_granted {
-                    match grant_ring(&conn.fd, capacity) {
+                    match RingMap::grant(conn.fd.as_raw_fd(), capacity) {
                         Ok(ring) => {
                             conn.ring = Some(ring);
                             conn.ring_granted = true;
@@ -670,43 +670,6 @@ fn cut_ring_note(conn: &Conn) -> Option<Work> {
     Some(Work::Note(Record::lost(
         &o.agent, &o.session, conn.pid, &conn.exe, count,
     )))
-}
-
-/// Make a ring of `capacity` data bytes for the process at the other end
-/// of `sock` and send it the memfd (a RingGrant frame). The collector keeps
-/// its mapping; the descriptor is closed once sent.
-fn grant_ring(sock: &OwnedFd, capacity: u32) -> io::Result<RingMap> {
-    let (ring, memfd) = RingMap::create(capacity)?;
-    let mut frame = [0u8; 16];
-    let n = wire::encode_ring_grant(&mut frame, capacity);
-    let mut iov = libc::iovec {
-        iov_base: frame.as_mut_ptr().cast(),
-        iov_len: n,
-    };
-    let mut control = [0u64; 4];
-    // SAFETY: msghdr and cmsghdr are plain data filled here; CMSG_* compute
-    // offsets inside `control`, which has room for one descriptor.
-    let sent = unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        (*cmsg).cmsg_level = libc::SOL_SOCKET;
-        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
-        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), memfd.as_raw_fd());
-        libc::sendmsg(
-            sock.as_raw_fd(),
-            &msg,
-            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-        )
-    };
-    if sent < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(ring)
 }
 
 /// `SO_PASSRIGHTS` (Linux 6.16): whether a socket may be sent descriptors.

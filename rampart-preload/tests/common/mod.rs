@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -251,34 +250,6 @@ impl Collector {
     }
 }
 
-/// Answer a Ring frame as the collector does: make the ring and send the
-/// process its memfd with a RingGrant frame.
-fn grant(fd: libc::c_int, capacity: u32) -> ring::Mapped {
-    let (mapped, memfd) = ring::Mapped::create(capacity).expect("a ring");
-    let mut frame = [0u8; 16];
-    let n = wire::encode_ring_grant(&mut frame, capacity);
-    let mut iov = libc::iovec {
-        iov_base: frame.as_mut_ptr().cast(),
-        iov_len: n,
-    };
-    let mut control = [0u64; 4];
-    // SAFETY: plain sendmsg with one SCM_RIGHTS descriptor.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
-        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>(), memfd.as_raw_fd());
-        assert_eq!(libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL), n as isize);
-    }
-    mapped
-}
-
 /// Decode one frame into `log`, answering a verdict request.
 fn take_frame(fd: libc::c_int, bytes: &[u8], log: &mut ConnLog, decide: &Option<Decide>) {
     match wire::decode(bytes) {
@@ -397,7 +368,7 @@ fn serve(listener: libc::c_int, stop: &AtomicBool, shared: &Mutex<Shared>, decid
                 if let (Ok(Frame::Ring { capacity }), None) =
                     (wire::decode(&buf[..r as usize]), &ring)
                 {
-                    *ring = Some(grant(fd, capacity));
+                    *ring = Some(ring::Mapped::grant(fd, capacity).expect("a ring granted"));
                 }
                 take_frame(fd, &buf[..r as usize], log, &decide);
             } else if r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN)
