@@ -424,13 +424,18 @@ impl Conn {
     pub fn send(&mut self, s: &Saved, pid: i32, ppid: i32, frame: &[u8]) -> bool {
         let word = pack(pid, self.fd);
         let shared = !self.own && STATE.load(Ordering::Acquire) == word;
-        if shared && crate::ring::liveness_due(word) && !(is_our_socket(self.fd) && self.alive()) {
-            // The collector is gone (what the ring holds will not be read),
-            // or the program took our descriptor (the collector reads the
-            // ring at the connection's end).
-            let gone = is_our_socket(self.fd);
-            self.forget(pid, gone);
-        } else if shared {
+        let mut checked_dead = false;
+        if shared && crate::ring::liveness_due(word) {
+            let ours = is_our_socket(self.fd);
+            if !(ours && self.alive()) {
+                // The collector is gone (what the ring holds will not be
+                // read), or the program took our descriptor (the collector
+                // reads the ring at the connection's end).
+                self.forget(pid, ours);
+                checked_dead = true;
+            }
+        }
+        if shared && !checked_dead {
             if let Some(wake) = crate::ring::post(word, frame) {
                 if wake {
                     let mut buf = [0u8; 8];

@@ -315,6 +315,8 @@ impl State {
     /// descriptors run out, read the open connections (those that ended
     /// close and free theirs) and go on.
     fn accept_remaining(&mut self, ep: &OwnedFd, listener: &OwnedFd, buf: &mut [u8]) {
+        // A pause still in effect means nothing here: only one this makes.
+        self.accept_paused_until = None;
         loop {
             let before = self.conns.len();
             self.accept_up_to(ep, listener, usize::MAX);
