@@ -25,7 +25,8 @@
 //!         128  tail    u64  bytes consumed by the collector, ever; only the
 //!                           collector writes it
 //!         192  waiting u64  1: the collector sleeps and wants a Wake frame
-//!         256  posted  u64  frames posted, ever (the producers count)
+//!         256  posted  u64  frames posted, ever (the producers count each
+//!                           at its reservation)
 //!         320  consumed u64 frames read, ever (the collector counts)
 //!         4096 data         `capacity` bytes of entries
 //! entry   (8-aligned) word u64 = len:u32 | state:u32 << 32, then len bytes,
@@ -180,6 +181,9 @@ impl Ring {
                 Err(now) => head = now,
             }
         };
+        // Counted as posted from the reservation on: a post cut short (a
+        // thread killed before its commit) is one the reader did not get.
+        self.word(OFF_POSTED).fetch_add(1, Ordering::Relaxed);
         if let Some(p) = pad_at {
             self.entry(p).store(STATE_PAD << 32, Ordering::Release);
         }
@@ -195,7 +199,6 @@ impl Ring {
             frame.len() as u64 | STATE_COMMITTED << 32,
             Ordering::Release,
         );
-        self.word(OFF_POSTED).fetch_add(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         let waiting = self.word(OFF_WAITING);
         let wake = waiting.load(Ordering::Relaxed) != 0 && waiting.swap(0, Ordering::AcqRel) != 0;
