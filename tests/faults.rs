@@ -876,3 +876,65 @@ int main(void) {
     let verify = sb.rampart().args(["audit", "verify"]).output().unwrap();
     assert!(verify.status.success(), "{}", stdout(&verify));
 }
+
+/// A program cannot put its calls on another process's account: a frame
+/// of the preload library's kind that names another pid (here the
+/// program's parent, the shell) is recorded with the pid of the process
+/// that sent it, as the kernel says (SO_PEERCRED), and its real parent.
+#[test]
+fn a_program_cannot_record_calls_in_another_process_s_name() {
+    let sb = Sandbox::new();
+    let src = r#"
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+static size_t put(unsigned char *b, size_t at, const void *v, size_t n) { memcpy(b + at, v, n); return at + n; }
+static size_t str(unsigned char *b, size_t at, const char *s) {
+    uint16_t n = strlen(s); at = put(b, at, &n, 2); return put(b, at, s, n);
+}
+int main(int argc, char **argv) {
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    strncpy(a.sun_path, getenv("RAMPART_SOCKET"), sizeof a.sun_path - 1);
+    int s = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    if (syscall(SYS_connect, s, &a, sizeof a) != 0) { perror("connect"); return 1; }
+    int32_t victim = getppid(), vparent = 1, me = getpid();
+    unsigned char b[512]; size_t n = 0;
+    n = put(b, n, "RW\1\1", 4); n = put(b, n, &me, 4); n = put(b, n, &vparent, 4);
+    n = str(b, n, "/bin/sh"); n = str(b, n, "/"); n = str(b, n, ""); n = str(b, n, "");
+    syscall(SYS_sendto, s, b, n, 0, 0, 0);
+    uint32_t seq = 1; int32_t zero = 0, flags = 0; uint8_t f = 0, call = 2, oc = 0;
+    n = 0;
+    n = put(b, n, "RW\1\2", 4); n = put(b, n, &seq, 4); n = put(b, n, &f, 1); n = put(b, n, &call, 1);
+    n = put(b, n, &oc, 1); n = put(b, n, &zero, 4); n = put(b, n, &victim, 4); n = put(b, n, &vparent, 4);
+    n = str(b, n, "/bin/sh"); n = str(b, n, "/"); n = put(b, n, &flags, 4); n = str(b, n, argv[1]);
+    long r = syscall(SYS_sendto, s, b, n, 0, 0, 0);
+    printf("%d %d %s\n", me, victim, r > 0 ? "sent" : "not sent");
+    return 0;
+}
+"#;
+    let forger = rampart_e2e::build::gcc_source(&sb.path(""), "forger", src, &[]);
+    let secret = "/forged/in/the/shells/name";
+    let o = sb.run_backend(
+        "preload",
+        &["sh", "-c", &format!("{} {secret}; true", forger.display())],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let mut words = out.split_whitespace();
+    let me: i64 = words.next().unwrap().parse().unwrap();
+    let victim: i64 = words.next().unwrap().parse().unwrap();
+    assert_eq!(words.next(), Some("sent"), "{out}");
+    let records = sb.records();
+    let forged: Vec<_> = records
+        .iter()
+        .filter(|r| r["request"]["path"] == secret)
+        .collect();
+    assert_eq!(forged.len(), 1, "{forged:?}");
+    assert_eq!(forged[0]["request"]["pid"], me, "{:?}", forged[0]);
+    assert_eq!(forged[0]["request"]["ppid"], victim, "{:?}", forged[0]);
+}

@@ -28,7 +28,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use rampart_core::event::{Event, Outcome};
+use rampart_core::event::{Event, Outcome, Source};
 use rampart_core::ring::Next;
 use rampart_core::wire::{self, Frame};
 
@@ -139,6 +139,11 @@ struct Conn {
     pending_execs: Vec<(u32, Event)>,
     /// The process's record ring, once it asked for one.
     ring: Option<RingMap>,
+    /// The process at the other end, as the kernel says (SO_PEERCRED, in
+    /// the collector's pid namespace; 0 if it could not say).
+    peer_pid: i32,
+    /// Its parent, read once from /proc when a frame names another pid.
+    peer_ppid: Option<i32>,
     /// A ring was granted on this connection (one at most).
     ring_granted: bool,
     /// The program wrote into its ring what no library writes: it is read
@@ -370,10 +375,10 @@ impl State {
             }
             // SAFETY: accept4 returned a new descriptor that we now own.
             let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            match peer_uid(fd.as_raw_fd()) {
+            let peer_pid = match peer_cred(fd.as_raw_fd()) {
                 // SAFETY: geteuid cannot fail.
-                Ok(uid) if uid == unsafe { libc::geteuid() } => {}
-                Ok(uid) => {
+                Ok((uid, pid)) if uid == unsafe { libc::geteuid() } => pid,
+                Ok((uid, _)) => {
                     tracing::warn!("refused a connection from uid {uid}");
                     continue;
                 }
@@ -381,7 +386,7 @@ impl State {
                     tracing::warn!("SO_PEERCRED: {e}");
                     continue;
                 }
-            }
+            };
             let id = self.next_id;
             self.next_id += 1;
             if let Err(e) = epoll_add(ep, fd.as_raw_fd(), id) {
@@ -397,6 +402,8 @@ impl State {
                     exe: String::new(),
                     pending_execs: Vec::new(),
                     ring: None,
+                    peer_pid,
+                    peer_ppid: None,
                     ring_granted: false,
                     ring_spoiled: false,
                 },
@@ -572,7 +579,11 @@ impl State {
                 session,
                 ..
             } => {
-                conn.pid = pid;
+                conn.pid = if conn.peer_pid > 0 {
+                    conn.peer_pid
+                } else {
+                    pid
+                };
                 conn.exe = exe;
                 // A new process: its first call, often an exec that waits
                 // for a verdict, follows at once; do not nap on it.
@@ -597,8 +608,9 @@ impl State {
             Frame::Event {
                 seq,
                 wants_verdict,
-                event,
+                mut event,
             } => {
+                own_pids(conn, &mut event);
                 self.round_waits |= wants_verdict;
                 let reply = wants_verdict.then(|| Reply {
                     conn: conn.fd.clone(),
@@ -672,6 +684,33 @@ fn cut_ring_note(conn: &Conn) -> Option<Work> {
     Some(Work::Note(Record::lost(
         &o.agent, &o.session, conn.pid, &conn.exe, count,
     )))
+}
+
+/// A frame of the preload library is about the process that sent it: the
+/// pid it names must be the connection's, as the kernel says. One that
+/// names another (a program forging records for another process, or one
+/// in another pid namespace, whose pids are its own) is recorded with the
+/// kernel's pid and parent, in the collector's view. Frames of the trace
+/// backend (`__trace-exec`, a traced run reporting to `rampart serve`)
+/// name the tracees of the sender and are left as they are.
+fn own_pids(conn: &mut Conn, event: &mut Event) {
+    if conn.peer_pid <= 0 || event.source == Source::Trace || event.pid == conn.peer_pid {
+        return;
+    }
+    let peer = conn.peer_pid;
+    let ppid = *conn
+        .peer_ppid
+        .get_or_insert_with(|| parent_of(peer).unwrap_or(0));
+    event.pid = peer;
+    event.ppid = ppid;
+}
+
+/// The parent pid of `pid` (`/proc/PID/stat`, field 4).
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold anything.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// `SO_PASSRIGHTS` (Linux 6.16): whether a socket may be sent descriptors.
@@ -749,7 +788,7 @@ fn bind_seqpacket(path: &PathBuf) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-fn peer_uid(fd: RawFd) -> io::Result<u32> {
+fn peer_cred(fd: RawFd) -> io::Result<(u32, i32)> {
     // SAFETY: ucred is plain old data; getsockopt writes at most `len` bytes.
     let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
@@ -765,7 +804,7 @@ fn peer_uid(fd: RawFd) -> io::Result<u32> {
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(cred.uid)
+    Ok((cred.uid, cred.pid))
 }
 
 fn epoll_create() -> io::Result<OwnedFd> {
