@@ -1,6 +1,7 @@
 //! Per-process facts the hooks need: the environment saved at load time
 //! (`RAMPART_*`, `LD_PRELOAD`), the executable, the process's own pid (in
-//! a wipe-on-fork page), the parent pid, and the event sequence number.
+//! a wipe-on-fork page, once it made a few calls), the parent pid, and the
+//! event sequence number.
 //!
 //! Everything lives in statics written once (at load, or by the first hook
 //! that runs before the library's constructor) and published with atomics;
@@ -154,9 +155,6 @@ pub fn init() {
     s.fail_open = env::flag(s.var(env::FAIL_OPEN.as_bytes()));
     s.timeout_ms = env::timeout_ms(s.var(env::DECISION_TIMEOUT_MS.as_bytes()));
     find_own_path(s);
-    if s.active {
-        make_pid_page();
-    }
     // Resolve the real execve now: its first use may be in a vfork child,
     // where dlsym (which takes the loader's lock) is best avoided.
     let _ = crate::real::execve.addr();
@@ -269,13 +267,20 @@ pub fn exe() -> &'static [u8] {
 /// kernel every time), else its address.
 static PID_PAGE: AtomicUsize = AtomicUsize::new(0);
 
-/// The caller's pid without a system call: it sits in a wipe-on-fork page
-/// made at load (when a collector is named), so a child made by `fork` or a
-/// raw `clone` (no atfork handler needed) finds 0 there and asks the kernel
-/// once. A vfork child (or
-/// one cloned with `CLONE_VM`) shares the page and would read its parent's
-/// pid: the exec and spawn hooks, which run in such children, use
-/// [`sys::getpid`] instead.
+/// Calls that ask the kernel for the pid before the page is made: a
+/// process that makes only a few (most of them) makes no page at all.
+const PID_PAGE_AFTER: u32 = 16;
+static PID_ASKED: AtomicU32 = AtomicU32::new(0);
+
+/// The caller's pid without a system call: after a process's first
+/// [`PID_PAGE_AFTER`] calls it sits in a wipe-on-fork page, so a child made
+/// by `fork` or a raw `clone` (no atfork handler needed) finds 0 there and
+/// asks the kernel once. A vfork child (or one cloned with `CLONE_VM`)
+/// shares the page and reads its parent's pid: the exec and spawn hooks,
+/// which run in such children, use [`sys::getpid`] instead. (Were a vfork
+/// child the one to make the page, its parent would read the child's pid:
+/// its records are still its own, as the collector takes the pid of a
+/// preload frame from the connection, and it connects anew.)
 pub fn pid() -> i32 {
     let page = PID_PAGE.load(Ordering::Acquire);
     if page > 1 {
@@ -290,11 +295,13 @@ pub fn pid() -> i32 {
         cell.store(p, Ordering::Relaxed);
         return p;
     }
+    if page == 0 && PID_ASKED.fetch_add(1, Ordering::Relaxed) + 1 >= PID_PAGE_AFTER {
+        make_pid_page();
+    }
     sys::getpid()
 }
 
-/// Made once, at load, by the process itself: never by a vfork child,
-/// which would leave its own pid in its parent's memory.
+#[cold]
 fn make_pid_page() {
     if PID_PAGE
         .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
