@@ -94,6 +94,7 @@ impl Server {
                     ringed: Vec::new(),
                     accept_paused_until: None,
                     accept_warned: None,
+                    max_conns: max_conns(),
                 };
                 if let Err(e) = state.serve(listener, wake_thread, &stop_thread) {
                     tracing::error!("collector server stopped: {e:#}");
@@ -173,6 +174,8 @@ struct State {
     accept_paused_until: Option<Instant>,
     /// When that was last said (at most every 10 s).
     accept_warned: Option<Instant>,
+    /// Connections kept open at most ([`max_conns`], read once).
+    max_conns: usize,
 }
 
 /// Descriptors kept free of connections for the trail and the rest.
@@ -313,7 +316,7 @@ impl State {
     }
 
     fn accept_all(&mut self, ep: &OwnedFd, listener: &OwnedFd) {
-        self.accept_up_to(ep, listener, max_conns());
+        self.accept_up_to(ep, listener, self.max_conns);
     }
 
     /// At the stop: accept every connection still in the backlog; when
