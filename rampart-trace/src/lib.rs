@@ -40,6 +40,7 @@
 //!   another thread of the process holds a live descriptor (README:
 //!   enforcement against a hostile program).
 
+mod calls;
 mod dirfds;
 mod dns;
 mod filter;

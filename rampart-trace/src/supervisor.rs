@@ -17,23 +17,19 @@
 //! it reached is decided), and never leaves the tree stopped: on any early exit (a
 //! panic in the sink) it kills the tree.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io;
-use std::net::IpAddr;
-use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use rampart_core::event::{name_from_bytes, Call, Event, Op, Outcome, Source};
-use rampart_core::path;
+use rampart_core::event::{Call, Event, Op, Outcome};
 
+use crate::calls::{Calls, Process};
 use crate::dirfds::DirFds;
-use crate::memory::{self, PATH_MAX};
+use crate::memory;
 use crate::net::{self, Target};
 use crate::regs::{self, nr, SyscallStop};
-use crate::{dns, links, mutation, procfs, Options, RunReport, Sink, Verdict};
+use crate::{dns, procfs, Options, RunReport, Sink, Verdict};
 
-const AT_FDCWD: i32 = libc::AT_FDCWD;
-const AT_EMPTY_PATH: u64 = libc::AT_EMPTY_PATH as u64;
 /// Kernel-internal "restart me" errnos seen at a syscall-exit stop.
 const ERESTARTSYS: i64 = 512;
 const ERESTART_RESTARTBLOCK: i64 = 516;
@@ -103,6 +99,20 @@ enum Pending {
     Unread { errno: i32 },
 }
 
+impl Pending {
+    /// A call read into `event`, not decided yet.
+    fn new(event: Event) -> Pending {
+        Pending::Call {
+            nr: 0,
+            args: [0; 6],
+            event,
+            denied: None,
+            passed: false,
+            truncate: false,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Thread {
     tgid: Option<i32>,
@@ -116,52 +126,14 @@ struct Thread {
     interrupted: Option<Pending>,
 }
 
-#[derive(Default)]
-struct Process {
-    exe: Option<String>,
-    cwd: Option<String>,
-    ppid: Option<i32>,
-    pidfd: Option<Option<OwnedFd>>,
-    dns: HashMap<IpAddr, String>,
-    dirfds: DirFds,
-    /// Destinations already sent to with an address (allowed): a send to
-    /// one is not a net call again ([`Supervisor::send_call`]).
-    sent: HashSet<Dest>,
-}
-
-/// Where a send with an address goes, for [`Process::sent`].
-#[derive(Clone, PartialEq, Eq, Hash)]
-enum Dest {
-    Inet { udp: bool, addr: IpAddr, port: u16 },
-    Unix(String),
-}
-
-impl Dest {
-    fn of(call: &Call) -> Option<Dest> {
-        match call {
-            Call::ConnectInet {
-                addr, port, proto, ..
-            } => Some(Dest::Inet {
-                udp: *proto == rampart_core::event::Proto::Udp,
-                addr: *addr,
-                port: *port,
-            }),
-            Call::ConnectUnix { path } => Some(Dest::Unix(path.clone())),
-            _ => None,
-        }
-    }
-}
-
-/// Destinations remembered per process before the set starts again.
-const SENT_MAX: usize = 4096;
-
 pub struct Supervisor<'a> {
     opts: &'a Options,
     sink: &'a mut dyn Sink,
     root: i32,
     root_status: Option<i32>,
     threads: HashMap<i32, Thread>,
-    procs: HashMap<i32, Process>,
+    /// Reads each call into an event, with the per-process caches.
+    calls: Calls<'a>,
     report: RunReport,
     finished: bool,
     /// Poll for stops before sleeping ([`Spin`]); off when idle CPUs poll.
@@ -171,9 +143,6 @@ pub struct Supervisor<'a> {
     /// was seen, and whether they were counted as a process: the late
     /// event must neither count them again nor bring back an entry.
     exited_unborn: HashMap<i32, bool>,
-    /// The call being read had an argument this tracer may not read (see
-    /// [`Supervisor::unreadable`]).
-    blind: bool,
 }
 
 /// How to resume a stopped tracee.
@@ -228,15 +197,15 @@ impl<'a> Supervisor<'a> {
                 ..Default::default()
             },
         );
-        let mut procs = HashMap::new();
-        procs.insert(root, Process::default());
+        let mut calls = Calls::new(opts);
+        calls.procs.insert(root, Process::default());
         Supervisor {
             opts,
             sink,
             root,
             root_status: None,
             threads,
-            procs,
+            calls,
             report: RunReport {
                 processes: 1,
                 ..Default::default()
@@ -245,7 +214,6 @@ impl<'a> Supervisor<'a> {
             polls,
             spin: Spin::default(),
             exited_unborn: HashMap::new(),
-            blind: false,
         }
     }
 
@@ -418,13 +386,13 @@ impl<'a> Supervisor<'a> {
         entry.tgid = Some(child);
         // A forked process has its parent's image and directory.
         let parent_tgid = self.tgid_of(parent);
-        let (exe, cwd) = match self.procs.get(&parent_tgid) {
+        let (exe, cwd) = match self.calls.procs.get(&parent_tgid) {
             Some(p) => (p.exe.clone(), p.cwd.clone()),
             None => (None, None),
         };
         // The child may have stopped (even exec'd) before this event was
         // seen: what it already told us is newer than its parent's state.
-        if let std::collections::hash_map::Entry::Vacant(slot) = self.procs.entry(child) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.calls.procs.entry(child) {
             self.report.processes += 1;
             slot.insert(Process {
                 exe,
@@ -441,9 +409,9 @@ impl<'a> Supervisor<'a> {
         }
         let g = procfs::tgid(tid).unwrap_or(tid);
         t.tgid = Some(g);
-        if !self.procs.contains_key(&g) {
+        if !self.calls.procs.contains_key(&g) {
             self.report.processes += 1;
-            self.procs.insert(g, Process::default());
+            self.calls.procs.insert(g, Process::default());
         }
         g
     }
@@ -454,9 +422,9 @@ impl<'a> Supervisor<'a> {
         if let Some(mut t) = thread {
             self.flush(&mut t);
         }
-        let counted = self.procs.remove(&tid).is_some();
+        let counted = self.calls.procs.remove(&tid).is_some();
         if counted {
-            for p in self.procs.values_mut() {
+            for p in self.calls.procs.values_mut() {
                 if p.ppid == Some(tid) {
                     p.ppid = None; // reparented: read again when needed
                 }
@@ -539,49 +507,22 @@ impl<'a> Supervisor<'a> {
 
         let tgid = self.tgid_of(tid);
         let pending = match nr {
-            n if n == nr::EXECVE => self.exec_call(tid, tgid, AT_FDCWD, args[0], args[1], false),
-            n if n == nr::EXECVEAT => {
-                let empty = args[4] & AT_EMPTY_PATH != 0;
-                self.exec_call(tid, tgid, args[0] as i32, args[1], args[2], empty)
-            }
-            n if Some(n) == nr::OPEN => {
-                self.open_call(tid, tgid, AT_FDCWD, args[0], args[1] as i32, 0)
-            }
-            n if Some(n) == nr::CREAT => {
-                let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
-                self.open_call(tid, tgid, AT_FDCWD, args[0], flags, 0)
-            }
-            n if n == nr::OPENAT => {
-                self.open_call(tid, tgid, args[0] as i32, args[1], args[2] as i32, 0)
-            }
-            n if n == nr::OPENAT2 => {
-                let (flags, resolve) =
-                    memory::read_struct::<libc::open_how>(tid, args[2], args[3] as usize)
-                        .map(|(how, _)| (how.flags as i32, how.resolve))
-                        .unwrap_or((0, 0));
-                self.open_call(tid, tgid, args[0] as i32, args[1], flags, resolve)
-            }
-            n if n == nr::CONNECT => {
-                self.address_call(tid, tgid, args[0] as i32, args[1], args[2] as usize, false)
-            }
             n if n == nr::CHDIR || n == nr::FCHDIR => {
-                if let Some(p) = self.procs.get_mut(&tgid) {
+                if let Some(p) = self.calls.procs.get_mut(&tgid) {
                     p.cwd = None;
                 }
                 Some(Pending::Chdir)
-            }
-            n if n == nr::SENDTO => self.send_call(tid, tgid, args[0] as i32, args[4], args[5]),
-            n if n == nr::SENDMSG => self.sendmsg_call(tid, tgid, args[0] as i32, args[1]),
-            n if n == nr::SENDMMSG => {
-                self.sendmmsg_call(tid, tgid, args[0] as i32, args[1], args[2] as u32)
             }
             n if n == nr::RECVFROM => Some(Pending::Recv {
                 buf: args[1],
                 src: args[4],
             }),
-            n => mutation::layout(n).and_then(|l| self.mutation_call(tid, tgid, l, &args)),
+            n if n == nr::SENDMMSG => self
+                .sendmmsg_call(tid, tgid, args[0] as i32, args[1], args[2] as u32)
+                .map(Pending::new),
+            n => self.calls.event_of(tid, tgid, n, &args).map(Pending::new),
         };
-        if std::mem::take(&mut self.blind) && self.opts.enforce {
+        if std::mem::take(&mut self.calls.blind) && self.opts.enforce {
             // Nothing trustworthy to record: the call is refused unrecorded.
             if regs::skip_syscall(tid).is_err() {
                 // SAFETY: plain kill of a tracee that must not run the call.
@@ -626,280 +567,13 @@ impl<'a> Supervisor<'a> {
                 }
             }
             if denied.is_none() && [nr::SENDTO, nr::SENDMSG, nr::SENDMMSG].contains(&nr) {
-                if let Some(d) = Dest::of(&event.call) {
-                    let p = self.procs.entry(tgid).or_default();
-                    if p.sent.len() >= SENT_MAX {
-                        p.sent.clear();
-                    }
-                    p.sent.insert(d);
-                }
+                self.calls.sent(tgid, &event.call);
             }
         }
         if let Some(t) = self.threads.get_mut(&tid) {
             t.pending = Some(pending);
         }
         Resume::ToExit
-    }
-
-    /// An argument of the call being read could not be read. A bad pointer
-    /// (`EFAULT`) fails the call in the kernel too; anything else (the
-    /// process is not dumpable and this tracer is not root) means the call
-    /// cannot be decided: in enforce mode it is refused ([`Pending::Unread`]).
-    fn unreadable<T: Default>(&mut self, e: io::Error) -> T {
-        if e.raw_os_error() != Some(libc::EFAULT) {
-            self.blind = true;
-        }
-        T::default()
-    }
-
-    fn new_event(&mut self, tid: i32, tgid: i32, call: Call, truncated: bool) -> Event {
-        let track_cwd = self.opts.track_cwd;
-        let p = self.procs.entry(tgid).or_default();
-        let exe = p
-            .exe
-            .get_or_insert_with(|| procfs::exe(tid).unwrap_or_default())
-            .clone();
-        let cwd = if track_cwd {
-            p.cwd
-                .get_or_insert_with(|| procfs::cwd(tid).unwrap_or_default())
-                .clone()
-        } else {
-            procfs::cwd(tid).unwrap_or_default()
-        };
-        let ppid = *p
-            .ppid
-            .get_or_insert_with(|| procfs::ppid(tgid).unwrap_or(0));
-        Event {
-            pid: tgid,
-            ppid,
-            exe,
-            cwd,
-            source: Source::Trace,
-            call,
-            outcome: Outcome::Unknown,
-            truncated,
-        }
-    }
-
-    /// The directory a `*at` path is relative to: the cwd or the dirfd's target.
-    fn base_dir(&mut self, tid: i32, tgid: i32, dirfd: i32) -> String {
-        if dirfd == AT_FDCWD {
-            if self.opts.track_cwd {
-                let p = self.procs.entry(tgid).or_default();
-                return p
-                    .cwd
-                    .get_or_insert_with(|| procfs::cwd(tid).unwrap_or_default())
-                    .clone();
-            }
-            return procfs::cwd(tid).unwrap_or_default();
-        }
-        let p = self.procs.entry(tgid).or_default();
-        let pidfd = p.pidfd.get_or_insert_with(|| net::pidfd_open(tgid));
-        p.dirfds.path(tid, pidfd.as_ref(), dirfd)
-    }
-
-    /// Read a path argument and make it absolute; `(path, truncated)`.
-    fn path_arg(&mut self, tid: i32, tgid: i32, dirfd: i32, addr: u64) -> (String, bool) {
-        self.path_arg_in(tid, tgid, dirfd, addr, false)
-    }
-
-    /// [`Self::path_arg`]; `rooted`: an absolute path is under `dirfd`
-    /// (`openat2`'s `RESOLVE_IN_ROOT`, `RESOLVE_BENEATH`).
-    fn path_arg_in(
-        &mut self,
-        tid: i32,
-        tgid: i32,
-        dirfd: i32,
-        addr: u64,
-        rooted: bool,
-    ) -> (String, bool) {
-        let (raw, cut) =
-            memory::read_cstring(tid, addr, PATH_MAX).unwrap_or_else(|e| self.unreadable(e));
-        let mut raw = name_from_bytes(&raw).into_owned();
-        if rooted && raw.starts_with('/') {
-            raw = raw.trim_start_matches('/').to_string();
-            if raw.is_empty() {
-                raw.push('.');
-            }
-        }
-        if raw.starts_with('/') {
-            return (path::clean(&raw).into_owned(), cut);
-        }
-        if raw.is_empty() {
-            return (raw, cut);
-        }
-        let base = self.base_dir(tid, tgid, dirfd);
-        (path::join(&base, &raw).into_owned(), cut)
-    }
-
-    fn exec_call(
-        &mut self,
-        tid: i32,
-        tgid: i32,
-        dirfd: i32,
-        path: u64,
-        argv: u64,
-        empty_path: bool,
-    ) -> Option<Pending> {
-        let (mut path, mut truncated) = self.path_arg(tid, tgid, dirfd, path);
-        if path.is_empty() && empty_path {
-            path = procfs::fd_target(tid, dirfd).unwrap_or_default();
-        }
-        let (words, cut) =
-            memory::read_string_array(tid, argv, self.opts.max_argv_bytes).unwrap_or_default();
-        truncated |= cut;
-        let argv = words
-            .iter()
-            .map(|w| name_from_bytes(w).into_owned())
-            .collect();
-        let event = self.new_event(
-            tid,
-            tgid,
-            Call::Exec {
-                path,
-                argv,
-                via: None,
-            },
-            truncated,
-        );
-        Some(Pending::Call {
-            nr: 0,
-            args: [0; 6],
-            event,
-            denied: None,
-            passed: false,
-            truncate: false,
-        })
-    }
-
-    fn open_call(
-        &mut self,
-        tid: i32,
-        tgid: i32,
-        dirfd: i32,
-        path: u64,
-        flags: i32,
-        resolve: u64,
-    ) -> Option<Pending> {
-        const ROOTED: u64 = 0x08 | 0x10; // RESOLVE_BENEATH | RESOLVE_IN_ROOT
-        let rooted = resolve & ROOTED != 0;
-        let (path, truncated) = self.path_arg_in(tid, tgid, dirfd, path, rooted);
-        // Enforce: an open is decided on the file it reaches before it runs
-        // (the exit checks what it did reach), and a file created through
-        // a link where it lands.
-        let excl = libc::O_CREAT | libc::O_EXCL;
-        let follows = flags & libc::O_NOFOLLOW == 0 && flags & excl != excl;
-        let resolved = if !self.opts.enforce || rooted {
-            None
-        } else {
-            links::reached_at(&path, follows, tid, tgid).or_else(|| {
-                (flags & libc::O_CREAT != 0 && follows)
-                    .then(|| links::created_at(&path))
-                    .flatten()
-            })
-        };
-        let event = self.new_event(
-            tid,
-            tgid,
-            Call::Open {
-                path,
-                flags,
-                resolved,
-            },
-            truncated,
-        );
-        Some(Pending::Call {
-            nr: 0,
-            args: [0; 6],
-            event,
-            denied: None,
-            passed: false,
-            truncate: false,
-        })
-    }
-
-    /// A mutation laid out as `layout` says; `None` for one on a
-    /// descriptor alone (a NULL path: `futimesat`), which the open of the
-    /// file decided.
-    fn mutation_call(
-        &mut self,
-        tid: i32,
-        tgid: i32,
-        layout: &mutation::Layout,
-        args: &[u64; 6],
-    ) -> Option<Pending> {
-        let dirfd = |d: Option<usize>| d.map_or(AT_FDCWD, |i| args[i] as i32);
-        let (dir, at) = layout.path;
-        if args[at] == 0 {
-            return None;
-        }
-        let (mut path, mut truncated) = self.path_arg(tid, tgid, dirfd(dir), args[at]);
-        if path.is_empty()
-            && layout
-                .empty_path_flags
-                .is_some_and(|i| args[i] & AT_EMPTY_PATH != 0)
-        {
-            // The descriptor's own file (the cwd for AT_FDCWD), as under preload.
-            path = self.base_dir(tid, tgid, dirfd(dir));
-        }
-        let new_path = match layout.new_path {
-            Some((dir, at)) => {
-                let (p, cut) = self.path_arg(tid, tgid, dirfd(dir), args[at]);
-                truncated |= cut;
-                Some(p)
-            }
-            None => None,
-        };
-        // A symlink's target is kept as written: it is relative to the
-        // link's directory, not to anything the tracer could join it to.
-        let target = layout.target.map(|at| {
-            let (raw, cut) = memory::read_cstring(tid, args[at], PATH_MAX).unwrap_or_default();
-            truncated |= cut;
-            name_from_bytes(&raw).into_owned()
-        });
-        let call = Call::Mutate {
-            op: layout.op,
-            path,
-            new_path,
-            target,
-        };
-        let event = self.new_event(tid, tgid, call, truncated);
-        Some(Pending::Call {
-            nr: 0,
-            args: [0; 6],
-            event,
-            denied: None,
-            passed: false,
-            truncate: false,
-        })
-    }
-
-    /// A send of `fd` with the address at `addr` (`len` bytes): a net call
-    /// to it, like a connect, the first time this process sends there;
-    /// `None` without an address or for a destination it sent to before.
-    fn send_call(&mut self, tid: i32, tgid: i32, fd: i32, addr: u64, len: u64) -> Option<Pending> {
-        if addr == 0 || len == 0 {
-            return None;
-        }
-        let pending = self.address_call(tid, tgid, fd, addr, len as usize, true)?;
-        let Pending::Call { event, .. } = &pending else {
-            return None;
-        };
-        let seen = Dest::of(&event.call)
-            .is_some_and(|d| self.procs.get(&tgid).is_some_and(|p| p.sent.contains(&d)));
-        (!seen).then_some(pending)
-    }
-
-    /// `sendmsg(fd, msg, flags)`: [`Self::send_call`] on the message's name.
-    fn sendmsg_call(&mut self, tid: i32, tgid: i32, fd: i32, msg: u64) -> Option<Pending> {
-        let size = std::mem::size_of::<libc::msghdr>();
-        let (h, got) = memory::read_struct::<libc::msghdr>(tid, msg, size)
-            .map_err(|e| self.unreadable::<()>(e))
-            .ok()?;
-        if got < size {
-            return None;
-        }
-        self.send_call(tid, tgid, fd, h.msg_name as u64, u64::from(h.msg_namelen))
     }
 
     /// `sendmmsg(fd, vec, vlen, flags)`: one destination not sent to
@@ -914,44 +588,13 @@ impl<'a> Supervisor<'a> {
         fd: i32,
         vec: u64,
         vlen: u32,
-    ) -> Option<Pending> {
-        let size = std::mem::size_of::<libc::mmsghdr>();
-        let mut first: Option<(usize, Pending, Dest)> = None;
-        let mut cut = None;
-        for i in 0..vlen.min(1024) as usize {
-            let at = vec + (i * size) as u64;
-            let (m, got) = match memory::read_struct::<libc::mmsghdr>(tid, at, size) {
-                Ok(r) => r,
-                Err(e) => {
-                    self.unreadable::<()>(e);
-                    break;
-                }
-            };
-            if got < size {
-                break;
-            }
-            let h = m.msg_hdr;
-            let Some(pending) =
-                self.send_call(tid, tgid, fd, h.msg_name as u64, u64::from(h.msg_namelen))
-            else {
-                continue;
-            };
-            let Pending::Call { event, .. } = &pending else {
-                continue;
-            };
-            let Some(dest) = Dest::of(&event.call) else {
-                continue;
-            };
-            match &first {
-                None => first = Some((i, pending, dest)),
-                Some((_, _, d)) if *d == dest => {}
-                Some(_) => {
-                    cut = Some(i);
-                    break;
-                }
-            }
-        }
-        let (i, pending, _) = first?;
+    ) -> Option<Event> {
+        let mut new = self
+            .calls
+            .sendmmsg_call(tid, tgid, fd, vec, vlen)
+            .into_iter();
+        let (i, event) = new.next()?;
+        let cut = new.next().map(|(at, _)| at);
         let count = if i > 0 { Some(i) } else { cut };
         if let Some(count) = count {
             if regs::set_arg(tid, 2, count as u64).is_err() {
@@ -961,68 +604,7 @@ impl<'a> Supervisor<'a> {
             }
         }
         // Messages to known destinations go first; the new one waits.
-        (i == 0).then_some(pending)
-    }
-
-    /// A call of `fd` that reaches the address at `addr`: a connect, or a
-    /// send (`send`: an IPv4 socket sends to an `AF_UNSPEC` address as to
-    /// `AF_INET`, where a connect takes it as "dissolve").
-    fn address_call(
-        &mut self,
-        tid: i32,
-        tgid: i32,
-        fd: i32,
-        addr: u64,
-        len: usize,
-        send: bool,
-    ) -> Option<Pending> {
-        let (mut raw, got) = memory::read_struct::<libc::sockaddr_storage>(tid, addr, len)
-            .map_err(|e| self.unreadable::<()>(e))
-            .ok()?;
-        if send && raw.ss_family == libc::AF_UNSPEC as libc::sa_family_t && got >= 16 {
-            raw.ss_family = libc::AF_INET as libc::sa_family_t;
-        }
-        // SAFETY: sockaddr_storage is plain data; `got` bytes of it were filled.
-        let bytes = unsafe {
-            std::slice::from_raw_parts((&raw as *const libc::sockaddr_storage).cast::<u8>(), got)
-        };
-        let call = match net::parse_sockaddr(bytes) {
-            Target::Inet { addr, port } => {
-                let p = self.procs.entry(tgid).or_default();
-                let pidfd = p.pidfd.get_or_insert_with(|| net::pidfd_open(tgid));
-                let proto = net::socket_proto(pidfd.as_ref(), fd);
-                let domain = p.dns.get(&addr).cloned();
-                Call::ConnectInet {
-                    addr,
-                    port,
-                    proto,
-                    domain,
-                }
-            }
-            Target::Unix { path } => {
-                // An empty name and an abstract socket's `@name` are kept
-                // as written.
-                let path = if path.is_empty() || path.starts_with('@') {
-                    path
-                } else if path.starts_with('/') {
-                    path::clean(&path).into_owned()
-                } else {
-                    let base = self.base_dir(tid, tgid, AT_FDCWD);
-                    path::join(&base, &path).into_owned()
-                };
-                Call::ConnectUnix { path }
-            }
-            Target::Other => return None,
-        };
-        let event = self.new_event(tid, tgid, call, false);
-        Some(Pending::Call {
-            nr: 0,
-            args: [0; 6],
-            event,
-            denied: None,
-            passed: false,
-            truncate: false,
-        })
+        (i == 0).then_some(event)
     }
 
     // ---- exit --------------------------------------------------------------
@@ -1142,7 +724,7 @@ impl<'a> Supervisor<'a> {
             }
             Pending::Chdir => {
                 let tgid = self.tgid_of(tid);
-                if let Some(p) = self.procs.get_mut(&tgid) {
+                if let Some(p) = self.calls.procs.get_mut(&tgid) {
                     p.cwd = None;
                 }
             }
@@ -1208,7 +790,7 @@ impl<'a> Supervisor<'a> {
     /// A rename worked: any cached directory (a cwd, a directory
     /// descriptor's path) may have a new name. Read them again.
     fn renamed(&mut self) {
-        for p in self.procs.values_mut() {
+        for p in self.calls.procs.values_mut() {
             p.cwd = None;
             p.dirfds = DirFds::default();
         }
@@ -1225,7 +807,7 @@ impl<'a> Supervisor<'a> {
         let Ok(text) = text else { return };
         let found = dns::hosts_file(&String::from_utf8_lossy(&text));
         let tgid = self.tgid_of(tid);
-        let p = self.procs.entry(tgid).or_default();
+        let p = self.calls.procs.entry(tgid).or_default();
         if p.dns.len() + found.len() > DNS_CACHE_MAX {
             p.dns.clear();
         }
@@ -1254,7 +836,7 @@ impl<'a> Supervisor<'a> {
             return;
         }
         let tgid = self.tgid_of(tid);
-        let p = self.procs.entry(tgid).or_default();
+        let p = self.calls.procs.entry(tgid).or_default();
         if p.dns.len() + found.len() > DNS_CACHE_MAX {
             p.dns.clear();
         }
@@ -1274,7 +856,7 @@ impl<'a> Supervisor<'a> {
             self.threads.insert(tid, execing);
         }
         let tgid = tid;
-        if let Some(p) = self.procs.get_mut(&tgid) {
+        if let Some(p) = self.calls.procs.get_mut(&tgid) {
             // A new program: its sends are decided afresh.
             p.sent.clear();
         }
@@ -1284,7 +866,7 @@ impl<'a> Supervisor<'a> {
         let loaded = procfs::exe(tid).unwrap_or_default();
         let pending = self.threads.get_mut(&tid).and_then(|t| t.pending.take());
         {
-            let p = self.procs.entry(tgid).or_default();
+            let p = self.calls.procs.entry(tgid).or_default();
             p.exe = Some(loaded.clone());
             p.dns.clear();
         }

@@ -1,0 +1,479 @@
+//! Reading a watched call into an [`Event`]: its path arguments made
+//! absolute (against the cwd or a directory descriptor, as the kernel
+//! resolves them), an exec's argv, an open's flags and the file it would
+//! reach, a mutation's paths, a connect's or send's address, with the
+//! per-process facts an event carries (exe, cwd, parent) cached.
+//!
+//! Both ways the trace backend sees a call use it: the ptrace supervisor
+//! at a seccomp stop and the user-notification handler of unhooked calls. It only reads (the
+//! caller's memory, `/proc`); it never stops, resumes or changes a thread,
+//! and decides nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::net::IpAddr;
+use std::os::fd::OwnedFd;
+
+use rampart_core::event::{name_from_bytes, Call, Event, Outcome, Source};
+use rampart_core::path;
+
+use crate::dirfds::DirFds;
+use crate::memory::{self, PATH_MAX};
+use crate::net::{self, Target};
+use crate::regs::nr;
+use crate::{links, mutation, procfs, Options};
+
+const AT_FDCWD: i32 = libc::AT_FDCWD;
+const AT_EMPTY_PATH: u64 = libc::AT_EMPTY_PATH as u64;
+
+#[derive(Default)]
+pub(crate) struct Process {
+    pub exe: Option<String>,
+    pub cwd: Option<String>,
+    pub ppid: Option<i32>,
+    pub pidfd: Option<Option<OwnedFd>>,
+    pub dns: HashMap<IpAddr, String>,
+    pub dirfds: DirFds,
+    /// Destinations already sent to with an address (allowed): a send to
+    /// one is not a net call again ([`Calls::send_call`]).
+    pub sent: HashSet<Dest>,
+}
+
+/// Where a send with an address goes, for [`Process::sent`].
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Dest {
+    Inet { udp: bool, addr: IpAddr, port: u16 },
+    Unix(String),
+}
+
+impl Dest {
+    pub fn of(call: &Call) -> Option<Dest> {
+        match call {
+            Call::ConnectInet {
+                addr, port, proto, ..
+            } => Some(Dest::Inet {
+                udp: *proto == rampart_core::event::Proto::Udp,
+                addr: *addr,
+                port: *port,
+            }),
+            Call::ConnectUnix { path } => Some(Dest::Unix(path.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// Destinations remembered per process before the set starts again.
+pub(crate) const SENT_MAX: usize = 4096;
+
+/// The reader of watched calls, with the per-process caches.
+pub(crate) struct Calls<'a> {
+    pub opts: &'a Options,
+    pub procs: HashMap<i32, Process>,
+    /// The call being read had an argument this reader may not read (see
+    /// [`Calls::unreadable`]); the caller takes it back.
+    pub blind: bool,
+    /// Find the file an open reaches before it runs in monitor mode too
+    /// (for a caller that never sees the open's exit).
+    pub resolve_at_entry: bool,
+}
+
+impl<'a> Calls<'a> {
+    pub fn new(opts: &'a Options) -> Self {
+        Calls {
+            opts,
+            procs: HashMap::new(),
+            blind: false,
+            resolve_at_entry: false,
+        }
+    }
+
+    /// The event of a watched call `nr(args)` of thread `tid` of `tgid`:
+    /// an exec, an open, a connect, a send with an address to a new
+    /// destination, a mutation; `None` for anything else (and for
+    /// `sendmmsg`, which has [`Calls::sendmmsg_call`]).
+    pub fn event_of(&mut self, tid: i32, tgid: i32, nr: i64, args: &[u64; 6]) -> Option<Event> {
+        match nr {
+            n if n == nr::EXECVE => self.exec_call(tid, tgid, AT_FDCWD, args[0], args[1], false),
+            n if n == nr::EXECVEAT => {
+                let empty = args[4] & AT_EMPTY_PATH != 0;
+                self.exec_call(tid, tgid, args[0] as i32, args[1], args[2], empty)
+            }
+            n if Some(n) == nr::OPEN => {
+                self.open_call(tid, tgid, AT_FDCWD, args[0], args[1] as i32, 0)
+            }
+            n if Some(n) == nr::CREAT => {
+                let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
+                self.open_call(tid, tgid, AT_FDCWD, args[0], flags, 0)
+            }
+            n if n == nr::OPENAT => {
+                self.open_call(tid, tgid, args[0] as i32, args[1], args[2] as i32, 0)
+            }
+            n if n == nr::OPENAT2 => {
+                let (flags, resolve) =
+                    memory::read_struct::<libc::open_how>(tid, args[2], args[3] as usize)
+                        .map(|(how, _)| (how.flags as i32, how.resolve))
+                        .unwrap_or((0, 0));
+                self.open_call(tid, tgid, args[0] as i32, args[1], flags, resolve)
+            }
+            n if n == nr::CONNECT => {
+                self.address_call(tid, tgid, args[0] as i32, args[1], args[2] as usize, false)
+            }
+            n if n == nr::SENDTO => self.send_call(tid, tgid, args[0] as i32, args[4], args[5]),
+            n if n == nr::SENDMSG => self.sendmsg_call(tid, tgid, args[0] as i32, args[1]),
+            n => mutation::layout(n).and_then(|l| self.mutation_call(tid, tgid, l, args)),
+        }
+    }
+
+    /// Remember that `tgid` sent to the destination of `call` (allowed):
+    /// later sends there are not net calls again.
+    pub fn sent(&mut self, tgid: i32, call: &Call) {
+        if let Some(d) = Dest::of(call) {
+            let p = self.procs.entry(tgid).or_default();
+            if p.sent.len() >= SENT_MAX {
+                p.sent.clear();
+            }
+            p.sent.insert(d);
+        }
+    }
+
+    /// An argument of the call being read could not be read. A bad pointer
+    /// (`EFAULT`) fails the call in the kernel too; anything else (the
+    /// process is not dumpable and this tracer is not root) means the call
+    /// cannot be decided: in enforce mode it is refused.
+    pub fn unreadable<T: Default>(&mut self, e: io::Error) -> T {
+        if e.raw_os_error() != Some(libc::EFAULT) {
+            self.blind = true;
+        }
+        T::default()
+    }
+
+    pub fn new_event(&mut self, tid: i32, tgid: i32, call: Call, truncated: bool) -> Event {
+        let track_cwd = self.opts.track_cwd;
+        let p = self.procs.entry(tgid).or_default();
+        let exe = p
+            .exe
+            .get_or_insert_with(|| procfs::exe(tid).unwrap_or_default())
+            .clone();
+        let cwd = if track_cwd {
+            p.cwd
+                .get_or_insert_with(|| procfs::cwd(tid).unwrap_or_default())
+                .clone()
+        } else {
+            procfs::cwd(tid).unwrap_or_default()
+        };
+        let ppid = *p
+            .ppid
+            .get_or_insert_with(|| procfs::ppid(tgid).unwrap_or(0));
+        Event {
+            pid: tgid,
+            ppid,
+            exe,
+            cwd,
+            source: Source::Trace,
+            call,
+            outcome: Outcome::Unknown,
+            truncated,
+        }
+    }
+
+    /// The directory a `*at` path is relative to: the cwd or the dirfd's target.
+    pub fn base_dir(&mut self, tid: i32, tgid: i32, dirfd: i32) -> String {
+        if dirfd == AT_FDCWD {
+            if self.opts.track_cwd {
+                let p = self.procs.entry(tgid).or_default();
+                return p
+                    .cwd
+                    .get_or_insert_with(|| procfs::cwd(tid).unwrap_or_default())
+                    .clone();
+            }
+            return procfs::cwd(tid).unwrap_or_default();
+        }
+        let p = self.procs.entry(tgid).or_default();
+        let pidfd = p.pidfd.get_or_insert_with(|| net::pidfd_open(tgid));
+        p.dirfds.path(tid, pidfd.as_ref(), dirfd)
+    }
+
+    /// Read a path argument and make it absolute; `(path, truncated)`.
+    pub fn path_arg(&mut self, tid: i32, tgid: i32, dirfd: i32, addr: u64) -> (String, bool) {
+        self.path_arg_in(tid, tgid, dirfd, addr, false)
+    }
+
+    /// [`Self::path_arg`]; `rooted`: an absolute path is under `dirfd`
+    /// (`openat2`'s `RESOLVE_IN_ROOT`, `RESOLVE_BENEATH`).
+    pub fn path_arg_in(
+        &mut self,
+        tid: i32,
+        tgid: i32,
+        dirfd: i32,
+        addr: u64,
+        rooted: bool,
+    ) -> (String, bool) {
+        let (raw, cut) =
+            memory::read_cstring(tid, addr, PATH_MAX).unwrap_or_else(|e| self.unreadable(e));
+        let mut raw = name_from_bytes(&raw).into_owned();
+        if rooted && raw.starts_with('/') {
+            raw = raw.trim_start_matches('/').to_string();
+            if raw.is_empty() {
+                raw.push('.');
+            }
+        }
+        if raw.starts_with('/') {
+            return (path::clean(&raw).into_owned(), cut);
+        }
+        if raw.is_empty() {
+            return (raw, cut);
+        }
+        let base = self.base_dir(tid, tgid, dirfd);
+        (path::join(&base, &raw).into_owned(), cut)
+    }
+
+    pub fn exec_call(
+        &mut self,
+        tid: i32,
+        tgid: i32,
+        dirfd: i32,
+        path: u64,
+        argv: u64,
+        empty_path: bool,
+    ) -> Option<Event> {
+        let (mut path, mut truncated) = self.path_arg(tid, tgid, dirfd, path);
+        if path.is_empty() && empty_path {
+            path = procfs::fd_target(tid, dirfd).unwrap_or_default();
+        }
+        let (words, cut) =
+            memory::read_string_array(tid, argv, self.opts.max_argv_bytes).unwrap_or_default();
+        truncated |= cut;
+        let argv = words
+            .iter()
+            .map(|w| name_from_bytes(w).into_owned())
+            .collect();
+        let event = self.new_event(
+            tid,
+            tgid,
+            Call::Exec {
+                path,
+                argv,
+                via: None,
+            },
+            truncated,
+        );
+        Some(event)
+    }
+
+    pub fn open_call(
+        &mut self,
+        tid: i32,
+        tgid: i32,
+        dirfd: i32,
+        path: u64,
+        flags: i32,
+        resolve: u64,
+    ) -> Option<Event> {
+        const ROOTED: u64 = 0x08 | 0x10; // RESOLVE_BENEATH | RESOLVE_IN_ROOT
+        let rooted = resolve & ROOTED != 0;
+        let (path, truncated) = self.path_arg_in(tid, tgid, dirfd, path, rooted);
+        // Enforce: an open is decided on the file it reaches before it runs
+        // (the exit checks what it did reach), and a file created through
+        // a link where it lands.
+        let excl = libc::O_CREAT | libc::O_EXCL;
+        let follows = flags & libc::O_NOFOLLOW == 0 && flags & excl != excl;
+        let resolved = if !(self.opts.enforce || self.resolve_at_entry) || rooted {
+            None
+        } else {
+            links::reached_at(&path, follows, tid, tgid).or_else(|| {
+                (flags & libc::O_CREAT != 0 && follows)
+                    .then(|| links::created_at(&path))
+                    .flatten()
+            })
+        };
+        let event = self.new_event(
+            tid,
+            tgid,
+            Call::Open {
+                path,
+                flags,
+                resolved,
+            },
+            truncated,
+        );
+        Some(event)
+    }
+
+    /// A mutation laid out as `layout` says; `None` for one on a
+    /// descriptor alone (a NULL path: `futimesat`), which the open of the
+    /// file decided.
+    pub fn mutation_call(
+        &mut self,
+        tid: i32,
+        tgid: i32,
+        layout: &mutation::Layout,
+        args: &[u64; 6],
+    ) -> Option<Event> {
+        let dirfd = |d: Option<usize>| d.map_or(AT_FDCWD, |i| args[i] as i32);
+        let (dir, at) = layout.path;
+        if args[at] == 0 {
+            return None;
+        }
+        let (mut path, mut truncated) = self.path_arg(tid, tgid, dirfd(dir), args[at]);
+        if path.is_empty()
+            && layout
+                .empty_path_flags
+                .is_some_and(|i| args[i] & AT_EMPTY_PATH != 0)
+        {
+            // The descriptor's own file (the cwd for AT_FDCWD), as under preload.
+            path = self.base_dir(tid, tgid, dirfd(dir));
+        }
+        let new_path = match layout.new_path {
+            Some((dir, at)) => {
+                let (p, cut) = self.path_arg(tid, tgid, dirfd(dir), args[at]);
+                truncated |= cut;
+                Some(p)
+            }
+            None => None,
+        };
+        // A symlink's target is kept as written: it is relative to the
+        // link's directory, not to anything the tracer could join it to.
+        let target = layout.target.map(|at| {
+            let (raw, cut) = memory::read_cstring(tid, args[at], PATH_MAX).unwrap_or_default();
+            truncated |= cut;
+            name_from_bytes(&raw).into_owned()
+        });
+        let call = Call::Mutate {
+            op: layout.op,
+            path,
+            new_path,
+            target,
+        };
+        let event = self.new_event(tid, tgid, call, truncated);
+        Some(event)
+    }
+
+    /// A send of `fd` with the address at `addr` (`len` bytes): a net call
+    /// to it, like a connect, the first time this process sends there;
+    /// `None` without an address or for a destination it sent to before.
+    pub fn send_call(
+        &mut self,
+        tid: i32,
+        tgid: i32,
+        fd: i32,
+        addr: u64,
+        len: u64,
+    ) -> Option<Event> {
+        if addr == 0 || len == 0 {
+            return None;
+        }
+        let event = self.address_call(tid, tgid, fd, addr, len as usize, true)?;
+        let seen = Dest::of(&event.call)
+            .is_some_and(|d| self.procs.get(&tgid).is_some_and(|p| p.sent.contains(&d)));
+        (!seen).then_some(event)
+    }
+
+    /// `sendmsg(fd, msg, flags)`: [`Self::send_call`] on the message's name.
+    pub fn sendmsg_call(&mut self, tid: i32, tgid: i32, fd: i32, msg: u64) -> Option<Event> {
+        let size = std::mem::size_of::<libc::msghdr>();
+        let (h, got) = memory::read_struct::<libc::msghdr>(tid, msg, size)
+            .map_err(|e| self.unreadable::<()>(e))
+            .ok()?;
+        if got < size {
+            return None;
+        }
+        self.send_call(tid, tgid, fd, h.msg_name as u64, u64::from(h.msg_namelen))
+    }
+
+    /// `sendmmsg(fd, vec, vlen, flags)`: each message to a destination
+    /// this process has not sent to before, the first of each such
+    /// destination, in order, with its index (at most 1,024 messages read).
+    pub fn sendmmsg_call(
+        &mut self,
+        tid: i32,
+        tgid: i32,
+        fd: i32,
+        vec: u64,
+        vlen: u32,
+    ) -> Vec<(usize, Event)> {
+        let size = std::mem::size_of::<libc::mmsghdr>();
+        let mut new: Vec<(usize, Event)> = Vec::new();
+        let mut dests: Vec<Dest> = Vec::new();
+        for i in 0..vlen.min(1024) as usize {
+            let at = vec + (i * size) as u64;
+            let (m, got) = match memory::read_struct::<libc::mmsghdr>(tid, at, size) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.unreadable::<()>(e);
+                    break;
+                }
+            };
+            if got < size {
+                break;
+            }
+            let h = m.msg_hdr;
+            let Some(event) =
+                self.send_call(tid, tgid, fd, h.msg_name as u64, u64::from(h.msg_namelen))
+            else {
+                continue;
+            };
+            let Some(dest) = Dest::of(&event.call) else {
+                continue;
+            };
+            if !dests.contains(&dest) {
+                dests.push(dest);
+                new.push((i, event));
+            }
+        }
+        new
+    }
+
+    /// A call of `fd` that reaches the address at `addr`: a connect, or a
+    /// send (`send`: an IPv4 socket sends to an `AF_UNSPEC` address as to
+    /// `AF_INET`, where a connect takes it as "dissolve").
+    pub fn address_call(
+        &mut self,
+        tid: i32,
+        tgid: i32,
+        fd: i32,
+        addr: u64,
+        len: usize,
+        send: bool,
+    ) -> Option<Event> {
+        let (mut raw, got) = memory::read_struct::<libc::sockaddr_storage>(tid, addr, len)
+            .map_err(|e| self.unreadable::<()>(e))
+            .ok()?;
+        if send && raw.ss_family == libc::AF_UNSPEC as libc::sa_family_t && got >= 16 {
+            raw.ss_family = libc::AF_INET as libc::sa_family_t;
+        }
+        // SAFETY: sockaddr_storage is plain data; `got` bytes of it were filled.
+        let bytes = unsafe {
+            std::slice::from_raw_parts((&raw as *const libc::sockaddr_storage).cast::<u8>(), got)
+        };
+        let call = match net::parse_sockaddr(bytes) {
+            Target::Inet { addr, port } => {
+                let p = self.procs.entry(tgid).or_default();
+                let pidfd = p.pidfd.get_or_insert_with(|| net::pidfd_open(tgid));
+                let proto = net::socket_proto(pidfd.as_ref(), fd);
+                let domain = p.dns.get(&addr).cloned();
+                Call::ConnectInet {
+                    addr,
+                    port,
+                    proto,
+                    domain,
+                }
+            }
+            Target::Unix { path } => {
+                // An empty name and an abstract socket's `@name` are kept
+                // as written.
+                let path = if path.is_empty() || path.starts_with('@') {
+                    path
+                } else if path.starts_with('/') {
+                    path::clean(&path).into_owned()
+                } else {
+                    let base = self.base_dir(tid, tgid, AT_FDCWD);
+                    path::join(&base, &path).into_owned()
+                };
+                Call::ConnectUnix { path }
+            }
+            Target::Other => return None,
+        };
+        let event = self.new_event(tid, tgid, call, false);
+        Some(event)
+    }
+}
