@@ -34,6 +34,11 @@ pub const DECISION_TIMEOUT_MS: &str = "RAMPART_DECISION_TIMEOUT_MS";
 pub const POLICY_GEN: &str = "RAMPART_POLICY_GEN";
 /// The `rampart` binary, for `rampart __trace-exec`.
 pub const BIN: &str = "RAMPART_BIN";
+/// [`ON`] when the tree runs under the filter of unhooked calls
+/// (`crate::gadget`): the library then makes its system calls through the
+/// gadget page, and hands static programs to no tracer (the filter already
+/// sends their calls to the collector). Set by `rampart run`; see [`flag`].
+pub const UNHOOKED: &str = "RAMPART_UNHOOKED";
 /// The agent and session names the records carry.
 pub const AGENT: &str = "RAMPART_AGENT";
 pub const SESSION: &str = "RAMPART_SESSION";

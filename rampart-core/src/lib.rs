@@ -7,6 +7,8 @@
 //!   binaries it cannot), for the library's exec hooks and `rampart run`.
 //! - [`env`]: the session's `RAMPART_*` variables, their values and how they
 //!   are read, for `rampart run` and both interceptors.
+//! - [`gadget`]: the fixed page from which the preload library's own system
+//!   calls run past the enforce-mode filter of unhooked calls.
 //! - [`wire`]: the binary frames between the preload library and the
 //!   collector. Its encoder allocates nothing; Event <-> frame needs `event`.
 //! - [`generation`]: the policy generation file's layout and reading, for
@@ -25,7 +27,7 @@
 //! - [`generate`]: turning an audit trail into a least-privilege policy.
 //!
 //! Features: without any, only the allocation-free `no_std` modules (`elf`,
-//! `env`, `generation`, `path`, `ring`, `screen`, the wire encoder) are built, for
+//! `env`, `gadget`, `generation`, `path`, `ring`, `screen`, the wire encoder) are built, for
 //! the preload library; `event` adds the event model and Event <-> frame
 //! (std, no YAML or globs), for the tracer; `full` (the default) adds
 //! policies, the audit trail and the generator.
@@ -36,6 +38,7 @@
 
 pub mod elf;
 pub mod env;
+pub mod gadget;
 pub mod generation;
 pub mod path;
 pub mod ring;

@@ -30,7 +30,8 @@
 //! std's I/O or panics: raw system calls, atomics and bounded stack buffers
 //! only.
 //!
-//! Modules: [`sys`] raw system calls; [`real`] the real libc functions;
+//! Modules: [`sys`] raw system calls; [`gadget`] the page they run from
+//! under the filter of unhooked calls; [`real`] the real libc functions;
 //! [`state`] what is saved at load time; [`conn`] the caller and its
 //! collector connection; [`path`] the names the kernel gives (cwd, fd
 //! paths); [`at`] a path argument made absolute; [`reach`] the file an
@@ -52,6 +53,7 @@ mod dns;
 mod elf;
 mod enforce;
 mod envp;
+mod gadget;
 mod hooks;
 mod path;
 mod reach;

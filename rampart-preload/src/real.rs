@@ -1,5 +1,8 @@
 //! The real libc functions behind each hook, found with
-//! `dlsym(RTLD_NEXT, name)` on first use and cached in an atomic.
+//! `dlsym(RTLD_NEXT, name)` on first use and cached in an atomic. Under the
+//! filter of unhooked calls, the functions that are one system call are
+//! not used: every hook has the raw call as its fallback, made from the
+//! gadget page ([`crate::gadget`]).
 //!
 //! Resolving lazily keeps process start-up cheap (most programs call a few
 //! of the hooked functions, and `/bin/true` none). While one thread resolves
@@ -86,7 +89,9 @@ macro_rules! reals {
                 Real::new(concat!(stringify!($fn_name), "\0").as_bytes());
         )*
         /// The real function, or `None` while it is being resolved (callers
-        /// fall back to the system call).
+        /// fall back to the system call), and always `None` once the gadget
+        /// page is mapped: the call is then made from it, past the filter
+        /// of unhooked calls, not from libc (see [`crate::gadget`]).
         pub mod get {
             #[allow(unused_imports)]
             use libc::*;
@@ -94,6 +99,9 @@ macro_rules! reals {
                 #[inline]
                 #[allow(dead_code)]
                 pub fn $fn_name() -> Option<unsafe extern "C" fn($($arg),*) -> $ret> {
+                    if crate::sys::via_gadget() {
+                        return None;
+                    }
                     // SAFETY: the symbol has this C signature in glibc.
                     super::$fn_name
                         .addr()

@@ -34,6 +34,10 @@ pub struct Saved {
     pub fail_open: bool,
     /// `RAMPART_DECISION_TIMEOUT_MS`: how long a call waits for its verdict.
     pub timeout_ms: u64,
+    /// `RAMPART_UNHOOKED=1`: the tree runs under the filter of unhooked
+    /// calls, which sends every watched call made outside this library
+    /// (and by static programs) to the collector (see [`crate::gadget`]).
+    pub unhooked: bool,
     /// The whole `LD_PRELOAD=...` entry, NUL-terminated, or empty.
     ld_entry: [u8; LD_CAP],
     ld_len: usize,
@@ -154,6 +158,10 @@ pub fn init() {
     s.enforce = env::enforces(s.var(env::MODE.as_bytes()));
     s.fail_open = env::flag(s.var(env::FAIL_OPEN.as_bytes()));
     s.timeout_ms = env::timeout_ms(s.var(env::DECISION_TIMEOUT_MS.as_bytes()));
+    s.unhooked = env::flag(s.var(env::UNHOOKED.as_bytes()));
+    if s.unhooked {
+        crate::gadget::map();
+    }
     find_own_path(s);
     // Resolve the real execve now: its first use may be in a vfork child,
     // where dlsym (which takes the loader's lock) is best avoided.

@@ -5,24 +5,53 @@
 //! system call the library makes for its own purposes goes through the
 //! inline `syscall` instruction here instead. Nothing here allocates, locks
 //! or touches errno (results are `Err(errno)`); [`errno`]/[`set_errno`] are
-//! the only errno accessors.
+//! the only errno accessors. Once the gadget page is mapped
+//! ([`crate::gadget`]), every call here runs from it.
 
 use core::arch::asm;
+use core::sync::atomic::{AtomicBool, Ordering};
 use libc::{c_int, c_long};
+
+/// The gadget page is mapped ([`crate::gadget`]): calls run from it.
+static VIA_GADGET: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process's system calls run from the gadget page.
+#[inline(always)]
+pub fn via_gadget() -> bool {
+    VIA_GADGET.load(Ordering::Acquire)
+}
+
+/// From now on, run every call from the gadget page (mapped and executable).
+pub fn start_via_gadget() {
+    VIA_GADGET.store(true, Ordering::Release);
+}
 
 /// A raw system call: `Ok(return value)` or `Err(errno)`.
 #[inline]
 pub unsafe fn raw6(n: c_long, a: [usize; 6]) -> Result<usize, c_int> {
     let ret: isize;
     #[cfg(target_arch = "x86_64")]
-    asm!(
-        "syscall",
-        inlateout("rax") n as isize => ret,
-        in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
-        in("r10") a[3], in("r8") a[4], in("r9") a[5],
-        lateout("rcx") _, lateout("r11") _,
-        options(nostack),
-    );
+    if via_gadget() {
+        // Through the gadget page (`syscall; ret`), past the filter of
+        // unhooked calls: a `call` pushes, so no `nostack`.
+        asm!(
+            "call {gadget}",
+            gadget = in(reg) rampart_core::gadget::ADDRESS,
+            inlateout("rax") n as isize => ret,
+            in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
+            in("r10") a[3], in("r8") a[4], in("r9") a[5],
+            lateout("rcx") _, lateout("r11") _,
+        );
+    } else {
+        asm!(
+            "syscall",
+            inlateout("rax") n as isize => ret,
+            in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
+            in("r10") a[3], in("r8") a[4], in("r9") a[5],
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack),
+        );
+    }
     #[cfg(target_arch = "aarch64")]
     asm!(
         "svc 0",
