@@ -454,6 +454,91 @@ fn io_uring_is_refused_under_enforce_on_both_backends() {
     assert_eq!(stdout(&o), "uring -: ok\n", "monitor: {}", stderr(&o));
 }
 
+/// Calls no hook of the preload library sees — made with the `syscall`
+/// instruction itself, opened by libc inside `posix_spawn` (a file action),
+/// made by a static program — are stopped by the filter of unhooked calls
+/// and decided by the collector: under enforcement each refused one fails,
+/// is in the trail, and the secret is unchanged; an allowed one runs. The
+/// Landlock floor is off here, so nothing but the filter stands in the way.
+#[test]
+fn calls_no_hook_sees_are_decided_under_preload() {
+    let fx = Fixture::new();
+    let policy = fx.sb.path("unhooked.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            "{POLICY}  - name: no-forbidden-tool
+    match:
+      tool: [\"exec\"]
+    rules:
+      - action: deny
+        when:
+          command_matches: [\"*/true --go\"]
+"
+        ),
+    )
+    .unwrap();
+    let dynamic = fx.sb.probe("inline", &[]);
+    let fixed = fx.sb.probe_as("inline", "inline-static", &["-static"]);
+    let allowed = fx.sb.work().join("notes.txt");
+    std::fs::write(&allowed, "notes\n").unwrap();
+    let (secret, notes) = (fx.secret.as_str(), allowed.to_str().unwrap());
+    for probe in [&dynamic, &fixed] {
+        let o = fx
+            .sb
+            .rampart()
+            .args(["run", "--quiet", "--mode", "enforce", "--no-landlock"])
+            .args(["--backend", "preload", "--policy"])
+            .arg(&policy)
+            .args(["--", "bash", "-c"])
+            .arg(format!(
+                "{p} read {secret} write {secret} unlink {secret} spawnopen {secret} \
+                 read {notes} exec /bin/true; echo exit=$?",
+                p = probe.display()
+            ))
+            .output()
+            .unwrap();
+        let out = stdout(&o);
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            [
+                format!("read {secret}: refused 13"),
+                format!("write {secret}: refused 13"),
+                format!("unlink {secret}: refused 13"),
+                format!("spawnopen {secret}: refused 13"),
+                format!("read {notes}: leaked"),
+                // The exec was refused (EPERM), so the probe went on.
+                "exec /bin/true: refused 1".to_string(),
+                "exit=0".to_string(),
+            ],
+            "{}: {}",
+            probe.display(),
+            stderr(&o)
+        );
+        assert!(!out.contains(SECRET.trim()), "{out}");
+        assert_eq!(std::fs::read_to_string(secret).unwrap(), SECRET);
+    }
+    let records = fx.sb.records();
+    let denied = |tool: &str, op: Option<&str>| {
+        records
+            .iter()
+            .filter(|r| {
+                r["tool"] == tool
+                    && r["decision"]["action"] == "deny"
+                    && op.is_none_or(|op| r["request"]["op"] == op)
+            })
+            .count()
+    };
+    // Per probe: the read, the write, the delete and the file action's open.
+    assert_eq!(fx.denied_reads(), 2 * 4, "{records:#?}");
+    assert_eq!(denied("write", Some("delete")), 2);
+    assert_eq!(denied("exec", None), 2);
+    // The allowed inline read is in the trail too.
+    assert!(records.iter().any(|r| r["tool"] == "read"
+        && r["request"]["path"] == notes
+        && r["decision"]["action"] == "allow"));
+}
+
 /// The trail says what the program got: a refused open of a name that
 /// does not exist fails with ENOENT (as it would have anyway), and that is
 /// the errno recorded; a refused open of one that exists, EACCES.

@@ -259,12 +259,14 @@ fn unreadable_lines_are_named_with_file_and_line() {
 #[test]
 fn nothing_learned_is_an_error_and_writes_no_policy() {
     let sb = Sandbox::new();
-    // Everything the run does is denied by the policy in force (monitor
-    // mode records the verdict): nothing may be learned from it.
+    // Everything the run does is denied by a rule of the policy in force
+    // (monitor mode records the verdict): nothing may be learned from it.
+    // (A default action alone would not do: the loader's and libc's own
+    // opens, past the hooks, are refused by rules only.)
     let deny_all = sb.path("deny.yaml");
     std::fs::write(
         &deny_all,
-        "version: \"1\"\ndefault_action: deny\npolicies: []\n",
+        "version: \"1\"\ndefault_action: deny\npolicies:\n  - name: nothing\n    rules:\n      - action: deny\n",
     )
     .unwrap();
     let o = sb

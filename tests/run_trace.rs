@@ -635,7 +635,22 @@ fn trace_exec_reports_over_the_wire_and_keeps_argv0_and_status() {
         b = s(&bin),
         f = s(&file)
     );
-    let o = sb.run_backend("preload", &["bash", "-c", &script]);
+    // As the library runs it (`--hooks-only`: without the filter of
+    // unhooked calls, which would see its connect to the collector as the
+    // tree's).
+    let o = sb
+        .rampart()
+        .args([
+            "run",
+            "--quiet",
+            "--backend",
+            "preload",
+            "--hooks-only",
+            "--",
+        ])
+        .args(["bash", "-c", &script])
+        .output()
+        .unwrap();
     assert_ok(&o);
     let out = stdout(&o);
     assert_eq!(
@@ -694,6 +709,7 @@ policies:
 /// rampart's output, the records and the denied port.
 fn enforce_run(
     backend: &str,
+    extra: &[&str],
     wrap: &dyn Fn(Vec<String>) -> Vec<String>,
 ) -> (String, Output, Vec<Value>, u16) {
     let sb = Sandbox::new();
@@ -713,7 +729,9 @@ fn enforce_run(
         .rampart()
         .arg("--policy")
         .arg(&policy)
-        .args(["run", "--mode", "enforce", "--backend", backend, "--"])
+        .args(["run", "--mode", "enforce", "--backend", backend])
+        .args(extra)
+        .arg("--")
         .args(&argv)
         .output()
         .unwrap();
@@ -722,6 +740,12 @@ fn enforce_run(
 }
 
 fn assert_enforced(got: &str, o: &Output, r: &[Value], port: u16) {
+    assert_enforced_with(got, o, r, port, "ok");
+}
+
+/// [`assert_enforced`]; `created`: the outcome recorded for the allowed
+/// write (`unknown` when the filter of unhooked calls let it run).
+fn assert_enforced_with(got: &str, o: &Output, r: &[Value], port: u16, created: &str) {
     assert_ok(o);
     assert_eq!(
         got,
@@ -756,8 +780,8 @@ fn assert_enforced(got: &str, o: &Output, r: &[Value], port: u16) {
     assert_eq!(denied.len(), 4, "{denied:#?}");
     // A write the policy cannot refuse (no rule refuses any write) waited
     // for no verdict and is recorded with its outcome.
-    let created = allowed(r, "write", "path", "/created.txt");
-    assert_eq!(created["request"]["outcome"], "ok", "{created}");
+    let write = allowed(r, "write", "path", "/created.txt");
+    assert_eq!(write["request"]["outcome"], created, "{write}");
     let err = stderr(o);
     for line in [
         r#"rampart: denied exec "echo denied" [no-echo] echo is not allowed"#.to_string(),
@@ -770,7 +794,7 @@ fn assert_enforced(got: &str, o: &Output, r: &[Value], port: u16) {
 
 #[test]
 fn enforce_denies_exec_read_and_connect_of_a_static_program() {
-    let (got, o, r, port) = enforce_run("trace", &|argv| argv);
+    let (got, o, r, port) = enforce_run("trace", &[], &|argv| argv);
     assert_enforced(&got, &o, &r, port);
     // An exec the policy could refuse (it refuses some execs) was decided
     // and recorded before it ran: its outcome is not known in the record.
@@ -834,7 +858,9 @@ fn enforced_calls_the_policy_cannot_refuse_keep_their_outcome() {
 fn enforce_over_the_wire_from_trace_exec() {
     // A preloaded shell hands the static program to __trace-exec, which asks
     // the collector of `rampart run` for each verdict.
-    let (got, o, r, port) = enforce_run("preload", &|argv| {
+    // (`--hooks-only`: as the library runs it, without the filter of
+    // unhooked calls, which would see its connect to the collector.)
+    let (got, o, r, port) = enforce_run("preload", &["--hooks-only"], &|argv| {
         let cmd = format!("{} __trace-exec -- {}", s(rampart()), argv.join(" "));
         vec!["bash".into(), "-c".into(), cmd]
     });
@@ -880,14 +906,21 @@ fn a_traced_run_reports_to_a_running_serve() {
 
 #[test]
 fn enforce_on_a_static_program_started_by_a_preloaded_shell() {
-    // The library hands the static program to __trace-exec by itself.
-    let (got, o, r, port) = enforce_run("auto", &|argv| {
+    let shell = |argv: Vec<String>| {
         vec![
             "bash".into(),
             "-c".into(),
             format!("{}; true", argv.join(" ")),
         ]
-    });
+    };
+    // By default the filter of unhooked calls hands every call of the
+    // static program to rampart: decided the same, an allowed call's
+    // outcome unknown (the kernel runs it after the answer).
+    let (got, o, r, port) = enforce_run("auto", &[], &shell);
+    assert_enforced_with(&got, &o, &r, port, "unknown");
+    // With --hooks-only the library hands the static program to
+    // __trace-exec by itself.
+    let (got, o, r, port) = enforce_run("auto", &["--hooks-only"], &shell);
     assert_enforced(&got, &o, &r, port);
     let probe_exec: Vec<&Value> = of_tool(&r, "exec")
         .into_iter()

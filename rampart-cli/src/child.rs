@@ -64,6 +64,10 @@ pub struct Confinement<'a> {
     /// see what an io_uring does; the trace backend's filter refuses it
     /// itself).
     pub refuse_io_uring: bool,
+    /// Start under the filter of unhooked calls (`crate::unhooked`), and
+    /// send its listener over this socket (the child's end of the tap's
+    /// pair; close-on-exec).
+    pub unhooked: Option<i32>,
 }
 
 /// Spawn `argv` with extra environment variables, confined as `confined` says.
@@ -82,6 +86,12 @@ pub fn spawn(
     let no_io_uring = confined
         .refuse_io_uring
         .then(rampart_trace::refuse_io_uring);
+    let unhooked = confined.unhooked.map(|sock| {
+        (
+            sock,
+            rampart_trace::unhooked_filter(confined.refuse_io_uring),
+        )
+    });
     // SAFETY: the closure only calls sigprocmask and raw system calls on
     // data prepared before the fork, which are async-signal-safe.
     unsafe {
@@ -89,14 +99,29 @@ pub fn spawn(
             // The program starts with no signal blocked, whatever rampart blocked.
             let empty = SigSet::empty();
             empty.thread_set_mask().map_err(io::Error::from)?;
-            if let Some(prog) = &no_io_uring {
-                rampart_trace::install_filter(prog)
+            if unhooked.is_none() {
+                if let Some(prog) = &no_io_uring {
+                    rampart_trace::install_filter(prog)
+                        .map_err(|e| io::Error::from_raw_os_error(e.errno))?;
+                }
+            }
+            if let Some(errno) = floor.map(crate::floor::enter) {
+                if errno != 0 {
+                    return Err(io::Error::from_raw_os_error(errno));
+                }
+            }
+            // Last, so that nothing of rampart's own set-up above is an
+            // unhooked call: the first one is the command's exec.
+            if let Some((sock, prog)) = &unhooked {
+                let listener = rampart_trace::install_listened(prog)
                     .map_err(|e| io::Error::from_raw_os_error(e.errno))?;
+                let sent = crate::unhooked::send_listener(*sock, listener);
+                libc::close(listener);
+                if sent != 0 {
+                    return Err(io::Error::from_raw_os_error(sent));
+                }
             }
-            match floor.map(crate::floor::enter) {
-                Some(errno) if errno != 0 => Err(io::Error::from_raw_os_error(errno)),
-                _ => Ok(()),
-            }
+            Ok(())
         });
     }
     cmd.spawn().map_err(|e| spawn_error(prog, e))
@@ -224,6 +249,7 @@ pub fn become_subreaper() -> Result<()> {
 /// The processes below rampart: its children (the orphans it reaps
 /// included) and theirs, from `/proc/PID/task/TID/children`.
 pub fn descendants() -> Vec<i32> {
+    let helper = HELPER.load(Ordering::Acquire);
     let mut out = Vec::new();
     // SAFETY: getpid cannot fail.
     let mut todo = vec![unsafe { libc::getpid() }];
@@ -236,7 +262,7 @@ pub fn descendants() -> Vec<i32> {
                 continue;
             };
             for child in text.split_whitespace().filter_map(|c| c.parse().ok()) {
-                if !out.contains(&child) {
+                if child != helper && !out.contains(&child) {
                     out.push(child);
                     todo.push(child);
                 }
@@ -244,6 +270,15 @@ pub fn descendants() -> Vec<i32> {
         }
     }
     out
+}
+
+/// A process of rampart's own among its children (the unhooked-call tap),
+/// which is not the command's: never counted or waited for as one.
+static HELPER: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// `pid` is a helper of rampart's, not a process of the command.
+pub fn set_helper(pid: i32) {
+    HELPER.store(pid, Ordering::Release);
 }
 
 /// The processes a command left running when it ended.

@@ -14,6 +14,7 @@ mod progress;
 mod runtime;
 mod session;
 mod trail_input;
+mod unhooked;
 mod words;
 
 use std::path::PathBuf;
@@ -108,6 +109,13 @@ fn main() -> ExitCode {
         );
         init_tracing(0);
         return exit_code(cmd::trace_exec::run(internal.args));
+    }
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == unhooked::INTERNAL)
+    {
+        init_tracing(0);
+        return exit_code(unhooked::run_tap());
     }
     let cli = Cli::parse();
     init_tracing(cli.verbose);

@@ -29,6 +29,13 @@ pub use crate::tool::Op;
 pub enum Source {
     Preload,
     Trace,
+    /// A call made past the preload library's hooks in a program the
+    /// library watches (an inline `syscall` instruction, an open libc makes
+    /// inside itself, the loader's opens), seen by the filter of unhooked
+    /// calls. Recorded and learned like any other, and decided by the
+    /// policy's rules; the policy's default action reaches it through the
+    /// Landlock floor, not the collector.
+    Unhooked,
 }
 
 impl Source {
@@ -36,6 +43,7 @@ impl Source {
         match self {
             Source::Preload => "preload",
             Source::Trace => "trace",
+            Source::Unhooked => "unhooked",
         }
     }
 }

@@ -19,7 +19,8 @@
 //! Hello    pid:i32 ppid:i32 exe:str cwd:str agent:str session:str
 //! Event    seq:u32 flags:u8 call:u8 outcome:u8 errno:i32 pid:i32 ppid:i32
 //!          exe:str cwd:str body
-//!            flags   bit 0 wants_verdict, bit 1 truncated, bit 2 source trace
+//!            flags   bit 0 wants_verdict, bit 1 truncated, bit 2 source trace,
+//!                    bit 3 source unhooked (a call past the hooks)
 //!                    (the call was seen by the ptrace backend, e.g. in
 //!                    `rampart __trace-exec`; else by the preload library)
 //!            outcome 0 ok, 1 in progress, 2 errno (errno > 0), 3 unknown
@@ -95,8 +96,10 @@ pub const KIND_RING_GRANT: u8 = 8;
 const FLAG_WANTS_VERDICT: u8 = 1;
 const FLAG_TRUNCATED: u8 = 2;
 const FLAG_SOURCE_TRACE: u8 = 4;
+const FLAG_SOURCE_UNHOOKED: u8 = 8;
 #[cfg(feature = "event")]
-const KNOWN_FLAGS: u8 = FLAG_WANTS_VERDICT | FLAG_TRUNCATED | FLAG_SOURCE_TRACE;
+const KNOWN_FLAGS: u8 =
+    FLAG_WANTS_VERDICT | FLAG_TRUNCATED | FLAG_SOURCE_TRACE | FLAG_SOURCE_UNHOOKED;
 
 /// Offset of the flags byte in an Event frame (after prefix and seq).
 const EVENT_FLAGS_AT: usize = 8;
@@ -237,13 +240,23 @@ impl<'a> Encoder<'a> {
     /// Mark an Event frame as seen by the trace backend (decoded with
     /// `source: trace`).
     pub fn mark_source_trace(&mut self) {
+        self.mark_flag(FLAG_SOURCE_TRACE);
+    }
+
+    /// Mark an Event frame as a call past the hooks, seen by the filter of
+    /// unhooked calls (decoded with `source: unhooked`).
+    pub fn mark_source_unhooked(&mut self) {
+        self.mark_flag(FLAG_SOURCE_UNHOOKED);
+    }
+
+    fn mark_flag(&mut self, flag: u8) {
         if !self.event || self.len <= EVENT_FLAGS_AT {
             return;
         }
         if let Some(f) = self.buf.get_mut(EVENT_FLAGS_AT) {
             // SAFETY: the flags byte was written by `event()` (len is past it).
             let v = unsafe { f.assume_init() };
-            f.write(v | FLAG_SOURCE_TRACE);
+            f.write(v | flag);
         }
     }
 
@@ -917,8 +930,10 @@ mod event_frames {
         if event.truncated {
             e.mark_truncated();
         }
-        if event.source == Source::Trace {
-            e.mark_source_trace();
+        match event.source {
+            Source::Trace => e.mark_source_trace(),
+            Source::Unhooked => e.mark_source_unhooked(),
+            Source::Preload => {}
         }
         e.finish()
     }
@@ -1100,7 +1115,9 @@ mod event_frames {
                 ppid,
                 exe,
                 cwd,
-                source: if flags & FLAG_SOURCE_TRACE != 0 {
+                source: if flags & FLAG_SOURCE_UNHOOKED != 0 {
+                    Source::Unhooked
+                } else if flags & FLAG_SOURCE_TRACE != 0 {
                     Source::Trace
                 } else {
                     Source::Preload

@@ -30,7 +30,9 @@ fn off_arg_hi(i: u32) -> u32 {
     16 + 8 * i + 4
 }
 
+const OFF_IP: u32 = 8;
 const RET_ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
+const RET_NOTIFY: u32 = libc::SECCOMP_RET_USER_NOTIF;
 const RET_TRACE: u32 = libc::SECCOMP_RET_TRACE;
 const RET_KILL: u32 = libc::SECCOMP_RET_KILL_PROCESS;
 const RET_ENOSYS: u32 = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
@@ -163,6 +165,96 @@ pub fn build(spec: &FilterSpec) -> Vec<sock_filter> {
     let off = compat_start - arch_jump - 1;
     assert!(off < 256, "seccomp filter native block too long");
     p.ins[arch_jump].jf = off as u8;
+    compat_block(&mut p);
+    p.ins
+}
+
+/// The filter of unhooked calls, for a tree the preload library watches
+/// (enforce mode): every watched syscall (those [`build`] traces, with the
+/// same argument conditions) made anywhere but from the library's gadget
+/// page (`rampart_core::gadget`) goes to the listener
+/// (`SECCOMP_RET_USER_NOTIF`): the loader's opens, opens libc makes inside
+/// itself, an inline `syscall` instruction, a static program. The watched
+/// calls of 32-bit and x32 entries are refused (`ENOSYS`) as in [`build`],
+/// and so are `io_uring_setup` and the `prctl` that hides a process from
+/// the reader of its memory when `refuse_io_uring`.
+pub fn unhooked(refuse_io_uring: bool) -> Vec<sock_filter> {
+    let spec = FilterSpec {
+        refuse_io_uring,
+        track_cwd: false,
+        dns: false,
+    };
+    let mut p = Program { ins: Vec::new() };
+    // Jumps to the gadget check, patched once it is placed.
+    let mut to_check: Vec<(usize, bool)> = Vec::new();
+
+    p.stmt(LD_W_ABS, OFF_ARCH);
+    let arch_jump = p.ins.len();
+    p.jump(JEQ_K, regs::NATIVE_ARCH, 0, 0);
+    p.stmt(LD_W_ABS, OFF_NR);
+    if let Some(bit) = regs::X32_SYSCALL_BIT {
+        p.jump(JGE_K, bit, 0, 1);
+        p.stmt(RET_K, RET_ENOSYS);
+    }
+    for n in traced_syscalls(&spec) {
+        to_check.push((p.ins.len(), true));
+        p.jump(JEQ_K, n as u32, 0, 0);
+    }
+    if refuse_io_uring {
+        p.jump(JEQ_K, nr::IO_URING_SETUP as u32, 0, 1);
+        p.stmt(RET_K, RET_ENOSYS);
+        p.jump(JEQ_K, nr::PRCTL as u32, 0, 6);
+        p.stmt(LD_W_ABS, off_arg_lo(0));
+        p.jump(JEQ_K, libc::PR_SET_DUMPABLE as u32, 0, 3);
+        p.stmt(LD_W_ABS, off_arg_lo(1));
+        p.jump(JEQ_K, 0, 0, 1);
+        p.stmt(RET_K, RET_SUCCEED);
+        p.stmt(LD_W_ABS, OFF_NR);
+    }
+    // utimensat with a path, sendto with an address (see `build`).
+    for (n, arg) in [(nr::UTIMENSAT, 1), (nr::SENDTO, 4)] {
+        p.jump(JEQ_K, n as u32, 0, 5);
+        p.stmt(LD_W_ABS, off_arg_lo(arg));
+        to_check.push((p.ins.len(), false));
+        p.jump(JEQ_K, 0, 0, 0);
+        p.stmt(LD_W_ABS, off_arg_hi(arg));
+        to_check.push((p.ins.len(), false));
+        p.jump(JEQ_K, 0, 0, 0);
+        p.stmt(RET_K, RET_ALLOW);
+    }
+    p.stmt(RET_K, RET_ALLOW);
+
+    // The gadget check: from the page, the call runs; from anywhere else,
+    // it goes to the listener.
+    let check = p.ins.len();
+    for (at, on_match) in to_check {
+        let off = check - at - 1;
+        assert!(off < 256, "seccomp filter: gadget check out of reach");
+        if on_match {
+            p.ins[at].jt = off as u8;
+        } else {
+            p.ins[at].jf = off as u8;
+        }
+    }
+    let ip = rampart_core::gadget::CALL_IP;
+    p.stmt(LD_W_ABS, OFF_IP);
+    p.jump(JEQ_K, ip as u32, 0, 3);
+    p.stmt(LD_W_ABS, OFF_IP + 4);
+    p.jump(JEQ_K, (ip >> 32) as u32, 0, 1);
+    p.stmt(RET_K, RET_ALLOW);
+    p.stmt(RET_K, RET_NOTIFY);
+
+    let compat_start = p.ins.len();
+    let off = compat_start - arch_jump - 1;
+    assert!(off < 256, "seccomp filter native block too long");
+    p.ins[arch_jump].jf = off as u8;
+    compat_block(&mut p);
+    p.ins
+}
+
+/// The other ABIs: the watched calls of the compat one are refused
+/// (`ENOSYS`), an ABI the filter does not know kills the process.
+fn compat_block(p: &mut Program) {
     match regs::COMPAT {
         Some((arch, watched)) => {
             p.jump(JEQ_K, arch, 1, 0);
@@ -176,7 +268,6 @@ pub fn build(spec: &FilterSpec) -> Vec<sock_filter> {
         }
         None => p.stmt(RET_K, RET_KILL),
     }
-    p.ins
 }
 
 /// A filter that only refuses `io_uring_setup` with `ENOSYS` (every ABI:
@@ -209,24 +300,34 @@ pub struct InstallError {
 /// demands `no_new_privs`, which is then set (setuid programs in the tree
 /// then run without their privileges, as under any unprivileged tracer).
 pub fn install(prog: &[sock_filter]) -> Result<(), InstallError> {
+    install_with(prog, 0).map(|_| ())
+}
+
+/// [`install`] with a new listener for its `SECCOMP_RET_USER_NOTIF`
+/// calls: returns the listener's descriptor (close-on-exec).
+pub fn install_listened(prog: &[sock_filter]) -> Result<i32, InstallError> {
+    install_with(prog, libc::SECCOMP_FILTER_FLAG_NEW_LISTENER)
+}
+
+fn install_with(prog: &[sock_filter], extra: libc::c_ulong) -> Result<i32, InstallError> {
     let fprog = sock_fprog {
         len: prog.len() as u16,
         filter: prog.as_ptr() as *mut sock_filter,
     };
     // SAFETY: errno is thread-local; reading it allocates nothing.
     let errno = || unsafe { *libc::__errno_location() };
-    let try_install = |flags: libc::c_ulong| -> Result<(), i32> {
+    let try_install = |flags: libc::c_ulong| -> Result<i32, i32> {
         // SAFETY: fprog points at a live program for the duration of the call.
         let r = unsafe {
             libc::syscall(
                 libc::SYS_seccomp,
                 libc::SECCOMP_SET_MODE_FILTER,
-                flags,
+                flags | extra,
                 &fprog as *const sock_fprog,
             )
         };
-        if r == 0 {
-            Ok(())
+        if r >= 0 {
+            Ok(r as i32)
         } else {
             Err(errno())
         }
@@ -239,7 +340,7 @@ pub fn install(prog: &[sock_filter]) -> Result<(), InstallError> {
         other => other,
     };
     match attempt() {
-        Ok(()) => Ok(()),
+        Ok(fd) => Ok(fd),
         Err(libc::EACCES) => {
             // SAFETY: plain prctl.
             if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {

@@ -49,6 +49,7 @@ mod links;
 mod memory;
 mod mutation;
 mod net;
+pub mod notify;
 mod procfs;
 mod regs;
 mod spawn;
@@ -60,7 +61,10 @@ use std::path::Path;
 
 use rampart_core::event::Event;
 
-pub use filter::{install as install_filter, refuse_io_uring, InstallError};
+pub use filter::{
+    install as install_filter, install_listened, refuse_io_uring, unhooked as unhooked_filter,
+    InstallError,
+};
 
 /// What the sink says about a call before it runs (enforce mode only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

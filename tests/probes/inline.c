@@ -8,12 +8,21 @@
  *   unlink PATH   unlinkat(PATH)
  *   uring -       io_uring_setup(1, params): "uring -: ok" when a ring was
  *                 made
+ *   exec PATH     execve(PATH, {"forbidden-tool", "--go"}) made inline: no
+ *                 line when it runs (the program is replaced)
+ *   spawnopen PATH posix_spawn of /bin/cat with PATH opened as its stdin by
+ *                 a file action (libc opens it in the child, past any hook
+ *                 of open): "ok" once cat ran, which prints the file
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+
+extern char **environ;
 
 static long raw(long n, long a, long b, long c, long d) {
 #if defined(__x86_64__)
@@ -64,6 +73,23 @@ int main(int argc, char **argv) {
             r = raw(425 /* io_uring_setup */, 1, (long)params, 0, 0);
             if (r >= 0) {
                 raw(SYS_close, r, 0, 0, 0);
+                printf("%s %s: ok\n", op, path);
+            }
+        } else if (!strcmp(op, "exec")) {
+            char *args[] = {"forbidden-tool", "--go", NULL};
+            r = raw(SYS_execve, (long)path, (long)args, (long)environ, 0);
+        } else if (!strcmp(op, "spawnopen")) {
+            posix_spawn_file_actions_t fa;
+            posix_spawn_file_actions_init(&fa);
+            posix_spawn_file_actions_addopen(&fa, 0, path, O_RDONLY, 0);
+            char *args[] = {"cat", NULL};
+            pid_t pid;
+            int e = posix_spawn(&pid, "/bin/cat", &fa, NULL, args, environ);
+            posix_spawn_file_actions_destroy(&fa);
+            r = -e;
+            if (e == 0) {
+                int status;
+                waitpid(pid, &status, 0);
                 printf("%s %s: ok\n", op, path);
             }
         } else if (!strcmp(op, "unlink")) {

@@ -154,7 +154,9 @@ impl Stats {
         if let Some(p) = program {
             *self.by_program.entry(p.to_string()).or_default() += 1;
         }
-        if rec.tool != "exec" {
+        // The loader's and libc's own opens (past the hooks) would crowd
+        // out what the program itself touched.
+        if rec.tool != "exec" && text("source") != Some("unhooked") {
             if let Some(p) = text("path") {
                 *self.paths.entry(p.to_string()).or_default() += 1;
             }

@@ -141,7 +141,9 @@ fn render(audit_dir: &Path, records: &[Record]) -> String {
             p.calls.push(i);
             *p.by_tool.entry(rec.tool.clone()).or_default() += 1;
         }
-        if rec.tool != "exec" {
+        // The loader's and libc's own opens (past the hooks) would crowd
+        // out what the program itself touched.
+        if rec.tool != "exec" && text(rec, "source") != Some("unhooked") {
             if let Some(p) = text(rec, "path") {
                 *paths.entry(p).or_default() += 1;
             }

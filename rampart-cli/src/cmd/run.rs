@@ -26,6 +26,7 @@ use crate::floor::{self, Floor};
 use crate::policies;
 use crate::runtime::{self, State};
 use crate::session;
+use crate::unhooked::Tap;
 use crate::words::{counted, is_are};
 use rampart_core::event::Outcome;
 
@@ -76,6 +77,12 @@ pub struct Args {
     /// derived from the policy (see README: the Landlock floor).
     #[arg(long)]
     pub no_landlock: bool,
+    /// Preload backend: watch only what the library's hooks see. The command
+    /// then starts without the filter that hands every other call (inline
+    /// system calls, libc's own opens, static programs) to rampart, and
+    /// static programs it starts go to the trace backend (`__trace-exec`).
+    #[arg(long)]
+    pub hooks_only: bool,
     /// The command to run, and its arguments. Options of `run` end at `--`
     /// or at the first word that is not one: `rampart run --mdoe x -- cmd`
     /// is an error (with "did you mean"), never a command named `--mdoe`.
@@ -137,9 +144,22 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
             collector.listen(socket.clone(), mode == Mode::Enforce)?;
             let mut env = child_env_for(lib, &socket, mode.as_str(), Some(&origin));
             env.extend(enforce_env(&args));
+            // Calls no hook sees go to the collector all the same.
+            let mut tap = if rampart_core::gadget::SUPPORTED && !args.hooks_only {
+                env.push((
+                    rampart_core::env::UNHOOKED.into(),
+                    rampart_core::env::ON.into(),
+                ));
+                let tap = Tap::start(&env)?;
+                child::set_helper(tap.pid());
+                Some(tap)
+            } else {
+                None
+            };
             let confined = child::Confinement {
                 floor: floor.as_ref(),
                 refuse_io_uring: mode == Mode::Enforce,
+                unhooked: tap.as_ref().map(Tap::child_fd),
             };
             child::become_subreaper()?;
             // The command's own exec: decided (enforce) and recorded here,
@@ -156,6 +176,9 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
                 return Ok(126);
             }
             let spawned = child::spawn(&args.command, &env, confined);
+            if let Some(t) = &mut tap {
+                t.spawned();
+            }
             root.outcome = match &spawned {
                 Ok(_) => Outcome::Ok,
                 Err(e) => Outcome::Errno(
@@ -184,6 +207,9 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
             let stop = child::forward_signals(program.id() as i32);
             let status = child::wait(&mut program)?;
             outlived = outlived_command(&args, &stop);
+            if let Some(t) = tap {
+                t.finish(GRACE);
+            }
             (status, collector.finish(GRACE)?)
         }
         None => {
@@ -295,6 +321,7 @@ fn run_with_serve(args: &Args, lib: Option<&Path>, origin: &Origin, serve: &Stat
             let confined = child::Confinement {
                 floor: floor.as_ref(),
                 refuse_io_uring: mode == Mode::Enforce,
+                unhooked: None,
             };
             let mut program = child::spawn(&args.command, &env, confined)?;
             child::forward_signals(program.id() as i32);

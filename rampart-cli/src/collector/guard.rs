@@ -100,6 +100,7 @@ impl Guard {
     pub fn refuses(&self, event: &Event) -> Option<Decision> {
         let deny = |what: &str| Decision {
             action: Action::Deny,
+            catch_all: false,
             matched_policies: vec![POLICY_NAME.to_string()],
             message: format!("{what}: rampart's own state is not the watched tree's to change"),
         };

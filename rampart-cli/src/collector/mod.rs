@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use rampart_core::audit::{Chain, Record, RecordDecision, BLOCKED};
-use rampart_core::event::{Event, Outcome};
+use rampart_core::event::{Event, Outcome, Source};
 use rampart_core::policy::{Action, Decision, Engine, Request};
 
 /// How long the audit stage may hold written records before an fsync.
@@ -432,7 +432,7 @@ fn decide(
     let started = Instant::now();
     let decision = match guard.refuses(event) {
         Some(denied) => denied,
-        None => decide_by_policy(engine, event, &req),
+        None => past_the_hooks(event, decide_by_policy(engine, event, &req)),
     };
     let micros = started.elapsed().as_micros() as u64;
     if enforced && !allows(decision.action) {
@@ -476,6 +476,29 @@ fn decide_by_policy(engine: &Engine, event: &Event, req: &Request<'_>) -> Decisi
             engine.evaluate_all(&reqs)
         }
         None => engine.evaluate(req),
+    }
+}
+
+/// A call past the preload library's hooks (`Source::Unhooked`: the
+/// loader's opens, libc's own, an inline system call) is refused by the
+/// policy's rules that name something, not by its default action nor by a
+/// rule that matches every call (a generated policy's "not learned"):
+/// those the Landlock floor applies to such calls in the kernel instead
+/// (granting, as the loader needs, the system trees). A policy written for
+/// what the hooks see (a learned one, or `default_action: deny` with the
+/// project's files allowed) must not stop every program from loading its
+/// libraries.
+fn past_the_hooks(event: &Event, decision: Decision) -> Decision {
+    if event.source != Source::Unhooked || allows(decision.action) || !decision.catch_all {
+        return decision;
+    }
+    Decision {
+        action: Action::Allow,
+        catch_all: true,
+        matched_policies: Vec::new(),
+        message: "no rule that names this call past the hooks refuses it (the rest is the \
+                  Landlock floor's)"
+            .into(),
     }
 }
 

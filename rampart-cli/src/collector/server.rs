@@ -698,7 +698,7 @@ fn cut_ring_note(conn: &Conn) -> Option<Work> {
 /// backend (`__trace-exec`, a traced run reporting to `rampart serve`)
 /// name the tracees of the sender and are left as they are.
 fn own_pids(conn: &mut Conn, event: &mut Event) {
-    if conn.peer_pid <= 0 || event.source == Source::Trace || event.pid == conn.peer_pid {
+    if conn.peer_pid <= 0 || event.source != Source::Preload || event.pid == conn.peer_pid {
         return;
     }
     let peer = conn.peer_pid;

@@ -117,12 +117,19 @@ pub enum SkipReason {
     /// A `lost` record: calls the trail does not hold, so nothing to learn
     /// from (init warns that the policy may miss what they did).
     Lost,
+    /// A call past the preload library's hooks (`source: unhooked`: the
+    /// loader's opens, libc's own): the policy's rules that match every
+    /// call never refuse these (the Landlock floor does), so nothing needs
+    /// to be learned for them, and learning the loader's search along its
+    /// library path would only widen the policy.
+    Unhooked,
 }
 
 impl std::fmt::Display for SkipReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SkipReason::Denied => write!(f, "denied by the policy in force"),
+            SkipReason::Unhooked => write!(f, "a call past the hooks (source unhooked)"),
             SkipReason::Lost => write!(
                 f,
                 "a `lost` record (calls that never reached the collector: not learned)"
@@ -212,6 +219,8 @@ pub(crate) struct Rec<'a> {
     /// The file an open reached where it differs from `path`.
     pub resolved: Option<&'a str>,
     pub outcome: Option<&'a str>,
+    /// Which interceptor saw the call (`request.source`).
+    pub source: Option<&'a str>,
 }
 
 pub(crate) const PATH_KEYS: &[&str] = &["path", "file_path", "file", "filepath", "target"];
@@ -237,6 +246,7 @@ impl<'a> Rec<'a> {
             new_path: str_key(r, &["new_path"]),
             resolved: str_key(r, &["resolved"]),
             outcome: r.get("outcome").and_then(Value::as_str),
+            source: str_key(r, &["source"]),
         }
     }
 }
@@ -344,6 +354,8 @@ struct RequestRef<'a> {
     resolved: Option<LenientStr<'a>>,
     #[serde(borrow)]
     outcome: Option<LenientStr<'a>>,
+    #[serde(borrow)]
+    source: Option<LenientStr<'a>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -442,6 +454,7 @@ impl<'a> LineRef<'a> {
             new_path: r.and_then(|r| ls(&r.new_path)),
             resolved: r.and_then(|r| ls(&r.resolved)),
             outcome: r.and_then(|r| r.outcome.as_ref().and_then(|o| o.0.as_deref())),
+            source: r.and_then(|r| ls(&r.source)),
         })
     }
 }
@@ -563,6 +576,7 @@ pub(crate) fn more_paths<'a>(rec: &Rec<'a>) -> Vec<(Access, Cow<'a, str>)> {
 pub(crate) fn call<'a>(rec: &Rec<'a>) -> Result<Call<'a>, SkipReason> {
     match rec.tool {
         crate::audit::LOST_TOOL => Err(SkipReason::Lost),
+        _ if rec.source == Some("unhooked") => Err(SkipReason::Unhooked),
         "exec" => {
             let command = rec.command.ok_or(SkipReason::MissingKey("command"))?;
             if command.len() > crate::policy::glob::MAX_INPUT_LEN {

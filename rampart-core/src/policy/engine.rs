@@ -678,7 +678,9 @@ impl Engine {
             let message = rule.message.as_str();
             match rule.action {
                 Action::Deny => {
-                    return decision(Action::Deny, &fired, message);
+                    let mut d = decision(Action::Deny, &fired, message);
+                    d.catch_all = matches!(rule.when, When::Always);
+                    return d;
                 }
                 Action::Ask => {
                     if !matches!(best, Some((Action::Ask, _))) {
@@ -701,11 +703,13 @@ impl Engine {
             Some((action, message)) => decision(action, &fired, message),
             None if in_scope => Decision {
                 action: self.default_action,
+                catch_all: true,
                 matched_policies: Vec::new(),
                 message: "no matching rule; using default action".to_string(),
             },
             None => Decision {
                 action: self.default_action,
+                catch_all: true,
                 matched_policies: Vec::new(),
                 message: "no matching policy; using default action".to_string(),
             },
@@ -763,6 +767,7 @@ impl Engine {
             }
             None => Decision {
                 action: self.default_action,
+                catch_all: true,
                 matched_policies: Vec::new(),
                 message: "no matching policy; using default action".to_string(),
             },
@@ -822,6 +827,7 @@ pub struct TestOutcome {
 fn decision(action: Action, fired: &[&str], message: &str) -> Decision {
     Decision {
         action,
+        catch_all: false,
         matched_policies: fired.iter().map(|s| s.to_string()).collect(),
         message: message.to_string(),
     }

@@ -199,6 +199,10 @@ pub struct Request<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
     pub action: Action,
+    /// Decided by the default action or by a rule that matches every call
+    /// (`default: true`: the end of each tool of a generated policy), not by
+    /// a rule that names something.
+    pub catch_all: bool,
     /// Names of the policies whose rules fired, in evaluation order (empty
     /// when the default action decided).
     pub matched_policies: Vec<String>,

@@ -1,0 +1,254 @@
+//! The tap on unhooked calls of a preloaded, enforced run: the command
+//! starts under `rampart_trace`'s filter of unhooked calls, and a process of
+//! rampart's own, `rampart __unhooked` ([`run_tap`]), answers its
+//! notifications with `rampart_trace::notify::serve`, reporting to the run's
+//! collector over its socket as `rampart __trace-exec` does ([`WireSink`]).
+//! The child tells the tap which descriptor is the listener before its exec
+//! ([`send_listener`]); the tap takes a copy of it.
+//!
+//! So a call the preload library never saw — the loader's opens, an open
+//! or exec made inside libc, an inline `syscall` instruction, any call of a
+//! static program — is decided against the policy and recorded all the
+//! same, and a refused one never runs. The library's own calls run from the
+//! gadget page (`rampart_core::gadget`) and do not come here.
+//!
+//! The tap is a process apart from the collector so that it keeps the
+//! contract of a watched process when the collector misbehaves: a stopped
+//! collector holds up no call that needs no verdict, and a killed one
+//! leaves the calls that need one to `RAMPART_FAIL_OPEN` (and to the
+//! decision timeout), as for the library's own calls. It runs in a process
+//! group of its own (the terminal's Ctrl-C is the command's, not its) and
+//! exits when no process of the tree is left.
+//!
+//! This module owns the hand-over of the listener and the tap's life; it
+//! decides nothing itself.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+
+use rampart_core::env;
+
+use crate::backend::sinks::{Enforce, WireSink};
+
+/// The descriptor `rampart __unhooked` finds the child's socket on.
+const TAP_FD: RawFd = 3;
+
+/// The tap process of one run.
+pub struct Tap {
+    process: Child,
+    /// The child's end of the pair, until the child has it.
+    child_end: Option<OwnedFd>,
+}
+
+impl Tap {
+    /// Start `rampart __unhooked` with the session's environment `env`
+    /// (socket, mode, generation file, agent, session, timeout,
+    /// fail-open); it waits for the listener on a socket pair whose other
+    /// end ([`Tap::child_fd`]) the child writes to.
+    pub fn start(env: &[(String, OsString)]) -> Result<Tap> {
+        let (ours, theirs) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .context("cannot create the socket pair for the unhooked-call tap")?;
+        let exe = std::env::current_exe().context("cannot find the rampart binary")?;
+        let mut cmd = Command::new(exe);
+        cmd.arg(INTERNAL)
+            .env_clear()
+            .envs(std::env::vars_os().filter(|(k, _)| k != "LD_PRELOAD"))
+            .envs(
+                env.iter()
+                    .filter(|(k, _)| k.starts_with(env::PREFIX))
+                    .map(|(k, v)| (k.as_str(), v.as_os_str())),
+            )
+            .stdin(Stdio::null())
+            // Nothing of the command's: a pipe it holds open would keep
+            // the command's reader waiting while it serves a daemon.
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let tap_end = ours.as_raw_fd();
+        // SAFETY: dup2 and setpgid are async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(tap_end, TAP_FD) < 0 || libc::setpgid(0, 0) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let process = cmd
+            .spawn()
+            .context("cannot start the unhooked-call tap (rampart __unhooked)")?;
+        drop(ours);
+        Ok(Tap {
+            process,
+            child_end: Some(theirs),
+        })
+    }
+
+    /// The tap's pid.
+    pub fn pid(&self) -> i32 {
+        self.process.id() as i32
+    }
+
+    /// The socket the child tells the tap about its listener on
+    /// ([`crate::child::Confinement::unhooked`]).
+    pub fn child_fd(&self) -> RawFd {
+        self.child_end.as_ref().map_or(-1, AsRawFd::as_raw_fd)
+    }
+
+    /// The child has been spawned (or failed to be): drop our copy of its
+    /// end, so that a tap whose child never wrote ends its wait.
+    pub fn spawned(&mut self) {
+        self.child_end = None;
+    }
+
+    /// The run is over: wait (at most `grace`) for the tap, which exits
+    /// once no process of the tree is left; one still serving processes
+    /// that outlive the run goes on with them.
+    pub fn finish(mut self, grace: Duration) {
+        self.child_end = None;
+        let end = Instant::now() + grace;
+        while Instant::now() < end {
+            match self.process.try_wait() {
+                Ok(Some(_)) | Err(_) => return,
+                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            }
+        }
+    }
+}
+
+/// The hidden command's name.
+pub const INTERNAL: &str = "__unhooked";
+
+/// `rampart __unhooked`: the tap process. Its socket to the child is
+/// [`TAP_FD`]; the session's `RAMPART_*` variables say where the collector
+/// is and how to enforce.
+pub fn run_tap() -> Result<i32> {
+    // SAFETY: TAP_FD was put there for us by `Tap::start`.
+    let sock = unsafe { OwnedFd::from_raw_fd(TAP_FD) };
+    let Some(listener) = receive_listener(&sock) else {
+        return Ok(0); // the child never started
+    };
+    drop(sock);
+    let var = |k: &str| std::env::var_os(k).unwrap_or_default();
+    let bytes = |k: &str| var(k).into_encoded_bytes();
+    let text = |k: &str| var(k).to_string_lossy().into_owned();
+    let enforce = env::enforces(&bytes(env::MODE)).then(|| Enforce {
+        timeout: Duration::from_millis(env::timeout_ms(&bytes(env::DECISION_TIMEOUT_MS))),
+        fail_open: env::flag(&bytes(env::FAIL_OPEN)),
+    });
+    let socket = std::path::PathBuf::from(var(env::SOCKET));
+    let (mut sink, connected) =
+        WireSink::connect(&socket, &text(env::AGENT), &text(env::SESSION), enforce);
+    if let Err(e) = connected {
+        tracing::warn!("unhooked calls: no collector at {}: {e}", socket.display());
+    }
+    let gen = var(env::POLICY_GEN);
+    if !gen.is_empty() {
+        sink.read_refusals_from(std::path::Path::new(&gen));
+    }
+    let opts = rampart_trace::Options {
+        enforce: enforce.is_some(),
+        dns: false,
+        track_cwd: false,
+        cpu_latency_hint: false,
+        ..Default::default()
+    };
+    match rampart_trace::notify::serve(listener, &opts, &mut sink, true) {
+        Ok(r) => tracing::debug!(
+            "unhooked calls: {} answered, {} refused",
+            r.calls,
+            r.refused
+        ),
+        Err(e) => tracing::warn!("unhooked calls: {e}"),
+    }
+    sink.report_lost();
+    Ok(0)
+}
+
+/// The tap's end: the child says which process it is and which of its
+/// descriptors is the listener; take a copy (`pidfd_getfd`) and let it go on.
+/// (It cannot pass the descriptor itself: `sendmsg` is a watched call, and
+/// the filter is already on.)
+fn receive_listener(sock: &OwnedFd) -> Option<OwnedFd> {
+    let mut said = [0i32; 2];
+    let n = loop {
+        // SAFETY: reading into our buffer.
+        let n = unsafe {
+            libc::read(
+                sock.as_raw_fd(),
+                said.as_mut_ptr().cast(),
+                std::mem::size_of_val(&said),
+            )
+        };
+        if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        break n;
+    };
+    if n != std::mem::size_of_val(&said) as isize {
+        return None; // the child never got this far
+    }
+    let [pid, fd] = said;
+    // SAFETY: plain system calls; the descriptors returned are new and ours.
+    let listener = unsafe {
+        let pidfd = libc::syscall(libc::SYS_pidfd_open, pid, 0);
+        if pidfd < 0 {
+            tracing::warn!("unhooked calls: pidfd_open: {}", io::Error::last_os_error());
+            None
+        } else {
+            let pidfd = OwnedFd::from_raw_fd(pidfd as RawFd);
+            let l = libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0);
+            if l < 0 {
+                tracing::warn!(
+                    "unhooked calls: pidfd_getfd: {}",
+                    io::Error::last_os_error()
+                );
+                None
+            } else {
+                Some(OwnedFd::from_raw_fd(l as RawFd))
+            }
+        }
+    };
+    // Let the child go on (it waits for this byte), with or without it.
+    // SAFETY: one byte from a local.
+    unsafe { libc::write(sock.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+    listener
+}
+
+/// The child's end, between `fork` and `exec`: tell the tap which process
+/// this is and which descriptor `listener` is, and wait until it took its
+/// copy. Async-signal-safe (`getpid`, `write`, `read`: calls the filter
+/// does not watch); returns 0 or the errno.
+pub fn send_listener(sock: RawFd, listener: RawFd) -> i32 {
+    // SAFETY: plain system calls on stack buffers.
+    unsafe {
+        let said = [libc::getpid(), listener];
+        let len = std::mem::size_of_val(&said);
+        if libc::write(sock, said.as_ptr().cast(), len) != len as isize {
+            return *libc::__errno_location();
+        }
+        let mut ack = 0u8;
+        loop {
+            let n = libc::read(sock, (&mut ack as *mut u8).cast(), 1);
+            if n == 1 {
+                return 0;
+            }
+            let e = *libc::__errno_location();
+            if n < 0 && e == libc::EINTR {
+                continue;
+            }
+            return if n == 0 { libc::EPIPE } else { e };
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! The handler of unhooked calls: the other end of the filter
+//! [`crate::filter::unhooked`], which a preloaded tree runs under in
+//! both modes. Every watched call the preload library did not make
+//! itself (the loader's opens, libc's own opens and execs, an inline
+//! `syscall` instruction, any call of a static program) waits in the kernel
+//! until this handler answers its notification (`SECCOMP_RET_USER_NOTIF`).
+//!
+//! For each one it reads the call into an [`Event`] (with the reader the
+//! ptrace supervisor uses), marked `source: unhooked` when the caller's
+//! program is one the library is loaded into (the call went past its
+//! hooks) and `source: trace` in a static or Go program,
+//! checks that the notification is still live (so the memory it read was
+//! the caller's, not a recycled pid's), asks the sink, and answers: a
+//! refused call fails with the sink's errno and never runs; an allowed one
+//! continues (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`) and is recorded with an
+//! unknown outcome, as the kernel runs it after the answer. In monitor mode
+//! nothing is asked: the call continues first and is recorded after. A call whose
+//! arguments cannot be read (not a bad pointer: no permission) is refused
+//! with `EACCES` under enforcement, unrecorded, as the tracer does.
+//!
+//! What continuing leaves open: the kernel reads the arguments again when
+//! it runs the call, so another thread of the caller that rewrites them
+//! in between is not decided (the hooks and the trace backend copy what
+//! they decide). It never stops or changes a thread otherwise, and returns
+//! once no process uses the filter any more.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use std::collections::HashMap;
+use std::os::unix::fs::FileExt;
+
+use rampart_core::elf;
+use rampart_core::event::{Call, Event, Outcome, Source};
+
+use crate::calls::Calls;
+use crate::regs::nr;
+use crate::{procfs, Options, Sink, Verdict};
+
+/// What the handler did, for the run's summary and the tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Notifications answered.
+    pub calls: u64,
+    /// Calls refused.
+    pub refused: u64,
+}
+
+/// Answer every notification of `listener` until no process uses its
+/// filter. `skip_first_exec`: the execs before any other call are the
+/// command's own, searched along `PATH`, which the caller records (no hook
+/// sees them): they continue unrecorded.
+pub fn serve(
+    listener: OwnedFd,
+    opts: &Options,
+    sink: &mut dyn Sink,
+    skip_first_exec: bool,
+) -> io::Result<Report> {
+    let mut calls = Calls::new(opts);
+    calls.resolve_at_entry = true;
+    let mut hooked = HashMap::new();
+    let mut report = Report::default();
+    let mut first = skip_first_exec;
+    let fd = listener.as_raw_fd();
+    loop {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one pollfd, ours.
+        let r = unsafe { libc::poll(&mut pfd, 1, -1) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if pfd.revents & libc::POLLIN == 0 {
+            if pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+                return Ok(report); // no process uses the filter any more
+            }
+            continue;
+        }
+        // SAFETY: zeroed as the kernel requires; it fills the notification.
+        let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+        // SAFETY: receiving into our own struct.
+        if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) } != 0 {
+            // ENOENT: the caller went away (or was interrupted) meanwhile.
+            continue;
+        }
+        report.calls += 1;
+        let nr = i64::from(req.data.nr);
+        let exec = nr == nr::EXECVE || nr == nr::EXECVEAT;
+        if first && exec {
+            // The command's exec (the caller records it), and the attempts
+            // of its search along `PATH`, until its first call of its own.
+            answer(fd, req.id, Answer::Continue);
+            continue;
+        }
+        first = false;
+        let (answer_is, later) = handle(&mut calls, &mut hooked, opts, sink, fd, &req);
+        if matches!(answer_is, Answer::Fail(_)) {
+            report.refused += 1;
+        }
+        answer(fd, req.id, answer_is);
+        // Monitor mode: recorded once the caller runs again.
+        for event in later {
+            sink.record(event);
+        }
+        if exec && answer_is == Answer::Continue {
+            // A new image: its exe, cwd cache and directory descriptors
+            // are read again.
+            if let Ok(tgid) = procfs::tgid(req.pid as i32) {
+                calls.procs.remove(&tgid);
+                hooked.remove(&tgid);
+            }
+        }
+    }
+}
+
+/// How a notification is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answer {
+    /// The call runs.
+    Continue,
+    /// The call does not run; it returns -1 with this errno.
+    Fail(i32),
+}
+
+fn handle(
+    calls: &mut Calls,
+    hooked: &mut HashMap<i32, bool>,
+    opts: &Options,
+    sink: &mut dyn Sink,
+    fd: i32,
+    req: &libc::seccomp_notif,
+) -> (Answer, Vec<Event>) {
+    let tid = req.pid as i32;
+    let nr = i64::from(req.data.nr);
+    let args = req.data.args;
+    let tgid = procfs::tgid(tid).unwrap_or(tid);
+    calls.blind = false;
+    // An exec through the library's hooks never comes here: a process
+    // whose program changed is read afresh.
+    if let Some(known) = calls.procs.get(&tgid).and_then(|p| p.exe.clone()) {
+        if procfs::exe(tid).ok().as_deref() != Some(known.as_str()) {
+            calls.procs.remove(&tgid);
+            hooked.remove(&tgid);
+        }
+    }
+    let mut events: Vec<Event> = if nr == nr::SENDMMSG {
+        calls
+            .sendmmsg_call(tid, tgid, args[0] as i32, args[1], args[2] as u32)
+            .into_iter()
+            .map(|(_, event)| event)
+            .collect()
+    } else {
+        calls
+            .event_of(tid, tgid, nr, &args)
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    // What was read is the caller's only if the notification is still live
+    // (the pid was not reused meanwhile).
+    if !live(fd, req.id) {
+        return (Answer::Continue, Vec::new()); // nobody waits any more
+    }
+    if std::mem::take(&mut calls.blind) && opts.enforce {
+        return (Answer::Fail(libc::EACCES), Vec::new());
+    }
+    // In a program the library watches, this call went past its hooks; in
+    // a static or Go one, it is one of the program's calls like any other.
+    let past_hooks = *hooked.entry(tgid).or_insert_with(|| watched_program(tid));
+    if past_hooks {
+        for e in &mut events {
+            e.source = Source::Unhooked;
+        }
+    }
+    if !opts.enforce {
+        return (Answer::Continue, events);
+    }
+    let mut answer = Answer::Continue;
+    for mut event in events {
+        match sink.decide(&event) {
+            Verdict::Deny { errno } => {
+                event.outcome = Outcome::Errno(errno);
+                sink.record(event);
+                answer = Answer::Fail(errno);
+                break;
+            }
+            Verdict::Pass => {
+                remember_send(calls, tgid, nr, &event.call);
+                sink.record_passed(event);
+            }
+            Verdict::Allow => {
+                remember_send(calls, tgid, nr, &event.call);
+                sink.record(event);
+            }
+        }
+    }
+    (answer, Vec::new())
+}
+
+/// Whether the thread's program is one the preload library is loaded into
+/// (dynamically linked, not Go; `rampart_core::elf`), from its executable.
+fn watched_program(tid: i32) -> bool {
+    let Ok(file) = std::fs::File::open(format!("/proc/{tid}/exe")) else {
+        return false;
+    };
+    let mut head = [0u8; elf::HEAD];
+    let n = file.read_at(&mut head, 0).unwrap_or(0);
+    let read_at = |off: u64, out: &mut [u8]| file.read_at(out, off).unwrap_or(0);
+    elf::classify(&head[..n], read_at) == elf::Kind::Dynamic
+}
+
+/// An allowed send with an address: later sends there are not net calls.
+fn remember_send(calls: &mut Calls, tgid: i32, nr: i64, call: &Call) {
+    if [nr::SENDTO, nr::SENDMSG, nr::SENDMMSG].contains(&nr) {
+        calls.sent(tgid, call);
+    }
+}
+
+fn live(fd: i32, id: u64) -> bool {
+    let mut id = id;
+    // SAFETY: the ioctl reads one u64.
+    unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &mut id) == 0 }
+}
+
+fn answer(fd: i32, id: u64, how: Answer) {
+    let mut resp = libc::seccomp_notif_resp {
+        id,
+        val: 0,
+        error: 0,
+        flags: 0,
+    };
+    match how {
+        Answer::Continue => resp.flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+        Answer::Fail(errno) => resp.error = -errno,
+    }
+    // SAFETY: answering a notification of ours; ENOENT (the caller is gone)
+    // needs nothing more.
+    unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) };
+}
