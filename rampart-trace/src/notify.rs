@@ -28,7 +28,7 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use std::collections::HashMap;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 
 use rampart_core::elf;
 use rampart_core::event::{Call, Event, Outcome, Source};
@@ -57,19 +57,31 @@ pub fn serve(
     skip_first_exec: bool,
 ) -> io::Result<Report> {
     let mut calls = Calls::new(opts);
-    calls.resolve_at_entry = true;
-    let mut hooked = HashMap::new();
+    let mut known = Known::default();
     let mut report = Report::default();
     let mut first = skip_first_exec;
     let fd = listener.as_raw_fd();
+    // Records of calls that already ran, sent once no call is waiting (a
+    // burst of calls, as a process start makes, wakes the collector once).
+    let mut unsent: Vec<(Event, bool)> = Vec::new();
     loop {
         let mut pfd = libc::pollfd {
             fd,
             events: libc::POLLIN,
             revents: 0,
         };
-        // SAFETY: one pollfd, ours.
-        let r = unsafe { libc::poll(&mut pfd, 1, -1) };
+        let mut r = 0;
+        if !unsent.is_empty() {
+            // SAFETY: one pollfd, ours; no waiting.
+            r = unsafe { libc::poll(&mut pfd, 1, 0) };
+            if r == 0 {
+                send(sink, &mut unsent);
+            }
+        }
+        if r == 0 {
+            // SAFETY: one pollfd, ours.
+            r = unsafe { libc::poll(&mut pfd, 1, -1) };
+        }
         if r < 0 {
             let e = io::Error::last_os_error();
             if e.kind() == io::ErrorKind::Interrupted {
@@ -79,6 +91,7 @@ pub fn serve(
         }
         if pfd.revents & libc::POLLIN == 0 {
             if pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+                send(sink, &mut unsent);
                 return Ok(report); // no process uses the filter any more
             }
             continue;
@@ -100,21 +113,18 @@ pub fn serve(
             continue;
         }
         first = false;
-        let (answer_is, later) = handle(&mut calls, &mut hooked, opts, sink, fd, &req);
+        let (answer_is, later) = handle(&mut calls, &mut known, opts, sink, fd, &req);
         if matches!(answer_is, Answer::Fail(_)) {
             report.refused += 1;
         }
         answer(fd, req.id, answer_is);
-        // Monitor mode: recorded once the caller runs again.
-        for event in later {
-            sink.record(event);
-        }
+        // Recorded once the caller runs again.
+        unsent.extend(later);
         if exec && answer_is == Answer::Continue {
             // A new image: its exe, cwd cache and directory descriptors
             // are read again.
-            if let Ok(tgid) = procfs::tgid(req.pid as i32) {
+            if let Some((tgid, _)) = known.tasks.remove(&(req.pid as i32)) {
                 calls.procs.remove(&tgid);
-                hooked.remove(&tgid);
             }
         }
     }
@@ -129,27 +139,73 @@ enum Answer {
     Fail(i32),
 }
 
+/// What the handler remembers between notifications: each thread's
+/// process and program (checked against `/proc/TID/exe` at every call, as
+/// an exec through the library's hooks never comes here), and which
+/// programs the library is loaded into, by file.
+#[derive(Default)]
+struct Known {
+    /// tid → (tgid, its program's path).
+    tasks: HashMap<i32, (i32, String)>,
+    /// (path, inode, mtime) of a program → the library is loaded into it.
+    programs: HashMap<(String, u64, i64), bool>,
+}
+
+impl Known {
+    /// The process of `tid`, and whether its calls here went past the
+    /// library's hooks. A thread whose program changed starts afresh in
+    /// `calls`.
+    fn of(&mut self, calls: &mut Calls, tid: i32) -> (i32, bool) {
+        let exe = procfs::exe(tid).unwrap_or_default();
+        let tgid = match self.tasks.get(&tid) {
+            Some((tgid, was)) if *was == exe => *tgid,
+            _ => {
+                let tgid = procfs::tgid(tid).unwrap_or(tid);
+                calls.procs.remove(&tgid);
+                if self.tasks.len() >= 65536 {
+                    self.tasks.clear();
+                }
+                self.tasks.insert(tid, (tgid, exe.clone()));
+                tgid
+            }
+        };
+        let meta = std::fs::metadata(format!("/proc/{tid}/exe")).ok();
+        let key = (
+            exe,
+            meta.as_ref().map_or(0, |m| m.ino()),
+            meta.as_ref().map_or(0, |m| m.mtime()),
+        );
+        let hooked = match self.programs.get(&key) {
+            Some(h) => *h,
+            None => {
+                let h = watched_program(tid);
+                if self.programs.len() >= 4096 {
+                    self.programs.clear();
+                }
+                self.programs.insert(key, h);
+                h
+            }
+        };
+        (tgid, hooked)
+    }
+}
+
 fn handle(
     calls: &mut Calls,
-    hooked: &mut HashMap<i32, bool>,
+    known: &mut Known,
     opts: &Options,
     sink: &mut dyn Sink,
     fd: i32,
     req: &libc::seccomp_notif,
-) -> (Answer, Vec<Event>) {
+) -> (Answer, Vec<(Event, bool)>) {
     let tid = req.pid as i32;
     let nr = i64::from(req.data.nr);
     let args = req.data.args;
-    let tgid = procfs::tgid(tid).unwrap_or(tid);
+    let (tgid, past_hooks) = known.of(calls, tid);
     calls.blind = false;
-    // An exec through the library's hooks never comes here: a process
-    // whose program changed is read afresh.
-    if let Some(known) = calls.procs.get(&tgid).and_then(|p| p.exe.clone()) {
-        if procfs::exe(tid).ok().as_deref() != Some(known.as_str()) {
-            calls.procs.remove(&tgid);
-            hooked.remove(&tgid);
-        }
-    }
+    // A static program's open is recorded with the file it reaches, as the
+    // trace backend records it (its calls are learned); the others' are not.
+    calls.resolve_at_entry = !past_hooks;
     let mut events: Vec<Event> = if nr == nr::SENDMMSG {
         calls
             .sendmmsg_call(tid, tgid, args[0] as i32, args[1], args[2] as u32)
@@ -172,16 +228,19 @@ fn handle(
     }
     // In a program the library watches, this call went past its hooks; in
     // a static or Go one, it is one of the program's calls like any other.
-    let past_hooks = *hooked.entry(tgid).or_insert_with(|| watched_program(tid));
     if past_hooks {
         for e in &mut events {
             e.source = Source::Unhooked;
         }
     }
     if !opts.enforce {
-        return (Answer::Continue, events);
+        return (
+            Answer::Continue,
+            events.into_iter().map(|e| (e, false)).collect(),
+        );
     }
     let mut answer = Answer::Continue;
+    let mut later = Vec::new();
     for mut event in events {
         match sink.decide(&event) {
             Verdict::Deny { errno } => {
@@ -192,7 +251,7 @@ fn handle(
             }
             Verdict::Pass => {
                 remember_send(calls, tgid, nr, &event.call);
-                sink.record_passed(event);
+                later.push((event, true));
             }
             Verdict::Allow => {
                 remember_send(calls, tgid, nr, &event.call);
@@ -200,7 +259,21 @@ fn handle(
             }
         }
     }
-    (answer, Vec::new())
+    if answer != Answer::Continue {
+        later.clear(); // the call did not run
+    }
+    (answer, later)
+}
+
+/// Hand the sink the records of calls that ran (`true`: passed undecided).
+fn send(sink: &mut dyn Sink, unsent: &mut Vec<(Event, bool)>) {
+    for (event, passed) in unsent.drain(..) {
+        if passed {
+            sink.record_passed(event);
+        } else {
+            sink.record(event);
+        }
+    }
 }
 
 /// Whether the thread's program is one the preload library is loaded into
