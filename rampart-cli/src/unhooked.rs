@@ -76,10 +76,16 @@ impl Tap {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let tap_end = ours.as_raw_fd();
-        // SAFETY: dup2 and setpgid are async-signal-safe.
+        // SAFETY: dup2, fcntl and setpgid are async-signal-safe.
         unsafe {
             cmd.pre_exec(move || {
-                if libc::dup2(tap_end, TAP_FD) < 0 || libc::setpgid(0, 0) < 0 {
+                // dup2 onto itself would keep close-on-exec: clear it instead.
+                let placed = if tap_end == TAP_FD {
+                    libc::fcntl(TAP_FD, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(tap_end, TAP_FD)
+                };
+                if placed < 0 || libc::setpgid(0, 0) < 0 {
                     return Err(io::Error::last_os_error());
                 }
                 Ok(())

@@ -138,13 +138,10 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
                 .tempdir()
                 .context("cannot create the collector's socket directory")?;
             let socket = socket_dir.path().join("collector.sock");
-            let floor = floor_of(&[lib.as_path(), socket_dir.path()])?;
-            config.guard.protect_socket(&socket);
-            let mut collector = Collector::start(config)?;
-            collector.listen(socket.clone(), mode == Mode::Enforce)?;
             let mut env = child_env_for(lib, &socket, mode.as_str(), Some(&origin));
             env.extend(enforce_env(&args));
-            // Calls no hook sees go to the collector all the same.
+            // Calls no hook sees go to the collector all the same. The tap
+            // starts first: it gets ready while the collector does.
             let mut tap = if rampart_core::gadget::SUPPORTED && !args.hooks_only {
                 env.push((
                     rampart_core::env::UNHOOKED.into(),
@@ -156,6 +153,10 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
             } else {
                 None
             };
+            let floor = floor_of(&[lib.as_path(), socket_dir.path()])?;
+            config.guard.protect_socket(&socket);
+            let mut collector = Collector::start(config)?;
+            collector.listen(socket.clone(), mode == Mode::Enforce)?;
             let confined = child::Confinement {
                 floor: floor.as_ref(),
                 refuse_io_uring: mode == Mode::Enforce,
