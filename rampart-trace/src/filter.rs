@@ -95,6 +95,24 @@ impl Program {
         self.ins.push(sock_filter { code, jt, jf, k });
     }
 
+    /// Enforcement's fixed answers, with the syscall number loaded (and
+    /// loaded again after): `io_uring_setup` fails with `ENOSYS`, and
+    /// `prctl(PR_SET_DUMPABLE, 0)`, which would make the process one the
+    /// supervisor may no longer read (`/proc/PID/fd`, its memory) when it
+    /// is not root, returns 0 and changes nothing.
+    fn enforce_refusals(&mut self) {
+        self.jump(JEQ_K, nr::IO_URING_SETUP as u32, 0, 1);
+        self.stmt(RET_K, RET_ENOSYS);
+        self.jump(JEQ_K, nr::PRCTL as u32, 0, 6);
+        self.stmt(LD_W_ABS, off_arg_lo(0));
+        self.jump(JEQ_K, libc::PR_SET_DUMPABLE as u32, 0, 3);
+        self.stmt(LD_W_ABS, off_arg_lo(1));
+        self.jump(JEQ_K, 0, 0, 1);
+        self.stmt(RET_K, RET_SUCCEED);
+        // Another prctl: the number again for what follows.
+        self.stmt(LD_W_ABS, OFF_NR);
+    }
+
     /// Syscall `n` stops when argument `arg` is not 0 (a pointer given)
     /// and runs untraced when it is; any other syscall goes on to what
     /// follows with the syscall number still loaded.
@@ -132,19 +150,7 @@ pub fn build(spec: &FilterSpec) -> Vec<sock_filter> {
         p.stmt(RET_K, RET_TRACE);
     }
     if spec.refuse_io_uring {
-        p.jump(JEQ_K, nr::IO_URING_SETUP as u32, 0, 1);
-        p.stmt(RET_K, RET_ENOSYS);
-        // prctl(PR_SET_DUMPABLE, 0) would make the process one this
-        // tracer may no longer read (`/proc/PID/fd`, its memory) when it
-        // is not root: it returns 0 and changes nothing.
-        p.jump(JEQ_K, nr::PRCTL as u32, 0, 6);
-        p.stmt(LD_W_ABS, off_arg_lo(0));
-        p.jump(JEQ_K, libc::PR_SET_DUMPABLE as u32, 0, 3);
-        p.stmt(LD_W_ABS, off_arg_lo(1));
-        p.jump(JEQ_K, 0, 0, 1);
-        p.stmt(RET_K, RET_SUCCEED);
-        // Another prctl: the number again for what follows.
-        p.stmt(LD_W_ABS, OFF_NR);
+        p.enforce_refusals();
     }
     // utimensat(dirfd, path, times, flags) with a NULL path changes the
     // times of the descriptor's file (futimens, `touch`): opened, and
@@ -201,15 +207,7 @@ pub fn unhooked(refuse_io_uring: bool) -> Vec<sock_filter> {
         p.jump(JEQ_K, n as u32, 0, 0);
     }
     if refuse_io_uring {
-        p.jump(JEQ_K, nr::IO_URING_SETUP as u32, 0, 1);
-        p.stmt(RET_K, RET_ENOSYS);
-        p.jump(JEQ_K, nr::PRCTL as u32, 0, 6);
-        p.stmt(LD_W_ABS, off_arg_lo(0));
-        p.jump(JEQ_K, libc::PR_SET_DUMPABLE as u32, 0, 3);
-        p.stmt(LD_W_ABS, off_arg_lo(1));
-        p.jump(JEQ_K, 0, 0, 1);
-        p.stmt(RET_K, RET_SUCCEED);
-        p.stmt(LD_W_ABS, OFF_NR);
+        p.enforce_refusals();
     }
     // utimensat with a path, sendto with an address (see `build`).
     for (n, arg) in [(nr::UTIMENSAT, 1), (nr::SENDTO, 4)] {

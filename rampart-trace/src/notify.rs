@@ -37,6 +37,9 @@ use crate::calls::Calls;
 use crate::regs::nr;
 use crate::{procfs, Options, Sink, Verdict};
 
+/// Records held back at most (calls that keep coming without a pause).
+const UNSENT_MAX: usize = 256;
+
 /// What the handler did, for the run's summary and the tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Report {
@@ -71,6 +74,9 @@ pub fn serve(
             revents: 0,
         };
         let mut r = 0;
+        if unsent.len() >= UNSENT_MAX {
+            send(sink, &mut unsent);
+        }
         if !unsent.is_empty() {
             // SAFETY: one pollfd, ours; no waiting.
             r = unsafe { libc::poll(&mut pfd, 1, 0) };
