@@ -518,6 +518,21 @@ fn calls_no_hook_sees_are_decided_under_preload() {
         assert!(!out.contains(SECRET.trim()), "{out}");
         assert_eq!(std::fs::read_to_string(secret).unwrap(), SECRET);
     }
+    // A static command whose very first call is an inline exec: the
+    // execs rampart itself makes to start the command are let through
+    // unrecorded, and only those.
+    let o = fx
+        .sb
+        .rampart()
+        .args(["run", "--quiet", "--mode", "enforce", "--no-landlock"])
+        .args(["--backend", "preload", "--policy"])
+        .arg(&policy)
+        .arg("--")
+        .arg(&fixed)
+        .args(["exec", "/bin/true"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o), "exec /bin/true: refused 1\n", "{}", stderr(&o));
     let records = fx.sb.records();
     let denied = |tool: &str, op: Option<&str>| {
         records
@@ -532,11 +547,39 @@ fn calls_no_hook_sees_are_decided_under_preload() {
     // Per probe: the read, the write, the delete and the file action's open.
     assert_eq!(fx.denied_reads(), 2 * 4, "{records:#?}");
     assert_eq!(denied("write", Some("delete")), 2);
-    assert_eq!(denied("exec", None), 2);
+    assert_eq!(denied("exec", None), 3);
     // The allowed inline read is in the trail too.
     assert!(records.iter().any(|r| r["tool"] == "read"
         && r["request"]["path"] == notes
         && r["decision"]["action"] == "allow"));
+}
+
+/// `open_by_handle_at` opens a file by a handle, naming no path anything
+/// could decide: under enforcement it fails with `EPERM` on both backends
+/// (holders of `CAP_DAC_READ_SEARCH`, root in most containers, could
+/// otherwise read any file), and the secret is unchanged.
+#[test]
+fn an_open_by_handle_is_refused_under_enforce_on_both_backends() {
+    let fx = Fixture::new();
+    let probe = fx.sb.probe("inline", &[]);
+    let bare = std::process::Command::new(&probe)
+        .args(["byhandle", &fx.secret])
+        .output()
+        .unwrap();
+    if stdout(&bare) != format!("byhandle {}: leaked\n", fx.secret) {
+        skip("open_by_handle_at needs CAP_DAC_READ_SEARCH (run the tests as root)");
+        return;
+    }
+    for backend in ["preload", "trace"] {
+        let o = fx.enforce_program(backend, &probe, &["byhandle".as_ref(), fx.secret.as_ref()]);
+        assert_eq!(
+            stdout(&o),
+            format!("byhandle {}: refused 1\n", fx.secret),
+            "{backend}: {}",
+            stderr(&o)
+        );
+        assert_eq!(std::fs::read_to_string(&fx.secret).unwrap(), SECRET);
+    }
 }
 
 /// The trail says what the program got: a refused open of a name that

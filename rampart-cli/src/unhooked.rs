@@ -140,6 +140,11 @@ pub const INTERNAL: &str = "__unhooked";
 /// [`TAP_FD`]; the session's `RAMPART_*` variables say where the collector
 /// is and how to enforce.
 pub fn run_tap() -> Result<i32> {
+    // Not the tree's to read or trace: a process of the same user that is
+    // not root may then neither copy the listener (`pidfd_getfd`) nor read
+    // or write this process's memory.
+    // SAFETY: plain prctl on this process.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     // SAFETY: TAP_FD was put there for us by `Tap::start`.
     let sock = unsafe { OwnedFd::from_raw_fd(TAP_FD) };
     let Some(listener) = receive_listener(&sock) else {
@@ -170,7 +175,11 @@ pub fn run_tap() -> Result<i32> {
         cpu_latency_hint: false,
         ..Default::default()
     };
-    match rampart_trace::notify::serve(listener, &opts, &mut sink, true) {
+    // The child is this binary until the command's exec.
+    let own = std::env::current_exe()
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned());
+    match rampart_trace::notify::serve(listener, &opts, &mut sink, own.as_deref()) {
         Ok(r) => tracing::debug!(
             "unhooked calls: {} answered, {} refused",
             r.calls,

@@ -36,6 +36,7 @@ const RET_NOTIFY: u32 = libc::SECCOMP_RET_USER_NOTIF;
 const RET_TRACE: u32 = libc::SECCOMP_RET_TRACE;
 const RET_KILL: u32 = libc::SECCOMP_RET_KILL_PROCESS;
 const RET_ENOSYS: u32 = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+const RET_EPERM: u32 = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
 /// Skip the call and return 0.
 const RET_SUCCEED: u32 = libc::SECCOMP_RET_ERRNO;
 
@@ -96,13 +97,17 @@ impl Program {
     }
 
     /// Enforcement's fixed answers, with the syscall number loaded (and
-    /// loaded again after): `io_uring_setup` fails with `ENOSYS`, and
+    /// loaded again after): `io_uring_setup` fails with `ENOSYS`,
+    /// `open_by_handle_at` (an open that names no path to decide, for
+    /// holders of `CAP_DAC_READ_SEARCH`) with `EPERM`, and
     /// `prctl(PR_SET_DUMPABLE, 0)`, which would make the process one the
     /// supervisor may no longer read (`/proc/PID/fd`, its memory) when it
     /// is not root, returns 0 and changes nothing.
     fn enforce_refusals(&mut self) {
         self.jump(JEQ_K, nr::IO_URING_SETUP as u32, 0, 1);
         self.stmt(RET_K, RET_ENOSYS);
+        self.jump(JEQ_K, nr::OPEN_BY_HANDLE_AT as u32, 0, 1);
+        self.stmt(RET_K, RET_EPERM);
         self.jump(JEQ_K, nr::PRCTL as u32, 0, 6);
         self.stmt(LD_W_ABS, off_arg_lo(0));
         self.jump(JEQ_K, libc::PR_SET_DUMPABLE as u32, 0, 3);

@@ -50,19 +50,21 @@ pub struct Report {
 }
 
 /// Answer every notification of `listener` until no process uses its
-/// filter. `skip_first_exec`: the execs before any other call are the
-/// command's own, searched along `PATH`, which the caller records (no hook
-/// sees them): they continue unrecorded.
+/// filter. `own_program`: the caller's own binary, whose process makes the
+/// exec of the command (searched along `PATH`), which the caller records
+/// (no hook sees it): execs made by that binary before any other call
+/// continue unrecorded. Any other exec, a static command's first one
+/// included, is the command's and is decided.
 pub fn serve(
     listener: OwnedFd,
     opts: &Options,
     sink: &mut dyn Sink,
-    skip_first_exec: bool,
+    own_program: Option<&str>,
 ) -> io::Result<Report> {
     let mut calls = Calls::new(opts);
     let mut known = Known::default();
     let mut report = Report::default();
-    let mut first = skip_first_exec;
+    let mut first = own_program.is_some();
     let fd = listener.as_raw_fd();
     // Records of calls that already ran, sent once no call is waiting (a
     // burst of calls, as a process start makes, wakes the collector once).
@@ -112,7 +114,7 @@ pub fn serve(
         report.calls += 1;
         let nr = i64::from(req.data.nr);
         let exec = nr == nr::EXECVE || nr == nr::EXECVEAT;
-        if first && exec {
+        if first && exec && procfs::exe(req.pid as i32).ok().as_deref() == own_program {
             // The command's exec (the caller records it), and the attempts
             // of its search along `PATH`, until its first call of its own.
             answer(fd, req.id, Answer::Continue);

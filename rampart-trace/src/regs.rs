@@ -66,6 +66,7 @@ pub mod nr {
     pub const UTIMENSAT: i64 = libc::SYS_utimensat as i64;
     pub const CLOSE: i64 = libc::SYS_close as i64;
     pub const PRCTL: i64 = libc::SYS_prctl as i64;
+    pub const OPEN_BY_HANDLE_AT: i64 = libc::SYS_open_by_handle_at as i64;
     #[cfg(target_arch = "x86_64")]
     pub const OPEN: Option<i64> = Some(libc::SYS_open as i64);
     #[cfg(target_arch = "x86_64")]

@@ -10,11 +10,14 @@
  *                 made
  *   exec PATH     execve(PATH, {"forbidden-tool", "--go"}) made inline: no
  *                 line when it runs (the program is replaced)
+ *   byhandle PATH name_to_handle_at(PATH) then open_by_handle_at of it,
+ *                 read (needs CAP_DAC_READ_SEARCH): "leaked" when read
  *   spawnopen PATH posix_spawn of /bin/cat with PATH opened as its stdin by
  *                 a file action (libc opens it in the child, past any hook
  *                 of open): "ok" once cat ran, which prints the file
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -75,6 +78,34 @@ int main(int argc, char **argv) {
                 raw(SYS_close, r, 0, 0, 0);
                 printf("%s %s: ok\n", op, path);
             }
+        } else if (!strcmp(op, "byhandle")) {
+            char dir[4096];
+            strncpy(dir, path, sizeof dir - 1);
+            dir[sizeof dir - 1] = 0;
+            char *slash = strrchr(dir, '/');
+            if (slash && slash != dir)
+                *slash = 0;
+            long mnt = raw(SYS_openat, AT_FDCWD, (long)dir, O_RDONLY | O_DIRECTORY, 0);
+            struct {
+                struct file_handle h;
+                unsigned char f[MAX_HANDLE_SZ];
+            } fh;
+            fh.h.handle_bytes = MAX_HANDLE_SZ;
+            int mount_id;
+            r = name_to_handle_at(AT_FDCWD, path, &fh.h, &mount_id, 0) < 0 ? -errno : 0;
+            if (r >= 0)
+                r = raw(SYS_open_by_handle_at, mnt, (long)&fh.h, O_RDONLY, 0);
+            if (r >= 0) {
+                char buf[16];
+                long n = raw(SYS_read, r, (long)buf, sizeof buf, 0);
+                raw(SYS_close, r, 0, 0, 0);
+                if (n > 0)
+                    printf("%s %s: leaked\n", op, path);
+                else
+                    r = -5;
+            }
+            if (mnt >= 0)
+                raw(SYS_close, mnt, 0, 0, 0);
         } else if (!strcmp(op, "exec")) {
             char *args[] = {"forbidden-tool", "--go", NULL};
             r = raw(SYS_execve, (long)path, (long)args, (long)environ, 0);
