@@ -483,21 +483,25 @@ fn calls_no_hook_sees_are_decided_under_preload() {
     let allowed = fx.sb.work().join("notes.txt");
     std::fs::write(&allowed, "notes\n").unwrap();
     let (secret, notes) = (fx.secret.as_str(), allowed.to_str().unwrap());
-    for probe in [&dynamic, &fixed] {
-        let o = fx
-            .sb
+    // `rampart run --mode enforce --no-landlock --backend preload -- ARGV`.
+    let enforce = |argv: &[&std::ffi::OsStr]| {
+        fx.sb
             .rampart()
             .args(["run", "--quiet", "--mode", "enforce", "--no-landlock"])
             .args(["--backend", "preload", "--policy"])
             .arg(&policy)
-            .args(["--", "bash", "-c"])
-            .arg(format!(
-                "{p} read {secret} write {secret} unlink {secret} spawnopen {secret} \
-                 read {notes} exec /bin/true; echo exit=$?",
-                p = probe.display()
-            ))
+            .arg("--")
+            .args(argv)
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    for probe in [&dynamic, &fixed] {
+        let script = format!(
+            "{p} read {secret} write {secret} unlink {secret} spawnopen {secret} \
+                 read {notes} exec /bin/true; echo exit=$?",
+            p = probe.display()
+        );
+        let o = enforce(&["bash".as_ref(), "-c".as_ref(), script.as_ref()]);
         let out = stdout(&o);
         assert_eq!(
             out.lines().collect::<Vec<_>>(),
@@ -521,17 +525,7 @@ fn calls_no_hook_sees_are_decided_under_preload() {
     // A static command whose very first call is an inline exec: the
     // execs rampart itself makes to start the command are let through
     // unrecorded, and only those.
-    let o = fx
-        .sb
-        .rampart()
-        .args(["run", "--quiet", "--mode", "enforce", "--no-landlock"])
-        .args(["--backend", "preload", "--policy"])
-        .arg(&policy)
-        .arg("--")
-        .arg(&fixed)
-        .args(["exec", "/bin/true"])
-        .output()
-        .unwrap();
+    let o = enforce(&[fixed.as_ref(), "exec".as_ref(), "/bin/true".as_ref()]);
     assert_eq!(stdout(&o), "exec /bin/true: refused 1\n", "{}", stderr(&o));
     let records = fx.sb.records();
     let denied = |tool: &str, op: Option<&str>| {

@@ -96,6 +96,29 @@ impl Program {
         self.ins.push(sock_filter { code, jt, jf, k });
     }
 
+    /// End the native block: the arch check at `arch_jump` jumps here, to
+    /// the other ABIs, where the watched calls of the compat one are
+    /// refused (`ENOSYS`) and an ABI the filter does not know kills the
+    /// process.
+    fn compat_after(&mut self, arch_jump: usize) {
+        let off = self.ins.len() - arch_jump - 1;
+        assert!(off < 256, "seccomp filter native block too long");
+        self.ins[arch_jump].jf = off as u8;
+        match regs::COMPAT {
+            Some((arch, watched)) => {
+                self.jump(JEQ_K, arch, 1, 0);
+                self.stmt(RET_K, RET_KILL); // an ABI this filter does not know
+                self.stmt(LD_W_ABS, OFF_NR);
+                for n in watched {
+                    self.jump(JEQ_K, *n, 0, 1);
+                    self.stmt(RET_K, RET_ENOSYS);
+                }
+                self.stmt(RET_K, RET_ALLOW);
+            }
+            None => self.stmt(RET_K, RET_KILL),
+        }
+    }
+
     /// Enforcement's fixed answers, with the syscall number loaded (and
     /// loaded again after): `io_uring_setup` fails with `ENOSYS`,
     /// `open_by_handle_at` (an open that names no path to decide, for
@@ -170,13 +193,7 @@ pub fn build(spec: &FilterSpec) -> Vec<sock_filter> {
         p.trace_if_arg_set(nr::RECVFROM, 4);
     }
     p.stmt(RET_K, RET_ALLOW);
-
-    // Compat block.
-    let compat_start = p.ins.len();
-    let off = compat_start - arch_jump - 1;
-    assert!(off < 256, "seccomp filter native block too long");
-    p.ins[arch_jump].jf = off as u8;
-    compat_block(&mut p);
+    p.compat_after(arch_jump);
     p.ins
 }
 
@@ -246,31 +263,8 @@ pub fn unhooked(refuse_io_uring: bool) -> Vec<sock_filter> {
     p.jump(JEQ_K, (ip >> 32) as u32, 0, 1);
     p.stmt(RET_K, RET_ALLOW);
     p.stmt(RET_K, RET_NOTIFY);
-
-    let compat_start = p.ins.len();
-    let off = compat_start - arch_jump - 1;
-    assert!(off < 256, "seccomp filter native block too long");
-    p.ins[arch_jump].jf = off as u8;
-    compat_block(&mut p);
+    p.compat_after(arch_jump);
     p.ins
-}
-
-/// The other ABIs: the watched calls of the compat one are refused
-/// (`ENOSYS`), an ABI the filter does not know kills the process.
-fn compat_block(p: &mut Program) {
-    match regs::COMPAT {
-        Some((arch, watched)) => {
-            p.jump(JEQ_K, arch, 1, 0);
-            p.stmt(RET_K, RET_KILL); // an ABI this filter does not know
-            p.stmt(LD_W_ABS, OFF_NR);
-            for n in watched {
-                p.jump(JEQ_K, *n, 0, 1);
-                p.stmt(RET_K, RET_ENOSYS);
-            }
-            p.stmt(RET_K, RET_ALLOW);
-        }
-        None => p.stmt(RET_K, RET_KILL),
-    }
 }
 
 /// A filter that only refuses `io_uring_setup` with `ENOSYS` (every ABI:
