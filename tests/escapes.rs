@@ -388,6 +388,53 @@ fn a_thread_racing_the_check_leaks_nothing(backend: &str) {
     assert_eq!(std::fs::read_to_string(&fx.secret).unwrap(), SECRET);
 }
 
+/// A bind mount gives the secret a name the policy allows, and a new
+/// mount namespace (through a user namespace, so no privilege is needed)
+/// is where a program may make one. Under enforcement both backends refuse
+/// `mount`, `unshare` and `clone` into a new mount or user namespace (and
+/// `clone3`, whose flags a filter cannot see, with `ENOSYS`, so that libc
+/// falls back to `clone`), so the secret stays unread; threads and
+/// processes are made as before.
+#[test]
+fn a_bind_mount_gives_the_secret_no_other_name_under_enforce_on_both_backends() {
+    let fx = Fixture::new();
+    let view = fx.sb.work().join("view");
+    std::fs::create_dir(&view).unwrap();
+    let script = format!(
+        "unshare -rm sh -c 'mount --bind {dir} {view} && cat {view}/secret.txt'; echo unshare=$?; \
+         unshare -m true; echo plain=$?; \
+         python3 -c 'import threading; t = threading.Thread(target=print, args=(\"thread\",)); t.start(); t.join()'",
+        dir = fx.sb.work().display(),
+        view = view.display()
+    );
+    let bare = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    if !stdout(&bare).contains(SECRET.trim()) {
+        skip("this machine makes no mount namespace (unshare -rm)");
+        return;
+    }
+    for backend in ["preload", "trace"] {
+        let o = fx.enforce(backend, &script);
+        let out = stdout(&o);
+        assert!(!out.contains(SECRET.trim()), "{backend}: {out}");
+        assert!(
+            out.contains("unshare=1\n"),
+            "{backend}: {out}{}",
+            stderr(&o)
+        );
+        assert!(out.contains("plain=1\n"), "{backend}: {out}");
+        assert!(out.contains("thread\n"), "{backend}: {out}{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("unshare failed: Operation not permitted"),
+            "{backend}: {}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&fx.secret).unwrap(), SECRET);
+}
+
 /// Under trace an open's `O_TRUNC` waits for the file it reached to be
 /// decided: an allowed open must still truncate, through each way of
 /// asking for it (a shell redirection, python, `open`, the `creat` syscall).

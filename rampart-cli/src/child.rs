@@ -60,10 +60,11 @@ pub fn block_forwarded_signals() -> Result<()> {
 pub struct Confinement<'a> {
     /// The Landlock floor.
     pub floor: Option<&'a Floor>,
-    /// `io_uring_setup` fails with `ENOSYS` (the preload library cannot
-    /// see what an io_uring does; the trace backend's filter refuses it
-    /// itself).
-    pub refuse_io_uring: bool,
+    /// Enforcement's fixed refusals (`rampart_trace::enforce_refusals`:
+    /// io_uring, which the preload library cannot see; mounts and new
+    /// mount or user namespaces, which would change what a path names).
+    /// The trace backend's filter makes them itself.
+    pub enforce_refusals: bool,
     /// Start under the filter of unhooked calls (`crate::unhooked`), and
     /// send its listener over this socket (the child's end of the tap's
     /// pair; close-on-exec).
@@ -83,13 +84,13 @@ pub fn spawn(
         cmd.env(k, v);
     }
     let floor = confined.floor.map(Floor::raw_fd);
-    let no_io_uring = confined
-        .refuse_io_uring
-        .then(rampart_trace::refuse_io_uring);
+    let refusals = confined
+        .enforce_refusals
+        .then(rampart_trace::enforce_refusals);
     let unhooked = confined.unhooked.map(|sock| {
         (
             sock,
-            rampart_trace::unhooked_filter(confined.refuse_io_uring),
+            rampart_trace::unhooked_filter(confined.enforce_refusals),
         )
     });
     // SAFETY: the closure only calls sigprocmask and raw system calls on
@@ -100,7 +101,7 @@ pub fn spawn(
             let empty = SigSet::empty();
             empty.thread_set_mask().map_err(io::Error::from)?;
             if unhooked.is_none() {
-                if let Some(prog) = &no_io_uring {
+                if let Some(prog) = &refusals {
                     rampart_trace::install_filter(prog)
                         .map_err(|e| io::Error::from_raw_os_error(e.errno))?;
                 }

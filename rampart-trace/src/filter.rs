@@ -18,6 +18,7 @@ use crate::regs::{self, nr};
 const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
 const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
 const JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+const JSET_K: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
 const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 
 /// Offsets in `struct seccomp_data`.
@@ -40,12 +41,38 @@ const RET_EPERM: u32 = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
 /// Skip the call and return 0.
 const RET_SUCCEED: u32 = libc::SECCOMP_RET_ERRNO;
 
+/// The calls enforcement refuses because they would let a path name
+/// another file than the one every decision was made on: a bind mount of
+/// `~/.ssh` over an allowed directory, a `chroot` or `pivot_root` under
+/// which `/` is elsewhere, entering another mount namespace. (A new mount
+/// or user namespace, through `unshare` or `clone`, is refused by flag.)
+const NAMESPACE_CALLS: &[i64] = &[
+    nr::MOUNT,
+    nr::UMOUNT2,
+    nr::PIVOT_ROOT,
+    nr::CHROOT,
+    nr::SETNS,
+    nr::OPEN_TREE,
+    nr::MOVE_MOUNT,
+    nr::FSOPEN,
+    nr::FSCONFIG,
+    nr::FSMOUNT,
+    nr::FSPICK,
+    nr::MOUNT_SETATTR,
+];
+
+/// `CLONE_NEWNS | CLONE_NEWUSER`: a new mount namespace, or a user
+/// namespace in which the process may make one.
+const NEW_NAMESPACE_FLAGS: u32 = (libc::CLONE_NEWNS | libc::CLONE_NEWUSER) as u32;
+
 /// What the filter hands to the supervisor.
 #[derive(Clone, Copy, Debug)]
 pub struct FilterSpec {
-    /// Refuse `io_uring_setup` with `ENOSYS` (enforce mode: io_uring would
-    /// open files and sockets behind the supervisor's back).
-    pub refuse_io_uring: bool,
+    /// Enforce mode: add enforcement's fixed refusals (io_uring, which
+    /// would open files and sockets behind the supervisor's back; mounts
+    /// and namespaces, which would change what a path names; see
+    /// `Program::enforce_refusals`).
+    pub enforce: bool,
     /// Trace `chdir`/`fchdir` so the cached working directory stays right.
     pub track_cwd: bool,
     /// Trace `recvfrom` calls that ask for the sender's address (DNS answers).
@@ -122,15 +149,33 @@ impl Program {
     /// Enforcement's fixed answers, with the syscall number loaded (and
     /// loaded again after): `io_uring_setup` fails with `ENOSYS`,
     /// `open_by_handle_at` (an open that names no path to decide, for
-    /// holders of `CAP_DAC_READ_SEARCH`) with `EPERM`, and
-    /// `prctl(PR_SET_DUMPABLE, 0)`, which would make the process one the
-    /// supervisor may no longer read (`/proc/PID/fd`, its memory) when it
-    /// is not root, returns 0 and changes nothing.
+    /// holders of `CAP_DAC_READ_SEARCH`) with `EPERM`, every call that
+    /// changes what a path names ([`NAMESPACE_CALLS`], and `unshare` or
+    /// `clone` asking for a new mount or user namespace) with `EPERM`,
+    /// `clone3` (whose flags a filter cannot read) with `ENOSYS`, so that
+    /// libc falls back to `clone`, and `prctl(PR_SET_DUMPABLE, 0)`, which
+    /// would make the process one the supervisor may no longer read
+    /// (`/proc/PID/fd`, its memory) when it is not root, returns 0 and
+    /// changes nothing.
     fn enforce_refusals(&mut self) {
         self.jump(JEQ_K, nr::IO_URING_SETUP as u32, 0, 1);
         self.stmt(RET_K, RET_ENOSYS);
+        self.jump(JEQ_K, nr::CLONE3 as u32, 0, 1);
+        self.stmt(RET_K, RET_ENOSYS);
         self.jump(JEQ_K, nr::OPEN_BY_HANDLE_AT as u32, 0, 1);
         self.stmt(RET_K, RET_EPERM);
+        for n in NAMESPACE_CALLS {
+            self.jump(JEQ_K, *n as u32, 0, 1);
+            self.stmt(RET_K, RET_EPERM);
+        }
+        for n in [nr::UNSHARE, nr::CLONE] {
+            // unshare(flags), clone(flags, ...): the flags are argument 0.
+            self.jump(JEQ_K, n as u32, 0, 4);
+            self.stmt(LD_W_ABS, off_arg_lo(0));
+            self.jump(JSET_K, NEW_NAMESPACE_FLAGS, 0, 1);
+            self.stmt(RET_K, RET_EPERM);
+            self.stmt(LD_W_ABS, OFF_NR);
+        }
         self.jump(JEQ_K, nr::PRCTL as u32, 0, 6);
         self.stmt(LD_W_ABS, off_arg_lo(0));
         self.jump(JEQ_K, libc::PR_SET_DUMPABLE as u32, 0, 3);
@@ -177,7 +222,7 @@ pub fn build(spec: &FilterSpec) -> Vec<sock_filter> {
         p.jump(JEQ_K, *n as u32, 0, 1);
         p.stmt(RET_K, RET_TRACE);
     }
-    if spec.refuse_io_uring {
+    if spec.enforce {
         p.enforce_refusals();
     }
     // utimensat(dirfd, path, times, flags) with a NULL path changes the
@@ -204,11 +249,10 @@ pub fn build(spec: &FilterSpec) -> Vec<sock_filter> {
 /// (`SECCOMP_RET_USER_NOTIF`): the loader's opens, opens libc makes inside
 /// itself, an inline `syscall` instruction, a static program. The watched
 /// calls of 32-bit and x32 entries are refused (`ENOSYS`) as in [`build`],
-/// and so are `io_uring_setup` and the `prctl` that hides a process from
-/// the reader of its memory when `refuse_io_uring`.
-pub fn unhooked(refuse_io_uring: bool) -> Vec<sock_filter> {
+/// and enforcement's fixed refusals are made when `enforce`.
+pub fn unhooked(enforce: bool) -> Vec<sock_filter> {
     let spec = FilterSpec {
-        refuse_io_uring,
+        enforce,
         track_cwd: false,
         dns: false,
     };
@@ -228,7 +272,7 @@ pub fn unhooked(refuse_io_uring: bool) -> Vec<sock_filter> {
         to_check.push((p.ins.len(), true));
         p.jump(JEQ_K, n as u32, 0, 0);
     }
-    if refuse_io_uring {
+    if enforce {
         p.enforce_refusals();
     }
     // utimensat with a path, sendto with an address (see `build`).
@@ -267,21 +311,33 @@ pub fn unhooked(refuse_io_uring: bool) -> Vec<sock_filter> {
     p.ins
 }
 
-/// A filter that only refuses `io_uring_setup` with `ENOSYS` (every ABI:
-/// the number is the same on each, and x32's carries its bit): for a tree
-/// whose calls the preload library watches, which cannot see what an
-/// io_uring does. Programs fall back to plain system calls, as on kernels
-/// without io_uring.
-pub fn refuse_io_uring() -> Vec<sock_filter> {
+/// A filter that only makes enforcement's fixed refusals (see
+/// `Program::enforce_refusals`), for a tree whose calls the preload
+/// library watches without the filter of unhooked calls: it cannot see
+/// what an io_uring does, nor tell a bind-mounted path from the file it
+/// names. Programs fall back to plain system calls, as on kernels without
+/// io_uring. The 32-bit ABI gets the io_uring refusal only, x32 entries
+/// are refused.
+pub fn enforce_refusals() -> Vec<sock_filter> {
     let mut p = Program { ins: Vec::new() };
+    p.stmt(LD_W_ABS, OFF_ARCH);
+    p.jump(JEQ_K, regs::NATIVE_ARCH, 0, 0);
+    let arch_jump = p.ins.len() - 1;
     p.stmt(LD_W_ABS, OFF_NR);
-    p.jump(JEQ_K, nr::IO_URING_SETUP as u32, 2, 0);
-    let x32 = regs::X32_SYSCALL_BIT.map_or(nr::IO_URING_SETUP as u32, |bit| {
-        bit | nr::IO_URING_SETUP as u32
-    });
-    p.jump(JEQ_K, x32, 1, 0);
+    if let Some(bit) = regs::X32_SYSCALL_BIT {
+        p.jump(JGE_K, bit, 0, 1);
+        p.stmt(RET_K, RET_ENOSYS);
+    }
+    p.enforce_refusals();
     p.stmt(RET_K, RET_ALLOW);
+    let off = p.ins.len() - arch_jump - 1;
+    assert!(off < 256, "seccomp filter native block too long");
+    p.ins[arch_jump].jf = off as u8;
+    // Another ABI: io_uring_setup has the same number on each.
+    p.stmt(LD_W_ABS, OFF_NR);
+    p.jump(JEQ_K, nr::IO_URING_SETUP as u32, 0, 1);
     p.stmt(RET_K, RET_ENOSYS);
+    p.stmt(RET_K, RET_ALLOW);
     p.ins
 }
 

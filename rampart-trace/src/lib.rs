@@ -62,7 +62,7 @@ use std::path::Path;
 use rampart_core::event::Event;
 
 pub use filter::{
-    install as install_filter, install_listened, refuse_io_uring, unhooked as unhooked_filter,
+    enforce_refusals, install as install_filter, install_listened, unhooked as unhooked_filter,
     InstallError,
 };
 
@@ -223,7 +223,7 @@ fn traced(
     sink: &mut dyn Sink,
 ) -> io::Result<RunReport> {
     let spec = filter::FilterSpec {
-        refuse_io_uring: opts.enforce,
+        enforce: opts.enforce,
         track_cwd: opts.track_cwd,
         dns: opts.dns,
     };

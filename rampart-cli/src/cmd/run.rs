@@ -159,7 +159,7 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
             collector.listen(socket.clone(), mode == Mode::Enforce)?;
             let confined = child::Confinement {
                 floor: floor.as_ref(),
-                refuse_io_uring: mode == Mode::Enforce,
+                enforce_refusals: mode == Mode::Enforce,
                 unhooked: tap.as_ref().map(Tap::child_fd),
             };
             child::become_subreaper()?;
@@ -321,7 +321,7 @@ fn run_with_serve(args: &Args, lib: Option<&Path>, origin: &Origin, serve: &Stat
             let floor = floor_for(args, mode, None, origin, &[lib])?;
             let confined = child::Confinement {
                 floor: floor.as_ref(),
-                refuse_io_uring: mode == Mode::Enforce,
+                enforce_refusals: mode == Mode::Enforce,
                 unhooked: None,
             };
             let mut program = child::spawn(&args.command, &env, confined)?;
