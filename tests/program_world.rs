@@ -62,6 +62,134 @@ fn descriptor_numbers_are_the_programs_with_a_low_limit_and_closed_streams() {
     }
 }
 
+/// Opens of every kind made with inline system calls (no hook of libc sees
+/// them: the filter of unhooked calls does, and under enforce rampart makes
+/// each allowed one itself and hands the descriptor over): what the
+/// program sees of each — errno, descriptor number, close-on-exec, status
+/// flags, file type and size, the mode a created file gets under its
+/// umask, a truncation, a FIFO that waits for its writer, `/proc/self`
+/// and `/dev/fd` names — is what it sees without rampart, for a dynamic
+/// and a static build, in both modes, on both backends. The enforced
+/// policy denies by default, so the Landlock floor is on.
+#[test]
+fn opens_no_hook_sees_behave_as_without_rampart() {
+    let sb = Sandbox::new();
+    let policy = sb.path("deny.yaml");
+    std::fs::write(&policy, DEFAULT_DENY).unwrap();
+    let dynamic = sb.probe("open_kinds", &[]);
+    let fixed = sb.probe_as("open_kinds", "open_kinds_static", &["-static"]);
+    let dir = |name: &str| {
+        let d = sb.work().join(name);
+        std::fs::create_dir(&d).unwrap();
+        d
+    };
+    let bare = std::process::Command::new(&fixed)
+        .arg(dir("bare"))
+        .output()
+        .unwrap();
+    let expected = stdout(&bare).replace("/bare", "/RUN");
+    assert!(expected.contains("fifo-read through-fifo"), "{expected}");
+    assert!(expected.contains("create-mode 640"), "{expected}");
+    let mut runs = 0;
+    for (backend, probe) in [
+        ("preload", &dynamic),
+        ("preload", &fixed),
+        ("trace", &fixed),
+    ] {
+        for (mode, extra) in [
+            ("monitor", vec![]),
+            ("enforce", vec!["--policy", policy.to_str().unwrap()]),
+        ] {
+            runs += 1;
+            let name = format!("run{runs}");
+            let o = sb
+                .rampart()
+                .args(["run", "--quiet", "--backend", backend, "--mode", mode])
+                .args(&extra)
+                .arg("--")
+                .arg(probe)
+                .arg(dir(&name))
+                .output()
+                .unwrap();
+            let got = stdout(&o).replace(&format!("/{name}"), "/RUN");
+            assert_eq!(
+                got,
+                expected,
+                "{backend} {mode} {}: {}",
+                probe.display(),
+                stderr(&o)
+            );
+        }
+    }
+    // Each run's opens are in the trail: the dynamic build's as calls past
+    // the hooks, once per mode.
+    let records = sb.records();
+    let past_hooks = records
+        .iter()
+        .filter(|r| {
+            r["request"]["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("/absent.txt"))
+        })
+        .filter(|r| r["request"]["source"] == "unhooked")
+        .count();
+    assert_eq!(past_hooks, 2);
+}
+
+/// A root tree that dropped its privileges (`setpriv` to nobody) gets no
+/// more from the opens rampart makes for it than from its own: a static
+/// program writing and reading a root-only file in its directory is
+/// refused by the kernel (`EACCES`: the tap made the opens as nobody), and
+/// a file it creates is nobody's.
+#[test]
+fn opens_made_for_a_tree_that_dropped_privileges_are_its_own() {
+    // SAFETY: geteuid always succeeds.
+    if unsafe { libc::geteuid() } != 0 {
+        skip("dropping privileges needs root (run the tests as root)");
+        return;
+    }
+    let sb = Sandbox::new();
+    let probe = sb.probe_as("open_kinds", "open_kinds_static", &["-static"]);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    mode(&sb.path(""), 0o755);
+    mode(&sb.work(), 0o755);
+    let nobodys = sb.work().join("nobodys");
+    std::fs::create_dir(&nobodys).unwrap();
+    std::os::unix::fs::chown(&nobodys, Some(65534), Some(65534)).unwrap();
+    // The probe's data file, root's alone.
+    let roots = nobodys.join("data.txt");
+    std::fs::write(&roots, "root\n").unwrap();
+    mode(&roots, 0o600);
+    let script = format!(
+        "setpriv --reuid=65534 --regid=65534 --clear-groups {probe} {dir} | grep -E '^(relative|create|truncate)'",
+        probe = probe.display(),
+        dir = nobodys.display(),
+    );
+    let bare = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let expected = stdout(&bare);
+    assert!(expected.contains("relative errno=13"), "{expected}");
+    assert!(expected.contains("create fd=lowest"), "{expected}");
+    // The library cannot reach the run's collector once it is nobody, so
+    // --fail-open lets its own calls through: what is tested is the tap.
+    let o = sb
+        .rampart()
+        .args(["run", "--quiet", "--mode", "enforce", "--fail-open", "--"])
+        .args(["bash", "-c", &script])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o), expected, "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&roots).unwrap(), "root\n");
+    let made = std::fs::metadata(nobodys.join("made.txt")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((made.uid(), made.gid()), (65534, 65534));
+}
+
 /// Changes into `work/sub`, removes it, then opens `rel.txt` (absent) and
 /// `../secret.txt` (which the kernel still reaches from the removed
 /// directory) and prints what it saw.

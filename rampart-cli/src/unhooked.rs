@@ -36,9 +36,16 @@ use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use rampart_core::env;
 
 use crate::backend::sinks::{Enforce, WireSink};
+use crate::floor::{self, Floor};
 
 /// The descriptor `rampart __unhooked` finds the child's socket on.
 const TAP_FD: RawFd = 3;
+/// The descriptor it finds the run's Landlock floor on, when it is given
+/// [`FLOOR_ARG`].
+const FLOOR_FD: RawFd = 4;
+/// `rampart __unhooked --floor`: opens made for the tree are confined by
+/// the floor (the ruleset at [`FLOOR_FD`]), as the tree's own are.
+const FLOOR_ARG: &str = "--floor";
 
 /// The tap process of one run.
 pub struct Tap {
@@ -51,8 +58,9 @@ impl Tap {
     /// Start `rampart __unhooked` with the session's environment `env`
     /// (socket, mode, generation file, agent, session, timeout,
     /// fail-open); it waits for the listener on a socket pair whose other
-    /// end ([`Tap::child_fd`]) the child writes to.
-    pub fn start(env: &[(String, OsString)]) -> Result<Tap> {
+    /// end ([`Tap::child_fd`]) the child writes to. `floor`: the run's
+    /// Landlock floor, which confines the opens the tap makes for the tree.
+    pub fn start(env: &[(String, OsString)], floor: Option<&Floor>) -> Result<Tap> {
         let (ours, theirs) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
@@ -75,17 +83,31 @@ impl Tap {
             // the command's reader waiting while it serves a daemon.
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        if floor.is_some() {
+            cmd.arg(FLOOR_ARG);
+        }
         let tap_end = ours.as_raw_fd();
-        // SAFETY: dup2, fcntl and setpgid are async-signal-safe.
+        let floor_fd = floor.map_or(-1, Floor::raw_fd);
+        // SAFETY: fcntl, dup2 and setpgid are async-signal-safe.
         unsafe {
             cmd.pre_exec(move || {
-                // dup2 onto itself would keep close-on-exec: clear it instead.
-                let placed = if tap_end == TAP_FD {
-                    libc::fcntl(TAP_FD, libc::F_SETFD, 0)
-                } else {
-                    libc::dup2(tap_end, TAP_FD)
-                };
-                if placed < 0 || libc::setpgid(0, 0) < 0 {
+                // Both out of the way first (either could be 3 or 4), then
+                // in place: dup2 clears close-on-exec on the copy.
+                let mut moved = [(-1, TAP_FD), (-1, FLOOR_FD)];
+                for (i, from) in [tap_end, floor_fd].into_iter().enumerate() {
+                    if from >= 0 {
+                        moved[i].0 = libc::fcntl(from, libc::F_DUPFD_CLOEXEC, 10);
+                        if moved[i].0 < 0 {
+                            return Err(io::Error::last_os_error());
+                        }
+                    }
+                }
+                for (high, to) in moved {
+                    if high >= 0 && libc::dup2(high, to) < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+                if libc::setpgid(0, 0) < 0 {
                     return Err(io::Error::last_os_error());
                 }
                 Ok(())
@@ -179,12 +201,11 @@ pub fn run_tap() -> Result<i32> {
     let own = std::env::current_exe()
         .ok()
         .map(|p| p.to_string_lossy().into_owned());
-    match rampart_trace::notify::serve(listener, &opts, &mut sink, own.as_deref()) {
-        Ok(r) => tracing::debug!(
-            "unhooked calls: {} answered, {} refused",
-            r.calls,
-            r.refused
-        ),
+    // The floor's ruleset, for the thread the tap's opens are made on.
+    let confined = std::env::args_os().nth(2).is_some_and(|a| a == FLOOR_ARG);
+    let floor = confined.then_some((floor::enter as fn(i32) -> i32, FLOOR_FD));
+    match rampart_trace::notify::serve(listener, &opts, &mut sink, own.as_deref(), floor) {
+        Ok(r) => tracing::debug!("unhooked calls: {} answered, {} failed", r.calls, r.refused),
         Err(e) => tracing::warn!("unhooked calls: {e}"),
     }
     sink.report_lost();

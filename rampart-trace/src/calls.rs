@@ -75,6 +75,23 @@ pub(crate) struct Calls<'a> {
     /// Find the file an open reaches before it runs in monitor mode too
     /// (for a caller that never sees the open's exit).
     pub resolve_at_entry: bool,
+    /// The open just read, as the caller gave it (the bytes of its path,
+    /// not read again): what an open made on its behalf must use
+    /// (`crate::proxy`). Taken by whoever makes that open.
+    pub open_args: Option<OpenArgs>,
+    /// The bytes of the last path argument read.
+    last_raw: Vec<u8>,
+}
+
+/// An open's arguments as they were read and decided.
+#[derive(Clone, Debug)]
+pub(crate) struct OpenArgs {
+    pub dirfd: i32,
+    pub path: Vec<u8>,
+    pub flags: i32,
+    pub mode: u32,
+    /// `openat2`'s `RESOLVE_*` flags.
+    pub resolve: u64,
 }
 
 impl<'a> Calls<'a> {
@@ -84,6 +101,8 @@ impl<'a> Calls<'a> {
             procs: HashMap::new(),
             blind: false,
             resolve_at_entry: false,
+            open_args: None,
+            last_raw: Vec::new(),
         }
     }
 
@@ -99,21 +118,22 @@ impl<'a> Calls<'a> {
                 self.exec_call(tid, tgid, args[0] as i32, args[1], args[2], empty)
             }
             n if Some(n) == nr::OPEN => {
-                self.open_call(tid, tgid, AT_FDCWD, args[0], args[1] as i32, 0)
+                let how = (args[1] as i32, args[2] as u32, 0);
+                self.open_call(tid, tgid, AT_FDCWD, args[0], how)
             }
             n if Some(n) == nr::CREAT => {
                 let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
-                self.open_call(tid, tgid, AT_FDCWD, args[0], flags, 0)
+                self.open_call(tid, tgid, AT_FDCWD, args[0], (flags, args[1] as u32, 0))
             }
             n if n == nr::OPENAT => {
-                self.open_call(tid, tgid, args[0] as i32, args[1], args[2] as i32, 0)
+                let how = (args[2] as i32, args[3] as u32, 0);
+                self.open_call(tid, tgid, args[0] as i32, args[1], how)
             }
             n if n == nr::OPENAT2 => {
-                let (flags, resolve) =
-                    memory::read_struct::<libc::open_how>(tid, args[2], args[3] as usize)
-                        .map(|(how, _)| (how.flags as i32, how.resolve))
-                        .unwrap_or((0, 0));
-                self.open_call(tid, tgid, args[0] as i32, args[1], flags, resolve)
+                let how = memory::read_struct::<libc::open_how>(tid, args[2], args[3] as usize)
+                    .map(|(how, _)| (how.flags as i32, how.mode as u32, how.resolve))
+                    .unwrap_or((0, 0, 0));
+                self.open_call(tid, tgid, args[0] as i32, args[1], how)
             }
             n if n == nr::CONNECT => {
                 self.address_call(tid, tgid, args[0] as i32, args[1], args[2] as usize, false)
@@ -210,7 +230,9 @@ impl<'a> Calls<'a> {
     ) -> (String, bool) {
         let (raw, cut) =
             memory::read_cstring(tid, addr, PATH_MAX).unwrap_or_else(|e| self.unreadable(e));
-        let mut raw = name_from_bytes(&raw).into_owned();
+        let text = name_from_bytes(&raw).into_owned();
+        self.last_raw = raw;
+        let mut raw = text;
         if rooted && raw.starts_with('/') {
             raw = raw.trim_start_matches('/').to_string();
             if raw.is_empty() {
@@ -260,18 +282,27 @@ impl<'a> Calls<'a> {
         Some(event)
     }
 
+    /// An open of `path` (relative to `dirfd`) with `how`: its flags,
+    /// mode and `RESOLVE_*` flags.
     pub fn open_call(
         &mut self,
         tid: i32,
         tgid: i32,
         dirfd: i32,
         path: u64,
-        flags: i32,
-        resolve: u64,
+        how: (i32, u32, u64),
     ) -> Option<Event> {
         const ROOTED: u64 = 0x08 | 0x10; // RESOLVE_BENEATH | RESOLVE_IN_ROOT
+        let (flags, mode, resolve) = how;
         let rooted = resolve & ROOTED != 0;
         let (path, truncated) = self.path_arg_in(tid, tgid, dirfd, path, rooted);
+        self.open_args = (!truncated).then(|| OpenArgs {
+            dirfd,
+            path: std::mem::take(&mut self.last_raw),
+            flags,
+            mode,
+            resolve,
+        });
         // Enforce: an open is decided on the file it reaches before it runs
         // (the exit checks what it did reach), and a file created through
         // a link where it lands.

@@ -51,6 +51,7 @@ mod mutation;
 mod net;
 pub mod notify;
 mod procfs;
+mod proxy;
 mod regs;
 mod spawn;
 mod supervisor;

@@ -107,6 +107,11 @@ pub fn reached_at(path: &str, follow_last: bool, tid: i32, tgid: i32) -> Option<
 /// `path` spelled with the thread's own `/proc` entries for the names that
 /// mean "this process" (`None`: no such name in it).
 fn thread_own(path: &str, tid: i32, tgid: i32) -> Option<String> {
+    thread_own_bytes(path.as_bytes(), tid, tgid).map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+/// [`thread_own`] for the bytes of a path as a program gave it.
+pub(crate) fn thread_own_bytes(path: &[u8], tid: i32, tgid: i32) -> Option<Vec<u8>> {
     let swaps = [
         ("/proc/self", format!("/proc/{tgid}")),
         ("/proc/thread-self", format!("/proc/{tgid}/task/{tid}")),
@@ -116,8 +121,8 @@ fn thread_own(path: &str, tid: i32, tgid: i32) -> Option<String> {
         ("/dev/stderr", format!("/proc/{tgid}/fd/2")),
     ];
     swaps.iter().find_map(|(from, to)| {
-        let rest = path.strip_prefix(from)?;
-        (rest.is_empty() || rest.starts_with('/')).then(|| format!("{to}{rest}"))
+        let rest = path.strip_prefix(from.as_bytes())?;
+        (rest.is_empty() || rest[0] == b'/').then(|| [to.as_bytes(), rest].concat())
     })
 }
 

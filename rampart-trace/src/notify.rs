@@ -11,18 +11,22 @@
 //! hooks) and `source: trace` in a static or Go program,
 //! checks that the notification is still live (so the memory it read was
 //! the caller's, not a recycled pid's), asks the sink, and answers: a
-//! refused call fails with the sink's errno and never runs; an allowed one
+//! refused call fails with the sink's errno and never runs. An allowed
+//! open is made here, from what was read and decided, and the descriptor
+//! handed over (`crate::proxy`): the kernel never reads its arguments
+//! again, so a thread of the caller that rewrites them after the decision
+//! changes nothing, and its outcome is known. Any other allowed call
 //! continues (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`) and is recorded with an
 //! unknown outcome, as the kernel runs it after the answer. In monitor mode
-//! nothing is asked: the call continues first and is recorded after. A call whose
-//! arguments cannot be read (not a bad pointer: no permission) is refused
-//! with `EACCES` under enforcement, unrecorded, as the tracer does.
+//! nothing is asked: the call continues first and is recorded after. A call
+//! whose arguments cannot be read (not a bad pointer: no permission) is
+//! refused with `EACCES` under enforcement, unrecorded, as the tracer does.
 //!
-//! What continuing leaves open: the kernel reads the arguments again when
-//! it runs the call, so another thread of the caller that rewrites them
-//! in between is not decided (the hooks and the trace backend copy what
-//! they decide). It never stops or changes a thread otherwise, and returns
-//! once no process uses the filter any more.
+//! What continuing leaves open: an allowed exec, mutation or send is run by
+//! the kernel on arguments it reads again, so another thread of the caller
+//! that rewrites them in between is not decided (the hooks and the trace
+//! backend copy what they decide). It never stops or changes a thread
+//! otherwise, and returns once no process uses the filter any more.
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -34,8 +38,9 @@ use rampart_core::elf;
 use rampart_core::event::{Call, Event, Outcome, Source};
 
 use crate::calls::Calls;
+use crate::proxy::{Opened, Proxy};
 use crate::regs::nr;
-use crate::{procfs, Options, Sink, Verdict};
+use crate::{procfs, ChildSetup, Options, Sink, Verdict};
 
 /// Records held back at most (calls that keep coming without a pause).
 const UNSENT_MAX: usize = 256;
@@ -45,7 +50,8 @@ const UNSENT_MAX: usize = 256;
 pub struct Report {
     /// Notifications answered.
     pub calls: u64,
-    /// Calls refused.
+    /// Calls answered with a failure: refused, or an open made here that
+    /// failed.
     pub refused: u64,
 }
 
@@ -54,15 +60,25 @@ pub struct Report {
 /// exec of the command (searched along `PATH`), which the caller records
 /// (no hook sees it): execs made by that binary before any other call
 /// continue unrecorded. Any other exec, a static command's first one
-/// included, is the command's and is decided.
+/// included, is the command's and is decided. `floor`: the setup that
+/// confines a thread by the run's Landlock floor, for the thread opens are
+/// made on in enforce mode (`crate::proxy`).
 pub fn serve(
     listener: OwnedFd,
     opts: &Options,
     sink: &mut dyn Sink,
     own_program: Option<&str>,
+    floor: Option<ChildSetup>,
 ) -> io::Result<Report> {
     let mut calls = Calls::new(opts);
     let mut known = Known::default();
+    // Enforce: allowed opens are made here and handed over. Without the
+    // proxy (it could not start) they continue, decided on what was read.
+    let proxy = opts
+        .enforce
+        .then(|| Proxy::new(&listener, floor))
+        .transpose()
+        .map_err(|e| io::Error::other(format!("cannot make opens for the tree: {e}")))?;
     let mut report = Report::default();
     let mut first = own_program.is_some();
     let fd = listener.as_raw_fd();
@@ -121,7 +137,15 @@ pub fn serve(
             continue;
         }
         first = false;
-        let (answer_is, later) = handle(&mut calls, &mut known, opts, sink, fd, &req);
+        let mut handler = Handler {
+            calls: &mut calls,
+            known: &mut known,
+            proxy: proxy.as_ref(),
+            opts,
+            sink: &mut *sink,
+            fd,
+        };
+        let (answer_is, later) = handler.handle(&req);
         if matches!(answer_is, Answer::Fail(_)) {
             report.refused += 1;
         }
@@ -145,6 +169,9 @@ enum Answer {
     Continue,
     /// The call does not run; it returns -1 with this errno.
     Fail(i32),
+    /// Answered already (an open made on the caller's behalf), or nobody
+    /// waits any more.
+    Answered,
 }
 
 /// What the handler remembers between notifications: each thread's
@@ -198,79 +225,131 @@ impl Known {
     }
 }
 
-fn handle(
-    calls: &mut Calls,
-    known: &mut Known,
-    opts: &Options,
-    sink: &mut dyn Sink,
+/// What one notification is handled with.
+struct Handler<'a, 'o> {
+    calls: &'a mut Calls<'o>,
+    known: &'a mut Known,
+    /// Enforce mode: opens are made here, on the caller's behalf.
+    proxy: Option<&'a Proxy>,
+    opts: &'a Options,
+    sink: &'a mut dyn Sink,
     fd: i32,
-    req: &libc::seccomp_notif,
-) -> (Answer, Vec<(Event, bool)>) {
-    let tid = req.pid as i32;
-    let nr = i64::from(req.data.nr);
-    let args = req.data.args;
-    let (tgid, past_hooks) = known.of(calls, tid);
-    calls.blind = false;
-    // A static program's open is recorded with the file it reaches, as the
-    // trace backend records it (its calls are learned); the others' are not.
-    calls.resolve_at_entry = !past_hooks;
-    let mut events: Vec<Event> = if nr == nr::SENDMMSG {
-        calls
-            .sendmmsg_call(tid, tgid, args[0] as i32, args[1], args[2] as u32)
-            .into_iter()
-            .map(|(_, event)| event)
-            .collect()
-    } else {
-        calls
-            .event_of(tid, tgid, nr, &args)
-            .into_iter()
-            .collect::<Vec<_>>()
-    };
-    // What was read is the caller's only if the notification is still live
-    // (the pid was not reused meanwhile).
-    if !live(fd, req.id) {
-        return (Answer::Continue, Vec::new()); // nobody waits any more
-    }
-    if std::mem::take(&mut calls.blind) && opts.enforce {
-        return (Answer::Fail(libc::EACCES), Vec::new());
-    }
-    // In a program the library watches, this call went past its hooks; in
-    // a static or Go one, it is one of the program's calls like any other.
-    if past_hooks {
-        for e in &mut events {
-            e.source = Source::Unhooked;
+}
+
+impl Handler<'_, '_> {
+    fn handle(&mut self, req: &libc::seccomp_notif) -> (Answer, Vec<(Event, bool)>) {
+        let calls = &mut *self.calls;
+        let tid = req.pid as i32;
+        let nr = i64::from(req.data.nr);
+        let args = req.data.args;
+        let (tgid, past_hooks) = self.known.of(calls, tid);
+        calls.blind = false;
+        calls.open_args = None;
+        // A static program's open is recorded with the file it reaches, as the
+        // trace backend records it (its calls are learned); the others' are not.
+        calls.resolve_at_entry = !past_hooks;
+        let mut events: Vec<Event> = if nr == nr::SENDMMSG {
+            calls
+                .sendmmsg_call(tid, tgid, args[0] as i32, args[1], args[2] as u32)
+                .into_iter()
+                .map(|(_, event)| event)
+                .collect()
+        } else {
+            calls
+                .event_of(tid, tgid, nr, &args)
+                .into_iter()
+                .collect::<Vec<_>>()
+        };
+        // What was read is the caller's only if the notification is still live
+        // (the pid was not reused meanwhile).
+        if !live(self.fd, req.id) {
+            return (Answer::Answered, Vec::new()); // nobody waits any more
         }
-    }
-    if !opts.enforce {
-        return (
-            Answer::Continue,
-            events.into_iter().map(|e| (e, false)).collect(),
-        );
-    }
-    let mut answer = Answer::Continue;
-    let mut later = Vec::new();
-    for mut event in events {
-        match sink.decide(&event) {
-            Verdict::Deny { errno } => {
-                event.outcome = Outcome::Errno(errno);
-                sink.record(event);
-                answer = Answer::Fail(errno);
-                break;
-            }
-            Verdict::Pass => {
-                remember_send(calls, tgid, nr, &event.call);
-                later.push((event, true));
-            }
-            Verdict::Allow => {
-                remember_send(calls, tgid, nr, &event.call);
-                sink.record(event);
+        if std::mem::take(&mut calls.blind) && self.opts.enforce {
+            return (Answer::Fail(libc::EACCES), Vec::new());
+        }
+        // In a program the library watches, this call went past its hooks; in
+        // a static or Go one, it is one of the program's calls like any other.
+        if past_hooks {
+            for e in &mut events {
+                e.source = Source::Unhooked;
             }
         }
+        if !self.opts.enforce {
+            return (
+                Answer::Continue,
+                events.into_iter().map(|e| (e, false)).collect(),
+            );
+        }
+        let mut later = Vec::new();
+        for mut event in events {
+            match self.sink.decide(&event) {
+                Verdict::Deny { errno } => {
+                    event.outcome = Outcome::Errno(errno);
+                    self.sink.record(event);
+                    return (Answer::Fail(errno), Vec::new()); // the call did not run
+                }
+                Verdict::Pass => {
+                    remember_send(self.calls, tgid, nr, &event.call);
+                    later.push((event, true));
+                }
+                Verdict::Allow => {
+                    remember_send(self.calls, tgid, nr, &event.call);
+                    later.push((event, false));
+                }
+            }
+        }
+        let answer = match (self.proxy, self.calls.open_args.take(), later.first_mut()) {
+            (Some(proxy), Some(open), Some((event, _))) => {
+                let (path, predicted) = match &event.call {
+                    Call::Open { path, resolved, .. } => (path.clone(), resolved.clone()),
+                    _ => return (Answer::Continue, self.recorded(later)),
+                };
+                let sink = &mut *self.sink;
+                let mut check = |reached: &str| -> Result<(), i32> {
+                    if predicted.as_deref() == Some(reached) {
+                        return Ok(()); // decided on it already
+                    }
+                    let mut again = event.clone();
+                    if let Call::Open { resolved, .. } = &mut again.call {
+                        *resolved = Some(reached.to_string());
+                    }
+                    match sink.recheck(&again) {
+                        Verdict::Deny { errno } => Err(errno),
+                        Verdict::Allow | Verdict::Pass => Ok(()),
+                    }
+                };
+                match proxy.open(tid, tgid, req.id, &open, &path, &mut check) {
+                    Opened::Handed(_) => {
+                        event.outcome = Outcome::Ok;
+                        Answer::Answered
+                    }
+                    Opened::Failed(errno) => {
+                        event.outcome = Outcome::Errno(errno);
+                        Answer::Fail(errno)
+                    }
+                    Opened::Waiting | Opened::Gone => Answer::Answered,
+                    Opened::Continue => Answer::Continue,
+                }
+            }
+            _ => Answer::Continue,
+        };
+        (answer, self.recorded(later))
     }
-    if answer != Answer::Continue {
-        later.clear(); // the call did not run
+
+    /// Of the allowed calls, those still to be recorded once they ran
+    /// (the others were recorded when they were decided).
+    fn recorded(&mut self, later: Vec<(Event, bool)>) -> Vec<(Event, bool)> {
+        let mut out = Vec::new();
+        for (event, passed) in later {
+            if passed {
+                out.push((event, true));
+            } else {
+                self.sink.record(event);
+            }
+        }
+        out
     }
-    (answer, later)
 }
 
 /// Hand the sink the records of calls that ran (`true`: passed undecided).
@@ -310,6 +389,9 @@ fn live(fd: i32, id: u64) -> bool {
 }
 
 fn answer(fd: i32, id: u64, how: Answer) {
+    if how == Answer::Answered {
+        return;
+    }
     let mut resp = libc::seccomp_notif_resp {
         id,
         val: 0,
@@ -319,6 +401,7 @@ fn answer(fd: i32, id: u64, how: Answer) {
     match how {
         Answer::Continue => resp.flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
         Answer::Fail(errno) => resp.error = -errno,
+        Answer::Answered => {}
     }
     // SAFETY: answering a notification of ours; ENOENT (the caller is gone)
     // needs nothing more.

@@ -21,6 +21,13 @@
  *                                  holds: "closeless refused ERRNO" and
  *                                  "scan leaked" or "scan clean"
  *
+ *   other_names late SECRET DIR N  N reads of a path string that another
+ *                                  thread rewrites to SECRET a moment after
+ *                                  the call started (0 to about 200 µs
+ *                                  later, a different delay each time),
+ *                                  each read an inline openat (no hook of
+ *                                  libc sees it): "late leaks=K opens=M"
+ *
  *   other_names spin SECRET DIR N  a thread keeps reading descriptors 3-31
  *                                  while the main thread opens a link to
  *                                  SECRET N times: "spin leaks=K opens=M"
@@ -38,6 +45,9 @@
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "raw.h"
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -222,6 +232,50 @@ static int closeless(const char *secret, const char *dir) {
     return 0;
 }
 
+static volatile int late_go, late_done;
+static volatile unsigned late_delay;
+
+/* Waits for each call to start, lets it get a little way (late_delay
+ * spins), then writes the secret's name over the path being opened. */
+static void *swap_late(void *arg) {
+    (void)arg;
+    for (int seen = 0; !stop;) {
+        int go = __atomic_load_n(&late_go, __ATOMIC_ACQUIRE);
+        if (go == seen)
+            continue;
+        seen = go;
+        for (volatile unsigned s = 0; s < late_delay; s++)
+            ;
+        memcpy(racy, secret_path, strlen(secret_path) + 1);
+        __atomic_store_n(&late_done, seen, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+static int late(int n) {
+    pthread_t t;
+    stop = 0;
+    pthread_create(&t, NULL, swap_late, NULL);
+    int leaked = 0, opened = 0;
+    for (int i = 1; i <= n; i++) {
+        memcpy(racy, harmless, strlen(harmless) + 1);
+        late_delay = (unsigned)(i * 7919) % 40000;
+        __atomic_store_n(&late_go, i, __ATOMIC_RELEASE);
+        int fd = (int)raw(SYS_openat, AT_FDCWD, (long)racy, O_RDONLY, 0);
+        while (__atomic_load_n(&late_done, __ATOMIC_ACQUIRE) != i)
+            ;
+        if (fd >= 0) {
+            opened++;
+            leaked += leaks(fd);
+        }
+    }
+    stop = 1;
+    pthread_join(t, NULL);
+    printf("late leaks=%d opens=%d\n", leaked, opened);
+    fflush(stdout);
+    return 0;
+}
+
 static volatile int spun_leaks;
 
 /* Reads every descriptor in 3-31 over and over: a refused open's
@@ -289,6 +343,16 @@ int main(int argc, char **argv) {
         race("string-swap", swap_string, racy, n, O_RDONLY);
         return 0;
     }
-    fprintf(stderr, "usage: other_names names SECRET DIR | race SECRET DIR N\n");
+    if (argc >= 5 && strcmp(argv[1], "late") == 0) {
+        snprintf(secret_path, sizeof secret_path, "%s", argv[2]);
+        snprintf(harmless, sizeof harmless, "%s/harmless.txt", argv[3]);
+        FILE *h = fopen(harmless, "w");
+        if (h) {
+            fputs("harmless\n", h);
+            fclose(h);
+        }
+        return late(atoi(argv[4]));
+    }
+    fprintf(stderr, "usage: other_names names SECRET DIR | race|late|spin SECRET DIR N\n");
     return 2;
 }

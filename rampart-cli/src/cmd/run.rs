@@ -140,20 +140,20 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
             let socket = socket_dir.path().join("collector.sock");
             let mut env = child_env_for(lib, &socket, mode.as_str(), Some(&origin));
             env.extend(enforce_env(&args));
+            let floor = floor_of(&[lib.as_path(), socket_dir.path()])?;
             // Calls no hook sees go to the collector all the same. The tap
-            // starts first: it gets ready while the collector does.
+            // starts before the collector: it gets ready while the collector does.
             let mut tap = if rampart_core::gadget::SUPPORTED && !args.hooks_only {
                 env.push((
                     rampart_core::env::UNHOOKED.into(),
                     rampart_core::env::ON.into(),
                 ));
-                let tap = Tap::start(&env)?;
+                let tap = Tap::start(&env, floor.as_ref())?;
                 child::set_helper(tap.pid());
                 Some(tap)
             } else {
                 None
             };
-            let floor = floor_of(&[lib.as_path(), socket_dir.path()])?;
             config.guard.protect_socket(&socket);
             let mut collector = Collector::start(config)?;
             collector.listen(socket.clone(), mode == Mode::Enforce)?;

@@ -1,0 +1,653 @@
+//! Opens the handler of unhooked calls makes on a waiting caller's behalf
+//! (enforce mode): it opens the file the caller named itself, from the
+//! bytes it read and decided, decides again on the file it reached when
+//! that has another name, and hands the descriptor over
+//! (`SECCOMP_IOCTL_NOTIF_ADDFD` with `SECCOMP_ADDFD_FLAG_SEND`, which ends
+//! the call with the new descriptor's number). Letting the call continue
+//! instead would have the kernel read the path again after the decision:
+//! another thread of the caller rewriting it in between would open what
+//! nobody decided.
+//!
+//! The open is the caller's in all that decides what it reaches and
+//! whether it may: relative to the caller's working directory or
+//! directory descriptor (opened through `/proc/TID`), `/proc/self` and
+//! `/dev/fd` names spelled as the caller's, with the caller's file
+//! credentials (fsuid, fsgid, groups, effective capabilities, taken on for
+//! the open when they are not this process's) and umask, and the caller's
+//! flags, mode and `RESOLVE_*` flags. What differs, and is documented: the
+//! handler never gets a controlling terminal (`O_NOCTTY`); a link
+//! elsewhere to `/proc/self` is this process's; a relative name in a
+//! `RESOLVE_IN_ROOT` open is resolved as the kernel would.
+//!
+//! `O_TRUNC` waits until the file reached is decided. A FIFO opened
+//! without `O_NONBLOCK` waits for its other end on a thread of its own, so
+//! the handler never blocks. This module never decides: the caller's
+//! `check` does.
+//!
+//! Under a Landlock floor the caller's open would have been checked by the
+//! kernel against the floor; an open made here must be too. So the opens
+//! themselves (and truncations, and FIFO waits) are made on a thread
+//! confined by the same ruleset (the *floor thread*); what needs the
+//! caller's `/proc` entries (its working directory, a directory
+//! descriptor, a `/proc/self` name), which a confined thread may not
+//! follow, is pinned with `O_PATH` on the handler's thread first. `O_PATH`
+//! opens are not Landlock's to refuse, in the caller either.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::{mpsc, Arc};
+
+use rampart_core::event::name_from_bytes;
+use rampart_core::path;
+
+use crate::calls::OpenArgs;
+use crate::links;
+use crate::ChildSetup;
+
+/// How an open made on a caller's behalf ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Opened {
+    /// The caller holds the file as this descriptor; its call returned it.
+    Handed(i32),
+    /// The open failed, or was refused on the file it reached: the call
+    /// must fail with this errno (not answered yet).
+    Failed(i32),
+    /// A thread waits for a FIFO's other end and answers the call.
+    Waiting,
+    /// The caller went away meanwhile: nothing to answer.
+    Gone,
+    /// Not made here (the caller's credentials could not be taken on):
+    /// let the call continue.
+    Continue,
+}
+
+/// A caller's (or this process's) file credentials and umask, from
+/// `/proc/TID/status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Creds {
+    fsuid: u32,
+    fsgid: u32,
+    groups: Vec<u32>,
+    cap_eff: u64,
+    umask: u32,
+}
+
+impl Creds {
+    fn of(tid: i32) -> Option<Creds> {
+        let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+        Creds::parse(&status)
+    }
+
+    fn own() -> Option<Creds> {
+        let status = std::fs::read_to_string("/proc/thread-self/status").ok()?;
+        Creds::parse(&status)
+    }
+
+    fn parse(status: &str) -> Option<Creds> {
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+        };
+        let fourth =
+            |name: &str| -> Option<u32> { field(name)?.split_whitespace().nth(3)?.parse().ok() };
+        Some(Creds {
+            fsuid: fourth("Uid:")?,
+            fsgid: fourth("Gid:")?,
+            groups: field("Groups:")?
+                .split_whitespace()
+                .map(|g| g.parse().ok())
+                .collect::<Option<Vec<u32>>>()?,
+            cap_eff: u64::from_str_radix(field("CapEff:")?, 16).ok()?,
+            umask: u32::from_str_radix(field("Umask:").unwrap_or("0022"), 8).ok()?,
+        })
+    }
+
+    /// The same credentials for the purpose of opening a file.
+    fn same_access(&self, other: &Creds) -> bool {
+        self.fsuid == other.fsuid
+            && self.fsgid == other.fsgid
+            && self.groups == other.groups
+            && self.cap_eff == other.cap_eff
+    }
+}
+
+/// The calling thread wears a caller's file credentials until dropped.
+/// Per-thread system calls only (libc's wrappers would change every
+/// thread of the process).
+struct Wearing {
+    own: Creds,
+    caps: [libc::c_uint; 6],
+}
+
+const CAP_V3: u32 = 0x2008_0522;
+
+fn caps_get() -> Option<[libc::c_uint; 6]> {
+    let mut head = [CAP_V3, 0u32];
+    let mut data = [0 as libc::c_uint; 6];
+    // SAFETY: capget fills a v3 header's two data structs (six u32).
+    let r = unsafe { libc::syscall(libc::SYS_capget, head.as_mut_ptr(), data.as_mut_ptr()) };
+    (r == 0).then_some(data)
+}
+
+fn caps_set(data: &[libc::c_uint; 6]) -> bool {
+    let mut head = [CAP_V3, 0u32];
+    // SAFETY: capset reads a v3 header and two data structs.
+    unsafe { libc::syscall(libc::SYS_capset, head.as_mut_ptr(), data.as_ptr()) == 0 }
+}
+
+fn set_groups(groups: &[u32]) -> bool {
+    // SAFETY: setgroups reads `len` gids; the raw call changes this thread only.
+    unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) == 0 }
+}
+
+fn set_fs_ids(uid: u32, gid: u32) -> bool {
+    // SAFETY: setfsuid/setfsgid on this thread; they answer the previous
+    // id, so a second call with -1 tells whether the change took.
+    unsafe {
+        libc::syscall(libc::SYS_setfsgid, gid);
+        libc::syscall(libc::SYS_setfsuid, uid);
+        libc::syscall(libc::SYS_setfsgid, u32::MAX) as u32 == gid
+            && libc::syscall(libc::SYS_setfsuid, u32::MAX) as u32 == uid
+    }
+}
+
+impl Wearing {
+    fn put_on(own: &Creds, theirs: &Creds) -> Option<Wearing> {
+        let caps = caps_get()?;
+        let worn = Wearing {
+            own: own.clone(),
+            caps,
+        };
+        let mut eff = caps;
+        // Effective: theirs, as far as this process may (the permitted set).
+        eff[0] = (theirs.cap_eff as u32) & caps[1];
+        eff[3] = ((theirs.cap_eff >> 32) as u32) & caps[4];
+        let ok =
+            set_groups(&theirs.groups) && set_fs_ids(theirs.fsuid, theirs.fsgid) && caps_set(&eff);
+        // Dropped (and undone) on failure too.
+        ok.then_some(worn)
+    }
+}
+
+impl Drop for Wearing {
+    fn drop(&mut self) {
+        let ok = set_fs_ids(self.own.fsuid, self.own.fsgid)
+            && caps_set(&self.caps)
+            && set_groups(&self.own.groups);
+        if !ok {
+            // This thread would go on opening files as someone else.
+            std::process::abort();
+        }
+    }
+}
+
+/// Where opens are made: on the calling thread, or on the floor thread.
+struct Opener {
+    jobs: Option<mpsc::Sender<Job>>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+impl Opener {
+    /// The floor thread, confined by `confine` (a setup that answers 0 or
+    /// an errno) before it takes any job.
+    fn confined(confine: ChildSetup) -> io::Result<Opener> {
+        let (jobs, take) = mpsc::channel::<Job>();
+        let (ready, started) = mpsc::sync_channel::<i32>(1);
+        std::thread::Builder::new()
+            .name("floor".into())
+            .spawn(move || {
+                let (setup, arg) = confine;
+                let errno = setup(arg);
+                let _ = ready.send(errno);
+                if errno != 0 {
+                    return;
+                }
+                for job in take {
+                    job();
+                }
+            })?;
+        match started.recv() {
+            Ok(0) => Ok(Opener { jobs: Some(jobs) }),
+            Ok(errno) => Err(io::Error::from_raw_os_error(errno)),
+            Err(_) => Err(io::Error::other("the floor thread did not start")),
+        }
+    }
+
+    /// Run `f` where opens are made; `Err(EIO)` if that thread is gone.
+    fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<R, i32> + Send + 'static,
+    ) -> Result<R, i32> {
+        let Some(jobs) = &self.jobs else {
+            return f();
+        };
+        let (done, result) = mpsc::sync_channel(1);
+        let job: Job = Box::new(move || {
+            let _ = done.send(f());
+        });
+        if jobs.send(job).is_err() {
+            return Err(libc::EIO);
+        }
+        result.recv().unwrap_or(Err(libc::EIO))
+    }
+}
+
+/// Makes opens for callers and hands them over.
+pub struct Proxy {
+    listener: Arc<OwnedFd>,
+    own: Option<Creds>,
+    /// Whether this process may take on another's credentials.
+    privileged: bool,
+    opener: Opener,
+}
+
+/// The credentials an open is made with: the caller's, when they are not
+/// this process's (`None`: this process's own).
+#[derive(Clone)]
+struct Wear(Option<(Creds, Creds)>);
+
+impl Wear {
+    fn on(&self) -> Result<Option<Wearing>, i32> {
+        match &self.0 {
+            None => Ok(None),
+            Some((own, theirs)) => Wearing::put_on(own, theirs).map(Some).ok_or(libc::EPERM),
+        }
+    }
+}
+
+impl Proxy {
+    /// For the callers of `listener`. Sets this process's umask to 0: each
+    /// open applies its caller's. `confine`: the run's Landlock floor, for
+    /// the thread the opens are made on.
+    pub fn new(listener: &OwnedFd, confine: Option<ChildSetup>) -> io::Result<Proxy> {
+        // SAFETY: umask always succeeds.
+        unsafe { libc::umask(0) };
+        let opener = match confine {
+            Some(c) => Opener::confined(c)?,
+            None => Opener { jobs: None },
+        };
+        Ok(Proxy {
+            listener: Arc::new(listener.try_clone()?),
+            own: Creds::own(),
+            // SAFETY: geteuid always succeeds.
+            privileged: unsafe { libc::geteuid() } == 0,
+            opener,
+        })
+    }
+
+    /// Open `args` for thread `tid` of `tgid`, whose notification is `id`.
+    /// `path` is the absolute name it was decided on; `check(reached)` is
+    /// asked when the file reached has another name, and answers the errno
+    /// of a refusal.
+    pub fn open(
+        &self,
+        tid: i32,
+        tgid: i32,
+        id: u64,
+        args: &OpenArgs,
+        path: &str,
+        check: &mut dyn FnMut(&str) -> Result<(), i32>,
+    ) -> Opened {
+        if args.flags & libc::O_PATH != 0 {
+            // A descriptor that reads nothing, which the kernel will not
+            // hand over (`ADDFD` takes no `O_PATH` file); its reopen
+            // through `/proc/self/fd` is an open like any other.
+            return Opened::Continue;
+        }
+        let Some(theirs) = Creds::of(tid) else {
+            return Opened::Gone;
+        };
+        let Some(own) = &self.own else {
+            return Opened::Continue;
+        };
+        let wear = if theirs.same_access(own) {
+            Wear(None)
+        } else if !self.privileged {
+            // Another process's credentials (a setuid program without
+            // no_new_privs): this process may not take them on.
+            return Opened::Continue;
+        } else {
+            Wear(Some((own.clone(), theirs.clone())))
+        };
+        let got = self
+            .pin_callers_own(tid, tgid, args, &wear)
+            .and_then(|start| {
+                let (args, wear, umask) = (args.clone(), wear.clone(), theirs.umask);
+                self.opener.run(move || {
+                    let _worn = wear.on()?;
+                    open_as(start, &args, umask)
+                })
+            });
+        let (fd, fifo_wait) = match got {
+            Ok(o) => o,
+            Err(errno) => return Opened::Failed(errno),
+        };
+        // The file reached, decided again when it has another name; then
+        // the truncation the open asked for.
+        if let Some(reached) = reached(&fd) {
+            if reached != path {
+                if let Err(errno) = check(&reached) {
+                    return Opened::Failed(errno);
+                }
+            }
+        }
+        let cloexec = (args.flags & libc::O_CLOEXEC) as u32;
+        let flags = args.flags;
+        if fifo_wait {
+            // A thread of the opener's waits for the other end, and answers.
+            let listener = Arc::clone(&self.listener);
+            let spawned = self.opener.run(move || {
+                let _worn = wear.on()?;
+                std::thread::Builder::new()
+                    .name("fifo-open".into())
+                    .spawn(move || {
+                        let answer = match reopen(&fd, reopen_flags(flags)) {
+                            Ok(file) => hand(&listener, id, &file, cloexec),
+                            Err(errno) => Err(errno),
+                        };
+                        if let Err(errno) = answer {
+                            fail(&listener, id, errno);
+                        }
+                    })
+                    .map(drop)
+                    .map_err(|_| libc::EAGAIN)
+            });
+            return match spawned {
+                Ok(()) => Opened::Waiting,
+                Err(errno) => Opened::Failed(errno),
+            };
+        }
+        let fd = if flags & libc::O_TRUNC != 0 {
+            match self.opener.run(move || {
+                let _worn = wear.on()?;
+                truncate_if_asked(&fd, flags).map(|()| fd)
+            }) {
+                Ok(fd) => fd,
+                Err(errno) => return Opened::Failed(errno),
+            }
+        } else {
+            fd
+        };
+        match hand(&self.listener, id, &fd, cloexec) {
+            Ok(n) => Opened::Handed(n),
+            Err(libc::ENOENT) => Opened::Gone,
+            Err(errno) => Opened::Failed(errno),
+        }
+    }
+
+    /// What of the caller's own an open starts from, opened on this thread
+    /// (a thread confined by Landlock may not follow another process's
+    /// `/proc` links): its working directory or directory descriptor, or
+    /// the file a `/proc/self`, `/dev/fd` or `/dev/std*` name reaches.
+    fn pin_callers_own(
+        &self,
+        tid: i32,
+        tgid: i32,
+        args: &OpenArgs,
+        wear: &Wear,
+    ) -> Result<Start, i32> {
+        if args.path.first() == Some(&b'/') {
+            if let Some(own_name) = links::thread_own_bytes(&args.path, tid, tgid) {
+                let _worn = wear.on()?;
+                let name = CString::new(own_name).map_err(|_| libc::EINVAL)?;
+                let flags = pin_flags(args.flags);
+                return openat2(libc::AT_FDCWD, &name, flags, 0, args.resolve).map(Start::Pinned);
+            }
+        }
+        Ok(Start::At(base_dir(tid, args)?))
+    }
+}
+
+/// Where an open starts: a directory (`None`: an absolute name), or the
+/// file itself, pinned.
+enum Start {
+    At(Option<OwnedFd>),
+    Pinned(OwnedFd),
+}
+
+fn pin_flags(flags: i32) -> i32 {
+    libc::O_PATH | libc::O_CLOEXEC | (flags & (libc::O_NOFOLLOW | libc::O_DIRECTORY))
+}
+
+/// The flags of the real open of a file pinned with `O_PATH`.
+fn reopen_flags(flags: i32) -> i32 {
+    let gone = libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_TRUNC | libc::O_CLOEXEC;
+    (flags & !gone) | libc::O_CLOEXEC | libc::O_NOCTTY
+}
+
+/// Open as `args` say from `start`, but for `O_TRUNC`: the descriptor
+/// (this process's), and whether it is a FIFO pinned with `O_PATH` that
+/// still needs its blocking open.
+fn open_as(start: Start, args: &OpenArgs, umask: u32) -> Result<(OwnedFd, bool), i32> {
+    let flags = args.flags;
+    let pin = match start {
+        Start::Pinned(pin) => pin,
+        Start::At(base) => {
+            let name = CString::new(args.path.clone()).map_err(|_| libc::EINVAL)?;
+            let at = base.as_ref().map_or(libc::AT_FDCWD, |b| b.as_raw_fd());
+            let mode = args.mode & !umask & 0o7777;
+            let creating = flags & libc::O_CREAT != 0;
+            let tmpfile = flags & libc::O_TMPFILE == libc::O_TMPFILE;
+            let excl = creating && flags & libc::O_EXCL != 0;
+            let whole = |flags: i32| {
+                openat2(
+                    at,
+                    &name,
+                    flags | libc::O_CLOEXEC | libc::O_NOCTTY,
+                    mode,
+                    args.resolve,
+                )
+            };
+            if excl || tmpfile {
+                // A new file (or none): nothing to pin first.
+                return Ok((whole(flags)?, false));
+            }
+            match openat2(at, &name, pin_flags(flags), 0, args.resolve) {
+                Ok(pin) => pin,
+                Err(libc::ENOENT) if creating => {
+                    return Ok((whole(flags & !libc::O_TRUNC)?, false))
+                }
+                Err(errno) => return Err(errno),
+            }
+        }
+    };
+    let kind = file_type(&pin)?;
+    if kind == libc::S_IFLNK {
+        return Err(libc::ELOOP); // O_NOFOLLOW on a link
+    }
+    if kind == libc::S_IFIFO && flags & libc::O_NONBLOCK == 0 {
+        return Ok((pin, true));
+    }
+    Ok((reopen(&pin, reopen_flags(flags))?, false))
+}
+
+/// The directory a relative name starts from, as the caller has it
+/// (`None`: the name is absolute and nothing roots it).
+fn base_dir(tid: i32, args: &OpenArgs) -> Result<Option<OwnedFd>, i32> {
+    const ROOTED: u64 = 0x08 | 0x10; // RESOLVE_BENEATH | RESOLVE_IN_ROOT
+    if args.path.first() == Some(&b'/') && args.resolve & ROOTED == 0 {
+        return Ok(None);
+    }
+    let dir = if args.dirfd == libc::AT_FDCWD {
+        format!("/proc/{tid}/cwd")
+    } else {
+        format!("/proc/{tid}/fd/{}", args.dirfd)
+    };
+    let dir = CString::new(dir).map_err(|_| libc::EINVAL)?;
+    // SAFETY: plain open of a name we own; the descriptor is ours.
+    let fd = unsafe { libc::open(dir.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    if fd < 0 {
+        // No such descriptor in the caller.
+        return Err(if args.dirfd == libc::AT_FDCWD {
+            libc::ENOENT
+        } else {
+            libc::EBADF
+        });
+    }
+    // SAFETY: a descriptor open() just gave us.
+    Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+fn errno() -> i32 {
+    io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+fn openat2(at: i32, name: &CString, flags: i32, mode: u32, resolve: u64) -> Result<OwnedFd, i32> {
+    // struct open_how: flags, mode, resolve.
+    let how: [u64; 3] = [flags as u32 as u64, u64::from(mode), resolve];
+    // SAFETY: openat2 reads the name and `how`; a descriptor we own comes back.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            at,
+            name.as_ptr(),
+            how.as_ptr(),
+            std::mem::size_of_val(&how),
+        )
+    };
+    if fd < 0 {
+        return Err(errno());
+    }
+    // SAFETY: a descriptor openat2 just gave us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Open the file `pin` holds with `flags` (through `/proc/self/fd`: the
+/// same file, whatever its name is now, with the permission checks of an
+/// open).
+fn reopen(pin: &OwnedFd, flags: i32) -> Result<OwnedFd, i32> {
+    let name =
+        CString::new(format!("/proc/self/fd/{}", pin.as_raw_fd())).map_err(|_| libc::EINVAL)?;
+    // SAFETY: plain open of a name we own; the descriptor is ours.
+    let fd = unsafe { libc::open(name.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(errno());
+    }
+    // SAFETY: a descriptor open() just gave us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn file_type(fd: &OwnedFd) -> Result<libc::mode_t, i32> {
+    // SAFETY: fstat fills a stat struct we own.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+        return Err(errno());
+    }
+    Ok(st.st_mode & libc::S_IFMT)
+}
+
+/// `O_TRUNC` of a regular file, once its open is known to be allowed: the
+/// kernel's truncation, which needs write permission whatever the access
+/// mode.
+fn truncate_if_asked(fd: &OwnedFd, flags: i32) -> Result<(), i32> {
+    if flags & libc::O_TRUNC == 0 || file_type(fd)? != libc::S_IFREG {
+        return Ok(());
+    }
+    let writable = flags & libc::O_ACCMODE != libc::O_RDONLY;
+    let w;
+    let target = if writable {
+        fd
+    } else {
+        w = reopen(fd, libc::O_WRONLY | libc::O_CLOEXEC)?;
+        &w
+    };
+    // SAFETY: ftruncate of a descriptor we own.
+    if unsafe { libc::ftruncate(target.as_raw_fd(), 0) } != 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// The name of the file `fd` holds (`None`: not a file with a path name,
+/// as a pipe or a socket).
+fn reached(fd: &OwnedFd) -> Option<String> {
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+    use std::os::unix::ffi::OsStrExt;
+    let name = name_from_bytes(link.as_os_str().as_bytes()).into_owned();
+    name.starts_with('/')
+        .then(|| path::clean(&name).into_owned())
+}
+
+/// Give the caller of notification `id` the file `fd` as its call's
+/// result: the descriptor number it got, or the errno of the kernel's
+/// refusal (`ENOENT`: the caller is gone; `EMFILE`: its table is full).
+fn hand(listener: &OwnedFd, id: u64, fd: &OwnedFd, cloexec: u32) -> Result<i32, i32> {
+    let mut add = libc::seccomp_notif_addfd {
+        id,
+        flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
+        srcfd: fd.as_raw_fd() as u32,
+        newfd: 0,
+        newfd_flags: cloexec,
+    };
+    // SAFETY: the ioctl reads our struct; the kernel installs a copy of
+    // `fd` in the caller and answers its call.
+    let r = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_ADDFD,
+            &mut add,
+        )
+    };
+    if r < 0 {
+        return Err(errno());
+    }
+    Ok(r)
+}
+
+/// Answer notification `id`: its call fails with `errno`.
+fn fail(listener: &OwnedFd, id: u64, errno: i32) {
+    let mut resp = libc::seccomp_notif_resp {
+        id,
+        val: 0,
+        error: -errno,
+        flags: 0,
+    };
+    // SAFETY: answering a notification of ours; ENOENT (the caller is
+    // gone) needs nothing more.
+    unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_SEND,
+            &mut resp,
+        )
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_read_from_a_status_file() {
+        let status = "Name:\tx\nUmask:\t0027\nUid:\t1000\t1000\t1000\t1001\n\
+                      Gid:\t100\t100\t100\t101\nGroups:\t4 24 \nCapEff:\t0000000000000400\n";
+        let c = Creds::parse(status).unwrap();
+        assert_eq!(
+            c,
+            Creds {
+                fsuid: 1001,
+                fsgid: 101,
+                groups: vec![4, 24],
+                cap_eff: 0x400,
+                umask: 0o027,
+            }
+        );
+        let own = Creds::own().unwrap();
+        assert!(own.same_access(&Creds::of(std::process::id() as i32).unwrap()));
+    }
+
+    #[test]
+    fn the_real_open_keeps_the_callers_flags_but_those_made_earlier() {
+        let f = reopen_flags(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_APPEND);
+        assert_eq!(
+            f,
+            libc::O_WRONLY | libc::O_APPEND | libc::O_CLOEXEC | libc::O_NOCTTY
+        );
+    }
+}
