@@ -361,3 +361,50 @@ fn two_concurrent_runs_share_one_valid_chain() {
     let v = cli(&sb).args(["audit", "verify"]).output().unwrap();
     assert!(v.status.success(), "{}", stdout(&v));
 }
+
+/// A run that reports to an enforcing serve starts under the filter of
+/// unhooked calls too: an inline `openat` of the guarded file (no hook of
+/// libc sees it) is refused and the serve records the denial; an inline
+/// read of another file works and is recorded.
+#[test]
+fn calls_no_hook_sees_are_decided_by_an_enforcing_serve() {
+    let sb = Sandbox::new();
+    let secret = sb.work().join("secret.txt");
+    let other = sb.work().join("other.txt");
+    std::fs::write(&secret, "s3cret").unwrap();
+    std::fs::write(&other, "other").unwrap();
+    let pdir = sb.path("policies");
+    std::fs::create_dir_all(&pdir).unwrap();
+    std::fs::write(
+        pdir.join("guard.yaml"),
+        policy_denying(secret.to_str().unwrap()),
+    )
+    .unwrap();
+    start_serve(
+        &sb,
+        &["--mode", "enforce", "--policy", pdir.to_str().unwrap()],
+    );
+    let probe = sb.probe("inline", &[]);
+    let (s, o) = (secret.to_str().unwrap(), other.to_str().unwrap());
+    let out = cli(&sb)
+        .args(["run", "--quiet", "--"])
+        .arg(&probe)
+        .args(["read", s, "read", o])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&out),
+        format!("read {s}: refused {}\nread {o}: leaked\n", libc::EACCES),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(read_decision(&sb, s, 1), "deny");
+    assert_eq!(read_decision(&sb, o, 1), "allow");
+    stop_serve(&sb);
+    let unhooked = sb
+        .records()
+        .into_iter()
+        .filter(|r| r["request"]["source"] == "unhooked" && r["request"]["path"] == s)
+        .count();
+    assert_eq!(unhooked, 1);
+}

@@ -14,6 +14,8 @@
 //!   call costs when its outcome is not needed.
 //! - `notify`: `SECCOMP_RET_USER_NOTIF`; receive, answer
 //!   `SECCOMP_USER_NOTIF_FLAG_CONTINUE`. One round trip, no outcome.
+//! - `notify-sync`: `notify` with synchronous wake-ups
+//!   (`SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`, Linux 6.6), as the tap asks.
 //! - `notify-addfd`: receive, read the path from the child's memory, open
 //!   it here and hand the descriptor over with `SECCOMP_IOCTL_NOTIF_ADDFD`
 //!   (`SECCOMP_ADDFD_FLAG_SEND`: it is the call's result). One round trip,
@@ -40,6 +42,7 @@ enum Mode {
     Ptrace,
     PtraceEntry,
     Notify,
+    NotifySync,
     NotifyAddfd,
 }
 
@@ -50,6 +53,7 @@ impl Mode {
             Mode::Ptrace => "ptrace",
             Mode::PtraceEntry => "ptrace-entry",
             Mode::Notify => "notify",
+            Mode::NotifySync => "notify-sync",
             Mode::NotifyAddfd => "notify-addfd",
         }
     }
@@ -146,7 +150,7 @@ fn child(mode: Mode, sock: UnixStream, path: &CString) -> ! {
         let action = match mode {
             Mode::Bare => None,
             Mode::Ptrace | Mode::PtraceEntry => Some((libc::SECCOMP_RET_TRACE, 0)),
-            Mode::Notify | Mode::NotifyAddfd => Some((
+            Mode::Notify | Mode::NotifySync | Mode::NotifyAddfd => Some((
                 libc::SECCOMP_RET_USER_NOTIF,
                 libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
             )),
@@ -300,8 +304,11 @@ fn run(mode: Mode, path: &CString) -> f64 {
         Mode::Bare => {}
         Mode::Ptrace => supervise_ptrace(pid, true),
         Mode::PtraceEntry => supervise_ptrace(pid, false),
-        Mode::Notify | Mode::NotifyAddfd => {
+        Mode::Notify | Mode::NotifySync | Mode::NotifyAddfd => {
             let listener = recv_fd(&ours);
+            if mode == Mode::NotifySync {
+                assert!(rampart_trace::notify::synchronous_wakeups(&listener));
+            }
             supervise_notify(listener, pid, mode == Mode::NotifyAddfd)
         }
     }
@@ -344,6 +351,7 @@ fn main() {
         Mode::Ptrace,
         Mode::PtraceEntry,
         Mode::Notify,
+        Mode::NotifySync,
         Mode::NotifyAddfd,
     ];
     let mut samples = vec![Vec::new(); modes.len()];

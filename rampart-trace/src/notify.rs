@@ -42,6 +42,22 @@ use crate::proxy::{Opened, Proxy};
 use crate::regs::nr;
 use crate::{procfs, ChildSetup, Options, Sink, Verdict};
 
+/// `SECCOMP_IOCTL_NOTIF_SET_FLAGS` (`SECCOMP_IOW(4, __u64)`; Linux 6.6),
+/// which libc does not name yet.
+const NOTIF_SET_FLAGS: libc::c_ulong = 0x4008_2104;
+/// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`.
+const FD_SYNC_WAKE_UP: u64 = 1;
+
+/// Ask the kernel to hand each notification of `listener` over
+/// synchronously: the waiting task wakes its handler on its own CPU and
+/// the answer wakes it the same way, as one would hand over to the other
+/// (what a handler that answers at once wants). `false` on a kernel
+/// without it (before 6.6), where wake-ups stay as they are.
+pub fn synchronous_wakeups(listener: &impl AsRawFd) -> bool {
+    // SAFETY: the ioctl takes the flags by value.
+    unsafe { libc::ioctl(listener.as_raw_fd(), NOTIF_SET_FLAGS, FD_SYNC_WAKE_UP) == 0 }
+}
+
 /// Records held back at most (calls that keep coming without a pause).
 const UNSENT_MAX: usize = 256;
 
@@ -82,6 +98,8 @@ pub fn serve(
     let mut report = Report::default();
     let mut first = own_program.is_some();
     let fd = listener.as_raw_fd();
+    // Each caller waits for this handler, which answers at once.
+    synchronous_wakeups(&listener);
     // Records of calls that already ran, sent once no call is waiting (a
     // burst of calls, as a process start makes, wakes the collector once).
     let mut unsent: Vec<(Event, bool)> = Vec::new();
@@ -155,7 +173,7 @@ pub fn serve(
         if exec && answer_is == Answer::Continue {
             // A new image: its exe, cwd cache and directory descriptors
             // are read again.
-            if let Some((tgid, _)) = known.tasks.remove(&(req.pid as i32)) {
+            if let Some((tgid, ..)) = known.tasks.remove(&(req.pid as i32)) {
                 calls.procs.remove(&tgid);
             }
         }
@@ -180,8 +198,9 @@ enum Answer {
 /// programs the library is loaded into, by file.
 #[derive(Default)]
 struct Known {
-    /// tid → (tgid, its program's path).
-    tasks: HashMap<i32, (i32, String)>,
+    /// tid → (tgid, its program's path, whether the library is loaded
+    /// into it).
+    tasks: HashMap<i32, (i32, String, bool)>,
     /// (path, inode, mtime) of a program → the library is loaded into it.
     programs: HashMap<(String, u64, i64), bool>,
 }
@@ -192,21 +211,16 @@ impl Known {
     /// `calls`.
     fn of(&mut self, calls: &mut Calls, tid: i32) -> (i32, bool) {
         let exe = procfs::exe(tid).unwrap_or_default();
-        let tgid = match self.tasks.get(&tid) {
-            Some((tgid, was)) if *was == exe => *tgid,
-            _ => {
-                let tgid = procfs::tgid(tid).unwrap_or(tid);
-                calls.procs.remove(&tgid);
-                if self.tasks.len() >= 65536 {
-                    self.tasks.clear();
-                }
-                self.tasks.insert(tid, (tgid, exe.clone()));
-                tgid
+        if let Some((tgid, was, hooked)) = self.tasks.get(&tid) {
+            if *was == exe {
+                return (*tgid, *hooked);
             }
-        };
+        }
+        let tgid = procfs::tgid(tid).unwrap_or(tid);
+        calls.procs.remove(&tgid);
         let meta = std::fs::metadata(format!("/proc/{tid}/exe")).ok();
         let key = (
-            exe,
+            exe.clone(),
             meta.as_ref().map_or(0, |m| m.ino()),
             meta.as_ref().map_or(0, |m| m.mtime()),
         );
@@ -221,6 +235,10 @@ impl Known {
                 h
             }
         };
+        if self.tasks.len() >= 65536 {
+            self.tasks.clear();
+        }
+        self.tasks.insert(tid, (tgid, exe, hooked));
         (tgid, hooked)
     }
 }

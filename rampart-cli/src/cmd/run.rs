@@ -141,19 +141,9 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
             let mut env = child_env_for(lib, &socket, mode.as_str(), Some(&origin));
             env.extend(enforce_env(&args));
             let floor = floor_of(&[lib.as_path(), socket_dir.path()])?;
-            // Calls no hook sees go to the collector all the same. The tap
-            // starts before the collector: it gets ready while the collector does.
-            let mut tap = if rampart_core::gadget::SUPPORTED && !args.hooks_only {
-                env.push((
-                    rampart_core::env::UNHOOKED.into(),
-                    rampart_core::env::ON.into(),
-                ));
-                let tap = Tap::start(&env, floor.as_ref())?;
-                child::set_helper(tap.pid());
-                Some(tap)
-            } else {
-                None
-            };
+            // The tap starts before the collector: it gets ready while the
+            // collector does.
+            let mut tap = start_tap(&args, &mut env, floor.as_ref())?;
             config.guard.protect_socket(&socket);
             let mut collector = Collector::start(config)?;
             collector.listen(socket.clone(), mode == Mode::Enforce)?;
@@ -284,6 +274,27 @@ fn floor_for(
     Ok(floor)
 }
 
+/// Calls no hook sees go to the collector all the same: start the tap
+/// that answers the filter of unhooked calls (unless `--hooks-only`, or
+/// where the library has no gadget page), and tell the child's library
+/// (in `env`) that its calls are made from the page.
+fn start_tap(
+    args: &Args,
+    env: &mut Vec<(String, std::ffi::OsString)>,
+    floor: Option<&Floor>,
+) -> Result<Option<Tap>> {
+    if !rampart_core::gadget::SUPPORTED || args.hooks_only {
+        return Ok(None);
+    }
+    env.push((
+        rampart_core::env::UNHOOKED.into(),
+        rampart_core::env::ON.into(),
+    ));
+    let tap = Tap::start(env, floor)?;
+    child::set_helper(tap.pid());
+    Ok(Some(tap))
+}
+
 /// The running serve, when this run should report to it: it listens, and
 /// the run asks for nothing it does not provide (another policy, mode or
 /// audit directory).
@@ -319,14 +330,23 @@ fn run_with_serve(args: &Args, lib: Option<&Path>, origin: &Origin, serve: &Stat
                 Mode::Monitor
             };
             let floor = floor_for(args, mode, None, origin, &[lib])?;
+            let mut tap = start_tap(args, &mut env, floor.as_ref())?;
             let confined = child::Confinement {
                 floor: floor.as_ref(),
                 enforce_refusals: mode == Mode::Enforce,
-                unhooked: None,
+                unhooked: tap.as_ref().map(Tap::child_fd),
             };
-            let mut program = child::spawn(&args.command, &env, confined)?;
+            let spawned = child::spawn(&args.command, &env, confined);
+            if let Some(t) = &mut tap {
+                t.spawned();
+            }
+            let mut program = spawned?;
             child::forward_signals(program.id() as i32);
-            child::wait(&mut program)?
+            let status = child::wait(&mut program)?;
+            if let Some(t) = tap {
+                t.finish(GRACE);
+            }
+            status
         }
         None => {
             let mode = if serve.mode == Mode::Enforce.as_str() {
