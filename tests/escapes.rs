@@ -435,6 +435,43 @@ fn a_path_rewritten_after_the_check_reaches_nothing() {
     assert_eq!(std::fs::read_to_string(&fx.secret).unwrap(), SECRET);
 }
 
+/// A second thread writes a refused program's path and name over an
+/// inline `execve`'s a moment after the call started (300 tries, each in a
+/// new child). An exec cannot be made on the caller's behalf, so the
+/// process is checked at its next call (its loader's first): another
+/// program, or other words, than decided are decided again and a refused
+/// one is killed before it runs. The refused program never prints.
+#[test]
+fn an_exec_rewritten_after_the_check_runs_nothing_refused() {
+    let fx = Fixture::new();
+    let dynamic = fx.sb.probe("inline", &[]);
+    let fixed = fx.sb.probe_as("inline", "inline_static", &["-static"]);
+    // A program that prints its arguments, under the refused name.
+    let nc = fx.sb.work().join("nc");
+    std::fs::copy("/bin/echo", &nc).unwrap();
+    for (backend, probe) in [
+        ("preload", &dynamic),
+        ("preload", &fixed),
+        ("trace", &fixed),
+    ] {
+        let o = fx.enforce_program(backend, probe, &["execrace".as_ref(), nc.as_os_str()]);
+        let out = stdout(&o);
+        assert!(
+            out.ends_with(&format!("execrace {}: tries=300\n", nc.display())),
+            "{backend}: {out}{}",
+            stderr(&o)
+        );
+        assert!(!out.contains("ran"), "{backend} {}: {out}", probe.display());
+    }
+    let refused = fx
+        .sb
+        .records()
+        .into_iter()
+        .filter(|r| r["tool"] == "exec" && r["decision"]["action"] == "deny")
+        .count();
+    assert!(refused > 0, "no refused exec in the trail");
+}
+
 /// A bind mount gives the secret a name the policy allows, and a new
 /// mount namespace (through a user namespace, so no privilege is needed)
 /// is where a program may make one. Under enforcement both backends refuse

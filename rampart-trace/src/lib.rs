@@ -46,6 +46,7 @@ mod dns;
 mod filter;
 mod latency;
 mod links;
+mod loaded;
 mod memory;
 mod mutation;
 mod net;

@@ -24,8 +24,11 @@
 //!
 //! What continuing leaves open: an allowed exec, mutation or send is run by
 //! the kernel on arguments it reads again, so another thread of the caller
-//! that rewrites them in between is not decided (the hooks and the trace
-//! backend copy what they decide). It never stops or changes a thread
+//! may rewrite them in between (the hooks and the trace backend copy what
+//! they decide). An exec is checked afterwards, at the process's next call
+//! here (`crate::loaded`): another program or other arguments than decided
+//! are decided again, and a refused one is killed; a mutation or a send
+//! is not. It never stops or changes a thread
 //! otherwise, and returns once no process uses the filter any more.
 
 use std::io;
@@ -38,6 +41,7 @@ use rampart_core::elf;
 use rampart_core::event::{Call, Event, Outcome, Source};
 
 use crate::calls::Calls;
+use crate::loaded::Loaded;
 use crate::proxy::{Opened, Proxy};
 use crate::regs::nr;
 use crate::{procfs, ChildSetup, Options, Sink, Verdict};
@@ -88,6 +92,7 @@ pub fn serve(
 ) -> io::Result<Report> {
     let mut calls = Calls::new(opts);
     let mut known = Known::default();
+    let mut loaded = Loaded::default();
     // Enforce: allowed opens are made here and handed over. Without the
     // proxy (it could not start) they continue, decided on what was read.
     let proxy = opts
@@ -158,6 +163,7 @@ pub fn serve(
         let mut handler = Handler {
             calls: &mut calls,
             known: &mut known,
+            loaded: &mut loaded,
             proxy: proxy.as_ref(),
             opts,
             sink: &mut *sink,
@@ -247,6 +253,8 @@ impl Known {
 struct Handler<'a, 'o> {
     calls: &'a mut Calls<'o>,
     known: &'a mut Known,
+    /// Enforce mode: the execs let through, checked at the next call.
+    loaded: &'a mut Loaded,
     /// Enforce mode: opens are made here, on the caller's behalf.
     proxy: Option<&'a Proxy>,
     opts: &'a Options,
@@ -261,6 +269,20 @@ impl Handler<'_, '_> {
         let nr = i64::from(req.data.nr);
         let args = req.data.args;
         let (tgid, past_hooks) = self.known.of(calls, tid);
+        if self.opts.enforce {
+            // The first call since an exec this handler let through: the
+            // program it runs is the one decided, or is decided now.
+            if let Some(loose) = self.loaded.check(tgid, tid) {
+                if let Verdict::Deny { errno } = self.sink.decide(&loose.event) {
+                    loose.kill();
+                    let mut event = loose.event;
+                    event.outcome = Outcome::Errno(errno);
+                    self.sink.record(event);
+                    return (Answer::Fail(errno), Vec::new());
+                }
+            }
+        }
+        let calls = &mut *self.calls;
         calls.blind = false;
         calls.open_args = None;
         // A static program's open is recorded with the file it reaches, as the
@@ -315,6 +337,11 @@ impl Handler<'_, '_> {
                     remember_send(self.calls, tgid, nr, &event.call);
                     later.push((event, false));
                 }
+            }
+        }
+        if nr == nr::EXECVE || nr == nr::EXECVEAT {
+            if let Some((event, _)) = later.first() {
+                self.loaded.expect(tgid, tid, event);
             }
         }
         let answer = match (self.proxy, self.calls.open_args.take(), later.first_mut()) {

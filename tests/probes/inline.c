@@ -12,6 +12,12 @@
  *                 line when it runs (the program is replaced)
  *   byhandle PATH name_to_handle_at(PATH) then open_by_handle_at of it,
  *                 read (needs CAP_DAC_READ_SEARCH): "leaked" when read
+ *   execrace PATH 300 times, a child execs /bin/true with argv {"true",
+ *                 "ran"} made inline, while a second thread writes PATH and
+ *                 argv[0] "nc" over them a moment after the call started
+ *                 (a different moment each time); PATH is a program that
+ *                 prints its arguments (a copy of echo): each time it ran
+ *                 prints "ran". Last line: "execrace PATH: tries=300"
  *   spawnopen PATH posix_spawn of /bin/cat with PATH opened as its stdin by
  *                 a file action (libc opens it in the child, past any hook
  *                 of open): "ok" once cat ran, which prints the file
@@ -23,11 +29,51 @@
 #include <string.h>
 #include <spawn.h>
 #include <sys/syscall.h>
+#include <pthread.h>
 #include <sys/wait.h>
 
 #include "raw.h"
 
 extern char **environ;
+
+static char race_path[4096], race_arg0[64];
+static const char *race_denied;
+static volatile unsigned race_delay;
+static volatile int race_go;
+
+/* Waits for the exec to start, lets it get a little way, then writes the
+ * denied program's path and name over the ones the exec gave. */
+static void *swap_exec(void *arg) {
+    (void)arg;
+    while (!__atomic_load_n(&race_go, __ATOMIC_ACQUIRE))
+        ;
+    for (volatile unsigned s = 0; s < race_delay; s++)
+        ;
+    memcpy(race_path, race_denied, strlen(race_denied) + 1);
+    memcpy(race_arg0, "nc", 3);
+    return NULL;
+}
+
+static void exec_race(const char *denied) {
+    race_denied = denied;
+    for (int i = 1; i <= 300; i++) {
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+            strcpy(race_path, "/bin/true");
+            strcpy(race_arg0, "true");
+            race_delay = (unsigned)(i * 7919) % 200000;
+            pthread_t t;
+            pthread_create(&t, NULL, swap_exec, NULL);
+            char *args[] = {race_arg0, "ran", NULL};
+            __atomic_store_n(&race_go, 1, __ATOMIC_RELEASE);
+            raw(SYS_execve, (long)race_path, (long)args, (long)environ, 0);
+            _exit(0);
+        }
+        waitpid(pid, NULL, 0);
+    }
+    printf("execrace %s: tries=300\n", denied);
+}
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -89,6 +135,9 @@ int main(int argc, char **argv) {
         } else if (!strcmp(op, "exec")) {
             char *args[] = {"forbidden-tool", "--go", NULL};
             r = raw(SYS_execve, (long)path, (long)args, (long)environ, 0);
+        } else if (!strcmp(op, "execrace")) {
+            exec_race(path);
+            continue;
         } else if (!strcmp(op, "spawnopen")) {
             posix_spawn_file_actions_t fa;
             posix_spawn_file_actions_init(&fa);
