@@ -472,6 +472,33 @@ fn an_exec_rewritten_after_the_check_runs_nothing_refused() {
     assert!(refused > 0, "no refused exec in the trail");
 }
 
+/// The tap makes allowed unhooked opens itself: a name that reaches its
+/// own `/proc` entries (`/proc//self/mem`, `/./proc/self`, `self/...`
+/// from `/proc`: spellings of `/proc/self` that are not rewritten as the
+/// caller's) must give the caller its own entry or nothing, never the
+/// tap's memory (a root tree wrote a shell into it that way and read the
+/// key). Dynamic and static programs, under preload.
+#[test]
+fn the_tap_hands_over_nothing_of_its_own() {
+    let fx = Fixture::new();
+    let dynamic = fx.sb.probe("inline", &[]);
+    let fixed = fx.sb.probe_as("inline", "inline_static", &["-static"]);
+    for probe in [&dynamic, &fixed] {
+        let o = fx.enforce_program("preload", probe, &["procself".as_ref(), "-".as_ref()]);
+        let out = stdout(&o);
+        assert_eq!(out.lines().count(), 4, "{out}{}", stderr(&o));
+        for line in out.lines() {
+            assert!(
+                line.ends_with(": own") || line.ends_with(": refused 13"),
+                "{}: {line}",
+                probe.display()
+            );
+        }
+        // What the caller may read of its own is its own.
+        assert!(out.contains("procself /proc//self/status: own"), "{out}");
+    }
+}
+
 /// A bind mount gives the secret a name the policy allows, and a new
 /// mount namespace (through a user namespace, so no privilege is needed)
 /// is where a program may make one. Under enforcement both backends refuse
@@ -482,6 +509,7 @@ fn an_exec_rewritten_after_the_check_runs_nothing_refused() {
 #[test]
 fn a_bind_mount_gives_the_secret_no_other_name_under_enforce_on_both_backends() {
     let fx = Fixture::new();
+    let probe = fx.sb.probe("inline", &[]);
     let view = fx.sb.work().join("view");
     std::fs::create_dir(&view).unwrap();
     let script = format!(
@@ -515,6 +543,12 @@ fn a_bind_mount_gives_the_secret_no_other_name_under_enforce_on_both_backends() 
             "{backend}: {}",
             stderr(&o)
         );
+        // A detached copy of the directory's mount, where the file's name
+        // is "/secret.txt": refused too (open_tree, open_tree_attr).
+        let dir = fx.sb.work();
+        let o = fx.enforce_program(backend, &probe, &["opentree".as_ref(), dir.as_os_str()]);
+        let refused = format!("opentree {}: refused {}\n", dir.display(), libc::EPERM);
+        assert_eq!(stdout(&o), refused.repeat(2), "{backend}: {}", stderr(&o));
     }
     assert_eq!(std::fs::read_to_string(&fx.secret).unwrap(), SECRET);
 }

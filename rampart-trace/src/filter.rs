@@ -53,6 +53,7 @@ const NAMESPACE_CALLS: &[i64] = &[
     nr::CHROOT,
     nr::SETNS,
     nr::OPEN_TREE,
+    nr::OPEN_TREE_ATTR,
     nr::MOVE_MOUNT,
     nr::FSOPEN,
     nr::FSCONFIG,

@@ -313,18 +313,42 @@ impl Proxy {
         } else {
             Wear(Some((own.clone(), theirs.clone())))
         };
-        let got = self
-            .pin_callers_own(tid, tgid, args, &wear)
-            .and_then(|start| {
-                let (args, wear, umask) = (args.clone(), wear.clone(), theirs.umask);
-                self.opener.run(move || {
-                    let _worn = wear.on()?;
-                    open_as(start, &args, umask)
-                })
-            });
+        let attempt = |args: &OpenArgs| {
+            let got = self
+                .pin_callers_own(tid, tgid, args, &wear)
+                .and_then(|start| {
+                    let (args, wear, umask) = (args.clone(), wear.clone(), theirs.umask);
+                    self.opener.run(move || {
+                        let _worn = wear.on()?;
+                        open_as(start, &args, umask)
+                    })
+                })?;
+            match ours(&got.0) {
+                None => Ok(got),
+                Some(rest) => Err(Ours(rest)),
+            }
+        };
+        // A `/proc` entry of this process's own is the caller's own entry,
+        // once: the caller spelled `/proc/self` in a way its names were
+        // not rewritten from.
+        let got = match attempt(args) {
+            Err(Ours(Some(rest))) => {
+                let mut own = args.clone();
+                own.dirfd = libc::AT_FDCWD;
+                own.resolve = 0;
+                own.path = format!(
+                    "/proc/{tgid}{}",
+                    rest.replace("/task/TID", &format!("/task/{tid}"))
+                )
+                .into_bytes();
+                attempt(&own)
+            }
+            other => other,
+        };
         let (fd, fifo_wait) = match got {
             Ok(o) => o,
-            Err(errno) => return Opened::Failed(errno),
+            Err(Ours(_)) => return Opened::Failed(libc::EACCES),
+            Err(Errno(errno)) => return Opened::Failed(errno),
         };
         // The file reached, decided again when it has another name; then
         // the truncation the open asked for.
@@ -411,6 +435,62 @@ enum Start {
 
 fn pin_flags(flags: i32) -> i32 {
     libc::O_PATH | libc::O_CLOEXEC | (flags & (libc::O_NOFOLLOW | libc::O_DIRECTORY))
+}
+
+/// `PROC_SUPER_MAGIC`.
+const PROC_FS: libc::c_long = 0x9fa0;
+
+/// Whether `fd` is a file of this process's own `/proc` entries, which the
+/// caller reached by a spelling of `/proc/self` its names were not
+/// rewritten from (`/proc//self`, a relative `self` from `/proc`, a link
+/// to it) or by this process's pid: never the caller's to have (this
+/// process's memory, its descriptors). `Some(Some(rest))`: the rest of its
+/// name after `/proc/PID`, a thread's `/task/TID` spelled so; `Some(None)`:
+/// one it cannot name.
+fn ours(fd: &OwnedFd) -> Option<Option<String>> {
+    // SAFETY: fstatfs fills a struct we own.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut fs) } != 0 || fs.f_type != PROC_FS {
+        return None;
+    }
+    let Ok(link) = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())) else {
+        return Some(None);
+    };
+    let link = link.to_str()?.strip_prefix("/proc/")?.to_string();
+    let (pid, rest) = link.split_at(link.find('/').unwrap_or(link.len()));
+    let own = std::process::id() as i32;
+    let of_ours = |p: &str| {
+        p.parse::<i32>()
+            .is_ok_and(|p| p == own || crate::procfs::tgid(p).is_ok_and(|t| t == own))
+    };
+    if !of_ours(pid) {
+        return None;
+    }
+    let rest = match rest.strip_prefix("/task/") {
+        Some(task) => {
+            let (t, after) = task.split_at(task.find('/').unwrap_or(task.len()));
+            if !of_ours(t) {
+                return Some(None);
+            }
+            format!("/task/TID{after}")
+        }
+        None => rest.to_string(),
+    };
+    Some(Some(rest))
+}
+
+/// Why an attempt at an open failed: the errno, or a file of this
+/// process's own `/proc` entries reached ([`ours`]).
+enum Failure {
+    Errno(i32),
+    Ours(Option<String>),
+}
+use Failure::{Errno, Ours};
+
+impl From<i32> for Failure {
+    fn from(errno: i32) -> Failure {
+        Errno(errno)
+    }
 }
 
 /// The flags of the real open of a file pinned with `O_PATH`.

@@ -82,6 +82,9 @@ pub mod nr {
     pub const FSMOUNT: i64 = libc::SYS_fsmount as i64;
     pub const FSPICK: i64 = libc::SYS_fspick as i64;
     pub const MOUNT_SETATTR: i64 = libc::SYS_mount_setattr as i64;
+    /// `open_tree_attr` (Linux 6.15; the same number on every architecture
+    /// since 424), which libc does not name yet.
+    pub const OPEN_TREE_ATTR: i64 = 467;
     #[cfg(target_arch = "x86_64")]
     pub const OPEN: Option<i64> = Some(libc::SYS_open as i64);
     #[cfg(target_arch = "x86_64")]

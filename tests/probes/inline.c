@@ -18,6 +18,16 @@
  *                 (a different moment each time); PATH is a program that
  *                 prints its arguments (a copy of echo): each time it ran
  *                 prints "ran". Last line: "execrace PATH: tries=300"
+ *   opentree DIR  a detached copy of DIR's mount (open_tree and
+ *                 open_tree_attr with OPEN_TREE_CLONE), then reads
+ *                 "secret.txt" in it: "opentree DIR: leaked" (per call
+ *                 that gave a tree whose file was read) or "refused ERRNO"
+ *   procself -    opens this process's /proc/self/status and /mem spelled
+ *                 in ways that are not "/proc/self/..." ("/proc//self",
+ *                 "/./proc/self", "self/..." from /proc) and says whose
+ *                 they are: "procself NAME: own", "procself NAME: other
+ *                 PID" (another process's: an escape when rampart made
+ *                 the open) or "procself NAME: refused ERRNO"
  *   spawnopen PATH posix_spawn of /bin/cat with PATH opened as its stdin by
  *                 a file action (libc opens it in the child, past any hook
  *                 of open): "ok" once cat ran, which prints the file
@@ -26,11 +36,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <spawn.h>
 #include <sys/syscall.h>
 #include <pthread.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "raw.h"
 
@@ -73,6 +85,34 @@ static void exec_race(const char *denied) {
         waitpid(pid, NULL, 0);
     }
     printf("execrace %s: tries=300\n", denied);
+}
+
+/* Whose /proc entry descriptor fd is: its link names /proc/PID/... */
+static void whose(const char *name, long fd) {
+    if (fd < 0) {
+        printf("procself %s: refused %ld\n", name, -fd);
+        return;
+    }
+    char p[64], link[256] = {0};
+    snprintf(p, sizeof p, "/proc/self/fd/%ld", fd);
+    readlink(p, link, sizeof link - 1);
+    int pid = atoi(link + strlen("/proc/"));
+    if (pid == getpid())
+        printf("procself %s: own\n", name);
+    else
+        printf("procself %s: other %d\n", name, pid);
+    close((int)fd);
+}
+
+static void proc_self(void) {
+    const char *names[] = {"/proc//self/status", "/./proc/self/status", "/proc//self/mem"};
+    for (int i = 0; i < 3; i++) {
+        int flags = strstr(names[i], "mem") ? O_RDWR : O_RDONLY;
+        whose(names[i], raw(SYS_openat, AT_FDCWD, (long)names[i], flags, 0));
+    }
+    long proc = raw(SYS_openat, AT_FDCWD, (long)"/proc", O_RDONLY | O_DIRECTORY, 0);
+    whose("self/status from /proc", raw(SYS_openat, proc, (long)"self/status", O_RDONLY, 0));
+    close((int)proc);
 }
 
 int main(int argc, char **argv) {
@@ -135,6 +175,22 @@ int main(int argc, char **argv) {
         } else if (!strcmp(op, "exec")) {
             char *args[] = {"forbidden-tool", "--go", NULL};
             r = raw(SYS_execve, (long)path, (long)args, (long)environ, 0);
+        } else if (!strcmp(op, "opentree")) {
+            /* open_tree (428) and open_tree_attr (467), OPEN_TREE_CLONE. */
+            long nrs[] = {428, 467};
+            for (int k = 0; k < 2; k++) {
+                long tree = raw(nrs[k], AT_FDCWD, (long)path, 1 | O_CLOEXEC, 0);
+                long fd = tree < 0 ? tree : raw(SYS_openat, tree, (long)"secret.txt", O_RDONLY, 0);
+                char buf[16] = {0};
+                if (fd >= 0 && read((int)fd, buf, sizeof buf - 1) > 0)
+                    printf("%s %s: leaked\n", op, path);
+                else
+                    printf("%s %s: refused %ld\n", op, path, fd < 0 ? -fd : 0);
+            }
+            continue;
+        } else if (!strcmp(op, "procself")) {
+            proc_self();
+            continue;
         } else if (!strcmp(op, "execrace")) {
             exec_race(path);
             continue;
