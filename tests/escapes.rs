@@ -499,6 +499,90 @@ fn the_tap_hands_over_nothing_of_its_own() {
     }
 }
 
+/// A rule that protects files by where they are (`~/.ssh/**`) is got
+/// around by moving them: `mv ~/.ssh ~/k`, or a rename of the home
+/// directory above it. So a rename is decided on what it moves too: both
+/// ends are decided as a read and a write of what such rules guard beneath
+/// them (the screens send those renames for a verdict). And whatever the
+/// policy, a rename of a directory above rampart's own state (the audit
+/// directory here) is refused by self-protection. Other renames work.
+#[test]
+fn moving_what_a_rule_guards_by_place_is_refused_on_both_backends() {
+    let sb = Sandbox::new();
+    let ssh = sb.home().join(".ssh");
+    std::fs::create_dir(&ssh).unwrap();
+    let key = ssh.join("id_rsa");
+    std::fs::write(&key, SECRET).unwrap();
+    let vault = sb.work().join("vault/keys");
+    std::fs::create_dir_all(&vault).unwrap();
+    std::fs::write(vault.join("key"), SECRET).unwrap();
+    let policy = sb.path("place.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"version: "1"
+default_action: allow
+policies:
+  - name: keys-stay-home
+    match:
+      tool: ["read", "write"]
+    rules:
+      - action: deny
+        when:
+          path_matches: ["~/.ssh/**", "{}/**"]
+        message: "keys stay home"
+"#,
+            vault.display()
+        ),
+    )
+    .unwrap();
+    let home = sb.home();
+    let root = sb.dir.path();
+    let script = format!(
+        "mv {home}/.ssh {home}/k; echo ssh=$?; cat {home}/k/id_rsa; \
+         mv {w}/vault {w}/v2; echo vault=$?; cat {w}/v2/keys/key; \
+         mv {home} {root}/h2; echo home=$?; cat {root}/h2/.ssh/id_rsa; \
+         mv {root} {root}.moved; echo root=$?; \
+         mkdir {w}/a && mv {w}/a {w}/b && echo other=0",
+        home = home.display(),
+        root = root.display(),
+        w = sb.work().display(),
+    );
+    for backend in ["preload", "trace"] {
+        let o = sb
+            .rampart()
+            .args(["run", "--quiet", "--mode", "enforce", "--backend", backend])
+            .arg("--policy")
+            .arg(&policy)
+            .args(["--", "bash", "-c", &script])
+            .output()
+            .unwrap();
+        let out = stdout(&o);
+        assert!(!out.contains(SECRET.trim()), "{backend}: {out}");
+        for line in ["ssh=1", "vault=1", "home=1", "root=1", "other=0"] {
+            assert!(
+                out.contains(line),
+                "{backend}: {line} in {out}{}",
+                stderr(&o)
+            );
+        }
+        std::fs::remove_dir(sb.work().join("b")).unwrap();
+        assert_eq!(std::fs::read_to_string(&key).unwrap(), SECRET);
+    }
+    let denied = |policy: &str| {
+        sb.records()
+            .iter()
+            .filter(|r| r["request"]["op"] == "rename" && r["decision"]["action"] == "deny")
+            .filter(|r| r["decision"]["matched_policies"][0] == policy)
+            .count()
+    };
+    // Per backend: ~/.ssh and the vault above the keys by the rule; the
+    // home (which holds ~/.rampart) and the root (the audit directory) by
+    // the guard.
+    assert_eq!(denied("keys-stay-home"), 4);
+    assert_eq!(denied("rampart-self-protection"), 4);
+}
+
 /// A bind mount gives the secret a name the policy allows, and a new
 /// mount namespace (through a user namespace, so no privilege is needed)
 /// is where a program may make one. Under enforcement both backends refuse

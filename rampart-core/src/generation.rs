@@ -87,6 +87,21 @@ pub fn passes(free: u64, screened: u64, file: &[u8], tool: u64, path: &[u8]) -> 
         .is_some_and(|s| screen::passes(s, path))
 }
 
+/// Whether a rename of `path` moves nothing a refusal of `tool` names by
+/// where it is ([`screen::moves_nothing`]): the tool is verdict-free, or
+/// its screen is in force and says so.
+pub fn moves_nothing(free: u64, screened: u64, file: &[u8], tool: u64, path: &[u8]) -> bool {
+    if free & tool != 0 {
+        return true;
+    }
+    if screened & tool == 0 {
+        return false;
+    }
+    screen_index(tool)
+        .and_then(|i| file.get(screen_range(i)))
+        .is_some_and(|s| screen::moves_nothing(s, path))
+}
+
 /// Lay out the file in `out` (at least [`LEN`] bytes; nothing is written
 /// otherwise): the generation, the verdict-free and screened bits, and the
 /// screens of `read` and `write` where given (a screen longer than

@@ -94,6 +94,38 @@ pub fn passes(screen: &[u8], path: &[u8]) -> bool {
     true
 }
 
+/// Whether moving the directory `path` (a rename of it) moves nothing the
+/// policy that built `screen` names by where it is: no literal of the
+/// screen starts with `path` and a `/` (`/home/u/.ssh/` for a policy that
+/// guards `~/.ssh/**`, beneath `/home/u`). Such a rename is decided by the
+/// collector, which asks whether those rules refuse what lies there. Same
+/// guarantees as [`passes`]: never panics, allocates nothing.
+pub fn moves_nothing(screen: &[u8], path: &[u8]) -> bool {
+    let Some(used) = screen.get(BITMAP_LEN..BITMAP_LEN + 4) else {
+        return false;
+    };
+    let used = u32::from_le_bytes([used[0], used[1], used[2], used[3]]) as usize;
+    let Some(area) = screen.get(BITMAP_LEN + 4..BITMAP_LEN + 4 + used.min(AREA_CAP)) else {
+        return false;
+    };
+    let dir = match path.strip_suffix(b"/") {
+        Some(d) => d,
+        None => path,
+    };
+    let mut at = 0;
+    while let Some(len) = area.get(at..at + 2) {
+        let len = usize::from(u16::from_le_bytes([len[0], len[1]]));
+        let Some(lit) = area.get(at + 2..at + 2 + len) else {
+            return false;
+        };
+        if lit.len() > dir.len() && lit.starts_with(dir) && lit[dir.len()] == b'/' {
+            return false;
+        }
+        at += 2 + len;
+    }
+    true
+}
+
 /// Whether some literal of `area` starts `text`.
 fn literal_at(area: &[u8], text: &[u8]) -> bool {
     let mut at = 0;
@@ -116,6 +148,17 @@ mod tests {
 
     fn screen(lits: &[&str]) -> Vec<u8> {
         build(&lits.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn a_rename_above_a_guarded_place_is_stopped() {
+        let s = screen(&["/home/u/.ssh/", ".env"]);
+        for above in ["/home/u/.ssh", "/home/u", "/home", "/home/u/"] {
+            assert!(!moves_nothing(&s, above.as_bytes()), "{above}");
+        }
+        for aside in ["/home/u/.sshx", "/home/v", "/tmp/a", "/home/u/.ssh/id_rsa"] {
+            assert!(moves_nothing(&s, aside.as_bytes()), "{aside}");
+        }
     }
 
     #[test]

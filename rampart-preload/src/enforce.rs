@@ -93,6 +93,18 @@ impl GenFile {
         let file = unsafe { core::slice::from_raw_parts(self.0 as *const u8, generation::LEN) };
         generation::passes(free, screened, file, tool, path)
     }
+
+    /// Whether a rename of `path` moves nothing the policy guards by where
+    /// it is, for reads and writes ([`generation::moves_nothing`]).
+    fn moves_nothing(self, path: &[u8]) -> bool {
+        let free = self.word(generation::FREE).load(Ordering::Relaxed);
+        let screened = self.word(generation::SCREENED).load(Ordering::Relaxed);
+        // SAFETY: the whole mapping (LEN bytes), read-only and never unmapped.
+        let file = unsafe { core::slice::from_raw_parts(self.0 as *const u8, generation::LEN) };
+        [wire::TOOL_READ, wire::TOOL_WRITE]
+            .into_iter()
+            .all(|tool| generation::moves_nothing(free, screened, file, tool, path))
+    }
 }
 
 /// The policy generation file, mapped on first use.
@@ -241,6 +253,8 @@ fn passes_screen(s: &crate::state::Saved, frame: &[u8]) -> bool {
             // state is decided first (a relative target never passes).
             && (!op.has_target() || f.passes(wire::TOOL_WRITE, second))
             && (op.tools() & wire::TOOL_READ == 0 || f.passes(wire::TOOL_READ, path))
+            // A rename moves what is beneath both ends.
+            && (op != wire::Op::Rename || (f.moves_nothing(path) && f.moves_nothing(second)))
     } else {
         false
     };

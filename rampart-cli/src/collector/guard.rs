@@ -6,7 +6,8 @@
 //! socket and its directory) and the verdict on calls that would change it:
 //! a write, delete, rename, link, `chmod`, ... of anything at or under one
 //! of them (every path a mutation touches, after resolving the symbolic
-//! links of its directory as the collector sees them now), a connect to the
+//! links of its directory as the collector sees them now), a rename of a
+//! directory above one (which would move it, or swap another tree in), a connect to the
 //! collector's socket from a program (the library's own connection never
 //! passes through a hook), and running `rampart serve` (which stops a
 //! running serve or starts one with another policy or mode). Such a call is
@@ -16,7 +17,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use rampart_core::event::{Call, Event};
+use rampart_core::event::{Call, Event, Op};
 use rampart_core::policy::{Action, Decision};
 
 /// The name denials carry in `matched_policies`.
@@ -148,7 +149,30 @@ impl Guard {
                 return Some(deny(&format!("changing {}", p.display())));
             }
         }
+        // A rename of a directory above rampart's state moves it (or, with
+        // `RENAME_EXCHANGE`, puts another tree in its place).
+        if let Call::Mutate {
+            op: Op::Rename,
+            path,
+            new_path,
+            ..
+        } = &event.call
+        {
+            for end in std::iter::once(path).chain(new_path) {
+                let p = absolute(&event.cwd, end);
+                if self.is_above(&p) {
+                    return Some(deny(&format!("moving {}, which holds it", p.display())));
+                }
+            }
+        }
         None
+    }
+
+    /// Whether `dir` (or the directory it resolves to) holds a protected
+    /// place.
+    fn is_above(&self, dir: &Path) -> bool {
+        let above = |d: &Path| self.roots.iter().any(|r| r != d && r.starts_with(d));
+        above(dir) || std::fs::canonicalize(dir).is_ok_and(|real| above(&real))
     }
 
     fn covers(&self, path: &Path) -> bool {

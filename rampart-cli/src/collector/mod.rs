@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use rampart_core::audit::{Chain, Record, RecordDecision, BLOCKED};
-use rampart_core::event::{Event, Outcome, Source};
+use rampart_core::event::{Call, Event, Op, Outcome, Source};
 use rampart_core::policy::{Action, Decision, Engine, Request};
 
 /// How long the audit stage may hold written records before an fsync.
@@ -466,13 +466,40 @@ fn decide(
 fn decide_by_policy(engine: &Engine, event: &Event, req: &Request<'_>) -> Decision {
     match event.path_checks() {
         Some(checks) => {
-            let reqs: Vec<Request> = checks
+            let mut reqs: Vec<Request> = checks
                 .map(|(tool, path)| Request {
                     tool,
                     path: Some(path),
                     ..*req
                 })
                 .collect();
+            // A rename moves everything beneath its ends: what a rule
+            // protects by where it is (`~/.ssh/**`) must not be moved out
+            // of its reach (`mv ~/.ssh ~/k`, or `mv ~ /tmp/h`), nor
+            // replaced, so each end is decided as a read and a write of
+            // what such rules protect beneath it.
+            let moved = match &event.call {
+                Call::Mutate {
+                    op: Op::Rename,
+                    path,
+                    new_path,
+                    ..
+                } => std::iter::once(path).chain(new_path).collect(),
+                _ => Vec::new(),
+            };
+            let beneath: Vec<String> = moved
+                .iter()
+                .flat_map(|p| engine.anchored_beneath(p))
+                .collect();
+            for p in &beneath {
+                for tool in ["read", "write"] {
+                    reqs.push(Request {
+                        tool,
+                        path: Some(p),
+                        ..*req
+                    });
+                }
+            }
             engine.evaluate_all(&reqs)
         }
         None => engine.evaluate(req),

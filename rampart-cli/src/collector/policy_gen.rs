@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
-use rampart_core::event::{Call, Event};
+use rampart_core::event::{Call, Event, Op};
 use rampart_core::policy::Engine;
 use rampart_core::{generation, screen, wire};
 
@@ -106,6 +106,25 @@ impl Refusals {
             // As the library does: a symlink's target is screened as a
             // write (a relative one never passes).
             if self.can_refuse_as("write", Some(target), event.truncated) {
+                return true;
+            }
+        }
+        if let Call::Mutate {
+            op: Op::Rename,
+            path,
+            new_path,
+            ..
+        } = &event.call
+        {
+            // As the library does: a rename moves what is beneath both ends.
+            let free = generation::word(&self.contents, generation::FREE);
+            let screened = generation::word(&self.contents, generation::SCREENED);
+            let moves = |p: &str| {
+                [wire::TOOL_READ, wire::TOOL_WRITE].into_iter().any(|bit| {
+                    !generation::moves_nothing(free, screened, &self.contents, bit, p.as_bytes())
+                })
+            };
+            if moves(path) || new_path.as_deref().is_some_and(moves) {
                 return true;
             }
         }

@@ -515,6 +515,47 @@ impl Engine {
         Some(literals)
     }
 
+    /// Paths beneath the directory `dir` that a refusing rule names by
+    /// where they are (an absolute pattern with a literal start, such as
+    /// `~/.ssh/**`): moving `dir` (a rename of it or of the directory it is
+    /// in) moves what that rule protects out of its reach. For each such
+    /// pattern, its literal start and that start followed by a name, so
+    /// that deciding a read and a write of each tells whether the rule
+    /// refuses what lies there. Patterns that match anywhere (`**/.env`)
+    /// follow their files wherever they move and are not listed.
+    pub fn anchored_beneath(&self, dir: &str) -> Vec<String> {
+        let dir = dir.trim_end_matches('/');
+        let mut out = Vec::new();
+        for p in &self.policies {
+            for r in &p.rules {
+                if matches!(r.action, Action::Allow | Action::Watch) {
+                    continue;
+                }
+                let When::Fields(f) = &r.when else {
+                    continue;
+                };
+                for i in f.path.clone().unwrap_or(0..0) {
+                    let Some(lit) = self.paths.glob(i).start_literal() else {
+                        continue;
+                    };
+                    let beneath = lit.len() > dir.len()
+                        && lit.starts_with(dir)
+                        && (dir.is_empty() || lit.as_bytes()[dir.len()] == b'/');
+                    if beneath {
+                        out.push(lit.clone());
+                        out.push(format!(
+                            "{lit}{}",
+                            if lit.ends_with('/') { "x" } else { "/x" }
+                        ));
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Number of enabled policies.
     pub fn policy_count(&self) -> usize {
         self.policies.len()

@@ -356,6 +356,13 @@ impl Glob {
         self.anchor().map(|(lit, _)| lit)
     }
 
+    /// The literal every input this pattern matches starts with, when it
+    /// has one (`/home/u/.ssh/` for `/home/u/.ssh/**`).
+    pub fn start_literal(&self) -> Option<String> {
+        self.anchor()
+            .and_then(|(lit, starts)| starts.then_some(lit))
+    }
+
     /// A literal every match contains, and whether it must start the input.
     /// `None` when the pattern has no literal at all.
     fn anchor(&self) -> Option<(String, bool)> {
