@@ -583,6 +583,69 @@ policies:
     assert_eq!(denied("rampart-self-protection"), 4);
 }
 
+/// A file deeper than `PATH_MAX` has no name the interceptors can read:
+/// reached by relative names from a working directory that cannot be
+/// named, it would be decided as `key`, which a rule naming where files
+/// are (`vault/**`) never matches. Under enforce such a call is refused on
+/// both backends (through the hooks, past them, and under trace).
+#[test]
+fn a_file_too_deep_to_name_is_refused_on_both_backends() {
+    let sb = Sandbox::new();
+    let vault = sb.work().join("vault");
+    std::fs::create_dir(&vault).unwrap();
+    let deep = "d".repeat(250);
+    let setup = format!(
+        "import os\nos.chdir({vault:?})\nfor i in range(20):\n    os.mkdir({deep:?}); os.chdir({deep:?})\nopen('key', 'w').write({SECRET:?})\n",
+        vault = vault.to_str().unwrap(),
+    );
+    let made = std::process::Command::new("python3")
+        .args(["-c", &setup])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", stderr(&made));
+    let policy = sb.path("vault.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            "version: \"1\"\ndefault_action: allow\npolicies:\n  - name: vault\n    match:\n      tool: [\"read\", \"write\"]\n    rules:\n      - action: deny\n        when:\n          path_matches: [\"{}/**\"]\n",
+            vault.display()
+        ),
+    )
+    .unwrap();
+    let inline = sb.probe_as("inline", "inline_static", &["-static"]);
+    let script = format!(
+        "cd {vault}; for i in $(seq 20); do cd {deep}; done; \
+         cat key 2>&1; {inline} read key",
+        vault = vault.display(),
+        inline = inline.display()
+    );
+    for backend in ["preload", "trace"] {
+        let o = sb
+            .rampart()
+            .args(["run", "--quiet", "--mode", "enforce", "--backend", backend])
+            .arg("--policy")
+            .arg(&policy)
+            .args(["--", "bash", "-c", &script])
+            .output()
+            .unwrap();
+        let out = stdout(&o);
+        assert!(!out.contains(SECRET.trim()), "{backend}: {out}");
+        assert!(
+            out.contains("cat: key: Permission denied"),
+            "{backend}: {out}{}",
+            stderr(&o)
+        );
+        assert!(out.contains("read key: refused 13"), "{backend}: {out}");
+    }
+    let unnamed = sb
+        .records()
+        .iter()
+        .filter(|r| r["decision"]["matched_policies"][0] == "rampart-unnamed-path")
+        .filter(|r| r["request"]["path"] == "key")
+        .count();
+    assert!(unnamed >= 2, "no refusal of the unnamed path in the trail");
+}
+
 /// A bind mount gives the secret a name the policy allows, and a new
 /// mount namespace (through a user namespace, so no privilege is needed)
 /// is where a program may make one. Under enforcement both backends refuse

@@ -76,6 +76,18 @@ pub fn word(file: &[u8], i: usize) -> u64 {
 /// `file` is the file (at least up to the screens). The caller validates
 /// the answer with the generation.
 pub fn passes(free: u64, screened: u64, file: &[u8], tool: u64, path: &[u8]) -> bool {
+    by_screen(free, screened, file, tool, |s| screen::passes(s, path))
+}
+
+/// `true` for a verdict-free tool, `false` for one without a screen in
+/// force, else what `test` says of its screen.
+fn by_screen(
+    free: u64,
+    screened: u64,
+    file: &[u8],
+    tool: u64,
+    test: impl FnOnce(&[u8]) -> bool,
+) -> bool {
     if free & tool != 0 {
         return true;
     }
@@ -84,22 +96,16 @@ pub fn passes(free: u64, screened: u64, file: &[u8], tool: u64, path: &[u8]) -> 
     }
     screen_index(tool)
         .and_then(|i| file.get(screen_range(i)))
-        .is_some_and(|s| screen::passes(s, path))
+        .is_some_and(test)
 }
 
 /// Whether a rename of `path` moves nothing a refusal of `tool` names by
 /// where it is ([`screen::moves_nothing`]): the tool is verdict-free, or
 /// its screen is in force and says so.
 pub fn moves_nothing(free: u64, screened: u64, file: &[u8], tool: u64, path: &[u8]) -> bool {
-    if free & tool != 0 {
-        return true;
-    }
-    if screened & tool == 0 {
-        return false;
-    }
-    screen_index(tool)
-        .and_then(|i| file.get(screen_range(i)))
-        .is_some_and(|s| screen::moves_nothing(s, path))
+    by_screen(free, screened, file, tool, |s| {
+        screen::moves_nothing(s, path)
+    })
 }
 
 /// Lay out the file in `out` (at least [`LEN`] bytes; nothing is written

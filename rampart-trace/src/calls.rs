@@ -81,6 +81,10 @@ pub(crate) struct Calls<'a> {
     pub open_args: Option<OpenArgs>,
     /// The bytes of the last path argument read.
     last_raw: Vec<u8>,
+    /// The call just read names a directory descriptor the process does
+    /// not have open: the kernel fails it with `EBADF`, and a refusal
+    /// says so too.
+    pub dirfd_closed: bool,
 }
 
 /// An open's arguments as they were read and decided.
@@ -103,6 +107,7 @@ impl<'a> Calls<'a> {
             resolve_at_entry: false,
             open_args: None,
             last_raw: Vec::new(),
+            dirfd_closed: false,
         }
     }
 
@@ -111,6 +116,7 @@ impl<'a> Calls<'a> {
     /// destination, a mutation; `None` for anything else (and for
     /// `sendmmsg`, which has [`Calls::sendmmsg_call`]).
     pub fn event_of(&mut self, tid: i32, tgid: i32, nr: i64, args: &[u64; 6]) -> Option<Event> {
+        self.dirfd_closed = false;
         match nr {
             n if n == nr::EXECVE => self.exec_call(tid, tgid, AT_FDCWD, args[0], args[1], false),
             n if n == nr::EXECVEAT => {
@@ -210,7 +216,12 @@ impl<'a> Calls<'a> {
         }
         let p = self.procs.entry(tgid).or_default();
         let pidfd = p.pidfd.get_or_insert_with(|| net::pidfd_open(tgid));
-        p.dirfds.path(tid, pidfd.as_ref(), dirfd)
+        let path = p.dirfds.path(tid, pidfd.as_ref(), dirfd);
+        if path.is_empty() {
+            self.dirfd_closed =
+                procfs::fd_target(tid, dirfd).is_err_and(|e| e.kind() == io::ErrorKind::NotFound);
+        }
+        path
     }
 
     /// Read a path argument and make it absolute; `(path, truncated)`.

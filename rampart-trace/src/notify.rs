@@ -325,6 +325,13 @@ impl Handler<'_, '_> {
         for mut event in events {
             match self.sink.decide(&event) {
                 Verdict::Deny { errno } => {
+                    // A directory descriptor that is not open: the call
+                    // fails as the kernel would have failed it.
+                    let errno = if self.calls.dirfd_closed {
+                        libc::EBADF
+                    } else {
+                        errno
+                    };
                     event.outcome = Outcome::Errno(errno);
                     self.sink.record(event);
                     return (Answer::Fail(errno), Vec::new()); // the call did not run

@@ -352,12 +352,15 @@ impl Proxy {
         };
         // The file reached, decided again when it has another name; then
         // the truncation the open asked for.
-        if let Some(reached) = reached(&fd) {
-            if reached != path {
+        match reached(&fd) {
+            // A file with no name to decide on (deeper than PATH_MAX).
+            Err(errno) => return Opened::Failed(errno),
+            Ok(Some(reached)) if reached != path => {
                 if let Err(errno) = check(&reached) {
                     return Opened::Failed(errno);
                 }
             }
+            Ok(_) => {}
         }
         let cloexec = (args.flags & libc::O_CLOEXEC) as u32;
         let flags = args.flags;
@@ -645,13 +648,16 @@ fn truncate_if_asked(fd: &OwnedFd, flags: i32) -> Result<(), i32> {
 }
 
 /// The name of the file `fd` holds (`None`: not a file with a path name,
-/// as a pipe or a socket).
-fn reached(fd: &OwnedFd) -> Option<String> {
-    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+/// as a pipe or a socket; `Err(EACCES)`: one whose name cannot be read,
+/// deeper than `PATH_MAX`, which nothing can be decided on).
+fn reached(fd: &OwnedFd) -> Result<Option<String>, i32> {
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .map_err(|_| libc::EACCES)?;
     use std::os::unix::ffi::OsStrExt;
     let name = name_from_bytes(link.as_os_str().as_bytes()).into_owned();
-    name.starts_with('/')
-        .then(|| path::clean(&name).into_owned())
+    Ok(name
+        .starts_with('/')
+        .then(|| path::clean(&name).into_owned()))
 }
 
 /// Give the caller of notification `id` the file `fd` as its call's

@@ -552,6 +552,13 @@ impl<'a> Supervisor<'a> {
             if self.opts.enforce {
                 match self.sink.decide(event) {
                     Verdict::Deny { errno } => {
+                        // A directory descriptor that is not open: the
+                        // call fails as the kernel would have failed it.
+                        let errno = if self.calls.dirfd_closed {
+                            libc::EBADF
+                        } else {
+                            errno
+                        };
                         if regs::skip_syscall(tid).is_err() {
                             // Cannot skip it: the thread must not run the call.
                             // SAFETY: plain kill of a tracee.

@@ -430,7 +430,7 @@ fn decide(
         project: origin.project.as_deref(),
     };
     let started = Instant::now();
-    let decision = match guard.refuses(event) {
+    let decision = match guard.refuses(event).or_else(|| unnamed(event)) {
         Some(denied) => denied,
         None => past_the_hooks(event, decide_by_policy(engine, event, &req)),
     };
@@ -505,6 +505,26 @@ fn decide_by_policy(engine: &Engine, event: &Event, req: &Request<'_>) -> Decisi
         None => engine.evaluate(req),
     }
 }
+
+/// The refusal of a call on a path its interceptor could not make
+/// absolute (its working directory or directory descriptor has no name it
+/// could read: deeper than `PATH_MAX`, say): a rule that names where files
+/// are could not tell what it reaches, so nothing may.
+fn unnamed(event: &Event) -> Option<Decision> {
+    let mut checks = event.path_checks()?;
+    let relative = checks.any(|(_, p)| !p.is_empty() && !p.starts_with('/'));
+    relative.then(|| Decision {
+        action: Action::Deny,
+        catch_all: false,
+        matched_policies: vec![UNNAMED_POLICY.to_string()],
+        message: "a path rampart cannot name (its directory has no name it could read) is \
+                  never allowed"
+            .into(),
+    })
+}
+
+/// The policy name the refusal of a path rampart cannot name carries.
+pub const UNNAMED_POLICY: &str = "rampart-unnamed-path";
 
 /// A call past the preload library's hooks (`Source::Unhooked`: the
 /// loader's opens, libc's own, an inline system call) is refused by the

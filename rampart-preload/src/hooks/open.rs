@@ -84,6 +84,7 @@ fn before_open(base: Base, path: *const c_char, flags: c_int) -> Option<Gate> {
 /// `packed-refs`, config search paths) and treat EACCES as fatal where
 /// ENOENT means "absent"; a policy learned from successful calls never
 /// allows those probes, and refusing them must not change the program.
+/// Likewise EBADF for a directory descriptor that is not open.
 fn refused_errno(base: Base, path: *const c_char, flags: c_int) -> c_int {
     if flags & libc::O_CREAT != 0 || path.is_null() {
         return libc::EACCES;
@@ -102,7 +103,9 @@ fn refused_errno(base: Base, path: *const c_char, flags: c_int) -> c_int {
             0,
         )
     } {
-        Err(e @ (libc::ENOENT | libc::ENOTDIR)) => e,
+        // EBADF: a directory descriptor that is not open, which the
+        // kernel would have said (its path could not be named: refused).
+        Err(e @ (libc::ENOENT | libc::ENOTDIR | libc::EBADF)) => e,
         _ => libc::EACCES,
     }
 }
