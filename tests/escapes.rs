@@ -499,6 +499,23 @@ fn the_tap_hands_over_nothing_of_its_own() {
     }
 }
 
+/// `rampart run --mode enforce --policy POLICY -- bash -c SCRIPT` in `sb`,
+/// on `backend`.
+fn enforce_script(
+    sb: &Sandbox,
+    backend: &str,
+    policy: &std::path::Path,
+    script: &str,
+) -> std::process::Output {
+    sb.rampart()
+        .args(["run", "--quiet", "--mode", "enforce", "--backend", backend])
+        .arg("--policy")
+        .arg(policy)
+        .args(["--", "bash", "-c", script])
+        .output()
+        .unwrap()
+}
+
 /// A rule that protects files by where they are (`~/.ssh/**`) is got
 /// around by moving them: `mv ~/.ssh ~/k`, or a rename of the home
 /// directory above it. So a rename is decided on what it moves too: both
@@ -549,14 +566,7 @@ policies:
         w = sb.work().display(),
     );
     for backend in ["preload", "trace"] {
-        let o = sb
-            .rampart()
-            .args(["run", "--quiet", "--mode", "enforce", "--backend", backend])
-            .arg("--policy")
-            .arg(&policy)
-            .args(["--", "bash", "-c", &script])
-            .output()
-            .unwrap();
+        let o = enforce_script(&sb, backend, &policy, &script);
         let out = stdout(&o);
         assert!(!out.contains(SECRET.trim()), "{backend}: {out}");
         for line in ["ssh=1", "vault=1", "home=1", "root=1", "other=0"] {
@@ -620,14 +630,7 @@ fn a_file_too_deep_to_name_is_refused_on_both_backends() {
         inline = inline.display()
     );
     for backend in ["preload", "trace"] {
-        let o = sb
-            .rampart()
-            .args(["run", "--quiet", "--mode", "enforce", "--backend", backend])
-            .arg("--policy")
-            .arg(&policy)
-            .args(["--", "bash", "-c", &script])
-            .output()
-            .unwrap();
+        let o = enforce_script(&sb, backend, &policy, &script);
         let out = stdout(&o);
         assert!(!out.contains(SECRET.trim()), "{backend}: {out}");
         assert!(
