@@ -44,6 +44,9 @@ pub struct Floor {
     ruleset: OwnedFd,
     /// What it restricts, for the run's log line.
     pub summary: String,
+    /// Whether it restricts any file access (else it only keeps signals
+    /// in the tree).
+    pub restricts_files: bool,
 }
 
 /// What rampart itself needs to read in the child besides the policy's
@@ -194,7 +197,11 @@ impl Floor {
         );
         let ruleset =
             Option::<OwnedFd>::from(created).context("the Landlock ruleset has no descriptor")?;
-        Ok(Some(Floor { ruleset, summary }))
+        Ok(Some(Floor {
+            ruleset,
+            summary,
+            restricts_files: !handled.is_empty(),
+        }))
     }
 
     /// What the child passes to [`enter`].

@@ -59,8 +59,11 @@ impl Tap {
     /// (socket, mode, generation file, agent, session, timeout,
     /// fail-open); it waits for the listener on a socket pair whose other
     /// end ([`Tap::child_fd`]) the child writes to. `floor`: the run's
-    /// Landlock floor, which confines the opens the tap makes for the tree.
+    /// Landlock floor, which confines the opens the tap makes for the tree
+    /// (when it restricts files at all).
     pub fn start(env: &[(String, OsString)], floor: Option<&Floor>) -> Result<Tap> {
+        // A floor that restricts no file access has nothing to say of an open.
+        let floor = floor.filter(|f| f.restricts_files);
         let (ours, theirs) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,

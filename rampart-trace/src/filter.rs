@@ -250,7 +250,8 @@ pub fn build(spec: &FilterSpec) -> Vec<sock_filter> {
 /// (`SECCOMP_RET_USER_NOTIF`): the loader's opens, opens libc makes inside
 /// itself, an inline `syscall` instruction, a static program. The watched
 /// calls of 32-bit and x32 entries are refused (`ENOSYS`) as in [`build`],
-/// and enforcement's fixed refusals are made when `enforce`.
+/// and enforcement's fixed refusals are made when `enforce`, which also
+/// sends every change of credentials ([`nr::CREDENTIALS`]) to the listener.
 pub fn unhooked(enforce: bool) -> Vec<sock_filter> {
     let spec = FilterSpec {
         enforce,
@@ -275,6 +276,12 @@ pub fn unhooked(enforce: bool) -> Vec<sock_filter> {
     }
     if enforce {
         p.enforce_refusals();
+        // A change of credentials, wherever it is made from: the handler
+        // then takes each caller's own for the opens it makes for it.
+        for n in nr::CREDENTIALS {
+            p.jump(JEQ_K, *n as u32, 0, 1);
+            p.stmt(RET_K, RET_NOTIFY);
+        }
     }
     // utimensat with a path, sendto with an address (see `build`).
     for (n, arg) in [(nr::UTIMENSAT, 1), (nr::SENDTO, 4)] {

@@ -160,6 +160,16 @@ pub fn serve(
             continue;
         }
         first = false;
+        if nr::CREDENTIALS.contains(&nr) {
+            // Not a watched call: the opens made from now on take each
+            // caller's credentials. (Before it runs: no open after it
+            // is made with the old ones.)
+            if let Some(p) = &proxy {
+                p.credentials_change();
+            }
+            answer(fd, req.id, Answer::Continue);
+            continue;
+        }
         let mut handler = Handler {
             calls: &mut calls,
             known: &mut known,

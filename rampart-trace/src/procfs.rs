@@ -14,7 +14,7 @@ use rampart_core::event::name_from_bytes;
 /// The whole of a small `/proc` file, in as few reads as it takes (one, for
 /// `stat` and `status`: `fs::read` starts at 32 bytes and doubles, six
 /// reads for a stat line, paid at the first call of every process).
-fn read_small(path: &str) -> io::Result<Vec<u8>> {
+pub(crate) fn read_small(path: &str) -> io::Result<Vec<u8>> {
     let mut file = fs::File::open(path)?;
     let mut out = Vec::with_capacity(4096);
     loop {
@@ -22,7 +22,10 @@ fn read_small(path: &str) -> io::Result<Vec<u8>> {
         out.resize(len + 4096, 0);
         let n = file.read(&mut out[len..])?;
         out.truncate(len + n);
-        if n == 0 {
+        // A /proc file gives all it has in one read when it fits: a read
+        // that did not fill the room is the last (one system call fewer
+        // than reading until nothing comes).
+        if n < 4096 {
             return Ok(out);
         }
     }

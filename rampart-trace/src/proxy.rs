@@ -36,6 +36,7 @@
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
 use std::sync::{mpsc, Arc};
 
 use rampart_core::event::name_from_bytes;
@@ -75,13 +76,13 @@ struct Creds {
 
 impl Creds {
     fn of(tid: i32) -> Option<Creds> {
-        let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-        Creds::parse(&status)
+        let status = crate::procfs::read_small(&format!("/proc/{tid}/status")).ok()?;
+        Creds::parse(std::str::from_utf8(&status).ok()?)
     }
 
     fn own() -> Option<Creds> {
-        let status = std::fs::read_to_string("/proc/thread-self/status").ok()?;
-        Creds::parse(&status)
+        let status = crate::procfs::read_small("/proc/thread-self/status").ok()?;
+        Creds::parse(std::str::from_utf8(&status).ok()?)
     }
 
     fn parse(status: &str) -> Option<Creds> {
@@ -240,6 +241,9 @@ impl Opener {
 pub struct Proxy {
     listener: Arc<OwnedFd>,
     own: Option<Creds>,
+    /// A process of the tree changed its credentials (the filter sends
+    /// those calls here): from then on each open reads its caller's.
+    creds_changed: std::cell::Cell<bool>,
     /// Whether this process may take on another's credentials.
     privileged: bool,
     opener: Opener,
@@ -273,10 +277,17 @@ impl Proxy {
         Ok(Proxy {
             listener: Arc::new(listener.try_clone()?),
             own: Creds::own(),
+            creds_changed: std::cell::Cell::new(false),
             // SAFETY: geteuid always succeeds.
             privileged: unsafe { libc::geteuid() } == 0,
             opener,
         })
+    }
+
+    /// A process of the tree is changing its credentials: take each
+    /// caller's own from now on.
+    pub fn credentials_change(&self) {
+        self.creds_changed.set(true);
     }
 
     /// Open `args` for thread `tid` of `tgid`, whose notification is `id`.
@@ -298,11 +309,26 @@ impl Proxy {
             // through `/proc/self/fd` is an open like any other.
             return Opened::Continue;
         }
-        let Some(theirs) = Creds::of(tid) else {
-            return Opened::Gone;
-        };
         let Some(own) = &self.own else {
             return Opened::Continue;
+        };
+        // Until some process of the tree changed its credentials, each has
+        // this process's (the tree started with them); only a creating
+        // open needs the caller's umask. Reading them costs more than the
+        // open itself.
+        let creating = args.flags & (libc::O_CREAT | libc::O_TMPFILE) != 0;
+        let theirs = if self.creds_changed.get() || creating {
+            let Some(mut theirs) = Creds::of(tid) else {
+                return Opened::Gone;
+            };
+            if !self.creds_changed.get() {
+                let umask = theirs.umask;
+                theirs = own.clone();
+                theirs.umask = umask;
+            }
+            theirs
+        } else {
+            own.clone()
         };
         let wear = if theirs.same_access(own) {
             Wear(None)
@@ -323,8 +349,10 @@ impl Proxy {
                         open_as(start, &args, umask)
                     })
                 })?;
-            match ours(&got.0) {
-                None => Ok(got),
+            // Its name, read once for both checks below.
+            let link = std::fs::read_link(format!("/proc/self/fd/{}", got.0.as_raw_fd())).ok();
+            match ours(&got.0, link.as_deref()) {
+                None => Ok((got.0, got.1, link)),
                 Some(rest) => Err(Ours(rest)),
             }
         };
@@ -345,14 +373,14 @@ impl Proxy {
             }
             other => other,
         };
-        let (fd, fifo_wait) = match got {
+        let (fd, fifo_wait, link) = match got {
             Ok(o) => o,
             Err(Ours(_)) => return Opened::Failed(libc::EACCES),
             Err(Errno(errno)) => return Opened::Failed(errno),
         };
         // The file reached, decided again when it has another name; then
         // the truncation the open asked for.
-        match reached(&fd) {
+        match reached(link.as_deref()) {
             // A file with no name to decide on (deeper than PATH_MAX).
             Err(errno) => return Opened::Failed(errno),
             Ok(Some(reached)) if reached != path => {
@@ -447,18 +475,24 @@ const PROC_FS: libc::c_long = 0x9fa0;
 /// caller reached by a spelling of `/proc/self` its names were not
 /// rewritten from (`/proc//self`, a relative `self` from `/proc`, a link
 /// to it) or by this process's pid: never the caller's to have (this
-/// process's memory, its descriptors). `Some(Some(rest))`: the rest of its
+/// process's memory, its descriptors). `link`: its name, as
+/// `/proc/self/fd` says (`None`: unreadable). `Some(Some(rest))`: the rest of its
 /// name after `/proc/PID`, a thread's `/task/TID` spelled so; `Some(None)`:
 /// one it cannot name.
-fn ours(fd: &OwnedFd) -> Option<Option<String>> {
+fn ours(fd: &OwnedFd, link: Option<&Path>) -> Option<Option<String>> {
+    let Some(link) = link else {
+        return Some(None);
+    };
+    // Only a name in /proc can be one (checked first: a readlink is needed
+    // anyway, the file system's type costs one more call).
+    if !link.starts_with("/proc/") {
+        return None;
+    }
     // SAFETY: fstatfs fills a struct we own.
     let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
     if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut fs) } != 0 || fs.f_type != PROC_FS {
         return None;
     }
-    let Ok(link) = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())) else {
-        return Some(None);
-    };
     let link = link.to_str()?.strip_prefix("/proc/")?.to_string();
     let (pid, rest) = link.split_at(link.find('/').unwrap_or(link.len()));
     let own = std::process::id() as i32;
@@ -647,12 +681,11 @@ fn truncate_if_asked(fd: &OwnedFd, flags: i32) -> Result<(), i32> {
     Ok(())
 }
 
-/// The name of the file `fd` holds (`None`: not a file with a path name,
+/// The name of a file, from its `/proc/self/fd` link (`None`: not a file with a path name,
 /// as a pipe or a socket; `Err(EACCES)`: one whose name cannot be read,
 /// deeper than `PATH_MAX`, which nothing can be decided on).
-fn reached(fd: &OwnedFd) -> Result<Option<String>, i32> {
-    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-        .map_err(|_| libc::EACCES)?;
+fn reached(link: Option<&Path>) -> Result<Option<String>, i32> {
+    let link = link.ok_or(libc::EACCES)?;
     use std::os::unix::ffi::OsStrExt;
     let name = name_from_bytes(link.as_os_str().as_bytes()).into_owned();
     Ok(name

@@ -82,6 +82,20 @@ pub mod nr {
     pub const FSMOUNT: i64 = libc::SYS_fsmount as i64;
     pub const FSPICK: i64 = libc::SYS_fspick as i64;
     pub const MOUNT_SETATTR: i64 = libc::SYS_mount_setattr as i64;
+    /// The calls that change a thread's credentials (ids, groups,
+    /// capabilities).
+    pub const CREDENTIALS: &[i64] = &[
+        libc::SYS_setuid as i64,
+        libc::SYS_setgid as i64,
+        libc::SYS_setreuid as i64,
+        libc::SYS_setregid as i64,
+        libc::SYS_setresuid as i64,
+        libc::SYS_setresgid as i64,
+        libc::SYS_setfsuid as i64,
+        libc::SYS_setfsgid as i64,
+        libc::SYS_setgroups as i64,
+        libc::SYS_capset as i64,
+    ];
     /// `open_tree_attr` (Linux 6.15; the same number on every architecture
     /// since 424), which libc does not name yet.
     pub const OPEN_TREE_ATTR: i64 = 467;
