@@ -435,6 +435,52 @@ fn a_path_rewritten_after_the_check_reaches_nothing() {
     assert_eq!(std::fs::read_to_string(&fx.secret).unwrap(), SECRET);
 }
 
+/// The same race on a delete: a second thread writes the secret's name
+/// over the path an inline `unlinkat` gave a moment after it started. The
+/// tap makes an allowed mutation itself from what it decided (the call
+/// continued, the secret was deleted 1,997 times of 2,000).
+#[test]
+fn a_delete_rewritten_after_the_check_removes_nothing_under_preload() {
+    let fx = Fixture::new();
+    let dynamic = fx.sb.probe("other_names", &[]);
+    let fixed = fx
+        .sb
+        .probe_as("other_names", "other_names_static", &["-static"]);
+    let dir = fx.sb.work();
+    for probe in [&dynamic, &fixed] {
+        let args = [
+            "unlinklate".as_ref(),
+            fx.secret.as_ref(),
+            dir.as_os_str(),
+            "1000".as_ref(),
+        ];
+        let o = fx.enforce_program("preload", probe, &args);
+        let out = stdout(&o);
+        assert!(
+            out.starts_with("unlinklate leaks=0 "),
+            "{}: {out}{}",
+            probe.display(),
+            stderr(&o)
+        );
+        let unlinks: usize = out
+            .trim()
+            .rsplit("unlinks=")
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(unlinks > 0, "the harmless file was never deleted: {out}");
+    }
+    let refused = fx
+        .sb
+        .records()
+        .into_iter()
+        .filter(|r| r["request"]["op"] == "delete" && r["decision"]["action"] == "deny")
+        .count();
+    assert!(refused > 0, "no refused delete in the trail");
+    assert_eq!(std::fs::read_to_string(&fx.secret).unwrap(), SECRET);
+}
+
 /// A second thread writes a refused program's path and name over an
 /// inline `execve`'s a moment after the call started (300 tries, each in a
 /// new child). An exec cannot be made on the caller's behalf, so the

@@ -79,12 +79,24 @@ pub(crate) struct Calls<'a> {
     /// not read again): what an open made on its behalf must use
     /// (`crate::proxy`). Taken by whoever makes that open.
     pub open_args: Option<OpenArgs>,
+    /// The mutation just read, its strings as the caller gave them: what a
+    /// mutation made on its behalf must use (`crate::proxy`).
+    pub mutation_args: Option<MutationArgs>,
     /// The bytes of the last path argument read.
     last_raw: Vec<u8>,
     /// The call just read names a directory descriptor the process does
     /// not have open: the kernel fails it with `EBADF`, and a refusal
     /// says so too.
     pub dirfd_closed: bool,
+}
+
+/// A mutation's strings as they were read and decided: its path, its new
+/// path (rename, link) and its target (symlink).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct MutationArgs {
+    pub path: Vec<u8>,
+    pub new_path: Option<Vec<u8>>,
+    pub target: Option<Vec<u8>>,
 }
 
 /// An open's arguments as they were read and decided.
@@ -106,6 +118,7 @@ impl<'a> Calls<'a> {
             blind: false,
             resolve_at_entry: false,
             open_args: None,
+            mutation_args: None,
             last_raw: Vec::new(),
             dirfd_closed: false,
         }
@@ -117,6 +130,7 @@ impl<'a> Calls<'a> {
     /// `sendmmsg`, which has [`Calls::sendmmsg_call`]).
     pub fn event_of(&mut self, tid: i32, tgid: i32, nr: i64, args: &[u64; 6]) -> Option<Event> {
         self.dirfd_closed = false;
+        self.mutation_args = None;
         match nr {
             n if n == nr::EXECVE => self.exec_call(tid, tgid, AT_FDCWD, args[0], args[1], false),
             n if n == nr::EXECVEAT => {
@@ -357,6 +371,10 @@ impl<'a> Calls<'a> {
             return None;
         }
         let (mut path, mut truncated) = self.path_arg(tid, tgid, dirfd(dir), args[at]);
+        let mut strings = MutationArgs {
+            path: std::mem::take(&mut self.last_raw),
+            ..MutationArgs::default()
+        };
         if path.is_empty()
             && layout
                 .empty_path_flags
@@ -369,6 +387,7 @@ impl<'a> Calls<'a> {
             Some((dir, at)) => {
                 let (p, cut) = self.path_arg(tid, tgid, dirfd(dir), args[at]);
                 truncated |= cut;
+                strings.new_path = Some(std::mem::take(&mut self.last_raw));
                 Some(p)
             }
             None => None,
@@ -378,8 +397,11 @@ impl<'a> Calls<'a> {
         let target = layout.target.map(|at| {
             let (raw, cut) = memory::read_cstring(tid, args[at], PATH_MAX).unwrap_or_default();
             truncated |= cut;
-            name_from_bytes(&raw).into_owned()
+            let text = name_from_bytes(&raw).into_owned();
+            strings.target = Some(raw);
+            text
         });
+        self.mutation_args = (!truncated).then_some(strings);
         let call = Call::Mutate {
             op: layout.op,
             path,

@@ -48,6 +48,7 @@ mod latency;
 mod links;
 mod loaded;
 mod memory;
+mod mutate;
 mod mutation;
 mod net;
 pub mod notify;

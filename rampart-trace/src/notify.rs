@@ -22,13 +22,13 @@
 //! whose arguments cannot be read (not a bad pointer: no permission) is
 //! refused with `EACCES` under enforcement, unrecorded, as the tracer does.
 //!
-//! What continuing leaves open: an allowed exec, mutation or send is run by
-//! the kernel on arguments it reads again, so another thread of the caller
-//! may rewrite them in between (the hooks and the trace backend copy what
-//! they decide). An exec is checked afterwards, at the process's next call
-//! here (`crate::loaded`): another program or other arguments than decided
-//! are decided again, and a refused one is killed; a mutation or a send
-//! is not. It never stops or changes a thread
+//! An allowed mutation is made here too (`crate::mutate`) and answered
+//! with its result. What continuing leaves open: an allowed exec or send
+//! is run by the kernel on arguments it reads again, so another thread of
+//! the caller may rewrite them in between. An exec is checked afterwards,
+//! at the process's next call here (`crate::loaded`): another program or
+//! other arguments than decided are decided again, and a refused one is
+//! killed; a send is not. It never stops or changes a thread
 //! otherwise, and returns once no process uses the filter any more.
 
 use std::io;
@@ -206,6 +206,8 @@ enum Answer {
     /// Answered already (an open made on the caller's behalf), or nobody
     /// waits any more.
     Answered,
+    /// The call was made here: it returns this value.
+    Return(i64),
 }
 
 /// What the handler remembers between notifications: each thread's
@@ -394,9 +396,43 @@ impl Handler<'_, '_> {
                     Opened::Continue => Answer::Continue,
                 }
             }
-            _ => Answer::Continue,
+            _ => self.mutation(tid, nr, &args, later.first_mut().map(|(e, _)| e)),
         };
         (answer, self.recorded(later))
+    }
+
+    /// An allowed mutation, made here from what was decided
+    /// (`crate::mutate`) and answered with its result; any other call
+    /// continues.
+    fn mutation(
+        &mut self,
+        tid: i32,
+        nr: i64,
+        args: &[u64; 6],
+        event: Option<&mut Event>,
+    ) -> Answer {
+        let (Some(proxy), Some(strings), Some(event)) =
+            (self.proxy, self.calls.mutation_args.take(), event)
+        else {
+            return Answer::Continue;
+        };
+        let made = match crate::mutate::prepare(tid, nr, args, &strings) {
+            None => return Answer::Continue,
+            Some(Err(errno)) => Err(Opened::Failed(errno)),
+            Some(Ok(m)) => proxy.mutate(tid, m),
+        };
+        match made {
+            Ok(val) => {
+                event.outcome = Outcome::Ok;
+                Answer::Return(val)
+            }
+            Err(Opened::Failed(errno)) => {
+                event.outcome = Outcome::Errno(errno);
+                Answer::Fail(errno)
+            }
+            Err(Opened::Continue) => Answer::Continue,
+            Err(_) => Answer::Answered,
+        }
     }
 
     /// Of the allowed calls, those still to be recorded once they ran
@@ -463,6 +499,7 @@ fn answer(fd: i32, id: u64, how: Answer) {
     match how {
         Answer::Continue => resp.flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
         Answer::Fail(errno) => resp.error = -errno,
+        Answer::Return(val) => resp.val = val,
         Answer::Answered => {}
     }
     // SAFETY: answering a notification of ours; ENOENT (the caller is gone)

@@ -99,6 +99,30 @@ pub fn cmdline(pid: i32) -> io::Result<Vec<String>> {
         .collect())
 }
 
+/// The caller's working directory (`AT_FDCWD`) or directory descriptor
+/// `dirfd`, pinned with `O_PATH` through `/proc/TID` (`EBADF`: it has no
+/// such descriptor).
+pub fn pin_dir(tid: i32, dirfd: i32) -> Result<std::os::fd::OwnedFd, i32> {
+    let dir = if dirfd == libc::AT_FDCWD {
+        format!("/proc/{tid}/cwd")
+    } else {
+        format!("/proc/{tid}/fd/{dirfd}")
+    };
+    let dir = std::ffi::CString::new(dir).map_err(|_| libc::EINVAL)?;
+    // SAFETY: plain open of a name we own; the descriptor is ours.
+    let fd = unsafe { libc::open(dir.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    if fd < 0 {
+        // No such descriptor in the caller.
+        return Err(if dirfd == libc::AT_FDCWD {
+            libc::ENOENT
+        } else {
+            libc::EBADF
+        });
+    }
+    // SAFETY: a descriptor open() just gave us.
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

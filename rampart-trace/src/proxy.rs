@@ -309,41 +309,16 @@ impl Proxy {
             // through `/proc/self/fd` is an open like any other.
             return Opened::Continue;
         }
-        let Some(own) = &self.own else {
-            return Opened::Continue;
-        };
-        // Until some process of the tree changed its credentials, each has
-        // this process's (the tree started with them); only a creating
-        // open needs the caller's umask. Reading them costs more than the
-        // open itself.
         let creating = args.flags & (libc::O_CREAT | libc::O_TMPFILE) != 0;
-        let theirs = if self.creds_changed.get() || creating {
-            let Some(mut theirs) = Creds::of(tid) else {
-                return Opened::Gone;
-            };
-            if !self.creds_changed.get() {
-                let umask = theirs.umask;
-                theirs = own.clone();
-                theirs.umask = umask;
-            }
-            theirs
-        } else {
-            own.clone()
-        };
-        let wear = if theirs.same_access(own) {
-            Wear(None)
-        } else if !self.privileged {
-            // Another process's credentials (a setuid program without
-            // no_new_privs): this process may not take them on.
-            return Opened::Continue;
-        } else {
-            Wear(Some((own.clone(), theirs.clone())))
+        let (wear, umask) = match self.wear_for(tid, creating) {
+            Ok(w) => w,
+            Err(not) => return not,
         };
         let attempt = |args: &OpenArgs| {
             let got = self
                 .pin_callers_own(tid, tgid, args, &wear)
                 .and_then(|start| {
-                    let (args, wear, umask) = (args.clone(), wear.clone(), theirs.umask);
+                    let (args, wear) = (args.clone(), wear.clone());
                     self.opener.run(move || {
                         let _worn = wear.on()?;
                         open_as(start, &args, umask)
@@ -432,6 +407,53 @@ impl Proxy {
             Err(libc::ENOENT) => Opened::Gone,
             Err(errno) => Opened::Failed(errno),
         }
+    }
+
+    /// The credentials to make a call of `tid` with, and its umask (read
+    /// only for a call that creates something). `Err`: how to answer
+    /// instead (the caller is gone, or has credentials this process may
+    /// not take on: let the call continue).
+    fn wear_for(&self, tid: i32, creating: bool) -> Result<(Wear, u32), Opened> {
+        let Some(own) = &self.own else {
+            return Err(Opened::Continue);
+        };
+        // Until some process of the tree changed its credentials, each has
+        // this process's (the tree started with them); only a call that
+        // creates something needs the caller's umask. Reading them costs
+        // more than the open itself.
+        if !self.creds_changed.get() && !creating {
+            return Ok((Wear(None), 0));
+        }
+        let Some(mut theirs) = Creds::of(tid) else {
+            return Err(Opened::Gone);
+        };
+        let umask = theirs.umask;
+        if !self.creds_changed.get() {
+            theirs = own.clone();
+        }
+        if theirs.same_access(own) {
+            Ok((Wear(None), umask))
+        } else if !self.privileged {
+            // Another process's credentials (a setuid program without
+            // no_new_privs): this process may not take them on.
+            Err(Opened::Continue)
+        } else {
+            Ok((Wear(Some((own.clone(), theirs))), umask))
+        }
+    }
+
+    /// Make a mutation for thread `tid` as it was decided
+    /// (`crate::mutate`): its return value or errno; `Err(None)`: let it
+    /// continue (or nobody waits).
+    pub(crate) fn mutate(&self, tid: i32, m: crate::mutate::Mutation) -> Result<i64, Opened> {
+        let (wear, umask) = self.wear_for(tid, m.creates())?;
+        self.opener
+            .run(move || {
+                let _worn = wear.on()?;
+                Ok(m.make(umask))
+            })
+            .unwrap_or_else(Err)
+            .map_err(Opened::Failed)
     }
 
     /// What of the caller's own an open starts from, opened on this thread
@@ -589,24 +611,7 @@ fn base_dir(tid: i32, args: &OpenArgs) -> Result<Option<OwnedFd>, i32> {
     if args.path.first() == Some(&b'/') && args.resolve & ROOTED == 0 {
         return Ok(None);
     }
-    let dir = if args.dirfd == libc::AT_FDCWD {
-        format!("/proc/{tid}/cwd")
-    } else {
-        format!("/proc/{tid}/fd/{}", args.dirfd)
-    };
-    let dir = CString::new(dir).map_err(|_| libc::EINVAL)?;
-    // SAFETY: plain open of a name we own; the descriptor is ours.
-    let fd = unsafe { libc::open(dir.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
-    if fd < 0 {
-        // No such descriptor in the caller.
-        return Err(if args.dirfd == libc::AT_FDCWD {
-            libc::ENOENT
-        } else {
-            libc::EBADF
-        });
-    }
-    // SAFETY: a descriptor open() just gave us.
-    Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
+    crate::procfs::pin_dir(tid, args.dirfd).map(Some)
 }
 
 fn errno() -> i32 {

@@ -28,6 +28,11 @@
  *                                  each read an inline openat (no hook of
  *                                  libc sees it): "late leaks=K opens=M"
  *
+ *   other_names unlinklate SECRET DIR N
+ *                                  the same with an inline unlinkat of a
+ *                                  harmless file: "unlinklate leaks=K
+ *                                  unlinks=M", a leak the secret deleted
+ *
  *   other_names spin SECRET DIR N  a thread keeps reading descriptors 3-31
  *                                  while the main thread opens a link to
  *                                  SECRET N times: "spin leaks=K opens=M"
@@ -252,26 +257,43 @@ static void *swap_late(void *arg) {
     return NULL;
 }
 
-static int late(int n) {
+/* unlink: each call an inline unlinkat of the harmless file (made again
+ * each time), a "leak" the secret found gone afterwards (then put back). */
+static int late(int n, int unlink_it) {
     pthread_t t;
     stop = 0;
     pthread_create(&t, NULL, swap_late, NULL);
     int leaked = 0, opened = 0;
     for (int i = 1; i <= n; i++) {
         memcpy(racy, harmless, strlen(harmless) + 1);
+        if (unlink_it) {
+            FILE *h = fopen(harmless, "w");
+            if (h)
+                fclose(h);
+        }
         late_delay = (unsigned)(i * 7919) % 40000;
         __atomic_store_n(&late_go, i, __ATOMIC_RELEASE);
-        int fd = (int)raw(SYS_openat, AT_FDCWD, (long)racy, O_RDONLY, 0);
+        long r = unlink_it ? raw(SYS_unlinkat, AT_FDCWD, (long)racy, 0, 0)
+                           : raw(SYS_openat, AT_FDCWD, (long)racy, O_RDONLY, 0);
         while (__atomic_load_n(&late_done, __ATOMIC_ACQUIRE) != i)
             ;
-        if (fd >= 0) {
+        if (r >= 0)
             opened++;
-            leaked += leaks(fd);
+        if (unlink_it && access(secret_path, F_OK) != 0) {
+            leaked++;
+            FILE *s = fopen(secret_path, "w");
+            if (s) {
+                fputs(MARK, s);
+                fclose(s);
+            }
+        } else if (!unlink_it && r >= 0) {
+            leaked += leaks((int)r);
         }
     }
     stop = 1;
     pthread_join(t, NULL);
-    printf("late leaks=%d opens=%d\n", leaked, opened);
+    printf("%s leaks=%d %s=%d\n", unlink_it ? "unlinklate" : "late", leaked,
+           unlink_it ? "unlinks" : "opens", opened);
     fflush(stdout);
     return 0;
 }
@@ -343,7 +365,7 @@ int main(int argc, char **argv) {
         race("string-swap", swap_string, racy, n, O_RDONLY);
         return 0;
     }
-    if (argc >= 5 && strcmp(argv[1], "late") == 0) {
+    if (argc >= 5 && (strcmp(argv[1], "late") == 0 || strcmp(argv[1], "unlinklate") == 0)) {
         snprintf(secret_path, sizeof secret_path, "%s", argv[2]);
         snprintf(harmless, sizeof harmless, "%s/harmless.txt", argv[3]);
         FILE *h = fopen(harmless, "w");
@@ -351,7 +373,7 @@ int main(int argc, char **argv) {
             fputs("harmless\n", h);
             fclose(h);
         }
-        return late(atoi(argv[4]));
+        return late(atoi(argv[4]), argv[1][0] == 'u');
     }
     fprintf(stderr, "usage: other_names names SECRET DIR | race|late|spin SECRET DIR N\n");
     return 2;
