@@ -97,6 +97,16 @@ impl Fixture {
             .unwrap()
     }
 
+    /// Probe `name` built twice: dynamic (the library is loaded into it)
+    /// and static (only the filter of unhooked calls or the tracer sees it).
+    fn both_builds(&self, name: &str) -> [PathBuf; 2] {
+        [
+            self.sb.probe(name, &[]),
+            self.sb
+                .probe_as(name, &format!("{name}_static"), &["-static"]),
+        ]
+    }
+
     /// Denied reads of the secret in the trail.
     fn denied_reads(&self) -> usize {
         self.sb
@@ -398,10 +408,7 @@ fn a_thread_racing_the_check_leaks_nothing(backend: &str) {
 #[test]
 fn a_path_rewritten_after_the_check_reaches_nothing() {
     let fx = Fixture::new();
-    let dynamic = fx.sb.probe("other_names", &[]);
-    let fixed = fx
-        .sb
-        .probe_as("other_names", "other_names_static", &["-static"]);
+    let [dynamic, fixed] = fx.both_builds("other_names");
     let dir = fx.sb.work();
     for (backend, probe) in [
         ("preload", &dynamic),
@@ -442,10 +449,7 @@ fn a_path_rewritten_after_the_check_reaches_nothing() {
 #[test]
 fn a_delete_rewritten_after_the_check_removes_nothing_under_preload() {
     let fx = Fixture::new();
-    let dynamic = fx.sb.probe("other_names", &[]);
-    let fixed = fx
-        .sb
-        .probe_as("other_names", "other_names_static", &["-static"]);
+    let [dynamic, fixed] = fx.both_builds("other_names");
     let dir = fx.sb.work();
     for probe in [&dynamic, &fixed] {
         let args = [
