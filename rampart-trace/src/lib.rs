@@ -24,8 +24,10 @@
 //!   another thread of the same process could change it in between. Execs are
 //!   checked again against the file actually loaded, and opens against the
 //!   file they reached (a denied one is closed before the call returns;
-//!   `O_TRUNC` is put off until then, except for `openat2`); connects and
-//!   mutations are not.
+//!   `O_TRUNC` is put off until then, except for `openat2`); an allowed
+//!   mutation is made by the supervisor itself from what it decided
+//!   (`mutate.rs`) and the thread's own call skipped; connects are not
+//!   checked again.
 //! - DNS names come from answers read with `recvfrom` and a sender address
 //!   (glibc, musl); a resolver that uses `read` on a connected socket (Go's
 //!   pure-Go resolver) leaves `domain` empty.

@@ -193,16 +193,23 @@ struct Opener {
 type Job = Box<dyn FnOnce() + Send>;
 
 impl Opener {
-    /// The floor thread, confined by `confine` (a setup that answers 0 or
-    /// an errno) before it takes any job.
-    fn confined(confine: ChildSetup) -> io::Result<Opener> {
+    /// A thread of its own, with a working directory, root and umask of
+    /// its own (`unshare(CLONE_FS)`; its umask 0, each call applies its
+    /// caller's), confined by `confine` (a setup that answers 0 or an
+    /// errno, the floor) before it takes any job.
+    fn thread(confine: Option<ChildSetup>) -> io::Result<Opener> {
         let (jobs, take) = mpsc::channel::<Job>();
         let (ready, started) = mpsc::sync_channel::<i32>(1);
         std::thread::Builder::new()
-            .name("floor".into())
+            .name("maker".into())
             .spawn(move || {
-                let (setup, arg) = confine;
-                let errno = setup(arg);
+                // SAFETY: plain unshare and umask of this thread's own.
+                let errno = if unsafe { libc::unshare(libc::CLONE_FS) } != 0 {
+                    errno()
+                } else {
+                    unsafe { libc::umask(0) };
+                    confine.map_or(0, |(setup, arg)| setup(arg))
+                };
                 let _ = ready.send(errno);
                 if errno != 0 {
                     return;
@@ -214,7 +221,9 @@ impl Opener {
         match started.recv() {
             Ok(0) => Ok(Opener { jobs: Some(jobs) }),
             Ok(errno) => Err(io::Error::from_raw_os_error(errno)),
-            Err(_) => Err(io::Error::other("the floor thread did not start")),
+            Err(_) => Err(io::Error::other(
+                "the thread calls are made on did not start",
+            )),
         }
     }
 
@@ -237,16 +246,101 @@ impl Opener {
     }
 }
 
-/// Makes opens for callers and hands them over.
-pub struct Proxy {
-    listener: Arc<OwnedFd>,
+/// Where calls are made for callers of the tree, and with whose
+/// credentials.
+pub(crate) struct Maker {
     own: Option<Creds>,
     /// A process of the tree changed its credentials (the filter sends
-    /// those calls here): from then on each open reads its caller's.
+    /// those calls to the tap): from then on each call reads its caller's.
     creds_changed: std::cell::Cell<bool>,
     /// Whether this process may take on another's credentials.
     privileged: bool,
     opener: Opener,
+}
+
+impl Maker {
+    /// Calls made on this thread (`thread: false`; the process's umask
+    /// must then be 0) or on one of their own, confined by `confine` (the
+    /// floor); `creds_change_unseen`: the changes of credentials in the
+    /// tree are not reported ([`Maker::credentials_change`]), so each call
+    /// reads its caller's.
+    pub(crate) fn new(
+        thread: bool,
+        confine: Option<ChildSetup>,
+        creds_change_unseen: bool,
+    ) -> io::Result<Maker> {
+        let opener = if thread || confine.is_some() {
+            Opener::thread(confine)?
+        } else {
+            Opener { jobs: None }
+        };
+        Ok(Maker {
+            own: Creds::own(),
+            creds_changed: std::cell::Cell::new(creds_change_unseen),
+            // SAFETY: geteuid always succeeds.
+            privileged: unsafe { libc::geteuid() } == 0,
+            opener,
+        })
+    }
+
+    /// A process of the tree is changing its credentials: take each
+    /// caller's own from now on.
+    pub fn credentials_change(&self) {
+        self.creds_changed.set(true);
+    }
+
+    /// The credentials to make a call of `tid` with, and its umask (read
+    /// only for a call that creates something). `Err`: how to answer
+    /// instead (the caller is gone, or has credentials this process may
+    /// not take on: let the call continue).
+    fn wear_for(&self, tid: i32, creating: bool) -> Result<(Wear, u32), Opened> {
+        let Some(own) = &self.own else {
+            return Err(Opened::Continue);
+        };
+        // Until some process of the tree changed its credentials, each has
+        // this process's (the tree started with them); only a call that
+        // creates something needs the caller's umask. Reading them costs
+        // more than the open itself.
+        if !self.creds_changed.get() && !creating {
+            return Ok((Wear(None), 0));
+        }
+        let Some(mut theirs) = Creds::of(tid) else {
+            return Err(Opened::Gone);
+        };
+        let umask = theirs.umask;
+        if !self.creds_changed.get() {
+            theirs = own.clone();
+        }
+        if theirs.same_access(own) {
+            Ok((Wear(None), umask))
+        } else if !self.privileged {
+            // Another process's credentials (a setuid program without
+            // no_new_privs): this process may not take them on.
+            Err(Opened::Continue)
+        } else {
+            Ok((Wear(Some((own.clone(), theirs))), umask))
+        }
+    }
+
+    /// Make a mutation for thread `tid` as it was decided
+    /// (`crate::mutate`): its return value or errno; `Err(None)`: let it
+    /// continue (or nobody waits).
+    pub(crate) fn mutate(&self, tid: i32, m: crate::mutate::Mutation) -> Result<i64, Opened> {
+        let (wear, umask) = self.wear_for(tid, m.creates())?;
+        self.opener
+            .run(move || {
+                let _worn = wear.on()?;
+                Ok(m.make(umask))
+            })
+            .unwrap_or_else(Err)
+            .map_err(Opened::Failed)
+    }
+}
+
+/// Makes opens for callers and hands them over.
+pub struct Proxy {
+    listener: Arc<OwnedFd>,
+    maker: Maker,
 }
 
 /// The credentials an open is made with: the caller's, when they are not
@@ -270,24 +364,21 @@ impl Proxy {
     pub fn new(listener: &OwnedFd, confine: Option<ChildSetup>) -> io::Result<Proxy> {
         // SAFETY: umask always succeeds.
         unsafe { libc::umask(0) };
-        let opener = match confine {
-            Some(c) => Opener::confined(c)?,
-            None => Opener { jobs: None },
-        };
         Ok(Proxy {
             listener: Arc::new(listener.try_clone()?),
-            own: Creds::own(),
-            creds_changed: std::cell::Cell::new(false),
-            // SAFETY: geteuid always succeeds.
-            privileged: unsafe { libc::geteuid() } == 0,
-            opener,
+            maker: Maker::new(false, confine, false)?,
         })
     }
 
     /// A process of the tree is changing its credentials: take each
     /// caller's own from now on.
     pub fn credentials_change(&self) {
-        self.creds_changed.set(true);
+        self.maker.credentials_change();
+    }
+
+    /// [`Maker::mutate`] with this proxy's maker.
+    pub(crate) fn mutate(&self, tid: i32, m: crate::mutate::Mutation) -> Result<i64, Opened> {
+        self.maker.mutate(tid, m)
     }
 
     /// Open `args` for thread `tid` of `tgid`, whose notification is `id`.
@@ -310,7 +401,7 @@ impl Proxy {
             return Opened::Continue;
         }
         let creating = args.flags & (libc::O_CREAT | libc::O_TMPFILE) != 0;
-        let (wear, umask) = match self.wear_for(tid, creating) {
+        let (wear, umask) = match self.maker.wear_for(tid, creating) {
             Ok(w) => w,
             Err(not) => return not,
         };
@@ -319,7 +410,7 @@ impl Proxy {
                 .pin_callers_own(tid, tgid, args, &wear)
                 .and_then(|start| {
                     let (args, wear) = (args.clone(), wear.clone());
-                    self.opener.run(move || {
+                    self.maker.opener.run(move || {
                         let _worn = wear.on()?;
                         open_as(start, &args, umask)
                     })
@@ -370,7 +461,7 @@ impl Proxy {
         if fifo_wait {
             // A thread of the opener's waits for the other end, and answers.
             let listener = Arc::clone(&self.listener);
-            let spawned = self.opener.run(move || {
+            let spawned = self.maker.opener.run(move || {
                 let _worn = wear.on()?;
                 std::thread::Builder::new()
                     .name("fifo-open".into())
@@ -392,7 +483,7 @@ impl Proxy {
             };
         }
         let fd = if flags & libc::O_TRUNC != 0 {
-            match self.opener.run(move || {
+            match self.maker.opener.run(move || {
                 let _worn = wear.on()?;
                 truncate_if_asked(&fd, flags).map(|()| fd)
             }) {
@@ -407,53 +498,6 @@ impl Proxy {
             Err(libc::ENOENT) => Opened::Gone,
             Err(errno) => Opened::Failed(errno),
         }
-    }
-
-    /// The credentials to make a call of `tid` with, and its umask (read
-    /// only for a call that creates something). `Err`: how to answer
-    /// instead (the caller is gone, or has credentials this process may
-    /// not take on: let the call continue).
-    fn wear_for(&self, tid: i32, creating: bool) -> Result<(Wear, u32), Opened> {
-        let Some(own) = &self.own else {
-            return Err(Opened::Continue);
-        };
-        // Until some process of the tree changed its credentials, each has
-        // this process's (the tree started with them); only a call that
-        // creates something needs the caller's umask. Reading them costs
-        // more than the open itself.
-        if !self.creds_changed.get() && !creating {
-            return Ok((Wear(None), 0));
-        }
-        let Some(mut theirs) = Creds::of(tid) else {
-            return Err(Opened::Gone);
-        };
-        let umask = theirs.umask;
-        if !self.creds_changed.get() {
-            theirs = own.clone();
-        }
-        if theirs.same_access(own) {
-            Ok((Wear(None), umask))
-        } else if !self.privileged {
-            // Another process's credentials (a setuid program without
-            // no_new_privs): this process may not take them on.
-            Err(Opened::Continue)
-        } else {
-            Ok((Wear(Some((own.clone(), theirs))), umask))
-        }
-    }
-
-    /// Make a mutation for thread `tid` as it was decided
-    /// (`crate::mutate`): its return value or errno; `Err(None)`: let it
-    /// continue (or nobody waits).
-    pub(crate) fn mutate(&self, tid: i32, m: crate::mutate::Mutation) -> Result<i64, Opened> {
-        let (wear, umask) = self.wear_for(tid, m.creates())?;
-        self.opener
-            .run(move || {
-                let _worn = wear.on()?;
-                Ok(m.make(umask))
-            })
-            .unwrap_or_else(Err)
-            .map_err(Opened::Failed)
     }
 
     /// What of the caller's own an open starts from, opened on this thread

@@ -27,6 +27,7 @@ use crate::calls::{Calls, Process};
 use crate::dirfds::DirFds;
 use crate::memory;
 use crate::net::{self, Target};
+use crate::proxy::{Maker, Opened};
 use crate::regs::{self, nr, SyscallStop};
 use crate::{dns, procfs, Options, RunReport, Sink, Verdict};
 
@@ -80,6 +81,10 @@ enum Pending {
         /// An allowed open whose `O_TRUNC` was taken out at entry: the
         /// file is truncated at exit, once it is known which file it is.
         truncate: bool,
+        /// Enforce mode: an allowed mutation made by the supervisor at
+        /// entry (`crate::mutate`) in place of the skipped call: its
+        /// result, returned at exit.
+        made: Option<Result<i64, i32>>,
     },
     /// An open refused at its exit (the file it reached is denied): the
     /// thread runs `close(fd)` in its place ([`regs::inject`]) and then
@@ -109,6 +114,7 @@ impl Pending {
             denied: None,
             passed: false,
             truncate: false,
+            made: None,
         }
     }
 }
@@ -138,6 +144,9 @@ pub struct Supervisor<'a> {
     finished: bool,
     /// Poll for stops before sleeping ([`Spin`]); off when idle CPUs poll.
     polls: bool,
+    /// Enforce mode: where allowed mutations are made, from what was
+    /// decided (made on the first one; `Err`: it could not be, they run).
+    maker: Option<Result<Maker, ()>>,
     spin: Spin,
     /// Tasks that exited before their parent's fork, vfork or clone event
     /// was seen, and whether they were counted as a process: the late
@@ -212,6 +221,7 @@ impl<'a> Supervisor<'a> {
             },
             finished: false,
             polls,
+            maker: None,
             spin: Spin::default(),
             exited_unborn: HashMap::new(),
         }
@@ -545,6 +555,7 @@ impl<'a> Supervisor<'a> {
             denied,
             passed,
             truncate,
+            made,
         } = &mut pending
         {
             *n = nr;
@@ -571,6 +582,7 @@ impl<'a> Supervisor<'a> {
                 }
                 if denied.is_none() {
                     *truncate = truncate_later(tid, nr, &args, event);
+                    *made = self.make_mutation(tid, nr, &args);
                 }
             }
             if denied.is_none() && [nr::SENDTO, nr::SENDMSG, nr::SENDMMSG].contains(&nr) {
@@ -643,12 +655,31 @@ impl<'a> Supervisor<'a> {
                 self.record(event, Outcome::Errno(errno), passed);
             }
             Pending::Call {
+                event,
+                made: Some(result),
+                passed,
+                ..
+            } => {
+                let _ = regs::set_return(tid, result.unwrap_or_else(|e| -(e as i64)));
+                let outcome = match result {
+                    Ok(_) => Outcome::Ok,
+                    Err(errno) => Outcome::Errno(errno),
+                };
+                if outcome == Outcome::Ok
+                    && matches!(event.call, Call::Mutate { op: Op::Rename, .. })
+                {
+                    self.renamed();
+                }
+                self.record(event, outcome, passed);
+            }
+            Pending::Call {
                 nr,
                 args,
                 mut event,
                 denied: None,
                 passed,
                 truncate,
+                made: None,
             } => {
                 if !is_error {
                     let named = resolve_open(&mut event, tid, rval);
@@ -678,6 +709,7 @@ impl<'a> Supervisor<'a> {
                         denied: None,
                         passed,
                         truncate,
+                        made: None,
                     };
                     let earlier = self
                         .threads
@@ -792,6 +824,34 @@ impl<'a> Supervisor<'a> {
                 Resume::Cont
             }
         }
+    }
+
+    /// Enforce mode, at the entry of an allowed mutation: make it here from
+    /// the strings decided (`crate::mutate`), so that a thread rewriting
+    /// them before the kernel reads them again changes nothing, and skip
+    /// the thread's own call; its result is returned at exit. `None`: the
+    /// call runs as it is (not a mutation, or it could not be made here).
+    fn make_mutation(&mut self, tid: i32, nr: i64, args: &[u64; 6]) -> Option<Result<i64, i32>> {
+        let strings = self.calls.mutation_args.take()?;
+        let maker = self
+            .maker
+            .get_or_insert_with(|| Maker::new(true, self.opts.child_setup, true).map_err(drop))
+            .as_ref()
+            .ok()?;
+        let result = match crate::mutate::prepare(tid, nr, args, &strings)? {
+            Ok(m) => match maker.mutate(tid, m) {
+                Ok(val) => Ok(val),
+                Err(Opened::Failed(errno)) => Err(errno),
+                Err(_) => return None,
+            },
+            Err(errno) => Err(errno),
+        };
+        if regs::skip_syscall(tid).is_err() {
+            // Made already: the thread must not make it again.
+            // SAFETY: plain kill of a tracee.
+            unsafe { libc::kill(tid, libc::SIGKILL) };
+        }
+        Some(result)
     }
 
     /// A rename worked: any cached directory (a cwd, a directory
