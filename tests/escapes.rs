@@ -648,6 +648,61 @@ policies:
     assert_eq!(denied("rampart-self-protection"), 4);
 }
 
+/// A mutation the tap (static programs, inline calls) or the tracer makes
+/// itself is made where its name really leads: through a link among its
+/// directories (`lnk/key` with `lnk` a link to a guarded `vault`), or a
+/// `/proc/self/cwd/...` name (the caller's, not rampart's), it is decided
+/// again where it lands and refused; a name in `/proc` (`/proc/self/fd/N`,
+/// which in rampart's own process is its audit trail) is refused outright.
+#[test]
+fn a_mutation_rampart_makes_lands_where_it_was_decided_on_both_backends() {
+    let sb = Sandbox::new();
+    let vault = sb.work().join("vault");
+    std::fs::create_dir(&vault).unwrap();
+    let key = vault.join("key");
+    std::fs::write(&key, SECRET).unwrap();
+    std::os::unix::fs::symlink(&vault, sb.work().join("lnk")).unwrap();
+    let policy = sb.path("vault.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            "version: \"1\"\ndefault_action: allow\npolicies:\n  - name: vault\n    match:\n      tool: [\"read\", \"write\"]\n    rules:\n      - action: deny\n        when:\n          path_matches: [\"{}/**\"]\n",
+            vault.display()
+        ),
+    )
+    .unwrap();
+    let inline = sb.probe_as("inline", "inline_static", &["-static"]);
+    let names = ["lnk/key", "/proc/self/cwd/vault/key", "/proc/self/fd/5"];
+    let script = names
+        .iter()
+        .map(|n| format!("{} unlink {n}", inline.display()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    for backend in ["preload", "trace"] {
+        let o = enforce_script(&sb, backend, &policy, &script);
+        let out = stdout(&o);
+        for n in names {
+            assert!(
+                out.contains(&format!("unlink {n}: refused 13")),
+                "{backend}: {n} in {out}{}",
+                stderr(&o)
+            );
+        }
+        assert_eq!(std::fs::read_to_string(&key).unwrap(), SECRET);
+    }
+    assert!(sb.audit().read_dir().unwrap().count() > 0);
+    let refused = sb
+        .records()
+        .iter()
+        .filter(|r| r["request"]["op"] == "delete" && r["decision"]["action"] == "deny")
+        .filter(|r| r["request"]["path"] == key.to_str().unwrap())
+        .count();
+    // Each backend: the link's and /proc/self/cwd's, decided again.
+    assert_eq!(refused, 4);
+    let verify = sb.rampart().args(["audit", "verify"]).output().unwrap();
+    assert!(verify.status.success(), "{}", stdout(&verify));
+}
+
 /// A file deeper than `PATH_MAX` has no name the interceptors can read:
 /// reached by relative names from a working directory that cannot be
 /// named, it would be decided as `key`, which a rule naming where files

@@ -188,6 +188,26 @@ fn opens_made_for_a_tree_that_dropped_privileges_are_its_own() {
     let made = std::fs::metadata(nobodys.join("made.txt")).unwrap();
     use std::os::unix::fs::MetadataExt;
     assert_eq!((made.uid(), made.gid()), (65534, 65534));
+
+    // Root that keeps its ids but drops every capability at its exec
+    // (the bounding set, through prctl): it may not create a file in a
+    // directory of another user's, through rampart either.
+    let theirs = sb.work().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let script = format!(
+        "setpriv --bounding-set -all {} {} | grep -E '^create '",
+        probe.display(),
+        theirs.display()
+    );
+    let run = |mut cmd: std::process::Command| cmd.args(["bash", "-c", &script]).output().unwrap();
+    let bare = run(std::process::Command::new("env"));
+    assert_eq!(stdout(&bare), "create errno=13\n", "{}", stderr(&bare));
+    let mut under = sb.rampart();
+    under.args(["run", "--quiet", "--mode", "enforce", "--fail-open", "--"]);
+    let o = run(under);
+    assert_eq!(stdout(&o), "create errno=13\n", "{}", stderr(&o));
+    assert!(!theirs.join("made.txt").exists());
 }
 
 /// Changes into `work/sub`, removes it, then opens `rel.txt` (absent) and

@@ -282,6 +282,15 @@ pub fn unhooked(enforce: bool) -> Vec<sock_filter> {
             p.jump(JEQ_K, *n as u32, 0, 1);
             p.stmt(RET_K, RET_NOTIFY);
         }
+        // And the prctl calls that lower capabilities at the next exec
+        // (the bounding set, ambient ones) or change how they are kept.
+        p.jump(JEQ_K, nr::PRCTL as u32, 0, 5);
+        p.stmt(LD_W_ABS, off_arg_lo(0));
+        p.jump(JEQ_K, libc::PR_CAPBSET_DROP as u32, 2, 0);
+        p.jump(JEQ_K, libc::PR_CAP_AMBIENT as u32, 1, 0);
+        p.jump(JEQ_K, libc::PR_SET_SECUREBITS as u32, 0, 1);
+        p.stmt(RET_K, RET_NOTIFY);
+        p.stmt(LD_W_ABS, OFF_NR);
     }
     // utimensat with a path, sendto with an address (see `build`).
     for (n, arg) in [(nr::UTIMENSAT, 1), (nr::SENDTO, 4)] {

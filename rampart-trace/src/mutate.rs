@@ -17,6 +17,8 @@
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 
+use rampart_core::event::{Call, Event};
+
 use crate::calls::MutationArgs;
 use crate::memory;
 
@@ -199,57 +201,145 @@ fn plan(nr: i64, a: &[u64; 6]) -> Option<Plan> {
     })
 }
 
-/// A mutation ready to be made: its plan, its strings, the directories
-/// its names start from (pinned: `None` for `AT_FDCWD` with an absolute
-/// name), and the times it sets, read from the caller.
+/// One name a mutation changes: the directory it is in, pinned (the
+/// caller's directory descriptor or working directory followed through
+/// `/proc/TID`, then every directory of the name with its links followed),
+/// and its last component, which the call is made on; and where that is,
+/// as the pinned directory's own name says.
+struct Place {
+    parent: OwnedFd,
+    last: CString,
+    /// `parent`'s real name joined with `last`: what the mutation really
+    /// changes, decided again when it is not the name decided.
+    real: String,
+}
+
+/// A mutation ready to be made: its plan, the places it changes, a
+/// symlink's target, and the times it sets, read from the caller.
 pub(crate) struct Mutation {
     plan: Plan,
-    path: CString,
-    second: Option<CString>,
-    dir: Option<OwnedFd>,
-    new_dir: Option<OwnedFd>,
+    place: Place,
+    new_place: Option<Place>,
+    target: Option<CString>,
     times: Option<[libc::timespec; 2]>,
 }
 
-/// Read mutation `nr(args)` of thread `tid` for making (on the handler's
-/// thread: the caller's `/proc` entries are followed here); `None` when it
-/// is not one this module makes, `Err(errno)` when it cannot be made as
-/// asked (a directory descriptor the caller does not have: `EBADF`).
+/// `PROC_SUPER_MAGIC`.
+const PROC_FS: libc::c_long = 0x9fa0;
+
+/// Pin where `name` (relative to the caller's `dirfd`) is: `Err(errno)` as
+/// the kernel's walk would fail, or `EACCES` for a place in `/proc` (no
+/// mutation there is the tree's to make through rampart, whose own
+/// `/proc` entries a spelling of `/proc/self` would reach) or one whose
+/// name cannot be read.
+fn place(tid: i32, tgid: i32, dirfd: i32, name: &[u8]) -> Result<Place, i32> {
+    let errno = || {
+        std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO)
+    };
+    let own = (name.first() == Some(&b'/'))
+        .then(|| crate::links::thread_own_bytes(name, tid, tgid))
+        .flatten();
+    let name = own.as_deref().unwrap_or(name);
+    // The directory part and the last component (a trailing slash stays
+    // with it: `rmdir("d/")`); an empty name is the descriptor's own file.
+    let trimmed = name.len() - name.iter().rev().take_while(|&&b| b == b'/').count();
+    let (dir_part, last): (&[u8], &[u8]) = match name[..trimmed].iter().rposition(|&b| b == b'/') {
+        Some(i) => (&name[..i + 1], &name[i + 1..]),
+        None => (b"", name),
+    };
+    let parent = if name.first() == Some(&b'/') {
+        let dir = CString::new(dir_part).map_err(|_| libc::EINVAL)?;
+        // SAFETY: plain open of a name we own; the descriptor is ours.
+        let fd = unsafe {
+            libc::open(
+                dir.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(errno());
+        }
+        // SAFETY: a descriptor open() just gave us.
+        unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }
+    } else {
+        let base = crate::procfs::pin_dir(tid, dirfd)?;
+        if dir_part.is_empty() {
+            base
+        } else {
+            let dir = CString::new(dir_part).map_err(|_| libc::EINVAL)?;
+            // SAFETY: plain openat of a name we own from a descriptor we own.
+            let fd = unsafe {
+                libc::openat(
+                    base.as_raw_fd(),
+                    dir.as_ptr(),
+                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                )
+            };
+            if fd < 0 {
+                return Err(errno());
+            }
+            // SAFETY: a descriptor openat() just gave us.
+            unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }
+        }
+    };
+    let parent: OwnedFd = parent;
+    // SAFETY: fstatfs fills a struct we own.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstatfs(parent.as_raw_fd(), &mut fs) } != 0 || fs.f_type == PROC_FS {
+        return Err(libc::EACCES);
+    }
+    let dir = std::fs::read_link(format!("/proc/self/fd/{}", parent.as_raw_fd()))
+        .map_err(|_| libc::EACCES)?;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = rampart_core::event::name_from_bytes(dir.as_os_str().as_bytes()).into_owned();
+    if !dir.starts_with('/') {
+        return Err(libc::EACCES);
+    }
+    let last_text = rampart_core::event::name_from_bytes(last).into_owned();
+    let real = if last.is_empty() {
+        dir
+    } else {
+        rampart_core::path::join(&dir, &last_text).into_owned()
+    };
+    Ok(Place {
+        parent,
+        last: CString::new(last).map_err(|_| libc::EINVAL)?,
+        real,
+    })
+}
+
+/// Read mutation `nr(args)` of thread `tid` of `tgid` for making (on the
+/// handler's thread: the caller's `/proc` entries are followed here);
+/// `None` when it is not one this module makes, `Err(errno)` when it
+/// cannot be made as asked.
 pub(crate) fn prepare(
     tid: i32,
+    tgid: i32,
     nr: i64,
     args: &[u64; 6],
     strings: &MutationArgs,
 ) -> Option<Result<Mutation, i32>> {
     let plan = plan(nr, args)?;
-    let cstr = |b: &[u8]| CString::new(b.to_vec()).ok();
-    let path = cstr(&strings.path)?;
-    let second = match (&strings.new_path, &strings.target) {
-        (Some(p), _) => Some(cstr(p)?),
-        (None, Some(t)) => Some(cstr(t)?),
-        (None, None) => None,
-    };
     let (dir, new_dir) = match plan {
         Plan::Rename { dir, new_dir, .. } | Plan::Link { dir, new_dir, .. } => (dir, Some(new_dir)),
         Plan::Unlink { dir, .. }
         | Plan::Mkdir { dir, .. }
         | Plan::Chmod { dir, .. }
         | Plan::Chown { dir, .. }
-        | Plan::Utime { dir, .. } => (dir, None),
-        // The link's own name starts from `dir`; its target is a string.
-        Plan::Symlink { dir } => (dir, None),
+        | Plan::Utime { dir, .. }
+        | Plan::Symlink { dir } => (dir, None),
         Plan::Truncate { .. } => (FDCWD, None),
     };
-    let pinned = |dirfd: i32, name: &[u8]| -> Result<Option<OwnedFd>, i32> {
-        if name.first() == Some(&b'/') {
-            return Ok(None);
-        }
-        crate::procfs::pin_dir(tid, dirfd).map(Some)
+    let target = match &strings.target {
+        Some(t) => Some(CString::new(t.clone()).ok()?),
+        None => None,
     };
     let made = (|| {
-        let d = pinned(dir, &strings.path)?;
-        let nd = match (new_dir, &strings.new_path) {
-            (Some(nd), Some(p)) => pinned(nd, p)?,
+        let place = place(tid, tgid, dir, &strings.path)?;
+        let new_place = match (new_dir, &strings.new_path) {
+            (Some(nd), Some(p)) => Some(place_of(tid, tgid, nd, p)?),
             _ => None,
         };
         let times = match plan {
@@ -258,14 +348,47 @@ pub(crate) fn prepare(
         };
         Ok(Mutation {
             plan,
-            path,
-            second,
-            dir: d,
-            new_dir: nd,
+            place,
+            new_place,
+            target,
             times,
         })
     })();
     Some(made)
+}
+
+fn place_of(tid: i32, tgid: i32, dirfd: i32, name: &[u8]) -> Result<Place, i32> {
+    place(tid, tgid, dirfd, name)
+}
+
+/// The mutation `event` decided, as `m` really makes it, when that is
+/// somewhere else (a link among its directories, a directory descriptor
+/// or working directory that changed since it was read): to decide again.
+pub(crate) fn elsewhere(event: &Event, m: &Mutation) -> Option<Event> {
+    let Call::Mutate {
+        op,
+        path,
+        new_path,
+        target,
+    } = &event.call
+    else {
+        return None;
+    };
+    let (real, new_real) = m.reached();
+    let clean = |p: &str| rampart_core::path::clean(p).into_owned();
+    let same = clean(path) == real
+        && new_path.as_deref().map(clean).as_deref() == new_real.map(str::to_string).as_deref();
+    if same {
+        return None;
+    }
+    let mut again = event.clone();
+    again.call = Call::Mutate {
+        op: *op,
+        path: real.to_string(),
+        new_path: new_real.map(str::to_string),
+        target: target.clone(),
+    };
+    Some(again)
 }
 
 /// The times a `utime*` call sets, as two `timespec` (`None`: now).
@@ -301,74 +424,60 @@ impl Mutation {
         matches!(self.plan, Plan::Mkdir { .. })
     }
 
+    /// What it really changes: its name's and its new name's places
+    /// (`Place::real`), to decide again where they are not the names
+    /// decided.
+    pub fn reached(&self) -> (&str, Option<&str>) {
+        (
+            &self.place.real,
+            self.new_place.as_ref().map(|p| p.real.as_str()),
+        )
+    }
+
     /// Make it (on the thread opens are made on, with the caller's
     /// credentials worn); `umask`: the caller's. The call's return value.
     pub fn make(&self, umask: u32) -> Result<i64, i32> {
-        let at = |d: &Option<OwnedFd>, given: i32| d.as_ref().map_or(given, |f| f.as_raw_fd());
-        let p = self.path.as_ptr();
-        let second = self
-            .second
+        let at = self.place.parent.as_raw_fd();
+        let p = self.place.last.as_ptr();
+        let (new_at, new_p) = self
+            .new_place
             .as_ref()
-            .map_or(std::ptr::null(), |s| s.as_ptr());
-        // SAFETY (every arm): plain system calls on strings and buffers we
-        // own, which live until they return.
+            .map_or((FDCWD, std::ptr::null()), |n| {
+                (n.parent.as_raw_fd(), n.last.as_ptr())
+            });
+        let target = self
+            .target
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t.as_ptr());
+        // SAFETY (every arm): plain system calls on strings, buffers and
+        // descriptors we own, which live until they return.
         let r = unsafe {
             match self.plan {
-                Plan::Unlink { dir, flags } => {
-                    libc::syscall(libc::SYS_unlinkat, at(&self.dir, dir), p, flags)
+                Plan::Unlink { flags, .. } => libc::syscall(libc::SYS_unlinkat, at, p, flags),
+                Plan::Rename { flags, .. } => {
+                    libc::syscall(libc::SYS_renameat2, at, p, new_at, new_p, flags)
                 }
-                Plan::Rename {
-                    dir,
-                    new_dir,
-                    flags,
-                } => libc::syscall(
-                    libc::SYS_renameat2,
-                    at(&self.dir, dir),
-                    p,
-                    at(&self.new_dir, new_dir),
-                    second,
-                    flags,
-                ),
-                Plan::Link {
-                    dir,
-                    new_dir,
-                    flags,
-                } => libc::syscall(
-                    libc::SYS_linkat,
-                    at(&self.dir, dir),
-                    p,
-                    at(&self.new_dir, new_dir),
-                    second,
-                    flags,
-                ),
-                // symlinkat(target, dir, linkpath): the link is `path`.
-                Plan::Symlink { dir } => {
-                    libc::syscall(libc::SYS_symlinkat, second, at(&self.dir, dir), p)
+                Plan::Link { flags, .. } => {
+                    libc::syscall(libc::SYS_linkat, at, p, new_at, new_p, flags)
                 }
-                Plan::Mkdir { dir, mode } => libc::syscall(
-                    libc::SYS_mkdirat,
-                    at(&self.dir, dir),
-                    p,
-                    mode & !umask & 0o7777,
-                ),
-                Plan::Chmod {
-                    dir,
-                    mode,
-                    flags: 0,
-                } => libc::syscall(libc::SYS_fchmodat, at(&self.dir, dir), p, mode),
-                Plan::Chmod { dir, mode, flags } => {
-                    libc::syscall(libc::SYS_fchmodat2, at(&self.dir, dir), p, mode, flags)
+                // symlinkat(target, dir, linkpath): the link is the place.
+                Plan::Symlink { .. } => libc::syscall(libc::SYS_symlinkat, target, at, p),
+                Plan::Mkdir { mode, .. } => {
+                    libc::syscall(libc::SYS_mkdirat, at, p, mode & !umask & 0o7777)
+                }
+                Plan::Chmod { mode, flags: 0, .. } => {
+                    libc::syscall(libc::SYS_fchmodat, at, p, mode)
+                }
+                Plan::Chmod { mode, flags, .. } => {
+                    libc::syscall(libc::SYS_fchmodat2, at, p, mode, flags)
                 }
                 Plan::Chown {
-                    dir,
-                    uid,
-                    gid,
-                    flags,
-                } => libc::syscall(libc::SYS_fchownat, at(&self.dir, dir), p, uid, gid, flags),
+                    uid, gid, flags, ..
+                } => libc::syscall(libc::SYS_fchownat, at, p, uid, gid, flags),
                 Plan::Truncate { len } => return self.truncate(len),
-                Plan::Utime { dir, flags, .. } => {
+                Plan::Utime { flags, .. } => {
                     let times = self.times.as_ref().map_or(std::ptr::null(), |t| t.as_ptr());
-                    libc::syscall(libc::SYS_utimensat, at(&self.dir, dir), p, times, flags)
+                    libc::syscall(libc::SYS_utimensat, at, p, times, flags)
                 }
             }
         };
@@ -380,22 +489,18 @@ impl Mutation {
         Ok(r)
     }
 
-    /// `truncate(path, len)`: an absolute name as it is; a relative one
-    /// through an open of it from the pinned working directory.
+    /// `truncate(path, len)`: through an open of the name from its pinned
+    /// directory.
     fn truncate(&self, len: i64) -> Result<i64, i32> {
         let errno = || {
             std::io::Error::last_os_error()
                 .raw_os_error()
                 .unwrap_or(libc::EIO)
         };
-        let Some(dir) = &self.dir else {
-            // SAFETY: plain truncate of a name we own.
-            let r = unsafe { libc::truncate(self.path.as_ptr(), len) };
-            return if r < 0 { Err(errno()) } else { Ok(0) };
-        };
+        let dir = &self.place.parent;
         let flags = libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
         // SAFETY: plain openat of a name we own; the descriptor is closed below.
-        let fd = unsafe { libc::openat(dir.as_raw_fd(), self.path.as_ptr(), flags) };
+        let fd = unsafe { libc::openat(dir.as_raw_fd(), self.place.last.as_ptr(), flags) };
         if fd < 0 {
             return Err(errno());
         }

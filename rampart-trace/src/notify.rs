@@ -160,7 +160,8 @@ pub fn serve(
             continue;
         }
         first = false;
-        if nr::CREDENTIALS.contains(&nr) {
+        // (A prctl comes here only for capabilities: see the filter.)
+        if nr::CREDENTIALS.contains(&nr) || nr == nr::PRCTL {
             // Not a watched call: the opens made from now on take each
             // caller's credentials. (Before it runs: no open after it
             // is made with the old ones.)
@@ -396,7 +397,7 @@ impl Handler<'_, '_> {
                     Opened::Continue => Answer::Continue,
                 }
             }
-            _ => self.mutation(tid, nr, &args, later.first_mut().map(|(e, _)| e)),
+            _ => self.mutation(tid, tgid, nr, &args, later.first_mut().map(|(e, _)| e)),
         };
         (answer, self.recorded(later))
     }
@@ -407,6 +408,7 @@ impl Handler<'_, '_> {
     fn mutation(
         &mut self,
         tid: i32,
+        tgid: i32,
         nr: i64,
         args: &[u64; 6],
         event: Option<&mut Event>,
@@ -416,10 +418,15 @@ impl Handler<'_, '_> {
         else {
             return Answer::Continue;
         };
-        let made = match crate::mutate::prepare(tid, nr, args, &strings) {
+        let made = match crate::mutate::prepare(tid, tgid, nr, args, &strings) {
             None => return Answer::Continue,
             Some(Err(errno)) => Err(Opened::Failed(errno)),
-            Some(Ok(m)) => proxy.mutate(tid, m),
+            // Somewhere else than decided: decided again there first.
+            Some(Ok(m)) => match crate::mutate::elsewhere(event, &m).map(|e| self.sink.recheck(&e))
+            {
+                Some(Verdict::Deny { errno }) => Err(Opened::Failed(errno)),
+                _ => proxy.mutate(tid, m),
+            },
         };
         match made {
             Ok(val) => {

@@ -582,7 +582,7 @@ impl<'a> Supervisor<'a> {
                 }
                 if denied.is_none() {
                     *truncate = truncate_later(tid, nr, &args, event);
-                    *made = self.make_mutation(tid, nr, &args);
+                    *made = self.make_mutation(tid, tgid, nr, &args, event);
                 }
             }
             if denied.is_none() && [nr::SENDTO, nr::SENDMSG, nr::SENDMMSG].contains(&nr) {
@@ -831,18 +831,29 @@ impl<'a> Supervisor<'a> {
     /// them before the kernel reads them again changes nothing, and skip
     /// the thread's own call; its result is returned at exit. `None`: the
     /// call runs as it is (not a mutation, or it could not be made here).
-    fn make_mutation(&mut self, tid: i32, nr: i64, args: &[u64; 6]) -> Option<Result<i64, i32>> {
+    fn make_mutation(
+        &mut self,
+        tid: i32,
+        tgid: i32,
+        nr: i64,
+        args: &[u64; 6],
+        event: &Event,
+    ) -> Option<Result<i64, i32>> {
         let strings = self.calls.mutation_args.take()?;
         let maker = self
             .maker
             .get_or_insert_with(|| Maker::new(true, self.opts.child_setup, true).map_err(drop))
             .as_ref()
             .ok()?;
-        let result = match crate::mutate::prepare(tid, nr, args, &strings)? {
-            Ok(m) => match maker.mutate(tid, m) {
-                Ok(val) => Ok(val),
-                Err(Opened::Failed(errno)) => Err(errno),
-                Err(_) => return None,
+        let result = match crate::mutate::prepare(tid, tgid, nr, args, &strings)? {
+            // Somewhere else than decided: decided again there first.
+            Ok(m) => match crate::mutate::elsewhere(event, &m).map(|e| self.sink.recheck(&e)) {
+                Some(Verdict::Deny { errno }) => Err(errno),
+                _ => match maker.mutate(tid, m) {
+                    Ok(val) => Ok(val),
+                    Err(Opened::Failed(errno)) => Err(errno),
+                    Err(_) => return None,
+                },
             },
             Err(errno) => Err(errno),
         };

@@ -491,6 +491,34 @@ fn decide_by_policy(engine: &Engine, event: &Event, req: &Request<'_>) -> Decisi
                 .iter()
                 .flat_map(|p| engine.anchored_beneath(p))
                 .collect();
+            // A mutation through a link among its directories (`rm
+            // lnk/.bashrc` with `lnk` a link to the home) changes the file
+            // where the link leads: decided there too, as the collector
+            // sees the directories now.
+            let real: Vec<(&'static str, String)> = match &event.call {
+                Call::Mutate {
+                    op, path, new_path, ..
+                } => std::iter::once(path)
+                    .chain(new_path)
+                    .filter_map(|p| through_links(p))
+                    .flat_map(|p| {
+                        let read = op.tools() & rampart_core::tool::TOOL_READ != 0;
+                        let mut tools = vec![("write", p.clone())];
+                        if read {
+                            tools.push(("read", p));
+                        }
+                        tools
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for (tool, p) in &real {
+                reqs.push(Request {
+                    tool,
+                    path: Some(p),
+                    ..*req
+                });
+            }
             for p in &beneath {
                 for tool in ["read", "write"] {
                     reqs.push(Request {
@@ -525,6 +553,16 @@ fn unnamed(event: &Event) -> Option<Decision> {
 
 /// The policy name the refusal of a path rampart cannot name carries.
 pub const UNNAMED_POLICY: &str = "rampart-unnamed-path";
+
+/// Where the absolute `path` really is when a link among its directories
+/// leads elsewhere (its directory resolved now, its last name kept);
+/// `None` when it is where it says, or its directory does not exist.
+fn through_links(path: &str) -> Option<String> {
+    let p = std::path::Path::new(path);
+    let (dir, name) = (p.parent()?, p.file_name()?);
+    let real = std::fs::canonicalize(dir).ok()?;
+    (real != dir).then(|| real.join(name).to_string_lossy().into_owned())
+}
 
 /// A call past the preload library's hooks (`Source::Unhooked`: the
 /// loader's opens, libc's own, an inline system call) is refused by the
