@@ -554,6 +554,21 @@ fn the_tap_hands_over_nothing_of_its_own() {
     }
 }
 
+/// A policy that refuses reads and writes of everything under `vault`
+/// (a rule that names where files are), written into `sb`.
+fn vault_policy(sb: &Sandbox, vault: &std::path::Path) -> PathBuf {
+    let policy = sb.path("vault.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            "version: \"1\"\ndefault_action: allow\npolicies:\n  - name: vault\n    match:\n      tool: [\"read\", \"write\"]\n    rules:\n      - action: deny\n        when:\n          path_matches: [\"{}/**\"]\n",
+            vault.display()
+        ),
+    )
+    .unwrap();
+    policy
+}
+
 /// `rampart run --mode enforce --policy POLICY -- bash -c SCRIPT` in `sb`,
 /// on `backend`.
 fn enforce_script(
@@ -662,15 +677,7 @@ fn a_mutation_rampart_makes_lands_where_it_was_decided_on_both_backends() {
     let key = vault.join("key");
     std::fs::write(&key, SECRET).unwrap();
     std::os::unix::fs::symlink(&vault, sb.work().join("lnk")).unwrap();
-    let policy = sb.path("vault.yaml");
-    std::fs::write(
-        &policy,
-        format!(
-            "version: \"1\"\ndefault_action: allow\npolicies:\n  - name: vault\n    match:\n      tool: [\"read\", \"write\"]\n    rules:\n      - action: deny\n        when:\n          path_matches: [\"{}/**\"]\n",
-            vault.display()
-        ),
-    )
-    .unwrap();
+    let policy = vault_policy(&sb, &vault);
     let inline = sb.probe_as("inline", "inline_static", &["-static"]);
     let names = ["lnk/key", "/proc/self/cwd/vault/key", "/proc/self/fd/5"];
     let script = names
@@ -723,15 +730,7 @@ fn a_file_too_deep_to_name_is_refused_on_both_backends() {
         .output()
         .unwrap();
     assert!(made.status.success(), "{}", stderr(&made));
-    let policy = sb.path("vault.yaml");
-    std::fs::write(
-        &policy,
-        format!(
-            "version: \"1\"\ndefault_action: allow\npolicies:\n  - name: vault\n    match:\n      tool: [\"read\", \"write\"]\n    rules:\n      - action: deny\n        when:\n          path_matches: [\"{}/**\"]\n",
-            vault.display()
-        ),
-    )
-    .unwrap();
+    let policy = vault_policy(&sb, &vault);
     let inline = sb.probe_as("inline", "inline_static", &["-static"]);
     let script = format!(
         "cd {vault}; for i in $(seq 20); do cd {deep}; done; \

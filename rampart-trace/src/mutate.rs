@@ -232,7 +232,7 @@ const PROC_FS: libc::c_long = 0x9fa0;
 /// mutation there is the tree's to make through rampart, whose own
 /// `/proc` entries a spelling of `/proc/self` would reach) or one whose
 /// name cannot be read.
-fn place(tid: i32, tgid: i32, dirfd: i32, name: &[u8]) -> Result<Place, i32> {
+fn pin_place(tid: i32, tgid: i32, dirfd: i32, name: &[u8]) -> Result<Place, i32> {
     let errno = || {
         std::io::Error::last_os_error()
             .raw_os_error()
@@ -337,9 +337,9 @@ pub(crate) fn prepare(
         None => None,
     };
     let made = (|| {
-        let place = place(tid, tgid, dir, &strings.path)?;
+        let place = pin_place(tid, tgid, dir, &strings.path)?;
         let new_place = match (new_dir, &strings.new_path) {
-            (Some(nd), Some(p)) => Some(place_of(tid, tgid, nd, p)?),
+            (Some(nd), Some(p)) => Some(pin_place(tid, tgid, nd, p)?),
             _ => None,
         };
         let times = match plan {
@@ -355,10 +355,6 @@ pub(crate) fn prepare(
         })
     })();
     Some(made)
-}
-
-fn place_of(tid: i32, tgid: i32, dirfd: i32, name: &[u8]) -> Result<Place, i32> {
-    place(tid, tgid, dirfd, name)
 }
 
 /// The mutation `event` decided, as `m` really makes it, when that is
