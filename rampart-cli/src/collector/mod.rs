@@ -512,12 +512,22 @@ fn decide_by_policy(engine: &Engine, event: &Event, req: &Request<'_>) -> Decisi
                     .collect(),
                 _ => Vec::new(),
             };
-            for (tool, p) in &real {
-                reqs.push(Request {
+            // Refused there only by a rule that names something: a policy
+            // learned from the names as programs spell them (a default of
+            // deny) must not refuse their real spelling for being unnamed.
+            let there: Vec<Request> = real
+                .iter()
+                .map(|(tool, p)| Request {
                     tool,
                     path: Some(p),
                     ..*req
-                });
+                })
+                .collect();
+            if !there.is_empty() {
+                let d = engine.evaluate_all(&there);
+                if d.action == Action::Deny && !d.catch_all {
+                    return d;
+                }
             }
             for p in &beneath {
                 for tool in ["read", "write"] {
