@@ -107,6 +107,45 @@ impl Fixture {
         ]
     }
 
+    /// `other_names OP SECRET DIR N` (a thread rewriting the path a call
+    /// gave, a moment after it started) under enforce: preload with the
+    /// dynamic and the static build, trace with the static one. Each run
+    /// prints "OP leaks=K WHAT=M": nothing may leak, and the harmless call
+    /// must have worked at least once (the race was run).
+    fn race_leaks_nothing(&self, op: &str, n: u32) {
+        let [dynamic, fixed] = self.both_builds("other_names");
+        let dir = self.sb.work();
+        let n = n.to_string();
+        for (backend, probe) in [
+            ("preload", &dynamic),
+            ("preload", &fixed),
+            ("trace", &fixed),
+        ] {
+            let args = [
+                op.as_ref(),
+                self.secret.as_ref(),
+                dir.as_os_str(),
+                n.as_ref(),
+            ];
+            let o = self.enforce_program(backend, probe, &args);
+            let out = stdout(&o);
+            let line = out
+                .lines()
+                .find(|l| l.starts_with(&format!("{op} ")))
+                .unwrap_or_else(|| panic!("{backend}: {out}{}", stderr(&o)));
+            assert!(
+                line.contains(" leaks=0 "),
+                "{backend} {}: {line}",
+                probe.display()
+            );
+            let worked: usize = line.rsplit('=').next().unwrap().parse().unwrap();
+            assert!(
+                worked > 0,
+                "{backend}: the harmless call never worked: {line}"
+            );
+        }
+    }
+
     /// Denied reads of the secret in the trail.
     fn denied_reads(&self) -> usize {
         self.sb
@@ -408,36 +447,7 @@ fn a_thread_racing_the_check_leaks_nothing(backend: &str) {
 #[test]
 fn a_path_rewritten_after_the_check_reaches_nothing() {
     let fx = Fixture::new();
-    let [dynamic, fixed] = fx.both_builds("other_names");
-    let dir = fx.sb.work();
-    for (backend, probe) in [
-        ("preload", &dynamic),
-        ("preload", &fixed),
-        ("trace", &fixed),
-    ] {
-        let args = [
-            "late".as_ref(),
-            fx.secret.as_ref(),
-            dir.as_os_str(),
-            "2000".as_ref(),
-        ];
-        let o = fx.enforce_program(backend, probe, &args);
-        let out = stdout(&o);
-        let line = out
-            .lines()
-            .find(|l| l.starts_with("late "))
-            .unwrap_or_else(|| panic!("{backend}: {out}{}", stderr(&o)));
-        assert!(
-            line.contains(" leaks=0 "),
-            "{backend} {}: {line}",
-            probe.display()
-        );
-        let opens: usize = line.rsplit("opens=").next().unwrap().parse().unwrap();
-        assert!(
-            opens > 0,
-            "{backend}: the harmless file was never opened: {line}"
-        );
-    }
+    fx.race_leaks_nothing("late", 2000);
     assert!(fx.denied_reads() > 0, "no refusal recorded");
     assert_eq!(std::fs::read_to_string(&fx.secret).unwrap(), SECRET);
 }
@@ -450,36 +460,7 @@ fn a_path_rewritten_after_the_check_reaches_nothing() {
 #[test]
 fn a_delete_rewritten_after_the_check_removes_nothing_on_both_backends() {
     let fx = Fixture::new();
-    let [dynamic, fixed] = fx.both_builds("other_names");
-    let dir = fx.sb.work();
-    for (backend, probe) in [
-        ("preload", &dynamic),
-        ("preload", &fixed),
-        ("trace", &fixed),
-    ] {
-        let args = [
-            "unlinklate".as_ref(),
-            fx.secret.as_ref(),
-            dir.as_os_str(),
-            "1000".as_ref(),
-        ];
-        let o = fx.enforce_program(backend, probe, &args);
-        let out = stdout(&o);
-        assert!(
-            out.starts_with("unlinklate leaks=0 "),
-            "{backend} {}: {out}{}",
-            probe.display(),
-            stderr(&o)
-        );
-        let unlinks: usize = out
-            .trim()
-            .rsplit("unlinks=")
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!(unlinks > 0, "the harmless file was never deleted: {out}");
-    }
+    fx.race_leaks_nothing("unlinklate", 1000);
     let refused = fx
         .sb
         .records()

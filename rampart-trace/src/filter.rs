@@ -124,6 +124,22 @@ impl Program {
         self.ins.push(sock_filter { code, jt, jf, k });
     }
 
+    /// Start the native block: check the architecture (the jump to the
+    /// other ABIs, whose index is returned, is patched when the native
+    /// block ends) and load the syscall number; x32 entries are refused
+    /// outright (nothing here decodes them).
+    fn native_start(&mut self) -> usize {
+        self.stmt(LD_W_ABS, OFF_ARCH);
+        let arch_jump = self.ins.len();
+        self.jump(JEQ_K, regs::NATIVE_ARCH, 0, 0);
+        self.stmt(LD_W_ABS, OFF_NR);
+        if let Some(bit) = regs::X32_SYSCALL_BIT {
+            self.jump(JGE_K, bit, 0, 1);
+            self.stmt(RET_K, RET_ENOSYS);
+        }
+        arch_jump
+    }
+
     /// End the native block: the arch check at `arch_jump` jumps here, to
     /// the other ABIs, where the watched calls of the compat one are
     /// refused (`ENOSYS`) and an ABI the filter does not know kills the
@@ -207,18 +223,7 @@ pub fn build(spec: &FilterSpec) -> Vec<sock_filter> {
     let traced = traced_syscalls(spec);
 
     // arch check: native continues, anything else jumps to the compat block.
-    p.stmt(LD_W_ABS, OFF_ARCH);
-    // The jump offset to the compat block is patched once the native block is known.
-    let arch_jump = p.ins.len();
-    p.jump(JEQ_K, regs::NATIVE_ARCH, 0, 0);
-
-    // Native block.
-    p.stmt(LD_W_ABS, OFF_NR);
-    if let Some(bit) = regs::X32_SYSCALL_BIT {
-        // x32 entries: refused outright (the supervisor does not decode them).
-        p.jump(JGE_K, bit, 0, 1);
-        p.stmt(RET_K, RET_ENOSYS);
-    }
+    let arch_jump = p.native_start();
     for n in &traced {
         p.jump(JEQ_K, *n as u32, 0, 1);
         p.stmt(RET_K, RET_TRACE);
@@ -262,14 +267,7 @@ pub fn unhooked(enforce: bool) -> Vec<sock_filter> {
     // Jumps to the gadget check, patched once it is placed.
     let mut to_check: Vec<(usize, bool)> = Vec::new();
 
-    p.stmt(LD_W_ABS, OFF_ARCH);
-    let arch_jump = p.ins.len();
-    p.jump(JEQ_K, regs::NATIVE_ARCH, 0, 0);
-    p.stmt(LD_W_ABS, OFF_NR);
-    if let Some(bit) = regs::X32_SYSCALL_BIT {
-        p.jump(JGE_K, bit, 0, 1);
-        p.stmt(RET_K, RET_ENOSYS);
-    }
+    let arch_jump = p.native_start();
     for n in traced_syscalls(&spec) {
         to_check.push((p.ins.len(), true));
         p.jump(JEQ_K, n as u32, 0, 0);
@@ -337,14 +335,7 @@ pub fn unhooked(enforce: bool) -> Vec<sock_filter> {
 /// are refused.
 pub fn enforce_refusals() -> Vec<sock_filter> {
     let mut p = Program { ins: Vec::new() };
-    p.stmt(LD_W_ABS, OFF_ARCH);
-    p.jump(JEQ_K, regs::NATIVE_ARCH, 0, 0);
-    let arch_jump = p.ins.len() - 1;
-    p.stmt(LD_W_ABS, OFF_NR);
-    if let Some(bit) = regs::X32_SYSCALL_BIT {
-        p.jump(JGE_K, bit, 0, 1);
-        p.stmt(RET_K, RET_ENOSYS);
-    }
+    let arch_jump = p.native_start();
     p.enforce_refusals();
     p.stmt(RET_K, RET_ALLOW);
     let off = p.ins.len() - arch_jump - 1;
