@@ -76,6 +76,42 @@ fn align8(n: usize) -> usize {
     (n + 7) & !7
 }
 
+/// Where a frame of `need` bytes would go with the head and tail as read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reserve {
+    /// `total` bytes from the head (a pad to the end first when `pad_at`).
+    Room {
+        total: usize,
+        at: usize,
+        pad_at: Option<usize>,
+    },
+    /// Not enough room between head and tail.
+    Full,
+    /// The head as read is behind the tail: read before another poster
+    /// moved it and the reader followed. Read the head again.
+    Stale,
+}
+
+/// One step of a post's reservation, free of overflow whatever the two
+/// counters hold (they live in memory the traced program can write).
+fn reserve(head: u64, tail: u64, capacity: usize, need: usize) -> Reserve {
+    let used = head.wrapping_sub(tail);
+    if used > capacity as u64 {
+        return Reserve::Stale;
+    }
+    let off = (head as usize) & (capacity - 1);
+    let to_end = capacity - off;
+    let (total, at, pad_at) = if need <= to_end {
+        (need, off, None)
+    } else {
+        (to_end + need, 0, Some(off))
+    };
+    if used as usize + total > capacity {
+        return Reserve::Full;
+    }
+    Reserve::Room { total, at, pad_at }
+}
+
 /// A ring mapped at `base`: the data of `capacity` bytes follows the header.
 #[derive(Clone, Copy, Debug)]
 pub struct Ring {
@@ -161,16 +197,20 @@ impl Ring {
         let mut head = head_word.load(Ordering::Relaxed);
         let (at, pad_at) = loop {
             let tail = self.word(OFF_TAIL).load(Ordering::Acquire);
-            let off = (head as usize) & (self.capacity - 1);
-            let to_end = self.capacity - off;
-            let (total, at, pad_at) = if need <= to_end {
-                (need, off, None)
-            } else {
-                (to_end + need, 0, Some(off))
+            let (total, at, pad_at) = match reserve(head, tail, self.capacity, need) {
+                Reserve::Room { total, at, pad_at } => (total, at, pad_at),
+                Reserve::Full => return Post::Full,
+                Reserve::Stale => {
+                    let now = head_word.load(Ordering::Relaxed);
+                    if now == head {
+                        // A head behind the tail that no poster moves on:
+                        // a header no producer of ours writes.
+                        return Post::Full;
+                    }
+                    head = now;
+                    continue;
+                }
             };
-            if head.wrapping_sub(tail) as usize + total > self.capacity {
-                return Post::Full;
-            }
             match head_word.compare_exchange_weak(
                 head,
                 head.wrapping_add(total as u64),
@@ -596,6 +636,32 @@ mod tests {
             assert_eq!(reader.next(&mut out), Next::Corrupt, "{word:#x}");
             mem[words - 1] = 0;
         }
+    }
+
+    #[test]
+    fn a_head_read_before_the_tail_moved_past_it_is_read_again() {
+        // A poster read head 96; meanwhile another posted 32 bytes and the
+        // reader took them: tail 128. The sum once overflowed here.
+        assert_eq!(reserve(96, 128, 1024, 32), Reserve::Stale);
+        assert_eq!(reserve(u64::MAX - 8, 16, 1024, 32), Reserve::Stale);
+        assert_eq!(
+            reserve(128, 128, 1024, 32),
+            Reserve::Room {
+                total: 32,
+                at: 128,
+                pad_at: None
+            }
+        );
+        assert_eq!(
+            reserve(1008, 1000, 1024, 32),
+            Reserve::Room {
+                total: 48,
+                at: 0,
+                pad_at: Some(1008)
+            }
+        );
+        assert_eq!(reserve(1024, 0, 1024, 8), Reserve::Full);
+        assert_eq!(reserve(1000, 0, 1024, 32), Reserve::Full);
     }
 
     #[test]

@@ -68,7 +68,7 @@ const GRANT_WAIT_MS: u64 = 200;
 /// again after an attempt failed).
 pub fn due(word: u64) -> bool {
     OWNER.load(Ordering::Acquire) != word
-        && SENT.fetch_add(1, Ordering::Relaxed) + 1 >= RING_AFTER
+        && SENT.fetch_add(1, Ordering::Relaxed) >= RING_AFTER - 1
         && !FAILED.load(Ordering::Relaxed)
         && !MAKING.load(Ordering::Relaxed)
 }

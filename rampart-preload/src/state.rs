@@ -303,7 +303,7 @@ pub fn pid() -> i32 {
         cell.store(p, Ordering::Relaxed);
         return p;
     }
-    if page == 0 && PID_ASKED.fetch_add(1, Ordering::Relaxed) + 1 >= PID_PAGE_AFTER {
+    if page == 0 && PID_ASKED.fetch_add(1, Ordering::Relaxed) >= PID_PAGE_AFTER - 1 {
         make_pid_page();
     }
     sys::getpid()
