@@ -16,7 +16,12 @@
 //! directory if relative, never resolved and never decided). The names are
 //! the arguments' names in the man pages (`rename(oldpath, newpath)`,
 //! `symlink(target, linkpath)`); two keys rather than one because one holds
-//! a path the policy decides and the other does not.
+//! a path the policy decides and the other does not. Where the file
+//! really changed is somewhere else than `path` or `new_path` say (a link
+//! among their directories, or the last link that `chmod`, `chown`,
+//! `truncate`, `utime` or `link` with `AT_SYMLINK_FOLLOW` follows),
+//! `resolved` and `new_resolved` hold that place, as an open's `resolved`
+//! holds the file it reached.
 
 use std::net::IpAddr;
 
@@ -124,11 +129,17 @@ pub enum Call {
     /// without opening it; `new_path` (absolute, cleaned) is set exactly for
     /// the ops with [`Op::has_new_path`], `target` (as written) for those
     /// with [`Op::has_target`].
+    ///
+    /// `resolved` and `new_resolved`: where the change lands, when the
+    /// interceptor resolved it and it is not where `path` or `new_path`
+    /// say.
     Mutate {
         op: Op,
         path: String,
         new_path: Option<String>,
         target: Option<String>,
+        resolved: Option<String>,
+        new_resolved: Option<String>,
     },
 }
 
@@ -301,6 +312,8 @@ impl Event {
                 path,
                 new_path,
                 target,
+                resolved,
+                new_resolved,
             } => {
                 m.insert("op".into(), op.as_str().into());
                 m.insert("path".into(), path.clone().into());
@@ -309,6 +322,12 @@ impl Event {
                 }
                 if let Some(t) = target {
                     m.insert("target".into(), t.clone().into());
+                }
+                if let Some(r) = resolved {
+                    m.insert("resolved".into(), r.clone().into());
+                }
+                if let Some(r) = new_resolved {
+                    m.insert("new_resolved".into(), r.clone().into());
                 }
             }
         }
@@ -566,6 +585,8 @@ mod tests {
                 path: path.into(),
                 new_path: second.filter(|_| op.has_new_path()).map(Into::into),
                 target: second.filter(|_| op.has_target()).map(Into::into),
+                resolved: None,
+                new_resolved: None,
             },
             outcome: Outcome::Errno(libc::ENOENT),
             truncated: false,

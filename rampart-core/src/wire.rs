@@ -33,10 +33,12 @@
 //!            call 3 inet     family:u8 (4|6) addr:[u8; 4|16] port:u16 proto:u8 (1 tcp, 2 udp)
 //!                            domain:str (empty: none seen)
 //!            call 4 unix     path:str
-//!            call 5 mutate   op:u8 path:str second:str
+//!            call 5 mutate   op:u8 path:str second:str [resolved:str [new_resolved:str]]
 //!                            op: see [`Op`]; second: the new path of a rename
 //!                            or link, the target of a symlink as written,
-//!                            empty for the other ops
+//!                            empty for the other ops; resolved, new_resolved:
+//!                            where the change lands where it is not `path`,
+//!                            the new path (absent or empty: the same)
 //! ExecFailed seq:u32 errno:i32
 //! Verdict    seq:u32 allow:u8          (collector → preload, enforce mode)
 //! Lost       count:u32                 (records of this process that never
@@ -452,25 +454,40 @@ pub fn encode_open(
     e.finish()
 }
 
-/// Encode a mutation Event frame; `second` as [`Op::has_new_path`] and
+/// Encode a mutation Event frame; `m.second` as [`Op::has_new_path`] and
 /// [`Op::has_target`] say (empty for the other ops).
-#[allow(clippy::too_many_arguments)]
 pub fn encode_mutation(
     buf: &mut [u8],
     head: &EventHead,
     exe: &[u8],
     cwd: &[u8],
-    op: Op,
-    path: &[u8],
-    second: &[u8],
+    m: &MutationFields<'_>,
 ) -> usize {
     let mut e = Encoder::event(as_uninit(buf), CallKind::Mutate, head);
     e.str(exe);
     e.str(cwd);
-    e.u8(op as u8);
-    e.str(path);
-    e.str(second);
+    e.u8(m.op as u8);
+    e.str(m.path);
+    e.str(m.second);
+    if !m.resolved.is_empty() || !m.new_resolved.is_empty() {
+        e.str(m.resolved);
+    }
+    if !m.new_resolved.is_empty() {
+        e.str(m.new_resolved);
+    }
     e.finish()
+}
+
+/// The strings of a mutation Event frame (see the frame table above):
+/// `resolved` and `new_resolved` empty where the change lands where the
+/// names say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MutationFields<'a> {
+    pub op: Op,
+    pub path: &'a [u8],
+    pub second: &'a [u8],
+    pub resolved: &'a [u8],
+    pub new_resolved: &'a [u8],
 }
 
 /// Write the body of an inet connect (after exe and cwd).
@@ -625,9 +642,9 @@ pub fn open_event_fields(frame: &[u8]) -> Option<(i32, &[u8], &[u8])> {
     Some((flags, path, r.rest_str().ok()?))
 }
 
-/// The op, path and second string (see [`Op`]) of an encoded mutation
-/// Event frame, `None` for any other frame or an unknown op.
-pub fn mutation_event_fields(frame: &[u8]) -> Option<(Op, &[u8], &[u8])> {
+/// The strings of an encoded mutation Event frame, `None` for any other
+/// frame or an unknown op.
+pub fn mutation_event_fields(frame: &[u8]) -> Option<MutationFields<'_>> {
     if !is_event(frame) || frame[EVENT_CALL_AT] != CallKind::Mutate as u8 {
         return None;
     }
@@ -639,7 +656,15 @@ pub fn mutation_event_fields(frame: &[u8]) -> Option<(Op, &[u8], &[u8])> {
     r.str().ok()?; // cwd
     let op = Op::from_u8(r.u8().ok()?)?;
     let path = r.str().ok()?;
-    Some((op, path, r.str().ok()?))
+    let second = r.str().ok()?;
+    let resolved = r.rest_str().ok()?;
+    Some(MutationFields {
+        op,
+        path,
+        second,
+        resolved,
+        new_resolved: r.rest_str().ok()?,
+    })
 }
 
 /// Whether an encoded Event frame carries a cut string (argv or path too
@@ -920,11 +945,23 @@ mod event_frames {
                 path,
                 new_path,
                 target,
+                resolved,
+                new_resolved,
             } => {
                 e.u8(*op as u8);
                 e.str(&bytes(path));
                 let second = new_path.as_ref().or(target.as_ref());
                 e.str(&second.map_or(Cow::Borrowed(&[][..]), |s| bytes(s)));
+                if resolved.is_some() || new_resolved.is_some() {
+                    e.str(
+                        &resolved
+                            .as_ref()
+                            .map_or(Cow::Borrowed(&[][..]), |s| bytes(s)),
+                    );
+                }
+                if let Some(r) = new_resolved {
+                    e.str(&bytes(r));
+                }
             }
         }
         if event.truncated {
@@ -1098,11 +1135,19 @@ mod event_frames {
                 } else if !second.is_empty() {
                     return Err(r.err("second string of a one-path mutation"));
                 }
+                let resolved = r.rest_str()?;
+                let new_resolved = r.rest_str()?;
+                if !new_resolved.is_empty() && !op.has_new_path() {
+                    return Err(r.err("new_resolved of a one-path mutation"));
+                }
+                let some = |b: &[u8]| (!b.is_empty()).then(|| text(b));
                 Call::Mutate {
                     op,
                     path,
                     new_path,
                     target,
+                    resolved: some(resolved),
+                    new_resolved: some(new_resolved),
                 }
             }
             _ => return Err(r.err("unknown call kind")),
@@ -1205,6 +1250,8 @@ mod tests {
                     path: "/work/a".into(),
                     new_path: Some("/work/b".into()),
                     target: None,
+                    resolved: None,
+                    new_resolved: Some("/home/u/b".into()),
                 },
                 Outcome::Ok,
             ),
@@ -1214,6 +1261,8 @@ mod tests {
                     path: "/work/l".into(),
                     new_path: None,
                     target: Some("../x".into()),
+                    resolved: None,
+                    new_resolved: None,
                 },
                 Outcome::Errno(libc::EEXIST),
             ),
@@ -1231,6 +1280,8 @@ mod tests {
                     path: "/work/f".into(),
                     new_path: None,
                     target: None,
+                    resolved: Some("/etc/f".into()),
+                    new_resolved: None,
                 },
                 Outcome::Errno(libc::EPERM),
             ),
@@ -1522,11 +1573,16 @@ mod tests {
                 b""
             };
             let h = head(8, WireOutcome::Errno(libc::ENOENT));
-            let n = encode_mutation(&mut buf, &h, b"/bin/mv", b"/w", op, b"/w/old", second);
-            assert_eq!(
-                mutation_event_fields(&buf[..n]),
-                Some((op, &b"/w/old"[..], second))
-            );
+            let new_resolved: &[u8] = if op.has_new_path() { b"/h/new" } else { b"" };
+            let m = MutationFields {
+                op,
+                path: b"/w/old",
+                second,
+                resolved: b"/h/old",
+                new_resolved,
+            };
+            let n = encode_mutation(&mut buf, &h, b"/bin/mv", b"/w", &m);
+            assert_eq!(mutation_event_fields(&buf[..n]), Some(m));
             assert_eq!(open_event_fields(&buf[..n]), None);
             let (_, _, ev) = event_of(decode(&buf[..n]).unwrap());
             assert_eq!(
@@ -1536,6 +1592,8 @@ mod tests {
                     path: "/w/old".into(),
                     new_path: op.has_new_path().then(|| "/w/new".into()),
                     target: op.has_target().then(|| "../t".into()),
+                    resolved: Some("/h/old".into()),
+                    new_resolved: op.has_new_path().then(|| "/h/new".into()),
                 }
             );
             assert_eq!(ev.outcome, Outcome::Errno(libc::ENOENT));
@@ -1558,7 +1616,14 @@ mod tests {
     fn malformed_mutations_are_rejected() {
         let mut buf = [0u8; 256];
         let h = head(1, WireOutcome::Ok);
-        let n = encode_mutation(&mut buf, &h, b"/x", b"/", Op::Delete, b"/f", b"");
+        let one = |op, second: &'static [u8]| MutationFields {
+            op,
+            path: b"/f",
+            second,
+            resolved: b"",
+            new_resolved: b"",
+        };
+        let n = encode_mutation(&mut buf, &h, b"/x", b"/", &one(Op::Delete, b""));
         assert!(decode(&buf[..n]).is_ok());
         let op_at = EVENT_SUBJECT_AT + 2 + 2 + 2 + 1; // exe "/x", cwd "/"
         assert_eq!(buf[op_at], Op::Delete as u8);
@@ -1566,10 +1631,19 @@ mod tests {
         bad[op_at] = 0;
         assert_eq!(decode(&bad).unwrap_err().what, "unknown mutation op");
         assert_eq!(mutation_event_fields(&bad), None);
-        let n = encode_mutation(&mut buf, &h, b"/x", b"/", Op::Chmod, b"/f", b"/g");
+        let n = encode_mutation(&mut buf, &h, b"/x", b"/", &one(Op::Chmod, b"/g"));
         assert_eq!(
             decode(&buf[..n]).unwrap_err().what,
             "second string of a one-path mutation"
+        );
+        let m = MutationFields {
+            new_resolved: b"/g",
+            ..one(Op::Chmod, b"")
+        };
+        let n = encode_mutation(&mut buf, &h, b"/x", b"/", &m);
+        assert_eq!(
+            decode(&buf[..n]).unwrap_err().what,
+            "new_resolved of a one-path mutation"
         );
     }
 

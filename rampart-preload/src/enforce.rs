@@ -246,15 +246,25 @@ fn passes_screen(s: &crate::state::Saved, frame: &[u8]) -> bool {
         // The name given and the file reached, each as the open's tool.
         let tool = open_tool(flags);
         f.passes(tool, path) && (resolved.is_empty() || f.passes(tool, resolved))
-    } else if let Some((op, path, second)) = wire::mutation_event_fields(frame) {
-        f.passes(wire::TOOL_WRITE, path)
-            && (!op.has_new_path() || f.passes(wire::TOOL_WRITE, second))
+    } else if let Some(m) = wire::mutation_event_fields(frame) {
+        let (op, path, second) = (m.op, m.path, m.second);
+        // Where the change lands, as the names say and as resolved.
+        let first = |p: &[u8]| {
+            f.passes(wire::TOOL_WRITE, p)
+                && (op.tools() & wire::TOOL_READ == 0 || f.passes(wire::TOOL_READ, p))
+                // A rename moves what is beneath its ends.
+                && (op != wire::Op::Rename || f.moves_nothing(p))
+        };
+        let new = |p: &[u8]| {
+            f.passes(wire::TOOL_WRITE, p) && (op != wire::Op::Rename || f.moves_nothing(p))
+        };
+        first(path)
+            && (m.resolved.is_empty() || first(m.resolved))
+            && (!op.has_new_path() || new(second))
+            && (m.new_resolved.is_empty() || new(m.new_resolved))
             // A symlink's target too, so that a link to rampart's own
             // state is decided first (a relative target never passes).
             && (!op.has_target() || f.passes(wire::TOOL_WRITE, second))
-            && (op.tools() & wire::TOOL_READ == 0 || f.passes(wire::TOOL_READ, path))
-            // A rename moves what is beneath both ends.
-            && (op != wire::Op::Rename || (f.moves_nothing(path) && f.moves_nothing(second)))
     } else {
         false
     };

@@ -56,6 +56,7 @@ mod envp;
 mod gadget;
 mod hooks;
 mod path;
+mod place;
 mod reach;
 mod real;
 mod report;

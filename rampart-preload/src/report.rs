@@ -172,14 +172,13 @@ fn open_body(
     }
     // The file reached is what the decision cannot do without: the name
     // given is cut first (the frame is then marked cut) so that it fits.
-    let given = e.str_with(|written, out| {
-        let cwd = written.get(cwd).unwrap_or(&[]);
-        let cap = out
-            .len()
-            .saturating_sub(2 + path::PATH_MAX)
-            .min(path::PATH_MAX);
-        at::resolve_into(base, cwd, rel, &mut out[..cap])
-    });
+    let given = put_path_leaving(e, cwd, base, rel, 2 + path::PATH_MAX);
+    put_reached(e, given, reached);
+}
+
+/// The `resolved` string of a name written at `given`: the place
+/// `reached`, or empty when that is the name itself (or not known).
+fn put_reached(e: &mut Encoder<'_>, given: Range<usize>, reached: Reached) {
     e.str_with(|written, out| {
         let cap = out.len().min(path::PATH_MAX);
         let out = &mut out[..cap];
@@ -189,12 +188,20 @@ fn open_body(
             Reached::DirName(dir, name) => {
                 // SAFETY: a NUL-terminated name from the caller's stack.
                 let name = unsafe { sys::cstr_bytes(name.cast()) };
+                // A trailing slash (`rmdir("d/")`) is no part of the name.
+                let name =
+                    &name[..name.len() - name.iter().rev().take_while(|&&b| b == b'/').count()];
                 path::fd_path_into(dir, out).and_then(|n| path::append_name(out, n, name))
             }
         };
         match n {
             Some(n) if written.get(given) != Some(path::init_prefix(out, n)) => (n, false),
-            _ => (0, false),
+            Some(_) => (0, false),
+            // Not known, or no room for it.
+            None => (
+                0,
+                out.len() < path::PATH_MAX && !matches!(reached, Reached::Same),
+            ),
         }
     });
 }
@@ -265,22 +272,36 @@ pub fn connect_unix_gate(cx: &Ctx, conn: &mut Option<Conn>, name: &[u8]) -> Gate
 /// A mutation's strings (see [`Op`]): the path it changes and what it is
 /// relative to; the second string, for a rename or a link the new path
 /// (relative to `new_base`), for a symlink its target as written, else
-/// empty.
+/// empty; and where each path really lands, as far as the hook knows it
+/// (the frame's `resolved` and `new_resolved`).
 pub struct Mutation<'a> {
     pub op: Op,
     pub base: Base,
     pub path: &'a [u8],
     pub new_base: Base,
     pub second: &'a [u8],
+    pub reached: Reached,
+    pub new_reached: Reached,
 }
 
 fn mutation_body(e: &mut Encoder<'_>, cwd: Range<usize>, m: &Mutation<'_>) {
+    let known = |r: Reached| !matches!(r, Reached::Same);
+    let new_known = m.op.has_new_path() && known(m.new_reached);
     e.u8(m.op as u8);
-    put_path(e, cwd.clone(), m.base, m.path);
-    if m.op.has_new_path() {
-        put_path(e, cwd, m.new_base, m.second);
+    let given = put_path(e, cwd.clone(), m.base, m.path);
+    let new_given = if m.op.has_new_path() {
+        put_path(e, cwd, m.new_base, m.second)
     } else {
         e.str(m.second);
+        0..0
+    };
+    // Where the change lands, in the room left (a place that does not fit
+    // marks the frame cut: the collector then decides it on what it sees).
+    if known(m.reached) || new_known {
+        put_reached(e, given, m.reached);
+    }
+    if new_known {
+        put_reached(e, new_given, m.new_reached);
     }
 }
 
@@ -302,9 +323,20 @@ pub fn mutation(cx: &Ctx, conn: &mut Option<Conn>, m: &Mutation<'_>, oc: WireOut
 }
 
 fn put_path(e: &mut Encoder<'_>, cwd: Range<usize>, base: Base, rel: &[u8]) -> Range<usize> {
+    put_path_leaving(e, cwd, base, rel, 0)
+}
+
+/// [`put_path`] leaving at least `keep` bytes of the frame's room free.
+fn put_path_leaving(
+    e: &mut Encoder<'_>,
+    cwd: Range<usize>,
+    base: Base,
+    rel: &[u8],
+    keep: usize,
+) -> Range<usize> {
     e.str_with(|written, out| {
         let cwd = written.get(cwd).unwrap_or(&[]);
-        let cap = out.len().min(path::PATH_MAX);
+        let cap = out.len().saturating_sub(keep).min(path::PATH_MAX);
         at::resolve_into(base, cwd, rel, &mut out[..cap])
     })
 }

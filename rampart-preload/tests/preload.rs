@@ -80,6 +80,8 @@ fn every_open_variant_is_reported_with_an_absolute_clean_path() {
             path: format!("{dir}/sub"),
             new_path: None,
             target: None,
+            resolved: None,
+            new_resolved: None,
         }]
     );
     for e in &run.events {

@@ -407,6 +407,8 @@ impl<'a> Calls<'a> {
             path,
             new_path,
             target,
+            resolved: None,
+            new_resolved: None,
         };
         let event = self.new_event(tid, tgid, call, truncated);
         Some(event)

@@ -82,6 +82,22 @@ enum Times {
 
 const FDCWD: i32 = libc::AT_FDCWD;
 
+impl Plan {
+    /// Whether the call follows a link in the last component of its
+    /// (first) name: it then changes the file the link leads to.
+    fn follows_last(&self) -> bool {
+        let follows = |flags: i32| flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+        match *self {
+            Plan::Chmod { flags, .. } | Plan::Chown { flags, .. } | Plan::Utime { flags, .. } => {
+                follows(flags)
+            }
+            Plan::Truncate { .. } => true,
+            Plan::Link { flags, .. } => flags & libc::AT_SYMLINK_FOLLOW != 0,
+            _ => false,
+        }
+    }
+}
+
 /// The `*at` form of mutation `nr(args)`; `None` for a call this module
 /// does not make (it then continues as before).
 fn plan(nr: i64, a: &[u64; 6]) -> Option<Plan> {
@@ -209,9 +225,73 @@ fn plan(nr: i64, a: &[u64; 6]) -> Option<Plan> {
 struct Place {
     parent: OwnedFd,
     last: CString,
-    /// `parent`'s real name joined with `last`: what the mutation really
-    /// changes, decided again when it is not the name decided.
+    /// `parent`'s real name joined with `last`, or `whole`'s: what the
+    /// mutation really changes, decided again when it is not the name
+    /// decided.
     real: String,
+    /// For a call that follows a link in its last component (`chmod`,
+    /// `chown`, `truncate`, `utime`, `link` with `AT_SYMLINK_FOLLOW`): the
+    /// file itself, pinned (`O_PATH`); the call is made on it.
+    whole: Option<OwnedFd>,
+}
+
+impl Place {
+    /// The (directory, name) a `*at` call is made on so that it lands on
+    /// this place; `proc` keeps the name of a whole pin alive.
+    fn at(&self, proc: &mut CString) -> (i32, *const libc::c_char) {
+        match &self.whole {
+            Some(fd) => {
+                *proc = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+                    .expect("no NUL in a number");
+                (FDCWD, proc.as_ptr())
+            }
+            None => (self.parent.as_raw_fd(), self.last.as_ptr()),
+        }
+    }
+
+    /// Pin the file a call that follows the last link changes: `real`
+    /// becomes its name.
+    fn follow_last(&mut self) -> Result<(), i32> {
+        if self.last.as_bytes().is_empty() {
+            return Ok(()); // the descriptor's own file
+        }
+        // SAFETY: plain openat of a name we own from a descriptor we own.
+        let fd = unsafe {
+            libc::openat(
+                self.parent.as_raw_fd(),
+                self.last.as_ptr(),
+                libc::O_PATH | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO));
+        }
+        // SAFETY: a descriptor openat() just gave us.
+        let fd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
+        self.real = real_name(&fd)?;
+        self.whole = Some(fd);
+        Ok(())
+    }
+}
+
+/// The name of the file `fd` holds (`/proc/self/fd`), `EACCES` for one in
+/// `/proc` or without a name.
+fn real_name(fd: &OwnedFd) -> Result<String, i32> {
+    // SAFETY: fstatfs fills a struct we own.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut fs) } != 0 || fs.f_type == PROC_FS {
+        return Err(libc::EACCES);
+    }
+    let name = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .map_err(|_| libc::EACCES)?;
+    use std::os::unix::ffi::OsStrExt;
+    let name = rampart_core::event::name_from_bytes(name.as_os_str().as_bytes()).into_owned();
+    if !name.starts_with('/') {
+        return Err(libc::EACCES);
+    }
+    Ok(name)
 }
 
 /// A mutation ready to be made: its plan, the places it changes, a
@@ -285,18 +365,7 @@ fn pin_place(tid: i32, tgid: i32, dirfd: i32, name: &[u8]) -> Result<Place, i32>
         }
     };
     let parent: OwnedFd = parent;
-    // SAFETY: fstatfs fills a struct we own.
-    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstatfs(parent.as_raw_fd(), &mut fs) } != 0 || fs.f_type == PROC_FS {
-        return Err(libc::EACCES);
-    }
-    let dir = std::fs::read_link(format!("/proc/self/fd/{}", parent.as_raw_fd()))
-        .map_err(|_| libc::EACCES)?;
-    use std::os::unix::ffi::OsStrExt;
-    let dir = rampart_core::event::name_from_bytes(dir.as_os_str().as_bytes()).into_owned();
-    if !dir.starts_with('/') {
-        return Err(libc::EACCES);
-    }
+    let dir = real_name(&parent)?;
     let last_text = rampart_core::event::name_from_bytes(last).into_owned();
     let real = if last.is_empty() {
         dir
@@ -307,6 +376,7 @@ fn pin_place(tid: i32, tgid: i32, dirfd: i32, name: &[u8]) -> Result<Place, i32>
         parent,
         last: CString::new(last).map_err(|_| libc::EINVAL)?,
         real,
+        whole: None,
     })
 }
 
@@ -337,7 +407,10 @@ pub(crate) fn prepare(
         None => None,
     };
     let made = (|| {
-        let place = pin_place(tid, tgid, dir, &strings.path)?;
+        let mut place = pin_place(tid, tgid, dir, &strings.path)?;
+        if plan.follows_last() {
+            place.follow_last()?;
+        }
         let new_place = match (new_dir, &strings.new_path) {
             (Some(nd), Some(p)) => Some(pin_place(tid, tgid, nd, p)?),
             _ => None,
@@ -366,6 +439,7 @@ pub(crate) fn elsewhere(event: &Event, m: &Mutation) -> Option<Event> {
         path,
         new_path,
         target,
+        ..
     } = &event.call
     else {
         return None;
@@ -383,6 +457,8 @@ pub(crate) fn elsewhere(event: &Event, m: &Mutation) -> Option<Event> {
         path: real.to_string(),
         new_path: new_real.map(str::to_string),
         target: target.clone(),
+        resolved: None,
+        new_resolved: None,
     };
     Some(again)
 }
@@ -433,8 +509,8 @@ impl Mutation {
     /// Make it (on the thread opens are made on, with the caller's
     /// credentials worn); `umask`: the caller's. The call's return value.
     pub fn make(&self, umask: u32) -> Result<i64, i32> {
-        let at = self.place.parent.as_raw_fd();
-        let p = self.place.last.as_ptr();
+        let mut proc = CString::default();
+        let (at, p) = self.place.at(&mut proc);
         let (new_at, new_p) = self
             .new_place
             .as_ref()
@@ -493,10 +569,11 @@ impl Mutation {
                 .raw_os_error()
                 .unwrap_or(libc::EIO)
         };
-        let dir = &self.place.parent;
+        let mut proc = CString::default();
+        let (dir, name) = self.place.at(&mut proc);
         let flags = libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
         // SAFETY: plain openat of a name we own; the descriptor is closed below.
-        let fd = unsafe { libc::openat(dir.as_raw_fd(), self.place.last.as_ptr(), flags) };
+        let fd = unsafe { libc::openat(dir, name, flags) };
         if fd < 0 {
             return Err(errno());
         }

@@ -483,8 +483,14 @@ fn decide_by_policy(engine: &Engine, event: &Event, req: &Request<'_>) -> Decisi
                     op: Op::Rename,
                     path,
                     new_path,
+                    resolved,
+                    new_resolved,
                     ..
-                } => std::iter::once(path).chain(new_path).collect(),
+                } => std::iter::once(path)
+                    .chain(new_path)
+                    .chain(resolved)
+                    .chain(new_resolved)
+                    .collect(),
                 _ => Vec::new(),
             };
             let beneath: Vec<String> = moved
@@ -492,24 +498,34 @@ fn decide_by_policy(engine: &Engine, event: &Event, req: &Request<'_>) -> Decisi
                 .flat_map(|p| engine.anchored_beneath(p))
                 .collect();
             // A mutation through a link among its directories (`rm
-            // lnk/.bashrc` with `lnk` a link to the home) changes the file
-            // where the link leads: decided there too, as the collector
-            // sees the directories now.
+            // lnk/.bashrc` with `lnk` a link to the home), or through the
+            // last link a `chmod` follows, changes the file where the link
+            // leads: decided there too, where the interceptor pinned it
+            // (`resolved`, `new_resolved`), else as the collector sees the
+            // directories now.
             let real: Vec<(&'static str, String)> = match &event.call {
                 Call::Mutate {
-                    op, path, new_path, ..
-                } => std::iter::once(path)
-                    .chain(new_path)
-                    .filter_map(|p| through_links(p))
-                    .flat_map(|p| {
-                        let read = op.tools() & rampart_core::tool::TOOL_READ != 0;
-                        let mut tools = vec![("write", p.clone())];
-                        if read {
-                            tools.push(("read", p));
+                    op,
+                    path,
+                    new_path,
+                    resolved,
+                    new_resolved,
+                    ..
+                } => {
+                    let first = resolved.clone().or_else(|| through_links(path));
+                    let second = new_resolved
+                        .clone()
+                        .or_else(|| new_path.as_deref().and_then(through_links));
+                    let mut tools = Vec::new();
+                    if let Some(p) = first {
+                        if op.tools() & rampart_core::tool::TOOL_READ != 0 {
+                            tools.push(("read", p.clone()));
                         }
-                        tools
-                    })
-                    .collect(),
+                        tools.push(("write", p));
+                    }
+                    tools.extend(second.map(|p| ("write", p)));
+                    tools
+                }
                 _ => Vec::new(),
             };
             // Refused there only by a rule that names something: a policy
@@ -812,6 +828,8 @@ mod tests {
                 path: path.into(),
                 new_path: second.filter(|_| op.has_new_path()).map(Into::into),
                 target: second.filter(|_| op.has_target()).map(Into::into),
+                resolved: None,
+                new_resolved: None,
             },
             outcome: Outcome::Unknown,
             truncated: false,

@@ -110,9 +110,24 @@ impl Refusals {
             }
         }
         if let Call::Mutate {
+            resolved,
+            new_resolved,
+            ..
+        } = &event.call
+        {
+            // Where it lands, when that is elsewhere: as a write.
+            for p in resolved.iter().chain(new_resolved) {
+                if self.can_refuse_as("write", Some(p), event.truncated) {
+                    return true;
+                }
+            }
+        }
+        if let Call::Mutate {
             op: Op::Rename,
             path,
             new_path,
+            resolved,
+            new_resolved,
             ..
         } = &event.call
         {
@@ -124,7 +139,11 @@ impl Refusals {
                     !generation::moves_nothing(free, screened, &self.contents, bit, p.as_bytes())
                 })
             };
-            if moves(path) || new_path.as_deref().is_some_and(moves) {
+            if moves(path)
+                || [new_path, resolved, new_resolved]
+                    .into_iter()
+                    .any(|p| p.as_deref().is_some_and(moves))
+            {
                 return true;
             }
         }
@@ -403,6 +422,8 @@ mod tests {
                 path: path.into(),
                 new_path: second.filter(|_| op.has_new_path()).map(Into::into),
                 target: second.filter(|_| op.has_target()).map(Into::into),
+                resolved: None,
+                new_resolved: None,
             },
             ..open("/", 0)
         }

@@ -8,11 +8,17 @@
 //! through another (its internal calls bypass the PLT), so each call of the
 //! program is reported once.
 //!
-//! Each hook works like the open hooks ([`crate::hooks::open::decided`]):
-//! in enforce mode the call is decided first, on every path it changes (a
-//! rename's or link's new path too, a link's source as a read as well), and
-//! a refused one fails with the op's errno (`EPERM` for chmod and chown,
-//! else `EACCES`) without being made; then the real function runs and the
+//! Each hook works like the open hooks ([`crate::hooks::open`]). In
+//! enforce mode, when the policy could refuse the call, its strings are
+//! copied and each path pinned where it lands ([`crate::place`]: through
+//! the links among its directories, and through a last link for the calls
+//! that follow one); the call is decided on every path it changes as
+//! written and as reached (a rename's or link's new path too, a link's
+//! source as a read as well), and a refused one fails with the op's errno
+//! (`EPERM` for chmod and chown, else `EACCES`) without being made; an
+//! allowed one is made as its `*at` system call on the pinned places
+//! ([`Plan`]), so that neither a link swapped nor a string rewritten
+//! after the decision moves it. Otherwise the real function runs. Every
 //! call is reported with the paths resolved against the cwd or the
 //! directory descriptor exactly as opens are ([`crate::path`]), and with
 //! its outcome, returning the real result and errno. A symlink's target is
@@ -26,16 +32,166 @@ use rampart_core::wire::Op;
 use crate::at::Base;
 use crate::conn;
 use crate::enforce::{self, Gate};
+use crate::place::Place;
 use crate::real::{get, must};
-use crate::report::{self, outcome};
+use crate::report::{self, outcome, Reached};
 use crate::sys;
+
+/// What a mutation does besides naming its paths: the `*at` system call
+/// it is made as on the pinned places (enforce mode), with the arguments
+/// that are not names.
+#[derive(Clone, Copy)]
+pub enum Plan {
+    /// `unlinkat` with `flags`; `remove`: `unlink`, then `rmdir` for a
+    /// directory (as glibc's `remove`).
+    Unlink {
+        flags: c_int,
+        remove: bool,
+    },
+    Rename {
+        flags: c_uint,
+    },
+    Link {
+        flags: c_int,
+    },
+    Symlink,
+    Mkdir {
+        mode: mode_t,
+    },
+    Chmod {
+        mode: mode_t,
+        flags: c_int,
+    },
+    Chown {
+        uid: uid_t,
+        gid: gid_t,
+        flags: c_int,
+    },
+    Truncate {
+        len: i64,
+    },
+    Utime {
+        times: Times,
+        flags: c_int,
+    },
+}
+
+/// The times a `utime*` call sets, in the caller's form (NULL: now).
+#[derive(Clone, Copy)]
+pub enum Times {
+    Spec(*const libc::timespec),
+    Val(*const libc::timeval),
+    Buf(*const libc::utimbuf),
+}
+
+impl Plan {
+    pub fn op(self) -> Op {
+        match self {
+            Plan::Unlink { .. } => Op::Delete,
+            Plan::Rename { .. } => Op::Rename,
+            Plan::Link { .. } => Op::Link,
+            Plan::Symlink => Op::Symlink,
+            Plan::Mkdir { .. } => Op::Mkdir,
+            Plan::Chmod { .. } => Op::Chmod,
+            Plan::Chown { .. } => Op::Chown,
+            Plan::Truncate { .. } => Op::Truncate,
+            Plan::Utime { .. } => Op::Utime,
+        }
+    }
+
+    /// Whether the call follows a link in the last component of its
+    /// (first) path: it then changes the file the link leads to.
+    fn follows_last(self) -> bool {
+        let follows = |flags: c_int| flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+        match self {
+            Plan::Chmod { flags, .. } | Plan::Chown { flags, .. } | Plan::Utime { flags, .. } => {
+                follows(flags)
+            }
+            Plan::Truncate { .. } => true,
+            Plan::Link { flags } => flags & libc::AT_SYMLINK_FOLLOW != 0,
+            _ => false,
+        }
+    }
+
+    /// Make the call on `(dir, name)` (and `(new_dir, new_name)`, or the
+    /// symlink's `target`): 0 or -1 with errno.
+    fn make(
+        self,
+        (dir, name): (c_int, *const c_char),
+        (new_dir, new_name): (c_int, *const c_char),
+        target: *const c_char,
+    ) -> c_int {
+        let (d, n, nd, nn) = (dir as usize, p(name), new_dir as usize, p(new_name));
+        match self {
+            Plan::Unlink { flags, remove } => {
+                match sys_call(libc::SYS_unlinkat, [d, n, flags as usize, 0, 0, 0]) {
+                    -1 if remove && sys::errno() == libc::EISDIR => sys_call(
+                        libc::SYS_unlinkat,
+                        [d, n, libc::AT_REMOVEDIR as usize, 0, 0, 0],
+                    ),
+                    r => r,
+                }
+            }
+            Plan::Rename { flags } => {
+                sys_call(libc::SYS_renameat2, [d, n, nd, nn, flags as usize, 0])
+            }
+            Plan::Link { flags } => sys_call(libc::SYS_linkat, [d, n, nd, nn, flags as usize, 0]),
+            Plan::Symlink => sys_call(libc::SYS_symlinkat, [p(target), d, n, 0, 0, 0]),
+            Plan::Mkdir { mode } => sys_call(libc::SYS_mkdirat, [d, n, mode as usize, 0, 0, 0]),
+            Plan::Chmod { mode, flags: 0 } => {
+                sys_call(libc::SYS_fchmodat, [d, n, mode as usize, 0, 0, 0])
+            }
+            Plan::Chmod { mode, flags } => sys_call(
+                libc::SYS_fchmodat2,
+                [d, n, mode as usize, flags as usize, 0, 0],
+            ),
+            Plan::Chown { uid, gid, flags } => sys_call(
+                libc::SYS_fchownat,
+                [d, n, uid as usize, gid as usize, flags as usize, 0],
+            ),
+            // Only ever on a whole pin (`truncate` follows its last link),
+            // or on the name as given: a path from the working directory.
+            Plan::Truncate { len } if dir == libc::AT_FDCWD => {
+                sys_call(libc::SYS_truncate, [n, len as usize, 0, 0, 0, 0])
+            }
+            Plan::Truncate { .. } => {
+                sys::set_errno(libc::EBADF);
+                -1
+            }
+            Plan::Utime { times, flags } => match times {
+                Times::Spec(t) => sys_call(
+                    libc::SYS_utimensat,
+                    [d, n, t as usize, flags as usize, 0, 0],
+                ),
+                Times::Val(tv) => times_of_timevals(d, name, tv, flags),
+                Times::Buf(b) => {
+                    // SAFETY: the caller's utimbuf, or NULL for "now".
+                    let tv = unsafe { b.as_ref() }.map(|t| {
+                        [
+                            libc::timeval {
+                                tv_sec: t.actime,
+                                tv_usec: 0,
+                            },
+                            libc::timeval {
+                                tv_sec: t.modtime,
+                                tv_usec: 0,
+                            },
+                        ]
+                    });
+                    let tv = tv.as_ref().map_or(core::ptr::null(), |t| t.as_ptr());
+                    times_of_timevals(d, name, tv, flags)
+                }
+            },
+        }
+    }
+}
 
 /// One mutation as the hook got it: the path it changes and what that is
 /// relative to, and for a rename or link the new path and its base, for a
 /// symlink its target (the base then unused), else NULL.
 #[derive(Clone, Copy)]
 pub struct Mutation {
-    pub op: Op,
+    pub plan: Plan,
     pub base: Base,
     pub path: *const c_char,
     pub new_base: Base,
@@ -44,9 +200,9 @@ pub struct Mutation {
 
 impl Mutation {
     /// A call on one path.
-    pub fn one(op: Op, base: Base, path: *const c_char) -> Mutation {
+    pub fn one(plan: Plan, base: Base, path: *const c_char) -> Mutation {
         Mutation {
-            op,
+            plan,
             base,
             path,
             new_base: Base::Cwd,
@@ -56,14 +212,14 @@ impl Mutation {
 
     /// A rename or link of `path` to `new_path`.
     pub fn two(
-        op: Op,
+        plan: Plan,
         base: Base,
         path: *const c_char,
         new_base: Base,
         new_path: *const c_char,
     ) -> Mutation {
         Mutation {
-            op,
+            plan,
             base,
             path,
             new_base,
@@ -74,7 +230,7 @@ impl Mutation {
     /// A symlink at `link` (relative to `base`) holding `target`.
     pub fn symlink(target: *const c_char, base: Base, link: *const c_char) -> Mutation {
         Mutation {
-            op: Op::Symlink,
+            plan: Plan::Symlink,
             base,
             path: link,
             new_base: Base::Cwd,
@@ -82,12 +238,16 @@ impl Mutation {
         }
     }
 
+    fn op(&self) -> Op {
+        self.plan.op()
+    }
+
     /// Whether every string the call takes is there to read (else the real
     /// call fails with EFAULT, or works on a descriptor alone: nothing to
     /// decide or report).
     fn named(&self) -> bool {
-        !self.path.is_null()
-            && (!(self.op.has_new_path() || self.op.has_target()) || !self.second.is_null())
+        let op = self.op();
+        !self.path.is_null() && (!(op.has_new_path() || op.has_target()) || !self.second.is_null())
     }
 
     /// The strings, read.
@@ -96,7 +256,7 @@ impl Mutation {
     /// [`Mutation::named`]: the pointers are the caller's C strings.
     unsafe fn strings(&self) -> report::Mutation<'_> {
         report::Mutation {
-            op: self.op,
+            op: self.op(),
             base: self.base,
             path: sys::cstr_bytes(self.path),
             new_base: self.new_base,
@@ -105,28 +265,17 @@ impl Mutation {
             } else {
                 sys::cstr_bytes(self.second)
             },
+            reached: Reached::Same,
+            new_reached: Reached::Same,
         }
     }
 }
 
-/// Enforce mode: decide `m` before it is made; `None` when it is not
-/// decided first (monitor mode, a call the policy cannot refuse, no
-/// collector named): then it is reported after the call.
-fn before(m: &Mutation) -> Option<Gate> {
-    if !crate::state::saved()?.enforce {
-        return None;
+fn dirfd_of(base: Base) -> c_int {
+    match base {
+        Base::Dir(fd) => fd,
+        _ => libc::AT_FDCWD,
     }
-    let cx = conn::ctx()?;
-    let err = sys::errno();
-    let mut conn = cx.conn();
-    if !enforce::needs_verdict(&cx, m.op.tools(), conn.as_ref()) {
-        sys::set_errno(err);
-        return None;
-    }
-    // SAFETY: `named` was checked by the caller; the real call reads these.
-    let gate = report::mutation_gate(&cx, &mut conn, &unsafe { m.strings() });
-    sys::set_errno(err);
-    Some(gate)
 }
 
 /// Report `m`, made with the result `ok`/`err`.
@@ -140,24 +289,25 @@ fn after(m: &Mutation, ok: bool, err: c_int) {
     report::mutation(&cx, &mut conn, &unsafe { m.strings() }, outcome(ok, err));
 }
 
-/// The mutations' one path: decide `m` first (enforce mode), make `call`,
-/// report it, and hand back its result (0 or -1) and errno untouched. A
-/// refused call is not made: it returns -1 with the op's errno.
+/// The mutations' one path: decide `m` first (enforce mode) and make it on
+/// what was decided, or make `call`; report it, and hand back its result
+/// (0 or -1) and errno untouched. A refused call is not made: it returns
+/// -1 with the op's errno.
 #[inline(always)]
 pub fn mutated(m: Mutation, call: impl FnOnce() -> c_int) -> c_int {
     if !m.named() {
         return call();
     }
     if crate::state::saved().is_some_and(|s| s.enforce) {
-        match before(&m) {
-            Some(Gate::Refuse) => {
-                sys::set_errno(m.op.refused_errno());
-                return -1;
+        if let Some(cx) = conn::ctx() {
+            let err = sys::errno();
+            let conn = cx.conn();
+            let decided = enforce::needs_verdict(&cx, m.op().tools(), conn.as_ref());
+            drop(conn);
+            sys::set_errno(err);
+            if decided {
+                return pinned(&cx, m);
             }
-            Some(Gate::Run {
-                report_after: false,
-            }) => return renamed(m, call()),
-            Some(Gate::Run { report_after: true }) | None => {}
         }
     }
     let r = renamed(m, call());
@@ -167,11 +317,81 @@ pub fn mutated(m: Mutation, call: impl FnOnce() -> c_int) -> c_int {
     r
 }
 
+/// Enforce mode, a call the policy could refuse: copy and pin its paths,
+/// decide it on what they name and where they land, and make it there.
+fn pinned(cx: &conn::Ctx, m: Mutation) -> c_int {
+    let err = sys::errno();
+    let op = m.op();
+    let (first, second) = match pin_both(&m) {
+        Ok(places) => places,
+        Err(e) => {
+            // The call cannot find its place: it fails as it would have.
+            after(&m, false, e);
+            sys::set_errno(e);
+            return -1;
+        }
+    };
+    let strings = report::Mutation {
+        op,
+        base: m.base,
+        path: first.bytes(),
+        new_base: m.new_base,
+        second: second.as_ref().map_or(&[][..], |s| s.bytes()),
+        reached: first.reached(),
+        new_reached: second
+            .as_ref()
+            .filter(|_| op.has_new_path())
+            .map_or(Reached::Same, |s| s.reached()),
+    };
+    let mut conn = cx.conn();
+    let gate = report::mutation_gate(cx, &mut conn, &strings);
+    if gate == Gate::Refuse {
+        sys::set_errno(op.refused_errno());
+        return -1;
+    }
+    drop(conn);
+    let (mut proc1, mut proc2) = ([0u8; 32], [0u8; 32]);
+    let at = first.at(&mut proc1);
+    let (new_at, target) = match (&second, op.has_new_path()) {
+        (Some(s), true) => (s.at(&mut proc2), core::ptr::null()),
+        (Some(s), false) => ((libc::AT_FDCWD, core::ptr::null()), s.ptr()),
+        (None, _) => ((libc::AT_FDCWD, core::ptr::null()), core::ptr::null()),
+    };
+    sys::set_errno(err);
+    let r = renamed(m, m.plan.make(at, new_at, target));
+    let call_err = sys::errno();
+    if gate == (Gate::Run { report_after: true }) {
+        let mut conn = cx.conn();
+        report::mutation(cx, &mut conn, &strings, outcome(r == 0, call_err));
+    }
+    sys::set_errno(call_err);
+    r
+}
+
+/// The places of `m`'s paths: its path, pinned (through a last link for
+/// a call that follows one), and its new path pinned, or its symlink
+/// target copied.
+fn pin_both(m: &Mutation) -> Result<(Place, Option<Place>), c_int> {
+    let op = m.op();
+    // SAFETY: `named`: the caller's NUL-terminated strings.
+    let first = unsafe { Place::pin(dirfd_of(m.base), m.path, m.plan.follows_last()) }?;
+    let second = if op.has_new_path() {
+        // SAFETY: as above.
+        Some(unsafe { Place::pin(dirfd_of(m.new_base), m.second, false) }?)
+    } else if op.has_target() {
+        // SAFETY: as above.
+        Some(unsafe { Place::copy(libc::AT_FDCWD, m.second) }?)
+    } else {
+        None
+    };
+    Ok((first, second))
+}
+
 /// After a rename that worked, cached directory paths (the cwd's, those of
 /// directory descriptors) may name the old place: drop them.
 #[inline(always)]
 fn renamed(m: Mutation, r: c_int) -> c_int {
-    if r == 0 && m.op == Op::Rename {
+    if r == 0 && m.op() == Op::Rename {
         crate::cache::renamed();
     }
     r
@@ -236,7 +456,7 @@ fn p(s: *const c_char) -> usize {
 #[no_mangle]
 pub unsafe extern "C" fn unlink(path: *const c_char) -> c_int {
     mutated(
-        Mutation::one(Op::Delete, Base::Cwd, path),
+        Mutation::one(UNLINK, Base::Cwd, path),
         || match get::unlink() {
             Some(f) => f(path),
             None => sys_call(libc::SYS_unlinkat, [CWD, p(path), 0, 0, 0, 0]),
@@ -247,7 +467,14 @@ pub unsafe extern "C" fn unlink(path: *const c_char) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
     mutated(
-        Mutation::one(Op::Delete, Base::of(dirfd), path),
+        Mutation::one(
+            Plan::Unlink {
+                flags,
+                remove: false,
+            },
+            Base::of(dirfd),
+            path,
+        ),
         || match get::unlinkat() {
             Some(f) => f(dirfd, path, flags),
             None => sys_call(
@@ -260,22 +487,28 @@ pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_in
 
 #[no_mangle]
 pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
-    mutated(
-        Mutation::one(Op::Delete, Base::Cwd, path),
-        || match get::rmdir() {
+    mutated(Mutation::one(RMDIR, Base::Cwd, path), || {
+        match get::rmdir() {
             Some(f) => f(path),
             None => sys_call(
                 libc::SYS_unlinkat,
                 [CWD, p(path), libc::AT_REMOVEDIR as usize, 0, 0, 0],
             ),
-        },
-    )
+        }
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn remove(path: *const c_char) -> c_int {
     mutated(
-        Mutation::one(Op::Delete, Base::Cwd, path),
+        Mutation::one(
+            Plan::Unlink {
+                flags: 0,
+                remove: true,
+            },
+            Base::Cwd,
+            path,
+        ),
         // glibc's remove: unlink, and rmdir for a directory, made here so
         // that it runs from the gadget page under the filter of unhooked calls.
         || match sys_call(libc::SYS_unlinkat, [CWD, p(path), 0, 0, 0, 0]) {
@@ -292,7 +525,7 @@ pub unsafe extern "C" fn remove(path: *const c_char) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn rename(old: *const c_char, new: *const c_char) -> c_int {
-    let m = Mutation::two(Op::Rename, Base::Cwd, old, Base::Cwd, new);
+    let m = Mutation::two(Plan::Rename { flags: 0 }, Base::Cwd, old, Base::Cwd, new);
     mutated(m, || match get::rename() {
         Some(f) => f(old, new),
         None => sys_call(libc::SYS_renameat2, [CWD, p(old), CWD, p(new), 0, 0]),
@@ -306,7 +539,8 @@ pub unsafe extern "C" fn renameat(
     newdir: c_int,
     new: *const c_char,
 ) -> c_int {
-    let m = Mutation::two(Op::Rename, Base::of(olddir), old, Base::of(newdir), new);
+    let plan = Plan::Rename { flags: 0 };
+    let m = Mutation::two(plan, Base::of(olddir), old, Base::of(newdir), new);
     mutated(m, || match get::renameat() {
         Some(f) => f(olddir, old, newdir, new),
         None => sys_call(
@@ -324,7 +558,8 @@ pub unsafe extern "C" fn renameat2(
     new: *const c_char,
     flags: c_uint,
 ) -> c_int {
-    let m = Mutation::two(Op::Rename, Base::of(olddir), old, Base::of(newdir), new);
+    let plan = Plan::Rename { flags };
+    let m = Mutation::two(plan, Base::of(olddir), old, Base::of(newdir), new);
     mutated(m, || match get::renameat2() {
         Some(f) => f(olddir, old, newdir, new, flags),
         None => sys_call(
@@ -343,7 +578,7 @@ pub unsafe extern "C" fn renameat2(
 
 #[no_mangle]
 pub unsafe extern "C" fn link(old: *const c_char, new: *const c_char) -> c_int {
-    let m = Mutation::two(Op::Link, Base::Cwd, old, Base::Cwd, new);
+    let m = Mutation::two(Plan::Link { flags: 0 }, Base::Cwd, old, Base::Cwd, new);
     mutated(m, || match get::link() {
         Some(f) => f(old, new),
         None => sys_call(libc::SYS_linkat, [CWD, p(old), CWD, p(new), 0, 0]),
@@ -358,7 +593,8 @@ pub unsafe extern "C" fn linkat(
     new: *const c_char,
     flags: c_int,
 ) -> c_int {
-    let m = Mutation::two(Op::Link, Base::of(olddir), old, Base::of(newdir), new);
+    let plan = Plan::Link { flags };
+    let m = Mutation::two(plan, Base::of(olddir), old, Base::of(newdir), new);
     mutated(m, || match get::linkat() {
         Some(f) => f(olddir, old, newdir, new, flags),
         None => sys_call(
@@ -409,7 +645,7 @@ pub unsafe extern "C" fn symlinkat(
 #[no_mangle]
 pub unsafe extern "C" fn mkdir(path: *const c_char, mode: mode_t) -> c_int {
     mutated(
-        Mutation::one(Op::Mkdir, Base::Cwd, path),
+        Mutation::one(Plan::Mkdir { mode }, Base::Cwd, path),
         || match get::mkdir() {
             Some(f) => f(path, mode),
             None => sys_call(libc::SYS_mkdirat, [CWD, p(path), mode as usize, 0, 0, 0]),
@@ -420,7 +656,7 @@ pub unsafe extern "C" fn mkdir(path: *const c_char, mode: mode_t) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int {
     mutated(
-        Mutation::one(Op::Mkdir, Base::of(dirfd), path),
+        Mutation::one(Plan::Mkdir { mode }, Base::of(dirfd), path),
         || match get::mkdirat() {
             Some(f) => f(dirfd, path, mode),
             None => sys_call(
@@ -436,7 +672,7 @@ pub unsafe extern "C" fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t
 #[no_mangle]
 pub unsafe extern "C" fn chmod(path: *const c_char, mode: mode_t) -> c_int {
     mutated(
-        Mutation::one(Op::Chmod, Base::Cwd, path),
+        Mutation::one(Plan::Chmod { mode, flags: 0 }, Base::Cwd, path),
         || match get::chmod() {
             Some(f) => f(path, mode),
             None => sys_call(libc::SYS_fchmodat, [CWD, p(path), mode as usize, 0, 0, 0]),
@@ -447,7 +683,14 @@ pub unsafe extern "C" fn chmod(path: *const c_char, mode: mode_t) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn lchmod(path: *const c_char, mode: mode_t) -> c_int {
     mutated(
-        Mutation::one(Op::Chmod, Base::Cwd, path),
+        Mutation::one(
+            Plan::Chmod {
+                mode,
+                flags: libc::AT_SYMLINK_NOFOLLOW,
+            },
+            Base::Cwd,
+            path,
+        ),
         || match must::lchmod() {
             Some(f) if !crate::sys::via_gadget() => f(path, mode),
             _ => sys_call(
@@ -472,7 +715,8 @@ pub unsafe extern "C" fn fchmodat(
     mode: mode_t,
     flags: c_int,
 ) -> c_int {
-    mutated(Mutation::one(Op::Chmod, Base::of(dirfd), path), || {
+    let plan = Plan::Chmod { mode, flags };
+    mutated(Mutation::one(plan, Base::of(dirfd), path), || {
         let a = [dirfd as usize, p(path), mode as usize, flags as usize, 0, 0];
         match get::fchmodat() {
             Some(f) => f(dirfd, path, mode, flags),
@@ -486,7 +730,7 @@ pub unsafe extern "C" fn fchmodat(
 #[no_mangle]
 pub unsafe extern "C" fn chown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int {
     mutated(
-        Mutation::one(Op::Chown, Base::Cwd, path),
+        Mutation::one(Plan::Chown { uid, gid, flags: 0 }, Base::Cwd, path),
         || match get::chown() {
             Some(f) => f(path, uid, gid),
             None => sys_call(
@@ -500,7 +744,15 @@ pub unsafe extern "C" fn chown(path: *const c_char, uid: uid_t, gid: gid_t) -> c
 #[no_mangle]
 pub unsafe extern "C" fn lchown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int {
     mutated(
-        Mutation::one(Op::Chown, Base::Cwd, path),
+        Mutation::one(
+            Plan::Chown {
+                uid,
+                gid,
+                flags: libc::AT_SYMLINK_NOFOLLOW,
+            },
+            Base::Cwd,
+            path,
+        ),
         || match get::lchown() {
             Some(f) => f(path, uid, gid),
             None => sys_call(
@@ -527,7 +779,7 @@ pub unsafe extern "C" fn fchownat(
     flags: c_int,
 ) -> c_int {
     mutated(
-        Mutation::one(Op::Chown, Base::of(dirfd), path),
+        Mutation::one(Plan::Chown { uid, gid, flags }, Base::of(dirfd), path),
         || match get::fchownat() {
             Some(f) => f(dirfd, path, uid, gid, flags),
             None => sys_call(
@@ -550,7 +802,7 @@ pub unsafe extern "C" fn fchownat(
 #[no_mangle]
 pub unsafe extern "C" fn truncate(path: *const c_char, len: off_t) -> c_int {
     mutated(
-        Mutation::one(Op::Truncate, Base::Cwd, path),
+        Mutation::one(Plan::Truncate { len }, Base::Cwd, path),
         || match get::truncate() {
             Some(f) => f(path, len),
             None => sys_call(libc::SYS_truncate, [p(path), len as usize, 0, 0, 0, 0]),
@@ -561,7 +813,7 @@ pub unsafe extern "C" fn truncate(path: *const c_char, len: off_t) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn truncate64(path: *const c_char, len: off64_t) -> c_int {
     mutated(
-        Mutation::one(Op::Truncate, Base::Cwd, path),
+        Mutation::one(Plan::Truncate { len }, Base::Cwd, path),
         || match get::truncate64() {
             Some(f) => f(path, len),
             None => sys_call(libc::SYS_truncate, [p(path), len as usize, 0, 0, 0, 0]),
@@ -574,7 +826,14 @@ pub unsafe extern "C" fn truncate64(path: *const c_char, len: off64_t) -> c_int 
 #[no_mangle]
 pub unsafe extern "C" fn utime(path: *const c_char, times: *const libc::utimbuf) -> c_int {
     mutated(
-        Mutation::one(Op::Utime, Base::Cwd, path),
+        Mutation::one(
+            Plan::Utime {
+                times: Times::Buf(times),
+                flags: 0,
+            },
+            Base::Cwd,
+            path,
+        ),
         || match must::utime() {
             Some(f) if !crate::sys::via_gadget() => f(path, times),
             _ => {
@@ -605,7 +864,14 @@ pub unsafe extern "C" fn utime(path: *const c_char, times: *const libc::utimbuf)
 #[no_mangle]
 pub unsafe extern "C" fn utimes(path: *const c_char, times: *const libc::timeval) -> c_int {
     mutated(
-        Mutation::one(Op::Utime, Base::Cwd, path),
+        Mutation::one(
+            Plan::Utime {
+                times: Times::Val(times),
+                flags: 0,
+            },
+            Base::Cwd,
+            path,
+        ),
         || match must::utimes() {
             Some(f) if !crate::sys::via_gadget() => f(path, times),
             _ => times_of_timevals(CWD, path, times, 0),
@@ -616,7 +882,14 @@ pub unsafe extern "C" fn utimes(path: *const c_char, times: *const libc::timeval
 #[no_mangle]
 pub unsafe extern "C" fn lutimes(path: *const c_char, times: *const libc::timeval) -> c_int {
     mutated(
-        Mutation::one(Op::Utime, Base::Cwd, path),
+        Mutation::one(
+            Plan::Utime {
+                times: Times::Val(times),
+                flags: libc::AT_SYMLINK_NOFOLLOW,
+            },
+            Base::Cwd,
+            path,
+        ),
         || match must::lutimes() {
             Some(f) if !crate::sys::via_gadget() => f(path, times),
             _ => times_of_timevals(CWD, path, times, libc::AT_SYMLINK_NOFOLLOW),
@@ -631,7 +904,14 @@ pub unsafe extern "C" fn futimesat(
     times: *const libc::timeval,
 ) -> c_int {
     mutated(
-        Mutation::one(Op::Utime, Base::of(dirfd), path),
+        Mutation::one(
+            Plan::Utime {
+                times: Times::Val(times),
+                flags: 0,
+            },
+            Base::of(dirfd),
+            path,
+        ),
         || match must::futimesat() {
             Some(f) if !crate::sys::via_gadget() => f(dirfd, path, times),
             _ => times_of_timevals(dirfd as usize, path, times, 0),
@@ -647,7 +927,14 @@ pub unsafe extern "C" fn utimensat(
     flags: c_int,
 ) -> c_int {
     mutated(
-        Mutation::one(Op::Utime, Base::of(dirfd), path),
+        Mutation::one(
+            Plan::Utime {
+                times: Times::Spec(times),
+                flags,
+            },
+            Base::of(dirfd),
+            path,
+        ),
         || match get::utimensat() {
             Some(f) => f(dirfd, path, times, flags),
             None => sys_call(
@@ -676,36 +963,127 @@ pub fn of_syscall(n: c_long, a: [c_long; 6]) -> Option<Mutation> {
     }
     let s = |i: usize| a[i] as *const c_char;
     let dir = |i: usize| Base::of(a[i] as c_int);
+    let int = |i: usize| a[i] as c_int;
     Some(match n {
-        libc::SYS_unlinkat => Mutation::one(Op::Delete, dir(0), s(1)),
-        libc::SYS_renameat | libc::SYS_renameat2 => {
-            Mutation::two(Op::Rename, dir(0), s(1), dir(2), s(3))
-        }
-        libc::SYS_linkat => Mutation::two(Op::Link, dir(0), s(1), dir(2), s(3)),
+        libc::SYS_unlinkat => Mutation::one(
+            Plan::Unlink {
+                flags: int(2),
+                remove: false,
+            },
+            dir(0),
+            s(1),
+        ),
+        libc::SYS_renameat => Mutation::two(Plan::Rename { flags: 0 }, dir(0), s(1), dir(2), s(3)),
+        libc::SYS_renameat2 => Mutation::two(
+            Plan::Rename {
+                flags: a[4] as c_uint,
+            },
+            dir(0),
+            s(1),
+            dir(2),
+            s(3),
+        ),
+        libc::SYS_linkat => Mutation::two(Plan::Link { flags: int(4) }, dir(0), s(1), dir(2), s(3)),
         libc::SYS_symlinkat => Mutation::symlink(s(0), dir(1), s(2)),
-        libc::SYS_mkdirat => Mutation::one(Op::Mkdir, dir(0), s(1)),
-        libc::SYS_fchmodat | libc::SYS_fchmodat2 => Mutation::one(Op::Chmod, dir(0), s(1)),
-        libc::SYS_fchownat => Mutation::one(Op::Chown, dir(0), s(1)),
-        libc::SYS_truncate => Mutation::one(Op::Truncate, Base::Cwd, s(0)),
-        libc::SYS_utimensat => Mutation::one(Op::Utime, dir(0), s(1)),
+        libc::SYS_mkdirat => Mutation::one(
+            Plan::Mkdir {
+                mode: a[2] as mode_t,
+            },
+            dir(0),
+            s(1),
+        ),
+        libc::SYS_fchmodat | libc::SYS_fchmodat2 => {
+            // The fchmodat system call has no flags argument.
+            let flags = if n == libc::SYS_fchmodat { 0 } else { int(3) };
+            let mode = a[2] as mode_t;
+            Mutation::one(Plan::Chmod { mode, flags }, dir(0), s(1))
+        }
+        libc::SYS_fchownat => {
+            let (uid, gid) = (a[2] as uid_t, a[3] as gid_t);
+            Mutation::one(
+                Plan::Chown {
+                    uid,
+                    gid,
+                    flags: int(4),
+                },
+                dir(0),
+                s(1),
+            )
+        }
+        libc::SYS_truncate => Mutation::one(Plan::Truncate { len: a[1] }, Base::Cwd, s(0)),
+        libc::SYS_utimensat => {
+            let times = Times::Spec(a[2] as *const libc::timespec);
+            Mutation::one(
+                Plan::Utime {
+                    times,
+                    flags: int(3),
+                },
+                dir(0),
+                s(1),
+            )
+        }
         _ => return None,
     })
 }
+
+/// `unlink` and `rmdir` as `unlinkat`.
+const UNLINK: Plan = Plan::Unlink {
+    flags: 0,
+    remove: false,
+};
+const RMDIR: Plan = Plan::Unlink {
+    flags: libc::AT_REMOVEDIR,
+    remove: false,
+};
 
 /// [`of_syscall`] for the numbers only x86_64 has (the calls before `*at`).
 #[cfg(target_arch = "x86_64")]
 fn of_legacy_syscall(n: c_long, a: [c_long; 6]) -> Option<Mutation> {
     let s = |i: usize| a[i] as *const c_char;
+    let cwd = Base::Cwd;
     Some(match n {
-        libc::SYS_unlink | libc::SYS_rmdir => Mutation::one(Op::Delete, Base::Cwd, s(0)),
-        libc::SYS_rename => Mutation::two(Op::Rename, Base::Cwd, s(0), Base::Cwd, s(1)),
-        libc::SYS_link => Mutation::two(Op::Link, Base::Cwd, s(0), Base::Cwd, s(1)),
-        libc::SYS_symlink => Mutation::symlink(s(0), Base::Cwd, s(1)),
-        libc::SYS_mkdir => Mutation::one(Op::Mkdir, Base::Cwd, s(0)),
-        libc::SYS_chmod => Mutation::one(Op::Chmod, Base::Cwd, s(0)),
-        libc::SYS_chown | libc::SYS_lchown => Mutation::one(Op::Chown, Base::Cwd, s(0)),
-        libc::SYS_utime | libc::SYS_utimes => Mutation::one(Op::Utime, Base::Cwd, s(0)),
-        libc::SYS_futimesat => Mutation::one(Op::Utime, Base::of(a[0] as c_int), s(1)),
+        libc::SYS_unlink => Mutation::one(UNLINK, cwd, s(0)),
+        libc::SYS_rmdir => Mutation::one(RMDIR, cwd, s(0)),
+        libc::SYS_rename => Mutation::two(Plan::Rename { flags: 0 }, cwd, s(0), cwd, s(1)),
+        libc::SYS_link => Mutation::two(Plan::Link { flags: 0 }, cwd, s(0), cwd, s(1)),
+        libc::SYS_symlink => Mutation::symlink(s(0), cwd, s(1)),
+        libc::SYS_mkdir => Mutation::one(
+            Plan::Mkdir {
+                mode: a[1] as mode_t,
+            },
+            cwd,
+            s(0),
+        ),
+        libc::SYS_chmod => Mutation::one(
+            Plan::Chmod {
+                mode: a[1] as mode_t,
+                flags: 0,
+            },
+            cwd,
+            s(0),
+        ),
+        libc::SYS_chown | libc::SYS_lchown => {
+            let flags = if n == libc::SYS_lchown {
+                libc::AT_SYMLINK_NOFOLLOW
+            } else {
+                0
+            };
+            let (uid, gid) = (a[1] as uid_t, a[2] as gid_t);
+            Mutation::one(Plan::Chown { uid, gid, flags }, cwd, s(0))
+        }
+        libc::SYS_utime => {
+            let times = Times::Buf(a[1] as *const libc::utimbuf);
+            Mutation::one(Plan::Utime { times, flags: 0 }, cwd, s(0))
+        }
+        libc::SYS_utimes => {
+            let times = Times::Val(a[1] as *const libc::timeval);
+            Mutation::one(Plan::Utime { times, flags: 0 }, cwd, s(0))
+        }
+        libc::SYS_futimesat => {
+            let times = Times::Val(a[2] as *const libc::timeval);
+            let dir = Base::of(a[0] as c_int);
+            Mutation::one(Plan::Utime { times, flags: 0 }, dir, s(1))
+        }
         _ => return None,
     })
 }
