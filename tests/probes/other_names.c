@@ -33,6 +33,11 @@
  *                                  harmless file: "unlinklate leaks=K
  *                                  unlinks=M", a leak the secret deleted
  *
+ *   other_names unlinkcall SECRET DIR N
+ *                                  the same with libc's unlink (the hook,
+ *                                  in the dynamic build): "unlinkcall
+ *                                  leaks=K unlinks=M"
+ *
  *   other_names spin SECRET DIR N  a thread keeps reading descriptors 3-31
  *                                  while the main thread opens a link to
  *                                  SECRET N times: "spin leaks=K opens=M"
@@ -258,8 +263,9 @@ static void *swap_late(void *arg) {
 }
 
 /* unlink: each call an inline unlinkat of the harmless file (made again
- * each time), a "leak" the secret found gone afterwards (then put back). */
-static int late(int n, int unlink_it) {
+ * each time), a "leak" the secret found gone afterwards (then put back);
+ * `libc`: libc's unlink instead. */
+static int late(int n, int unlink_it, int libc) {
     pthread_t t;
     stop = 0;
     pthread_create(&t, NULL, swap_late, NULL);
@@ -273,8 +279,9 @@ static int late(int n, int unlink_it) {
         }
         late_delay = (unsigned)(i * 7919) % 40000;
         __atomic_store_n(&late_go, i, __ATOMIC_RELEASE);
-        long r = unlink_it ? raw(SYS_unlinkat, AT_FDCWD, (long)racy, 0, 0)
-                           : raw(SYS_openat, AT_FDCWD, (long)racy, O_RDONLY, 0);
+        long r = libc        ? unlink(racy)
+                 : unlink_it ? raw(SYS_unlinkat, AT_FDCWD, (long)racy, 0, 0)
+                             : raw(SYS_openat, AT_FDCWD, (long)racy, O_RDONLY, 0);
         while (__atomic_load_n(&late_done, __ATOMIC_ACQUIRE) != i)
             ;
         if (r >= 0)
@@ -292,7 +299,7 @@ static int late(int n, int unlink_it) {
     }
     stop = 1;
     pthread_join(t, NULL);
-    printf("%s leaks=%d %s=%d\n", unlink_it ? "unlinklate" : "late", leaked,
+    printf("%s leaks=%d %s=%d\n", libc ? "unlinkcall" : unlink_it ? "unlinklate" : "late", leaked,
            unlink_it ? "unlinks" : "opens", opened);
     fflush(stdout);
     return 0;
@@ -365,7 +372,8 @@ int main(int argc, char **argv) {
         race("string-swap", swap_string, racy, n, O_RDONLY);
         return 0;
     }
-    if (argc >= 5 && (strcmp(argv[1], "late") == 0 || strcmp(argv[1], "unlinklate") == 0)) {
+    if (argc >= 5 && (strcmp(argv[1], "late") == 0 || strcmp(argv[1], "unlinklate") == 0 ||
+                      strcmp(argv[1], "unlinkcall") == 0)) {
         snprintf(secret_path, sizeof secret_path, "%s", argv[2]);
         snprintf(harmless, sizeof harmless, "%s/harmless.txt", argv[3]);
         FILE *h = fopen(harmless, "w");
@@ -373,8 +381,9 @@ int main(int argc, char **argv) {
             fputs("harmless\n", h);
             fclose(h);
         }
-        return late(atoi(argv[4]), argv[1][0] == 'u');
+        return late(atoi(argv[4]), argv[1][0] == 'u', strcmp(argv[1], "unlinkcall") == 0);
     }
-    fprintf(stderr, "usage: other_names names SECRET DIR | race|late|spin SECRET DIR N\n");
+    fprintf(stderr,
+            "usage: other_names names SECRET DIR | race|late|unlinklate|unlinkcall|spin SECRET DIR N\n");
     return 2;
 }
