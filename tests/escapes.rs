@@ -1285,3 +1285,108 @@ fn a_process_the_tracer_may_not_read_is_refused_under_enforce() {
     );
     assert_eq!(received(), 0, "enforce let a send through undecided");
 }
+
+/// A hard link made before the run is a second name for the secret that no
+/// rule names: each interceptor looks up a file with more than one link in
+/// the collector's list of the refused files that have other names, and
+/// decides the call on the refused name too. Reading, appending, `chmod`,
+/// `truncate`, `touch` and linking it again through that name are refused
+/// on both backends, in the trail under the secret's name; monitor mode
+/// records the read as one the policy would deny; a hard-linked file the
+/// policy does not refuse works as before.
+#[test]
+fn a_hard_link_made_before_the_run_reaches_nothing_on_both_backends() {
+    use std::os::unix::fs::MetadataExt;
+    let f = Fixture::new();
+    let sb = &f.sb;
+    // Outside the home and the working directory: anywhere a program can write.
+    let notes = sb.path("notes.txt");
+    std::fs::hard_link(&f.secret, &notes).unwrap();
+    let plain = sb.work().join("plain.txt");
+    std::fs::write(&plain, "plain\n").unwrap();
+    let plain2 = sb.path("plain2.txt");
+    std::fs::hard_link(&plain, &plain2).unwrap();
+    let n = notes.display();
+    let attempts = [
+        format!("cat {n}"),
+        format!("echo x >> {n}"),
+        format!("chmod 600 {n}"),
+        format!("truncate -s 0 {n}"),
+        format!("touch -d 2001-01-01 {n}"),
+        format!("ln {n} {n}.again"),
+        format!("python3 -c 'import os, sys; os.truncate(sys.argv[1], 0)' {n}"),
+        format!("python3 -c 'import os, sys; os.utime(sys.argv[1], (1, 1))' {n}"),
+    ];
+    let script = attempts
+        .iter()
+        .map(|a| format!("{a} 2>/dev/null; echo \"{a}: $?\""))
+        .chain([format!("cat {}", plain2.display())])
+        .collect::<Vec<_>>()
+        .join("; ");
+    for backend in ["preload", "trace"] {
+        let before = std::fs::metadata(&f.secret).unwrap();
+        let o = enforce_script(sb, backend, &f.policy, &script);
+        let out = stdout(&o);
+        assert!(
+            !out.contains(SECRET.trim()),
+            "{backend}: the secret leaked: {out}"
+        );
+        for a in &attempts {
+            assert!(
+                out.lines()
+                    .any(|l| l.starts_with(&format!("{a}: ")) && !l.ends_with(": 0")),
+                "{backend}: `{a}` worked: {out}{}",
+                stderr(&o)
+            );
+        }
+        assert!(out.contains("plain\n"), "{backend}: {out}{}", stderr(&o));
+        let after = std::fs::metadata(&f.secret).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&f.secret).unwrap(),
+            SECRET,
+            "{backend}"
+        );
+        let seen = |m: &std::fs::Metadata| (m.mode(), m.nlink(), m.mtime(), m.mtime_nsec());
+        assert_eq!(seen(&after), seen(&before), "{backend}: the secret changed");
+        assert!(!sb.path("notes.txt.again").exists());
+    }
+    // Each refusal is recorded under the secret's name.
+    let records = sb.records();
+    let refused = |read: bool, op: Option<&str>| {
+        records
+            .iter()
+            .filter(|r| r["decision"]["action"] == "deny" && r["request"]["blocked"] == true)
+            .filter(|r| r["request"]["path"] == notes.to_str().unwrap())
+            .filter(|r| r["request"]["resolved"] == f.secret.as_str())
+            .filter(|r| (r["tool"] == "read") == read)
+            .filter(|r| op.is_none_or(|op| r["request"]["op"] == op))
+            .count()
+    };
+    assert!(refused(true, None) >= 2, "reads refused: {records:#?}");
+    for op in ["chmod", "truncate", "utime", "link"] {
+        assert!(
+            refused(false, Some(op)) >= 2,
+            "{op} refusals: {}",
+            refused(false, Some(op))
+        );
+    }
+    // Monitor mode says the policy would have denied it.
+    let o = sb
+        .rampart()
+        .args(["run", "--quiet", "--policy"])
+        .arg(&f.policy)
+        .args(["--", "cat"])
+        .arg(&notes)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o), SECRET, "monitor blocks nothing");
+    let would = sb.records().into_iter().any(|r| {
+        r["request"]["path"] == notes.to_str().unwrap()
+            && r["request"]["resolved"] == f.secret.as_str()
+            && r["decision"]["action"] == "deny"
+            && r["request"]["blocked"] == false
+    });
+    assert!(would, "no would-deny record of the monitored read");
+    let verify = sb.rampart().args(["audit", "verify"]).output().unwrap();
+    assert!(verify.status.success(), "{}", stdout(&verify));
+}

@@ -16,8 +16,21 @@
 //!                      refuse (no call of theirs needs to wait)
 //! word 2 (SCREENED)    TOOL_* bits (READ, WRITE): tools whose screen below
 //!                      is in force
+//! word 3 (LINKED)      how many entries the table of other names holds
 //! byte SCREENS_AT      the screen of `read`, then the screen of `write`
+//! byte LINKED_AT       LINKED_MAX entries: dev, inode, the name's offset
+//!                      in the name area and its length (u32 each), 0
+//! byte NAMES_AT        the names the entries point into
 //! ```
+//!
+//! The table of other names answers a question the screens cannot: a file
+//! the policy refuses by its name (`~/.ssh/id_rsa`) that has a second,
+//! hard link name (`/tmp/notes`, made before the run) would be opened by
+//! that name with nothing to refuse. The collector lists the refusable
+//! files that have more than one link, by device and inode, with the name
+//! the policy refuses them by ([`linked_name`]); an interceptor that
+//! reaches a file with more than one link looks it up and decides the call
+//! on that name too (as `resolved`).
 //!
 //! A reader takes the generation, reads what it needs and takes the
 //! generation again: the read counts only when both are the same even
@@ -38,10 +51,22 @@ pub const GENERATION: usize = 0;
 pub const FREE: usize = 1;
 /// Word index of the screened tool bits.
 pub const SCREENED: usize = 2;
+/// Word index of the number of entries in the table of other names.
+pub const LINKED: usize = 3;
 /// Byte offset of the first path screen.
 pub const SCREENS_AT: usize = 64;
+/// Byte offset of the table of other names.
+pub const LINKED_AT: usize = SCREENS_AT + 2 * SCREEN_LEN;
+/// Most entries in the table of other names.
+pub const LINKED_MAX: usize = 64;
+/// Bytes of one entry: dev, inode, name offset and length.
+const LINKED_ENTRY: usize = 24;
+/// Byte offset of the name area.
+pub const NAMES_AT: usize = LINKED_AT + LINKED_MAX * LINKED_ENTRY;
+/// Bytes of the name area.
+pub const NAMES_LEN: usize = 16384;
 /// The file's length: a reader insists on all of it before it maps it.
-pub const LEN: usize = SCREENS_AT + 2 * SCREEN_LEN;
+pub const LEN: usize = NAMES_AT + NAMES_LEN;
 /// The generation a new file starts at.
 pub const FIRST: u64 = 2;
 
@@ -108,11 +133,46 @@ pub fn moves_nothing(free: u64, screened: u64, file: &[u8], tool: u64, path: &[u
     })
 }
 
+/// The name the policy refuses a file by, when the file with inode `ino`
+/// on device `dev` is in the table of other names of `file` (a copy or
+/// mapping of the file; the caller validates the answer with the
+/// generation). Never panics or reads out of bounds, whatever the bytes.
+pub fn linked_name(file: &[u8], dev: u64, ino: u64) -> Option<&[u8]> {
+    let n = (word(file, LINKED) as usize).min(LINKED_MAX);
+    (0..n).find_map(|i| {
+        let at = (LINKED_AT + i * LINKED_ENTRY) / 8;
+        if word(file, at) != dev || word(file, at + 1) != ino {
+            return None;
+        }
+        let place = word(file, at + 2);
+        let (start, len) = ((place & 0xffff_ffff) as usize, (place >> 32) as usize);
+        let names = file.get(NAMES_AT..NAMES_AT + NAMES_LEN)?;
+        names
+            .get(start..start.checked_add(len)?)
+            .filter(|n| !n.is_empty())
+    })
+}
+
+/// A file the policy refuses by `name`, listed by its device and inode in
+/// the table of other names (see [`linked_name`]).
+pub struct Linked<'a> {
+    pub dev: u64,
+    pub ino: u64,
+    pub name: &'a [u8],
+}
+
 /// Lay out the file in `out` (at least [`LEN`] bytes; nothing is written
 /// otherwise): the generation, the verdict-free and screened bits, and the
 /// screens of `read` and `write` where given (a screen longer than
-/// [`SCREEN_LEN`] is not written and its bit is cleared).
-pub fn write(out: &mut [u8], generation: u64, free: u64, screens: [Option<&[u8]>; 2]) {
+/// [`SCREEN_LEN`] is not written and its bit is cleared), and the table of
+/// other names: the first [`LINKED_MAX`] of `linked` whose names fit.
+pub fn write(
+    out: &mut [u8],
+    generation: u64,
+    free: u64,
+    screens: [Option<&[u8]>; 2],
+    linked: &[Linked<'_>],
+) {
     if out.len() < LEN {
         return;
     }
@@ -125,7 +185,22 @@ pub fn write(out: &mut [u8], generation: u64, free: u64, screens: [Option<&[u8]>
             screened |= tool;
         }
     }
-    for (i, w) in [generation, free, screened].into_iter().enumerate() {
+    let (mut count, mut names) = (0usize, 0usize);
+    for l in linked {
+        if count == LINKED_MAX || names + l.name.len() > NAMES_LEN {
+            break;
+        }
+        let at = LINKED_AT + count * LINKED_ENTRY;
+        let place = (l.name.len() as u64) << 32 | names as u64;
+        for (k, w) in [l.dev, l.ino, place].into_iter().enumerate() {
+            out[at + k * 8..at + k * 8 + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        out[NAMES_AT + names..NAMES_AT + names + l.name.len()].copy_from_slice(l.name);
+        names += l.name.len();
+        count += 1;
+    }
+    let words = [generation, free, screened, count as u64];
+    for (i, w) in words.into_iter().enumerate() {
         out[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
     }
 }
@@ -144,6 +219,11 @@ mod tests {
             FIRST,
             TOOL_EXEC | TOOL_WRITE,
             [Some(&read), None],
+            &[Linked {
+                dev: 7,
+                ino: 42,
+                name: b"/home/u/.ssh/id_rsa",
+            }],
         );
         assert_eq!(word(&file, GENERATION), FIRST);
         let (free, screened) = (word(&file, FREE), word(&file, SCREENED));
@@ -154,14 +234,24 @@ mod tests {
         assert!(!p(TOOL_READ, "/home/u/.ssh/id_rsa"));
         assert!(p(TOOL_READ, "/usr/include/stdio.h"));
         assert!(!p(TOOL_NET, "/"), "net is neither free nor screened");
+        assert_eq!(linked_name(&file, 7, 42), Some(&b"/home/u/.ssh/id_rsa"[..]));
+        assert_eq!(linked_name(&file, 7, 43), None);
+        assert_eq!(linked_name(&file, 8, 42), None);
     }
 
     #[test]
     fn a_short_file_or_buffer_never_passes_or_panics() {
         let mut short = [0u8; 16];
-        write(&mut short, 4, 0, [None, None]);
+        write(&mut short, 4, 0, [None, None], &[]);
         assert_eq!(short, [0u8; 16], "nothing written into a buffer too small");
         assert!(!passes(0, TOOL_READ, &short, TOOL_READ, b"/etc/hosts"));
         assert_eq!(word(&short, 9), 0);
+        assert_eq!(linked_name(&short, 0, 0), None);
+        // A table that says more than the file holds reads nothing past it.
+        let mut lying = vec![0u8; LEN];
+        lying[LINKED * 8..LINKED * 8 + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        let at = LINKED_AT + 16;
+        lying[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert_eq!(linked_name(&lying, 0, 0), None);
     }
 }

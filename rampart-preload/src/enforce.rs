@@ -169,6 +169,37 @@ fn map_file(path: &[u8]) -> Option<usize> {
     }
 }
 
+/// Whether the policy in force refuses files that have other names (hard
+/// links, see [`generation::linked_name`]): then every open that could be
+/// refused is pinned and its file looked up ([`other_name`]).
+#[inline]
+pub fn lists_other_names(s: &crate::state::Saved) -> bool {
+    gen_file(s).is_some_and(|f| f.word(generation::LINKED).load(Ordering::Acquire) != 0)
+}
+
+/// The name the policy refuses the file `st` describes by, when it is a
+/// refused file with more than one link: for the call's decision, as the
+/// file it reaches. The name is the mapping's own bytes (valid as long as
+/// the process lives); `None` when the file is not listed, or the
+/// collector was rewriting the list (then nothing can be said, and the
+/// call is decided on its names alone, as before the list existed).
+pub fn other_name(s: &crate::state::Saved, st: &libc::stat) -> Option<&'static [u8]> {
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG || st.st_nlink < 2 {
+        return None;
+    }
+    let f = gen_file(s)?;
+    let g = f.word(generation::GENERATION).load(Ordering::Acquire);
+    if g & 1 != 0 {
+        return None;
+    }
+    // SAFETY: the whole mapping (LEN bytes), read-only and never unmapped.
+    let file: &'static [u8] =
+        unsafe { core::slice::from_raw_parts(f.0 as *const u8, generation::LEN) };
+    let name = generation::linked_name(file, st.st_dev, st.st_ino)?;
+    fence(Ordering::Acquire);
+    (f.word(generation::GENERATION).load(Ordering::Relaxed) == g).then_some(name)
+}
+
 /// The policy generation, or `None` when no generation file is available
 /// (then nothing is cached).
 fn generation(s: &crate::state::Saved) -> Option<u64> {

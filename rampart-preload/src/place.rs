@@ -141,6 +141,21 @@ impl Place {
         }
     }
 
+    /// The file at the place, as it is now (a last link not followed
+    /// unless the pin is the file itself); `None` when nothing is pinned.
+    pub fn stat(&self) -> Option<libc::stat> {
+        match (self.pin, self.whole) {
+            (-1, _) => None,
+            (pin, true) => sys::fstat(pin),
+            // SAFETY: as in `reached`.
+            (pin, false) => sys::fstatat(
+                pin,
+                unsafe { self.ptr().add(self.name_at) }.cast(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            ),
+        }
+    }
+
     /// The (directory descriptor, name) a `*at` call makes the call on, so
     /// that it lands on the pinned place; `proc` holds the name of a whole
     /// pin (`/proc/self/fd/N`) and must outlive the call.

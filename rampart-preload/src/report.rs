@@ -116,6 +116,9 @@ pub enum Reached {
     /// `name` (NUL-terminated, one component) in the directory this
     /// descriptor holds: a file about to be created.
     DirName(c_int, *const u8),
+    /// Another name of the file, one the policy refuses it by (a hard
+    /// link's, from the policy generation file: `enforce::other_name`).
+    Named(&'static [u8]),
 }
 
 /// Enforce mode: decide an open before it is made, on the name given and
@@ -193,6 +196,12 @@ fn put_reached(e: &mut Encoder<'_>, given: Range<usize>, reached: Reached) {
                     &name[..name.len() - name.iter().rev().take_while(|&&b| b == b'/').count()];
                 path::fd_path_into(dir, out).and_then(|n| path::append_name(out, n, name))
             }
+            Reached::Named(name) => out.get_mut(..name.len()).map(|o| {
+                for (d, b) in o.iter_mut().zip(name) {
+                    d.write(*b);
+                }
+                name.len()
+            }),
         };
         match n {
             Some(n) if written.get(given) != Some(path::init_prefix(out, n)) => (n, false),

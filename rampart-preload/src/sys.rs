@@ -138,6 +138,23 @@ pub fn fstat(fd: c_int) -> Option<libc::stat> {
     }
 }
 
+/// `fstatat(dirfd, name, flags)` of a NUL-terminated name.
+pub fn fstatat(dirfd: c_int, name: *const u8, flags: c_int) -> Option<libc::stat> {
+    let mut st = core::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `name` is NUL-terminated; the kernel writes a whole stat.
+    unsafe {
+        raw(
+            libc::SYS_newfstatat,
+            dirfd as usize,
+            name as usize,
+            st.as_mut_ptr() as usize,
+            flags as usize,
+        )
+        .ok()?;
+        Some(st.assume_init())
+    }
+}
+
 /// `stat` of a NUL-terminated path, following symlinks.
 pub fn stat(path: *const u8) -> Result<libc::stat, c_int> {
     let mut st = core::mem::MaybeUninit::<libc::stat>::uninit();

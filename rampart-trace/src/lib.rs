@@ -47,6 +47,7 @@ mod dirfds;
 mod dns;
 mod filter;
 mod latency;
+mod linked;
 mod links;
 mod loaded;
 mod memory;
@@ -104,6 +105,12 @@ pub trait Sink: Send {
     /// ([`Verdict::Pass`]): it ran undecided, and this is its outcome.
     fn record_passed(&mut self, event: Event) {
         self.record(event)
+    }
+    /// The name the policy refuses the file `(dev, ino)` by, when it is a
+    /// refused file that has other names (hard links): a call that reaches
+    /// it by another name is decided again on that one.
+    fn other_name(&mut self, _dev: u64, _ino: u64) -> Option<String> {
+        None
     }
     /// Called when no tracee is waiting for the supervisor, while the
     /// tracees run: do a small slice of deferred work (tens of microseconds

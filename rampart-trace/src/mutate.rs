@@ -463,6 +463,27 @@ pub(crate) fn elsewhere(event: &Event, m: &Mutation) -> Option<Event> {
     Some(again)
 }
 
+/// The verdict on `m` where it really lands, when that is not what
+/// `event` decided: somewhere else ([`elsewhere`]), or a file with more
+/// than one link that the policy refuses by another name (the file itself
+/// for a call that changes it or gives it a new name). `None`: nothing to
+/// decide again.
+pub(crate) fn decided_again(
+    event: &Event,
+    m: &Mutation,
+    sink: &mut dyn crate::Sink,
+) -> Option<crate::Verdict> {
+    if let Some(again) = elsewhere(event, m) {
+        if let v @ crate::Verdict::Deny { .. } = sink.recheck(&again) {
+            return Some(v);
+        }
+    }
+    let name = m
+        .linked_file()
+        .and_then(|(dev, ino)| sink.other_name(dev, ino))?;
+    Some(sink.recheck(&crate::linked::named(event, name)))
+}
+
 /// The times a `utime*` call sets, as two `timespec` (`None`: now).
 fn read_times(tid: i32, times: Times) -> Result<Option<[libc::timespec; 2]>, i32> {
     let fault = |_| libc::EFAULT;
@@ -504,6 +525,41 @@ impl Mutation {
             &self.place.real,
             self.new_place.as_ref().map(|p| p.real.as_str()),
         )
+    }
+
+    /// The file it changes itself, or gives a new name (`link`), as
+    /// (device, inode) when it has more than one link.
+    fn linked_file(&self) -> Option<(u64, u64)> {
+        let changes_file = matches!(
+            self.plan,
+            Plan::Chmod { .. }
+                | Plan::Chown { .. }
+                | Plan::Utime { .. }
+                | Plan::Truncate { .. }
+                | Plan::Link { .. }
+        );
+        if !changes_file {
+            return None;
+        }
+        match &self.place.whole {
+            Some(fd) => crate::linked::file_of_fd(fd),
+            None => {
+                // SAFETY: fstatat of a name we own from a descriptor we own.
+                let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                let r = unsafe {
+                    libc::fstatat(
+                        self.place.parent.as_raw_fd(),
+                        self.place.last.as_ptr(),
+                        &mut st,
+                        libc::AT_SYMLINK_NOFOLLOW,
+                    )
+                };
+                if r != 0 {
+                    return None;
+                }
+                crate::linked::file_of(&st)
+            }
+        }
     }
 
     /// Make it (on the thread opens are made on, with the caller's

@@ -42,7 +42,7 @@ use rampart_core::event::{Call, Event, Outcome, Source};
 
 use crate::calls::Calls;
 use crate::loaded::Loaded;
-use crate::proxy::{Opened, Proxy};
+use crate::proxy::{Opened, Proxy, Reach};
 use crate::regs::nr;
 use crate::{procfs, ChildSetup, Options, Sink, Verdict};
 
@@ -371,15 +371,18 @@ impl Handler<'_, '_> {
                     _ => return (Answer::Continue, self.recorded(later)),
                 };
                 let sink = &mut *self.sink;
-                let mut check = |reached: &str| -> Result<(), i32> {
-                    if predicted.as_deref() == Some(reached) {
-                        return Ok(()); // decided on it already
-                    }
-                    let mut again = event.clone();
-                    if let Call::Open { resolved, .. } = &mut again.call {
-                        *resolved = Some(reached.to_string());
-                    }
-                    match sink.recheck(&again) {
+                let mut check = |reach: Reach<'_>| -> Result<(), i32> {
+                    let reached = match reach {
+                        Reach::Name(r) if predicted.as_deref() == Some(r) => {
+                            return Ok(()); // decided on it already
+                        }
+                        Reach::Name(r) => r.to_string(),
+                        Reach::File(dev, ino) => match sink.other_name(dev, ino) {
+                            Some(name) => name,
+                            None => return Ok(()),
+                        },
+                    };
+                    match sink.recheck(&crate::linked::named(event, reached)) {
                         Verdict::Deny { errno } => Err(errno),
                         Verdict::Allow | Verdict::Pass => Ok(()),
                     }
@@ -422,8 +425,7 @@ impl Handler<'_, '_> {
             None => return Answer::Continue,
             Some(Err(errno)) => Err(Opened::Failed(errno)),
             // Somewhere else than decided: decided again there first.
-            Some(Ok(m)) => match crate::mutate::elsewhere(event, &m).map(|e| self.sink.recheck(&e))
-            {
+            Some(Ok(m)) => match crate::mutate::decided_again(event, &m, &mut *self.sink) {
                 Some(Verdict::Deny { errno }) => Err(Opened::Failed(errno)),
                 _ => proxy.mutate(tid, m),
             },

@@ -46,6 +46,15 @@ use crate::calls::OpenArgs;
 use crate::links;
 use crate::ChildSetup;
 
+/// What an open made here reached, for its decision again
+/// ([`Proxy::open`]'s `check`): another name than the one decided, or a
+/// file with more than one link (device, inode), which the policy may
+/// refuse by another of its names.
+pub enum Reach<'a> {
+    Name(&'a str),
+    File(u64, u64),
+}
+
 /// How an open made on a caller's behalf ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Opened {
@@ -392,7 +401,7 @@ impl Proxy {
         id: u64,
         args: &OpenArgs,
         path: &str,
-        check: &mut dyn FnMut(&str) -> Result<(), i32>,
+        check: &mut dyn FnMut(Reach<'_>) -> Result<(), i32>,
     ) -> Opened {
         if args.flags & libc::O_PATH != 0 {
             // A descriptor that reads nothing, which the kernel will not
@@ -450,11 +459,17 @@ impl Proxy {
             // A file with no name to decide on (deeper than PATH_MAX).
             Err(errno) => return Opened::Failed(errno),
             Ok(Some(reached)) if reached != path => {
-                if let Err(errno) = check(&reached) {
+                if let Err(errno) = check(Reach::Name(&reached)) {
                     return Opened::Failed(errno);
                 }
             }
             Ok(_) => {}
+        }
+        // A hard link to a file the policy refuses by another name.
+        if let Some((dev, ino)) = crate::linked::file_of_fd(&fd) {
+            if let Err(errno) = check(Reach::File(dev, ino)) {
+                return Opened::Failed(errno);
+            }
         }
         let cloexec = (args.flags & libc::O_CLOEXEC) as u32;
         let flags = args.flags;

@@ -795,6 +795,14 @@ impl<'a> Supervisor<'a> {
                 return Err(errno);
             }
         }
+        // A hard link to a file the policy refuses by another name.
+        let other = crate::linked::file_of_path(&format!("/proc/{tid}/fd/{fd}"))
+            .and_then(|(dev, ino)| self.sink.other_name(dev, ino));
+        if let Some(name) = other {
+            if let Verdict::Deny { errno } = self.sink.recheck(&crate::linked::named(event, name)) {
+                return Err(errno);
+            }
+        }
         if truncate {
             truncate_file(tid, fd)?;
         }
@@ -847,7 +855,7 @@ impl<'a> Supervisor<'a> {
             .ok()?;
         let result = match crate::mutate::prepare(tid, tgid, nr, args, &strings)? {
             // Somewhere else than decided: decided again there first.
-            Ok(m) => match crate::mutate::elsewhere(event, &m).map(|e| self.sink.recheck(&e)) {
+            Ok(m) => match crate::mutate::decided_again(event, &m, &mut *self.sink) {
                 Some(Verdict::Deny { errno }) => Err(errno),
                 _ => match maker.mutate(tid, m) {
                     Ok(val) => Ok(val),

@@ -179,6 +179,12 @@ impl Sink for RootPid<'_> {
         self.saw(&event);
         self.inner.record_passed(event)
     }
+    fn recheck(&mut self, event: &Event) -> Verdict {
+        self.inner.recheck(event)
+    }
+    fn other_name(&mut self, dev: u64, ino: u64) -> Option<String> {
+        self.inner.other_name(dev, ino)
+    }
     fn idle(&mut self) -> bool {
         self.inner.idle()
     }

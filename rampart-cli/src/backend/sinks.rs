@@ -115,6 +115,10 @@ impl Sink for CollectorSink {
         }
     }
 
+    fn other_name(&mut self, dev: u64, ino: u64) -> Option<String> {
+        self.inline.other_name(dev, ino)
+    }
+
     fn recheck(&mut self, event: &Event) -> Verdict {
         if !self.inline.can_refuse(event) && !self.inline.trail_failed() {
             return Verdict::Allow;
@@ -394,6 +398,13 @@ impl WireSink {
 }
 
 impl Sink for WireSink {
+    fn other_name(&mut self, dev: u64, ino: u64) -> Option<String> {
+        self.published
+            .as_mut()
+            .and_then(Published::current)
+            .and_then(|r| r.other_name(dev, ino))
+    }
+
     fn decide(&mut self, event: &Event) -> Verdict {
         let is_exec = matches!(event.call, Call::Exec { .. });
         if is_exec && self.first_exec == FirstExec::Expected {

@@ -171,6 +171,14 @@ impl Inline {
         }
     }
 
+    /// The name the policy in force refuses the file `(dev, ino)` by, when
+    /// it is a refused file with other names ([`super::linked`]).
+    pub fn other_name(&self, dev: u64, ino: u64) -> Option<String> {
+        super::linked::Names::for_engine(&self.engine.load())
+            .name_of(dev, ino)
+            .map(str::to_string)
+    }
+
     /// Whether writing the trail has failed (nothing is recorded since).
     pub fn trail_failed(&self) -> bool {
         self.failed.is_some()

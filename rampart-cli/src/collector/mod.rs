@@ -20,6 +20,7 @@
 
 pub mod guard;
 pub mod inline;
+pub mod linked;
 pub mod policy_gen;
 pub mod server;
 
@@ -414,6 +415,9 @@ fn decide(
     enforced: bool,
     enforcing: bool,
 ) -> Record {
+    // A file the policy refuses by another of its names (a hard link):
+    // decided and recorded under that name too.
+    linked::Names::for_engine(engine).resolve(event);
     let tool = event.tool();
     let command = event.command();
     let url = event.url();

@@ -8,7 +8,8 @@
 //! tools the policy can never refuse, and the path screens of `read` and
 //! `write` ([`rampart_core::screen`]): an open is screened as its tool, a
 //! mutation as each of the paths and tools it is decided on (a rename's
-//! two ends as writes, a link's source as a read too). The library maps it read-only once
+//! two ends as writes, a link's source as a read too), and the refused
+//! files that have other names ([`super::linked`]). The library maps it read-only once
 //! per process (`RAMPART_POLICY_GEN` names it); the collector rewrites it
 //! in place through its own shared mapping, never truncates it, and
 //! replaces a stale one from an earlier collector by renaming a new file
@@ -66,12 +67,14 @@ fn contents(engine: &Engine, guard: &Guard) -> Vec<u8> {
             screens[i] = screen::build(&literals);
         }
     }
+    let names = super::linked::Names::for_engine(engine);
     let mut out = vec![0u8; generation::LEN];
     generation::write(
         &mut out,
         0,
         free,
         [screens[0].as_deref(), screens[1].as_deref()],
+        &names.published(),
     );
     out
 }
@@ -89,6 +92,13 @@ impl Refusals {
         Refusals {
             contents: contents(engine, guard),
         }
+    }
+
+    /// The name the policy refuses the file `(dev, ino)` by, when it is a
+    /// refused file with other names ([`super::linked`]).
+    pub fn other_name(&self, dev: u64, ino: u64) -> Option<String> {
+        generation::linked_name(&self.contents, dev, ino)
+            .map(|n| String::from_utf8_lossy(n).into_owned())
     }
 
     /// Whether the policy could refuse `event`, so that it must be decided

@@ -71,6 +71,9 @@ pub struct Engine {
     /// Some command pattern starts with `$PROJECT/`: only then is a
     /// command respelled (see [`project_command`]).
     project_commands: bool,
+    /// Which compiled engine this is, unique in the process
+    /// ([`Engine::serial`]).
+    serial: u64,
 }
 
 const NO_SLOT: u32 = u32::MAX;
@@ -443,7 +446,18 @@ impl Engine {
             slots: contains.info,
             glob_whole,
             tests,
+            serial: {
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
         })
+    }
+
+    /// A number no other engine compiled in this process has: what a cache
+    /// of facts derived from one engine (the files it refuses that have
+    /// other names) is keyed by.
+    pub fn serial(&self) -> u64 {
+        self.serial
     }
 
     /// The action when no policy is in scope or no rule fired.
@@ -554,6 +568,44 @@ impl Engine {
         out.sort();
         out.dedup();
         out
+    }
+
+    /// The path patterns of the rules that refuse calls of `tool` by name
+    /// (a deny or ask rule with a path condition; not the default action),
+    /// as what the files they refuse have in common: `Some(literals)` when
+    /// every such pattern contains a literal (a file none of whose names
+    /// contains one of them is refused by no such rule; an empty list: no
+    /// such rule), `None` when one has none (`**`, or a `$PROJECT`
+    /// pattern, spelled in a form absolute paths do not show); and the
+    /// literal starts of those anchored at a directory.
+    pub fn named_refusals(&self, tool: &str) -> (Option<Vec<String>>, Vec<String>) {
+        let mut literals = Some(Vec::new());
+        let mut starts = Vec::new();
+        for p in self.policies.iter().filter(|p| p.admits_tool(tool)) {
+            for r in &p.rules {
+                if matches!(r.action, Action::Allow | Action::Watch) {
+                    continue;
+                }
+                let When::Fields(f) = &r.when else {
+                    continue;
+                };
+                for i in f.path.clone().unwrap_or(0..0) {
+                    let glob = self.paths.glob(i);
+                    let spelled = glob.as_str().starts_with(PROJECT_PREFIX)
+                        || glob.as_str().starts_with(PARENTS_PREFIX);
+                    match glob.required_literal().filter(|_| !spelled) {
+                        Some(l) => literals.iter_mut().for_each(|v| v.push(l.clone())),
+                        None => literals = None,
+                    }
+                    starts.extend(glob.start_literal());
+                }
+            }
+        }
+        for v in [literals.as_mut(), Some(&mut starts)].into_iter().flatten() {
+            v.sort();
+            v.dedup();
+        }
+        (literals, starts)
     }
 
     /// Number of enabled policies.

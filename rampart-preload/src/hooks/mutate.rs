@@ -331,13 +331,26 @@ fn pinned(cx: &conn::Ctx, m: Mutation) -> c_int {
             return -1;
         }
     };
+    // A call that changes the file itself (or gives it a new name) through
+    // a hard link to a file the policy refuses by another name: decided
+    // on that name.
+    let mut reached = first.reached();
+    let changes_file = matches!(
+        op,
+        Op::Chmod | Op::Chown | Op::Utime | Op::Truncate | Op::Link
+    );
+    if changes_file && enforce::lists_other_names(cx.s) {
+        if let Some(name) = first.stat().and_then(|st| enforce::other_name(cx.s, &st)) {
+            reached = Reached::Named(name);
+        }
+    }
     let strings = report::Mutation {
         op,
         base: m.base,
         path: first.bytes(),
         new_base: m.new_base,
         second: second.as_ref().map_or(&[][..], |s| s.bytes()),
-        reached: first.reached(),
+        reached,
         new_reached: second
             .as_ref()
             .filter(|_| op.has_new_path())

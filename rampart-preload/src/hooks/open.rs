@@ -264,7 +264,8 @@ fn enforced(a: OpenArgs, copy: &PathCopy, real: &dyn Fn(*const c_char) -> c_int)
         return watched(a, copy, real);
     }
     let plain = plain(&a, copy);
-    if plain {
+    // (A file with another name the policy refuses is found on its pin.)
+    if plain && !enforce::lists_other_names(cx.s) {
         // A name the policy cannot refuse, opened following no link: the
         // file reached is the one named.
         match report::open_gate_if_screened(&cx, &mut conn, a.base(), copy.bytes(), a.flags) {
@@ -335,6 +336,12 @@ fn pinned(
         }
         Err(e) => return unreached(cx, conn, a, copy, e),
     };
+    if enforce::lists_other_names(cx.s) {
+        // A hard link to a file the policy refuses by another name.
+        if let Some(name) = sys::fstat(p).and_then(|st| enforce::other_name(cx.s, &st)) {
+            reached = Reached::Named(name);
+        }
+    }
     let gate = report::open_gate(cx, conn, a.base(), copy.bytes(), a.flags, reached);
     if gate == Gate::Refuse {
         sys::close(p);
