@@ -212,3 +212,72 @@ fn a_learned_policy_enforced_still_lists_directories_it_never_named() {
     // `calls_the_hooks_do_not_see_cannot_reach_what_the_policy_never_allows`.
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
 }
+
+/// A program that sandboxes itself with Landlock (as coding agents do for
+/// the commands they run) stays sandboxed under enforce: the calls rampart
+/// makes for it (those past the hooks, a static program's, the tracer's
+/// mutations) are made in the same domain, so the kernel refuses them as
+/// on a bare run, in the program and in a child it forks afterwards.
+#[test]
+fn a_program_that_sandboxes_itself_stays_sandboxed_under_enforce() {
+    let sb = Sandbox::new();
+    let allowed = sb.work().join("allowed");
+    std::fs::create_dir(&allowed).unwrap();
+    std::fs::write(allowed.join("ok"), "ok\n").unwrap();
+    let denied = sb.work().join("denied.txt");
+    let dynamic = sb.probe("landlocked", &[]);
+    let fixed = sb.probe_as("landlocked", "landlocked_static", &["-static"]);
+    for child in [false, true] {
+        let mut args = vec![allowed.as_os_str(), denied.as_os_str()];
+        if child {
+            args.push("child".as_ref());
+        }
+        std::fs::write(&denied, "keep\n").unwrap();
+        let bare = std::process::Command::new(&dynamic)
+            .args(&args)
+            .output()
+            .unwrap();
+        let expected = stdout(&bare);
+        if expected.starts_with("no landlock") {
+            skip("this kernel has no Landlock");
+            return;
+        }
+        let refused = format!("unlink {}: refused 13", denied.display());
+        assert!(expected.contains(&refused), "bare run: {expected}");
+        for (backend, probe) in [
+            ("preload", &dynamic),
+            ("preload", &fixed),
+            ("trace", &dynamic),
+            ("trace", &fixed),
+        ] {
+            std::fs::write(&denied, "keep\n").unwrap();
+            let o = sb
+                .rampart()
+                .args(["run", "--quiet", "--mode", "enforce", "--backend", backend])
+                .arg("--")
+                .arg(probe)
+                .args(&args)
+                .output()
+                .unwrap();
+            assert_eq!(
+                stdout(&o),
+                expected,
+                "{backend} {} (child: {child}): {}",
+                probe.display(),
+                stderr(&o)
+            );
+            assert_eq!(std::fs::read_to_string(&denied).unwrap(), "keep\n");
+        }
+    }
+    // What the kernel refused is in the trail as the program saw it.
+    let kernel_refused = sb
+        .records()
+        .iter()
+        .filter(|r| r["request"]["path"] == denied.to_str().unwrap())
+        .filter(|r| r["request"]["outcome"] == "EACCES")
+        .count();
+    assert!(
+        kernel_refused >= 8,
+        "{kernel_refused} refusals in the trail"
+    );
+}

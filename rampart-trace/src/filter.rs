@@ -230,6 +230,10 @@ pub fn build(spec: &FilterSpec) -> Vec<sock_filter> {
     }
     if spec.enforce {
         p.enforce_refusals();
+        // A Landlock domain a process puts itself in, which the mutations
+        // the supervisor makes for it take on too.
+        p.jump(JEQ_K, nr::LANDLOCK_RESTRICT_SELF as u32, 0, 1);
+        p.stmt(RET_K, RET_TRACE);
     }
     // utimensat(dirfd, path, times, flags) with a NULL path changes the
     // times of the descriptor's file (futimens, `touch`): opened, and
@@ -280,6 +284,10 @@ pub fn unhooked(enforce: bool) -> Vec<sock_filter> {
             p.jump(JEQ_K, *n as u32, 0, 1);
             p.stmt(RET_K, RET_NOTIFY);
         }
+        // A Landlock domain a process puts itself in, which the handler's
+        // calls for it take on too.
+        p.jump(JEQ_K, nr::LANDLOCK_RESTRICT_SELF as u32, 0, 1);
+        p.stmt(RET_K, RET_NOTIFY);
         // And the prctl calls that lower capabilities at the next exec
         // (the bounding set, ambient ones) or change how they are kept.
         p.jump(JEQ_K, nr::PRCTL as u32, 0, 5);

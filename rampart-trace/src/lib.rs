@@ -45,6 +45,7 @@
 mod calls;
 mod dirfds;
 mod dns;
+mod domains;
 mod filter;
 mod latency;
 mod linked;

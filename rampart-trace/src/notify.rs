@@ -160,6 +160,18 @@ pub fn serve(
             continue;
         }
         first = false;
+        if nr == nr::LANDLOCK_RESTRICT_SELF {
+            // Not a watched call: the calls made here for this process
+            // from now on are confined as it confines itself. (Before it
+            // runs: its ruleset may be closed once it did.)
+            if let Some(p) = &proxy {
+                let tid = req.pid as i32;
+                let tgid = procfs::tgid(tid).unwrap_or(tid);
+                p.restricting(tid, tgid, req.data.args[0] as i32);
+            }
+            answer(fd, req.id, Answer::Continue);
+            continue;
+        }
         // (A prctl comes here only for capabilities: see the filter.)
         if nr::CREDENTIALS.contains(&nr) || nr == nr::PRCTL {
             // Not a watched call: the opens made from now on take each
@@ -427,7 +439,7 @@ impl Handler<'_, '_> {
             // Somewhere else than decided: decided again there first.
             Some(Ok(m)) => match crate::mutate::decided_again(event, &m, &mut *self.sink) {
                 Some(Verdict::Deny { errno }) => Err(Opened::Failed(errno)),
-                _ => proxy.mutate(tid, m),
+                _ => proxy.mutate(tid, tgid, m),
             },
         };
         match made {

@@ -71,6 +71,34 @@ fn parse_stat_ppid(stat: &[u8]) -> Option<i32> {
     fields.next()?.parse().ok()
 }
 
+/// When the process started, in clock ticks since boot (field 22 of
+/// `/proc/PID/stat`): with its pid, what tells it from a later process
+/// that got the same pid.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = read_small(&format!("/proc/{pid}/stat")).ok()?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
+    // Field 3 (state) is the first after the name; starttime is field 22.
+    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether thread `tid` may confine itself with Landlock: it has
+/// `no_new_privs`, or `CAP_SYS_ADMIN` (from `/proc/TID/status`).
+pub fn may_restrict_self(tid: i32) -> bool {
+    let Ok(status) = read_small(&format!("/proc/{tid}/status")) else {
+        return false;
+    };
+    let status = String::from_utf8_lossy(&status);
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+    };
+    let cap_eff = field("CapEff:").and_then(|v| u64::from_str_radix(v, 16).ok());
+    field("NoNewPrivs:") == Some("1") || cap_eff.is_some_and(|c| c & (1 << 21) != 0)
+}
+
 /// The thread group (process) id of thread `tid`, from `/proc/TID/status`.
 pub fn tgid(tid: i32) -> io::Result<i32> {
     let status = read_small(&format!("/proc/{tid}/status"))?;

@@ -33,16 +33,19 @@
 //! follow, is pinned with `O_PATH` on the handler's thread first. `O_PATH`
 //! opens are not Landlock's to refuse, in the caller either.
 
+use std::collections::HashMap;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
+use std::rc::Rc;
 use std::sync::{mpsc, Arc};
 
 use rampart_core::event::name_from_bytes;
 use rampart_core::path;
 
 use crate::calls::OpenArgs;
+use crate::domains::Domains;
 use crate::links;
 use crate::ChildSetup;
 
@@ -207,18 +210,43 @@ impl Opener {
     /// caller's), confined by `confine` (a setup that answers 0 or an
     /// errno, the floor) before it takes any job.
     fn thread(confine: Option<ChildSetup>) -> io::Result<Opener> {
+        Opener::confined(confine, Vec::new())
+    }
+
+    /// [`Opener::thread`], then restricted with each of `rulesets` in
+    /// turn (a Landlock domain a process of the tree put itself in, see
+    /// `crate::domains`).
+    fn confined(confine: Option<ChildSetup>, rulesets: Vec<OwnedFd>) -> io::Result<Opener> {
         let (jobs, take) = mpsc::channel::<Job>();
         let (ready, started) = mpsc::sync_channel::<i32>(1);
         std::thread::Builder::new()
             .name("maker".into())
             .spawn(move || {
                 // SAFETY: plain unshare and umask of this thread's own.
-                let errno = if unsafe { libc::unshare(libc::CLONE_FS) } != 0 {
+                let mut errno = if unsafe { libc::unshare(libc::CLONE_FS) } != 0 {
                     errno()
                 } else {
                     unsafe { libc::umask(0) };
                     confine.map_or(0, |(setup, arg)| setup(arg))
                 };
+                if errno == 0 && !rulesets.is_empty() {
+                    // SAFETY: prctl and landlock_restrict_self on this
+                    // thread, with rulesets we own.
+                    unsafe {
+                        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                            errno = self::errno();
+                        }
+                        for r in &rulesets {
+                            if errno == 0
+                                && libc::syscall(libc::SYS_landlock_restrict_self, r.as_raw_fd(), 0)
+                                    != 0
+                            {
+                                errno = self::errno();
+                            }
+                        }
+                    }
+                    drop(rulesets);
+                }
                 let _ = ready.send(errno);
                 if errno != 0 {
                     return;
@@ -265,7 +293,15 @@ pub(crate) struct Maker {
     /// Whether this process may take on another's credentials.
     privileged: bool,
     opener: Opener,
+    confine: Option<ChildSetup>,
+    /// The Landlock domains processes of the tree put themselves in, and a
+    /// thread confined like each (by the domain's address).
+    domains: std::cell::RefCell<Domains>,
+    confined: std::cell::RefCell<HashMap<usize, Rc<Opener>>>,
 }
+
+/// Most threads kept for the domains processes of the tree are in.
+const CONFINED_MAX: usize = 32;
 
 impl Maker {
     /// Calls made on this thread (`thread: false`; the process's umask
@@ -289,7 +325,54 @@ impl Maker {
             // SAFETY: geteuid always succeeds.
             privileged: unsafe { libc::geteuid() } == 0,
             opener,
+            confine,
+            domains: Default::default(),
+            confined: Default::default(),
         })
+    }
+
+    /// Thread `tid` of `tgid` is about to restrict itself with the
+    /// Landlock ruleset `fd`: the calls made for it from then on are
+    /// confined the same way (`crate::domains`).
+    pub fn restricting(&self, tid: i32, tgid: i32, fd: i32) {
+        self.domains.borrow_mut().restricting(tid, tgid, fd);
+    }
+
+    /// Run `f` where calls for process `tgid` are made: on a thread in its
+    /// Landlock domain when it confined itself (or inherited one), else
+    /// on the usual one. `Err(Opened::Continue)` when its domain cannot be
+    /// taken on here: the caller's kernel call then runs as it is.
+    fn run_for<R: Send + 'static>(
+        &self,
+        tgid: i32,
+        f: impl FnOnce() -> Result<R, i32> + Send + 'static,
+    ) -> Result<Result<R, i32>, Opened> {
+        let Some(domain) = self.domains.borrow_mut().of(tgid) else {
+            return Ok(self.opener.run(f));
+        };
+        let key = Rc::as_ptr(&domain) as usize;
+        let known = self.confined.borrow().get(&key).cloned();
+        let opener = match known {
+            Some(o) => o,
+            None => {
+                let rulesets = domain
+                    .rulesets
+                    .iter()
+                    .map(|r| r.try_clone())
+                    .collect::<io::Result<Vec<_>>>()
+                    .map_err(|_| Opened::Continue)?;
+                let o = Rc::new(
+                    Opener::confined(self.confine, rulesets).map_err(|_| Opened::Continue)?,
+                );
+                let mut confined = self.confined.borrow_mut();
+                if confined.len() >= CONFINED_MAX {
+                    confined.clear();
+                }
+                confined.insert(key, Rc::clone(&o));
+                o
+            }
+        };
+        Ok(opener.run(f))
     }
 
     /// A process of the tree is changing its credentials: take each
@@ -334,15 +417,19 @@ impl Maker {
     /// Make a mutation for thread `tid` as it was decided
     /// (`crate::mutate`): its return value or errno; `Err(None)`: let it
     /// continue (or nobody waits).
-    pub(crate) fn mutate(&self, tid: i32, m: crate::mutate::Mutation) -> Result<i64, Opened> {
+    pub(crate) fn mutate(
+        &self,
+        tid: i32,
+        tgid: i32,
+        m: crate::mutate::Mutation,
+    ) -> Result<i64, Opened> {
         let (wear, umask) = self.wear_for(tid, m.creates())?;
-        self.opener
-            .run(move || {
-                let _worn = wear.on()?;
-                Ok(m.make(umask))
-            })
-            .unwrap_or_else(Err)
-            .map_err(Opened::Failed)
+        self.run_for(tgid, move || {
+            let _worn = wear.on()?;
+            Ok(m.make(umask))
+        })?
+        .unwrap_or_else(Err)
+        .map_err(Opened::Failed)
     }
 }
 
@@ -386,8 +473,18 @@ impl Proxy {
     }
 
     /// [`Maker::mutate`] with this proxy's maker.
-    pub(crate) fn mutate(&self, tid: i32, m: crate::mutate::Mutation) -> Result<i64, Opened> {
-        self.maker.mutate(tid, m)
+    pub(crate) fn mutate(
+        &self,
+        tid: i32,
+        tgid: i32,
+        m: crate::mutate::Mutation,
+    ) -> Result<i64, Opened> {
+        self.maker.mutate(tid, tgid, m)
+    }
+
+    /// [`Maker::restricting`] with this proxy's maker.
+    pub fn restricting(&self, tid: i32, tgid: i32, fd: i32) {
+        self.maker.restricting(tid, tgid, fd);
     }
 
     /// Open `args` for thread `tid` of `tgid`, whose notification is `id`.
@@ -415,15 +512,15 @@ impl Proxy {
             Err(not) => return not,
         };
         let attempt = |args: &OpenArgs| {
+            let start = self.pin_callers_own(tid, tgid, args, &wear)?;
+            let (moved, worn) = (args.clone(), wear.clone());
             let got = self
-                .pin_callers_own(tid, tgid, args, &wear)
-                .and_then(|start| {
-                    let (args, wear) = (args.clone(), wear.clone());
-                    self.maker.opener.run(move || {
-                        let _worn = wear.on()?;
-                        open_as(start, &args, umask)
-                    })
-                })?;
+                .maker
+                .run_for(tgid, move || {
+                    let _worn = worn.on()?;
+                    open_as(start, &moved, umask)
+                })
+                .map_err(|_| Unconfined)??;
             // Its name, read once for both checks below.
             let link = std::fs::read_link(format!("/proc/self/fd/{}", got.0.as_raw_fd())).ok();
             match ours(&got.0, link.as_deref()) {
@@ -452,6 +549,7 @@ impl Proxy {
             Ok(o) => o,
             Err(Ours(_)) => return Opened::Failed(libc::EACCES),
             Err(Errno(errno)) => return Opened::Failed(errno),
+            Err(Unconfined) => return Opened::Continue,
         };
         // The file reached, decided again when it has another name; then
         // the truncation the open asked for.
@@ -476,7 +574,7 @@ impl Proxy {
         if fifo_wait {
             // A thread of the opener's waits for the other end, and answers.
             let listener = Arc::clone(&self.listener);
-            let spawned = self.maker.opener.run(move || {
+            let spawned = self.maker.run_for(tgid, move || {
                 let _worn = wear.on()?;
                 std::thread::Builder::new()
                     .name("fifo-open".into())
@@ -493,17 +591,19 @@ impl Proxy {
                     .map_err(|_| libc::EAGAIN)
             });
             return match spawned {
-                Ok(()) => Opened::Waiting,
-                Err(errno) => Opened::Failed(errno),
+                Ok(Ok(())) => Opened::Waiting,
+                Ok(Err(errno)) => Opened::Failed(errno),
+                Err(not) => not,
             };
         }
         let fd = if flags & libc::O_TRUNC != 0 {
-            match self.maker.opener.run(move || {
+            match self.maker.run_for(tgid, move || {
                 let _worn = wear.on()?;
                 truncate_if_asked(&fd, flags).map(|()| fd)
             }) {
-                Ok(fd) => fd,
-                Err(errno) => return Opened::Failed(errno),
+                Ok(Ok(fd)) => fd,
+                Ok(Err(errno)) => return Opened::Failed(errno),
+                Err(not) => return not,
             }
         } else {
             fd
@@ -602,8 +702,10 @@ fn ours(fd: &OwnedFd, link: Option<&Path>) -> Option<Option<String>> {
 enum Failure {
     Errno(i32),
     Ours(Option<String>),
+    /// The caller's Landlock domain cannot be taken on here.
+    Unconfined,
 }
-use Failure::{Errno, Ours};
+use Failure::{Errno, Ours, Unconfined};
 
 impl From<i32> for Failure {
     fn from(errno: i32) -> Failure {

@@ -66,6 +66,7 @@ pub mod nr {
     pub const UTIMENSAT: i64 = libc::SYS_utimensat as i64;
     pub const CLOSE: i64 = libc::SYS_close as i64;
     pub const PRCTL: i64 = libc::SYS_prctl as i64;
+    pub const LANDLOCK_RESTRICT_SELF: i64 = libc::SYS_landlock_restrict_self as i64;
     pub const OPEN_BY_HANDLE_AT: i64 = libc::SYS_open_by_handle_at as i64;
     pub const CLONE: i64 = libc::SYS_clone as i64;
     pub const CLONE3: i64 = libc::SYS_clone3 as i64;

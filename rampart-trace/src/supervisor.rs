@@ -516,6 +516,14 @@ impl<'a> Supervisor<'a> {
         self.threads.insert(tid, thread);
 
         let tgid = self.tgid_of(tid);
+        if nr == nr::LANDLOCK_RESTRICT_SELF {
+            // (Enforce mode only.) The mutations made here for this process
+            // from now on are confined as it confines itself.
+            if let Some(maker) = self.maker() {
+                maker.restricting(tid, tgid, args[0] as i32);
+            }
+            return Resume::Cont;
+        }
         let pending = match nr {
             n if n == nr::CHDIR || n == nr::FCHDIR => {
                 if let Some(p) = self.calls.procs.get_mut(&tgid) {
@@ -848,16 +856,13 @@ impl<'a> Supervisor<'a> {
         event: &Event,
     ) -> Option<Result<i64, i32>> {
         let strings = self.calls.mutation_args.take()?;
-        let maker = self
-            .maker
-            .get_or_insert_with(|| Maker::new(true, self.opts.child_setup, true).map_err(drop))
-            .as_ref()
-            .ok()?;
+        self.maker()?;
+        let maker = self.maker.as_ref()?.as_ref().ok()?;
         let result = match crate::mutate::prepare(tid, tgid, nr, args, &strings)? {
             // Somewhere else than decided: decided again there first.
             Ok(m) => match crate::mutate::decided_again(event, &m, &mut *self.sink) {
                 Some(Verdict::Deny { errno }) => Err(errno),
-                _ => match maker.mutate(tid, m) {
+                _ => match maker.mutate(tid, tgid, m) {
                     Ok(val) => Ok(val),
                     Err(Opened::Failed(errno)) => Err(errno),
                     Err(_) => return None,
@@ -871,6 +876,15 @@ impl<'a> Supervisor<'a> {
             unsafe { libc::kill(tid, libc::SIGKILL) };
         }
         Some(result)
+    }
+
+    /// Where mutations are made for the tree (made on first use).
+    fn maker(&mut self) -> Option<&Maker> {
+        let setup = self.opts.child_setup;
+        self.maker
+            .get_or_insert_with(|| Maker::new(true, setup, true).map_err(drop))
+            .as_ref()
+            .ok()
     }
 
     /// A rename worked: any cached directory (a cwd, a directory
