@@ -1390,3 +1390,154 @@ fn a_hard_link_made_before_the_run_reaches_nothing_on_both_backends() {
     let verify = sb.rampart().args(["audit", "verify"]).output().unwrap();
     assert!(verify.status.success(), "{}", stdout(&verify));
 }
+
+/// Calls outside the watched set that would get around the decisions:
+/// a seccomp filter of the program's own whose listener answers
+/// "continue" (it outranks the tracer's `SECCOMP_RET_TRACE`), mounts and
+/// namespaces through the 32-bit entry (`int 0x80`), `acct` (the kernel
+/// appends to any file) and `fanotify_init` (descriptors of the files
+/// other processes open). Each fails under enforce on both backends, the
+/// secret's read that follows is refused and recorded, and the secret is
+/// unchanged. (The filter refuses these calls itself: they are no calls
+/// the trail records.)
+#[test]
+fn calls_that_get_around_the_decisions_fail_on_both_backends() {
+    let fx = Fixture::new();
+    let dir = fx.sb.work();
+    let [dynamic, fixed] = fx.both_builds("inline");
+    let ops: [(&str, &std::ffi::OsStr, i32); 4] = [
+        ("mount32", dir.as_os_str(), libc::ENOSYS),
+        ("acct", fx.secret.as_ref(), libc::EPERM),
+        ("fanotify", "-".as_ref(), libc::EPERM),
+        ("listener", fx.secret.as_ref(), libc::EBUSY),
+    ];
+    for (backend, probe) in [
+        ("preload", &dynamic),
+        ("preload", &fixed),
+        ("trace", &dynamic),
+        ("trace", &fixed),
+    ] {
+        for (op, arg, errno) in ops {
+            // The secret's read after each (the listener, when it was
+            // made, would let it through).
+            let args = [op.as_ref(), arg, "read".as_ref(), fx.secret.as_ref()];
+            let o = fx.enforce_program(backend, probe, &args);
+            let out = stdout(&o);
+            let refused = format!("{op} {}: refused {errno}\n", arg.to_string_lossy());
+            assert!(
+                out.contains(&refused),
+                "{backend} {}: {out}{}",
+                probe.display(),
+                stderr(&o)
+            );
+            assert!(!out.contains("leaked"), "{backend}: {out}");
+            assert_eq!(std::fs::read_to_string(&fx.secret).unwrap(), SECRET);
+        }
+    }
+    let denied_reads = fx
+        .sb
+        .records()
+        .iter()
+        .filter(|r| r["request"]["path"] == fx.secret.as_str() && r["tool"] == "read")
+        .filter(|r| r["decision"]["action"] == "deny" && r["request"]["blocked"] == true)
+        .count();
+    assert!(denied_reads >= 16, "{denied_reads} refused reads recorded");
+}
+
+/// A descriptor opened for reading is enough to change a file no write
+/// may touch: `fchmod` and `fchown` are decided as `chmod` and `chown` of
+/// the descriptor's file, through the hooks, past them and under trace;
+/// refused, recorded, and the file unchanged; allowed ones still work.
+#[test]
+fn a_descriptor_opened_for_reading_changes_nothing_protected_on_both_backends() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let sb = Sandbox::new();
+    let guarded = sb.work().join("guarded.txt");
+    let free = sb.work().join("free.txt");
+    let policy = sb.path("policy.yaml");
+    std::fs::write(
+        &policy,
+        r#"version: "1"
+default_action: allow
+policies:
+  - name: guarded
+    match:
+      tool: ["write"]
+    rules:
+      - action: deny
+        when:
+          path_matches: ["**/guarded.txt"]
+"#,
+    )
+    .unwrap();
+    let dynamic = sb.probe("inline", &[]);
+    let fixed = sb.probe_as("inline", "inline_static", &["-static"]);
+    let g = guarded.as_os_str();
+    for (backend, probe) in [
+        ("preload", &dynamic),
+        ("preload", &fixed),
+        ("trace", &dynamic),
+        ("trace", &fixed),
+    ] {
+        std::fs::write(&guarded, "keep\n").unwrap();
+        std::fs::set_permissions(&guarded, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::write(&free, "free\n").unwrap();
+        std::fs::set_permissions(&free, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let before = std::fs::metadata(&guarded).unwrap();
+        let o = sb
+            .rampart()
+            .args(["run", "--quiet", "--mode", "enforce", "--backend", backend])
+            .arg("--policy")
+            .arg(&policy)
+            .arg("--")
+            .arg(probe)
+            .args(["fchmod".as_ref(), g, "fchown".as_ref(), g])
+            .args(["fchmod".as_ref(), free.as_os_str()])
+            .output()
+            .unwrap();
+        let out = stdout(&o);
+        for op in ["fchmod", "fchown"] {
+            let refused = format!("{op} {}: refused {}\n", guarded.display(), libc::EPERM);
+            assert!(out.contains(&refused), "{backend}: {out}{}", stderr(&o));
+        }
+        assert!(
+            out.contains(&format!("fchmod {}: ok", free.display())),
+            "{backend}: {out}"
+        );
+        let after = std::fs::metadata(&guarded).unwrap();
+        assert_eq!(
+            (after.mode(), after.uid(), after.gid()),
+            (before.mode(), before.uid(), before.gid()),
+            "{backend}: the guarded file changed"
+        );
+        assert_eq!(std::fs::metadata(&free).unwrap().mode() & 0o777, 0o777);
+    }
+    // Through the hooks too: a dynamic program's libc fchmod.
+    std::fs::set_permissions(&guarded, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = sb
+        .rampart()
+        .args(["run", "--quiet", "--mode", "enforce", "--policy"])
+        .arg(&policy)
+        .args([
+            "--",
+            "python3",
+            "-c",
+            "import os, sys\nfd = os.open(sys.argv[1], os.O_RDONLY)\ntry:\n    os.fchmod(fd, 0o777)\n    print('changed')\nexcept PermissionError:\n    print('refused')",
+        ])
+        .arg(&guarded)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o), "refused\n", "{}", stderr(&o));
+    assert_eq!(std::fs::metadata(&guarded).unwrap().mode() & 0o777, 0o644);
+    let records = sb.records();
+    for op in ["chmod", "chown"] {
+        let refused = records
+            .iter()
+            .filter(|r| {
+                r["request"]["op"] == op && r["request"]["path"] == guarded.to_str().unwrap()
+            })
+            .filter(|r| r["decision"]["action"] == "deny" && r["request"]["blocked"] == true)
+            .count();
+        assert!(refused >= 4, "{op}: {refused} refusals recorded");
+    }
+}

@@ -167,6 +167,8 @@ reals! {
     chmod: fn(*const c_char, mode_t) -> c_int;
     lchmod: fn(*const c_char, mode_t) -> c_int;
     fchmodat: fn(c_int, *const c_char, mode_t, c_int) -> c_int;
+    fchmod: fn(c_int, mode_t) -> c_int;
+    fchown: fn(c_int, uid_t, gid_t) -> c_int;
     chown: fn(*const c_char, uid_t, gid_t) -> c_int;
     lchown: fn(*const c_char, uid_t, gid_t) -> c_int;
     fchownat: fn(c_int, *const c_char, uid_t, gid_t, c_int) -> c_int;

@@ -367,19 +367,24 @@ impl<'a> Calls<'a> {
     ) -> Option<Event> {
         let dirfd = |d: Option<usize>| d.map_or(AT_FDCWD, |i| args[i] as i32);
         let (dir, at) = layout.path;
-        if args[at] == 0 {
+        if args[at] == 0 && !layout.on_descriptor {
             return None;
         }
-        let (mut path, mut truncated) = self.path_arg(tid, tgid, dirfd(dir), args[at]);
+        let (mut path, mut truncated) = if layout.on_descriptor {
+            self.last_raw.clear();
+            (String::new(), false)
+        } else {
+            self.path_arg(tid, tgid, dirfd(dir), args[at])
+        };
         let mut strings = MutationArgs {
             path: std::mem::take(&mut self.last_raw),
             ..MutationArgs::default()
         };
-        if path.is_empty()
-            && layout
+        let empty_path = layout.on_descriptor
+            || layout
                 .empty_path_flags
-                .is_some_and(|i| args[i] & AT_EMPTY_PATH != 0)
-        {
+                .is_some_and(|i| args[i] & AT_EMPTY_PATH != 0);
+        if path.is_empty() && empty_path {
             // The descriptor's own file (the cwd for AT_FDCWD), as under preload.
             path = self.base_dir(tid, tgid, dirfd(dir));
         }

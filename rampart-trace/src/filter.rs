@@ -62,6 +62,20 @@ const NAMESPACE_CALLS: &[i64] = &[
     nr::MOUNT_SETATTR,
 ];
 
+/// The calls enforcement refuses because the kernel would write or hand
+/// over a file for them with no path for an interceptor to decide:
+/// `acct` (process accounting appended to any file) and `fanotify_init`
+/// (descriptors of the files other processes open).
+const BEHIND_THE_BACK_CALLS: &[i64] = &[nr::ACCT, nr::FANOTIFY_INIT];
+
+/// `SECCOMP_SET_MODE_FILTER` and `SECCOMP_FILTER_FLAG_NEW_LISTENER`: a
+/// filter of the program's own whose notifications a thread of its own
+/// answers outranks the supervisor's `SECCOMP_RET_TRACE`, so the calls it
+/// catches would run unseen.
+const SET_MODE_FILTER: u32 = 1;
+const NEW_LISTENER: u32 = 1 << 3;
+const RET_EBUSY: u32 = libc::SECCOMP_RET_ERRNO | libc::EBUSY as u32;
+
 /// `CLONE_NEWNS | CLONE_NEWUSER`: a new mount namespace, or a user
 /// namespace in which the process may make one.
 const NEW_NAMESPACE_FLAGS: u32 = (libc::CLONE_NEWNS | libc::CLONE_NEWUSER) as u32;
@@ -181,7 +195,7 @@ impl Program {
         self.stmt(RET_K, RET_ENOSYS);
         self.jump(JEQ_K, nr::OPEN_BY_HANDLE_AT as u32, 0, 1);
         self.stmt(RET_K, RET_EPERM);
-        for n in NAMESPACE_CALLS {
+        for n in NAMESPACE_CALLS.iter().chain(BEHIND_THE_BACK_CALLS) {
             self.jump(JEQ_K, *n as u32, 0, 1);
             self.stmt(RET_K, RET_EPERM);
         }
@@ -200,6 +214,20 @@ impl Program {
         self.jump(JEQ_K, 0, 0, 1);
         self.stmt(RET_K, RET_SUCCEED);
         // Another prctl: the number again for what follows.
+        self.stmt(LD_W_ABS, OFF_NR);
+    }
+
+    /// A seccomp filter with a listener of the program's own fails with
+    /// `EBUSY` (as the kernel answers when the tree's filters have one
+    /// already, which the filter of unhooked calls does), with the syscall
+    /// number loaded again after.
+    fn no_other_listener(&mut self) {
+        self.jump(JEQ_K, nr::SECCOMP as u32, 0, 6);
+        self.stmt(LD_W_ABS, off_arg_lo(0));
+        self.jump(JEQ_K, SET_MODE_FILTER, 0, 3);
+        self.stmt(LD_W_ABS, off_arg_lo(1));
+        self.jump(JSET_K, NEW_LISTENER, 0, 1);
+        self.stmt(RET_K, RET_EBUSY);
         self.stmt(LD_W_ABS, OFF_NR);
     }
 
@@ -228,6 +256,7 @@ pub fn build(spec: &FilterSpec) -> Vec<sock_filter> {
         p.jump(JEQ_K, *n as u32, 0, 1);
         p.stmt(RET_K, RET_TRACE);
     }
+    p.no_other_listener();
     if spec.enforce {
         p.enforce_refusals();
         // A Landlock domain a process puts itself in, which the mutations

@@ -208,6 +208,19 @@ fn plan(nr: i64, a: &[u64; 6]) -> Option<Plan> {
             flags: a[4] as i32,
         },
         n if n == libc::SYS_truncate as i64 => Plan::Truncate { len: a[1] as i64 },
+        // The descriptor's own file, as `fchmodat2`/`fchownat` with
+        // `AT_EMPTY_PATH` name it.
+        n if n == libc::SYS_fchmod as i64 => Plan::Chmod {
+            dir: fd(0),
+            mode: a[1] as u32,
+            flags: libc::AT_EMPTY_PATH,
+        },
+        n if n == libc::SYS_fchown as i64 => Plan::Chown {
+            dir: fd(0),
+            uid: a[1] as u32,
+            gid: a[2] as u32,
+            flags: libc::AT_EMPTY_PATH,
+        },
         n if n == libc::SYS_utimensat as i64 => Plan::Utime {
             dir: fd(0),
             times: times(a[2], Times::Spec),

@@ -1,7 +1,9 @@
 //! The mutation syscalls: those that change the file system without
 //! opening a file (`unlinkat`, `renameat2`, `linkat`, `symlinkat`,
 //! `mkdirat`, `fchmodat`, `fchmodat2`, `fchownat`, `truncate`, `utimensat`,
-//! and on x86_64 the older `unlink`, `rmdir`, `rename`, `link`, `symlink`,
+//! `fchmod` and `fchown` (which change the file a descriptor holds: one
+//! opened for reading is enough to change a file no write may touch), and
+//! on x86_64 the older `unlink`, `rmdir`, `rename`, `link`, `symlink`,
 //! `mkdir`, `chmod`, `chown`, `lchown`, `utime`, `utimes`, `futimesat`),
 //! the op each is recorded as, and which of its arguments hold what.
 //!
@@ -24,6 +26,9 @@ pub struct Layout {
     /// The flags argument in which `AT_EMPTY_PATH` makes an empty path
     /// name the descriptor's own file.
     pub empty_path_flags: Option<usize>,
+    /// No path argument: the call changes the file of the descriptor in
+    /// argument `path.0` (`fchmod`, `fchown`).
+    pub on_descriptor: bool,
 }
 
 const fn one(op: Op, dir: Option<usize>, path: usize) -> Layout {
@@ -33,6 +38,7 @@ const fn one(op: Op, dir: Option<usize>, path: usize) -> Layout {
         new_path: None,
         target: None,
         empty_path_flags: None,
+        on_descriptor: false,
     }
 }
 
@@ -49,6 +55,7 @@ const fn two(
         new_path: Some((new_dir, new)),
         target: None,
         empty_path_flags: None,
+        on_descriptor: false,
     }
 }
 
@@ -59,6 +66,18 @@ const fn symlink(target: usize, dir: Option<usize>, link: usize) -> Layout {
         new_path: None,
         target: Some(target),
         empty_path_flags: None,
+        on_descriptor: false,
+    }
+}
+
+const fn on_descriptor(op: Op) -> Layout {
+    Layout {
+        op,
+        path: (Some(0), 0),
+        new_path: None,
+        target: None,
+        empty_path_flags: None,
+        on_descriptor: true,
     }
 }
 
@@ -97,6 +116,8 @@ const AT: &[(i64, Layout)] = &[
         empty_path(one(Op::Chown, Some(0), 1), 4),
     ),
     (libc::SYS_truncate as i64, one(Op::Truncate, None, 0)),
+    (libc::SYS_fchmod as i64, on_descriptor(Op::Chmod)),
+    (libc::SYS_fchown as i64, on_descriptor(Op::Chown)),
     // With a NULL path it works on the descriptor (futimens): the filter
     // lets that through untraced.
     (libc::SYS_utimensat as i64, one(Op::Utime, Some(0), 1)),

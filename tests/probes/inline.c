@@ -31,6 +31,17 @@
  *   spawnopen PATH posix_spawn of /bin/cat with PATH opened as its stdin by
  *                 a file action (libc opens it in the child, past any hook
  *                 of open): "ok" once cat ran, which prints the file
+ *   listener PATH a seccomp filter of its own (no_new_privs) that sends
+ *                 openat to a listener a thread of its own answers
+ *                 "continue", then openat(PATH) and read: "leaked" when the
+ *                 file was read (the filter stays: make it the last op)
+ *   mount32 DIR   with 32-bit system calls (int 0x80): a new user and mount
+ *                 namespace, DIR bound onto DIR/../view, then reads
+ *                 view/secret.txt: "leaked" when read
+ *   acct PATH     acct(PATH): process accounting appended to PATH ("ok")
+ *   fanotify -    fanotify_init(FAN_CLASS_CONTENT): "ok" when it worked
+ *   fchmod PATH   opens PATH read-only, then fchmod(fd, 0777): "ok"
+ *   fchown PATH   opens PATH read-only, then fchown(fd, 1234, 1234): "ok"
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -40,6 +51,15 @@
 #include <string.h>
 #include <spawn.h>
 #include <sys/syscall.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <stddef.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
 #include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -113,6 +133,92 @@ static void proc_self(void) {
     long proc = raw(SYS_openat, AT_FDCWD, (long)"/proc", O_RDONLY | O_DIRECTORY, 0);
     whose("self/status from /proc", raw(SYS_openat, proc, (long)"self/status", O_RDONLY, 0));
     close((int)proc);
+}
+
+static int own_listener_fd = -1;
+
+/* Answers every notification of the program's own filter: "continue". */
+static void *answer_continue(void *arg) {
+    (void)arg;
+    for (;;) {
+        struct seccomp_notif req;
+        struct seccomp_notif_resp resp;
+        memset(&req, 0, sizeof req);
+        if (ioctl(own_listener_fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) {
+            if (errno == EINTR || errno == ENOENT)
+                continue;
+            return NULL;
+        }
+        memset(&resp, 0, sizeof resp);
+        resp.id = req.id;
+        resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        ioctl(own_listener_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+    }
+}
+
+/* read PATH's first bytes with openat: 0 when read, else -errno. */
+static long read_first(long dirfd, const char *path) {
+    long fd = raw(SYS_openat, dirfd, (long)path, O_RDONLY, 0);
+    if (fd < 0)
+        return fd;
+    char buf[16];
+    long n = raw(SYS_read, fd, (long)buf, sizeof buf, 0);
+    raw(SYS_close, fd, 0, 0, 0);
+    return n > 0 ? 0 : -5;
+}
+
+static long own_listener(const char *path) {
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof f / sizeof f[0], f};
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    long l = raw(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                 (long)&prog, 0);
+    if (l < 0)
+        return l;
+    own_listener_fd = (int)l;
+    pthread_t t;
+    pthread_create(&t, NULL, answer_continue, NULL);
+    return read_first(AT_FDCWD, path);
+}
+
+#if defined(__x86_64__)
+/* A 32-bit system call (int 0x80): its pointers must lie below 4 GiB. */
+static long sys32(long n, long a, long b, long c, long d, long e) {
+    long r;
+    __asm__ volatile("push %%rbx\n\tmov %2, %%rbx\n\tint $0x80\n\tpop %%rbx"
+                     : "=a"(r)
+                     : "a"(n), "r"(a), "c"(b), "d"(c), "S"(d), "D"(e)
+                     : "memory");
+    return r;
+}
+#endif
+
+static long mount32(const char *dir) {
+#if defined(__x86_64__)
+    char *low = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
+                     -1, 0);
+    if (low == MAP_FAILED)
+        return -errno;
+    snprintf(low, 4096, "%s", dir);
+    snprintf(low + 4096, 4096, "%s/../view", dir);
+    long r = sys32(310 /* unshare */, CLONE_NEWUSER | CLONE_NEWNS, 0, 0, 0, 0);
+    if (r < 0)
+        return r;
+    r = sys32(21 /* mount */, (long)low, (long)(low + 4096), 0, MS_BIND, 0);
+    if (r < 0)
+        return r;
+    char secret[4200];
+    snprintf(secret, sizeof secret, "%s/secret.txt", low + 4096);
+    return read_first(AT_FDCWD, secret);
+#else
+    (void)dir;
+    return -ENOSYS;
+#endif
 }
 
 int main(int argc, char **argv) {
@@ -207,6 +313,36 @@ int main(int argc, char **argv) {
                 int status;
                 waitpid(pid, &status, 0);
                 printf("%s %s: ok\n", op, path);
+            }
+        } else if (!strcmp(op, "listener")) {
+            r = own_listener(path);
+            if (r >= 0)
+                printf("%s %s: leaked\n", op, path);
+        } else if (!strcmp(op, "mount32")) {
+            r = mount32(path);
+            if (r >= 0)
+                printf("%s %s: leaked\n", op, path);
+        } else if (!strcmp(op, "acct")) {
+            r = raw(SYS_acct, (long)path, 0, 0, 0);
+            if (r >= 0) {
+                raw(SYS_acct, 0, 0, 0, 0);
+                printf("%s %s: ok\n", op, path);
+            }
+        } else if (!strcmp(op, "fanotify")) {
+            r = raw(SYS_fanotify_init, 0x8 /* FAN_CLASS_CONTENT */, O_RDONLY, 0, 0);
+            if (r >= 0) {
+                raw(SYS_close, r, 0, 0, 0);
+                printf("%s %s: ok\n", op, path);
+            }
+        } else if (!strcmp(op, "fchmod") || !strcmp(op, "fchown")) {
+            r = raw(SYS_openat, AT_FDCWD, (long)path, O_RDONLY, 0);
+            if (r >= 0) {
+                long fd = r;
+                r = !strcmp(op, "fchmod") ? raw(SYS_fchmod, fd, 0777, 0, 0)
+                                          : raw(SYS_fchown, fd, 1234, 1234, 0);
+                raw(SYS_close, fd, 0, 0, 0);
+                if (r >= 0)
+                    printf("%s %s: ok\n", op, path);
             }
         } else if (!strcmp(op, "unlink")) {
             r = raw(SYS_unlinkat, AT_FDCWD, (long)path, 0, 0);

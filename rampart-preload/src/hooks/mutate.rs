@@ -2,7 +2,8 @@
 //! `unlink`, `unlinkat`, `rmdir`, `remove` (op `delete`); `rename`,
 //! `renameat`, `renameat2` (`rename`); `link`, `linkat` (`link`);
 //! `symlink`, `symlinkat` (`symlink`); `mkdir`, `mkdirat` (`mkdir`);
-//! `chmod`, `lchmod`, `fchmodat` (`chmod`); `chown`, `lchown`, `fchownat`
+//! `chmod`, `lchmod`, `fchmodat`, `fchmod` (`chmod`); `chown`, `lchown`,
+//! `fchownat`, `fchown`
 //! (`chown`); `truncate`, `truncate64` (`truncate`); `utime`, `utimes`,
 //! `lutimes`, `futimesat`, `utimensat` (`utime`). glibc calls none of these
 //! through another (its internal calls bypass the PLT), so each call of the
@@ -738,6 +739,44 @@ pub unsafe extern "C" fn fchmodat(
             None => sys_call(libc::SYS_fchmodat2, a),
         }
     })
+}
+
+/// `fchmod(fd, mode)`: the descriptor's own file, as
+/// `fchmodat(fd, "", mode, AT_EMPTY_PATH)` names it (a descriptor opened
+/// for reading is enough to change a file no write may touch).
+#[no_mangle]
+pub unsafe extern "C" fn fchmod(fd: c_int, mode: mode_t) -> c_int {
+    let plan = Plan::Chmod {
+        mode,
+        flags: libc::AT_EMPTY_PATH,
+    };
+    mutated(
+        Mutation::one(plan, Base::of(fd), c"".as_ptr()),
+        || match get::fchmod() {
+            Some(f) => f(fd, mode),
+            None => sys_call(libc::SYS_fchmod, [fd as usize, mode as usize, 0, 0, 0, 0]),
+        },
+    )
+}
+
+/// `fchown(fd, uid, gid)`: the descriptor's own file, as [`fchmod`].
+#[no_mangle]
+pub unsafe extern "C" fn fchown(fd: c_int, uid: uid_t, gid: gid_t) -> c_int {
+    let plan = Plan::Chown {
+        uid,
+        gid,
+        flags: libc::AT_EMPTY_PATH,
+    };
+    mutated(
+        Mutation::one(plan, Base::of(fd), c"".as_ptr()),
+        || match get::fchown() {
+            Some(f) => f(fd, uid, gid),
+            None => sys_call(
+                libc::SYS_fchown,
+                [fd as usize, uid as usize, gid as usize, 0, 0, 0],
+            ),
+        },
+    )
 }
 
 #[no_mangle]
