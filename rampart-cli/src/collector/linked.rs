@@ -9,9 +9,11 @@
 //!
 //! * [`Names::find`] walks the places refusing rules are about: the home
 //!   directory and the working directory (four levels down) and the
-//!   literal start of each pattern anchored at a directory
+//!   literal start of each read refusal anchored at a directory
 //!   (`/etc/ssh/ssh_host_*_key`: `/etc/ssh`), breadth first, at most
-//!   [`BUDGET`] entries in all, links not followed. A regular file with
+//!   [`BUDGET`] entries in all, links not followed, and not into build
+//!   output, dependency trees and caches ([`NOT_ENTERED`]: `.git`,
+//!   `node_modules`, `target`, `.cache`, ...). A regular file with
 //!   more than one link is kept when the policy refuses reading or writing
 //!   it by a rule that names something (not by a default or a rule that
 //!   matches every call: a learned policy does not refuse a file for being
@@ -39,14 +41,37 @@ use std::sync::{Arc, Mutex};
 use rampart_core::event::{name_from_bytes, name_to_bytes, Call, Event};
 use rampart_core::generation::{self, Linked};
 use rampart_core::policy::{Action, Engine, Request};
+use rampart_core::screen;
 
 /// Most directory entries one walk reads.
 pub const BUDGET: usize = 50_000;
 /// How many levels of directories the walk reads from the home and the
 /// working directory (`~/.ssh/id_rsa` is in the second).
 const DEPTH: usize = 4;
-/// How many levels from the literal start of an anchored pattern.
+/// How many levels from the literal start of an anchored pattern: its
+/// directory, and one more when the literal ends a directory name
+/// (`/etc/ssh/**`).
 const ANCHORED_DEPTH: usize = 2;
+/// Directories the walk does not enter: build output, dependency trees
+/// and caches, which are large and hold no one's secrets (a refused file
+/// hard-linked from in there is not found).
+const NOT_ENTERED: &[&str] = &[
+    ".git",
+    "node_modules",
+    "target",
+    ".cache",
+    ".cargo",
+    ".rustup",
+    ".npm",
+    ".pnpm-store",
+    "__pycache__",
+    ".venv",
+    "venv",
+    "site-packages",
+    ".tox",
+    ".gradle",
+    ".m2",
+];
 
 /// The refusable files that have other names: (device, inode) and the
 /// name the policy refuses each by.
@@ -65,7 +90,13 @@ impl Names {
                 return names.clone();
             }
         }
+        let started = std::time::Instant::now();
         let names = Arc::new(Names::find(engine, &roots()));
+        tracing::debug!(
+            "other names: {} refused files with more than one link, found in {:?}",
+            names.entries.len(),
+            started.elapsed()
+        );
         *last = Some((engine.serial(), names.clone()));
         names
     }
@@ -84,6 +115,18 @@ impl Names {
             }
             _ => None,
         };
+        // A name that contains none of the literals is refused by no rule
+        // that names something: tested with the screen's bigram table
+        // (what the interceptors test paths with) where they fit in one.
+        let mut literals = literals.map(|l| {
+            let screen = screen::build(&l);
+            (l, screen)
+        });
+        let mut may_be_refused = |name: &str| match &mut literals {
+            None => true,
+            Some((_, Some(screen))) => !screen::passes(screen, name.as_bytes()),
+            Some((l, None)) => l.iter().any(|l| name.contains(l.as_str())),
+        };
         let refused = |tool: &str, path: &str| {
             let d = engine.evaluate(&Request {
                 tool,
@@ -95,10 +138,12 @@ impl Names {
         let mut queue: VecDeque<(PathBuf, usize)> = roots.iter().cloned().collect();
         queue.extend(read_starts.iter().filter_map(|lit| {
             let dir = &lit[..lit.rfind('/')?];
-            Some((
-                PathBuf::from(if dir.is_empty() { "/" } else { dir }),
-                ANCHORED_DEPTH,
-            ))
+            let depth = if lit.ends_with('/') {
+                ANCHORED_DEPTH
+            } else {
+                1
+            };
+            Some((PathBuf::from(if dir.is_empty() { "/" } else { dir }), depth))
         }));
         let (mut unread, mut unwritten) = (Vec::new(), Vec::new());
         let mut seen_dirs = HashSet::new();
@@ -123,23 +168,23 @@ impl Names {
                 let Ok(kind) = entry.file_type() else {
                     continue;
                 };
-                let path = entry.path();
                 if kind.is_dir() {
-                    if depth > 1 {
-                        queue.push_back((path, depth - 1));
+                    let name = entry.file_name();
+                    let skipped = NOT_ENTERED.iter().any(|n| name.as_bytes() == n.as_bytes());
+                    if depth > 1 && !skipped {
+                        queue.push_back((entry.path(), depth - 1));
                     }
                     continue;
                 }
                 if !kind.is_file() {
                     continue;
                 }
-                let name = name_from_bytes(path.as_os_str().as_bytes()).into_owned();
-                if literals
-                    .as_ref()
-                    .is_some_and(|l| !l.iter().any(|l| name.contains(l.as_str())))
-                {
+                let path = entry.path();
+                let name = name_from_bytes(path.as_os_str().as_bytes());
+                if !may_be_refused(&name) {
                     continue;
                 }
+                let name = name.into_owned();
                 let Ok(m) = entry.metadata() else {
                     continue;
                 };
