@@ -1370,6 +1370,16 @@ fn a_hard_link_made_before_the_run_reaches_nothing_on_both_backends() {
             refused(false, Some(op))
         );
     }
+    // A call refused where it lands has that refusal as its one record.
+    let allowed: Vec<_> = records
+        .iter()
+        .filter(|r| r["request"]["path"] == notes.to_str().unwrap())
+        .filter(|r| r["request"]["op"].is_string() && r["decision"]["action"] == "allow")
+        .collect();
+    assert!(
+        allowed.is_empty(),
+        "refused calls also recorded as allowed: {allowed:#?}"
+    );
     // Monitor mode says the policy would have denied it.
     let o = sb
         .rampart()

@@ -383,6 +383,7 @@ impl Handler<'_, '_> {
                     _ => return (Answer::Continue, self.recorded(later)),
                 };
                 let sink = &mut *self.sink;
+                let mut refused_again = false;
                 let mut check = |reach: Reach<'_>| -> Result<(), i32> {
                     let reached = match reach {
                         Reach::Name(r) if predicted.as_deref() == Some(r) => {
@@ -395,11 +396,14 @@ impl Handler<'_, '_> {
                         },
                     };
                     match sink.recheck(&crate::linked::named(event, reached)) {
-                        Verdict::Deny { errno } => Err(errno),
+                        Verdict::Deny { errno } => {
+                            refused_again = true;
+                            Err(errno)
+                        }
                         Verdict::Allow | Verdict::Pass => Ok(()),
                     }
                 };
-                match proxy.open(tid, tgid, req.id, &open, &path, &mut check) {
+                let answer = match proxy.open(tid, tgid, req.id, &open, &path, &mut check) {
                     Opened::Handed(_) => {
                         event.outcome = Outcome::Ok;
                         Answer::Answered
@@ -410,16 +414,29 @@ impl Handler<'_, '_> {
                     }
                     Opened::Waiting | Opened::Gone => Answer::Answered,
                     Opened::Continue => Answer::Continue,
+                };
+                if refused_again {
+                    // The refusal is the call's record: it did not run.
+                    later.clear();
                 }
+                answer
             }
-            _ => self.mutation(tid, tgid, nr, &args, later.first_mut().map(|(e, _)| e)),
+            _ => {
+                let event = later.first_mut().map(|(e, _)| e);
+                let (answer, refused_again) = self.mutation(tid, tgid, nr, &args, event);
+                if refused_again {
+                    later.clear();
+                }
+                answer
+            }
         };
         (answer, self.recorded(later))
     }
 
     /// An allowed mutation, made here from what was decided
     /// (`crate::mutate`) and answered with its result; any other call
-    /// continues.
+    /// continues. `true` with it when the call was refused where it
+    /// really lands (that refusal is its record).
     fn mutation(
         &mut self,
         tid: i32,
@@ -427,22 +444,22 @@ impl Handler<'_, '_> {
         nr: i64,
         args: &[u64; 6],
         event: Option<&mut Event>,
-    ) -> Answer {
+    ) -> (Answer, bool) {
         let (Some(proxy), Some(strings), Some(event)) =
             (self.proxy, self.calls.mutation_args.take(), event)
         else {
-            return Answer::Continue;
+            return (Answer::Continue, false);
         };
         let made = match crate::mutate::prepare(tid, tgid, nr, args, &strings) {
-            None => return Answer::Continue,
+            None => return (Answer::Continue, false),
             Some(Err(errno)) => Err(Opened::Failed(errno)),
             // Somewhere else than decided: decided again there first.
             Some(Ok(m)) => match crate::mutate::decided_again(event, &m, &mut *self.sink) {
-                Some(Verdict::Deny { errno }) => Err(Opened::Failed(errno)),
+                Some(Verdict::Deny { errno }) => return (Answer::Fail(errno), true),
                 _ => proxy.mutate(tid, tgid, m),
             },
         };
-        match made {
+        let answer = match made {
             Ok(val) => {
                 event.outcome = Outcome::Ok;
                 Answer::Return(val)
@@ -453,7 +470,8 @@ impl Handler<'_, '_> {
             }
             Err(Opened::Continue) => Answer::Continue,
             Err(_) => Answer::Answered,
-        }
+        };
+        (answer, false)
     }
 
     /// Of the allowed calls, those still to be recorded once they ran

@@ -65,6 +65,13 @@ impl Spin {
     }
 }
 
+/// A mutation the supervisor made for a thread, or refused where it
+/// really lands.
+enum Made {
+    Ran(Result<i64, i32>),
+    Refused(i32),
+}
+
 /// What a thread is in the middle of, between a seccomp stop and its exit stop.
 /// (`Call` is much larger than the others; boxing it would cost an
 /// allocation per traced call, to save a few hundred bytes per thread.)
@@ -590,7 +597,16 @@ impl<'a> Supervisor<'a> {
                 }
                 if denied.is_none() {
                     *truncate = truncate_later(tid, nr, &args, event);
-                    *made = self.make_mutation(tid, tgid, nr, &args, event);
+                    match self.make_mutation(tid, tgid, nr, &args, event) {
+                        // Refused where it really lands: that refusal is
+                        // its record, and it did not run.
+                        Some(Made::Refused(errno)) => {
+                            *denied = Some(errno);
+                            *passed = false;
+                        }
+                        Some(Made::Ran(result)) => *made = Some(result),
+                        None => {}
+                    }
                 }
             }
             if denied.is_none() && [nr::SENDTO, nr::SENDMSG, nr::SENDMMSG].contains(&nr) {
@@ -854,21 +870,21 @@ impl<'a> Supervisor<'a> {
         nr: i64,
         args: &[u64; 6],
         event: &Event,
-    ) -> Option<Result<i64, i32>> {
+    ) -> Option<Made> {
         let strings = self.calls.mutation_args.take()?;
         self.maker()?;
         let maker = self.maker.as_ref()?.as_ref().ok()?;
         let result = match crate::mutate::prepare(tid, tgid, nr, args, &strings)? {
             // Somewhere else than decided: decided again there first.
             Ok(m) => match crate::mutate::decided_again(event, &m, &mut *self.sink) {
-                Some(Verdict::Deny { errno }) => Err(errno),
+                Some(Verdict::Deny { errno }) => Made::Refused(errno),
                 _ => match maker.mutate(tid, tgid, m) {
-                    Ok(val) => Ok(val),
-                    Err(Opened::Failed(errno)) => Err(errno),
+                    Ok(val) => Made::Ran(Ok(val)),
+                    Err(Opened::Failed(errno)) => Made::Ran(Err(errno)),
                     Err(_) => return None,
                 },
             },
-            Err(errno) => Err(errno),
+            Err(errno) => Made::Ran(Err(errno)),
         };
         if regs::skip_syscall(tid).is_err() {
             // Made already: the thread must not make it again.
