@@ -1501,13 +1501,24 @@ policies:
             .arg(&policy)
             .arg("--")
             .arg(probe)
-            .args(["fchmod".as_ref(), g, "fchown".as_ref(), g])
+            .args([
+                "fchmod".as_ref(),
+                g,
+                "fchown".as_ref(),
+                g,
+                "futimens".as_ref(),
+                g,
+            ])
             .args(["fchmod".as_ref(), free.as_os_str()])
             .output()
             .unwrap();
         let out = stdout(&o);
-        for op in ["fchmod", "fchown"] {
-            let refused = format!("{op} {}: refused {}\n", guarded.display(), libc::EPERM);
+        for (op, errno) in [
+            ("fchmod", libc::EPERM),
+            ("fchown", libc::EPERM),
+            ("futimens", libc::EACCES),
+        ] {
+            let refused = format!("{op} {}: refused {errno}\n", guarded.display());
             assert!(out.contains(&refused), "{backend}: {out}{}", stderr(&o));
         }
         assert!(
@@ -1516,8 +1527,8 @@ policies:
         );
         let after = std::fs::metadata(&guarded).unwrap();
         assert_eq!(
-            (after.mode(), after.uid(), after.gid()),
-            (before.mode(), before.uid(), before.gid()),
+            (after.mode(), after.uid(), after.gid(), after.mtime()),
+            (before.mode(), before.uid(), before.gid(), before.mtime()),
             "{backend}: the guarded file changed"
         );
         assert_eq!(std::fs::metadata(&free).unwrap().mode() & 0o777, 0o777);
@@ -1532,15 +1543,17 @@ policies:
             "--",
             "python3",
             "-c",
-            "import os, sys\nfd = os.open(sys.argv[1], os.O_RDONLY)\ntry:\n    os.fchmod(fd, 0o777)\n    print('changed')\nexcept PermissionError:\n    print('refused')",
+            "import os, sys\nfd = os.open(sys.argv[1], os.O_RDONLY)\nfor change in (lambda: os.fchmod(fd, 0o777), lambda: os.utime(fd, (1, 1))):\n    try:\n        change()\n        print('changed')\n    except PermissionError:\n        print('refused')",
         ])
         .arg(&guarded)
         .output()
         .unwrap();
-    assert_eq!(stdout(&o), "refused\n", "{}", stderr(&o));
-    assert_eq!(std::fs::metadata(&guarded).unwrap().mode() & 0o777, 0o644);
+    assert_eq!(stdout(&o), "refused\nrefused\n", "{}", stderr(&o));
+    let after = std::fs::metadata(&guarded).unwrap();
+    assert_eq!(after.mode() & 0o777, 0o644);
+    assert_ne!(after.mtime(), 1, "the guarded file's times changed");
     let records = sb.records();
-    for op in ["chmod", "chown"] {
+    for op in ["chmod", "chown", "utime"] {
         let refused = records
             .iter()
             .filter(|r| {

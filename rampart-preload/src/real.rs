@@ -179,6 +179,8 @@ reals! {
     lutimes: fn(*const c_char, *const timeval) -> c_int;
     futimesat: fn(c_int, *const c_char, *const timeval) -> c_int;
     utimensat: fn(c_int, *const c_char, *const timespec, c_int) -> c_int;
+    futimens: fn(c_int, *const timespec) -> c_int;
+    futimes: fn(c_int, *const timeval) -> c_int;
     connect: fn(c_int, *const sockaddr, socklen_t) -> c_int;
     sendto: fn(c_int, *const c_void, size_t, c_int, *const sockaddr, socklen_t) -> ssize_t;
     sendmsg: fn(c_int, *const msghdr, c_int) -> ssize_t;

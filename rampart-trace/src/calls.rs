@@ -367,10 +367,14 @@ impl<'a> Calls<'a> {
     ) -> Option<Event> {
         let dirfd = |d: Option<usize>| d.map_or(AT_FDCWD, |i| args[i] as i32);
         let (dir, at) = layout.path;
-        if args[at] == 0 && !layout.on_descriptor {
+        // The descriptor's own file: no path argument, or a NULL one with
+        // a descriptor (`futimens`).
+        let on_descriptor = layout.on_descriptor
+            || (layout.null_path_on_descriptor && args[at] == 0 && dirfd(dir) != AT_FDCWD);
+        if args[at] == 0 && !on_descriptor {
             return None;
         }
-        let (mut path, mut truncated) = if layout.on_descriptor {
+        let (mut path, mut truncated) = if on_descriptor {
             self.last_raw.clear();
             (String::new(), false)
         } else {
@@ -380,7 +384,7 @@ impl<'a> Calls<'a> {
             path: std::mem::take(&mut self.last_raw),
             ..MutationArgs::default()
         };
-        let empty_path = layout.on_descriptor
+        let empty_path = on_descriptor
             || layout
                 .empty_path_flags
                 .is_some_and(|i| args[i] & AT_EMPTY_PATH != 0);

@@ -95,8 +95,8 @@ pub struct FilterSpec {
 }
 
 /// The syscalls stopped for the supervisor on the native ABI, whatever
-/// their arguments (`utimensat`, `sendto` and `recvfrom` stop only for
-/// some, see [`build`]).
+/// their arguments (`sendto` and `recvfrom` stop only for some, see
+/// [`build`]).
 pub fn traced_syscalls(spec: &FilterSpec) -> Vec<i64> {
     let mut v = vec![
         nr::EXECVE,
@@ -109,11 +109,7 @@ pub fn traced_syscalls(spec: &FilterSpec) -> Vec<i64> {
     ];
     v.extend(nr::OPEN);
     v.extend(nr::CREAT);
-    v.extend(
-        mutation::all()
-            .map(|(n, _)| *n)
-            .filter(|&n| n != nr::UTIMENSAT),
-    );
+    v.extend(mutation::all().map(|(n, _)| *n));
     if spec.track_cwd {
         v.extend([nr::CHDIR, nr::FCHDIR]);
     }
@@ -264,10 +260,6 @@ pub fn build(spec: &FilterSpec) -> Vec<sock_filter> {
         p.jump(JEQ_K, nr::LANDLOCK_RESTRICT_SELF as u32, 0, 1);
         p.stmt(RET_K, RET_TRACE);
     }
-    // utimensat(dirfd, path, times, flags) with a NULL path changes the
-    // times of the descriptor's file (futimens, `touch`): opened, and
-    // decided, before.
-    p.trace_if_arg_set(nr::UTIMENSAT, 1);
     // sendto(fd, buf, len, flags, dest_addr, addrlen): a net call only
     // with an address (a datagram, or TCP Fast Open); send() has none.
     p.trace_if_arg_set(nr::SENDTO, 4);
@@ -327,17 +319,15 @@ pub fn unhooked(enforce: bool) -> Vec<sock_filter> {
         p.stmt(RET_K, RET_NOTIFY);
         p.stmt(LD_W_ABS, OFF_NR);
     }
-    // utimensat with a path, sendto with an address (see `build`).
-    for (n, arg) in [(nr::UTIMENSAT, 1), (nr::SENDTO, 4)] {
-        p.jump(JEQ_K, n as u32, 0, 5);
-        p.stmt(LD_W_ABS, off_arg_lo(arg));
-        to_check.push((p.ins.len(), false));
-        p.jump(JEQ_K, 0, 0, 0);
-        p.stmt(LD_W_ABS, off_arg_hi(arg));
-        to_check.push((p.ins.len(), false));
-        p.jump(JEQ_K, 0, 0, 0);
-        p.stmt(RET_K, RET_ALLOW);
-    }
+    // sendto with an address (argument 4; see `build`).
+    p.jump(JEQ_K, nr::SENDTO as u32, 0, 5);
+    p.stmt(LD_W_ABS, off_arg_lo(4));
+    to_check.push((p.ins.len(), false));
+    p.jump(JEQ_K, 0, 0, 0);
+    p.stmt(LD_W_ABS, off_arg_hi(4));
+    to_check.push((p.ins.len(), false));
+    p.jump(JEQ_K, 0, 0, 0);
+    p.stmt(RET_K, RET_ALLOW);
     p.stmt(RET_K, RET_ALLOW);
 
     // The gadget check: from the page, the call runs; from anywhere else,

@@ -157,7 +157,8 @@ fn plan(nr: i64, a: &[u64; 6]) -> Option<Plan> {
             libc::SYS_futimesat => Some(Plan::Utime {
                 dir: fd(0),
                 times: times(a[2], Times::Val),
-                flags: 0,
+                // A NULL path: the descriptor's own file.
+                flags: if a[1] == 0 { libc::AT_EMPTY_PATH } else { 0 },
             }),
             _ => None,
         };
@@ -224,7 +225,8 @@ fn plan(nr: i64, a: &[u64; 6]) -> Option<Plan> {
         n if n == libc::SYS_utimensat as i64 => Plan::Utime {
             dir: fd(0),
             times: times(a[2], Times::Spec),
-            flags: a[3] as i32,
+            // A NULL path (`futimens`): the descriptor's own file.
+            flags: a[3] as i32 | if a[1] == 0 { libc::AT_EMPTY_PATH } else { 0 },
         },
         _ => return None,
     })

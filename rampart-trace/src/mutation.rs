@@ -2,7 +2,8 @@
 //! opening a file (`unlinkat`, `renameat2`, `linkat`, `symlinkat`,
 //! `mkdirat`, `fchmodat`, `fchmodat2`, `fchownat`, `truncate`, `utimensat`,
 //! `fchmod` and `fchown` (which change the file a descriptor holds: one
-//! opened for reading is enough to change a file no write may touch), and
+//! opened for reading is enough to change a file no write may touch, as
+//! it is for `utimensat` with a NULL path, `futimens`), and
 //! on x86_64 the older `unlink`, `rmdir`, `rename`, `link`, `symlink`,
 //! `mkdir`, `chmod`, `chown`, `lchown`, `utime`, `utimes`, `futimesat`),
 //! the op each is recorded as, and which of its arguments hold what.
@@ -29,6 +30,9 @@ pub struct Layout {
     /// No path argument: the call changes the file of the descriptor in
     /// argument `path.0` (`fchmod`, `fchown`).
     pub on_descriptor: bool,
+    /// A NULL path with a directory descriptor does the same
+    /// (`utimensat(fd, NULL, ...)`, which is `futimens`; `futimesat`).
+    pub null_path_on_descriptor: bool,
 }
 
 const fn one(op: Op, dir: Option<usize>, path: usize) -> Layout {
@@ -39,6 +43,7 @@ const fn one(op: Op, dir: Option<usize>, path: usize) -> Layout {
         target: None,
         empty_path_flags: None,
         on_descriptor: false,
+        null_path_on_descriptor: false,
     }
 }
 
@@ -56,6 +61,7 @@ const fn two(
         target: None,
         empty_path_flags: None,
         on_descriptor: false,
+        null_path_on_descriptor: false,
     }
 }
 
@@ -67,6 +73,7 @@ const fn symlink(target: usize, dir: Option<usize>, link: usize) -> Layout {
         target: Some(target),
         empty_path_flags: None,
         on_descriptor: false,
+        null_path_on_descriptor: false,
     }
 }
 
@@ -78,6 +85,14 @@ const fn on_descriptor(op: Op) -> Layout {
         target: None,
         empty_path_flags: None,
         on_descriptor: true,
+        null_path_on_descriptor: false,
+    }
+}
+
+const fn or_descriptor(l: Layout) -> Layout {
+    Layout {
+        null_path_on_descriptor: true,
+        ..l
     }
 }
 
@@ -120,7 +135,10 @@ const AT: &[(i64, Layout)] = &[
     (libc::SYS_fchown as i64, on_descriptor(Op::Chown)),
     // With a NULL path it works on the descriptor (futimens): the filter
     // lets that through untraced.
-    (libc::SYS_utimensat as i64, one(Op::Utime, Some(0), 1)),
+    (
+        libc::SYS_utimensat as i64,
+        or_descriptor(one(Op::Utime, Some(0), 1)),
+    ),
 ];
 
 /// The calls before the `*at` ones, which only x86_64 still has.
@@ -137,7 +155,10 @@ const LEGACY: &[(i64, Layout)] = &[
     (libc::SYS_lchown, one(Op::Chown, None, 0)),
     (libc::SYS_utime, one(Op::Utime, None, 0)),
     (libc::SYS_utimes, one(Op::Utime, None, 0)),
-    (libc::SYS_futimesat, one(Op::Utime, Some(0), 1)),
+    (
+        libc::SYS_futimesat,
+        or_descriptor(one(Op::Utime, Some(0), 1)),
+    ),
 ];
 #[cfg(not(target_arch = "x86_64"))]
 const LEGACY: &[(i64, Layout)] = &[];

@@ -68,7 +68,6 @@ pub mod nr {
     pub const SENDMSG: i64 = libc::SYS_sendmsg as i64;
     pub const SENDMMSG: i64 = libc::SYS_sendmmsg as i64;
     pub const IO_URING_SETUP: i64 = libc::SYS_io_uring_setup as i64;
-    pub const UTIMENSAT: i64 = libc::SYS_utimensat as i64;
     pub const CLOSE: i64 = libc::SYS_close as i64;
     pub const PRCTL: i64 = libc::SYS_prctl as i64;
     pub const LANDLOCK_RESTRICT_SELF: i64 = libc::SYS_landlock_restrict_self as i64;

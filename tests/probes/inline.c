@@ -42,6 +42,8 @@
  *   fanotify -    fanotify_init(FAN_CLASS_CONTENT): "ok" when it worked
  *   fchmod PATH   opens PATH read-only, then fchmod(fd, 0777): "ok"
  *   fchown PATH   opens PATH read-only, then fchown(fd, 1234, 1234): "ok"
+ *   futimens PATH opens PATH read-only, then utimensat(fd, NULL, {1, 1}):
+ *                 "ok" (the times of the descriptor's file)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -334,12 +336,14 @@ int main(int argc, char **argv) {
                 raw(SYS_close, r, 0, 0, 0);
                 printf("%s %s: ok\n", op, path);
             }
-        } else if (!strcmp(op, "fchmod") || !strcmp(op, "fchown")) {
+        } else if (!strcmp(op, "fchmod") || !strcmp(op, "fchown") || !strcmp(op, "futimens")) {
             r = raw(SYS_openat, AT_FDCWD, (long)path, O_RDONLY, 0);
             if (r >= 0) {
                 long fd = r;
-                r = !strcmp(op, "fchmod") ? raw(SYS_fchmod, fd, 0777, 0, 0)
-                                          : raw(SYS_fchown, fd, 1234, 1234, 0);
+                struct timespec ts[2] = {{1, 0}, {1, 0}};
+                r = !strcmp(op, "fchmod")   ? raw(SYS_fchmod, fd, 0777, 0, 0)
+                    : !strcmp(op, "fchown") ? raw(SYS_fchown, fd, 1234, 1234, 0)
+                                            : raw(SYS_utimensat, fd, 0, (long)ts, 0);
                 raw(SYS_close, fd, 0, 0, 0);
                 if (r >= 0)
                     printf("%s %s: ok\n", op, path);

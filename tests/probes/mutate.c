@@ -3,8 +3,8 @@
  * directory descriptor of DIR/sub, and prints one line per call:
  * "N FUNCTION: ok" or "N FUNCTION: ENAME" (the errno's name). The calls and
  * their paths are listed in tests/mutations.rs, in the same order. The last
- * calls fail (a missing file) or change a descriptor's file only (futimens),
- * which is not a mutation of a path.
+ * calls fail (a missing file) or change a descriptor's file (futimens of
+ * one opened for reading).
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -5,7 +5,7 @@
 //! `chmod`, `lchmod`, `fchmodat`, `fchmod` (`chmod`); `chown`, `lchown`,
 //! `fchownat`, `fchown`
 //! (`chown`); `truncate`, `truncate64` (`truncate`); `utime`, `utimes`,
-//! `lutimes`, `futimesat`, `utimensat` (`utime`). glibc calls none of these
+//! `lutimes`, `futimesat`, `utimensat`, `futimens`, `futimes` (`utime`). glibc calls none of these
 //! through another (its internal calls bypass the PLT), so each call of the
 //! program is reported once.
 //!
@@ -955,18 +955,73 @@ pub unsafe extern "C" fn futimesat(
     path: *const c_char,
     times: *const libc::timeval,
 ) -> c_int {
+    let (path, flags) = descriptor_own(dirfd, path, 0);
     mutated(
         Mutation::one(
             Plan::Utime {
                 times: Times::Val(times),
-                flags: 0,
+                flags,
             },
             Base::of(dirfd),
             path,
         ),
         || match must::futimesat() {
             Some(f) if !crate::sys::via_gadget() => f(dirfd, path, times),
-            _ => times_of_timevals(dirfd as usize, path, times, 0),
+            _ => times_of_timevals(dirfd as usize, path, times, flags),
+        },
+    )
+}
+
+/// A NULL path with a directory descriptor names the descriptor's own
+/// file (`futimens`): as the empty path with `AT_EMPTY_PATH` does, which
+/// is how it is decided and made.
+fn descriptor_own(dirfd: c_int, path: *const c_char, flags: c_int) -> (*const c_char, c_int) {
+    if path.is_null() && dirfd != libc::AT_FDCWD {
+        (c"".as_ptr(), flags | libc::AT_EMPTY_PATH)
+    } else {
+        (path, flags)
+    }
+}
+
+/// `futimens(fd, times)`: `utimensat(fd, NULL, times, 0)`, the
+/// descriptor's own file (one opened for reading is enough to set the
+/// times of a file its owner may not write).
+#[no_mangle]
+pub unsafe extern "C" fn futimens(fd: c_int, times: *const libc::timespec) -> c_int {
+    mutated(
+        Mutation::one(
+            Plan::Utime {
+                times: Times::Spec(times),
+                flags: libc::AT_EMPTY_PATH,
+            },
+            Base::of(fd),
+            c"".as_ptr(),
+        ),
+        || match get::futimens() {
+            Some(f) => f(fd, times),
+            None => sys_call(
+                libc::SYS_utimensat,
+                [fd as usize, 0, times as usize, 0, 0, 0],
+            ),
+        },
+    )
+}
+
+/// `futimes(fd, tv)`: as [`futimens`], with `timeval`s.
+#[no_mangle]
+pub unsafe extern "C" fn futimes(fd: c_int, tv: *const libc::timeval) -> c_int {
+    mutated(
+        Mutation::one(
+            Plan::Utime {
+                times: Times::Val(tv),
+                flags: libc::AT_EMPTY_PATH,
+            },
+            Base::of(fd),
+            c"".as_ptr(),
+        ),
+        || match get::futimes() {
+            Some(f) if !crate::sys::via_gadget() => f(fd, tv),
+            _ => times_of_timevals(fd as usize, c"".as_ptr(), tv, libc::AT_EMPTY_PATH),
         },
     )
 }
@@ -978,6 +1033,7 @@ pub unsafe extern "C" fn utimensat(
     times: *const libc::timespec,
     flags: c_int,
 ) -> c_int {
+    let (path, flags) = descriptor_own(dirfd, path, flags);
     mutated(
         Mutation::one(
             Plan::Utime {
