@@ -1455,9 +1455,11 @@ fn calls_that_get_around_the_decisions_fail_on_both_backends() {
 }
 
 /// A descriptor opened for reading is enough to change a file no write
-/// may touch: `fchmod` and `fchown` are decided as `chmod` and `chown` of
-/// the descriptor's file, through the hooks, past them and under trace;
-/// refused, recorded, and the file unchanged; allowed ones still work.
+/// may touch: `fchmod`, `fchown` and `futimens` are decided as `chmod`,
+/// `chown` and `utime` of the descriptor's file, through the hooks, past
+/// them and under trace; refused, recorded, and the file unchanged;
+/// allowed ones still work. `mknod` makes a file without an open: decided
+/// as a write where it is made.
 #[test]
 fn a_descriptor_opened_for_reading_changes_nothing_protected_on_both_backends() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -1476,13 +1478,15 @@ policies:
     rules:
       - action: deny
         when:
-          path_matches: ["**/guarded.txt"]
+          path_matches: ["**/guarded.txt", "**/made.txt"]
 "#,
     )
     .unwrap();
     let dynamic = sb.probe("inline", &[]);
     let fixed = sb.probe_as("inline", "inline_static", &["-static"]);
     let g = guarded.as_os_str();
+    let made = sb.work().join("made.txt");
+    let free_made = sb.work().join("free-made.txt");
     for (backend, probe) in [
         ("preload", &dynamic),
         ("preload", &fixed),
@@ -1510,6 +1514,8 @@ policies:
                 g,
             ])
             .args(["fchmod".as_ref(), free.as_os_str()])
+            .args(["mknod".as_ref(), made.as_os_str()])
+            .args(["mknod".as_ref(), free_made.as_os_str()])
             .output()
             .unwrap();
         let out = stdout(&o);
@@ -1525,6 +1531,11 @@ policies:
             out.contains(&format!("fchmod {}: ok", free.display())),
             "{backend}: {out}"
         );
+        let refused = format!("mknod {}: refused {}\n", made.display(), libc::EACCES);
+        assert!(out.contains(&refused), "{backend}: {out}");
+        assert!(!made.exists(), "{backend}: made where writes are refused");
+        assert!(out.contains(&format!("mknod {}: ok", free_made.display())));
+        std::fs::remove_file(&free_made).unwrap();
         let after = std::fs::metadata(&guarded).unwrap();
         assert_eq!(
             (after.mode(), after.uid(), after.gid(), after.mtime()),
@@ -1553,12 +1564,15 @@ policies:
     assert_eq!(after.mode() & 0o777, 0o644);
     assert_ne!(after.mtime(), 1, "the guarded file's times changed");
     let records = sb.records();
-    for op in ["chmod", "chown", "utime"] {
+    for (op, path) in [
+        ("chmod", &guarded),
+        ("chown", &guarded),
+        ("utime", &guarded),
+        ("mknod", &made),
+    ] {
         let refused = records
             .iter()
-            .filter(|r| {
-                r["request"]["op"] == op && r["request"]["path"] == guarded.to_str().unwrap()
-            })
+            .filter(|r| r["request"]["op"] == op && r["request"]["path"] == path.to_str().unwrap())
             .filter(|r| r["decision"]["action"] == "deny" && r["request"]["blocked"] == true)
             .count();
         assert!(refused >= 4, "{op}: {refused} refusals recorded");

@@ -677,6 +677,7 @@ mod tests {
             Op::Mkdir,
             Op::Truncate,
             Op::Utime,
+            Op::Mknod,
         ] {
             assert_eq!(
                 mutation(op, "/f", Some("/g")).denied_errno(),

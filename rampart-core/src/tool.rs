@@ -34,12 +34,15 @@ pub enum Op {
     Chown = 7,
     /// `truncate`, `truncate64`.
     Truncate = 8,
-    /// `utime`, `utimes`, `lutimes`, `futimesat`, `utimensat` with a path.
+    /// `utime`, `utimes`, `lutimes`, `futimesat`, `utimensat`, `futimens`.
     Utime = 9,
+    /// `mknod`, `mknodat`: a file made without an open (a regular file, a
+    /// FIFO, a socket or device node).
+    Mknod = 10,
 }
 
 impl Op {
-    pub const ALL: [Op; 9] = [
+    pub const ALL: [Op; 10] = [
         Op::Delete,
         Op::Rename,
         Op::Link,
@@ -49,6 +52,7 @@ impl Op {
         Op::Chown,
         Op::Truncate,
         Op::Utime,
+        Op::Mknod,
     ];
 
     pub const fn from_u8(b: u8) -> Option<Op> {
@@ -62,6 +66,7 @@ impl Op {
             7 => Op::Chown,
             8 => Op::Truncate,
             9 => Op::Utime,
+            10 => Op::Mknod,
             _ => return None,
         })
     }
@@ -78,6 +83,7 @@ impl Op {
             Op::Chown => "chown",
             Op::Truncate => "truncate",
             Op::Utime => "utime",
+            Op::Mknod => "mknod",
         }
     }
 

@@ -164,6 +164,8 @@ reals! {
     symlinkat: fn(*const c_char, c_int, *const c_char) -> c_int;
     mkdir: fn(*const c_char, mode_t) -> c_int;
     mkdirat: fn(c_int, *const c_char, mode_t) -> c_int;
+    mknod: fn(*const c_char, mode_t, libc::dev_t) -> c_int;
+    mknodat: fn(c_int, *const c_char, mode_t, libc::dev_t) -> c_int;
     chmod: fn(*const c_char, mode_t) -> c_int;
     lchmod: fn(*const c_char, mode_t) -> c_int;
     fchmodat: fn(c_int, *const c_char, mode_t, c_int) -> c_int;

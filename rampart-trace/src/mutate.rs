@@ -46,6 +46,11 @@ enum Plan {
         dir: i32,
         mode: u32,
     },
+    Mknod {
+        dir: i32,
+        mode: u32,
+        dev: u64,
+    },
     Chmod {
         dir: i32,
         mode: u32,
@@ -129,6 +134,11 @@ fn plan(nr: i64, a: &[u64; 6]) -> Option<Plan> {
                 dir: FDCWD,
                 mode: a[1] as u32,
             }),
+            libc::SYS_mknod => Some(Plan::Mknod {
+                dir: FDCWD,
+                mode: a[1] as u32,
+                dev: a[2],
+            }),
             libc::SYS_chmod => Some(Plan::Chmod {
                 dir: FDCWD,
                 mode: a[1] as u32,
@@ -191,6 +201,11 @@ fn plan(nr: i64, a: &[u64; 6]) -> Option<Plan> {
         n if n == libc::SYS_mkdirat as i64 => Plan::Mkdir {
             dir: fd(0),
             mode: a[2] as u32,
+        },
+        n if n == libc::SYS_mknodat as i64 => Plan::Mknod {
+            dir: fd(0),
+            mode: a[2] as u32,
+            dev: a[3],
         },
         n if n == libc::SYS_fchmodat as i64 => Plan::Chmod {
             dir: fd(0),
@@ -411,6 +426,7 @@ pub(crate) fn prepare(
         Plan::Rename { dir, new_dir, .. } | Plan::Link { dir, new_dir, .. } => (dir, Some(new_dir)),
         Plan::Unlink { dir, .. }
         | Plan::Mkdir { dir, .. }
+        | Plan::Mknod { dir, .. }
         | Plan::Chmod { dir, .. }
         | Plan::Chown { dir, .. }
         | Plan::Utime { dir, .. }
@@ -529,7 +545,7 @@ fn read_times(tid: i32, times: Times) -> Result<Option<[libc::timespec; 2]>, i32
 impl Mutation {
     /// Whether it makes something whose mode the caller's umask cuts.
     pub fn creates(&self) -> bool {
-        matches!(self.plan, Plan::Mkdir { .. })
+        matches!(self.plan, Plan::Mkdir { .. } | Plan::Mknod { .. })
     }
 
     /// What it really changes: its name's and its new name's places
@@ -607,6 +623,12 @@ impl Mutation {
                 Plan::Symlink { .. } => libc::syscall(libc::SYS_symlinkat, target, at, p),
                 Plan::Mkdir { mode, .. } => {
                     libc::syscall(libc::SYS_mkdirat, at, p, mode & !umask & 0o7777)
+                }
+                Plan::Mknod { mode, dev, .. } => {
+                    // The type bits as given, the permissions cut by the
+                    // caller's umask.
+                    let mode = mode & libc::S_IFMT | mode & !umask & 0o7777;
+                    libc::syscall(libc::SYS_mknodat, at, p, mode, dev)
                 }
                 Plan::Chmod { mode, flags: 0, .. } => {
                     libc::syscall(libc::SYS_fchmodat, at, p, mode)

@@ -1,6 +1,6 @@
 //! The mutation syscalls: those that change the file system without
 //! opening a file (`unlinkat`, `renameat2`, `linkat`, `symlinkat`,
-//! `mkdirat`, `fchmodat`, `fchmodat2`, `fchownat`, `truncate`, `utimensat`,
+//! `mkdirat`, `mknodat`, `fchmodat`, `fchmodat2`, `fchownat`, `truncate`, `utimensat`,
 //! `fchmod` and `fchown` (which change the file a descriptor holds: one
 //! opened for reading is enough to change a file no write may touch, as
 //! it is for `utimensat` with a NULL path, `futimens`), and
@@ -121,6 +121,7 @@ const AT: &[(i64, Layout)] = &[
     ),
     (libc::SYS_symlinkat as i64, symlink(0, Some(1), 2)),
     (libc::SYS_mkdirat as i64, one(Op::Mkdir, Some(0), 1)),
+    (libc::SYS_mknodat as i64, one(Op::Mknod, Some(0), 1)),
     (libc::SYS_fchmodat as i64, one(Op::Chmod, Some(0), 1)),
     (
         libc::SYS_fchmodat2 as i64,
@@ -150,6 +151,7 @@ const LEGACY: &[(i64, Layout)] = &[
     (libc::SYS_link, two(Op::Link, None, 0, None, 1)),
     (libc::SYS_symlink, symlink(0, None, 1)),
     (libc::SYS_mkdir, one(Op::Mkdir, None, 0)),
+    (libc::SYS_mknod, one(Op::Mknod, None, 0)),
     (libc::SYS_chmod, one(Op::Chmod, None, 0)),
     (libc::SYS_chown, one(Op::Chown, None, 0)),
     (libc::SYS_lchown, one(Op::Chown, None, 0)),

@@ -44,6 +44,7 @@
  *   fchown PATH   opens PATH read-only, then fchown(fd, 1234, 1234): "ok"
  *   futimens PATH opens PATH read-only, then utimensat(fd, NULL, {1, 1}):
  *                 "ok" (the times of the descriptor's file)
+ *   mknod PATH    mknodat(PATH, S_IFREG | 0644): "ok" when it was made
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -348,6 +349,10 @@ int main(int argc, char **argv) {
                 if (r >= 0)
                     printf("%s %s: ok\n", op, path);
             }
+        } else if (!strcmp(op, "mknod")) {
+            r = raw(SYS_mknodat, AT_FDCWD, (long)path, S_IFREG | 0644, 0);
+            if (r >= 0)
+                printf("%s %s: ok\n", op, path);
         } else if (!strcmp(op, "unlink")) {
             r = raw(SYS_unlinkat, AT_FDCWD, (long)path, 0, 0);
             if (r >= 0)

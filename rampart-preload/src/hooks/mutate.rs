@@ -5,7 +5,8 @@
 //! `chmod`, `lchmod`, `fchmodat`, `fchmod` (`chmod`); `chown`, `lchown`,
 //! `fchownat`, `fchown`
 //! (`chown`); `truncate`, `truncate64` (`truncate`); `utime`, `utimes`,
-//! `lutimes`, `futimesat`, `utimensat`, `futimens`, `futimes` (`utime`). glibc calls none of these
+//! `lutimes`, `futimesat`, `utimensat`, `futimens`, `futimes` (`utime`);
+//! `mknod`, `mknodat` (`mknod`). glibc calls none of these
 //! through another (its internal calls bypass the PLT), so each call of the
 //! program is reported once.
 //!
@@ -75,6 +76,10 @@ pub enum Plan {
         times: Times,
         flags: c_int,
     },
+    Mknod {
+        mode: mode_t,
+        dev: libc::dev_t,
+    },
 }
 
 /// The times a `utime*` call sets, in the caller's form (NULL: now).
@@ -93,6 +98,7 @@ impl Plan {
             Plan::Link { .. } => Op::Link,
             Plan::Symlink => Op::Symlink,
             Plan::Mkdir { .. } => Op::Mkdir,
+            Plan::Mknod { .. } => Op::Mknod,
             Plan::Chmod { .. } => Op::Chmod,
             Plan::Chown { .. } => Op::Chown,
             Plan::Truncate { .. } => Op::Truncate,
@@ -139,6 +145,9 @@ impl Plan {
             Plan::Link { flags } => sys_call(libc::SYS_linkat, [d, n, nd, nn, flags as usize, 0]),
             Plan::Symlink => sys_call(libc::SYS_symlinkat, [p(target), d, n, 0, 0, 0]),
             Plan::Mkdir { mode } => sys_call(libc::SYS_mkdirat, [d, n, mode as usize, 0, 0, 0]),
+            Plan::Mknod { mode, dev } => {
+                sys_call(libc::SYS_mknodat, [d, n, mode as usize, dev as usize, 0, 0])
+            }
             Plan::Chmod { mode, flags: 0 } => {
                 sys_call(libc::SYS_fchmodat, [d, n, mode as usize, 0, 0, 0])
             }
@@ -681,6 +690,43 @@ pub unsafe extern "C" fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t
     )
 }
 
+// ---- mknod ---------------------------------------------------------------------------
+
+/// `mknod`: a file made without an open (a regular file, a FIFO, a socket
+/// or device node), decided as a write where it is made.
+#[no_mangle]
+pub unsafe extern "C" fn mknod(path: *const c_char, mode: mode_t, dev: libc::dev_t) -> c_int {
+    mutated(
+        Mutation::one(Plan::Mknod { mode, dev }, Base::Cwd, path),
+        || match get::mknod() {
+            Some(f) => f(path, mode, dev),
+            None => sys_call(
+                libc::SYS_mknodat,
+                [CWD, p(path), mode as usize, dev as usize, 0, 0],
+            ),
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn mknodat(
+    dirfd: c_int,
+    path: *const c_char,
+    mode: mode_t,
+    dev: libc::dev_t,
+) -> c_int {
+    mutated(
+        Mutation::one(Plan::Mknod { mode, dev }, Base::of(dirfd), path),
+        || match get::mknodat() {
+            Some(f) => f(dirfd, path, mode, dev),
+            None => sys_call(
+                libc::SYS_mknodat,
+                [dirfd as usize, p(path), mode as usize, dev as usize, 0, 0],
+            ),
+        },
+    )
+}
+
 // ---- chmod, chown --------------------------------------------------------------------
 
 #[no_mangle]
@@ -1121,15 +1167,35 @@ pub fn of_syscall(n: c_long, a: [c_long; 6]) -> Option<Mutation> {
         libc::SYS_truncate => Mutation::one(Plan::Truncate { len: a[1] }, Base::Cwd, s(0)),
         libc::SYS_utimensat => {
             let times = Times::Spec(a[2] as *const libc::timespec);
-            Mutation::one(
-                Plan::Utime {
-                    times,
-                    flags: int(3),
-                },
-                dir(0),
-                s(1),
-            )
+            let (path, flags) = descriptor_own(int(0), s(1), int(3));
+            Mutation::one(Plan::Utime { times, flags }, dir(0), path)
         }
+        // The descriptor's own file.
+        libc::SYS_fchmod => Mutation::one(
+            Plan::Chmod {
+                mode: a[1] as mode_t,
+                flags: libc::AT_EMPTY_PATH,
+            },
+            dir(0),
+            c"".as_ptr(),
+        ),
+        libc::SYS_fchown => Mutation::one(
+            Plan::Chown {
+                uid: a[1] as uid_t,
+                gid: a[2] as gid_t,
+                flags: libc::AT_EMPTY_PATH,
+            },
+            dir(0),
+            c"".as_ptr(),
+        ),
+        libc::SYS_mknodat => Mutation::one(
+            Plan::Mknod {
+                mode: a[2] as mode_t,
+                dev: a[3] as libc::dev_t,
+            },
+            dir(0),
+            s(1),
+        ),
         _ => return None,
     })
 }
@@ -1190,8 +1256,17 @@ fn of_legacy_syscall(n: c_long, a: [c_long; 6]) -> Option<Mutation> {
         libc::SYS_futimesat => {
             let times = Times::Val(a[2] as *const libc::timeval);
             let dir = Base::of(a[0] as c_int);
-            Mutation::one(Plan::Utime { times, flags: 0 }, dir, s(1))
+            let (path, flags) = descriptor_own(a[0] as c_int, s(1), 0);
+            Mutation::one(Plan::Utime { times, flags }, dir, path)
         }
+        libc::SYS_mknod => Mutation::one(
+            Plan::Mknod {
+                mode: a[1] as mode_t,
+                dev: a[2] as libc::dev_t,
+            },
+            cwd,
+            s(0),
+        ),
         _ => return None,
     })
 }
