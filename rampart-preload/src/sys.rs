@@ -26,12 +26,14 @@ pub fn start_via_gadget() {
     VIA_GADGET.store(true, Ordering::Release);
 }
 
-/// A raw system call: `Ok(return value)` or `Err(errno)`.
+/// A raw system call: `Ok(return value)` or `Err(errno)`. Made through
+/// the gadget page once the filter of unhooked calls is on (the library's
+/// own calls pass it), else as [`raw6_seen`].
 #[inline]
 pub unsafe fn raw6(n: c_long, a: [usize; 6]) -> Result<usize, c_int> {
-    let ret: isize;
     #[cfg(target_arch = "x86_64")]
     if via_gadget() {
+        let ret: isize;
         // Through the gadget page (`syscall; ret`), past the filter of
         // unhooked calls: a `call` pushes, so no `nostack`.
         asm!(
@@ -42,36 +44,17 @@ pub unsafe fn raw6(n: c_long, a: [usize; 6]) -> Result<usize, c_int> {
             in("r10") a[3], in("r8") a[4], in("r9") a[5],
             lateout("rcx") _, lateout("r11") _,
         );
-    } else {
-        asm!(
-            "syscall",
-            inlateout("rax") n as isize => ret,
-            in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
-            in("r10") a[3], in("r8") a[4], in("r9") a[5],
-            lateout("rcx") _, lateout("r11") _,
-            options(nostack),
-        );
+        return result(ret);
     }
-    #[cfg(target_arch = "aarch64")]
-    asm!(
-        "svc 0",
-        in("x8") n,
-        inlateout("x0") a[0] as isize => ret,
-        in("x1") a[1], in("x2") a[2], in("x3") a[3], in("x4") a[4], in("x5") a[5],
-        options(nostack),
-    );
-    if (-4095..0).contains(&ret) {
-        Err((-ret) as c_int)
-    } else {
-        Ok(ret as usize)
-    }
+    raw6_seen(n, a)
 }
 
 /// A raw system call made from the library's own code, never through the
 /// gadget page: the filter of unhooked calls sees it as it sees the
 /// program's, so a watched call goes to the tap. For calls the library
 /// makes on the program's behalf without deciding them itself (`syscall`
-/// with a number no hook knows).
+/// with a number no hook knows), and for all of them before the filter.
+#[inline]
 pub unsafe fn raw6_seen(n: c_long, a: [usize; 6]) -> Result<usize, c_int> {
     let ret: isize;
     #[cfg(target_arch = "x86_64")]
@@ -91,6 +74,12 @@ pub unsafe fn raw6_seen(n: c_long, a: [usize; 6]) -> Result<usize, c_int> {
         in("x1") a[1], in("x2") a[2], in("x3") a[3], in("x4") a[4], in("x5") a[5],
         options(nostack),
     );
+    result(ret)
+}
+
+/// A system call's return as a result: `-4095..0` is an errno.
+#[inline(always)]
+fn result(ret: isize) -> Result<usize, c_int> {
     if (-4095..0).contains(&ret) {
         Err((-ret) as c_int)
     } else {

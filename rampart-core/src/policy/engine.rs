@@ -540,29 +540,19 @@ impl Engine {
     pub fn anchored_beneath(&self, dir: &str) -> Vec<String> {
         let dir = dir.trim_end_matches('/');
         let mut out = Vec::new();
-        for p in &self.policies {
-            for r in &p.rules {
-                if matches!(r.action, Action::Allow | Action::Watch) {
-                    continue;
-                }
-                let When::Fields(f) = &r.when else {
-                    continue;
-                };
-                for i in f.path.clone().unwrap_or(0..0) {
-                    let Some(lit) = self.paths.glob(i).start_literal() else {
-                        continue;
-                    };
-                    let beneath = lit.len() > dir.len()
-                        && lit.starts_with(dir)
-                        && (dir.is_empty() || lit.as_bytes()[dir.len()] == b'/');
-                    if beneath {
-                        out.push(lit.clone());
-                        out.push(format!(
-                            "{lit}{}",
-                            if lit.ends_with('/') { "x" } else { "/x" }
-                        ));
-                    }
-                }
+        for glob in self.refusing_path_globs(None) {
+            let Some(lit) = glob.start_literal() else {
+                continue;
+            };
+            let beneath = lit.len() > dir.len()
+                && lit.starts_with(dir)
+                && (dir.is_empty() || lit.as_bytes()[dir.len()] == b'/');
+            if beneath {
+                out.push(lit.clone());
+                out.push(format!(
+                    "{lit}{}",
+                    if lit.ends_with('/') { "x" } else { "/x" }
+                ));
             }
         }
         out.sort();
@@ -581,31 +571,36 @@ impl Engine {
     pub fn named_refusals(&self, tool: &str) -> (Option<Vec<String>>, Vec<String>) {
         let mut literals = Some(Vec::new());
         let mut starts = Vec::new();
-        for p in self.policies.iter().filter(|p| p.admits_tool(tool)) {
-            for r in &p.rules {
-                if matches!(r.action, Action::Allow | Action::Watch) {
-                    continue;
-                }
-                let When::Fields(f) = &r.when else {
-                    continue;
-                };
-                for i in f.path.clone().unwrap_or(0..0) {
-                    let glob = self.paths.glob(i);
-                    let spelled = glob.as_str().starts_with(PROJECT_PREFIX)
-                        || glob.as_str().starts_with(PARENTS_PREFIX);
-                    match glob.required_literal().filter(|_| !spelled) {
-                        Some(l) => literals.iter_mut().for_each(|v| v.push(l.clone())),
-                        None => literals = None,
-                    }
-                    starts.extend(glob.start_literal());
-                }
+        for glob in self.refusing_path_globs(Some(tool)) {
+            let spelled = glob.as_str().starts_with(PROJECT_PREFIX)
+                || glob.as_str().starts_with(PARENTS_PREFIX);
+            match glob.required_literal().filter(|_| !spelled) {
+                Some(l) => literals.iter_mut().for_each(|v| v.push(l.clone())),
+                None => literals = None,
             }
+            starts.extend(glob.start_literal());
         }
         for v in [literals.as_mut(), Some(&mut starts)].into_iter().flatten() {
             v.sort();
             v.dedup();
         }
         (literals, starts)
+    }
+
+    /// The path patterns of the rules that refuse (deny, ask) calls of
+    /// `tool` (of any tool: `None`) by a path condition.
+    fn refusing_path_globs<'a>(&'a self, tool: Option<&'a str>) -> impl Iterator<Item = &'a Glob> {
+        self.policies
+            .iter()
+            .filter(move |p| tool.is_none_or(|t| p.admits_tool(t)))
+            .flat_map(|p| &p.rules)
+            .filter(|r| !matches!(r.action, Action::Allow | Action::Watch))
+            .filter_map(|r| match &r.when {
+                When::Fields(f) => f.path.clone(),
+                _ => None,
+            })
+            .flatten()
+            .map(|i| self.paths.glob(i))
     }
 
     /// Number of enabled policies.

@@ -17,16 +17,7 @@ use crate::real::get;
 use crate::sys;
 
 unsafe fn real_syscall(n: c_long, a: [c_long; 6]) -> c_long {
-    match get::syscall() {
-        Some(f) => f(n, a[0], a[1], a[2], a[3], a[4], a[5]),
-        None => match sys::raw6(n, a.map(|v| v as usize)) {
-            Ok(v) => v as c_long,
-            Err(e) => {
-                sys::set_errno(e);
-                -1
-            }
-        },
-    }
+    libc_or(n, a, sys::raw6)
 }
 
 /// A call no hook decides, made where the filter of unhooked calls sees
@@ -34,9 +25,18 @@ unsafe fn real_syscall(n: c_long, a: [c_long; 6]) -> c_long {
 /// the gadget page): a watched one it does not know goes to the tap, as
 /// when the program makes it itself.
 unsafe fn seen_syscall(n: c_long, a: [c_long; 6]) -> c_long {
+    libc_or(n, a, sys::raw6_seen)
+}
+
+/// libc's `syscall`, else `raw`, with its errno set.
+unsafe fn libc_or(
+    n: c_long,
+    a: [c_long; 6],
+    raw: unsafe fn(c_long, [usize; 6]) -> Result<usize, c_int>,
+) -> c_long {
     match get::syscall() {
         Some(f) => f(n, a[0], a[1], a[2], a[3], a[4], a[5]),
-        None => match sys::raw6_seen(n, a.map(|v| v as usize)) {
+        None => match raw(n, a.map(|v| v as usize)) {
             Ok(v) => v as c_long,
             Err(e) => {
                 sys::set_errno(e);
