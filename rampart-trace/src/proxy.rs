@@ -45,7 +45,7 @@ use rampart_core::event::name_from_bytes;
 use rampart_core::path;
 
 use crate::calls::OpenArgs;
-use crate::domains::Domains;
+use crate::domains::{Domain, Domains};
 use crate::links;
 use crate::ChildSetup;
 
@@ -295,10 +295,14 @@ pub(crate) struct Maker {
     opener: Opener,
     confine: Option<ChildSetup>,
     /// The Landlock domains processes of the tree put themselves in, and a
-    /// thread confined like each (by the domain's address).
+    /// thread confined like each (by the domain's address; the domain is
+    /// kept with it, so that the address names no other).
     domains: std::cell::RefCell<Domains>,
-    confined: std::cell::RefCell<HashMap<usize, Rc<Opener>>>,
+    confined: std::cell::RefCell<HashMap<usize, ConfinedOpener>>,
 }
+
+/// A domain, and the thread calls are made on in it.
+type ConfinedOpener = (Rc<Domain>, Rc<Opener>);
 
 /// Most threads kept for the domains processes of the tree are in.
 const CONFINED_MAX: usize = 32;
@@ -351,7 +355,7 @@ impl Maker {
             return Ok(self.opener.run(f));
         };
         let key = Rc::as_ptr(&domain) as usize;
-        let known = self.confined.borrow().get(&key).cloned();
+        let known = self.confined.borrow().get(&key).map(|(_, o)| Rc::clone(o));
         let opener = match known {
             Some(o) => o,
             None => {
@@ -368,7 +372,7 @@ impl Maker {
                 if confined.len() >= CONFINED_MAX {
                     confined.clear();
                 }
-                confined.insert(key, Rc::clone(&o));
+                confined.insert(key, (Rc::clone(&domain), Rc::clone(&o)));
                 o
             }
         };
