@@ -1001,7 +1001,8 @@ pub unsafe extern "C" fn futimesat(
     path: *const c_char,
     times: *const libc::timeval,
 ) -> c_int {
-    let (path, flags) = descriptor_own(dirfd, path, 0);
+    // Decided (and, under enforce, made) as named; run as asked.
+    let (named, flags) = descriptor_own(dirfd, path, 0);
     mutated(
         Mutation::one(
             Plan::Utime {
@@ -1009,11 +1010,11 @@ pub unsafe extern "C" fn futimesat(
                 flags,
             },
             Base::of(dirfd),
-            path,
+            named,
         ),
         || match must::futimesat() {
             Some(f) if !crate::sys::via_gadget() => f(dirfd, path, times),
-            _ => times_of_timevals(dirfd as usize, path, times, flags),
+            _ => times_of_timevals(dirfd as usize, path, times, 0),
         },
     )
 }
@@ -1079,7 +1080,12 @@ pub unsafe extern "C" fn utimensat(
     times: *const libc::timespec,
     flags: c_int,
 ) -> c_int {
-    let (path, flags) = descriptor_own(dirfd, path, flags);
+    if path.is_null() {
+        // As glibc's: a NULL path is futimens's (the system call's), not
+        // this function's; no call is made.
+        sys::set_errno(libc::EINVAL);
+        return -1;
+    }
     mutated(
         Mutation::one(
             Plan::Utime {
