@@ -423,3 +423,49 @@ policies:
         assert_eq!(outcome("delete", "locks/c.lock"), pair("deny", "EACCES"));
     }
 }
+
+/// gnulib's `lchmod` (GNU tar setting the modes of what it extracted)
+/// changes a file through `/proc/self/fd/N` of an `O_PATH` descriptor: a
+/// call that follows the caller's own descriptor to its file. It works
+/// under enforce on both backends, and is decided on that file: a guarded
+/// one is refused and unchanged.
+#[test]
+fn a_mode_set_through_the_callers_own_descriptor_name_is_decided_on_its_file() {
+    let script = "import os, sys\n\
+                  for name in sys.argv[1:]:\n\
+                  \x20   fd = os.open(name, os.O_PATH | os.O_NOFOLLOW)\n\
+                  \x20   try:\n\
+                  \x20       os.chmod('/proc/self/fd/%d' % fd, 0o600)\n\
+                  \x20       print(name, 'ok')\n\
+                  \x20   except PermissionError as e:\n\
+                  \x20       print(name, 'refused', e.errno)\n";
+    for backend in BACKENDS {
+        let (sb, policy) = guarded();
+        let w = sb.work();
+        let before = state(&sb);
+        let argv = ["python3", "-c", script, "x", "protected/f"];
+        let o = run_with(&sb, &policy, "enforce", backend, &argv);
+        assert_eq!(
+            stdout(&o),
+            format!("x ok\nprotected/f refused {}\n", libc::EPERM),
+            "{backend}: {}",
+            stderr(&o)
+        );
+        let mode = std::fs::metadata(w.join("x")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{backend}");
+        assert_eq!(state(&sb), before, "{backend}: the guarded file changed");
+        // An archive's directories keep their modes when it is unpacked.
+        let o = run_with(
+            &sb,
+            &policy,
+            "enforce",
+            backend,
+            &[
+                "bash",
+                "-c",
+                "mkdir -p t/a/b && chmod 750 t/a && tar cf t.tar t && rm -rf t && tar xf t.tar && stat -c %a t/a",
+            ],
+        );
+        assert_eq!(stdout(&o), "750\n", "{backend}: {}", stderr(&o));
+    }
+}

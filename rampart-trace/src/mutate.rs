@@ -342,7 +342,7 @@ const PROC_FS: libc::c_long = 0x9fa0;
 /// mutation there is the tree's to make through rampart, whose own
 /// `/proc` entries a spelling of `/proc/self` would reach) or one whose
 /// name cannot be read.
-fn pin_place(tid: i32, tgid: i32, dirfd: i32, name: &[u8]) -> Result<Place, i32> {
+fn pin_place(tid: i32, tgid: i32, dirfd: i32, name: &[u8], follow: bool) -> Result<Place, i32> {
     let errno = || {
         std::io::Error::last_os_error()
             .raw_os_error()
@@ -395,6 +395,20 @@ fn pin_place(tid: i32, tgid: i32, dirfd: i32, name: &[u8]) -> Result<Place, i32>
         }
     };
     let parent: OwnedFd = parent;
+    if follow && own.is_some() && !last.is_empty() {
+        // The caller's own `/proc` entry (`/proc/self/fd/N`, as gnulib's
+        // `lchmod` spells a descriptor's file): the call changes the file
+        // it leads to, which is its place; its directory is no place to
+        // make anything in (a name in `/proc` is refused).
+        let mut place = Place {
+            parent,
+            last: CString::new(last).map_err(|_| libc::EINVAL)?,
+            real: String::new(),
+            whole: None,
+        };
+        place.follow_last()?;
+        return Ok(place);
+    }
     let dir = real_name(&parent)?;
     let last_text = rampart_core::event::name_from_bytes(last).into_owned();
     let real = if last.is_empty() {
@@ -438,12 +452,12 @@ pub(crate) fn prepare(
         None => None,
     };
     let made = (|| {
-        let mut place = pin_place(tid, tgid, dir, &strings.path)?;
-        if plan.follows_last() {
+        let mut place = pin_place(tid, tgid, dir, &strings.path, plan.follows_last())?;
+        if plan.follows_last() && place.whole.is_none() {
             place.follow_last()?;
         }
         let new_place = match (new_dir, &strings.new_path) {
-            (Some(nd), Some(p)) => Some(pin_place(tid, tgid, nd, p)?),
+            (Some(nd), Some(p)) => Some(pin_place(tid, tgid, nd, p, false)?),
             _ => None,
         };
         let times = match plan {
