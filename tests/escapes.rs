@@ -1459,7 +1459,8 @@ fn calls_that_get_around_the_decisions_fail_on_both_backends() {
 /// `chown` and `utime` of the descriptor's file, through the hooks, past
 /// them and under trace; refused, recorded, and the file unchanged;
 /// allowed ones still work. `mknod` makes a file without an open: decided
-/// as a write where it is made.
+/// as a write where it is made; an extended attribute (`setxattr`,
+/// `fsetxattr`) is decided as a write of its file.
 #[test]
 fn a_descriptor_opened_for_reading_changes_nothing_protected_on_both_backends() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -1513,6 +1514,9 @@ policies:
                 "futimens".as_ref(),
                 g,
             ])
+            .args(["xattr".as_ref(), g, "fxattr".as_ref(), g])
+            .args(["xattr".as_ref(), free.as_os_str()])
+            .args(["fxattr".as_ref(), free.as_os_str()])
             .args(["fchmod".as_ref(), free.as_os_str()])
             .args(["mknod".as_ref(), made.as_os_str()])
             .args(["mknod".as_ref(), free_made.as_os_str()])
@@ -1523,6 +1527,8 @@ policies:
             ("fchmod", libc::EPERM),
             ("fchown", libc::EPERM),
             ("futimens", libc::EACCES),
+            ("xattr", libc::EACCES),
+            ("fxattr", libc::EACCES),
         ] {
             let refused = format!("{op} {}: refused {errno}\n", guarded.display());
             assert!(out.contains(&refused), "{backend}: {out}{}", stderr(&o));
@@ -1535,6 +1541,10 @@ policies:
         assert!(out.contains(&refused), "{backend}: {out}");
         assert!(!made.exists(), "{backend}: made where writes are refused");
         assert!(out.contains(&format!("mknod {}: ok", free_made.display())));
+        for op in ["xattr", "fxattr"] {
+            let ok = format!("{op} {}: ok", free.display());
+            assert!(out.contains(&ok), "{backend}: {out}");
+        }
         std::fs::remove_file(&free_made).unwrap();
         let after = std::fs::metadata(&guarded).unwrap();
         assert_eq!(
@@ -1570,6 +1580,7 @@ policies:
         ("chown", &guarded),
         ("utime", &guarded),
         ("mknod", &made),
+        ("xattr", &guarded),
     ] {
         let refused = records
             .iter()

@@ -678,6 +678,7 @@ mod tests {
             Op::Truncate,
             Op::Utime,
             Op::Mknod,
+            Op::Xattr,
         ] {
             assert_eq!(
                 mutation(op, "/f", Some("/g")).denied_errno(),

@@ -39,10 +39,14 @@ pub enum Op {
     /// `mknod`, `mknodat`: a file made without an open (a regular file, a
     /// FIFO, a socket or device node).
     Mknod = 10,
+    /// `setxattr`, `lsetxattr`, `fsetxattr`, `removexattr`,
+    /// `lremovexattr`, `fremovexattr`: a file's extended attributes (ACLs,
+    /// security labels, capabilities).
+    Xattr = 11,
 }
 
 impl Op {
-    pub const ALL: [Op; 10] = [
+    pub const ALL: [Op; 11] = [
         Op::Delete,
         Op::Rename,
         Op::Link,
@@ -53,6 +57,7 @@ impl Op {
         Op::Truncate,
         Op::Utime,
         Op::Mknod,
+        Op::Xattr,
     ];
 
     pub const fn from_u8(b: u8) -> Option<Op> {
@@ -67,6 +72,7 @@ impl Op {
             8 => Op::Truncate,
             9 => Op::Utime,
             10 => Op::Mknod,
+            11 => Op::Xattr,
             _ => return None,
         })
     }
@@ -84,6 +90,7 @@ impl Op {
             Op::Truncate => "truncate",
             Op::Utime => "utime",
             Op::Mknod => "mknod",
+            Op::Xattr => "xattr",
         }
     }
 

@@ -166,6 +166,12 @@ reals! {
     mkdirat: fn(c_int, *const c_char, mode_t) -> c_int;
     mknod: fn(*const c_char, mode_t, libc::dev_t) -> c_int;
     mknodat: fn(c_int, *const c_char, mode_t, libc::dev_t) -> c_int;
+    setxattr: fn(*const c_char, *const c_char, *const libc::c_void, usize, c_int) -> c_int;
+    lsetxattr: fn(*const c_char, *const c_char, *const libc::c_void, usize, c_int) -> c_int;
+    fsetxattr: fn(c_int, *const c_char, *const libc::c_void, usize, c_int) -> c_int;
+    removexattr: fn(*const c_char, *const c_char) -> c_int;
+    lremovexattr: fn(*const c_char, *const c_char) -> c_int;
+    fremovexattr: fn(c_int, *const c_char) -> c_int;
     chmod: fn(*const c_char, mode_t) -> c_int;
     lchmod: fn(*const c_char, mode_t) -> c_int;
     fchmodat: fn(c_int, *const c_char, mode_t, c_int) -> c_int;

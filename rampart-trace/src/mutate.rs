@@ -51,6 +51,17 @@ enum Plan {
         mode: u32,
         dev: u64,
     },
+    /// An extended attribute set (`value`, `size`, `flags`: the caller's)
+    /// or removed (`remove`), through the last link or not (`follow`).
+    Xattr {
+        dir: i32,
+        name: u64,
+        value: u64,
+        size: u64,
+        flags: u32,
+        remove: bool,
+        follow: bool,
+    },
     Chmod {
         dir: i32,
         mode: u32,
@@ -98,6 +109,7 @@ impl Plan {
             }
             Plan::Truncate { .. } => true,
             Plan::Link { flags, .. } => flags & libc::AT_SYMLINK_FOLLOW != 0,
+            Plan::Xattr { follow, .. } => follow,
             _ => false,
         }
     }
@@ -207,6 +219,48 @@ fn plan(nr: i64, a: &[u64; 6]) -> Option<Plan> {
             mode: a[2] as u32,
             dev: a[3],
         },
+        // Extended attributes: path forms from the cwd, descriptor forms
+        // on the descriptor's own file.
+        n if [libc::SYS_setxattr, libc::SYS_lsetxattr, libc::SYS_fsetxattr]
+            .map(|n| n as i64)
+            .contains(&n) =>
+        {
+            Plan::Xattr {
+                dir: if n == libc::SYS_fsetxattr as i64 {
+                    fd(0)
+                } else {
+                    FDCWD
+                },
+                name: a[1],
+                value: a[2],
+                size: a[3],
+                flags: a[4] as u32,
+                remove: false,
+                follow: n != libc::SYS_lsetxattr as i64,
+            }
+        }
+        n if [
+            libc::SYS_removexattr,
+            libc::SYS_lremovexattr,
+            libc::SYS_fremovexattr,
+        ]
+        .map(|n| n as i64)
+        .contains(&n) =>
+        {
+            Plan::Xattr {
+                dir: if n == libc::SYS_fremovexattr as i64 {
+                    fd(0)
+                } else {
+                    FDCWD
+                },
+                name: a[1],
+                value: 0,
+                size: 0,
+                flags: 0,
+                remove: true,
+                follow: n != libc::SYS_lremovexattr as i64,
+            }
+        }
         n if n == libc::SYS_fchmodat as i64 => Plan::Chmod {
             dir: fd(0),
             mode: a[2] as u32,
@@ -332,7 +386,25 @@ pub(crate) struct Mutation {
     new_place: Option<Place>,
     target: Option<CString>,
     times: Option<[libc::timespec; 2]>,
+    /// An extended attribute's name and value, read from the caller.
+    xattr: Option<(CString, Vec<u8>)>,
 }
+
+/// The most bytes an extended attribute's value has (`XATTR_SIZE_MAX`).
+const XATTR_SIZE_MAX: u64 = 65536;
+
+/// `struct xattr_args` of `setxattrat` (Linux 6.13).
+#[repr(C)]
+struct XattrArgs {
+    value: u64,
+    size: u32,
+    flags: u32,
+}
+
+/// `setxattrat` and `removexattrat` (Linux 6.13), which libc does not
+/// name yet.
+const SYS_SETXATTRAT: libc::c_long = 463;
+const SYS_REMOVEXATTRAT: libc::c_long = 466;
 
 /// `PROC_SUPER_MAGIC`.
 const PROC_FS: libc::c_long = 0x9fa0;
@@ -441,6 +513,7 @@ pub(crate) fn prepare(
         Plan::Unlink { dir, .. }
         | Plan::Mkdir { dir, .. }
         | Plan::Mknod { dir, .. }
+        | Plan::Xattr { dir, .. }
         | Plan::Chmod { dir, .. }
         | Plan::Chown { dir, .. }
         | Plan::Utime { dir, .. }
@@ -464,12 +537,19 @@ pub(crate) fn prepare(
             Plan::Utime { times, .. } => read_times(tid, times)?,
             _ => None,
         };
+        let xattr = match plan {
+            Plan::Xattr {
+                name, value, size, ..
+            } => Some(read_xattr(tid, name, value, size)?),
+            _ => None,
+        };
         Ok(Mutation {
             plan,
             place,
             new_place,
             target,
             times,
+            xattr,
         })
     })();
     Some(made)
@@ -529,6 +609,28 @@ pub(crate) fn decided_again(
     Some(sink.recheck(&crate::linked::named(event, name)))
 }
 
+/// An extended attribute's name and value, as the kernel would read them
+/// from the caller (`E2BIG` past `XATTR_SIZE_MAX`, `EFAULT` for a bad
+/// pointer).
+fn read_xattr(tid: i32, name: u64, value: u64, size: u64) -> Result<(CString, Vec<u8>), i32> {
+    let (raw, cut) = memory::read_cstring(tid, name, 256).map_err(|_| libc::EFAULT)?;
+    if cut {
+        return Err(libc::ERANGE);
+    }
+    let name = CString::new(raw).map_err(|_| libc::EINVAL)?;
+    if size > XATTR_SIZE_MAX {
+        return Err(libc::E2BIG);
+    }
+    let mut bytes = vec![0u8; size as usize];
+    if size > 0 {
+        let n = memory::read_bytes(tid, value, &mut bytes).map_err(|_| libc::EFAULT)?;
+        if n != bytes.len() {
+            return Err(libc::EFAULT);
+        }
+    }
+    Ok((name, bytes))
+}
+
 /// The times a `utime*` call sets, as two `timespec` (`None`: now).
 fn read_times(tid: i32, times: Times) -> Result<Option<[libc::timespec; 2]>, i32> {
     let fault = |_| libc::EFAULT;
@@ -582,6 +684,7 @@ impl Mutation {
                 | Plan::Utime { .. }
                 | Plan::Truncate { .. }
                 | Plan::Link { .. }
+                | Plan::Xattr { .. }
         );
         if !changes_file {
             return None;
@@ -637,6 +740,45 @@ impl Mutation {
                 Plan::Symlink { .. } => libc::syscall(libc::SYS_symlinkat, target, at, p),
                 Plan::Mkdir { mode, .. } => {
                     libc::syscall(libc::SYS_mkdirat, at, p, mode & !umask & 0o7777)
+                }
+                Plan::Xattr {
+                    remove,
+                    follow,
+                    flags,
+                    ..
+                } => {
+                    let Some((name, value)) = &self.xattr else {
+                        return Err(libc::EINVAL);
+                    };
+                    // The descriptor's own file: named through its pin,
+                    // followed (an `O_PATH` pin takes no call of its own).
+                    let own;
+                    let (at, p) = if p.is_null() || *p == 0 {
+                        own = CString::new(format!("/proc/self/fd/{at}"))
+                            .expect("no NUL in a number");
+                        (FDCWD, own.as_ptr())
+                    } else {
+                        (at, p)
+                    };
+                    let at_flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+                    if remove {
+                        libc::syscall(SYS_REMOVEXATTRAT, at, p, at_flags, name.as_ptr())
+                    } else {
+                        let args = XattrArgs {
+                            value: value.as_ptr() as u64,
+                            size: value.len() as u32,
+                            flags,
+                        };
+                        libc::syscall(
+                            SYS_SETXATTRAT,
+                            at,
+                            p,
+                            at_flags,
+                            name.as_ptr(),
+                            &args as *const XattrArgs,
+                            std::mem::size_of::<XattrArgs>(),
+                        )
+                    }
                 }
                 Plan::Mknod { mode, dev, .. } => {
                     // The type bits as given, the permissions cut by the

@@ -3,7 +3,8 @@
 //! `mkdirat`, `mknodat`, `fchmodat`, `fchmodat2`, `fchownat`, `truncate`, `utimensat`,
 //! `fchmod` and `fchown` (which change the file a descriptor holds: one
 //! opened for reading is enough to change a file no write may touch, as
-//! it is for `utimensat` with a NULL path, `futimens`), and
+//! it is for `utimensat` with a NULL path, `futimens`, and for the
+//! extended-attribute calls), and
 //! on x86_64 the older `unlink`, `rmdir`, `rename`, `link`, `symlink`,
 //! `mkdir`, `chmod`, `chown`, `lchown`, `utime`, `utimes`, `futimesat`),
 //! the op each is recorded as, and which of its arguments hold what.
@@ -133,6 +134,12 @@ const AT: &[(i64, Layout)] = &[
     ),
     (libc::SYS_truncate as i64, one(Op::Truncate, None, 0)),
     (libc::SYS_fchmod as i64, on_descriptor(Op::Chmod)),
+    (libc::SYS_setxattr as i64, one(Op::Xattr, None, 0)),
+    (libc::SYS_lsetxattr as i64, one(Op::Xattr, None, 0)),
+    (libc::SYS_fsetxattr as i64, on_descriptor(Op::Xattr)),
+    (libc::SYS_removexattr as i64, one(Op::Xattr, None, 0)),
+    (libc::SYS_lremovexattr as i64, one(Op::Xattr, None, 0)),
+    (libc::SYS_fremovexattr as i64, on_descriptor(Op::Xattr)),
     (libc::SYS_fchown as i64, on_descriptor(Op::Chown)),
     // With a NULL path it works on the descriptor (futimens): the filter
     // lets that through untraced.

@@ -35,12 +35,14 @@ pub const COMPAT: Option<(u32, &[u32])> = Some((
     // the native ABI, which nothing decides here either: mount, umount,
     // umount2, chroot, pivot_root, unshare, setns, clone, clone3, open_tree,
     // move_mount, fsopen, fsconfig, fsmount, fspick, mount_setattr,
-    // open_tree_attr, acct, fanotify_init, seccomp; mknod, mknodat
+    // open_tree_attr, acct, fanotify_init, seccomp; mknod, mknodat;
+    // setxattr, lsetxattr, fsetxattr, removexattr, lremovexattr,
+    // fremovexattr
     &[
         11, 5, 8, 102, 12, 133, 295, 358, 362, 425, 437, 342, 369, 370, 345, 9, 10, 15, 16, 30, 38,
         39, 40, 83, 92, 182, 193, 198, 212, 271, 296, 298, 299, 301, 302, 303, 304, 306, 320, 353,
         412, 452, 94, 95, 207, 21, 22, 52, 61, 217, 310, 346, 120, 435, 428, 429, 430, 431, 432,
-        433, 442, 467, 51, 338, 354, 14, 297,
+        433, 442, 467, 51, 338, 354, 14, 297, 226, 227, 228, 235, 236, 237,
     ],
 ));
 #[cfg(target_arch = "aarch64")]

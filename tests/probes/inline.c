@@ -45,6 +45,8 @@
  *   futimens PATH opens PATH read-only, then utimensat(fd, NULL, {1, 1}):
  *                 "ok" (the times of the descriptor's file)
  *   mknod PATH    mknodat(PATH, S_IFREG | 0644): "ok" when it was made
+ *   xattr PATH    setxattr(PATH, "user.rampart", "x"): "ok" when it was set
+ *   fxattr PATH   opens PATH read-only, then fsetxattr(fd, "user.rampart")
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -136,6 +138,23 @@ static void proc_self(void) {
     long proc = raw(SYS_openat, AT_FDCWD, (long)"/proc", O_RDONLY | O_DIRECTORY, 0);
     whose("self/status from /proc", raw(SYS_openat, proc, (long)"self/status", O_RDONLY, 0));
     close((int)proc);
+}
+
+/* raw() with a fifth argument (the extended-attribute calls' flags). */
+static long raw5(long n, long a, long b, long c, long d, long e) {
+#if defined(__x86_64__)
+    long r;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
+                     : "rcx", "r11", "memory");
+    return r;
+#else
+    (void)e;
+    return raw(n, a, b, c, d);
+#endif
 }
 
 static int own_listener_fd = -1;
@@ -345,6 +364,19 @@ int main(int argc, char **argv) {
                 r = !strcmp(op, "fchmod")   ? raw(SYS_fchmod, fd, 0777, 0, 0)
                     : !strcmp(op, "fchown") ? raw(SYS_fchown, fd, 1234, 1234, 0)
                                             : raw(SYS_utimensat, fd, 0, (long)ts, 0);
+                raw(SYS_close, fd, 0, 0, 0);
+                if (r >= 0)
+                    printf("%s %s: ok\n", op, path);
+            }
+        } else if (!strcmp(op, "xattr")) {
+            r = raw5(SYS_setxattr, (long)path, (long)"user.rampart", (long)"x", 1, 0);
+            if (r >= 0)
+                printf("%s %s: ok\n", op, path);
+        } else if (!strcmp(op, "fxattr")) {
+            r = raw(SYS_openat, AT_FDCWD, (long)path, O_RDONLY, 0);
+            if (r >= 0) {
+                long fd = r;
+                r = raw5(SYS_fsetxattr, fd, (long)"user.rampart", (long)"x", 1, 0);
                 raw(SYS_close, fd, 0, 0, 0);
                 if (r >= 0)
                     printf("%s %s: ok\n", op, path);

@@ -6,7 +6,8 @@
 //! `fchownat`, `fchown`
 //! (`chown`); `truncate`, `truncate64` (`truncate`); `utime`, `utimes`,
 //! `lutimes`, `futimesat`, `utimensat`, `futimens`, `futimes` (`utime`);
-//! `mknod`, `mknodat` (`mknod`). glibc calls none of these
+//! `mknod`, `mknodat` (`mknod`); `setxattr`, `lsetxattr`, `fsetxattr`,
+//! `removexattr`, `lremovexattr`, `fremovexattr` (`xattr`). glibc calls none of these
 //! through another (its internal calls bypass the PLT), so each call of the
 //! program is reported once.
 //!
@@ -80,7 +81,30 @@ pub enum Plan {
         mode: mode_t,
         dev: libc::dev_t,
     },
+    /// An extended attribute set (`value`, `size`, `flags`) or removed
+    /// (`remove`), through the last link or not (`follow`).
+    Xattr {
+        name: *const c_char,
+        value: *const libc::c_void,
+        size: usize,
+        flags: c_int,
+        remove: bool,
+        follow: bool,
+    },
 }
+
+/// `struct xattr_args` of `setxattrat` (Linux 6.13).
+#[repr(C)]
+struct XattrArgs {
+    value: u64,
+    size: u32,
+    flags: u32,
+}
+
+/// `setxattrat` and `removexattrat` (Linux 6.13), which libc does not
+/// name yet.
+const SYS_SETXATTRAT: c_long = 463;
+const SYS_REMOVEXATTRAT: c_long = 466;
 
 /// The times a `utime*` call sets, in the caller's form (NULL: now).
 #[derive(Clone, Copy)]
@@ -99,6 +123,7 @@ impl Plan {
             Plan::Symlink => Op::Symlink,
             Plan::Mkdir { .. } => Op::Mkdir,
             Plan::Mknod { .. } => Op::Mknod,
+            Plan::Xattr { .. } => Op::Xattr,
             Plan::Chmod { .. } => Op::Chmod,
             Plan::Chown { .. } => Op::Chown,
             Plan::Truncate { .. } => Op::Truncate,
@@ -116,6 +141,7 @@ impl Plan {
             }
             Plan::Truncate { .. } => true,
             Plan::Link { flags } => flags & libc::AT_SYMLINK_FOLLOW != 0,
+            Plan::Xattr { follow, .. } => follow,
             _ => false,
         }
     }
@@ -147,6 +173,34 @@ impl Plan {
             Plan::Mkdir { mode } => sys_call(libc::SYS_mkdirat, [d, n, mode as usize, 0, 0, 0]),
             Plan::Mknod { mode, dev } => {
                 sys_call(libc::SYS_mknodat, [d, n, mode as usize, dev as usize, 0, 0])
+            }
+            Plan::Xattr {
+                name: xname,
+                value,
+                size,
+                flags,
+                remove,
+                follow,
+            } => {
+                // Made where it was pinned: a whole pin's `/proc/self/fd`
+                // name (followed), the last name in a pinned directory (not
+                // followed), or the descriptor's own file (an empty name).
+                // SAFETY: `name` is a NUL-terminated string of ours.
+                let empty = unsafe { *name } == 0;
+                let at_flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW }
+                    | if empty { libc::AT_EMPTY_PATH } else { 0 };
+                if remove {
+                    sys_call(SYS_REMOVEXATTRAT, [d, n, at_flags as usize, p(xname), 0, 0])
+                } else {
+                    let args = XattrArgs {
+                        value: value as u64,
+                        size: size as u32,
+                        flags: flags as u32,
+                    };
+                    let a = core::ptr::addr_of!(args) as usize;
+                    let len = core::mem::size_of::<XattrArgs>();
+                    sys_call(SYS_SETXATTRAT, [d, n, at_flags as usize, p(xname), a, len])
+                }
             }
             Plan::Chmod { mode, flags: 0 } => {
                 sys_call(libc::SYS_fchmodat, [d, n, mode as usize, 0, 0, 0])
@@ -347,7 +401,7 @@ fn pinned(cx: &conn::Ctx, m: Mutation) -> c_int {
     let mut reached = first.reached();
     let changes_file = matches!(
         op,
-        Op::Chmod | Op::Chown | Op::Utime | Op::Truncate | Op::Link
+        Op::Chmod | Op::Chown | Op::Utime | Op::Truncate | Op::Link | Op::Xattr
     );
     if changes_file && enforce::lists_other_names(cx.s) {
         if let Some(name) = first.stat().and_then(|st| enforce::other_name(cx.s, &st)) {
@@ -686,6 +740,145 @@ pub unsafe extern "C" fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t
                 libc::SYS_mkdirat,
                 [dirfd as usize, p(path), mode as usize, 0, 0, 0],
             ),
+        },
+    )
+}
+
+// ---- extended attributes -------------------------------------------------------------
+
+fn xattr_plan(
+    name: *const c_char,
+    value: *const libc::c_void,
+    size: usize,
+    flags: c_int,
+    follow: bool,
+) -> Plan {
+    Plan::Xattr {
+        name,
+        value,
+        size,
+        flags,
+        remove: false,
+        follow,
+    }
+}
+
+/// An extended attribute's removal.
+fn xattr_removal(name: *const c_char, follow: bool) -> Plan {
+    Plan::Xattr {
+        name,
+        value: core::ptr::null(),
+        size: 0,
+        flags: 0,
+        remove: true,
+        follow,
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn setxattr(
+    path: *const c_char,
+    name: *const c_char,
+    value: *const libc::c_void,
+    size: usize,
+    flags: c_int,
+) -> c_int {
+    let plan = xattr_plan(name, value, size, flags, true);
+    mutated(
+        Mutation::one(plan, Base::Cwd, path),
+        || match get::setxattr() {
+            Some(f) => f(path, name, value, size, flags),
+            None => sys_call(
+                libc::SYS_setxattr,
+                [p(path), p(name), value as usize, size, flags as usize, 0],
+            ),
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn lsetxattr(
+    path: *const c_char,
+    name: *const c_char,
+    value: *const libc::c_void,
+    size: usize,
+    flags: c_int,
+) -> c_int {
+    let plan = xattr_plan(name, value, size, flags, false);
+    mutated(
+        Mutation::one(plan, Base::Cwd, path),
+        || match get::lsetxattr() {
+            Some(f) => f(path, name, value, size, flags),
+            None => sys_call(
+                libc::SYS_lsetxattr,
+                [p(path), p(name), value as usize, size, flags as usize, 0],
+            ),
+        },
+    )
+}
+
+/// `fsetxattr(fd, ...)`: the descriptor's own file (one opened for
+/// reading is enough to change a file's attributes).
+#[no_mangle]
+pub unsafe extern "C" fn fsetxattr(
+    fd: c_int,
+    name: *const c_char,
+    value: *const libc::c_void,
+    size: usize,
+    flags: c_int,
+) -> c_int {
+    let plan = xattr_plan(name, value, size, flags, true);
+    mutated(
+        Mutation::one(plan, Base::of(fd), c"".as_ptr()),
+        || match get::fsetxattr() {
+            Some(f) => f(fd, name, value, size, flags),
+            None => sys_call(
+                libc::SYS_fsetxattr,
+                [
+                    fd as usize,
+                    p(name),
+                    value as usize,
+                    size,
+                    flags as usize,
+                    0,
+                ],
+            ),
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn removexattr(path: *const c_char, name: *const c_char) -> c_int {
+    let plan = xattr_removal(name, true);
+    mutated(
+        Mutation::one(plan, Base::Cwd, path),
+        || match get::removexattr() {
+            Some(f) => f(path, name),
+            None => sys_call(libc::SYS_removexattr, [p(path), p(name), 0, 0, 0, 0]),
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn lremovexattr(path: *const c_char, name: *const c_char) -> c_int {
+    let plan = xattr_removal(name, false);
+    mutated(
+        Mutation::one(plan, Base::Cwd, path),
+        || match get::lremovexattr() {
+            Some(f) => f(path, name),
+            None => sys_call(libc::SYS_lremovexattr, [p(path), p(name), 0, 0, 0, 0]),
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn fremovexattr(fd: c_int, name: *const c_char) -> c_int {
+    let plan = xattr_removal(name, true);
+    mutated(
+        Mutation::one(plan, Base::of(fd), c"".as_ptr()),
+        || match get::fremovexattr() {
+            Some(f) => f(fd, name),
+            None => sys_call(libc::SYS_fremovexattr, [fd as usize, p(name), 0, 0, 0, 0]),
         },
     )
 }
@@ -1202,6 +1395,21 @@ pub fn of_syscall(n: c_long, a: [c_long; 6]) -> Option<Mutation> {
             dir(0),
             s(1),
         ),
+        libc::SYS_setxattr | libc::SYS_lsetxattr => {
+            let v = a[2] as *const libc::c_void;
+            let plan = xattr_plan(s(1), v, a[3] as usize, int(4), n == libc::SYS_setxattr);
+            Mutation::one(plan, Base::Cwd, s(0))
+        }
+        libc::SYS_fsetxattr => {
+            let v = a[2] as *const libc::c_void;
+            let plan = xattr_plan(s(1), v, a[3] as usize, int(4), true);
+            Mutation::one(plan, dir(0), c"".as_ptr())
+        }
+        libc::SYS_removexattr | libc::SYS_lremovexattr => {
+            let plan = xattr_removal(s(1), n == libc::SYS_removexattr);
+            Mutation::one(plan, Base::Cwd, s(0))
+        }
+        libc::SYS_fremovexattr => Mutation::one(xattr_removal(s(1), true), dir(0), c"".as_ptr()),
         _ => return None,
     })
 }
