@@ -783,17 +783,7 @@ pub unsafe extern "C" fn setxattr(
     size: usize,
     flags: c_int,
 ) -> c_int {
-    let plan = xattr_plan(name, value, size, flags, true);
-    mutated(
-        Mutation::one(plan, Base::Cwd, path),
-        || match get::setxattr() {
-            Some(f) => f(path, name, value, size, flags),
-            None => sys_call(
-                libc::SYS_setxattr,
-                [p(path), p(name), value as usize, size, flags as usize, 0],
-            ),
-        },
-    )
+    set_by_path(path, name, value, size, flags, true)
 }
 
 #[no_mangle]
@@ -804,17 +794,31 @@ pub unsafe extern "C" fn lsetxattr(
     size: usize,
     flags: c_int,
 ) -> c_int {
-    let plan = xattr_plan(name, value, size, flags, false);
-    mutated(
-        Mutation::one(plan, Base::Cwd, path),
-        || match get::lsetxattr() {
-            Some(f) => f(path, name, value, size, flags),
-            None => sys_call(
-                libc::SYS_lsetxattr,
-                [p(path), p(name), value as usize, size, flags as usize, 0],
-            ),
-        },
-    )
+    set_by_path(path, name, value, size, flags, false)
+}
+
+/// `setxattr` (`follow`) or `lsetxattr`.
+unsafe fn set_by_path(
+    path: *const c_char,
+    name: *const c_char,
+    value: *const libc::c_void,
+    size: usize,
+    flags: c_int,
+    follow: bool,
+) -> c_int {
+    let plan = xattr_plan(name, value, size, flags, follow);
+    let (real, nr) = if follow {
+        (get::setxattr(), libc::SYS_setxattr)
+    } else {
+        (get::lsetxattr(), libc::SYS_lsetxattr)
+    };
+    mutated(Mutation::one(plan, Base::Cwd, path), || match real {
+        Some(f) => f(path, name, value, size, flags),
+        None => sys_call(
+            nr,
+            [p(path), p(name), value as usize, size, flags as usize, 0],
+        ),
+    })
 }
 
 /// `fsetxattr(fd, ...)`: the descriptor's own file (one opened for
@@ -849,24 +853,26 @@ pub unsafe extern "C" fn fsetxattr(
 
 #[no_mangle]
 pub unsafe extern "C" fn removexattr(path: *const c_char, name: *const c_char) -> c_int {
-    let plan = xattr_removal(name, true);
-    mutated(
-        Mutation::one(plan, Base::Cwd, path),
-        || match get::removexattr() {
-            Some(f) => f(path, name),
-            None => sys_call(libc::SYS_removexattr, [p(path), p(name), 0, 0, 0, 0]),
-        },
-    )
+    remove_by_path(path, name, true)
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn lremovexattr(path: *const c_char, name: *const c_char) -> c_int {
-    let plan = xattr_removal(name, false);
+    remove_by_path(path, name, false)
+}
+
+/// `removexattr` (`follow`) or `lremovexattr`.
+unsafe fn remove_by_path(path: *const c_char, name: *const c_char, follow: bool) -> c_int {
+    let (real, nr) = if follow {
+        (get::removexattr(), libc::SYS_removexattr)
+    } else {
+        (get::lremovexattr(), libc::SYS_lremovexattr)
+    };
     mutated(
-        Mutation::one(plan, Base::Cwd, path),
-        || match get::lremovexattr() {
+        Mutation::one(xattr_removal(name, follow), Base::Cwd, path),
+        || match real {
             Some(f) => f(path, name),
-            None => sys_call(libc::SYS_lremovexattr, [p(path), p(name), 0, 0, 0, 0]),
+            None => sys_call(nr, [p(path), p(name), 0, 0, 0, 0]),
         },
     )
 }
