@@ -940,3 +940,173 @@ int main(int argc, char **argv) {
     assert_eq!(forged[0]["request"]["pid"], me, "{:?}", forged[0]);
     assert_eq!(forged[0]["request"]["ppid"], victim, "{:?}", forged[0]);
 }
+
+/// The unhooked-call tap of `run`'s process (`rampart __unhooked`, a child
+/// of it), not its standby (a child of the tap).
+fn tap_of(rampart: u32) -> i32 {
+    for _ in 0..(OUTER_TIMEOUT.as_millis() / 10) {
+        let children = std::fs::read_to_string(format!("/proc/{rampart}/task/{rampart}/children"))
+            .unwrap_or_default();
+        for pid in children.split_whitespace() {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if cmdline.split(|&b| b == 0).any(|a| a == b"__unhooked") {
+                return pid.parse().unwrap();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("rampart {rampart} has no tap");
+}
+
+#[test]
+fn a_killed_tap_leaves_its_standby_answering_in_both_modes() {
+    // A static program under preload: every call of it goes to the tap.
+    // Killed (SIGKILL), its standby answers in its place: the program goes
+    // on, its calls are recorded, and enforcement still holds.
+    for mode in ["monitor", "enforce"] {
+        let sb = Sandbox::new();
+        let port = tcp_server();
+        let calls = sb.probe_as("calls", "calls-static", &["-static"]);
+        let w = |n: &str| sb.work().join(n).to_str().unwrap().to_string();
+        std::fs::write(sb.work().join("b.txt"), "b").unwrap();
+        std::fs::write(sb.work().join("never.txt"), "secret").unwrap();
+        let ops: Vec<String> = [
+            ("write", w("ready")),
+            ("wait-for", w("go")),
+            ("open", w("b.txt")),
+            ("open", w("never.txt")),
+            ("write", w("marker")),
+            ("spawn", "/bin/true".into()),
+            ("connect", port.to_string()),
+            ("say", "done".into()),
+        ]
+        .into_iter()
+        .flat_map(|(op, arg)| [op.to_string(), arg])
+        .collect();
+        let policy = guarding_policy(&sb);
+        let args = [
+            "--mode",
+            mode,
+            "--backend",
+            "preload",
+            "--policy",
+            policy.to_str().unwrap(),
+        ];
+        let mut run = start_probe(&sb, &calls, &args, &ops);
+        wait_for(&sb.work().join("ready"));
+        let tap = tap_of(run.rampart.id());
+        // SAFETY: killing the tap of our own run.
+        assert_eq!(unsafe { libc::kill(tap, libc::SIGKILL) }, 0);
+        std::fs::write(sb.work().join("go"), "").unwrap();
+        let deadline = Instant::now() + OUTER_TIMEOUT;
+        let mut out = String::new();
+        while !out.ends_with("done\n") {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = run.out.recv_timeout(left).unwrap_or_else(|e| {
+                panic!("{mode}: the program hung without its tap ({e}):\n{out}")
+            });
+            out.push_str(&line);
+            out.push('\n');
+        }
+        let status = run.rampart.wait().unwrap();
+        assert!(status.success(), "{mode}: {status:?}\n{out}");
+        let never = if mode == "enforce" { "EACCES" } else { "ok" };
+        assert_eq!(
+            after_go(&out, &sb),
+            vec![
+                format!("open {}: ok", w("b.txt")),
+                format!("open {}: {never}", w("never.txt")),
+                format!("write {}: ok", w("marker")),
+                "spawn /bin/true: ok".to_string(),
+                format!("connect {port}: ok"),
+                "done".to_string(),
+            ],
+            "{mode}"
+        );
+        // The standby recorded what the tap could not.
+        let r = sb.records();
+        let of = |tool: &str, key: &str, value: &str| -> Vec<&serde_json::Value> {
+            r.iter()
+                .filter(|x| x["tool"] == tool && x["request"][key] == value)
+                .collect()
+        };
+        assert_eq!(of("read", "path", &w("b.txt")).len(), 1, "{mode}: {r:#?}");
+        assert_eq!(of("write", "path", &w("marker")).len(), 1, "{mode}");
+        assert_eq!(of("exec", "path", "/bin/true").len(), 1, "{mode}");
+        let never_read = of("read", "path", &w("never.txt"));
+        assert_eq!(never_read.len(), 1, "{mode}");
+        // Decided in both modes; refused only under enforcement.
+        assert_eq!(never_read[0]["decision"]["action"], "deny", "{mode}");
+        let outcome = &never_read[0]["request"]["outcome"];
+        if mode == "enforce" {
+            assert_eq!(outcome, "EACCES", "{mode}");
+        } else {
+            assert_ne!(outcome, "EACCES", "{mode}");
+        }
+        assert_eq!(
+            std::fs::read_to_string(sb.work().join("never.txt")).unwrap(),
+            "secret"
+        );
+    }
+}
+
+#[test]
+fn a_tap_killed_in_a_burst_of_calls_strands_no_caller_and_counts_what_it_held() {
+    // Killed while it holds a call (received, not answered) and records not
+    // yet sent: the standby answers the call held, and every open is in the
+    // trail or counted as lost (at most one more: a record sent in the
+    // instant of the kill).
+    for mode in ["monitor", "enforce"] {
+        let sb = Sandbox::new();
+        let probe = sb.probe_as("open_many", "open_many-static", &["-static"]);
+        let file = sb.work().join("a.txt");
+        std::fs::write(&file, "a").unwrap();
+        let (procs, opens) = (4, 20_000);
+        let mut rampart = sb
+            .rampart()
+            .args([
+                "run",
+                "--quiet",
+                "--backend",
+                "preload",
+                "--mode",
+                mode,
+                "--",
+            ])
+            .arg(&probe)
+            .args([procs.to_string(), opens.to_string()])
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let tap = tap_of(rampart.id());
+        // Killed once the burst is under way (its reads are in the trail).
+        let audit = sb.audit();
+        let deadline = Instant::now() + OUTER_TIMEOUT;
+        while records_in(&audit).len() < 1000 {
+            assert!(Instant::now() < deadline, "{mode}: the burst never started");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // SAFETY: killing the tap of our own run.
+        assert_eq!(unsafe { libc::kill(tap, libc::SIGKILL) }, 0);
+        let status = wait_at_most(&mut rampart, OUTER_TIMEOUT);
+        assert!(status.success(), "{mode}: every open succeeded: {status:?}");
+        let r = sb.records();
+        let reads = r
+            .iter()
+            .filter(|x| x["tool"] == "read" && x["request"]["path"] == file.to_str().unwrap())
+            .count() as u64;
+        let lost: u64 = r
+            .iter()
+            .filter(|x| x["tool"] == "lost")
+            .map(|x| x["request"]["count"].as_u64().unwrap())
+            .sum();
+        let made = (procs * opens) as u64;
+        assert!(
+            reads + lost == made || reads + lost == made + 1,
+            "{mode}: {reads} recorded + {lost} lost for {made} opens"
+        );
+        assert!(reads <= made, "{mode}: {reads} records of {made} opens");
+    }
+}

@@ -453,21 +453,6 @@ fn exit_codes_signals_and_output_are_the_programs() {
     assert_ok(&sb.rampart().args(["audit", "verify"]).output().unwrap());
 }
 
-/// Wait for `child` at most `limit`; kill it and fail if it is still running.
-fn wait_at_most(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("rampart run did not end within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn ctrl_c_to_the_process_group_ends_the_traced_tree() {
     let sb = Sandbox::new();

@@ -250,7 +250,7 @@ pub fn become_subreaper() -> Result<()> {
 /// The processes below rampart: its children (the orphans it reaps
 /// included) and theirs, from `/proc/PID/task/TID/children`.
 pub fn descendants() -> Vec<i32> {
-    let helper = HELPER.load(Ordering::Acquire);
+    let helpers: Vec<i32> = HELPERS.iter().map(|h| h.load(Ordering::Acquire)).collect();
     let mut out = Vec::new();
     // SAFETY: getpid cannot fail.
     let mut todo = vec![unsafe { libc::getpid() }];
@@ -263,7 +263,7 @@ pub fn descendants() -> Vec<i32> {
                 continue;
             };
             for child in text.split_whitespace().filter_map(|c| c.parse().ok()) {
-                if child != helper && !out.contains(&child) {
+                if !helpers.contains(&child) && !out.contains(&child) {
                     out.push(child);
                     todo.push(child);
                 }
@@ -273,13 +273,24 @@ pub fn descendants() -> Vec<i32> {
     out
 }
 
-/// A process of rampart's own among its children (the unhooked-call tap),
-/// which is not the command's: never counted or waited for as one.
-static HELPER: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+/// Processes of rampart's own below it (the unhooked-call tap and its
+/// standby, which becomes rampart's child when the tap dies), which are not
+/// the command's: never counted or waited for as its.
+static HELPERS: [std::sync::atomic::AtomicI32; 2] = [
+    std::sync::atomic::AtomicI32::new(0),
+    std::sync::atomic::AtomicI32::new(0),
+];
 
-/// `pid` is a helper of rampart's, not a process of the command.
-pub fn set_helper(pid: i32) {
-    HELPER.store(pid, Ordering::Release);
+/// `pid` is a helper of rampart's, not a process of the command (two at
+/// most: a third is not remembered).
+pub fn add_helper(pid: i32) {
+    for h in &HELPERS {
+        if h.compare_exchange(0, pid, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            return;
+        }
+    }
 }
 
 /// The processes a command left running when it ended.

@@ -34,6 +34,7 @@ use anyhow::{Context, Result};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 
 use rampart_core::env;
+use rampart_trace::standby::{self, Held, Split};
 
 use crate::backend::sinks::{Enforce, WireSink};
 use crate::floor::{self, Floor};
@@ -139,8 +140,16 @@ impl Tap {
 
     /// The child has been spawned (or failed to be): drop our copy of its
     /// end, so that a tap whose child never wrote ends its wait.
-    pub fn spawned(&mut self) {
+    /// Returns the tap's own children: its standby, a helper of rampart's
+    /// too (the child went on once the tap had forked it).
+    pub fn spawned(&mut self) -> Vec<i32> {
         self.child_end = None;
+        let tap = self.pid();
+        std::fs::read_to_string(format!("/proc/{tap}/task/{tap}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|pid| pid.parse().ok())
+            .collect()
     }
 
     /// The run is over: wait (at most `grace`) for the tap, which exits
@@ -173,8 +182,23 @@ pub fn run_tap() -> Result<i32> {
     // SAFETY: TAP_FD was put there for us by `Tap::start`.
     let sock = unsafe { OwnedFd::from_raw_fd(TAP_FD) };
     let Some(listener) = receive_listener(&sock) else {
+        let_child_go_on(&sock);
         return Ok(0); // the child never started
     };
+    // The standby, forked before the child goes on: should this process be
+    // killed, it answers the tree's calls in its place.
+    let held = Held::new().context("cannot share what the tap holds with its standby")?;
+    let (standing_by, took_over) = match standby::split(&held) {
+        Ok(Split::Handler(alive)) => (Some(alive), false),
+        Ok(Split::TookOver) => (None, true),
+        Err(e) => {
+            tracing::warn!("unhooked calls: no standby: {e}");
+            (None, false)
+        }
+    };
+    if !took_over {
+        let_child_go_on(&sock);
+    }
     drop(sock);
     let var = |k: &str| std::env::var_os(k).unwrap_or_default();
     let bytes = |k: &str| var(k).into_encoded_bytes();
@@ -207,11 +231,35 @@ pub fn run_tap() -> Result<i32> {
     // The floor's ruleset, for the thread the tap's opens are made on.
     let confined = std::env::args_os().nth(2).is_some_and(|a| a == FLOOR_ARG);
     let floor = confined.then_some((floor::enter as fn(i32) -> i32, FLOOR_FD));
-    match rampart_trace::notify::serve(listener, &opts, &mut sink, own.as_deref(), floor) {
-        Ok(r) => tracing::debug!("unhooked calls: {} answered, {} failed", r.calls, r.refused),
+    let stuck = if took_over {
+        // The records the tap had not sent died with it.
+        let stuck = held.stuck(&listener);
+        sink.lost += held.lost(&stuck);
+        held.unsent(0);
+        stuck
+    } else {
+        Vec::new()
+    };
+    let served = rampart_trace::notify::serve(
+        listener,
+        &opts,
+        &mut sink,
+        own.as_deref(),
+        floor,
+        &held,
+        stuck,
+    );
+    match served {
+        Ok(r) => {
+            held.finished();
+            sink.lost += r.unrecorded;
+            tracing::debug!("unhooked calls: {} answered, {} failed", r.calls, r.refused)
+        }
         Err(e) => tracing::warn!("unhooked calls: {e}"),
     }
     sink.report_lost();
+    // The standby sees this end close: after `finished`, it leaves too.
+    drop(standing_by);
     Ok(0)
 }
 
@@ -259,10 +307,14 @@ fn receive_listener(sock: &OwnedFd) -> Option<OwnedFd> {
             }
         }
     };
-    // Let the child go on (it waits for this byte), with or without it.
+    listener
+}
+
+/// Let the child go on (it waits for this byte), with or without a copy of
+/// its listener here.
+fn let_child_go_on(sock: &OwnedFd) {
     // SAFETY: one byte from a local.
     unsafe { libc::write(sock.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
-    listener
 }
 
 /// The child's end, between `fork` and `exec`: tell the tap which process

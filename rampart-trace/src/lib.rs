@@ -60,6 +60,7 @@ mod procfs;
 mod proxy;
 mod regs;
 mod spawn;
+pub mod standby;
 mod supervisor;
 
 use std::ffi::OsString;

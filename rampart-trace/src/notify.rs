@@ -44,6 +44,7 @@ use crate::calls::Calls;
 use crate::loaded::Loaded;
 use crate::proxy::{Opened, Proxy, Reach};
 use crate::regs::nr;
+use crate::standby::{self, Held, Stuck};
 use crate::{procfs, ChildSetup, Options, Sink, Verdict};
 
 /// `SECCOMP_IOCTL_NOTIF_SET_FLAGS` (`SECCOMP_IOW(4, __u64)`; Linux 6.6),
@@ -73,6 +74,9 @@ pub struct Report {
     /// Calls answered with a failure: refused, or an open made here that
     /// failed.
     pub refused: u64,
+    /// Calls answered that no record holds (a standby's: see
+    /// [`crate::standby`]).
+    pub unrecorded: u64,
 }
 
 /// Answer every notification of `listener` until no process uses its
@@ -89,6 +93,8 @@ pub fn serve(
     sink: &mut dyn Sink,
     own_program: Option<&str>,
     floor: Option<ChildSetup>,
+    held: &Held,
+    stuck: Vec<Stuck>,
 ) -> io::Result<Report> {
     let mut calls = Calls::new(opts);
     let mut known = Known::default();
@@ -108,48 +114,77 @@ pub fn serve(
     // Records of calls that already ran, sent once no call is waiting (a
     // burst of calls, as a process start makes, wakes the collector once).
     let mut unsent: Vec<(Event, bool)> = Vec::new();
+    // What a handler that died left waiting (this is its standby): read
+    // again and handled first.
+    let mut again: Vec<libc::seccomp_notif> = Vec::new();
+    for s in stuck.into_iter().rev() {
+        match s.tid.and_then(|tid| Some((tid, standby::call_of(tid)?))) {
+            Some((tid, (nr, args, ip))) => again.push(rebuilt(s.id, tid, nr, args, ip)),
+            None => {
+                // Nobody knows whose call it is: it runs unwatched in
+                // monitor mode, and not at all under enforcement; either
+                // way the trail does not hold it.
+                report.calls += 1;
+                report.unrecorded += 1;
+                let how = if opts.enforce {
+                    report.refused += 1;
+                    Answer::Fail(libc::EACCES)
+                } else {
+                    Answer::Continue
+                };
+                answer(fd, s.id, how);
+            }
+        }
+    }
     loop {
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
+        let req = match again.pop() {
+            Some(req) => req,
+            None => {
+                let mut pfd = libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                let mut r = 0;
+                if unsent.len() >= UNSENT_MAX {
+                    send(sink, &mut unsent, held);
+                }
+                if !unsent.is_empty() {
+                    // SAFETY: one pollfd, ours; no waiting.
+                    r = unsafe { libc::poll(&mut pfd, 1, 0) };
+                    if r == 0 {
+                        send(sink, &mut unsent, held);
+                    }
+                }
+                if r == 0 {
+                    // SAFETY: one pollfd, ours.
+                    r = unsafe { libc::poll(&mut pfd, 1, -1) };
+                }
+                if r < 0 {
+                    let e = io::Error::last_os_error();
+                    if e.kind() == io::ErrorKind::Interrupted {
+                        continue;
+                    }
+                    return Err(e);
+                }
+                if pfd.revents & libc::POLLIN == 0 {
+                    if pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+                        send(sink, &mut unsent, held);
+                        return Ok(report); // no process uses the filter any more
+                    }
+                    continue;
+                }
+                // SAFETY: zeroed as the kernel requires; it fills the notification.
+                let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+                // SAFETY: receiving into our own struct.
+                if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) } != 0 {
+                    // ENOENT: the caller went away (or was interrupted) meanwhile.
+                    continue;
+                }
+                req
+            }
         };
-        let mut r = 0;
-        if unsent.len() >= UNSENT_MAX {
-            send(sink, &mut unsent);
-        }
-        if !unsent.is_empty() {
-            // SAFETY: one pollfd, ours; no waiting.
-            r = unsafe { libc::poll(&mut pfd, 1, 0) };
-            if r == 0 {
-                send(sink, &mut unsent);
-            }
-        }
-        if r == 0 {
-            // SAFETY: one pollfd, ours.
-            r = unsafe { libc::poll(&mut pfd, 1, -1) };
-        }
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        if pfd.revents & libc::POLLIN == 0 {
-            if pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0 {
-                send(sink, &mut unsent);
-                return Ok(report); // no process uses the filter any more
-            }
-            continue;
-        }
-        // SAFETY: zeroed as the kernel requires; it fills the notification.
-        let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
-        // SAFETY: receiving into our own struct.
-        if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) } != 0 {
-            // ENOENT: the caller went away (or was interrupted) meanwhile.
-            continue;
-        }
+        held.received(req.id, req.pid as i32);
         report.calls += 1;
         let nr = i64::from(req.data.nr);
         let exec = nr == nr::EXECVE || nr == nr::EXECVEAT;
@@ -157,6 +192,7 @@ pub fn serve(
             // The command's exec (the caller records it), and the attempts
             // of its search along `PATH`, until its first call of its own.
             answer(fd, req.id, Answer::Continue);
+            held.answered();
             continue;
         }
         first = false;
@@ -170,6 +206,7 @@ pub fn serve(
                 p.restricting(tid, tgid, req.data.args[0] as i32);
             }
             answer(fd, req.id, Answer::Continue);
+            held.answered();
             continue;
         }
         // (A prctl comes here only for capabilities: see the filter.)
@@ -181,6 +218,7 @@ pub fn serve(
                 p.credentials_change();
             }
             answer(fd, req.id, Answer::Continue);
+            held.answered();
             continue;
         }
         let mut handler = Handler {
@@ -196,7 +234,13 @@ pub fn serve(
         if matches!(answer_is, Answer::Fail(_)) {
             report.refused += 1;
         }
+        held.answering(unsent.len() + later.len(), later.len());
         answer(fd, req.id, answer_is);
+        if answer_is == Answer::Later {
+            held.parked();
+        } else {
+            held.answered();
+        }
         // Recorded once the caller runs again.
         unsent.extend(later);
         if exec && answer_is == Answer::Continue {
@@ -219,6 +263,9 @@ enum Answer {
     /// Answered already (an open made on the caller's behalf), or nobody
     /// waits any more.
     Answered,
+    /// A thread of the handler answers it (a FIFO open waiting for its
+    /// other end).
+    Later,
     /// The call was made here: it returns this value.
     Return(i64),
 }
@@ -412,7 +459,8 @@ impl Handler<'_, '_> {
                         event.outcome = Outcome::Errno(errno);
                         Answer::Fail(errno)
                     }
-                    Opened::Waiting | Opened::Gone => Answer::Answered,
+                    Opened::Waiting => Answer::Later,
+                    Opened::Gone => Answer::Answered,
                     Opened::Continue => Answer::Continue,
                 };
                 if refused_again {
@@ -490,13 +538,17 @@ impl Handler<'_, '_> {
 }
 
 /// Hand the sink the records of calls that ran (`true`: passed undecided).
-fn send(sink: &mut dyn Sink, unsent: &mut Vec<(Event, bool)>) {
+/// Each one sent is counted out of `held`.
+fn send(sink: &mut dyn Sink, unsent: &mut Vec<(Event, bool)>, held: &Held) {
+    let mut left = unsent.len();
     for (event, passed) in unsent.drain(..) {
         if passed {
             sink.record_passed(event);
         } else {
             sink.record(event);
         }
+        left -= 1;
+        held.unsent(left);
     }
 }
 
@@ -519,6 +571,27 @@ fn remember_send(calls: &mut Calls, tgid: i32, nr: i64, call: &Call) {
     }
 }
 
+/// The notification a dead handler received for `tid`'s call, made again
+/// from what `/proc` says the thread waits in.
+fn rebuilt(id: u64, tid: i32, nr: i32, args: [u64; 6], ip: u64) -> libc::seccomp_notif {
+    // SAFETY: a plain C struct; every field is set or zero.
+    let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+    req.id = id;
+    req.pid = tid as u32;
+    req.data.nr = nr;
+    req.data.arch = NATIVE_ARCH;
+    req.data.instruction_pointer = ip;
+    req.data.args = args;
+    req
+}
+
+/// The audit architecture of this build's native calls (those the filter
+/// sends here).
+#[cfg(target_arch = "x86_64")]
+const NATIVE_ARCH: u32 = 0xC000_003E;
+#[cfg(target_arch = "aarch64")]
+const NATIVE_ARCH: u32 = 0xC000_00B7;
+
 fn live(fd: i32, id: u64) -> bool {
     let mut id = id;
     // SAFETY: the ioctl reads one u64.
@@ -526,7 +599,7 @@ fn live(fd: i32, id: u64) -> bool {
 }
 
 fn answer(fd: i32, id: u64, how: Answer) {
-    if how == Answer::Answered {
+    if matches!(how, Answer::Answered | Answer::Later) {
         return;
     }
     let mut resp = libc::seccomp_notif_resp {
@@ -539,7 +612,7 @@ fn answer(fd: i32, id: u64, how: Answer) {
         Answer::Continue => resp.flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
         Answer::Fail(errno) => resp.error = -errno,
         Answer::Return(val) => resp.val = val,
-        Answer::Answered => {}
+        Answer::Answered | Answer::Later => {}
     }
     // SAFETY: answering a notification of ours; ENOENT (the caller is gone)
     // needs nothing more.

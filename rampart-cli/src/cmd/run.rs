@@ -168,7 +168,7 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
             }
             let spawned = child::spawn(&args.command, &env, confined);
             if let Some(t) = &mut tap {
-                t.spawned();
+                t.spawned().into_iter().for_each(child::add_helper);
             }
             root.outcome = match &spawned {
                 Ok(_) => Outcome::Ok,
@@ -291,7 +291,7 @@ fn start_tap(
         rampart_core::env::ON.into(),
     ));
     let tap = Tap::start(env, floor)?;
-    child::set_helper(tap.pid());
+    child::add_helper(tap.pid());
     Ok(Some(tap))
 }
 
@@ -338,7 +338,7 @@ fn run_with_serve(args: &Args, lib: Option<&Path>, origin: &Origin, serve: &Stat
             };
             let spawned = child::spawn(&args.command, &env, confined);
             if let Some(t) = &mut tap {
-                t.spawned();
+                t.spawned().into_iter().for_each(child::add_helper);
             }
             let mut program = spawned?;
             child::forward_signals(program.id() as i32);
