@@ -968,21 +968,6 @@ fn a_killed_tap_leaves_its_standby_answering_in_both_modes() {
         let port = tcp_server();
         let calls = sb.probe_as("calls", "calls-static", &["-static"]);
         let w = |n: &str| sb.work().join(n).to_str().unwrap().to_string();
-        std::fs::write(sb.work().join("b.txt"), "b").unwrap();
-        std::fs::write(sb.work().join("never.txt"), "secret").unwrap();
-        let ops: Vec<String> = [
-            ("write", w("ready")),
-            ("wait-for", w("go")),
-            ("open", w("b.txt")),
-            ("open", w("never.txt")),
-            ("write", w("marker")),
-            ("spawn", "/bin/true".into()),
-            ("connect", port.to_string()),
-            ("say", "done".into()),
-        ]
-        .into_iter()
-        .flat_map(|(op, arg)| [op.to_string(), arg])
-        .collect();
         let policy = guarding_policy(&sb);
         let args = [
             "--mode",
@@ -992,37 +977,16 @@ fn a_killed_tap_leaves_its_standby_answering_in_both_modes() {
             "--policy",
             policy.to_str().unwrap(),
         ];
-        let mut run = start_probe(&sb, &calls, &args, &ops);
+        let mut run = start_probe(&sb, &calls, &args, &static_ops(&sb, port, true));
         wait_for(&sb.work().join("ready"));
         let tap = tap_of(run.rampart.id());
         // SAFETY: killing the tap of our own run.
         assert_eq!(unsafe { libc::kill(tap, libc::SIGKILL) }, 0);
-        std::fs::write(sb.work().join("go"), "").unwrap();
-        let deadline = Instant::now() + OUTER_TIMEOUT;
-        let mut out = String::new();
-        while !out.ends_with("done\n") {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = run.out.recv_timeout(left).unwrap_or_else(|e| {
-                panic!("{mode}: the program hung without its tap ({e}):\n{out}")
-            });
-            out.push_str(&line);
-            out.push('\n');
-        }
+        let seen = go_on_after(&sb, &run, "the tap");
         let status = run.rampart.wait().unwrap();
-        assert!(status.success(), "{mode}: {status:?}\n{out}");
+        assert!(status.success(), "{mode}: {status:?}");
         let never = if mode == "enforce" { "EACCES" } else { "ok" };
-        assert_eq!(
-            after_go(&out, &sb),
-            vec![
-                format!("open {}: ok", w("b.txt")),
-                format!("open {}: {never}", w("never.txt")),
-                format!("write {}: ok", w("marker")),
-                "spawn /bin/true: ok".to_string(),
-                format!("connect {port}: ok"),
-                "done".to_string(),
-            ],
-            "{mode}"
-        );
+        assert_eq!(seen, all_ok(&sb, port, Some(never)), "{mode}");
         // The standby recorded what the tap could not.
         let r = sb.records();
         let of = |tool: &str, key: &str, value: &str| -> Vec<&serde_json::Value> {
@@ -1109,4 +1073,203 @@ fn a_tap_killed_in_a_burst_of_calls_strands_no_caller_and_counts_what_it_held() 
         );
         assert!(reads <= made, "{mode}: {reads} records of {made} opens");
     }
+}
+
+/// A process below `root` whose arguments include `arg` (`__unhooked`,
+/// `__trace-exec`), waited for.
+fn process_with_arg(root: u32, arg: &[u8]) -> i32 {
+    for _ in 0..(OUTER_TIMEOUT.as_millis() / 10) {
+        let mut todo = vec![root.to_string()];
+        while let Some(pid) = todo.pop() {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if pid != root.to_string() && cmdline.split(|&b| b == 0).any(|a| a == arg) {
+                return pid.parse().unwrap();
+            }
+            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default();
+            todo.extend(children.split_whitespace().map(str::to_string));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!(
+        "no process with {:?} below {root}",
+        String::from_utf8_lossy(arg)
+    );
+}
+
+/// The static `calls` probe's operations for a killed supervisor: `ready`,
+/// wait for `go`, then an open (and one of the guarded `never.txt` when
+/// `guarded`), a write, a spawn and a connect, and `done`.
+fn static_ops(sb: &Sandbox, port: u16, guarded: bool) -> Vec<String> {
+    let w = |n: &str| sb.work().join(n).to_str().unwrap().to_string();
+    std::fs::write(sb.work().join("b.txt"), "b").unwrap();
+    std::fs::write(sb.work().join("never.txt"), "secret").unwrap();
+    let never = guarded.then(|| ("open", w("never.txt")));
+    [
+        ("write", w("ready")),
+        ("wait-for", w("go")),
+        ("open", w("b.txt")),
+    ]
+    .into_iter()
+    .chain(never)
+    .chain([
+        ("write", w("marker")),
+        ("spawn", "/bin/true".into()),
+        ("connect", port.to_string()),
+        ("say", "done".into()),
+    ])
+    .flat_map(|(op, arg)| [op.to_string(), arg])
+    .collect()
+}
+
+/// What the program printed after `go`, up to `done`, once `kill` ran.
+fn go_on_after(sb: &Sandbox, run: &Run, what: &str) -> Vec<String> {
+    std::fs::write(sb.work().join("go"), "").unwrap();
+    let deadline = Instant::now() + OUTER_TIMEOUT;
+    let mut out = String::new();
+    while !out.ends_with("done\n") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = run
+            .out
+            .recv_timeout(left)
+            .unwrap_or_else(|e| panic!("the program hung once {what} was killed ({e}):\n{out}"));
+        out.push_str(&line);
+        out.push('\n');
+    }
+    after_go(&out, sb)
+}
+
+/// `rampart run ARGS` of the static `calls` probe doing [`static_ops`],
+/// once it is ready.
+fn start_static(sb: &Sandbox, port: u16, rampart_args: &[&str]) -> Run {
+    let calls = sb.probe_as("calls", "calls-static", &["-static"]);
+    let run = start_probe(sb, &calls, rampart_args, &static_ops(sb, port, false));
+    wait_for(&sb.work().join("ready"));
+    run
+}
+
+/// What the program of [`static_ops`] prints after `go` when every call
+/// works (the guarded open's result `never`, when there is one).
+fn all_ok(sb: &Sandbox, port: u16, never: Option<&str>) -> Vec<String> {
+    let w = |n: &str| sb.work().join(n).display().to_string();
+    let guarded = never.map(|r| format!("open {}: {r}", w("never.txt")));
+    [format!("open {}: ok", w("b.txt"))]
+        .into_iter()
+        .chain(guarded)
+        .chain([
+            format!("write {}: ok", w("marker")),
+            "spawn /bin/true: ok".to_string(),
+            format!("connect {port}: ok"),
+            "done".to_string(),
+        ])
+        .collect()
+}
+
+#[test]
+fn monitor_a_killed_trace_run_leaves_the_program_running_and_the_gap_is_reported() {
+    // The trace backend in monitor mode: `kill -9` of `rampart run` (the
+    // collector) leaves the static program running to the end, unharmed;
+    // the next `audit verify` says that a run was cut off.
+    let sb = Sandbox::new();
+    let port = tcp_server();
+    let mut run = start_static(&sb, port, &["--backend", "trace"]);
+    let pid = run.rampart.id();
+    // SAFETY: killing our own child.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
+    let _ = run.rampart.wait();
+    assert_eq!(
+        go_on_after(&sb, &run, "rampart run"),
+        all_ok(&sb, port, None)
+    );
+    assert_eq!(
+        std::fs::read_to_string(sb.work().join("marker")).unwrap(),
+        "x"
+    );
+    let verify = || {
+        let o = sb.rampart().args(["audit", "verify"]).output().unwrap();
+        assert!(!o.status.success(), "{}", stdout(&o));
+        stdout(&o)
+    };
+    let said = verify();
+    assert!(
+        said.contains(&format!("run of pid {pid} ")) && said.contains("killed"),
+        "{said}"
+    );
+    // The next run notes the gap in the trail, and says so; verify goes on
+    // reporting it, from the trail now.
+    let next = sb.rampart().args(["run", "--", "true"]).output().unwrap();
+    assert_ok(&next);
+    assert!(
+        stderr(&next).contains(&format!("an earlier run (pid {pid},")),
+        "{}",
+        stderr(&next)
+    );
+    let said = verify();
+    assert_eq!(
+        said.matches(&format!("run of pid {pid} ")).count(),
+        1,
+        "{said}"
+    );
+    let gap = sb
+        .records()
+        .into_iter()
+        .find(|r| r["tool"] == "lost" && r["request"]["cut_off"] == true)
+        .expect("the gap is in the trail");
+    assert_eq!(gap["request"]["pid"], pid);
+}
+
+#[test]
+fn monitor_a_killed_tap_of_a_trace_run_is_replaced_by_its_standby() {
+    let sb = Sandbox::new();
+    let port = tcp_server();
+    let mut run = start_static(&sb, port, &["--backend", "trace"]);
+    let tap = tap_of(run.rampart.id());
+    // SAFETY: killing the tap of our own run.
+    assert_eq!(unsafe { libc::kill(tap, libc::SIGKILL) }, 0);
+    assert_eq!(go_on_after(&sb, &run, "the tap"), all_ok(&sb, port, None));
+    assert!(run.rampart.wait().unwrap().success());
+    // The standby recorded the calls after the kill, with their outcome.
+    let r = sb.records();
+    let marker = sb.work().join("marker");
+    let write = r
+        .iter()
+        .find(|x| x["tool"] == "write" && x["request"]["path"] == marker.to_str().unwrap())
+        .unwrap_or_else(|| panic!("{r:#?}"));
+    assert_eq!(write["request"]["outcome"], "ok");
+    assert_eq!(write["request"]["source"], "trace");
+    assert!(r.iter().any(|x| x["tool"] == "net"
+        && x["request"]["port"] == port
+        && x["request"]["outcome"] == "ok"));
+}
+
+#[test]
+fn monitor_a_killed_trace_exec_leaves_the_static_program_running() {
+    // `--hooks-only`: a preloaded shell hands the static program to
+    // `rampart __trace-exec`, which is killed.
+    let sb = Sandbox::new();
+    let port = tcp_server();
+    let calls = sb.probe_as("calls", "calls-static", &["-static"]);
+    let mut argv = vec![calls.to_str().unwrap().to_string()];
+    argv.extend(static_ops(&sb, port, false));
+    let script = argv
+        .iter()
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let sh = format!("exec {script}");
+    let mut run = start_probe(
+        &sb,
+        std::path::Path::new("/bin/sh"),
+        &["--hooks-only"],
+        &["-c".to_string(), sh],
+    );
+    wait_for(&sb.work().join("ready"));
+    let tracer = process_with_arg(run.rampart.id(), b"__trace-exec");
+    // SAFETY: killing a process of our own run.
+    assert_eq!(unsafe { libc::kill(tracer, libc::SIGKILL) }, 0);
+    assert_eq!(
+        go_on_after(&sb, &run, "__trace-exec"),
+        all_ok(&sb, port, None)
+    );
+    let _ = run.rampart.wait();
 }

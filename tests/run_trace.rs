@@ -997,11 +997,11 @@ fn a_static_program_with_hundreds_of_arguments_runs_under_trace_exec() {
     assert_source(&reads, "trace");
 }
 
-/// The trace backend asks for a 0 µs CPU wake-up latency (PM QoS) while it
-/// runs: the machine's target is 0 inside the run, the request is rampart's
-/// own descriptor (no traced process inherits it), it is gone with
-/// `RAMPART_CPU_LATENCY_HINT=off`, and a value other than on or off is an
-/// error that names it.
+/// The ptrace supervisor (the trace backend under enforcement) asks for a
+/// 0 µs CPU wake-up latency (PM QoS) while it runs: the machine's target is
+/// 0 inside the run, the request is rampart's own descriptor (no traced
+/// process inherits it), it is gone with `RAMPART_CPU_LATENCY_HINT=off`,
+/// and a value other than on or off is an error that names it.
 #[test]
 fn the_trace_backend_holds_a_cpu_latency_request_only_for_itself() {
     let device = Path::new("/dev/cpu_dma_latency");
@@ -1020,7 +1020,32 @@ fn the_trace_backend_holds_a_cpu_latency_request_only_for_itself() {
         assert_ok(o);
         stdout(o).split("---\n").map(str::to_string).collect()
     };
-    let o = sb.run_backend("trace", &["sh", "-c", script]);
+    let policy = sb.path("allow.yaml");
+    std::fs::write(
+        &policy,
+        "version: \"1\"\ndefault_action: allow\npolicies: []\n",
+    )
+    .unwrap();
+    let traced = |hint: &str, argv: &[&str]| {
+        sb.rampart()
+            .env("RAMPART_CPU_LATENCY_HINT", hint)
+            .args([
+                "run",
+                "--quiet",
+                "--backend",
+                "trace",
+                "--mode",
+                "enforce",
+                "--no-landlock",
+            ])
+            .arg("--policy")
+            .arg(&policy)
+            .arg("--")
+            .args(argv)
+            .output()
+            .unwrap()
+    };
+    let o = traced("on", &["sh", "-c", script]);
     let held = parts(&o);
     assert!(
         held[0].lines().any(|l| l == "/dev/cpu_dma_latency"),
@@ -1036,33 +1061,14 @@ fn the_trace_backend_holds_a_cpu_latency_request_only_for_itself() {
         "the machine's CPU latency target while tracing"
     );
 
-    let o = sb
-        .rampart()
-        .env("RAMPART_CPU_LATENCY_HINT", "off")
-        .args([
-            "run",
-            "--quiet",
-            "--backend",
-            "trace",
-            "--",
-            "sh",
-            "-c",
-            script,
-        ])
-        .output()
-        .unwrap();
+    let o = traced("off", &["sh", "-c", script]);
     let off = parts(&o);
     assert!(
         !off[0].contains("cpu_dma_latency"),
         "off: no request: {off:?}"
     );
 
-    let o = sb
-        .rampart()
-        .env("RAMPART_CPU_LATENCY_HINT", "sometimes")
-        .args(["run", "--quiet", "--backend", "trace", "--", "true"])
-        .output()
-        .unwrap();
+    let o = traced("sometimes", &["true"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("RAMPART_CPU_LATENCY_HINT must be on or off, not \"sometimes\""),

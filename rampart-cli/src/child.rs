@@ -69,19 +69,41 @@ pub struct Confinement<'a> {
     /// send its listener over this socket (the child's end of the tap's
     /// pair; close-on-exec).
     pub unhooked: Option<i32>,
+    /// The preload library is in the child's environment: the filter of
+    /// unhooked calls lets its calls from the gadget page run.
+    pub preloaded: bool,
 }
 
-/// Spawn `argv` with extra environment variables, confined as `confined` says.
+/// The environment a command starts with.
+pub enum Env<'a> {
+    /// rampart's own, with these variables set.
+    Added(&'a [(String, OsString)]),
+    /// This one, whole.
+    Whole(&'a [(OsString, OsString)]),
+}
+
+/// Spawn `argv` with environment `env`, confined as `confined` says.
+/// `program` is the file (searched along `PATH` when it has no `/`),
+/// `argv[0]` the name it is given.
 pub fn spawn(
+    program: &OsString,
     argv: &[OsString],
-    env: &[(String, OsString)],
+    env: Env<'_>,
     confined: Confinement,
 ) -> Result<Child> {
-    let (prog, args) = argv.split_first().context("no command given")?;
+    let prog = program;
+    let (arg0, args) = argv.split_first().context("no command given")?;
     let mut cmd = Command::new(prog);
-    cmd.args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
+    cmd.arg0(arg0).args(args);
+    match env {
+        Env::Added(vars) => {
+            for (k, v) in vars {
+                cmd.env(k, v);
+            }
+        }
+        Env::Whole(vars) => {
+            cmd.env_clear().envs(vars.iter().map(|(k, v)| (k, v)));
+        }
     }
     let floor = confined.floor.map(Floor::raw_fd);
     let refusals = confined
@@ -90,7 +112,10 @@ pub fn spawn(
     let unhooked = confined.unhooked.map(|sock| {
         (
             sock,
-            rampart_trace::unhooked_filter(confined.enforce_refusals),
+            rampart_trace::unhooked_filter(rampart_trace::Unhooked {
+                enforce: confined.enforce_refusals,
+                from_page: confined.preloaded,
+            }),
         )
     });
     // SAFETY: the closure only calls sigprocmask and raw system calls on

@@ -47,6 +47,9 @@ const FLOOR_FD: RawFd = 4;
 /// `rampart __unhooked --floor`: opens made for the tree are confined by
 /// the floor (the ruleset at [`FLOOR_FD`]), as the tree's own are.
 const FLOOR_ARG: &str = "--floor";
+/// `rampart __unhooked --no-library`: the preload library is not in the
+/// tree (a traced run in monitor mode): every call is the program's own.
+const NO_LIBRARY_ARG: &str = "--no-library";
 
 /// The tap process of one run.
 pub struct Tap {
@@ -62,7 +65,11 @@ impl Tap {
     /// end ([`Tap::child_fd`]) the child writes to. `floor`: the run's
     /// Landlock floor, which confines the opens the tap makes for the tree
     /// (when it restricts files at all).
-    pub fn start(env: &[(String, OsString)], floor: Option<&Floor>) -> Result<Tap> {
+    pub fn start(
+        env: &[(String, OsString)],
+        floor: Option<&Floor>,
+        preloaded: bool,
+    ) -> Result<Tap> {
         // A floor that restricts no file access has nothing to say of an open.
         let floor = floor.filter(|f| f.restricts_files);
         let (ours, theirs) = socketpair(
@@ -89,6 +96,9 @@ impl Tap {
             .stderr(Stdio::null());
         if floor.is_some() {
             cmd.arg(FLOOR_ARG);
+        }
+        if !preloaded {
+            cmd.arg(NO_LIBRARY_ARG);
         }
         let tap_end = ours.as_raw_fd();
         let floor_fd = floor.map_or(-1, Floor::raw_fd);
@@ -217,11 +227,13 @@ pub fn run_tap() -> Result<i32> {
     if !gen.is_empty() {
         sink.read_refusals_from(std::path::Path::new(&gen));
     }
+    let given = |arg: &str| std::env::args_os().skip(2).any(|a| a == arg);
     let opts = rampart_trace::Options {
         enforce: enforce.is_some(),
         dns: false,
         track_cwd: false,
         cpu_latency_hint: false,
+        preloaded: !given(NO_LIBRARY_ARG),
         ..Default::default()
     };
     // The child is this binary until the command's exec.
@@ -229,7 +241,7 @@ pub fn run_tap() -> Result<i32> {
         .ok()
         .map(|p| p.to_string_lossy().into_owned());
     // The floor's ruleset, for the thread the tap's opens are made on.
-    let confined = std::env::args_os().nth(2).is_some_and(|a| a == FLOOR_ARG);
+    let confined = given(FLOOR_ARG);
     let floor = confined.then_some((floor::enter as fn(i32) -> i32, FLOOR_FD));
     let stuck = if took_over {
         // The records the tap had not sent died with it.

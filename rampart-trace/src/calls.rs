@@ -21,7 +21,10 @@ use crate::dirfds::DirFds;
 use crate::memory::{self, PATH_MAX};
 use crate::net::{self, Target};
 use crate::regs::nr;
-use crate::{links, mutation, procfs, Options};
+use crate::{dns, links, mutation, procfs, Options};
+
+/// DNS names remembered per process.
+pub(crate) const DNS_CACHE_MAX: usize = 4096;
 
 const AT_FDCWD: i32 = libc::AT_FDCWD;
 const AT_EMPTY_PATH: u64 = libc::AT_EMPTY_PATH as u64;
@@ -82,6 +85,9 @@ pub(crate) struct Calls<'a> {
     /// The mutation just read, its strings as the caller gave them: what a
     /// mutation made on its behalf must use (`crate::proxy`).
     pub mutation_args: Option<MutationArgs>,
+    /// The connect just read: its socket and address as the caller gave
+    /// them, what a connect made on its behalf must use (`crate::proxy`).
+    pub connect_args: Option<(i32, Vec<u8>)>,
     /// The bytes of the last path argument read.
     last_raw: Vec<u8>,
     /// The call just read names a directory descriptor the process does
@@ -119,6 +125,7 @@ impl<'a> Calls<'a> {
             resolve_at_entry: false,
             open_args: None,
             mutation_args: None,
+            connect_args: None,
             last_raw: Vec::new(),
             dirfd_closed: false,
         }
@@ -131,6 +138,7 @@ impl<'a> Calls<'a> {
     pub fn event_of(&mut self, tid: i32, tgid: i32, nr: i64, args: &[u64; 6]) -> Option<Event> {
         self.dirfd_closed = false;
         self.mutation_args = None;
+        self.connect_args = None;
         match nr {
             n if n == nr::EXECVE => self.exec_call(tid, tgid, AT_FDCWD, args[0], args[1], false),
             n if n == nr::EXECVEAT => {
@@ -161,6 +169,25 @@ impl<'a> Calls<'a> {
             n if n == nr::SENDTO => self.send_call(tid, tgid, args[0] as i32, args[4], args[5]),
             n if n == nr::SENDMSG => self.sendmsg_call(tid, tgid, args[0] as i32, args[1]),
             n => mutation::layout(n).and_then(|l| self.mutation_call(tid, tgid, l, args)),
+        }
+    }
+
+    /// Process `tgid` (thread `tid`) opened the hosts file: the names in it
+    /// are what its own resolver will find there (a static or Go program
+    /// reads it itself, no DNS answer passes by), so its later connects to
+    /// those addresses carry the name. The file is read as the process sees
+    /// it (its root), and a name from a DNS answer is kept over it.
+    pub fn read_hosts_file(&mut self, tid: i32, tgid: i32) {
+        let text = std::fs::read(format!("/proc/{tid}/root{}", dns::HOSTS))
+            .or_else(|_| std::fs::read(dns::HOSTS));
+        let Ok(text) = text else { return };
+        let found = dns::hosts_file(&String::from_utf8_lossy(&text));
+        let p = self.procs.entry(tgid).or_default();
+        if p.dns.len() + found.len() > DNS_CACHE_MAX {
+            p.dns.clear();
+        }
+        for (addr, name) in found {
+            p.dns.entry(addr).or_insert(name);
         }
     }
 
@@ -520,6 +547,9 @@ impl<'a> Calls<'a> {
         let bytes = unsafe {
             std::slice::from_raw_parts((&raw as *const libc::sockaddr_storage).cast::<u8>(), got)
         };
+        if !send {
+            self.connect_args = Some((fd, bytes.to_vec()));
+        }
         let call = match net::parse_sockaddr(bytes) {
             Target::Inet { addr, port } => {
                 let p = self.procs.entry(tgid).or_default();

@@ -7,6 +7,17 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use rampart_core::event::{Call, Event};
+
+/// The file a resolver reads names from before it asks DNS.
+pub const HOSTS: &str = "/etc/hosts";
+
+/// Whether a call opened the hosts file (by that name or through a link).
+pub fn opens_hosts_file(event: &Event) -> bool {
+    matches!(&event.call, Call::Open { path, resolved, .. }
+        if path == HOSTS || resolved.as_deref() == Some(HOSTS))
+}
+
 const TYPE_A: u16 = 1;
 const TYPE_AAAA: u16 = 28;
 

@@ -273,18 +273,28 @@ pub fn build(spec: &FilterSpec) -> Vec<sock_filter> {
     p.ins
 }
 
-/// The filter of unhooked calls, for a tree the preload library watches
-/// (enforce mode): every watched syscall (those [`build`] traces, with the
-/// same argument conditions) made anywhere but from the library's gadget
-/// page (`rampart_core::gadget`) goes to the listener
+/// What the filter of unhooked calls is for.
+#[derive(Clone, Copy, Debug)]
+pub struct Unhooked {
+    /// Enforce mode: enforcement's fixed refusals too.
+    pub enforce: bool,
+    /// The preload library is loaded in the tree: its calls from the gadget
+    /// page (`rampart_core::gadget`) are its own and run. Without it, no
+    /// call is let through by where it is made from.
+    pub from_page: bool,
+}
+
+/// The filter of unhooked calls: every watched syscall (those [`build`]
+/// traces, with the same argument conditions) made anywhere but from the
+/// library's gadget page (when [`Unhooked::from_page`]) goes to the listener
 /// (`SECCOMP_RET_USER_NOTIF`): the loader's opens, opens libc makes inside
-/// itself, an inline `syscall` instruction, a static program. The watched
-/// calls of 32-bit and x32 entries are refused (`ENOSYS`) as in [`build`],
-/// and enforcement's fixed refusals are made when `enforce`, which also
-/// sends every change of credentials ([`nr::CREDENTIALS`]) to the listener.
-pub fn unhooked(enforce: bool) -> Vec<sock_filter> {
+/// itself, an inline `syscall` instruction, a static program; without the
+/// library, every one. So do the changes of credentials and Landlock
+/// domains, under which the handler makes calls for the caller. The watched
+/// calls of 32-bit and x32 entries are refused (`ENOSYS`) as in [`build`].
+pub fn unhooked(u: Unhooked) -> Vec<sock_filter> {
     let spec = FilterSpec {
-        enforce,
+        enforce: u.enforce,
         track_cwd: false,
         dns: false,
     };
@@ -297,10 +307,13 @@ pub fn unhooked(enforce: bool) -> Vec<sock_filter> {
         to_check.push((p.ins.len(), true));
         p.jump(JEQ_K, n as u32, 0, 0);
     }
-    if enforce {
+    if u.enforce {
         p.enforce_refusals();
-        // A change of credentials, wherever it is made from: the handler
-        // then takes each caller's own for the opens it makes for it.
+    }
+    {
+        // The handler makes calls for the tree (opens, mutations): a change
+        // of credentials, wherever it is made from, and it takes each
+        // caller's own for the calls it makes for it.
         for n in nr::CREDENTIALS {
             p.jump(JEQ_K, *n as u32, 0, 1);
             p.stmt(RET_K, RET_NOTIFY);
@@ -342,12 +355,14 @@ pub fn unhooked(enforce: bool) -> Vec<sock_filter> {
             p.ins[at].jf = off as u8;
         }
     }
-    let ip = rampart_core::gadget::CALL_IP;
-    p.stmt(LD_W_ABS, OFF_IP);
-    p.jump(JEQ_K, ip as u32, 0, 3);
-    p.stmt(LD_W_ABS, OFF_IP + 4);
-    p.jump(JEQ_K, (ip >> 32) as u32, 0, 1);
-    p.stmt(RET_K, RET_ALLOW);
+    if u.from_page {
+        let ip = rampart_core::gadget::CALL_IP;
+        p.stmt(LD_W_ABS, OFF_IP);
+        p.jump(JEQ_K, ip as u32, 0, 3);
+        p.stmt(LD_W_ABS, OFF_IP + 4);
+        p.jump(JEQ_K, (ip >> 32) as u32, 0, 1);
+        p.stmt(RET_K, RET_ALLOW);
+    }
     p.stmt(RET_K, RET_NOTIFY);
     p.compat_after(arch_jump);
     p.ins

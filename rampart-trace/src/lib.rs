@@ -43,6 +43,7 @@
 //!   enforcement against a hostile program).
 
 mod calls;
+mod connect;
 mod dirfds;
 mod dns;
 mod domains;
@@ -71,7 +72,7 @@ use rampart_core::event::Event;
 
 pub use filter::{
     enforce_refusals, install as install_filter, install_listened, unhooked as unhooked_filter,
-    InstallError,
+    InstallError, Unhooked,
 };
 
 /// What the sink says about a call before it runs (enforce mode only).
@@ -158,6 +159,10 @@ pub struct Options {
     /// the caller's (rampart's Landlock floor). A nonzero return is the
     /// errno of a failed setup: the command is not run.
     pub child_setup: Option<ChildSetup>,
+    /// The handler of unhooked calls ([`notify`]): the preload library is
+    /// in the tree, so a call from a program it is loaded into went past its
+    /// hooks. Without it every program's calls are its own.
+    pub preloaded: bool,
 }
 
 impl Default for Options {
@@ -169,6 +174,7 @@ impl Default for Options {
             max_argv_bytes: 256 * 1024,
             cpu_latency_hint: true,
             child_setup: None,
+            preloaded: true,
         }
     }
 }

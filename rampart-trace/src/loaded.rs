@@ -100,6 +100,9 @@ fn alive(pidfd: &OwnedFd) -> bool {
 #[derive(Default)]
 pub(crate) struct Loaded {
     pending: HashMap<i32, Expected>,
+    /// Monitor mode: the execs let through, by process, to name the file
+    /// the kernel loaded at the process's next call.
+    names: HashMap<i32, Expected>,
 }
 
 fn id_of(path: &std::path::Path) -> Option<FileId> {
@@ -151,6 +154,56 @@ impl Loaded {
     /// make: the exec to decide again when the process runs another program
     /// than the one decided (its real image and argv, `via` the decided
     /// path); `None` when it runs that one, or the exec failed.
+    /// Monitor mode: `event`, an exec of `tid`, was let through. At the
+    /// process's next call, [`Loaded::loaded_name`] says what it loaded.
+    pub fn expect_name(&mut self, tgid: i32, tid: i32, event: &Event) {
+        let (Some(before), Some(process)) = (running(tid), net::pidfd_open(tgid)) else {
+            return;
+        };
+        if self.names.len() >= PENDING_MAX {
+            self.names.retain(|_, e| alive(&e.process));
+        }
+        let event = event.clone();
+        self.names.insert(
+            tgid,
+            Expected {
+                event,
+                before,
+                decided: before,
+                process,
+            },
+        );
+    }
+
+    /// Monitor mode, the first call of process `tgid` (thread `tid`) since
+    /// an exec let through: when it runs another file than the exec named (a
+    /// link, as `python3` is to `python3.11`; a script's interpreter), that
+    /// file as an exec record of its own (`via` the name), with the argv the
+    /// new image got, as the ptrace supervisor records it at the exec: a
+    /// policy learned from the trail then allows what enforcement checks.
+    /// Only where the policy could tell the two apart.
+    pub fn loaded_name(&mut self, tgid: i32, tid: i32) -> Option<Event> {
+        let expected = self.names.remove(&tgid)?;
+        if !alive(&expected.process) || running(tid)? == expected.before {
+            return None; // another process with its pid, or the exec failed
+        }
+        let loaded = procfs::exe(tid).ok()?;
+        let Call::Exec { path, .. } = &expected.event.call else {
+            return None;
+        };
+        if loaded == *path {
+            return None;
+        }
+        let mut via = expected.event.clone();
+        via.call = Call::Exec {
+            path: loaded,
+            argv: procfs::cmdline(tgid).unwrap_or_default(),
+            via: Some(path.clone()),
+        };
+        via.outcome = rampart_core::event::Outcome::Ok;
+        (via.command() != expected.event.command()).then_some(via)
+    }
+
     pub fn check(&mut self, tgid: i32, tid: i32) -> Option<Unexpected> {
         let expected = self.pending.remove(&tgid)?;
         if !alive(&expected.process) {

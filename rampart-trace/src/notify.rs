@@ -42,7 +42,7 @@ use rampart_core::event::{Call, Event, Outcome, Source};
 
 use crate::calls::Calls;
 use crate::loaded::Loaded;
-use crate::proxy::{Opened, Proxy, Reach};
+use crate::proxy::{Connected, Opened, Proxy, Reach};
 use crate::regs::nr;
 use crate::standby::{self, Held, Stuck};
 use crate::{procfs, ChildSetup, Options, Sink, Verdict};
@@ -99,13 +99,19 @@ pub fn serve(
     let mut calls = Calls::new(opts);
     let mut known = Known::default();
     let mut loaded = Loaded::default();
-    // Enforce: allowed opens are made here and handed over. Without the
-    // proxy (it could not start) they continue, decided on what was read.
-    let proxy = opts
-        .enforce
-        .then(|| Proxy::new(&listener, floor))
-        .transpose()
-        .map_err(|e| io::Error::other(format!("cannot make opens for the tree: {e}")))?;
+    // Opens and mutations are made here (an allowed one under enforcement;
+    // in monitor mode, those of a program the library is not in, for their
+    // outcome). Without the proxy, monitor lets them continue.
+    let proxy = match Proxy::new(&listener, floor) {
+        Ok(p) => Some(p),
+        Err(e) if opts.enforce => {
+            return Err(io::Error::other(format!(
+                "cannot make opens for the tree: {e}"
+            )))
+        }
+        // Their records say so: outcome `unknown`.
+        Err(_) => None,
+    };
     let mut report = Report::default();
     let mut first = own_program.is_some();
     let fd = listener.as_raw_fd();
@@ -114,6 +120,8 @@ pub fn serve(
     // Records of calls that already ran, sent once no call is waiting (a
     // burst of calls, as a process start makes, wakes the collector once).
     let mut unsent: Vec<(Event, bool)> = Vec::new();
+    // Records of connects a thread makes, by notification, until it did.
+    let mut connecting: HashMap<u64, Vec<(Event, bool)>> = HashMap::new();
     // What a handler that died left waiting (this is its standby): read
     // again and handled first.
     let mut again: Vec<libc::seccomp_notif> = Vec::new();
@@ -140,25 +148,27 @@ pub fn serve(
         let req = match again.pop() {
             Some(req) => req,
             None => {
-                let mut pfd = libc::pollfd {
+                // The listener, and the calls a thread answered.
+                let wake = proxy.as_ref().map_or(-1, Proxy::wake_fd);
+                let mut pfd = [fd, wake].map(|fd| libc::pollfd {
                     fd,
                     events: libc::POLLIN,
                     revents: 0,
-                };
+                });
                 let mut r = 0;
                 if unsent.len() >= UNSENT_MAX {
                     send(sink, &mut unsent, held);
                 }
                 if !unsent.is_empty() {
-                    // SAFETY: one pollfd, ours; no waiting.
-                    r = unsafe { libc::poll(&mut pfd, 1, 0) };
+                    // SAFETY: our pollfds; no waiting.
+                    r = unsafe { libc::poll(pfd.as_mut_ptr(), 2, 0) };
                     if r == 0 {
                         send(sink, &mut unsent, held);
                     }
                 }
                 if r == 0 {
-                    // SAFETY: one pollfd, ours.
-                    r = unsafe { libc::poll(&mut pfd, 1, -1) };
+                    // SAFETY: our pollfds.
+                    r = unsafe { libc::poll(pfd.as_mut_ptr(), 2, -1) };
                 }
                 if r < 0 {
                     let e = io::Error::last_os_error();
@@ -167,8 +177,18 @@ pub fn serve(
                     }
                     return Err(e);
                 }
-                if pfd.revents & libc::POLLIN == 0 {
-                    if pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+                if pfd[1].revents & libc::POLLIN != 0 {
+                    if let Some(p) = &proxy {
+                        connected(p, &mut connecting, &mut unsent);
+                    }
+                }
+                if pfd[0].revents & libc::POLLIN == 0 {
+                    if pfd[0].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+                        if let Some(p) = &proxy {
+                            connected(p, &mut connecting, &mut unsent);
+                        }
+                        // Connects still waiting: their outcome is unknown.
+                        unsent.extend(connecting.drain().flat_map(|(_, r)| r));
                         send(sink, &mut unsent, held);
                         return Ok(report); // no process uses the filter any more
                     }
@@ -191,6 +211,15 @@ pub fn serve(
         if first && exec && procfs::exe(req.pid as i32).ok().as_deref() == own_program {
             // The command's exec (the caller records it), and the attempts
             // of its search along `PATH`, until its first call of its own.
+            // In monitor mode, what it loaded is recorded at that call when
+            // its name differs (a link; a script's interpreter).
+            if !opts.enforce {
+                let tid = req.pid as i32;
+                let tgid = procfs::tgid(tid).unwrap_or(tid);
+                if let Some(event) = calls.event_of(tid, tgid, nr, &req.data.args) {
+                    loaded.expect_name(tgid, tid, &event);
+                }
+            }
             answer(fd, req.id, Answer::Continue);
             held.answered();
             continue;
@@ -230,16 +259,25 @@ pub fn serve(
             sink: &mut *sink,
             fd,
         };
+        // A call made here is answered inside `handle`: its record (one,
+        // as most calls have) is counted as unsent from before then.
+        held.answering(unsent.len() + 1, 1);
         let (answer_is, later) = handler.handle(&req);
         if matches!(answer_is, Answer::Fail(_)) {
             report.refused += 1;
         }
         held.answering(unsent.len() + later.len(), later.len());
         answer(fd, req.id, answer_is);
-        if answer_is == Answer::Later {
-            held.parked();
-        } else {
-            held.answered();
+        match answer_is {
+            Answer::Later => held.parked(),
+            Answer::Connecting => {
+                held.parked();
+                // Recorded once its thread says how it went.
+                connecting.insert(req.id, later);
+                held.unsent(unsent.len());
+                continue;
+            }
+            _ => held.answered(),
         }
         // Recorded once the caller runs again.
         unsent.extend(later);
@@ -266,6 +304,9 @@ enum Answer {
     /// A thread of the handler answers it (a FIFO open waiting for its
     /// other end).
     Later,
+    /// A thread of the handler makes the connect and answers it; its
+    /// records wait for the outcome ([`Proxy::answered_later`]).
+    Connecting,
     /// The call was made here: it returns this value.
     Return(i64),
 }
@@ -338,9 +379,8 @@ impl Handler<'_, '_> {
     fn handle(&mut self, req: &libc::seccomp_notif) -> (Answer, Vec<(Event, bool)>) {
         let calls = &mut *self.calls;
         let tid = req.pid as i32;
-        let nr = i64::from(req.data.nr);
-        let args = req.data.args;
-        let (tgid, past_hooks) = self.known.of(calls, tid);
+        let (tgid, in_preloaded) = self.known.of(calls, tid);
+        let past_hooks = in_preloaded && self.opts.preloaded;
         if self.opts.enforce {
             // The first call since an exec this handler let through: the
             // program it runs is the one decided, or is decided now.
@@ -354,6 +394,29 @@ impl Handler<'_, '_> {
                 }
             }
         }
+        // Monitor: the file an exec let through really loaded, recorded
+        // before the new image's first call.
+        let loaded_first = if self.opts.enforce {
+            None
+        } else {
+            self.loaded.loaded_name(tgid, tid)
+        };
+        let (answer, mut later) = self.handle_call(req, tid, tgid, past_hooks);
+        if let Some(via) = loaded_first {
+            later.insert(0, (via, false));
+        }
+        (answer, later)
+    }
+
+    fn handle_call(
+        &mut self,
+        req: &libc::seccomp_notif,
+        tid: i32,
+        tgid: i32,
+        past_hooks: bool,
+    ) -> (Answer, Vec<(Event, bool)>) {
+        let nr = i64::from(req.data.nr);
+        let args = req.data.args;
         let calls = &mut *self.calls;
         calls.blind = false;
         calls.open_args = None;
@@ -387,7 +450,11 @@ impl Handler<'_, '_> {
                 e.source = Source::Unhooked;
             }
         }
-        if !self.opts.enforce {
+        let monitor = !self.opts.enforce;
+        if monitor && (past_hooks || self.proxy.is_none()) {
+            for e in &events {
+                remember_send(self.calls, tgid, nr, &e.call);
+            }
             return (
                 Answer::Continue,
                 events.into_iter().map(|e| (e, false)).collect(),
@@ -395,6 +462,18 @@ impl Handler<'_, '_> {
         }
         let mut later = Vec::new();
         for mut event in events {
+            if monitor {
+                // Nothing to decide: made here, for the outcome it records.
+                remember_send(self.calls, tgid, nr, &event.call);
+                if let (Some(proxy), Call::Exec { path, .. }) = (self.proxy, &event.call) {
+                    // It runs as it is; its outcome is what the kernel
+                    // will answer, found first.
+                    event.outcome = proxy.exec_outcome(tid, tgid, path);
+                    self.loaded.expect_name(tgid, tid, &event);
+                }
+                later.push((event, false));
+                continue;
+            }
             match self.sink.decide(&event) {
                 Verdict::Deny { errno } => {
                     // A directory descriptor that is not open: the call
@@ -418,7 +497,7 @@ impl Handler<'_, '_> {
                 }
             }
         }
-        if nr == nr::EXECVE || nr == nr::EXECVEAT {
+        if !monitor && (nr == nr::EXECVE || nr == nr::EXECVEAT) {
             if let Some((event, _)) = later.first() {
                 self.loaded.expect(tgid, tid, event);
             }
@@ -432,6 +511,9 @@ impl Handler<'_, '_> {
                 let sink = &mut *self.sink;
                 let mut refused_again = false;
                 let mut check = |reach: Reach<'_>| -> Result<(), i32> {
+                    if monitor {
+                        return Ok(()); // nothing is refused
+                    }
                     let reached = match reach {
                         Reach::Name(r) if predicted.as_deref() == Some(r) => {
                             return Ok(()); // decided on it already
@@ -463,11 +545,32 @@ impl Handler<'_, '_> {
                     Opened::Gone => Answer::Answered,
                     Opened::Continue => Answer::Continue,
                 };
+                if monitor && event.outcome == Outcome::Ok && crate::dns::opens_hosts_file(event) {
+                    // Its connects to the addresses named there carry the name.
+                    self.calls.read_hosts_file(tid, tgid);
+                }
                 if refused_again {
                     // The refusal is the call's record: it did not run.
                     later.clear();
                 }
                 answer
+            }
+            (Some(proxy), None, Some((event, _))) if monitor && nr == nr::CONNECT => {
+                match self.calls.connect_args.take() {
+                    Some((sock, addr)) => match proxy.connect(tid, tgid, req.id, sock, &addr) {
+                        Connected::Now(Ok(())) => {
+                            event.outcome = Outcome::Ok;
+                            Answer::Return(0)
+                        }
+                        Connected::Now(Err(errno)) => {
+                            event.outcome = connect_outcome(errno);
+                            Answer::Fail(errno)
+                        }
+                        Connected::Later => Answer::Connecting,
+                        Connected::Continue => Answer::Continue,
+                    },
+                    None => Answer::Continue,
+                }
             }
             _ => {
                 let event = later.first_mut().map(|(e, _)| e);
@@ -478,6 +581,9 @@ impl Handler<'_, '_> {
                 answer
             }
         };
+        if monitor {
+            return (answer, later); // recorded once the caller runs again
+        }
         (answer, self.recorded(later))
     }
 
@@ -501,6 +607,7 @@ impl Handler<'_, '_> {
         let made = match crate::mutate::prepare(tid, tgid, nr, args, &strings) {
             None => return (Answer::Continue, false),
             Some(Err(errno)) => Err(Opened::Failed(errno)),
+            Some(Ok(m)) if !self.opts.enforce => proxy.mutate(tid, tgid, m),
             // Somewhere else than decided: decided again there first.
             Some(Ok(m)) => match crate::mutate::decided_again(event, &m, &mut *self.sink) {
                 Some(Verdict::Deny { errno }) => return (Answer::Fail(errno), true),
@@ -538,6 +645,33 @@ impl Handler<'_, '_> {
 }
 
 /// Hand the sink the records of calls that ran (`true`: passed undecided).
+/// The outcome of a connect that failed with `errno`: a non-blocking one
+/// under way is recorded as such, as the ptrace supervisor records it.
+fn connect_outcome(errno: i32) -> Outcome {
+    if errno == libc::EINPROGRESS {
+        Outcome::InProgress
+    } else {
+        Outcome::Errno(errno)
+    }
+}
+
+/// The connects a thread made: their records, with the outcome, join those
+/// to send.
+fn connected(
+    proxy: &Proxy,
+    connecting: &mut HashMap<u64, Vec<(Event, bool)>>,
+    unsent: &mut Vec<(Event, bool)>,
+) {
+    for (id, outcome) in proxy.answered_later() {
+        if let Some(mut records) = connecting.remove(&id) {
+            if let Some((event, _)) = records.first_mut() {
+                event.outcome = outcome;
+            }
+            unsent.extend(records);
+        }
+    }
+}
+
 /// Each one sent is counted out of `held`.
 fn send(sink: &mut dyn Sink, unsent: &mut Vec<(Event, bool)>, held: &Held) {
     let mut left = unsent.len();
@@ -599,7 +733,7 @@ fn live(fd: i32, id: u64) -> bool {
 }
 
 fn answer(fd: i32, id: u64, how: Answer) {
-    if matches!(how, Answer::Answered | Answer::Later) {
+    if matches!(how, Answer::Answered | Answer::Later | Answer::Connecting) {
         return;
     }
     let mut resp = libc::seccomp_notif_resp {
@@ -612,7 +746,7 @@ fn answer(fd: i32, id: u64, how: Answer) {
         Answer::Continue => resp.flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
         Answer::Fail(errno) => resp.error = -errno,
         Answer::Return(val) => resp.val = val,
-        Answer::Answered | Answer::Later => {}
+        Answer::Answered | Answer::Later | Answer::Connecting => {}
     }
     // SAFETY: answering a notification of ours; ENOENT (the caller is gone)
     // needs nothing more.

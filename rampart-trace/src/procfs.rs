@@ -41,9 +41,22 @@ pub fn exe(tid: i32) -> io::Result<String> {
     link(&format!("/proc/{tid}/exe"))
 }
 
-/// `/proc/TID/cwd`: the working directory.
+/// `/proc/TID/cwd`: the working directory. One that was removed has no
+/// name, but the kernel still resolves relative names from it (`..`
+/// reaches its old parent): it is then the name it had, without the
+/// ` (deleted)` mark the kernel adds (unless a directory by that very name
+/// is the working directory).
 pub fn cwd(tid: i32) -> io::Result<String> {
-    link(&format!("/proc/{tid}/cwd"))
+    let at = format!("/proc/{tid}/cwd");
+    let name = link(&at)?;
+    if let Some(was) = name.strip_suffix(" (deleted)") {
+        use std::os::unix::fs::MetadataExt;
+        let id = |p: &str| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+        if id(&name).is_none() || id(&name) != id(&at) {
+            return Ok(was.to_string());
+        }
+    }
+    Ok(name)
 }
 
 /// `/proc/TID/fd/N`: what descriptor `fd` refers to (a path, `socket:[ino]`, ...).

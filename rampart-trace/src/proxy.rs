@@ -41,7 +41,7 @@ use std::path::Path;
 use std::rc::Rc;
 use std::sync::{mpsc, Arc};
 
-use rampart_core::event::name_from_bytes;
+use rampart_core::event::{name_from_bytes, name_to_bytes, Outcome};
 use rampart_core::path;
 
 use crate::calls::OpenArgs;
@@ -437,10 +437,101 @@ impl Maker {
     }
 }
 
+impl Maker {
+    /// What the kernel will answer thread `tid`'s exec of `path` (absolute),
+    /// found first with its credentials: the error of a file it cannot
+    /// reach or may not run (`ENOENT`, `ENOTDIR`, `ELOOP`, `EACCES`; a
+    /// script whose interpreter is missing: `ENOENT`), `Ok` for an ELF
+    /// file or a script it may run, `Unknown` for anything else (another
+    /// format, which the kernel may still refuse with `ENOEXEC`; a caller
+    /// in another root; credentials this process cannot take on).
+    pub(crate) fn exec_outcome(&self, tid: i32, tgid: i32, path: &str) -> Outcome {
+        let rooted =
+            std::fs::read_link(format!("/proc/{tid}/root")).is_ok_and(|r| r == Path::new("/"));
+        if !path.starts_with('/') || !rooted {
+            return Outcome::Unknown;
+        }
+        let Ok((wear, _)) = self.wear_for(tid, false) else {
+            return Outcome::Unknown;
+        };
+        let path = name_to_bytes(path).into_owned();
+        self.run_for(tgid, move || {
+            let _worn = wear.on()?;
+            Ok(exec_would(&path))
+        })
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or(Outcome::Unknown)
+    }
+}
+
+/// See [`Maker::exec_outcome`]; with the caller's credentials on.
+fn exec_would(path: &[u8]) -> Outcome {
+    let runnable = |p: &[u8]| -> Result<(), i32> {
+        let c = CString::new(p).map_err(|_| libc::ENOENT)?;
+        // SAFETY: a NUL-terminated path; checked with the credentials worn
+        // (AT_EACCESS: the effective ones, as exec checks them).
+        let r =
+            unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::X_OK, libc::AT_EACCESS) };
+        if r != 0 {
+            return Err(errno());
+        }
+        let meta =
+            std::fs::metadata(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(p))
+                .map_err(|e| e.raw_os_error().unwrap_or(libc::EACCES))?;
+        if !meta.is_file() {
+            return Err(libc::EACCES);
+        }
+        Ok(())
+    };
+    if let Err(errno) = runnable(path) {
+        return Outcome::Errno(errno);
+    }
+    let mut head = [0u8; 256];
+    let n =
+        std::fs::File::open(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(path))
+            .and_then(|f| std::os::unix::fs::FileExt::read_at(&f, &mut head, 0))
+            .unwrap_or(0);
+    let head = &head[..n];
+    if head.starts_with(b"\x7fELF") {
+        return Outcome::Ok;
+    }
+    if let Some(line) = head.strip_prefix(b"#!") {
+        let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
+        let interpreter = line
+            .split(|&b| b == b' ' || b == b'\t')
+            .find(|w| !w.is_empty());
+        return match interpreter.map(runnable) {
+            Some(Ok(())) => Outcome::Ok,
+            // The kernel says the script is not found when its interpreter is not.
+            Some(Err(libc::ENOENT)) => Outcome::Errno(libc::ENOENT),
+            _ => Outcome::Unknown,
+        };
+    }
+    Outcome::Unknown
+}
+
 /// Makes opens for callers and hands them over.
 pub struct Proxy {
     listener: Arc<OwnedFd>,
     maker: Maker,
+    /// Calls answered by a thread of their own (a blocking connect), with
+    /// their outcome, for the handler to record; `wake` becomes readable
+    /// when there are some.
+    done_tx: mpsc::Sender<(u64, Outcome)>,
+    done_rx: mpsc::Receiver<(u64, Outcome)>,
+    wake: Arc<OwnedFd>,
+}
+
+/// How a connect made for a caller went.
+pub enum Connected {
+    /// It returned: answer the call with this.
+    Now(Result<(), i32>),
+    /// A thread makes it and answers; its outcome comes from
+    /// [`Proxy::answered_later`].
+    Later,
+    /// Not made here: the call continues.
+    Continue,
 }
 
 /// The credentials an open is made with: the caller's, when they are not
@@ -464,10 +555,84 @@ impl Proxy {
     pub fn new(listener: &OwnedFd, confine: Option<ChildSetup>) -> io::Result<Proxy> {
         // SAFETY: umask always succeeds.
         unsafe { libc::umask(0) };
+        let (done_tx, done_rx) = mpsc::channel();
+        // SAFETY: a new eventfd, ours.
+        let wake = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if wake < 0 {
+            return Err(io::Error::last_os_error());
+        }
         Ok(Proxy {
             listener: Arc::new(listener.try_clone()?),
             maker: Maker::new(false, confine, false)?,
+            done_tx,
+            done_rx,
+            // SAFETY: just made, and ours.
+            wake: Arc::new(unsafe { OwnedFd::from_raw_fd(wake) }),
         })
+    }
+
+    /// Readable when calls answered by a thread of their own have an
+    /// outcome to record ([`Proxy::answered_later`]).
+    pub fn wake_fd(&self) -> i32 {
+        self.wake.as_raw_fd()
+    }
+
+    /// The notifications answered by a thread since the last time, with
+    /// their outcome.
+    pub fn answered_later(&self) -> Vec<(u64, Outcome)> {
+        let mut count = 0u64;
+        // SAFETY: reading the eventfd's counter into a local (it may be 0).
+        unsafe { libc::read(self.wake.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
+        self.done_rx.try_iter().collect()
+    }
+
+    /// Connect for thread `tid` of `tgid`, whose notification is `id`, its
+    /// socket `fd` to `addr` (as it gave them; `crate::connect`), as the
+    /// caller would: with its credentials and in its Landlock domain.
+    pub fn connect(&self, tid: i32, tgid: i32, id: u64, fd: i32, addr: &[u8]) -> Connected {
+        let Some(connect) = crate::connect::prepare(tid, tgid, fd, addr) else {
+            return Connected::Continue;
+        };
+        let Ok((wear, _)) = self.maker.wear_for(tid, false) else {
+            return Connected::Continue;
+        };
+        if !connect.blocking {
+            return match self.maker.run_for(tgid, move || {
+                let _worn = wear.on()?;
+                Ok(connect.make())
+            }) {
+                Ok(Ok(made)) => Connected::Now(made),
+                _ => Connected::Continue,
+            };
+        }
+        // A thread of the caller's own waits for the network, and answers.
+        let listener = Arc::clone(&self.listener);
+        let (done, wake) = (self.done_tx.clone(), Arc::clone(&self.wake));
+        let spawned = self.maker.run_for(tgid, move || {
+            let worn = wear.clone();
+            std::thread::Builder::new()
+                .name("connect".into())
+                .spawn(move || {
+                    let made = worn.on().and_then(|_worn| connect.make());
+                    // The outcome first: once answered, the caller may end
+                    // the tree, and the handler with it.
+                    let outcome = made.map_or_else(Outcome::Errno, |()| Outcome::Ok);
+                    if done.send((id, outcome)).is_ok() {
+                        // SAFETY: adding 1 to the eventfd's counter.
+                        unsafe { libc::write(wake.as_raw_fd(), (&1u64 as *const u64).cast(), 8) };
+                    }
+                    match made {
+                        Ok(()) => respond(&listener, id, 0, 0),
+                        Err(errno) => fail(&listener, id, errno),
+                    }
+                })
+                .map(drop)
+                .map_err(|_| libc::EAGAIN)
+        });
+        match spawned {
+            Ok(Ok(())) => Connected::Later,
+            _ => Connected::Continue,
+        }
     }
 
     /// A process of the tree is changing its credentials: take each
@@ -484,6 +649,11 @@ impl Proxy {
         m: crate::mutate::Mutation,
     ) -> Result<i64, Opened> {
         self.maker.mutate(tid, tgid, m)
+    }
+
+    /// [`Maker::exec_outcome`] with this proxy's maker.
+    pub fn exec_outcome(&self, tid: i32, tgid: i32, path: &str) -> Outcome {
+        self.maker.exec_outcome(tid, tgid, path)
     }
 
     /// [`Maker::restricting`] with this proxy's maker.
@@ -889,11 +1059,11 @@ fn hand(listener: &OwnedFd, id: u64, fd: &OwnedFd, cloexec: u32) -> Result<i32, 
     Ok(r)
 }
 
-/// Answer notification `id`: its call fails with `errno`.
-fn fail(listener: &OwnedFd, id: u64, errno: i32) {
+/// Answer notification `id`: its call returns `val` (errno 0) or fails.
+fn respond(listener: &OwnedFd, id: u64, val: i64, errno: i32) {
     let mut resp = libc::seccomp_notif_resp {
         id,
-        val: 0,
+        val,
         error: -errno,
         flags: 0,
     };
@@ -906,6 +1076,11 @@ fn fail(listener: &OwnedFd, id: u64, errno: i32) {
             &mut resp,
         )
     };
+}
+
+/// Answer notification `id`: its call fails with `errno`.
+fn fail(listener: &OwnedFd, id: u64, errno: i32) {
+    respond(listener, id, 0, errno);
 }
 
 #[cfg(test)]

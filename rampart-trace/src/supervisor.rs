@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use rampart_core::event::{Call, Event, Op, Outcome};
 
-use crate::calls::{Calls, Process};
+use crate::calls::{Calls, Process, DNS_CACHE_MAX};
 use crate::dirfds::DirFds;
 use crate::memory;
 use crate::net::{self, Target};
@@ -34,8 +34,6 @@ use crate::{dns, procfs, Options, RunReport, Sink, Verdict};
 /// Kernel-internal "restart me" errnos seen at a syscall-exit stop.
 const ERESTARTSYS: i64 = 512;
 const ERESTART_RESTARTBLOCK: i64 = 516;
-/// DNS names remembered per process.
-const DNS_CACHE_MAX: usize = 4096;
 
 /// Every tracee, every thread; not the threads of this process.
 const WAIT_FLAGS: i32 = libc::__WALL | libc::__WNOTHREAD;
@@ -758,8 +756,9 @@ impl<'a> Supervisor<'a> {
                 {
                     self.renamed();
                 }
-                if outcome == Outcome::Ok && opens_hosts_file(&event) {
-                    self.read_hosts_file(tid);
+                if outcome == Outcome::Ok && dns::opens_hosts_file(&event) {
+                    let tgid = self.tgid_of(tid);
+                    self.calls.read_hosts_file(tid, tgid);
                 }
                 self.record(event, outcome, passed);
             }
@@ -909,26 +908,6 @@ impl<'a> Supervisor<'a> {
         for p in self.calls.procs.values_mut() {
             p.cwd = None;
             p.dirfds = DirFds::default();
-        }
-    }
-
-    /// A process opened the hosts file: the names in it are what its own
-    /// resolver will find there (a static or Go program reads it itself,
-    /// no DNS answer passes by), so its later connects to those addresses
-    /// carry the name. The file is read as the process sees it (its root),
-    /// and a name from a DNS answer is kept over it.
-    fn read_hosts_file(&mut self, tid: i32) {
-        let text = std::fs::read(format!("/proc/{tid}/root/etc/hosts"))
-            .or_else(|_| std::fs::read("/etc/hosts"));
-        let Ok(text) = text else { return };
-        let found = dns::hosts_file(&String::from_utf8_lossy(&text));
-        let tgid = self.tgid_of(tid);
-        let p = self.calls.procs.entry(tgid).or_default();
-        if p.dns.len() + found.len() > DNS_CACHE_MAX {
-            p.dns.clear();
-        }
-        for (addr, name) in found {
-            p.dns.entry(addr).or_insert(name);
         }
     }
 
@@ -1085,13 +1064,6 @@ fn resolve_open(event: &mut Event, tid: i32, fd: i64) -> bool {
         }
         Err(_) => false,
     }
-}
-
-/// Whether a call opened the hosts file (by that name or through a link).
-fn opens_hosts_file(event: &Event) -> bool {
-    const HOSTS: &str = "/etc/hosts";
-    matches!(&event.call, Call::Open { path, resolved, .. }
-        if path == HOSTS || resolved.as_deref() == Some(HOSTS))
 }
 
 /// Enforce mode, at the entry of an allowed open that truncates: take

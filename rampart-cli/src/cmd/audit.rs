@@ -98,7 +98,11 @@ fn verify(input: &TrailInput, audit_dir: &Path, is_audit_dir: bool) -> Result<i3
                         is_are(report.lost)
                     );
                 }
-                let complete = report.torn.is_empty() && report.lost == 0;
+                for gap in &report.cut_off {
+                    println!("{gap}");
+                }
+                let complete =
+                    report.torn.is_empty() && report.lost == 0 && report.cut_off.is_empty();
                 println!(
                     "{}{} in {}, chain intact{} ({})",
                     if complete { "ok: " } else { "" },

@@ -28,7 +28,7 @@ use crate::runtime::{self, State};
 use crate::session;
 use crate::unhooked::Tap;
 use crate::words::{counted, is_are};
-use rampart_core::event::Outcome;
+use rampart_core::event::{Outcome, Source};
 
 /// How long `rampart run` keeps listening, after the command exits, for
 /// processes it left behind to finish sending.
@@ -129,10 +129,10 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
         guard: Guard::of_state(policy, audit_dir),
     };
     let mut outlived = Outlived::default();
-    let (status, stats) = match &lib {
+    let (status, stats) = match notified(lib.as_deref(), mode) {
         Some(lib) => {
-            // Preloaded processes report here, and so does `rampart
-            // __trace-exec` for the static programs they start.
+            // Preloaded processes report here, and so do the tap and
+            // `rampart __trace-exec` for the calls the library cannot see.
             let socket_dir = tempfile::Builder::new()
                 .prefix("rampart-")
                 .tempdir()
@@ -140,10 +140,12 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
             let socket = socket_dir.path().join("collector.sock");
             let mut env = child_env_for(lib, &socket, mode.as_str(), Some(&origin));
             env.extend(enforce_env(&args));
-            let floor = floor_of(&[lib.as_path(), socket_dir.path()])?;
+            let mut needs = vec![socket_dir.path()];
+            needs.extend(lib);
+            let floor = floor_of(&needs)?;
             // The tap starts before the collector: it gets ready while the
             // collector does.
-            let mut tap = start_tap(&args, &mut env, floor.as_ref())?;
+            let mut tap = start_tap(&args, lib.is_some(), &mut env, floor.as_ref())?;
             config.guard.protect_socket(&socket);
             let mut collector = Collector::start(config)?;
             collector.listen(socket.clone(), mode == Mode::Enforce)?;
@@ -151,11 +153,15 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
                 floor: floor.as_ref(),
                 enforce_refusals: mode == Mode::Enforce,
                 unhooked: tap.as_ref().map(Tap::child_fd),
+                preloaded: lib.is_some(),
             };
             child::become_subreaper()?;
             // The command's own exec: decided (enforce) and recorded here,
             // as no hook sees it.
             let mut root = child::exec_event(&args.command, &cwd);
+            if lib.is_none() {
+                root.source = Source::Trace;
+            }
             if mode == Mode::Enforce && !collector.allows(&root) {
                 root.outcome = Outcome::Errno(libc::EPERM);
                 collector.record_own_call(root, true)?;
@@ -166,7 +172,12 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
                 eprintln!("rampart: the policy denies running {:?}", args.command[0]);
                 return Ok(126);
             }
-            let spawned = child::spawn(&args.command, &env, confined);
+            let traced = backend::traced_env();
+            let child_env = match lib {
+                Some(_) => child::Env::Added(&env),
+                None => child::Env::Whole(&traced),
+            };
+            let spawned = child::spawn(&args.command[0], &args.command, child_env, confined);
             if let Some(t) = &mut tap {
                 t.spawned().into_iter().for_each(child::add_helper);
             }
@@ -274,23 +285,37 @@ fn floor_for(
     Ok(floor)
 }
 
+/// Whether the command runs under the filter of unhooked calls (and with
+/// which library, if any): a preloaded one always, a traced one in monitor
+/// mode, where every call of the tree goes to the tap (a tracer that is
+/// killed would take the tree with it; a tap has a standby). `None`: under
+/// the ptrace supervisor.
+fn notified(lib: Option<&Path>, mode: Mode) -> Option<Option<&Path>> {
+    match lib {
+        Some(lib) => Some(Some(lib)),
+        None if mode == Mode::Monitor => Some(None),
+        None => None,
+    }
+}
+
 /// Calls no hook sees go to the collector all the same: start the tap
-/// that answers the filter of unhooked calls (unless `--hooks-only`, or
-/// where the library has no gadget page), and tell the child's library
-/// (in `env`) that its calls are made from the page.
+/// that answers the filter of unhooked calls (with the library: unless
+/// `--hooks-only`, or where the library has no gadget page), and tell the
+/// child's library (in `env`) that its calls are made from the page.
 fn start_tap(
     args: &Args,
+    preloaded: bool,
     env: &mut Vec<(String, std::ffi::OsString)>,
     floor: Option<&Floor>,
 ) -> Result<Option<Tap>> {
-    if !rampart_core::gadget::SUPPORTED || args.hooks_only {
+    if preloaded && (!rampart_core::gadget::SUPPORTED || args.hooks_only) {
         return Ok(None);
     }
     env.push((
         rampart_core::env::UNHOOKED.into(),
         rampart_core::env::ON.into(),
     ));
-    let tap = Tap::start(env, floor)?;
+    let tap = Tap::start(env, floor, preloaded)?;
     child::add_helper(tap.pid());
     Ok(Some(tap))
 }
@@ -320,27 +345,65 @@ pub fn project_of(given: Option<&Path>, cwd: &Path) -> Result<String> {
 
 fn run_with_serve(args: &Args, lib: Option<&Path>, origin: &Origin, serve: &State) -> Result<i32> {
     child::block_forwarded_signals()?;
-    let status = match lib {
+    let mode = if serve.mode == Mode::Enforce.as_str() {
+        Mode::Enforce
+    } else {
+        Mode::Monitor
+    };
+    let status = match notified(lib, mode) {
         Some(lib) => {
             let mut env = child_env_for(lib, &serve.socket, &serve.mode, Some(origin));
             env.extend(enforce_env(args));
-            let mode = if serve.mode == Mode::Enforce.as_str() {
-                Mode::Enforce
-            } else {
-                Mode::Monitor
-            };
-            let floor = floor_for(args, mode, None, origin, &[lib])?;
-            let mut tap = start_tap(args, &mut env, floor.as_ref())?;
+            let needs: Vec<&Path> = lib.into_iter().collect();
+            let floor = floor_for(args, mode, None, origin, &needs)?;
+            let mut tap = start_tap(args, lib.is_some(), &mut env, floor.as_ref())?;
             let confined = child::Confinement {
                 floor: floor.as_ref(),
                 enforce_refusals: mode == Mode::Enforce,
                 unhooked: tap.as_ref().map(Tap::child_fd),
+                preloaded: lib.is_some(),
             };
-            let spawned = child::spawn(&args.command, &env, confined);
+            let traced = backend::traced_env();
+            let child_env = match lib {
+                Some(_) => child::Env::Added(&env),
+                None => child::Env::Whole(&traced),
+            };
+            let spawned = child::spawn(&args.command[0], &args.command, child_env, confined);
             if let Some(t) = &mut tap {
                 t.spawned().into_iter().for_each(child::add_helper);
             }
-            let mut program = spawned?;
+            if lib.is_none() {
+                // No hook sees the command's own exec, and the tap leaves
+                // it to this process: reported here.
+                let cwd = std::env::current_dir().unwrap_or_default();
+                let mut root = child::exec_event(&args.command, &cwd);
+                root.source = Source::Trace;
+                root.outcome = match &spawned {
+                    Ok(p) => {
+                        root.pid = p.id() as i32;
+                        // SAFETY: getpid cannot fail.
+                        root.ppid = unsafe { libc::getpid() };
+                        Outcome::Ok
+                    }
+                    Err(e) => Outcome::Errno(
+                        e.downcast_ref::<child::SpawnFailed>()
+                            .map_or(libc::ENOENT, |f| f.errno),
+                    ),
+                };
+                let (mut sink, _) =
+                    WireSink::connect(&serve.socket, &origin.agent, &origin.session, None);
+                rampart_trace::Sink::record(&mut sink, root);
+            }
+            let mut program = match spawned {
+                Ok(p) => p,
+                Err(e) => {
+                    if let Some(f) = e.downcast_ref::<child::SpawnFailed>() {
+                        eprintln!("rampart: {f}");
+                        return Ok(if f.errno == libc::ENOENT { 127 } else { 126 });
+                    }
+                    return Err(e);
+                }
+            };
             child::forward_signals(program.id() as i32);
             let status = child::wait(&mut program)?;
             if let Some(t) = tap {
@@ -349,11 +412,6 @@ fn run_with_serve(args: &Args, lib: Option<&Path>, origin: &Origin, serve: &Stat
             status
         }
         None => {
-            let mode = if serve.mode == Mode::Enforce.as_str() {
-                Mode::Enforce
-            } else {
-                Mode::Monitor
-            };
             let enforce = (mode == Mode::Enforce).then(|| enforce_settings(args));
             let (mut sink, connected) =
                 WireSink::connect(&serve.socket, &origin.agent, &origin.session, enforce);
@@ -426,23 +484,26 @@ fn enforce_settings(args: &Args) -> Enforce {
 /// the rampart binary (`RAMPART_BIN`: the library hands static programs to
 /// its `__trace-exec`), and the agent and session when they are known.
 pub fn child_env_for(
-    lib: &Path,
+    lib: Option<&Path>,
     socket: &Path,
     mode: &str,
     origin: Option<&Origin>,
 ) -> Vec<(String, OsString)> {
-    let mut preload = OsString::from(lib);
-    if let Some(existing) = std::env::var_os("LD_PRELOAD") {
-        if !existing.is_empty() {
-            preload.push(":");
-            preload.push(existing);
+    let mut env = Vec::new();
+    if let Some(lib) = lib {
+        let mut preload = OsString::from(lib);
+        if let Some(existing) = std::env::var_os("LD_PRELOAD") {
+            if !existing.is_empty() {
+                preload.push(":");
+                preload.push(existing);
+            }
         }
+        env.push(("LD_PRELOAD".into(), preload));
     }
-    let mut env = vec![
-        ("LD_PRELOAD".into(), preload),
+    env.extend([
         (rampart_core::env::SOCKET.into(), socket.into()),
         (rampart_core::env::MODE.into(), mode.into()),
-    ];
+    ]);
     if mode == Mode::Enforce.as_str() {
         // Only an enforcing library reads what the policy can refuse.
         env.push((
@@ -542,6 +603,13 @@ fn print_summary(mode: Mode, origin: &Origin, stats: &Stats, o: Outlived) {
     }
     if stats.lost > 0 {
         out.push_str(&format!("  {}\n", lost_line(stats.lost)));
+    }
+    for w in &stats.cut_off {
+        out.push_str(&format!(
+            "  an earlier run (pid {}, started {}) was killed before it closed the trail: \
+             what its command did after its last record is not in it (noted as `lost`)\n",
+            w.pid, w.started
+        ));
     }
     if o.running > 0 {
         out.push_str(&format!(

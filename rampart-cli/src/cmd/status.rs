@@ -65,7 +65,7 @@ pub fn env(args: Args) -> Result<i32> {
         );
     };
     let lib = find_preload_library()?;
-    for (k, v) in child_env_for(&lib, &socket, &state.mode, None) {
+    for (k, v) in child_env_for(Some(&lib), &socket, &state.mode, None) {
         println!("export {k}={}", sh_quote(&v));
     }
     Ok(0)

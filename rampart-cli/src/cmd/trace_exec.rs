@@ -38,6 +38,7 @@ use rampart_core::env;
 use crate::backend::sinks::{Enforce, WireSink};
 use crate::backend::{self, without_preload_library};
 use crate::child;
+use crate::unhooked::Tap;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -81,6 +82,10 @@ pub fn run(args: Args) -> Result<i32> {
             return Err(e).with_context(|| format!("cannot execute {}", path.display()));
         }
     }
+    if enforce.is_none() {
+        drop(sink);
+        return run_notified(&path, &argv);
+    }
     sink.skip_first_exec();
     if let Some(gen) = var(env::POLICY_GEN) {
         sink.read_refusals_from(Path::new(&gen));
@@ -102,6 +107,37 @@ pub fn run(args: Args) -> Result<i32> {
         die_of(sig);
     }
     Ok(report.status)
+}
+
+/// Monitor mode: run the program under the filter of unhooked calls, whose
+/// tap (with its standby) reports every call of its tree, and no tracer: a
+/// killed `__trace-exec` (or tap) leaves the program running, as monitor
+/// mode promises. Exits as the program did.
+fn run_notified(path: &Path, argv: &[OsString]) -> Result<i32> {
+    child::block_forwarded_signals()?;
+    let mut tap = Tap::start(&[], None, false)?;
+    let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let confined = child::Confinement {
+        floor: None,
+        enforce_refusals: false,
+        unhooked: Some(tap.child_fd()),
+        preloaded: false,
+    };
+    let spawned = child::spawn(
+        &path.as_os_str().to_owned(),
+        argv,
+        child::Env::Whole(&env),
+        confined,
+    );
+    tap.spawned();
+    let mut program = spawned?;
+    child::forward_signals(program.id() as i32);
+    let status = program.wait().context("waiting for the program")?;
+    tap.finish(Duration::from_secs(1));
+    if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&status) {
+        die_of(sig);
+    }
+    Ok(status.code().unwrap_or(1))
 }
 
 /// End this process by signal `sig`, so that its parent sees the program's

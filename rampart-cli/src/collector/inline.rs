@@ -82,6 +82,7 @@ impl Inline {
             origin: cfg.origin,
             stats: Stats {
                 audit_file: Some(chain.path()),
+                cut_off: chain.cut_off_runs().to_vec(),
                 ..Stats::default()
             },
             chain,

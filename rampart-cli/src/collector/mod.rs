@@ -148,6 +148,8 @@ pub struct Stats {
     pub unwritten: u64,
     pub write_error: Option<String>,
     pub audit_file: Option<PathBuf>,
+    /// Earlier runs killed with the trail open, noted in it when it opened.
+    pub cut_off: Vec<rampart_core::audit::writers::Writer>,
 }
 
 /// Where intercepted calls enter the pipeline (cheap to clone, one per
@@ -230,7 +232,10 @@ impl Collector {
         let chain = Chain::open(&cfg.audit_dir).with_context(|| {
             format!("cannot open the audit trail in {}", cfg.audit_dir.display())
         })?;
-        let stats = Arc::new(Mutex::new(Stats::default()));
+        let stats = Arc::new(Mutex::new(Stats {
+            cut_off: chain.cut_off_runs().to_vec(),
+            ..Stats::default()
+        }));
         let (call_tx, call_rx) = bounded::<Vec<Work>>(QUEUE);
         let (rec_tx, rec_rx) = bounded::<Vec<Decided>>(QUEUE);
 

@@ -121,6 +121,11 @@ pub struct Chain {
     anchor_pending: Option<super::anchor::Anchor>,
     /// When `audit.anchor` was last written.
     last_anchor: Instant,
+    /// This writer's mark (`super::writers`), while it writes.
+    _mark: Option<super::writers::Mark>,
+    /// The earlier writers killed with the trail open whose gap this one
+    /// noted when it opened.
+    cut_off: Vec<super::writers::Writer>,
 }
 
 impl Chain {
@@ -148,7 +153,10 @@ impl Chain {
         let first_anchor = Instant::now()
             .checked_sub(options.sync_interval)
             .unwrap_or_else(Instant::now);
-        Ok(Chain {
+        // Marked as written before anything else: a writer that is killed
+        // from now on leaves its mark behind.
+        let mark = super::writers::Mark::take(dir).ok();
+        let mut chain = Chain {
             dir: dir.to_path_buf(),
             options,
             lock,
@@ -162,7 +170,24 @@ impl Chain {
             fsyncer: Fsyncer::start()?,
             anchor_pending: None,
             last_anchor: first_anchor,
-        })
+            _mark: mark,
+            cut_off: Vec::new(),
+        };
+        chain.note_cut_off_runs()?;
+        Ok(chain)
+    }
+
+    /// Note in the trail each earlier writer that was killed with it open
+    /// (`super::writers::dead`), once: the writer that removes its mark
+    /// writes the record.
+    fn note_cut_off_runs(&mut self) -> io::Result<()> {
+        for dead in super::writers::dead(&self.dir) {
+            if super::writers::settle(&dead) {
+                self.append(&mut [Record::cut_off(&dead.writer)])?;
+                self.cut_off.push(dead.writer);
+            }
+        }
+        Ok(())
     }
 
     /// Appends `batch` to the chain in order, under one acquisition of the
@@ -457,6 +482,12 @@ impl Chain {
             Some(current) => current.path.clone(),
             None => self.planned_path.clone(),
         }
+    }
+
+    /// The earlier writers of this trail that were killed with it open,
+    /// whose gap this writer noted in it when it opened.
+    pub fn cut_off_runs(&self) -> &[super::writers::Writer] {
+        &self.cut_off
     }
 
     /// The audit directory.

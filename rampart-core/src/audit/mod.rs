@@ -26,6 +26,7 @@ pub mod reader;
 pub mod record;
 pub mod scan;
 pub mod verify;
+pub mod writers;
 
 pub use chain::{Chain, ChainOptions, DEFAULT_ROTATE_BYTES, DEFAULT_SYNC_INTERVAL};
 pub use files::{default_audit_dir, Header, LOCK_FILE_NAME};

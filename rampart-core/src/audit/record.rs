@@ -89,6 +89,9 @@ fn go_arch_name(rust_arch: &str) -> &str {
 /// (see [`Record::lost`]).
 pub const LOST_TOOL: &str = "lost";
 
+/// The request key of a `lost` record for a run cut off ([`Record::cut_off`]).
+pub const CUT_OFF: &str = "cut_off";
+
 /// The request key that says whether a refused call was refused (`true`)
 /// or only recorded with the refusal (`false`: monitor mode, or a call that
 /// did not wait for its verdict). Only refusals carry it; `decision.action`
@@ -198,6 +201,29 @@ impl Record {
             plural(count)
         );
         Record::lost_with(agent, session, request, count, message)
+    }
+
+    /// A `lost` record for a writer of the trail that was killed before it
+    /// closed it (`crate::audit::writers`): whatever its run's command did
+    /// after its last record is not in the trail, and how much is not
+    /// known (`count` 0, `request.cut_off`).
+    pub fn cut_off(writer: &super::writers::Writer) -> Record {
+        let mut request = Map::new();
+        request.insert("pid".into(), writer.pid.into());
+        request.insert("started".into(), writer.started.clone().into());
+        request.insert(CUT_OFF.into(), true.into());
+        let message = format!(
+            "the run of pid {} (started {}) was killed before it closed the trail: \
+             what its command did after its last record is not in it",
+            writer.pid, writer.started
+        );
+        Record::lost_with("rampart", "", request, 0, message)
+    }
+
+    /// Whether this is a [`Record::cut_off`] record: its message, if so.
+    pub fn cut_off_message(&self) -> Option<&str> {
+        (self.tool == LOST_TOOL && self.request.get(CUT_OFF) == Some(&Value::Bool(true)))
+            .then_some(self.decision.message.as_str())
     }
 
     /// A `lost` record for `count` records the collector had but could not

@@ -47,6 +47,10 @@ pub struct VerifyReport {
     /// Calls the trail says it does not hold: the sum of its `lost`
     /// records (see [`Record::lost`]).
     pub lost: u64,
+    /// What its records of runs cut off say ([`Record::cut_off`]), and the
+    /// marks of writers that died and whose gap no record notes yet
+    /// (`crate::audit::writers`).
+    pub cut_off: Vec<String>,
 }
 
 /// Where and why verification failed.

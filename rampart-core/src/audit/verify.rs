@@ -40,7 +40,12 @@ pub fn verify_with(
     paths: &[PathBuf],
     progress: Option<&AtomicU64>,
 ) -> Result<VerifyReport, VerifyFailure> {
-    let sinks = (0..default_threads()).map(|_| Strict { lost: 0 }).collect();
+    let sinks = (0..default_threads())
+        .map(|_| Strict {
+            lost: 0,
+            cut_off: Vec::new(),
+        })
+        .collect();
     let (sinks, report) = scan_with(paths, true, sinks, progress)?;
     // A directory's trail must still reach the end its writer anchored.
     for dir in paths.iter().filter(|p| p.is_dir()) {
@@ -52,12 +57,25 @@ pub fn verify_with(
     }
     let mut chain = report.chain;
     chain.lost = sinks.iter().map(|s| s.lost).sum();
+    chain.cut_off = sinks.into_iter().flat_map(|s| s.cut_off).collect();
+    // Writers that died and whose gap no later writer noted yet.
+    for dir in paths.iter().filter(|p| p.is_dir()) {
+        for dead in super::writers::dead(dir) {
+            chain.cut_off.push(format!(
+                "the run of pid {} (started {}) was killed before it closed the trail: \
+                 what its command did after its last record is not in it",
+                dead.writer.pid, dead.writer.started
+            ));
+        }
+    }
     Ok(chain)
 }
 
-/// Reads each line as a whole [`Record`] or a header; adds up `lost`.
+/// Reads each line as a whole [`Record`] or a header; adds up `lost` and
+/// keeps what the records of runs cut off say.
 struct Strict {
     lost: u64,
+    cut_off: Vec<String>,
 }
 
 impl LineSink for Strict {
@@ -71,6 +89,9 @@ impl LineSink for Strict {
             }),
             LineContent::Record(r) => {
                 self.lost += r.lost_count().unwrap_or(0);
+                if let Some(m) = r.cut_off_message() {
+                    self.cut_off.push(m.to_string());
+                }
                 let Record {
                     id,
                     prev_hash,
