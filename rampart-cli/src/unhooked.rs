@@ -50,6 +50,9 @@ const FLOOR_ARG: &str = "--floor";
 /// `rampart __unhooked --no-library`: the preload library is not in the
 /// tree (a traced run in monitor mode): every call is the program's own.
 const NO_LIBRARY_ARG: &str = "--no-library";
+/// `rampart __unhooked --cpu-latency-hint`: hold the CPU latency request
+/// while serving (`rampart_trace::Options::cpu_latency_hint`).
+const LATENCY_ARG: &str = "--cpu-latency-hint";
 
 /// The tap process of one run.
 pub struct Tap {
@@ -69,6 +72,7 @@ impl Tap {
         env: &[(String, OsString)],
         floor: Option<&Floor>,
         preloaded: bool,
+        latency_hint: bool,
     ) -> Result<Tap> {
         // A floor that restricts no file access has nothing to say of an open.
         let floor = floor.filter(|f| f.restricts_files);
@@ -99,6 +103,9 @@ impl Tap {
         }
         if !preloaded {
             cmd.arg(NO_LIBRARY_ARG);
+        }
+        if latency_hint {
+            cmd.arg(LATENCY_ARG);
         }
         let tap_end = ours.as_raw_fd();
         let floor_fd = floor.map_or(-1, Floor::raw_fd);
@@ -232,7 +239,7 @@ pub fn run_tap() -> Result<i32> {
         enforce: enforce.is_some(),
         dns: false,
         track_cwd: false,
-        cpu_latency_hint: false,
+        cpu_latency_hint: given(LATENCY_ARG),
         preloaded: !given(NO_LIBRARY_ARG),
         ..Default::default()
     };

@@ -90,6 +90,9 @@ pub(crate) struct Calls<'a> {
     pub connect_args: Option<(i32, Vec<u8>)>,
     /// The bytes of the last path argument read.
     last_raw: Vec<u8>,
+    /// Without `track_cwd`: the working directory of the call being read,
+    /// read once for it.
+    cwd_now: Option<(i32, String)>,
     /// The call just read names a directory descriptor the process does
     /// not have open: the kernel fails it with `EBADF`, and a refusal
     /// says so too.
@@ -127,6 +130,7 @@ impl<'a> Calls<'a> {
             mutation_args: None,
             connect_args: None,
             last_raw: Vec::new(),
+            cwd_now: None,
             dirfd_closed: false,
         }
     }
@@ -139,6 +143,7 @@ impl<'a> Calls<'a> {
         self.dirfd_closed = false;
         self.mutation_args = None;
         self.connect_args = None;
+        self.cwd_now = None;
         match nr {
             n if n == nr::EXECVE => self.exec_call(tid, tgid, AT_FDCWD, args[0], args[1], false),
             n if n == nr::EXECVEAT => {
@@ -216,17 +221,18 @@ impl<'a> Calls<'a> {
 
     pub fn new_event(&mut self, tid: i32, tgid: i32, call: Call, truncated: bool) -> Event {
         let track_cwd = self.opts.track_cwd;
+        let cwd_now = (!track_cwd).then(|| self.cwd_read(tid));
         let p = self.procs.entry(tgid).or_default();
         let exe = p
             .exe
             .get_or_insert_with(|| procfs::exe(tid).unwrap_or_default())
             .clone();
-        let cwd = if track_cwd {
-            p.cwd
+        let cwd = match cwd_now {
+            Some(cwd) => cwd,
+            None => p
+                .cwd
                 .get_or_insert_with(|| procfs::cwd(tid).unwrap_or_default())
-                .clone()
-        } else {
-            procfs::cwd(tid).unwrap_or_default()
+                .clone(),
         };
         let ppid = *p
             .ppid
@@ -253,7 +259,7 @@ impl<'a> Calls<'a> {
                     .get_or_insert_with(|| procfs::cwd(tid).unwrap_or_default())
                     .clone();
             }
-            return procfs::cwd(tid).unwrap_or_default();
+            return self.cwd_read(tid);
         }
         let p = self.procs.entry(tgid).or_default();
         let pidfd = p.pidfd.get_or_insert_with(|| net::pidfd_open(tgid));
@@ -263,6 +269,19 @@ impl<'a> Calls<'a> {
                 procfs::fd_target(tid, dirfd).is_err_and(|e| e.kind() == io::ErrorKind::NotFound);
         }
         path
+    }
+
+    /// Without `track_cwd`: thread `tid`'s working directory, read once per
+    /// call.
+    fn cwd_read(&mut self, tid: i32) -> String {
+        match &self.cwd_now {
+            Some((t, cwd)) if *t == tid => cwd.clone(),
+            _ => {
+                let cwd = procfs::cwd(tid).unwrap_or_default();
+                self.cwd_now = Some((tid, cwd.clone()));
+                cwd
+            }
+        }
     }
 
     /// Read a path argument and make it absolute; `(path, truncated)`.
@@ -493,6 +512,7 @@ impl<'a> Calls<'a> {
         vec: u64,
         vlen: u32,
     ) -> Vec<(usize, Event)> {
+        self.cwd_now = None;
         let size = std::mem::size_of::<libc::mmsghdr>();
         let mut new: Vec<(usize, Event)> = Vec::new();
         let mut dests: Vec<Dest> = Vec::new();

@@ -42,7 +42,7 @@ use rampart_core::event::{Call, Event, Outcome, Source};
 
 use crate::calls::Calls;
 use crate::loaded::Loaded;
-use crate::proxy::{Connected, Opened, Proxy, Reach};
+use crate::proxy::{Check, Connected, Opened, Proxy, Reach};
 use crate::regs::nr;
 use crate::standby::{self, Held, Stuck};
 use crate::{procfs, ChildSetup, Options, Sink, Verdict};
@@ -114,6 +114,11 @@ pub fn serve(
     };
     let mut report = Report::default();
     let mut first = own_program.is_some();
+    // Each call is a round trip to this process: idle CPUs that poll make
+    // both wake-ups cheap (`crate::latency`), while this handler runs.
+    let _latency = opts
+        .cpu_latency_hint
+        .then(crate::latency::CpuLatency::request);
     let fd = listener.as_raw_fd();
     // Each caller waits for this handler, which answers at once.
     synchronous_wakeups(&listener);
@@ -423,6 +428,10 @@ impl Handler<'_, '_> {
         // A static program's open is recorded with the file it reaches, as the
         // trace backend records it (its calls are learned); the others' are not.
         calls.resolve_at_entry = !past_hooks;
+        if !self.opts.enforce && self.proxy.is_some() {
+            // Made here: the file it reached is read from the descriptor.
+            calls.resolve_at_entry = false;
+        }
         let mut events: Vec<Event> = if nr == nr::SENDMMSG {
             calls
                 .sendmmsg_call(tid, tgid, args[0] as i32, args[1], args[2] as u32)
@@ -510,9 +519,15 @@ impl Handler<'_, '_> {
                 };
                 let sink = &mut *self.sink;
                 let mut refused_again = false;
+                // Monitor: the file reached when it has another name, for
+                // the record (nothing is refused).
+                let mut reached_name: Option<String> = None;
                 let mut check = |reach: Reach<'_>| -> Result<(), i32> {
                     if monitor {
-                        return Ok(()); // nothing is refused
+                        if let Reach::Name(r) = reach {
+                            reached_name = Some(r.to_string());
+                        }
+                        return Ok(());
                     }
                     let reached = match reach {
                         Reach::Name(r) if predicted.as_deref() == Some(r) => {
@@ -532,7 +547,21 @@ impl Handler<'_, '_> {
                         Verdict::Allow | Verdict::Pass => Ok(()),
                     }
                 };
-                let answer = match proxy.open(tid, tgid, req.id, &open, &path, &mut check) {
+                let opened = proxy.open(
+                    tid,
+                    tgid,
+                    req.id,
+                    &open,
+                    &path,
+                    Check {
+                        check: &mut check,
+                        decides: !monitor,
+                    },
+                );
+                if let (Some(name), Call::Open { resolved, .. }) = (reached_name, &mut event.call) {
+                    *resolved = Some(name);
+                }
+                let answer = match opened {
                     Opened::Handed(_) => {
                         event.outcome = Outcome::Ok;
                         Answer::Answered

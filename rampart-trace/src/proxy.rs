@@ -58,6 +58,16 @@ pub enum Reach<'a> {
     File(u64, u64),
 }
 
+/// What an open made for a caller asks of the file it reached
+/// ([`Proxy::open`]).
+pub struct Check<'a> {
+    /// Asked when the file reached has another name (and, when `decides`,
+    /// for a file with more than one link); answers the errno of a refusal.
+    pub check: &'a mut dyn FnMut(Reach<'_>) -> Result<(), i32>,
+    /// The open is decided (enforce mode), not only made for its outcome.
+    pub decides: bool,
+}
+
 /// How an open made on a caller's behalf ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Opened {
@@ -662,9 +672,8 @@ impl Proxy {
     }
 
     /// Open `args` for thread `tid` of `tgid`, whose notification is `id`.
-    /// `path` is the absolute name it was decided on; `check(reached)` is
-    /// asked when the file reached has another name, and answers the errno
-    /// of a refusal.
+    /// `path` is the absolute name it was decided on; `check` is asked of
+    /// the file it reached.
     pub fn open(
         &self,
         tid: i32,
@@ -672,7 +681,7 @@ impl Proxy {
         id: u64,
         args: &OpenArgs,
         path: &str,
-        check: &mut dyn FnMut(Reach<'_>) -> Result<(), i32>,
+        check: Check<'_>,
     ) -> Opened {
         if args.flags & libc::O_PATH != 0 {
             // A descriptor that reads nothing, which the kernel will not
@@ -731,15 +740,19 @@ impl Proxy {
             // A file with no name to decide on (deeper than PATH_MAX).
             Err(errno) => return Opened::Failed(errno),
             Ok(Some(reached)) if reached != path => {
-                if let Err(errno) = check(Reach::Name(&reached)) {
+                if let Err(errno) = (check.check)(Reach::Name(&reached)) {
                     return Opened::Failed(errno);
                 }
             }
             Ok(_) => {}
         }
         // A hard link to a file the policy refuses by another name.
-        if let Some((dev, ino)) = crate::linked::file_of_fd(&fd) {
-            if let Err(errno) = check(Reach::File(dev, ino)) {
+        if let Some((dev, ino)) = check
+            .decides
+            .then(|| crate::linked::file_of_fd(&fd))
+            .flatten()
+        {
+            if let Err(errno) = (check.check)(Reach::File(dev, ino)) {
                 return Opened::Failed(errno);
             }
         }

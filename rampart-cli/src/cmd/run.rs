@@ -315,7 +315,10 @@ fn start_tap(
         rampart_core::env::UNHOOKED.into(),
         rampart_core::env::ON.into(),
     ));
-    let tap = Tap::start(env, floor, preloaded)?;
+    // Where every call of the tree goes to the tap (no library), it holds
+    // the CPU latency request the ptrace supervisor would.
+    let hint = !preloaded && backend::trace_options(false)?.cpu_latency_hint;
+    let tap = Tap::start(env, floor, preloaded, hint)?;
     child::add_helper(tap.pid());
     Ok(Some(tap))
 }

@@ -115,7 +115,8 @@ pub fn run(args: Args) -> Result<i32> {
 /// mode promises. Exits as the program did.
 fn run_notified(path: &Path, argv: &[OsString]) -> Result<i32> {
     child::block_forwarded_signals()?;
-    let mut tap = Tap::start(&[], None, false)?;
+    let hint = backend::trace_options(false)?.cpu_latency_hint;
+    let mut tap = Tap::start(&[], None, false, hint)?;
     let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let confined = child::Confinement {
         floor: None,
