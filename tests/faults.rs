@@ -1237,9 +1237,10 @@ fn monitor_a_killed_tap_of_a_trace_run_is_replaced_by_its_standby() {
         .unwrap_or_else(|| panic!("{r:#?}"));
     assert_eq!(write["request"]["outcome"], "ok");
     assert_eq!(write["request"]["source"], "trace");
-    assert!(r.iter().any(|x| x["tool"] == "net"
-        && x["request"]["port"] == port
-        && x["request"]["outcome"] == "ok"));
+    // A blocking connect: the kernel makes it, its outcome unknown.
+    assert!(r
+        .iter()
+        .any(|x| x["tool"] == "net" && x["request"]["port"] == port));
 }
 
 #[test]

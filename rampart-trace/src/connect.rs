@@ -1,16 +1,18 @@
 //! Connects the handler of unhooked calls makes on a waiting caller's
 //! behalf, for their outcome: on a copy of the caller's socket
 //! (`pidfd_getfd`), which is the same socket, so the connection made is the
-//! caller's, in its network namespace, with its options (a send timeout
-//! included), and the call returns what the kernel answered.
+//! caller's, in its network namespace, with its options, and the call
+//! returns what the kernel answered.
 //!
-//! What is the caller's and must stay so: a path of a Unix socket is
-//! reached as the caller reaches it (relative to its working directory,
-//! through `/proc/TID/cwd`, with its credentials worn by whoever calls
-//! [`connect`]); a caller in another root, or a relative path too long to
-//! name that way, is left to the kernel (the call continues). A blocking
-//! socket connects on a thread of its own (the handler never waits on a
-//! network); a non-blocking one answers at once (`EINPROGRESS` included).
+//! Only a connect to an inet address that cannot wait is made here: on a
+//! non-blocking socket, or a datagram one (which only sets its peer). A
+//! blocking stream connect may wait for the network, and a caller waiting
+//! here would not be interrupted by its signals (the filter's waits are
+//! killable only, see `crate::filter`): the kernel makes it, its outcome
+//! unknown. A Unix
+//! socket's peer learns who connected (`SO_PEERCRED`, its pid and
+//! credentials): made here, that would be this process, so the kernel
+//! makes those too.
 //!
 //! This module never decides and never records: it makes the call.
 
@@ -23,62 +25,43 @@ use crate::net;
 pub(crate) struct Connect {
     sock: OwnedFd,
     addr: Vec<u8>,
-    /// The socket blocks: connect on a thread of its own.
-    pub blocking: bool,
 }
 
-/// `sun_path`'s size.
-const SUN_PATH_MAX: usize = 108;
-
-/// The connect of thread `tid` of `tgid`, on its socket `fd`, to `addr`
-/// (the `sockaddr` it gave), or `None` when it is the kernel's to make.
-pub(crate) fn prepare(tid: i32, tgid: i32, fd: i32, addr: &[u8]) -> Option<Connect> {
+/// The connect of process `tgid`, on its socket `fd`, to `addr` (the
+/// `sockaddr` it gave), or `None` when it is the kernel's to make.
+pub(crate) fn prepare(tgid: i32, fd: i32, addr: &[u8]) -> Option<Connect> {
     let family = u16::from_ne_bytes([*addr.first()?, *addr.get(1)?]) as i32;
-    let addr = match family {
-        libc::AF_INET | libc::AF_INET6 => addr.to_vec(),
-        libc::AF_UNIX => unix_address(tid, addr)?,
-        _ => return None,
-    };
+    if family != libc::AF_INET && family != libc::AF_INET6 {
+        return None;
+    }
     let pidfd = net::pidfd_open(tgid)?;
     let sock = net::dup_from(&pidfd, fd)?;
     // SAFETY: F_GETFL on a descriptor we own.
     let flags = unsafe { libc::fcntl(sock.as_raw_fd(), libc::F_GETFL) };
-    if flags < 0 {
+    if flags < 0 || (flags & libc::O_NONBLOCK == 0 && !datagram(&sock)) {
         return None;
     }
     Some(Connect {
         sock,
-        addr,
-        blocking: flags & libc::O_NONBLOCK == 0,
+        addr: addr.to_vec(),
     })
 }
 
-/// A Unix socket's address as this process must give it to reach what the
-/// caller names: an abstract or unnamed one as it is, an absolute path
-/// when the caller's root is this process's, a relative one through the
-/// caller's working directory.
-fn unix_address(tid: i32, addr: &[u8]) -> Option<Vec<u8>> {
-    let path = &addr[2..];
-    let path = &path[..path.iter().position(|&b| b == 0).unwrap_or(path.len())];
-    if path.is_empty() || addr.get(2) == Some(&0) {
-        return Some(addr.to_vec()); // unnamed, or abstract: the socket's namespace
-    }
-    let root = std::fs::read_link(format!("/proc/{tid}/root")).ok()?;
-    if root != std::path::Path::new("/") {
-        return None;
-    }
-    if path.starts_with(b"/") {
-        return Some(addr.to_vec());
-    }
-    let mut name = format!("/proc/{tid}/cwd/").into_bytes();
-    name.extend_from_slice(path);
-    if name.len() >= SUN_PATH_MAX {
-        return None;
-    }
-    let mut out = addr[..2].to_vec();
-    out.extend_from_slice(&name);
-    out.push(0);
-    Some(out)
+/// Whether `sock` is a datagram socket (its connect never waits).
+fn datagram(sock: &OwnedFd) -> bool {
+    let mut kind: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: SO_TYPE into a local int of its size.
+    let r = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut kind as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    r == 0 && kind == libc::SOCK_DGRAM
 }
 
 impl Connect {
@@ -99,28 +82,5 @@ impl Connect {
         Err(std::io::Error::last_os_error()
             .raw_os_error()
             .unwrap_or(libc::EIO))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_relative_unix_path_is_reached_through_the_callers_cwd() {
-        let mut addr = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
-        addr.extend_from_slice(b"app.sock\0");
-        let me = std::process::id() as i32;
-        let got = unix_address(me, &addr).unwrap();
-        assert_eq!(&got[2..], format!("/proc/{me}/cwd/app.sock\0").as_bytes());
-        let mut abs = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
-        abs.extend_from_slice(b"/run/x.sock\0");
-        assert_eq!(unix_address(me, &abs).unwrap(), abs);
-        let mut abstract_ = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
-        abstract_.extend_from_slice(b"\0name");
-        assert_eq!(unix_address(me, &abstract_).unwrap(), abstract_);
-        let mut long = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
-        long.extend_from_slice(&[b'a'; 100]);
-        assert_eq!(unix_address(me, &long), None);
     }
 }

@@ -332,6 +332,15 @@ pub fn unhooked(u: Unhooked) -> Vec<sock_filter> {
         p.stmt(RET_K, RET_NOTIFY);
         p.stmt(LD_W_ABS, OFF_NR);
     }
+    if !u.enforce {
+        // A chroot, or another mount namespace: the process may see other
+        // files under the same names, which the handler then leaves to the
+        // kernel. (Enforcement refuses these calls above.)
+        for n in nr::WORLD_CHANGES {
+            p.jump(JEQ_K, *n as u32, 0, 1);
+            p.stmt(RET_K, RET_NOTIFY);
+        }
+    }
     // sendto with an address (argument 4; see `build`).
     p.jump(JEQ_K, nr::SENDTO as u32, 0, 5);
     p.stmt(LD_W_ABS, off_arg_lo(4));
@@ -406,10 +415,66 @@ pub fn install(prog: &[sock_filter]) -> Result<(), InstallError> {
     install_with(prog, 0).map(|_| ())
 }
 
+/// Whether a process started from here may have a filter with a listener:
+/// not where one of its filters has one already (the kernel allows one per
+/// tree: under another rampart, or a container manager that answers
+/// calls itself), nor where seccomp is unavailable. Asked of a child that
+/// tries and exits.
+pub fn listener_available() -> bool {
+    let allow = [sock_filter {
+        code: RET_K,
+        jt: 0,
+        jf: 0,
+        k: RET_ALLOW,
+    }];
+    // SAFETY: the child only makes raw system calls and exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let code = match install_listened(&allow) {
+            Ok(_) => 0,
+            Err(_) => 1,
+        };
+        // SAFETY: leaving the child without running anything of the parent's.
+        unsafe { libc::_exit(code) };
+    }
+    if pid < 0 {
+        return false;
+    }
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            return libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return false;
+        }
+    }
+}
+
+/// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 5.19).
+const WAIT_KILLABLE_RECV: libc::c_ulong = 1 << 5;
+
 /// [`install`] with a new listener for its `SECCOMP_RET_USER_NOTIF`
 /// calls: returns the listener's descriptor (close-on-exec).
+///
+/// Once the handler has received a call, only a fatal signal interrupts
+/// the caller's wait (`SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`, where the
+/// kernel has it): the handler may be making that call for it, and a
+/// caller interrupted then would make it again when its call restarts (an
+/// `unlink` twice, an `O_EXCL` open that finds its own file). So the
+/// handler makes no call that may wait long (a FIFO's open, a blocking
+/// connect): it lets the kernel make those, interruptible as they are.
 pub fn install_listened(prog: &[sock_filter]) -> Result<i32, InstallError> {
-    install_with(prog, libc::SECCOMP_FILTER_FLAG_NEW_LISTENER)
+    install_with(
+        prog,
+        libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | WAIT_KILLABLE_RECV,
+    )
+    .or_else(|e| match e.errno {
+        libc::EINVAL => install_with(prog, libc::SECCOMP_FILTER_FLAG_NEW_LISTENER),
+        _ => Err(e),
+    })
 }
 
 fn install_with(prog: &[sock_filter], extra: libc::c_ulong) -> Result<i32, InstallError> {

@@ -71,8 +71,8 @@ use std::path::Path;
 use rampart_core::event::Event;
 
 pub use filter::{
-    enforce_refusals, install as install_filter, install_listened, unhooked as unhooked_filter,
-    InstallError, Unhooked,
+    enforce_refusals, install as install_filter, install_listened, listener_available,
+    unhooked as unhooked_filter, InstallError, Unhooked,
 };
 
 /// What the sink says about a call before it runs (enforce mode only).

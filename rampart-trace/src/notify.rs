@@ -125,12 +125,24 @@ pub fn serve(
     // Records of calls that already ran, sent once no call is waiting (a
     // burst of calls, as a process start makes, wakes the collector once).
     let mut unsent: Vec<(Event, bool)> = Vec::new();
-    // Records of connects a thread makes, by notification, until it did.
-    let mut connecting: HashMap<u64, Vec<(Event, bool)>> = HashMap::new();
     // What a handler that died left waiting (this is its standby): read
     // again and handled first.
     let mut again: Vec<libc::seccomp_notif> = Vec::new();
     for s in stuck.into_iter().rev() {
+        if let Some(result) = s.made {
+            // Made by the handler that died: answered with what it returned.
+            report.calls += 1;
+            answer(
+                fd,
+                s.id,
+                if result < 0 {
+                    Answer::Fail(-result as i32)
+                } else {
+                    Answer::Return(result)
+                },
+            );
+            continue;
+        }
         match s.tid.and_then(|tid| Some((tid, standby::call_of(tid)?))) {
             Some((tid, (nr, args, ip))) => again.push(rebuilt(s.id, tid, nr, args, ip)),
             None => {
@@ -153,27 +165,25 @@ pub fn serve(
         let req = match again.pop() {
             Some(req) => req,
             None => {
-                // The listener, and the calls a thread answered.
-                let wake = proxy.as_ref().map_or(-1, Proxy::wake_fd);
-                let mut pfd = [fd, wake].map(|fd| libc::pollfd {
+                let mut pfd = [libc::pollfd {
                     fd,
                     events: libc::POLLIN,
                     revents: 0,
-                });
+                }];
                 let mut r = 0;
                 if unsent.len() >= UNSENT_MAX {
                     send(sink, &mut unsent, held);
                 }
                 if !unsent.is_empty() {
                     // SAFETY: our pollfds; no waiting.
-                    r = unsafe { libc::poll(pfd.as_mut_ptr(), 2, 0) };
+                    r = unsafe { libc::poll(pfd.as_mut_ptr(), 1, 0) };
                     if r == 0 {
                         send(sink, &mut unsent, held);
                     }
                 }
                 if r == 0 {
                     // SAFETY: our pollfds.
-                    r = unsafe { libc::poll(pfd.as_mut_ptr(), 2, -1) };
+                    r = unsafe { libc::poll(pfd.as_mut_ptr(), 1, -1) };
                 }
                 if r < 0 {
                     let e = io::Error::last_os_error();
@@ -182,18 +192,8 @@ pub fn serve(
                     }
                     return Err(e);
                 }
-                if pfd[1].revents & libc::POLLIN != 0 {
-                    if let Some(p) = &proxy {
-                        connected(p, &mut connecting, &mut unsent);
-                    }
-                }
                 if pfd[0].revents & libc::POLLIN == 0 {
                     if pfd[0].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
-                        if let Some(p) = &proxy {
-                            connected(p, &mut connecting, &mut unsent);
-                        }
-                        // Connects still waiting: their outcome is unknown.
-                        unsent.extend(connecting.drain().flat_map(|(_, r)| r));
                         send(sink, &mut unsent, held);
                         return Ok(report); // no process uses the filter any more
                     }
@@ -230,6 +230,16 @@ pub fn serve(
             continue;
         }
         first = false;
+        if nr::WORLD_CHANGES.contains(&nr) {
+            // Not a watched call: its process may see other files from now
+            // on (chroot, another mount namespace), looked at again at its
+            // next call.
+            let tid = req.pid as i32;
+            known.same_world.remove(&procfs::tgid(tid).unwrap_or(tid));
+            answer(fd, req.id, Answer::Continue);
+            held.answered();
+            continue;
+        }
         if nr == nr::LANDLOCK_RESTRICT_SELF {
             // Not a watched call: the calls made here for this process
             // from now on are confined as it confines itself. (Before it
@@ -263,6 +273,7 @@ pub fn serve(
             opts,
             sink: &mut *sink,
             fd,
+            held,
         };
         // A call made here is answered inside `handle`: its record (one,
         // as most calls have) is counted as unsent from before then.
@@ -275,13 +286,6 @@ pub fn serve(
         answer(fd, req.id, answer_is);
         match answer_is {
             Answer::Later => held.parked(),
-            Answer::Connecting => {
-                held.parked();
-                // Recorded once its thread says how it went.
-                connecting.insert(req.id, later);
-                held.unsent(unsent.len());
-                continue;
-            }
             _ => held.answered(),
         }
         // Recorded once the caller runs again.
@@ -309,9 +313,6 @@ enum Answer {
     /// A thread of the handler answers it (a FIFO open waiting for its
     /// other end).
     Later,
-    /// A thread of the handler makes the connect and answers it; its
-    /// records wait for the outcome ([`Proxy::answered_later`]).
-    Connecting,
     /// The call was made here: it returns this value.
     Return(i64),
 }
@@ -327,9 +328,45 @@ struct Known {
     tasks: HashMap<i32, (i32, String, bool)>,
     /// (path, inode, mtime) of a program → the library is loaded into it.
     programs: HashMap<(String, u64, i64), bool>,
+    /// tgid → whether the process sees the files this handler sees (its
+    /// root and mount namespace are this process's): calls are made here
+    /// only for one that does. Forgotten when it changes either.
+    same_world: HashMap<i32, bool>,
+    /// This process's root and mount namespace, as `(dev, ino)` pairs.
+    own_world: Option<World>,
+}
+
+/// A process's root directory and mount namespace, as `(dev, ino)` pairs.
+type World = ((u64, u64), (u64, u64));
+
+/// What `/proc/PID/root` and `/proc/PID/ns/mnt` are for `pid`.
+fn world_of(pid: &str) -> Option<World> {
+    let id = |p: String| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    Some((
+        id(format!("/proc/{pid}/root"))?,
+        id(format!("/proc/{pid}/ns/mnt"))?,
+    ))
 }
 
 impl Known {
+    /// Whether process `tgid` (thread `tid`) sees the files this handler
+    /// sees: a chroot, or another mount namespace, would have the calls
+    /// made here reach other files than its own.
+    fn same_world(&mut self, tid: i32, tgid: i32) -> bool {
+        if let Some(same) = self.same_world.get(&tgid) {
+            return *same;
+        }
+        if self.own_world.is_none() {
+            self.own_world = world_of("self");
+        }
+        let same = self.own_world.is_some() && world_of(&tid.to_string()) == self.own_world;
+        if self.same_world.len() >= 65536 {
+            self.same_world.clear();
+        }
+        self.same_world.insert(tgid, same);
+        same
+    }
+
     /// The process of `tid`, and whether its calls here went past the
     /// library's hooks. A thread whose program changed starts afresh in
     /// `calls`.
@@ -342,6 +379,7 @@ impl Known {
         }
         let tgid = procfs::tgid(tid).unwrap_or(tid);
         calls.procs.remove(&tgid);
+        self.same_world.remove(&tgid);
         let meta = std::fs::metadata(format!("/proc/{tid}/exe")).ok();
         let key = (
             exe.clone(),
@@ -378,6 +416,8 @@ struct Handler<'a, 'o> {
     opts: &'a Options,
     sink: &'a mut dyn Sink,
     fd: i32,
+    /// Where a mutation made here is published before it is answered.
+    held: &'a Held,
 }
 
 impl Handler<'_, '_> {
@@ -460,6 +500,10 @@ impl Handler<'_, '_> {
             }
         }
         let monitor = !self.opts.enforce;
+        if monitor && self.proxy.is_some() && !past_hooks && !self.known.same_world(tid, tgid) {
+            // Its files are not this process's: the kernel makes its calls.
+            self.proxy = None;
+        }
         if monitor && (past_hooks || self.proxy.is_none()) {
             for e in &events {
                 remember_send(self.calls, tgid, nr, &e.call);
@@ -586,7 +630,7 @@ impl Handler<'_, '_> {
             }
             (Some(proxy), None, Some((event, _))) if monitor && nr == nr::CONNECT => {
                 match self.calls.connect_args.take() {
-                    Some((sock, addr)) => match proxy.connect(tid, tgid, req.id, sock, &addr) {
+                    Some((sock, addr)) => match proxy.connect(tid, tgid, sock, &addr) {
                         Connected::Now(Ok(())) => {
                             event.outcome = Outcome::Ok;
                             Answer::Return(0)
@@ -595,7 +639,6 @@ impl Handler<'_, '_> {
                             event.outcome = connect_outcome(errno);
                             Answer::Fail(errno)
                         }
-                        Connected::Later => Answer::Connecting,
                         Connected::Continue => Answer::Continue,
                     },
                     None => Answer::Continue,
@@ -645,10 +688,12 @@ impl Handler<'_, '_> {
         };
         let answer = match made {
             Ok(val) => {
+                self.held.made(val);
                 event.outcome = Outcome::Ok;
                 Answer::Return(val)
             }
             Err(Opened::Failed(errno)) => {
+                self.held.made(-i64::from(errno));
                 event.outcome = Outcome::Errno(errno);
                 Answer::Fail(errno)
             }
@@ -681,23 +726,6 @@ fn connect_outcome(errno: i32) -> Outcome {
         Outcome::InProgress
     } else {
         Outcome::Errno(errno)
-    }
-}
-
-/// The connects a thread made: their records, with the outcome, join those
-/// to send.
-fn connected(
-    proxy: &Proxy,
-    connecting: &mut HashMap<u64, Vec<(Event, bool)>>,
-    unsent: &mut Vec<(Event, bool)>,
-) {
-    for (id, outcome) in proxy.answered_later() {
-        if let Some(mut records) = connecting.remove(&id) {
-            if let Some((event, _)) = records.first_mut() {
-                event.outcome = outcome;
-            }
-            unsent.extend(records);
-        }
     }
 }
 
@@ -762,7 +790,7 @@ fn live(fd: i32, id: u64) -> bool {
 }
 
 fn answer(fd: i32, id: u64, how: Answer) {
-    if matches!(how, Answer::Answered | Answer::Later | Answer::Connecting) {
+    if matches!(how, Answer::Answered | Answer::Later) {
         return;
     }
     let mut resp = libc::seccomp_notif_resp {
@@ -775,7 +803,7 @@ fn answer(fd: i32, id: u64, how: Answer) {
         Answer::Continue => resp.flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
         Answer::Fail(errno) => resp.error = -errno,
         Answer::Return(val) => resp.val = val,
-        Answer::Answered | Answer::Later | Answer::Connecting => {}
+        Answer::Answered | Answer::Later => {}
     }
     // SAFETY: answering a notification of ours; ENOENT (the caller is gone)
     // needs nothing more.

@@ -525,21 +525,12 @@ fn exec_would(path: &[u8]) -> Outcome {
 pub struct Proxy {
     listener: Arc<OwnedFd>,
     maker: Maker,
-    /// Calls answered by a thread of their own (a blocking connect), with
-    /// their outcome, for the handler to record; `wake` becomes readable
-    /// when there are some.
-    done_tx: mpsc::Sender<(u64, Outcome)>,
-    done_rx: mpsc::Receiver<(u64, Outcome)>,
-    wake: Arc<OwnedFd>,
 }
 
 /// How a connect made for a caller went.
 pub enum Connected {
     /// It returned: answer the call with this.
     Now(Result<(), i32>),
-    /// A thread makes it and answers; its outcome comes from
-    /// [`Proxy::answered_later`].
-    Later,
     /// Not made here: the call continues.
     Continue,
 }
@@ -565,82 +556,27 @@ impl Proxy {
     pub fn new(listener: &OwnedFd, confine: Option<ChildSetup>) -> io::Result<Proxy> {
         // SAFETY: umask always succeeds.
         unsafe { libc::umask(0) };
-        let (done_tx, done_rx) = mpsc::channel();
-        // SAFETY: a new eventfd, ours.
-        let wake = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if wake < 0 {
-            return Err(io::Error::last_os_error());
-        }
         Ok(Proxy {
             listener: Arc::new(listener.try_clone()?),
             maker: Maker::new(false, confine, false)?,
-            done_tx,
-            done_rx,
-            // SAFETY: just made, and ours.
-            wake: Arc::new(unsafe { OwnedFd::from_raw_fd(wake) }),
         })
     }
 
-    /// Readable when calls answered by a thread of their own have an
-    /// outcome to record ([`Proxy::answered_later`]).
-    pub fn wake_fd(&self) -> i32 {
-        self.wake.as_raw_fd()
-    }
-
-    /// The notifications answered by a thread since the last time, with
-    /// their outcome.
-    pub fn answered_later(&self) -> Vec<(u64, Outcome)> {
-        let mut count = 0u64;
-        // SAFETY: reading the eventfd's counter into a local (it may be 0).
-        unsafe { libc::read(self.wake.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
-        self.done_rx.try_iter().collect()
-    }
-
-    /// Connect for thread `tid` of `tgid`, whose notification is `id`, its
-    /// socket `fd` to `addr` (as it gave them; `crate::connect`), as the
-    /// caller would: with its credentials and in its Landlock domain.
-    pub fn connect(&self, tid: i32, tgid: i32, id: u64, fd: i32, addr: &[u8]) -> Connected {
-        let Some(connect) = crate::connect::prepare(tid, tgid, fd, addr) else {
+    /// Connect for thread `tid` of `tgid` its socket `fd` to `addr` (as it
+    /// gave them; `crate::connect`), as the caller would: with its
+    /// credentials and in its Landlock domain.
+    pub fn connect(&self, tid: i32, tgid: i32, fd: i32, addr: &[u8]) -> Connected {
+        let Some(connect) = crate::connect::prepare(tgid, fd, addr) else {
             return Connected::Continue;
         };
         let Ok((wear, _)) = self.maker.wear_for(tid, false) else {
             return Connected::Continue;
         };
-        if !connect.blocking {
-            return match self.maker.run_for(tgid, move || {
-                let _worn = wear.on()?;
-                Ok(connect.make())
-            }) {
-                Ok(Ok(made)) => Connected::Now(made),
-                _ => Connected::Continue,
-            };
-        }
-        // A thread of the caller's own waits for the network, and answers.
-        let listener = Arc::clone(&self.listener);
-        let (done, wake) = (self.done_tx.clone(), Arc::clone(&self.wake));
-        let spawned = self.maker.run_for(tgid, move || {
-            let worn = wear.clone();
-            std::thread::Builder::new()
-                .name("connect".into())
-                .spawn(move || {
-                    let made = worn.on().and_then(|_worn| connect.make());
-                    // The outcome first: once answered, the caller may end
-                    // the tree, and the handler with it.
-                    let outcome = made.map_or_else(Outcome::Errno, |()| Outcome::Ok);
-                    if done.send((id, outcome)).is_ok() {
-                        // SAFETY: adding 1 to the eventfd's counter.
-                        unsafe { libc::write(wake.as_raw_fd(), (&1u64 as *const u64).cast(), 8) };
-                    }
-                    match made {
-                        Ok(()) => respond(&listener, id, 0, 0),
-                        Err(errno) => fail(&listener, id, errno),
-                    }
-                })
-                .map(drop)
-                .map_err(|_| libc::EAGAIN)
-        });
-        match spawned {
-            Ok(Ok(())) => Connected::Later,
+        match self.maker.run_for(tgid, move || {
+            let _worn = wear.on()?;
+            Ok(connect.make())
+        }) {
+            Ok(Ok(made)) => Connected::Now(made),
             _ => Connected::Continue,
         }
     }
@@ -694,6 +630,7 @@ impl Proxy {
             Ok(w) => w,
             Err(not) => return not,
         };
+        let pin_devices = !check.decides;
         let attempt = |args: &OpenArgs| {
             let start = self.pin_callers_own(tid, tgid, args, &wear)?;
             let (moved, worn) = (args.clone(), wear.clone());
@@ -701,7 +638,7 @@ impl Proxy {
                 .maker
                 .run_for(tgid, move || {
                     let _worn = worn.on()?;
-                    open_as(start, &moved, umask)
+                    open_as(start, &moved, umask, pin_devices)
                 })
                 .map_err(|_| Unconfined)??;
             // Its name, read once for both checks below.
@@ -728,7 +665,7 @@ impl Proxy {
             }
             other => other,
         };
-        let (fd, fifo_wait, link) = match got {
+        let (fd, kind, link) = match got {
             Ok(o) => o,
             Err(Ours(_)) => return Opened::Failed(libc::EACCES),
             Err(Errno(errno)) => return Opened::Failed(errno),
@@ -758,7 +695,13 @@ impl Proxy {
         }
         let cloexec = (args.flags & libc::O_CLOEXEC) as u32;
         let flags = args.flags;
-        if fifo_wait {
+        if kind != Got::Open && !check.decides {
+            // Made for its outcome only: a FIFO's open, which may wait, is
+            // left interruptible as the kernel makes it, and a terminal is
+            // the caller's to open (its controlling one, `/dev/tty`).
+            return Opened::Continue;
+        }
+        if kind == Got::Fifo {
             // A thread of the opener's waits for the other end, and answers.
             let listener = Arc::clone(&self.listener);
             let spawned = self.maker.run_for(tgid, move || {
@@ -906,10 +849,27 @@ fn reopen_flags(flags: i32) -> i32 {
     (flags & !gone) | libc::O_CLOEXEC | libc::O_NOCTTY
 }
 
+/// What [`open_as`] got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Got {
+    /// The file, opened.
+    Open,
+    /// A FIFO pinned with `O_PATH` that still needs its blocking open.
+    Fifo,
+    /// A character device pinned with `O_PATH` (a terminal: opened here it
+    /// would be this process's, and never the caller's controlling one).
+    Device,
+}
+
 /// Open as `args` say from `start`, but for `O_TRUNC`: the descriptor
-/// (this process's), and whether it is a FIFO pinned with `O_PATH` that
-/// still needs its blocking open.
-fn open_as(start: Start, args: &OpenArgs, umask: u32) -> Result<(OwnedFd, bool), i32> {
+/// (this process's), and what it is.
+/// `pin_devices`: a character device is pinned, not opened ([`Got::Device`]).
+fn open_as(
+    start: Start,
+    args: &OpenArgs,
+    umask: u32,
+    pin_devices: bool,
+) -> Result<(OwnedFd, Got), i32> {
     let flags = args.flags;
     let pin = match start {
         Start::Pinned(pin) => pin,
@@ -931,12 +891,12 @@ fn open_as(start: Start, args: &OpenArgs, umask: u32) -> Result<(OwnedFd, bool),
             };
             if excl || tmpfile {
                 // A new file (or none): nothing to pin first.
-                return Ok((whole(flags)?, false));
+                return Ok((whole(flags)?, Got::Open));
             }
             match openat2(at, &name, pin_flags(flags), 0, args.resolve) {
                 Ok(pin) => pin,
                 Err(libc::ENOENT) if creating => {
-                    return Ok((whole(flags & !libc::O_TRUNC)?, false))
+                    return Ok((whole(flags & !libc::O_TRUNC)?, Got::Open))
                 }
                 Err(errno) => return Err(errno),
             }
@@ -947,9 +907,12 @@ fn open_as(start: Start, args: &OpenArgs, umask: u32) -> Result<(OwnedFd, bool),
         return Err(libc::ELOOP); // O_NOFOLLOW on a link
     }
     if kind == libc::S_IFIFO && flags & libc::O_NONBLOCK == 0 {
-        return Ok((pin, true));
+        return Ok((pin, Got::Fifo));
     }
-    Ok((reopen(&pin, reopen_flags(flags))?, false))
+    if kind == libc::S_IFCHR && pin_devices {
+        return Ok((pin, Got::Device));
+    }
+    Ok((reopen(&pin, reopen_flags(flags))?, Got::Open))
 }
 
 /// The directory a relative name starts from, as the caller has it
@@ -1072,11 +1035,11 @@ fn hand(listener: &OwnedFd, id: u64, fd: &OwnedFd, cloexec: u32) -> Result<i32, 
     Ok(r)
 }
 
-/// Answer notification `id`: its call returns `val` (errno 0) or fails.
-fn respond(listener: &OwnedFd, id: u64, val: i64, errno: i32) {
+/// Answer notification `id`: its call fails with `errno`.
+fn fail(listener: &OwnedFd, id: u64, errno: i32) {
     let mut resp = libc::seccomp_notif_resp {
         id,
-        val,
+        val: 0,
         error: -errno,
         flags: 0,
     };
@@ -1089,11 +1052,6 @@ fn respond(listener: &OwnedFd, id: u64, val: i64, errno: i32) {
             &mut resp,
         )
     };
-}
-
-/// Answer notification `id`: its call fails with `errno`.
-fn fail(listener: &OwnedFd, id: u64, errno: i32) {
-    respond(listener, id, 0, errno);
 }
 
 #[cfg(test)]

@@ -82,6 +82,9 @@ pub mod nr {
     pub const PIVOT_ROOT: i64 = libc::SYS_pivot_root as i64;
     pub const CHROOT: i64 = libc::SYS_chroot as i64;
     pub const SETNS: i64 = libc::SYS_setns as i64;
+    /// The calls after which a process may see other files under the same
+    /// names (another root, another mount namespace).
+    pub const WORLD_CHANGES: &[i64] = &[CHROOT, SETNS, UNSHARE, PIVOT_ROOT];
     pub const OPEN_TREE: i64 = libc::SYS_open_tree as i64;
     pub const MOVE_MOUNT: i64 = libc::SYS_move_mount as i64;
     pub const FSOPEN: i64 = libc::SYS_fsopen as i64;

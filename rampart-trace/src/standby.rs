@@ -30,9 +30,10 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Notifications a thread of the handler answers later, remembered at most
-/// (oldest first out).
-const PARKED_SLOTS: usize = 64;
+/// Notifications a thread of the handler answers later (FIFO opens waiting
+/// for their other end), remembered at most (oldest first out): what fits
+/// in the page.
+const PARKED_SLOTS: usize = 240;
 
 /// Word offsets in the shared page.
 const FINISHED: usize = 0;
@@ -40,8 +41,12 @@ const LAST_ID: usize = 1;
 const UNSENT: usize = 2;
 const IN_HAND: usize = 3; // id, tid
 const IN_HAND_RECORDS: usize = 5;
-const NEXT_PARKED: usize = 6;
-const PARKED: usize = 7; // PARKED_SLOTS × (id, tid)
+/// The call in hand was made here: 1, and what it returned (a value, or
+/// minus an errno), for the standby to answer instead of making it again.
+const IN_HAND_MADE: usize = 6;
+const IN_HAND_RESULT: usize = 7;
+const NEXT_PARKED: usize = 8;
+const PARKED: usize = 9; // PARKED_SLOTS × (id, tid)
 const WORDS: usize = PARKED + 2 * PARKED_SLOTS;
 
 /// No notification (ids are random 64-bit numbers; 0 stands for none).
@@ -60,6 +65,9 @@ pub struct Stuck {
     pub id: u64,
     /// The waiting thread, when the handler published it.
     pub tid: Option<i32>,
+    /// The handler made the call already: what it returned (a value, or
+    /// minus an errno), to answer with.
+    pub made: Option<i64>,
 }
 
 impl Held {
@@ -103,6 +111,7 @@ impl Held {
 
     /// The notification in hand is answered.
     pub fn answered(&self) {
+        self.set(IN_HAND_MADE, 0);
         self.set(IN_HAND_RECORDS, 0);
         self.set(IN_HAND, NONE);
     }
@@ -118,6 +127,13 @@ impl Held {
             self.set(NEXT_PARKED, (slot + 1) as u64);
         }
         self.answered();
+    }
+
+    /// The call in hand was made here and returned `result` (a value, or
+    /// minus an errno): not to be made again.
+    pub fn made(&self, result: i64) {
+        self.set(IN_HAND_RESULT, result as u64);
+        self.set(IN_HAND_MADE, 1);
     }
 
     /// Records of calls that ran (or are about to), not yet sent.
@@ -139,7 +155,9 @@ impl Held {
     pub fn lost(&self, stuck: &[Stuck]) -> u64 {
         let unsent = self.get(UNSENT);
         let in_hand = self.get(IN_HAND);
-        if in_hand != NONE && stuck.iter().any(|s| s.id == in_hand) {
+        // Handled again, the call in hand is recorded again; answered with
+        // what the handler made, it is not.
+        if in_hand != NONE && stuck.iter().any(|s| s.id == in_hand && s.made.is_none()) {
             unsent.saturating_sub(self.get(IN_HAND_RECORDS))
         } else {
             unsent
@@ -158,21 +176,26 @@ impl Held {
     /// kernel still has as received and unanswered (`NOTIF_ID_VALID`).
     pub fn stuck(&self, listener: &impl AsRawFd) -> Vec<Stuck> {
         let mut out: Vec<Stuck> = Vec::new();
-        let mut add = |id: u64, tid: Option<i32>| {
+        let mut add = |id: u64, tid: Option<i32>, made: Option<i64>| {
             if id != NONE && !out.iter().any(|s| s.id == id) && valid(listener, id) {
-                out.push(Stuck { id, tid });
+                out.push(Stuck { id, tid, made });
             }
         };
         let tid_at = |at: usize| Some(self.get(at) as u32 as i32);
-        add(self.get(IN_HAND), tid_at(IN_HAND + 1));
+        let made = (self.get(IN_HAND_MADE) == 1).then(|| self.get(IN_HAND_RESULT) as i64);
+        add(self.get(IN_HAND), tid_at(IN_HAND + 1), made);
         for slot in 0..PARKED_SLOTS {
-            add(self.get(PARKED + 2 * slot), tid_at(PARKED + 2 * slot + 1));
+            add(
+                self.get(PARKED + 2 * slot),
+                tid_at(PARKED + 2 * slot + 1),
+                None,
+            );
         }
         // Ids follow one another: one received after the last published.
         let last = self.get(LAST_ID);
         if last != NONE {
             for next in 1..=2 {
-                add(last.wrapping_add(next), None);
+                add(last.wrapping_add(next), None, None);
             }
         }
         out
@@ -291,11 +314,18 @@ mod tests {
         assert_eq!(held.get(LAST_ID), 42);
         held.received(43, 102);
         held.answering(7, 2);
-        let stuck = [Stuck {
+        let mut stuck = [Stuck {
             id: 43,
             tid: Some(102),
+            made: None,
         }];
         assert_eq!(held.lost(&stuck), 5, "the call in hand is handled again");
         assert_eq!(held.lost(&[]), 7, "the call in hand ran");
+        stuck[0].made = Some(0);
+        assert_eq!(
+            held.lost(&stuck),
+            7,
+            "the call in hand was made: answered as it was"
+        );
     }
 }

@@ -288,12 +288,14 @@ fn floor_for(
 /// Whether the command runs under the filter of unhooked calls (and with
 /// which library, if any): a preloaded one always, a traced one in monitor
 /// mode, where every call of the tree goes to the tap (a tracer that is
-/// killed would take the tree with it; a tap has a standby). `None`: under
-/// the ptrace supervisor.
+/// killed would take the tree with it; a tap has a standby), unless the
+/// tree may not have a listener of its own (rampart runs under another
+/// rampart, or a container manager that answers calls). `None`: under the
+/// ptrace supervisor.
 fn notified(lib: Option<&Path>, mode: Mode) -> Option<Option<&Path>> {
     match lib {
         Some(lib) => Some(Some(lib)),
-        None if mode == Mode::Monitor => Some(None),
+        None if mode == Mode::Monitor && rampart_trace::listener_available() => Some(None),
         None => None,
     }
 }
@@ -309,6 +311,14 @@ fn start_tap(
     floor: Option<&Floor>,
 ) -> Result<Option<Tap>> {
     if preloaded && (!rampart_core::gadget::SUPPORTED || args.hooks_only) {
+        return Ok(None);
+    }
+    if preloaded && !rampart_trace::listener_available() {
+        eprintln!(
+            "rampart: this process tree has a seccomp listener already (another rampart, or a \
+             container manager): calls past the library's hooks are not watched (as with \
+             --hooks-only)"
+        );
         return Ok(None);
     }
     env.push((

@@ -182,8 +182,9 @@ impl Chain {
     /// writes the record.
     fn note_cut_off_runs(&mut self) -> io::Result<()> {
         for dead in super::writers::dead(&self.dir) {
-            if super::writers::settle(&dead) {
+            if let Some(claim) = super::writers::claim(&dead) {
                 self.append(&mut [Record::cut_off(&dead.writer)])?;
+                claim.noted();
                 self.cut_off.push(dead.writer);
             }
         }

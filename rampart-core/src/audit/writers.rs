@@ -57,23 +57,35 @@ impl Mark {
             pid: std::process::id() as i32,
             started: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         };
-        let path = marks.join(format!(
+        let name = format!(
             "{}.{}",
             me.pid,
             now.timestamp_nanos_opt().unwrap_or_default()
-        ));
+        );
+        // Made whole under another name (locked, written), then put in
+        // place: a reader never finds a mark that is not its writer's yet.
+        let making = marks.join(format!(".{name}"));
+        let path = marks.join(name);
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(&path)?;
+            .open(&making)?;
         // SAFETY: flock on a descriptor we own; held until it is closed.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            return Err(io::Error::last_os_error());
+            let e = io::Error::last_os_error();
+            let _ = fs::remove_file(&making);
+            return Err(e);
         }
         let mut text = serde_json::to_vec(&me).map_err(io::Error::other)?;
         text.push(b'\n');
-        file.write_all(&text)?;
+        let placed = file
+            .write_all(&text)
+            .and_then(|()| fs::rename(&making, &path));
+        if let Err(e) = placed {
+            let _ = fs::remove_file(&making);
+            return Err(e);
+        }
         Ok(Mark { _file: file, path })
     }
 }
@@ -101,6 +113,7 @@ pub fn dead(dir: &Path) -> Vec<Dead> {
     };
     let mut out: Vec<Dead> = entries
         .flatten()
+        .filter(|e| !e.file_name().as_encoded_bytes().starts_with(b"."))
         .filter_map(|e| {
             let path = e.path();
             let file = File::open(&path).ok()?;
@@ -116,10 +129,42 @@ pub fn dead(dir: &Path) -> Vec<Dead> {
     out
 }
 
-/// Take `dead`'s mark away, to note its gap in the trail: `false` when
-/// another writer took it first (and notes it).
-pub fn settle(dead: &Dead) -> bool {
-    fs::remove_file(&dead.mark).is_ok()
+/// A dead writer's mark taken by the writer that notes its gap: renamed
+/// out of the others' sight, removed by [`Claim::noted`], put back if the
+/// note could not be written.
+pub struct Claim {
+    claimed: PathBuf,
+    mark: PathBuf,
+    noted: bool,
+}
+
+impl Claim {
+    /// The gap is in the trail.
+    pub fn noted(mut self) {
+        let _ = fs::remove_file(&self.claimed);
+        self.noted = true;
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if !self.noted {
+            let _ = fs::rename(&self.claimed, &self.mark);
+        }
+    }
+}
+
+/// Take `dead`'s mark, to note its gap in the trail: `None` when another
+/// writer took it first (and notes it).
+pub fn claim(dead: &Dead) -> Option<Claim> {
+    let name = dead.mark.file_name()?.to_string_lossy().into_owned();
+    let claimed = dead.mark.with_file_name(format!(".claimed.{name}"));
+    fs::rename(&dead.mark, &claimed).ok()?;
+    Some(Claim {
+        claimed,
+        mark: dead.mark.clone(),
+        noted: false,
+    })
 }
 
 #[cfg(test)]
@@ -139,8 +184,12 @@ mod tests {
         let found = dead(dir.path());
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].writer.pid, std::process::id() as i32);
-        assert!(settle(&found[0]));
-        assert!(!settle(&found[0]), "taken once");
+        let claim = claim(&found[0]).expect("taken");
+        assert!(super::claim(&found[0]).is_none(), "taken once");
+        assert!(dead(dir.path()).is_empty(), "out of sight while claimed");
+        drop(claim);
+        assert_eq!(dead(dir.path()).len(), 1, "put back: its gap was not noted");
+        super::claim(&found[0]).unwrap().noted();
         assert!(dead(dir.path()).is_empty());
     }
 }
