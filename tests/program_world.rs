@@ -3,7 +3,11 @@
 //! rampart, with a low descriptor limit and standard streams closed, in
 //! monitor mode and in enforce mode (where opens are pinned before they are
 //! decided); a removed working directory and a file name that is not UTF-8
-//! are recorded and decided as the kernel sees them.
+//! are recorded and decided as the kernel sees them. Calls rampart makes for
+//! a program (the tap's) are made once, even when the program's signals
+//! interrupt it, reach the program's own files in its own root or mount
+//! namespace, and leave a Unix socket's peer seeing the program; rampart
+//! under rampart works.
 
 use rampart_e2e::*;
 
@@ -385,5 +389,197 @@ fn a_name_that_is_not_utf8_round_trips_through_record_trail_log_and_init() {
             &format!("{}/caf%E8.txt", data.display()),
         );
         assert_eq!(denied["decision"]["action"], "deny", "{backend}");
+    }
+}
+
+/// Calls the tap makes for a program are made once: a caller interrupted
+/// by a signal it handles while the tap makes its call does not make it
+/// again when the call restarts (`interrupted` counts each `mkdir`,
+/// `rmdir`, exclusive create and `unlink` that fails, under a 20 µs timer).
+#[test]
+fn calls_made_for_a_program_interrupted_by_its_signals_are_made_once() {
+    let sb = Sandbox::new();
+    let probe = sb.probe_as("interrupted", "interrupted-static", &["-static"]);
+    let dir = sb.work();
+    for (backend, mode) in [
+        ("trace", "monitor"),
+        ("preload", "monitor"),
+        ("preload", "enforce"),
+    ] {
+        let o = sb
+            .rampart()
+            .args(["run", "--quiet", "--backend", backend, "--mode", mode, "--"])
+            .arg(&probe)
+            .arg(&dir)
+            .arg("2000")
+            .output()
+            .unwrap();
+        assert_ok(&o);
+        let out = stdout(&o);
+        assert!(out.starts_with("failures 0 "), "{backend} {mode}: {out}");
+        let ticks: u64 = out.split_whitespace().nth(3).unwrap().parse().unwrap();
+        assert!(
+            ticks > 100,
+            "{backend} {mode}: the timer interrupted it: {out}"
+        );
+    }
+}
+
+/// A program that put itself in a chroot, or in a mount namespace of its
+/// own, reaches its own files under the trace backend's monitor (the tap
+/// leaves its calls to the kernel), and the files outside stay as they were.
+#[test]
+fn a_program_in_its_own_root_or_mount_namespace_reaches_its_own_files() {
+    let sb = Sandbox::new();
+    let jail = sb.work().join("jail");
+    std::fs::create_dir(&jail).unwrap();
+    let name = format!("rampart-jail-{}", std::process::id());
+    let script = format!(
+        "import os\nos.chroot({jail:?}); os.chdir('/')\nopen('/{name}', 'w').write('in')\nprint(os.listdir('/'))\n",
+        jail = jail.to_str().unwrap()
+    );
+    let o = sb
+        .rampart()
+        .args([
+            "run",
+            "--quiet",
+            "--backend",
+            "trace",
+            "--",
+            "python3",
+            "-c",
+        ])
+        .arg(&script)
+        .output()
+        .unwrap();
+    let outside = std::path::Path::new("/").join(&name);
+    let leaked = outside.exists();
+    let _ = std::fs::remove_file(&outside);
+    assert_ok(&o);
+    assert!(!leaked, "the write left the chroot");
+    assert_eq!(std::fs::read_to_string(jail.join(&name)).unwrap(), "in");
+    assert_eq!(stdout(&o).trim(), format!("['{name}']"));
+
+    // A tmpfs mounted in a namespace of the program's own.
+    let target = sb.work().join("mnt");
+    std::fs::create_dir(&target).unwrap();
+    let t = target.to_str().unwrap();
+    let o = sb
+        .rampart()
+        .args([
+            "run",
+            "--quiet",
+            "--backend",
+            "trace",
+            "--",
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+        ])
+        .arg(format!(
+            "mount -t tmpfs none {t} && echo hi > {t}/f && cat {t}/f"
+        ))
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    assert_eq!(stdout(&o), "hi\n");
+    assert!(
+        !target.join("f").exists(),
+        "the file was made outside the namespace"
+    );
+}
+
+/// A Unix socket's peer learns who connected (`SO_PEERCRED`): under the
+/// trace backend's monitor it is the program, not rampart.
+#[test]
+fn a_unix_socket_peer_sees_the_program_that_connected() {
+    use std::os::fd::AsRawFd;
+    let sb = Sandbox::new();
+    let path = sb.work().join("peer.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let server = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut cred = libc::ucred {
+            pid: 0,
+            uid: 0,
+            gid: 0,
+        };
+        let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+        // SAFETY: SO_PEERCRED into a local ucred of its size.
+        let r = unsafe {
+            libc::getsockopt(
+                conn.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_PEERCRED,
+                (&mut cred as *mut libc::ucred).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(r, 0);
+        cred.pid
+    });
+    let script = format!(
+        "import os, socket\ns = socket.socket(socket.AF_UNIX)\ns.connect({:?})\nprint(os.getpid())\n",
+        path.to_str().unwrap()
+    );
+    let o = sb
+        .rampart()
+        .args([
+            "run",
+            "--quiet",
+            "--backend",
+            "trace",
+            "--",
+            "python3",
+            "-c",
+        ])
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let program: i32 = stdout(&o).trim().parse().unwrap();
+    assert_eq!(server.join().unwrap(), program, "the peer is the program");
+}
+
+/// Under another rampart the tree already has a listener: the trace
+/// backend's monitor runs the ptrace supervisor instead, and a preloaded run
+/// goes on without the tap and says so; the program works, and its calls
+/// are recorded.
+#[test]
+fn rampart_under_rampart_records_the_program() {
+    let sb = Sandbox::new();
+    let calls = sb.probe_as("calls", "calls-static", &["-static"]);
+    let file = sb.work().join("a.txt");
+    std::fs::write(&file, "a").unwrap();
+    for (backend, command) in [("trace", calls.clone()), ("preload", "/bin/cat".into())] {
+        let mut cmd = sb.rampart();
+        cmd.args(["run", "--quiet", "--"])
+            .arg(rampart())
+            .args(["run", "--backend", backend, "--"]);
+        cmd.arg(&command);
+        if backend == "trace" {
+            cmd.arg("open");
+        }
+        let o = cmd.arg(&file).output().unwrap();
+        assert_ok(&o);
+        if backend == "preload" {
+            assert_eq!(stdout(&o), "a");
+            assert!(
+                stderr(&o).contains("seccomp listener already"),
+                "{}",
+                stderr(&o)
+            );
+        } else {
+            assert_eq!(stdout(&o).trim(), format!("open {}: ok", file.display()));
+        }
+        let reads = sb
+            .records()
+            .into_iter()
+            .filter(|r| r["tool"] == "read" && r["request"]["path"] == file.to_str().unwrap())
+            .count();
+        // The outer rampart's filter takes the calls of a program it
+        // watches past its hooks first: the inner one records what it sees.
+        assert!(reads >= 1, "{backend}: the read is recorded");
     }
 }
