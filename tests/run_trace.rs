@@ -1205,3 +1205,28 @@ fn both_interceptors_read_the_session_variables_alike() {
         }
     }
 }
+
+/// An exec the kernel refuses because the program's loader is missing is
+/// recorded with the errno the program got, on both backends (the trace
+/// backend's monitor finds it before the exec runs).
+#[test]
+fn an_exec_whose_loader_is_missing_is_recorded_enoent_on_both_backends() {
+    for backend in ["preload", "trace"] {
+        let sb = Sandbox::new();
+        let src = sb.path("noloader.c");
+        std::fs::write(&src, "int main(void) { return 0; }\n").unwrap();
+        let bin = rampart_e2e::build::gcc(
+            &src,
+            &sb.path("noloader"),
+            &["-Wl,-dynamic-linker,/nonexistent/ld.so"],
+        );
+        let o = sb.run_backend(backend, &["sh", "-c", &format!("{}; exit 0", s(&bin))]);
+        assert_ok(&o);
+        let r = sb.records();
+        assert_eq!(
+            outcome_of(&r, "exec", "path", s(&bin)),
+            "ENOENT",
+            "{backend}"
+        );
+    }
+}

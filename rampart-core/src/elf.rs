@@ -71,13 +71,77 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 /// Classify an ELF file from its first bytes `head`; `read_at(offset,
 /// out)` reads more of the file (notes that lie past `head`).
 pub fn classify(head: &[u8], mut read_at: impl FnMut(u64, &mut [u8]) -> usize) -> Kind {
+    let mut interp = false;
+    let mut go = false;
+    let Some(wide) = segments(head, &mut read_at, |p_type, offset, filesz, read_at| {
+        match p_type {
+            PT_INTERP => interp = true,
+            PT_NOTE if !go => go = has_go_note(head, offset, filesz, read_at),
+            _ => {}
+        }
+        true
+    }) else {
+        return Kind::Other;
+    };
+    if go || go_section_names(head, wide, &mut read_at) {
+        Kind::Go
+    } else if interp {
+        Kind::Dynamic
+    } else {
+        Kind::Static
+    }
+}
+
+/// The program interpreter an ELF file names (`PT_INTERP`, the dynamic
+/// loader the kernel loads with it), read into `out`, without its NUL;
+/// `None` for a static program, a file that is not ELF, or a name longer
+/// than `out`.
+pub fn interpreter<'o>(
+    head: &[u8],
+    mut read_at: impl FnMut(u64, &mut [u8]) -> usize,
+    out: &'o mut [u8],
+) -> Option<&'o [u8]> {
+    let mut len = None;
+    segments(head, &mut read_at, |p_type, offset, filesz, read_at| {
+        if p_type != PT_INTERP {
+            return true;
+        }
+        let Some(name) = usize::try_from(filesz).ok().and_then(|n| out.get_mut(..n)) else {
+            return false;
+        };
+        let got = match (offset as usize)
+            .checked_add(name.len())
+            .and_then(|end| head.get(offset as usize..end))
+        {
+            Some(b) => {
+                name.copy_from_slice(b);
+                name.len()
+            }
+            None => read_at(offset, name),
+        };
+        let name = &name[..got];
+        len = Some(name.iter().position(|&b| b == 0).unwrap_or(name.len()));
+        false
+    })?;
+    len.map(|n| &out[..n])
+}
+
+/// Calls `each(p_type, offset, filesz, read_at)` for the program headers of
+/// the ELF file whose first bytes are `head`, until it answers `false`;
+/// whether the file is 64-bit, or `None` when it is not a little-endian ELF
+/// file.
+fn segments<R: FnMut(u64, &mut [u8]) -> usize>(
+    head: &[u8],
+    read_at: &mut R,
+    mut each: impl FnMut(u32, u64, u64, &mut R) -> bool,
+) -> Option<bool> {
     if head.len() < 52 || head[..4] != *b"\x7fELF" || head[5] != 1 {
-        return Kind::Other; // not ELF, or big-endian
+        return None; // not ELF, or big-endian
     }
     let wide = match head[4] {
         1 => false,
         2 => true,
-        _ => return Kind::Other,
+        _ => return None,
     };
     let (phoff, phentsize, phnum) = if wide {
         (u64_at(head, 32), u16_at(head, 54), u16_at(head, 56))
@@ -90,10 +154,8 @@ pub fn classify(head: &[u8], mut read_at: impl FnMut(u64, &mut [u8]) -> usize) -
     };
     let phentsize = phentsize as usize;
     if phentsize < if wide { 56 } else { 32 } {
-        return Kind::Other;
+        return None;
     }
-    let mut interp = false;
-    let mut go = false;
     let mut phdr = [0u8; 64];
     for i in 0..phnum.min(128) as usize {
         let Some(at) = (phoff as usize).checked_add(i * phentsize) else {
@@ -116,19 +178,11 @@ pub fn classify(head: &[u8], mut read_at: impl FnMut(u64, &mut [u8]) -> usize) -
         } else {
             (u64::from(u32_at(&phdr, 4)), u64::from(u32_at(&phdr, 16)))
         };
-        match p_type {
-            PT_INTERP => interp = true,
-            PT_NOTE if !go => go = has_go_note(head, offset, filesz, &mut read_at),
-            _ => {}
+        if !each(p_type, offset, filesz, read_at) {
+            break;
         }
     }
-    if go || go_section_names(head, wide, &mut read_at) {
-        Kind::Go
-    } else if interp {
-        Kind::Dynamic
-    } else {
-        Kind::Static
-    }
+    Some(wide)
 }
 
 /// Does the note segment at `offset` (of `filesz` bytes) hold a Go build id?
@@ -313,5 +367,34 @@ mod tests {
                 n
             });
         }
+    }
+
+    fn interpreter_of(path: &str) -> Option<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let file = std::fs::File::open(path).unwrap();
+        let mut head = [0u8; HEAD];
+        let n = file.read_at(&mut head, 0).unwrap();
+        let mut out = [0u8; 256];
+        interpreter(
+            &head[..n],
+            |off, buf| file.read_at(buf, off).unwrap_or(0),
+            &mut out,
+        )
+        .map(<[u8]>::to_vec)
+    }
+
+    #[test]
+    fn a_dynamic_program_names_its_loader_and_a_script_none() {
+        let loader = interpreter_of("/bin/true").expect("/bin/true is dynamically linked");
+        assert!(
+            loader.starts_with(b"/lib"),
+            "{}",
+            String::from_utf8_lossy(&loader)
+        );
+        assert!(std::path::Path::new(std::str::from_utf8(&loader).unwrap()).exists());
+        let script = std::env::temp_dir().join(format!("elf-script-{}", std::process::id()));
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        assert_eq!(interpreter_of(script.to_str().unwrap()), None);
+        let _ = std::fs::remove_file(&script);
     }
 }

@@ -451,10 +451,11 @@ impl Maker {
     /// What the kernel will answer thread `tid`'s exec of `path` (absolute),
     /// found first with its credentials: the error of a file it cannot
     /// reach or may not run (`ENOENT`, `ENOTDIR`, `ELOOP`, `EACCES`; a
-    /// script whose interpreter is missing: `ENOENT`), `Ok` for an ELF
-    /// file or a script it may run, `Unknown` for anything else (another
-    /// format, which the kernel may still refuse with `ENOEXEC`; a caller
-    /// in another root; credentials this process cannot take on).
+    /// script whose interpreter, or a program whose loader, is missing:
+    /// `ENOENT`), `Ok` for an ELF file or a script it may run, `Unknown`
+    /// for anything else (another format, which the kernel may still refuse
+    /// with `ENOEXEC`; a caller in another root; credentials this process
+    /// cannot take on).
     pub(crate) fn exec_outcome(&self, tid: i32, tgid: i32, path: &str) -> Outcome {
         let rooted =
             std::fs::read_link(format!("/proc/{tid}/root")).is_ok_and(|r| r == Path::new("/"));
@@ -504,7 +505,21 @@ fn exec_would(path: &[u8]) -> Outcome {
             .unwrap_or(0);
     let head = &head[..n];
     if head.starts_with(b"\x7fELF") {
-        return Outcome::Ok;
+        // The loader it names is loaded too: the kernel says the program is
+        // not found when its loader is not.
+        let mut name = [0u8; 4096];
+        let file = std::fs::File::open(
+            <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(path),
+        );
+        let read_at = |off: u64, buf: &mut [u8]| {
+            file.as_ref().map_or(0, |f| {
+                std::os::unix::fs::FileExt::read_at(f, buf, off).unwrap_or(0)
+            })
+        };
+        return match rampart_core::elf::interpreter(head, read_at, &mut name).map(runnable) {
+            Some(Err(libc::ENOENT)) => Outcome::Errno(libc::ENOENT),
+            _ => Outcome::Ok,
+        };
     }
     if let Some(line) = head.strip_prefix(b"#!") {
         let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
