@@ -733,10 +733,14 @@ int main(int argc, char **argv) {
     let maps = reads_and_lost(&records, Path::new("/proc/self/maps")).0;
     assert!(reads >= 4, "{reads} reads recorded");
     assert!(lost >= 1, "the ring it stopped reading is accounted for");
-    // 40 opens of the target and the one of /proc/self/maps.
-    assert_eq!(
-        (reads + maps) as u64 + lost,
-        41,
+    // 40 opens of the target and the one of /proc/self/maps: none recorded
+    // twice, none missing unaccounted. (The count a scribbled ring's header
+    // gives is the program's word, at least one: when the collector had
+    // read every record before the scribble, one more than was lost.)
+    let recorded = (reads + maps) as u64;
+    assert!(recorded <= 41, "recorded {reads} + {maps}");
+    assert!(
+        recorded + lost == 41 || (recorded == 41 && lost == 1),
         "recorded {reads} + {maps} + lost {lost}"
     );
     assert_eq!(

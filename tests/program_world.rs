@@ -583,3 +583,102 @@ fn rampart_under_rampart_records_the_program() {
         assert!(reads >= 1, "{backend}: the read is recorded");
     }
 }
+
+/// A setuid program (here one owned by nobody, run by root) runs with its
+/// own credentials under the trace backend's monitor: the opens and
+/// mutations the tap makes for it fail as they fail without rampart.
+#[test]
+fn a_setuid_program_keeps_its_own_credentials_for_the_calls_made_for_it() {
+    if unsafe { libc::geteuid() } != 0 {
+        skip("a setuid-nobody program run by root needs root");
+        return;
+    }
+    let sb = Sandbox::new();
+    let calls = sb.probe_as("calls", "calls-static", &["-static"]);
+    let dir = sb.work().join("root-only");
+    std::fs::create_dir(&dir).unwrap();
+    let secret = dir.join("secret");
+    std::fs::write(&secret, "root's").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The sandbox's own directories must let nobody reach the program.
+    for d in [sb.path(""), sb.work()] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let suid = sb.path("calls-nobody");
+    std::fs::copy(&calls, &suid).unwrap();
+    std::os::unix::fs::chown(&suid, Some(65534), None).unwrap();
+    std::fs::set_permissions(&suid, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let args = [
+        "open".to_string(),
+        secret.to_str().unwrap().to_string(),
+        "write".to_string(),
+        dir.join("new").to_str().unwrap().to_string(),
+    ];
+    let native = std::process::Command::new(&suid)
+        .args(&args)
+        .output()
+        .unwrap();
+    let o = sb
+        .rampart()
+        .args(["run", "--quiet", "--backend", "trace", "--"])
+        .arg(&suid)
+        .args(&args)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    assert_eq!(stdout(&o), stdout(&native));
+    assert!(stdout(&o).contains(": EACCES"), "{}", stdout(&o));
+    assert!(!dir.join("new").exists());
+}
+
+/// A name the kernel may read but no one else (`memfd_secret`) is not a
+/// way around the policy: the open fails as a bad pointer does, on both of
+/// the trace backend's supervisors, and the protected file is not read.
+#[test]
+fn a_name_in_memory_only_the_kernel_reads_opens_nothing() {
+    let sb = Sandbox::new();
+    let probe = sb.probe_as("secret_open", "secret_open-static", &["-static"]);
+    let native = std::process::Command::new(&probe)
+        .arg("/etc/hostname")
+        .output()
+        .unwrap();
+    if !stdout(&native).contains(": ok") {
+        skip(&format!(
+            "memfd_secret is not available: {}",
+            stdout(&native)
+        ));
+        return;
+    }
+    let key = sb.home().join(".ssh/id_rsa");
+    std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+    std::fs::write(&key, "KEY").unwrap();
+    let policy = workspace().join("policies/standard.yaml");
+    for mode in ["monitor", "enforce"] {
+        let o = sb
+            .rampart()
+            .args([
+                "run",
+                "--quiet",
+                "--backend",
+                "trace",
+                "--mode",
+                mode,
+                "--policy",
+            ])
+            .arg(&policy)
+            .arg("--")
+            .arg(&probe)
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert_ok(&o);
+        assert_eq!(
+            stdout(&o),
+            "open from secret memory: Bad address\n",
+            "{mode}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), "KEY");
+}

@@ -75,6 +75,9 @@ pub(crate) struct Calls<'a> {
     /// The call being read had an argument this reader may not read (see
     /// [`Calls::unreadable`]); the caller takes it back.
     pub blind: bool,
+    /// The call being read has an argument at an address that cannot be
+    /// read (see [`Calls::unreadable`]); the caller takes it back.
+    pub faulted: bool,
     /// Find the file an open reaches before it runs in monitor mode too
     /// (for a caller that never sees the open's exit).
     pub resolve_at_entry: bool,
@@ -125,6 +128,7 @@ impl<'a> Calls<'a> {
             opts,
             procs: HashMap::new(),
             blind: false,
+            faulted: false,
             resolve_at_entry: false,
             open_args: None,
             mutation_args: None,
@@ -209,11 +213,16 @@ impl<'a> Calls<'a> {
     }
 
     /// An argument of the call being read could not be read. A bad pointer
-    /// (`EFAULT`) fails the call in the kernel too; anything else (the
-    /// process is not dumpable and this tracer is not root) means the call
-    /// cannot be decided: in enforce mode it is refused.
+    /// (`EFAULT`, [`Calls::faulted`]) is answered `EFAULT` without the call:
+    /// the kernel would fail it the same way, unless the memory is one it
+    /// alone may read (`memfd_secret`), where the call would run undecided
+    /// and unrecorded. Anything else (the process is not dumpable and this
+    /// tracer is not root) means the call cannot be decided: in enforce mode
+    /// it is refused.
     pub fn unreadable<T: Default>(&mut self, e: io::Error) -> T {
-        if e.raw_os_error() != Some(libc::EFAULT) {
+        if e.raw_os_error() == Some(libc::EFAULT) {
+            self.faulted = true;
+        } else {
             self.blind = true;
         }
         T::default()

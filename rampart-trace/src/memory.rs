@@ -51,8 +51,11 @@ fn to_boundary(addr: u64) -> u64 {
 }
 
 /// Read a NUL-terminated string of at most `max` bytes. Returns the bytes and
-/// whether the string was cut at `max`. A string whose start cannot be read
-/// is an error (the syscall itself will fail with `EFAULT`).
+/// whether the string was cut at `max`. A string that cannot be read up to
+/// its NUL (or `max`) is an error, `EFAULT`: the kernel fails the call the
+/// same way, unless the memory is readable to it only (`memfd_secret`),
+/// where a string read in part would decide on another name than the
+/// kernel's.
 pub fn read_cstring(tid: i32, addr: u64, max: usize) -> io::Result<(Vec<u8>, bool)> {
     let mut out = Vec::new();
     let mut at = addr;
@@ -61,10 +64,7 @@ pub fn read_cstring(tid: i32, addr: u64, max: usize) -> io::Result<(Vec<u8>, boo
         let want = (to_boundary(at) as usize).min(max + 1 - out.len());
         let got = read_bytes(tid, at, &mut buf[..want])?;
         if got == 0 {
-            if out.is_empty() {
-                return Err(io::Error::from_raw_os_error(libc::EFAULT));
-            }
-            return Ok((out, false));
+            return Err(io::Error::from_raw_os_error(libc::EFAULT));
         }
         if let Some(nul) = buf[..got].iter().position(|&b| b == 0) {
             out.extend_from_slice(&buf[..nul]);
@@ -76,7 +76,7 @@ pub fn read_cstring(tid: i32, addr: u64, max: usize) -> io::Result<(Vec<u8>, boo
             return Ok((out, true));
         }
         if got < want {
-            return Ok((out, false));
+            return Err(io::Error::from_raw_os_error(libc::EFAULT));
         }
         at += got as u64;
     }

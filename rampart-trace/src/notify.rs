@@ -234,8 +234,11 @@ pub fn serve(
             // Not a watched call: its process may see other files from now
             // on (chroot, another mount namespace), looked at again at its
             // next call.
-            let tid = req.pid as i32;
-            known.same_world.remove(&procfs::tgid(tid).unwrap_or(tid));
+            // (Every process's: a `CLONE_FS` sibling shares its root.)
+            known.same_world.clear();
+            if let Some(p) = &proxy {
+                p.forget(req.pid as i32);
+            }
             answer(fd, req.id, Answer::Continue);
             held.answered();
             continue;
@@ -259,7 +262,7 @@ pub fn serve(
             // caller's credentials. (Before it runs: no open after it
             // is made with the old ones.)
             if let Some(p) = &proxy {
-                p.credentials_change();
+                p.forget(req.pid as i32);
             }
             answer(fd, req.id, Answer::Continue);
             held.answered();
@@ -291,8 +294,11 @@ pub fn serve(
         // Recorded once the caller runs again.
         unsent.extend(later);
         if exec && answer_is == Answer::Continue {
-            // A new image: its exe, cwd cache and directory descriptors
-            // are read again.
+            // A new image (perhaps setuid): its credentials, exe, cwd cache
+            // and directory descriptors are read again.
+            if let Some(p) = &proxy {
+                p.forget(req.pid as i32);
+            }
             if let Some((tgid, ..)) = known.tasks.remove(&(req.pid as i32)) {
                 calls.procs.remove(&tgid);
             }
@@ -328,24 +334,29 @@ struct Known {
     tasks: HashMap<i32, (i32, String, bool)>,
     /// (path, inode, mtime) of a program → the library is loaded into it.
     programs: HashMap<(String, u64, i64), bool>,
-    /// tgid → whether the process sees the files this handler sees (its
-    /// root and mount namespace are this process's): calls are made here
-    /// only for one that does. Forgotten when it changes either.
+    /// tgid → whether the process sees the files this handler sees as this
+    /// handler does (its root, mount and user namespaces are this
+    /// process's): calls are made here only for one that does. Forgotten
+    /// when any process changes any of them.
     same_world: HashMap<i32, bool>,
     /// This process's root and mount namespace, as `(dev, ino)` pairs.
     own_world: Option<World>,
 }
 
-/// A process's root directory and mount namespace, as `(dev, ino)` pairs.
-type World = ((u64, u64), (u64, u64));
+/// A process's root directory, mount namespace and user namespace, as
+/// `(dev, ino)` pairs.
+type World = [(u64, u64); 3];
 
-/// What `/proc/PID/root` and `/proc/PID/ns/mnt` are for `pid`.
+/// What `/proc/PID/root`, `/proc/PID/ns/mnt` and `/proc/PID/ns/user` are
+/// for `pid`. (In another user namespace a process's credentials and
+/// capabilities are not what they would be here.)
 fn world_of(pid: &str) -> Option<World> {
     let id = |p: String| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
-    Some((
+    Some([
         id(format!("/proc/{pid}/root"))?,
         id(format!("/proc/{pid}/ns/mnt"))?,
-    ))
+        id(format!("/proc/{pid}/ns/user"))?,
+    ])
 }
 
 impl Known {
@@ -369,8 +380,8 @@ impl Known {
 
     /// The process of `tid`, and whether its calls here went past the
     /// library's hooks. A thread whose program changed starts afresh in
-    /// `calls`.
-    fn of(&mut self, calls: &mut Calls, tid: i32) -> (i32, bool) {
+    /// `calls` and in `proxy`.
+    fn of(&mut self, calls: &mut Calls, tid: i32, proxy: Option<&Proxy>) -> (i32, bool) {
         let exe = procfs::exe(tid).unwrap_or_default();
         if let Some((tgid, was, hooked)) = self.tasks.get(&tid) {
             if *was == exe {
@@ -379,6 +390,11 @@ impl Known {
         }
         let tgid = procfs::tgid(tid).unwrap_or(tid);
         calls.procs.remove(&tgid);
+        // Another program (an exec the library made, perhaps of a setuid
+        // one), or another thread with this number: its credentials anew.
+        if let Some(p) = proxy {
+            p.forget(tid);
+        }
         self.same_world.remove(&tgid);
         let meta = std::fs::metadata(format!("/proc/{tid}/exe")).ok();
         let key = (
@@ -424,7 +440,7 @@ impl Handler<'_, '_> {
     fn handle(&mut self, req: &libc::seccomp_notif) -> (Answer, Vec<(Event, bool)>) {
         let calls = &mut *self.calls;
         let tid = req.pid as i32;
-        let (tgid, in_preloaded) = self.known.of(calls, tid);
+        let (tgid, in_preloaded) = self.known.of(calls, tid, self.proxy);
         let past_hooks = in_preloaded && self.opts.preloaded;
         if self.opts.enforce {
             // The first call since an exec this handler let through: the
@@ -464,6 +480,7 @@ impl Handler<'_, '_> {
         let args = req.data.args;
         let calls = &mut *self.calls;
         calls.blind = false;
+        calls.faulted = false;
         calls.open_args = None;
         // A static program's open is recorded with the file it reaches, as the
         // trace backend records it (its calls are learned); the others' are not.
@@ -488,6 +505,11 @@ impl Handler<'_, '_> {
         // (the pid was not reused meanwhile).
         if !live(self.fd, req.id) {
             return (Answer::Answered, Vec::new()); // nobody waits any more
+        }
+        if std::mem::take(&mut calls.faulted) {
+            // An argument no one but the kernel may read: failed as the
+            // kernel fails a bad pointer, unmade (in both modes).
+            return (Answer::Fail(libc::EFAULT), Vec::new());
         }
         if std::mem::take(&mut calls.blind) && self.opts.enforce {
             return (Answer::Fail(libc::EACCES), Vec::new());
@@ -520,8 +542,14 @@ impl Handler<'_, '_> {
                 remember_send(self.calls, tgid, nr, &event.call);
                 if let (Some(proxy), Call::Exec { path, .. }) = (self.proxy, &event.call) {
                     // It runs as it is; its outcome is what the kernel
-                    // will answer, found first.
-                    event.outcome = proxy.exec_outcome(tid, tgid, path);
+                    // will answer, found first, for an exec of a name (not
+                    // of a descriptor: a memfd's name is not a file's).
+                    let by_name = nr == nr::EXECVE
+                        || (args[0] as i32 == libc::AT_FDCWD
+                            && args[4] & libc::AT_EMPTY_PATH as u64 == 0);
+                    if by_name {
+                        event.outcome = proxy.exec_outcome(tid, tgid, path);
+                    }
                     self.loaded.expect_name(tgid, tid, &event);
                 }
                 later.push((event, false));

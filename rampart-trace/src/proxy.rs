@@ -297,9 +297,13 @@ impl Opener {
 /// credentials.
 pub(crate) struct Maker {
     own: Option<Creds>,
-    /// A process of the tree changed its credentials (the filter sends
-    /// those calls to the tap): from then on each call reads its caller's.
-    creds_changed: std::cell::Cell<bool>,
+    /// Each caller thread's credentials, read at its first call and again
+    /// after it may have changed them (a credential call, which the filter
+    /// sends here; an exec, which may run a setuid program; see
+    /// [`Maker::forget`]).
+    known_creds: std::cell::RefCell<HashMap<i32, Creds>>,
+    /// The changes are not reported: read them at every call.
+    always_read: bool,
     /// Whether this process may take on another's credentials.
     privileged: bool,
     opener: Opener,
@@ -321,8 +325,8 @@ impl Maker {
     /// Calls made on this thread (`thread: false`; the process's umask
     /// must then be 0) or on one of their own, confined by `confine` (the
     /// floor); `creds_change_unseen`: the changes of credentials in the
-    /// tree are not reported ([`Maker::credentials_change`]), so each call
-    /// reads its caller's.
+    /// tree are not reported ([`Maker::forget`]), so each call reads its
+    /// caller's.
     pub(crate) fn new(
         thread: bool,
         confine: Option<ChildSetup>,
@@ -335,7 +339,8 @@ impl Maker {
         };
         Ok(Maker {
             own: Creds::own(),
-            creds_changed: std::cell::Cell::new(creds_change_unseen),
+            known_creds: Default::default(),
+            always_read: creds_change_unseen,
             // SAFETY: geteuid always succeeds.
             privileged: unsafe { libc::geteuid() } == 0,
             opener,
@@ -389,10 +394,27 @@ impl Maker {
         Ok(opener.run(f))
     }
 
-    /// A process of the tree is changing its credentials: take each
-    /// caller's own from now on.
-    pub fn credentials_change(&self) {
-        self.creds_changed.set(true);
+    /// Thread `tid` is changing its credentials, or running another
+    /// program (which may be setuid), or entering another user namespace:
+    /// read them again at its next call.
+    pub fn forget(&self, tid: i32) {
+        self.known_creds.borrow_mut().remove(&tid);
+    }
+
+    /// The credentials of thread `tid`: as read before, unless `fresh`.
+    fn creds_of(&self, tid: i32, fresh: bool) -> Option<Creds> {
+        if !fresh && !self.always_read {
+            if let Some(c) = self.known_creds.borrow().get(&tid) {
+                return Some(c.clone());
+            }
+        }
+        let c = Creds::of(tid)?;
+        let mut known = self.known_creds.borrow_mut();
+        if known.len() >= 65536 {
+            known.clear();
+        }
+        known.insert(tid, c.clone());
+        Some(c)
     }
 
     /// The credentials to make a call of `tid` with, and its umask (read
@@ -403,20 +425,13 @@ impl Maker {
         let Some(own) = &self.own else {
             return Err(Opened::Continue);
         };
-        // Until some process of the tree changed its credentials, each has
-        // this process's (the tree started with them); only a call that
-        // creates something needs the caller's umask. Reading them costs
-        // more than the open itself.
-        if !self.creds_changed.get() && !creating {
-            return Ok((Wear(None), 0));
-        }
-        let Some(mut theirs) = Creds::of(tid) else {
+        // Read once per thread (it costs more than the open itself), and
+        // afresh for a call that creates something: the umask changes
+        // unseen.
+        let Some(theirs) = self.creds_of(tid, creating) else {
             return Err(Opened::Gone);
         };
         let umask = theirs.umask;
-        if !self.creds_changed.get() {
-            theirs = own.clone();
-        }
         if theirs.same_access(own) {
             Ok((Wear(None), umask))
         } else if !self.privileged {
@@ -596,10 +611,9 @@ impl Proxy {
         }
     }
 
-    /// A process of the tree is changing its credentials: take each
-    /// caller's own from now on.
-    pub fn credentials_change(&self) {
-        self.maker.credentials_change();
+    /// [`Maker::forget`] with this proxy's maker.
+    pub fn forget(&self, tid: i32) {
+        self.maker.forget(tid);
     }
 
     /// [`Maker::mutate`] with this proxy's maker.
@@ -638,6 +652,11 @@ impl Proxy {
             // A descriptor that reads nothing, which the kernel will not
             // hand over (`ADDFD` takes no `O_PATH` file); its reopen
             // through `/proc/self/fd` is an open like any other.
+            return Opened::Continue;
+        }
+        if !check.decides && odd_flags(args.flags) {
+            // Made for the outcome only: flags whose error (or silence)
+            // only the kernel's `open` gives as it gives it.
             return Opened::Continue;
         }
         let creating = args.flags & (libc::O_CREAT | libc::O_TMPFILE) != 0;
@@ -690,7 +709,8 @@ impl Proxy {
         // the truncation the open asked for.
         match reached(link.as_deref()) {
             // A file with no name to decide on (deeper than PATH_MAX).
-            Err(errno) => return Opened::Failed(errno),
+            Err(errno) if check.decides => return Opened::Failed(errno),
+            Err(_) => {}
             Ok(Some(reached)) if reached != path => {
                 if let Err(errno) = (check.check)(Reach::Name(&reached)) {
                     return Opened::Failed(errno);
@@ -864,6 +884,32 @@ fn reopen_flags(flags: i32) -> i32 {
     (flags & !gone) | libc::O_CLOEXEC | libc::O_NOCTTY
 }
 
+/// Flags an open made here would not answer as the kernel's `open` does:
+/// `O_CREAT` with `O_DIRECTORY` (`EINVAL`), and bits `open` ignores but
+/// `openat2` refuses.
+fn odd_flags(flags: i32) -> bool {
+    const KNOWN: i32 = libc::O_ACCMODE
+        | libc::O_CREAT
+        | libc::O_EXCL
+        | libc::O_NOCTTY
+        | libc::O_TRUNC
+        | libc::O_APPEND
+        | libc::O_NONBLOCK
+        | libc::O_DSYNC
+        | libc::O_SYNC
+        | libc::O_ASYNC
+        | libc::O_DIRECT
+        | libc::O_LARGEFILE
+        | libc::O_DIRECTORY
+        | libc::O_NOFOLLOW
+        | libc::O_NOATIME
+        | libc::O_CLOEXEC
+        | libc::O_PATH
+        | libc::O_TMPFILE;
+    let create_dir = libc::O_CREAT | libc::O_DIRECTORY;
+    flags & !KNOWN != 0 || flags & create_dir == create_dir
+}
+
 /// What [`open_as`] got.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Got {
@@ -871,14 +917,18 @@ enum Got {
     Open,
     /// A FIFO pinned with `O_PATH` that still needs its blocking open.
     Fifo,
-    /// A character device pinned with `O_PATH` (a terminal: opened here it
-    /// would be this process's, and never the caller's controlling one).
-    Device,
+    /// Pinned with `O_PATH`, the kernel's to open (when made for the
+    /// outcome only): a character device (a terminal, opened here, would be
+    /// this process's and never the caller's controlling one), or a
+    /// directory opened to write, truncate or create (whose error the
+    /// kernel chooses).
+    Kernels,
 }
 
 /// Open as `args` say from `start`, but for `O_TRUNC`: the descriptor
 /// (this process's), and what it is.
-/// `pin_devices`: a character device is pinned, not opened ([`Got::Device`]).
+/// `pin_devices`: what is the kernel's to open is pinned, not opened
+/// ([`Got::Kernels`]).
 fn open_as(
     start: Start,
     args: &OpenArgs,
@@ -924,8 +974,10 @@ fn open_as(
     if kind == libc::S_IFIFO && flags & libc::O_NONBLOCK == 0 {
         return Ok((pin, Got::Fifo));
     }
-    if kind == libc::S_IFCHR && pin_devices {
-        return Ok((pin, Got::Device));
+    let writes =
+        flags & libc::O_ACCMODE != libc::O_RDONLY || flags & (libc::O_TRUNC | libc::O_CREAT) != 0;
+    if pin_devices && (kind == libc::S_IFCHR || (kind == libc::S_IFDIR && writes)) {
+        return Ok((pin, Got::Kernels));
     }
     Ok((reopen(&pin, reopen_flags(flags))?, Got::Open))
 }

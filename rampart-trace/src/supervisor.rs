@@ -529,6 +529,7 @@ impl<'a> Supervisor<'a> {
             }
             return Resume::Cont;
         }
+        self.calls.faulted = false;
         let pending = match nr {
             n if n == nr::CHDIR || n == nr::FCHDIR => {
                 if let Some(p) = self.calls.procs.get_mut(&tgid) {
@@ -545,6 +546,20 @@ impl<'a> Supervisor<'a> {
                 .map(Pending::new),
             n => self.calls.event_of(tid, tgid, n, &args).map(Pending::new),
         };
+        if std::mem::take(&mut self.calls.faulted) {
+            // An argument no one but the kernel may read: failed as the
+            // kernel fails a bad pointer, unmade (in both modes).
+            if regs::skip_syscall(tid).is_err() {
+                // SAFETY: plain kill of a tracee that must not run the call.
+                unsafe { libc::kill(tid, libc::SIGKILL) };
+            }
+            if let Some(t) = self.threads.get_mut(&tid) {
+                t.pending = Some(Pending::Unread {
+                    errno: libc::EFAULT,
+                });
+            }
+            return Resume::ToExit;
+        }
         if std::mem::take(&mut self.calls.blind) && self.opts.enforce {
             // Nothing trustworthy to record: the call is refused unrecorded.
             if regs::skip_syscall(tid).is_err() {
