@@ -13,6 +13,11 @@
 //! `PTRACE_GET_SYSCALL_INFO` and `process_vm_readv`, takes each outcome at
 //! syscall exit, and under enforcement skips denied calls.
 //!
+//! [`notify`] is the other supervisor: the handler of a seccomp listener
+//! (with a standby that answers if it dies, [`standby`]), which answers the
+//! calls past the preload library's hooks, and every call of a tree traced
+//! in monitor mode, where a tracer that died would take the tree with it.
+//!
 //! This crate decides nothing itself: verdicts come from the sink. It never
 //! writes the audit trail and never changes what an allowed call does.
 //!

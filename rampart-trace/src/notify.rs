@@ -1,9 +1,12 @@
 //! The handler of unhooked calls: the other end of the filter
 //! [`crate::filter::unhooked`], which a preloaded tree runs under in
-//! both modes. Every watched call the preload library did not make
-//! itself (the loader's opens, libc's own opens and execs, an inline
-//! `syscall` instruction, any call of a static program) waits in the kernel
-//! until this handler answers its notification (`SECCOMP_RET_USER_NOTIF`).
+//! both modes, and a traced one in monitor mode (no library:
+//! [`crate::Options::preloaded`] off). Every watched call the preload
+//! library did not make itself (the loader's opens, libc's own opens and
+//! execs, an inline `syscall` instruction, any call of a static program;
+//! without the library, every one) waits in the kernel until this handler
+//! answers its notification (`SECCOMP_RET_USER_NOTIF`). Its standby
+//! ([`crate::standby`]) answers in its place if it dies.
 //!
 //! For each one it reads the call into an [`Event`] (with the reader the
 //! ptrace supervisor uses), marked `source: unhooked` when the caller's
@@ -18,9 +21,15 @@
 //! changes nothing, and its outcome is known. Any other allowed call
 //! continues (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`) and is recorded with an
 //! unknown outcome, as the kernel runs it after the answer. In monitor mode
-//! nothing is asked: the call continues first and is recorded after. A call
-//! whose arguments cannot be read (not a bad pointer: no permission) is
-//! refused with `EACCES` under enforcement, unrecorded, as the tracer does.
+//! nothing is asked: a call past the hooks continues first and is recorded
+//! after; a call of a program the library is not in is made here as an
+//! allowed one would be (an open, a mutation, a connect that cannot wait),
+//! for its outcome, unless its process sees other files than this one
+//! (another root, mount or user namespace), and an exec's outcome is found
+//! before it runs. A call whose arguments cannot be read is refused with
+//! `EACCES` under enforcement, unrecorded, as the tracer does; one whose
+//! argument is at an address no one but the kernel may read fails with
+//! `EFAULT` in both modes.
 //!
 //! An allowed mutation is made here too (`crate::mutate`) and answered
 //! with its result. What continuing leaves open: an allowed exec or send
