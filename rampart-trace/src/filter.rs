@@ -421,6 +421,16 @@ pub fn install(prog: &[sock_filter]) -> Result<(), InstallError> {
 /// calls itself), nor where seccomp is unavailable. Asked of a child that
 /// tries and exits.
 pub fn listener_available() -> bool {
+    // No filter at all (the usual case): nothing to ask.
+    let filtered = std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            !s.lines()
+                .any(|l| l.split_whitespace().eq(["Seccomp:", "0"]))
+        })
+        .unwrap_or(true);
+    if !filtered {
+        return true;
+    }
     let allow = [sock_filter {
         code: RET_K,
         jt: 0,

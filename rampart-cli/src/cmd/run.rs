@@ -172,10 +172,13 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
                 eprintln!("rampart: the policy denies running {:?}", args.command[0]);
                 return Ok(126);
             }
-            let traced = backend::traced_env();
+            let traced;
             let child_env = match lib {
                 Some(_) => child::Env::Added(&env),
-                None => child::Env::Whole(&traced),
+                None => {
+                    traced = backend::traced_env();
+                    child::Env::Whole(&traced)
+                }
             };
             let spawned = child::spawn(&args.command[0], &args.command, child_env, confined);
             if let Some(t) = &mut tap {
@@ -376,10 +379,13 @@ fn run_with_serve(args: &Args, lib: Option<&Path>, origin: &Origin, serve: &Stat
                 unhooked: tap.as_ref().map(Tap::child_fd),
                 preloaded: lib.is_some(),
             };
-            let traced = backend::traced_env();
+            let traced;
             let child_env = match lib {
                 Some(_) => child::Env::Added(&env),
-                None => child::Env::Whole(&traced),
+                None => {
+                    traced = backend::traced_env();
+                    child::Env::Whole(&traced)
+                }
             };
             let spawned = child::spawn(&args.command[0], &args.command, child_env, confined);
             if let Some(t) = &mut tap {
