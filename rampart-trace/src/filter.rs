@@ -463,6 +463,30 @@ pub fn listener_available() -> bool {
     }
 }
 
+/// Whether filters installed here get `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`
+/// (Linux 5.19 and later; [`install_listened`] falls back without it): a
+/// caller's wait, once its call is received, ends only with the answer or
+/// its death.
+pub fn waits_killable() -> bool {
+    static KNOWN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *KNOWN.get_or_init(|| {
+        // SAFETY: uname into a zeroed struct of ours.
+        let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+        if unsafe { libc::uname(&mut u) } != 0 {
+            return false;
+        }
+        // SAFETY: uname NUL-terminates the release.
+        let release = unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) };
+        let mut parts = release
+            .to_str()
+            .unwrap_or("")
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|p| p.parse::<u32>().ok());
+        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        (major, minor) >= (5, 19)
+    })
+}
+
 /// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 5.19).
 const WAIT_KILLABLE_RECV: libc::c_ulong = 1 << 5;
 

@@ -752,7 +752,7 @@ impl Proxy {
                     .name("fifo-open".into())
                     .spawn(move || {
                         let answer = match reopen(&fd, reopen_flags(flags)) {
-                            Ok(file) => hand(&listener, id, &file, cloexec),
+                            Ok(file) => hand(&listener, id, file, cloexec),
                             Err(errno) => Err(errno),
                         };
                         if let Err(errno) = answer {
@@ -780,7 +780,7 @@ impl Proxy {
         } else {
             fd
         };
-        match hand(&self.listener, id, &fd, cloexec) {
+        match hand(&self.listener, id, fd, cloexec) {
             Ok(n) => Opened::Handed(n),
             Err(libc::ENOENT) => Opened::Gone,
             Err(errno) => Opened::Failed(errno),
@@ -1086,16 +1086,30 @@ fn reached(link: Option<&Path>) -> Result<Option<String>, i32> {
 /// Give the caller of notification `id` the file `fd` as its call's
 /// result: the descriptor number it got, or the errno of the kernel's
 /// refusal (`ENOENT`: the caller is gone; `EMFILE`: its table is full).
-fn hand(listener: &OwnedFd, id: u64, fd: &OwnedFd, cloexec: u32) -> Result<i32, i32> {
+///
+/// This process's copy is closed before the caller goes on: both name the
+/// same open file, and one still open here would keep what the caller's
+/// last close ends (a FIFO's reader, which another open then finds; a
+/// `flock`). Where the caller's wait cannot be interrupted once received
+/// (the filter's waits are killable, Linux 5.19), the descriptor is
+/// installed, ours closed, and then the call answered; elsewhere the two
+/// are one step, lest a caller interrupted in between keep a descriptor it
+/// never got.
+fn hand(listener: &OwnedFd, id: u64, fd: OwnedFd, cloexec: u32) -> Result<i32, i32> {
+    let two_steps = crate::filter::waits_killable();
     let mut add = libc::seccomp_notif_addfd {
         id,
-        flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
+        flags: if two_steps {
+            0
+        } else {
+            libc::SECCOMP_ADDFD_FLAG_SEND as u32
+        },
         srcfd: fd.as_raw_fd() as u32,
         newfd: 0,
         newfd_flags: cloexec,
     };
     // SAFETY: the ioctl reads our struct; the kernel installs a copy of
-    // `fd` in the caller and answers its call.
+    // `fd` in the caller (and with SEND answers its call).
     let r = unsafe {
         libc::ioctl(
             listener.as_raw_fd(),
@@ -1105,6 +1119,26 @@ fn hand(listener: &OwnedFd, id: u64, fd: &OwnedFd, cloexec: u32) -> Result<i32, 
     };
     if r < 0 {
         return Err(errno());
+    }
+    drop(fd);
+    if two_steps {
+        let mut resp = libc::seccomp_notif_resp {
+            id,
+            val: i64::from(r),
+            error: 0,
+            flags: 0,
+        };
+        // SAFETY: answering a notification of ours with the number installed.
+        if unsafe {
+            libc::ioctl(
+                listener.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_SEND,
+                &mut resp,
+            )
+        } < 0
+        {
+            return Err(errno());
+        }
     }
     Ok(r)
 }
