@@ -38,30 +38,13 @@ pub(crate) fn prepare(tgid: i32, fd: i32, addr: &[u8]) -> Option<Connect> {
     let sock = net::dup_from(&pidfd, fd)?;
     // SAFETY: F_GETFL on a descriptor we own.
     let flags = unsafe { libc::fcntl(sock.as_raw_fd(), libc::F_GETFL) };
-    if flags < 0 || (flags & libc::O_NONBLOCK == 0 && !datagram(&sock)) {
+    if flags < 0 || (flags & libc::O_NONBLOCK == 0 && !net::is_datagram(&sock)) {
         return None;
     }
     Some(Connect {
         sock,
         addr: addr.to_vec(),
     })
-}
-
-/// Whether `sock` is a datagram socket (its connect never waits).
-fn datagram(sock: &OwnedFd) -> bool {
-    let mut kind: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: SO_TYPE into a local int of its size.
-    let r = unsafe {
-        libc::getsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            (&mut kind as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    r == 0 && kind == libc::SOCK_DGRAM
 }
 
 impl Connect {

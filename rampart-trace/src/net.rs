@@ -93,23 +93,28 @@ pub fn socket_proto(pidfd: Option<&OwnedFd>, fd: i32) -> Proto {
     let Some(dup) = dup_from(pidfd, fd) else {
         return Proto::Tcp;
     };
+    if is_datagram(&dup) {
+        Proto::Udp
+    } else {
+        Proto::Tcp
+    }
+}
+
+/// Whether `sock` is a datagram socket (also: its connect never waits).
+pub fn is_datagram(sock: &OwnedFd) -> bool {
     let mut ty: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: ty/len are live and sized as announced.
     let r = unsafe {
         libc::getsockopt(
-            dup.as_raw_fd(),
+            sock.as_raw_fd(),
             libc::SOL_SOCKET,
             libc::SO_TYPE,
             (&mut ty as *mut libc::c_int).cast(),
             &mut len,
         )
     };
-    if r == 0 && ty == libc::SOCK_DGRAM {
-        Proto::Udp
-    } else {
-        Proto::Tcp
-    }
+    r == 0 && ty == libc::SOCK_DGRAM
 }
 
 #[cfg(test)]

@@ -172,41 +172,14 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
                 eprintln!("rampart: the policy denies running {:?}", args.command[0]);
                 return Ok(126);
             }
-            let traced;
-            let child_env = match lib {
-                Some(_) => child::Env::Added(&env),
-                None => {
-                    traced = backend::traced_env();
-                    child::Env::Whole(&traced)
-                }
-            };
-            let spawned = child::spawn(&args.command[0], &args.command, child_env, confined);
-            if let Some(t) = &mut tap {
-                t.spawned().into_iter().for_each(child::add_helper);
-            }
-            root.outcome = match &spawned {
-                Ok(_) => Outcome::Ok,
-                Err(e) => Outcome::Errno(
-                    e.downcast_ref::<child::SpawnFailed>()
-                        .map_or(libc::ENOENT, |f| f.errno),
-                ),
-            };
-            if let Ok(p) = &spawned {
-                root.pid = p.id() as i32;
-                // SAFETY: getpid cannot fail.
-                root.ppid = unsafe { libc::getpid() };
-            }
+            let spawned = spawn_watched(&args.command, lib, &env, confined, &mut tap);
+            spawned_as(&mut root, &spawned);
             collector.record_own_call(root, false)?;
             let mut program = match spawned {
                 Ok(p) => p,
                 Err(e) => {
                     let _ = collector.finish(GRACE);
-                    // As a shell says it: 127 not found, 126 not runnable.
-                    if let Some(f) = e.downcast_ref::<child::SpawnFailed>() {
-                        eprintln!("rampart: {f}");
-                        return Ok(if f.errno == libc::ENOENT { 127 } else { 126 });
-                    }
-                    return Err(e);
+                    return not_started(e);
                 }
             };
             let stop = child::forward_signals(program.id() as i32);
@@ -286,6 +259,59 @@ fn floor_for(
         tracing::info!("{}", f.summary);
     }
     Ok(floor)
+}
+
+/// Spawn the command watched by the preload library `lib` (rampart's
+/// environment with `env` set) or, without it, by the tap alone (the
+/// traced environment, whole); the tap's standby is a helper of rampart's.
+fn spawn_watched(
+    command: &[OsString],
+    lib: Option<&Path>,
+    env: &[(String, OsString)],
+    confined: child::Confinement,
+    tap: &mut Option<Tap>,
+) -> Result<std::process::Child> {
+    let traced;
+    let child_env = match lib {
+        Some(_) => child::Env::Added(env),
+        None => {
+            traced = backend::traced_env();
+            child::Env::Whole(&traced)
+        }
+    };
+    let spawned = child::spawn(&command[0], command, child_env, confined);
+    if let Some(t) = tap {
+        t.spawned().into_iter().for_each(child::add_helper);
+    }
+    spawned
+}
+
+/// The command's own exec record, once it was spawned (or failed to be).
+fn spawned_as(root: &mut rampart_core::event::Event, spawned: &Result<std::process::Child>) {
+    root.outcome = match spawned {
+        Ok(p) => {
+            root.pid = p.id() as i32;
+            // SAFETY: getpid cannot fail.
+            root.ppid = unsafe { libc::getpid() };
+            Outcome::Ok
+        }
+        Err(e) => Outcome::Errno(
+            e.downcast_ref::<child::SpawnFailed>()
+                .map_or(libc::ENOENT, |f| f.errno),
+        ),
+    };
+}
+
+/// The command did not start: as a shell says it, 127 not found, 126 not
+/// runnable.
+fn not_started(e: anyhow::Error) -> Result<i32> {
+    match e.downcast_ref::<child::SpawnFailed>() {
+        Some(f) => {
+            eprintln!("rampart: {f}");
+            Ok(if f.errno == libc::ENOENT { 127 } else { 126 })
+        }
+        None => Err(e),
+    }
 }
 
 /// Whether the command runs under the filter of unhooked calls (and with
@@ -379,49 +405,21 @@ fn run_with_serve(args: &Args, lib: Option<&Path>, origin: &Origin, serve: &Stat
                 unhooked: tap.as_ref().map(Tap::child_fd),
                 preloaded: lib.is_some(),
             };
-            let traced;
-            let child_env = match lib {
-                Some(_) => child::Env::Added(&env),
-                None => {
-                    traced = backend::traced_env();
-                    child::Env::Whole(&traced)
-                }
-            };
-            let spawned = child::spawn(&args.command[0], &args.command, child_env, confined);
-            if let Some(t) = &mut tap {
-                t.spawned().into_iter().for_each(child::add_helper);
-            }
+            let spawned = spawn_watched(&args.command, lib, &env, confined, &mut tap);
             if lib.is_none() {
                 // No hook sees the command's own exec, and the tap leaves
                 // it to this process: reported here.
                 let cwd = std::env::current_dir().unwrap_or_default();
                 let mut root = child::exec_event(&args.command, &cwd);
                 root.source = Source::Trace;
-                root.outcome = match &spawned {
-                    Ok(p) => {
-                        root.pid = p.id() as i32;
-                        // SAFETY: getpid cannot fail.
-                        root.ppid = unsafe { libc::getpid() };
-                        Outcome::Ok
-                    }
-                    Err(e) => Outcome::Errno(
-                        e.downcast_ref::<child::SpawnFailed>()
-                            .map_or(libc::ENOENT, |f| f.errno),
-                    ),
-                };
+                spawned_as(&mut root, &spawned);
                 let (mut sink, _) =
                     WireSink::connect(&serve.socket, &origin.agent, &origin.session, None);
                 rampart_trace::Sink::record(&mut sink, root);
             }
             let mut program = match spawned {
                 Ok(p) => p,
-                Err(e) => {
-                    if let Some(f) = e.downcast_ref::<child::SpawnFailed>() {
-                        eprintln!("rampart: {f}");
-                        return Ok(if f.errno == libc::ENOENT { 127 } else { 126 });
-                    }
-                    return Err(e);
-                }
+                Err(e) => return not_started(e),
             };
             child::forward_signals(program.id() as i32);
             let status = child::wait(&mut program)?;
