@@ -19,7 +19,7 @@ policies:
     rules:
       - action: deny
         when:
-          path_matches: ["**/secret.txt"]
+          path_matches: ["**/secret.txt", "**/guarded/**"]
         message: "secrets stay secret"
   - name: no-netcat
     match:
@@ -435,6 +435,71 @@ fn a_thread_racing_the_check_leaks_nothing(backend: &str) {
     assert_eq!(races, 3, "{out}\n{}", stderr(&o));
     assert!(fx.denied_reads() > 0, "no refusal recorded");
     assert_eq!(std::fs::read_to_string(&fx.secret).unwrap(), SECRET);
+}
+
+/// A relative name reaches a file by way of the working directory or a
+/// directory descriptor, which the program can change behind the check: a
+/// raw `chdir` into the guarded directory (no hook sees it), a thread
+/// moving the working directory back and forth, a thread pointing the
+/// descriptor at one directory then the other (`dup2`), 20,000 reads each.
+/// The key in the guarded directory is never read (the old preload library
+/// read it after the raw `chdir` every time, and in about 1 of 8 tries of
+/// the descriptor race), and the trail holds the refusals.
+#[test]
+fn a_relative_name_moved_under_the_check_reaches_nothing_guarded() {
+    let fx = Fixture::new();
+    let guarded = fx.sb.work().join("guarded");
+    let open = fx.sb.work().join("open");
+    for (dir, text) in [(&guarded, SECRET), (&open, "harmless\n")] {
+        std::fs::create_dir(dir).unwrap();
+        std::fs::write(dir.join("key.txt"), text).unwrap();
+    }
+    let [dynamic, fixed] = fx.both_builds("other_names");
+    for (backend, probe) in [
+        ("preload", &dynamic),
+        ("preload", &fixed),
+        ("trace", &dynamic),
+        ("trace", &fixed),
+    ] {
+        let args = [
+            "places".as_ref(),
+            guarded.as_os_str(),
+            open.as_os_str(),
+            "20000".as_ref(),
+        ];
+        let o = fx.enforce_program(backend, probe, &args);
+        let out = stdout(&o);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3, "{backend}: {out}{}", stderr(&o));
+        for l in lines {
+            assert!(
+                l.contains(" leaks=0 "),
+                "{backend} {}: {l}",
+                probe.display()
+            );
+            let opens: usize = l.rsplit("opens=").next().unwrap().parse().unwrap();
+            assert!(
+                opens > 0,
+                "{backend}: the harmless file was never read: {l}"
+            );
+        }
+    }
+    let refused = fx
+        .sb
+        .records()
+        .iter()
+        .filter(|r| {
+            r["decision"]["action"] == "deny"
+                && [&r["request"]["path"], &r["request"]["resolved"]]
+                    .iter()
+                    .any(|p| p.as_str().is_some_and(|p| p.ends_with("guarded/key.txt")))
+        })
+        .count();
+    assert!(refused >= 4, "the refusals are in the trail: {refused}");
+    assert_eq!(
+        std::fs::read_to_string(guarded.join("key.txt")).unwrap(),
+        SECRET
+    );
 }
 
 /// A second thread writes the secret's name over the path an inline

@@ -2,7 +2,8 @@
 //! lexically cleaned (`.`, `..` and repeated slashes removed, no symlink
 //! resolution, by [`rampart_core::path`], the cleaning every part shares),
 //! a relative or `*at` path resolved against the cwd or the directory
-//! descriptor at call time (both through `cache`).
+//! descriptor at call time (both through `cache`; the cwd checked against
+//! the directory the process is in, which a raw `chdir` may have changed).
 //!
 //! Everything writes into caller-provided space (usually straight into the
 //! wire frame) and reports whether it had to cut. No allocation, no panics.
@@ -46,8 +47,24 @@ pub fn resolve_into(
     match base {
         Base::AsIs => copy_as_is(rel, out),
         _ if rel.first() == Some(&b'/') => clean_join_into(b"/", rel, out),
-        Base::Cwd => clean_join_into(cwd, rel, out),
+        Base::Cwd => resolve_in_cwd(cwd, rel, out),
         Base::Dir(fd) => resolve_in_dir(fd, rel, out),
+    }
+}
+
+/// A name relative to the working directory, against the directory it is
+/// now (`cwd`, the one written in the frame, may be one the hooks last saw
+/// before a `chdir` they did not see). Out of line for its 4 KiB buffer.
+#[inline(never)]
+fn resolve_in_cwd(cwd: &[u8], rel: &[u8], out: &mut [MaybeUninit<u8>]) -> (usize, bool) {
+    let mut now = [MaybeUninit::<u8>::uninit(); PATH_MAX];
+    match crate::cache::cwd_now_into(&mut now) {
+        (n, false) if n > 0 => {
+            // SAFETY: the cache or getcwd initialised the first n bytes.
+            let now = unsafe { core::slice::from_raw_parts(now.as_ptr().cast::<u8>(), n) };
+            clean_join_into(now, rel, out)
+        }
+        _ => clean_join_into(cwd, rel, out),
     }
 }
 

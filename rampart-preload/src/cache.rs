@@ -39,14 +39,22 @@ impl PathSlot {
 
     /// The cached path for `key`, copied into `out`.
     pub fn read(&self, key: [u64; 3], out: &mut [MaybeUninit<u8>]) -> Option<usize> {
+        self.read_if(|k| k == key, out)
+    }
+
+    /// The cached path, copied into `out`, if `wanted` takes its key.
+    pub fn read_if(
+        &self,
+        wanted: impl Fn([u64; 3]) -> bool,
+        out: &mut [MaybeUninit<u8>],
+    ) -> Option<usize> {
         let s1 = self.seq.load(Ordering::Acquire);
         if s1 == 0 || s1 & 1 == 1 {
             return None;
         }
-        for (k, want) in self.key.iter().zip(key) {
-            if k.load(Ordering::Relaxed) != want {
-                return None;
-            }
+        let key: [u64; 3] = core::array::from_fn(|i| self.key[i].load(Ordering::Relaxed));
+        if !wanted(key) {
+            return None;
         }
         let len = self.len.load(Ordering::Relaxed) as usize;
         if len > out.len() || len > PATH_MAX {
@@ -100,27 +108,75 @@ impl PathSlot {
 
 /// Bumped by every chdir/fchdir hook (after the call).
 static CWD_GEN: AtomicU64 = AtomicU64::new(0);
+/// Keyed by `[generation, pid | device << 32, inode]` (the device's low
+/// 32 bits): the generation and
+/// process it was read in, and the directory it names.
 static CWD: PathSlot = PathSlot::new();
 
 pub fn cwd_changed() {
     CWD_GEN.fetch_add(1, Ordering::AcqRel);
 }
 
-/// The cwd of process `pid` (the caller) into `out` (for
-/// `Encoder::str_with`): `(len, cut)`. Keyed by pid as well: a vfork child
-/// shares this cache but may have changed directory before its exec.
-pub fn cwd_into(pid: i32, out: &mut [MaybeUninit<u8>]) -> (usize, bool) {
-    let key = [CWD_GEN.load(Ordering::Acquire), pid as u32 as u64, 1];
-    if let Some(n) = CWD.read(key, out) {
-        return (n, false);
-    }
+/// The device and inode of the caller's working directory now.
+fn cwd_id() -> Option<(u64, u64)> {
+    let st = sys::fstatat(libc::AT_FDCWD, c"".as_ptr().cast(), libc::AT_EMPTY_PATH)?;
+    Some((st.st_dev, st.st_ino))
+}
+
+/// Read the cwd into `out`, and keep it for `pid` when the name read is
+/// the directory the process is in (another thread may change it while it
+/// is read, and back).
+fn read_cwd(pid: i32, out: &mut [MaybeUninit<u8>]) -> (usize, bool) {
+    let gen = CWD_GEN.load(Ordering::Acquire);
     let (n, cut) = path::getcwd_into(out);
-    if n > 0 && !cut {
-        // SAFETY: getcwd initialised the first n bytes.
-        let got = unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<u8>(), n) };
-        CWD.write(key, got);
+    if n == 0 || cut || n >= out.len() {
+        return (n, cut);
+    }
+    out[n].write(0); // scratch past the name: it is n bytes long
+    let named = sys::fstatat(libc::AT_FDCWD, out.as_ptr().cast(), 0);
+    if let (Some(st), Some(now)) = (named, cwd_id()) {
+        if (st.st_dev, st.st_ino) == now {
+            // SAFETY: getcwd initialised the first n bytes.
+            let got = unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<u8>(), n) };
+            let (dev, ino) = now;
+            CWD.write(
+                [gen, pid as u32 as u64 | (dev as u32 as u64) << 32, ino],
+                got,
+            );
+        }
     }
     (n, cut)
+}
+
+/// The cwd of process `pid` (the caller) into `out` (for
+/// `Encoder::str_with`): `(len, cut)`, as the hooks last saw it change.
+/// Keyed by pid as well: a vfork child shares this cache but may have
+/// changed directory before its exec. (A change the hooks did not see, a
+/// `chdir` made by a raw system call, shows in [`cwd_now_into`] only.)
+pub fn cwd_into(pid: i32, out: &mut [MaybeUninit<u8>]) -> (usize, bool) {
+    let gen = CWD_GEN.load(Ordering::Acquire);
+    if let Some(n) = CWD.read_if(|k| k[0] == gen && k[1] as u32 == pid as u32, out) {
+        return (n, false);
+    }
+    read_cwd(pid, out)
+}
+
+/// The caller's working directory as it is now, for a name relative to
+/// it: the kept one while the directory is still the one it names (one
+/// `fstatat`: a `chdir` the hooks never saw changes it), else read again.
+/// `(0, _)` when it cannot be named.
+pub fn cwd_now_into(out: &mut [MaybeUninit<u8>]) -> (usize, bool) {
+    let Some((dev, ino)) = cwd_id() else {
+        return (0, false);
+    };
+    let gen = CWD_GEN.load(Ordering::Acquire);
+    if let Some(n) = CWD.read_if(
+        |k| k[0] == gen && k[1] >> 32 == dev as u32 as u64 && k[2] == ino,
+        out,
+    ) {
+        return (n, false);
+    }
+    read_cwd(sys::getpid(), out)
 }
 
 // ---- directory descriptors --------------------------------------------------------
@@ -154,6 +210,9 @@ pub fn dir_path(fd: c_int, out: &mut [u8; PATH_MAX]) -> Option<usize> {
         return Some(n);
     }
     let n = path::fd_path(fd, out)?;
+    // A removed directory (a working directory pinned after its `rmdir`)
+    // reads as "NAME (deleted)"; its names are NAME/..., as getcwd's are.
+    let n = out[..n].strip_suffix(b" (deleted)").map_or(n, <[u8]>::len);
     slot.write(key, &out[..n]);
     Some(n)
 }

@@ -139,16 +139,18 @@ pub fn open_gate(
 }
 
 /// Enforce mode: the gate of an open the policy in force cannot refuse
-/// (its name passes the path screen), decided without asking anyone;
-/// `None` when the open must be decided on the file it reaches.
+/// (its name passes the path screen), decided without asking anyone and
+/// handed to `then`; `None` when the open must be decided on the file it
+/// reaches.
 #[inline(never)]
-pub fn open_gate_if_screened(
+pub fn open_gate_if_screened<R>(
     cx: &Ctx,
     conn: &mut Option<Conn>,
     base: Base,
     rel: &[u8],
     flags: c_int,
-) -> Option<Gate> {
+    then: impl FnOnce(&mut Option<Conn>, Gate) -> R,
+) -> Option<R> {
     let mut buf = [MaybeUninit::<u8>::uninit(); FRAME];
     let (_, frame) = build_event(
         cx,
@@ -157,7 +159,8 @@ pub fn open_gate_if_screened(
         WireOutcome::Unknown,
         |e, cwd| open_body(e, cwd, base, rel, flags, Reached::Same),
     );
-    enforce::gate_if_screened(cx, conn, frame)
+    let gate = enforce::gate_if_screened(cx, conn, frame)?;
+    Some(then(conn, gate))
 }
 
 fn open_body(

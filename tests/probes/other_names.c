@@ -38,6 +38,20 @@
  *                                  in the dynamic build): "unlinkcall
  *                                  leaks=K unlinks=M"
  *
+ *   other_names places GUARDED OPEN N
+ *                                  GUARDED and OPEN are directories that
+ *                                  both hold a file `key.txt`, the policy
+ *                                  refuses GUARDED's: a raw chdir into
+ *                                  GUARDED (no hook sees it) then a read of
+ *                                  "key.txt"; then N relative reads while a
+ *                                  thread moves the working directory
+ *                                  between the two; then N reads through a
+ *                                  directory descriptor that a thread
+ *                                  points at one then the other (dup2):
+ *                                  "raw-chdir leaks=K opens=M",
+ *                                  "cwd-swap leaks=K opens=M",
+ *                                  "dirfd-swap leaks=K opens=M"
+ *
  *   other_names spin SECRET DIR N  a thread keeps reading descriptors 3-31
  *                                  while the main thread opens a link to
  *                                  SECRET N times: "spin leaks=K opens=M"
@@ -203,6 +217,75 @@ static void race(const char *name, void *(*swapper)(void *), const char *path, i
     fflush(stdout);
 }
 
+static char guarded_dir[4096], open_dir[4096];
+static int guarded_fd, open_fd;
+
+/* Keeps moving the working directory between the two places. */
+static void *swap_cwd(void *arg) {
+    (void)arg;
+    while (!stop) {
+        chdir(guarded_dir);
+        chdir(open_dir);
+    }
+    return NULL;
+}
+
+/* Keeps pointing descriptor 100 at one place, then the other. */
+static void *swap_dirfd(void *arg) {
+    (void)arg;
+    while (!stop) {
+        dup2(guarded_fd, 100);
+        dup2(open_fd, 100);
+    }
+    return NULL;
+}
+
+static void places_race(const char *name, void *(*swapper)(void *), int dirfd, int n) {
+    pthread_t t;
+    stop = 0;
+    pthread_create(&t, NULL, swapper, NULL);
+    int leaked = 0, opened = 0;
+    for (int i = 0; i < n; i++) {
+        int fd = openat(dirfd, "key.txt", O_RDONLY);
+        if (fd >= 0) {
+            opened++;
+            leaked += leaks(fd);
+        }
+    }
+    stop = 1;
+    pthread_join(t, NULL);
+    printf("%s leaks=%d opens=%d\n", name, leaked, opened);
+    fflush(stdout);
+}
+
+static int places(const char *guarded, const char *open_place, int n) {
+    snprintf(guarded_dir, sizeof guarded_dir, "%s", guarded);
+    snprintf(open_dir, sizeof open_dir, "%s", open_place);
+    guarded_fd = open(guarded, O_RDONLY | O_DIRECTORY);
+    open_fd = open(open_place, O_RDONLY | O_DIRECTORY);
+    if (guarded_fd < 0 || open_fd < 0) {
+        perror("places");
+        return 2;
+    }
+    /* The library last saw the working directory change to OPEN. */
+    chdir(open_place);
+    int fd = open("key.txt", O_RDONLY);
+    int opened = fd >= 0;
+    if (fd >= 0)
+        close(fd);
+    raw(SYS_chdir, (long)guarded, 0, 0, 0);
+    fd = open("key.txt", O_RDONLY);
+    int leaked = fd >= 0 ? leaks(fd) : 0;
+    printf("raw-chdir leaks=%d opens=%d\n", leaked, opened);
+    fflush(stdout);
+    chdir(open_place);
+    places_race("cwd-swap", swap_cwd, AT_FDCWD, n);
+    chdir(open_place);
+    dup2(open_fd, 100);
+    places_race("dirfd-swap", swap_dirfd, 100, n);
+    return 0;
+}
+
 /* close() fails with EPERM from here on, for this process and its
  * children: a tracer that closes a refused descriptor by making the
  * process call close() is refused too. */
@@ -349,6 +432,8 @@ int main(int argc, char **argv) {
         return names(argv[2], argv[3]);
     if (argc >= 4 && strcmp(argv[1], "closeless") == 0)
         return closeless(argv[2], argv[3]);
+    if (argc >= 5 && strcmp(argv[1], "places") == 0)
+        return places(argv[2], argv[3], atoi(argv[4]));
     if (argc >= 5 && strcmp(argv[1], "spin") == 0)
         return spin(argv[2], argv[3], atoi(argv[4]));
     if (argc >= 5 && strcmp(argv[1], "race") == 0) {
@@ -384,6 +469,7 @@ int main(int argc, char **argv) {
         return late(atoi(argv[4]), argv[1][0] == 'u', strcmp(argv[1], "unlinkcall") == 0);
     }
     fprintf(stderr,
-            "usage: other_names names SECRET DIR | race|late|unlinklate|unlinkcall|spin SECRET DIR N\n");
+            "usage: other_names names SECRET DIR | race|late|unlinklate|unlinkcall|spin SECRET DIR N"
+            " | places GUARDED OPEN N\n");
     return 2;
 }

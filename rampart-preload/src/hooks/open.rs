@@ -267,23 +267,84 @@ fn enforced(a: OpenArgs, copy: &PathCopy, real: &dyn Fn(*const c_char) -> c_int)
     // (A file with another name the policy refuses is found on its pin.)
     if plain && !enforce::lists_other_names(cx.s) {
         // A name the policy cannot refuse, opened following no link: the
-        // file reached is the one named.
-        match report::open_gate_if_screened(&cx, &mut conn, a.base(), copy.bytes(), a.flags) {
-            Some(Gate::Refuse) => return finish(Err(libc::EACCES)),
-            Some(Gate::Run { .. }) => {
-                let how = reach::how(a.flags, a.mode, a.resolve | reach::RESOLVE_NO_SYMLINKS);
-                match reach::openat2(a.dirfd, copy.ptr(), &how) {
-                    Ok(fd) => return after(&cx, &mut conn, a, copy, Reached::Same, Ok(fd)),
-                    Err(e) if !reach::try_another_way(e) => {
-                        return after(&cx, &mut conn, a, copy, Reached::Same, Err(e))
+        // file reached is the one named. A relative name is decided and
+        // opened from one pinned directory (see [`pin_base`]).
+        let base = pin_base(a, copy);
+        if base != Some(-1) {
+            let at = OpenArgs {
+                dirfd: base.unwrap_or(a.dirfd),
+                ..a
+            };
+            let made = screened(&cx, &mut conn, at, copy);
+            if let Some(pin) = base {
+                return match made {
+                    Some(r) => close_pin(pin, r, finish(r), a.flags),
+                    None => {
+                        sys::close(pin);
+                        pinned(&cx, &mut conn, a, copy, plain, real)
                     }
-                    Err(_) => {}
-                }
+                };
             }
-            None => {}
+            if let Some(r) = made {
+                return finish(r);
+            }
         }
     }
     pinned(&cx, &mut conn, a, copy, plain, real)
+}
+
+/// The directory a relative name is read from, pinned for one call: the
+/// working directory (`"."` opened with `O_PATH`) or a copy of `dirfd`.
+/// The name is then decided and opened from the same directory, whatever
+/// another thread does to the working directory or to `dirfd` meanwhile,
+/// and whatever `chdir` the hooks never saw (a raw system call) came
+/// before. `None` for an absolute name; `Some(-1)` when there is no
+/// descriptor to spare (then the file reached is pinned instead).
+fn pin_base(a: OpenArgs, copy: &PathCopy) -> Option<c_int> {
+    if copy.bytes().first() == Some(&b'/') {
+        return None;
+    }
+    let flags = (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as usize;
+    let dot = c".".as_ptr() as usize;
+    // SAFETY: plain system calls on our own arguments; a new descriptor
+    // comes back, which the caller closes.
+    let pin = unsafe {
+        if a.dirfd == libc::AT_FDCWD {
+            sys::raw(libc::SYS_openat, libc::AT_FDCWD as usize, dot, flags, 0)
+        } else {
+            let dup = libc::F_DUPFD_CLOEXEC as usize;
+            sys::raw(libc::SYS_fcntl, a.dirfd as usize, dup, 0, 0)
+        }
+    };
+    Some(pin.map_or(-1, |fd| fd as c_int))
+}
+
+/// The screened open of [`enforced`] (`a.dirfd` pinned for a relative
+/// name), reported: its result, or `None` when it must be decided on the
+/// file it reaches.
+fn screened(
+    cx: &Ctx,
+    conn: &mut Option<crate::conn::Conn>,
+    a: OpenArgs,
+    copy: &PathCopy,
+) -> Option<Result<c_int, c_int>> {
+    report::open_gate_if_screened(cx, conn, a.base(), copy.bytes(), a.flags, |conn, gate| {
+        let Gate::Run { .. } = gate else {
+            return Some(Err(libc::EACCES));
+        };
+        let how = reach::how(a.flags, a.mode, a.resolve | reach::RESOLVE_NO_SYMLINKS);
+        let r = match reach::openat2(a.dirfd, copy.ptr(), &how) {
+            Err(e) if reach::try_another_way(e) => return None,
+            r => r,
+        };
+        let oc = match r {
+            Ok(_) => outcome(true, 0),
+            Err(e) => outcome(false, e),
+        };
+        report::open(cx, conn, a.base(), copy.bytes(), a.flags, Reached::Same, oc);
+        Some(r)
+    })
+    .flatten()
 }
 
 /// Report an open made (monitor mode, or after a gate that left the
@@ -321,8 +382,13 @@ fn pinned(
 ) -> c_int {
     let mut reached = Reached::Same;
     let mut pin = reach::pin(a.dirfd, copy.ptr(), a.flags, a.resolve, plain);
-    if !plain || matches!(pin, Err(e) if reach::try_another_way(e)) {
-        if plain {
+    // A relative name was made absolute against the working directory or
+    // `dirfd` as they were a moment ago; the pin was opened from them as
+    // they are now (another thread may have changed them): decided on the
+    // file pinned too.
+    let relative = copy.bytes().first() != Some(&b'/');
+    if !plain || relative || matches!(pin, Err(e) if reach::try_another_way(e)) {
+        if plain && matches!(pin, Err(e) if reach::try_another_way(e)) {
             pin = reach::pin(a.dirfd, copy.ptr(), a.flags, a.resolve, false);
         }
         if let Ok(p) = pin {

@@ -106,7 +106,9 @@ pub unsafe extern "C" fn rampart_syscall(
         libc::SYS_openat2 if a4 == 24 && a3 != 0 && a2 != 0 => {
             // Read `how` once: the open is made with this copy of it.
             let how = *(a3 as *const crate::reach::OpenHow);
-            let creates = how.flags & (libc::O_CREAT | libc::O_TMPFILE) as u64 != 0;
+            // (`O_TMPFILE` holds `O_DIRECTORY`'s bit: all of it, not any.)
+            let tmpfile = libc::O_TMPFILE as u64;
+            let creates = how.flags & libc::O_CREAT as u64 != 0 || how.flags & tmpfile == tmpfile;
             if how.flags > u64::from(u32::MAX) || (how.mode != 0 && !creates) {
                 // The kernel refuses these: let it say so.
                 return open_call(n, a, Base::of(a1 as c_int), a2, |_, _| how.flags as c_int);
