@@ -33,6 +33,10 @@ const AT_EMPTY_PATH: u64 = libc::AT_EMPTY_PATH as u64;
 pub(crate) struct Process {
     pub exe: Option<String>,
     pub cwd: Option<String>,
+    /// Its working directory may change while a call of it is answered
+    /// (another thread changed it as this one called; see
+    /// [`Calls::changes_dir`]): read at every call, never kept.
+    pub cwd_shared: bool,
     pub ppid: Option<i32>,
     pub pidfd: Option<Option<OwnedFd>>,
     pub dns: HashMap<IpAddr, String>,
@@ -229,7 +233,7 @@ impl<'a> Calls<'a> {
     }
 
     pub fn new_event(&mut self, tid: i32, tgid: i32, call: Call, truncated: bool) -> Event {
-        let track_cwd = self.opts.track_cwd;
+        let track_cwd = self.keeps_cwd(tgid);
         let cwd_now = (!track_cwd).then(|| self.cwd_read(tid));
         let p = self.procs.entry(tgid).or_default();
         let exe = p
@@ -261,7 +265,7 @@ impl<'a> Calls<'a> {
     /// The directory a `*at` path is relative to: the cwd or the dirfd's target.
     pub fn base_dir(&mut self, tid: i32, tgid: i32, dirfd: i32) -> String {
         if dirfd == AT_FDCWD {
-            if self.opts.track_cwd {
+            if self.keeps_cwd(tgid) {
                 let p = self.procs.entry(tgid).or_default();
                 return p
                     .cwd
@@ -278,6 +282,45 @@ impl<'a> Calls<'a> {
                 procfs::fd_target(tid, dirfd).is_err_and(|e| e.kind() == io::ErrorKind::NotFound);
         }
         path
+    }
+
+    /// Whether process `tgid`'s working directory is kept between calls
+    /// (`track_cwd`, and it is not one whose threads change it unseen).
+    fn keeps_cwd(&self, tgid: i32) -> bool {
+        self.opts.track_cwd && !self.procs.get(&tgid).is_some_and(|p| p.cwd_shared)
+    }
+
+    /// Process `tgid` is about to change its working directory (`chdir`,
+    /// `fchdir`, which run once answered): every kept one is read again
+    /// (a process made with `CLONE_FS` shares it), and one of a process
+    /// with other threads (`threads`), which may call as the change is
+    /// made, is no longer kept.
+    pub fn changes_dir(&mut self, tgid: i32, threads: bool) {
+        for p in self.procs.values_mut() {
+            p.cwd = None;
+        }
+        if threads {
+            self.procs.entry(tgid).or_default().cwd_shared = true;
+        }
+    }
+
+    /// A copy of the directory descriptor `dirfd` of process `tgid` (not
+    /// `AT_FDCWD`), as checked for the call just read (see
+    /// [`crate::dirfds`]); `None` when none was kept.
+    pub fn dir_copy(&self, tgid: i32, dirfd: i32) -> Option<OwnedFd> {
+        if dirfd == AT_FDCWD {
+            return None;
+        }
+        self.procs.get(&tgid)?.dirfds.copy(dirfd)
+    }
+
+    /// A rename was made: any kept directory name (a working directory, a
+    /// directory descriptor's) may have changed. Read them again.
+    pub fn renamed(&mut self) {
+        for p in self.procs.values_mut() {
+            p.cwd = None;
+            p.dirfds = crate::dirfds::DirFds::default();
+        }
     }
 
     /// Without `track_cwd`: thread `tid`'s working directory, read once per

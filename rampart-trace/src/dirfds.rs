@@ -57,6 +57,15 @@ impl DirFds {
     }
 }
 
+impl DirFds {
+    /// A copy of the duplicate of the tracee's `fd`, for a call whose
+    /// [`DirFds::path`] was just asked (and checked it).
+    pub fn copy(&self, fd: i32) -> Option<OwnedFd> {
+        let e = self.entries.iter().find(|e| e.fd == fd)?;
+        e.dup.try_clone().ok()
+    }
+}
+
 /// Whether the tracee's `fd` is the open file `ours` duplicates.
 fn same_open_file(tid: i32, fd: i32, ours: &OwnedFd) -> bool {
     // Our own pid, cached: no syscall per lookup.

@@ -290,7 +290,9 @@ pub struct Unhooked {
 /// (`SECCOMP_RET_USER_NOTIF`): the loader's opens, opens libc makes inside
 /// itself, an inline `syscall` instruction, a static program; without the
 /// library, every one. So do the changes of credentials and Landlock
-/// domains, under which the handler makes calls for the caller. The watched
+/// domains, under which the handler makes calls for the caller, and,
+/// without the library, the changes of working directory (the handler
+/// keeps each process's: `crate::notify`). The watched
 /// calls of 32-bit and x32 entries are refused (`ENOSYS`) as in [`build`].
 pub fn unhooked(u: Unhooked) -> Vec<sock_filter> {
     let spec = FilterSpec {
@@ -338,6 +340,14 @@ pub fn unhooked(u: Unhooked) -> Vec<sock_filter> {
         // kernel. (Enforcement refuses these calls above.)
         for n in nr::WORLD_CHANGES {
             p.jump(JEQ_K, *n as u32, 0, 1);
+            p.stmt(RET_K, RET_NOTIFY);
+        }
+    }
+    if !u.from_page {
+        // Without the library every process's working directory is the
+        // handler's to know: it changes here, and nowhere else.
+        for n in [nr::CHDIR, nr::FCHDIR] {
+            p.jump(JEQ_K, n as u32, 0, 1);
             p.stmt(RET_K, RET_NOTIFY);
         }
     }

@@ -52,6 +52,7 @@ mod connect;
 mod dirfds;
 mod dns;
 mod domains;
+mod exits;
 mod filter;
 mod latency;
 mod linked;

@@ -50,6 +50,7 @@ use rampart_core::elf;
 use rampart_core::event::{Call, Event, Outcome, Source};
 
 use crate::calls::Calls;
+use crate::exits::Exits;
 use crate::loaded::Loaded;
 use crate::proxy::{Check, Connected, Opened, Proxy, Reach};
 use crate::regs::nr;
@@ -105,8 +106,17 @@ pub fn serve(
     held: &Held,
     stuck: Vec<Stuck>,
 ) -> io::Result<Report> {
+    // Without the library, every change of working directory comes here
+    // (the filter sends them), so each process's is kept between calls.
+    let opts = &Options {
+        track_cwd: !opts.preloaded,
+        ..opts.clone()
+    };
     let mut calls = Calls::new(opts);
-    let mut known = Known::default();
+    let mut known = Known {
+        exits: (!opts.preloaded).then(Exits::new).flatten(),
+        ..Known::default()
+    };
     let mut loaded = Loaded::default();
     // Opens and mutations are made here (an allowed one under enforcement;
     // in monitor mode, those of a program the library is not in, for their
@@ -174,25 +184,35 @@ pub fn serve(
         let req = match again.pop() {
             Some(req) => req,
             None => {
-                let mut pfd = [libc::pollfd {
-                    fd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                }];
+                // The listener, and the threads that ended (`Exits`: read
+                // before the next notification, which may be from a new
+                // thread with the number of one that ended).
+                let mut pfd = [
+                    libc::pollfd {
+                        fd,
+                        events: libc::POLLIN,
+                        revents: 0,
+                    },
+                    libc::pollfd {
+                        fd: known.exits.as_ref().map_or(-1, Exits::fd),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    },
+                ];
                 let mut r = 0;
                 if unsent.len() >= UNSENT_MAX {
                     send(sink, &mut unsent, held);
                 }
                 if !unsent.is_empty() {
                     // SAFETY: our pollfds; no waiting.
-                    r = unsafe { libc::poll(pfd.as_mut_ptr(), 1, 0) };
+                    r = unsafe { libc::poll(pfd.as_mut_ptr(), 2, 0) };
                     if r == 0 {
                         send(sink, &mut unsent, held);
                     }
                 }
                 if r == 0 {
                     // SAFETY: our pollfds.
-                    r = unsafe { libc::poll(pfd.as_mut_ptr(), 1, -1) };
+                    r = unsafe { libc::poll(pfd.as_mut_ptr(), 2, -1) };
                 }
                 if r < 0 {
                     let e = io::Error::last_os_error();
@@ -200,6 +220,9 @@ pub fn serve(
                         continue;
                     }
                     return Err(e);
+                }
+                if pfd[1].revents & libc::POLLIN != 0 {
+                    known.forget_ended(&mut calls, proxy.as_ref());
                 }
                 if pfd[0].revents & libc::POLLIN == 0 {
                     if pfd[0].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
@@ -252,6 +275,18 @@ pub fn serve(
             held.answered();
             continue;
         }
+        if nr == nr::CHDIR || nr == nr::FCHDIR {
+            // Not a watched call (the filter sends these without the
+            // library): the working directory kept for its process is read
+            // again at its next call, and no longer kept for one with other
+            // threads, which may call while this one changes it.
+            let tid = req.pid as i32;
+            let (tgid, _) = known.of(&mut calls, tid, proxy.as_ref());
+            calls.changes_dir(tgid, !procfs::single_threaded(tgid));
+            answer(fd, req.id, Answer::Continue);
+            held.answered();
+            continue;
+        }
         if nr == nr::LANDLOCK_RESTRICT_SELF {
             // Not a watched call: the calls made here for this process
             // from now on are confined as it confines itself. (Before it
@@ -300,6 +335,10 @@ pub fn serve(
             Answer::Later => held.parked(),
             _ => held.answered(),
         }
+        if later.iter().any(|(e, _)| renames(e)) {
+            // A directory may have another name now.
+            calls.renamed();
+        }
         // Recorded once the caller runs again.
         unsent.extend(later);
         if exec && answer_is == Answer::Continue {
@@ -308,8 +347,9 @@ pub fn serve(
             if let Some(p) = &proxy {
                 p.forget(req.pid as i32);
             }
-            if let Some((tgid, ..)) = known.tasks.remove(&(req.pid as i32)) {
-                calls.procs.remove(&tgid);
+            if let Some((tgid, ..)) = known.tasks.get(&(req.pid as i32)) {
+                let tgid = *tgid;
+                known.execs(&mut calls, tgid);
             }
         }
     }
@@ -333,9 +373,12 @@ enum Answer {
 }
 
 /// What the handler remembers between notifications: each thread's
-/// process and program (checked against `/proc/TID/exe` at every call, as
-/// an exec through the library's hooks never comes here), and which
-/// programs the library is loaded into, by file.
+/// process and program, and which programs the library is loaded into, by
+/// file. In a tree with the library, a thread's program is checked against
+/// `/proc/TID/exe` at every call (an exec through the library's hooks
+/// never comes here); without it every exec comes here, so a thread whose
+/// end the kernel will report ([`Exits`]) is taken as known until it
+/// execs or ends.
 #[derive(Default)]
 struct Known {
     /// tid → (tgid, its program's path, whether the library is loaded
@@ -350,6 +393,8 @@ struct Known {
     same_world: HashMap<i32, bool>,
     /// This process's root and mount namespace, as `(dev, ino)` pairs.
     own_world: Option<World>,
+    /// Without the library: the threads whose end is reported.
+    exits: Option<Exits>,
 }
 
 /// A process's root directory, mount namespace and user namespace, as
@@ -391,14 +436,25 @@ impl Known {
     /// library's hooks. A thread whose program changed starts afresh in
     /// `calls` and in `proxy`.
     fn of(&mut self, calls: &mut Calls, tid: i32, proxy: Option<&Proxy>) -> (i32, bool) {
+        let watched = self.exits.as_ref().is_some_and(|e| e.watches(tid));
+        if watched {
+            if let Some((tgid, _, hooked)) = self.tasks.get(&tid) {
+                return (*tgid, *hooked);
+            }
+        }
         let exe = procfs::exe(tid).unwrap_or_default();
         if let Some((tgid, was, hooked)) = self.tasks.get(&tid) {
             if *was == exe {
                 return (*tgid, *hooked);
             }
         }
-        let tgid = procfs::tgid(tid).unwrap_or(tid);
+        // Its process and parent, from one read (`/proc/TID/status`), and
+        // its program as just read: what its first record needs of them.
+        let (tgid, ppid) = procfs::ids(tid).map_or((tid, None), |(t, p)| (t, Some(p)));
         calls.procs.remove(&tgid);
+        let fresh = calls.procs.entry(tgid).or_default();
+        fresh.ppid = ppid;
+        fresh.exe = Some(exe.clone());
         // Another program (an exec the library made, perhaps of a setuid
         // one), or another thread with this number: its credentials anew.
         if let Some(p) = proxy {
@@ -426,7 +482,44 @@ impl Known {
             self.tasks.clear();
         }
         self.tasks.insert(tid, (tgid, exe, hooked));
+        if let Some(exits) = &mut self.exits {
+            exits.watch(tid, tgid);
+        }
         (tgid, hooked)
+    }
+
+    /// Process `tgid` runs another program from now on (an exec that may
+    /// work): each of its threads is read again at its next call.
+    fn execs(&mut self, calls: &mut Calls, tgid: i32) {
+        let threads: Vec<i32> = self
+            .tasks
+            .iter()
+            .filter(|(_, (g, ..))| *g == tgid)
+            .map(|(t, _)| *t)
+            .collect();
+        for tid in threads {
+            self.tasks.remove(&tid);
+        }
+        calls.procs.remove(&tgid);
+    }
+
+    /// The threads that ended since the last look, forgotten with what is
+    /// kept of their processes (and their credentials in `proxy`).
+    fn forget_ended(&mut self, calls: &mut Calls, proxy: Option<&Proxy>) {
+        let Some(exits) = &mut self.exits else {
+            return;
+        };
+        for tid in exits.ended() {
+            if let Some((tgid, ..)) = self.tasks.remove(&tid) {
+                if tgid == tid {
+                    calls.procs.remove(&tgid);
+                    self.same_world.remove(&tgid);
+                }
+            }
+            if let Some(p) = proxy {
+                p.forget(tid);
+            }
+        }
     }
 }
 
@@ -598,6 +691,9 @@ impl Handler<'_, '_> {
                     Call::Open { path, resolved, .. } => (path.clone(), resolved.clone()),
                     _ => return (Answer::Continue, self.recorded(later)),
                 };
+                // The caller's directory descriptor as read for this call,
+                // when the name is relative to it.
+                let dir = self.calls.dir_copy(tgid, open.dirfd);
                 let sink = &mut *self.sink;
                 let mut refused_again = false;
                 // Monitor: the file reached when it has another name, for
@@ -633,6 +729,7 @@ impl Handler<'_, '_> {
                     tgid,
                     req.id,
                     &open,
+                    dir,
                     &path,
                     Check {
                         check: &mut check,
@@ -790,6 +887,18 @@ fn watched_program(tid: i32) -> bool {
     let n = file.read_at(&mut head, 0).unwrap_or(0);
     let read_at = |off: u64, out: &mut [u8]| file.read_at(out, off).unwrap_or(0);
     elf::classify(&head[..n], read_at) == elf::Kind::Dynamic
+}
+
+/// Whether `event` is a rename that may have been made (after which a kept
+/// directory name may be wrong).
+fn renames(event: &Event) -> bool {
+    matches!(
+        event.call,
+        Call::Mutate {
+            op: rampart_core::event::Op::Rename,
+            ..
+        }
+    ) && !matches!(event.outcome, Outcome::Errno(_))
 }
 
 /// An allowed send with an address: later sends there are not net calls.

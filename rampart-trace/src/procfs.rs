@@ -127,6 +127,33 @@ pub fn tgid(tid: i32) -> io::Result<i32> {
         })
 }
 
+/// The process (`Tgid`) and its parent (`PPid`) of thread `tid`, from
+/// one read of `/proc/TID/status`.
+pub fn ids(tid: i32) -> io::Result<(i32, i32)> {
+    let status = read_small(&format!("/proc/{tid}/status"))?;
+    let text = String::from_utf8_lossy(&status);
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    match (field("Tgid:"), field("PPid:")) {
+        (Some(tgid), Some(ppid)) => Ok((tgid, ppid)),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("/proc/{tid}/status: no Tgid or PPid line"),
+        )),
+    }
+}
+
+/// Whether process `tgid` has one thread (its `/proc/PID/task` directory
+/// counts its threads in its links: one `stat`). False when unknown.
+pub fn single_threaded(tgid: i32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // Two links of its own (`.` and its name), and one per thread.
+    std::fs::metadata(format!("/proc/{tgid}/task")).is_ok_and(|m| m.nlink() == 3)
+}
+
 /// The NUL-separated argument vector of a process, `/proc/PID/cmdline`.
 pub fn cmdline(pid: i32) -> io::Result<Vec<String>> {
     let raw = read_small(&format!("/proc/{pid}/cmdline"))?;

@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 use rampart_core::event::{Call, Event, Op, Outcome};
 
 use crate::calls::{Calls, Process, DNS_CACHE_MAX};
-use crate::dirfds::DirFds;
 use crate::memory;
 use crate::net::{self, Target};
 use crate::proxy::{Maker, Opened};
@@ -920,10 +919,7 @@ impl<'a> Supervisor<'a> {
     /// A rename worked: any cached directory (a cwd, a directory
     /// descriptor's path) may have a new name. Read them again.
     fn renamed(&mut self) {
-        for p in self.calls.procs.values_mut() {
-            p.cwd = None;
-            p.dirfds = DirFds::default();
-        }
+        self.calls.renamed();
     }
 
     fn read_dns_answer(&mut self, tid: i32, buf: u64, src: u64, len: usize) {
