@@ -502,6 +502,61 @@ fn a_relative_name_moved_under_the_check_reaches_nothing_guarded() {
     );
 }
 
+/// Around the interceptors with no watched call: a child made with
+/// `CLONE_UNTRACED` (the tracer never attached) tracing a child of its own
+/// and answering the filter's stops itself (under trace it read the secret
+/// unrecorded), a file size limit of one byte set on rampart (its
+/// collector died at its next trail write), a core-file size raised so
+/// that a crash in a protected directory makes the kernel replace a file
+/// there. Each is refused (`EPERM`, by the filter: unrecorded) or cannot
+/// happen (the tree starts with a hard core-file limit of 0), the plain
+/// read after each is refused and recorded, the run ends normally, and the
+/// protected file is unchanged.
+#[test]
+fn no_untraced_child_no_limit_on_rampart_and_no_core_file_under_enforce() {
+    let fx = Fixture::new();
+    let guarded = fx.sb.work().join("guarded");
+    std::fs::create_dir(&guarded).unwrap();
+    std::fs::write(guarded.join("core"), "original\n").unwrap();
+    let probe = fx.sb.probe("tree_tricks", &[]);
+    for backend in ["preload", "trace"] {
+        let secret = fx.secret.as_ref();
+        let runs: [(&[&std::ffi::OsStr], &str); 3] = [
+            (
+                &["untraced".as_ref(), secret],
+                "untraced refused 1\ndirect refused 13\n",
+            ),
+            (
+                &["limits".as_ref(), secret],
+                "prlimit-parent refused 1\nprlimit-read ok\nsetrlimit-core refused 1\n\
+                 prlimit-core refused 1\nsetrlimit-nofile ok\ndirect refused 13\n",
+            ),
+            (&["core".as_ref(), guarded.as_os_str()], "no core\n"),
+        ];
+        for (args, want) in runs {
+            let o = fx.enforce_program(backend, &probe, args);
+            assert_eq!(stdout(&o), want, "{backend} {args:?}: {}", stderr(&o));
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{backend} {args:?}: {}",
+                stderr(&o)
+            );
+        }
+    }
+    assert!(
+        fx.denied_reads() >= 4,
+        "the plain reads are refused and recorded"
+    );
+    assert_eq!(std::fs::read_to_string(&fx.secret).unwrap(), SECRET);
+    assert_eq!(
+        std::fs::read_to_string(guarded.join("core")).unwrap(),
+        "original\n"
+    );
+    let verify = fx.sb.rampart().args(["audit", "verify"]).output().unwrap();
+    assert!(verify.status.success(), "{}", stdout(&verify));
+}
+
 /// A second thread writes the secret's name over the path an inline
 /// `openat` gave, a moment after the call started (a different moment each
 /// of 2,000 times): after rampart read the path, before the kernel would

@@ -55,6 +55,18 @@ pub fn block_forwarded_signals() -> Result<()> {
         .context("cannot block signals")
 }
 
+/// Under enforcement the tree writes no core file: the kernel writes one
+/// into a crashing process's working directory with no call for anyone to
+/// decide, so a program crashing on purpose in a protected directory would
+/// replace a file there. The hard limit is 0, which the tree cannot raise
+/// (the filter refuses it even to root: `rampart_trace::enforce_refusals`).
+/// Set on rampart itself before it starts anything, so that every process
+/// of the run inherits it.
+pub fn no_core_files() -> Result<()> {
+    use nix::sys::resource::{setrlimit, Resource};
+    setrlimit(Resource::RLIMIT_CORE, 0, 0).context("cannot set the core-file size limit")
+}
+
 /// How the command is confined from its start (enforce mode).
 #[derive(Default)]
 pub struct Confinement<'a> {

@@ -80,6 +80,13 @@ const RET_EBUSY: u32 = libc::SECCOMP_RET_ERRNO | libc::EBUSY as u32;
 /// namespace in which the process may make one.
 const NEW_NAMESPACE_FLAGS: u32 = (libc::CLONE_NEWNS | libc::CLONE_NEWUSER) as u32;
 
+/// What `clone` may not ask for under enforcement: a new namespace (as
+/// above), or `CLONE_UNTRACED`, a child the tracer is not attached to,
+/// which could then trace a child of its own and answer the `SECCOMP_RET_TRACE`
+/// stops of the tree's filter itself (every call of that child unseen).
+/// (`clone3`, whose flags a filter cannot read, is refused whole.)
+const CLONE_REFUSED_FLAGS: u32 = NEW_NAMESPACE_FLAGS | libc::CLONE_UNTRACED as u32;
+
 /// What the filter hands to the supervisor.
 #[derive(Clone, Copy, Debug)]
 pub struct FilterSpec {
@@ -195,14 +202,18 @@ impl Program {
             self.jump(JEQ_K, *n as u32, 0, 1);
             self.stmt(RET_K, RET_EPERM);
         }
-        for n in [nr::UNSHARE, nr::CLONE] {
+        for (n, refused) in [
+            (nr::UNSHARE, NEW_NAMESPACE_FLAGS),
+            (nr::CLONE, CLONE_REFUSED_FLAGS),
+        ] {
             // unshare(flags), clone(flags, ...): the flags are argument 0.
             self.jump(JEQ_K, n as u32, 0, 4);
             self.stmt(LD_W_ABS, off_arg_lo(0));
-            self.jump(JSET_K, NEW_NAMESPACE_FLAGS, 0, 1);
+            self.jump(JSET_K, refused, 0, 1);
             self.stmt(RET_K, RET_EPERM);
             self.stmt(LD_W_ABS, OFF_NR);
         }
+        self.limits_refusals();
         self.jump(JEQ_K, nr::PRCTL as u32, 0, 6);
         self.stmt(LD_W_ABS, off_arg_lo(0));
         self.jump(JEQ_K, libc::PR_SET_DUMPABLE as u32, 0, 3);
@@ -210,6 +221,38 @@ impl Program {
         self.jump(JEQ_K, 0, 0, 1);
         self.stmt(RET_K, RET_SUCCEED);
         // Another prctl: the number again for what follows.
+        self.stmt(LD_W_ABS, OFF_NR);
+    }
+
+    /// The resource limits the tree may not set: another process's (its
+    /// collector's, tracer's or tap's: a file size limit of one byte kills
+    /// a collector at its next write), and its own core-file size, which
+    /// `rampart run` sets to 0 under enforcement (the kernel writes a core
+    /// file into the working directory with no call to decide: one made in
+    /// a protected directory would replace a file there). Reading limits,
+    /// and setting any other of its own, runs. `EPERM`, as for a process
+    /// without the privilege; the syscall number is loaded again after.
+    fn limits_refusals(&mut self) {
+        // prlimit64(pid, resource, new_limit, old_limit): refused when it
+        // sets (new_limit given) and pid is another's or resource the
+        // core-file size. (pid_t and the resource are 32-bit: the kernel
+        // reads no more.)
+        self.jump(JEQ_K, nr::PRLIMIT64 as u32, 0, 10);
+        self.stmt(LD_W_ABS, off_arg_lo(2));
+        self.jump(JEQ_K, 0, 0, 2);
+        self.stmt(LD_W_ABS, off_arg_hi(2));
+        self.jump(JEQ_K, 0, 5, 0); // only reads: runs
+        self.stmt(LD_W_ABS, off_arg_lo(0));
+        self.jump(JEQ_K, 0, 0, 2); // another process's
+        self.stmt(LD_W_ABS, off_arg_lo(1));
+        self.jump(JEQ_K, libc::RLIMIT_CORE, 0, 1);
+        self.stmt(RET_K, RET_EPERM);
+        self.stmt(LD_W_ABS, OFF_NR);
+        // setrlimit(resource, limit): its own, the core-file size refused.
+        self.jump(JEQ_K, nr::SETRLIMIT as u32, 0, 4);
+        self.stmt(LD_W_ABS, off_arg_lo(0));
+        self.jump(JEQ_K, libc::RLIMIT_CORE, 0, 1);
+        self.stmt(RET_K, RET_EPERM);
         self.stmt(LD_W_ABS, OFF_NR);
     }
 

@@ -76,6 +76,8 @@ pub mod nr {
     pub const OPEN_BY_HANDLE_AT: i64 = libc::SYS_open_by_handle_at as i64;
     pub const CLONE: i64 = libc::SYS_clone as i64;
     pub const CLONE3: i64 = libc::SYS_clone3 as i64;
+    pub const PRLIMIT64: i64 = libc::SYS_prlimit64 as i64;
+    pub const SETRLIMIT: i64 = libc::SYS_setrlimit as i64;
     pub const UNSHARE: i64 = libc::SYS_unshare as i64;
     pub const MOUNT: i64 = libc::SYS_mount as i64;
     pub const UMOUNT2: i64 = libc::SYS_umount2 as i64;

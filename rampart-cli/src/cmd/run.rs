@@ -118,6 +118,9 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
 
     // Before any thread exists, so that every thread inherits the mask.
     child::block_forwarded_signals()?;
+    if mode == Mode::Enforce {
+        child::no_core_files()?;
+    }
 
     let mut config = Config {
         origin: origin.clone(),
@@ -392,6 +395,9 @@ fn run_with_serve(args: &Args, lib: Option<&Path>, origin: &Origin, serve: &Stat
     } else {
         Mode::Monitor
     };
+    if mode == Mode::Enforce {
+        child::no_core_files()?;
+    }
     let status = match notified(lib, mode) {
         Some(lib) => {
             let mut env = child_env_for(lib, &serve.socket, &serve.mode, Some(origin));

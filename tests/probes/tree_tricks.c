@@ -1,0 +1,158 @@
+/* Ways around an enforcing tracer or collector that make no watched call
+ * at all, tried as a hostile program under enforcement would.
+ *
+ *   tree_tricks untraced SECRET  a child made with CLONE_UNTRACED (which a
+ *                                tracer is not attached to) traces a child
+ *                                of its own, answering the seccomp stops of
+ *                                the tree's filter itself, and that child
+ *                                reads SECRET: "untraced refused ERRNO" or
+ *                                "untraced leaked"/"untraced read refused";
+ *                                then a plain read of SECRET: "direct
+ *                                leaked" or "direct refused ERRNO"
+ *   tree_tricks limits SECRET    sets a file size limit of one byte on its
+ *                                parent (rampart, whose collector would die
+ *                                at its next write), raises its own core
+ *                                file size, reads its own limits and sets
+ *                                another of its own: one line each,
+ *                                "NAME ok" or "NAME refused ERRNO"; then
+ *                                reads SECRET ("direct ...", as above)
+ *   tree_tricks core DIR         a child that crashes (abort) in DIR, where
+ *                                the kernel would write DIR/core: "core
+ *                                written" or "no core"
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char MARK[] = "s3cret";
+
+/* 1 when `path` opened and its first bytes are the secret's. */
+static int read_secret(const char *path, int *err) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        *err = errno;
+        return 0;
+    }
+    char buf[64] = {0};
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    return n > 0 && strstr(buf, MARK) != NULL;
+}
+
+static int direct(const char *secret) {
+    int err = 0;
+    if (read_secret(secret, &err))
+        printf("direct leaked\n");
+    else
+        printf("direct refused %d\n", err);
+    fflush(stdout);
+    return 0;
+}
+
+/* The untraced child: traces its own child through every stop, seccomp
+ * stops included, and reports what that child's read got. */
+static int tracer(const char *secret) {
+    pid_t c = fork();
+    if (c == 0) {
+        ptrace(PTRACE_TRACEME, 0, 0, 0);
+        raise(SIGSTOP);
+        int err = 0;
+        int leaked = read_secret(secret, &err);
+        printf("untraced %s\n", leaked ? "leaked" : "read refused");
+        fflush(stdout);
+        _exit(0);
+    }
+    int status;
+    if (waitpid(c, &status, 0) < 0 || !WIFSTOPPED(status)) {
+        printf("untraced no child to trace\n");
+        return 1;
+    }
+    ptrace(PTRACE_SETOPTIONS, c, 0, PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL);
+    ptrace(PTRACE_CONT, c, 0, 0);
+    while (waitpid(c, &status, 0) == c && !WIFEXITED(status) && !WIFSIGNALED(status)) {
+        int sig = WIFSTOPPED(status) && WSTOPSIG(status) != SIGTRAP ? WSTOPSIG(status) : 0;
+        ptrace(PTRACE_CONT, c, 0, sig);
+    }
+    return 0;
+}
+
+static int untraced(const char *secret) {
+    pid_t p = (pid_t)syscall(SYS_clone, CLONE_UNTRACED | SIGCHLD, 0, 0, 0, 0);
+    if (p < 0) {
+        printf("untraced refused %d\n", errno);
+    } else if (p == 0) {
+        _exit(tracer(secret));
+    } else {
+        int status;
+        waitpid(p, &status, 0);
+    }
+    fflush(stdout);
+    return direct(secret);
+}
+
+static void say(const char *name, int r) {
+    if (r == 0)
+        printf("%s ok\n", name);
+    else
+        printf("%s refused %d\n", name, errno);
+    fflush(stdout);
+}
+
+static int limits(const char *secret) {
+    struct rlimit one = {1, 1}, old, huge = {RLIM_INFINITY, RLIM_INFINITY};
+    say("prlimit-parent", prlimit(getppid(), RLIMIT_FSIZE, &one, NULL));
+    say("prlimit-read", prlimit(0, RLIMIT_CORE, NULL, &old));
+    say("setrlimit-core", setrlimit(RLIMIT_CORE, &huge));
+    say("prlimit-core", prlimit(0, RLIMIT_CORE, &huge, NULL));
+    struct rlimit files;
+    getrlimit(RLIMIT_NOFILE, &files);
+    say("setrlimit-nofile", setrlimit(RLIMIT_NOFILE, &files));
+    return direct(secret);
+}
+
+static int core(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/core", dir);
+    struct stat before;
+    int had = stat(path, &before) == 0;
+    pid_t c = fork();
+    if (c == 0) {
+        struct rlimit r;
+        getrlimit(RLIMIT_CORE, &r);
+        r.rlim_cur = r.rlim_max;
+        setrlimit(RLIMIT_CORE, &r);
+        if (chdir(dir) != 0)
+            _exit(2);
+        abort();
+    }
+    int status;
+    waitpid(c, &status, 0);
+    struct stat after;
+    int written = stat(path, &after) == 0 &&
+                  (!had || after.st_ino != before.st_ino || after.st_mtime != before.st_mtime ||
+                   after.st_size != before.st_size);
+    printf("%s\n", written ? "core written" : "no core");
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 3 && strcmp(argv[1], "untraced") == 0)
+        return untraced(argv[2]);
+    if (argc >= 3 && strcmp(argv[1], "limits") == 0)
+        return limits(argv[2]);
+    if (argc >= 3 && strcmp(argv[1], "core") == 0)
+        return core(argv[2]);
+    fprintf(stderr, "usage: tree_tricks untraced SECRET | limits SECRET | core DIR\n");
+    return 2;
+}
