@@ -199,6 +199,8 @@ fn standard_denies_destructive_commands_only() {
             (exec("rm -rf /usr"), Deny),
             (exec("mkfs.ext4 /dev/sda1"), Deny),
             (exec("/usr/sbin/mkfs.ext4 /dev/nvme0n1p2"), Deny),
+            (exec("mke2fs -q /dev/sdb1"), Deny),
+            (exec("/usr/sbin/mke2fs -t ext4 /dev/sdb1"), Deny),
             (exec("wipefs -a /dev/sdb"), Deny),
             (exec("dd if=/dev/zero of=/dev/sda bs=1M"), Deny),
             (
@@ -247,6 +249,7 @@ fn standard_denies_writes_to_the_system_startup_files_and_ssh() {
             (write("/home/u/.bashrc"), Deny),
             (write("/home/u/.profile"), Deny),
             (write("/home/u/.zshrc"), Deny),
+            (write("/home/u/.bash_aliases"), Deny),
             (write("../.bash_profile"), Deny),
             (write("/home/u/.config/systemd/user/evil.service"), Deny),
             (write("/home/u/.ssh/authorized_keys"), Deny),
