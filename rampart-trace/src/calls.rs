@@ -233,15 +233,29 @@ impl<'a> Calls<'a> {
     }
 
     pub fn new_event(&mut self, tid: i32, tgid: i32, call: Call, truncated: bool) -> Event {
-        let track_cwd = self.keeps_cwd(tgid);
-        let cwd_now = (!track_cwd).then(|| self.cwd_read(tid));
+        // Where working directories are not kept: the one read for this
+        // call's relative name, which is kept from now on; a call that
+        // named none records the one last read for its process (the cwd of
+        // a record whose names are absolute says where it ran, nothing
+        // more, and the read cost a fifth of a call past the hooks).
+        let read_now = if self.keeps_cwd(tgid) {
+            None
+        } else {
+            self.cwd_now
+                .as_ref()
+                .filter(|(t, _)| *t == tid)
+                .map(|(_, cwd)| cwd.clone())
+        };
         let p = self.procs.entry(tgid).or_default();
         let exe = p
             .exe
             .get_or_insert_with(|| procfs::exe(tid).unwrap_or_default())
             .clone();
-        let cwd = match cwd_now {
-            Some(cwd) => cwd,
+        let cwd = match read_now {
+            Some(cwd) => {
+                p.cwd = Some(cwd.clone());
+                cwd
+            }
             None => p
                 .cwd
                 .get_or_insert_with(|| procfs::cwd(tid).unwrap_or_default())
