@@ -557,6 +557,76 @@ fn no_untraced_child_no_limit_on_rampart_and_no_core_file_under_enforce() {
     assert!(verify.status.success(), "{}", stdout(&verify));
 }
 
+/// `bind` of a Unix socket to a path makes a socket file there: decided as
+/// a write of that path (op `mknod`), through libc and by an inline system
+/// call, on both backends. In the guarded directory both fail with
+/// `EACCES`, nothing is made and the trail holds both refusals; elsewhere
+/// both work; in monitor mode the bind is recorded with its outcome.
+#[test]
+fn binding_a_socket_to_a_refused_path_makes_nothing_there() {
+    let fx = Fixture::new();
+    let guarded = fx.sb.work().join("guarded");
+    std::fs::create_dir(&guarded).unwrap();
+    let probe = fx.sb.probe("tree_tricks", &[]);
+    for backend in ["preload", "trace"] {
+        let refused = guarded.join(format!("{backend}.sock"));
+        let o = fx.enforce_program(backend, &probe, &["bind".as_ref(), refused.as_os_str()]);
+        assert_eq!(
+            stdout(&o),
+            "libc refused 13\nraw refused 13\n",
+            "{backend}: {}",
+            stderr(&o)
+        );
+        let allowed = fx.sb.work().join(format!("{backend}.sock"));
+        let o = fx.enforce_program(backend, &probe, &["bind".as_ref(), allowed.as_os_str()]);
+        assert_eq!(stdout(&o), "libc ok\nraw ok\n", "{backend}: {}", stderr(&o));
+        assert!(allowed.exists(), "{backend}: the allowed socket was made");
+        let denied = fx
+            .sb
+            .records()
+            .iter()
+            .filter(|r| {
+                r["decision"]["action"] == "deny"
+                    && r["request"]["op"] == "mknod"
+                    && r["request"]["path"]
+                        .as_str()
+                        .is_some_and(|p| p.starts_with(refused.to_str().unwrap()))
+            })
+            .count();
+        assert_eq!(denied, 2, "{backend}: both refusals recorded");
+    }
+    assert_eq!(
+        std::fs::read_dir(&guarded).unwrap().count(),
+        0,
+        "nothing made there"
+    );
+    // Monitor mode records the bind made, with its outcome.
+    let path = fx.sb.work().join("monitored.sock");
+    let o = fx
+        .sb
+        .rampart()
+        .args(["run", "--quiet", "--mode", "monitor", "--"])
+        .arg(&probe)
+        .args(["bind".as_ref(), path.as_os_str()])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o), "libc ok\nraw ok\n", "{}", stderr(&o));
+    let records = fx.sb.records();
+    for (name, source) in [
+        ("monitored.sock", "preload"),
+        ("monitored.sock.raw", "unhooked"),
+    ] {
+        let want = fx.sb.work().join(name);
+        let r = records
+            .iter()
+            .find(|r| r["request"]["path"] == want.to_str().unwrap())
+            .unwrap_or_else(|| panic!("no record of the bind to {name}"));
+        assert_eq!(r["tool"], "write", "{r}");
+        assert_eq!(r["request"]["op"], "mknod", "{r}");
+        assert_eq!(r["request"]["source"], source, "{r}");
+    }
+}
+
 /// A second thread writes the secret's name over the path an inline
 /// `openat` gave, a moment after the call started (a different moment each
 /// of 2,000 times): after rampart read the path, before the kernel would

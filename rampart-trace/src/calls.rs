@@ -179,6 +179,7 @@ impl<'a> Calls<'a> {
             n if n == nr::CONNECT => {
                 self.address_call(tid, tgid, args[0] as i32, args[1], args[2] as usize, false)
             }
+            n if n == nr::BIND => self.bind_call(tid, tgid, args[1], args[2] as usize),
             n if n == nr::SENDTO => self.send_call(tid, tgid, args[0] as i32, args[4], args[5]),
             n if n == nr::SENDMSG => self.sendmsg_call(tid, tgid, args[0] as i32, args[1]),
             n => mutation::layout(n).and_then(|l| self.mutation_call(tid, tgid, l, args)),
@@ -614,6 +615,42 @@ impl<'a> Calls<'a> {
     /// A call of `fd` that reaches the address at `addr`: a connect, or a
     /// send (`send`: an IPv4 socket sends to an `AF_UNSPEC` address as to
     /// `AF_INET`, where a connect takes it as "dissolve").
+    /// `bind(fd, addr, len)`: a Unix socket bound to a path makes a
+    /// socket file there, a write of that path (op `mknod`, as `mknod`
+    /// making one would be); any other address is not a watched call. The
+    /// kernel makes it (from the address it reads again: see the README's
+    /// limits).
+    pub fn bind_call(&mut self, tid: i32, tgid: i32, addr: u64, len: usize) -> Option<Event> {
+        let (raw, got) = memory::read_struct::<libc::sockaddr_storage>(tid, addr, len)
+            .map_err(|e| self.unreadable::<()>(e))
+            .ok()?;
+        // SAFETY: sockaddr_storage is plain data; `got` bytes of it were filled.
+        let bytes = unsafe {
+            std::slice::from_raw_parts((&raw as *const libc::sockaddr_storage).cast::<u8>(), got)
+        };
+        let Target::Unix { path } = net::parse_sockaddr(bytes) else {
+            return None;
+        };
+        if path.is_empty() || path.starts_with('@') {
+            return None; // autobind, or an abstract name: no file
+        }
+        let path = if path.starts_with('/') {
+            path::clean(&path).into_owned()
+        } else {
+            let base = self.base_dir(tid, tgid, AT_FDCWD);
+            path::join(&base, &path).into_owned()
+        };
+        let call = Call::Mutate {
+            op: rampart_core::event::Op::Mknod,
+            path,
+            new_path: None,
+            target: None,
+            resolved: None,
+            new_resolved: None,
+        };
+        Some(self.new_event(tid, tgid, call, false))
+    }
+
     pub fn address_call(
         &mut self,
         tid: i32,

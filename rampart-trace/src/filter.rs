@@ -111,6 +111,7 @@ pub fn traced_syscalls(spec: &FilterSpec) -> Vec<i64> {
         nr::OPENAT,
         nr::OPENAT2,
         nr::CONNECT,
+        nr::BIND,
         nr::SENDMSG,
         nr::SENDMMSG,
     ];

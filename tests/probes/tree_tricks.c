@@ -19,6 +19,10 @@
  *   tree_tricks core DIR         a child that crashes (abort) in DIR, where
  *                                the kernel would write DIR/core: "core
  *                                written" or "no core"
+ *   tree_tricks bind PATH        binds a Unix socket to PATH with libc's
+ *                                bind, then another to PATH.raw with an
+ *                                inline system call: "libc ok" or "libc
+ *                                refused ERRNO", then "raw ..." alike
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,10 +34,14 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "raw.h"
 
 static const char MARK[] = "s3cret";
 
@@ -146,6 +154,20 @@ static int core(const char *dir) {
     return 0;
 }
 
+static int bind_both(const char *path) {
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    say("libc", bind(s, (struct sockaddr *)&a, sizeof a));
+    snprintf(a.sun_path, sizeof a.sun_path, "%s.raw", path);
+    int t = socket(AF_UNIX, SOCK_STREAM, 0);
+    long r = raw(SYS_bind, t, (long)&a, sizeof a, 0);
+    if (r < 0)
+        errno = (int)-r;
+    say("raw", r < 0 ? -1 : 0);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "untraced") == 0)
         return untraced(argv[2]);
@@ -153,6 +175,8 @@ int main(int argc, char **argv) {
         return limits(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "core") == 0)
         return core(argv[2]);
-    fprintf(stderr, "usage: tree_tricks untraced SECRET | limits SECRET | core DIR\n");
+    if (argc >= 3 && strcmp(argv[1], "bind") == 0)
+        return bind_both(argv[2]);
+    fprintf(stderr, "usage: tree_tricks untraced SECRET | limits SECRET | core DIR | bind PATH\n");
     return 2;
 }

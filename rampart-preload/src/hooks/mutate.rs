@@ -6,7 +6,7 @@
 //! `fchownat`, `fchown`
 //! (`chown`); `truncate`, `truncate64` (`truncate`); `utime`, `utimes`,
 //! `lutimes`, `futimesat`, `utimensat`, `futimens`, `futimes` (`utime`);
-//! `mknod`, `mknodat` (`mknod`); `setxattr`, `lsetxattr`, `fsetxattr`,
+//! `mknod`, `mknodat`, and `bind` of a Unix socket to a path (`mknod`); `setxattr`, `lsetxattr`, `fsetxattr`,
 //! `removexattr`, `lremovexattr`, `fremovexattr` (`xattr`). glibc calls none of these
 //! through another (its internal calls bypass the PLT), so each call of the
 //! program is reported once.
@@ -58,6 +58,10 @@ pub enum Plan {
         flags: c_int,
     },
     Symlink,
+    /// `bind` of the Unix socket `sock` to the path: a socket file.
+    Bind {
+        sock: c_int,
+    },
     Mkdir {
         mode: mode_t,
     },
@@ -122,7 +126,7 @@ impl Plan {
             Plan::Link { .. } => Op::Link,
             Plan::Symlink => Op::Symlink,
             Plan::Mkdir { .. } => Op::Mkdir,
-            Plan::Mknod { .. } => Op::Mknod,
+            Plan::Mknod { .. } | Plan::Bind { .. } => Op::Mknod,
             Plan::Xattr { .. } => Op::Xattr,
             Plan::Chmod { .. } => Op::Chmod,
             Plan::Chown { .. } => Op::Chown,
@@ -171,6 +175,7 @@ impl Plan {
             Plan::Link { flags } => sys_call(libc::SYS_linkat, [d, n, nd, nn, flags as usize, 0]),
             Plan::Symlink => sys_call(libc::SYS_symlinkat, [p(target), d, n, 0, 0, 0]),
             Plan::Mkdir { mode } => sys_call(libc::SYS_mkdirat, [d, n, mode as usize, 0, 0, 0]),
+            Plan::Bind { sock } => bind_at(sock, dir, name),
             Plan::Mknod { mode, dev } => {
                 sys_call(libc::SYS_mknodat, [d, n, mode as usize, dev as usize, 0, 0])
             }
@@ -523,6 +528,53 @@ fn times_of_timevals(
 }
 
 const CWD: usize = libc::AT_FDCWD as usize;
+
+/// `bind(sock)` to `name` in directory `dir` (which `bind` has no `*at`
+/// form for: the name is given through `/proc/self/fd/DIR/`, which
+/// reaches the pinned directory itself). 0 or -1 with errno
+/// (`ENAMETOOLONG` when that name does not fit a Unix address).
+fn bind_at(sock: c_int, dir: c_int, name: *const c_char) -> c_int {
+    // SAFETY: all-zero is a valid sockaddr_un.
+    let mut addr: libc::sockaddr_un = unsafe { core::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let mut at = 0;
+    let mut put = |bytes: &[u8]| -> bool {
+        for &b in bytes {
+            // (A name that fills the whole field needs no NUL.)
+            if at >= addr.sun_path.len() {
+                return false;
+            }
+            addr.sun_path[at] = b as c_char;
+            at += 1;
+        }
+        true
+    };
+    let mut fits = true;
+    if dir != libc::AT_FDCWD {
+        let mut proc = [0u8; 32];
+        crate::path::proc_fd_name(dir, &mut proc);
+        let end = proc.iter().position(|&b| b == 0).unwrap_or(proc.len());
+        fits = put(&proc[..end]) && put(b"/");
+    }
+    // SAFETY: a NUL-terminated name of ours.
+    fits = fits && put(unsafe { sys::cstr_bytes(name) });
+    if !fits {
+        sys::set_errno(libc::ENAMETOOLONG);
+        return -1;
+    }
+    let len = core::mem::size_of::<libc::sa_family_t>() + (at + 1).min(addr.sun_path.len());
+    sys_call(
+        libc::SYS_bind,
+        [
+            sock as usize,
+            core::ptr::addr_of!(addr) as usize,
+            len,
+            0,
+            0,
+            0,
+        ],
+    )
+}
 
 fn p(s: *const c_char) -> usize {
     s as usize
@@ -924,6 +976,64 @@ pub unsafe extern "C" fn mknodat(
             ),
         },
     )
+}
+
+// ---- bind ----------------------------------------------------------------------------
+
+/// `bind` of a Unix socket to a path: a socket file made where it lands,
+/// decided as a write there (op `mknod`, as `mknod` making one). The
+/// address is copied first and the copy bound, so that another thread
+/// writing over the caller's meanwhile changes nothing; under enforcement
+/// the socket is bound in the pinned directory decided on. Any other
+/// address (inet, an abstract or empty Unix name) is bound as it is.
+#[no_mangle]
+pub unsafe extern "C" fn bind(
+    fd: c_int,
+    addr: *const libc::sockaddr,
+    len: libc::socklen_t,
+) -> c_int {
+    // A path fills at most the 108 bytes of `sun_path`: one more for a NUL.
+    let mut copy = [0 as c_char; 109];
+    if !unix_path(addr, len, &mut copy) {
+        return sys_call(
+            libc::SYS_bind,
+            [fd as usize, addr as usize, len as usize, 0, 0, 0],
+        );
+    }
+    let name = copy.as_ptr();
+    mutated(
+        Mutation::one(Plan::Bind { sock: fd }, Base::Cwd, name),
+        || bind_at(fd, libc::AT_FDCWD, name),
+    )
+}
+
+/// Whether `addr` (`len` bytes) names a Unix socket by a path, copied into
+/// `out` with a NUL after it. An abstract name, an empty one (autobind), a
+/// longer address than a `sockaddr_un` (the kernel refuses it) or a NULL
+/// one: false.
+unsafe fn unix_path(
+    addr: *const libc::sockaddr,
+    len: libc::socklen_t,
+    out: &mut [c_char; 109],
+) -> bool {
+    let family = core::mem::size_of::<libc::sa_family_t>();
+    let len = len as usize;
+    if addr.is_null() || len <= family || len > core::mem::size_of::<libc::sockaddr_un>() {
+        return false;
+    }
+    if (*addr).sa_family as c_int != libc::AF_UNIX {
+        return false;
+    }
+    let path = core::slice::from_raw_parts(addr.cast::<u8>().add(family), len - family);
+    let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+    if end == 0 {
+        return false;
+    }
+    for (d, &b) in out.iter_mut().zip(&path[..end]) {
+        *d = b as c_char;
+    }
+    out[end] = 0;
+    true
 }
 
 // ---- chmod, chown --------------------------------------------------------------------
