@@ -521,7 +521,7 @@ fn no_untraced_child_no_limit_on_rampart_and_no_core_file_under_enforce() {
     let probe = fx.sb.probe("tree_tricks", &[]);
     for backend in ["preload", "trace"] {
         let secret = fx.secret.as_ref();
-        let runs: [(&[&std::ffi::OsStr], &str); 3] = [
+        let runs: [(&[&std::ffi::OsStr], &str); 4] = [
             (
                 &["untraced".as_ref(), secret],
                 "untraced refused 1\ndirect refused 13\n",
@@ -532,6 +532,10 @@ fn no_untraced_child_no_limit_on_rampart_and_no_core_file_under_enforce() {
                  prlimit-core refused 1\nsetrlimit-nofile ok\ndirect refused 13\n",
             ),
             (&["core".as_ref(), guarded.as_os_str()], "no core\n"),
+            (
+                &["rawsock".as_ref()],
+                "raw4 refused 1\nraw6 refused 1\npacket refused 1\n",
+            ),
         ];
         for (args, want) in runs {
             let o = fx.enforce_program(backend, &probe, args);
@@ -625,6 +629,149 @@ fn binding_a_socket_to_a_refused_path_makes_nothing_there() {
         assert_eq!(r["request"]["op"], "mknod", "{r}");
         assert_eq!(r["request"]["source"], source, "{r}");
     }
+}
+
+/// A file a rule refuses to read by its name (`**/.env`), or by a name of
+/// the directory it is in (`**/.aws/credentials`), cannot be renamed to a
+/// name no rule refuses and then read: the rename's source is decided as a
+/// read too, and a rename of a directory a refusing pattern names is
+/// decided on what that pattern names beneath it. Both renames fail on
+/// both backends, the trail holds the refusals, the files stay where they
+/// were; other renames work.
+#[test]
+fn a_secret_renamed_is_not_read_by_its_new_name_on_both_backends() {
+    let sb = Sandbox::new();
+    let proj = sb.work().join("proj");
+    std::fs::create_dir(&proj).unwrap();
+    std::fs::write(proj.join(".env"), SECRET).unwrap();
+    std::fs::write(proj.join("plain"), "plain\n").unwrap();
+    let aws = sb.home().join(".aws");
+    std::fs::create_dir(&aws).unwrap();
+    std::fs::write(aws.join("credentials"), SECRET).unwrap();
+    let policy = sb.path("names.yaml");
+    std::fs::write(
+        &policy,
+        r#"version: "1"
+default_action: allow
+policies:
+  - name: secrets-by-name
+    match:
+      tool: read
+    rules:
+      - action: deny
+        when:
+          path_matches: ["**/.env", "**/.aws/credentials"]
+"#,
+    )
+    .unwrap();
+    let script = format!(
+        "mv {p}/.env {p}/envx; echo file=$?; cat {p}/envx; \
+         mv {h}/.aws {h}/aws2; echo dir=$?; cat {h}/aws2/credentials; \
+         mv {p}/plain {p}/plain2 && mv {p}/plain2 {p}/plain && echo other=0",
+        p = proj.display(),
+        h = sb.home().display(),
+    );
+    for backend in ["preload", "trace"] {
+        let o = enforce_script(&sb, backend, &policy, &script);
+        let out = stdout(&o);
+        assert!(!out.contains(SECRET.trim()), "{backend}: {out}");
+        for line in ["file=1", "dir=1", "other=0"] {
+            assert!(
+                out.contains(line),
+                "{backend}: {line} in {out}{}",
+                stderr(&o)
+            );
+        }
+        assert_eq!(std::fs::read_to_string(proj.join(".env")).unwrap(), SECRET);
+        assert_eq!(
+            std::fs::read_to_string(aws.join("credentials")).unwrap(),
+            SECRET
+        );
+    }
+    let refused = sb
+        .records()
+        .iter()
+        .filter(|r| r["request"]["op"] == "rename" && r["decision"]["action"] == "deny")
+        .count();
+    assert!(
+        refused >= 4,
+        "both renames refused on both backends: {refused}"
+    );
+}
+
+/// Under preload, a connect is decided and made on one copy of its
+/// address: a thread flipping the port between an allowed one and a
+/// refused one (which listens) over 2,000 blocking connects reaches the
+/// refused port none of the times (before: 261), and the refusals are in
+/// the trail. (Under trace the kernel reads the address again after the
+/// decision: README, "Not closed yet".)
+#[test]
+fn a_connect_address_rewritten_after_the_check_reaches_nothing_under_preload() {
+    let sb = Sandbox::new();
+    let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let denied_port = refused.local_addr().unwrap().port();
+    let closed_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let policy = sb.path("ports.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"version: "1"
+default_action: allow
+policies:
+  - name: not-that-port
+    match:
+      tool: net
+    rules:
+      - action: deny
+        when:
+          url_matches: ["tcp://127.0.0.1:{denied_port}"]
+"#
+        ),
+    )
+    .unwrap();
+    let probe = sb.probe("tree_tricks", &[]);
+    let o = sb
+        .rampart()
+        .args([
+            "run",
+            "--quiet",
+            "--mode",
+            "enforce",
+            "--backend",
+            "preload",
+        ])
+        .arg("--policy")
+        .arg(&policy)
+        .arg("--")
+        .arg(&probe)
+        .args([
+            "connrace",
+            &closed_port.to_string(),
+            &denied_port.to_string(),
+            "2000",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&o),
+        "connrace reached=0 tries=2000\n",
+        "{}",
+        stderr(&o)
+    );
+    refused.set_nonblocking(true).unwrap();
+    assert!(
+        refused.accept().is_err(),
+        "nothing reached the refused port"
+    );
+    let denials = sb
+        .records()
+        .iter()
+        .filter(|r| r["tool"] == "net" && r["decision"]["action"] == "deny")
+        .count();
+    assert!(denials > 0, "the refusals are in the trail");
 }
 
 /// A second thread writes the secret's name over the path an inline

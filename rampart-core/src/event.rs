@@ -179,8 +179,9 @@ impl Event {
     /// with the tool it is decided as. An open: its `path` and, where it
     /// differs, the file it `resolved` to, both as [`Event::tool`]. A
     /// mutation: its `path` as a write, a rename's or link's `new_path` as
-    /// a write, and a link's `path` as a read too (a hard link to a secret
-    /// is a second name to read it by). A deny of any denies the call.
+    /// a write, and a link's or rename's `path` as a read too (a hard link
+    /// to a secret is a second name to read it by, a rename another). A
+    /// deny of any denies the call.
     /// `None` for the other calls, decided once as [`Event::tool`] with
     /// [`Event::path`].
     pub fn path_checks(&self) -> Option<impl Iterator<Item = (&'static str, &str)>> {
@@ -630,7 +631,7 @@ mod tests {
         }
         assert_eq!(
             checks(&mutation(Op::Rename, "/a", Some("/b"))),
-            Some(vec![("write", "/a"), ("write", "/b")])
+            Some(vec![("write", "/a"), ("write", "/b"), ("read", "/a")])
         );
         assert_eq!(
             checks(&mutation(Op::Link, "/secret", Some("/tmp/hl"))),

@@ -97,9 +97,12 @@ pub fn passes(screen: &[u8], path: &[u8]) -> bool {
 /// Whether moving the directory `path` (a rename of it) moves nothing the
 /// policy that built `screen` names by where it is: no literal of the
 /// screen starts with `path` and a `/` (`/home/u/.ssh/` for a policy that
-/// guards `~/.ssh/**`, beneath `/home/u`). Such a rename is decided by the
-/// collector, which asks whether those rules refuse what lies there. Same
-/// guarantees as [`passes`]: never panics, allocates nothing.
+/// guards `~/.ssh/**`, beneath `/home/u`), and none spells the directory's
+/// own name as a directory (`.aws/credentials` for `**/.aws/credentials`:
+/// `mv ~/.aws ~/a2` moves the file out of that pattern's reach). Such a
+/// rename is decided by the collector, which asks whether those rules
+/// refuse what lies there (`Engine::anchored_beneath`). Same guarantees as
+/// [`passes`]: never panics, allocates nothing.
 pub fn moves_nothing(screen: &[u8], path: &[u8]) -> bool {
     let Some(used) = screen.get(BITMAP_LEN..BITMAP_LEN + 4) else {
         return false;
@@ -112,6 +115,7 @@ pub fn moves_nothing(screen: &[u8], path: &[u8]) -> bool {
         Some(d) => d,
         None => path,
     };
+    let name = dir.rsplit(|&b| b == b'/').next().unwrap_or(dir);
     let mut at = 0;
     while let Some(len) = area.get(at..at + 2) {
         let len = usize::from(u16::from_le_bytes([len[0], len[1]]));
@@ -121,9 +125,21 @@ pub fn moves_nothing(screen: &[u8], path: &[u8]) -> bool {
         if lit.len() > dir.len() && lit.starts_with(dir) && lit[dir.len()] == b'/' {
             return false;
         }
+        if spells_directory(lit, name) {
+            return false;
+        }
         at += 2 + len;
     }
     true
+}
+
+/// Whether `lit` holds `name` as a whole directory name (`name/`, at its
+/// start or after a `/`).
+fn spells_directory(lit: &[u8], name: &[u8]) -> bool {
+    !name.is_empty()
+        && lit.windows(name.len() + 1).enumerate().any(|(i, w)| {
+            w.starts_with(name) && w[name.len()] == b'/' && (i == 0 || lit[i - 1] == b'/')
+        })
 }
 
 /// Whether some literal of `area` starts `text`.
@@ -148,6 +164,17 @@ mod tests {
 
     fn screen(lits: &[&str]) -> Vec<u8> {
         build(&lits.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn a_rename_of_a_directory_a_literal_spells_is_stopped() {
+        let s = screen(&[".aws/credentials", "/.kube/config"]);
+        for spelled in ["/home/u/.aws", "/w/.kube/", "/.aws"] {
+            assert!(!moves_nothing(&s, spelled.as_bytes()), "{spelled}");
+        }
+        for aside in ["/home/u/aws", "/home/u/x.aws", "/w/.kube2", "/w/config"] {
+            assert!(moves_nothing(&s, aside.as_bytes()), "{aside}");
+        }
     }
 
     #[test]

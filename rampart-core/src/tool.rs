@@ -108,11 +108,13 @@ impl Op {
     }
 
     /// The `TOOL_*` bits the call is decided under: `write` for each path it
-    /// changes, and `read` too for the source of a link (a hard link gives
-    /// the file a second name, readable wherever the link is).
+    /// changes, and `read` too for the source of a link or a rename (a hard
+    /// link gives the file a second name, readable wherever the link is; a
+    /// rename gives it another, which a rule that refused reading it by its
+    /// old one may not name: `mv .env e && cat e`).
     pub const fn tools(self) -> u64 {
         match self {
-            Op::Link => TOOL_WRITE | TOOL_READ,
+            Op::Link | Op::Rename => TOOL_WRITE | TOOL_READ,
             _ => TOOL_WRITE,
         }
     }

@@ -19,6 +19,11 @@ const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
 const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
 const JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
 const JSET_K: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
+const AND_K: u16 = (libc::BPF_ALU | libc::BPF_AND | libc::BPF_K) as u16;
+
+/// `SOCK_PACKET`: Linux 2.0's packet socket of `AF_INET`, still made for
+/// root (libc deprecates the name).
+const SOCK_PACKET: u32 = 10;
 const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 
 /// Offsets in `struct seccomp_data`.
@@ -215,6 +220,7 @@ impl Program {
             self.stmt(LD_W_ABS, OFF_NR);
         }
         self.limits_refusals();
+        self.raw_socket_refusals();
         self.jump(JEQ_K, nr::PRCTL as u32, 0, 6);
         self.stmt(LD_W_ABS, off_arg_lo(0));
         self.jump(JEQ_K, libc::PR_SET_DUMPABLE as u32, 0, 3);
@@ -253,6 +259,26 @@ impl Program {
         self.jump(JEQ_K, nr::SETRLIMIT as u32, 0, 4);
         self.stmt(LD_W_ABS, off_arg_lo(0));
         self.jump(JEQ_K, libc::RLIMIT_CORE, 0, 1);
+        self.stmt(RET_K, RET_EPERM);
+        self.stmt(LD_W_ABS, OFF_NR);
+    }
+
+    /// Raw and packet sockets (root, or `CAP_NET_RAW`): what they send
+    /// carries its destination in headers the program writes, which no
+    /// interceptor decides (a raw UDP datagram to a refused port, an IP
+    /// packet whose header names a refused host). `socket` of `AF_PACKET`,
+    /// or of `AF_INET`/`AF_INET6` with type `SOCK_RAW` or `SOCK_PACKET`,
+    /// fails with `EPERM`; the syscall number is loaded again after.
+    fn raw_socket_refusals(&mut self) {
+        self.jump(JEQ_K, nr::SOCKET as u32, 0, 10);
+        self.stmt(LD_W_ABS, off_arg_lo(0));
+        self.jump(JEQ_K, libc::AF_PACKET as u32, 6, 0);
+        self.jump(JEQ_K, libc::AF_INET as u32, 1, 0);
+        self.jump(JEQ_K, libc::AF_INET6 as u32, 0, 5);
+        self.stmt(LD_W_ABS, off_arg_lo(1));
+        self.stmt(AND_K, 0xf); // the type without SOCK_CLOEXEC, SOCK_NONBLOCK
+        self.jump(JEQ_K, libc::SOCK_RAW as u32, 1, 0);
+        self.jump(JEQ_K, SOCK_PACKET, 0, 1);
         self.stmt(RET_K, RET_EPERM);
         self.stmt(LD_W_ABS, OFF_NR);
     }

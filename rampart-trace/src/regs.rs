@@ -64,6 +64,7 @@ pub mod nr {
     pub const OPENAT2: i64 = libc::SYS_openat2 as i64;
     pub const CONNECT: i64 = libc::SYS_connect as i64;
     pub const BIND: i64 = libc::SYS_bind as i64;
+    pub const SOCKET: i64 = libc::SYS_socket as i64;
     pub const CHDIR: i64 = libc::SYS_chdir as i64;
     pub const FCHDIR: i64 = libc::SYS_fchdir as i64;
     pub const RECVFROM: i64 = libc::SYS_recvfrom as i64;

@@ -19,6 +19,15 @@
  *   tree_tricks core DIR         a child that crashes (abort) in DIR, where
  *                                the kernel would write DIR/core: "core
  *                                written" or "no core"
+ *   tree_tricks rawsock          makes an IPv4 and an IPv6 raw socket and a
+ *                                packet socket: "NAME ok" or "NAME refused
+ *                                ERRNO" each
+ *   tree_tricks connrace OK DENIED N
+ *                                N blocking connects to 127.0.0.1 while a
+ *                                thread flips the port in the address
+ *                                between OK and DENIED: "connrace
+ *                                reached=K tries=N", K the connects that
+ *                                reached DENIED
  *   tree_tricks bind PATH        binds a Unix socket to PATH with libc's
  *                                bind, then another to PATH.raw with an
  *                                inline system call: "libc ok" or "libc
@@ -36,6 +45,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -154,6 +165,59 @@ static int core(const char *dir) {
     return 0;
 }
 
+static int rawsock(void) {
+    int a = socket(AF_INET, SOCK_RAW, IPPROTO_UDP);
+    say("raw4", a < 0 ? -1 : 0);
+    int b = socket(AF_INET6, SOCK_RAW, IPPROTO_RAW);
+    say("raw6", b < 0 ? -1 : 0);
+    int c = socket(AF_PACKET, SOCK_DGRAM, 0);
+    say("packet", c < 0 ? -1 : 0);
+    return 0;
+}
+
+static struct sockaddr_in race_addr;
+static volatile int race_stop;
+static unsigned short race_ok, race_denied;
+
+static void *flip_port(void *arg) {
+    (void)arg;
+    while (!race_stop) {
+        *(volatile unsigned short *)&race_addr.sin_port = htons(race_ok);
+        for (volatile int i = 0; i < 200; i++)
+            ;
+        *(volatile unsigned short *)&race_addr.sin_port = htons(race_denied);
+        for (volatile int i = 0; i < 200; i++)
+            ;
+    }
+    return NULL;
+}
+
+static int connrace(int ok, int denied, int n) {
+    race_ok = (unsigned short)ok;
+    race_denied = (unsigned short)denied;
+    race_addr.sin_family = AF_INET;
+    race_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    race_addr.sin_port = htons(race_ok);
+    pthread_t t;
+    pthread_create(&t, NULL, flip_port, NULL);
+    int reached = 0;
+    for (int i = 0; i < n; i++) {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        if (connect(s, (struct sockaddr *)&race_addr, sizeof race_addr) == 0) {
+            struct sockaddr_in peer;
+            socklen_t l = sizeof peer;
+            if (getpeername(s, (struct sockaddr *)&peer, &l) == 0 &&
+                ntohs(peer.sin_port) == race_denied)
+                reached++;
+        }
+        close(s);
+    }
+    race_stop = 1;
+    pthread_join(t, NULL);
+    printf("connrace reached=%d tries=%d\n", reached, n);
+    return 0;
+}
+
 static int bind_both(const char *path) {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
@@ -177,6 +241,11 @@ int main(int argc, char **argv) {
         return core(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "bind") == 0)
         return bind_both(argv[2]);
-    fprintf(stderr, "usage: tree_tricks untraced SECRET | limits SECRET | core DIR | bind PATH\n");
+    if (argc >= 2 && strcmp(argv[1], "rawsock") == 0)
+        return rawsock();
+    if (argc >= 5 && strcmp(argv[1], "connrace") == 0)
+        return connrace(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+    fprintf(stderr, "usage: tree_tricks untraced SECRET | limits SECRET | core DIR | bind PATH | rawsock"
+            " | connrace OK DENIED N\n");
     return 2;
 }

@@ -457,10 +457,11 @@ mod tests {
         assert!(!r.can_refuse(&mutation(Op::Symlink, "/w/l", Some("/w/t"))));
         assert!(r.can_refuse(&mutation(Op::Symlink, "/w/l", Some("t"))));
         assert!(!r.can_refuse(&mutation(Op::Link, "/w/x", Some("/w/y"))));
-        // A policy that guards reads only: a link's source is read-screened.
+        // A policy that guards reads only: a link's source is read-screened,
+        // and a rename's (another name to read it by).
         let r = Refusals::of(&engine(NO_SSH), &Guard::default());
         assert!(r.can_refuse(&mutation(Op::Link, "/h/.ssh/id_rsa", Some("/tmp/k"))));
-        assert!(!r.can_refuse(&mutation(Op::Rename, "/h/.ssh/id_rsa", Some("/tmp/k"))));
+        assert!(r.can_refuse(&mutation(Op::Rename, "/h/.ssh/id_rsa", Some("/tmp/k"))));
         assert!(!r.can_refuse(&mutation(Op::Chmod, "/h/.ssh/id_rsa", None)));
     }
 

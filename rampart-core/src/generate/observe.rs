@@ -547,8 +547,8 @@ pub(crate) fn outcome(rec: &Rec<'_>) -> Result<(), SkipReason> {
 /// decided as (the collector decides every one, see
 /// `event::Event::path_checks`): the file an open reached (`resolved`) as
 /// the open's own access, the new name of a rename or link as a write, and
-/// a link's source as a read as well (a hard link is a second name for its
-/// content).
+/// a link's or rename's source as a read as well (a hard link is a second
+/// name for its content, a rename another).
 pub(crate) fn more_paths<'a>(rec: &Rec<'a>) -> Vec<(Access, Cow<'a, str>)> {
     let mut out = Vec::new();
     if let Some(r) = rec.resolved.filter(|r| r.starts_with('/')) {
@@ -564,7 +564,7 @@ pub(crate) fn more_paths<'a>(rec: &Rec<'a>) -> Vec<(Access, Cow<'a, str>)> {
     if let Some(n) = rec.new_path {
         out.push((Access::Write, absolute(n, rec.cwd)));
     }
-    if rec.op == Some("link") {
+    if matches!(rec.op, Some("link" | "rename")) {
         if let Some(p) = rec.path {
             out.push((Access::Read, absolute(p, rec.cwd)));
         }

@@ -535,12 +535,36 @@ impl Engine {
     /// in) moves what that rule protects out of its reach. For each such
     /// pattern, its literal start and that start followed by a name, so
     /// that deciding a read and a write of each tells whether the rule
-    /// refuses what lies there. Patterns that match anywhere (`**/.env`)
-    /// follow their files wherever they move and are not listed.
+    /// refuses what lies there. A pattern that matches anywhere follows its
+    /// files when a directory above them moves, but not when the directory
+    /// moved is one of the names it spells (`**/.aws/credentials` and `mv
+    /// ~/.aws ~/a2`): then what it names beneath `dir` is listed too
+    /// (`~/.aws/credentials`; a wildcard in it spelled `x`). (A file moved
+    /// itself is decided as a read where it was: `Op::tools`.)
     pub fn anchored_beneath(&self, dir: &str) -> Vec<String> {
         let dir = dir.trim_end_matches('/');
         let mut out = Vec::new();
+        let base = dir.rsplit('/').next().unwrap_or(dir);
         for glob in self.refusing_path_globs(None) {
+            if let Some(tail) = glob.as_str().strip_prefix("**/") {
+                let names: Vec<&str> = tail.split('/').collect();
+                let literal = |n: &str| !n.contains(['*', '?', '[', '{']);
+                for (i, name) in names.iter().enumerate().take(names.len().saturating_sub(1)) {
+                    if literal(name) && *name == base {
+                        let rest: Vec<String> = names[i + 1..]
+                            .iter()
+                            .map(|n| {
+                                if literal(n) {
+                                    n.to_string()
+                                } else {
+                                    "x".into()
+                                }
+                            })
+                            .collect();
+                        out.push(format!("{dir}/{}", rest.join("/")));
+                    }
+                }
+            }
             let Some(lit) = glob.start_literal() else {
                 continue;
             };

@@ -155,9 +155,58 @@ pub unsafe fn connect_gated(
     fd: c_int,
     addr: *const sockaddr,
     len: socklen_t,
-    real: impl FnOnce() -> c_int,
+    real: impl FnOnce(*const sockaddr) -> c_int,
 ) -> c_int {
-    gated(fd, addr, len, -1, real, |r| r == 0, || {})
+    let copy = AddrCopy::of(addr, len);
+    gated(
+        fd,
+        copy.ptr(),
+        len,
+        -1,
+        || real(copy.ptr()),
+        |r| r == 0,
+        || {},
+    )
+}
+
+/// The caller's address, copied: it is decided, recorded and handed to the
+/// kernel as this copy, so that another thread writing over the caller's
+/// between the check and the call changes nothing (it reached a refused
+/// port 261 times in 2,000 blocking connects). An address longer than any
+/// the kernel takes, or none, is handed over as it is: the kernel refuses
+/// it.
+struct AddrCopy {
+    storage: libc::sockaddr_storage,
+    given: *const sockaddr,
+    copied: bool,
+}
+
+impl AddrCopy {
+    unsafe fn of(addr: *const sockaddr, len: socklen_t) -> AddrCopy {
+        let mut copy = AddrCopy {
+            storage: core::mem::zeroed(),
+            given: addr,
+            copied: false,
+        };
+        let len = len as usize;
+        if !addr.is_null() && len <= core::mem::size_of::<libc::sockaddr_storage>() {
+            core::ptr::copy_nonoverlapping(
+                addr.cast::<u8>(),
+                core::ptr::addr_of_mut!(copy.storage).cast::<u8>(),
+                len,
+            );
+            copy.copied = true;
+        }
+        copy
+    }
+
+    fn ptr(&self) -> *const sockaddr {
+        if self.copied {
+            core::ptr::addr_of!(self.storage).cast()
+        } else {
+            self.given
+        }
+    }
 }
 
 /// A call that reaches `addr` from `fd` (a connect, a send with an
@@ -208,7 +257,7 @@ fn proto(fd: c_int) -> WireProto {
 
 #[no_mangle]
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    connect_gated(fd, addr, len, || match get::connect() {
+    connect_gated(fd, addr, len, |addr| match get::connect() {
         Some(f) => f(fd, addr, len),
         None => match sys::raw(
             libc::SYS_connect,
@@ -325,13 +374,19 @@ pub unsafe fn sendto_gated(
     fd: c_int,
     addr: *const sockaddr,
     len: socklen_t,
-    real: impl FnOnce() -> isize,
+    real: impl FnOnce(*const sockaddr) -> isize,
 ) -> isize {
+    // Decided and sent as one copy ([`AddrCopy`]), also to a destination
+    // seen before (a swap after that check would send elsewhere).
+    let copy = AddrCopy::of(addr, len);
+    let given = copy.ptr();
     let mut as_inet: libc::sockaddr_in = core::mem::zeroed();
-    let (addr, len) = sent_to(addr, len, &mut as_inet);
+    let (addr, len) = sent_to(given, len, &mut as_inet);
     match send_key(fd, addr, len) {
-        Some(k) if !crate::sent::seen(k) => send_gated(fd, addr, len, k, real, |r| r >= 0, -1),
-        _ => real(),
+        Some(k) if !crate::sent::seen(k) => {
+            send_gated(fd, addr, len, k, || real(given), |r| r >= 0, -1)
+        }
+        _ => real(given),
     }
 }
 
@@ -339,14 +394,22 @@ pub unsafe fn sendto_gated(
 pub unsafe fn sendmsg_gated(
     fd: c_int,
     msg: *const libc::msghdr,
-    real: impl FnOnce() -> isize,
+    real: impl FnOnce(*const libc::msghdr) -> isize,
 ) -> isize {
     if msg.is_null() {
-        return real();
+        return real(msg);
     }
-    let addr = (*msg).msg_name as *const sockaddr;
-    let len = (*msg).msg_namelen;
-    sendto_gated(fd, addr, len, real)
+    // The header copied too, to carry the copied address.
+    let mut own = *msg;
+    sendto_gated(
+        fd,
+        own.msg_name as *const sockaddr,
+        own.msg_namelen,
+        |addr| {
+            own.msg_name = addr as *mut libc::c_void;
+            real(&own)
+        },
+    )
 }
 
 /// `sendmmsg(fd, vec, vlen, flags)` made with `real(count)`: one new
@@ -355,11 +418,50 @@ pub unsafe fn sendmmsg_gated(
     fd: c_int,
     vec: *mut libc::mmsghdr,
     vlen: libc::c_uint,
-    real: impl FnOnce(libc::c_uint) -> c_int,
+    real: impl FnOnce(*mut libc::mmsghdr, libc::c_uint) -> c_int,
 ) -> c_int {
     if vec.is_null() {
-        return real(vlen);
+        return real(vec, vlen);
     }
+    // At most MMSG_COPIED messages a call (a short count is a send's right),
+    // their headers and addresses copied and the copies decided and sent:
+    // another thread writing over the caller's changes nothing. The kernel
+    // writes each message's length into the copies, which go back.
+    let vlen = vlen.min(MMSG_COPIED as libc::c_uint);
+    let mut heads: [libc::mmsghdr; MMSG_COPIED] = core::mem::zeroed();
+    let mut names: [libc::sockaddr_storage; MMSG_COPIED] = core::mem::zeroed();
+    let room = core::mem::size_of::<libc::sockaddr_storage>() as socklen_t;
+    for i in 0..vlen as usize {
+        heads[i] = *vec.add(i);
+        let h = &mut heads[i].msg_hdr;
+        if !h.msg_name.is_null() && h.msg_namelen <= room {
+            core::ptr::copy_nonoverlapping(
+                h.msg_name.cast::<u8>(),
+                core::ptr::addr_of_mut!(names[i]).cast::<u8>(),
+                h.msg_namelen as usize,
+            );
+            h.msg_name = core::ptr::addr_of_mut!(names[i]).cast();
+        }
+    }
+    let sent = sendmmsg_copied(fd, heads.as_mut_ptr(), vlen, real);
+    let done = (sent.max(0) as usize).min(vlen as usize);
+    for (i, h) in heads.iter().enumerate().take(done) {
+        (*vec.add(i)).msg_len = h.msg_len;
+    }
+    sent
+}
+
+/// Messages [`sendmmsg_gated`] copies and sends in one call.
+const MMSG_COPIED: usize = 16;
+
+/// [`sendmmsg_gated`] on the copies.
+unsafe fn sendmmsg_copied(
+    fd: c_int,
+    vec: *mut libc::mmsghdr,
+    vlen: libc::c_uint,
+    real: impl FnOnce(*mut libc::mmsghdr, libc::c_uint) -> c_int,
+) -> c_int {
+    let real = |n| real(vec, n);
     // The first message to a destination not seen yet, and where the
     // messages to a second one begin.
     let mut first: Option<(usize, u64)> = None;
@@ -405,7 +507,7 @@ pub unsafe extern "C" fn sendto(
     addr: *const sockaddr,
     len: socklen_t,
 ) -> libc::ssize_t {
-    sendto_gated(fd, addr, len, || match get::sendto() {
+    sendto_gated(fd, addr, len, |addr| match get::sendto() {
         Some(f) => f(fd, buf, n, flags, addr, len),
         None => raw_result(sys::raw6(
             libc::SYS_sendto,
@@ -427,7 +529,7 @@ pub unsafe extern "C" fn sendmsg(
     msg: *const libc::msghdr,
     flags: c_int,
 ) -> libc::ssize_t {
-    sendmsg_gated(fd, msg, || match get::sendmsg() {
+    sendmsg_gated(fd, msg, |msg| match get::sendmsg() {
         Some(f) => f(fd, msg, flags),
         None => raw_result(sys::raw(
             libc::SYS_sendmsg,
@@ -446,7 +548,7 @@ pub unsafe extern "C" fn sendmmsg(
     vlen: libc::c_uint,
     flags: c_int,
 ) -> c_int {
-    sendmmsg_gated(fd, vec, vlen, |count| match get::sendmmsg() {
+    sendmmsg_gated(fd, vec, vlen, |vec, count| match get::sendmmsg() {
         Some(f) => f(fd, vec, count, flags),
         None => raw_result(sys::raw(
             libc::SYS_sendmmsg,

@@ -154,23 +154,34 @@ pub unsafe extern "C" fn rampart_syscall(
             a1 as c_int,
             a2 as *const libc::sockaddr,
             a3 as libc::socklen_t,
-            || real_syscall(n, a) as c_int,
+            |addr| {
+                let mut b = a;
+                b[1] = addr as c_long;
+                real_syscall(n, b) as c_int
+            },
         ) as c_long,
         libc::SYS_sendto => net::sendto_gated(
             a1 as c_int,
             a5 as *const libc::sockaddr,
             a6 as libc::socklen_t,
-            || real_syscall(n, a) as isize,
+            |addr| {
+                let mut b = a;
+                b[4] = addr as c_long;
+                real_syscall(n, b) as isize
+            },
         ) as c_long,
-        libc::SYS_sendmsg => net::sendmsg_gated(a1 as c_int, a2 as *const libc::msghdr, || {
-            real_syscall(n, a) as isize
+        libc::SYS_sendmsg => net::sendmsg_gated(a1 as c_int, a2 as *const libc::msghdr, |msg| {
+            let mut b = a;
+            b[1] = msg as c_long;
+            real_syscall(n, b) as isize
         }) as c_long,
         libc::SYS_sendmmsg => net::sendmmsg_gated(
             a1 as c_int,
             a2 as *mut libc::mmsghdr,
             a3 as libc::c_uint,
-            |count| {
+            |vec, count| {
                 let mut b = a;
+                b[1] = vec as c_long;
                 b[2] = count as c_long;
                 real_syscall(n, b) as c_int
             },
