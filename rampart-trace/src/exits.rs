@@ -11,8 +11,9 @@
 //! thread ends, before its number can be given again, so the handler,
 //! which reads [`Exits::fd`] before it takes the next notification, always
 //! learns of an end before it meets the number's next owner. A thread
-//! that cannot be watched (another kernel, too many watched, descriptors
-//! exhausted) is not: the handler then checks it at every call as before.
+//! that cannot be watched (another kernel, more than half the descriptors
+//! this process may hold, or [`WATCHED_MAX`]) is not: the handler then
+//! checks it at every call as before.
 //!
 //! Owns the pidfds and the epoll set; never signals, waits for or reads
 //! from a thread.
@@ -33,6 +34,10 @@ pub struct Exits {
     watched: HashMap<i32, OwnedFd>,
     /// The kernel makes pidfds of threads (Linux 6.9).
     threads: bool,
+    /// Watched at most: [`WATCHED_MAX`], and no more than half the
+    /// descriptors this process may hold (often 1,024), which the calls it
+    /// makes for the tree need too.
+    most: usize,
 }
 
 impl Exits {
@@ -51,10 +56,21 @@ impl Exits {
         if !threads && pidfd_open(me, 0).is_err() {
             return None;
         }
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes one rlimit.
+        let files = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+            lim.rlim_cur as usize
+        } else {
+            1024
+        };
         Some(Exits {
             epoll,
             watched: HashMap::new(),
             threads,
+            most: (files / 2).saturating_sub(64).min(WATCHED_MAX),
         })
     }
 
@@ -65,7 +81,7 @@ impl Exits {
         if self.watched.contains_key(&tid) {
             return true;
         }
-        if self.watched.len() >= WATCHED_MAX {
+        if self.watched.len() >= self.most {
             return false;
         }
         let pidfd = if self.threads {
