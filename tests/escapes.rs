@@ -774,6 +774,92 @@ policies:
     assert!(denials > 0, "the refusals are in the trail");
 }
 
+/// `ioctl(FS_IOC_SETFLAGS)` on a descriptor opened to read sets a file's
+/// inode flags (root: immutable, append-only): a mutation of that file (op
+/// `chattr`), decided as a write of it on both backends. The guarded file
+/// and the trail's own anchor (self-protection, whatever the policy) are
+/// refused and recorded and stay writable; another file's flags change.
+#[test]
+fn setting_a_protected_files_inode_flags_is_refused_on_both_backends() {
+    // SAFETY: geteuid has no arguments.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "the attack needs root, as CI is"
+    );
+    let fx = Fixture::new();
+    let guarded = fx.sb.work().join("guarded");
+    std::fs::create_dir(&guarded).unwrap();
+    let key = guarded.join("key.txt");
+    std::fs::write(&key, SECRET).unwrap();
+    let free = fx.sb.work().join("free.txt");
+    std::fs::write(&free, "free\n").unwrap();
+    // Readable, not writable: the descriptor is there to be had.
+    let policy = fx.sb.path("writes.yaml");
+    std::fs::write(
+        &policy,
+        r#"version: "1"
+default_action: allow
+policies:
+  - name: guarded-stays
+    match:
+      tool: write
+    rules:
+      - action: deny
+        when:
+          path_matches: ["**/guarded/**"]
+"#,
+    )
+    .unwrap();
+    let probe = fx.sb.probe("tree_tricks", &[]);
+    let run = |backend: &str, args: &[&std::ffi::OsStr]| {
+        fx.sb
+            .rampart()
+            .args(["run", "--quiet", "--mode", "enforce", "--backend", backend])
+            .arg("--policy")
+            .arg(&policy)
+            .arg("--")
+            .arg(&probe)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for backend in ["preload", "trace"] {
+        // A first run leaves the trail's anchor to attack.
+        let anchor = fx.sb.audit().join("audit.anchor");
+        let o = run(backend, &["chattr".as_ref(), free.as_os_str()]);
+        assert_eq!(stdout(&o), "chattr ok\n", "{backend}: {}", stderr(&o));
+        assert!(anchor.exists(), "{backend}");
+        let args = [
+            "chattr".as_ref(),
+            key.as_os_str(),
+            anchor.as_os_str(),
+            free.as_os_str(),
+        ];
+        let o = run(backend, &args);
+        assert_eq!(
+            stdout(&o),
+            "chattr refused 1\nchattr refused 1\nchattr ok\n",
+            "{backend}: {}",
+            stderr(&o)
+        );
+        // Not append-only: a write that truncates works.
+        std::fs::write(&key, SECRET).unwrap();
+    }
+    let refused: Vec<String> = fx
+        .sb
+        .records()
+        .iter()
+        .filter(|r| r["request"]["op"] == "chattr" && r["decision"]["action"] == "deny")
+        .map(|r| r["request"]["path"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(refused.len(), 4, "{refused:?}");
+    assert!(
+        refused.iter().any(|p| p.ends_with("audit.anchor")),
+        "{refused:?}"
+    );
+}
+
 /// A second thread writes the secret's name over the path an inline
 /// `openat` gave, a moment after the call started (a different moment each
 /// of 2,000 times): after rampart read the path, before the kernel would

@@ -43,10 +43,13 @@ pub enum Op {
     /// `lremovexattr`, `fremovexattr`: a file's extended attributes (ACLs,
     /// security labels, capabilities).
     Xattr = 11,
+    /// `ioctl(FS_IOC_SETFLAGS)` and `ioctl(FS_IOC_FSSETXATTR)` on a
+    /// descriptor: a file's inode flags (`chattr`: immutable, append-only).
+    Chattr = 12,
 }
 
 impl Op {
-    pub const ALL: [Op; 11] = [
+    pub const ALL: [Op; 12] = [
         Op::Delete,
         Op::Rename,
         Op::Link,
@@ -58,6 +61,7 @@ impl Op {
         Op::Utime,
         Op::Mknod,
         Op::Xattr,
+        Op::Chattr,
     ];
 
     pub const fn from_u8(b: u8) -> Option<Op> {
@@ -73,6 +77,7 @@ impl Op {
             9 => Op::Utime,
             10 => Op::Mknod,
             11 => Op::Xattr,
+            12 => Op::Chattr,
             _ => return None,
         })
     }
@@ -91,6 +96,7 @@ impl Op {
             Op::Utime => "utime",
             Op::Mknod => "mknod",
             Op::Xattr => "xattr",
+            Op::Chattr => "chattr",
         }
     }
 
@@ -120,11 +126,12 @@ impl Op {
     }
 
     /// The errno a refused call fails with: `EPERM` where the call's man
-    /// page gives it to a caller without permission (`chmod`, `chown`),
-    /// else `EACCES` (Linux numbers: this half of the crate has no libc).
+    /// page gives it to a caller without permission (`chmod`, `chown`,
+    /// `chattr`'s ioctl), else `EACCES` (Linux numbers: this half of the
+    /// crate has no libc).
     pub const fn refused_errno(self) -> i32 {
         match self {
-            Op::Chmod | Op::Chown => 1,
+            Op::Chmod | Op::Chown | Op::Chattr => 1,
             _ => 13,
         }
     }

@@ -180,6 +180,10 @@ impl<'a> Calls<'a> {
                 self.address_call(tid, tgid, args[0] as i32, args[1], args[2] as usize, false)
             }
             n if n == nr::BIND => self.bind_call(tid, tgid, args[1], args[2] as usize),
+            // (The request is 32 bits wide: the kernel reads no more.)
+            n if n == nr::IOCTL && nr::CHATTR_IOCTLS.contains(&(args[1] as u32)) => {
+                self.mutation_call(tid, tgid, &mutation::CHATTR, args)
+            }
             n if n == nr::SENDTO => self.send_call(tid, tgid, args[0] as i32, args[4], args[5]),
             n if n == nr::SENDMSG => self.sendmsg_call(tid, tgid, args[0] as i32, args[1]),
             n => mutation::layout(n).and_then(|l| self.mutation_call(tid, tgid, l, args)),

@@ -330,6 +330,16 @@ pub fn build(spec: &FilterSpec) -> Vec<sock_filter> {
         p.jump(JEQ_K, nr::LANDLOCK_RESTRICT_SELF as u32, 0, 1);
         p.stmt(RET_K, RET_TRACE);
     }
+    // ioctl(fd, request, ...): only the requests that set a file's inode
+    // flags (`chattr`), a mutation of the descriptor's file.
+    p.jump(JEQ_K, nr::IOCTL as u32, 0, 6);
+    p.stmt(LD_W_ABS, off_arg_lo(1));
+    for (i, request) in nr::CHATTR_IOCTLS.iter().enumerate() {
+        // Past the requests: the allow below.
+        p.jump(JEQ_K, *request, (nr::CHATTR_IOCTLS.len() - i) as u8, 0);
+    }
+    p.stmt(RET_K, RET_ALLOW);
+    p.stmt(RET_K, RET_TRACE);
     // sendto(fd, buf, len, flags, dest_addr, addrlen): a net call only
     // with an address (a datagram, or TCP Fast Open); send() has none.
     p.trace_if_arg_set(nr::SENDTO, 4);
@@ -421,6 +431,14 @@ pub fn unhooked(u: Unhooked) -> Vec<sock_filter> {
             p.stmt(RET_K, RET_NOTIFY);
         }
     }
+    // ioctl of a request that sets a file's inode flags (see `build`).
+    p.jump(JEQ_K, nr::IOCTL as u32, 0, 5);
+    p.stmt(LD_W_ABS, off_arg_lo(1));
+    for request in nr::CHATTR_IOCTLS {
+        to_check.push((p.ins.len(), true));
+        p.jump(JEQ_K, request, 0, 0);
+    }
+    p.stmt(RET_K, RET_ALLOW);
     // sendto with an address (argument 4; see `build`).
     p.jump(JEQ_K, nr::SENDTO as u32, 0, 5);
     p.stmt(LD_W_ABS, off_arg_lo(4));

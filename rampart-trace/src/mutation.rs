@@ -177,6 +177,11 @@ pub fn all() -> impl Iterator<Item = &'static (i64, Layout)> {
     AT.iter().chain(LEGACY)
 }
 
+/// `ioctl(fd, FS_IOC_SETFLAGS, ...)` and the other requests of
+/// `regs::nr::CHATTR_IOCTLS`: the descriptor's file gets other inode
+/// flags. Not in [`all`]: the filter sends only these requests of `ioctl`.
+pub const CHATTR: Layout = on_descriptor(Op::Chattr);
+
 /// The layout of syscall `nr`, if it is a mutation.
 pub fn layout(nr: i64) -> Option<&'static Layout> {
     all().find(|(n, _)| *n == nr).map(|(_, l)| l)

@@ -65,6 +65,10 @@ pub mod nr {
     pub const CONNECT: i64 = libc::SYS_connect as i64;
     pub const BIND: i64 = libc::SYS_bind as i64;
     pub const SOCKET: i64 = libc::SYS_socket as i64;
+    pub const IOCTL: i64 = libc::SYS_ioctl as i64;
+    /// The `ioctl` requests that set a file's inode flags (`chattr`):
+    /// `FS_IOC_SETFLAGS`, its 32-bit spelling, `FS_IOC_FSSETXATTR`.
+    pub const CHATTR_IOCTLS: [u32; 3] = [0x4008_6602, 0x4004_6602, 0x401c_5820];
     pub const CHDIR: i64 = libc::SYS_chdir as i64;
     pub const FCHDIR: i64 = libc::SYS_fchdir as i64;
     pub const RECVFROM: i64 = libc::SYS_recvfrom as i64;

@@ -28,6 +28,10 @@
  *                                between OK and DENIED: "connrace
  *                                reached=K tries=N", K the connects that
  *                                reached DENIED
+ *   tree_tricks chattr PATH...   sets the append-only flag of each PATH
+ *                                (ioctl FS_IOC_SETFLAGS on a descriptor
+ *                                opened to read; root) and clears it again:
+ *                                "chattr ok" or "chattr refused ERRNO" each
  *   tree_tricks bind PATH        binds a Unix socket to PATH with libc's
  *                                bind, then another to PATH.raw with an
  *                                inline system call: "libc ok" or "libc
@@ -41,6 +45,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -218,6 +224,21 @@ static int connrace(int ok, int denied, int n) {
     return 0;
 }
 
+static int chattr(int n, char **paths) {
+    for (int i = 0; i < n; i++) {
+        int fd = open(paths[i], O_RDONLY);
+        long flags = 0;
+        ioctl(fd, FS_IOC_GETFLAGS, &flags);
+        long appended = flags | FS_APPEND_FL;
+        int r = ioctl(fd, FS_IOC_SETFLAGS, &appended);
+        say("chattr", r);
+        if (r == 0)
+            ioctl(fd, FS_IOC_SETFLAGS, &flags);
+        close(fd);
+    }
+    return 0;
+}
+
 static int bind_both(const char *path) {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
@@ -241,11 +262,13 @@ int main(int argc, char **argv) {
         return core(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "bind") == 0)
         return bind_both(argv[2]);
+    if (argc >= 3 && strcmp(argv[1], "chattr") == 0)
+        return chattr(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "rawsock") == 0)
         return rawsock();
     if (argc >= 5 && strcmp(argv[1], "connrace") == 0)
         return connrace(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
     fprintf(stderr, "usage: tree_tricks untraced SECRET | limits SECRET | core DIR | bind PATH | rawsock"
-            " | connrace OK DENIED N\n");
+            " | connrace OK DENIED N | chattr PATH...\n");
     return 2;
 }
