@@ -85,16 +85,7 @@ impl Fixture {
         program: &std::path::Path,
         args: &[&std::ffi::OsStr],
     ) -> std::process::Output {
-        self.sb
-            .rampart()
-            .args(["run", "--quiet", "--mode", "enforce", "--backend", backend])
-            .arg("--policy")
-            .arg(&self.policy)
-            .arg("--")
-            .arg(program)
-            .args(args)
-            .output()
-            .unwrap()
+        enforce_with(&self.sb, backend, &self.policy, program, args)
     }
 
     /// Probe `name` built twice: dynamic (the library is loaded into it)
@@ -733,28 +724,14 @@ policies:
     )
     .unwrap();
     let probe = sb.probe("tree_tricks", &[]);
-    let o = sb
-        .rampart()
-        .args([
-            "run",
-            "--quiet",
-            "--mode",
-            "enforce",
-            "--backend",
-            "preload",
-        ])
-        .arg("--policy")
-        .arg(&policy)
-        .arg("--")
-        .arg(&probe)
-        .args([
-            "connrace",
-            &closed_port.to_string(),
-            &denied_port.to_string(),
-            "2000",
-        ])
-        .output()
-        .unwrap();
+    let (ok, denied) = (closed_port.to_string(), denied_port.to_string());
+    let args = [
+        "connrace".as_ref(),
+        ok.as_ref(),
+        denied.as_ref(),
+        "2000".as_ref(),
+    ];
+    let o = enforce_with(&sb, "preload", &policy, &probe, &args);
     assert_eq!(
         stdout(&o),
         "connrace reached=0 tries=2000\n",
@@ -813,16 +790,7 @@ policies:
     .unwrap();
     let probe = fx.sb.probe("tree_tricks", &[]);
     let run = |backend: &str, args: &[&std::ffi::OsStr]| {
-        fx.sb
-            .rampart()
-            .args(["run", "--quiet", "--mode", "enforce", "--backend", backend])
-            .arg("--policy")
-            .arg(&policy)
-            .arg("--")
-            .arg(&probe)
-            .args(args)
-            .output()
-            .unwrap()
+        enforce_with(&fx.sb, backend, &policy, &probe, args)
     };
     for backend in ["preload", "trace"] {
         // A first run leaves the trail's anchor to attack.
@@ -984,11 +952,26 @@ fn enforce_script(
     policy: &std::path::Path,
     script: &str,
 ) -> std::process::Output {
+    let args = ["-c".as_ref(), script.as_ref()];
+    enforce_with(sb, backend, policy, "bash".as_ref(), &args)
+}
+
+/// `rampart run --mode enforce --policy POLICY` of `program args...`, on
+/// `backend`.
+fn enforce_with(
+    sb: &Sandbox,
+    backend: &str,
+    policy: &std::path::Path,
+    program: &std::path::Path,
+    args: &[&std::ffi::OsStr],
+) -> std::process::Output {
     sb.rampart()
         .args(["run", "--quiet", "--mode", "enforce", "--backend", backend])
         .arg("--policy")
         .arg(policy)
-        .args(["--", "bash", "-c", script])
+        .arg("--")
+        .arg(program)
+        .args(args)
         .output()
         .unwrap()
 }
