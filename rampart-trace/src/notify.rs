@@ -75,6 +75,12 @@ pub fn synchronous_wakeups(listener: &impl AsRawFd) -> bool {
 
 /// Records held back at most (calls that keep coming without a pause).
 const UNSENT_MAX: usize = 256;
+/// How long the tree must make no call here before the records held back
+/// are sent, in ms. A process start makes its calls here (the loader's
+/// opens, libc's locale files) a few dozen µs apart: sent one by one, each
+/// record woke the collector while the caller waited for its next answer,
+/// and cost the tree about as much as the notification itself.
+const QUIET_MS: i32 = 2;
 
 /// What the handler did, for the run's summary and the tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -141,8 +147,9 @@ pub fn serve(
     let fd = listener.as_raw_fd();
     // Each caller waits for this handler, which answers at once.
     synchronous_wakeups(&listener);
-    // Records of calls that already ran, sent once no call is waiting (a
-    // burst of calls, as a process start makes, wakes the collector once).
+    // Records of calls that already ran, sent once no call came for
+    // `QUIET_MS` (a burst of calls, as a process start makes, wakes the
+    // collector once).
     let mut unsent: Vec<(Event, bool)> = Vec::new();
     // What a handler that died left waiting (this is its standby): read
     // again and handled first.
@@ -204,8 +211,8 @@ pub fn serve(
                     send(sink, &mut unsent, held);
                 }
                 if !unsent.is_empty() {
-                    // SAFETY: our pollfds; no waiting.
-                    r = unsafe { libc::poll(pfd.as_mut_ptr(), 2, 0) };
+                    // SAFETY: our pollfds; a short wait.
+                    r = unsafe { libc::poll(pfd.as_mut_ptr(), 2, QUIET_MS) };
                     if r == 0 {
                         send(sink, &mut unsent, held);
                     }
@@ -335,6 +342,10 @@ pub fn serve(
             Answer::Later => held.parked(),
             _ => held.answered(),
         }
+        let mut later = later;
+        if let Some(tid) = known.unconfirmed.take() {
+            known.confirm(&mut calls, tid, proxy.as_ref(), &mut later);
+        }
         if later.iter().any(|(e, _)| renames(e)) {
             // A directory may have another name now.
             calls.renamed();
@@ -395,6 +406,9 @@ struct Known {
     own_world: Option<World>,
     /// Without the library: the threads whose end is reported.
     exits: Option<Exits>,
+    /// The thread whose call was answered on what was seen of it
+    /// ([`Known::hooked_as_seen`]), to [`Known::confirm`] once answered.
+    unconfirmed: Option<i32>,
 }
 
 /// A process's root directory, mount namespace and user namespace, as
@@ -448,9 +462,76 @@ impl Known {
                 return (*tgid, *hooked);
             }
         }
-        // Its process and parent, from one read (`/proc/TID/status`), and
-        // its program as just read: what its first record needs of them.
-        let (tgid, ppid) = procfs::ids(tid).map_or((tid, None), |(t, p)| (t, Some(p)));
+        self.learn(calls, tid, exe, proxy)
+    }
+
+    /// The process of `tid` if it is known to run a program the library is
+    /// loaded into, as last seen, without reading anything: in monitor mode
+    /// with the library, a call past the hooks continues either way, and
+    /// [`Known::confirm`] reads the program once it was answered. (A
+    /// program without the library never runs another unseen: only the
+    /// library's exec hook execs without coming here.)
+    fn hooked_as_seen(&self, tid: i32) -> Option<i32> {
+        if self.exits.is_some() {
+            return None;
+        }
+        match self.tasks.get(&tid) {
+            Some((tgid, _, true)) => Some(*tgid),
+            _ => None,
+        }
+    }
+
+    /// After a call of `tid` answered on [`Known::hooked_as_seen`]: its
+    /// program read now. When it is another (an exec the library made
+    /// since, or a new process with the number of one that ended), the
+    /// records of that call are made right: their process, parent,
+    /// program and working directory, and, for a program without the
+    /// library, their source.
+    fn confirm(
+        &mut self,
+        calls: &mut Calls,
+        tid: i32,
+        proxy: Option<&Proxy>,
+        records: &mut [(Event, bool)],
+    ) {
+        // A thread gone meanwhile (a process ends soon after its last
+        // call) was what was seen.
+        let Ok(exe) = procfs::exe(tid) else {
+            return;
+        };
+        if self.tasks.get(&tid).is_some_and(|(_, was, _)| *was == exe) {
+            return;
+        }
+        let (tgid, hooked) = self.learn(calls, tid, exe, proxy);
+        for (event, _) in records {
+            let fresh = calls.new_event(tid, tgid, event.call.clone(), event.truncated);
+            event.pid = fresh.pid;
+            event.ppid = fresh.ppid;
+            event.exe = fresh.exe;
+            event.cwd = fresh.cwd;
+            if !hooked {
+                event.source = Source::Trace;
+            }
+        }
+    }
+
+    /// What is kept of thread `tid`, which runs `exe`, read afresh.
+    fn learn(
+        &mut self,
+        calls: &mut Calls,
+        tid: i32,
+        exe: String,
+        proxy: Option<&Proxy>,
+    ) -> (i32, bool) {
+        // Its process: itself when it leads one (a pidfd opens only for a
+        // leader), else from `/proc/TID/status`, which costs a process
+        // start's first call here several times more. Its parent is read
+        // with its first record.
+        let (tgid, ppid) = if procfs::leads_process(tid) {
+            (tid, None)
+        } else {
+            procfs::ids(tid).map_or((tid, None), |(t, p)| (t, Some(p)))
+        };
         calls.procs.remove(&tgid);
         let fresh = calls.procs.entry(tgid).or_default();
         fresh.ppid = ppid;
@@ -542,7 +623,18 @@ impl Handler<'_, '_> {
     fn handle(&mut self, req: &libc::seccomp_notif) -> (Answer, Vec<(Event, bool)>) {
         let calls = &mut *self.calls;
         let tid = req.pid as i32;
-        let (tgid, in_preloaded) = self.known.of(calls, tid, self.proxy);
+        // Monitor mode with the library: a thread known to run a program
+        // with it is answered on what was seen, and read after.
+        let seen = if self.opts.enforce || !self.opts.preloaded {
+            None
+        } else {
+            self.known.hooked_as_seen(tid)
+        };
+        self.known.unconfirmed = seen.map(|_| tid);
+        let (tgid, in_preloaded) = match seen {
+            Some(tgid) => (tgid, true),
+            None => self.known.of(calls, tid, self.proxy),
+        };
         let past_hooks = in_preloaded && self.opts.preloaded;
         if self.opts.enforce {
             // The first call since an exec this handler let through: the

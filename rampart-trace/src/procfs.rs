@@ -146,6 +146,14 @@ pub fn ids(tid: i32) -> io::Result<(i32, i32)> {
     }
 }
 
+/// Whether thread `tid` leads its process (its number is the process's):
+/// `pidfd_open` without `PIDFD_THREAD` opens only for a leader. One call
+/// and a close, against the many lines of `/proc/TID/status`. False when
+/// the thread is gone.
+pub fn leads_process(tid: i32) -> bool {
+    crate::net::pidfd_open(tid).is_some()
+}
+
 /// Whether process `tgid` has one thread (its `/proc/PID/task` directory
 /// counts its threads in its links: one `stat`). False when unknown.
 pub fn single_threaded(tgid: i32) -> bool {
