@@ -342,10 +342,6 @@ pub fn serve(
             Answer::Later => held.parked(),
             _ => held.answered(),
         }
-        let mut later = later;
-        if let Some(tid) = known.unconfirmed.take() {
-            known.confirm(&mut calls, tid, proxy.as_ref(), &mut later);
-        }
         if later.iter().any(|(e, _)| renames(e)) {
             // A directory may have another name now.
             calls.renamed();
@@ -406,9 +402,6 @@ struct Known {
     own_world: Option<World>,
     /// Without the library: the threads whose end is reported.
     exits: Option<Exits>,
-    /// The thread whose call was answered on what was seen of it
-    /// ([`Known::hooked_as_seen`]), to [`Known::confirm`] once answered.
-    unconfirmed: Option<i32>,
 }
 
 /// A process's root directory, mount namespace and user namespace, as
@@ -463,56 +456,6 @@ impl Known {
             }
         }
         self.learn(calls, tid, exe, proxy)
-    }
-
-    /// The process of `tid` if it is known to run a program the library is
-    /// loaded into, as last seen, without reading anything: in monitor mode
-    /// with the library, a call past the hooks continues either way, and
-    /// [`Known::confirm`] reads the program once it was answered. (A
-    /// program without the library never runs another unseen: only the
-    /// library's exec hook execs without coming here.)
-    fn hooked_as_seen(&self, tid: i32) -> Option<i32> {
-        if self.exits.is_some() {
-            return None;
-        }
-        match self.tasks.get(&tid) {
-            Some((tgid, _, true)) => Some(*tgid),
-            _ => None,
-        }
-    }
-
-    /// After a call of `tid` answered on [`Known::hooked_as_seen`]: its
-    /// program read now. When it is another (an exec the library made
-    /// since, or a new process with the number of one that ended), the
-    /// records of that call are made right: their process, parent,
-    /// program and working directory, and, for a program without the
-    /// library, their source.
-    fn confirm(
-        &mut self,
-        calls: &mut Calls,
-        tid: i32,
-        proxy: Option<&Proxy>,
-        records: &mut [(Event, bool)],
-    ) {
-        // A thread gone meanwhile (a process ends soon after its last
-        // call) was what was seen.
-        let Ok(exe) = procfs::exe(tid) else {
-            return;
-        };
-        if self.tasks.get(&tid).is_some_and(|(_, was, _)| *was == exe) {
-            return;
-        }
-        let (tgid, hooked) = self.learn(calls, tid, exe, proxy);
-        for (event, _) in records {
-            let fresh = calls.new_event(tid, tgid, event.call.clone(), event.truncated);
-            event.pid = fresh.pid;
-            event.ppid = fresh.ppid;
-            event.exe = fresh.exe;
-            event.cwd = fresh.cwd;
-            if !hooked {
-                event.source = Source::Trace;
-            }
-        }
     }
 
     /// What is kept of thread `tid`, which runs `exe`, read afresh.
@@ -623,18 +566,7 @@ impl Handler<'_, '_> {
     fn handle(&mut self, req: &libc::seccomp_notif) -> (Answer, Vec<(Event, bool)>) {
         let calls = &mut *self.calls;
         let tid = req.pid as i32;
-        // Monitor mode with the library: a thread known to run a program
-        // with it is answered on what was seen, and read after.
-        let seen = if self.opts.enforce || !self.opts.preloaded {
-            None
-        } else {
-            self.known.hooked_as_seen(tid)
-        };
-        self.known.unconfirmed = seen.map(|_| tid);
-        let (tgid, in_preloaded) = match seen {
-            Some(tgid) => (tgid, true),
-            None => self.known.of(calls, tid, self.proxy),
-        };
+        let (tgid, in_preloaded) = self.known.of(calls, tid, self.proxy);
         let past_hooks = in_preloaded && self.opts.preloaded;
         if self.opts.enforce {
             // The first call since an exec this handler let through: the
