@@ -1996,3 +1996,87 @@ policies:
         assert!(refused >= 4, "{op}: {refused} refusals recorded");
     }
 }
+
+/// A rule that refuses a program by its command (`/usr/bin/perl ...`) is
+/// got around by running it under another name: a link to it (`./p -e
+/// ...`), or a script whose first line is `#!/usr/bin/perl` (`./job`). The
+/// kernel loads perl either way. So the file an exec loads is decided as an
+/// exec of its own, `via` the name, on both backends (the library before
+/// the exec, the tracer after it): each attempt fails, the trail holds the
+/// refusal of `/usr/bin/perl` via the name, and the file the program would
+/// have written is not there. An allowed program run through a link or as
+/// a script still runs.
+#[test]
+fn a_refused_program_run_through_a_link_or_as_an_interpreter_is_refused_on_both_backends() {
+    let sb = Sandbox::new();
+    let perl = std::fs::canonicalize("/usr/bin/perl").unwrap();
+    let perl = perl.to_str().unwrap();
+    let policy = sb.path("no-perl.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"version: "1"
+default_action: allow
+policies:
+  - name: no-perl
+    match:
+      tool: exec
+    rules:
+      - action: deny
+        when:
+          command_matches: ["{perl}", "{perl} *"]
+"#
+        ),
+    )
+    .unwrap();
+    let dir = sb.work().join("bin");
+    std::fs::create_dir(&dir).unwrap();
+    let link = dir.join("p");
+    std::os::unix::fs::symlink(perl, &link).unwrap();
+    let job = dir.join("job");
+    std::fs::write(
+        &job,
+        format!("#!{perl} -w\nopen(F, '>', $ARGV[0]); print F 'ran';\n"),
+    )
+    .unwrap();
+    let shell_job = dir.join("ok.sh");
+    std::fs::write(&shell_job, "#!/bin/sh\necho allowed-script-ran\n").unwrap();
+    for f in [&job, &shell_job] {
+        std::fs::set_permissions(f, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    for backend in ["preload", "trace"] {
+        let by_link = sb.work().join(format!("{backend}-link"));
+        let by_script = sb.work().join(format!("{backend}-script"));
+        let script = format!(
+            "cd {dir}; ./p -e 'open(F, \">\", \"{l}\"); print F 1'; echo link=$?; \
+             ./job {s}; echo script=$?; ./ok.sh",
+            dir = dir.display(),
+            l = by_link.display(),
+            s = by_script.display(),
+        );
+        let o = enforce_script(&sb, backend, &policy, &script);
+        let out = stdout(&o);
+        let err = stderr(&o);
+        for (what, file) in [("link", &by_link), ("script", &by_script)] {
+            assert!(
+                !file.exists(),
+                "{backend}: perl ran by its {what}: {out}{err}"
+            );
+            assert!(!out.contains(&format!("{what}=0")), "{backend}: {out}{err}");
+        }
+        assert!(out.contains("allowed-script-ran"), "{backend}: {out}{err}");
+        let records = sb.records();
+        for name in [&link, &job] {
+            let refused = records.iter().any(|r| {
+                r["tool"] == "exec"
+                    && r["request"]["path"] == perl
+                    && r["request"]["via"] == name.to_str().unwrap()
+                    && r["decision"]["action"] == "deny"
+            });
+            assert!(
+                refused,
+                "{backend}: no refusal of {perl} via {name:?}: {records:#?}"
+            );
+        }
+    }
+}

@@ -581,44 +581,64 @@ fn a_denied_call_is_learned_only_when_the_reviewer_includes_it() {
 }
 
 /// A program started through a link (as `python3` is a link to
-/// `python3.11` on Debian) is checked again under trace enforce on the file
-/// the kernel loaded: the trail of a monitor run must hold that file, so
-/// the policy learned from it allows the program's next run. Also for a
-/// script, whose loaded file is its interpreter.
+/// `python3.11` on Debian) is checked again under enforce on the file the
+/// kernel loads: the trail of a monitor run must hold that file, so the
+/// policy learned from it allows the program's next run. Also for a
+/// script, whose loaded file is its interpreter. On both backends (the
+/// library finds the file before the exec, the tracer after it).
 #[test]
-fn a_program_started_through_a_link_is_learned_as_the_file_it_loads_under_trace() {
-    let sb = Sandbox::new();
-    let bin = sb.path("bin");
-    std::fs::create_dir(&bin).unwrap();
-    let tool = bin.join("tool");
-    std::os::unix::fs::symlink("/usr/bin/true", &tool).unwrap();
-    let script = bin.join("job.sh");
-    std::fs::write(&script, "#!/bin/sh\nexec \"$1\"\n").unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let run = |mode: &str, policy: Option<&std::path::Path>| {
-        let mut cmd = sb.rampart();
-        cmd.args(["run", "--quiet", "--backend", "trace", "--mode", mode]);
-        if let Some(p) = policy {
-            cmd.arg("--policy").arg(p);
-        }
-        cmd.arg("--").arg(&script).arg(&tool).output().unwrap()
-    };
-    assert_ok(&run("monitor", None));
-    let records = sb.records();
-    let loaded = records
-        .iter()
-        .find(|r| r["tool"] == "exec" && r["request"]["path"] == "/usr/bin/true")
-        .unwrap_or_else(|| panic!("the loaded file is not in the trail: {records:#?}"));
-    assert_eq!(loaded["decision"]["action"], "allow");
-    assert_eq!(loaded["request"]["via"], tool.to_str().unwrap());
-    let policy = sb.path("learned.yaml");
-    assert_ok(&sb.learn_into(&policy));
-    let enforced = run("enforce", Some(&policy));
-    assert_ok(&enforced);
-    let denied: Vec<_> = sb
-        .records()
-        .into_iter()
-        .filter(|r| r["decision"]["action"] == "deny")
-        .collect();
-    assert!(denied.is_empty(), "{denied:#?}");
+fn a_program_started_through_a_link_is_learned_as_the_file_it_loads() {
+    for backend in ["preload", "trace"] {
+        let sb = Sandbox::new();
+        let bin = sb.path("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let tool = bin.join("tool");
+        std::os::unix::fs::symlink("/usr/bin/true", &tool).unwrap();
+        let script = bin.join("job.sh");
+        std::fs::write(&script, "#!/bin/sh\nexec \"$1\"\n").unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let run = |mode: &str, policy: Option<&std::path::Path>| {
+            let mut cmd = sb.rampart();
+            cmd.args(["run", "--quiet", "--backend", backend, "--mode", mode]);
+            if let Some(p) = policy {
+                cmd.arg("--policy").arg(p);
+            }
+            cmd.arg("--").arg(&script).arg(&tool).output().unwrap()
+        };
+        assert_ok(&run("monitor", None));
+        let records = sb.records();
+        let loaded = records
+            .iter()
+            .find(|r| r["tool"] == "exec" && r["request"]["path"] == "/usr/bin/true")
+            .unwrap_or_else(|| {
+                panic!("{backend}: the loaded file is not in the trail: {records:#?}")
+            });
+        assert_eq!(loaded["decision"]["action"], "allow", "{backend}");
+        assert_eq!(
+            loaded["request"]["via"],
+            tool.to_str().unwrap(),
+            "{backend}"
+        );
+        let sh = std::fs::canonicalize("/bin/sh").unwrap();
+        let interpreter = records
+            .iter()
+            .find(|r| {
+                r["tool"] == "exec"
+                    && r["request"]["path"] == sh.to_str().unwrap()
+                    && r["request"]["via"] == script.to_str().unwrap()
+            })
+            .unwrap_or_else(|| panic!("{backend}: the script's interpreter: {records:#?}"));
+        assert_eq!(interpreter["request"]["argv"][0], "/bin/sh", "{backend}");
+        let policy = sb.path("learned.yaml");
+        assert_ok(&sb.learn_into(&policy));
+        let enforced = run("enforce", Some(&policy));
+        assert_ok(&enforced);
+        let denied: Vec<_> = sb
+            .records()
+            .into_iter()
+            .filter(|r| r["decision"]["action"] == "deny")
+            .collect();
+        assert!(denied.is_empty(), "{backend}: {denied:#?}");
+    }
 }

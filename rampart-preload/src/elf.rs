@@ -49,30 +49,16 @@ fn interpreter_kind(head: &[u8], depth: u8) -> Kind {
     if depth == 0 {
         return Kind::Other;
     }
-    let line = head[2..].split(|&b| b == b'\n').next().unwrap_or(&[]);
-    let line = trim_start(line);
-    let end = line
-        .iter()
-        .position(|&b| b == b' ' || b == b'\t' || b == b'\r')
-        .unwrap_or(line.len());
-    let interp = &line[..end];
-    let mut path = [0u8; 256];
-    if interp.is_empty() || interp.len() >= path.len() {
+    let Some(line) = rampart_core::shebang::line(head) else {
         return Kind::Other;
-    }
+    };
+    let mut path = [0u8; rampart_core::shebang::HEAD + 1];
+    let interp = line.interpreter;
     path[..interp.len()].copy_from_slice(interp);
     match classify_at(path.as_ptr(), depth - 1) {
         k @ (Kind::Static | Kind::Go) => k,
         _ => Kind::Other,
     }
-}
-
-fn trim_start(b: &[u8]) -> &[u8] {
-    let start = b
-        .iter()
-        .position(|&c| c != b' ' && c != b'\t')
-        .unwrap_or(b.len());
-    &b[start..]
 }
 
 fn pread(fd: c_int, out: &mut [u8], off: u64) -> usize {

@@ -38,7 +38,9 @@
 //! open reaches and an open that cannot reach another; [`cache`] cwd and
 //! directory paths; [`dns`] address → name table; [`envp`] the children's
 //! environment; [`report`] building frames; [`ring`] the process's record ring; [`enforce`] verdicts and their
-//! cache; [`elf`] targets the library cannot watch; [`hooks`] the exported
+//! cache; [`elf`] targets the library cannot watch; [`loads`] the file an
+//! exec of a name really loads (a link's target, a script's interpreter);
+//! [`hooks`] the exported
 //! entry points (plus `shim.c` for the variadic ones). This file owns the
 //! process's lifecycle hooks (load, fork, exit). No module cycles
 //! (`tests/module_graph.rs`).
@@ -55,6 +57,7 @@ mod enforce;
 mod envp;
 mod gadget;
 mod hooks;
+mod loads;
 mod path;
 mod place;
 mod reach;

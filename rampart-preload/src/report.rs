@@ -218,34 +218,6 @@ fn put_reached(e: &mut Encoder<'_>, given: Range<usize>, reached: Reached) {
     });
 }
 
-/// Enforce mode: decide an exec (or spawn) of `rel` with `argv` before it
-/// is made. `send_if_cached`: see [`enforce::gate`]. Returns the frame's
-/// seq for a later ExecFailed.
-///
-/// # Safety
-/// `argv` is NULL or a NULL-terminated array of C strings.
-#[inline(never)]
-pub unsafe fn exec_gate(
-    cx: &Ctx,
-    conn: &mut Option<Conn>,
-    base: Base,
-    rel: &[u8],
-    argv: *const *const c_char,
-    send_if_cached: bool,
-) -> (Gate, u32) {
-    gate_event(
-        cx,
-        conn,
-        CallKind::Exec,
-        libc::EPERM,
-        send_if_cached,
-        |e, cwd| {
-            put_path(e, cwd, base, rel);
-            e.argv(ArgIter { argv, i: 0 });
-        },
-    )
-}
-
 /// Enforce mode: decide an inet connect before it is made.
 #[inline(never)]
 pub fn connect_inet_gate(
@@ -368,11 +340,17 @@ pub fn open(
     });
 }
 
-/// An exec of `rel` (resolved against `base`) with `argv`; returns its seq.
-///
-/// # Safety
-/// `argv` is NULL or a NULL-terminated array of C strings.
-#[inline(never)]
+/// The frames of one exec: the name's, and the one of the file it loads
+/// when that is another ([`crate::loads`]).
+#[derive(Clone, Copy)]
+pub struct ExecSeqs {
+    pub name: u32,
+    pub loaded: Option<u32>,
+}
+
+/// An exec of `rel` (resolved against `base`) with `argv`, and, unless it
+/// failed or `loaded` is false, an exec of the file it loads when that is
+/// another, `via` the name; returns their seqs.
 pub unsafe fn exec(
     cx: &Ctx,
     conn: &mut Option<Conn>,
@@ -380,17 +358,104 @@ pub unsafe fn exec(
     rel: &[u8],
     argv: *const *const c_char,
     oc: WireOutcome,
-) -> u32 {
-    send_event(cx, conn, CallKind::Exec, oc, |e, cwd| {
+    loaded: bool,
+) -> ExecSeqs {
+    let name = send_event(cx, conn, CallKind::Exec, oc, |e, cwd| {
         put_path(e, cwd, base, rel);
         e.argv(ArgIter { argv, i: 0 });
-    })
+    });
+    let loaded = match oc {
+        WireOutcome::Errno(_) => None,
+        _ if !loaded => None,
+        _ => crate::loads::of(base, rel).map(|l| {
+            send_event(cx, conn, CallKind::Exec, oc, |e, cwd| {
+                loaded_body(e, cwd, &l, base, rel, argv)
+            })
+        }),
+    };
+    ExecSeqs { name, loaded }
+}
+
+/// Enforce mode: decide an exec of `rel` with `argv`, and then the file it
+/// loads when that is another, `via` the name (its frame is sent even when
+/// the verdict was cached: it is never reported after the call). Returns
+/// the gate and the name's seq.
+pub unsafe fn exec_gate(
+    cx: &Ctx,
+    conn: &mut Option<Conn>,
+    base: Base,
+    rel: &[u8],
+    argv: *const *const c_char,
+    send_if_cached: bool,
+) -> (Gate, u32) {
+    let (gate, seq) = gate_event(
+        cx,
+        conn,
+        CallKind::Exec,
+        libc::EPERM,
+        send_if_cached,
+        |e, cwd| {
+            put_path(e, cwd, base, rel);
+            e.argv(ArgIter { argv, i: 0 });
+        },
+    );
+    if matches!(gate, Gate::Refuse) {
+        return (gate, seq);
+    }
+    let Some(l) = crate::loads::of(base, rel) else {
+        return (gate, seq);
+    };
+    let (via, _) = gate_event(cx, conn, CallKind::Exec, libc::EPERM, true, |e, cwd| {
+        loaded_body(e, cwd, &l, base, rel, argv)
+    });
+    match via {
+        Gate::Refuse => (Gate::Refuse, seq),
+        Gate::Run { .. } => (gate, seq),
+    }
+}
+
+/// The file an exec of `rel` loads, with the argv the new program gets,
+/// `via` the name.
+fn loaded_body(
+    e: &mut Encoder<'_>,
+    cwd: Range<usize>,
+    l: &crate::loads::Loads,
+    base: Base,
+    rel: &[u8],
+    argv: *const *const c_char,
+) {
+    e.str(l.file());
+    if l.is_script() {
+        // [interpreter, argument?]..., the name as given, argv[1..].
+        // SAFETY: the caller's NULL-terminated argv.
+        let rest = unsafe { ArgIter::after_first(argv) }.map(|a| -> &[u8] { a });
+        e.argv(l.argv_prefix().chain(core::iter::once(rel)).chain(rest));
+    } else {
+        e.argv(ArgIter { argv, i: 0 });
+    }
+    put_path(e, cwd, base, rel);
 }
 
 /// Iterates a C argv without counting it first.
 struct ArgIter {
     argv: *const *const c_char,
     i: usize,
+}
+
+impl ArgIter {
+    /// `argv[1..]`; nothing for an empty argv.
+    ///
+    /// # Safety
+    /// `argv` is NULL or a NULL-terminated array.
+    unsafe fn after_first(argv: *const *const c_char) -> ArgIter {
+        if argv.is_null() || (*argv).is_null() {
+            return ArgIter {
+                argv: core::ptr::null(),
+                i: 0,
+            };
+        }
+        ArgIter { argv, i: 1 }
+    }
 }
 
 impl Iterator for ArgIter {
@@ -411,11 +476,14 @@ impl Iterator for ArgIter {
     }
 }
 
+/// The exec whose frames are `seqs` failed with `err`.
 #[inline(never)]
-pub fn exec_failed(cx: &Ctx, conn: &mut Conn, seq: u32, err: c_int) {
-    let mut buf = [0u8; 32];
-    let n = wire::encode_exec_failed(&mut buf, seq, err.max(1));
-    conn.send(cx.s, cx.pid, cx.ppid, &buf[..n]);
+pub fn exec_failed(cx: &Ctx, conn: &mut Conn, seqs: ExecSeqs, err: c_int) {
+    for seq in core::iter::once(seqs.name).chain(seqs.loaded) {
+        let mut buf = [0u8; 32];
+        let n = wire::encode_exec_failed(&mut buf, seq, err.max(1));
+        conn.send(cx.s, cx.pid, cx.ppid, &buf[..n]);
+    }
 }
 
 #[inline(never)]

@@ -28,7 +28,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use rampart_core::event::{Event, Outcome, Source};
+use rampart_core::event::{Call, Event, Outcome, Source};
 use rampart_core::ring::Next;
 use rampart_core::wire::{self, Frame};
 
@@ -650,6 +650,11 @@ impl State {
             Frame::ExecFailed { seq, errno } => {
                 if let Some(i) = conn.pending_execs.iter().position(|(s, _)| *s == seq) {
                     let (_, mut event) = conn.pending_execs.remove(i);
+                    if matches!(event.call, Call::Exec { via: Some(_), .. }) {
+                        // The file the exec would have loaded: it never
+                        // ran (the exec of the name is recorded failed).
+                        return;
+                    }
                     event.outcome = Outcome::Errno(errno);
                     self.round
                         .push(Work::call(conn.origin.clone(), event, None));

@@ -35,7 +35,7 @@ use crate::enforce::{self, Gate};
 use crate::envp::ChildEnv;
 use crate::path::PATH_MAX;
 use crate::real::get;
-use crate::report;
+use crate::report::{self, ExecSeqs};
 use crate::state::{libc_environ, Saved};
 use crate::sys;
 
@@ -245,32 +245,33 @@ pub unsafe fn exec_reported(
     };
     let errno_before = sys::errno();
     let mut conn = cx.conn();
-    let seq = if enforce::needs_verdict(&cx, wire::TOOL_EXEC, conn.as_ref()) {
+    let seqs = if enforce::needs_verdict(&cx, wire::TOOL_EXEC, conn.as_ref()) {
         match report::exec_gate(&cx, &mut conn, base, shown, argv, true) {
             (Gate::Refuse, _) => {
                 drop(conn);
                 sys::set_errno(libc::EPERM);
                 return -1;
             }
-            (Gate::Run { .. }, seq) => Some(seq),
+            (Gate::Run { .. }, name) => ExecSeqs { name, loaded: None },
         }
     } else {
-        Some(report::exec(
+        report::exec(
             &cx,
             &mut conn,
             base,
             shown,
             argv,
             WireOutcome::Unknown,
-        ))
+            true,
+        )
     };
     let mut env = ChildEnv::new();
     let envp = env.fix(cx.s, envp);
     sys::set_errno(errno_before);
     let r = exec_target(Some(cx.s), how, path, argv, envp);
     let err = sys::errno();
-    if let (Some(c), Some(seq)) = (conn.as_mut(), seq) {
-        report::exec_failed(&cx, c, seq, err);
+    if let Some(c) = conn.as_mut() {
+        report::exec_failed(&cx, c, seqs, err);
     }
     drop(conn);
     sys::set_errno(err);
@@ -416,7 +417,7 @@ pub unsafe fn execvpe_impl(file: *const c_char, argv: Argv, envp: Argv) -> c_int
 
 struct Pending {
     conn: Option<Conn>,
-    seq: Option<u32>,
+    seq: Option<ExecSeqs>,
 }
 
 unsafe fn search_exec(
@@ -435,7 +436,7 @@ unsafe fn search_exec(
         Some(c) => env.fix(c.s, envp),
         None => envp,
     };
-    let report = |p: &mut Pending, shown: &[u8], oc: WireOutcome| -> Option<u32> {
+    let report = |p: &mut Pending, shown: &[u8], oc: WireOutcome| -> Option<ExecSeqs> {
         let cx = cx?;
         // A bare name no search resolved stays a name.
         let base = if shown.contains(&b'/') {
@@ -443,17 +444,17 @@ unsafe fn search_exec(
         } else {
             Base::AsIs
         };
-        Some(report::exec(cx, &mut p.conn, base, shown, argv, oc))
+        Some(report::exec(cx, &mut p.conn, base, shown, argv, oc, true))
     };
     // Enforce mode: the file about to be exec'd is decided first. `Err`:
     // refused (the search stops with EPERM).
     let enforcing = cx.is_some_and(|c| enforce::needs_verdict(c, wire::TOOL_EXEC, None));
-    let decide = |p: &mut Pending, shown: &[u8]| -> Result<Option<u32>, ()> {
+    let decide = |p: &mut Pending, shown: &[u8]| -> Result<Option<ExecSeqs>, ()> {
         let Some(cx) = cx else { return Ok(None) };
         let errno_before = sys::errno();
         let got = match report::exec_gate(cx, &mut p.conn, Base::Cwd, shown, argv, true) {
             (Gate::Refuse, _) => Err(()),
-            (Gate::Run { .. }, seq) => Ok(Some(seq)),
+            (Gate::Run { .. }, name) => Ok(Some(ExecSeqs { name, loaded: None })),
         };
         sys::set_errno(errno_before);
         got

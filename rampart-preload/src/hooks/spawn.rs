@@ -29,30 +29,65 @@ use crate::sys;
 
 type Argv = *const *mut c_char;
 
-unsafe fn report_spawn(shown: &[u8], argv: *const *const c_char, ret_ok: bool, err: c_int) {
+/// `loaded`: report the file the exec loaded too, when it is another
+/// (not when [`before_spawn`] decided it already).
+unsafe fn report_spawn(
+    shown: &[u8],
+    argv: *const *const c_char,
+    ret_ok: bool,
+    err: c_int,
+    loaded: bool,
+) {
     let Some(cx) = conn::ctx_exact() else { return };
     let mut conn = cx.conn();
-    report::exec(&cx, &mut conn, Base::Cwd, shown, argv, outcome(ret_ok, err));
+    report::exec(
+        &cx,
+        &mut conn,
+        Base::Cwd,
+        shown,
+        argv,
+        outcome(ret_ok, err),
+        loaded,
+    );
 }
 
-/// Enforce mode: decide a spawn of `shown` with `argv` before it is made.
-/// `true`: report it after the call (monitor mode, a tool the policy cannot
-/// refuse, or an allowing cache hit); `Err(())`: refused.
-unsafe fn before_spawn(shown: &[u8], argv: *const *const c_char) -> Result<bool, ()> {
+/// What is left to report once a spawn returned.
+#[derive(Clone, Copy)]
+struct After {
+    /// The exec itself (monitor mode, a tool the policy cannot refuse, or
+    /// an allowing cache hit).
+    report: bool,
+    /// The file it loaded when that is another (not decided before).
+    loaded: bool,
+}
+
+impl After {
+    const ALL: After = After {
+        report: true,
+        loaded: true,
+    };
+}
+
+/// Enforce mode: decide a spawn of `shown` with `argv` before it is made
+/// (and the file it loads); `Err(())`: refused.
+unsafe fn before_spawn(shown: &[u8], argv: *const *const c_char) -> Result<After, ()> {
     let Some(cx) = conn::ctx_exact() else {
-        return Ok(true);
+        return Ok(After::ALL);
     };
     let errno_before = sys::errno();
     let mut conn = cx.conn();
     if !enforce::needs_verdict(&cx, wire::TOOL_EXEC, conn.as_ref()) {
         sys::set_errno(errno_before);
-        return Ok(true);
+        return Ok(After::ALL);
     }
     let gate = report::exec_gate(&cx, &mut conn, Base::Cwd, shown, argv, false).0;
     sys::set_errno(errno_before);
     match gate {
         Gate::Refuse => Err(()),
-        Gate::Run { report_after } => Ok(report_after),
+        Gate::Run { report_after } => Ok(After {
+            report: report_after,
+            loaded: false,
+        }),
     }
 }
 
@@ -75,12 +110,12 @@ pub unsafe extern "C" fn posix_spawn(
     };
     let errno_before = sys::errno();
     let shown = sys::cstr_bytes(path);
-    let Ok(report_after) = before_spawn(shown, argv.cast()) else {
+    let Ok(after) = before_spawn(shown, argv.cast()) else {
         return libc::EPERM;
     };
     let r = real(pid, path, actions, attr, argv, envp);
-    if report_after {
-        report_spawn(shown, argv.cast(), r == 0, r);
+    if after.report {
+        report_spawn(shown, argv.cast(), r == 0, r, after.loaded);
     }
     sys::set_errno(errno_before);
     r
@@ -107,19 +142,19 @@ pub unsafe extern "C" fn posix_spawnp(
     let name = sys::cstr_bytes(file);
     let mut buf = [0u8; PATH_MAX + 1];
     let enforcing = conn::ctx_exact().is_some_and(|cx| cx.s.enforce);
-    let mut report_after = true;
+    let mut after = After::ALL;
     if enforcing {
         // Decided on the file the search will find, before the call.
         let shown = predict_search(name, &mut buf).unwrap_or(name);
         match before_spawn(shown, argv.cast()) {
-            Ok(after) => report_after = after,
+            Ok(a) => after = a,
             Err(()) => return libc::EPERM,
         }
     }
     let r = real(pid, file, actions, attr, argv, envp);
-    if report_after {
+    if after.report {
         let shown = predict_search(name, &mut buf).unwrap_or(name);
-        report_spawn(shown, argv.cast(), r == 0, r);
+        report_spawn(shown, argv.cast(), r == 0, r, after.loaded);
     }
     sys::set_errno(errno_before);
     r
@@ -149,7 +184,7 @@ unsafe fn do_system(line: *const c_char) -> c_int {
     ];
     // Enforce mode: a refused command runs no shell; system() fails with
     // -1 and EPERM, as under Go Rampart's preload.
-    let Ok(report_after) = before_spawn(b"/bin/sh", argv.as_ptr()) else {
+    let Ok(after) = before_spawn(b"/bin/sh", argv.as_ptr()) else {
         sys::set_errno(libc::EPERM);
         return -1;
     };
@@ -211,8 +246,8 @@ unsafe fn do_system(line: *const c_char) -> c_int {
         argv.as_ptr().cast(),
         envp.cast(),
     );
-    if report_after {
-        report_spawn(b"/bin/sh", argv.as_ptr(), ret == 0, ret);
+    if after.report {
+        report_spawn(b"/bin/sh", argv.as_ptr(), ret == 0, ret, after.loaded);
     }
 
     let mut status: c_int = 0;
@@ -267,10 +302,10 @@ pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> *
         core::ptr::null(),
     ];
     // Enforce mode: a refused command runs no shell; NULL with EPERM.
-    let mut report_after = true;
+    let mut after = After::ALL;
     if !command.is_null() {
         match before_spawn(b"/bin/sh", argv.as_ptr()) {
-            Ok(after) => report_after = after,
+            Ok(a) => after = a,
             Err(()) => {
                 sys::set_errno(libc::EPERM);
                 return core::ptr::null_mut();
@@ -291,8 +326,8 @@ pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> *
     if fixed != own && libc_environ() == fixed {
         set_libc_environ(own);
     }
-    if !command.is_null() && report_after {
-        report_spawn(b"/bin/sh", argv.as_ptr(), !fp.is_null(), err);
+    if !command.is_null() && after.report {
+        report_spawn(b"/bin/sh", argv.as_ptr(), !fp.is_null(), err, after.loaded);
     }
     sys::set_errno(err);
     fp
