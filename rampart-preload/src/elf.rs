@@ -34,11 +34,11 @@ fn classify_at(path: *const u8, shebang_depth: u8) -> Kind {
         Err(_) => return Kind::Other,
     };
     let mut head = [0u8; HEAD];
-    let n = pread(fd, &mut head, 0);
+    let n = sys::pread(fd, &mut head, 0);
     let kind = if head[..n].starts_with(b"#!") {
         interpreter_kind(&head[..n], shebang_depth)
     } else {
-        classify(&head[..n], |off, out| pread(fd, out, off))
+        classify(&head[..n], |off, out| sys::pread(fd, out, off))
     };
     sys::close(fd);
     kind
@@ -59,20 +59,6 @@ fn interpreter_kind(head: &[u8], depth: u8) -> Kind {
         k @ (Kind::Static | Kind::Go) => k,
         _ => Kind::Other,
     }
-}
-
-fn pread(fd: c_int, out: &mut [u8], off: u64) -> usize {
-    // SAFETY: `out` is valid for its length.
-    unsafe {
-        sys::raw(
-            libc::SYS_pread64,
-            fd as usize,
-            out.as_mut_ptr() as usize,
-            out.len(),
-            off as usize,
-        )
-    }
-    .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -96,7 +96,11 @@ pub fn of(base: Base, rel: &[u8]) -> Option<Loads> {
     loop {
         let (fd, readable) = open(dirfd, &name)?;
         let mut head = [0u8; HEAD];
-        let n = if readable { pread(fd, &mut head) } else { 0 };
+        let n = if readable {
+            sys::pread(fd, &mut head, 0)
+        } else {
+            0
+        };
         match shebang::line(&head[..n]) {
             Some(line) if out.depth < DEPTH => {
                 sys::close(fd);
@@ -169,20 +173,6 @@ fn open(dirfd: c_int, name: &[u8; PATH_MAX + 1]) -> Option<(c_int, bool)> {
             .map(|fd| (fd as c_int, false)),
         Err(_) => None,
     }
-}
-
-fn pread(fd: c_int, out: &mut [u8]) -> usize {
-    // SAFETY: `out` is valid for its length.
-    unsafe {
-        sys::raw(
-            libc::SYS_pread64,
-            fd as usize,
-            out.as_mut_ptr() as usize,
-            out.len(),
-            0,
-        )
-    }
-    .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -361,8 +361,7 @@ pub unsafe fn exec(
     loaded: bool,
 ) -> ExecSeqs {
     let name = send_event(cx, conn, CallKind::Exec, oc, |e, cwd| {
-        put_path(e, cwd, base, rel);
-        e.argv(ArgIter { argv, i: 0 });
+        name_body(e, cwd, base, rel, argv)
     });
     let loaded = match oc {
         WireOutcome::Errno(_) => None,
@@ -394,10 +393,7 @@ pub unsafe fn exec_gate(
         CallKind::Exec,
         libc::EPERM,
         send_if_cached,
-        |e, cwd| {
-            put_path(e, cwd, base, rel);
-            e.argv(ArgIter { argv, i: 0 });
-        },
+        |e, cwd| name_body(e, cwd, base, rel, argv),
     );
     if matches!(gate, Gate::Refuse) {
         return (gate, seq);
@@ -412,6 +408,18 @@ pub unsafe fn exec_gate(
         Gate::Refuse => (Gate::Refuse, seq),
         Gate::Run { .. } => (gate, seq),
     }
+}
+
+/// An exec of `rel` with `argv`.
+fn name_body(
+    e: &mut Encoder<'_>,
+    cwd: Range<usize>,
+    base: Base,
+    rel: &[u8],
+    argv: *const *const c_char,
+) {
+    put_path(e, cwd, base, rel);
+    e.argv(ArgIter { argv, i: 0 });
 }
 
 /// The file an exec of `rel` loads, with the argv the new program gets,

@@ -144,6 +144,21 @@ pub fn getppid() -> i32 {
     unsafe { raw(libc::SYS_getppid, 0, 0, 0, 0).unwrap_or(0) as i32 }
 }
 
+/// `pread(2)` into `out` at `off`: the bytes read, 0 on an error.
+pub fn pread(fd: c_int, out: &mut [u8], off: u64) -> usize {
+    // SAFETY: `out` is valid for its length.
+    unsafe {
+        raw(
+            libc::SYS_pread64,
+            fd as usize,
+            out.as_mut_ptr() as usize,
+            out.len(),
+            off as usize,
+        )
+    }
+    .unwrap_or(0)
+}
+
 pub fn close(fd: c_int) {
     // SAFETY: closing a descriptor number touches no memory.
     let _ = unsafe { raw(libc::SYS_close, fd as usize, 0, 0, 0) };
