@@ -466,15 +466,12 @@ impl Known {
         exe: String,
         proxy: Option<&Proxy>,
     ) -> (i32, bool) {
-        // Its process: itself when it leads one (a pidfd opens only for a
-        // leader), else from `/proc/TID/status`, which costs a process
-        // start's first call here several times more. Its parent is read
-        // with its first record.
-        let (tgid, ppid) = if procfs::leads_process(tid) {
-            (tid, None)
-        } else {
-            procfs::ids(tid).map_or((tid, None), |(t, p)| (t, Some(p)))
-        };
+        // Its process and parent, from a pidfd of the thread, or one read
+        // of `/proc/TID/status` (before Linux 6.13), and its program as
+        // just read: what its first record needs of them.
+        let (tgid, ppid) = procfs::ids_of_thread(tid)
+            .or_else(|| procfs::ids(tid).ok())
+            .map_or((tid, None), |(t, p)| (t, Some(p)));
         calls.procs.remove(&tgid);
         let fresh = calls.procs.entry(tgid).or_default();
         fresh.ppid = ppid;
