@@ -2004,8 +2004,9 @@ policies:
 /// exec of its own, `via` the name, on both backends (the library before
 /// the exec, the tracer after it): each attempt fails, the trail holds the
 /// refusal of `/usr/bin/perl` via the name, and the file the program would
-/// have written is not there. An allowed program run through a link or as
-/// a script still runs.
+/// have written is not there; so too for the script as the command
+/// `rampart run` starts. An allowed program run through a link or as a
+/// script still runs.
 #[test]
 fn a_refused_program_run_through_a_link_or_as_an_interpreter_is_refused_on_both_backends() {
     let sb = Sandbox::new();
@@ -2065,6 +2066,13 @@ policies:
             assert!(!out.contains(&format!("{what}=0")), "{backend}: {out}{err}");
         }
         assert!(out.contains("allowed-script-ran"), "{backend}: {out}{err}");
+        // The script as the command `rampart run` starts (no hook makes
+        // that exec: rampart decides it before starting it, the tracer
+        // after the exec).
+        let as_command = sb.work().join(format!("{backend}-command"));
+        let o = enforce_with(&sb, backend, &policy, &job, &[as_command.as_os_str()]);
+        assert_ne!(o.status.code(), Some(0), "{backend}: {}", stderr(&o));
+        assert!(!as_command.exists(), "{backend}: perl ran as the command");
         let records = sb.records();
         for name in [&link, &job] {
             let refused = records.iter().any(|r| {
@@ -2078,5 +2086,12 @@ policies:
                 "{backend}: no refusal of {perl} via {name:?}: {records:#?}"
             );
         }
+        let as_command_refused = records.iter().any(|r| {
+            r["tool"] == "exec"
+                && r["request"]["path"] == perl
+                && r["request"]["argv"][3] == as_command.to_str().unwrap()
+                && r["decision"]["action"] == "deny"
+        });
+        assert!(as_command_refused, "{backend}: {records:#?}");
     }
 }

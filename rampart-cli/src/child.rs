@@ -236,6 +236,74 @@ pub fn exec_event(argv: &[OsString], cwd: &std::path::Path) -> rampart_core::eve
     }
 }
 
+/// The exec of the file the kernel loads for `root` (the command's exec,
+/// [`exec_event`]) when its name leads to another one: a link's target,
+/// or a script's interpreter (`#!` lines read as the kernel reads them,
+/// `rampart_core::shebang`), with the argv the program gets and `via`
+/// naming the command, as the library's exec hooks and the tracer record
+/// it. `None` when the name is the file itself, or cannot be read.
+pub fn loaded_event(
+    root: &rampart_core::event::Event,
+    cwd: &std::path::Path,
+) -> Option<rampart_core::event::Event> {
+    use rampart_core::event::{name_from_bytes, Call};
+    use rampart_core::shebang;
+    use std::io::Read;
+    use std::os::unix::ffi::OsStrExt;
+    let Call::Exec { path, argv, .. } = &root.call else {
+        return None;
+    };
+    if !path.starts_with('/') {
+        return None; // a name no search found
+    }
+    // The name the program is exec'd by: as given when it has a slash,
+    // else the file the search found.
+    let given = match argv.first() {
+        Some(a0) if a0.contains('/') => a0.clone(),
+        _ => path.clone(),
+    };
+    let mut file = std::path::PathBuf::from(path);
+    let mut prefix: Vec<String> = Vec::new();
+    let mut depth = 0;
+    loop {
+        let mut head = Vec::with_capacity(shebang::HEAD);
+        if let Ok(f) = std::fs::File::open(&file) {
+            let _ = f.take(shebang::HEAD as u64).read_to_end(&mut head);
+        }
+        let Some(line) = shebang::line(&head).filter(|_| depth < shebang::DEPTH) else {
+            break;
+        };
+        // Innermost first: this interpreter, its argument, then the rest.
+        let text = |b: &[u8]| name_from_bytes(b).into_owned();
+        let mut hop = vec![text(line.interpreter)];
+        hop.extend(line.argument.map(text));
+        prefix.splice(0..0, hop);
+        file = cwd.join(std::ffi::OsStr::from_bytes(line.interpreter));
+        depth += 1;
+    }
+    let loaded =
+        name_from_bytes(std::fs::canonicalize(&file).ok()?.as_os_str().as_bytes()).into_owned();
+    if depth == 0 && loaded == *path {
+        return None;
+    }
+    let argv = if depth == 0 {
+        argv.clone()
+    } else {
+        prefix
+            .into_iter()
+            .chain(std::iter::once(given))
+            .chain(argv.iter().skip(1).cloned())
+            .collect()
+    };
+    let mut event = root.clone();
+    event.call = Call::Exec {
+        path: loaded,
+        argv,
+        via: Some(path.clone()),
+    };
+    Some(event)
+}
+
 fn is_executable(p: &std::path::Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)

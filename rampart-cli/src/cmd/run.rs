@@ -165,9 +165,22 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
             if lib.is_none() {
                 root.source = Source::Trace;
             }
-            if mode == Mode::Enforce && !collector.allows(&root) {
-                root.outcome = Outcome::Errno(libc::EPERM);
-                collector.record_own_call(root, true)?;
+            // And the file it loads when its name leads to another (a
+            // link, a script's interpreter), as the hooks decide an exec's.
+            // (In monitor mode the tap records it, at the command's first
+            // call.)
+            let mut loaded = match mode {
+                Mode::Enforce => child::loaded_event(&root, &cwd),
+                Mode::Monitor => None,
+            };
+            let refused = match mode {
+                Mode::Enforce if !collector.allows(&root) => Some(root.clone()),
+                Mode::Enforce => loaded.take_if(|l| !collector.allows(l)),
+                Mode::Monitor => None,
+            };
+            if let Some(mut refused) = refused {
+                refused.outcome = Outcome::Errno(libc::EPERM);
+                collector.record_own_call(refused, true)?;
                 let stats = collector.finish(GRACE)?;
                 if !args.quiet {
                     print_summary(mode, &origin, &stats, Outlived::default());
@@ -177,7 +190,14 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
             }
             let spawned = spawn_watched(&args.command, lib, &env, confined, &mut tap);
             spawned_as(&mut root, &spawned);
+            let loaded = loaded.filter(|_| spawned.is_ok()).map(|mut l| {
+                spawned_as(&mut l, &spawned);
+                l
+            });
             collector.record_own_call(root, false)?;
+            if let Some(l) = loaded {
+                collector.record_own_call(l, false)?;
+            }
             let mut program = match spawned {
                 Ok(p) => p,
                 Err(e) => {
