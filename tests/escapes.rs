@@ -2037,28 +2037,54 @@ policies:
     let job = dir.join("job");
     std::fs::write(
         &job,
-        format!("#!{perl} -w\nopen(F, '>', $ARGV[0]); print F 'ran';\n"),
+        format!("#!{perl} -w\nopen(F, '>', $ARGV[-1]); print F 'ran';\n"),
+    )
+    .unwrap();
+    // Five scripts deep (as deep as the kernel goes), and a first line
+    // whose newline is past the 256 bytes the kernel reads.
+    let mut deep = job.clone();
+    for level in 2..=5 {
+        let next = dir.join(format!("deep{level}"));
+        std::fs::write(&next, format!("#!{}\n", deep.display())).unwrap();
+        std::fs::set_permissions(&next, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        deep = next;
+    }
+    let long = dir.join("long");
+    std::fs::write(
+        &long,
+        format!("#!{perl}{}\nopen(F, '>', $ARGV[-1]);\n", " ".repeat(300)),
     )
     .unwrap();
     let shell_job = dir.join("ok.sh");
     std::fs::write(&shell_job, "#!/bin/sh\necho allowed-script-ran\n").unwrap();
-    for f in [&job, &shell_job] {
+    for f in [&job, &long, &shell_job] {
         std::fs::set_permissions(f, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     }
     for backend in ["preload", "trace"] {
         let by_link = sb.work().join(format!("{backend}-link"));
         let by_script = sb.work().join(format!("{backend}-script"));
+        let by_deep = sb.work().join(format!("{backend}-deep"));
+        let by_long = sb.work().join(format!("{backend}-long"));
         let script = format!(
             "cd {dir}; ./p -e 'open(F, \">\", \"{l}\"); print F 1'; echo link=$?; \
-             ./job {s}; echo script=$?; ./ok.sh",
+             ./job {s}; echo script=$?; ./deep5 {d}; echo deep=$?; ./long {g}; echo long=$?; \
+             ./ok.sh",
             dir = dir.display(),
             l = by_link.display(),
             s = by_script.display(),
+            d = by_deep.display(),
+            g = by_long.display(),
         );
         let o = enforce_script(&sb, backend, &policy, &script);
         let out = stdout(&o);
         let err = stderr(&o);
-        for (what, file) in [("link", &by_link), ("script", &by_script)] {
+        for (what, file) in [
+            ("link", &by_link),
+            ("script", &by_script),
+            ("deep", &by_deep),
+            ("long", &by_long),
+        ] {
             assert!(
                 !file.exists(),
                 "{backend}: perl ran by its {what}: {out}{err}"

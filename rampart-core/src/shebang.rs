@@ -5,9 +5,11 @@
 //! names instead, with argv `[interpreter, argument?, name, argv[1..]]`,
 //! where `argument` is the rest of the line (one string, inner blanks
 //! kept) and `name` the name the exec was given. The kernel reads the first
-//! [`HEAD`] bytes; a line with no newline in them is cut there, unless the
-//! interpreter's name itself runs to the end (then the exec fails). An
-//! interpreter may itself be a script, up to [`DEPTH`] deep.
+//! [`HEAD`] bytes (NUL-padded when the file is shorter); a line with no
+//! newline in them is cut there, unless nothing ends the interpreter's
+//! name before the end (then the exec fails). A NUL ends the line's words
+//! as a blank does. An interpreter may itself be a script, up to
+//! [`DEPTH`] deep.
 //!
 //! Its users: the preload library's exec hooks, which record and decide
 //! the file an exec really loads before it is made, and the library's ELF
@@ -17,9 +19,10 @@
 /// Bytes of a file the kernel reads for its `#!` line (`BINPRM_BUF_SIZE`).
 pub const HEAD: usize = 256;
 
-/// How many interpreters deep an exec may go (the kernel's
-/// `max_recursion_depth` less the exec itself).
-pub const DEPTH: usize = 4;
+/// How many interpreters deep an exec may go: the kernel hands a file to
+/// a format handler at most six times (`exec_binprm`), so five scripts
+/// may come before the program that runs them.
+pub const DEPTH: usize = 5;
 
 /// A script's `#!` line: the interpreter's name and the argument that
 /// follows it, if any.
@@ -33,39 +36,75 @@ fn blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
+/// What the kernel reads of the file: the first [`HEAD`] bytes, padded
+/// with NULs when the file is shorter.
+#[derive(Clone, Copy)]
+struct Buf<'h>(&'h [u8]);
+
+impl<'h> Buf<'h> {
+    fn at(&self, i: usize) -> u8 {
+        self.0.get(i).copied().unwrap_or(0)
+    }
+
+    /// The first index in `from..to` whose byte is not a blank.
+    fn non_blank(&self, from: usize, to: usize) -> Option<usize> {
+        (from..to).find(|&i| !blank(self.at(i)))
+    }
+
+    /// The first index in `from..to` whose byte ends a word: a blank or a
+    /// NUL.
+    fn terminator(&self, from: usize, to: usize) -> Option<usize> {
+        (from..to).find(|&i| {
+            let b = self.at(i);
+            blank(b) || b == 0
+        })
+    }
+
+    /// `from..to`, cut at its first NUL (the kernel copies C strings).
+    fn string(&self, from: usize, to: usize) -> &'h [u8] {
+        let all: &'h [u8] = self.0;
+        let to = to.min(all.len());
+        let s = &all[from.min(to)..to];
+        &s[..s.iter().position(|&b| b == 0).unwrap_or(s.len())]
+    }
+}
+
 /// The `#!` line of a file whose first bytes are `head` (only the first
-/// [`HEAD`] are looked at); `None` when the file is not a script the kernel
-/// would run (no `#!`, no interpreter named, or a name cut by the end of
-/// the bytes read).
+/// [`HEAD`] are looked at); `None` when the kernel would not run the file
+/// as a script (no `#!`, no interpreter named, or an interpreter's name
+/// that may go on past the bytes read).
 pub fn line(head: &[u8]) -> Option<Line<'_>> {
-    let head = &head[..head.len().min(HEAD)];
-    let rest = head.strip_prefix(b"#!")?;
-    let (mut text, whole) = match rest.iter().position(|&b| b == b'\n') {
-        Some(nl) => (&rest[..nl], true),
-        None => (rest, false),
-    };
-    // What a NUL ends, the kernel never sees.
-    if let Some(nul) = text.iter().position(|&b| b == 0) {
-        text = &text[..nul];
-    }
-    while let [start @ .., last] = text {
-        if !blank(*last) {
-            break;
-        }
-        text = start;
-    }
-    let from = text.iter().position(|&b| !blank(b))?;
-    let text = &text[from..];
-    let end = text.iter().position(|&b| blank(b)).unwrap_or(text.len());
-    if !whole && end == text.len() && head.len() == HEAD {
-        // The interpreter's name may go on past what the kernel reads.
+    let buf = Buf(&head[..head.len().min(HEAD)]);
+    if buf.0.len() < 2 || &buf.0[..2] != b"#!" {
         return None;
     }
-    let (interpreter, after) = text.split_at(end);
-    let argument = after
-        .iter()
-        .position(|&b| !blank(b))
-        .map(|start| &after[start..]);
+    // The kernel's `buf_end`: the last byte is never part of the line.
+    let last = HEAD - 1;
+    let mut end = match (0..HEAD).find(|&i| buf.at(i) == b'\n') {
+        Some(newline) => newline,
+        None => {
+            // No newline: the name must end before the bytes read do.
+            let name = buf.non_blank(2, last)?;
+            buf.terminator(name, last)?;
+            last
+        }
+    };
+    while end > 2 && blank(buf.at(end - 1)) {
+        end -= 1;
+    }
+    let name = buf.non_blank(2, end).filter(|&n| n < end)?;
+    let sep = buf.terminator(name, end);
+    let interpreter = buf.string(name, sep.unwrap_or(end));
+    if interpreter.is_empty() {
+        return None;
+    }
+    let argument = match sep {
+        Some(sep) if buf.at(sep) != 0 => buf
+            .non_blank(sep, end)
+            .map(|a| buf.string(a, end))
+            .filter(|a| !a.is_empty()),
+        _ => None,
+    };
     Some(Line {
         interpreter,
         argument,
@@ -111,9 +150,29 @@ mod tests {
         long.resize(400, b'a');
         let l = line(&long).unwrap();
         assert_eq!(l.interpreter, b"/bin/sh");
-        assert_eq!(l.argument.unwrap().len(), HEAD - 10);
+        // The kernel's last byte is not part of the line.
+        assert_eq!(l.argument.unwrap().len(), HEAD - 1 - 10);
         let mut name = b"#!/".to_vec();
         name.resize(400, b'b');
         assert_eq!(line(&name), None);
+    }
+
+    #[test]
+    fn a_name_ended_by_blanks_or_a_nul_before_the_end_is_not_cut() {
+        for fill in [b' ', b'\t'] {
+            let mut l = b"#!/usr/bin/perl".to_vec();
+            l.resize(400, fill);
+            l.push(b'\n');
+            assert_eq!(parts(&l), Some((&b"/usr/bin/perl"[..], None)), "{fill}");
+        }
+        let mut nul = b"#!/usr/bin/perl\0".to_vec();
+        nul.resize(400, b'x');
+        assert_eq!(parts(&nul), Some((&b"/usr/bin/perl"[..], None)));
+        // A NUL ends the argument too, and a short file is NUL-padded.
+        assert_eq!(
+            parts(b"#!/bin/sh -e\0junk\n"),
+            Some((&b"/bin/sh"[..], Some(&b"-e"[..])))
+        );
+        assert_eq!(parts(b"#!/bin/sh"), Some((&b"/bin/sh"[..], None)));
     }
 }
