@@ -1999,8 +1999,11 @@ policies:
 
 /// A rule that refuses a program by its command (`/usr/bin/perl ...`) is
 /// got around by running it under another name: a link to it (`./p -e
-/// ...`), or a script whose first line is `#!/usr/bin/perl` (`./job`). The
-/// kernel loads perl either way. So the file an exec loads is decided as an
+/// ...`), or a script whose first line is `#!/usr/bin/perl` (`./job`, and
+/// five scripts deep, and with a first line longer than the kernel reads),
+/// or the dynamic loader run as a program (`ld-linux-x86-64.so.2
+/// /usr/bin/perl`). The kernel loads perl (or the loader loads it) either
+/// way. So the file an exec loads, and the program a loader runs, are decided as an
 /// exec of its own, `via` the name, on both backends (the library before
 /// the exec, the tracer after it): each attempt fails, the trail holds the
 /// refusal of `/usr/bin/perl` via the name, and the file the program would
@@ -2032,6 +2035,11 @@ policies:
     .unwrap();
     let dir = sb.work().join("bin");
     std::fs::create_dir(&dir).unwrap();
+    // The dynamic loader, run as a program, runs the program it is given.
+    let loader = ["/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1"]
+        .into_iter()
+        .find(|l| std::path::Path::new(l).exists())
+        .expect("a dynamic loader");
     let link = dir.join("p");
     std::os::unix::fs::symlink(perl, &link).unwrap();
     let job = dir.join("job");
@@ -2066,15 +2074,18 @@ policies:
         let by_script = sb.work().join(format!("{backend}-script"));
         let by_deep = sb.work().join(format!("{backend}-deep"));
         let by_long = sb.work().join(format!("{backend}-long"));
+        let by_loader = sb.work().join(format!("{backend}-loader"));
         let script = format!(
             "cd {dir}; ./p -e 'open(F, \">\", \"{l}\"); print F 1'; echo link=$?; \
              ./job {s}; echo script=$?; ./deep5 {d}; echo deep=$?; ./long {g}; echo long=$?; \
-             ./ok.sh",
+             {loader} {perl} -e 'open(F, \">\", \"{o}\")'; echo loader=$?; \
+             {loader} /bin/true && ./ok.sh",
             dir = dir.display(),
             l = by_link.display(),
             s = by_script.display(),
             d = by_deep.display(),
             g = by_long.display(),
+            o = by_loader.display(),
         );
         let o = enforce_script(&sb, backend, &policy, &script);
         let out = stdout(&o);
@@ -2084,6 +2095,7 @@ policies:
             ("script", &by_script),
             ("deep", &by_deep),
             ("long", &by_long),
+            ("loader", &by_loader),
         ] {
             assert!(
                 !file.exists(),
@@ -2099,6 +2111,21 @@ policies:
         let o = enforce_with(&sb, backend, &policy, &job, &[as_command.as_os_str()]);
         assert_ne!(o.status.code(), Some(0), "{backend}: {}", stderr(&o));
         assert!(!as_command.exists(), "{backend}: perl ran as the command");
+        // And the loader running perl as the command.
+        let loader_command = sb.work().join(format!("{backend}-loader-command"));
+        let code = format!("open(F, '>', '{}')", loader_command.display());
+        let o = enforce_with(
+            &sb,
+            backend,
+            &policy,
+            loader.as_ref(),
+            &[perl.as_ref(), "-e".as_ref(), code.as_ref()],
+        );
+        assert_ne!(o.status.code(), Some(0), "{backend}: {}", stderr(&o));
+        assert!(
+            !loader_command.exists(),
+            "{backend}: perl ran as the loader's program"
+        );
         let records = sb.records();
         for name in [&link, &job] {
             let refused = records.iter().any(|r| {

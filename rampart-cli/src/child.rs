@@ -304,6 +304,22 @@ pub fn loaded_event(
     Some(event)
 }
 
+/// The program the dynamic loader runs when the command `root` is the
+/// loader run as a program (`/lib64/ld-linux-x86-64.so.2 /usr/bin/perl`),
+/// `loaded` being the file `root` loads when another
+/// ([`loaded_event`]): as an exec of its own, `via` the loader.
+pub fn run_by_loader(
+    root: &rampart_core::event::Event,
+    loaded: Option<&rampart_core::event::Event>,
+    cwd: &std::path::Path,
+) -> Option<rampart_core::event::Event> {
+    use rampart_core::event::Call;
+    let Call::Exec { path, argv, .. } = &loaded.unwrap_or(root).call else {
+        return None;
+    };
+    rampart_trace::program_of_loader(root, path, argv, cwd)
+}
+
 fn is_executable(p: &std::path::Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)

@@ -17,6 +17,8 @@
 //!   for the library, owned strings for everyone else.
 //! - [`ring`]: the shared-memory ring a watched process posts its records
 //!   into, the library's producer and the collector's reader.
+//! - [`loader`]: the dynamic loader run as a program, and the program it
+//!   runs.
 //! - [`shebang`]: a script's `#!` line as the kernel reads it: what an exec
 //!   of the script really runs.
 //! - [`screen`]: which opens (and mutations) a policy could refuse, in a form the preload
@@ -29,7 +31,7 @@
 //! - [`generate`]: turning an audit trail into a least-privilege policy.
 //!
 //! Features: without any, only the allocation-free `no_std` modules (`elf`,
-//! `env`, `gadget`, `generation`, `path`, `ring`, `screen`, `shebang`, the wire encoder) are built, for
+//! `env`, `gadget`, `generation`, `loader`, `path`, `ring`, `screen`, `shebang`, the wire encoder) are built, for
 //! the preload library; `event` adds the event model and Event <-> frame
 //! (std, no YAML or globs), for the tracer; `full` (the default) adds
 //! policies, the audit trail and the generator.
@@ -42,6 +44,7 @@ pub mod elf;
 pub mod env;
 pub mod gadget;
 pub mod generation;
+pub mod loader;
 pub mod path;
 pub mod ring;
 pub mod screen;

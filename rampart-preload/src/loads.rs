@@ -35,6 +35,8 @@ pub struct Loads {
     /// The `#!` lines on the way, outermost first.
     lines: [Hop; DEPTH],
     depth: usize,
+    /// Whether the file is the name's own.
+    same: bool,
 }
 
 /// One `#!` line: its interpreter and argument, copied out of the file.
@@ -71,9 +73,10 @@ impl Loads {
     }
 }
 
-/// What an exec of `rel` (against `base`) loads, or `None` when that is
-/// the file of that very name, or when it cannot be told (no such file, a
-/// name too long, a directory descriptor `base` that is not open).
+/// What an exec of `rel` (against `base`) loads (perhaps the file of that
+/// very name: see [`Loads::differs`]), or `None` when it cannot be told
+/// (no such file, a name too long, a directory descriptor `base` that is
+/// not open).
 #[inline(never)]
 pub fn of(base: Base, rel: &[u8]) -> Option<Loads> {
     let mut dirfd = match base {
@@ -92,6 +95,7 @@ pub fn of(base: Base, rel: &[u8]) -> Option<Loads> {
         file_len: 0,
         lines: [Hop::EMPTY; DEPTH],
         depth: 0,
+        same: false,
     };
     loop {
         let (fd, readable) = open(dirfd, &name)?;
@@ -128,7 +132,27 @@ pub fn of(base: Base, rel: &[u8]) -> Option<Loads> {
             }
         }
     }
-    (out.depth > 0 || !names(base, rel, out.file())).then_some(out)
+    out.same = out.depth == 0 && names(base, rel, out.file());
+    Some(out)
+}
+
+/// The file `name` (NUL-terminated, relative to the working directory)
+/// is, links resolved, written into `out`: its length.
+pub fn file_of(name: &[u8; PATH_MAX + 1], out: &mut [u8; PATH_MAX]) -> Option<usize> {
+    // SAFETY: a NUL-terminated name; the kernel checks the rest.
+    let fd = unsafe {
+        sys::raw(
+            libc::SYS_openat,
+            libc::AT_FDCWD as usize,
+            name.as_ptr() as usize,
+            (libc::O_PATH | libc::O_CLOEXEC) as usize,
+            0,
+        )
+    }
+    .ok()? as c_int;
+    let len = path::fd_path(fd, out);
+    sys::close(fd);
+    len
 }
 
 impl Loads {
@@ -136,6 +160,12 @@ impl Loads {
     /// only another name of the file.
     pub fn is_script(&self) -> bool {
         self.depth > 0
+    }
+
+    /// Whether the file loaded is not the name's own (a link's target, a
+    /// script's interpreter): it is then an exec of its own.
+    pub fn differs(&self) -> bool {
+        !self.same
     }
 }
 
@@ -186,7 +216,7 @@ mod tests {
     }
 
     fn loads(path: &std::path::Path) -> Option<(String, Vec<String>)> {
-        let l = of(Base::Cwd, path.to_str().unwrap().as_bytes())?;
+        let l = of(Base::Cwd, path.to_str().unwrap().as_bytes()).filter(|l| l.differs())?;
         let file = String::from_utf8(l.file().to_vec()).unwrap();
         let prefix = l
             .argv_prefix()

@@ -363,16 +363,73 @@ pub unsafe fn exec(
     let name = send_event(cx, conn, CallKind::Exec, oc, |e, cwd| {
         name_body(e, cwd, base, rel, argv)
     });
-    let loaded = match oc {
+    let loads = match oc {
         WireOutcome::Errno(_) => None,
         _ if !loaded => None,
-        _ => crate::loads::of(base, rel).map(|l| {
-            send_event(cx, conn, CallKind::Exec, oc, |e, cwd| {
-                loaded_body(e, cwd, &l, base, rel, argv)
-            })
-        }),
+        _ => crate::loads::of(base, rel),
     };
+    let Some(l) = loads else {
+        return ExecSeqs { name, loaded: None };
+    };
+    let loaded = l.differs().then(|| {
+        send_event(cx, conn, CallKind::Exec, oc, |e, cwd| {
+            loaded_body(e, cwd, &l, base, rel, argv)
+        })
+    });
+    // The loader run as a program: the program it runs too (its frame is
+    // not the exec's: only the exec of the name can fail).
+    if let Some(run) = loader_run(&l, argv) {
+        send_event(cx, conn, CallKind::Exec, oc, |e, cwd| {
+            run_body(e, cwd, l.file(), &run, argv)
+        });
+    }
     ExecSeqs { name, loaded }
+}
+
+/// What the dynamic loader runs, when `l` is the loader run as a program
+/// with `argv` (`rampart_core::loader`).
+fn loader_run(
+    l: &crate::loads::Loads,
+    argv: *const *const c_char,
+) -> Option<rampart_core::loader::Run<'static>> {
+    if l.is_script() || !rampart_core::loader::is_loader(l.file()) {
+        return None;
+    }
+    rampart_core::loader::program(ArgIter { argv, i: 0 })
+}
+
+/// The program a loader runs (`run`, named in `argv`), with the argv it
+/// gets, `via` the loader's file.
+fn run_body(
+    e: &mut Encoder<'_>,
+    cwd: Range<usize>,
+    loader: &[u8],
+    run: &rampart_core::loader::Run<'static>,
+    argv: *const *const c_char,
+) {
+    if run.name.contains(&b'/') {
+        // Its own name, links resolved, when it can be told.
+        let mut name = [0u8; path::PATH_MAX + 1];
+        let mut file = [0u8; path::PATH_MAX];
+        let n = run.name.len().min(path::PATH_MAX);
+        name[..n].copy_from_slice(&run.name[..n]);
+        match crate::loads::file_of(&name, &mut file) {
+            Some(len) => {
+                e.str(&file[..len]);
+            }
+            None => {
+                put_path(e, cwd, Base::Cwd, run.name);
+            }
+        }
+    } else {
+        e.str(run.name);
+    }
+    let rest = ArgIter {
+        argv,
+        i: run.index + 1,
+    };
+    e.argv(core::iter::once(run.argv0.unwrap_or(run.name)).chain(rest));
+    e.str(loader);
 }
 
 /// Enforce mode: decide an exec of `rel` with `argv`, and then the file it
@@ -401,13 +458,23 @@ pub unsafe fn exec_gate(
     let Some(l) = crate::loads::of(base, rel) else {
         return (gate, seq);
     };
-    let (via, _) = gate_event(cx, conn, CallKind::Exec, libc::EPERM, true, |e, cwd| {
-        loaded_body(e, cwd, &l, base, rel, argv)
-    });
-    match via {
-        Gate::Refuse => (Gate::Refuse, seq),
-        Gate::Run { .. } => (gate, seq),
+    if l.differs() {
+        let (via, _) = gate_event(cx, conn, CallKind::Exec, libc::EPERM, true, |e, cwd| {
+            loaded_body(e, cwd, &l, base, rel, argv)
+        });
+        if matches!(via, Gate::Refuse) {
+            return (Gate::Refuse, seq);
+        }
     }
+    if let Some(run) = loader_run(&l, argv) {
+        let (ran, _) = gate_event(cx, conn, CallKind::Exec, libc::EPERM, true, |e, cwd| {
+            run_body(e, cwd, l.file(), &run, argv)
+        });
+        if matches!(ran, Gate::Refuse) {
+            return (Gate::Refuse, seq);
+        }
+    }
+    (gate, seq)
 }
 
 /// An exec of `rel` with `argv`.

@@ -80,6 +80,7 @@ pub use filter::{
     enforce_refusals, install as install_filter, install_listened, listener_available,
     unhooked as unhooked_filter, InstallError, Unhooked,
 };
+pub use loaded::program_of_loader;
 
 /// What the sink says about a call before it runs (enforce mode only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

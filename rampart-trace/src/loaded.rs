@@ -46,7 +46,10 @@ struct Expected {
 /// A process that runs another program than the exec decided, and that
 /// exec decided again on what it runs.
 pub(crate) struct Unexpected {
-    pub event: Event,
+    /// What to decide, in order: the file loaded when it is not the one
+    /// decided, and the program the dynamic loader runs when the image is
+    /// the loader run as a program ([`run_by_loader`]).
+    pub events: Vec<Event>,
     process: OwnedFd,
 }
 
@@ -182,26 +185,35 @@ impl Loaded {
     /// new image got, as the ptrace supervisor records it at the exec: a
     /// policy learned from the trail then allows what enforcement checks.
     /// Only where the policy could tell the two apart.
-    pub fn loaded_name(&mut self, tgid: i32, tid: i32) -> Option<Event> {
-        let expected = self.names.remove(&tgid)?;
-        if !alive(&expected.process) || running(tid)? == expected.before {
-            return None; // another process with its pid, or the exec failed
+    pub fn loaded_name(&mut self, tgid: i32, tid: i32) -> Vec<Event> {
+        let Some(expected) = self.names.remove(&tgid) else {
+            return Vec::new();
+        };
+        if !alive(&expected.process) || running(tid).is_none_or(|now| now == expected.before) {
+            return Vec::new(); // another process with its pid, or the exec failed
         }
-        let loaded = procfs::exe(tid).ok()?;
+        let Ok(loaded) = procfs::exe(tid) else {
+            return Vec::new();
+        };
         let Call::Exec { path, .. } = &expected.event.call else {
-            return None;
+            return Vec::new();
         };
-        if loaded == *path {
-            return None;
+        let mut out = Vec::new();
+        if loaded != *path {
+            let mut via = expected.event.clone();
+            via.call = Call::Exec {
+                path: loaded.clone(),
+                argv: procfs::cmdline(tgid).unwrap_or_default(),
+                via: Some(path.clone()),
+            };
+            out.push(via);
         }
-        let mut via = expected.event.clone();
-        via.call = Call::Exec {
-            path: loaded,
-            argv: procfs::cmdline(tgid).unwrap_or_default(),
-            via: Some(path.clone()),
-        };
-        via.outcome = rampart_core::event::Outcome::Ok;
-        (via.command() != expected.event.command()).then_some(via)
+        out.extend(run_by_loader(&expected.event, &loaded, tid));
+        out.retain(|e| e.command() != expected.event.command());
+        for e in &mut out {
+            e.outcome = rampart_core::event::Outcome::Ok;
+        }
+        out
     }
 
     pub fn check(&mut self, tgid: i32, tid: i32) -> Option<Unexpected> {
@@ -223,19 +235,76 @@ impl Loaded {
         else {
             return None;
         };
-        if now == expected.decided && same_words(decided, &argv, again.truncated) {
-            return None;
+        let image = procfs::exe(tid).unwrap_or_default();
+        let run = run_by_loader(&again, &image, tid);
+        let mut events = Vec::new();
+        if now != expected.decided || !same_words(decided, &argv, again.truncated) {
+            again.call = Call::Exec {
+                path: image,
+                argv,
+                via: Some(path.clone()),
+            };
+            events.push(again);
         }
-        again.call = Call::Exec {
-            path: procfs::exe(tid).unwrap_or_default(),
-            argv,
-            via: Some(path.clone()),
-        };
-        Some(Unexpected {
-            event: again,
+        events.extend(run);
+        (!events.is_empty()).then_some(Unexpected {
+            events,
             process: expected.process,
         })
     }
+}
+
+/// When the new image `loaded` of thread `tid` is the dynamic loader run
+/// as a program (`rampart_core::loader`): the program it runs, from the
+/// argv it got ([`program_of_loader`]).
+pub fn run_by_loader(event: &Event, loaded: &str, tid: i32) -> Option<Event> {
+    if !rampart_core::loader::is_loader(loaded.as_bytes()) {
+        return None;
+    }
+    let argv = procfs::cmdline(tid).ok()?;
+    let cwd = format!("/proc/{tid}/cwd");
+    program_of_loader(event, loaded, &argv, std::path::Path::new(&cwd))
+}
+
+/// When `loaded` is the dynamic loader run as a program with `argv` in
+/// directory `cwd`: the program it runs, with the argv it gets, as an
+/// exec of its own `via` the loader (its name resolved from `cwd`).
+pub fn program_of_loader(
+    event: &Event,
+    loaded: &str,
+    argv: &[String],
+    cwd: &std::path::Path,
+) -> Option<Event> {
+    use rampart_core::event::{name_from_bytes, name_to_bytes};
+    use std::os::unix::ffi::OsStrExt;
+    if !rampart_core::loader::is_loader(loaded.as_bytes()) {
+        return None;
+    }
+    let run = rampart_core::loader::program(argv.iter().map(|a| a.as_bytes()))?;
+    let name = std::str::from_utf8(run.name).ok()?.to_string();
+    let path = if name.contains('/') {
+        // Its own name, links resolved, from the tracee's directory.
+        let raw = name_to_bytes(&name);
+        let at = cwd.join(std::ffi::OsStr::from_bytes(&raw));
+        std::fs::canonicalize(at)
+            .map(|p| name_from_bytes(p.as_os_str().as_bytes()).into_owned())
+            .unwrap_or_else(|_| name.clone())
+    } else {
+        name.clone()
+    };
+    let argv0 = run
+        .argv0
+        .and_then(|a| std::str::from_utf8(a).ok())
+        .map_or(name, str::to_string);
+    let mut also = event.clone();
+    also.call = Call::Exec {
+        path,
+        argv: std::iter::once(argv0)
+            .chain(argv.iter().skip(run.index + 1).cloned())
+            .collect(),
+        via: Some(loaded.to_string()),
+    };
+    Some(also)
 }
 
 #[cfg(test)]

@@ -569,26 +569,26 @@ impl Handler<'_, '_> {
             // The first call since an exec this handler let through: the
             // program it runs is the one decided, or is decided now.
             if let Some(loose) = self.loaded.check(tgid, tid) {
-                if let Verdict::Deny { errno } = self.sink.decide(&loose.event) {
-                    loose.kill();
-                    let mut event = loose.event;
-                    event.outcome = Outcome::Errno(errno);
-                    self.sink.record(event);
-                    return (Answer::Fail(errno), Vec::new());
+                for event in &loose.events {
+                    if let Verdict::Deny { errno } = self.sink.decide(event) {
+                        loose.kill();
+                        let mut event = event.clone();
+                        event.outcome = Outcome::Errno(errno);
+                        self.sink.record(event);
+                        return (Answer::Fail(errno), Vec::new());
+                    }
                 }
             }
         }
         // Monitor: the file an exec let through really loaded, recorded
         // before the new image's first call.
         let loaded_first = if self.opts.enforce {
-            None
+            Vec::new()
         } else {
             self.loaded.loaded_name(tgid, tid)
         };
         let (answer, mut later) = self.handle_call(req, tid, tgid, past_hooks);
-        if let Some(via) = loaded_first {
-            later.insert(0, (via, false));
-        }
+        later.splice(0..0, loaded_first.into_iter().map(|via| (via, false)));
         (answer, later)
     }
 

@@ -1008,17 +1008,20 @@ impl<'a> Supervisor<'a> {
             }
             _ => None,
         };
-        if let Some(check) = check {
-            if !self.opts.enforce {
-                // Only where the policy could tell the two apart.
-                let differs = check.command() != event.command();
-                self.record(event, Outcome::Ok, passed);
-                if differs {
-                    self.record(check, Outcome::Ok, false);
+        // The loader run as a program: the program it runs, too.
+        let run = crate::loaded::run_by_loader(&event, &loaded, tid);
+        if !self.opts.enforce {
+            self.record(event.clone(), Outcome::Ok, passed);
+            // Only where the policy could tell the two apart.
+            for also in check.into_iter().chain(run) {
+                if also.command() != event.command() {
+                    self.record(also, Outcome::Ok, false);
                 }
-                return;
             }
-            if let Verdict::Deny { errno } = self.sink.decide(&check) {
+            return;
+        }
+        for also in check.into_iter().chain(run) {
+            if let Verdict::Deny { errno } = self.sink.decide(&also) {
                 // SAFETY: plain kill of a tracee that has not run its new image yet.
                 unsafe { libc::kill(tid, libc::SIGKILL) };
                 if passed {
@@ -1026,7 +1029,7 @@ impl<'a> Supervisor<'a> {
                     // itself did succeed.
                     self.record(event, Outcome::Ok, true);
                 }
-                self.record(check, Outcome::Errno(errno), false);
+                self.record(also, Outcome::Errno(errno), false);
                 return;
             }
         }

@@ -169,13 +169,21 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
             // link, a script's interpreter), as the hooks decide an exec's.
             // (In monitor mode the tap records it, at the command's first
             // call.)
+            // So is the program the dynamic loader runs, when the command
+            // is the loader run as a program.
             let mut loaded = match mode {
                 Mode::Enforce => child::loaded_event(&root, &cwd),
                 Mode::Monitor => None,
             };
+            let mut run_by_loader = match mode {
+                Mode::Enforce => child::run_by_loader(&root, loaded.as_ref(), &cwd),
+                Mode::Monitor => None,
+            };
             let refused = match mode {
                 Mode::Enforce if !collector.allows(&root) => Some(root.clone()),
-                Mode::Enforce => loaded.take_if(|l| !collector.allows(l)),
+                Mode::Enforce => loaded
+                    .take_if(|l| !collector.allows(l))
+                    .or_else(|| run_by_loader.take_if(|l| !collector.allows(l))),
                 Mode::Monitor => None,
             };
             if let Some(mut refused) = refused {
@@ -190,12 +198,17 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
             }
             let spawned = spawn_watched(&args.command, lib, &env, confined, &mut tap);
             spawned_as(&mut root, &spawned);
-            let loaded = loaded.filter(|_| spawned.is_ok()).map(|mut l| {
-                spawned_as(&mut l, &spawned);
-                l
-            });
+            let also: Vec<_> = loaded
+                .into_iter()
+                .chain(run_by_loader)
+                .filter(|_| spawned.is_ok())
+                .map(|mut l| {
+                    spawned_as(&mut l, &spawned);
+                    l
+                })
+                .collect();
             collector.record_own_call(root, false)?;
-            if let Some(l) = loaded {
+            for l in also {
                 collector.record_own_call(l, false)?;
             }
             let mut program = match spawned {
