@@ -1,7 +1,7 @@
 //! The file an exec of a name really loads, found before the exec is made:
 //! the name's target when a link is on the way (`python3` is a link to
 //! `python3.11`, `/bin` to `/usr/bin`), and for a script its interpreter,
-//! as the kernel runs it (`rampart_core::shebang`: up to four deep), with
+//! as the kernel runs it (`rampart_core::shebang`: up to five deep), with
 //! the argv the new program gets.
 //!
 //! The exec hooks record and decide that file as an exec of its own, `via`
@@ -71,6 +71,18 @@ impl Loads {
             core::iter::once(&h.bytes[..h.interpreter]).chain(arg)
         })
     }
+
+    /// Whether a script's interpreter is loaded (the argv changes), not
+    /// only another name of the file.
+    pub fn is_script(&self) -> bool {
+        self.depth > 0
+    }
+
+    /// Whether the file loaded is not the name's own (a link's target, a
+    /// script's interpreter): it is then an exec of its own.
+    pub fn differs(&self) -> bool {
+        !self.same
+    }
 }
 
 /// What an exec of `rel` (against `base`) loads (perhaps the file of that
@@ -138,35 +150,21 @@ pub fn of(base: Base, rel: &[u8]) -> Option<Loads> {
 
 /// The file `name` (NUL-terminated, relative to the working directory)
 /// is, links resolved, written into `out`: its length.
-pub fn file_of(name: &[u8; PATH_MAX + 1], out: &mut [u8; PATH_MAX]) -> Option<usize> {
+pub fn file_of(name: *const u8, out: &mut [MaybeUninit<u8>]) -> Option<usize> {
     // SAFETY: a NUL-terminated name; the kernel checks the rest.
     let fd = unsafe {
         sys::raw(
             libc::SYS_openat,
             libc::AT_FDCWD as usize,
-            name.as_ptr() as usize,
+            name as usize,
             (libc::O_PATH | libc::O_CLOEXEC) as usize,
             0,
         )
     }
     .ok()? as c_int;
-    let len = path::fd_path(fd, out);
+    let len = path::fd_path_into(fd, out);
     sys::close(fd);
     len
-}
-
-impl Loads {
-    /// Whether a script's interpreter is loaded (the argv changes), not
-    /// only another name of the file.
-    pub fn is_script(&self) -> bool {
-        self.depth > 0
-    }
-
-    /// Whether the file loaded is not the name's own (a link's target, a
-    /// script's interpreter): it is then an exec of its own.
-    pub fn differs(&self) -> bool {
-        !self.same
-    }
 }
 
 /// Whether `rel` against `base`, cleaned, is `file`. Out of line for its

@@ -350,7 +350,9 @@ pub struct ExecSeqs {
 
 /// An exec of `rel` (resolved against `base`) with `argv`, and, unless it
 /// failed or `loaded` is false, an exec of the file it loads when that is
-/// another, `via` the name; returns their seqs.
+/// another, `via` the name; returns their seqs. Each frame is built in a
+/// function of its own, so one frame buffer is on the stack at a time.
+#[inline(never)]
 pub unsafe fn exec(
     cx: &Ctx,
     conn: &mut Option<Conn>,
@@ -371,19 +373,73 @@ pub unsafe fn exec(
     let Some(l) = loads else {
         return ExecSeqs { name, loaded: None };
     };
-    let loaded = l.differs().then(|| {
-        send_event(cx, conn, CallKind::Exec, oc, |e, cwd| {
-            loaded_body(e, cwd, &l, base, rel, argv)
-        })
-    });
+    let loaded = l
+        .differs()
+        .then(|| send_loaded(cx, conn, oc, &l, base, rel, argv));
     // The loader run as a program: the program it runs too (its frame is
     // not the exec's: only the exec of the name can fail).
     if let Some(run) = loader_run(&l, argv) {
-        send_event(cx, conn, CallKind::Exec, oc, |e, cwd| {
-            run_body(e, cwd, l.file(), &run, argv)
-        });
+        send_run(cx, conn, oc, l.file(), &run, argv);
     }
     ExecSeqs { name, loaded }
+}
+
+#[inline(never)]
+fn send_loaded(
+    cx: &Ctx,
+    conn: &mut Option<Conn>,
+    oc: WireOutcome,
+    l: &crate::loads::Loads,
+    base: Base,
+    rel: &[u8],
+    argv: *const *const c_char,
+) -> u32 {
+    send_event(cx, conn, CallKind::Exec, oc, |e, cwd| {
+        loaded_body(e, cwd, l, base, rel, argv)
+    })
+}
+
+#[inline(never)]
+fn send_run(
+    cx: &Ctx,
+    conn: &mut Option<Conn>,
+    oc: WireOutcome,
+    loader: &[u8],
+    run: &rampart_core::loader::Run<'static>,
+    argv: *const *const c_char,
+) -> u32 {
+    send_event(cx, conn, CallKind::Exec, oc, |e, cwd| {
+        run_body(e, cwd, loader, run, argv)
+    })
+}
+
+#[inline(never)]
+fn gate_loaded(
+    cx: &Ctx,
+    conn: &mut Option<Conn>,
+    l: &crate::loads::Loads,
+    base: Base,
+    rel: &[u8],
+    argv: *const *const c_char,
+) -> Gate {
+    gate_event(cx, conn, CallKind::Exec, libc::EPERM, true, |e, cwd| {
+        loaded_body(e, cwd, l, base, rel, argv)
+    })
+    .0
+}
+
+#[inline(never)]
+fn gate_run(
+    cx: &Ctx,
+    conn: &mut Option<Conn>,
+    loader: &[u8],
+    run: &rampart_core::loader::Run<'static>,
+    argv: *const *const c_char,
+) -> Gate {
+    gate_event(cx, conn, CallKind::Exec, libc::EPERM, true, |e, cwd| {
+        run_body(e, cwd, loader, run, argv)
+    })
+    .0
 }
 
 /// What the dynamic loader runs, when `l` is the loader run as a program
@@ -408,19 +464,20 @@ fn run_body(
     argv: *const *const c_char,
 ) {
     if run.name.contains(&b'/') {
-        // Its own name, links resolved, when it can be told.
-        let mut name = [0u8; path::PATH_MAX + 1];
-        let mut file = [0u8; path::PATH_MAX];
-        let n = run.name.len().min(path::PATH_MAX);
-        name[..n].copy_from_slice(&run.name[..n]);
-        match crate::loads::file_of(&name, &mut file) {
-            Some(len) => {
-                e.str(&file[..len]);
+        // Its own name, links resolved, when it can be told (an argv
+        // string: NUL-terminated where the slice ends).
+        e.str_with(|written, out| {
+            let cap = out.len().min(path::PATH_MAX);
+            match crate::loads::file_of(run.name.as_ptr(), &mut out[..cap]) {
+                Some(n) => (n, false),
+                None => at::resolve_into(
+                    Base::Cwd,
+                    written.get(cwd).unwrap_or(&[]),
+                    run.name,
+                    &mut out[..cap],
+                ),
             }
-            None => {
-                put_path(e, cwd, Base::Cwd, run.name);
-            }
-        }
+        });
     } else {
         e.str(run.name);
     }
@@ -434,8 +491,10 @@ fn run_body(
 
 /// Enforce mode: decide an exec of `rel` with `argv`, and then the file it
 /// loads when that is another, `via` the name (its frame is sent even when
-/// the verdict was cached: it is never reported after the call). Returns
-/// the gate and the name's seq.
+/// the verdict was cached: it is never reported after the call), and the
+/// program a loader run as a program runs. Returns the gate and the name's
+/// seq.
+#[inline(never)]
 pub unsafe fn exec_gate(
     cx: &Ctx,
     conn: &mut Option<Conn>,
@@ -458,19 +517,11 @@ pub unsafe fn exec_gate(
     let Some(l) = crate::loads::of(base, rel) else {
         return (gate, seq);
     };
-    if l.differs() {
-        let (via, _) = gate_event(cx, conn, CallKind::Exec, libc::EPERM, true, |e, cwd| {
-            loaded_body(e, cwd, &l, base, rel, argv)
-        });
-        if matches!(via, Gate::Refuse) {
-            return (Gate::Refuse, seq);
-        }
+    if l.differs() && matches!(gate_loaded(cx, conn, &l, base, rel, argv), Gate::Refuse) {
+        return (Gate::Refuse, seq);
     }
     if let Some(run) = loader_run(&l, argv) {
-        let (ran, _) = gate_event(cx, conn, CallKind::Exec, libc::EPERM, true, |e, cwd| {
-            run_body(e, cwd, l.file(), &run, argv)
-        });
-        if matches!(ran, Gate::Refuse) {
+        if matches!(gate_run(cx, conn, l.file(), &run, argv), Gate::Refuse) {
             return (Gate::Refuse, seq);
         }
     }

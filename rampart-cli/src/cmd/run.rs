@@ -165,12 +165,11 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
             if lib.is_none() {
                 root.source = Source::Trace;
             }
-            // And the file it loads when its name leads to another (a
-            // link, a script's interpreter), as the hooks decide an exec's.
-            // (In monitor mode the tap records it, at the command's first
-            // call.)
-            // So is the program the dynamic loader runs, when the command
-            // is the loader run as a program.
+            // So are the file it loads when its name leads to another (a
+            // link, a script's interpreter) and the program the dynamic
+            // loader runs when the command is the loader run as a program,
+            // as the hooks decide an exec's. (In monitor mode the tap
+            // records them, at the command's first call.)
             let mut loaded = match mode {
                 Mode::Enforce => child::loaded_event(&root, &cwd),
                 Mode::Monitor => None,
