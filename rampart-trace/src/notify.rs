@@ -81,6 +81,9 @@ const UNSENT_MAX: usize = 256;
 /// record woke the collector while the caller waited for its next answer,
 /// and cost the tree about as much as the notification itself.
 const QUIET_MS: i32 = 2;
+/// Records held back that are sent as soon as no call waits, without
+/// waiting for the tree to be quiet.
+const UNSENT_BATCH: usize = 32;
 
 /// What the handler did, for the run's summary and the tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -211,8 +214,16 @@ pub fn serve(
                     send(sink, &mut unsent, held);
                 }
                 if !unsent.is_empty() {
+                    // A tree that keeps calling (a `grep -r`) gets its
+                    // records sent whenever no call waits, while it works;
+                    // a few (a process start's) wait for a quiet moment.
+                    let wait = if unsent.len() >= UNSENT_BATCH {
+                        0
+                    } else {
+                        QUIET_MS
+                    };
                     // SAFETY: our pollfds; a short wait.
-                    r = unsafe { libc::poll(pfd.as_mut_ptr(), 2, QUIET_MS) };
+                    r = unsafe { libc::poll(pfd.as_mut_ptr(), 2, wait) };
                     if r == 0 {
                         send(sink, &mut unsent, held);
                     }
