@@ -39,6 +39,19 @@ policies:
 
 const SECRET: &str = "s3cret-token\n";
 
+/// The refusals in `records`: of `tool` and of mutation `op`, when given.
+fn refusals<'a>(
+    records: &'a [Value],
+    tool: Option<&'a str>,
+    op: Option<&'a str>,
+) -> impl Iterator<Item = &'a Value> + 'a {
+    records.iter().filter(move |r| {
+        r["decision"]["action"] == "deny"
+            && tool.is_none_or(|t| r["tool"] == t)
+            && op.is_none_or(|o| r["request"]["op"] == o)
+    })
+}
+
 struct Fixture {
     sb: Sandbox,
     policy: PathBuf,
@@ -679,11 +692,7 @@ policies:
             SECRET
         );
     }
-    let refused = sb
-        .records()
-        .iter()
-        .filter(|r| r["request"]["op"] == "rename" && r["decision"]["action"] == "deny")
-        .count();
+    let refused = refusals(&sb.records(), None, Some("rename")).count();
     assert!(
         refused >= 4,
         "both renames refused on both backends: {refused}"
@@ -743,11 +752,7 @@ policies:
         refused.accept().is_err(),
         "nothing reached the refused port"
     );
-    let denials = sb
-        .records()
-        .iter()
-        .filter(|r| r["tool"] == "net" && r["decision"]["action"] == "deny")
-        .count();
+    let denials = refusals(&sb.records(), Some("net"), None).count();
     assert!(denials > 0, "the refusals are in the trail");
 }
 
@@ -814,11 +819,7 @@ policies:
         // Not append-only: a write that truncates works.
         std::fs::write(&key, SECRET).unwrap();
     }
-    let refused: Vec<String> = fx
-        .sb
-        .records()
-        .iter()
-        .filter(|r| r["request"]["op"] == "chattr" && r["decision"]["action"] == "deny")
+    let refused: Vec<String> = refusals(&fx.sb.records(), None, Some("chattr"))
         .map(|r| r["request"]["path"].as_str().unwrap_or("").to_string())
         .collect();
     assert_eq!(refused.len(), 4, "{refused:?}");
@@ -855,12 +856,7 @@ fn a_delete_rewritten_after_the_check_removes_nothing_on_both_backends() {
     let fx = Fixture::new();
     fx.race_leaks_nothing("unlinklate", 1000);
     fx.race_leaks_nothing("unlinkcall", 1000);
-    let refused = fx
-        .sb
-        .records()
-        .into_iter()
-        .filter(|r| r["request"]["op"] == "delete" && r["decision"]["action"] == "deny")
-        .count();
+    let refused = refusals(&fx.sb.records(), None, Some("delete")).count();
     assert!(refused > 0, "no refused delete in the trail");
     assert_eq!(std::fs::read_to_string(&fx.secret).unwrap(), SECRET);
 }
@@ -893,12 +889,7 @@ fn an_exec_rewritten_after_the_check_runs_nothing_refused() {
         );
         assert!(!out.contains("ran"), "{backend} {}: {out}", probe.display());
     }
-    let refused = fx
-        .sb
-        .records()
-        .into_iter()
-        .filter(|r| r["tool"] == "exec" && r["decision"]["action"] == "deny")
-        .count();
+    let refused = refusals(&fx.sb.records(), Some("exec"), None).count();
     assert!(refused > 0, "no refused exec in the trail");
 }
 
@@ -1040,9 +1031,7 @@ policies:
         assert_eq!(std::fs::read_to_string(&key).unwrap(), SECRET);
     }
     let denied = |policy: &str| {
-        sb.records()
-            .iter()
-            .filter(|r| r["request"]["op"] == "rename" && r["decision"]["action"] == "deny")
+        refusals(&sb.records(), None, Some("rename"))
             .filter(|r| r["decision"]["matched_policies"][0] == policy)
             .count()
     };
@@ -1088,10 +1077,7 @@ fn a_mutation_rampart_makes_lands_where_it_was_decided_on_both_backends() {
         assert_eq!(std::fs::read_to_string(&key).unwrap(), SECRET);
     }
     assert!(sb.audit().read_dir().unwrap().count() > 0);
-    let refused = sb
-        .records()
-        .iter()
-        .filter(|r| r["request"]["op"] == "delete" && r["decision"]["action"] == "deny")
+    let refused = refusals(&sb.records(), None, Some("delete"))
         .filter(|r| r["request"]["path"] == key.to_str().unwrap())
         .count();
     // Each backend: the link's and /proc/self/cwd's, decided again.
@@ -1220,9 +1206,7 @@ fn a_mutation_through_a_link_is_decided_where_it_lands_on_both_backends() {
     for op in [
         "delete", "rename", "link", "chmod", "chown", "utime", "truncate",
     ] {
-        let refused = records
-            .iter()
-            .filter(|r| r["request"]["op"] == op && r["decision"]["action"] == "deny")
+        let refused = refusals(&records, None, Some(op))
             .filter(|r| r["request"]["resolved"] == key || r["request"]["path"] == key)
             .count();
         assert!(
@@ -1476,16 +1460,7 @@ fn calls_no_hook_sees_are_decided_under_preload() {
     let o = enforce(&[fixed.as_ref(), "exec".as_ref(), "/bin/true".as_ref()]);
     assert_eq!(stdout(&o), "exec /bin/true: refused 1\n", "{}", stderr(&o));
     let records = fx.sb.records();
-    let denied = |tool: &str, op: Option<&str>| {
-        records
-            .iter()
-            .filter(|r| {
-                r["tool"] == tool
-                    && r["decision"]["action"] == "deny"
-                    && op.is_none_or(|op| r["request"]["op"] == op)
-            })
-            .count()
-    };
+    let denied = |tool: &str, op: Option<&str>| refusals(&records, Some(tool), op).count();
     // Per probe: the read, the write, the delete and the file action's open.
     assert_eq!(fx.denied_reads(), 2 * 4, "{records:#?}");
     assert_eq!(denied("write", Some("delete")), 2);
