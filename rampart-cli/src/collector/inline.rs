@@ -75,6 +75,7 @@ impl Inline {
         let chain = Chain::open(&cfg.audit_dir).with_context(|| {
             format!("cannot open the audit trail in {}", cfg.audit_dir.display())
         })?;
+        super::linked::Names::prefetch(cfg.engine.load_full());
         Ok(Inline {
             enforcing: cfg.mode == super::Mode::Enforce,
             engine: cfg.engine,

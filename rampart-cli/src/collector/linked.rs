@@ -23,8 +23,12 @@
 //!   (`rampart_core::generation::linked_name`): an interceptor that
 //!   reaches a file with more than one link looks it up and decides the
 //!   call on that name too, as `resolved`;
-//! * in monitor mode nobody asks before the call, so [`Names::resolve`]
-//!   names the recorded file the same way in the collector.
+//! * in monitor mode nobody asks before the call, so [`resolve`] names the
+//!   recorded file the same way in the collector;
+//! * the walk starts when the collector does, on a thread of its own
+//!   ([`Names::prefetch`]): a run waits for it only where the list is
+//!   needed — under enforcement before the tree starts (the generation
+//!   file), and for a recorded open of a file with more than one link.
 //!
 //! It reads the file system (directory listings, `lstat`, `stat`) and never
 //! changes it. What it does not see: a file deeper than the walk or past its
@@ -81,9 +85,9 @@ pub struct Names {
 }
 
 impl Names {
-    /// The list for `engine`, made once per engine (the last one is kept).
+    /// The list for `engine`, made once per engine (the last one is kept);
+    /// waits while another thread makes it.
     pub fn for_engine(engine: &Engine) -> Arc<Names> {
-        static LAST: Mutex<Option<(u64, Arc<Names>)>> = Mutex::new(None);
         let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((serial, names)) = &*last {
             if *serial == engine.serial() {
@@ -99,6 +103,36 @@ impl Names {
         );
         *last = Some((engine.serial(), names.clone()));
         names
+    }
+
+    /// Start making the list for `engine` on a thread of its own, so that
+    /// a run does not wait for the walk before its first record, nor at
+    /// its end: only a call that reaches a file with more than one link
+    /// waits for it ([`resolve`]). Under enforcement the policy generation
+    /// file waits for it too, before the tree starts.
+    pub fn prefetch(engine: Arc<Engine>) {
+        let spawned = std::thread::Builder::new()
+            .name("rampart-linked".into())
+            .spawn(move || {
+                Names::for_engine(&engine);
+            });
+        if let Err(e) = spawned {
+            tracing::debug!("other names: made when first needed ({e})");
+        }
+    }
+
+    /// The list for `engine` when it is made already; `None` while it is
+    /// being made or not made yet (never waits).
+    fn made(engine: &Engine) -> Option<Arc<Names>> {
+        let last = match LAST.try_lock() {
+            Ok(last) => last,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        match &*last {
+            Some((serial, names)) if *serial == engine.serial() => Some(names.clone()),
+            _ => None,
+        }
     }
 
     /// Walk `roots` (directory, depth), and the directories `engine`'s
@@ -240,15 +274,10 @@ impl Names {
         if self.is_empty() {
             return;
         }
-        let Call::Open { path, resolved, .. } = &mut event.call else {
+        let Some(m) = reached_file(event) else {
             return;
         };
-        let reached = resolved.as_deref().unwrap_or(path);
-        if !reached.starts_with('/') {
-            return;
-        }
-        let file = PathBuf::from(std::ffi::OsStr::from_bytes(&name_to_bytes(reached)));
-        let Ok(m) = std::fs::metadata(file) else {
+        let Call::Open { path, resolved, .. } = &mut event.call else {
             return;
         };
         if m.is_file() && m.nlink() > 1 {
@@ -259,6 +288,37 @@ impl Names {
             }
         }
     }
+}
+
+/// The last list made, with the serial of the engine it was made for.
+static LAST: Mutex<Option<(u64, Arc<Names>)>> = Mutex::new(None);
+
+/// For an open recorded without another name for the file it reached:
+/// that file's refused name, when it is one of `engine`'s list
+/// ([`Names::resolve`]). While the list is being made, only a call that
+/// reached a regular file with more than one link waits for it: no other
+/// file can be in it.
+pub fn resolve(engine: &Engine, event: &mut Event) {
+    if let Some(names) = Names::made(engine) {
+        names.resolve(event);
+        return;
+    }
+    if reached_file(event).is_some_and(|m| m.is_file() && m.nlink() > 1) {
+        Names::for_engine(engine).resolve(event);
+    }
+}
+
+/// The file an open reached, as it is now: `None` for another call, or a
+/// name that is not absolute or not there.
+fn reached_file(event: &Event) -> Option<std::fs::Metadata> {
+    let Call::Open { path, resolved, .. } = &event.call else {
+        return None;
+    };
+    let reached = resolved.as_deref().unwrap_or(path);
+    if !reached.starts_with('/') {
+        return None;
+    }
+    std::fs::metadata(std::ffi::OsStr::from_bytes(&name_to_bytes(reached))).ok()
 }
 
 /// Where the walk starts: the home and working directories (the

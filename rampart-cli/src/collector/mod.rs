@@ -236,6 +236,7 @@ impl Collector {
             cut_off: chain.cut_off_runs().to_vec(),
             ..Stats::default()
         }));
+        linked::Names::prefetch(cfg.engine.load_full());
         let (call_tx, call_rx) = bounded::<Vec<Work>>(QUEUE);
         let (rec_tx, rec_rx) = bounded::<Vec<Decided>>(QUEUE);
 
@@ -422,7 +423,7 @@ fn decide(
 ) -> Record {
     // A file the policy refuses by another of its names (a hard link):
     // decided and recorded under that name too.
-    linked::Names::for_engine(engine).resolve(event);
+    linked::resolve(engine, event);
     let tool = event.tool();
     let command = event.command();
     let url = event.url();
