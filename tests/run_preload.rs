@@ -404,3 +404,89 @@ policies:
     });
     assert!(denied, "the refusal is not in the trail");
 }
+
+/// libc's own opens — `opendir`'s, made through glibc's internal
+/// `__open_nocancel`, which no interposed symbol reaches — go through the
+/// library's open hook: recorded as calls past the hooks (`source:
+/// unhooked`, decided as such) but with the outcome the hook saw, and
+/// refused by the library under enforcement. In a process that may not
+/// patch code (`PR_SET_MDWE`, as hardened services run), libc is left as it
+/// was: the tap records them (in monitor mode without their outcome) and
+/// refuses them, and the program runs as it would.
+#[test]
+fn libcs_own_opens_go_through_the_open_hook_and_to_the_tap_where_libc_stays_as_it_is() {
+    let policy_text = r#"version: "1"
+default_action: allow
+policies:
+  - name: shut
+    match:
+      tool: read
+    rules:
+      - action: deny
+        when:
+          path_matches: ["**/shut"]
+"#;
+    for hardened in [false, true] {
+        for mode in ["monitor", "enforce"] {
+            let sb = Sandbox::new();
+            let calls = sb.probe("calls", &[]);
+            let open = sb.work().join("open");
+            let shut = sb.work().join("shut");
+            std::fs::create_dir(&open).unwrap();
+            std::fs::create_dir(&shut).unwrap();
+            let policy = sb.path("shut.yaml");
+            std::fs::write(&policy, policy_text).unwrap();
+            let mut argv = Vec::new();
+            if hardened {
+                argv.push(sb.probe("no_exec_gain", &[]));
+            }
+            argv.push(calls);
+            let mut cmd = sb.rampart();
+            cmd.args(["run", "--quiet", "--backend", "preload", "--mode", mode])
+                .arg("--policy")
+                .arg(&policy)
+                .arg("--")
+                .args(&argv)
+                .arg("opendir")
+                .arg(&open)
+                .arg("opendir")
+                .arg(&shut);
+            let out = cmd.output().unwrap();
+            let refused = if mode == "enforce" { "EACCES" } else { "ok" };
+            assert_eq!(
+                stdout(&out),
+                format!(
+                    "opendir {}: ok\nopendir {}: {refused}\n",
+                    open.display(),
+                    shut.display()
+                ),
+                "{hardened} {mode}: {}",
+                stderr(&out)
+            );
+            let records = sb.records();
+            let of = |dir: &std::path::Path| {
+                records
+                    .iter()
+                    .find(|r| r["tool"] == "read" && r["request"]["path"] == dir.to_str().unwrap())
+                    .unwrap_or_else(|| panic!("{hardened} {mode}: no record of {}", dir.display()))
+            };
+            let (allowed, denied) = (of(&open), of(&shut));
+            for r in [allowed, denied] {
+                assert_eq!(r["request"]["source"], "unhooked", "{hardened} {mode}: {r}");
+            }
+            assert_eq!(allowed["decision"]["action"], "allow", "{r}", r = allowed);
+            assert_eq!(denied["decision"]["action"], "deny", "{r}", r = denied);
+            if mode == "monitor" {
+                // The hook made the open and saw its outcome; the tap lets
+                // the kernel make it.
+                let seen = if hardened { "unknown" } else { "ok" };
+                assert_eq!(allowed["request"]["outcome"], seen, "{hardened}: {allowed}");
+            } else {
+                assert_eq!(
+                    denied["request"]["outcome"], "EACCES",
+                    "{hardened}: {denied}"
+                );
+            }
+        }
+    }
+}

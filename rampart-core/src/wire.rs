@@ -667,6 +667,12 @@ pub fn mutation_event_fields(frame: &[u8]) -> Option<MutationFields<'_>> {
     })
 }
 
+/// Whether an encoded Event frame is marked as a call past the hooks
+/// (`source: unhooked`).
+pub fn event_past_hooks(frame: &[u8]) -> bool {
+    is_event(frame) && frame[EVENT_FLAGS_AT] & FLAG_SOURCE_UNHOOKED != 0
+}
+
 /// Whether an encoded Event frame carries a cut string (argv or path too
 /// long for the frame).
 pub fn event_truncated(frame: &[u8]) -> bool {

@@ -392,6 +392,10 @@ fn hash_keys() -> (u64, u64) {
 }
 
 /// The cache key of a call: generation, call kind and subject.
+/// Set in the call byte of a cache key for a call past the hooks (call
+/// kinds are small numbers).
+const PAST_HOOKS: u8 = 0x80;
+
 fn key(generation: u64, call: u8, subject: &[u8]) -> u64 {
     use core::hash::Hasher;
     let (k0, k1) = hash_keys();
@@ -446,6 +450,13 @@ pub fn gate(
         return allowed_unasked(cx, conn, frame, send_if_cached);
     }
     // A frame with a cut string stands for more than one call: not cached.
+    // A call past the hooks is decided as one (only a rule that names it
+    // refuses it): its verdict is kept apart from the program's own calls'.
+    let call = if wire::event_past_hooks(frame) {
+        call | PAST_HOOKS
+    } else {
+        call
+    };
     let k = generation(cx.s)
         .filter(|_| !wire::event_truncated(frame))
         .map(|g| key(g, call, subject));

@@ -40,6 +40,7 @@
 //! environment; [`report`] building frames; [`ring`] the process's record ring; [`enforce`] verdicts and their
 //! cache; [`elf`] targets the library cannot watch; [`loads`] the file an
 //! exec of a name really loads (a link's target, a script's interpreter);
+//! [`internal`] libc's own opens, routed to the open hook;
 //! [`hooks`] the exported
 //! entry points (plus `shim.c` for the variadic ones). This file owns the
 //! process's lifecycle hooks (load, fork, exit). No module cycles
@@ -57,6 +58,7 @@ mod enforce;
 mod envp;
 mod gadget;
 mod hooks;
+mod internal;
 mod loads;
 mod path;
 mod place;
@@ -71,6 +73,11 @@ mod sys;
 /// Read the environment at load time, before the program can change it.
 extern "C" fn load() {
     state::init();
+    // Under the filter of unhooked calls, libc's own opens go to the open
+    // hook rather than to the tap (`internal`), before the program runs.
+    if state::saved().is_some_and(|s| s.active && s.unhooked) {
+        internal::route();
+    }
 }
 
 #[used]

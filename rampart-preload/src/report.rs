@@ -131,9 +131,10 @@ pub fn open_gate(
     rel: &[u8],
     flags: c_int,
     reached: Reached,
+    by: OpenBy,
 ) -> Gate {
     gate_event(cx, conn, CallKind::Open, libc::EACCES, false, |e, cwd| {
-        open_body(e, cwd, base, rel, flags, reached)
+        open_body(e, cwd, base, rel, flags, reached, by)
     })
     .0
 }
@@ -149,6 +150,7 @@ pub fn open_gate_if_screened<R>(
     base: Base,
     rel: &[u8],
     flags: c_int,
+    by: OpenBy,
     then: impl FnOnce(&mut Option<Conn>, Gate) -> R,
 ) -> Option<R> {
     let mut buf = [MaybeUninit::<u8>::uninit(); FRAME];
@@ -157,7 +159,7 @@ pub fn open_gate_if_screened<R>(
         &mut buf,
         CallKind::Open,
         WireOutcome::Unknown,
-        |e, cwd| open_body(e, cwd, base, rel, flags, Reached::Same),
+        |e, cwd| open_body(e, cwd, base, rel, flags, Reached::Same, by),
     );
     let gate = enforce::gate_if_screened(cx, conn, frame)?;
     Some(then(conn, gate))
@@ -170,7 +172,11 @@ fn open_body(
     rel: &[u8],
     flags: c_int,
     reached: Reached,
+    by: OpenBy,
 ) {
+    if by == OpenBy::Libc {
+        e.mark_source_unhooked();
+    }
     e.i32(flags);
     if matches!(reached, Reached::Same) {
         put_path(e, cwd, base, rel);
@@ -325,7 +331,20 @@ fn put_path_leaving(
     })
 }
 
+/// Who made an open the hooks report.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum OpenBy {
+    /// The program, through an interposed symbol (`open`, `fopen`, ...).
+    Program,
+    /// libc inside one of its functions (`__open_nocancel`, which
+    /// [`crate::internal`] routes to the open hook): reported as a call past
+    /// the hooks (`source: unhooked`), as the filter of unhooked calls
+    /// would, and decided as one.
+    Libc,
+}
+
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 pub fn open(
     cx: &Ctx,
     conn: &mut Option<Conn>,
@@ -334,9 +353,10 @@ pub fn open(
     flags: c_int,
     reached: Reached,
     oc: WireOutcome,
+    by: OpenBy,
 ) {
     send_event(cx, conn, CallKind::Open, oc, |e, cwd| {
-        open_body(e, cwd, base, rel, flags, reached)
+        open_body(e, cwd, base, rel, flags, reached, by)
     });
 }
 

@@ -7,6 +7,8 @@
  *   creat PATH       the creat syscall itself (SYS_creat), writes "x"
  *   fopen PATH       fopen(PATH, "r")
  *   fwrite PATH      fopen(PATH, "w")
+ *   opendir PATH     opendir(PATH): glibc opens it with its internal
+ *                    __open_nocancel, which no interposed symbol sees
  *   execve PATH      fork; the child execve(PATH, {PATH}); the parent waits
  *   execvp NAME      fork; the child execvp(NAME, {NAME}); the parent waits
  *   spawn PATH       posix_spawn(PATH), waits; prints the returned error
@@ -22,6 +24,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -100,6 +103,10 @@ int main(int argc, char **argv)
             FILE *f = fopen(arg, op[1] == 'o' ? "r" : "w");
             result(op, arg, f != NULL, errno);
             if (f) fclose(f);
+        } else if (!strcmp(op, "opendir")) {
+            DIR *d = opendir(arg);
+            result(op, arg, d != NULL, errno);
+            if (d) closedir(d);
         } else if (!strcmp(op, "execve") || !strcmp(op, "execvp")) {
             pid_t pid = fork();
             if (pid == 0) {

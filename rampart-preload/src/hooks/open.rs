@@ -31,7 +31,7 @@ use crate::enforce::{self, Gate};
 use crate::path::PATH_MAX;
 use crate::reach::{self, PathCopy};
 use crate::real::{get, must};
-use crate::report::{self, outcome, Reached};
+use crate::report::{self, outcome, OpenBy, Reached};
 use crate::sys;
 
 /// Report an open of `path` relative to `base` that returned `ok`/`err`.
@@ -51,6 +51,7 @@ pub fn after_open(base: Base, path: *const c_char, flags: c_int, ok: bool, err: 
         flags,
         Reached::Same,
         outcome(ok, err),
+        OpenBy::Program,
     );
 }
 
@@ -73,7 +74,15 @@ fn before_open(base: Base, path: *const c_char, flags: c_int) -> Option<Gate> {
     }
     // SAFETY: a non-NULL path from the caller, as the real call reads it.
     let rel = unsafe { sys::cstr_bytes(path) };
-    let gate = report::open_gate(&cx, &mut conn, base, rel, flags, Reached::Same);
+    let gate = report::open_gate(
+        &cx,
+        &mut conn,
+        base,
+        rel,
+        flags,
+        Reached::Same,
+        OpenBy::Program,
+    );
     sys::set_errno(err);
     Some(gate)
 }
@@ -158,6 +167,8 @@ pub struct OpenArgs {
     pub mode: c_uint,
     /// `openat2`'s `RESOLVE_*` flags (0 for every other call).
     pub resolve: u64,
+    /// The program's own open, or libc's inside one of its functions.
+    pub by: OpenBy,
 }
 
 impl OpenArgs {
@@ -167,6 +178,7 @@ impl OpenArgs {
             flags,
             mode,
             resolve: 0,
+            by: OpenBy::Program,
         }
     }
 
@@ -328,22 +340,39 @@ fn screened(
     a: OpenArgs,
     copy: &PathCopy,
 ) -> Option<Result<c_int, c_int>> {
-    report::open_gate_if_screened(cx, conn, a.base(), copy.bytes(), a.flags, |conn, gate| {
-        let Gate::Run { .. } = gate else {
-            return Some(Err(libc::EACCES));
-        };
-        let how = reach::how(a.flags, a.mode, a.resolve | reach::RESOLVE_NO_SYMLINKS);
-        let r = match reach::openat2(a.dirfd, copy.ptr(), &how) {
-            Err(e) if reach::try_another_way(e) => return None,
-            r => r,
-        };
-        let oc = match r {
-            Ok(_) => outcome(true, 0),
-            Err(e) => outcome(false, e),
-        };
-        report::open(cx, conn, a.base(), copy.bytes(), a.flags, Reached::Same, oc);
-        Some(r)
-    })
+    report::open_gate_if_screened(
+        cx,
+        conn,
+        a.base(),
+        copy.bytes(),
+        a.flags,
+        a.by,
+        |conn, gate| {
+            let Gate::Run { .. } = gate else {
+                return Some(Err(libc::EACCES));
+            };
+            let how = reach::how(a.flags, a.mode, a.resolve | reach::RESOLVE_NO_SYMLINKS);
+            let r = match reach::openat2(a.dirfd, copy.ptr(), &how) {
+                Err(e) if reach::try_another_way(e) => return None,
+                r => r,
+            };
+            let oc = match r {
+                Ok(_) => outcome(true, 0),
+                Err(e) => outcome(false, e),
+            };
+            report::open(
+                cx,
+                conn,
+                a.base(),
+                copy.bytes(),
+                a.flags,
+                Reached::Same,
+                oc,
+                a.by,
+            );
+            Some(r)
+        },
+    )
     .flatten()
 }
 
@@ -366,7 +395,7 @@ fn after(
         Ok(_) => outcome(true, 0),
         Err(e) => outcome(false, e),
     };
-    report::open(cx, conn, a.base(), copy.bytes(), a.flags, reached, oc);
+    report::open(cx, conn, a.base(), copy.bytes(), a.flags, reached, oc, a.by);
     finish(r)
 }
 
@@ -408,7 +437,7 @@ fn pinned(
             reached = Reached::Named(name);
         }
     }
-    let gate = report::open_gate(cx, conn, a.base(), copy.bytes(), a.flags, reached);
+    let gate = report::open_gate(cx, conn, a.base(), copy.bytes(), a.flags, reached, a.by);
     if gate == Gate::Refuse {
         sys::close(p);
         return finish(Err(libc::EACCES));
@@ -519,7 +548,15 @@ fn unreached(
     copy: &PathCopy,
     err: c_int,
 ) -> c_int {
-    match report::open_gate(cx, conn, a.base(), copy.bytes(), a.flags, Reached::Same) {
+    match report::open_gate(
+        cx,
+        conn,
+        a.base(),
+        copy.bytes(),
+        a.flags,
+        Reached::Same,
+        a.by,
+    ) {
         Gate::Refuse => {
             let e = match err {
                 libc::ENOENT | libc::ENOTDIR if a.flags & libc::O_CREAT == 0 => err,
@@ -599,7 +636,7 @@ fn created(cx: &Ctx, conn: &mut Option<crate::conn::Conn>, a: OpenArgs, copy: &P
             }
         }
         let reached = Reached::DirName(dir, name.cast());
-        let gate = report::open_gate(cx, conn, a.base(), copy.bytes(), a.flags, reached);
+        let gate = report::open_gate(cx, conn, a.base(), copy.bytes(), a.flags, reached, a.by);
         if gate == Gate::Refuse {
             release(owned);
             return finish(Err(libc::EACCES));
@@ -651,6 +688,26 @@ pub unsafe extern "C" fn rampart_open(
             None => sys_openat(libc::AT_FDCWD, p, flags, mode),
         }
     })
+}
+
+/// Entry of libc's own `__open_nocancel`, which [`crate::internal`]
+/// points here: the opens libc makes inside its functions (locale files,
+/// gconv modules, `opendir`), made like `open`'s and reported as calls
+/// past the hooks ([`OpenBy::Libc`]). The mode is read only with `O_CREAT`
+/// or `O_TMPFILE`, as the variadic original reads it; no cancellation
+/// point, as the original is none.
+pub unsafe extern "C" fn rampart_libc_open(
+    path: *const c_char,
+    flags: c_int,
+    mode: c_uint,
+) -> c_int {
+    let needs_mode = flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
+    let mode = if needs_mode { mode } else { 0 };
+    let a = OpenArgs {
+        by: OpenBy::Libc,
+        ..OpenArgs::at(libc::AT_FDCWD, flags, mode)
+    };
+    open_fd(a, path, |p| sys_openat(libc::AT_FDCWD, p, flags, mode))
 }
 
 /// Entry from the C shim's `openat`/`openat64`.
@@ -920,7 +977,15 @@ unsafe fn freopen_pinned(
     let pin = reach::pin(libc::AT_FDCWD, copy.ptr(), flags, 0, false).ok()?;
     let reached = Reached::Fd(pin);
     let base = Base::Cwd;
-    let gate = report::open_gate(&cx, &mut conn, base, copy.bytes(), flags, reached);
+    let gate = report::open_gate(
+        &cx,
+        &mut conn,
+        base,
+        copy.bytes(),
+        flags,
+        reached,
+        OpenBy::Program,
+    );
     if gate == Gate::Refuse {
         sys::close(pin);
         sys::set_errno(libc::EACCES);
@@ -943,7 +1008,16 @@ unsafe fn freopen_pinned(
     }
     if gate == (Gate::Run { report_after: true }) {
         let oc = outcome(!fp.is_null(), err);
-        report::open(&cx, &mut conn, base, copy.bytes(), flags, reached, oc);
+        report::open(
+            &cx,
+            &mut conn,
+            base,
+            copy.bytes(),
+            flags,
+            reached,
+            oc,
+            OpenBy::Program,
+        );
     }
     sys::close(pin);
     sys::set_errno(err);

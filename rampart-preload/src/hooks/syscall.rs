@@ -114,10 +114,8 @@ pub unsafe extern "C" fn rampart_syscall(
                 return open_call(n, a, Base::of(a1 as c_int), a2, |_, _| how.flags as c_int);
             }
             let args = open::OpenArgs {
-                dirfd: a1 as c_int,
-                flags: how.flags as c_int,
-                mode: how.mode as c_uint,
                 resolve: how.resolve,
+                ..open::OpenArgs::at(a1 as c_int, how.flags as c_int, how.mode as c_uint)
             };
             open::open_fd(args, a2 as *const c_char, |p| {
                 let b = [a1, p as c_long, &how as *const _ as c_long, a4, a5, a6];
