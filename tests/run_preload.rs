@@ -412,7 +412,9 @@ policies:
 /// refused by the library under enforcement. In a process that may not
 /// patch code (`PR_SET_MDWE`, as hardened services run), libc is left as it
 /// was: the tap records them (in monitor mode without their outcome) and
-/// refuses them, and the program runs as it would.
+/// refuses them, and the program runs as it would. The hook runs on a
+/// stack of its own: a thread with a 16 KiB stack opens a directory as it
+/// would without rampart.
 #[test]
 fn libcs_own_opens_go_through_the_open_hook_and_to_the_tap_where_libc_stays_as_it_is() {
     let policy_text = r#"version: "1"
@@ -450,15 +452,17 @@ policies:
                 .arg("opendir")
                 .arg(&open)
                 .arg("opendir")
-                .arg(&shut);
+                .arg(&shut)
+                .arg("opendir-small")
+                .arg(&open);
             let out = cmd.output().unwrap();
             let refused = if mode == "enforce" { "EACCES" } else { "ok" };
             assert_eq!(
                 stdout(&out),
                 format!(
-                    "opendir {}: ok\nopendir {}: {refused}\n",
-                    open.display(),
-                    shut.display()
+                    "opendir {o}: ok\nopendir {}: {refused}\nopendir-small {o}: ok\n",
+                    shut.display(),
+                    o = open.display(),
                 ),
                 "{hardened} {mode}: {}",
                 stderr(&out)

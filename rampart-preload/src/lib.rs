@@ -76,7 +76,7 @@ extern "C" fn load() {
     // Under the filter of unhooked calls, libc's own opens go to the open
     // hook rather than to the tap (`internal`), before the program runs.
     if state::saved().is_some_and(|s| s.active && s.unhooked) {
-        internal::route();
+        internal::route(hooks::open::rampart_libc_open as *const () as usize);
     }
 }
 

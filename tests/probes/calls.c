@@ -9,6 +9,7 @@
  *   fwrite PATH      fopen(PATH, "w")
  *   opendir PATH     opendir(PATH): glibc opens it with its internal
  *                    __open_nocancel, which no interposed symbol sees
+ *   opendir-small PATH  the same in a thread with a 16 KiB stack
  *   execve PATH      fork; the child execve(PATH, {PATH}); the parent waits
  *   execvp NAME      fork; the child execvp(NAME, {NAME}); the parent waits
  *   spawn PATH       posix_spawn(PATH), waits; prints the returned error
@@ -25,6 +26,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -63,6 +65,21 @@ static void result(const char *op, const char *arg, int ok, int err)
         printf("%s %s: ok\n", op, arg);
     else
         printf("%s %s: %s\n", op, arg, ename(err));
+}
+
+struct small_open {
+    const char *path;
+    int ok, err;
+};
+
+static void *open_dir_small(void *arg)
+{
+    struct small_open *o = arg;
+    DIR *d = opendir(o->path);
+    o->ok = d != NULL;
+    o->err = errno;
+    if (d) closedir(d);
+    return NULL;
 }
 
 static void wait_child(pid_t pid)
@@ -107,6 +124,17 @@ int main(int argc, char **argv)
             DIR *d = opendir(arg);
             result(op, arg, d != NULL, errno);
             if (d) closedir(d);
+        } else if (!strcmp(op, "opendir-small")) {
+            struct small_open o = {arg, 0, 0};
+            pthread_attr_t attr;
+            pthread_t t;
+            pthread_attr_init(&attr);
+            pthread_attr_setstacksize(&attr, 16384);
+            if (pthread_create(&t, &attr, open_dir_small, &o) == 0)
+                pthread_join(t, NULL);
+            else
+                o.err = EAGAIN;
+            result(op, arg, o.ok, o.err);
         } else if (!strcmp(op, "execve") || !strcmp(op, "execvp")) {
             pid_t pid = fork();
             if (pid == 0) {

@@ -707,7 +707,39 @@ pub unsafe extern "C" fn rampart_libc_open(
         by: OpenBy::Libc,
         ..OpenArgs::at(libc::AT_FDCWD, flags, mode)
     };
-    open_fd(a, path, |p| sys_openat(libc::AT_FDCWD, p, flags, mode))
+    let mut fd = None;
+    let ran = crate::internal::on_own_stack(|| {
+        // A library that cannot reach its collector from here leaves the
+        // call to the tap, which has its own connection.
+        if conn::ctx().is_some_and(|cx| cx.conn().is_some()) {
+            fd = Some(open_fd(a, path, |p| {
+                sys_openat(libc::AT_FDCWD, p, flags, mode)
+            }));
+        }
+    });
+    match fd {
+        // Out of descriptors for the hook's own (a pinned directory):
+        // made as libc would, for the tap, which needs none of the
+        // program's.
+        Some(-1) if sys::errno() == libc::EMFILE => libc_made(path, flags, mode),
+        Some(fd) if ran => fd,
+        _ => libc_made(path, flags, mode),
+    }
+}
+
+/// libc's open made as libc makes it (not from the gadget page): the filter
+/// of unhooked calls hands it to the tap.
+fn libc_made(path: *const c_char, flags: c_int, mode: c_uint) -> c_int {
+    let args = [
+        libc::AT_FDCWD as usize,
+        path as usize,
+        flags as usize,
+        mode as usize,
+        0,
+        0,
+    ];
+    // SAFETY: the caller's own arguments to an openat.
+    finish(unsafe { sys::raw6_seen(libc::SYS_openat, args) }.map(|fd| fd as c_int))
 }
 
 /// Entry from the C shim's `openat`/`openat64`.
