@@ -11,9 +11,11 @@
 
 use rampart_e2e::*;
 
-/// Closes stdin and stdout, opens three files and prints (on stderr) the
-/// numbers it got: 0, 1 and the lowest one above stderr without rampart
-/// (the library's connection must not be that one).
+/// Closes stdin and stdout, opens three files, a directory and a file
+/// relative to it, and prints (on stderr) the numbers it got: 0, 1 and the
+/// lowest ones above stderr without rampart (neither the library's
+/// connection nor the directory it pins for the relative open may take
+/// one).
 const SCRIPT: &str = r#"
 import os, sys
 os.close(0)
@@ -21,7 +23,9 @@ os.close(1)
 a = os.open("/etc/hostname", os.O_RDONLY)
 b = os.open("/dev/null", os.O_WRONLY)
 c = os.open("/etc/hostname", os.O_RDONLY | os.O_CLOEXEC)
-sys.stderr.write("fds %d %d %d\n" % (a, b, c))
+d = os.open("/etc", os.O_RDONLY | os.O_DIRECTORY)
+e = os.open("hostname", os.O_RDONLY, dir_fd=d)
+sys.stderr.write("fds %d %d %d %d %d\n" % (a, b, c, d, e))
 "#;
 
 /// A policy under which no open passes the path screen (default deny), so

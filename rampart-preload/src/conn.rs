@@ -39,7 +39,7 @@ use crate::state::{self, Saved};
 use crate::sys;
 
 /// Our descriptor goes at or above this number, out of programs' way.
-const HIGH_FD: c_int = 900;
+pub const HIGH_FD: c_int = 900;
 /// SO_SNDTIMEO: how long a send (or connect) may block on a full collector.
 const SEND_TIMEOUT_S: i64 = 3;
 /// Least time between two failed connect attempts.

@@ -141,8 +141,9 @@ pub fn open_gate(
 
 /// Enforce mode: the gate of an open the policy in force cannot refuse
 /// (its name passes the path screen), decided without asking anyone and
-/// handed to `then`; `None` when the open must be decided on the file it
-/// reaches.
+/// handed to `then` with the open's frame (outcome unknown), which becomes
+/// its record ([`send_with_outcome`]); `None` when the open must be
+/// decided on the file it reaches.
 #[inline(never)]
 pub fn open_gate_if_screened<R>(
     cx: &Ctx,
@@ -151,7 +152,7 @@ pub fn open_gate_if_screened<R>(
     rel: &[u8],
     flags: c_int,
     by: OpenBy,
-    then: impl FnOnce(&mut Option<Conn>, Gate) -> R,
+    then: impl FnOnce(&mut Option<Conn>, Gate, &mut [u8]) -> R,
 ) -> Option<R> {
     let mut buf = [MaybeUninit::<u8>::uninit(); FRAME];
     let (_, frame) = build_event(
@@ -162,7 +163,20 @@ pub fn open_gate_if_screened<R>(
         |e, cwd| open_body(e, cwd, base, rel, flags, Reached::Same, by),
     );
     let gate = enforce::gate_if_screened(cx, conn, frame)?;
-    Some(then(conn, gate))
+    Some(then(conn, gate, frame))
+}
+
+/// Send a frame a gate built, as the record of the call it decided, with
+/// the outcome the call had; without a connection the record is counted
+/// as lost.
+pub fn send_with_outcome(cx: &Ctx, conn: &mut Option<Conn>, frame: &mut [u8], oc: WireOutcome) {
+    let Some(conn) = conn.as_mut() else {
+        conn::lost_one();
+        return;
+    };
+    if wire::set_event_outcome(frame, oc) {
+        conn.send(cx.s, cx.pid, cx.ppid, frame);
+    }
 }
 
 fn open_body(

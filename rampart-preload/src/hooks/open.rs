@@ -311,7 +311,11 @@ fn enforced(a: OpenArgs, copy: &PathCopy, real: &dyn Fn(*const c_char) -> c_int)
 /// another thread does to the working directory or to `dirfd` meanwhile,
 /// and whatever `chdir` the hooks never saw (a raw system call) came
 /// before. `None` for an absolute name; `Some(-1)` when there is no
-/// descriptor to spare (then the file reached is pinned instead).
+/// descriptor to spare (then the file reached is pinned instead). A copy
+/// of `dirfd` goes above [`conn::HIGH_FD`] where the limit allows, out of
+/// the program's way: the file then opened gets the number it would have
+/// got, with no move afterwards (an `openat` walker's every open saves two
+/// system calls).
 fn pin_base(a: OpenArgs, copy: &PathCopy) -> Option<c_int> {
     if copy.bytes().first() == Some(&b'/') {
         return None;
@@ -325,7 +329,9 @@ fn pin_base(a: OpenArgs, copy: &PathCopy) -> Option<c_int> {
             sys::raw(libc::SYS_openat, libc::AT_FDCWD as usize, dot, flags, 0)
         } else {
             let dup = libc::F_DUPFD_CLOEXEC as usize;
-            sys::raw(libc::SYS_fcntl, a.dirfd as usize, dup, 0, 0)
+            let high = conn::HIGH_FD as usize;
+            sys::raw(libc::SYS_fcntl, a.dirfd as usize, dup, high, 0)
+                .or_else(|_| sys::raw(libc::SYS_fcntl, a.dirfd as usize, dup, 0, 0))
         }
     };
     Some(pin.map_or(-1, |fd| fd as c_int))
@@ -347,7 +353,7 @@ fn screened(
         copy.bytes(),
         a.flags,
         a.by,
-        |conn, gate| {
+        |conn, gate, frame| {
             let Gate::Run { .. } = gate else {
                 return Some(Err(libc::EACCES));
             };
@@ -360,16 +366,8 @@ fn screened(
                 Ok(_) => outcome(true, 0),
                 Err(e) => outcome(false, e),
             };
-            report::open(
-                cx,
-                conn,
-                a.base(),
-                copy.bytes(),
-                a.flags,
-                Reached::Same,
-                oc,
-                a.by,
-            );
+            // Its frame, built for the gate, is its record.
+            report::send_with_outcome(cx, conn, frame, oc);
             Some(r)
         },
     )
