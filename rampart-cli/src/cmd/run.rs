@@ -113,9 +113,6 @@ pub fn run(args: Args, policy: &[PathBuf], audit_dir: &Path) -> Result<i32> {
     }
     let mode = args.mode.unwrap_or(Mode::Monitor);
     let (engine, _source) = policies::load(policy)?;
-    // The walk for other names of refused files starts now, beside the
-    // tap's start and the floor's (`collector::linked`).
-    crate::collector::linked::Names::prefetch(Arc::clone(&engine));
     let engine = Arc::new(ArcSwap::new(engine));
     let floor_of = |needs: &[&Path]| floor_for(&args, mode, Some(&engine.load()), &origin, needs);
 

@@ -26,7 +26,8 @@
 //! * in monitor mode nobody asks before the call, so [`resolve`] names the
 //!   recorded file the same way in the collector;
 //! * the walk starts when the collector does, on a thread of its own
-//!   ([`Names::prefetch`]): a run waits for it only where the list is
+//!   ([`Names::prefetch`], made after `rampart run` blocked the signals it
+//!   forwards, as every thread of it must): a run waits for it only where the list is
 //!   needed — under enforcement before the tree starts (the generation
 //!   file), and for a recorded open of a file with more than one link.
 //!
