@@ -643,13 +643,13 @@ fn records_left_in_the_ring_of_a_collector_that_died_are_counted_as_lost() {
 #include <unistd.h>
 int main(int argc, char **argv) {
     struct stat st;
-    for (int i = 0; i < 60; i++) {
+    for (int i = 0; i < 120; i++) {
         close(open(argv[1], O_RDONLY));
-        if (i == 29) {
+        if (i == 89) {
             close(creat(argv[2], 0600)); /* ready */
             while (stat(argv[3], &st) != 0) usleep(1000); /* go */
         }
-        if (i >= 30) usleep(10000);
+        if (i >= 90) usleep(10000);
     }
     return 0;
 }
@@ -686,5 +686,5 @@ int main(int argc, char **argv) {
     }
     assert!(conns.len() >= 2, "the process connected again: {conns:?}");
     assert!(lost > 0, "records were left unread in the dead ring");
-    assert_eq!(received + lost, 60, "received {received} + lost {lost}");
+    assert_eq!(received + lost, 120, "received {received} + lost {lost}");
 }
