@@ -391,11 +391,11 @@ fn hash_keys() -> (u64, u64) {
     (k0, k1)
 }
 
-/// The cache key of a call: generation, call kind and subject.
 /// Set in the call byte of a cache key for a call past the hooks (call
 /// kinds are small numbers).
 const PAST_HOOKS: u8 = 0x80;
 
+/// The cache key of a call: generation, call kind and subject.
 fn key(generation: u64, call: u8, subject: &[u8]) -> u64 {
     use core::hash::Hasher;
     let (k0, k1) = hash_keys();

@@ -706,7 +706,7 @@ pub unsafe extern "C" fn rampart_libc_open(
         ..OpenArgs::at(libc::AT_FDCWD, flags, mode)
     };
     let mut fd = None;
-    let ran = crate::internal::on_own_stack(|| {
+    crate::internal::on_own_stack(|| {
         // A library that cannot reach its collector from here leaves the
         // call to the tap, which has its own connection.
         if conn::ctx().is_some_and(|cx| cx.conn().is_some()) {
@@ -720,8 +720,9 @@ pub unsafe extern "C" fn rampart_libc_open(
         // made as libc would, for the tap, which needs none of the
         // program's.
         Some(-1) if sys::errno() == libc::EMFILE => libc_made(path, flags, mode),
-        Some(fd) if ran => fd,
-        _ => libc_made(path, flags, mode),
+        Some(fd) => fd,
+        // No stack of the library's free, or no collector from here.
+        None => libc_made(path, flags, mode),
     }
 }
 
