@@ -95,8 +95,8 @@ unsafe fn patch(to: usize) {
     let _ = unsafe { sys::raw(libc::SYS_mprotect, page, len, rx, 0) };
 }
 
-/// The page size of x86_64 (libc's text is mapped in such pages).
-#[cfg(target_arch = "x86_64")]
+/// The page size of x86_64 (libc's text is mapped in such pages, and a
+/// stack's guard is one).
 const PAGE: usize = 4096;
 
 /// How many stacks the hook may run on at once (more concurrent opens go
@@ -168,10 +168,15 @@ fn stacks() -> Option<usize> {
     let made = sys::mmap_anon(STACKS * STACK_LEN, false)
         .ok()
         .filter(|&base| {
-            (0..STACKS).all(|i| {
+            let guarded = (0..STACKS).all(|i| {
                 // SAFETY: the first page of a stack of the mapping just made.
-                unsafe { sys::raw(libc::SYS_mprotect, base + i * STACK_LEN, 4096, 0, 0) }.is_ok()
-            })
+                unsafe { sys::raw(libc::SYS_mprotect, base + i * STACK_LEN, PAGE, 0, 0) }.is_ok()
+            });
+            if !guarded {
+                // SAFETY: the mapping just made, which nobody uses.
+                unsafe { sys::munmap(base, STACKS * STACK_LEN) };
+            }
+            guarded
         });
     match MAPPING.compare_exchange(0, made.unwrap_or(1), Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => made,
