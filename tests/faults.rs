@@ -980,15 +980,21 @@ int main(int argc, char **argv) {
     assert_eq!(forged[0]["request"]["ppid"], victim, "{:?}", forged[0]);
 }
 
-/// The unhooked-call tap of `run`'s process (`rampart __unhooked`, a child
-/// of it), not its standby (a child of the tap).
+/// Whether `pid` is an unhooked-call tap (or a tap's standby): named
+/// `rampart-tap`.
+fn is_tap(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .is_ok_and(|c| c.trim_end() == "rampart-tap")
+}
+
+/// The unhooked-call tap of `run`'s process (`rampart-tap`, a child of
+/// it), not its standby (a child of the tap).
 fn tap_of(rampart: u32) -> i32 {
     for _ in 0..(OUTER_TIMEOUT.as_millis() / 10) {
         let children = std::fs::read_to_string(format!("/proc/{rampart}/task/{rampart}/children"))
             .unwrap_or_default();
         for pid in children.split_whitespace() {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if cmdline.split(|&b| b == 0).any(|a| a == b"__unhooked") {
+            if is_tap(pid) {
                 return pid.parse().unwrap();
             }
         }
@@ -1114,14 +1120,17 @@ fn a_tap_killed_in_a_burst_of_calls_strands_no_caller_and_counts_what_it_held() 
     }
 }
 
-/// A process below `root` whose arguments include `arg` (`__unhooked`,
-/// `__trace-exec`), waited for.
+/// A process below `root` whose arguments include `arg` (`__trace-exec`),
+/// waited for; not a tap forked from it, which has its arguments too.
 fn process_with_arg(root: u32, arg: &[u8]) -> i32 {
     for _ in 0..(OUTER_TIMEOUT.as_millis() / 10) {
         let mut todo = vec![root.to_string()];
         while let Some(pid) = todo.pop() {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if pid != root.to_string() && cmdline.split(|&b| b == 0).any(|a| a == arg) {
+            if pid != root.to_string()
+                && !is_tap(&pid)
+                && cmdline.split(|&b| b == 0).any(|a| a == arg)
+            {
                 return pid.parse().unwrap();
             }
             let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))

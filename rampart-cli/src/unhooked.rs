@@ -1,8 +1,8 @@
 //! The tap on unhooked calls of a preloaded, enforced run: the command
 //! starts under `rampart_trace`'s filter of unhooked calls, and a process of
-//! rampart's own, `rampart __unhooked` ([`run_tap`]), answers its
-//! notifications with `rampart_trace::notify::serve`, reporting to the run's
-//! collector over its socket as `rampart __trace-exec` does ([`WireSink`]).
+//! rampart's own, the tap ([`Tap::start`]), answers its notifications with
+//! `rampart_trace::notify::serve`, reporting to the run's collector over
+//! its socket as `rampart __trace-exec` does ([`WireSink`]).
 //! The child tells the tap which descriptor is the listener before its exec
 //! ([`send_listener`]); the tap takes a copy of it.
 //!
@@ -16,21 +16,24 @@
 //! contract of a watched process when the collector misbehaves: a stopped
 //! collector holds up no call that needs no verdict, and a killed one
 //! leaves the calls that need one to `RAMPART_FAIL_OPEN` (and to the
-//! decision timeout), as for the library's own calls. It runs in a process
-//! group of its own (the terminal's Ctrl-C is the command's, not its) and
-//! exits when no process of the tree is left.
+//! decision timeout), as for the library's own calls. It is forked from
+//! rampart while rampart has one thread, and runs on without an exec (an
+//! exec of rampart's binary cost the command's start about 2 ms): it keeps
+//! only its socket to the child and the run's floor, reads `/dev/null`,
+//! writes nowhere, is named `rampart-tap`, is not dumpable, runs in a
+//! process group of its own (the terminal's Ctrl-C is the command's, not
+//! its) and exits when no process of the tree is left.
 //!
 //! This module owns the hand-over of the listener and the tap's life; it
 //! decides nothing itself.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 
 use rampart_core::env;
@@ -39,35 +42,75 @@ use rampart_trace::standby::{self, Held, Split};
 use crate::backend::sinks::{Enforce, WireSink};
 use crate::floor::{self, Floor};
 
-/// The descriptor `rampart __unhooked` finds the child's socket on.
+/// The descriptor the tap keeps its socket to the child on.
 const TAP_FD: RawFd = 3;
-/// The descriptor it finds the run's Landlock floor on, when it is given
-/// [`FLOOR_ARG`].
+/// The descriptor it keeps the run's Landlock floor on, when it has one.
 const FLOOR_FD: RawFd = 4;
-/// `rampart __unhooked --floor`: opens made for the tree are confined by
-/// the floor (the ruleset at [`FLOOR_FD`]), as the tree's own are.
-const FLOOR_ARG: &str = "--floor";
-/// `rampart __unhooked --no-library`: the preload library is not in the
-/// tree (a traced run in monitor mode): every call is the program's own.
-const NO_LIBRARY_ARG: &str = "--no-library";
-/// `rampart __unhooked --cpu-latency-hint`: hold the CPU latency request
-/// while serving (`rampart_trace::Options::cpu_latency_hint`).
-const LATENCY_ARG: &str = "--cpu-latency-hint";
+/// The tap's name (`/proc/PID/comm`), and its standby's.
+pub const NAME: &std::ffi::CStr = c"rampart-tap";
+
+/// What the tap is told: where the collector is, how to enforce, and how
+/// to serve.
+struct Settings {
+    socket: PathBuf,
+    agent: String,
+    session: String,
+    enforce: Option<Enforce>,
+    policy_gen: OsString,
+    /// Opens made for the tree are confined by the floor (the ruleset at
+    /// [`FLOOR_FD`]).
+    floor: bool,
+    /// The preload library is in the tree (else every call is the
+    /// program's own: a traced run in monitor mode).
+    preloaded: bool,
+    /// Hold the CPU latency request while serving
+    /// (`rampart_trace::Options::cpu_latency_hint`).
+    latency_hint: bool,
+}
+
+impl Settings {
+    /// From the session's variables: `env` first, then this process's own.
+    fn of(env: &[(String, OsString)], floor: bool, preloaded: bool, latency_hint: bool) -> Self {
+        let var = |k: &str| {
+            env.iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.clone())
+                .or_else(|| std::env::var_os(k))
+                .unwrap_or_default()
+        };
+        let bytes = |k: &str| var(k).into_encoded_bytes();
+        let text = |k: &str| var(k).to_string_lossy().into_owned();
+        Settings {
+            socket: PathBuf::from(var(env::SOCKET)),
+            agent: text(env::AGENT),
+            session: text(env::SESSION),
+            enforce: env::enforces(&bytes(env::MODE)).then(|| Enforce {
+                timeout: Duration::from_millis(env::timeout_ms(&bytes(env::DECISION_TIMEOUT_MS))),
+                fail_open: env::flag(&bytes(env::FAIL_OPEN)),
+            }),
+            policy_gen: var(env::POLICY_GEN),
+            floor,
+            preloaded,
+            latency_hint,
+        }
+    }
+}
 
 /// The tap process of one run.
 pub struct Tap {
-    process: Child,
+    pid: i32,
     /// The child's end of the pair, until the child has it.
     child_end: Option<OwnedFd>,
 }
 
 impl Tap {
-    /// Start `rampart __unhooked` with the session's environment `env`
-    /// (socket, mode, generation file, agent, session, timeout,
-    /// fail-open); it waits for the listener on a socket pair whose other
-    /// end ([`Tap::child_fd`]) the child writes to. `floor`: the run's
-    /// Landlock floor, which confines the opens the tap makes for the tree
-    /// (when it restricts files at all).
+    /// Fork the tap, with the session's environment `env` (socket, mode,
+    /// generation file, agent, session, timeout, fail-open; a variable not
+    /// in it is this process's own); it waits for the listener on a socket
+    /// pair whose other end ([`Tap::child_fd`]) the child writes to.
+    /// `floor`: the run's Landlock floor, which confines the opens the tap
+    /// makes for the tree (when it restricts files at all). Fails when
+    /// this process has another thread: the tap runs on without an exec.
     pub fn start(
         env: &[(String, OsString)],
         floor: Option<&Floor>,
@@ -76,6 +119,12 @@ impl Tap {
     ) -> Result<Tap> {
         // A floor that restricts no file access has nothing to say of an open.
         let floor = floor.filter(|f| f.restricts_files);
+        let threads = std::fs::read_dir("/proc/self/task")
+            .context("cannot read /proc/self/task")?
+            .count();
+        if threads != 1 {
+            bail!("the unhooked-call tap is forked before any thread starts, and this process has {threads}");
+        }
         let (ours, theirs) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
@@ -83,70 +132,44 @@ impl Tap {
             SockFlag::SOCK_CLOEXEC,
         )
         .context("cannot create the socket pair for the unhooked-call tap")?;
-        let exe = std::env::current_exe().context("cannot find the rampart binary")?;
-        let mut cmd = Command::new(exe);
-        cmd.arg(INTERNAL)
-            .env_clear()
-            .envs(std::env::vars_os().filter(|(k, _)| k != "LD_PRELOAD"))
-            .envs(
-                env.iter()
-                    .filter(|(k, _)| k.starts_with(env::PREFIX))
-                    .map(|(k, v)| (k.as_str(), v.as_os_str())),
-            )
-            .stdin(Stdio::null())
-            // Nothing of the command's: a pipe it holds open would keep
-            // the command's reader waiting while it serves a daemon.
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if floor.is_some() {
-            cmd.arg(FLOOR_ARG);
-        }
-        if !preloaded {
-            cmd.arg(NO_LIBRARY_ARG);
-        }
-        if latency_hint {
-            cmd.arg(LATENCY_ARG);
-        }
-        let tap_end = ours.as_raw_fd();
-        let floor_fd = floor.map_or(-1, Floor::raw_fd);
-        // SAFETY: fcntl, dup2 and setpgid are async-signal-safe.
-        unsafe {
-            cmd.pre_exec(move || {
-                // Both out of the way first (either could be 3 or 4), then
-                // in place: dup2 clears close-on-exec on the copy.
-                let mut moved = [(-1, TAP_FD), (-1, FLOOR_FD)];
-                for (i, from) in [tap_end, floor_fd].into_iter().enumerate() {
-                    if from >= 0 {
-                        moved[i].0 = libc::fcntl(from, libc::F_DUPFD_CLOEXEC, 10);
-                        if moved[i].0 < 0 {
-                            return Err(io::Error::last_os_error());
-                        }
+        let settings = Settings::of(env, floor.is_some(), preloaded, latency_hint);
+        let null = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .context("cannot open /dev/null for the unhooked-call tap")?;
+        let fds = [
+            ours.as_raw_fd(),
+            floor.map_or(-1, Floor::raw_fd),
+            null.as_raw_fd(),
+        ];
+        // SAFETY: this process has one thread (checked above), so the child
+        // is a whole copy of it and may run any code; it never returns here.
+        match unsafe { libc::fork() } {
+            -1 => {
+                Err(io::Error::last_os_error()).context("cannot start the unhooked-call tap (fork)")
+            }
+            0 => {
+                let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    match become_tap(fds) {
+                        // SAFETY: `become_tap` put our end there.
+                        Ok(()) => serve(unsafe { OwnedFd::from_raw_fd(TAP_FD) }, &settings),
+                        Err(_) => 1,
                     }
-                }
-                for (high, to) in moved {
-                    if high >= 0 && libc::dup2(high, to) < 0 {
-                        return Err(io::Error::last_os_error());
-                    }
-                }
-                if libc::setpgid(0, 0) < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
+                }));
+                // SAFETY: leaving without running anything of rampart run's.
+                unsafe { libc::_exit(code.unwrap_or(101)) }
+            }
+            pid => Ok(Tap {
+                pid,
+                child_end: Some(theirs),
+            }),
         }
-        let process = cmd
-            .spawn()
-            .context("cannot start the unhooked-call tap (rampart __unhooked)")?;
-        drop(ours);
-        Ok(Tap {
-            process,
-            child_end: Some(theirs),
-        })
     }
 
     /// The tap's pid.
     pub fn pid(&self) -> i32 {
-        self.process.id() as i32
+        self.pid
     }
 
     /// The socket the child tells the tap about its listener on
@@ -177,52 +200,90 @@ impl Tap {
         let end = Instant::now() + grace;
         // Its pidfd is readable once it has ended: no nap between looks.
         // SAFETY: plain system call; the descriptor returned is new and ours.
-        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, self.pid(), 0) };
+        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, self.pid, 0) };
         // SAFETY: a descriptor pidfd_open just returned.
         let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) });
         while Instant::now() < end {
-            match self.process.try_wait() {
-                Ok(Some(_)) | Err(_) => return,
-                Ok(None) => match &pidfd {
-                    Some(fd) => {
-                        let left = end.saturating_duration_since(Instant::now());
-                        let mut pfd = libc::pollfd {
-                            fd: fd.as_raw_fd(),
-                            events: libc::POLLIN,
-                            revents: 0,
-                        };
-                        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-                        // SAFETY: one pollfd of ours.
-                        unsafe { libc::poll(&mut pfd, 1, ms) };
-                    }
-                    None => std::thread::sleep(Duration::from_millis(2)),
-                },
+            let mut status = 0;
+            // SAFETY: plain system call on our own child.
+            match unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) } {
+                0 => {}
+                _ => return, // reaped, or not ours to wait for any more
+            }
+            match &pidfd {
+                Some(fd) => {
+                    let left = end.saturating_duration_since(Instant::now());
+                    let mut pfd = libc::pollfd {
+                        fd: fd.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+                    // SAFETY: one pollfd of ours.
+                    unsafe { libc::poll(&mut pfd, 1, ms) };
+                }
+                None => std::thread::sleep(Duration::from_millis(2)),
             }
         }
     }
 }
 
-/// The hidden command's name.
-pub const INTERNAL: &str = "__unhooked";
+/// In the forked tap: its socket at [`TAP_FD`], the floor at [`FLOOR_FD`]
+/// (`fds`: socket, floor or -1, `/dev/null`), `/dev/null` for its standard
+/// streams, no other descriptor of rampart's, its name, and a process group
+/// of its own.
+fn become_tap(fds: [RawFd; 3]) -> io::Result<()> {
+    let [sock, floor, null] = fds;
+    let check = |r: libc::c_int| {
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(r)
+        }
+    };
+    // SAFETY: plain system calls on descriptors of this process.
+    unsafe {
+        // Each out of the way first (any could be 3 or 4), then in place.
+        let sock = check(libc::fcntl(sock, libc::F_DUPFD_CLOEXEC, 10))?;
+        let floor = if floor >= 0 {
+            check(libc::fcntl(floor, libc::F_DUPFD_CLOEXEC, 10))?
+        } else {
+            -1
+        };
+        for std in 0..3 {
+            check(libc::dup2(null, std))?;
+        }
+        check(libc::dup2(sock, TAP_FD))?;
+        let mut first_closed = FLOOR_FD;
+        if floor >= 0 {
+            check(libc::dup2(floor, FLOOR_FD))?;
+            first_closed = FLOOR_FD + 1;
+        }
+        check(libc::syscall(libc::SYS_close_range, first_closed, libc::c_uint::MAX, 0) as i32)?;
+        check(libc::prctl(libc::PR_SET_NAME, NAME.as_ptr()))?;
+        check(libc::setpgid(0, 0))?;
+    }
+    Ok(())
+}
 
-/// `rampart __unhooked`: the tap process. Its socket to the child is
-/// [`TAP_FD`]; the session's `RAMPART_*` variables say where the collector
-/// is and how to enforce.
-pub fn run_tap() -> Result<i32> {
+/// The tap, once forked: `sock` is its socket to the child; `settings` say
+/// where the collector is and how to enforce. Returns its exit status.
+fn serve(sock: OwnedFd, settings: &Settings) -> i32 {
     // Not the tree's to read or trace: a process of the same user that is
     // not root may then neither copy the listener (`pidfd_getfd`) nor read
     // or write this process's memory.
     // SAFETY: plain prctl on this process.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
-    // SAFETY: TAP_FD was put there for us by `Tap::start`.
-    let sock = unsafe { OwnedFd::from_raw_fd(TAP_FD) };
     let Some(listener) = receive_listener(&sock) else {
         let_child_go_on(&sock);
-        return Ok(0); // the child never started
+        return 0; // the child never started
     };
     // The standby, forked before the child goes on: should this process be
     // killed, it answers the tree's calls in its place.
-    let held = Held::new().context("cannot share what the tap holds with its standby")?;
+    let Ok(held) = Held::new() else {
+        tracing::warn!("unhooked calls: cannot share what the tap holds with its standby");
+        return 1;
+    };
     let (standing_by, took_over) = match standby::split(&held) {
         Ok(Split::Handler(alive)) => (Some(alive), false),
         Ok(Split::TookOver) => (None, true),
@@ -235,30 +296,27 @@ pub fn run_tap() -> Result<i32> {
         let_child_go_on(&sock);
     }
     drop(sock);
-    let var = |k: &str| std::env::var_os(k).unwrap_or_default();
-    let bytes = |k: &str| var(k).into_encoded_bytes();
-    let text = |k: &str| var(k).to_string_lossy().into_owned();
-    let enforce = env::enforces(&bytes(env::MODE)).then(|| Enforce {
-        timeout: Duration::from_millis(env::timeout_ms(&bytes(env::DECISION_TIMEOUT_MS))),
-        fail_open: env::flag(&bytes(env::FAIL_OPEN)),
-    });
-    let socket = std::path::PathBuf::from(var(env::SOCKET));
-    let (mut sink, connected) =
-        WireSink::connect(&socket, &text(env::AGENT), &text(env::SESSION), enforce);
+    let (mut sink, connected) = WireSink::connect(
+        &settings.socket,
+        &settings.agent,
+        &settings.session,
+        settings.enforce,
+    );
     if let Err(e) = connected {
-        tracing::warn!("unhooked calls: no collector at {}: {e}", socket.display());
+        tracing::warn!(
+            "unhooked calls: no collector at {}: {e}",
+            settings.socket.display()
+        );
     }
-    let gen = var(env::POLICY_GEN);
-    if !gen.is_empty() {
-        sink.read_refusals_from(std::path::Path::new(&gen));
+    if !settings.policy_gen.is_empty() {
+        sink.read_refusals_from(std::path::Path::new(OsStr::new(&settings.policy_gen)));
     }
-    let given = |arg: &str| std::env::args_os().skip(2).any(|a| a == arg);
     let opts = rampart_trace::Options {
-        enforce: enforce.is_some(),
+        enforce: settings.enforce.is_some(),
         dns: false,
         track_cwd: false,
-        cpu_latency_hint: given(LATENCY_ARG),
-        preloaded: !given(NO_LIBRARY_ARG),
+        cpu_latency_hint: settings.latency_hint,
+        preloaded: settings.preloaded,
         ..Default::default()
     };
     // The child is this binary until the command's exec.
@@ -266,8 +324,9 @@ pub fn run_tap() -> Result<i32> {
         .ok()
         .map(|p| p.to_string_lossy().into_owned());
     // The floor's ruleset, for the thread the tap's opens are made on.
-    let confined = given(FLOOR_ARG);
-    let floor = confined.then_some((floor::enter as fn(i32) -> i32, FLOOR_FD));
+    let floor = settings
+        .floor
+        .then_some((floor::enter as fn(i32) -> i32, FLOOR_FD));
     let stuck = if took_over {
         // The records the tap had not sent died with it.
         let stuck = held.stuck(&listener);
@@ -295,9 +354,10 @@ pub fn run_tap() -> Result<i32> {
         Err(e) => tracing::warn!("unhooked calls: {e}"),
     }
     sink.report_lost();
+    drop(sink);
     // The standby sees this end close: after `finished`, it leaves too.
     drop(standing_by);
-    Ok(0)
+    0
 }
 
 /// The tap's end: the child says which process it is and which of its
