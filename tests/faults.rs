@@ -1060,6 +1060,99 @@ fn a_killed_tap_leaves_its_standby_answering_in_both_modes() {
 }
 
 #[test]
+fn a_pkill_of_the_runs_command_line_leaves_its_tap_serving() {
+    // `pkill -9 -f` with a pattern of the run's command line (the way one
+    // stops a run by hand) takes `rampart run`, not the tap forked from it:
+    // the tap shows its name in place of the arguments it was forked with.
+    // So the static program, every call of which the tap answers, goes on
+    // unharmed once rampart is gone (with the tap killed too, its calls
+    // would fail ENOSYS).
+    let sb = Sandbox::new();
+    let port = tcp_server();
+    let mut run = start_static(&sb, port, &["--mode", "monitor", "--backend", "preload"]);
+    let tap = tap_of(run.rampart.id());
+    let cmdline = std::fs::read(format!("/proc/{tap}/cmdline")).unwrap();
+    let shown: Vec<&[u8]> = cmdline
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .collect();
+    assert_eq!(
+        shown,
+        [b"rampart-tap".as_slice()],
+        "{:?}",
+        String::from_utf8_lossy(&cmdline)
+    );
+    // Every process of the run whose arguments hold `--backend preload`.
+    let mut todo = vec![run.rampart.id() as i32];
+    let mut matched = Vec::new();
+    while let Some(pid) = todo.pop() {
+        let args = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if args.windows(18).any(|w| w == b"--backend\0preload\0") {
+            matched.push(pid);
+        }
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        todo.extend(
+            children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<i32>().ok()),
+        );
+    }
+    assert_eq!(
+        matched,
+        [run.rampart.id() as i32],
+        "only rampart run matches"
+    );
+    for pid in matched {
+        // SAFETY: killing our own child.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    }
+    let _ = run.rampart.wait();
+    let seen = go_on_after(&sb, &run, "rampart run");
+    assert_eq!(seen, all_ok(&sb, port, None));
+}
+
+#[test]
+fn a_rampart_with_a_thread_of_a_preloaded_library_runs_its_tap_and_enforces() {
+    // A library preloaded into rampart itself that starts a thread at load
+    // (a profiler, a memory agent): rampart cannot fork its tap from a
+    // process with threads, and runs it instead (`rampart __unhooked`). The
+    // run goes as any other: the loader's opens are recorded past the hooks
+    // and a refused read fails, is recorded as denied, and the file stays.
+    let sb = Sandbox::new();
+    let lib = sb.probe_as(
+        "thread_at_load",
+        "libthread_at_load.so",
+        &["-shared", "-fPIC", "-pthread"],
+    );
+    std::fs::write(sb.work().join("never.txt"), "secret").unwrap();
+    let policy = guarding_policy(&sb);
+    let o = sb
+        .rampart()
+        .env("LD_PRELOAD", &lib)
+        .args(["run", "--quiet", "--mode", "enforce", "--policy"])
+        .arg(&policy)
+        .args(["--", "cat", "never.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("secret"));
+    let r = sb.records();
+    let never = sb.work().join("never.txt");
+    let refused: Vec<_> = r
+        .iter()
+        .filter(|x| x["tool"] == "read" && x["request"]["path"] == never.to_str().unwrap())
+        .collect();
+    assert_eq!(refused.len(), 1, "{r:#?}");
+    assert_eq!(refused[0]["decision"]["action"], "deny");
+    assert!(
+        r.iter().any(|x| x["request"]["source"] == "unhooked"),
+        "no call past the hooks recorded: {r:#?}"
+    );
+    assert_eq!(std::fs::read_to_string(&never).unwrap(), "secret");
+}
+
+#[test]
 fn a_tap_killed_in_a_burst_of_calls_strands_no_caller_and_counts_what_it_held() {
     // Killed while it holds a call (received, not answered) and records not
     // yet sent: the standby answers the call held, and every open is in the

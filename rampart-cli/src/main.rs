@@ -110,6 +110,13 @@ fn main() -> ExitCode {
         init_tracing(0);
         return exit_code(cmd::trace_exec::run(internal.args));
     }
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == unhooked::INTERNAL)
+    {
+        init_tracing(0);
+        return exit_code(unhooked::run_tap());
+    }
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     if !matches!(cli.command, Command::Run(_) | Command::Serve(_)) {

@@ -20,9 +20,13 @@
 //! rampart while rampart has one thread, and runs on without an exec (an
 //! exec of rampart's binary cost the command's start about 2 ms): it keeps
 //! only its socket to the child and the run's floor, reads `/dev/null`,
-//! writes nowhere, is named `rampart-tap`, is not dumpable, runs in a
-//! process group of its own (the terminal's Ctrl-C is the command's, not
-//! its) and exits when no process of the tree is left.
+//! writes nowhere, and is named `rampart-tap`, in `/proc/PID/comm` and
+//! over its arguments (a `pkill -f` meant for `rampart run` must not take
+//! it). Where rampart has another thread already (a library preloaded into
+//! rampart itself started one), the tap is `rampart __unhooked`, run.
+//! Either way it is not dumpable, runs in a process group of its own (the
+//! terminal's Ctrl-C is the command's, not its) and exits when no process
+//! of the tree is left.
 //!
 //! This module owns the hand-over of the listener and the tap's life; it
 //! decides nothing itself.
@@ -30,10 +34,13 @@
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 
 use rampart_core::env;
@@ -101,16 +108,22 @@ pub struct Tap {
     pid: i32,
     /// The child's end of the pair, until the child has it.
     child_end: Option<OwnedFd>,
+    /// Where a forked tap writes its standby's pid before the child goes
+    /// on (a page shared with it).
+    standby: Option<&'static AtomicI32>,
 }
 
 impl Tap {
-    /// Fork the tap, with the session's environment `env` (socket, mode,
+    /// Start the tap, with the session's environment `env` (socket, mode,
     /// generation file, agent, session, timeout, fail-open; a variable not
     /// in it is this process's own); it waits for the listener on a socket
     /// pair whose other end ([`Tap::child_fd`]) the child writes to.
     /// `floor`: the run's Landlock floor, which confines the opens the tap
-    /// makes for the tree (when it restricts files at all). Fails when
-    /// this process has another thread: the tap runs on without an exec.
+    /// makes for the tree (when it restricts files at all).
+    ///
+    /// Forked, while this process has one thread; else (a library loaded
+    /// into rampart started one) `rampart __unhooked` is run, as the child
+    /// of a process with threads must exec before it does anything else.
     pub fn start(
         env: &[(String, OsString)],
         floor: Option<&Floor>,
@@ -119,12 +132,6 @@ impl Tap {
     ) -> Result<Tap> {
         // A floor that restricts no file access has nothing to say of an open.
         let floor = floor.filter(|f| f.restricts_files);
-        let threads = std::fs::read_dir("/proc/self/task")
-            .context("cannot read /proc/self/task")?
-            .count();
-        if threads != 1 {
-            bail!("the unhooked-call tap is forked before any thread starts, and this process has {threads}");
-        }
         let (ours, theirs) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
@@ -132,39 +139,20 @@ impl Tap {
             SockFlag::SOCK_CLOEXEC,
         )
         .context("cannot create the socket pair for the unhooked-call tap")?;
-        let settings = Settings::of(env, floor.is_some(), preloaded, latency_hint);
-        let null = std::fs::File::options()
-            .read(true)
-            .write(true)
-            .open("/dev/null")
-            .context("cannot open /dev/null for the unhooked-call tap")?;
-        let fds = [
-            ours.as_raw_fd(),
-            floor.map_or(-1, Floor::raw_fd),
-            null.as_raw_fd(),
-        ];
-        // SAFETY: this process has one thread (checked above), so the child
-        // is a whole copy of it and may run any code; it never returns here.
-        match unsafe { libc::fork() } {
-            -1 => {
-                Err(io::Error::last_os_error()).context("cannot start the unhooked-call tap (fork)")
-            }
-            0 => {
-                let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    match become_tap(fds) {
-                        // SAFETY: `become_tap` put our end there.
-                        Ok(()) => serve(unsafe { OwnedFd::from_raw_fd(TAP_FD) }, &settings),
-                        Err(_) => 1,
-                    }
-                }));
-                // SAFETY: leaving without running anything of rampart run's.
-                unsafe { libc::_exit(code.unwrap_or(101)) }
-            }
-            pid => Ok(Tap {
-                pid,
-                child_end: Some(theirs),
-            }),
-        }
+        let threads = std::fs::read_dir("/proc/self/task").map_or(0, Iterator::count);
+        let (pid, standby) = if threads == 1 {
+            let settings = Settings::of(env, floor.is_some(), preloaded, latency_hint);
+            let (pid, standby) = fork_tap(&ours, floor, &settings)?;
+            (pid, Some(standby))
+        } else {
+            (exec_tap(&ours, env, floor, preloaded, latency_hint)?, None)
+        };
+        drop(ours);
+        Ok(Tap {
+            pid,
+            child_end: Some(theirs),
+            standby,
+        })
     }
 
     /// The tap's pid.
@@ -180,10 +168,20 @@ impl Tap {
 
     /// The child has been spawned (or failed to be): drop our copy of its
     /// end, so that a tap whose child never wrote ends its wait.
-    /// Returns the tap's own children: its standby, a helper of rampart's
-    /// too (the child went on once the tap had forked it).
+    /// Returns the tap's standby, a helper of rampart's too (the child went
+    /// on once the tap had forked it). A forked tap wrote its pid down
+    /// before the child went on; of `rampart __unhooked` it is the child
+    /// that is still the tap's: a command that ended at once may have taken
+    /// the tap along, leaving its standby to this process.
     pub fn spawned(&mut self) -> Vec<i32> {
         self.child_end = None;
+        if let Some(pid) = self
+            .standby
+            .map(|s| s.load(Ordering::Acquire))
+            .filter(|&pid| pid > 0)
+        {
+            return vec![pid];
+        }
         let tap = self.pid();
         std::fs::read_to_string(format!("/proc/{tap}/task/{tap}/children"))
             .unwrap_or_default()
@@ -228,6 +226,159 @@ impl Tap {
     }
 }
 
+/// Fork the tap (this process has one thread, so the child is a whole
+/// copy of it and may run any code); it never returns here. Returns its
+/// pid and the word it writes its standby's pid to.
+fn fork_tap(
+    ours: &OwnedFd,
+    floor: Option<&Floor>,
+    settings: &Settings,
+) -> Result<(i32, &'static AtomicI32)> {
+    let null = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .context("cannot open /dev/null for the unhooked-call tap")?;
+    // One word shared with the tap, mapped for the rest of this process.
+    // SAFETY: a new anonymous mapping of one page, checked below.
+    let page = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if page == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error())
+            .context("cannot map the page the unhooked-call tap shares");
+    }
+    // SAFETY: the page is mapped, zeroed, aligned, and never unmapped.
+    let standby: &'static AtomicI32 = unsafe { &*page.cast::<AtomicI32>() };
+    let fds = [
+        ours.as_raw_fd(),
+        floor.map_or(-1, Floor::raw_fd),
+        null.as_raw_fd(),
+    ];
+    // SAFETY: this process has one thread (the caller checked).
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()).context("cannot start the unhooked-call tap (fork)"),
+        0 => {
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                match become_tap(fds) {
+                    // SAFETY: `become_tap` put our end there.
+                    Ok(()) => serve(
+                        unsafe { OwnedFd::from_raw_fd(TAP_FD) },
+                        settings,
+                        Some(standby),
+                    ),
+                    Err(_) => 1,
+                }
+            }));
+            // SAFETY: leaving without running anything of rampart run's.
+            unsafe { libc::_exit(code.unwrap_or(101)) }
+        }
+        pid => Ok((pid, standby)),
+    }
+}
+
+/// Run `rampart __unhooked` ([`run_tap`]) with the session's variables of
+/// `env`, its socket at [`TAP_FD`] and the floor at [`FLOOR_FD`].
+fn exec_tap(
+    ours: &OwnedFd,
+    env: &[(String, OsString)],
+    floor: Option<&Floor>,
+    preloaded: bool,
+    latency_hint: bool,
+) -> Result<i32> {
+    let exe = std::env::current_exe().context("cannot find the rampart binary")?;
+    let mut cmd = Command::new(exe);
+    cmd.arg(INTERNAL)
+        .env_clear()
+        .envs(std::env::vars_os().filter(|(k, _)| k != "LD_PRELOAD"))
+        .envs(
+            env.iter()
+                .filter(|(k, _)| k.starts_with(env::PREFIX))
+                .map(|(k, v)| (k.as_str(), v.as_os_str())),
+        )
+        .stdin(Stdio::null())
+        // Nothing of the command's: a pipe it holds open would keep the
+        // command's reader waiting while it serves a daemon.
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if floor.is_some() {
+        cmd.arg(FLOOR_ARG);
+    }
+    if !preloaded {
+        cmd.arg(NO_LIBRARY_ARG);
+    }
+    if latency_hint {
+        cmd.arg(LATENCY_ARG);
+    }
+    let tap_end = ours.as_raw_fd();
+    let floor_fd = floor.map_or(-1, Floor::raw_fd);
+    // SAFETY: fcntl, dup2 and setpgid are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            // Both out of the way first (either could be 3 or 4), then in
+            // place: dup2 clears close-on-exec on the copy.
+            let mut moved = [(-1, TAP_FD), (-1, FLOOR_FD)];
+            for (i, from) in [tap_end, floor_fd].into_iter().enumerate() {
+                if from >= 0 {
+                    moved[i].0 = libc::fcntl(from, libc::F_DUPFD_CLOEXEC, 10);
+                    if moved[i].0 < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+            }
+            for (high, to) in moved {
+                if high >= 0 && libc::dup2(high, to) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            if libc::setpgid(0, 0) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd
+        .spawn()
+        .context("cannot start the unhooked-call tap (rampart __unhooked)")?;
+    // Waited for by its pid ([`Tap::finish`]).
+    Ok(child.id() as i32)
+}
+
+/// The hidden command that runs the tap when it cannot be forked.
+pub const INTERNAL: &str = "__unhooked";
+/// `rampart __unhooked --floor`: the floor is at [`FLOOR_FD`].
+const FLOOR_ARG: &str = "--floor";
+/// `rampart __unhooked --no-library`: the preload library is not in the
+/// tree.
+const NO_LIBRARY_ARG: &str = "--no-library";
+/// `rampart __unhooked --cpu-latency-hint`.
+const LATENCY_ARG: &str = "--cpu-latency-hint";
+
+/// `rampart __unhooked`: the tap, run by [`exec_tap`]. Its socket to the
+/// child is [`TAP_FD`]; the session's `RAMPART_*` variables say where the
+/// collector is and how to enforce.
+pub fn run_tap() -> Result<i32> {
+    let given = |arg: &str| std::env::args_os().skip(2).any(|a| a == arg);
+    let settings = Settings::of(
+        &[],
+        given(FLOOR_ARG),
+        !given(NO_LIBRARY_ARG),
+        given(LATENCY_ARG),
+    );
+    // SAFETY: plain prctl on this process.
+    unsafe { libc::prctl(libc::PR_SET_NAME, NAME.as_ptr()) };
+    // SAFETY: TAP_FD was put there for us by `exec_tap`.
+    let sock = unsafe { OwnedFd::from_raw_fd(TAP_FD) };
+    Ok(serve(sock, &settings, None))
+}
+
 /// In the forked tap: its socket at [`TAP_FD`], the floor at [`FLOOR_FD`]
 /// (`fds`: socket, floor or -1, `/dev/null`), `/dev/null` for its standard
 /// streams, no other descriptor of rampart's, its name, and a process group
@@ -263,12 +414,50 @@ fn become_tap(fds: [RawFd; 3]) -> io::Result<()> {
         check(libc::prctl(libc::PR_SET_NAME, NAME.as_ptr()))?;
         check(libc::setpgid(0, 0))?;
     }
+    retitle();
     Ok(())
 }
 
-/// The tap, once forked: `sock` is its socket to the child; `settings` say
-/// where the collector is and how to enforce. Returns its exit status.
-fn serve(sock: OwnedFd, settings: &Settings) -> i32 {
+/// Write the tap's name over the arguments it was forked with, which
+/// `/proc/PID/cmdline` (`ps`, `pgrep -f`, `pkill -f`) shows: a pattern
+/// meant for `rampart run -- cmd` would take the tap (and with it every
+/// call of the tree past the hooks) along. Where the arguments are is in
+/// `/proc/self/stat` (`arg_start`, `arg_end`); they are this process's own
+/// copy, which nothing reads any more (the settings were taken before the
+/// fork).
+fn retitle() {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // The fields after the name (which may hold spaces) in parentheses;
+    // `arg_start` and `arg_end` are the 48th and 49th (`proc_pid_stat(5)`).
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let at = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<usize>().ok());
+    let (Some(start), Some(end)) = (at(48), at(49)) else {
+        return;
+    };
+    if end <= start {
+        return;
+    }
+    let name = NAME.to_bytes_with_nul();
+    // SAFETY: [start, end) is this process's argument area, mapped and
+    // writable (the top of its initial stack); written within its bounds.
+    unsafe {
+        let area = std::slice::from_raw_parts_mut(start as *mut u8, end - start);
+        area.fill(0);
+        let n = name.len().min(area.len());
+        area[..n].copy_from_slice(&name[..n]);
+    }
+}
+
+/// The tap, forked or run: `sock` is its socket to the child; `settings`
+/// say where the collector is and how to enforce; `standby_pid` is where a
+/// forked tap writes its standby's pid, before the child goes on. Returns
+/// its exit status.
+fn serve(sock: OwnedFd, settings: &Settings, standby_pid: Option<&AtomicI32>) -> i32 {
     // Not the tree's to read or trace: a process of the same user that is
     // not root may then neither copy the listener (`pidfd_getfd`) nor read
     // or write this process's memory.
@@ -285,7 +474,12 @@ fn serve(sock: OwnedFd, settings: &Settings) -> i32 {
         return 1;
     };
     let (standing_by, took_over) = match standby::split(&held) {
-        Ok(Split::Handler(alive)) => (Some(alive), false),
+        Ok(Split::Handler { alive, standby }) => {
+            if let Some(slot) = standby_pid {
+                slot.store(standby, Ordering::Release);
+            }
+            (Some(alive), false)
+        }
         Ok(Split::TookOver) => (None, true),
         Err(e) => {
             tracing::warn!("unhooked calls: no standby: {e}");

@@ -217,9 +217,10 @@ fn valid(listener: &impl AsRawFd, id: u64) -> bool {
 
 /// What [`split`] returns in each process.
 pub enum Split {
-    /// The handler: hold this until the process ends (its closing is how
-    /// the standby learns that the handler is gone).
-    Handler(OwnedFd),
+    /// The handler: hold `alive` until the process ends (its closing is
+    /// how the standby learns that the handler is gone); `standby` is the
+    /// standby's pid.
+    Handler { alive: OwnedFd, standby: i32 },
     /// The standby, once the handler died: serve in its place.
     TookOver,
 }
@@ -257,7 +258,10 @@ pub fn split(held: &Held) -> io::Result<Split> {
             }
             Ok(Split::TookOver)
         }
-        _ => Ok(Split::Handler(write)),
+        standby => Ok(Split::Handler {
+            alive: write,
+            standby,
+        }),
     }
 }
 

@@ -297,7 +297,9 @@ impl State {
                     drop(conn);
                 }
             }
-            if self.round_frames > 0 && !self.round_waits {
+            // Stopping, nothing is worth batching: the run waits to end.
+            let stopping = stop_at.lock().map(|s| s.is_some()).unwrap_or(true);
+            if self.round_frames > 0 && !self.round_waits && !stopping {
                 std::thread::sleep(MONITOR_NAP);
             }
         }
