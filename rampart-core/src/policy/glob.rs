@@ -1098,7 +1098,16 @@ impl PrefixTrie {
 #[derive(Clone, Debug)]
 struct Scanner {
     literals: Vec<String>,
-    dfa: std::sync::OnceLock<aho_corasick::dfa::DFA>,
+    automaton: std::sync::OnceLock<Built>,
+}
+
+/// The automaton a [`Scanner`] built: a DFA, or where the DFA would pass
+/// its size limits (built lazily, a failure must not stop the collector),
+/// the NFA it is made from.
+#[derive(Clone, Debug)]
+enum Built {
+    Dfa(aho_corasick::dfa::DFA),
+    Nfa(aho_corasick::nfa::noncontiguous::NFA),
 }
 
 impl Scanner {
@@ -1108,38 +1117,55 @@ impl Scanner {
         }
         Some(Scanner {
             literals: literals.to_vec(),
-            dfa: std::sync::OnceLock::new(),
+            automaton: std::sync::OnceLock::new(),
         })
     }
 
-    fn dfa(&self) -> &aho_corasick::dfa::DFA {
-        self.dfa.get_or_init(|| {
-            aho_corasick::dfa::DFA::builder()
+    fn automaton(&self) -> &Built {
+        self.automaton.get_or_init(|| {
+            let dfa = aho_corasick::dfa::DFA::builder()
                 .match_kind(MatchKind::Standard)
                 // Start-byte prefilters stall on commands and paths full of
                 // `-`, `/` and spaces; the DFA alone scans steadily.
                 .prefilter(false)
-                .build(&self.literals)
-                .expect("literal automaton within default limits")
+                .build(&self.literals);
+            match dfa {
+                Ok(dfa) => Built::Dfa(dfa),
+                Err(_) => Built::Nfa(
+                    aho_corasick::nfa::noncontiguous::NFA::builder()
+                        .match_kind(MatchKind::Standard)
+                        .prefilter(false)
+                        .build(&self.literals)
+                        .expect("literal automaton within the NFA's limits"),
+                ),
+            }
         })
     }
 
     /// Calls `f` with the index of each literal at each place it ends.
-    fn for_each(&self, input: &str, mut f: impl FnMut(usize)) {
-        let dfa = self.dfa();
-        let Ok(mut sid) = dfa.start_state(Anchored::No) else {
-            return;
-        };
-        for &b in input.as_bytes() {
-            sid = dfa.next_state(Anchored::No, sid, b);
-            if dfa.is_special(sid) {
-                if dfa.is_dead(sid) {
-                    return;
-                }
-                if dfa.is_match(sid) {
-                    for k in 0..dfa.match_len(sid) {
-                        f(dfa.match_pattern(sid, k).as_usize());
-                    }
+    fn for_each(&self, input: &str, f: impl FnMut(usize)) {
+        match self.automaton() {
+            Built::Dfa(a) => scan(a, input, f),
+            Built::Nfa(a) => scan(a, input, f),
+        }
+    }
+}
+
+/// Every literal of automaton `a` at each place it ends in `input`
+/// (overlapping ones included).
+fn scan(a: &impl Automaton, input: &str, mut f: impl FnMut(usize)) {
+    let Ok(mut sid) = a.start_state(Anchored::No) else {
+        return;
+    };
+    for &b in input.as_bytes() {
+        sid = a.next_state(Anchored::No, sid, b);
+        if a.is_special(sid) {
+            if a.is_dead(sid) {
+                return;
+            }
+            if a.is_match(sid) {
+                for k in 0..a.match_len(sid) {
+                    f(a.match_pattern(sid, k).as_usize());
                 }
             }
         }
@@ -1301,6 +1327,38 @@ impl LiteralSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_nfa_a_scanner_falls_back_to_finds_what_the_dfa_finds() {
+        let literals: Vec<String> = ["ab", "b", "abc", "/.ssh/", "ssh", "c/"]
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+        let scanner = Scanner::new(&literals).unwrap();
+        let Built::Dfa(dfa) = scanner.automaton() else {
+            panic!("a small set is a DFA");
+        };
+        let nfa = aho_corasick::nfa::noncontiguous::NFA::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&literals)
+            .unwrap();
+        for input in [
+            "xabcab",
+            "/home/u/.ssh/id_rsa",
+            "abc/",
+            "",
+            "zzz",
+            "bbb/.ssh/abc/",
+        ] {
+            let (mut by_dfa, mut by_nfa) = (Vec::new(), Vec::new());
+            scan(dfa, input, |i| by_dfa.push(i));
+            scan(&nfa, input, |i| by_nfa.push(i));
+            assert_eq!(by_dfa, by_nfa, "{input}");
+        }
+        let mut found = Vec::new();
+        scanner.for_each("xabc/", |i| found.push(literals[i].as_str()));
+        assert_eq!(found, ["ab", "b", "abc", "c/"]);
+    }
 
     fn text(p: &str, s: &str) -> bool {
         Glob::new(p, GlobKind::Text).unwrap().is_match(s)
