@@ -1127,14 +1127,33 @@ fn a_rampart_with_a_thread_of_a_preloaded_library_runs_its_tap_and_enforces() {
     );
     std::fs::write(sb.work().join("never.txt"), "secret").unwrap();
     let policy = guarding_policy(&sb);
-    let o = sb
+    // The command waits on this until the tap was looked at.
+    let go = sb.work().join("go");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&go)
+        .status()
+        .unwrap()
+        .success());
+    let run = sb
         .rampart()
         .env("LD_PRELOAD", &lib)
         .args(["run", "--quiet", "--mode", "enforce", "--policy"])
         .arg(&policy)
-        .args(["--", "cat", "never.txt"])
-        .output()
+        .args(["--", "sh", "-c", "read -r _ < go; cat never.txt"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    // The tap, while the command waits: run, not forked.
+    let tap = tap_of(run.id());
+    let cmdline = std::fs::read(format!("/proc/{tap}/cmdline")).unwrap();
+    assert!(
+        cmdline.split(|&b| b == 0).any(|a| a == b"__unhooked"),
+        "{:?}",
+        String::from_utf8_lossy(&cmdline)
+    );
+    std::fs::write(&go, "go\n").unwrap();
+    let o = run.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(!String::from_utf8_lossy(&o.stdout).contains("secret"));
     let r = sb.records();
