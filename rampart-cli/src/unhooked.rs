@@ -54,7 +54,7 @@ const TAP_FD: RawFd = 3;
 /// The descriptor it keeps the run's Landlock floor on, when it has one.
 const FLOOR_FD: RawFd = 4;
 /// The tap's name (`/proc/PID/comm`), and its standby's.
-pub const NAME: &std::ffi::CStr = c"rampart-tap";
+const NAME: &std::ffi::CStr = c"rampart-tap";
 
 /// What the tap is told: where the collector is, how to enforce, and how
 /// to serve.
