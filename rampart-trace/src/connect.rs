@@ -1,18 +1,33 @@
-//! Connects the handler of unhooked calls makes on a waiting caller's
-//! behalf, for their outcome: on a copy of the caller's socket
-//! (`pidfd_getfd`), which is the same socket, so the connection made is the
-//! caller's, in its network namespace, with its options, and the call
-//! returns what the kernel answered.
+//! Connects the handlers of the tree's calls make on a waiting caller's
+//! behalf: on a copy of the caller's socket (`pidfd_getfd`), which is the
+//! same socket, so the connection made is the caller's, in its network
+//! namespace, with its options.
 //!
-//! Only a connect to an inet address that cannot wait is made here: on a
-//! non-blocking socket, or a datagram one (which only sets its peer). A
-//! blocking stream connect may wait for the network, and a caller waiting
-//! here would not be interrupted by its signals (the filter's waits are
-//! killable only, see `crate::filter`): the kernel makes it, its outcome
-//! unknown. A Unix
-//! socket's peer learns who connected (`SO_PEERCRED`, its pid and
+//! In monitor mode a connect is made here for its outcome, and only one to
+//! an inet address that cannot wait: on a non-blocking socket, or a
+//! datagram one (which only sets its peer); the call returns what the
+//! kernel answered here.
+//!
+//! Under enforcement a connect is made here so that the address connected
+//! to is the one decided: the kernel reads the caller's `sockaddr` again
+//! when the call runs, and another thread of the caller may have rewritten
+//! it since. A TCP connect on a blocking socket is *started* here, on the
+//! decided address (the socket's shared file made non-blocking for that
+//! one call), and the caller's own call then runs: on a socket already
+//! connecting, the kernel's connect ignores the address it is given and
+//! waits for that connection, with the caller's timeout (`SO_SNDTIMEO`)
+//! and signals, as a blocking connect does (a `sockaddr` rewritten to
+//! `AF_UNSPEC` only drops it). A caller waiting here would not be
+//! interrupted by its signals (the filter's waits are killable only, see
+//! `crate::filter`), hence the start-and-wait split.
+//!
+//! A Unix socket's peer learns who connected (`SO_PEERCRED`, its pid and
 //! credentials): made here, that would be this process, so the kernel
-//! makes those too.
+//! makes those, on the address it reads then. Other stream protocols
+//! (SCTP) are the kernel's to make too. What starting leaves open: the
+//! caller's call runs on its descriptor *number*, so a thread that puts
+//! another socket there (`dup2`) between the start and the call has the
+//! kernel connect that one to the address it reads then.
 //!
 //! This module never decides and never records: it makes the call.
 
@@ -25,11 +40,25 @@ use crate::net;
 pub(crate) struct Connect {
     sock: OwnedFd,
     addr: Vec<u8>,
+    /// A blocking TCP socket: the connect is started here, and waited for
+    /// by the caller's own call.
+    starts: bool,
+}
+
+/// How a connect made here went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Made {
+    /// It returned: `Ok` when connected, else the errno the kernel answered.
+    Now(Result<(), i32>),
+    /// Started on the decided address: the caller's own call waits for it.
+    Started,
 }
 
 /// The connect of process `tgid`, on its socket `fd`, to `addr` (the
 /// `sockaddr` it gave), or `None` when it is the kernel's to make.
-pub(crate) fn prepare(tgid: i32, fd: i32, addr: &[u8]) -> Option<Connect> {
+/// `start`: a blocking TCP connect may be started here ([`Made::Started`]);
+/// without it, only one that cannot wait is made.
+pub(crate) fn prepare(tgid: i32, fd: i32, addr: &[u8], start: bool) -> Option<Connect> {
     let family = u16::from_ne_bytes([*addr.first()?, *addr.get(1)?]) as i32;
     if family != libc::AF_INET && family != libc::AF_INET6 {
         return None;
@@ -38,32 +67,61 @@ pub(crate) fn prepare(tgid: i32, fd: i32, addr: &[u8]) -> Option<Connect> {
     let sock = net::dup_from(&pidfd, fd)?;
     // SAFETY: F_GETFL on a descriptor we own.
     let flags = unsafe { libc::fcntl(sock.as_raw_fd(), libc::F_GETFL) };
-    if flags < 0 || (flags & libc::O_NONBLOCK == 0 && !net::is_datagram(&sock)) {
+    if flags < 0 {
         return None;
+    }
+    let mut starts = false;
+    if flags & libc::O_NONBLOCK == 0 && !net::is_datagram(&sock) {
+        let stream = net::protocol(&sock);
+        if !start || !matches!(stream, Some(libc::IPPROTO_TCP | libc::IPPROTO_MPTCP)) {
+            return None;
+        }
+        starts = true;
     }
     Some(Connect {
         sock,
         addr: addr.to_vec(),
+        starts,
     })
 }
 
 impl Connect {
-    /// Make it: `Ok` when connected, else the errno the kernel answered.
-    pub fn make(&self) -> Result<(), i32> {
+    /// Make it (or start it, see [`Made::Started`]).
+    pub fn make(&self) -> Made {
+        let fd = self.sock.as_raw_fd();
+        let mut flags = 0;
+        if self.starts {
+            // SAFETY: fcntl on a descriptor we own.
+            flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+            // SAFETY: as above; only O_NONBLOCK changes, for this call.
+            if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0
+            {
+                return Made::Now(Err(libc::EIO));
+            }
+        }
         // SAFETY: `addr` holds a sockaddr of its length, read from the
         // caller and checked for its family.
         let r = unsafe {
             libc::connect(
-                self.sock.as_raw_fd(),
+                fd,
                 self.addr.as_ptr().cast(),
                 self.addr.len() as libc::socklen_t,
             )
         };
-        if r == 0 {
-            return Ok(());
-        }
-        Err(std::io::Error::last_os_error()
+        let errno = std::io::Error::last_os_error()
             .raw_os_error()
-            .unwrap_or(libc::EIO))
+            .unwrap_or(libc::EIO);
+        if self.starts {
+            // SAFETY: as above: the flags the socket had.
+            unsafe { libc::fcntl(fd, libc::F_SETFL, flags) };
+        }
+        match (r, errno) {
+            (0, _) => Made::Now(Ok(())),
+            // Under way to the decided address (or already, after a
+            // signal interrupted the caller's wait and it connects again):
+            // the caller's call waits for it.
+            (_, libc::EINPROGRESS | libc::EALREADY) if self.starts => Made::Started,
+            (_, errno) => Made::Now(Err(errno)),
+        }
     }
 }

@@ -100,6 +100,24 @@ pub fn socket_proto(pidfd: Option<&OwnedFd>, fd: i32) -> Proto {
     }
 }
 
+/// The protocol of `sock` (`SO_PROTOCOL`: `IPPROTO_TCP`, ...), if it
+/// can be read.
+pub fn protocol(sock: &OwnedFd) -> Option<i32> {
+    let mut proto: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: proto/len are live and sized as announced.
+    let r = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PROTOCOL,
+            (&mut proto as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    (r == 0).then_some(proto)
+}
+
 /// Whether `sock` is a datagram socket (also: its connect never waits).
 pub fn is_datagram(sock: &OwnedFd) -> bool {
     let mut ty: libc::c_int = 0;

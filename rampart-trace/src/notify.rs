@@ -32,9 +32,11 @@
 //! `EFAULT` in both modes.
 //!
 //! An allowed mutation is made here too (`crate::mutate`) and answered
-//! with its result. What continuing leaves open: an allowed exec or send
-//! is run by the kernel on arguments it reads again, so another thread of
-//! the caller may rewrite them in between. An exec is checked afterwards,
+//! with its result, and an allowed connect to an inet address is made, or
+//! for a blocking TCP socket started, on the address decided
+//! (`crate::connect`). What continuing leaves open: an allowed exec, send
+//! or Unix-socket connect is run by the kernel on arguments it reads
+//! again, so another thread of the caller may rewrite them in between. An exec is checked afterwards,
 //! at the process's next call here (`crate::loaded`): another program or
 //! other arguments than decided are decided again, and a refused one is
 //! killed; a send is not. It never stops or changes a thread
@@ -794,9 +796,12 @@ impl Handler<'_, '_> {
                 }
                 answer
             }
-            (Some(proxy), None, Some((event, _))) if monitor && nr == nr::CONNECT => {
+            // Monitor: made here for its outcome. Enforce: made (or
+            // started) here on the address decided, which another thread
+            // of the caller may have rewritten since.
+            (Some(proxy), None, Some((event, _))) if nr == nr::CONNECT => {
                 match self.calls.connect_args.take() {
-                    Some((sock, addr)) => match proxy.connect(tid, tgid, sock, &addr) {
+                    Some((sock, addr)) => match proxy.connect(tid, tgid, sock, &addr, !monitor) {
                         Connected::Now(Ok(())) => {
                             event.outcome = Outcome::Ok;
                             Answer::Return(0)
@@ -805,7 +810,7 @@ impl Handler<'_, '_> {
                             event.outcome = connect_outcome(errno);
                             Answer::Fail(errno)
                         }
-                        Connected::Continue => Answer::Continue,
+                        Connected::Started | Connected::Continue => Answer::Continue,
                     },
                     None => Answer::Continue,
                 }

@@ -450,6 +450,34 @@ impl Maker {
         }
     }
 
+    /// Connect for thread `tid` of `tgid` its socket `fd` to `addr` (as it
+    /// gave them; `crate::connect`), as the caller would: with its
+    /// credentials and in its Landlock domain. `start`: a blocking TCP
+    /// connect is started here and waited for by the caller's call.
+    pub(crate) fn connect(
+        &self,
+        tid: i32,
+        tgid: i32,
+        fd: i32,
+        addr: &[u8],
+        start: bool,
+    ) -> Connected {
+        let Some(connect) = crate::connect::prepare(tgid, fd, addr, start) else {
+            return Connected::Continue;
+        };
+        let Ok((wear, _)) = self.wear_for(tid, false) else {
+            return Connected::Continue;
+        };
+        match self.run_for(tgid, move || {
+            let _worn = wear.on()?;
+            Ok(connect.make())
+        }) {
+            Ok(Ok(crate::connect::Made::Now(made))) => Connected::Now(made),
+            Ok(Ok(crate::connect::Made::Started)) => Connected::Started,
+            _ => Connected::Continue,
+        }
+    }
+
     /// Make a mutation for thread `tid` as it was decided
     /// (`crate::mutate`): its return value or errno; `Err(None)`: let it
     /// continue (or nobody waits).
@@ -568,6 +596,9 @@ pub struct Proxy {
 pub enum Connected {
     /// It returned: answer the call with this.
     Now(Result<(), i32>),
+    /// Started here on the decided address (`crate::connect`): the call
+    /// continues, and waits for that connection.
+    Started,
     /// Not made here: the call continues.
     Continue,
 }
@@ -599,23 +630,9 @@ impl Proxy {
         })
     }
 
-    /// Connect for thread `tid` of `tgid` its socket `fd` to `addr` (as it
-    /// gave them; `crate::connect`), as the caller would: with its
-    /// credentials and in its Landlock domain.
-    pub fn connect(&self, tid: i32, tgid: i32, fd: i32, addr: &[u8]) -> Connected {
-        let Some(connect) = crate::connect::prepare(tgid, fd, addr) else {
-            return Connected::Continue;
-        };
-        let Ok((wear, _)) = self.maker.wear_for(tid, false) else {
-            return Connected::Continue;
-        };
-        match self.maker.run_for(tgid, move || {
-            let _worn = wear.on()?;
-            Ok(connect.make())
-        }) {
-            Ok(Ok(made)) => Connected::Now(made),
-            _ => Connected::Continue,
-        }
+    /// [`Maker::connect`] with this proxy's maker.
+    pub fn connect(&self, tid: i32, tgid: i32, fd: i32, addr: &[u8], start: bool) -> Connected {
+        self.maker.connect(tid, tgid, fd, addr, start)
     }
 
     /// [`Maker::forget`] with this proxy's maker.

@@ -26,7 +26,7 @@ use rampart_core::event::{Call, Event, Op, Outcome};
 use crate::calls::{Calls, Process, DNS_CACHE_MAX};
 use crate::memory;
 use crate::net::{self, Target};
-use crate::proxy::{Maker, Opened};
+use crate::proxy::{Connected, Maker, Opened};
 use crate::regs::{self, nr, SyscallStop};
 use crate::{dns, procfs, Options, RunReport, Sink, Verdict};
 
@@ -617,6 +617,7 @@ impl<'a> Supervisor<'a> {
                             *passed = false;
                         }
                         Some(Made::Ran(result)) => *made = Some(result),
+                        None if nr == nr::CONNECT => *made = self.make_connect(tid, tgid),
                         None => {}
                     }
                 }
@@ -699,6 +700,9 @@ impl<'a> Supervisor<'a> {
                 let _ = regs::set_return(tid, result.unwrap_or_else(|e| -(e as i64)));
                 let outcome = match result {
                     Ok(_) => Outcome::Ok,
+                    Err(libc::EINPROGRESS) if matches!(event.call, Call::ConnectInet { .. }) => {
+                        Outcome::InProgress
+                    }
                     Err(errno) => Outcome::Errno(errno),
                 };
                 if outcome == Outcome::Ok
@@ -898,6 +902,26 @@ impl<'a> Supervisor<'a> {
                 },
             },
             Err(errno) => Made::Ran(Err(errno)),
+        };
+        if regs::skip_syscall(tid).is_err() {
+            // Made already: the thread must not make it again.
+            // SAFETY: plain kill of a tracee.
+            unsafe { libc::kill(tid, libc::SIGKILL) };
+        }
+        Some(result)
+    }
+
+    /// Enforce mode, at the entry of an allowed connect: make it here on
+    /// the address decided (`crate::connect`) and skip the thread's own
+    /// call, whose `sockaddr` another thread may have rewritten since; its
+    /// result is returned at exit. A blocking TCP connect is started here
+    /// and the thread's call runs, waiting for that connection. `None`:
+    /// the call runs as it is (a Unix socket, another protocol).
+    fn make_connect(&mut self, tid: i32, tgid: i32) -> Option<Result<i64, i32>> {
+        let (sock, addr) = self.calls.connect_args.take()?;
+        let result = match self.maker()?.connect(tid, tgid, sock, &addr, true) {
+            Connected::Now(result) => result.map(|()| 0),
+            Connected::Started | Connected::Continue => return None,
         };
         if regs::skip_syscall(tid).is_err() {
             // Made already: the thread must not make it again.

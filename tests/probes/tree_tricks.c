@@ -22,12 +22,15 @@
  *   tree_tricks rawsock          makes an IPv4 and an IPv6 raw socket and a
  *                                packet socket: "NAME ok" or "NAME refused
  *                                ERRNO" each
- *   tree_tricks connrace OK DENIED N
+ *   tree_tricks connrace OK DENIED N [raw|nonblock]
  *                                N blocking connects to 127.0.0.1 while a
  *                                thread flips the port in the address
  *                                between OK and DENIED: "connrace
  *                                reached=K tries=N", K the connects that
- *                                reached DENIED
+ *                                reached DENIED; `raw`: each made by an
+ *                                inline system call (past libc's hooks),
+ *                                `nonblock`: on non-blocking sockets, by
+ *                                an inline system call, each waited for
  *   tree_tricks chattr PATH...   sets the append-only flag of each PATH
  *                                (ioctl FS_IOC_SETFLAGS on a descriptor
  *                                opened to read; root) and clears it again:
@@ -198,7 +201,9 @@ static void *flip_port(void *arg) {
     return NULL;
 }
 
-static int connrace(int ok, int denied, int n) {
+static int connrace(int ok, int denied, int n, const char *how) {
+    int raw_call = how != NULL && (strcmp(how, "raw") == 0 || strcmp(how, "nonblock") == 0);
+    int nonblock = how != NULL && strcmp(how, "nonblock") == 0;
     race_ok = (unsigned short)ok;
     race_denied = (unsigned short)denied;
     race_addr.sin_family = AF_INET;
@@ -208,8 +213,26 @@ static int connrace(int ok, int denied, int n) {
     pthread_create(&t, NULL, flip_port, NULL);
     int reached = 0;
     for (int i = 0; i < n; i++) {
-        int s = socket(AF_INET, SOCK_STREAM, 0);
-        if (connect(s, (struct sockaddr *)&race_addr, sizeof race_addr) == 0) {
+        int s = socket(AF_INET, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
+        int c;
+        if (raw_call)
+            c = (int)raw(SYS_connect, s, (long)&race_addr, sizeof race_addr, 0) < 0 ? -1 : 0;
+        else
+            c = connect(s, (struct sockaddr *)&race_addr, sizeof race_addr);
+        if (nonblock) {
+            /* Wait for it, however it began. */
+            fd_set w;
+            FD_ZERO(&w);
+            FD_SET(s, &w);
+            struct timeval tv = {1, 0};
+            int err = 0;
+            socklen_t el = sizeof err;
+            c = select(s + 1, NULL, &w, NULL, &tv) == 1 &&
+                        getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0
+                    ? 0
+                    : -1;
+        }
+        if (c == 0) {
             struct sockaddr_in peer;
             socklen_t l = sizeof peer;
             if (getpeername(s, (struct sockaddr *)&peer, &l) == 0 &&
@@ -267,8 +290,8 @@ int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "rawsock") == 0)
         return rawsock();
     if (argc >= 5 && strcmp(argv[1], "connrace") == 0)
-        return connrace(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+        return connrace(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), argc >= 6 ? argv[5] : NULL);
     fprintf(stderr, "usage: tree_tricks untraced SECRET | limits SECRET | core DIR | bind PATH | rawsock"
-            " | connrace OK DENIED N | chattr PATH...\n");
+            " | connrace OK DENIED N [raw|nonblock] | chattr PATH...\n");
     return 2;
 }
