@@ -771,6 +771,112 @@ policies:
     );
 }
 
+/// `setxattrat`, `removexattrat` (Linux 6.13) and `file_setattr` (6.17)
+/// change a file by name without opening it: mutations (ops `xattr` and
+/// `chattr`), decided as writes of the file on both backends, from a
+/// dynamic program through libc's `syscall()`. Before, no filter sent them
+/// anywhere: a tree under enforce made `~/.bashrc` immutable, gave a key
+/// another mode through an ACL, and made the trail itself unwritable. The
+/// guarded file and the trail's anchor are refused and recorded and keep
+/// no attribute; another file takes them.
+#[test]
+fn the_at_attribute_calls_are_decided_as_writes_on_both_backends() {
+    // SAFETY: geteuid has no arguments.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "the attack needs root, as CI is"
+    );
+    let fx = Fixture::new();
+    let guarded = fx.sb.work().join("guarded");
+    std::fs::create_dir(&guarded).unwrap();
+    let key = guarded.join("key.txt");
+    std::fs::write(&key, SECRET).unwrap();
+    let free = fx.sb.work().join("free.txt");
+    std::fs::write(&free, "free\n").unwrap();
+    let policy = fx.sb.path("writes.yaml");
+    std::fs::write(
+        &policy,
+        r#"version: "1"
+default_action: allow
+policies:
+  - name: guarded-stays
+    match:
+      tool: write
+    rules:
+      - action: deny
+        when:
+          path_matches: ["**/guarded/**"]
+"#,
+    )
+    .unwrap();
+    let probe = fx.sb.probe("tree_tricks", &[]);
+    // A refused chattr fails EPERM, as the ioctl's refusal does.
+    let each = |ok: bool| {
+        [
+            ("setxattrat", 13),
+            ("removexattrat", 13),
+            ("file_setattr", 1),
+        ]
+        .map(|(c, errno)| match ok {
+            true => format!("{c} ok\n"),
+            false => format!("{c} refused {errno}\n"),
+        })
+        .concat()
+    };
+    for backend in ["preload", "trace"] {
+        let anchor = fx.sb.audit().join("audit.anchor");
+        let o = enforce_with(
+            &fx.sb,
+            backend,
+            &policy,
+            &probe,
+            &["attrat".as_ref(), free.as_os_str()],
+        );
+        assert_eq!(stdout(&o), each(true), "{backend}: {}", stderr(&o));
+        assert!(anchor.exists(), "{backend}");
+        let o = enforce_with(
+            &fx.sb,
+            backend,
+            &policy,
+            &probe,
+            &["attrat".as_ref(), key.as_os_str(), anchor.as_os_str()],
+        );
+        assert_eq!(
+            stdout(&o),
+            format!("{}{}", each(false), each(false)),
+            "{backend}: {}",
+            stderr(&o)
+        );
+        // Neither took an attribute: both are still writable, the key
+        // still holds the secret.
+        for f in [&key, &anchor] {
+            assert!(
+                std::fs::OpenOptions::new().append(true).open(f).is_ok(),
+                "{backend}: {} is writable",
+                f.display()
+            );
+        }
+        assert_eq!(std::fs::read_to_string(&key).unwrap(), SECRET);
+    }
+    let refused: Vec<(String, String)> = refusals(&fx.sb.records(), Some("write"), None)
+        .map(|r| {
+            (
+                r["request"]["op"].as_str().unwrap_or("").to_string(),
+                r["request"]["path"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    for op in ["xattr", "chattr"] {
+        for end in ["key.txt", "audit.anchor"] {
+            assert!(
+                refused.iter().any(|(o, p)| o == op && p.ends_with(end)),
+                "{op} {end}: {refused:?}"
+            );
+        }
+    }
+}
+
 /// `ioctl(FS_IOC_SETFLAGS)` on a descriptor opened to read sets a file's
 /// inode flags (root: immutable, append-only): a mutation of that file (op
 /// `chattr`), decided as a write of it on both backends. The guarded file
@@ -1800,7 +1906,10 @@ fn a_hard_link_made_before_the_run_reaches_nothing_on_both_backends() {
 /// Calls outside the watched set that would get around the decisions:
 /// a seccomp filter of the program's own whose listener answers
 /// "continue" (it outranks the tracer's `SECCOMP_RET_TRACE`), mounts and
-/// namespaces through the 32-bit entry (`int 0x80`), `acct` (the kernel
+/// namespaces through the 32-bit entry (`int 0x80`), or an inode flag
+/// (an `ioctl`), or a raw socket, there (every call of that entry but
+/// `exit` is refused: before, a list of the watched ones left those
+/// through), `acct` (the kernel
 /// appends to any file) and `fanotify_init` (descriptors of the files
 /// other processes open). Each fails under enforce on both backends, the
 /// secret's read that follows is refused and recorded, and the secret is
@@ -1811,8 +1920,13 @@ fn calls_that_get_around_the_decisions_fail_on_both_backends() {
     let fx = Fixture::new();
     let dir = fx.sb.work();
     let [dynamic, fixed] = fx.both_builds("inline");
-    let ops: [(&str, &std::ffi::OsStr, i32); 4] = [
+    // Any file's flags: the secret may not even be opened to read.
+    let other = dir.join("other.txt");
+    std::fs::write(&other, "other\n").unwrap();
+    let ops: [(&str, &std::ffi::OsStr, i32); 6] = [
         ("mount32", dir.as_os_str(), libc::ENOSYS),
+        ("chattr32", other.as_os_str(), libc::ENOSYS),
+        ("socket32", "-".as_ref(), libc::ENOSYS),
         ("acct", fx.secret.as_ref(), libc::EPERM),
         ("fanotify", "-".as_ref(), libc::EPERM),
         ("listener", fx.secret.as_ref(), libc::EBUSY),
@@ -1838,6 +1952,11 @@ fn calls_that_get_around_the_decisions_fail_on_both_backends() {
             );
             assert!(!out.contains("leaked"), "{backend}: {out}");
             assert_eq!(std::fs::read_to_string(&fx.secret).unwrap(), SECRET);
+            // Not made append-only: it opens for writing as it did.
+            assert!(
+                std::fs::OpenOptions::new().write(true).open(&other).is_ok(),
+                "{backend} {op}"
+            );
         }
     }
     let denied_reads = fx
@@ -1847,7 +1966,7 @@ fn calls_that_get_around_the_decisions_fail_on_both_backends() {
         .filter(|r| r["request"]["path"] == fx.secret.as_str() && r["tool"] == "read")
         .filter(|r| r["decision"]["action"] == "deny" && r["request"]["blocked"] == true)
         .count();
-    assert!(denied_reads >= 16, "{denied_reads} refused reads recorded");
+    assert!(denied_reads >= 24, "{denied_reads} refused reads recorded");
 }
 
 /// A descriptor opened for reading is enough to change a file no write

@@ -164,23 +164,23 @@ impl Program {
     }
 
     /// End the native block: the arch check at `arch_jump` jumps here, to
-    /// the other ABIs, where the watched calls of the compat one are
-    /// refused (`ENOSYS`) and an ABI the filter does not know kills the
-    /// process.
+    /// the other ABIs, where every call of the compat one but those
+    /// [`regs::COMPAT`] lets through is refused (`ENOSYS`) and an ABI the
+    /// filter does not know kills the process.
     fn compat_after(&mut self, arch_jump: usize) {
         let off = self.ins.len() - arch_jump - 1;
         assert!(off < 256, "seccomp filter native block too long");
         self.ins[arch_jump].jf = off as u8;
         match regs::COMPAT {
-            Some((arch, watched)) => {
+            Some((arch, let_through)) => {
                 self.jump(JEQ_K, arch, 1, 0);
                 self.stmt(RET_K, RET_KILL); // an ABI this filter does not know
                 self.stmt(LD_W_ABS, OFF_NR);
-                for n in watched {
+                for n in let_through {
                     self.jump(JEQ_K, *n, 0, 1);
-                    self.stmt(RET_K, RET_ENOSYS);
+                    self.stmt(RET_K, RET_ALLOW);
                 }
-                self.stmt(RET_K, RET_ALLOW);
+                self.stmt(RET_K, RET_ENOSYS);
             }
             None => self.stmt(RET_K, RET_KILL),
         }

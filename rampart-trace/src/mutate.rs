@@ -403,8 +403,7 @@ struct XattrArgs {
 
 /// `setxattrat` and `removexattrat` (Linux 6.13), which libc does not
 /// name yet.
-const SYS_SETXATTRAT: libc::c_long = 463;
-const SYS_REMOVEXATTRAT: libc::c_long = 466;
+use crate::mutation::{SYS_REMOVEXATTRAT, SYS_SETXATTRAT};
 
 /// `PROC_SUPER_MAGIC`.
 const PROC_FS: libc::c_long = 0x9fa0;

@@ -4,7 +4,8 @@
 //! `fchmod` and `fchown` (which change the file a descriptor holds: one
 //! opened for reading is enough to change a file no write may touch, as
 //! it is for `utimensat` with a NULL path, `futimens`, and for the
-//! extended-attribute calls), and
+//! extended-attribute calls, `setxattrat` and `removexattrat` among them),
+//! `file_setattr` (a file's inode flags, by name), and
 //! on x86_64 the older `unlink`, `rmdir`, `rename`, `link`, `symlink`,
 //! `mkdir`, `chmod`, `chown`, `lchown`, `utime`, `utimes`, `futimesat`),
 //! the op each is recorded as, and which of its arguments hold what.
@@ -104,6 +105,13 @@ const fn empty_path(l: Layout, flags: usize) -> Layout {
     }
 }
 
+/// `setxattrat` (Linux 6.13).
+pub const SYS_SETXATTRAT: i64 = 463;
+/// `removexattrat` (Linux 6.13).
+pub const SYS_REMOVEXATTRAT: i64 = 466;
+/// `file_setattr` (Linux 6.17).
+pub const SYS_FILE_SETATTR: i64 = 469;
+
 /// Syscall numbers every architecture has, and their layouts.
 #[allow(clippy::unnecessary_cast)] // c_long is i64 on the supported arches
 const AT: &[(i64, Layout)] = &[
@@ -141,6 +149,15 @@ const AT: &[(i64, Layout)] = &[
     (libc::SYS_lremovexattr as i64, one(Op::Xattr, None, 0)),
     (libc::SYS_fremovexattr as i64, on_descriptor(Op::Xattr)),
     (libc::SYS_fchown as i64, on_descriptor(Op::Chown)),
+    // The `*at` spellings of Linux 6.13 and 6.17, by number (libc does not
+    // name them yet; new calls have one number on every architecture):
+    // `setxattrat(dfd, path, at_flags, name, args, size)`,
+    // `removexattrat(dfd, path, at_flags, name)`, and
+    // `file_setattr(dfd, path, attr, size, at_flags)`, which sets a file's
+    // inode flags (immutable, append-only) as `FS_IOC_FSSETXATTR` does.
+    (SYS_SETXATTRAT, empty_path(one(Op::Xattr, Some(0), 1), 2)),
+    (SYS_REMOVEXATTRAT, empty_path(one(Op::Xattr, Some(0), 1), 2)),
+    (SYS_FILE_SETATTR, empty_path(one(Op::Chattr, Some(0), 1), 4)),
     // With a NULL path it works on the descriptor (futimens): the filter
     // lets that through untraced.
     (

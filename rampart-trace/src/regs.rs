@@ -19,31 +19,19 @@ pub const NATIVE_ARCH: u32 = 0xC000_003E; // AUDIT_ARCH_X86_64
 #[cfg(target_arch = "aarch64")]
 pub const NATIVE_ARCH: u32 = 0xC000_00B7; // AUDIT_ARCH_AARCH64
 
-/// The 32-bit compat ABI the kernel also accepts from a native process, with
-/// the syscall numbers of the calls the supervisor watches there. The filter
-/// refuses those (they are never passed through untraced).
+/// The 32-bit compat ABI the kernel also accepts from a native process
+/// (`int $0x80` on x86_64), with the only calls the filter lets through
+/// there: `exit` and `exit_group`. Nothing decodes that ABI, so every other
+/// call of it is refused (`ENOSYS`), in both modes: a list of the
+/// dangerous ones (it was one) is a list an attacker reads for what it
+/// left out (an `ioctl` setting inode flags, a `bind` making a socket
+/// file, a raw `socket`, a `prlimit64` on rampart). No 64-bit program
+/// needs that entry, and a 32-bit one cannot run under rampart anyway (its
+/// loader's opens would be refused).
 #[cfg(target_arch = "x86_64")]
 pub const COMPAT: Option<(u32, &[u32])> = Some((
     0x4000_0003, // AUDIT_ARCH_I386
-    // execve, open, creat, socketcall, chdir, fchdir, openat, execveat,
-    // connect, io_uring_setup, openat2, open_by_handle_at, sendto, sendmsg,
-    // sendmmsg, then the mutations: link, unlink, chmod, lchown, utime,
-    // rename, mkdir, rmdir, symlink, truncate, chown, truncate64, lchown32,
-    // chown32, utimes, mkdirat, fchownat, futimesat, unlinkat, renameat,
-    // linkat, symlinkat, fchmodat, utimensat, renameat2, utimensat_time64,
-    // fchmodat2, fchmod, fchown, fchown32; and what enforcement refuses on
-    // the native ABI, which nothing decides here either: mount, umount,
-    // umount2, chroot, pivot_root, unshare, setns, clone, clone3, open_tree,
-    // move_mount, fsopen, fsconfig, fsmount, fspick, mount_setattr,
-    // open_tree_attr, acct, fanotify_init, seccomp; mknod, mknodat;
-    // setxattr, lsetxattr, fsetxattr, removexattr, lremovexattr,
-    // fremovexattr
-    &[
-        11, 5, 8, 102, 12, 133, 295, 358, 362, 425, 437, 342, 369, 370, 345, 9, 10, 15, 16, 30, 38,
-        39, 40, 83, 92, 182, 193, 198, 212, 271, 296, 298, 299, 301, 302, 303, 304, 306, 320, 353,
-        412, 452, 94, 95, 207, 21, 22, 52, 61, 217, 310, 346, 120, 435, 428, 429, 430, 431, 432,
-        433, 442, 467, 51, 338, 354, 14, 297, 226, 227, 228, 235, 236, 237,
-    ],
+    &[1, 252],   // exit, exit_group
 ));
 #[cfg(target_arch = "aarch64")]
 pub const COMPAT: Option<(u32, &[u32])> = None;

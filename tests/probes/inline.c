@@ -38,6 +38,10 @@
  *   mount32 DIR   with 32-bit system calls (int 0x80): a new user and mount
  *                 namespace, DIR bound onto DIR/../view, then reads
  *                 view/secret.txt: "leaked" when read
+ *   chattr32 PATH opens PATH read-only, then a 32-bit ioctl
+ *                 (FS_IOC32_SETFLAGS) making it append-only: "ok" when it
+ *                 was (and the flag is taken off again)
+ *   socket32 -    a 32-bit socket(AF_PACKET, SOCK_RAW): "ok" when made
  *   acct PATH     acct(PATH): process accounting appended to PATH ("ok")
  *   fanotify -    fanotify_init(FAN_CLASS_CONTENT): "ok" when it worked
  *   fchmod PATH   opens PATH read-only, then fchmod(fd, 0777): "ok"
@@ -220,6 +224,40 @@ static long sys32(long n, long a, long b, long c, long d, long e) {
 }
 #endif
 
+static long chattr32(const char *path) {
+#if defined(__x86_64__)
+    int *low = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
+                    -1, 0);
+    if (low == MAP_FAILED)
+        return -errno;
+    long fd = raw(SYS_openat, AT_FDCWD, (long)path, O_RDONLY, 0);
+    if (fd < 0)
+        return fd;
+    *low = 0x20; /* FS_APPEND_FL */
+    long r = sys32(54 /* ioctl */, fd, 0x40046602 /* FS_IOC32_SETFLAGS */, (long)low, 0, 0);
+    if (r >= 0) {
+        *low = 0;
+        sys32(54, fd, 0x40046602, (long)low, 0, 0);
+    }
+    raw(SYS_close, fd, 0, 0, 0);
+    return r;
+#else
+    (void)path;
+    return -ENOSYS;
+#endif
+}
+
+static long socket32(void) {
+#if defined(__x86_64__)
+    long r = sys32(359 /* socket */, 17 /* AF_PACKET */, 3 /* SOCK_RAW */, 0, 0, 0);
+    if (r >= 0)
+        raw(SYS_close, r, 0, 0, 0);
+    return r;
+#else
+    return -ENOSYS;
+#endif
+}
+
 static long mount32(const char *dir) {
 #if defined(__x86_64__)
     char *low = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
@@ -344,6 +382,14 @@ int main(int argc, char **argv) {
             r = mount32(path);
             if (r >= 0)
                 printf("%s %s: leaked\n", op, path);
+        } else if (!strcmp(op, "chattr32")) {
+            r = chattr32(path);
+            if (r >= 0)
+                printf("%s %s: ok\n", op, path);
+        } else if (!strcmp(op, "socket32")) {
+            r = socket32();
+            if (r >= 0)
+                printf("%s %s: ok\n", op, path);
         } else if (!strcmp(op, "acct")) {
             r = raw(SYS_acct, (long)path, 0, 0, 0);
             if (r >= 0) {

@@ -35,6 +35,11 @@
  *                                (ioctl FS_IOC_SETFLAGS on a descriptor
  *                                opened to read; root) and clears it again:
  *                                "chattr ok" or "chattr refused ERRNO" each
+ *   tree_tricks attrat PATH...   for each PATH, by number through libc's
+ *                                syscall(): setxattrat (a user.* attribute),
+ *                                removexattrat (it again), file_setattr
+ *                                (append-only, cleared again when it
+ *                                worked): "NAME ok" or "NAME refused ERRNO"
  *   tree_tricks bind PATH        binds a Unix socket to PATH with libc's
  *                                bind, then another to PATH.raw with an
  *                                inline system call: "libc ok" or "libc
@@ -262,6 +267,33 @@ static int chattr(int n, char **paths) {
     return 0;
 }
 
+/* struct xattr_args and struct file_attr, as Linux 6.13 and 6.17 have
+ * them; the calls by number (libc names neither yet). */
+struct xattr_args_v0 {
+    unsigned long long value;
+    unsigned int size, flags;
+};
+struct file_attr_v0 {
+    unsigned long long xflags;
+    unsigned int extsize, nextents, projid, cowextsize;
+};
+
+static int attrat(int n, char **paths) {
+    for (int i = 0; i < n; i++) {
+        struct xattr_args_v0 xa = {(unsigned long long)(unsigned long)"v", 1, 0};
+        say("setxattrat", (int)syscall(463, AT_FDCWD, paths[i], 0, "user.rampart", &xa, sizeof xa));
+        say("removexattrat", (int)syscall(466, AT_FDCWD, paths[i], 0, "user.rampart"));
+        struct file_attr_v0 fa = {.xflags = 0x10 /* FS_XFLAG_APPEND */};
+        int r = (int)syscall(469, AT_FDCWD, paths[i], &fa, sizeof fa, 0);
+        say("file_setattr", r);
+        if (r == 0) {
+            fa.xflags = 0;
+            syscall(469, AT_FDCWD, paths[i], &fa, sizeof fa, 0);
+        }
+    }
+    return 0;
+}
+
 static int bind_both(const char *path) {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
@@ -287,11 +319,13 @@ int main(int argc, char **argv) {
         return bind_both(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "chattr") == 0)
         return chattr(argc - 2, argv + 2);
+    if (argc >= 3 && strcmp(argv[1], "attrat") == 0)
+        return attrat(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "rawsock") == 0)
         return rawsock();
     if (argc >= 5 && strcmp(argv[1], "connrace") == 0)
         return connrace(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), argc >= 6 ? argv[5] : NULL);
     fprintf(stderr, "usage: tree_tricks untraced SECRET | limits SECRET | core DIR | bind PATH | rawsock"
-            " | connrace OK DENIED N [raw|nonblock] | chattr PATH...\n");
+            " | connrace OK DENIED N [raw|nonblock] | chattr PATH... | attrat PATH...\n");
     return 2;
 }
