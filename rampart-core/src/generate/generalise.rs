@@ -68,6 +68,17 @@ impl Generator {
                     .add(cmd, t.count);
                 continue;
             }
+            // A program in a scratch directory of the session's (a copy
+            // built in `mktemp -d`): any program there, for the next
+            // session's directory has another name.
+            let program = cmd.split(' ').next().unwrap_or(cmd);
+            let scratch = paths::temp_scratch(program, &places)
+                .filter(|dir| !paths::scratch_holds_places(dir, &places));
+            if let Some(dir) = scratch {
+                let key = format!("{dir}/**");
+                learned.exec.entry(key).or_default().absorb(&t.stat(cmd));
+                continue;
+            }
             // A program of the project's: named from the project root.
             let key = places
                 .command_project(cmd)
@@ -93,6 +104,23 @@ impl Generator {
                             .add(path, n);
                         warnings
                             .entry("a system directory was written to; the policy denies it".into())
+                            .or_default()
+                            .add(path, n);
+                    }
+                    Class::Sensitive if paths::of_another_process(path) => {
+                        // `/proc/PID/environ` of a process that is gone by
+                        // the next session, whose number another process
+                        // takes: never an exception to the deny.
+                        self.skipped
+                            .entry(SkipReason::AlwaysDenied("another process's sensitive file"))
+                            .or_default()
+                            .add(path, n);
+                        warnings
+                            .entry(
+                                "another process's sensitive file (/proc/PID) was read; \
+                                 the policy denies it"
+                                    .into(),
+                            )
                             .or_default()
                             .add(path, n);
                     }

@@ -2,9 +2,11 @@
 //! [`Observation`], and the decision whether it is learned at all.
 //!
 //! Learned: calls the policy allowed (`allow`, `watch`, and Go Rampart's
-//! `log`) that succeeded, and reads that found nothing (`ENOENT`,
+//! `log`) that succeeded, reads that found nothing (`ENOENT`,
 //! `ENOTDIR`: programs probe for optional files, and the next session's
-//! probes must pass too). Skipped, each with a reason for the summary: denied
+//! probes must pass too), a `mkdir` of a directory that is there (`EEXIST`)
+//! and a delete of a file that is not (`ENOENT`), which programs expect
+//! alike. Skipped, each with a reason for the summary: denied
 //! and `ask` calls, failed opens, execs and connects, calls outside the time
 //! window or the agent/session filter, records without the key a rule needs.
 //! Reads both this project's trails and Go Rampart's (tools `exec`, `read`,
@@ -532,6 +534,12 @@ pub(crate) fn outcome(rec: &Rec<'_>) -> Result<(), SkipReason> {
         return match o {
             "ok" | "in_progress" | "unknown" | "" => Ok(()),
             "ENOENT" | "ENOTDIR" if rec.tool == "read" => Ok(()),
+            // A directory made where one is (`mkdir -p`, a cache dir at
+            // start) and a delete of what is not there (`rm -f`): the
+            // program expects that errno and goes on; refused, it gets
+            // `EACCES` and stops.
+            "EEXIST" if rec.tool == "write" && rec.op == Some("mkdir") => Ok(()),
+            "ENOENT" if rec.tool == "write" && rec.op == Some("delete") => Ok(()),
             errno => Err(SkipReason::Failed(errno.to_string())),
         };
     }

@@ -206,9 +206,13 @@ pub(crate) fn deny_policies(prefix: &str, learned: &Learned, places: &Places) ->
         vec![deny(
             "path_matches",
             strs(paths::SENSITIVE_WRITE),
-            seen_writes
+            strs(paths::SENSITIVE_WRITE_EXCEPT)
                 .into_iter()
-                .filter(|p| PathSets::default().is_sensitive(Access::Write, &places.expand(p)))
+                .chain(
+                    seen_writes.into_iter().filter(|p| {
+                        PathSets::default().is_sensitive(Access::Write, &places.expand(p))
+                    }),
+                )
                 .collect(),
             "write to a startup or hook file denied",
         )],

@@ -79,6 +79,14 @@ pub const SENSITIVE_WRITE: &[&str] = &[
     "/var/spool/cron/**",
 ];
 
+/// What [`SENSITIVE_WRITE`] does not cover, in every generated policy:
+/// git's hook *samples*, which `git init` and `git clone` copy into every
+/// new repository and git never runs (a hook runs by its own name, and a
+/// write, rename or link to that name is still refused). Kept exact, every
+/// learned sample named the training repositories only, and a new one's
+/// `git init` failed.
+pub const SENSITIVE_WRITE_EXCEPT: &[&str] = &["**/.git/hooks/*.sample"];
+
 /// Writes the policy always denies, whatever was observed.
 pub const ALWAYS_DENY_WRITE: &[&str] = &[
     "/etc/**",
@@ -117,6 +125,16 @@ pub fn is_system_tree(dir: &str) -> bool {
     SYSTEM_TREES.contains(&dir)
 }
 
+/// Whether `path` is a file of a process named by its number
+/// (`/proc/1234/environ`, not `/proc/self/environ`): a sensitive one is
+/// never learned as an exception to the deny, for the process is gone by
+/// the next session and another takes its number.
+pub fn of_another_process(path: &str) -> bool {
+    path.strip_prefix("/proc/")
+        .and_then(|rest| rest.split('/').next())
+        .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The system tree a path lies in, when it is not itself sensitive.
 pub fn system_tree(path: &str) -> Option<&'static str> {
     let tree = SYSTEM_TREES
@@ -149,6 +167,7 @@ fn any_match(set: &GlobSet, path: &str) -> bool {
 pub struct PathSets {
     sensitive: GlobSet,
     sensitive_write: GlobSet,
+    sensitive_write_except: GlobSet,
     always_deny_write: GlobSet,
 }
 
@@ -157,6 +176,7 @@ impl Default for PathSets {
         PathSets {
             sensitive: set(SENSITIVE),
             sensitive_write: set(SENSITIVE_WRITE),
+            sensitive_write_except: set(SENSITIVE_WRITE_EXCEPT),
             always_deny_write: set(ALWAYS_DENY_WRITE),
         }
     }
@@ -165,7 +185,9 @@ impl Default for PathSets {
 impl PathSets {
     pub fn is_sensitive(&self, access: Access, path: &str) -> bool {
         any_match(&self.sensitive, path)
-            || (access == Access::Write && any_match(&self.sensitive_write, path))
+            || (access == Access::Write
+                && any_match(&self.sensitive_write, path)
+                && !any_match(&self.sensitive_write_except, path))
     }
 
     pub fn always_denied_write(&self, path: &str) -> bool {
@@ -192,16 +214,47 @@ pub fn normalise(path: &str, places: &Places) -> String {
         if i > 0 {
             out.push('/');
         }
-        // Directly in a temp directory, a short name mixing letters and
-        // digits is a generated one (mkstemp, tempfile: `9609glsc`).
+        // Directly in a temp directory, a name with a generated part is a
+        // generated one whatever its prefix: mkstemp's and tempfile's
+        // (`9609glsc`, `app-frti03ux`), or one with a date or number in it
+        // (`backup-proj-1733616000.tar.gz`); the prefix is often the
+        // project's or the session's own name, which the next one changes.
+        // (`tmp.*` and `tmp*` keep their prefix: mktemp's, always.)
         let start = out.len();
         normalise_segment(seg, in_proc, &mut out);
-        if i == 1 && in_temp && &out[start..] == seg && looks_generated(seg) {
+        let norm = &out[start..];
+        let generated_part = seg
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .any(looks_generated);
+        let freed = norm != seg && !norm.starts_with("tmp");
+        if i == 1 && in_temp && (freed || (norm == seg && generated_part)) {
             out.truncate(start);
             out.push('*');
         }
     }
     out
+}
+
+/// The scratch directory `path` lies in, as a pattern: an entry of a temp
+/// root whose name is a generated one (`/tmp/tmp.*`, `/tmp/*`; see
+/// [`normalise`]), which the next session makes under another name.
+/// `None` for a path directly in a temp root, or elsewhere.
+pub fn temp_scratch(path: &str, places: &Places) -> Option<String> {
+    let root = places.temps.iter().find(|t| is_under(path, t))?;
+    let (name, _) = path[root.len()..].trim_start_matches('/').split_once('/')?;
+    let dir = normalise(&format!("{root}/{name}"), places);
+    dir.contains('*').then_some(dir)
+}
+
+/// Whether the home or a project lies in a temp root's entry that the
+/// scratch pattern `dir` (see [`temp_scratch`]) names: `dir/**` would reach
+/// them (a home in `/tmp/.tmpAb12cd/home`, as test sandboxes have it).
+pub fn scratch_holds_places(dir: &str, places: &Places) -> bool {
+    places
+        .home
+        .iter()
+        .chain(&places.projects)
+        .any(|p| temp_scratch(&format!("{p}/x"), places).as_deref() == Some(dir))
 }
 
 /// One file rule before rendering.
@@ -336,6 +389,20 @@ fn collapse_node(
         all.extend(deeper);
         return vec![merge_rules(format!("{dir}/**"), all)];
     }
+    // A scratch directory of its own in a temp root (`/tmp/tmp.*`,
+    // `/tmp/*`: a name normalised as generated) holds what the session put
+    // there, under names the next session's differ in: all of it (unless
+    // the home or a project is in one such: `/tmp/*/**` would reach them).
+    let scratch = places.temps.iter().any(|t| {
+        dir.strip_prefix(t.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|name| name.contains('*') && !name.contains('/'))
+    }) && !scratch_holds_places(dir, places);
+    if scratch && has_subdirs && dir.len() + 3 <= MAX_DOUBLE_STAR_PATTERN_LEN {
+        let mut all = own_rules;
+        all.extend(deeper);
+        return vec![merge_rules(format!("{dir}/**"), all)];
+    }
     let literal = !dir.contains(['*', '?', '[']);
     // Scratch names in a temp root differ every run: two make a pattern.
     let needed = if places.temps.iter().any(|t| t == dir_display) {
@@ -347,7 +414,10 @@ fn collapse_node(
         && !places.is_shared(dir_display)
         && (access == Access::Read || places.owned_for_write(dir_display));
     if eligible {
-        let recursive = has_subdirs && literal && dir.len() + 3 <= MAX_DOUBLE_STAR_PATTERN_LEN;
+        let recursive = has_subdirs
+            && literal
+            && dir.len() + 3 <= MAX_DOUBLE_STAR_PATTERN_LEN
+            && !places.holds_projects(dir_display);
         if recursive && !places.reaches_sensitive(dir_display, true) {
             let mut all = own_rules;
             all.extend(deeper);
@@ -413,6 +483,24 @@ mod tests {
         );
         assert_eq!(n("/opt/lib/libfoo.so.1.2.3"), "/opt/lib/libfoo.so.*");
         assert_eq!(n("/tmp/9609glsc"), "/tmp/*");
+        // A generated part under any prefix, directly in a temp directory.
+        assert_eq!(
+            n("/tmp/ravenapp-frti03ux/stage/a.json"),
+            "/tmp/*/stage/a.json"
+        );
+        assert_eq!(n("/tmp/backup-oak-1733616000.tar.gz"), "/tmp/*");
+        assert_eq!(n("/tmp/pytest-of-root/x"), "/tmp/pytest-of-root/x");
+        assert_eq!(
+            temp_scratch("/tmp/tmp.AbCdEf1234/copy/build/tool", &p).as_deref(),
+            Some("/tmp/tmp.*")
+        );
+        assert_eq!(temp_scratch("/tmp/pytest-of-root/x", &p), None);
+        assert_eq!(temp_scratch("/tmp/9609glsc", &p), None);
+        // npm's log names: an ISO time is one volatile part.
+        assert_eq!(
+            n("/home/u/.npm/_logs/2026-12-08T02_30_57_566Z-debug-0.log"),
+            "/home/u/.npm/_logs/*-debug-0.log"
+        );
         assert_eq!(n("/tmp/build/9609glsc"), "/tmp/build/9609glsc");
         assert_eq!(n("/usr/bin/sha256sum"), "/usr/bin/sha256sum");
         assert_eq!(n("/usr/lib/python3.12/os.py"), "/usr/lib/python3.12/os.py");

@@ -160,13 +160,15 @@ impl Places {
     }
 
     /// The project root the program of `command` (its first word, an
-    /// absolute path) lies in.
+    /// absolute path) lies in, else the one its first operand does (a
+    /// script the program runs by its absolute path).
     pub fn command_project(&self, command: &str) -> Option<&str> {
-        let first = command.split(' ').next().unwrap_or(command);
-        first
-            .starts_with('/')
-            .then(|| self.project_of(first))
-            .flatten()
+        // The program's, else its first operand's (a script it runs).
+        command
+            .split(' ')
+            .take(2)
+            .filter(|w| w.starts_with('/'))
+            .find_map(|w| self.project_of(w))
     }
 
     /// A project root strictly below the directory of `path`.
@@ -239,6 +241,12 @@ impl Places {
         self.homes_for(dir)
             .iter()
             .any(|h| SHARED_IN_HOME.iter().any(|s| dir == format!("{h}/{s}")))
+    }
+
+    /// Whether a project lies below `dir` (`~/work`): `dir/**` would
+    /// reach the other entries there, other projects.
+    pub fn holds_projects(&self, dir: &str) -> bool {
+        self.projects.iter().any(|p| is_under(p, dir))
     }
 
     /// Whether `dir/*` (flat) or `dir/**` (recursive) could reach a

@@ -13,7 +13,7 @@ use super::generalise::{Built, Keys, Learned};
 use super::model::Stat;
 use super::net;
 use super::observe::Access;
-use super::paths::{PathSets, Places};
+use super::paths::{self, PathSets, Places};
 use super::probe;
 use super::summary::{GenerateError, Generated, Replay, Warning};
 
@@ -79,6 +79,9 @@ fn replay(ev: &Checker, keys: &Keys, learned: &Learned, places: &Places) -> Repl
         for (p, t) in &keys.files[access as usize] {
             if access == Access::Write && sets.always_denied_write(p) {
                 continue;
+            }
+            if sets.is_sensitive(access, p) && paths::of_another_process(p) {
+                continue; // never learned: see `paths::of_another_process`
             }
             calls.push((
                 Query {

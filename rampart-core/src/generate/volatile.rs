@@ -167,8 +167,16 @@ fn tokens(seg: &str) -> Vec<Token<'_>> {
     out
 }
 
+/// Digits, or the digits of an ISO 8601 time around its `T` or before its
+/// `Z` (`08T02`, `566Z`: npm's `2026-12-08T02_30_57_566Z-debug-0.log`).
 fn is_digits(t: &Token<'_>) -> bool {
-    t.alnum && t.text.bytes().all(|b| b.is_ascii_digit())
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    t.alnum
+        && (digits(t.text)
+            || t.text
+                .split_once('T')
+                .is_some_and(|(a, b)| digits(a) && digits(b))
+            || t.text.strip_suffix('Z').is_some_and(digits))
 }
 
 /// A token mixing letters and digits the way generated names do.

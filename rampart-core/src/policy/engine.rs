@@ -306,11 +306,17 @@ impl Engine {
         let mut contains = Contains::default();
         let home = options.home.as_deref();
         // Command patterns: `$PROJECT/` at the start names a program of the
-        // project (see `project_command`).
+        // project, and as the second word a script of it that a program
+        // runs (see `project_command`).
         let same = |s: &str| {
             for prefix in ["$PROJECT/", "${PROJECT}/"] {
                 if let Some(rest) = s.strip_prefix(prefix) {
                     return format!("{PROJECT_PREFIX}/{rest}");
+                }
+                if let Some((first, rest)) = s.split_once(' ') {
+                    if let Some(rest) = rest.strip_prefix(prefix) {
+                        return format!("{first} {PROJECT_PREFIX}/{rest}");
+                    }
                 }
             }
             s.to_string()
@@ -423,7 +429,12 @@ impl Engine {
             g.as_str().starts_with(PROJECT_PREFIX) || g.as_str().starts_with(PARENTS_PREFIX)
         };
         let project_paths = paths.globs.iter().any(spelled);
-        let project_commands = commands.globs.iter().any(spelled);
+        let project_commands = commands.globs.iter().any(|g| {
+            spelled(g)
+                || g.as_str()
+                    .split_once(' ')
+                    .is_some_and(|(_, rest)| rest.starts_with(PROJECT_PREFIX))
+        });
         Ok(Engine {
             project_paths,
             project_commands,
@@ -1516,19 +1527,35 @@ pub fn project_form(absolute: &str, project: Option<&str>) -> Option<String> {
 /// path inside `project`, as the recorder writes a program run by a
 /// relative path: `make` running `build/tool`) spelled with
 /// [`PROJECT_PREFIX`] for that part, so that `$PROJECT/build/tool *` names
-/// it in any checkout. Decisions are taken on that spelling.
+/// it in any checkout; else one whose second word is (an interpreter
+/// running one of the project's scripts by its absolute path, as
+/// `node --test` runs each test file: `/usr/bin/node
+/// $PROJECT/test/*`). Decisions are taken on that spelling.
 pub fn project_command(command: &str, project: Option<&str>) -> Option<String> {
     let (first, rest) = match command.split_once(' ') {
         Some((f, r)) => (f, Some(r)),
         None => (command, None),
     };
-    if !first.starts_with('/') || first.contains(['\'', '"', '\\', '$']) {
-        return None;
+    let spelled = |word: &str| {
+        if !word.starts_with('/') || word.contains(['\'', '"', '\\', '$']) {
+            return None;
+        }
+        project_form(&clean_path(word), project)
+    };
+    if let Some(program) = spelled(first) {
+        return Some(match rest {
+            Some(r) => format!("{program} {r}"),
+            None => program,
+        });
     }
-    let spelled = project_form(&clean_path(first), project)?;
-    Some(match rest {
-        Some(r) => format!("{spelled} {r}"),
-        None => spelled,
+    let (second, after) = match rest?.split_once(' ') {
+        Some((s, a)) => (s, Some(a)),
+        None => (rest?, None),
+    };
+    let script = spelled(second)?;
+    Some(match after {
+        Some(a) => format!("{first} {script} {a}"),
+        None => format!("{first} {script}"),
     })
 }
 
@@ -1703,6 +1730,15 @@ policies:
             "//$PROJECT/t -x"
         );
         assert_eq!(project_command("'/w/a/t' -x", Some("/w/a")), None);
+        // An interpreter running one of the project's scripts.
+        assert_eq!(
+            project_command("/usr/bin/node /w/a/test/x.test.js --y", Some("/w/a")).unwrap(),
+            "/usr/bin/node //$PROJECT/test/x.test.js --y"
+        );
+        assert_eq!(
+            project_command("/usr/bin/node /w/b/x.js", Some("/w/a")),
+            None
+        );
     }
 
     #[test]
