@@ -705,8 +705,10 @@ policies:
 /// are in the trail. Under preload the library's `connect` hands the kernel
 /// its own copy (before: 261 of 2,000); an inline `connect` past the hooks
 /// (the tap) and every connect under trace are made, or for a blocking
-/// socket started, by rampart on the address decided (before: about one in
-/// four reached the refused port, blocking or not).
+/// socket started (and past the hooks waited for), by rampart on the
+/// address decided (before: about one in four reached the refused port,
+/// blocking or not; a thread putting another socket on the descriptor got
+/// 8 of 200 past a start the kernel's call then waited for).
 #[test]
 fn a_connect_address_rewritten_after_the_check_reaches_nothing_on_both_backends() {
     let sb = Sandbox::new();
@@ -740,6 +742,7 @@ policies:
         ("preload", "libc", "2000"),
         ("preload", "raw", "1000"),
         ("preload", "nonblock", "1000"),
+        ("preload", "swap", "1000"),
         ("trace", "libc", "1000"),
         ("trace", "nonblock", "1000"),
     ] {
@@ -769,6 +772,18 @@ policies:
         refused.accept().is_err(),
         "nothing reached the refused port"
     );
+    // A blocking connect rampart waits for (past the hooks) is still
+    // interrupted by the program's signal, as the kernel's is: EINTR after
+    // the alarm, not the end of the SYN retries two minutes later.
+    for backend in ["preload", "trace"] {
+        let o = enforce_with(&sb, backend, &policy, &probe, &["connalarm".as_ref()]);
+        assert_eq!(
+            stdout(&o),
+            format!("connalarm {}\n", libc::EINTR),
+            "{backend}: {}",
+            stderr(&o)
+        );
+    }
 }
 
 /// `setxattrat`, `removexattrat` (Linux 6.13) and `file_setattr` (6.17)

@@ -45,6 +45,13 @@ pub(crate) struct Connect {
     starts: bool,
 }
 
+/// How often a wait for a connection looks for the caller's signals, in ms.
+const SLICE_MS: i32 = 20;
+
+/// The kernel's "restart after the handler, or fail `EINTR`" errno, which
+/// a notification may be answered with.
+pub const ERESTARTSYS: i32 = 512;
+
 /// How a connect made here went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Made {
@@ -86,6 +93,86 @@ pub(crate) fn prepare(tgid: i32, fd: i32, addr: &[u8], start: bool) -> Option<Co
 }
 
 impl Connect {
+    /// After [`Made::Started`]: wait for the connection as the caller's
+    /// blocking connect would (its `SO_SNDTIMEO`, else for as long as it
+    /// takes): `Ok` when connected, else the errno its connect would have
+    /// returned (`EINPROGRESS` when the timeout ran out). Every
+    /// [`SLICE_MS`] it asks `interrupted` whether the caller has a signal
+    /// to take, and then returns `ERESTARTSYS`, as the kernel's wait does:
+    /// answered so, the call is made again after the caller's handler
+    /// (`SA_RESTART`; it then waits for the same connection) or fails
+    /// `EINTR`, the connection going on.
+    pub fn wait(&self, interrupted: impl Fn() -> bool) -> Result<(), i32> {
+        let fd = self.sock.as_raw_fd();
+        let mut tv = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        };
+        let mut len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
+        // SAFETY: tv/len are live and sized as announced.
+        let r = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_SNDTIMEO,
+                (&mut tv as *mut libc::timeval).cast(),
+                &mut len,
+            )
+        };
+        let timeout_ms = if r == 0 && (tv.tv_sec > 0 || tv.tv_usec > 0) {
+            (tv.tv_sec.saturating_mul(1000) + tv.tv_usec / 1000).clamp(1, i32::MAX as i64) as i32
+        } else {
+            -1
+        };
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        let mut left = timeout_ms;
+        loop {
+            let slice = if left < 0 {
+                SLICE_MS
+            } else {
+                left.min(SLICE_MS)
+            };
+            // SAFETY: one pollfd of ours.
+            match unsafe { libc::poll(&mut pfd, 1, slice) } {
+                n if n > 0 => break,
+                0 => {
+                    if left >= 0 {
+                        left -= slice;
+                        if left <= 0 {
+                            return Err(libc::EINPROGRESS);
+                        }
+                    }
+                    if interrupted() {
+                        return Err(ERESTARTSYS);
+                    }
+                }
+                _ if errno() == libc::EINTR => continue,
+                _ => return Err(errno()),
+            }
+        }
+        let mut err: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: err/len are live and sized as announced.
+        let r = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&mut err as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        match (r, err) {
+            (0, 0) => Ok(()),
+            (0, e) => Err(e),
+            _ => Err(errno()),
+        }
+    }
+
     /// Make it (or start it, see [`Made::Started`]).
     pub fn make(&self) -> Made {
         let fd = self.sock.as_raw_fd();
@@ -108,9 +195,7 @@ impl Connect {
                 self.addr.len() as libc::socklen_t,
             )
         };
-        let errno = std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO);
+        let errno = errno();
         if self.starts {
             // SAFETY: as above: the flags the socket had.
             unsafe { libc::fcntl(fd, libc::F_SETFL, flags) };
@@ -124,4 +209,10 @@ impl Connect {
             (_, errno) => Made::Now(Err(errno)),
         }
     }
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }

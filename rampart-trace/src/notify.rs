@@ -34,9 +34,10 @@
 //! An allowed mutation is made here too (`crate::mutate`) and answered
 //! with its result, and an allowed connect to an inet address is made, or
 //! for a blocking TCP socket started, on the address decided
-//! (`crate::connect`). What continuing leaves open: an allowed exec, send
-//! or Unix-socket connect is run by the kernel on arguments it reads
-//! again, so another thread of the caller may rewrite them in between. An exec is checked afterwards,
+//! (`crate::connect`), and then waited for on a thread that answers.
+//! What continuing leaves open: an allowed exec, send or Unix-socket
+//! connect is run by the kernel on arguments it reads again, so another
+//! thread of the caller may rewrite them in between. An exec is checked afterwards,
 //! at the process's next call here (`crate::loaded`): another program or
 //! other arguments than decided are decided again, and a refused one is
 //! killed; a send is not. It never stops or changes a thread
@@ -801,17 +802,20 @@ impl Handler<'_, '_> {
             // of the caller may have rewritten since.
             (Some(proxy), None, Some((event, _))) if nr == nr::CONNECT => {
                 match self.calls.connect_args.take() {
-                    Some((sock, addr)) => match proxy.connect(tid, tgid, sock, &addr, !monitor) {
-                        Connected::Now(Ok(())) => {
-                            event.outcome = Outcome::Ok;
-                            Answer::Return(0)
+                    Some((sock, addr)) => {
+                        match proxy.connect(tid, tgid, req.id, sock, &addr, !monitor) {
+                            Connected::Now(Ok(())) => {
+                                event.outcome = Outcome::Ok;
+                                Answer::Return(0)
+                            }
+                            Connected::Now(Err(errno)) => {
+                                event.outcome = connect_outcome(errno);
+                                Answer::Fail(errno)
+                            }
+                            Connected::Waiting => Answer::Later,
+                            Connected::Started(_) | Connected::Continue => Answer::Continue,
                         }
-                        Connected::Now(Err(errno)) => {
-                            event.outcome = connect_outcome(errno);
-                            Answer::Fail(errno)
-                        }
-                        Connected::Started | Connected::Continue => Answer::Continue,
-                    },
+                    }
                     None => Answer::Continue,
                 }
             }

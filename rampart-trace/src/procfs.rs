@@ -199,6 +199,23 @@ pub fn single_threaded(tgid: i32) -> bool {
 }
 
 /// The NUL-separated argument vector of a process, `/proc/PID/cmdline`.
+/// Whether thread `tid` has a signal pending that it does not block (its
+/// own or its process's: `SigPnd`, `ShdPnd`, `SigBlk` of
+/// `/proc/TID/status`). `false` when that cannot be read.
+pub fn signal_pending(tid: i32) -> bool {
+    let Ok(status) = read_small(&format!("/proc/{tid}/status")) else {
+        return false;
+    };
+    let field = |name: &str| {
+        String::from_utf8_lossy(&status)
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0)
+    };
+    (field("SigPnd:") | field("ShdPnd:")) & !field("SigBlk:") != 0
+}
+
 pub fn cmdline(pid: i32) -> io::Result<Vec<String>> {
     let raw = read_small(&format!("/proc/{pid}/cmdline"))?;
     let body = raw.strip_suffix(&[0]).unwrap_or(&raw);

@@ -453,7 +453,7 @@ impl Maker {
     /// Connect for thread `tid` of `tgid` its socket `fd` to `addr` (as it
     /// gave them; `crate::connect`), as the caller would: with its
     /// credentials and in its Landlock domain. `start`: a blocking TCP
-    /// connect is started here and waited for by the caller's call.
+    /// connect is started here ([`Connected::Started`]).
     pub(crate) fn connect(
         &self,
         tid: i32,
@@ -470,10 +470,10 @@ impl Maker {
         };
         match self.run_for(tgid, move || {
             let _worn = wear.on()?;
-            Ok(connect.make())
+            Ok((connect.make(), connect))
         }) {
-            Ok(Ok(crate::connect::Made::Now(made))) => Connected::Now(made),
-            Ok(Ok(crate::connect::Made::Started)) => Connected::Started,
+            Ok(Ok((crate::connect::Made::Now(made), _))) => Connected::Now(made),
+            Ok(Ok((crate::connect::Made::Started, connect))) => Connected::Started(connect),
             _ => Connected::Continue,
         }
     }
@@ -593,12 +593,15 @@ pub struct Proxy {
 }
 
 /// How a connect made for a caller went.
-pub enum Connected {
+pub(crate) enum Connected {
     /// It returned: answer the call with this.
     Now(Result<(), i32>),
-    /// Started here on the decided address (`crate::connect`): the call
-    /// continues, and waits for that connection.
-    Started,
+    /// Started here on the decided address (`crate::connect`): waited for
+    /// here ([`Proxy::connect`] hands back [`Connected::Waiting`]), or by
+    /// the caller's own call (the tracer).
+    Started(crate::connect::Connect),
+    /// A thread waits for the connection started here and answers the call.
+    Waiting,
     /// Not made here: the call continues.
     Continue,
 }
@@ -630,9 +633,37 @@ impl Proxy {
         })
     }
 
-    /// [`Maker::connect`] with this proxy's maker.
-    pub fn connect(&self, tid: i32, tgid: i32, fd: i32, addr: &[u8], start: bool) -> Connected {
-        self.maker.connect(tid, tgid, fd, addr, start)
+    /// [`Maker::connect`] with this proxy's maker, for notification `id`.
+    /// A blocking connect started here is waited for on a thread of its
+    /// own, which answers the call ([`Connected::Waiting`]): continued, the
+    /// kernel would make it on the caller's descriptor *number*, where
+    /// another thread of the caller may have put another socket since.
+    pub(crate) fn connect(
+        &self,
+        tid: i32,
+        tgid: i32,
+        id: u64,
+        fd: i32,
+        addr: &[u8],
+        start: bool,
+    ) -> Connected {
+        let connect = match self.maker.connect(tid, tgid, fd, addr, start) {
+            Connected::Started(connect) => connect,
+            other => return other,
+        };
+        let listener = Arc::clone(&self.listener);
+        let waiting = std::thread::Builder::new()
+            .name("connect-wait".into())
+            .spawn(
+                move || match connect.wait(|| crate::procfs::signal_pending(tid)) {
+                    Ok(()) => answer_with(&listener, id, 0),
+                    Err(errno) => fail(&listener, id, errno),
+                },
+            );
+        match waiting {
+            Ok(_) => Connected::Waiting,
+            Err(_) => Connected::Now(Err(libc::EAGAIN)),
+        }
     }
 
     /// [`Maker::forget`] with this proxy's maker.
@@ -1206,6 +1237,25 @@ impl Handover {
             Handover::Closed
         }
     }
+}
+
+/// Answer notification `id`: its call returns `val`.
+fn answer_with(listener: &OwnedFd, id: u64, val: i64) {
+    let mut resp = libc::seccomp_notif_resp {
+        id,
+        val,
+        error: 0,
+        flags: 0,
+    };
+    // SAFETY: answering a notification of ours; ENOENT (the caller is
+    // gone) needs nothing more.
+    unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_SEND,
+            &mut resp,
+        )
+    };
 }
 
 /// Answer notification `id`: its call fails with `errno`.

@@ -921,7 +921,7 @@ impl<'a> Supervisor<'a> {
         let (sock, addr) = self.calls.connect_args.take()?;
         let result = match self.maker()?.connect(tid, tgid, sock, &addr, true) {
             Connected::Now(result) => result.map(|()| 0),
-            Connected::Started | Connected::Continue => return None,
+            Connected::Started(_) | Connected::Waiting | Connected::Continue => return None,
         };
         if regs::skip_syscall(tid).is_err() {
             // Made already: the thread must not make it again.

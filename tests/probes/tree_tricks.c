@@ -22,7 +22,7 @@
  *   tree_tricks rawsock          makes an IPv4 and an IPv6 raw socket and a
  *                                packet socket: "NAME ok" or "NAME refused
  *                                ERRNO" each
- *   tree_tricks connrace OK DENIED N [raw|nonblock]
+ *   tree_tricks connrace OK DENIED N [raw|nonblock|swap]
  *                                N blocking connects to 127.0.0.1 while a
  *                                thread flips the port in the address
  *                                between OK and DENIED: "connrace
@@ -30,7 +30,15 @@
  *                                reached DENIED; `raw`: each made by an
  *                                inline system call (past libc's hooks),
  *                                `nonblock`: on non-blocking sockets, by
- *                                an inline system call, each waited for
+ *                                an inline system call, each waited for;
+ *                                `swap`: `raw`, the thread also putting a
+ *                                fresh socket on the descriptor (dup2)
+ *                                after each flip to DENIED
+ *   tree_tricks connalarm        a blocking inline connect to a listener
+ *                                whose backlog is full, interrupted by
+ *                                alarm(1) (a handler, no SA_RESTART):
+ *                                "connalarm ERRNO" (EINTR, as the kernel
+ *                                answers)
  *   tree_tricks chattr PATH...   sets the append-only flag of each PATH
  *                                (ioctl FS_IOC_SETFLAGS on a descriptor
  *                                opened to read; root) and clears it again:
@@ -193,21 +201,56 @@ static struct sockaddr_in race_addr;
 static volatile int race_stop;
 static unsigned short race_ok, race_denied;
 
+/* `swap`: the descriptor the main thread connects, which the flipping
+ * thread puts a fresh socket on after each flip to the refused port. */
+static volatile int race_fd = -1;
+
 static void *flip_port(void *arg) {
-    (void)arg;
+    int swap = arg != NULL;
     while (!race_stop) {
         *(volatile unsigned short *)&race_addr.sin_port = htons(race_ok);
         for (volatile int i = 0; i < 200; i++)
             ;
         *(volatile unsigned short *)&race_addr.sin_port = htons(race_denied);
+        if (swap && race_fd >= 0) {
+            int t = socket(AF_INET, SOCK_STREAM, 0);
+            dup2(t, race_fd);
+            close(t);
+        }
         for (volatile int i = 0; i < 200; i++)
             ;
     }
     return NULL;
 }
 
+static void on_alarm(int sig) { (void)sig; }
+
+static int connalarm(void) {
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    socklen_t al = sizeof a;
+    if (bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 0) ||
+        getsockname(l, (struct sockaddr *)&a, &al))
+        return 1;
+    /* Fill the backlog: the next SYN is dropped, its connect waits. */
+    for (int i = 0; i < 4; i++) {
+        int f = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(f, (struct sockaddr *)&a, sizeof a);
+    }
+    usleep(100000);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    alarm(1);
+    long r = raw(SYS_connect, s, (long)&a, sizeof a, 0);
+    printf("connalarm %ld\n", r < 0 ? -r : 0);
+    return 0;
+}
+
 static int connrace(int ok, int denied, int n, const char *how) {
-    int raw_call = how != NULL && (strcmp(how, "raw") == 0 || strcmp(how, "nonblock") == 0);
+    int swap = how != NULL && strcmp(how, "swap") == 0;
+    int raw_call = how != NULL && (strcmp(how, "raw") == 0 || strcmp(how, "nonblock") == 0 || swap);
     int nonblock = how != NULL && strcmp(how, "nonblock") == 0;
     race_ok = (unsigned short)ok;
     race_denied = (unsigned short)denied;
@@ -215,10 +258,11 @@ static int connrace(int ok, int denied, int n, const char *how) {
     race_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     race_addr.sin_port = htons(race_ok);
     pthread_t t;
-    pthread_create(&t, NULL, flip_port, NULL);
+    pthread_create(&t, NULL, flip_port, swap ? (void *)1 : NULL);
     int reached = 0;
     for (int i = 0; i < n; i++) {
         int s = socket(AF_INET, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
+        race_fd = s;
         int c;
         if (raw_call)
             c = (int)raw(SYS_connect, s, (long)&race_addr, sizeof race_addr, 0) < 0 ? -1 : 0;
@@ -244,6 +288,7 @@ static int connrace(int ok, int denied, int n, const char *how) {
                 ntohs(peer.sin_port) == race_denied)
                 reached++;
         }
+        race_fd = -1;
         close(s);
     }
     race_stop = 1;
@@ -323,9 +368,11 @@ int main(int argc, char **argv) {
         return attrat(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "rawsock") == 0)
         return rawsock();
+    if (argc >= 2 && strcmp(argv[1], "connalarm") == 0)
+        return connalarm();
     if (argc >= 5 && strcmp(argv[1], "connrace") == 0)
         return connrace(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), argc >= 6 ? argv[5] : NULL);
     fprintf(stderr, "usage: tree_tricks untraced SECRET | limits SECRET | core DIR | bind PATH | rawsock"
-            " | connrace OK DENIED N [raw|nonblock] | chattr PATH... | attrat PATH...\n");
+            " | connrace OK DENIED N [raw|nonblock|swap] | connalarm | chattr PATH... | attrat PATH...\n");
     return 2;
 }
