@@ -11,23 +11,24 @@
 //! Under enforcement a connect is made here so that the address connected
 //! to is the one decided: the kernel reads the caller's `sockaddr` again
 //! when the call runs, and another thread of the caller may have rewritten
-//! it since. A TCP connect on a blocking socket is *started* here, on the
-//! decided address (the socket's shared file made non-blocking for that
-//! one call), and the caller's own call then runs: on a socket already
-//! connecting, the kernel's connect ignores the address it is given and
-//! waits for that connection, with the caller's timeout (`SO_SNDTIMEO`)
-//! and signals, as a blocking connect does (a `sockaddr` rewritten to
-//! `AF_UNSPEC` only drops it). A caller waiting here would not be
-//! interrupted by its signals (the filter's waits are killable only, see
-//! `crate::filter`), hence the start-and-wait split.
+//! it since. A TCP (or MPTCP) connect on a blocking socket is *started*
+//! here, on the decided address (the socket's shared file made
+//! non-blocking for that one call), then waited for: by the handler of
+//! unhooked calls on a thread ([`Connect::wait`], which keeps the caller's
+//! `SO_SNDTIMEO` and gives way to its signals, for a caller waiting on a
+//! notification is not interrupted by them: the filter's waits are
+//! killable only, see `crate::filter`), or by the traced caller's own
+//! call, which on a socket already connecting ignores the address it is
+//! given and waits for that connection (a `sockaddr` rewritten to
+//! `AF_UNSPEC` only drops it).
 //!
 //! A Unix socket's peer learns who connected (`SO_PEERCRED`, its pid and
 //! credentials): made here, that would be this process, so the kernel
 //! makes those, on the address it reads then. Other stream protocols
-//! (SCTP) are the kernel's to make too. What starting leaves open: the
-//! caller's call runs on its descriptor *number*, so a thread that puts
-//! another socket there (`dup2`) between the start and the call has the
-//! kernel connect that one to the address it reads then.
+//! (SCTP) are the kernel's to make too. What the traced caller's own wait
+//! leaves open: its call runs on its descriptor *number*, so a thread that
+//! puts another socket there (`dup2`) between the start and the call has
+//! the kernel connect that one to the address it reads then.
 //!
 //! This module never decides and never records: it makes the call.
 
