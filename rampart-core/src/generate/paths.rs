@@ -76,16 +76,18 @@ pub const SENSITIVE_WRITE: &[&str] = &[
     "**/.config/autostart/**",
     "**/.config/systemd/**",
     "**/.git/hooks/**",
+    "**/*.git/hooks/**",
     "/var/spool/cron/**",
 ];
 
 /// What [`SENSITIVE_WRITE`] does not cover, in every generated policy:
-/// git's hook *samples*, which `git init` and `git clone` copy into every
-/// new repository and git never runs (a hook runs by its own name, and a
+/// git's hook *samples* (of a work tree's `.git` and of a bare
+/// `name.git`), which `git init` and `git clone` copy into every new
+/// repository and git never runs (a hook runs by its own name, and a
 /// write, rename or link to that name is still refused). Kept exact, every
 /// learned sample named the training repositories only, and a new one's
 /// `git init` failed.
-pub const SENSITIVE_WRITE_EXCEPT: &[&str] = &["**/.git/hooks/*.sample"];
+pub const SENSITIVE_WRITE_EXCEPT: &[&str] = &["**/.git/hooks/*.sample", "**/*.git/hooks/*.sample"];
 
 /// Writes the policy always denies, whatever was observed.
 pub const ALWAYS_DENY_WRITE: &[&str] = &[
@@ -133,6 +135,18 @@ pub fn of_another_process(path: &str) -> bool {
     path.strip_prefix("/proc/")
         .and_then(|rest| rest.split('/').next())
         .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Whether a write of `path` itself (not of what is in it) is never
+/// learned: the home, a shared root (`/`, `/usr`, `/home`, ...), a temp
+/// root, or a directory projects are in. The write seen there is a
+/// `mkdir -p` finding it (`EEXIST`), which the program gets past when
+/// refused (coreutils, Python's `makedirs` and `Path.mkdir`); learned, it
+/// would let the next session `chmod` or `touch` the home.
+pub fn shared_dir_itself(path: &str, places: &Places) -> bool {
+    places.is_shared_root(path)
+        || places.temps.iter().any(|t| t == path)
+        || places.holds_projects(path)
 }
 
 /// The system tree a path lies in, when it is not itself sensitive.

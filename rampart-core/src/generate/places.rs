@@ -243,6 +243,13 @@ impl Places {
             .any(|h| SHARED_IN_HOME.iter().any(|s| dir == format!("{h}/{s}")))
     }
 
+    /// Whether `dir` is a root every program shares (`/`, `/usr`, `/home`,
+    /// ...) or the home itself; unlike [`Places::is_shared`], not the
+    /// shared directories in the home (`~/.config`).
+    pub fn is_shared_root(&self, dir: &str) -> bool {
+        SHARED_ROOTS.contains(&dir) || self.is_home(dir)
+    }
+
     /// Whether a project lies below `dir` (`~/work`): `dir/**` would
     /// reach the other entries there, other projects.
     pub fn holds_projects(&self, dir: &str) -> bool {

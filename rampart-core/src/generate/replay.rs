@@ -77,7 +77,9 @@ fn replay(ev: &Checker, keys: &Keys, learned: &Learned, places: &Places) -> Repl
     };
     for (access, tool) in [(Access::Read, "read"), (Access::Write, write_tool)] {
         for (p, t) in &keys.files[access as usize] {
-            if access == Access::Write && sets.always_denied_write(p) {
+            if access == Access::Write
+                && (sets.always_denied_write(p) || paths::shared_dir_itself(p, places))
+            {
                 continue;
             }
             if sets.is_sensitive(access, p) && paths::of_another_process(p) {

@@ -110,7 +110,7 @@ pub(super) const REDIRECTION: &str = "\0redirection";
 /// words. Expansions become [`EXPANSION`] words and a redirection with its
 /// target one [`REDIRECTION`] word. `None` when it cannot be read.
 pub fn script_words(text: &str) -> Option<Vec<Word>> {
-    let b: Vec<char> = text.chars().collect();
+    let b = unfolded(text);
     let mut words = Vec::new();
     let mut i = 0;
     while i < b.len() {
@@ -224,6 +224,35 @@ pub fn script_words(text: &str) -> Option<Vec<Word>> {
         return None;
     }
     Some(words)
+}
+
+/// `text` as a shell reads its words: a `\`-newline outside single quotes
+/// is nothing (a continued line, as make hands recipes to `sh -c`), and a
+/// newline or tab there separates words as a space does.
+fn unfolded(text: &str) -> Vec<char> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut single = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                single = !single;
+                out.push(c);
+            }
+            '\\' if !single && chars.peek() == Some(&'\n') => {
+                chars.next();
+            }
+            '\\' if !single => {
+                out.push(c);
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            }
+            '\n' | '\t' if !single => out.push(' '),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
