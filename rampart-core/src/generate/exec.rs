@@ -884,7 +884,7 @@ mod tests {
     #[test]
     fn a_make_recipe_with_continued_lines_is_learned_as_its_commands() {
         // make hands sh the recipe's lines with their backslash-newlines.
-        let recipe = "/bin/sh -c 'for i in tests/*.txt; do \\\n  ./build/bin/tool \"$i\" > out.txt || exit 1; \\\n done'";
+        let recipe = "/bin/sh -c 'for i in tests/*.txt; do \\\n  b=$(basename $i .txt); \\\n  ./build/bin/tool \"$i\" > out.txt || exit 1; \\\n done'";
         let got = gen(&[recipe]);
         // (`for` and `exit` are the engine's components too: it admits the
         // script when each is admitted.)

@@ -619,6 +619,27 @@ fn split_string(s: &str, drop: usize) -> Option<Executor> {
     (!words.is_empty()).then_some(Executor::Split { drop, words })
 }
 
+/// `seg` after the grouping words in front of it (`do b=$(…)` is the
+/// assignment it holds), with the blanks and `\`-newlines around them.
+fn after_grouping(seg: &str) -> &str {
+    let mut rest = seg;
+    loop {
+        let trimmed = rest.trim_start_matches([' ', '\t', '\n']);
+        if let Some(after) = trimmed.strip_prefix("\\\n") {
+            rest = after;
+            continue;
+        }
+        let word_end = trimmed
+            .find([' ', '\t', '\n', '\\'])
+            .unwrap_or(trimmed.len());
+        if word_end > 0 && is_grouping(&trimmed[..word_end]) {
+            rest = &trimmed[word_end..];
+            continue;
+        }
+        return trimmed;
+    }
+}
+
 /// Words that group or steer commands rather than name one.
 fn is_grouping(word: &str) -> bool {
     matches!(
@@ -1193,7 +1214,10 @@ impl Builder<'_> {
             // `f=$(mktemp)` runs only its substitution (a component of its
             // own below); split textually its words would leave a phantom
             // command (`/tmp/x)` of `f=$(mktemp /tmp/x)`).
-            if u.script.is_none() && !u.go_words.is_empty() && !assignments_only(seg) {
+            if u.script.is_none()
+                && !u.go_words.is_empty()
+                && !assignments_only(after_grouping(seg))
+            {
                 let c = Component {
                     text: seg.to_string(),
                     same_words: !u.dropped,
@@ -1254,6 +1278,12 @@ mod tests {
     #[test]
     fn assignments_with_substitutions_run_only_the_substitution() {
         assert!(assignments_only("f=$(mktemp /tmp/m.XXXX)"));
+        assert_eq!(
+            after_grouping("do \\\n  b=$(basename $i .txt)"),
+            "b=$(basename $i .txt)"
+        );
+        assert_eq!(after_grouping("then x"), "x");
+        assert_eq!(after_grouping("done"), "done");
         assert!(assignments_only("a=1 b='x y' c=\"$(date +%s)\""));
         assert!(!assignments_only("f=$(mktemp) cmd"));
         assert!(!assignments_only("cmd a=b"));
