@@ -41,8 +41,8 @@ use crate::net;
 pub(crate) struct Connect {
     sock: OwnedFd,
     addr: Vec<u8>,
-    /// A blocking TCP socket: the connect is started here, and waited for
-    /// by the caller's own call.
+    /// A blocking TCP or MPTCP socket: the connect is started here, then
+    /// waited for ([`Made::Started`]).
     starts: bool,
 }
 
@@ -58,7 +58,9 @@ pub const ERESTARTSYS: i32 = 512;
 pub enum Made {
     /// It returned: `Ok` when connected, else the errno the kernel answered.
     Now(Result<(), i32>),
-    /// Started on the decided address: the caller's own call waits for it.
+    /// Started on the decided address, to be waited for: by
+    /// [`Connect::wait`] (the handler of unhooked calls), or by the traced
+    /// caller's own call.
     Started,
 }
 
@@ -204,8 +206,8 @@ impl Connect {
         match (r, errno) {
             (0, _) => Made::Now(Ok(())),
             // Under way to the decided address (or already, after a
-            // signal interrupted the caller's wait and it connects again):
-            // the caller's call waits for it.
+            // signal interrupted a wait and the caller connects again): to
+            // be waited for.
             (_, libc::EINPROGRESS | libc::EALREADY) if self.starts => Made::Started,
             (_, errno) => Made::Now(Err(errno)),
         }
