@@ -444,6 +444,11 @@ fn decide(
         Some(denied) => denied,
         None => past_the_hooks(event, decide_by_policy(engine, event, &req)),
     };
+    let decision = if !allows(decision.action) && makes_a_directory_that_is_there(event) {
+        changes_nothing()
+    } else {
+        decision
+    };
     let micros = started.elapsed().as_micros() as u64;
     if enforced && !allows(decision.action) {
         // What the program gets, which the trail must say.
@@ -468,6 +473,41 @@ fn decide(
             message: decision.message,
         },
     )
+}
+
+/// Whether `event` is a `mkdir` of a directory that is there now (a
+/// `mkdir -p` of the home and what is above it, a cache directory made at
+/// every start): the kernel answers it `EEXIST` and changes nothing, and
+/// the program expects that errno. (A directory removed between this look
+/// and the call is made, empty; removing one is a decided call of its own.)
+fn makes_a_directory_that_is_there(event: &Event) -> bool {
+    let Call::Mutate {
+        op: Op::Mkdir,
+        path,
+        resolved,
+        ..
+    } = &event.call
+    else {
+        return false;
+    };
+    let target = resolved.as_deref().unwrap_or(path);
+    let target = if target.starts_with('/') {
+        std::path::PathBuf::from(target)
+    } else {
+        std::path::Path::new(&event.cwd).join(target)
+    };
+    std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir())
+}
+
+/// The decision on a call that changes nothing whatever it is decided
+/// ([`makes_a_directory_that_is_there`]): it runs, and fails as it would.
+fn changes_nothing() -> Decision {
+    Decision {
+        action: Action::Allow,
+        catch_all: false,
+        matched_policies: Vec::new(),
+        message: "the directory is there: this mkdir changes nothing (EEXIST)".into(),
+    }
 }
 
 /// The policy's verdict on `event`: an open on its name and on the file it
