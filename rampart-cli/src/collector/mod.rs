@@ -479,7 +479,9 @@ fn decide(
 /// `mkdir -p` of the home and what is above it, a cache directory made at
 /// every start): the kernel answers it `EEXIST` and changes nothing, and
 /// the program expects that errno. (A directory removed between this look
-/// and the call is made, empty; removing one is a decided call of its own.)
+/// and the call is made, empty; removing one is a decided call of its own.
+/// The look is the collector's: under enforcement the tree sees the same
+/// files, for a chroot or a new mount namespace is refused there.)
 fn makes_a_directory_that_is_there(event: &Event) -> bool {
     let Call::Mutate {
         op: Op::Mkdir,
