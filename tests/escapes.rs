@@ -786,16 +786,10 @@ policies:
     }
 }
 
-/// `setxattrat`, `removexattrat` (Linux 6.13) and `file_setattr` (6.17)
-/// change a file by name without opening it: mutations (ops `xattr` and
-/// `chattr`), decided as writes of the file on both backends, from a
-/// dynamic program through libc's `syscall()`. Before, no filter sent them
-/// anywhere: a tree under enforce made `~/.bashrc` immutable, gave a key
-/// another mode through an ACL, and made the trail itself unwritable. The
-/// guarded file and the trail's anchor are refused and recorded and keep
-/// no attribute; another file takes them.
-#[test]
-fn the_at_attribute_calls_are_decided_as_writes_on_both_backends() {
+/// As root (the attacks on inode flags need it, as CI has it): a key in a
+/// `guarded` directory of the work tree, a free file beside it, and a policy
+/// that refuses writes under `guarded` only.
+fn guarded_writes() -> (Fixture, PathBuf, PathBuf, PathBuf) {
     // SAFETY: geteuid has no arguments.
     assert_eq!(
         unsafe { libc::geteuid() },
@@ -825,6 +819,20 @@ policies:
 "#,
     )
     .unwrap();
+    (fx, key, free, policy)
+}
+
+/// `setxattrat`, `removexattrat` (Linux 6.13) and `file_setattr` (6.17)
+/// change a file by name without opening it: mutations (ops `xattr` and
+/// `chattr`), decided as writes of the file on both backends, from a
+/// dynamic program through libc's `syscall()`. Before, no filter sent them
+/// anywhere: a tree under enforce made `~/.bashrc` immutable, gave a key
+/// another mode through an ACL, and made the trail itself unwritable. The
+/// guarded file and the trail's anchor are refused and recorded and keep
+/// no attribute; another file takes them.
+#[test]
+fn the_at_attribute_calls_are_decided_as_writes_on_both_backends() {
+    let (fx, key, free, policy) = guarded_writes();
     let probe = fx.sb.probe("tree_tricks", &[]);
     // A refused chattr fails EPERM, as the ioctl's refusal does.
     let each = |ok: bool| {
@@ -899,36 +907,8 @@ policies:
 /// refused and recorded and stay writable; another file's flags change.
 #[test]
 fn setting_a_protected_files_inode_flags_is_refused_on_both_backends() {
-    // SAFETY: geteuid has no arguments.
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "the attack needs root, as CI is"
-    );
-    let fx = Fixture::new();
-    let guarded = fx.sb.work().join("guarded");
-    std::fs::create_dir(&guarded).unwrap();
-    let key = guarded.join("key.txt");
-    std::fs::write(&key, SECRET).unwrap();
-    let free = fx.sb.work().join("free.txt");
-    std::fs::write(&free, "free\n").unwrap();
     // Readable, not writable: the descriptor is there to be had.
-    let policy = fx.sb.path("writes.yaml");
-    std::fs::write(
-        &policy,
-        r#"version: "1"
-default_action: allow
-policies:
-  - name: guarded-stays
-    match:
-      tool: write
-    rules:
-      - action: deny
-        when:
-          path_matches: ["**/guarded/**"]
-"#,
-    )
-    .unwrap();
+    let (fx, key, free, policy) = guarded_writes();
     let probe = fx.sb.probe("tree_tricks", &[]);
     let run = |backend: &str, args: &[&std::ffi::OsStr]| {
         enforce_with(&fx.sb, backend, &policy, &probe, args)

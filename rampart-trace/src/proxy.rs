@@ -1241,29 +1241,20 @@ impl Handover {
 
 /// Answer notification `id`: its call returns `val`.
 fn answer_with(listener: &OwnedFd, id: u64, val: i64) {
-    let mut resp = libc::seccomp_notif_resp {
-        id,
-        val,
-        error: 0,
-        flags: 0,
-    };
-    // SAFETY: answering a notification of ours; ENOENT (the caller is
-    // gone) needs nothing more.
-    unsafe {
-        libc::ioctl(
-            listener.as_raw_fd(),
-            libc::SECCOMP_IOCTL_NOTIF_SEND,
-            &mut resp,
-        )
-    };
+    respond(listener, id, val, 0);
 }
 
 /// Answer notification `id`: its call fails with `errno`.
 fn fail(listener: &OwnedFd, id: u64, errno: i32) {
+    respond(listener, id, 0, -errno);
+}
+
+/// Answer notification `id` with `val`, or with `error` (a negative errno).
+fn respond(listener: &OwnedFd, id: u64, val: i64, error: i32) {
     let mut resp = libc::seccomp_notif_resp {
         id,
-        val: 0,
-        error: -errno,
+        val,
+        error,
         flags: 0,
     };
     // SAFETY: answering a notification of ours; ENOENT (the caller is
