@@ -157,22 +157,10 @@ impl Connect {
                 _ => return Err(errno()),
             }
         }
-        let mut err: libc::c_int = 0;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: err/len are live and sized as announced.
-        let r = unsafe {
-            libc::getsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_ERROR,
-                (&mut err as *mut libc::c_int).cast(),
-                &mut len,
-            )
-        };
-        match (r, err) {
-            (0, 0) => Ok(()),
-            (0, e) => Err(e),
-            _ => Err(errno()),
+        match net::int_option(&self.sock, libc::SO_ERROR) {
+            Some(0) => Ok(()),
+            Some(e) => Err(e),
+            None => Err(errno()),
         }
     }
 

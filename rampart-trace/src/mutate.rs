@@ -21,6 +21,7 @@ use rampart_core::event::{Call, Event};
 
 use crate::calls::MutationArgs;
 use crate::memory;
+use crate::mutation::{SYS_REMOVEXATTRAT, SYS_SETXATTRAT};
 
 /// A mutation as its `*at` call: the arguments that are not strings.
 #[derive(Clone, Copy, Debug)]
@@ -400,10 +401,6 @@ struct XattrArgs {
     size: u32,
     flags: u32,
 }
-
-/// `setxattrat` and `removexattrat` (Linux 6.13), which libc does not
-/// name yet.
-use crate::mutation::{SYS_REMOVEXATTRAT, SYS_SETXATTRAT};
 
 /// `PROC_SUPER_MAGIC`.
 const PROC_FS: libc::c_long = 0x9fa0;

@@ -100,39 +100,33 @@ pub fn socket_proto(pidfd: Option<&OwnedFd>, fd: i32) -> Proto {
     }
 }
 
-/// The protocol of `sock` (`SO_PROTOCOL`: `IPPROTO_TCP`, ...), if it
-/// can be read.
-pub fn protocol(sock: &OwnedFd) -> Option<i32> {
-    let mut proto: libc::c_int = 0;
+/// The `SOL_SOCKET` option `name` of `sock`, an `int` one
+/// (`SO_PROTOCOL`, `SO_TYPE`, `SO_ERROR`), if it can be read.
+pub fn int_option(sock: &impl AsRawFd, name: libc::c_int) -> Option<libc::c_int> {
+    let mut value: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: proto/len are live and sized as announced.
+    // SAFETY: value/len are live and sized as announced.
     let r = unsafe {
         libc::getsockopt(
             sock.as_raw_fd(),
             libc::SOL_SOCKET,
-            libc::SO_PROTOCOL,
-            (&mut proto as *mut libc::c_int).cast(),
+            name,
+            (&mut value as *mut libc::c_int).cast(),
             &mut len,
         )
     };
-    (r == 0).then_some(proto)
+    (r == 0).then_some(value)
+}
+
+/// The protocol of `sock` (`SO_PROTOCOL`: `IPPROTO_TCP`, ...), if it
+/// can be read.
+pub fn protocol(sock: &OwnedFd) -> Option<i32> {
+    int_option(sock, libc::SO_PROTOCOL)
 }
 
 /// Whether `sock` is a datagram socket (also: its connect never waits).
 pub fn is_datagram(sock: &OwnedFd) -> bool {
-    let mut ty: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: ty/len are live and sized as announced.
-    let r = unsafe {
-        libc::getsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            (&mut ty as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    r == 0 && ty == libc::SOCK_DGRAM
+    int_option(sock, libc::SO_TYPE) == Some(libc::SOCK_DGRAM)
 }
 
 #[cfg(test)]

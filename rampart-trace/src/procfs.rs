@@ -198,7 +198,6 @@ pub fn single_threaded(tgid: i32) -> bool {
     std::fs::metadata(format!("/proc/{tgid}/task")).is_ok_and(|m| m.nlink() == 3)
 }
 
-/// The NUL-separated argument vector of a process, `/proc/PID/cmdline`.
 /// Whether thread `tid` has a signal pending that it does not block (its
 /// own or its process's: `SigPnd`, `ShdPnd`, `SigBlk` of
 /// `/proc/TID/status`). `false` when that cannot be read.
@@ -206,16 +205,22 @@ pub fn signal_pending(tid: i32) -> bool {
     let Ok(status) = read_small(&format!("/proc/{tid}/status")) else {
         return false;
     };
-    let field = |name: &str| {
-        String::from_utf8_lossy(&status)
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .unwrap_or(0)
-    };
-    (field("SigPnd:") | field("ShdPnd:")) & !field("SigBlk:") != 0
+    let (mut pending, mut blocked) = (0u64, 0u64);
+    for line in String::from_utf8_lossy(&status).lines() {
+        let mask = |v: &str| u64::from_str_radix(v.trim(), 16).unwrap_or(0);
+        if let Some(v) = line
+            .strip_prefix("SigPnd:")
+            .or_else(|| line.strip_prefix("ShdPnd:"))
+        {
+            pending |= mask(v);
+        } else if let Some(v) = line.strip_prefix("SigBlk:") {
+            blocked = mask(v);
+        }
+    }
+    pending & !blocked != 0
 }
 
+/// The NUL-separated argument vector of a process, `/proc/PID/cmdline`.
 pub fn cmdline(pid: i32) -> io::Result<Vec<String>> {
     let raw = read_small(&format!("/proc/{pid}/cmdline"))?;
     let body = raw.strip_suffix(&[0]).unwrap_or(&raw);

@@ -163,7 +163,6 @@ impl Places {
     /// absolute path) lies in, else the one its first operand does (a
     /// script the program runs by its absolute path).
     pub fn command_project(&self, command: &str) -> Option<&str> {
-        // The program's, else its first operand's (a script it runs).
         command
             .split(' ')
             .take(2)

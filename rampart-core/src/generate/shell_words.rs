@@ -228,15 +228,19 @@ pub fn script_words(text: &str) -> Option<Vec<Word>> {
 
 /// `text` as a shell reads its words: a `\`-newline outside single quotes
 /// is nothing (a continued line, as make hands recipes to `sh -c`), and a
-/// newline or tab there separates words as a space does.
+/// newline or tab outside quotes separates words as a space does.
 fn unfolded(text: &str) -> Vec<char> {
     let mut out = Vec::with_capacity(text.len());
     let mut chars = text.chars().peekable();
-    let mut single = false;
+    let (mut single, mut double) = (false, false);
     while let Some(c) = chars.next() {
         match c {
-            '\'' => {
+            '\'' if !double => {
                 single = !single;
+                out.push(c);
+            }
+            '"' if !single => {
+                double = !double;
                 out.push(c);
             }
             '\\' if !single && chars.peek() == Some(&'\n') => {
@@ -248,7 +252,7 @@ fn unfolded(text: &str) -> Vec<char> {
                     out.push(n);
                 }
             }
-            '\n' | '\t' if !single => out.push(' '),
+            '\n' | '\t' if !single && !double => out.push(' '),
             _ => out.push(c),
         }
     }
