@@ -686,3 +686,78 @@ fn a_name_in_memory_only_the_kernel_reads_opens_nothing() {
     }
     assert_eq!(std::fs::read_to_string(&key).unwrap(), "KEY");
 }
+
+/// Prints the program's scheduling policy and those of rampart's threads
+/// (its parent's), by name, as `/proc/PID/task/TID/stat` gives them (field
+/// 41: 0 is SCHED_OTHER, 3 SCHED_BATCH, 5 SCHED_IDLE).
+const POLICIES: &str = r#"
+import os
+def policy(stat):
+    return int(stat[stat.rindex(")") + 2:].split()[38])
+own = policy(open("/proc/self/stat").read())
+ppid = os.getppid()
+threads = {}
+for tid in os.listdir("/proc/%d/task" % ppid):
+    base = "/proc/%d/task/%s/" % (ppid, tid)
+    threads[open(base + "comm").read().strip()] = policy(open(base + "stat").read())
+print(own, " ".join("%s=%d" % kv for kv in sorted(threads.items())))
+"#;
+
+/// Rampart's threads that a watched call wakes (the collector's server,
+/// decide and audit stages, where they are threads of their own) run as
+/// `SCHED_BATCH`, so they never preempt the program; the program itself runs with the scheduling it was given:
+/// the default one, or `SCHED_IDLE` when rampart was started under `chrt
+/// --idle`, whose threads are then left as they are too. Both backends,
+/// both modes.
+#[test]
+fn the_program_keeps_its_scheduling_and_rampart_yields_to_it() {
+    let sb = Sandbox::new();
+    // The program's policy, and rampart's threads as `name=policy`.
+    let policies = |mut cmd: std::process::Command, what: &str| -> (String, Vec<String>) {
+        let o = cmd
+            .args(["--", "python3", "-c", POLICIES])
+            .output()
+            .unwrap();
+        assert_ok(&o);
+        let out = stdout(&o);
+        let (own, threads) = out.trim().split_once(' ').expect(what);
+        (
+            own.to_string(),
+            threads.split(' ').map(String::from).collect(),
+        )
+    };
+    for backend in ["preload", "trace"] {
+        for mode in ["monitor", "enforce"] {
+            let what = format!("{backend} {mode}");
+            let mut cmd = sb.rampart();
+            cmd.args(["run", "--quiet", "--backend", backend, "--mode", mode]);
+            let (own, threads) = policies(cmd, &what);
+            assert_eq!(own, "0", "{what}: {threads:?}");
+            for stage in ["rampart-server", "rampart-decide", "rampart-audit"] {
+                let found = threads
+                    .iter()
+                    .find_map(|t| t.strip_prefix(&format!("{stage}=")));
+                match found {
+                    Some(policy) => assert_eq!(policy, "3", "{what}: {stage}: {threads:?}"),
+                    // Enforcing, the tracer decides and writes inline.
+                    None => assert_eq!(backend, "trace", "{what}: no {stage}: {threads:?}"),
+                }
+            }
+            // The thread that started the program is not changed.
+            assert!(
+                threads.iter().any(|t| t == "rampart=0"),
+                "{what}: {threads:?}"
+            );
+
+            let mut cmd = sb.command("chrt");
+            cmd.args(["--idle", "0"]).arg(rampart());
+            cmd.args(["run", "--quiet", "--backend", backend, "--mode", mode]);
+            let (own, threads) = policies(cmd, &what);
+            assert_eq!(own, "5", "{what} under chrt --idle: {threads:?}");
+            assert!(
+                threads.iter().all(|t| t.ends_with("=5")),
+                "{what} under chrt --idle: {threads:?}"
+            );
+        }
+    }
+}

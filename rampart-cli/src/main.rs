@@ -5,6 +5,7 @@
 //! both interceptors feed is [`collector`].
 
 mod backend;
+mod background;
 mod child;
 mod cmd;
 mod collector;

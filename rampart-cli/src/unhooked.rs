@@ -463,6 +463,9 @@ fn serve(sock: OwnedFd, settings: &Settings, standby_pid: Option<&AtomicI32>) ->
     // or write this process's memory.
     // SAFETY: plain prctl on this process.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    // Its caller waits for each answer, so it runs on the CPU the caller
+    // leaves; its records wake the collector without preempting anyone.
+    crate::background::yield_to_the_tree();
     let Some(listener) = receive_listener(&sock) else {
         let_child_go_on(&sock);
         return 0; // the child never started

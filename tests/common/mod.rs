@@ -94,7 +94,14 @@ impl Sandbox {
     /// A `rampart` command with this sandbox's home and audit directory,
     /// run in `work/`; a serve's runtime directory is under that home.
     pub fn rampart(&self) -> Command {
-        let mut cmd = Command::new(rampart());
+        self.command(rampart())
+    }
+
+    /// `program` with the sandbox's environment and working directory, as
+    /// [`Sandbox::rampart`] runs rampart (for a program that starts it:
+    /// `chrt`, `setpriv`).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
         cmd.env("HOME", self.home())
             .env("RAMPART_AUDIT_DIR", self.audit())
             .env_remove("RAMPART_SESSION")

@@ -115,6 +115,7 @@ impl Names {
         let spawned = std::thread::Builder::new()
             .name("rampart-linked".into())
             .spawn(move || {
+                crate::background::yield_to_the_tree();
                 Names::for_engine(&engine);
             });
         if let Err(e) = spawned {

@@ -245,7 +245,10 @@ impl Collector {
         let enforcing = cfg.mode == Mode::Enforce;
         let decide = std::thread::Builder::new()
             .name("rampart-decide".into())
-            .spawn(move || decide_stage(&engine, &guard, enforcing, call_rx, rec_tx))?;
+            .spawn(move || {
+                crate::background::yield_to_the_tree();
+                decide_stage(&engine, &guard, enforcing, call_rx, rec_tx)
+            })?;
         let audit_stats = stats.clone();
         let trail_down = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let audit_cfg = AuditStage {
@@ -256,7 +259,10 @@ impl Collector {
         };
         let audit = std::thread::Builder::new()
             .name("rampart-audit".into())
-            .spawn(move || audit_stage(chain, rec_rx, &audit_stats, &audit_cfg))?;
+            .spawn(move || {
+                crate::background::yield_to_the_tree();
+                audit_stage(chain, rec_rx, &audit_stats, &audit_cfg)
+            })?;
 
         Ok(Collector {
             engine: cfg.engine.clone(),

@@ -82,6 +82,7 @@ impl Server {
         let thread = std::thread::Builder::new()
             .name("rampart-server".into())
             .spawn(move || {
+                crate::background::yield_to_the_tree();
                 let mut state = State {
                     intake,
                     stats,
