@@ -554,3 +554,52 @@ fn opens_the_policy_cannot_refuse_wait_for_no_verdict() {
         vec![("deny".to_string(), "EACCES".to_string())]
     );
 }
+
+#[test]
+fn an_open_past_the_hooks_allowed_once_is_not_asked_again_and_still_recorded() {
+    // The loader opens `/etc/ld.so.cache` in every new process, before the
+    // library is there: the tap decides it. Under a policy with a refusal
+    // whose literal it holds, the first of a program's such opens waits for
+    // the collector's verdict (recorded before it runs: outcome `unknown`);
+    // the same open again is allowed by the tap's memory of that verdict
+    // and recorded after the call, with its outcome. Each is in the trail.
+    let sb = Sandbox::new();
+    let policy = sb.path("p.yaml");
+    std::fs::write(
+        &policy,
+        r#"version: "1"
+default_action: allow
+policies:
+  - name: not-that-one
+    match: {tool: [read]}
+    rules:
+      - action: deny
+        when: {path_matches: ["/etc/ld.so.c?chx"]}
+"#,
+    )
+    .unwrap();
+    let o = sb
+        .rampart()
+        .args(["run", "--mode", "enforce", "--quiet", "--policy"])
+        .arg(&policy)
+        .args(["--", "bash", "-c", "/bin/true; /bin/true; /bin/true"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = sb.records();
+    let outcomes: Vec<&str> = of_tool(&r, "read")
+        .into_iter()
+        .filter(|x| {
+            x["request"]["path"] == "/etc/ld.so.cache"
+                && x["request"]["exe"]
+                    .as_str()
+                    .unwrap_or("")
+                    .ends_with("/true")
+        })
+        .map(|x| {
+            assert_eq!(x["decision"]["action"], "allow");
+            x["request"]["outcome"].as_str().unwrap_or("")
+        })
+        .collect();
+    assert_eq!(outcomes, ["unknown", "ok", "ok"]);
+}

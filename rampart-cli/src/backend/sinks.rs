@@ -189,6 +189,30 @@ pub struct WireSink {
     /// Until when a collector that stopped reading is not waited for
     /// (sends fail at once and are counted), as the library does.
     wedged_until: Option<Instant>,
+    /// Opens the collector allowed, by [`allowed_key`]: the same open again
+    /// (every new process's loader opens `/etc/ld.so.cache`, which a rule
+    /// about `/etc/` could refuse) is let through without asking and
+    /// reported after the call, as the library's verdict cache does.
+    allowed_opens: HashSet<String>,
+}
+
+/// Most opens [`WireSink`] remembers as allowed; it forgets them all when
+/// it has more.
+const ALLOWED_OPENS: usize = 4096;
+
+/// What an open's verdict depends on: the policy generation in force, the
+/// program, its working directory, where the call came from and the call
+/// whole (names, flags). Only its process is left out: a rule cannot name
+/// one. `None` for other calls, or while the generation cannot be read.
+fn allowed_key(published: Option<&Published>, event: &Event) -> Option<String> {
+    if !matches!(event.call, Call::Open { .. }) {
+        return None;
+    }
+    let generation = published?.generation()?;
+    Some(format!(
+        "{generation}\0{}\0{}\0{:?}\0{}\0{:?}",
+        event.exe, event.cwd, event.source, event.truncated, event.call
+    ))
 }
 
 /// How long a send waits for room in a collector's socket before the
@@ -221,6 +245,7 @@ impl WireSink {
             agent: agent.to_string(),
             session: session.to_string(),
             wedged_until: None,
+            allowed_opens: HashSet::new(),
         };
         let res = sink.hello().map(|fd| sink.conn = Some(fd));
         (sink, res)
@@ -421,6 +446,10 @@ impl Sink for WireSink {
         if needs_no_verdict && self.collector_alive() {
             return Verdict::Pass;
         }
+        let key = allowed_key(self.published.as_ref(), event);
+        if key.as_ref().is_some_and(|k| self.allowed_opens.contains(k)) && self.collector_alive() {
+            return Verdict::Pass;
+        }
         let enforce = self.enforce.unwrap_or(Enforce {
             timeout: Duration::from_millis(rampart_core::env::DEFAULT_TIMEOUT_MS),
             fail_open: false,
@@ -430,7 +459,15 @@ impl Sink for WireSink {
             .send_event(event, true)
             .and_then(|seq| self.verdict_for(seq, deadline))
         {
-            Some(allowed) => verdict(allowed, event),
+            Some(allowed) => {
+                if let Some(key) = key.filter(|_| allowed) {
+                    if self.allowed_opens.len() >= ALLOWED_OPENS {
+                        self.allowed_opens.clear();
+                    }
+                    self.allowed_opens.insert(key);
+                }
+                verdict(allowed, event)
+            }
             None => enforce.on_failure(event),
         }
     }

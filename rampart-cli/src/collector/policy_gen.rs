@@ -202,6 +202,12 @@ impl Published {
         })
     }
 
+    /// The generation [`Published::current`] last read whole; `None` when
+    /// it could not.
+    pub fn generation(&self) -> Option<u64> {
+        self.refusals.as_ref().map(|_| self.generation)
+    }
+
     fn generation_now(&self) -> Option<u64> {
         let mut word = [0u8; 8];
         self.file.read_exact_at(&mut word, 0).ok()?;
