@@ -195,6 +195,20 @@ fn expected_enforced(bare: &str, fx: &Fixture) -> String {
     out
 }
 
+/// The decision and outcome of each record of `tool` on `path`, in order.
+fn decided(records: &[Value], tool: &str, path: &Path) -> Vec<(String, String)> {
+    of_tool(records, tool)
+        .into_iter()
+        .filter(|x| x["request"]["path"] == path.to_str().unwrap())
+        .map(|x| {
+            (
+                x["decision"]["action"].as_str().unwrap_or("").to_string(),
+                x["request"]["outcome"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
 fn denials(records: &[Value]) -> Vec<&Value> {
     records
         .iter()
@@ -523,19 +537,7 @@ fn opens_the_policy_cannot_refuse_wait_for_no_verdict() {
     assert_eq!(stdout(&o), "520\n.env EACCES\nmissing.txt ENOENT\n");
     assert_eq!(std::fs::read_to_string(w.join("out.txt")).unwrap(), "done");
     let r = sb.records();
-    let at = |rel: &str| w.join(rel).to_str().unwrap().to_string();
-    let outcome_of = |tool: &str, rel: &str| -> Vec<(String, String)> {
-        of_tool(&r, tool)
-            .into_iter()
-            .filter(|x| x["request"]["path"] == at(rel).as_str())
-            .map(|x| {
-                (
-                    x["decision"]["action"].as_str().unwrap_or("").to_string(),
-                    x["request"]["outcome"].as_str().unwrap_or("").to_string(),
-                )
-            })
-            .collect()
-    };
+    let outcome_of = |tool: &str, rel: &str| decided(&r, tool, &w.join(rel));
     let allowed_ok = vec![("allow".to_string(), "ok".to_string())];
     for i in 0..40 {
         assert_eq!(
@@ -553,6 +555,125 @@ fn opens_the_policy_cannot_refuse_wait_for_no_verdict() {
         outcome_of("read", ".env"),
         vec![("deny".to_string(), "EACCES".to_string())]
     );
+}
+
+/// A policy of the shape `rampart init --from-audit` writes: refusals
+/// first, then per tool the places the session used, and a last rule that
+/// refuses the rest. Reads of anything but `.env` and `secret*` files;
+/// writes under `$PROJECT/out/` and `/dev/`, and of `$PROJECT/logs/*.log`
+/// (a pattern with a wildcard: no place).
+const LEARNED_SHAPE: &str = r#"version: "1"
+default_action: deny
+policies:
+  - name: deny-sensitive
+    match: {tool: [read, write]}
+    rules:
+      - action: deny
+        when: {path_matches: ["**/.env", "**/secret*"]}
+  - name: exec
+    match: {tool: [exec]}
+    rules:
+      - action: allow
+        when: {command_matches: ["*"]}
+  - name: read
+    match: {tool: [read]}
+    rules:
+      - action: allow
+        when: {path_matches: ["/**"]}
+      - action: deny
+        when: {default: true}
+  - name: write
+    match: {tool: [write]}
+    rules:
+      - action: allow
+        when: {path_matches: ["$PROJECT/out/**", "/dev/**"]}
+      - action: allow
+        when: {path_matches: ["$PROJECT/logs/*.log"]}
+      - action: deny
+        when: {default: true}
+"#;
+
+#[test]
+fn under_a_learned_policy_opens_in_its_places_wait_for_no_verdict_and_its_refusals_hold() {
+    // A learned policy refuses whatever it does not allow, so no literal
+    // screen can vouch for a path. The collector publishes the places its
+    // allow rules open whole (`/**`, `$PROJECT/out/**`) with the literals
+    // of its refusals: an open there that holds none runs at once and is
+    // recorded after the call with its outcome; one allowed by a wildcard
+    // pattern waits for its verdict (recorded before it runs, `unknown`);
+    // the refused files stay refused, in a place or not, by any spelling.
+    for backend in ["preload", "trace"] {
+        let sb = Sandbox::new();
+        let w = sb.work();
+        for d in ["src", "sub", "out", "logs"] {
+            std::fs::create_dir_all(w.join(d)).unwrap();
+        }
+        std::fs::write(w.join("src/a.txt"), "a").unwrap();
+        std::fs::write(w.join(".env"), "TOKEN=x\n").unwrap();
+        std::fs::write(w.join("sub/secret.txt"), "key\n").unwrap();
+        let policy = sb.path("learned.yaml");
+        std::fs::write(&policy, LEARNED_SHAPE).unwrap();
+        let script = "import errno\n\
+            def do(what, path, mode):\n\
+            \x20   try:\n\
+            \x20       with open(path, mode) as f:\n\
+            \x20           f.read() if mode == 'r' else f.write('x')\n\
+            \x20       print(what, path, 'ok')\n\
+            \x20   except OSError as e:\n\
+            \x20       print(what, path, errno.errorcode[e.errno])\n\
+            do('read', 'src/a.txt', 'r')\n\
+            do('read', '.env', 'r')\n\
+            do('read', 'sub/secret.txt', 'r')\n\
+            do('read', 'src/../.env', 'r')\n\
+            do('write', 'out/x.txt', 'w')\n\
+            do('write', 'logs/a.log', 'w')\n\
+            do('write', 'y.txt', 'w')\n\
+            do('write', 'out/.env', 'w')\n";
+        let o = sb
+            .rampart()
+            .current_dir(&w)
+            .args([
+                "run",
+                "--mode",
+                "enforce",
+                "--quiet",
+                "--no-landlock",
+                "--policy",
+            ])
+            .arg(&policy)
+            .args(["--", "python3", "-B", "-c", script])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{backend}: {}", stderr(&o));
+        assert_eq!(
+            stdout(&o),
+            "read src/a.txt ok\nread .env EACCES\nread sub/secret.txt EACCES\n\
+             read src/../.env EACCES\nwrite out/x.txt ok\nwrite logs/a.log ok\n\
+             write y.txt EACCES\nwrite out/.env EACCES\n"
+        );
+        // The refused files are as they were, and nothing was made.
+        assert_eq!(
+            std::fs::read_to_string(w.join(".env")).unwrap(),
+            "TOKEN=x\n"
+        );
+        assert!(!w.join("y.txt").exists() && !w.join("out/.env").exists());
+        let r = sb.records();
+        let outcome_of = |tool: &str, rel: &str| decided(&r, tool, &w.join(rel));
+        let pair = |a: &str, b: &str| vec![(a.to_string(), b.to_string())];
+        // In a place: after the call, with its outcome.
+        assert_eq!(outcome_of("read", "src/a.txt"), pair("allow", "ok"));
+        assert_eq!(outcome_of("write", "out/x.txt"), pair("allow", "ok"));
+        // Allowed by a pattern with a wildcard: decided before it ran.
+        assert_eq!(outcome_of("write", "logs/a.log"), pair("allow", "unknown"));
+        // Refused, each with its record.
+        assert_eq!(
+            outcome_of("read", ".env"),
+            [pair("deny", "EACCES"), pair("deny", "EACCES")].concat()
+        );
+        assert_eq!(outcome_of("read", "sub/secret.txt"), pair("deny", "EACCES"));
+        assert_eq!(outcome_of("write", "y.txt"), pair("deny", "EACCES"));
+        assert_eq!(outcome_of("write", "out/.env"), pair("deny", "EACCES"));
+    }
 }
 
 #[test]

@@ -28,8 +28,10 @@ e = os.open("hostname", os.O_RDONLY, dir_fd=d)
 sys.stderr.write("fds %d %d %d %d %d\n" % (a, b, c, d, e))
 "#;
 
-/// A policy under which no open passes the path screen (default deny), so
-/// every open is pinned, decided and made through the pin.
+/// A policy under which no open passes the path screen (default deny, and
+/// its files allowed by a pattern with a wildcard, which opens no place
+/// the screen could let a path through by), so every open is pinned,
+/// decided and made through the pin.
 const DEFAULT_DENY: &str = r#"version: "1"
 default_action: deny
 policies:
@@ -37,7 +39,7 @@ policies:
     rules:
       - action: allow
         when:
-          path_matches: ["/**"]
+          path_matches: ["/*", "/*/**"]
       - action: allow
         when:
           command_matches: ["*"]

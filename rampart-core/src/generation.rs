@@ -17,11 +17,23 @@
 //! word 2 (SCREENED)    TOOL_* bits (READ, WRITE): tools whose screen below
 //!                      is in force
 //! word 3 (LINKED)      how many entries the table of other names holds
+//! word 4 (OPENED)      TOOL_* bits (READ, WRITE) of screened tools whose
+//!                      places below are in force too
 //! byte SCREENS_AT      the screen of `read`, then the screen of `write`
 //! byte LINKED_AT       LINKED_MAX entries: dev, inode, the name's offset
 //!                      in the name area and its length (u32 each), 0
 //! byte NAMES_AT        the names the entries point into
+//! byte PLACES_AT       the places of `read`, then the places of `write`
 //! ```
+//!
+//! A screen says what every path the policy could refuse contains. A
+//! policy that refuses whatever it does not allow (a learned one: a
+//! refusing default, or a last rule that refuses every call left) could
+//! refuse any path; for it the collector publishes the literals of its
+//! refusing rules as the screen and, as the tool's places, the files and
+//! directories its allow rules open whole ([`crate::screen::Place`],
+//! `policy::Engine::opened_places`): a path passes when it contains no
+//! literal and lies in a place.
 //!
 //! The table of other names answers a question the screens cannot: a file
 //! the policy refuses by its name (`~/.ssh/id_rsa`) that has a second,
@@ -42,7 +54,7 @@
 
 use core::ops::Range;
 
-use crate::screen::{self, SCREEN_LEN};
+use crate::screen::{self, PLACES_LEN, SCREEN_LEN};
 use crate::tool::{TOOL_READ, TOOL_WRITE};
 
 /// Word index of the generation.
@@ -53,6 +65,8 @@ pub const FREE: usize = 1;
 pub const SCREENED: usize = 2;
 /// Word index of the number of entries in the table of other names.
 pub const LINKED: usize = 3;
+/// Word index of the tools whose places are in force.
+pub const OPENED: usize = 4;
 /// Byte offset of the first path screen.
 pub const SCREENS_AT: usize = 64;
 /// Byte offset of the table of other names.
@@ -65,8 +79,10 @@ const LINKED_ENTRY: usize = 24;
 pub const NAMES_AT: usize = LINKED_AT + LINKED_MAX * LINKED_ENTRY;
 /// Bytes of the name area.
 pub const NAMES_LEN: usize = 16384;
+/// Byte offset of the places of `read` (those of `write` follow).
+pub const PLACES_AT: usize = NAMES_AT + NAMES_LEN;
 /// The file's length: a reader insists on all of it before it maps it.
-pub const LEN: usize = NAMES_AT + NAMES_LEN;
+pub const LEN: usize = PLACES_AT + 2 * PLACES_LEN;
 /// The generation a new file starts at.
 pub const FIRST: u64 = 2;
 
@@ -86,6 +102,12 @@ pub fn screen_range(i: usize) -> Range<usize> {
     at..at + SCREEN_LEN
 }
 
+/// The bytes of the places of the tool with screen `i` in the file.
+pub fn places_range(i: usize) -> Range<usize> {
+    let at = PLACES_AT + i * PLACES_LEN;
+    at..at + PLACES_LEN
+}
+
 /// Word `i` of a copy of the file (0 past its end).
 pub fn word(file: &[u8], i: usize) -> u64 {
     file.get(i * 8..i * 8 + 8).map_or(0, |w| {
@@ -97,11 +119,17 @@ pub fn word(file: &[u8], i: usize) -> u64 {
 
 /// Whether the policy cannot refuse a call of `tool` (one `TOOL_*` bit) on
 /// `path`: the tool is verdict-free, or its screen is in force and the path
-/// passes it. `free` and `screened` are words [`FREE`] and [`SCREENED`];
-/// `file` is the file (at least up to the screens). The caller validates
-/// the answer with the generation.
+/// passes it, and lies in one of its places when those are in force (word
+/// [`OPENED`] of `file`). `free` and `screened` are words [`FREE`] and
+/// [`SCREENED`]; `file` is the whole file. The caller validates the answer
+/// with the generation.
 pub fn passes(free: u64, screened: u64, file: &[u8], tool: u64, path: &[u8]) -> bool {
+    let opened = free & tool == 0 && word(file, OPENED) & tool != 0;
     by_screen(free, screened, file, tool, |s| screen::passes(s, path))
+        && (!opened
+            || screen_index(tool)
+                .and_then(|i| file.get(places_range(i)))
+                .is_some_and(|p| screen::in_places(p, path)))
 }
 
 /// `true` for a verdict-free tool, `false` for one without a screen in
@@ -126,8 +154,13 @@ fn by_screen(
 
 /// Whether a rename of `path` moves nothing a refusal of `tool` names by
 /// where it is ([`screen::moves_nothing`]): the tool is verdict-free, or
-/// its screen is in force and says so.
+/// its screen is in force and says so, and no places are (under a policy
+/// that refuses what it does not allow, a rename can carry files from
+/// where they are refused to where they are not: the collector decides).
 pub fn moves_nothing(free: u64, screened: u64, file: &[u8], tool: u64, path: &[u8]) -> bool {
+    if free & tool == 0 && word(file, OPENED) & tool != 0 {
+        return false;
+    }
     by_screen(free, screened, file, tool, |s| {
         screen::moves_nothing(s, path)
     })
@@ -164,26 +197,39 @@ pub struct Linked<'a> {
 /// Lay out the file in `out` (at least [`LEN`] bytes; nothing is written
 /// otherwise): the generation, the verdict-free and screened bits, and the
 /// screens of `read` and `write` where given (a screen longer than
-/// [`SCREEN_LEN`] is not written and its bit is cleared), and the table of
-/// other names: the first [`LINKED_MAX`] of `linked` whose names fit.
+/// [`SCREEN_LEN`] is not written and its bit is cleared), with their places
+/// where given (a screen with places too long is not written either), and
+/// the table of other names: the first [`LINKED_MAX`] of `linked` whose
+/// names fit.
 pub fn write(
     out: &mut [u8],
     generation: u64,
     free: u64,
     screens: [Option<&[u8]>; 2],
+    places: [Option<&[u8]>; 2],
     linked: &[Linked<'_>],
 ) {
     if out.len() < LEN {
         return;
     }
     out[..LEN].fill(0);
-    let mut screened = 0;
+    let (mut screened, mut opened) = (0, 0);
     for (i, (tool, s)) in [TOOL_READ, TOOL_WRITE].into_iter().zip(screens).enumerate() {
-        if let Some(s) = s.filter(|s| s.len() <= SCREEN_LEN) {
-            let r = screen_range(i);
-            out[r.start..r.start + s.len()].copy_from_slice(s);
-            screened |= tool;
+        let Some(s) = s.filter(|s| s.len() <= SCREEN_LEN) else {
+            continue;
+        };
+        match places[i] {
+            Some(p) if p.len() > PLACES_LEN => continue,
+            Some(p) => {
+                let r = places_range(i);
+                out[r.start..r.start + p.len()].copy_from_slice(p);
+                opened |= tool;
+            }
+            None => {}
         }
+        let r = screen_range(i);
+        out[r.start..r.start + s.len()].copy_from_slice(s);
+        screened |= tool;
     }
     let (mut count, mut names) = (0usize, 0usize);
     for l in linked {
@@ -199,7 +245,7 @@ pub fn write(
         names += l.name.len();
         count += 1;
     }
-    let words = [generation, free, screened, count as u64];
+    let words = [generation, free, screened, count as u64, opened];
     for (i, w) in words.into_iter().enumerate() {
         out[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
     }
@@ -219,6 +265,7 @@ mod tests {
             FIRST,
             TOOL_EXEC | TOOL_WRITE,
             [Some(&read), None],
+            [None, None],
             &[Linked {
                 dev: 7,
                 ino: 42,
@@ -240,9 +287,55 @@ mod tests {
     }
 
     #[test]
+    fn under_places_a_path_passes_when_it_is_in_one_and_holds_no_literal() {
+        use crate::screen::{build_places, Place};
+        let read = screen::build(&[".env".to_string()]).unwrap();
+        let places = build_places(&[Place {
+            path: "/w/p".into(),
+            under: true,
+        }])
+        .unwrap();
+        let mut file = vec![0u8; LEN];
+        write(
+            &mut file,
+            FIRST,
+            0,
+            [Some(&read), None],
+            [Some(&places), None],
+            &[],
+        );
+        let (free, screened) = (word(&file, FREE), word(&file, SCREENED));
+        assert_eq!((screened, word(&file, OPENED)), (TOOL_READ, TOOL_READ));
+        let p = |path: &str| passes(free, screened, &file, TOOL_READ, path.as_bytes());
+        assert!(p("/w/p/src/main.c"));
+        assert!(!p("/w/p/.env"), "a literal of a refusal");
+        assert!(!p("/w/q/main.c"), "outside the places");
+        assert!(!p("/w/p/../q/main.c"), "not clean");
+        // A rename is the collector's to decide where places are in force.
+        assert!(!moves_nothing(
+            free,
+            screened,
+            &file,
+            TOOL_READ,
+            b"/w/p/src"
+        ));
+        // Places too long for their area leave the tool unscreened.
+        let long = vec![0u8; PLACES_LEN + 1];
+        write(
+            &mut file,
+            FIRST,
+            0,
+            [Some(&read), None],
+            [Some(&long), None],
+            &[],
+        );
+        assert_eq!(word(&file, SCREENED) | word(&file, OPENED), 0);
+    }
+
+    #[test]
     fn a_short_file_or_buffer_never_passes_or_panics() {
         let mut short = [0u8; 16];
-        write(&mut short, 4, 0, [None, None], &[]);
+        write(&mut short, 4, 0, [None, None], [None, None], &[]);
         assert_eq!(short, [0u8; 16], "nothing written into a buffer too small");
         assert!(!passes(0, TOOL_READ, &short, TOOL_READ, b"/etc/hosts"));
         assert_eq!(word(&short, 9), 0);

@@ -23,6 +23,13 @@
 //! collector may be rewriting: it never panics or reads out of bounds
 //! whatever the bytes say (the caller discards a torn read), and it
 //! allocates nothing.
+//!
+//! A policy that refuses whatever it does not allow (a learned one) could
+//! refuse any path, so no literal stands for its refusals. For it the
+//! screen holds the literals of its refusing rules, and a list of
+//! [`Place`]s goes with it: the files and directories its allow rules open
+//! whole ([`crate::policy::Engine::opened_places`]). A path then needs no
+//! verdict when it passes the screen and lies in a place ([`in_places`]).
 
 /// Bytes of the first-bigram bitmap.
 const BITMAP_LEN: usize = 8192;
@@ -92,6 +99,97 @@ pub fn passes(screen: &[u8], path: &[u8]) -> bool {
         }
     }
     true
+}
+
+/// A place a policy opens whole ([`crate::policy::Engine::opened_places`]):
+/// the file `path` (`under` false), or everything beneath the directory
+/// `path` (`under`: `path/**`). Both absolute and clean.
+#[cfg(feature = "event")]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Place {
+    pub path: String,
+    pub under: bool,
+}
+
+#[cfg(feature = "event")]
+impl Place {
+    /// The paths in both `self` and `other`, as a place, when there are any.
+    pub fn meet(&self, other: &Place) -> Option<Place> {
+        // Whether `inner` is `outer` or beneath it.
+        let within = |inner: &str, outer: &str| {
+            inner == outer
+                || outer == "/"
+                || (inner.starts_with(outer) && inner.as_bytes().get(outer.len()) == Some(&b'/'))
+        };
+        let beneath = |inner: &str, outer: &str| inner != outer && within(inner, outer);
+        match (self.under, other.under) {
+            (true, true) if within(&self.path, &other.path) => Some(self.clone()),
+            (true, true) if within(&other.path, &self.path) => Some(other.clone()),
+            (false, false) if self.path == other.path => Some(self.clone()),
+            (false, true) if beneath(&self.path, &other.path) => Some(self.clone()),
+            (true, false) if beneath(&other.path, &self.path) => Some(other.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Bytes of one list of places: the length of the entries, then each as a
+/// byte (1: beneath the directory, 0: the file), a little-endian `u16`
+/// length and the path's bytes.
+pub const PLACES_LEN: usize = 16384;
+
+/// Encode `places` as a list of places, or `None` when they do not fit or
+/// one is not absolute and clean.
+#[cfg(feature = "event")]
+pub fn build_places(places: &[Place]) -> Option<Vec<u8>> {
+    let mut out = vec![0u8; PLACES_LEN];
+    let mut at = 4;
+    for place in places {
+        let b = place.path.as_bytes();
+        if !b.starts_with(b"/") || !crate::path::is_clean(b) || at + 3 + b.len() > PLACES_LEN {
+            return None;
+        }
+        out[at] = u8::from(place.under);
+        out[at + 1..at + 3].copy_from_slice(&(b.len() as u16).to_le_bytes());
+        out[at + 3..at + 3 + b.len()].copy_from_slice(b);
+        at += 3 + b.len();
+    }
+    out[..4].copy_from_slice(&((at - 4) as u32).to_le_bytes());
+    Some(out)
+}
+
+/// Whether `path` is one of the files of the list `places`, or lies beneath
+/// one of its directories (not the directory itself). The caller has
+/// checked the path as [`passes`] does (absolute, clean); same guarantees:
+/// never panics or reads out of bounds whatever the bytes, allocates
+/// nothing.
+pub fn in_places(places: &[u8], path: &[u8]) -> bool {
+    let Some(used) = places.get(..4) else {
+        return false;
+    };
+    let used = u32::from_le_bytes([used[0], used[1], used[2], used[3]]) as usize;
+    let Some(area) = places.get(4..4 + used.min(PLACES_LEN - 4)) else {
+        return false;
+    };
+    let mut at = 0;
+    while let Some(head) = area.get(at..at + 3) {
+        let len = usize::from(u16::from_le_bytes([head[1], head[2]]));
+        let Some(place) = area.get(at + 3..at + 3 + len) else {
+            return false;
+        };
+        let hit = if head[0] == 0 {
+            path == place
+        } else if place == b"/" {
+            path.len() > 1 && path[0] == b'/'
+        } else {
+            path.len() > place.len() + 1 && path.starts_with(place) && path[place.len()] == b'/'
+        };
+        if hit && !place.is_empty() {
+            return true;
+        }
+        at += 3 + len;
+    }
+    false
 }
 
 /// Whether moving the directory `path` (a rename of it) moves nothing the
@@ -227,6 +325,42 @@ mod tests {
         assert!(build(&["ab".repeat(9000)]).is_none());
         let many: Vec<String> = (0..2000).map(|i| format!("literal-{i}")).collect();
         assert!(build(&many).is_none());
+    }
+
+    #[test]
+    fn a_path_is_in_a_place_when_it_is_the_file_or_beneath_the_directory() {
+        let place = |path: &str, under| Place {
+            path: path.into(),
+            under,
+        };
+        let p = build_places(&[place("/usr/lib", true), place("/etc/ld.so.cache", false)]).unwrap();
+        for inside in ["/usr/lib/x", "/usr/lib/a/b.so", "/etc/ld.so.cache"] {
+            assert!(in_places(&p, inside.as_bytes()), "{inside}");
+        }
+        for outside in [
+            "/usr/lib",
+            "/usr/library/x",
+            "/usr/li",
+            "/etc/ld.so.cache2",
+            "/etc",
+            "/",
+        ] {
+            assert!(!in_places(&p, outside.as_bytes()), "{outside}");
+        }
+        let root = build_places(&[place("/", true)]).unwrap();
+        assert!(in_places(&root, b"/a"));
+        assert!(!in_places(&root, b"/"));
+        assert!(!in_places(&build_places(&[]).unwrap(), b"/a"));
+        for bad in ["rel", "/a/../b", "/a/"] {
+            assert!(build_places(&[place(bad, true)]).is_none(), "{bad}");
+        }
+        // A torn list never panics or reads past itself.
+        let mut torn = p.clone();
+        torn[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let _ = in_places(&torn, b"/usr/lib/x");
+        torn[5..7].copy_from_slice(&u16::MAX.to_le_bytes());
+        let _ = in_places(&torn, b"/usr/lib/x");
+        assert!(!in_places(&p[..3], b"/usr/lib/x"));
     }
 
     #[test]

@@ -165,7 +165,7 @@ impl Inline {
         match &self.refusals {
             Some((of, r)) if Arc::ptr_eq(of, &engine) => r.can_refuse(event),
             _ => {
-                let r = Refusals::of(&engine, &self.guard);
+                let r = Refusals::of(&engine, &self.guard, self.origin.project.as_deref());
                 let answer = r.can_refuse(event);
                 self.refusals = Some((Arc::clone(&engine), r));
                 answer

@@ -372,7 +372,14 @@ mod tests {
         assert!(Names::find(&none, &[(d.path().to_path_buf(), 3)]).is_empty());
         // The table the interceptors read says the same.
         let mut file = vec![0u8; generation::LEN];
-        generation::write(&mut file, 2, 0, [None, None], &names.published());
+        generation::write(
+            &mut file,
+            2,
+            0,
+            [None, None],
+            [None, None],
+            &names.published(),
+        );
         assert_eq!(
             generation::linked_name(&file, m.dev(), m.ino()),
             listed.to_str().map(str::as_bytes)

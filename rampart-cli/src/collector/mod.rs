@@ -287,10 +287,17 @@ impl Collector {
     /// enforcing processes read it.
     pub fn listen(&mut self, socket_path: PathBuf, publish: bool) -> Result<()> {
         if publish {
+            // Every call is decided with the session's project (a Hello
+            // names its agent and session only).
+            let project = self
+                .intake
+                .as_ref()
+                .and_then(|i| i.default_origin.project.clone());
             self.policy_gen = Some(Arc::new(policy_gen::PolicyGeneration::create(
                 &policy_gen::path_for(&socket_path),
                 &self.engine.load(),
                 &self.guard,
+                project.as_deref(),
             )?));
         }
         let intake = self.intake()?;

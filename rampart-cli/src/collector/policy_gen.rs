@@ -48,23 +48,43 @@ const TOOLS: [(u64, &str); 4] = [
 /// The file as it stands for `engine` and `guard` (generation word 0): the
 /// tools they can never refuse, and the screens of `read` and `write`
 /// where they refuse some but not all opens of the tool and the screen
-/// fits.
-fn contents(engine: &Engine, guard: &Guard) -> Vec<u8> {
+/// fits. Where the policy refuses every open it does not allow (a learned
+/// one), the screen holds the literals of its refusals and the places it
+/// opens whole go with it (`Engine::opened_places`); `project` is the
+/// directory `$PROJECT` stands for in every call this collector decides,
+/// when there is one.
+fn contents(engine: &Engine, guard: &Guard, project: Option<&str>) -> Vec<u8> {
     let mut free = 0u64;
     let mut screens: [Option<Vec<u8>>; 2] = [None, None];
+    let mut places: [Option<Vec<u8>>; 2] = [None, None];
     for (bit, tool) in TOOLS {
         let index = generation::screen_index(bit);
-        let Some(mut literals) = engine.refusal_literals(tool, index.is_some()) else {
-            continue;
+        let (mut literals, opened) = match engine.refusal_literals(tool, index.is_some()) {
+            Some(literals) => (literals, None),
+            None => match index.and_then(|_| engine.opened_places(tool, project)) {
+                Some((literals, opened)) => (literals, Some(opened)),
+                None => continue,
+            },
         };
         match guard.refusal_literals(tool) {
             None => continue,
             Some(more) => literals.extend(more),
         }
-        if literals.is_empty() {
+        if literals.is_empty() && opened.is_none() {
             free |= bit;
         } else if let Some(i) = index {
+            // Under places, no literal at all is a screen that stops nothing.
             screens[i] = screen::build(&literals);
+            places[i] = match &opened {
+                Some(opened) => match screen::build_places(opened) {
+                    Some(p) => Some(p),
+                    None => {
+                        screens[i] = None;
+                        None
+                    }
+                },
+                None => None,
+            };
         }
     }
     let names = super::linked::Names::for_engine(engine);
@@ -74,6 +94,7 @@ fn contents(engine: &Engine, guard: &Guard) -> Vec<u8> {
         0,
         free,
         [screens[0].as_deref(), screens[1].as_deref()],
+        [places[0].as_deref(), places[1].as_deref()],
         &names.published(),
     );
     out
@@ -88,9 +109,9 @@ pub struct Refusals {
 }
 
 impl Refusals {
-    pub fn of(engine: &Engine, guard: &Guard) -> Refusals {
+    pub fn of(engine: &Engine, guard: &Guard, project: Option<&str>) -> Refusals {
         Refusals {
-            contents: contents(engine, guard),
+            contents: contents(engine, guard, project),
         }
     }
 
@@ -240,6 +261,8 @@ pub struct PolicyGeneration {
     words: *const AtomicU64,
     /// Self-protection, refused whatever the policy.
     guard: Guard,
+    /// What `$PROJECT` stands for in every call decided here, if anything.
+    project: Option<String>,
 }
 
 // SAFETY: the mapping is only ever accessed through atomics.
@@ -248,10 +271,18 @@ unsafe impl Sync for PolicyGeneration {}
 
 impl PolicyGeneration {
     /// Create (or replace) the file at `path` with generation 2.
-    pub fn create(path: &Path, engine: &Engine, guard: &Guard) -> Result<PolicyGeneration> {
+    /// `project`: what `$PROJECT` stands for in every call this collector
+    /// decides (one `rampart run`); `None` when calls come from runs in
+    /// other projects (`rampart serve`).
+    pub fn create(
+        path: &Path,
+        engine: &Engine,
+        guard: &Guard,
+        project: Option<&str>,
+    ) -> Result<PolicyGeneration> {
         let dir = path.parent().unwrap_or(Path::new("."));
         let tmp = dir.join(format!(".{FILE_NAME}.{}", std::process::id()));
-        let mut init = contents(engine, guard);
+        let mut init = contents(engine, guard, project);
         init[..8].copy_from_slice(&generation::FIRST.to_le_bytes());
         let mut file = OpenOptions::new()
             .read(true)
@@ -284,6 +315,7 @@ impl PolicyGeneration {
         Ok(PolicyGeneration {
             words: p.cast(),
             guard: guard.clone(),
+            project: project.map(str::to_string),
         })
     }
 
@@ -302,19 +334,19 @@ impl PolicyGeneration {
     /// generation. Readers that overlap the rewrite see a generation change
     /// and ask the collector.
     pub fn bump(&self, engine: &Engine) {
-        let data = contents(engine, &self.guard);
+        let data = contents(engine, &self.guard, self.project.as_deref());
         let g = self.word(generation::GENERATION).load(Ordering::Relaxed);
         self.word(generation::GENERATION)
             .store(g | 1, Ordering::Relaxed);
         fence(Ordering::Release);
-        for i in [generation::FREE, generation::SCREENED] {
+        for i in generation::FREE..generation::SCREENS_AT / 8 {
             self.word(i)
                 .store(generation::word(&data, i), Ordering::Relaxed);
         }
         // SAFETY: the rest of the mapping, past the words: plain bytes no
         // one in this process holds a reference to; readers in other
         // processes validate what they read against the generation.
-        let past_words = 8 * (generation::SCREENED + 1);
+        let past_words = generation::SCREENS_AT;
         unsafe {
             std::ptr::copy_nonoverlapping(
                 data[past_words..].as_ptr(),
@@ -361,7 +393,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = path_for(&dir.path().join("collector.sock"));
         let open = engine("version: \"1\"\ndefault_action: allow\npolicies: []\n");
-        let g = PolicyGeneration::create(&path, &open, &Guard::default()).unwrap();
+        let g = PolicyGeneration::create(&path, &open, &Guard::default(), None).unwrap();
         let all = wire::TOOL_EXEC | wire::TOOL_READ | wire::TOOL_WRITE | wire::TOOL_NET;
         assert_eq!(read_words(&path), (2, all, 0));
         g.bump(&engine(NO_SSH));
@@ -402,7 +434,7 @@ mod tests {
     #[test]
     fn refusals_say_which_calls_must_wait_for_a_verdict() {
         use rampart_core::event::Call;
-        let r = Refusals::of(&engine(NO_SSH), &Guard::default());
+        let r = Refusals::of(&engine(NO_SSH), &Guard::default(), None);
         assert!(r.can_refuse(&open("/home/u/.ssh/id_rsa", 0)));
         assert!(!r.can_refuse(&open("/usr/include/stdio.h", 0)));
         assert!(
@@ -424,6 +456,7 @@ mod tests {
         let strict = Refusals::of(
             &engine("version: \"1\"\ndefault_action: deny\npolicies: []\n"),
             &Guard::default(),
+            None,
         );
         assert!(strict.can_refuse(&exec));
         assert!(strict.can_refuse(&open("/usr/include/stdio.h", 0)));
@@ -451,7 +484,7 @@ mod tests {
         let guard = engine(
             "version: \"1\"\ndefault_action: allow\npolicies:\n  - name: p\n    match:\n      tool: write\n    rules:\n      - action: deny\n        when:\n          path_matches: [\"**/protected/**\"]\n",
         );
-        let r = Refusals::of(&guard, &Guard::default());
+        let r = Refusals::of(&guard, &Guard::default(), None);
         assert!(r.can_refuse(&mutation(Op::Delete, "/w/protected/f", None)));
         assert!(!r.can_refuse(&mutation(Op::Delete, "/w/f", None)));
         assert!(r.can_refuse(&mutation(Op::Rename, "/w/x", Some("/w/protected/f"))));
@@ -465,10 +498,52 @@ mod tests {
         assert!(!r.can_refuse(&mutation(Op::Link, "/w/x", Some("/w/y"))));
         // A policy that guards reads only: a link's source is read-screened,
         // and a rename's (another name to read it by).
-        let r = Refusals::of(&engine(NO_SSH), &Guard::default());
+        let r = Refusals::of(&engine(NO_SSH), &Guard::default(), None);
         assert!(r.can_refuse(&mutation(Op::Link, "/h/.ssh/id_rsa", Some("/tmp/k"))));
         assert!(r.can_refuse(&mutation(Op::Rename, "/h/.ssh/id_rsa", Some("/tmp/k"))));
         assert!(!r.can_refuse(&mutation(Op::Chmod, "/h/.ssh/id_rsa", None)));
+    }
+
+    #[test]
+    fn a_policy_that_refuses_what_it_does_not_allow_publishes_its_places() {
+        use rampart_core::event::Op;
+        let learned = "version: \"1\"\ndefault_action: deny\npolicies:\n  - name: no-env\n    rules:\n      - action: deny\n        when:\n          path_matches: [\"**/.env\"]\n  - name: read\n    match:\n      tool: read\n    rules:\n      - action: allow\n        when:\n          path_matches: [\"$PROJECT/**\", \"/usr/include/**\"]\n";
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_for(&dir.path().join("p.sock"));
+        let open_all = engine("version: \"1\"\ndefault_action: allow\npolicies: []\n");
+        let g = PolicyGeneration::create(&path, &engine(learned), &Guard::default(), Some("/w/p"))
+            .unwrap();
+        let words = std::fs::read(&path).unwrap();
+        let word = |i| generation::word(&words, i);
+        // Reads have places; writes none (nothing allows one): unscreened.
+        let read = wire::TOOL_READ;
+        assert_eq!(
+            (word(generation::SCREENED), word(generation::OPENED)),
+            (read, read)
+        );
+        let mut p = Published::open(&path).unwrap();
+        let r = p.current().unwrap();
+        assert!(!r.can_refuse(&open("/w/p/src/main.c", 0)));
+        assert!(!r.can_refuse(&open("/usr/include/stdio.h", 0)));
+        assert!(r.can_refuse(&open("/w/p/.env", 0)), "a refusal's literal");
+        assert!(r.can_refuse(&open("/w/q/main.c", 0)), "in no place");
+        assert!(
+            r.can_refuse(&open("/w/p/src/main.c", libc::O_WRONLY)),
+            "writes have none"
+        );
+        // A rename could carry refused files into a place: it is decided.
+        assert!(r.can_refuse(&mutation(Op::Rename, "/w/p/a", Some("/w/p/b"))));
+        // Without the project, `$PROJECT/**` is no place; with another
+        // policy, the places are gone.
+        let bare = Refusals::of(&engine(learned), &Guard::default(), None);
+        assert!(bare.can_refuse(&open("/w/p/src/main.c", 0)));
+        assert!(!bare.can_refuse(&open("/usr/include/stdio.h", 0)));
+        g.bump(&open_all);
+        let words = std::fs::read(&path).unwrap();
+        assert_eq!(generation::word(&words, generation::OPENED), 0);
+        assert!(!p.current().unwrap().can_refuse(&open("/w/q/main.c", 0)));
+        g.bump(&engine(learned));
+        assert!(!p.current().unwrap().can_refuse(&open("/w/p/src/main.c", 0)));
     }
 
     #[test]
@@ -477,7 +552,7 @@ mod tests {
         let path = path_for(&dir.path().join("p.sock"));
         let ssh_key = open("/home/u/.ssh/id_rsa", 0);
         let open = engine("version: \"1\"\ndefault_action: allow\npolicies: []\n");
-        let g = PolicyGeneration::create(&path, &open, &Guard::default()).unwrap();
+        let g = PolicyGeneration::create(&path, &open, &Guard::default(), None).unwrap();
         let mut p = Published::open(&path).unwrap();
         assert!(!p.current().unwrap().can_refuse(&ssh_key));
         g.bump(&engine(NO_SSH));
@@ -492,10 +567,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = path_for(&dir.path().join("s.sock"));
         let e = engine("version: \"1\"\ndefault_action: deny\npolicies: []\n");
-        let old = PolicyGeneration::create(&path, &engine(NO_SSH), &Guard::default()).unwrap();
+        let old =
+            PolicyGeneration::create(&path, &engine(NO_SSH), &Guard::default(), None).unwrap();
         old.bump(&e);
         old.bump(&e);
-        let new = PolicyGeneration::create(&path, &e, &Guard::default()).unwrap();
+        let new = PolicyGeneration::create(&path, &e, &Guard::default(), None).unwrap();
         assert_eq!(read_words(&path), (2, 0, 0));
         // The old mapping still works (a process that mapped it is safe).
         assert_eq!(old.generation(), 6);

@@ -507,28 +507,7 @@ impl Engine {
                     }
                     When::Fields(_) if !refuses => {}
                     When::Fields(_) if !path_only => return None,
-                    When::Fields(f) => match &f.path {
-                        Some(range) => {
-                            for i in range.clone() {
-                                let glob = self.paths.glob(i);
-                                // A project pattern's literal is spelled only
-                                // in the project form the screen never sees.
-                                if glob.as_str().starts_with(PROJECT_PREFIX)
-                                    || glob.as_str().starts_with(PARENTS_PREFIX)
-                                {
-                                    return None;
-                                }
-                                literals.push(glob.required_literal()?);
-                            }
-                        }
-                        // A condition on a field a path-only call lacks never
-                        // matches one.
-                        None if f.command.is_some()
-                            || f.env.is_some()
-                            || f.url.is_some()
-                            || f.domain.is_some() => {}
-                        None => return None,
-                    },
+                    When::Fields(f) => self.push_refusal_literals(f, &mut literals)?,
                 }
             }
         }
@@ -538,6 +517,126 @@ impl Engine {
         literals.sort();
         literals.dedup();
         Some(literals)
+    }
+
+    /// Add to `literals` what every path-only call a refusing rule's `when`
+    /// matches contains: a literal of each of its path patterns. `None`
+    /// when it could match such a call without one (a pattern without a
+    /// literal, a project or parents pattern, or no condition but the path's
+    /// absence).
+    fn push_refusal_literals(&self, f: &Fields, literals: &mut Vec<String>) -> Option<()> {
+        match &f.path {
+            Some(range) => {
+                for i in range.clone() {
+                    let glob = self.paths.glob(i);
+                    // A project pattern's literal is spelled only in the
+                    // project form the screen never sees.
+                    if glob.as_str().starts_with(PROJECT_PREFIX)
+                        || glob.as_str().starts_with(PARENTS_PREFIX)
+                    {
+                        return None;
+                    }
+                    literals.push(glob.required_literal()?);
+                }
+                Some(())
+            }
+            // A condition on a field a path-only call lacks never matches one.
+            None if f.command.is_some()
+                || f.env.is_some()
+                || f.url.is_some()
+                || f.domain.is_some() =>
+            {
+                Some(())
+            }
+            None => None,
+        }
+    }
+
+    /// Where an open (a call of `tool`, `read` or `write`, that carries only
+    /// a path) is allowed whatever its caller, for a policy that refuses what
+    /// it does not allow — a refusing default, or a rule that refuses every
+    /// call its policy still sees, as a learned policy ends with — and for
+    /// which [`Engine::refusal_literals`] can say nothing. `Some((literals,
+    /// places))`: an absolute, clean path that contains none of the literals
+    /// (every path a refusing rule matches contains one) and is one of the
+    /// places (a file an allow rule names, or beneath a directory it opens
+    /// whole, `dir/**`) is allowed, or watched, by this engine. `project`:
+    /// the directory `$PROJECT` stands for in every request, when it is the
+    /// same for all (one `rampart run`), so that `$PROJECT/**` is a place.
+    ///
+    /// The places are those of allow and watch rules with a path condition
+    /// and nothing else, before any rule of their policy that fires for
+    /// every call; a policy that ends with such a refusing rule allows only
+    /// its own places, and a refusing default only the places of policies
+    /// that admit every caller: a path must be in all of these (the list is
+    /// their intersection). `None` where no such answer can be given: as
+    /// for [`Engine::refusal_literals`] (a refusing rule without a path
+    /// literal or a path condition), when nothing refuses what is not
+    /// allowed (then `refusal_literals` answers), or when nothing is opened.
+    pub fn opened_places(
+        &self,
+        tool: &str,
+        project: Option<&str>,
+    ) -> Option<(Vec<String>, Vec<crate::screen::Place>)> {
+        use crate::screen::Place;
+        let mut literals = Vec::new();
+        // Each policy that refuses what it does not allow, and the default
+        // when it refuses: the places it lets through.
+        let mut bounds: Vec<Vec<Place>> = Vec::new();
+        let mut opened_by_all_callers: Vec<Place> = Vec::new();
+        let mut default_reachable = true;
+        for p in self.policies.iter().filter(|p| p.admits_tool(tool)) {
+            let whole_scope = p.agent.is_none() && p.session.is_none();
+            let mut opened: Vec<Place> = Vec::new();
+            for r in &p.rules {
+                let refuses = !matches!(r.action, Action::Allow | Action::Watch);
+                match &r.when {
+                    When::Never => {}
+                    When::Always if refuses => {
+                        bounds.push(opened.clone());
+                        break;
+                    }
+                    When::Always => {
+                        // Every call this policy sees is allowed from here.
+                        opened = vec![Place {
+                            path: "/".to_string(),
+                            under: true,
+                        }];
+                        default_reachable &= !whole_scope;
+                        break;
+                    }
+                    When::Fields(f) if refuses => self.push_refusal_literals(f, &mut literals)?,
+                    When::Fields(f) => {
+                        if let Some(range) = f.path.as_ref().filter(|_| opens_by_path_alone(f)) {
+                            for i in range.clone() {
+                                if let Some(place) = place_of(self.paths.glob(i), project) {
+                                    opened.push(place);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if whole_scope {
+                opened_by_all_callers.extend(opened);
+            }
+        }
+        if default_reachable && !matches!(self.default_action, Action::Allow | Action::Watch) {
+            bounds.push(opened_by_all_callers);
+        }
+        let mut places = bounds.into_iter().reduce(|a, b| {
+            a.iter()
+                .flat_map(|x| b.iter().filter_map(move |y| x.meet(y)))
+                .collect()
+        })?;
+        if places.is_empty() {
+            return None; // nothing is opened: every call asks
+        }
+        places.sort();
+        places.dedup();
+        literals.sort();
+        literals.dedup();
+        Some((literals, places))
     }
 
     /// Paths beneath the directory `dir` that a refusing rule names by
@@ -1509,6 +1608,44 @@ pub fn clean_path(path: &str) -> Cow<'_, str> {
     crate::path::clean(path)
 }
 
+/// Whether an allow rule's `when` is a path condition alone: then every
+/// open whose path matches it is allowed by it, whoever calls.
+fn opens_by_path_alone(f: &Fields) -> bool {
+    f.path.is_some()
+        && f.path_not.is_empty()
+        && f.command.is_none()
+        && f.command_not.is_empty()
+        && f.env.is_none()
+        && f.url.is_none()
+        && f.domain.is_none()
+        && f.depth.is_none()
+        && f.session.is_none()
+        && f.session_not.is_empty()
+}
+
+/// The place a path pattern opens whole ([`Glob::path_place`]), with
+/// `$PROJECT` read as `project` (what [`project_form`] matches); `None` for
+/// any other pattern, a `$PARENTS` one, or one that is not absolute and
+/// clean.
+fn place_of(glob: &Glob, project: Option<&str>) -> Option<crate::screen::Place> {
+    let (place, under) = glob.path_place()?;
+    let path = if let Some(rest) = place.strip_prefix(PROJECT_PREFIX) {
+        let root = clean_path(project.filter(|p| p.starts_with('/'))?);
+        match (root.as_ref(), rest) {
+            (root, "") => root.to_string(),
+            ("/", rest) if rest.starts_with('/') => rest.to_string(),
+            (root, rest) if rest.starts_with('/') => format!("{root}{rest}"),
+            _ => return None,
+        }
+    } else if place.starts_with(PARENTS_PREFIX) {
+        return None;
+    } else {
+        place
+    };
+    (path.starts_with('/') && crate::path::is_clean(path.as_bytes()))
+        .then_some(crate::screen::Place { path, under })
+}
+
 /// The spelling of an absolute path inside `project` that `$PROJECT`
 /// patterns match: [`PROJECT_PREFIX`] and the rest of the path.
 pub fn project_form(absolute: &str, project: Option<&str>) -> Option<String> {
@@ -1793,5 +1930,128 @@ policies:
         assert_eq!(read("$PROJECT/src/x", Some("/a/proj")), Action::Deny);
         assert_eq!(read("//$PROJECT/src/x", Some("/a/proj")), Action::Deny);
         assert!(e.refusal_literals("read", true).is_none());
+    }
+
+    /// A learned policy's shape: refusals first, allow rules per tool, each
+    /// tool ending with a rule that refuses the rest, and a refusing
+    /// default. What `opened_places` says is allowed, the engine allows.
+    #[test]
+    fn what_the_places_let_through_the_engine_allows() {
+        let yaml = r#"
+version: "1"
+default_action: deny
+policies:
+  - name: deny-sensitive
+    match: {tool: [read, write]}
+    rules:
+      - action: deny
+        when:
+          path_matches: ["**/.ssh/**", "**/.env", "/etc/shadow", "/proc/*/environ"]
+  - name: scoped
+    match: {tool: [read], agent: other}
+    rules:
+      - action: allow
+        when: {path_matches: ["/opt/**"]}
+  - name: read
+    match: {tool: [read]}
+    rules:
+      - action: allow
+        when: {path_matches: ["/usr/lib/**", "/etc/ld.so.cache", "/tmp/*", "$PROJECT/**"]}
+      - action: allow
+        when: {path_matches: ["/srv/**"], command_matches: ["cat *"]}
+      - action: allow
+        when: {path_matches: ["/etc/**"], path_not_matches: ["/etc/passwd"]}
+      - action: allow
+        when: {path_matches: ["/"]}
+      - action: deny
+        when: {default: true}
+      - action: allow
+        when: {path_matches: ["/var/**"]}
+"#;
+        let e = Engine::from_texts(&[(PathBuf::from("p.yaml"), yaml.into())]).unwrap();
+        let project = "/w/proj";
+        let (literals, places) = e.opened_places("read", Some(project)).unwrap();
+        let named: Vec<(&str, bool)> = places.iter().map(|p| (p.path.as_str(), p.under)).collect();
+        assert_eq!(
+            named,
+            [
+                ("/", false),
+                ("/etc/ld.so.cache", false),
+                ("/usr/lib", true),
+                ("/w/proj", true)
+            ]
+        );
+        assert!(literals.contains(&".env".to_string()), "{literals:?}");
+        // Nothing to publish without a refusal of what is not allowed, and
+        // nothing at all with a refusal no literal stands for.
+        let open = "version: \"1\"\ndefault_action: allow\npolicies: []\n";
+        let open = Engine::from_texts(&[(PathBuf::from("o.yaml"), open.into())]).unwrap();
+        assert!(open.opened_places("read", None).is_none());
+        let blunt = yaml.replace("\"/etc/shadow\"", "\"/etc/*\"");
+        let blunt = Engine::from_texts(&[(PathBuf::from("b.yaml"), blunt)]).unwrap();
+        assert!(blunt.opened_places("read", Some(project)).is_some());
+        let blind = yaml.replace("\"/etc/shadow\"", "\"**\"");
+        let blind = Engine::from_texts(&[(PathBuf::from("b.yaml"), blind)]).unwrap();
+        assert!(blind.opened_places("read", Some(project)).is_none());
+        // Without the project, `$PROJECT/**` is no place.
+        let (_, bare) = e.opened_places("read", None).unwrap();
+        assert!(bare.iter().all(|p| p.path != project));
+
+        let screen = crate::screen::build(&literals).unwrap();
+        let list = crate::screen::build_places(&places).unwrap();
+        let passes = |path: &str| {
+            crate::screen::passes(&screen, path.as_bytes())
+                && crate::screen::in_places(&list, path.as_bytes())
+        };
+        let decide = |path: &str| {
+            e.evaluate(&Request {
+                tool: "read",
+                path: Some(path),
+                project: Some(project),
+                cwd: Some(project),
+                agent: "a",
+                ..Request::default()
+            })
+            .action
+        };
+        for path in [
+            "/usr/lib/x86_64-linux-gnu/libc.so.6",
+            "/etc/ld.so.cache",
+            "/w/proj/src/main.c",
+            "/w/proj/.git/HEAD",
+            "/",
+        ] {
+            assert!(passes(path), "{path} should pass");
+            assert_eq!(decide(path), Action::Allow, "{path}");
+        }
+        for path in [
+            "/usr/lib/x/.ssh/id_rsa",
+            "/w/proj/.env",
+            "/w/proj/.ssh/config",
+            "/tmp/x",
+            "/srv/a",
+            "/etc/hosts",
+            "/opt/x",
+            "/var/x",
+            "/usr/lib",
+            "/w/proj",
+            "/w/project/x",
+            "/usr/lib/../../etc/shadow",
+        ] {
+            assert!(!passes(path), "{path} must go to the collector");
+        }
+        // Every path that passes is allowed, whatever it is.
+        for dir in ["/usr/lib", "/w/proj", "/etc", "/"] {
+            for name in ["a", ".env", "x/.ssh/k", "b/.envrc", "p/environ", "y.so"] {
+                let path = if dir == "/" {
+                    format!("/{name}")
+                } else {
+                    format!("{dir}/{name}")
+                };
+                if passes(&path) {
+                    assert_eq!(decide(&path), Action::Allow, "{path} passed");
+                }
+            }
+        }
     }
 }

@@ -356,6 +356,35 @@ impl Glob {
         self.anchor().map(|(lit, _)| lit)
     }
 
+    /// The place a path pattern names whole, when it is one: `(path, false)`
+    /// for a pattern without a wildcard, which matches that input only, and
+    /// `(dir, true)` for `dir/**` with `dir` without a wildcard, which
+    /// matches every input that starts with `dir/` and goes on (`/**`
+    /// gives `/`). `None` for any other pattern and for other kinds.
+    pub fn path_place(&self) -> Option<(String, bool)> {
+        let Matcher::Nfa(full, None) = &self.matcher else {
+            return None;
+        };
+        if self.kind != GlobKind::Path {
+            return None;
+        }
+        let (body, under) = match full.tokens.as_slice() {
+            [body @ .., NfaToken::Lit('/'), NfaToken::DoubleStar] => (body, true),
+            all => (all, false),
+        };
+        let mut place = String::with_capacity(body.len());
+        for t in body {
+            match t {
+                NfaToken::Lit(c) => place.push(*c),
+                _ => return None,
+            }
+        }
+        if under && place.is_empty() {
+            place.push('/');
+        }
+        Some((place, under))
+    }
+
     /// The literal every input this pattern matches starts with, when it
     /// has one (`/home/u/.ssh/` for `/home/u/.ssh/**`).
     pub fn start_literal(&self) -> Option<String> {
@@ -1366,6 +1395,48 @@ mod tests {
 
     fn path(p: &str, s: &str) -> bool {
         Glob::new(p, GlobKind::Path).unwrap().is_match(s)
+    }
+
+    #[test]
+    fn a_place_a_pattern_names_whole_is_what_its_matcher_matches() {
+        let place = |p: &str| Glob::new(p, GlobKind::Path).unwrap().path_place();
+        assert_eq!(place("/usr/lib/**"), Some(("/usr/lib".into(), true)));
+        assert_eq!(place("/**"), Some(("/".into(), true)));
+        assert_eq!(
+            place("/etc/ld.so.cache"),
+            Some(("/etc/ld.so.cache".into(), false))
+        );
+        for other in [
+            "/usr/lib/*",
+            "/usr/*/lib/**",
+            "**/.env",
+            "/a/**/b",
+            "/a/b?",
+            "/a/[bc]/**",
+        ] {
+            assert_eq!(place(other), None, "{other}");
+        }
+        assert_eq!(
+            Glob::new("/a/**", GlobKind::Text).unwrap().path_place(),
+            None
+        );
+        // What the place says is what the pattern matches.
+        for (pattern, inputs) in [
+            (
+                "/usr/lib/**",
+                ["/usr/lib/x", "/usr/lib/x/y.so", "/usr/lib/.hidden/z"],
+            ),
+            ("/**", ["/a", "/a/b", "/.env"]),
+        ] {
+            let (dir, under) = place(pattern).unwrap();
+            assert!(under);
+            for input in inputs {
+                let starts = dir == "/" || input.starts_with(&format!("{dir}/"));
+                assert!(starts && path(pattern, input), "{pattern} {input}");
+            }
+        }
+        assert!(path("/etc/ld.so.cache", "/etc/ld.so.cache"));
+        assert!(!path("/usr/lib/**", "/usr/library/x"));
     }
 
     #[test]
