@@ -134,6 +134,57 @@ pub fn set_errno(e: c_int) {
     unsafe { *libc::__errno_location() = e }
 }
 
+/// Copy `out.len()` bytes at `addr` of this process's memory into `out`
+/// with `process_vm_readv`, so that an address the kernel would answer
+/// EFAULT for faults nothing here: `false` then.
+pub fn copy_own(addr: usize, out: &mut [u8]) -> bool {
+    if out.is_empty() {
+        return true;
+    }
+    let local = libc::iovec {
+        iov_base: out.as_mut_ptr().cast(),
+        iov_len: out.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: out.len(),
+    };
+    // SAFETY: writes only `out`; the remote side is read by the kernel,
+    // which checks it.
+    let got = unsafe {
+        raw6(
+            libc::SYS_process_vm_readv,
+            [
+                getpid() as usize,
+                &local as *const _ as usize,
+                1,
+                &remote as *const _ as usize,
+                1,
+                0,
+            ],
+        )
+    };
+    got == Ok(out.len())
+}
+
+/// Whether the `len` bytes at `addr` of this process's memory are all
+/// zero; `None` when some cannot be read ([`copy_own`]).
+pub fn all_zero(addr: usize, len: usize) -> Option<bool> {
+    let mut buf = [0u8; 256];
+    let mut at = 0;
+    while at < len {
+        let n = (len - at).min(buf.len());
+        if !copy_own(addr + at, &mut buf[..n]) {
+            return None;
+        }
+        if buf[..n].iter().any(|&b| b != 0) {
+            return Some(false);
+        }
+        at += n;
+    }
+    Some(true)
+}
+
 pub fn getpid() -> i32 {
     // SAFETY: getpid has no arguments and cannot fail.
     unsafe { raw(libc::SYS_getpid, 0, 0, 0, 0).unwrap_or(0) as i32 }

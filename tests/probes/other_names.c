@@ -157,6 +157,17 @@ static int names(const char *secret, const char *dir) {
            (int)syscall(SYS_openat2, d, "/secret.txt", &h, sizeof h));
     report("openat2-in-root-link",
            (int)syscall(SYS_openat2, d, "/link-to-secret", &h, sizeof h));
+    /* A larger `how` whose tail is zero is the same call to the kernel. */
+    struct {
+        struct how h;
+        uint64_t tail[5];
+    } big = {{O_RDONLY, 0, 0}, {0}};
+    snprintf(p, sizeof p, "%s/link-to-secret", dir);
+    report("openat2-larger-how-link",
+           (int)syscall(SYS_openat2, AT_FDCWD, p, &big, sizeof big));
+    big.h.resolve = RESOLVE_IN_ROOT;
+    report("openat2-larger-how-in-root",
+           (int)syscall(SYS_openat2, d, "/link-to-secret", &big, sizeof big));
     close(d);
     return 0;
 }

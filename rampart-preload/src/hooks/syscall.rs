@@ -13,6 +13,7 @@ use libc::{c_char, c_int, c_long, c_uint};
 
 use crate::at::Base;
 use crate::hooks::{exec, mutate, net, open};
+use crate::reach::OpenHow;
 use crate::real::get;
 use crate::sys;
 
@@ -57,26 +58,6 @@ unsafe fn open_fd_call(n: c_long, a: [c_long; 6], path_at: usize, args: open::Op
     }) as c_long
 }
 
-/// An `openat2` whose `how` is not the 24 bytes [`open_fd_call`] knows:
-/// decided on its name ([`open::decided`]). `flags(ok, errno)` reads the
-/// open flags.
-unsafe fn open_call(
-    n: c_long,
-    a: [c_long; 6],
-    base: Base,
-    path: c_long,
-    flags: impl Fn(bool, c_int) -> c_int,
-) -> c_long {
-    open::decided(
-        base,
-        path as *const c_char,
-        flags,
-        -1,
-        || real_syscall(n, a),
-        |r| *r >= 0,
-    )
-}
-
 /// Entry from the C shim's `syscall`.
 #[no_mangle]
 pub unsafe extern "C" fn rampart_syscall(
@@ -103,36 +84,34 @@ pub unsafe extern "C" fn rampart_syscall(
             1,
             open::OpenArgs::at(a1 as c_int, a3 as c_int, a4 as c_uint),
         ),
-        libc::SYS_openat2 if a4 == 24 && a3 != 0 && a2 != 0 => {
-            // Read `how` once: the open is made with this copy of it.
-            let how = *(a3 as *const crate::reach::OpenHow);
-            // (`O_TMPFILE` holds `O_DIRECTORY`'s bit: all of it, not any.)
-            let tmpfile = libc::O_TMPFILE as u64;
-            let creates = how.flags & libc::O_CREAT as u64 != 0 || how.flags & tmpfile == tmpfile;
-            if how.flags > u64::from(u32::MAX) || (how.mode != 0 && !creates) {
-                // The kernel refuses these: let it say so.
-                return open_call(n, a, Base::of(a1 as c_int), a2, |_, _| how.flags as c_int);
-            }
-            let args = open::OpenArgs {
-                resolve: how.resolve,
-                ..open::OpenArgs::at(a1 as c_int, how.flags as c_int, how.mode as c_uint)
-            };
-            open::open_fd(args, a2 as *const c_char, |p| {
-                let b = [a1, p as c_long, &how as *const _ as c_long, a4, a5, a6];
-                real_syscall(n, b) as c_int
-            }) as c_long
-        }
-        libc::SYS_openat2 => {
-            // struct open_how { u64 flags; u64 mode; u64 resolve; }
-            let how = a3 as *const u64;
-            open_call(n, a, Base::of(a1 as c_int), a2, |ok, err| {
-                if how.is_null() || (!ok && err == libc::EFAULT) {
-                    0
-                } else {
-                    *how as c_int
+        libc::SYS_openat2 => match read_open_how(a3 as usize, a4 as usize) {
+            Ok(how) if a2 != 0 => {
+                // (`O_TMPFILE` holds `O_DIRECTORY`'s bit: all of it, not any.)
+                let tmpfile = libc::O_TMPFILE as u64;
+                let creates =
+                    how.flags & libc::O_CREAT as u64 != 0 || how.flags & tmpfile == tmpfile;
+                if how.flags > u64::from(u32::MAX) || (how.mode != 0 && !creates) {
+                    // The kernel refuses these before it reads the name.
+                    return failed(libc::EINVAL);
                 }
-            })
-        }
+                let args = open::OpenArgs {
+                    resolve: how.resolve,
+                    ..open::OpenArgs::at(a1 as c_int, how.flags as c_int, how.mode as c_uint)
+                };
+                // Made with this copy of `how`, whatever the program's
+                // memory says by then.
+                open::open_fd(args, a2 as *const c_char, |p| {
+                    let size = core::mem::size_of::<OpenHow>() as c_long;
+                    let b = [a1, p as c_long, &how as *const _ as c_long, size, a5, a6];
+                    real_syscall(n, b) as c_int
+                }) as c_long
+            }
+            // Refused by the kernel before it reads a name: nothing opens,
+            // and nothing is made here that another thread could turn into
+            // an open by changing `how` meanwhile.
+            Ok(_) => failed(libc::EFAULT),
+            Err(errno) => failed(errno),
+        },
         libc::SYS_execve => exec::exec_reported(
             exec::Real::Syscall,
             Base::Cwd,
@@ -213,4 +192,44 @@ pub unsafe extern "C" fn rampart_syscall(
             None => seen_syscall(n, a),
         },
     }
+}
+
+/// Fail the call with `errno`, as the kernel would have.
+fn failed(errno: c_int) -> c_long {
+    sys::set_errno(errno);
+    -1
+}
+
+/// The `struct open_how` of an `openat2` at `addr`, of `size` bytes, read
+/// once: the 24 bytes the kernel knows, when the rest (up to a page, as
+/// the kernel takes) is zero; else the errno the kernel answers without
+/// opening anything (EINVAL too short, E2BIG too long or a tail it does
+/// not know, EFAULT unreadable).
+fn read_open_how(addr: usize, size: usize) -> Result<OpenHow, c_int> {
+    const VER0: usize = core::mem::size_of::<OpenHow>();
+    if size < VER0 {
+        return Err(libc::EINVAL);
+    }
+    if size > 4096 {
+        return Err(libc::E2BIG);
+    }
+    let mut raw = [0u8; VER0];
+    if addr == 0 || !sys::copy_own(addr, &mut raw) {
+        return Err(libc::EFAULT);
+    }
+    match sys::all_zero(addr + VER0, size - VER0) {
+        Some(true) => {}
+        Some(false) => return Err(libc::E2BIG),
+        None => return Err(libc::EFAULT),
+    }
+    let word = |i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&raw[i * 8..i * 8 + 8]);
+        u64::from_ne_bytes(w)
+    };
+    Ok(OpenHow {
+        flags: word(0),
+        mode: word(1),
+        resolve: word(2),
+    })
 }
