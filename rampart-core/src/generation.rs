@@ -200,7 +200,7 @@ pub struct Linked<'a> {
 /// [`SCREEN_LEN`] is not written and its bit is cleared), with their places
 /// where given (a screen with places too long is not written either), and
 /// the table of other names: the first [`LINKED_MAX`] of `linked` whose
-/// names fit.
+/// names fit. Returns how many of `linked` it holds.
 pub fn write(
     out: &mut [u8],
     generation: u64,
@@ -208,9 +208,9 @@ pub fn write(
     screens: [Option<&[u8]>; 2],
     places: [Option<&[u8]>; 2],
     linked: &[Linked<'_>],
-) {
+) -> usize {
     if out.len() < LEN {
-        return;
+        return 0;
     }
     out[..LEN].fill(0);
     let (mut screened, mut opened) = (0, 0);
@@ -249,6 +249,7 @@ pub fn write(
     for (i, w) in words.into_iter().enumerate() {
         out[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
     }
+    count
 }
 
 #[cfg(all(test, feature = "full"))]

@@ -43,8 +43,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use rampart_core::event::{name_from_bytes, name_to_bytes, Call, Event};
-use rampart_core::generation::{self, Linked};
+use rampart_core::event::{name_from_bytes, name_to_bytes, Call, Event, Op};
+use rampart_core::generation::Linked;
 use rampart_core::policy::{Action, Engine, Request};
 use rampart_core::screen;
 
@@ -235,13 +235,6 @@ impl Names {
             }
         }
         unread.extend(unwritten);
-        if unread.len() > generation::LINKED_MAX {
-            tracing::warn!(
-                "{} refused files have other names; the interceptors look up the first {}",
-                unread.len(),
-                generation::LINKED_MAX
-            );
-        }
         Names { entries: unread }
     }
 
@@ -269,9 +262,12 @@ impl Names {
             .collect()
     }
 
-    /// For an open recorded without another name for the file it reached:
-    /// that file's refused name, when it is one of the list (monitor mode,
-    /// where nothing looked before the call; the file is looked at now).
+    /// For an open, or a call that changes a file through its name (a
+    /// chmod, a truncate, a link...), recorded without another name for the
+    /// file it reached: that file's refused name, when it is one of the
+    /// list (monitor mode, where nothing looked before the call, and a call
+    /// whose file the interceptor's table did not hold; the file is looked
+    /// at now).
     pub fn resolve(&self, event: &mut Event) {
         if self.is_empty() {
             return;
@@ -279,8 +275,12 @@ impl Names {
         let Some(m) = reached_file(event) else {
             return;
         };
-        let Call::Open { path, resolved, .. } = &mut event.call else {
-            return;
+        let (path, resolved) = match &mut event.call {
+            Call::Open { path, resolved, .. } => (path, resolved),
+            Call::Mutate {
+                op, path, resolved, ..
+            } if changes_file(*op) => (path, resolved),
+            _ => return,
         };
         if m.is_file() && m.nlink() > 1 {
             if let Some(name) = self.name_of(m.dev(), m.ino()) {
@@ -310,11 +310,24 @@ pub fn resolve(engine: &Engine, event: &mut Event) {
     }
 }
 
-/// The file an open reached, as it is now: `None` for another call, or a
-/// name that is not absolute or not there.
+/// Whether a mutation `op` changes the file its name reaches (not the
+/// name): through a hard link, the file a refused name stands for.
+fn changes_file(op: Op) -> bool {
+    matches!(
+        op,
+        Op::Chmod | Op::Chown | Op::Utime | Op::Truncate | Op::Link | Op::Xattr
+    )
+}
+
+/// The file an open or a file-changing mutation reached, as it is now:
+/// `None` for another call, or a name that is not absolute or not there.
 fn reached_file(event: &Event) -> Option<std::fs::Metadata> {
-    let Call::Open { path, resolved, .. } = &event.call else {
-        return None;
+    let (path, resolved) = match &event.call {
+        Call::Open { path, resolved, .. } => (path, resolved),
+        Call::Mutate {
+            op, path, resolved, ..
+        } if changes_file(*op) => (path, resolved),
+        _ => return None,
     };
     let reached = resolved.as_deref().unwrap_or(path);
     if !reached.starts_with('/') {
@@ -339,6 +352,7 @@ fn roots() -> Vec<(PathBuf, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rampart_core::generation;
 
     fn engine(yaml: &str) -> Engine {
         Engine::from_texts(&[(PathBuf::from("t.yaml"), yaml.to_string())]).unwrap()

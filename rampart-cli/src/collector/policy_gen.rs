@@ -88,15 +88,27 @@ fn contents(engine: &Engine, guard: &Guard, project: Option<&str>) -> Vec<u8> {
         }
     }
     let names = super::linked::Names::for_engine(engine);
+    let linked = names.published();
     let mut out = vec![0u8; generation::LEN];
-    generation::write(
+    let held = generation::write(
         &mut out,
         0,
         free,
         [screens[0].as_deref(), screens[1].as_deref()],
         [places[0].as_deref(), places[1].as_deref()],
-        &names.published(),
+        &linked,
     );
+    if held < linked.len() {
+        // A refused file left out of the table would pass a screen by
+        // its other name: without the screens, every open and mutation
+        // waits for the collector, which looks each file up in the whole
+        // list (`linked::resolve`).
+        tracing::warn!(
+            "{} refused files have other names, more than the interceptors can look up: every open waits for a verdict",
+            linked.len()
+        );
+        generation::write(&mut out, 0, free, [None, None], [None, None], &linked);
+    }
     out
 }
 
