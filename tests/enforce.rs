@@ -557,42 +557,6 @@ fn opens_the_policy_cannot_refuse_wait_for_no_verdict() {
     );
 }
 
-/// A policy of the shape `rampart init --from-audit` writes: refusals
-/// first, then per tool the places the session used, and a last rule that
-/// refuses the rest. Reads of anything but `.env` and `secret*` files;
-/// writes under `$PROJECT/out/` and `/dev/`, and of `$PROJECT/logs/*.log`
-/// (a pattern with a wildcard: no place).
-const LEARNED_SHAPE: &str = r#"version: "1"
-default_action: deny
-policies:
-  - name: deny-sensitive
-    match: {tool: [read, write]}
-    rules:
-      - action: deny
-        when: {path_matches: ["**/.env", "**/secret*"]}
-  - name: exec
-    match: {tool: [exec]}
-    rules:
-      - action: allow
-        when: {command_matches: ["*"]}
-  - name: read
-    match: {tool: [read]}
-    rules:
-      - action: allow
-        when: {path_matches: ["/**"]}
-      - action: deny
-        when: {default: true}
-  - name: write
-    match: {tool: [write]}
-    rules:
-      - action: allow
-        when: {path_matches: ["$PROJECT/out/**", "/dev/**"]}
-      - action: allow
-        when: {path_matches: ["$PROJECT/logs/*.log"]}
-      - action: deny
-        when: {default: true}
-"#;
-
 #[test]
 fn under_a_learned_policy_opens_in_its_places_wait_for_no_verdict_and_its_refusals_hold() {
     // A learned policy refuses whatever it does not allow, so no literal
@@ -612,7 +576,15 @@ fn under_a_learned_policy_opens_in_its_places_wait_for_no_verdict_and_its_refusa
         std::fs::write(w.join(".env"), "TOKEN=x\n").unwrap();
         std::fs::write(w.join("sub/secret.txt"), "key\n").unwrap();
         let policy = sb.path("learned.yaml");
-        std::fs::write(&policy, LEARNED_SHAPE).unwrap();
+        // Reads of anything but `.env` and `secret*` files; writes under
+        // `$PROJECT/out/` and `/dev/`, and of `$PROJECT/logs/*.log` (a
+        // pattern with a wildcard: no place).
+        let learned = learned_shape_policy(
+            &["**/.env", "**/secret*"],
+            &[&["/**"]],
+            &[&["$PROJECT/out/**", "/dev/**"], &["$PROJECT/logs/*.log"]],
+        );
+        std::fs::write(&policy, learned).unwrap();
         let script = "import errno\n\
             def do(what, path, mode):\n\
             \x20   try:\n\

@@ -2253,38 +2253,6 @@ policies:
     }
 }
 
-/// A learned-shape policy: refusals first, then per tool the places the
-/// session used (`$PROJECT/**` and the system's), and a last rule that
-/// refuses the rest.
-const LEARNED_WITH_PLACES: &str = r#"version: "1"
-default_action: deny
-policies:
-  - name: deny-sensitive
-    match: {tool: [read, write]}
-    rules:
-      - action: deny
-        when: {path_matches: ["**/.ssh/**", "**/.env", "**/.env.*"]}
-  - name: exec
-    match: {tool: [exec]}
-    rules:
-      - action: allow
-        when: {command_matches: ["*"]}
-  - name: read
-    match: {tool: [read]}
-    rules:
-      - action: allow
-        when: {path_matches: ["$PROJECT/**", "/usr/**", "/lib/**", "/lib64/**", "/etc/**", "/dev/**", "/proc/**"]}
-      - action: deny
-        when: {default: true}
-  - name: write
-    match: {tool: [write]}
-    rules:
-      - action: allow
-        when: {path_matches: ["$PROJECT/**", "/dev/**"]}
-      - action: deny
-        when: {default: true}
-"#;
-
 #[test]
 fn a_hard_link_to_a_key_in_a_place_is_refused_when_refused_files_with_links_outnumber_the_table() {
     // The interceptors look a hard-linked file up in a table of at most 64
@@ -2308,7 +2276,20 @@ fn a_hard_link_to_a_key_in_a_place_is_refused_when_refused_files_with_links_outn
         }
         std::fs::hard_link(&key, w.join("notes.txt")).unwrap();
         let policy = sb.path("learned.yaml");
-        std::fs::write(&policy, LEARNED_WITH_PLACES).unwrap();
+        let learned = learned_shape_policy(
+            &["**/.ssh/**", "**/.env", "**/.env.*"],
+            &[&[
+                "$PROJECT/**",
+                "/usr/**",
+                "/lib/**",
+                "/lib64/**",
+                "/etc/**",
+                "/dev/**",
+                "/proc/**",
+            ]],
+            &[&["$PROJECT/**", "/dev/**"]],
+        );
+        std::fs::write(&policy, learned).unwrap();
         let script = "cat notes.txt; echo cat=$?; echo more >> notes.txt; echo append=$?; \
                       chmod 644 notes.txt; echo chmod=$?";
         let o = sb

@@ -325,3 +325,41 @@ pub fn wait_at_most(
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// A policy of the shape `rampart init --from-audit` writes: reads and
+/// writes of paths matching `refused` denied first, any exec allowed, then
+/// per tool the patterns the session used (each list one allow rule), and
+/// a last rule that refuses the rest of the tool's calls.
+pub fn learned_shape_policy(refused: &[&str], reads: &[&[&str]], writes: &[&[&str]]) -> String {
+    let list = |ps: &[&str]| {
+        ps.iter()
+            .map(|p| format!("\"{p}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let allows = |rules: &[&[&str]]| {
+        rules
+            .iter()
+            .map(|ps| {
+                format!(
+                    "      - action: allow\n        when: {{path_matches: [{}]}}\n",
+                    list(ps)
+                )
+            })
+            .collect::<String>()
+    };
+    format!(
+        "version: \"1\"\ndefault_action: deny\npolicies:\n\
+         \x20 - name: deny-sensitive\n    match: {{tool: [read, write]}}\n    rules:\n\
+         \x20     - action: deny\n        when: {{path_matches: [{}]}}\n\
+         \x20 - name: exec\n    match: {{tool: [exec]}}\n    rules:\n\
+         \x20     - action: allow\n        when: {{command_matches: [\"*\"]}}\n\
+         \x20 - name: read\n    match: {{tool: [read]}}\n    rules:\n{}\
+         \x20     - action: deny\n        when: {{default: true}}\n\
+         \x20 - name: write\n    match: {{tool: [write]}}\n    rules:\n{}\
+         \x20     - action: deny\n        when: {{default: true}}\n",
+        list(refused),
+        allows(reads),
+        allows(writes)
+    )
+}
