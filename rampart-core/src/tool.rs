@@ -113,6 +113,17 @@ impl Op {
         matches!(self, Op::Symlink)
     }
 
+    /// Whether the call changes the file its name reaches (its mode,
+    /// owner, times, size, attributes, or a new name for it), not the
+    /// name: through a hard link, the file another name stands for, which
+    /// is decided on that name too.
+    pub const fn changes_file(self) -> bool {
+        matches!(
+            self,
+            Op::Chmod | Op::Chown | Op::Utime | Op::Truncate | Op::Link | Op::Xattr | Op::Chattr
+        )
+    }
+
     /// The `TOOL_*` bits the call is decided under: `write` for each path it
     /// changes, and `read` too for the source of a link or a rename (a hard
     /// link gives the file a second name, readable wherever the link is; a

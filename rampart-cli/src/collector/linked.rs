@@ -43,7 +43,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use rampart_core::event::{name_from_bytes, name_to_bytes, Call, Event, Op};
+use rampart_core::event::{name_from_bytes, name_to_bytes, Call, Event};
 use rampart_core::generation::Linked;
 use rampart_core::policy::{Action, Engine, Request};
 use rampart_core::screen;
@@ -279,7 +279,7 @@ impl Names {
             Call::Open { path, resolved, .. } => (path, resolved),
             Call::Mutate {
                 op, path, resolved, ..
-            } if changes_file(*op) => (path, resolved),
+            } if op.changes_file() => (path, resolved),
             _ => return,
         };
         if m.is_file() && m.nlink() > 1 {
@@ -310,15 +310,6 @@ pub fn resolve(engine: &Engine, event: &mut Event) {
     }
 }
 
-/// Whether a mutation `op` changes the file its name reaches (not the
-/// name): through a hard link, the file a refused name stands for.
-fn changes_file(op: Op) -> bool {
-    matches!(
-        op,
-        Op::Chmod | Op::Chown | Op::Utime | Op::Truncate | Op::Link | Op::Xattr
-    )
-}
-
 /// The file an open or a file-changing mutation reached, as it is now:
 /// `None` for another call, or a name that is not absolute or not there.
 fn reached_file(event: &Event) -> Option<std::fs::Metadata> {
@@ -326,7 +317,7 @@ fn reached_file(event: &Event) -> Option<std::fs::Metadata> {
         Call::Open { path, resolved, .. } => (path, resolved),
         Call::Mutate {
             op, path, resolved, ..
-        } if changes_file(*op) => (path, resolved),
+        } if op.changes_file() => (path, resolved),
         _ => return None,
     };
     let reached = resolved.as_deref().unwrap_or(path);

@@ -75,16 +75,12 @@ fn contents(engine: &Engine, guard: &Guard, project: Option<&str>) -> Vec<u8> {
         } else if let Some(i) = index {
             // Under places, no literal at all is a screen that stops nothing.
             screens[i] = screen::build(&literals);
-            places[i] = match &opened {
-                Some(opened) => match screen::build_places(opened) {
-                    Some(p) => Some(p),
-                    None => {
-                        screens[i] = None;
-                        None
-                    }
-                },
-                None => None,
-            };
+            if let Some(opened) = &opened {
+                places[i] = screen::build_places(opened);
+                if places[i].is_none() {
+                    screens[i] = None; // places that do not fit: every open asks
+                }
+            }
         }
     }
     let names = super::linked::Names::for_engine(engine);

@@ -404,11 +404,7 @@ fn pinned(cx: &conn::Ctx, m: Mutation) -> c_int {
     // a hard link to a file the policy refuses by another name: decided
     // on that name.
     let mut reached = first.reached();
-    let changes_file = matches!(
-        op,
-        Op::Chmod | Op::Chown | Op::Utime | Op::Truncate | Op::Link | Op::Xattr
-    );
-    if changes_file && enforce::lists_other_names(cx.s) {
+    if op.changes_file() && enforce::lists_other_names(cx.s) {
         if let Some(name) = first.stat().and_then(|st| enforce::other_name(cx.s, &st)) {
             reached = Reached::Named(name);
         }
