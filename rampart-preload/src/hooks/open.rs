@@ -119,14 +119,14 @@ fn refused_errno(base: Base, path: *const c_char, flags: c_int) -> c_int {
     }
 }
 
-/// The opens [`open_fd`] cannot make itself (`freopen`, an `fopen` with a
-/// `ccs=` mode, a path longer than the kernel takes, an `openat2` with an
-/// extended `how`): decide the open on its name first (enforce mode), make
-/// `call`, report it, and hand back its result and errno untouched. A
-/// refused open is not made: it returns `refused` with the errno of
-/// [`refused_errno`]. `flags(ok, errno)` reads the open flags; it is asked
-/// before the call only in enforce mode (with `(true, 0)`), since reading
-/// them may touch memory the kernel has not validated yet (`openat2`).
+/// The opens [`open_fd`] cannot make itself (`freopen` and an `fopen` with
+/// a `ccs=` mode, whose own open libc makes through the hook of its
+/// internal opens; a path longer than the kernel takes): decide the open on
+/// its name first (enforce mode), make `call`, report it, and hand back its
+/// result and errno untouched. A refused open is not made: it returns
+/// `refused` with the errno of [`refused_errno`]. `flags(ok, errno)` reads
+/// the open flags; it is asked before the call only in enforce mode (with
+/// `(true, 0)`).
 #[inline(always)]
 pub fn decided<R>(
     base: Base,
